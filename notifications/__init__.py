@@ -1,0 +1,1 @@
+"""Notices to the ministries: rendering, outbox and transports."""

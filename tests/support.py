@@ -1,0 +1,104 @@
+"""Helpers for tests: create proposals and walk them through the process."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from workflow.engine import Engine
+from workflow.intake import ProposalInput, create_proposals
+
+# The path of a proposal through the Ruhr-Konferenz process, as (trigger, actor, fields).
+LIFECYCLE: list[tuple[str, str, dict[str, Any]]] = [
+    ("submit", "koordination", {}),
+    ("open_consultation", "koordination", {}),
+    ("close_consultation", "koordination", {}),
+    ("submit_to_cabinet", "koordination", {"cabinet_session": "2019-11-05"}),
+    ("approve", "koordination", {"decision_date": "2019-11-05"}),
+    ("request_budget", "koordination", {}),
+    ("secure_funding", "koordination", {}),
+    ("start", "koordination", {}),
+    ("report_progress", "LEAD", {"progress": 50}),
+    ("complete", "koordination", {}),
+]
+STATE_AFTER = {
+    "submit": "proposed",
+    "open_consultation": "consultation",
+    "close_consultation": "ministry_review",
+    "submit_to_cabinet": "cabinet",
+    "approve": "approved",
+    "request_budget": "budget",
+    "secure_funding": "funded",
+    "start": "implementation",
+    "report_progress": "implementation",
+    "complete": "completed",
+}
+
+
+def add_proposal(
+    engine: Engine,
+    now: datetime,
+    *,
+    key: str | None = None,
+    forum: int = 3,
+    lead: str = "IM",
+    cost: int | None = 1_000_000,
+    title: str = "Zentrale Sicherheitskooperation Ruhr (Testdaten)",
+    handlungsfeld: int = 3,
+) -> str:
+    """Create one proposal as the coordination office; return its key."""
+    (created,) = create_proposals(
+        engine,
+        [
+            ProposalInput(
+                key=key,
+                title=title,
+                handlungsfeld=handlungsfeld,
+                themenforum=forum,
+                lead=lead,
+                cost_estimate=Decimal(cost) if cost is not None else None,
+            )
+        ],
+        actor="koordination",
+        now=now,
+    )
+    return created
+
+
+def prepare(engine: Engine, key: str, trigger: str, now: datetime) -> None:
+    """Do what a trigger's guards need: statements before closing, money before securing."""
+    if trigger == "close_consultation":
+        for group in ("kommune", "ihk", "hwk", "verband"):
+            engine.record_statement(
+                key, party=f"Test-{group}", group=group, position="support", text="",
+                actor="koordination", now=now,
+            )  # fmt: skip
+    if trigger == "secure_funding":
+        engine.add_funding(
+            key, source="land", amount=Decimal(10_000_000), year=2020, secured=True,
+            actor="koordination", now=now,
+        )  # fmt: skip
+
+
+def walk_to(engine: Engine, key: str, state: str, now: datetime, lead: str = "im") -> datetime:
+    """Advance ``key`` along the lifecycle until it is in ``state``; return the last now."""
+    for trigger, actor, fields in LIFECYCLE:
+        with engine.store.read() as conn:
+            from workflow.store.repo import load_proposal
+
+            row = load_proposal(conn, key)
+            assert row is not None
+        if row["state"] == state:
+            return now
+        now = now + timedelta(hours=1)
+        prepare(engine, key, trigger, now)
+        engine.advance(
+            key, trigger, actor=lead if actor == "LEAD" else actor, now=now, fields=fields
+        )
+    with engine.store.read() as conn:
+        from workflow.store.repo import load_proposal
+
+        row = load_proposal(conn, key)
+        assert row is not None and row["state"] == state, f"cannot walk to {state}"
+    return now

@@ -1,0 +1,1 @@
+"""ruhrflow: the workflow engine of the Ruhr-Konferenz."""

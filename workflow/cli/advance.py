@@ -1,0 +1,183 @@
+"""``ruhrflow advance``, ``ruhrflow triggers`` and ``ruhrflow history``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from workflow.cli.context import obj
+from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+
+HISTORY_COLUMNS = [
+    ("seq", "#"),
+    ("at_local", "AT (Berlin)"),
+    ("trigger", "TRIGGER"),
+    ("change", "STATE"),
+    ("actor", "ACTOR"),
+    ("comment", "COMMENT"),
+]
+
+
+@click.command()
+@click.argument("args", nargs=-1, required=True, metavar="[KEY…] TRIGGER")
+@click.option("--where", "where", metavar="state=S", help="Every proposal in state S.")
+@click.option("--comment", help="Why (kept in the history, shown in notices).")
+@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
+              help="A field the trigger needs, e.g. decision_date=2019-11-05.")  # fmt: skip
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="Apply what can be applied, list the rest (default: all or nothing).",
+)
+@format_option("text", "json")
+@click.pass_context
+def advance(
+    ctx: click.Context,
+    args: tuple[str, ...],
+    where: str | None,
+    comment: str | None,
+    assignments: tuple[str, ...],
+    partial: bool,
+    fmt: str,
+) -> None:
+    """Fire TRIGGER on the proposals KEY… (or --where state=S), in one transaction.
+
+    \b
+    ruhrflow --as koordination advance RK-03-01 approve --set decision_date=2019-11-05
+    ruhrflow --as koordination advance --where state=cabinet approve --set decision_date=2019-11-05
+    """
+    from workflow.errors import InvalidInput
+    from workflow.fields import parse_assignments
+
+    c = obj(ctx)
+    *keys, trigger = args
+    state = None
+    if where is not None:
+        name, sep, state = where.partition("=")
+        if name.strip() != "state" or not sep or not state.strip():
+            raise click.BadParameter("expected state=S", param_hint="--where")
+        if keys:
+            raise click.UsageError("give either KEY… or --where, not both")
+        state = state.strip()
+    elif not keys:
+        raise click.UsageError("name at least one KEY before the TRIGGER, or use --where")
+    actor = c.require_actor()
+    fields = parse_assignments(assignments)
+    engine = c.runtime.engine
+    if len(keys) == 1 and not partial:
+        applied = [
+            engine.advance(keys[0], trigger, actor=actor, now=c.now, comment=comment, fields=fields)
+        ]
+        refused: list[tuple[str, Any]] = []
+    else:
+        result = engine.advance_many(
+            trigger,
+            keys=keys or None,
+            where_state=state,
+            actor=actor,
+            now=c.now,
+            comment=comment,
+            fields=fields,
+            partial=partial,
+        )
+        applied, refused = result.applied, result.refused
+        if not applied and not refused:
+            raise InvalidInput(f"no proposal is in state {state!r}")
+    if fmt == "json":
+        emit_json(
+            {
+                "applied": [
+                    {
+                        "key": a.key,
+                        "trigger": a.trigger,
+                        "from_state": a.from_state,
+                        "to_state": a.to_state,
+                        "seq": a.seq,
+                    }
+                    for a in applied
+                ],
+                "refused": [{"key": k, "reason": str(e)} for k, e in refused],
+            }
+        )
+    else:
+        for a in applied if len(applied) <= 20 else applied[:10]:
+            click.echo(f"{a.key}: {a.from_state} → {a.to_state} ({a.trigger}, #{a.seq})")
+        if len(applied) > 20:
+            click.echo(f"… and {len(applied) - 10} more")
+        if len(applied) > 1 or refused:
+            click.echo(f"applied {len(applied)}, refused {len(refused)}")
+        for key, exc in refused:
+            click.echo(f"refused {key}: {exc}", err=True)
+    if refused:
+        ctx.exit(1)
+
+
+@click.command()
+@click.argument("key")
+@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
+              help="Check as if these fields were given.")  # fmt: skip
+@click.option("--comment", help="Check as if this comment were given.")
+@format_option("text", "json")
+@click.pass_context
+def triggers(
+    ctx: click.Context, key: str, assignments: tuple[str, ...], comment: str | None, fmt: str
+) -> None:
+    """Every trigger leaving KEY's state: can it fire now (for --as), and what blocks it."""
+    from workflow.fields import parse_assignments
+
+    c = obj(ctx)
+    options = c.runtime.engine.triggers(
+        key,
+        actor=c.resolve_actor(),
+        now=c.now,
+        fields=parse_assignments(assignments),
+        comment=comment,
+    )
+    if fmt == "json":
+        emit_json(
+            [
+                {
+                    "trigger": o.trigger,
+                    "label": o.label,
+                    "target": o.target,
+                    "can_fire": o.can_fire,
+                    "blocked_by": o.blocked_by,
+                    "roles": list(o.roles),
+                    "requires": list(o.requires),
+                }
+                for o in options
+            ]
+        )
+        return
+    if not options:
+        click.echo(f"{key}: final state, no trigger leaves it")
+    for o in options:
+        mark = "yes" if o.can_fire else "no "
+        click.echo(f"{mark}  {o.trigger:<20} → {o.target:<16} {o.label}")
+        for reason in o.blocked_by:
+            click.echo(f"       blocked: {reason}")
+
+
+@click.command()
+@click.argument("key")
+@format_option("text", "json")
+@click.pass_context
+def history(ctx: click.Context, key: str, fmt: str) -> None:
+    """The history of proposal KEY, oldest first."""
+    from workflow.queries import history_of
+
+    with obj(ctx).runtime.store.read() as conn:
+        entries = history_of(conn, key)
+    if fmt == "json":
+        emit_json(entries)
+        return
+    for e in entries:
+        e["at_local"] = local_time(e["at"])
+        same = e["from_state"] == e["to_state"]
+        e["change"] = (
+            e["to_state"]
+            if same or e["from_state"] is None
+            else (f"{e['from_state']} → {e['to_state']}")
+        )
+    emit_rows(entries, HISTORY_COLUMNS, "table")

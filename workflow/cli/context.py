@@ -1,0 +1,99 @@
+"""What every command gets: settings, runtime, actor and now — built lazily, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import click
+
+if TYPE_CHECKING:
+    from workflow.runtime import Runtime
+    from workflow.settings import Settings
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def parse_now(text: str) -> datetime:
+    """An ISO date or datetime; naive values are Europe/Berlin. Returns aware UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO date or datetime (2019-11-05T10:00)") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=BERLIN)
+    return value.astimezone(UTC)
+
+
+def parse_day(text: str) -> date:
+    """An ISO date (YYYY-MM-DD)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+@dataclass
+class CliContext:
+    """The global options, and the runtime opened from them on first use."""
+
+    db_url: str | None
+    config_path: str | None
+    actor_id: str | None
+    fixed_now: datetime | None
+    _settings: Settings | None = field(default=None, repr=False)
+    _runtime: Runtime | None = field(default=None, repr=False)
+
+    @property
+    def now(self) -> datetime:
+        """``--now`` or the wall clock (the only place ruhrflow reads it)."""
+        return self.fixed_now or datetime.now(UTC)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings, loaded once."""
+        if self._settings is None:
+            from workflow.settings import load_settings
+
+            self._settings = load_settings(self.config_path, database_url=self.db_url)
+        return self._settings
+
+    @property
+    def runtime(self) -> Runtime:
+        """The opened store and engine."""
+        if self._runtime is None:
+            from workflow.runtime import open_runtime
+
+            self._runtime = open_runtime(self.settings)
+        return self._runtime
+
+    def require_actor(self) -> str:
+        """The acting identity for a command that changes data (validated)."""
+        from workflow.errors import IdentityRequired
+
+        actor = self.resolve_actor()
+        if actor is None:
+            raise IdentityRequired()
+        return actor
+
+    def resolve_actor(self) -> str | None:
+        """The acting identity if one was given (validated against the directory)."""
+        if self.actor_id is None:
+            return None
+        self.runtime.directory.actor(self.actor_id)  # UnknownActor for a typo
+        return self.actor_id
+
+    def close(self) -> None:
+        """Release the runtime."""
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+
+
+def obj(ctx: click.Context) -> CliContext:
+    """The CliContext of the root command."""
+    root: Any = ctx.find_root().obj
+    assert isinstance(root, CliContext)
+    return root

@@ -1,0 +1,44 @@
+"""``ruhrflow definition check|show``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from workflow.cli.context import obj
+
+
+@click.group()
+def definition() -> None:
+    """Check and draw process definitions."""
+
+
+@definition.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def check(file: Path) -> None:
+    """Validate and lint FILE; list every problem (exit 1) or say it is clean (exit 0)."""
+    from workflow.definition import problems_of
+
+    problems = problems_of(file)
+    for p in problems:
+        click.echo(str(p), err=True)
+    if problems:
+        click.echo(f"{file}: {len(problems)} problem(s)", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(f"{file}: clean")
+
+
+@definition.command("show")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "dot"]), default="text",
+              show_default=True)  # fmt: skip
+@click.pass_context
+def show(ctx: click.Context, file: Path | None, fmt: str) -> None:
+    """Draw the process of FILE (default: the configured definition)."""
+    from workflow.definition import load_definition
+    from workflow.diagram import render_dot, render_mermaid, render_text
+
+    d = load_definition(file or obj(ctx).settings.definition_path)
+    render = {"text": render_text, "mermaid": render_mermaid, "dot": render_dot}[fmt]
+    click.echo(render(d))

@@ -1,0 +1,149 @@
+"""The ``ruhrflow`` command: global options, lazy subcommands, one-line errors.
+
+Subcommand modules are imported only when their command runs, and they import the
+engine (SQLAlchemy, APScheduler) only inside their functions, so ``ruhrflow --help``
+stays fast and light.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+from workflow.cli.context import CliContext, parse_now
+from workflow.errors import WorkflowError
+
+# name -> (module:attribute, one-line help). Help lives here so --help imports no module.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("workflow.cli.setup:init", "Create or upgrade the database; register the definition."),
+    "proposal": ("workflow.cli.proposals:proposal", "Add, import, list and show proposals."),
+    "consult": ("workflow.cli.records:consult", "Record consultation statements."),
+    "funding": ("workflow.cli.records:funding", "Record funding of a proposal."),
+    "advance": ("workflow.cli.advance:advance", "Fire a trigger on one or many proposals."),
+    "triggers": (
+        "workflow.cli.advance:triggers",
+        "What can happen next to a proposal, and why not.",
+    ),
+    "history": ("workflow.cli.advance:history", "The history of a proposal."),
+    "definition": ("workflow.cli.definitions:definition", "Check and draw process definitions."),
+}
+
+EXIT_INTERNAL = 70
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use, with one-line errors."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target[0].split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WorkflowError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted; the current transaction was rolled back", err=True)
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("RUHRFLOW_DEBUG"):
+                raise
+            click.echo(
+                f"internal error: {type(exc).__name__}: {exc} (set RUHRFLOW_DEBUG=1 for details)",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERNAL)
+        finally:
+            obj = ctx.obj
+            if isinstance(obj, CliContext):
+                obj.close()
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    help="Database URL (default: RUHRFLOW_DATABASE_URL, the config, sqlite:///ruhrflow.db).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="A TOML file overriding the defaults (or RUHRFLOW_CONFIG).",
+)
+@click.option(
+    "--as",
+    "actor_id",
+    metavar="ID",
+    help="Act as this directory actor (or RUHRFLOW_ACTOR).",
+)
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO-DATETIME",
+    help="The engine's now, for simulation and tests (naive times are Europe/Berlin).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log what the engine does to stderr.")
+@click.version_option(package_name="ruhrflow")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    db_url: str | None,
+    config_path: str | None,
+    actor_id: str | None,
+    now_text: str | None,
+    verbose: bool,
+) -> None:
+    """ruhrflow — the workflow engine of the Ruhr-Konferenz.
+
+    Carries every proposal through Themenforum, consultation, cabinet decision,
+    budget amendment and implementation, keeps a hash-chained history and tells
+    the ministries by email what happened and what is due.
+
+    Exit codes: 0 success, 1 refused by the process, 2 bad input, 3 database or
+    mail unavailable.
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.ERROR,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        now = parse_now(now_text) if now_text else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--now") from None
+    ctx.obj = CliContext(
+        db_url=db_url,
+        config_path=config_path,
+        actor_id=actor_id or os.environ.get("RUHRFLOW_ACTOR") or None,
+        fixed_now=now,
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="ruhrflow")

@@ -1,0 +1,168 @@
+"""``ruhrflow proposal add|import|list|show``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from workflow.cli.context import obj
+from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+
+LIST_COLUMNS = [
+    ("key", "KEY"),
+    ("state", "STATE"),
+    ("handlungsfeld", "HF"),
+    ("themenforum", "FORUM"),
+    ("lead", "LEAD"),
+    ("cost_estimate", "COST EUR"),
+    ("title", "TITLE"),
+]
+
+
+@click.group()
+def proposal() -> None:
+    """Add, import, list and show proposals."""
+
+
+@proposal.command("add")
+@click.option("--title", required=True, help="German title of the proposal.")
+@click.option("--handlungsfeld", type=click.IntRange(1, 5), required=True, help="1 to 5.")
+@click.option("--forum", "themenforum", type=click.IntRange(1, 99), required=True,
+              help="Number of the Themenforum.")  # fmt: skip
+@click.option("--lead", required=True, metavar="CODE", help="Federführendes Ressort (e.g. IM).")
+@click.option("--key", metavar="KEY", help="Key such as RK-03-01 (default: next free in forum).")
+@click.option("--cost", metavar="EUR", help="Cost estimate in euros.")
+@click.option("--participating", metavar="CODE,…", default="", help="Participating ministries.")
+@click.option("--summary", default="", help="Short description.")
+@click.pass_context
+def add(
+    ctx: click.Context,
+    title: str,
+    handlungsfeld: int,
+    themenforum: int,
+    lead: str,
+    key: str | None,
+    cost: str | None,
+    participating: str,
+    summary: str,
+) -> None:
+    """Add one proposal in the initial state."""
+    from workflow.intake import ProposalInput, create_proposals, parse_amount, validate
+
+    c = obj(ctx)
+    actor = c.require_actor()
+    engine = c.runtime.engine
+    item = validate(
+        ProposalInput(
+            title=title,
+            handlungsfeld=handlungsfeld,
+            themenforum=themenforum,
+            lead=lead,
+            key=key,
+            participating=tuple(p.strip() for p in participating.split(",") if p.strip()),
+            cost_estimate=parse_amount(cost, "--cost") if cost else None,
+            summary=summary,
+        ),
+        engine.directory,
+    )
+    (created,) = create_proposals(engine, [item], actor=actor, now=c.now)
+    click.echo(f"added {created}")
+
+
+def run_import(ctx: click.Context, path: Path, *, skip_invalid: bool) -> None:
+    """Import a CSV file; shared by ``proposal import`` and ``init --import``."""
+    from workflow.errors import InvalidInput
+    from workflow.intake import import_rows, read_csv
+
+    c = obj(ctx)
+    actor = c.require_actor()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"{path}: {exc.strerror or exc}") from None
+    rows = read_csv(data)
+    try:
+        created, bad = import_rows(
+            c.runtime.engine, rows, actor=actor, now=c.now, skip_invalid=skip_invalid
+        )
+    except Exception as exc:
+        problems = getattr(exc, "problems", None)
+        if problems:
+            for line, reason in problems:
+                click.echo(f"{path}:{line}: {reason}", err=True)
+        raise
+    for line, reason in bad:
+        click.echo(f"{path}:{line}: skipped: {reason}", err=True)
+    click.echo(f"imported {len(created)} proposals" + (f", skipped {len(bad)}" if bad else ""))
+
+
+@proposal.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True, help="Import the good rows, report the bad ones.")
+@click.pass_context
+def import_(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
+    """Import proposals from a UTF-8 CSV (all or nothing unless --skip-invalid).
+
+    Columns: key,title,handlungsfeld,themenforum,lead,participating,cost_estimate,summary
+    (participating separated by ';'; an optional source column is kept).
+    """
+    run_import(ctx, file, skip_invalid=skip_invalid)
+
+
+@proposal.command("list")
+@click.option("--state", help="Only proposals in this state.")
+@click.option("--handlungsfeld", type=click.IntRange(1, 5), help="Only this Handlungsfeld.")
+@click.option("--lead", metavar="CODE", help="Only proposals of this lead ministry.")
+@format_option("table", "json", "csv")
+@click.pass_context
+def list_(
+    ctx: click.Context, state: str | None, handlungsfeld: int | None, lead: str | None, fmt: str
+) -> None:
+    """List proposals."""
+    from workflow.queries import list_proposals
+
+    with obj(ctx).runtime.store.read() as conn:
+        rows = list_proposals(conn, state=state, handlungsfeld=handlungsfeld, lead=lead)
+    emit_rows(rows, LIST_COLUMNS, fmt)
+
+
+@proposal.command("show")
+@click.argument("key")
+@format_option("text", "json")
+@click.pass_context
+def show(ctx: click.Context, key: str, fmt: str) -> None:
+    """Show one proposal with its statements and funding."""
+    from workflow.queries import proposal_detail
+
+    c = obj(ctx)
+    with c.runtime.store.read() as conn:
+        detail = proposal_detail(conn, key)
+    if fmt == "json":
+        emit_json(detail)
+        return
+    _print_detail(detail)
+
+
+def _print_detail(d: dict[str, Any]) -> None:
+    click.echo(f"{d['key']}  {d['title']}")
+    click.echo(f"  state          {d['state']} (since {local_time(d['state_entered_at'])})")
+    click.echo(f"  Handlungsfeld  {d['handlungsfeld']}   Themenforum {d['themenforum']:02d}")
+    participating = ", ".join(d["participating"]) or "—"
+    click.echo(f"  lead           {d['lead']}   participating {participating}")
+    cost = "—" if d["cost_estimate"] is None else f"{d['cost_estimate']:,.2f} EUR"
+    click.echo(f"  cost estimate  {cost}   secured {d['funding_secured']:,.2f} EUR")
+    click.echo(f"  version        {d['version']}")
+    if d["summary"]:
+        click.echo(f"  summary        {d['summary']}")
+    for name, value in sorted(d["data"].items()):
+        click.echo(f"  {name:<14} {value}")
+    if d["statements"]:
+        click.echo("  statements")
+        for s in d["statements"]:
+            click.echo(f"    {s['group']:<9} {s['position']:<9} {s['party']}")
+    if d["funding"]:
+        click.echo("  funding")
+        for f in d["funding"]:
+            click.echo(f"    {f['year']} {f['source']:<9} {f['amount']:>16,.2f} EUR  {f['status']}")

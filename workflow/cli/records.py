@@ -1,0 +1,59 @@
+"""``ruhrflow consult record`` and ``ruhrflow funding add``."""
+
+from __future__ import annotations
+
+import click
+
+from workflow.cli.context import obj
+
+GROUPS = ("kommune", "ihk", "hwk", "verband", "townhall", "buerger")
+POSITIONS = ("support", "concerns", "oppose", "neutral")
+SOURCES = ("land", "bund", "eu", "stiftung", "sonstige")
+
+
+@click.group()
+def consult() -> None:
+    """Record consultation statements (Kommunen, Kammern, Verbände, Townhalls)."""
+
+
+@consult.command("record")
+@click.argument("key")
+@click.option("--party", required=True, help="Who gave the statement (e.g. Stadt Essen).")
+@click.option("--group", "group", type=click.Choice(GROUPS), required=True)
+@click.option("--position", type=click.Choice(POSITIONS), required=True)
+@click.option("--text", default="", help="The statement or its gist.")
+@click.pass_context
+def record(ctx: click.Context, key: str, party: str, group: str, position: str, text: str) -> None:
+    """Record a statement on proposal KEY."""
+    c = obj(ctx)
+    actor = c.require_actor()
+    applied = c.runtime.engine.record_statement(
+        key, party=party, group=group, position=position, text=text, actor=actor, now=c.now
+    )
+    click.echo(f"{key}: statement of {party} ({group}, {position}) recorded as #{applied.seq}")
+
+
+@click.group()
+def funding() -> None:
+    """Record planned and secured funding."""
+
+
+@funding.command("add")
+@click.argument("key")
+@click.option("--source", type=click.Choice(SOURCES), required=True)
+@click.option("--amount", required=True, metavar="EUR", help="Amount in euros.")
+@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--secured", is_flag=True, help="The money is secured (default: planned).")
+@click.pass_context
+def add(ctx: click.Context, key: str, source: str, amount: str, year: int, secured: bool) -> None:
+    """Add a funding line to proposal KEY."""
+    from workflow.intake import parse_amount
+
+    c = obj(ctx)
+    actor = c.require_actor()
+    value = parse_amount(amount)
+    applied = c.runtime.engine.add_funding(
+        key, source=source, amount=value, year=year, secured=secured, actor=actor, now=c.now
+    )
+    status = "secured" if secured else "planned"
+    click.echo(f"{key}: {value:,.2f} EUR {source} {year} ({status}) recorded as #{applied.seq}")

@@ -1,0 +1,45 @@
+"""``ruhrflow init``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from workflow.cli.context import obj
+
+
+@click.command()
+@click.option(
+    "--definition",
+    "definition_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Process definition to register (default: the configured one).",
+)
+@click.option(
+    "--import",
+    "import_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Import proposals from this CSV afterwards (needs --as).",
+)
+@click.pass_context
+def init(ctx: click.Context, definition_path: Path | None, import_path: Path | None) -> None:
+    """Create or upgrade the schema and register the definition version (idempotent)."""
+    from workflow.bootstrap import initialise
+    from workflow.definition import load_definition
+
+    c = obj(ctx)
+    definition = load_definition(definition_path or c.settings.definition_path)
+    runtime = c.runtime
+    result = initialise(runtime.store, definition, c.now)
+    url = runtime.store.engine.url.render_as_string(hide_password=True)
+    if result.schema_before == result.schema_after:
+        click.echo(f"schema of {url} is up to date ({result.schema_after})")
+    else:
+        click.echo(f"schema of {url}: {result.schema_before or 'empty'} → {result.schema_after}")
+    state = "registered" if result.definition_registered else "already registered"
+    click.echo(f"definition {definition.name} version {definition.version} {state}")
+    if import_path is not None:
+        from workflow.cli.proposals import run_import
+
+        run_import(ctx, import_path, skip_invalid=False)

@@ -1,0 +1,596 @@
+"""The engine: one atomic write per command, following the hot path of DESIGN.md.
+
+``advance`` loads the proposal, lets the shared machine of its definition version
+decide (trigger valid in state, guards), asks the policy whether the actor may, and
+then writes state + row version + hash-chained history + the effects of the new
+state (deadlines, outbox notices) in one transaction. Nothing leaves the process
+inside it: notices are rows that a worker delivers later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, RowMapping, func, insert, select
+
+from workflow.chain import entry_hash
+from workflow.definition import Definition, TransitionDef, parse_definition
+from workflow.directory import Actor, Directory
+from workflow.errors import (
+    ConcurrentUpdate,
+    InvalidInput,
+    PermissionDenied,
+    StoreUnavailable,
+    TransitionNotAllowed,
+    UnknownProposal,
+    WorkflowError,
+)
+from workflow.fields import missing_requirements, parse_fields
+from workflow.guards import REGISTRY
+from workflow.machine import ProcessMachine, check_guards
+from workflow.policy import refusal
+from workflow.store import repo
+from workflow.store.db import Store
+from workflow.store.schema import deadlines, funding, statements
+
+log = logging.getLogger("ruhrflow.engine")
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One change written to a proposal (a transition or a recorded event)."""
+
+    key: str
+    proposal_id: int
+    trigger: str
+    from_state: str
+    to_state: str
+    actor: str
+    comment: str | None
+    fields: Mapping[Any, Any]
+    seq: int
+    at: datetime
+    definition: Definition
+    transition: TransitionDef | None
+    proposal: Mapping[Any, Any]
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What a bulk advance applied and, with ``partial``, what it refused and why."""
+
+    applied: list[Applied]
+    refused: list[tuple[str, WorkflowError]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TriggerOption:
+    """A trigger leaving the current state, and whether it can fire now."""
+
+    trigger: str
+    label: str
+    target: str
+    can_fire: bool
+    blocked_by: list[str]
+    roles: tuple[str, ...]
+    requires: tuple[str, ...]
+
+
+class TransitionEffect(Protocol):
+    """Work done in the same transaction after transitions are written (deadlines, notices)."""
+
+    def __call__(self, conn: Connection, applied: Sequence[Applied], now: datetime) -> None: ...
+
+
+class Machines:
+    """One ProcessMachine per registered definition version, built once per process."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, ProcessMachine] = {}
+
+    def get(self, conn: Connection, definition_id: int) -> ProcessMachine:
+        """The machine of a registered definition version."""
+        machine = self._by_id.get(definition_id)
+        if machine is None:
+            row = repo.definition_row(conn, definition_id)
+            if row is None:
+                raise StoreUnavailable(f"definition {definition_id} is not registered")
+            definition = parse_definition(row["source"], f"{row['name']} v{row['version']}")
+            machine = self._by_id[definition_id] = ProcessMachine(definition)
+        return machine
+
+
+class _DbGuardContext:
+    """What guards see of one proposal, read lazily from the open transaction."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        row: Mapping[Any, Any],
+        fields: Mapping[Any, Any],
+        now: datetime,
+        directory: Directory,
+    ) -> None:
+        self._conn = conn
+        self._row = row
+        self._fields = fields
+        self._now = now
+        self._directory = directory
+
+    @property
+    def proposal(self) -> Mapping[Any, Any]:
+        return self._row
+
+    @property
+    def fields(self) -> Mapping[Any, Any]:
+        return self._fields
+
+    @property
+    def now(self) -> datetime:
+        return self._now
+
+    def statement_groups(self) -> frozenset[str]:
+        stmt = (
+            select(statements.c.party_group)
+            .distinct()
+            .where(statements.c.proposal_id == self._row["id"])
+        )
+        return frozenset(self._conn.execute(stmt).scalars())
+
+    def secured_funding(self) -> Decimal:
+        stmt = select(func.coalesce(func.sum(funding.c.amount), 0)).where(
+            funding.c.proposal_id == self._row["id"], funding.c.status == "secured"
+        )
+        return Decimal(self._conn.execute(stmt).scalar_one())
+
+    def deadline_passed(self, kind: str) -> bool:
+        stmt = select(deadlines.c.id).where(
+            deadlines.c.proposal_id == self._row["id"],
+            deadlines.c.kind == kind,
+            deadlines.c.state == self._row["state"],
+            deadlines.c.status == "open",
+            deadlines.c.due_at <= self._now,
+        )
+        return self._conn.execute(stmt.limit(1)).first() is not None
+
+    def ministry_known(self, code: str) -> bool:
+        return self._directory.ministry(code) is not None
+
+
+@dataclass
+class _Plan:
+    row: RowMapping
+    machine: ProcessMachine
+    transition: TransitionDef | None
+    trigger: str
+    to_state: str
+    fields: dict[str, Any]
+    comment: str | None
+    kind: str = "transition"
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine:
+    """Advances proposals and records what happens to them; the one writer of history."""
+
+    def __init__(
+        self,
+        store: Store,
+        directory: Directory,
+        *,
+        audit_key: bytes | None = None,
+        effects: Sequence[TransitionEffect] = (),
+    ) -> None:
+        self.store = store
+        self.directory = directory
+        self.audit_key = audit_key
+        self.effects = list(effects)
+        self.machines = Machines()
+        self._refs: dict[str, str] = {}
+
+    # --- identity ------------------------------------------------------------------------
+
+    def actor(self, actor_id: str) -> Actor:
+        """The directory entry of an actor (UnknownActor when missing)."""
+        return self.directory.actor(actor_id)
+
+    def actor_ref(self, actor_id: str, now: datetime) -> str:
+        """The opaque ref history stores for this actor, created (committed) on first use."""
+        ref = self._refs.get(actor_id)
+        if ref is None:
+            with self.store.read() as conn:
+                ref = repo.actor_ref_for(conn, actor_id)
+            if ref is None:
+                with self.store.write() as conn:
+                    ref = repo.actor_ref_for(conn, actor_id) or repo.create_actor_ref(
+                        conn, actor_id, now
+                    )
+            self._refs[actor_id] = ref
+        return ref
+
+    # --- transitions ---------------------------------------------------------------------
+
+    def advance(
+        self,
+        key: str,
+        trigger: str,
+        *,
+        actor: str,
+        now: datetime,
+        comment: str | None = None,
+        fields: Mapping[Any, Any] | None = None,
+        expected_version: int | None = None,
+    ) -> Applied:
+        """Fire ``trigger`` on one proposal; all of it commits or none of it."""
+        result = self._advance(
+            trigger,
+            keys=[key],
+            where_state=None,
+            actor_id=actor,
+            now=now,
+            comment=comment,
+            raw_fields=fields or {},
+            partial=False,
+            expected_version=expected_version,
+        )
+        return result.applied[0]
+
+    def advance_many(
+        self,
+        trigger: str,
+        *,
+        keys: Sequence[str] | None = None,
+        where_state: str | None = None,
+        actor: str,
+        now: datetime,
+        comment: str | None = None,
+        fields: Mapping[Any, Any] | None = None,
+        partial: bool = False,
+    ) -> BulkResult:
+        """Fire ``trigger`` on many proposals in one transaction, each with its own history.
+
+        All or nothing, unless ``partial``: then what can be applied is, and the rest is
+        returned with the reason.
+        """
+        if (keys is None) == (where_state is None):
+            raise InvalidInput("name the proposals either by key or by --where state=S")
+        return self._advance(
+            trigger,
+            keys=list(dict.fromkeys(keys)) if keys is not None else None,
+            where_state=where_state,
+            actor_id=actor,
+            now=now,
+            comment=comment,
+            raw_fields=fields or {},
+            partial=partial,
+            expected_version=None,
+        )
+
+    def _advance(
+        self,
+        trigger: str,
+        *,
+        keys: list[str] | None,
+        where_state: str | None,
+        actor_id: str,
+        now: datetime,
+        comment: str | None,
+        raw_fields: Mapping[Any, Any],
+        partial: bool,
+        expected_version: int | None,
+    ) -> BulkResult:
+        actor = self.actor(actor_id)
+        ref = self.actor_ref(actor_id, now)
+        refused: list[tuple[str, WorkflowError]] = []
+        single = keys is not None and len(keys) == 1
+        with self.store.write() as conn:
+            rows = repo.load_proposals(conn, keys=keys, state=where_state, lock=not single)
+            if keys is not None and len(rows) < len(keys):
+                found = {r["key"] for r in rows}
+                for key in keys:
+                    if key not in found:
+                        if not partial:
+                            raise UnknownProposal(key)
+                        refused.append((key, UnknownProposal(key)))
+            plans: list[_Plan] = []
+            for row in rows:
+                try:
+                    if expected_version is not None and row["row_version"] != expected_version:
+                        raise self._concurrent(conn, row["key"])
+                    plans.append(self._plan(conn, row, trigger, actor, now, comment, raw_fields))
+                except (TransitionNotAllowed, PermissionDenied) as exc:
+                    self._log_refusal(actor_id, trigger, row["key"], exc)
+                    if not partial:
+                        raise
+                    refused.append((row["key"], exc))
+            applied = self._write(conn, plans, actor_id, ref, now)
+            for effect in self.effects:
+                effect(conn, applied, now)
+        return BulkResult(applied, refused)
+
+    def _plan(
+        self,
+        conn: Connection,
+        row: RowMapping,
+        trigger: str,
+        actor: Actor,
+        now: datetime,
+        comment: str | None,
+        raw_fields: Mapping[Any, Any],
+    ) -> _Plan:
+        machine = self.machines.get(conn, row["definition_id"])
+        definition = machine.definition
+        key, state = row["key"], row["state"]
+        transition = definition.transition(trigger, state)
+        if transition is None:
+            possible = [t.trigger for t in definition.triggers_from(state)]
+            raise TransitionNotAllowed(
+                key, trigger, state, possible=possible, last_change=self._last_change(conn, key)
+            )
+        reason = refusal(actor, transition.roles, row)
+        if reason is not None:
+            raise PermissionDenied(actor.id, trigger, key, reason)
+        fields = parse_fields(definition, raw_fields)
+        missing = missing_requirements(transition, fields, comment)
+        if missing:
+            raise TransitionNotAllowed(
+                key, trigger, state, reasons=[f"missing {m}" for m in missing]
+            )
+        ctx = _DbGuardContext(conn, row, fields, now, self.directory)
+        machine.fire(key, state, trigger, ctx)
+        return _Plan(row, machine, transition, trigger, transition.dest, fields, comment)
+
+    def _write(
+        self,
+        conn: Connection,
+        plans: Sequence[_Plan],
+        actor_id: str,
+        ref: str,
+        now: datetime,
+    ) -> list[Applied]:
+        updates: list[dict[str, Any]] = []
+        entries: list[dict[str, Any]] = []
+        applied: list[Applied] = []
+        for plan in plans:
+            row = plan.row
+            seq = row["history_seq"] + 1
+            entry = {
+                "chain": row["key"],
+                "seq": seq,
+                "kind": plan.kind,
+                "trigger": plan.trigger,
+                "from_state": row["state"],
+                "to_state": plan.to_state,
+                "actor_ref": ref,
+                "comment": plan.comment,
+                "data": {"fields": plan.fields, **plan.data} if plan.fields else dict(plan.data),
+                "at": now,
+                "prev_hash": row["history_head"],
+            }
+            entry["hash"] = entry_hash(entry, self.audit_key)
+            entries.append(entry)
+            data = {**row["data"], **plan.fields}
+            entered = now if plan.to_state != row["state"] else row["state_entered_at"]
+            new_values = {
+                "state": plan.to_state,
+                "row_version": row["row_version"] + 1,
+                "state_entered_at": entered,
+                "updated_at": now,
+                "data": data,
+                "history_seq": seq,
+                "history_head": entry["hash"],
+            }
+            updates.append({"p_id": row["id"], "p_v": row["row_version"], **new_values})
+            applied.append(
+                Applied(
+                    key=row["key"],
+                    proposal_id=row["id"],
+                    trigger=plan.trigger,
+                    from_state=row["state"],
+                    to_state=plan.to_state,
+                    actor=actor_id,
+                    comment=plan.comment,
+                    fields=plan.fields,
+                    seq=seq,
+                    at=now,
+                    definition=plan.machine.definition,
+                    transition=plan.transition,
+                    proposal={**row, **new_values},
+                )
+            )
+        matched = repo.update_proposals(conn, updates)
+        if matched != len(updates):
+            # Somebody committed a change between our read and our write.
+            for plan in plans:
+                current = repo.load_proposal(conn, plan.row["key"])
+                if current is None or current["row_version"] != plan.row["row_version"]:
+                    raise self._concurrent(conn, plan.row["key"])
+            raise ConcurrentUpdate(plans[0].row["key"], None, None, plans[0].row["state"])
+        repo.insert_history(conn, entries)
+        return applied
+
+    def _concurrent(self, conn: Connection, key: str) -> ConcurrentUpdate:
+        current = repo.load_proposal(conn, key)
+        last = repo.last_entry(conn, key)
+        return ConcurrentUpdate(
+            key,
+            last["actor_id"] if last else None,
+            last["at"] if last else None,
+            current["state"] if current else "?",
+        )
+
+    def _last_change(self, conn: Connection, key: str) -> str | None:
+        last = repo.last_entry(conn, key)
+        if last is None:
+            return None
+        when = last["at"].isoformat(timespec="seconds")
+        return f"last change: {last['trigger']} by {last['actor_id']} at {when}"
+
+    @staticmethod
+    def _log_refusal(actor: str, trigger: str, key: str, exc: WorkflowError) -> None:
+        log.warning("refused: actor=%s trigger=%s proposal=%s reason=%s", actor, trigger, key, exc)
+
+    # --- what can happen next ------------------------------------------------------------
+
+    def triggers(
+        self,
+        key: str,
+        *,
+        actor: str | None,
+        now: datetime,
+        fields: Mapping[Any, Any] | None = None,
+        comment: str | None = None,
+    ) -> list[TriggerOption]:
+        """Every trigger leaving the proposal's state: can it fire now, and if not, why not."""
+        who = self.actor(actor) if actor else None
+        with self.store.read() as conn:
+            row = repo.load_proposal(conn, key)
+            if row is None:
+                raise UnknownProposal(key)
+            definition = self.machines.get(conn, row["definition_id"]).definition
+            given = parse_fields(definition, fields or {})
+            ctx = _DbGuardContext(conn, row, given, now, self.directory)
+            options = []
+            for t in definition.triggers_from(row["state"]):
+                blocked: list[str] = []
+                if who is not None:
+                    reason = refusal(who, t.roles, row)
+                    if reason:
+                        blocked.append(f"role: {reason}")
+                blocked += [f"missing {m}" for m in missing_requirements(t, given, comment)]
+                blocked += [
+                    f"guard {g}: {why} ({REGISTRY[g].description})"
+                    for g, why in check_guards(t, ctx)
+                ]
+                options.append(
+                    TriggerOption(
+                        t.trigger, t.label, t.dest, not blocked, blocked, t.roles, t.requires
+                    )
+                )
+            return options
+
+    # --- events that are history but no transition ---------------------------------------
+
+    def record_statement(
+        self,
+        key: str,
+        *,
+        party: str,
+        group: str,
+        position: str,
+        text: str,
+        actor: str,
+        now: datetime,
+    ) -> Applied:
+        """Record a consultation statement (a history entry; the state stays)."""
+        from workflow.intake import STATEMENT_GROUPS, STATEMENT_POSITIONS
+
+        if group not in STATEMENT_GROUPS:
+            raise InvalidInput(f"group must be one of {', '.join(STATEMENT_GROUPS)}")
+        if position not in STATEMENT_POSITIONS:
+            raise InvalidInput(f"position must be one of {', '.join(STATEMENT_POSITIONS)}")
+        if not party.strip():
+            raise InvalidInput("party must not be empty")
+
+        def check(definition: Definition, row: RowMapping) -> None:
+            if row["state"] not in definition.statement_states:
+                allowed = ", ".join(definition.statement_states)
+                raise TransitionNotAllowed(
+                    key,
+                    "record_statement",
+                    row["state"],
+                    reasons=[f"statements are recorded in the states {allowed}"],
+                )
+
+        def write(conn: Connection, row: RowMapping) -> None:
+            conn.execute(
+                insert(statements).values(
+                    proposal_id=row["id"],
+                    party=party.strip(),
+                    party_group=group,
+                    position=position,
+                    text=text,
+                    received_at=now,
+                )
+            )
+
+        data = {"party": party.strip(), "group": group, "position": position, "text": text}
+        return self._record(key, "statement", "record_statement", actor, now, data, check, write)
+
+    def add_funding(
+        self,
+        key: str,
+        *,
+        source: str,
+        amount: Decimal,
+        year: int,
+        secured: bool,
+        actor: str,
+        now: datetime,
+    ) -> Applied:
+        """Record a funding line (planned or secured); a history entry, the state stays."""
+        from workflow.intake import FUNDING_SOURCES
+
+        if source not in FUNDING_SOURCES:
+            raise InvalidInput(f"source must be one of {', '.join(FUNDING_SOURCES)}")
+        if not amount.is_finite() or amount <= 0:
+            raise InvalidInput("amount must be a positive number of euros")
+        if not 2000 <= year <= 2100:
+            raise InvalidInput(f"year {year} is outside 2000–2100")
+        status = "secured" if secured else "planned"
+
+        def check(definition: Definition, row: RowMapping) -> None:
+            if definition.is_final(row["state"]):
+                raise TransitionNotAllowed(
+                    key, "add_funding", row["state"], reasons=["the proposal is closed"]
+                )
+
+        def write(conn: Connection, row: RowMapping) -> None:
+            conn.execute(
+                insert(funding).values(
+                    proposal_id=row["id"],
+                    source=source,
+                    amount=amount,
+                    year=year,
+                    status=status,
+                    recorded_at=now,
+                )
+            )
+
+        data = {"source": source, "amount": str(amount), "year": year, "status": status}
+        return self._record(key, "funding", "add_funding", actor, now, data, check, write)
+
+    def _record(
+        self,
+        key: str,
+        kind: str,
+        action: str,
+        actor_id: str,
+        now: datetime,
+        data: dict[str, Any],
+        check: Any,
+        write: Any,
+    ) -> Applied:
+        actor = self.actor(actor_id)
+        ref = self.actor_ref(actor_id, now)
+        with self.store.write() as conn:
+            row = repo.load_proposal(conn, key)
+            if row is None:
+                raise UnknownProposal(key)
+            machine = self.machines.get(conn, row["definition_id"])
+            reason = refusal(actor, machine.definition.permissions.get(action, ()), row)
+            if reason is not None:
+                self._log_refusal(
+                    actor_id, action, key, PermissionDenied(actor_id, action, key, reason)
+                )
+                raise PermissionDenied(actor_id, action.replace("_", " "), key, reason)
+            check(machine.definition, row)
+            write(conn, row)
+            plan = _Plan(row, machine, None, action, row["state"], {}, None, kind=kind, data=data)
+            (applied,) = self._write(conn, [plan], actor_id, ref, now)
+        return applied

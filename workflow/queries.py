@@ -1,0 +1,127 @@
+"""Read models: what the CLI and reports show. Reads only, no engine logic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from workflow.errors import UnknownProposal
+from workflow.store import repo
+from workflow.store.schema import funding, history, proposals, statements
+
+
+def proposal_summary(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """The public fields of a proposal row, JSON-safe."""
+    return {
+        "key": row["key"],
+        "title": row["title"],
+        "state": row["state"],
+        "handlungsfeld": row["handlungsfeld"],
+        "themenforum": row["themenforum"],
+        "lead": row["lead"],
+        "participating": list(row["participating"] or []),
+        "cost_estimate": _number(row["cost_estimate"]),
+        "version": row["row_version"],
+        "definition_id": row["definition_id"],
+        "state_entered_at": row["state_entered_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
+def _number(value: Decimal | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def list_proposals(
+    conn: Connection,
+    *,
+    state: str | None = None,
+    handlungsfeld: int | None = None,
+    lead: str | None = None,
+) -> list[dict[str, Any]]:
+    """Proposals matching every given filter, ordered by key."""
+    stmt = select(proposals).order_by(proposals.c.key)
+    if state is not None:
+        stmt = stmt.where(proposals.c.state == state)
+    if handlungsfeld is not None:
+        stmt = stmt.where(proposals.c.handlungsfeld == handlungsfeld)
+    if lead is not None:
+        stmt = stmt.where(proposals.c.lead == lead)
+    return [proposal_summary(r) for r in conn.execute(stmt).mappings()]
+
+
+def proposal_detail(conn: Connection, key: str) -> dict[str, Any]:
+    """One proposal with its statements, funding and data."""
+    row = repo.load_proposal(conn, key)
+    if row is None:
+        raise UnknownProposal(key)
+    detail = proposal_summary(row)
+    detail["summary"] = row["summary"]
+    detail["data"] = dict(row["data"])
+    detail["statements"] = [
+        {
+            "party": s["party"],
+            "group": s["party_group"],
+            "position": s["position"],
+            "text": s["text"],
+            "received_at": s["received_at"].isoformat(),
+        }
+        for s in conn.execute(
+            select(statements)
+            .where(statements.c.proposal_id == row["id"])
+            .order_by(statements.c.id)
+        ).mappings()
+    ]
+    detail["funding"] = [
+        {
+            "source": f["source"],
+            "amount": _number(f["amount"]),
+            "year": f["year"],
+            "status": f["status"],
+        }
+        for f in conn.execute(
+            select(funding).where(funding.c.proposal_id == row["id"]).order_by(funding.c.id)
+        ).mappings()
+    ]
+    secured = conn.execute(
+        select(func.coalesce(func.sum(funding.c.amount), 0)).where(
+            funding.c.proposal_id == row["id"], funding.c.status == "secured"
+        )
+    ).scalar_one()
+    detail["funding_secured"] = _number(Decimal(secured))
+    return detail
+
+
+def history_of(conn: Connection, key: str) -> list[dict[str, Any]]:
+    """The history of one proposal, oldest first, with actors resolved."""
+    if repo.load_proposal(conn, key) is None:
+        raise UnknownProposal(key)
+    rows = list(
+        conn.execute(
+            select(history).where(history.c.chain == key).order_by(history.c.seq)
+        ).mappings()
+    )
+    actors = repo.actor_ids(conn, (r["actor_ref"] for r in rows))
+    return [history_entry(r, actors) for r in rows]
+
+
+def history_entry(row: Mapping[Any, Any], actors: Mapping[str, str]) -> dict[str, Any]:
+    """One history row, JSON-safe, with the actor behind its ref."""
+    return {
+        "key": row["chain"],
+        "seq": row["seq"],
+        "kind": row["kind"],
+        "trigger": row["trigger"],
+        "from_state": row["from_state"],
+        "to_state": row["to_state"],
+        "actor": actors.get(row["actor_ref"], row["actor_ref"]),
+        "at": row["at"].isoformat(),
+        "comment": row["comment"],
+        "data": row["data"],
+        "hash": row["hash"],
+    }

@@ -1,0 +1,134 @@
+"""Opening the database: engine options per dialect and the two kinds of transaction.
+
+SQLite runs in WAL mode with a busy timeout; a write transaction starts with
+``BEGIN IMMEDIATE`` so that two writers queue at the start instead of failing at
+commit. Reads use a plain deferred ``BEGIN``. PostgreSQL gets a lock timeout of the
+same length, so no writer waits forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+
+from workflow.errors import InvalidInput, StoreUnavailable
+
+_WRITE = "ruhrflow_write"
+
+
+def make_engine(url: str, *, busy_timeout_seconds: float = 15.0) -> Engine:
+    """A SQLAlchemy engine for ``url`` with ruhrflow's connection settings."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InvalidInput(f"not a database URL: {url!r}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": busy_timeout_seconds})
+        _configure_sqlite(engine, busy_timeout_seconds)
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":  # plain postgresql:// means psycopg 3 here
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        ms = int(busy_timeout_seconds * 1000)
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            connect_args={"options": f"-c lock_timeout={ms}", "connect_timeout": 10},
+        )
+    raise InvalidInput(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (see below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Store:
+    """The database: hands out read and write transactions, translating driver errors."""
+
+    def __init__(self, engine: Engine, *, busy_timeout_seconds: float = 15.0) -> None:
+        self.engine = engine
+        self.busy_timeout_seconds = busy_timeout_seconds
+
+    @classmethod
+    def open(cls, url: str, *, busy_timeout_seconds: float = 15.0) -> Store:
+        """Open the database at ``url``."""
+        engine = make_engine(url, busy_timeout_seconds=busy_timeout_seconds)
+        return cls(engine, busy_timeout_seconds=busy_timeout_seconds)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction (deferred on SQLite)."""
+        with self._translated(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: all of it commits, or none of it."""
+        with (
+            self._translated(),
+            self.engine.connect().execution_options(**{_WRITE: True}) as conn,
+            conn.begin(),
+        ):
+            yield conn
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except OperationalError as exc:
+            raise StoreUnavailable(self._describe(exc)) from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreUnavailable(f"lost the database connection: {_first_line(exc)}") from exc
+            raise
+
+    def _describe(self, exc: OperationalError) -> str:
+        text = _first_line(exc)
+        if "database is locked" in text or "lock timeout" in text or "LockNotAvailable" in text:
+            return (
+                f"the database is busy: another writer held it for more than"
+                f" {self.busy_timeout_seconds:g} s; nothing was changed, try again"
+            )
+        if "no such table" in text or ("does not exist" in text and "relation" in text):
+            return "the database has no ruhrflow schema: run `ruhrflow init` first"
+        url = self.engine.url.render_as_string(hide_password=True)
+        return f"cannot use the database {url}: {text}"
+
+    def has_schema(self) -> bool:
+        """True when the ruhrflow tables exist."""
+        with self._translated(), self.engine.connect() as conn:
+            return inspect(conn).has_table("proposals")
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _first_line(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__

@@ -1,0 +1,129 @@
+"""Queries the engine runs inside its transactions (SQLAlchemy Core, no ORM unit of work)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, bindparam, func, insert, select, update
+
+from workflow.store.schema import actor_refs, definitions, history, proposals
+
+_CHUNK = 500  # keys per IN (...) so that no backend hits its parameter limit
+
+
+def load_proposals(
+    conn: Connection,
+    *,
+    keys: Sequence[str] | None = None,
+    state: str | None = None,
+    lock: bool = False,
+) -> list[RowMapping]:
+    """Proposal rows by keys or by state, ordered by id; ``lock`` takes row locks (PostgreSQL)."""
+    base = select(proposals).order_by(proposals.c.id)
+    if lock and conn.dialect.name == "postgresql":
+        base = base.with_for_update()
+    if keys is None:
+        stmt = base.where(proposals.c.state == state) if state is not None else base
+        return list(conn.execute(stmt).mappings())
+    rows: list[RowMapping] = []
+    for i in range(0, len(keys), _CHUNK):
+        chunk = list(keys[i : i + _CHUNK])
+        rows.extend(conn.execute(base.where(proposals.c.key.in_(chunk))).mappings())
+    rows.sort(key=lambda r: r["id"])
+    return rows
+
+
+def load_proposal(conn: Connection, key: str) -> RowMapping | None:
+    """One proposal row, or None."""
+    return conn.execute(select(proposals).where(proposals.c.key == key)).mappings().first()
+
+
+_UPDATE_PROPOSAL = (
+    update(proposals)
+    .where(and_(proposals.c.id == bindparam("p_id"), proposals.c.row_version == bindparam("p_v")))
+    .values(
+        state=bindparam("state"),
+        row_version=bindparam("row_version"),
+        state_entered_at=bindparam("state_entered_at"),
+        updated_at=bindparam("updated_at"),
+        data=bindparam("data"),
+        history_seq=bindparam("history_seq"),
+        history_head=bindparam("history_head"),
+    )
+)
+
+
+def update_proposals(conn: Connection, params: Sequence[dict[str, Any]]) -> int:
+    """Apply new state/version/head to proposals whose row version is unchanged.
+
+    Each params dict has ``p_id`` and ``p_v`` (the version read) and the new values.
+    Returns how many rows matched; fewer than given means a concurrent update.
+    """
+    if not params:
+        return 0
+    return conn.execute(_UPDATE_PROPOSAL, list(params)).rowcount
+
+
+def insert_history(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Append history rows (already chained and hashed)."""
+    if rows:
+        conn.execute(insert(history), list(rows))
+
+
+def last_entry(conn: Connection, chain: str) -> RowMapping | None:
+    """The newest history entry of a chain, with the actor id behind its ref."""
+    stmt = (
+        select(history, actor_refs.c.actor_id)
+        .join(actor_refs, actor_refs.c.ref == history.c.actor_ref, isouter=True)
+        .where(history.c.chain == chain)
+        .order_by(history.c.seq.desc())
+        .limit(1)
+    )
+    return conn.execute(stmt).mappings().first()
+
+
+def actor_ref_for(conn: Connection, actor_id: str) -> str | None:
+    """The current (not pseudonymised) ref of an actor, or None."""
+    stmt = (
+        select(actor_refs.c.ref)
+        .where(actor_refs.c.actor_id == actor_id, actor_refs.c.pseudonymised_at.is_(None))
+        .order_by(actor_refs.c.created_at)
+        .limit(1)
+    )
+    return conn.execute(stmt).scalar()
+
+
+def create_actor_ref(conn: Connection, actor_id: str, now: datetime) -> str:
+    """A new opaque ref for an actor."""
+    ref = secrets.token_hex(12)
+    conn.execute(insert(actor_refs).values(ref=ref, actor_id=actor_id, created_at=now))
+    return ref
+
+
+def actor_ids(conn: Connection, refs: Iterable[str]) -> dict[str, str]:
+    """The actor id (or pseudonym) behind each ref."""
+    wanted = sorted(set(refs))
+    if not wanted:
+        return {}
+    stmt = select(actor_refs.c.ref, actor_refs.c.actor_id).where(actor_refs.c.ref.in_(wanted))
+    return {ref: actor for ref, actor in conn.execute(stmt)}
+
+
+def newest_definition(conn: Connection) -> RowMapping | None:
+    """The most recently registered definition (new proposals start on it)."""
+    stmt = select(definitions).order_by(definitions.c.id.desc()).limit(1)
+    return conn.execute(stmt).mappings().first()
+
+
+def definition_row(conn: Connection, definition_id: int) -> RowMapping | None:
+    """A registered definition by id."""
+    stmt = select(definitions).where(definitions.c.id == definition_id)
+    return conn.execute(stmt).mappings().first()
+
+
+def count_proposals(conn: Connection) -> int:
+    """How many proposals there are."""
+    return int(conn.execute(select(func.count()).select_from(proposals)).scalar_one())

@@ -1,0 +1,219 @@
+"""The tables, in SQLAlchemy Core. Migrations (``migrations/``) create exactly these.
+
+Times are stored in UTC (``UTCDateTime``); JSON is JSONB on PostgreSQL. History is
+append-only: rows are inserted, never updated (database triggers enforce it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime, stored as UTC (timestamptz on PostgreSQL, text on SQLite)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: ruhrflow stores aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw SQL on SQLite may hand back text
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+Money = Numeric(16, 2)
+BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+definitions = Table(
+    "definitions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("registered_at", UTCDateTime, nullable=False),
+    UniqueConstraint("name", "version"),
+)
+
+# Actors are referenced from history through an opaque ref, so that a GDPR erasure can
+# replace the person behind a ref without touching the (append-only, hashed) history.
+actor_refs = Table(
+    "actor_refs",
+    metadata,
+    Column("ref", String(32), primary_key=True),
+    Column("actor_id", String(200), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("pseudonymised_at", UTCDateTime, nullable=True),
+)
+
+proposals = Table(
+    "proposals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(40), nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, server_default=""),
+    Column("handlungsfeld", SmallInteger, nullable=False),
+    Column("themenforum", SmallInteger, nullable=False),
+    Column("lead", String(20), nullable=False, index=True),
+    Column("participating", JSONType, nullable=False),
+    Column("cost_estimate", Money, nullable=True),
+    Column("state", String(40), nullable=False, index=True),
+    Column("definition_id", ForeignKey("definitions.id"), nullable=False),
+    Column("row_version", Integer, nullable=False),
+    Column("state_entered_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("data", JSONType, nullable=False),
+    Column("history_seq", Integer, nullable=False),
+    Column("history_head", String(64), nullable=False),
+)
+
+statements = Table(
+    "statements",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("proposal_id", ForeignKey("proposals.id"), nullable=False, index=True),
+    Column("party", String(200), nullable=False),
+    Column("party_group", String(20), nullable=False),
+    Column("position", String(20), nullable=False),
+    Column("text", Text, nullable=False, server_default=""),
+    Column("received_at", UTCDateTime, nullable=False),
+)
+
+funding = Table(
+    "funding",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("proposal_id", ForeignKey("proposals.id"), nullable=False, index=True),
+    Column("source", String(20), nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("year", SmallInteger, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+history = Table(
+    "history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("chain", String(40), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("trigger", String(60), nullable=False),
+    Column("from_state", String(40), nullable=True),
+    Column("to_state", String(40), nullable=True),
+    Column("actor_ref", String(32), nullable=False, index=True),
+    Column("comment", Text, nullable=True),
+    Column("data", JSONType, nullable=False),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("chain", "seq"),
+)
+
+deadlines = Table(
+    "deadlines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("proposal_id", ForeignKey("proposals.id"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("state", String(40), nullable=False),
+    Column("entry_seq", Integer, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("sequence", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Index(None, "proposal_id", "status"),
+    Index(None, "status", "due_at"),
+)
+
+deadline_rungs = Table(
+    "deadline_rungs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("deadline_id", ForeignKey("deadlines.id"), nullable=False, index=True),
+    Column("rung", String(40), nullable=False),
+    Column("fire_at", UTCDateTime, nullable=False),
+    Column("fired_at", UTCDateTime, nullable=True),
+    Column("late", Boolean, nullable=False, server_default=text("false")),
+    # The sweep asks only for unfired rungs: its cost follows what is due, not the table.
+    Index(
+        "ix_deadline_rungs_due",
+        "fire_at",
+        sqlite_where=text("fired_at IS NULL"),
+        postgresql_where=text("fired_at IS NULL"),
+    ),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("proposal_id", ForeignKey("proposals.id"), nullable=True, index=True),
+    Column("kind", String(30), nullable=False),
+    Column("recipients", JSONType, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text, nullable=False),
+    Column("attachments", JSONType, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("message_id", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Index(None, "status", "next_attempt_at"),
+)
