@@ -565,6 +565,32 @@ class Engine:
         data = {"source": source, "amount": str(amount), "year": year, "status": status}
         return self._record(key, "funding", "add_funding", actor, now, data, check, write)
 
+    def append_event(
+        self,
+        conn: Connection,
+        row: RowMapping,
+        *,
+        kind: str,
+        trigger: str,
+        actor: str,
+        now: datetime,
+        data: Mapping[str, Any] | None = None,
+        comment: str | None = None,
+    ) -> Applied:
+        """Append a history entry that is no transition (reminder fired, notice sent, …).
+
+        Runs inside the caller's write transaction; the state stays, the row version and
+        the chain head advance (a concurrent change raises ConcurrentUpdate). ``actor`` is
+        a directory id (the scheduler acts as ``ruhrflow``).
+        """
+        ref = self.actor_ref(actor, now)
+        machine = self.machines.get(conn, row["definition_id"])
+        plan = _Plan(
+            row, machine, None, trigger, row["state"], {}, comment, kind=kind, data=dict(data or {})
+        )
+        (applied,) = self._write(conn, [plan], actor, ref, now)
+        return applied
+
     def _record(
         self,
         key: str,
