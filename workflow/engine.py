@@ -583,7 +583,13 @@ class Engine:
         the chain head advance (a concurrent change raises ConcurrentUpdate). ``actor`` is
         a directory id (the scheduler acts as ``ruhrflow``).
         """
-        ref = self.actor_ref(actor, now)
+        ref = self._refs.get(actor)
+        if ref is None:  # look up (or create) inside the caller's transaction, not beside it
+            ref = repo.actor_ref_for(conn, actor)
+            if ref is not None:
+                self._refs[actor] = ref
+            else:  # not cached: the caller's transaction may still roll back
+                ref = repo.create_actor_ref(conn, actor, now)
         machine = self.machines.get(conn, row["definition_id"])
         plan = _Plan(
             row, machine, None, trigger, row["state"], {}, comment, kind=kind, data=dict(data or {})
