@@ -44,12 +44,25 @@ def berlin_vtimezone() -> icalendar.Timezone:
     return timezone
 
 
+def _event_time(moment: datetime) -> datetime:
+    """Return ``moment`` in Europe/Berlin, or in UTC where Berlin wall time would be ambiguous.
+
+    A local time written with TZID means its *first* occurrence (RFC 5545, 3.3.5); the second
+    02:xx on the night clocks go back can only be written in UTC.
+    """
+    local = moment.astimezone(BERLIN)
+    if local.replace(fold=0).astimezone(UTC) != moment.astimezone(UTC):
+        return moment.astimezone(UTC)
+    return local
+
+
 def calendar_bytes(
     entry: CalendarEntry, *, method: str = "PUBLISH", stamp: datetime | None = None
 ) -> bytes:
     """Serialise ``entry`` as an iCalendar object (RFC 5545) with one VEVENT.
 
-    The event starts at ``entry.starts_at`` (written with ``TZID=Europe/Berlin``), lasts
+    The event starts at ``entry.starts_at`` (written with ``TZID=Europe/Berlin``, or in UTC for
+    the repeated hour when clocks go back), lasts
     :data:`EVENT_DURATION` and is transparent (does not block the calendar). ``method`` is
     ``PUBLISH`` (add or update) or ``CANCEL`` (remove an entry published earlier with the same
     UID; use a higher ``sequence``). ``stamp`` is the DTSTAMP, the moment the notice was made; it
@@ -62,15 +75,14 @@ def calendar_bytes(
     elif stamp.tzinfo is None or stamp.utcoffset() is None:
         raise ValueError("stamp must be timezone-aware")
 
-    starts_at = entry.starts_at.astimezone(BERLIN)
     # Add the duration in UTC: wall-clock arithmetic in Berlin would be wrong across a DST switch.
-    ends_at = (entry.starts_at.astimezone(UTC) + EVENT_DURATION).astimezone(BERLIN)
+    ends_at = entry.starts_at.astimezone(UTC) + EVENT_DURATION
     event = icalendar.Event()
     event.add("uid", entry.uid)
     event.add("sequence", entry.sequence)
     event.add("dtstamp", stamp.astimezone(UTC))
-    event.add("dtstart", starts_at)
-    event.add("dtend", ends_at)
+    event.add("dtstart", _event_time(entry.starts_at))
+    event.add("dtend", _event_time(ends_at))
     event.add("summary", entry.summary)
     event.add("description", entry.description)
     event.add("transp", "TRANSPARENT")
