@@ -6,12 +6,12 @@ import hashlib
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
 from notifications.formatting import BERLIN
+from notifications.headers import POLICY, Verbatim, address_list, unstructured
 from notifications.ics import calendar_bytes
 from notifications.model import CalendarEntry, Recipient, RenderedNotice
 from notifications.sanitize import one_line
@@ -24,7 +24,7 @@ SENDER_NAME = "Ruhr-Konferenz (ruhrflow)"
 _DOMAIN_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
 _DOMAIN = re.compile(_DOMAIN_PATTERN)
 _ADDR_SPEC = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@" + _DOMAIN_PATTERN)
-_PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
 
 def make_address(display_name: str, addr_spec: str) -> Address:
@@ -80,19 +80,23 @@ def build_message(
         raise ValueError("a notice needs at least one recipient")
     if date.tzinfo is None or date.utcoffset() is None:
         raise ValueError("date must be timezone-aware")
-    if not _PRINTABLE_ASCII.fullmatch(idempotency_key):
-        raise ValueError(f"idempotency key must be printable ASCII, no spaces: {idempotency_key!r}")
+    if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key) or "=?" in idempotency_key:
+        raise ValueError(
+            f"idempotency key must be 1-200 printable ASCII characters: {idempotency_key!r}"
+        )
     if not _DOMAIN.fullmatch(domain):
         raise ValueError(f"invalid Message-ID domain: {domain!r}")
 
-    message = EmailMessage(policy=policy.SMTP)
-    message["From"] = make_address(SENDER_NAME, sender)
-    message["To"] = [make_address(r.name, r.address) for r in recipients]
-    message["Subject"] = one_line(rendered.subject)
+    to = [make_address(r.name, r.address) for r in recipients]
+    message = EmailMessage(policy=POLICY)
+    # Subject, From and To carry untrusted text: encoded by notifications.headers, not the stdlib.
+    message["From"] = address_list([make_address(SENDER_NAME, sender)], "From")
+    message["To"] = address_list(to, "To")
+    message["Subject"] = unstructured(one_line(rendered.subject), "Subject")
     message["Date"] = format_datetime(date.astimezone(BERLIN))
     message["Message-ID"] = message_id(idempotency_key, domain)
     message["Auto-Submitted"] = "auto-generated"
-    message["X-Ruhrflow-Key"] = idempotency_key
+    message["X-Ruhrflow-Key"] = Verbatim(idempotency_key)
 
     # Quoted-printable survives any relay (no 8BITMIME needed) and stays readable in the source.
     message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
