@@ -15,6 +15,7 @@ import pytest
 from notify_contexts import status_change_full
 
 from notifications import CalendarEntry, Recipient, RenderedNotice, Renderer, build_message
+from notifications.headers import POLICY, Verbatim
 
 UTC = ZoneInfo("UTC")
 SENT_AT = datetime(2019, 11, 5, 8, 0, tzinfo=UTC)
@@ -202,3 +203,66 @@ def test_inputs_that_cannot_make_a_valid_message_are_refused() -> None:
         build(idempotency_key="")
     with pytest.raises(ValueError, match="domain"):
         build(domain="ruhrflow.invalid>\r\nBcc: evil@example.org")
+
+
+# Regressions for faults of the stdlib header folder (Python 3.11.7), found by Hypothesis;
+# see notifications/headers.py.
+
+ENCODED_WORD_ATTACK = "=?utf-8?q?=0D=0ABcc:_evil@example.org?="
+
+
+def test_an_encoded_word_in_the_subject_is_text_not_a_header() -> None:
+    # given a subject that is an RFC 2047 encoded word for "\r\nBcc: evil@example.org"
+    notice = RenderedNotice(f"Ruhr {ENCODED_WORD_ATTACK} x", "t", "<p>h</p>")
+    # when
+    raw = build(rendered=notice).as_bytes()
+    parsed = reparse(build(rendered=notice))
+    # then no header was added and the subject reads as typed
+    assert b"\r\nBcc:" not in raw.split(b"\r\n\r\n", 1)[0]
+    assert parsed["Bcc"] is None
+    assert parsed["Subject"] == f"Ruhr {ENCODED_WORD_ATTACK} x"
+
+
+def test_an_encoded_word_in_a_display_name_is_text_not_a_header() -> None:
+    raw = build(recipients=[Recipient(ENCODED_WORD_ATTACK, MULNV.address)]).as_bytes()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert b"\r\nBcc:" not in raw.split(b"\r\n\r\n", 1)[0]
+    assert parsed["Bcc"] is None
+    assert [a.addr_spec for a in parsed["To"].addresses] == [MULNV.address]
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Ruhr-Konferenz RK-03-01: Vom Kabinett beschlossen – Übergabe an das Ministerium für "
+        "Umwelt",
+        "Ruhr-Konferenz RK-03-01: Vom Kabinett beschlossen – Ärger über Übergänge",
+        "Frist „Meldung zur Ergänzungsvorlage“ endet heute – RK-03-01 Zentrale "
+        "Sicherheitskooperation Ruhr gegen Clankriminalität",
+    ],
+)
+def test_long_german_subjects_keep_every_space(subject: str) -> None:
+    # (the stdlib folder turns the space after "–" into folding whitespace, which is dropped)
+    parsed = reparse(build(rendered=RenderedNotice(subject, "t", "<p>h</p>")))
+    assert parsed["Subject"] == subject
+
+
+def test_header_lines_stay_within_78_characters() -> None:
+    long_name = "Ministerium für Umwelt, Landwirtschaft, Natur- und Verbraucherschutz – Referat 42"
+    notice = RenderedNotice("Wochenübersicht " * 12, "t", "<p>h</p>")
+    raw = build(rendered=notice, recipients=[Recipient(long_name, MULNV.address), IM]).as_bytes()
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert max(len(line) for line in head.split(b"\r\n")) <= 78
+
+
+def test_an_idempotency_key_with_an_encoded_word_is_refused() -> None:
+    with pytest.raises(ValueError, match="idempotency key"):
+        build(idempotency_key=ENCODED_WORD_ATTACK)
+
+
+def test_a_verbatim_header_value_must_be_correctly_folded() -> None:
+    message = EmailMessage(policy=POLICY)
+    with pytest.raises(ValueError, match="not correctly folded"):
+        message["Subject"] = Verbatim("Hallo\nBcc: evil@example.org")
+    with pytest.raises(ValueError, match="not correctly folded"):
+        message["Subject"] = Verbatim("Hallo\r\n Welt")
