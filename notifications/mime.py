@@ -71,7 +71,9 @@ def build_message(
     UTF-8, quoted-printable) and, if ``calendar`` is given, the attachment ``termin.ics``
     (``text/calendar; method=PUBLISH``). ``sender`` is a plain address (addr-spec); the From
     header shows it as :data:`SENDER_NAME`. Untrusted text (subject, display names) cannot add
-    headers or recipients: line breaks become spaces and addresses are built only from parts.
+    headers or recipients: line breaks become spaces, addresses are built only from their parts
+    (:class:`~email.headerregistry.Address`), and Subject/From/To are encoded by
+    :mod:`notifications.headers` rather than the stdlib folder (see there why).
 
     Raises ``ValueError`` for an invalid address, an empty recipient list, a naive ``date``, or
     an idempotency key or domain that cannot go into a header.
