@@ -28,6 +28,8 @@ from workflow.runtime import Runtime, open_runtime
 from workflow.settings import Settings, load_settings
 from workflow.store.db import Store
 
+pytest_plugins = ["notify_fixtures"]
+
 POSTGRES_ENV = "RUHRFLOW_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgresql"]
 REPO = Path(__file__).resolve().parent.parent

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
-from conftest import Certificate, CollectingHandler, StartServer, free_port
 from notify_contexts import status_change_full
+from notify_fixtures import Certificate, CollectingHandler, StartServer, free_port
 
 from notifications import (
     CalendarEntry,

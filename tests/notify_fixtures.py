@@ -1,4 +1,6 @@
-"""Fixtures for the notification tests: a real SMTP server (aiosmtpd) and a TLS certificate."""
+"""Fixtures for the notification tests: a real SMTP server (aiosmtpd) and a TLS certificate.
+
+Loaded as a plugin by tests/conftest.py (one conftest only: test modules import from it)."""
 
 from __future__ import annotations
 
@@ -14,18 +16,6 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
-
-import notifications
-
-WORKTREE = Path(__file__).resolve().parents[2]
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # An editable install of another checkout can shadow this one; then every test here would
-    # silently test the wrong code.
-    package = Path(notifications.__file__).resolve().parent
-    if package != WORKTREE / "notifications":
-        raise pytest.UsageError(f"imported notifications from {package}, not from {WORKTREE}")
 
 
 @dataclass
