@@ -57,7 +57,7 @@ def parse_duration(text: object) -> Duration:
 def parse_local_time(text: object) -> time:
     """Parse ``HH:MM``; refuses the hour of the clock changes (02:00–03:00)."""
     if not isinstance(text, str):
-        raise ValueError(f"{text!r} is no time of day: write it quoted as \"HH:MM\"")
+        raise ValueError(f'{text!r} is no time of day: write it quoted as "HH:MM"')
     try:
         value = time.fromisoformat(text)
     except ValueError:
