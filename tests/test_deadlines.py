@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
-
 from conftest import DEFINITION, NOW
+from sqlalchemy import select
 from support import add_proposal, prepare, walk_to
+
 from workflow.calendar import BERLIN
 from workflow.deadlines import plan_deadline, rule_of, rules_of
 from workflow.definition import load_definition, parse_definition
@@ -174,7 +174,9 @@ def test_the_consultation_guard_passes_once_the_deadline_has_passed(engine: Engi
     walk_to(engine, key, "consultation", NOW)
     # when it is closed after 20 days, it is refused
     with pytest.raises(TransitionNotAllowed, match="deadline has not passed"):
-        engine.advance(key, "close_consultation", actor="koordination", now=NOW + timedelta(days=20))
+        engine.advance(
+            key, "close_consultation", actor="koordination", now=NOW + timedelta(days=20)
+        )
     # and after 21 days (5 Aug 2019, 10:00 > 09:00) it succeeds without the statements
     applied = engine.advance(
         key, "close_consultation", actor="koordination", now=berlin(2019, 8, 5, 10)
