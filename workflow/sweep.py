@@ -72,6 +72,7 @@ class RungInfo:
         """JSON-friendly (times as ISO text)."""
         data = asdict(self)
         data["recipients"] = list(self.recipients)
+        data["idempotency_key"] = self.idempotency_key
         for name in ("due_at", "fire_at"):
             data[name] = data[name].isoformat()
         return data
@@ -147,7 +148,7 @@ def sweep(
         result.fired.extend(fired)
         if not handled:  # nothing due, or what is due is being handled by another sweeper
             break
-    log.info(
+    log.debug(
         "sweep at %s: %s",
         now.isoformat(timespec="seconds"),
         " ".join(f"{k}={v}" for k, v in result.counts().items()),
