@@ -377,6 +377,10 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
         path=file,
     )
     if not problems:
+        from workflow.deadlines import deadline_problems  # the scheduler validates its section
+
+        problems.extend(deadline_problems(definition))
+    if not problems:
         problems.extend(_graph_problems(definition))
     if problems:
         raise InvalidDefinition(problems)

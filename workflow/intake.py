@@ -235,7 +235,50 @@ def create_proposals(
             )
             created.append(key)
         _insert(conn, rows, entries)
+        _enter_initial_state(engine, conn, rows, actor, now, definition)
     return created
+
+
+def _enter_initial_state(
+    engine: Any,
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    actor: str,
+    now: datetime,
+    definition: Any,
+) -> None:
+    """Run the transition effects for the entry into the initial state (its deadlines).
+
+    The creation is reported as an ``Applied`` with trigger ``create`` and an empty
+    ``from_state``, in the same transaction as the new rows.
+    """
+    if not rows or not engine.effects:
+        return
+    from workflow.engine import Applied
+
+    keys = [r["key"] for r in rows]
+    stmt = select(proposals.c.key, proposals.c.id).where(proposals.c.key.in_(keys))
+    ids: dict[str, int] = {key: int(pid) for key, pid in conn.execute(stmt)}
+    applied = [
+        Applied(
+            key=r["key"],
+            proposal_id=ids[r["key"]],
+            trigger="create",
+            from_state="",
+            to_state=r["state"],
+            actor=actor,
+            comment=None,
+            fields={},
+            seq=1,
+            at=now,
+            definition=definition,
+            transition=None,
+            proposal={**r, "id": ids[r["key"]]},
+        )
+        for r in rows
+    ]
+    for effect in engine.effects:
+        effect(conn, applied, now)
 
 
 def _insert(conn: Connection, rows: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:

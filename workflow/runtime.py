@@ -26,7 +26,9 @@ class Runtime:
 
 def transition_effects(settings: Settings, directory: Directory) -> list[TransitionEffect]:
     """The work done with every transition, in the same transaction (deadlines, notices)."""
-    return []
+    from workflow.deadlines import DeadlineEffect
+
+    return [DeadlineEffect(settings.section("process"))]
 
 
 def open_runtime(settings: Settings) -> Runtime:

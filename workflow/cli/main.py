@@ -31,6 +31,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "history": ("workflow.cli.advance:history", "The history of a proposal."),
     "definition": ("workflow.cli.definitions:definition", "Check and draw process definitions."),
+    "scheduler": ("workflow.cli.schedule:scheduler", "Sweep due reminders and escalations."),
+    "deadlines": ("workflow.cli.schedule:deadlines", "Open deadlines: overdue, due soon."),
+    "simulate": (
+        "workflow.cli.schedule:simulate",
+        "What would fire until a date, per day (writes nothing).",
+    ),
 }
 
 EXIT_INTERNAL = 70

@@ -175,6 +175,10 @@ deadlines = Table(
     Column("closed_at", UTCDateTime, nullable=True),
     Index(None, "proposal_id", "status"),
     Index(None, "status", "due_at"),
+    # One deadline of a kind per state entry (or per reset of a recurring one).
+    Index(
+        "ux_deadlines_proposal_id_kind_entry_seq", "proposal_id", "kind", "entry_seq", unique=True
+    ),
 )
 
 deadline_rungs = Table(
@@ -186,12 +190,16 @@ deadline_rungs = Table(
     Column("fire_at", UTCDateTime, nullable=False),
     Column("fired_at", UTCDateTime, nullable=True),
     Column("late", Boolean, nullable=False, server_default=text("false")),
-    # The sweep asks only for unfired rungs: its cost follows what is due, not the table.
+    # Set when the state was left before the rung fired: it never will.
+    Column("cancelled_at", UTCDateTime, nullable=True),
+    # Each rung of a deadline exists once, so firing it is an UPDATE of one row.
+    Index("ux_deadline_rungs_deadline_id_rung", "deadline_id", "rung", unique=True),
+    # The sweep asks only for pending rungs: its cost follows what is due, not the table.
     Index(
         "ix_deadline_rungs_due",
         "fire_at",
-        sqlite_where=text("fired_at IS NULL"),
-        postgresql_where=text("fired_at IS NULL"),
+        sqlite_where=text("fired_at IS NULL AND cancelled_at IS NULL"),
+        postgresql_where=text("fired_at IS NULL AND cancelled_at IS NULL"),
     ),
 )
 

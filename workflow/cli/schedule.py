@@ -1,0 +1,230 @@
+"""``ruhrflow scheduler tick|run``, ``ruhrflow deadlines`` and ``ruhrflow simulate``.
+
+Only this edge reads the wall clock (through ``CliContext.now``, which honours ``--now``);
+the sweep itself takes ``now``. Heavy imports (SQLAlchemy, APScheduler) happen inside
+the commands.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from workflow.cli.context import obj, parse_day
+from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from workflow.runtime import Runtime
+    from workflow.sweep import OnRung
+
+
+@dataclass(frozen=True)
+class SchedulerHooks:
+    """Where the notifications plug into the scheduler (None until they exist).
+
+    * ``on_rung(conn, applied, rung_info, now)`` — called by the sweep for every fired
+      rung, inside its transaction: write the outbox notice (idempotency key
+      ``rung_info.idempotency_key``).
+    * ``deliver_outbox()`` — the outbox delivery job of ``scheduler run`` (every minute).
+    * ``weekly_digest()`` — the digest job of ``scheduler run`` (Monday 07:00).
+    """
+
+    on_rung: OnRung | None = None
+    deliver_outbox: Callable[[], Any] | None = None
+    weekly_digest: Callable[[], Any] | None = None
+
+
+def scheduler_hooks(runtime: Runtime) -> SchedulerHooks:
+    """The hooks for ``runtime``. The notifications wire the outbox and the digest here."""
+    return SchedulerHooks()
+
+
+def _scheduler_settings(runtime: Runtime) -> tuple[timedelta, int]:
+    section = runtime.settings.section("scheduler")
+    late_after = timedelta(seconds=float(section.get("late_after_seconds", 300)))
+    return late_after, int(section.get("batch_size", 200))
+
+
+@click.group()
+def scheduler() -> None:
+    """Run the deadline sweep once (tick) or as a daemon (run)."""
+
+
+@scheduler.command("tick")
+@format_option("text", "json")
+@click.pass_context
+def tick(ctx: click.Context, fmt: str) -> None:
+    """Fire every due reminder and escalation once (for cron, tests and simulation)."""
+    from workflow.sweep import sweep
+
+    c = obj(ctx)
+    runtime = c.runtime
+    late_after, batch = _scheduler_settings(runtime)
+    hooks = scheduler_hooks(runtime)
+    result = sweep(
+        runtime.engine, c.now, on_rung=hooks.on_rung, late_after=late_after, batch_size=batch
+    )
+    if fmt == "json":
+        emit_json(result.as_dict())
+        return
+    counts = result.counts()
+    click.echo(
+        f"tick at {local_time(result.now)}: {counts['reminder']} reminder(s),"
+        f" {counts['escalation']} escalation(s), {counts['late']} late"
+    )
+    for r in result.fired:
+        late = " (late)" if r.late else ""
+        click.echo(f"  {r.key}  {r.deadline}.{r.rung}  due {local_time(r.due_at)}{late}")
+
+
+@scheduler.command("run")
+@click.option(
+    "--interval-seconds",
+    type=click.FloatRange(min=0.2),
+    default=None,
+    help="Seconds between sweeps (default: scheduler.sweep_interval_seconds, 60).",
+)
+@click.pass_context
+def run(ctx: click.Context, interval_seconds: float | None) -> None:
+    """Run the sweeps until SIGINT/SIGTERM (APScheduler, Europe/Berlin).
+
+    With the global --now, the daemon's clock starts at that time and runs on from there.
+    """
+    import time as _time
+
+    from workflow.daemon import DaemonOptions, build_scheduler, run_until_signalled
+    from workflow.errors import InvalidConfig
+    from workflow.sweep import sweep
+
+    c = obj(ctx)
+    runtime = c.runtime
+    logging.getLogger("ruhrflow.scheduler").setLevel(logging.INFO)
+    late_after, batch = _scheduler_settings(runtime)
+    try:
+        options = DaemonOptions.from_settings(
+            runtime.settings.section("scheduler"), runtime.settings.timezone
+        )
+    except ValueError as exc:
+        raise InvalidConfig(str(exc)) from None
+    if interval_seconds is not None:
+        options = DaemonOptions(**{**options.__dict__, "interval_seconds": interval_seconds})
+    fixed, started = c.fixed_now, _time.monotonic()
+
+    def clock() -> datetime:
+        if fixed is None:
+            return datetime.now(UTC)
+        return fixed + timedelta(seconds=_time.monotonic() - started)
+
+    hooks = scheduler_hooks(runtime)
+    log = logging.getLogger("ruhrflow.scheduler")
+
+    def sweep_job() -> None:
+        now = clock()
+        try:
+            result = sweep(
+                runtime.engine, now, on_rung=hooks.on_rung, late_after=late_after, batch_size=batch
+            )
+        except Exception as exc:  # the daemon lives on; the next sweep tries again
+            log.error("sweep at %s failed: %s: %s", now.isoformat(), type(exc).__name__, exc)
+            return
+        counts = " ".join(f"{k}={v}" for k, v in result.counts().items())
+        log.info("sweep at %s: %s", now.isoformat(timespec="seconds"), counts)
+
+    sched = build_scheduler(
+        sweep_job,
+        options,
+        outbox_job=hooks.deliver_outbox,
+        digest_job=hooks.weekly_digest,
+        first_run=datetime.now(UTC),
+    )
+    run_until_signalled(sched)
+
+
+@click.command("deadlines")
+@click.option("--overdue", is_flag=True, help="Only deadlines already due.")
+@click.option("--due-within", metavar="DURATION", help="Due from now to then: 14d, 10wd, 2w, 1mo.")
+@click.option("--lead", metavar="CODE", help="Only proposals of this lead ministry.")
+@format_option("table", "json", "csv")
+@click.pass_context
+def deadlines(
+    ctx: click.Context, overdue: bool, due_within: str | None, lead: str | None, fmt: str
+) -> None:
+    """Open deadlines of the proposals' current states, soonest first."""
+    from workflow.calendar import end_of_local_day, local_date, parse_duration, shift
+    from workflow.deadlines import list_open_deadlines
+
+    c = obj(ctx)
+    now = c.now
+    until = None
+    if due_within is not None:
+        try:
+            duration = parse_duration(due_within)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--due-within") from None
+        until = end_of_local_day(shift(local_date(now), duration))
+    rows = list_open_deadlines(c.runtime.engine, now, overdue=overdue, due_until=until, lead=lead)
+    if fmt != "json":
+        rows = [
+            {**r, "due_at": local_time(r["due_at"]), "next_at": local_time(r["next_at"]),
+             "overdue": "yes" if r["overdue"] else ""}
+            for r in rows
+        ]  # fmt: skip
+    emit_rows(
+        rows,
+        [
+            ("key", "PROPOSAL"), ("lead", "LEAD"), ("deadline", "DEADLINE"), ("due_at", "DUE"),
+            ("overdue", "OVERDUE"), ("next_rung", "NEXT"), ("next_at", "AT"), ("label", "LABEL"),
+        ],
+        fmt,
+    )  # fmt: skip
+
+
+@click.command("simulate")
+@click.option("--until", "until_text", required=True, metavar="DATE", help="Last day (YYYY-MM-DD).")
+@format_option("table", "json", "csv")
+@click.pass_context
+def simulate(ctx: click.Context, until_text: str, fmt: str) -> None:
+    """Which reminders and escalations would fire from now until DATE, per day.
+
+    Reads only: nothing is written. Transitions in between are not foreseen.
+    """
+    from workflow.calendar import BERLIN, end_of_local_day
+    from workflow.errors import InvalidInput
+    from workflow.sweep import simulate as simulate_rungs
+
+    c = obj(ctx)
+    now = c.now
+    until = end_of_local_day(parse_day(until_text))
+    if until <= now:
+        raise InvalidInput(f"--until {until_text} is not after now ({local_time(now)})")
+    late_after, _ = _scheduler_settings(c.runtime)
+    planned = simulate_rungs(c.runtime.engine, now, until, late_after=late_after)
+    rows = []
+    for info in planned:
+        fires = max(now, info.fire_at).astimezone(BERLIN)
+        row: dict[str, Any] = {
+            "day": fires.date().isoformat(),
+            "time": fires.strftime("%H:%M"),
+            **info.as_dict(),
+        }
+        if fmt != "json":
+            row["recipients"] = ",".join(info.recipients)
+            row["late"] = "late" if info.late else ""
+        rows.append(row)
+    if fmt == "table" and not rows:
+        click.echo(f"nothing would fire until {until_text}")
+        return
+    emit_rows(
+        rows,
+        [
+            ("day", "DAY"), ("time", "TIME"), ("key", "PROPOSAL"), ("deadline", "DEADLINE"),
+            ("rung", "RUNG"), ("kind", "KIND"), ("recipients", "TO"), ("late", "LATE"),
+        ],
+        fmt,
+    )  # fmt: skip
