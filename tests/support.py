@@ -81,24 +81,31 @@ def prepare(engine: Engine, key: str, trigger: str, now: datetime) -> None:
         )  # fmt: skip
 
 
-def walk_to(engine: Engine, key: str, state: str, now: datetime, lead: str = "im") -> datetime:
-    """Advance ``key`` along the lifecycle until it is in ``state``; return the last now."""
-    for trigger, actor, fields in LIFECYCLE:
-        with engine.store.read() as conn:
-            from workflow.store.repo import load_proposal
+def _state_of(engine: Engine, key: str) -> str:
+    from workflow.store.repo import load_proposal
 
-            row = load_proposal(conn, key)
-            assert row is not None
-        if row["state"] == state:
-            return now
-        now = now + timedelta(hours=1)
-        prepare(engine, key, trigger, now)
-        engine.advance(
-            key, trigger, actor=lead if actor == "LEAD" else actor, now=now, fields=fields
-        )
     with engine.store.read() as conn:
-        from workflow.store.repo import load_proposal
-
         row = load_proposal(conn, key)
-        assert row is not None and row["state"] == state, f"cannot walk to {state}"
+    assert row is not None
+    return str(row["state"])
+
+
+def walk_to(engine: Engine, key: str, state: str, now: datetime, lead: str = "im") -> datetime:
+    """Advance ``key`` along the lifecycle (from wherever it is) until it is in ``state``.
+
+    Returns the last ``now`` used (each step is an hour after the previous one).
+    """
+    before = "idea"
+    for trigger, actor, fields in LIFECYCLE:
+        current = _state_of(engine, key)
+        if current == state:
+            return now
+        if current == before:
+            now = now + timedelta(hours=1)
+            prepare(engine, key, trigger, now)
+            engine.advance(
+                key, trigger, actor=lead if actor == "LEAD" else actor, now=now, fields=fields
+            )
+        before = STATE_AFTER[trigger]
+    assert _state_of(engine, key) == state, f"cannot walk to {state}"
     return now

@@ -14,6 +14,7 @@ from workflow.deadlines import plan_deadline, rule_of, rules_of
 from workflow.definition import load_definition, parse_definition
 from workflow.engine import Engine
 from workflow.errors import InvalidDefinition, TransitionNotAllowed
+from workflow.runtime import Runtime
 from workflow.store.schema import deadline_rungs, deadlines, proposals
 
 SHIPPED = DEFINITION.read_text(encoding="utf-8")
@@ -61,7 +62,7 @@ def test_the_shipped_definition_declares_the_ruhr_konferenz_deadlines() -> None:
     assert rules["escalate-2wd" and "consultation"].rung("escalate-2wd").recipients == (  # type: ignore[union-attr]
         "coordinator",
     )
-    assert rules["kabinettvorlage"].state == "cabinet"
+    assert rules["kabinettvorlage"].state == "ministry_review"
     assert rules["forum_submission"].fixed_date == date(2019, 7, 15)
     assert rules["progress_report"].reset_by == ("report_progress",)
 
@@ -185,18 +186,36 @@ def test_the_consultation_guard_passes_once_the_deadline_has_passed(engine: Engi
 
 
 def test_the_kabinettvorlage_is_due_eight_days_before_the_session(engine: Engine) -> None:
+    # given the configured cabinet session of 5 Nov 2019
     key = add_proposal(engine, NOW)
-    walk_to(engine, key, "cabinet", NOW)  # submit_to_cabinet with cabinet_session=2019-11-05
-    kabinett = deadline_rows(engine, key)[-1]
-    assert (kabinett["kind"], kabinett["state"]) == ("kabinettvorlage", "cabinet")
-    assert kabinett["due_at"] == berlin(2019, 10, 28, 9)  # after the change back to CET
-
-
-def test_without_a_cabinet_session_there_is_no_kabinettvorlage_deadline(engine: Engine) -> None:
-    key = add_proposal(engine, NOW)
+    # when the proposal enters the review by its lead ministry
     walk_to(engine, key, "ministry_review", NOW)
-    engine.advance(key, "submit_to_cabinet", actor="koordination", now=NOW + timedelta(hours=5))
-    assert [r["kind"] for r in deadline_rows(engine, key) if r["status"] == "open"] == []
+    kabinett = deadline_rows(engine, key)[-1]
+    # then the Kabinettvorlage is due 8 days before the session
+    assert (kabinett["kind"], kabinett["state"]) == ("kabinettvorlage", "ministry_review")
+    assert kabinett["due_at"] == berlin(2019, 10, 28, 9)  # after the change back to CET
+    # and bringing it in (submit_to_cabinet) meets it
+    walk_to(engine, key, "cabinet", NOW + timedelta(days=1))
+    closed = next(r for r in deadline_rows(engine, key) if r["kind"] == "kabinettvorlage")
+    assert closed["status"] != "open"
+
+
+def test_without_a_cabinet_session_there_is_no_kabinettvorlage_deadline(
+    runtime: Runtime,
+) -> None:
+    # given settings without a cabinet session
+    from workflow.deadlines import DeadlineEffect
+
+    process = {
+        k: v for k, v in runtime.settings.section("process").items() if k != "cabinet_session"
+    }
+    engine = runtime.engine
+    engine.effects = [DeadlineEffect(process)]
+    key = add_proposal(engine, NOW)
+    # when the proposal enters ministry_review
+    walk_to(engine, key, "ministry_review", NOW)
+    # then no Kabinettvorlage deadline is opened
+    assert "kabinettvorlage" not in [r["kind"] for r in deadline_rows(engine, key)]
 
 
 def test_the_budget_amendment_is_due_on_the_configured_date(engine: Engine) -> None:

@@ -102,9 +102,10 @@ class DeadlineRule:
         if self.fixed_date is not None:
             return self.fixed_date
         if self.date_setting is not None:
-            return _as_date(setting.get(self.date_setting))
-        assert self.field is not None
-        day = _as_date(data.get(self.field))
+            day = _as_date(setting.get(self.date_setting))
+        else:
+            assert self.field is not None
+            day = _as_date(data.get(self.field))
         if day is None or self.before is None:
             return day
         return shift(day, self.before, sign=-1)
@@ -123,9 +124,9 @@ class DeadlineRule:
             return f"{self.after.describe()} after entering {self.state}"
         if self.fixed_date is not None:
             return f"on {self.fixed_date.isoformat()}"
+        before = f"{self.before.describe()} before " if self.before else "on "
         if self.date_setting is not None:
-            return f"on the date of setting process.{self.date_setting}"
-        before = f"{self.before.describe()} before " if self.before else ""
+            return f"{before}the date of setting process.{self.date_setting}"
         return f"{before}the date in field {self.field}"
 
 
@@ -235,8 +236,10 @@ def _parse_rule(kind: str, raw: Any, d: Definition, report: _Report) -> Deadline
         elif f.type != "date":
             report(f"{path}.field", f"field {field!r} is of type {f.type}, not date")
     if "before" in raw:
-        if field is None:
-            report(f"{path}.before", "only a deadline taken from a field can lie before it")
+        if field is None and date_setting is None:
+            report(
+                f"{path}.before", "only a deadline taken from a field or setting can lie before it"
+            )
         try:
             before = parse_duration(raw["before"])
         except ValueError as exc:
