@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "history": ("workflow.cli.advance:history", "The history of a proposal."),
     "definition": ("workflow.cli.definitions:definition", "Check and draw process definitions."),
+    "audit": ("workflow.cli.audit:audit", "Verify, checkpoint, read and export the history."),
+    "report": ("workflow.cli.report:report", "Progress reports: status, lead times, overdue."),
 }
 
 EXIT_INTERNAL = 70
