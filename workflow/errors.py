@@ -165,6 +165,17 @@ class DefinitionConflict(WorkflowError):
     """A definition version is registered already with different content."""
 
 
+class AuditBreak(WorkflowError):
+    """``audit verify`` found the history altered: names the chain, the seq and what is wrong."""
+
+    def __init__(self, chain: str, seq: int | None, problem: str) -> None:
+        self.chain = chain
+        self.seq = seq
+        self.problem = problem
+        where = f"{chain} seq {seq}" if seq is not None else chain
+        super().__init__(f"audit trail broken at {where}: {problem}")
+
+
 # --- operational problems (exit 3) ---------------------------------------------------------
 
 

@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "workflow.cli.schedule:simulate",
         "What would fire until a date, per day (writes nothing).",
     ),
+    "audit": ("workflow.cli.audit:audit", "Verify, checkpoint, read and export the history."),
+    "report": ("workflow.cli.report:report", "Progress reports: status, lead times, overdue."),
 }
 
 EXIT_INTERNAL = 70

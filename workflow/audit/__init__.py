@@ -1,0 +1,39 @@
+"""The audit trail: verification, checkpoints, export, pseudonymisation and reports.
+
+History rows form one hash chain per proposal (``workflow.chain``) plus the system chain
+``@system`` for entries that belong to no proposal (checkpoints, pseudonymisations).
+The tables are append-only at the database level (migration 0002); this package reads
+them, proves them unaltered and derives the public progress reports from them.
+
+Pseudonymisation scheme (GDPR erasure)
+--------------------------------------
+History never stores a person: each entry carries an opaque ``actor_ref`` (random, 24
+hex digits), and only the table ``actor_refs`` maps a ref to an actor id. The hash
+chain covers the ref, not the person. ``ruhrflow audit pseudonymise ID`` replaces the
+actor id behind every ref of that person by one pseudonym (``pseudonym-<random>``) and
+sets ``pseudonymised_at``; no history row changes, so every chain still verifies, and
+the log shows the pseudonym (the entries stay attributable to one unknown person). The
+erasure itself is a ``pseudonymise`` entry on ``@system`` that names the pseudonym and
+the number of refs, never the person. Later actions of the same id get a new ref.
+"""
+
+from workflow.audit.checkpoint import Checkpoint, heads_digest, take_checkpoint
+from workflow.audit.export import export_history, verify_file
+from workflow.audit.pseudonymise import Pseudonymised, pseudonymise
+from workflow.audit.system import SYSTEM_CHAIN, append_system_entry
+from workflow.audit.verify import Break, VerifyResult, verify_store
+
+__all__ = [
+    "SYSTEM_CHAIN",
+    "Break",
+    "Checkpoint",
+    "Pseudonymised",
+    "VerifyResult",
+    "append_system_entry",
+    "export_history",
+    "heads_digest",
+    "pseudonymise",
+    "take_checkpoint",
+    "verify_file",
+    "verify_store",
+]

@@ -1,0 +1,201 @@
+"""Exporting history with its hashes, and verifying such an export offline.
+
+Both formats stream: rows are read through a server-side cursor and written line by
+line, ordered by (chain, seq), each with every hashed field, ``hash`` and — for the
+reader, outside the hash — the ``actor`` behind the ref (a pseudonym after erasure).
+
+- JSON Lines: a header object (``ruhrflow_audit_export``), one object per entry, and a
+  trailer ``{"end": {"rows", "chains", "heads_digest"}}``, so a cut-off file shows.
+- CSV: a header row of the column names; ``data`` is canonical JSON; the column
+  ``nulls`` names the fields that are null (CSV cannot tell null from empty text).
+
+``verify_file`` re-computes every chain of such a file with the same walker as
+``audit verify``; it needs the same ``RUHRFLOW_AUDIT_KEY`` when the export was keyed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import select
+
+from workflow.audit.checkpoint import find_checkpoint, heads_digest
+from workflow.audit.verify import BATCH, Break, VerifyResult, walk
+from workflow.chain import HASHED_FIELDS, format_time
+from workflow.errors import InvalidInput
+from workflow.store.db import Store
+from workflow.store.schema import actor_refs, history
+
+FORMATS = ("jsonl", "csv")
+CSV_COLUMNS = (*HASHED_FIELDS, "hash", "actor", "nulls")
+_NULLABLE = ("from_state", "to_state", "comment")
+_EXPORT_MARK = "ruhrflow_audit_export"
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What an export wrote."""
+
+    rows: int
+    chains: int
+    heads_digest: str
+
+
+def _entries(store: Store) -> Iterator[dict[str, Any]]:
+    stmt = (
+        select(history, actor_refs.c.actor_id)
+        .select_from(history.outerjoin(actor_refs, actor_refs.c.ref == history.c.actor_ref))
+        .order_by(history.c.chain, history.c.seq)
+        .execution_options(yield_per=BATCH)
+    )
+    with store.read() as conn:
+        for row in conn.execute(stmt).mappings():
+            entry = {name: row[name] for name in HASHED_FIELDS}
+            entry["at"] = format_time(row["at"])
+            entry["hash"] = row["hash"]
+            entry["actor"] = row["actor_id"]
+            yield entry
+
+
+def canonical_json(value: Any) -> str:
+    """JSON as the chain hashes it: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def export_history(
+    store: Store, out: TextIO, *, fmt: str, keyed: bool, now: datetime
+) -> ExportSummary:
+    """Write every history entry to ``out`` in ``fmt`` (jsonl or csv), streaming."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"export format must be one of {', '.join(FORMATS)}")
+    heads: list[tuple[str, int, str]] = []
+    rows = 0
+    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+    if writer is not None:
+        writer.writerow(CSV_COLUMNS)
+    else:
+        header = {
+            _EXPORT_MARK: 1,
+            "exported_at": format_time(now),
+            "hash": "HMAC-SHA-256" if keyed else "SHA-256",
+            "order": ["chain", "seq"],
+        }
+        out.write(canonical_json(header) + "\n")
+    for entry in _entries(store):
+        if heads and heads[-1][0] == entry["chain"]:
+            heads[-1] = (entry["chain"], entry["seq"], entry["hash"])
+        else:
+            heads.append((entry["chain"], entry["seq"], entry["hash"]))
+        rows += 1
+        if writer is not None:
+            nulls = ",".join(n for n in _NULLABLE if entry[n] is None)
+            cells = {**entry, "data": canonical_json(entry["data"]), "nulls": nulls}
+            writer.writerow(["" if cells[c] is None else cells[c] for c in CSV_COLUMNS])
+        else:
+            out.write(canonical_json(entry) + "\n")
+    digest = heads_digest(heads)
+    if writer is None:
+        trailer = {"end": {"rows": rows, "chains": len(heads), "heads_digest": digest}}
+        out.write(canonical_json(trailer) + "\n")
+    out.flush()
+    return ExportSummary(rows, len(heads), digest)
+
+
+class _Trailer:
+    def __init__(self) -> None:
+        self.value: Mapping[str, Any] | None = None
+
+
+def read_export(path: Path, trailer: _Trailer | None = None) -> Iterator[dict[str, Any]]:
+    """The entries of an export file (jsonl or csv, detected from the first byte)."""
+    try:
+        handle = path.open(encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InvalidInput(f"{path}: {exc.strerror or exc}") from None
+    with handle:
+        if handle.read(1) == "{":
+            handle.seek(0)
+            yield from _read_jsonl(path, handle, trailer)
+        else:
+            handle.seek(0)
+            yield from _read_csv(path, handle)
+
+
+def _read_jsonl(path: Path, handle: TextIO, trailer: _Trailer | None) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{path}:{number}: not JSON: {exc.msg}") from None
+        if number == 1:
+            if not isinstance(doc, dict) or _EXPORT_MARK not in doc:
+                raise InvalidInput(f"{path}: not a ruhrflow audit export (no header line)")
+            continue
+        if isinstance(doc, dict) and "end" in doc:
+            if trailer is not None:
+                trailer.value = doc["end"]
+            continue
+        if not isinstance(doc, dict) or any(n not in doc for n in (*HASHED_FIELDS, "hash")):
+            raise InvalidInput(f"{path}:{number}: not a history entry")
+        yield doc
+
+
+def _read_csv(path: Path, handle: TextIO) -> Iterator[dict[str, Any]]:
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # checkpoint entries carry all heads
+    reader = csv.DictReader(handle)
+    if reader.fieldnames is None or any(c not in reader.fieldnames for c in CSV_COLUMNS):
+        raise InvalidInput(f"{path}: not a ruhrflow audit export (CSV columns differ)")
+    for number, cells in enumerate(reader, start=2):
+        try:
+            entry: dict[str, Any] = dict(cells)
+            entry["seq"] = int(cells["seq"])
+            entry["data"] = json.loads(cells["data"])
+        except (ValueError, json.JSONDecodeError):
+            raise InvalidInput(f"{path}:{number}: malformed seq or data") from None
+        for name in filter(None, cells["nulls"].split(",")):
+            entry[name] = None
+        yield entry
+
+
+def _is_jsonl(path: Path) -> bool:
+    with path.open(encoding="utf-8") as handle:
+        return handle.read(1) == "{"
+
+
+def verify_file(
+    path: Path, *, key: bytes | None, checkpoint_digest: str | None = None
+) -> VerifyResult:
+    """Verify an export offline: every chain, the trailer, and optionally a checkpoint."""
+    checkpoint = None
+    if checkpoint_digest is not None:
+        found = find_checkpoint(read_export(path), checkpoint_digest)
+        if isinstance(found, str):
+            return VerifyResult(0, 0, bool(key), None, Break("@system", None, found))
+        checkpoint = found
+    trailer = _Trailer()
+    result = walk(read_export(path, trailer), key=key, checkpoint=checkpoint)
+    if result.broken is not None or not _is_jsonl(path):
+        return result
+    end = trailer.value
+    problem = None
+    if end is None:
+        problem = "the export ends early: its trailer line is missing"
+    elif end.get("rows") != result.entries or end.get("heads_digest") != result.heads_digest:
+        problem = (
+            f"the export's trailer says {end.get('rows')} entries, the file holds"
+            f" {result.entries} (or the heads differ): entries were removed or added"
+        )
+    if problem is not None:
+        return VerifyResult(
+            result.entries, result.chains, bool(key), None, Break(str(path.name), None, problem)
+        )
+    return result

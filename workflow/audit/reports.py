@@ -1,0 +1,232 @@
+"""The public progress reports, derived from the data: status, lead times, overdue.
+
+Status groups (the words of the public reports of the Ruhr-Konferenz):
+
+- **in Prüfung** — everything before the cabinet decision: idea, proposed,
+  consultation, ministry_review, cabinet;
+- **in Umsetzung** — decided by the Kabinett and not finished: approved, budget,
+  funded, implementation. The public reports count a project as "in Umsetzung" from
+  its cabinet decision on (2021: 1 abgeschlossen, 55 in Umsetzung, 17 in Prüfung),
+  not from the start of the works;
+- **abgeschlossen** — completed;
+- **nicht weiterverfolgt** — discontinued, rejected, withdrawn.
+
+A state of another definition version that is not named here is grouped by its
+definition: final → nicht weiterverfolgt, phase ``handeln`` → in Umsetzung, else in
+Prüfung.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from workflow.audit.verify import BATCH
+from workflow.definition import Definition, parse_definition
+from workflow.directory import Directory
+from workflow.errors import StoreUnavailable
+from workflow.store import repo
+from workflow.store.schema import deadlines, history, proposals
+
+IN_PRUEFUNG = "in Prüfung"
+IN_UMSETZUNG = "in Umsetzung"
+ABGESCHLOSSEN = "abgeschlossen"
+NICHT_WEITERVERFOLGT = "nicht weiterverfolgt"
+GROUPS = (IN_PRUEFUNG, IN_UMSETZUNG, ABGESCHLOSSEN, NICHT_WEITERVERFOLGT)
+TOTAL = "gesamt"
+
+STATUS_GROUP = {
+    "idea": IN_PRUEFUNG,
+    "proposed": IN_PRUEFUNG,
+    "consultation": IN_PRUEFUNG,
+    "ministry_review": IN_PRUEFUNG,
+    "cabinet": IN_PRUEFUNG,
+    "approved": IN_UMSETZUNG,
+    "budget": IN_UMSETZUNG,
+    "funded": IN_UMSETZUNG,
+    "implementation": IN_UMSETZUNG,
+    "completed": ABGESCHLOSSEN,
+    "discontinued": NICHT_WEITERVERFOLGT,
+    "rejected": NICHT_WEITERVERFOLGT,
+    "withdrawn": NICHT_WEITERVERFOLGT,
+}
+
+
+def newest_definition(conn: Connection) -> Definition:
+    """The newest registered definition (its states, phases and Handlungsfelder)."""
+    row = repo.newest_definition(conn)
+    if row is None:
+        raise StoreUnavailable("no process definition registered: run `ruhrflow init`")
+    return parse_definition(row["source"], f"{row['name']} v{row['version']}")
+
+
+def status_group(state: str, definition: Definition) -> str:
+    """The public status word of a state."""
+    if state in STATUS_GROUP:
+        return STATUS_GROUP[state]
+    s = definition.states.get(state)
+    if s is not None and s.final:
+        return NICHT_WEITERVERFOLGT
+    if s is not None and s.phase == "handeln":
+        return IN_UMSETZUNG
+    return IN_PRUEFUNG
+
+
+def status_report(conn: Connection, definition: Definition) -> list[dict[str, Any]]:
+    """Proposals per state and Handlungsfeld, with a total row per group and overall.
+
+    Columns: group, state, label, ``hf1``…``hfN`` and ``total``. Every state of the
+    definition appears (zero rows included), in definition order within its group.
+    """
+    fields = sorted(definition.handlungsfelder)
+    counts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    stmt = select(proposals.c.state, proposals.c.handlungsfeld, func.count()).group_by(
+        proposals.c.state, proposals.c.handlungsfeld
+    )
+    for state, hf, n in conn.execute(stmt):
+        counts[state][hf] += n
+    states = list(definition.states) + sorted(set(counts) - set(definition.states))
+    rows: list[dict[str, Any]] = []
+    overall: dict[int, int] = defaultdict(int)
+    for group in GROUPS:
+        subtotal: dict[int, int] = defaultdict(int)
+        for state in states:
+            if status_group(state, definition) != group:
+                continue
+            by_hf = counts.get(state, {})
+            rows.append(_status_row(group, state, definition.state_label(state), by_hf, fields))
+            for hf, n in by_hf.items():
+                subtotal[hf] += n
+                overall[hf] += n
+        rows.append(_status_row(group, TOTAL, "", subtotal, fields))
+    rows.append(_status_row(TOTAL, TOTAL, "", overall, fields))
+    return rows
+
+
+def _status_row(
+    group: str, state: str, label: str, by_hf: Any, fields: Sequence[int]
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"group": group, "state": state, "label": label}
+    for hf in fields:
+        row[f"hf{hf}"] = by_hf.get(hf, 0)
+    row["total"] = sum(by_hf.values())
+    return row
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The ``fraction`` quantile with linear interpolation between the closest ranks."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    pos = (len(ordered) - 1) * fraction
+    low, high = math.floor(pos), math.ceil(pos)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def lead_times(conn: Connection, definition: Definition) -> list[dict[str, Any]]:
+    """Median and 90th percentile of days spent per phase and per state.
+
+    From the history: a stay begins with the entry that moved a proposal into a state
+    (or created it) and ends with the entry that moved it out. Stays still going on are
+    not counted (their length is not known yet); ``n`` says how many stays were.
+    """
+    stays: dict[tuple[str, str], list[float]] = defaultdict(list)
+    stmt = (
+        select(history.c.chain, history.c.from_state, history.c.to_state, history.c.at)
+        .where(history.c.to_state.is_not(None))
+        .order_by(history.c.chain, history.c.seq)
+        .execution_options(yield_per=BATCH)
+    )
+    chain: str | None = None
+    state: str | None = None
+    phase: str | None = None
+    state_since = phase_since = datetime.min
+    for row in conn.execute(stmt):
+        if row.chain != chain:
+            chain, state, phase = row.chain, None, None
+        if row.to_state == state:
+            continue  # an event inside the state (progress report, statement, reminder)
+        new_phase = _phase_of(row.to_state, definition)
+        if state is not None:
+            stays[("state", state)].append(_days(row.at - state_since))
+        if phase is not None and new_phase != phase:
+            stays[("phase", phase)].append(_days(row.at - phase_since))
+        if new_phase != phase:
+            phase, phase_since = new_phase, row.at
+        state, state_since = row.to_state, row.at
+    rows = []
+    order = [("phase", p) for p in definition.phases] + [("state", s) for s in definition.states]
+    order += sorted(set(stays) - set(order))
+    for level, name in order:
+        values = stays.get((level, name))
+        if not values:
+            continue
+        if level == "phase":
+            label = definition.phases.get(name, name)
+        else:
+            label = definition.state_label(name)
+        rows.append(
+            {
+                "level": level,
+                "name": name,
+                "label": label,
+                "n": len(values),
+                "median_days": round(percentile(values, 0.5), 2),
+                "p90_days": round(percentile(values, 0.9), 2),
+            }
+        )
+    return rows
+
+
+def _phase_of(state: str, definition: Definition) -> str:
+    s = definition.states.get(state)
+    return s.phase if s is not None else "?"
+
+
+def _days(delta: Any) -> float:
+    return float(delta.total_seconds()) / 86_400
+
+
+def overdue(conn: Connection, now: datetime, directory: Directory) -> list[dict[str, Any]]:
+    """Open deadlines past due at ``now``, per lead ministry (code order), oldest first."""
+    stmt = (
+        select(
+            proposals.c.lead,
+            proposals.c.key,
+            proposals.c.title,
+            deadlines.c.kind,
+            deadlines.c.state,
+            deadlines.c.due_at,
+        )
+        .join(proposals, proposals.c.id == deadlines.c.proposal_id)
+        .where(deadlines.c.status == "open", deadlines.c.due_at < now)
+        .order_by(proposals.c.lead, deadlines.c.due_at, proposals.c.key)
+    )
+    by_lead: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(stmt):
+        group = by_lead.get(row.lead)
+        if group is None:
+            ministry = directory.ministry(row.lead)
+            group = by_lead[row.lead] = {
+                "ministry": row.lead,
+                "name": ministry.name if ministry else row.lead,
+                "overdue": 0,
+                "deadlines": [],
+            }
+        group["overdue"] += 1
+        group["deadlines"].append(
+            {
+                "key": row.key,
+                "title": row.title,
+                "kind": row.kind,
+                "state": row.state,
+                "due_at": row.due_at,
+                "days_overdue": round(_days(now - row.due_at), 1),
+            }
+        )
+    return list(by_lead.values())

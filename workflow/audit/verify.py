@@ -1,0 +1,337 @@
+"""Re-computing every chain, streaming: the proof that history was not altered.
+
+The rows come ordered by (chain, seq) — from the database through a server-side cursor
+(``yield_per``), or from an export file line by line — and pass through a
+:class:`ChainWalker` that keeps only the current chain's last seq and hash. Memory
+therefore does not grow with the number of rows; it grows with the number of chains
+(one head of ~100 bytes each, needed for the heads digest), never with history.
+
+What each row must satisfy, and what a failure means:
+
+- ``seq`` is the previous seq + 1 (starting at 1) — else an entry was deleted;
+- ``hash`` equals the recomputed hash — else the entry was changed (or the key is wrong);
+- ``prev_hash`` equals the previous entry's hash (``GENESIS`` for seq 1) — else an entry
+  was inserted, removed or the rows were reordered;
+- the chain ends where the proposal row says its head is (``history_seq`` and
+  ``history_head``) — else the tail was cut off or rows were appended outside ruhrflow;
+- against a checkpoint: every chain it names still reaches its recorded seq with the
+  recorded hash — else the tail was truncated, the chain rewritten or deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from workflow.audit.checkpoint import CheckpointRecord, find_checkpoint, heads_digest
+from workflow.audit.system import SYSTEM_CHAIN, is_system_chain
+from workflow.chain import GENESIS, entry_hash
+from workflow.store.db import Store
+from workflow.store.schema import history, proposals
+
+BATCH = 2_000  # rows per fetch from the server-side cursor
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first place where history is not what it claims: chain, seq and what is wrong."""
+
+    chain: str
+    seq: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"{self.chain} seq {self.seq}" if self.seq is not None else self.chain
+        return f"{where}: {self.problem}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {"chain": self.chain, "seq": self.seq, "problem": self.problem}
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What a verification walked and whether it found a break."""
+
+    entries: int
+    chains: int
+    keyed: bool
+    heads_digest: str | None
+    broken: Break | None
+    checkpoint: CheckpointRecord | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every chain verified."""
+        return self.broken is None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "chains": self.chains,
+            "hash": "HMAC-SHA-256" if self.keyed else "SHA-256",
+            "heads_digest": self.heads_digest,
+            "broken": self.broken.as_dict() if self.broken else None,
+            "checkpoint": self.checkpoint.as_dict() if self.checkpoint else None,
+        }
+
+
+class _Stop(Exception):
+    def __init__(self, broken: Break) -> None:
+        self.broken = broken
+
+
+@dataclass
+class ChainWalker:
+    """Checks rows ordered by (chain, seq), one at a time; stops at the first break.
+
+    A row is a mapping with the hashed fields and ``hash``; rows from the database also
+    carry ``p_key``, ``p_seq`` and ``p_head`` (the proposal row's view of the chain head,
+    ``p_key`` None when no proposal holds the chain). ``checkpoint`` maps chain → (seq,
+    hash) as recorded by a checkpoint.
+    """
+
+    key: bytes | None = None
+    checkpoint: Mapping[str, tuple[int, str]] | None = None
+    entries: int = 0
+    heads: list[tuple[str, int, str]] = field(default_factory=list)
+    _chain: str | None = None
+    _seq: int = 0
+    _head: str = GENESIS
+    _proposal: tuple[bool, int | None, str | None] | None = None
+    _checkpoint_hash_seen: bool = False
+
+    def feed(self, row: Mapping[str, Any]) -> None:
+        """Check one row; raises _Stop at a break."""
+        chain = row["chain"]
+        if chain != self._chain:
+            self._finish_chain()
+            self._start_chain(chain, row)
+        seq = row["seq"]
+        expected = self._seq + 1
+        if seq != expected:
+            if seq > expected:
+                problem = f"entry missing: seq {expected} was deleted (next entry found is {seq})"
+            else:
+                problem = f"entries out of order: seq {seq} after seq {self._seq}"
+            raise _Stop(Break(chain, expected if seq > expected else seq, problem))
+        computed = entry_hash(row, self.key)
+        hash_ok = computed == row["hash"]
+        link_ok = row["prev_hash"] == self._head
+        if not hash_ok and not link_ok:
+            raise _Stop(
+                Break(
+                    chain,
+                    seq,
+                    "the entry does not belong here: neither its hash nor its prev_hash match"
+                    " (inserted, reordered or changed)",
+                )
+            )
+        if not hash_ok:
+            hint = "or the audit key is wrong"
+            if self.key and entry_hash(row, None) == row["hash"]:
+                hint = "it was hashed without the audit key"
+            raise _Stop(
+                Break(
+                    chain,
+                    seq,
+                    f"the entry was changed after it was written: stored hash {row['hash'][:12]}…,"
+                    f" computed {computed[:12]}… ({hint})",
+                )
+            )
+        if not link_ok:
+            before = "GENESIS" if seq == 1 else f"the hash of seq {seq - 1}"
+            raise _Stop(
+                Break(
+                    chain,
+                    seq,
+                    f"prev_hash does not match {before}: an entry was inserted, removed"
+                    " or the entries were reordered",
+                )
+            )
+        if self.checkpoint is not None:
+            recorded = self.checkpoint.get(chain)
+            if recorded is not None and recorded[0] == seq:
+                if recorded[1] != row["hash"]:
+                    raise _Stop(
+                        Break(
+                            chain,
+                            seq,
+                            "the entry differs from the checkpoint: the chain was rewritten"
+                            " since the checkpoint",
+                        )
+                    )
+                self._checkpoint_hash_seen = True
+        self._seq = seq
+        self._head = row["hash"]
+        self.entries += 1
+
+    def _start_chain(self, chain: str, row: Mapping[str, Any]) -> None:
+        self._chain = chain
+        self._seq = 0
+        self._head = GENESIS
+        self._checkpoint_hash_seen = False
+        if "p_key" in row:
+            self._proposal = (row["p_key"] is not None, row["p_seq"], row["p_head"])
+        else:
+            self._proposal = None
+
+    def _finish_chain(self) -> None:
+        chain = self._chain
+        if chain is None:
+            return
+        seq, head = self._seq, self._head
+        if self._proposal is not None:
+            exists, p_seq, p_head = self._proposal
+            if not exists and not is_system_chain(chain):
+                raise _Stop(
+                    Break(chain, seq, "no proposal holds this chain: the proposal row was deleted")
+                )
+            if exists and p_seq is not None and p_seq > seq:
+                raise _Stop(
+                    Break(
+                        chain,
+                        seq,
+                        f"the history ends at seq {seq}, but the proposal's head is seq {p_seq}:"
+                        " entries were cut off the tail",
+                    )
+                )
+            if exists and p_seq is not None and p_seq < seq:
+                raise _Stop(
+                    Break(
+                        chain,
+                        p_seq + 1,
+                        f"the history goes on beyond the proposal's head (seq {p_seq}):"
+                        " entries were appended outside ruhrflow",
+                    )
+                )
+            if exists and p_head != head:
+                raise _Stop(
+                    Break(chain, seq, "the last hash differs from the head the proposal records")
+                )
+        if self.checkpoint is not None:
+            recorded = self.checkpoint.get(chain)
+            if recorded is not None and not self._checkpoint_hash_seen:
+                raise _Stop(
+                    Break(
+                        chain,
+                        seq,
+                        f"truncated: the checkpoint covers seq {recorded[0]}, the history ends"
+                        f" at seq {seq}",
+                    )
+                )
+        self.heads.append((chain, seq, head))
+
+    def finish(self) -> None:
+        """Close the last chain and check that every checkpointed chain was seen."""
+        self._finish_chain()
+        self._chain = None
+        if self.checkpoint is not None:
+            seen = {chain for chain, _, _ in self.heads}
+            for chain in sorted(set(self.checkpoint) - seen):
+                recorded_seq = self.checkpoint[chain][0]
+                raise _Stop(
+                    Break(
+                        chain,
+                        recorded_seq,
+                        f"the whole chain is gone: the checkpoint covers {recorded_seq} entries,"
+                        " the history has none (proposal deleted)",
+                    )
+                )
+
+
+def walk(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    key: bytes | None,
+    checkpoint: CheckpointRecord | None = None,
+) -> VerifyResult:
+    """Verify rows ordered by (chain, seq); stops at the first break."""
+    walker = ChainWalker(key=key, checkpoint=checkpoint.heads if checkpoint else None)
+    try:
+        for row in rows:
+            walker.feed(row)
+        walker.finish()
+    except _Stop as stop:
+        return VerifyResult(walker.entries, len(walker.heads), bool(key), None, stop.broken)
+    digest = heads_digest(walker.heads)
+    return VerifyResult(walker.entries, len(walker.heads), bool(key), digest, None, checkpoint)
+
+
+_ROWS = (
+    select(
+        history.c.chain,
+        history.c.seq,
+        history.c.kind,
+        history.c.trigger,
+        history.c.from_state,
+        history.c.to_state,
+        history.c.actor_ref,
+        history.c.comment,
+        history.c.data,
+        history.c.at,
+        history.c.prev_hash,
+        history.c.hash,
+        proposals.c.key.label("p_key"),
+        proposals.c.history_seq.label("p_seq"),
+        proposals.c.history_head.label("p_head"),
+    )
+    .select_from(history.outerjoin(proposals, proposals.c.key == history.c.chain))
+    .order_by(history.c.chain, history.c.seq)
+    .execution_options(yield_per=BATCH)
+)
+
+
+def stream_rows(conn: Any) -> Iterator[Mapping[str, Any]]:
+    """Every history row ordered by (chain, seq), with the proposal's head, streamed."""
+    yield from conn.execute(_ROWS).mappings()
+
+
+def verify_store(
+    store: Store, *, key: bytes | None, checkpoint_digest: str | None = None
+) -> VerifyResult:
+    """Verify every chain in the database (and against a checkpoint when given).
+
+    One read transaction: SQLite (WAL) and PostgreSQL (one statement, one snapshot)
+    see a consistent history while writers go on.
+    """
+    with store.read() as conn:
+        checkpoint = None
+        if checkpoint_digest is not None:
+            found = find_checkpoint(_system_rows(conn), checkpoint_digest)
+            if isinstance(found, str):
+                return VerifyResult(0, 0, bool(key), None, Break(SYSTEM_CHAIN, None, found))
+            checkpoint = found
+        result = walk(stream_rows(conn), key=key, checkpoint=checkpoint)
+        if result.broken is None:
+            orphan = conn.execute(
+                select(proposals.c.key, proposals.c.history_seq)
+                .where(~select(history.c.id).where(history.c.chain == proposals.c.key).exists())
+                .order_by(proposals.c.key)
+                .limit(1)
+            ).first()
+            if orphan is not None:
+                broken = Break(
+                    orphan.key,
+                    1,
+                    f"the proposal has no history (its head says seq {orphan.history_seq}):"
+                    " all entries were deleted",
+                )
+                return VerifyResult(result.entries, result.chains, bool(key), None, broken)
+    return result
+
+
+def _system_rows(conn: Any) -> Iterator[Mapping[str, Any]]:
+    stmt = (
+        select(history.c.seq, history.c.kind, history.c.data, history.c.at)
+        .where(history.c.chain == SYSTEM_CHAIN, history.c.kind == "checkpoint")
+        .order_by(history.c.seq)
+        .execution_options(yield_per=50)
+    )
+    for row in conn.execute(stmt).mappings():
+        yield {"chain": SYSTEM_CHAIN, **row}

@@ -1,0 +1,250 @@
+"""``ruhrflow audit verify|checkpoint|log|export|pseudonymise``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from workflow.cli.context import BERLIN, obj, parse_now
+from workflow.cli.output import emit_json, format_option, local_time
+
+LOG_COLUMNS = (
+    "key",
+    "seq",
+    "at",
+    "actor",
+    "kind",
+    "trigger",
+    "from_state",
+    "to_state",
+    "comment",
+    "data",
+    "hash",
+)
+
+
+@click.group()
+def audit() -> None:
+    """Verify, checkpoint, read and export the hash-chained history."""
+
+
+@audit.command("verify")
+@click.option(
+    "--checkpoint",
+    "digest",
+    metavar="DIGEST",
+    help="Also prove nothing was truncated or deleted since this checkpoint.",
+)
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Verify an export file offline instead of the database.",
+)
+@format_option("text", "json")
+@click.pass_context
+def verify(ctx: click.Context, digest: str | None, file: Path | None, fmt: str) -> None:
+    """Re-compute every chain; exit 1 at the first break, naming the chain and seq.
+
+    Uses RUHRFLOW_AUDIT_KEY when the history is keyed (HMAC-SHA-256).
+    """
+    from workflow.audit.export import verify_file
+    from workflow.audit.verify import verify_store
+    from workflow.errors import AuditBreak
+
+    c = obj(ctx)
+    key = c.settings.audit_key
+    if file is not None:
+        result = verify_file(file, key=key, checkpoint_digest=digest)
+    else:
+        result = verify_store(c.runtime.store, key=key, checkpoint_digest=digest)
+    if fmt == "json":
+        emit_json(result.as_dict())
+        if result.broken is not None:
+            ctx.exit(1)
+        return
+    if result.broken is not None:
+        b = result.broken
+        click.echo(f"checked {result.entries} entries before the break", err=True)
+        raise AuditBreak(b.chain, b.seq, b.problem)
+    algorithm = "HMAC-SHA-256" if result.keyed else "SHA-256"
+    source = f" in {file}" if file is not None else ""
+    click.echo(
+        f"ok: {result.entries} entries in {result.chains} chains verified{source} ({algorithm})"
+    )
+    click.echo(f"heads digest {result.heads_digest}")
+    if result.checkpoint is not None:
+        cp = result.checkpoint
+        click.echo(
+            f"checkpoint {cp.digest} of {local_time(cp.at)}"
+            f" ({cp.rows} entries, {len(cp.heads)} chains): nothing truncated or deleted since"
+        )
+
+
+@audit.command("checkpoint")
+@format_option("text", "json")
+@click.pass_context
+def checkpoint(ctx: click.Context, fmt: str) -> None:
+    """Print one digest over all chain heads and record it in the history.
+
+    Write the digest down outside the database: `audit verify --checkpoint DIGEST`
+    later proves that no chain lost entries since.
+    """
+    from workflow.audit.checkpoint import take_checkpoint
+
+    c = obj(ctx)
+    actor = c.require_actor()
+    rt = c.runtime
+    cp = take_checkpoint(rt.store, audit_key=rt.engine.audit_key, actor_id=actor, now=c.now)
+    if fmt == "json":
+        emit_json(cp.as_dict())
+        return
+    click.echo(f"checkpoint {cp.digest}")
+    click.echo(f"at {local_time(cp.at)} (Europe/Berlin), {cp.rows} entries in {cp.chains} chains")
+    click.echo(f"recorded as @system seq {cp.seq}; keep the digest outside the database")
+
+
+def _bound(text: str | None, *, end: bool) -> datetime | None:
+    """A --since/--until value: a date means that whole day in Europe/Berlin."""
+    if text is None:
+        return None
+    if "T" in text or " " in text:
+        try:
+            return parse_now(text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    from workflow.cli.context import parse_day
+
+    day = parse_day(text)
+    start = datetime(day.year, day.month, day.day, tzinfo=BERLIN)
+    return start + timedelta(days=1) if end else start
+
+
+@audit.command("log")
+@click.argument("key", required=False)
+@click.option("--since", metavar="DATE", help="From this day (Europe/Berlin) or ISO time on.")
+@click.option("--until", metavar="DATE", help="Up to and including this day (or before a time).")
+@click.option("--actor", metavar="ID", help="Only entries by this actor id or pseudonym.")
+@click.option("--trigger", metavar="T", help="Only entries with this trigger.")
+@format_option("text", "json", "csv")
+@click.pass_context
+def log(
+    ctx: click.Context,
+    key: str | None,
+    since: str | None,
+    until: str | None,
+    actor: str | None,
+    trigger: str | None,
+    fmt: str,
+) -> None:
+    """History entries of one proposal (KEY) or of all, oldest first, streamed."""
+    from workflow.audit.log import audit_log
+
+    lower, upper = _bound(since, end=False), _bound(until, end=True)
+    with obj(ctx).runtime.store.read() as conn:
+        entries = audit_log(conn, key=key, since=lower, until=upper, actor=actor, trigger=trigger)
+        if fmt == "json":
+            _stream_json(entries)
+        elif fmt == "csv":
+            _stream_csv(entries)
+        else:
+            for e in entries:
+                click.echo(_log_line(e))
+
+
+def _log_line(e: Mapping[str, Any]) -> str:
+    change = e["to_state"] or ""
+    if e["from_state"] and e["from_state"] != e["to_state"]:
+        change = f"{e['from_state']} → {e['to_state']}"
+    line = f"{local_time(e['at'])}  {e['key']} #{e['seq']}  {e['actor']}  {e['trigger']}"
+    if change:
+        line += f"  {change}"
+    if e["comment"]:
+        line += f"  „{e['comment']}“"
+    return "".join(ch if ch.isprintable() else " " for ch in line)
+
+
+def _stream_json(entries: Iterable[Mapping[str, Any]]) -> None:
+    out = click.get_text_stream("stdout")
+    out.write("[")
+    for i, e in enumerate(entries):
+        text = json.dumps({**e, "at": e["at"].isoformat()}, ensure_ascii=False)
+        out.write(("\n  " if i == 0 else ",\n  ") + text)
+    out.write("\n]\n")
+    out.flush()
+
+
+def _stream_csv(entries: Iterable[Mapping[str, Any]]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(LOG_COLUMNS)
+    for e in entries:
+        cells = {
+            **e,
+            "at": e["at"].isoformat(),
+            "data": json.dumps(e["data"], sort_keys=True, ensure_ascii=False),
+        }
+        writer.writerow(["" if cells[c] is None else cells[c] for c in LOG_COLUMNS])
+    sys.stdout.flush()
+
+
+@audit.command("export")
+@format_option("jsonl", "csv")
+@click.option(
+    "--output",
+    "output",
+    required=True,
+    metavar="FILE",
+    help="The file to write ('-' for standard output).",
+)
+@click.pass_context
+def export(ctx: click.Context, fmt: str, output: str) -> None:
+    """Export every history entry with its hashes, for verification offline."""
+    from workflow.audit.export import export_history
+    from workflow.errors import InvalidInput
+
+    c = obj(ctx)
+    rt = c.runtime
+    keyed = rt.engine.audit_key is not None
+    if output == "-":
+        summary = export_history(rt.store, sys.stdout, fmt=fmt, keyed=keyed, now=c.now)
+    else:
+        path = Path(output)
+        partial = path.with_name(path.name + ".partial")
+        try:
+            with partial.open("w", encoding="utf-8", newline="") as out:
+                summary = export_history(rt.store, out, fmt=fmt, keyed=keyed, now=c.now)
+            partial.replace(path)
+        except OSError as exc:
+            raise InvalidInput(f"{output}: {exc.strerror or exc}") from None
+    click.echo(
+        f"exported {summary.rows} entries of {summary.chains} chains to {output};"
+        f" heads digest {summary.heads_digest}",
+        err=True,
+    )
+
+
+@audit.command("pseudonymise")
+@click.argument("actor_id", metavar="ACTOR-ID")
+@click.pass_context
+def pseudonymise(ctx: click.Context, actor_id: str) -> None:
+    """Replace ACTOR-ID behind every past entry by a pseudonym (GDPR erasure).
+
+    History rows stay untouched (they hold an opaque ref), so every chain still
+    verifies; the erasure is recorded on the system chain without the person's id.
+    """
+    from workflow.audit.pseudonymise import pseudonymise as erase
+
+    c = obj(ctx)
+    by = c.require_actor()
+    done = erase(c.runtime.engine, actor_id, by=by, now=c.now)
+    click.echo(
+        f"pseudonymised {done.refs} ref(s) as {done.pseudonym}"
+        f" (recorded as @system seq {done.system_seq})"
+    )
