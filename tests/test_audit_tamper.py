@@ -197,7 +197,14 @@ def test_a_deleted_proposal_shows_against_a_checkpoint(walked: Engine, database_
     cp = take_checkpoint(walked.store, audit_key=None, actor_id="pruefung", now=NOW)
     with attacker(database_url) as conn:
         pid = conn.execute(text("SELECT id FROM proposals WHERE key = :k"), {"k": OTHER}).scalar()
-        for table in ("statements", "funding", "deadlines"):
+        conn.execute(
+            text(
+                "DELETE FROM deadline_rungs WHERE deadline_id IN"
+                " (SELECT id FROM deadlines WHERE proposal_id = :p)"
+            ),
+            {"p": pid},
+        )
+        for table in ("statements", "funding", "deadlines", "outbox"):
             conn.execute(text(f"DELETE FROM {table} WHERE proposal_id = :p"), {"p": pid})
         conn.execute(text("DELETE FROM history WHERE chain = :c"), {"c": OTHER})
         conn.execute(text("DELETE FROM proposals WHERE id = :p"), {"p": pid})
