@@ -376,15 +376,30 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
         source_text=text,
         path=file,
     )
-    if not problems:
+    if _graph_is_sound(definition, raw_transitions):
         from workflow.deadlines import deadline_problems  # the scheduler validates its section
 
         problems.extend(deadline_problems(definition))
-    if not problems:
         problems.extend(_graph_problems(definition))
     if problems:
         raise InvalidDefinition(problems)
     return definition
+
+
+def _graph_is_sound(d: Definition, raw_transitions: list[Any]) -> bool:
+    """True when states and edges are well-formed, so graph lint finds real problems.
+
+    Other problems (an unknown guard, role or field, a wrong type) do not hide the
+    graph's problems: ``definition check`` lists every problem in one go.
+    """
+    return (
+        d.initial in d.states
+        and len(d.transitions) == len(raw_transitions)
+        and all(
+            t.trigger and t.sources and t.dest in d.states and set(t.sources) <= set(d.states)
+            for t in d.transitions
+        )
+    )
 
 
 def _graph_problems(d: Definition) -> Iterator[Problem]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -26,8 +27,7 @@ def parse_value(field: FieldDef, raw: Any) -> Any:
     """A field value in its JSON-safe form (dates as ISO text, decimals as text)."""
     try:
         if field.type == "date":
-            value = raw if isinstance(raw, date) else date.fromisoformat(str(raw))
-            return value.isoformat()
+            return _parse_date(raw).isoformat()
         if field.type == "integer":
             if isinstance(raw, bool):
                 raise ValueError
@@ -49,6 +49,21 @@ def parse_value(field: FieldDef, raw: Any) -> Any:
     if not text:
         raise InvalidInput(f"field {field.name}: must not be empty")
     return text
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _parse_date(raw: Any) -> date:
+    # Only YYYY-MM-DD, as the message says: Python 3.11's fromisoformat also takes
+    # 20191105 and week dates (2019-W45-2), and a datetime is no date.
+    if isinstance(raw, datetime):
+        raise ValueError
+    if isinstance(raw, date):
+        return raw
+    if not isinstance(raw, str) or not _DATE.fullmatch(raw.strip()):
+        raise ValueError
+    return date.fromisoformat(raw.strip())
 
 
 def _check_bounds(field: FieldDef, value: int | Decimal) -> None:
