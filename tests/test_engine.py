@@ -177,8 +177,8 @@ def test_close_consultation_needs_every_group_and_says_which_are_missing(engine:
 def _deadline(conn: Connection, proposal_id: int, state: str, due_at: datetime) -> None:
     conn.execute(
         insert(deadlines).values(
-            proposal_id=proposal_id, kind="consultation", state=state, entry_seq=3, due_at=due_at,
-            status="open", created_at=NOW,
+            proposal_id=proposal_id, kind="consultation", state=state, entry_seq=99,
+            due_at=due_at, status="open", created_at=NOW,
         )
     )  # fmt: skip
 
@@ -186,14 +186,26 @@ def _deadline(conn: Connection, proposal_id: int, state: str, due_at: datetime) 
 def test_close_consultation_passes_once_the_consultation_deadline_has_passed(
     engine: Engine,
 ) -> None:
+    # given a proposal in consultation without statements, whose deadline (the real one,
+    # opened by the deadline effect: 21 days) has not passed; a past deadline of the same
+    # kind but of another state must not count
     key = add_proposal(engine, NOW)
     now = walk_to(engine, key, "consultation", NOW)
-    due = now + timedelta(weeks=3)
     with engine.store.write() as conn:
-        _deadline(conn, row(engine, key)["id"], "consultation", due)
-        _deadline(conn, row(engine, key)["id"], "proposed", now)  # of another state: no effect
+        _deadline(conn, row(engine, key)["id"], "proposed", now)
+    with engine.store.read() as conn:
+        due = conn.execute(
+            select(deadlines.c.due_at).where(
+                deadlines.c.kind == "consultation", deadlines.c.state == "consultation"
+            )
+        ).scalar_one()
+    assert due > now + timedelta(days=20)
+    # when the coordinator closes it a minute before the deadline, then it is refused
     with pytest.raises(TransitionNotAllowed):
-        engine.advance(key, "close_consultation", actor="koordination", now=due - timedelta(1))
+        engine.advance(
+            key, "close_consultation", actor="koordination", now=due - timedelta(minutes=1)
+        )
+    # and at the deadline it passes
     applied = engine.advance(key, "close_consultation", actor="koordination", now=due)
     assert applied.to_state == "ministry_review"
 

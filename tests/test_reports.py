@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 from click.testing import CliRunner, Result
 from conftest import NOW
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from support import add_proposal, walk_to
 
 from workflow.audit.reports import (
@@ -129,11 +129,14 @@ def test_lead_times_command(engine: Engine, database_url: str) -> None:
 
 
 def _deadline(engine: Engine, key: str, due_days: float, status: str = "open") -> None:
+    # Only the deadlines inserted here exist: the tests below switch the effects off.
+    engine.effects = []
     with engine.store.write() as conn:
         pid = conn.execute(select(proposals.c.id).where(proposals.c.key == key)).scalar_one()
+        n = conn.execute(select(func.count()).select_from(deadlines)).scalar_one()
         conn.execute(
             insert(deadlines).values(
-                proposal_id=pid, kind="consultation", state="consultation", entry_seq=3,
+                proposal_id=pid, kind="consultation", state="consultation", entry_seq=100 + n,
                 due_at=NOW + due_days * DAY, status=status, created_at=NOW,
             )
         )  # fmt: skip
@@ -141,6 +144,7 @@ def _deadline(engine: Engine, key: str, due_days: float, status: str = "open") -
 
 def test_overdue_lists_open_past_deadlines_by_ministry(engine: Engine) -> None:
     # given deadlines of IM and MWIDE proposals: past, future, and past but closed
+    engine.effects = []  # no deadlines but the ones inserted below
     add_proposal(engine, NOW, key="RK-03-01", lead="IM")
     add_proposal(engine, NOW, key="RK-03-02", lead="IM")
     add_proposal(engine, NOW, key="RK-02-01", lead="MWIDE", handlungsfeld=2)
@@ -161,6 +165,7 @@ def test_overdue_lists_open_past_deadlines_by_ministry(engine: Engine) -> None:
 
 
 def test_overdue_command_formats(engine: Engine, database_url: str) -> None:
+    engine.effects = []  # no deadlines but the one inserted below
     add_proposal(engine, NOW, key="RK-03-01", lead="IM")
     _deadline(engine, "RK-03-01", 2)
     later = "2019-07-20T10:00"
