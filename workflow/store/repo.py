@@ -14,6 +14,13 @@ from workflow.store.schema import actor_refs, definitions, history, proposals
 _CHUNK = 500  # keys per IN (...) so that no backend hits its parameter limit
 
 
+# Built once: a statement constructed per call costs its construction and its cache key
+# on every transition (a measurable share of a single advance, see bench/).
+_SELECT_BY_KEY = select(proposals).where(proposals.c.key == bindparam("key"))
+_SELECT_BY_KEY_LOCKED = _SELECT_BY_KEY.with_for_update()
+_INSERT_HISTORY = insert(history)
+
+
 def load_proposals(
     conn: Connection,
     *,
@@ -22,8 +29,12 @@ def load_proposals(
     lock: bool = False,
 ) -> list[RowMapping]:
     """Proposal rows by keys or by state, ordered by id; ``lock`` takes row locks (PostgreSQL)."""
+    locking = lock and conn.dialect.name == "postgresql"
+    if keys is not None and len(keys) == 1:  # the single advance: a prebuilt statement
+        stmt = _SELECT_BY_KEY_LOCKED if locking else _SELECT_BY_KEY
+        return list(conn.execute(stmt, {"key": keys[0]}).mappings())
     base = select(proposals).order_by(proposals.c.id)
-    if lock and conn.dialect.name == "postgresql":
+    if locking:
         base = base.with_for_update()
     if keys is None:
         stmt = base.where(proposals.c.state == state) if state is not None else base
@@ -38,7 +49,7 @@ def load_proposals(
 
 def load_proposal(conn: Connection, key: str) -> RowMapping | None:
     """One proposal row, or None."""
-    return conn.execute(select(proposals).where(proposals.c.key == key)).mappings().first()
+    return conn.execute(_SELECT_BY_KEY, {"key": key}).mappings().first()
 
 
 _UPDATE_PROPOSAL = (
@@ -69,8 +80,10 @@ def update_proposals(conn: Connection, params: Sequence[dict[str, Any]]) -> int:
 
 def insert_history(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Append history rows (already chained and hashed)."""
-    if rows:
-        conn.execute(insert(history), list(rows))
+    if len(rows) == 1:
+        conn.execute(_INSERT_HISTORY, rows[0])
+    elif rows:
+        conn.execute(_INSERT_HISTORY, list(rows))
 
 
 def last_entry(conn: Connection, chain: str) -> RowMapping | None:

@@ -1,0 +1,101 @@
+"""Cold CLI: whole ``python -m workflow`` processes against bare imports of their libraries.
+
+``--help`` must stay as light as click itself (no SQLAlchemy, no APScheduler);
+``proposal show`` and ``advance`` may cost what loading SQLAlchemy costs, twice over.
+Best of N runs each, so a neighbour's burst does not count.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from bench.support import (
+    LEAD_ACTOR,
+    REPO,
+    Population,
+    Result,
+    prepared_database,
+    progress,
+    scratch_dir,
+    settings_for,
+    sqlite_url,
+)
+
+SCENARIO = "cold CLI"
+
+
+def _timed(args: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
+    return elapsed
+
+
+def run(quick: bool) -> list[Result]:
+    runs = 3 if quick else 15
+    with scratch_dir() as work:
+        db = prepared_database(work, "cli", [Population(3, lambda i: "implementation")])
+        settings_for(sqlite_url(db), work)  # writes the config with a Maildir under work
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(REPO)
+        env["RUHRFLOW_CONFIG"] = str(work / "ruhrflow-bench.toml")
+        env.pop("RUHRFLOW_DATABASE_URL", None)
+        py = sys.executable
+        cli = [py, "-m", "workflow", "--db", sqlite_url(db)]
+        cases = [
+            (
+                "ruhrflow --help",
+                [*cli, "--help"],
+                [py, "-c", "import click"],
+                1.5,
+                "python -c 'import click'",
+            ),
+            (
+                "ruhrflow proposal show KEY",
+                [*cli, "proposal", "show", "RK-B-0000000"],
+                [py, "-c", "import sqlalchemy.orm"],
+                2.0,
+                "python -c 'import sqlalchemy.orm'",
+            ),
+            (
+                "ruhrflow advance KEY report_progress",
+                [
+                    *cli,
+                    "--as",
+                    LEAD_ACTOR,
+                    "advance",
+                    "RK-B-0000001",
+                    "report_progress",
+                    "--set",
+                    "progress=20",
+                ],
+                [py, "-c", "import sqlalchemy.orm"],
+                2.0,
+                "python -c 'import sqlalchemy.orm'",
+            ),
+        ]
+        results = []
+        for name, ours_args, base_args, target, base_name in cases:
+            progress(f"{SCENARIO}: {name}, best of {runs}")
+            if not quick:  # warm the page cache and the bytecode cache
+                _timed(ours_args, env)
+                _timed(base_args, env)
+            ours = theirs = float("inf")
+            for _ in range(runs):  # interleaved, best of N each
+                ours = min(ours, _timed(ours_args, env))
+                theirs = min(theirs, _timed(base_args, env))
+            results.append(
+                Result(
+                    f"{SCENARIO}: {name}",
+                    ours=ours,
+                    baseline=theirs,
+                    target=target,
+                    note=f"vs {base_name}; best of {runs} processes",
+                ).settle()
+            )
+    return results

@@ -1,0 +1,137 @@
+"""Large data sets for the tick, verify and memory scenarios (fast, not timed).
+
+Everything goes into a database migrated by ``workflow.bootstrap.initialise`` through plain
+``sqlite3`` ``executemany``; hashes are real, so the engine (and ``audit verify``) sees
+rows it could have written itself.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from bench.support import (
+    HISTORY_INSERT,
+    NOW,
+    Population,
+    actor_ref,
+    bench_key,
+    canonical_json,
+    connect_raw,
+    prepared_database,
+    progress,
+    sqlite_time,
+)
+
+
+def proposals_with_deadlines(workdir: Path, name: str, proposals: int, due: int) -> Path:
+    """``proposals`` in ``implementation``, each with an open progress deadline and two
+    reminder rungs; exactly ``due`` rungs (on the first proposals) are due at ``NOW``.
+    """
+    path = prepared_database(workdir, name, [Population(proposals, lambda i: "implementation")])
+    progress(f"datagen: {proposals:,} deadlines, {2 * proposals:,} rungs ({due:,} due)")
+    conn = connect_raw(path)
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("BEGIN IMMEDIATE")
+    created = sqlite_time(NOW - timedelta(days=80))
+    past = sqlite_time(NOW - timedelta(hours=1))
+    later = NOW + timedelta(days=30)
+    deadline_rows, rung_rows = [], []
+    for i in range(proposals):
+        pid, did = i + 1, i + 1
+        due_at = sqlite_time(later + timedelta(days=10 + i % 50))
+        deadline_rows.append(
+            (did, pid, "progress_report", "implementation", 1, due_at, "open", 0, created)
+        )
+        first = past if i < due else sqlite_time(later + timedelta(days=i % 50))
+        rung_rows.append((2 * did - 1, did, "reminder_7d", first, None, 0))
+        rung_rows.append(
+            (2 * did, did, "reminder_1d", sqlite_time(later + timedelta(days=9)), None, 0)
+        )
+    conn.executemany(
+        "INSERT INTO deadlines (id, proposal_id, kind, state, entry_seq, due_at, status,"
+        " sequence, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        deadline_rows,
+    )
+    conn.executemany(
+        "INSERT INTO deadline_rungs (id, deadline_id, rung, fire_at, fired_at, late)"
+        " VALUES (?,?,?,?,?,?)",
+        rung_rows,
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    return path
+
+
+def long_history(workdir: Path, name: str, rows: int, per_chain: int = 10) -> Path:
+    """``rows`` history rows in valid chains of ``per_chain`` entries (one per proposal)."""
+    from workflow.chain import entry_hash
+
+    chains = max(rows // per_chain, 1)
+    path = prepared_database(workdir, name, [Population(chains, lambda i: "implementation")])
+    progress(f"datagen: {chains:,} chains × {per_chain} = {chains * per_chain:,} history rows")
+    conn = connect_raw(path)
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("BEGIN IMMEDIATE")
+    ref = actor_ref(conn, "im")
+    heads = dict(conn.execute("SELECT key, history_head FROM proposals"))
+    batch: list[tuple[object, ...]] = []
+    updates = []
+    for c in range(chains):
+        key = bench_key(c)
+        head = heads[key]
+        for seq in range(2, per_chain + 1):
+            at = NOW + timedelta(days=seq, seconds=c)
+            entry = {
+                "chain": key,
+                "seq": seq,
+                "kind": "transition",
+                "trigger": "report_progress",
+                "from_state": "implementation",
+                "to_state": "implementation",
+                "actor_ref": ref,
+                "comment": None,
+                "data": {"fields": {"progress": seq * 10}},
+                "at": at,
+                "prev_hash": head,
+            }
+            digest = entry_hash(entry)
+            batch.append(
+                (
+                    key,
+                    seq,
+                    "transition",
+                    "report_progress",
+                    "implementation",
+                    "implementation",
+                    ref,
+                    None,
+                    canonical_json(entry["data"]),
+                    sqlite_time(at),
+                    head,
+                    digest,
+                )
+            )
+            head = digest
+        updates.append((per_chain, head, per_chain, key))
+        if len(batch) >= 50_000:
+            conn.executemany(HISTORY_INSERT, batch)
+            batch.clear()
+    conn.executemany(HISTORY_INSERT, batch)
+    conn.executemany(
+        "UPDATE proposals SET history_seq = ?, history_head = ?, row_version = ? WHERE key = ?",
+        updates,
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    return path
+
+
+def mixed_states(workdir: Path, name: str, proposals: int, in_state: int, state: str) -> Path:
+    """``proposals`` proposals of which ``in_state`` are in ``state``, the rest elsewhere."""
+    others = ("idea", "proposed", "consultation", "ministry_review", "implementation", "completed")
+
+    def state_of(i: int) -> str:
+        return state if i < in_state else others[i % len(others)]
+
+    return prepared_database(workdir, name, [Population(proposals, state_of)])

@@ -1,0 +1,84 @@
+"""Scheduler tick: 1,000 due rungs among many proposals vs the same among 10,000.
+
+The sweep must ask an indexed question (the partial index on unfired rungs), so its cost
+follows what is due, not the table size: the ratio large/small should stay ≤ 1.5.
+Needs ``workflow.sweep`` (issue 3); until it is on main this prints a SKIP line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from bench.datagen import proposals_with_deadlines
+from bench.support import (
+    NOW,
+    Result,
+    open_runtime_for,
+    progress,
+    scratch_dir,
+    skipped,
+    sqlite_url,
+    stopwatch,
+)
+
+SCENARIO = "scheduler tick"
+TARGET = 1.5
+DUE = 1_000
+SMALL = 10_000
+
+
+def sweep_module() -> ModuleType | None:
+    """``workflow.sweep`` when it exists on this branch, else None."""
+    try:
+        return importlib.import_module("workflow.sweep")
+    except ImportError:
+        return None
+
+
+def run_tick(sweep: ModuleType, runtime: Any) -> Any:
+    """One pass of the sweep, as ``ruhrflow scheduler tick --now`` runs it.
+
+    Written against issue 3 (``tick(runtime, now=…)``); adapt here when the API differs.
+    """
+    return sweep.tick(runtime, now=NOW)
+
+
+def timed_tick(sweep: ModuleType, path: Path, work: Path) -> float:
+    rt = open_runtime_for(sqlite_url(path), work)
+    try:
+        with stopwatch() as t:
+            run_tick(sweep, rt)
+        return t[0]
+    finally:
+        rt.close()
+
+
+def large_count(quick: bool) -> int:
+    return 100_000 if quick else 1_000_000
+
+
+def run(quick: bool) -> list[Result]:
+    large = large_count(quick)
+    name = f"{SCENARIO}: {DUE:,} due among {large:,} vs {SMALL:,} proposals"
+    sweep = sweep_module()
+    if sweep is None:
+        return [skipped(name, "not built yet", TARGET)]
+    with scratch_dir() as work:
+        progress(f"{SCENARIO}: generating data")
+        small_db = proposals_with_deadlines(work, "small", SMALL, DUE)
+        large_db = proposals_with_deadlines(work, "large", large, DUE)
+        progress(f"{SCENARIO}: ticking")
+        ours = timed_tick(sweep, large_db, work)
+        theirs = timed_tick(sweep, small_db, work)
+    return [
+        Result(
+            name,
+            ours=ours,
+            baseline=theirs,
+            target=TARGET,
+            note="baseline = the same tick on the small table",
+        ).settle()
+    ]
