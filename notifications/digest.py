@@ -170,8 +170,11 @@ def _changes(
 
 
 def _upcoming(engine: Engine, conn: Connection, now: datetime) -> dict[str, list[dict[str, Any]]]:
-    """Per lead ministry: open deadlines of current states due within 14 days of ``now``."""
+    """Per lead ministry: open deadlines of current states due from now to the 14th day."""
+    from workflow.calendar import end_of_local_day, local_date
     from workflow.deadlines import OPEN, rule_of
+
+    until = end_of_local_day(local_date(now) + UPCOMING)
 
     stmt = (
         select(
@@ -183,7 +186,7 @@ def _upcoming(engine: Engine, conn: Connection, now: datetime) -> dict[str, list
             deadlines.c.status == OPEN,
             deadlines.c.state == proposals.c.state,
             deadlines.c.due_at > now,
-            deadlines.c.due_at <= now + UPCOMING,
+            deadlines.c.due_at < until,
         )
         .order_by(deadlines.c.due_at, proposals.c.key)
     )  # fmt: skip
