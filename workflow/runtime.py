@@ -26,9 +26,14 @@ class Runtime:
 
 def transition_effects(settings: Settings, directory: Directory) -> list[TransitionEffect]:
     """The work done with every transition, in the same transaction (deadlines, notices)."""
+    from notifications.events import Notifier
     from workflow.deadlines import DeadlineEffect
 
-    return [DeadlineEffect(settings.section("process"))]
+    # The notices come after the deadlines: a status change names the new state's deadlines.
+    return [
+        DeadlineEffect(settings.section("process")),
+        Notifier.from_settings(settings, directory),
+    ]
 
 
 def open_runtime(settings: Settings) -> Runtime:

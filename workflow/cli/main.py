@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "definition": ("workflow.cli.definitions:definition", "Check and draw process definitions."),
     "scheduler": ("workflow.cli.schedule:scheduler", "Sweep due reminders and escalations."),
     "deadlines": ("workflow.cli.schedule:deadlines", "Open deadlines: overdue, due soon."),
+    "notices": ("workflow.cli.notices:notices", "Email notices: list, send, retry, preview."),
     "simulate": (
         "workflow.cli.schedule:simulate",
         "What would fire until a date, per day (writes nothing).",

@@ -40,9 +40,42 @@ class SchedulerHooks:
     weekly_digest: Callable[[], Any] | None = None
 
 
-def scheduler_hooks(runtime: Runtime) -> SchedulerHooks:
-    """The hooks for ``runtime``. The notifications wire the outbox and the digest here."""
-    return SchedulerHooks()
+def scheduler_hooks(
+    runtime: Runtime, clock: Callable[[], datetime] | None = None
+) -> SchedulerHooks:
+    """The hooks for ``runtime``: outbox notices per rung, delivery, the weekly digest.
+
+    ``clock`` gives the jobs' now (default: the wall clock; ``--now`` in tick and run).
+    Delivery uses the transport of ``settings.mail``; the digest is made once the week's
+    digest moment (``scheduler.digest_day``/``digest_time``) has come, at most once a week.
+    """
+    from notifications.delivery import deliver, transport_from_settings
+    from notifications.digest import digest_due, make_digests
+    from notifications.events import Notifier
+    from workflow.calendar import parse_local_time
+
+    now_of = clock or (lambda: datetime.now(UTC))
+    notifier = Notifier.from_settings(runtime.settings, runtime.directory)
+    section = runtime.settings.section("scheduler")
+    day = str(section.get("digest_day", "mon"))
+    at = parse_local_time(str(section.get("digest_time", "07:00")))
+    transport = None
+
+    def deliver_outbox() -> Any:
+        nonlocal transport
+        if transport is None:
+            transport = transport_from_settings(runtime.settings)
+        return deliver(runtime, transport, now_of())
+
+    def weekly_digest() -> Any:
+        now = now_of()
+        if not digest_due(now, day, at):
+            return None
+        return make_digests(runtime.engine, notifier, now)
+
+    return SchedulerHooks(
+        on_rung=notifier.on_rung, deliver_outbox=deliver_outbox, weekly_digest=weekly_digest
+    )
 
 
 def _scheduler_settings(runtime: Runtime) -> tuple[timedelta, int]:
@@ -66,12 +99,20 @@ def tick(ctx: click.Context, fmt: str) -> None:
     c = obj(ctx)
     runtime = c.runtime
     late_after, batch = _scheduler_settings(runtime)
-    hooks = scheduler_hooks(runtime)
+    hooks = scheduler_hooks(runtime, clock=lambda: c.now)
     result = sweep(
         runtime.engine, c.now, on_rung=hooks.on_rung, late_after=late_after, batch_size=batch
     )
+    digest = hooks.weekly_digest() if hooks.weekly_digest else None
+    delivery = hooks.deliver_outbox() if hooks.deliver_outbox else None
     if fmt == "json":
-        emit_json(result.as_dict())
+        emit_json(
+            {
+                **result.as_dict(),
+                "digest": digest.as_dict() if digest is not None else None,
+                "delivery": delivery.as_dict() if delivery is not None else None,
+            }
+        )
         return
     counts = result.counts()
     click.echo(
@@ -81,6 +122,12 @@ def tick(ctx: click.Context, fmt: str) -> None:
     for r in result.fired:
         late = " (late)" if r.late else ""
         click.echo(f"  {r.key}  {r.deadline}.{r.rung}  due {local_time(r.due_at)}{late}")
+    if digest is not None and digest.enqueued:
+        click.echo(f"digest {digest.week}: {len(digest.enqueued)} notice(s)")
+    if delivery is not None and delivery.claimed:
+        click.echo(
+            f"notices: {delivery.sent} sent, {delivery.retried} to retry, {delivery.failed} failed"
+        )
 
 
 @scheduler.command("run")
@@ -121,7 +168,7 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
             return datetime.now(UTC)
         return fixed + timedelta(seconds=_time.monotonic() - started)
 
-    hooks = scheduler_hooks(runtime)
+    hooks = scheduler_hooks(runtime, clock)
     log = logging.getLogger("ruhrflow.scheduler")
 
     def sweep_job() -> None:

@@ -1,0 +1,265 @@
+"""Build the template contexts of the notices from the store, the definition and the directory.
+
+Every function here reads; none writes. The contexts are exactly what the templates in
+``notifications/templates`` use (see ``tests/notifications/notify_contexts.py``): user text
+(titles, comments) is passed as data and never evaluated as a template.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from notifications.formatting import BERLIN
+from notifications.model import CalendarEntry, Recipient
+from workflow.definition import Definition
+from workflow.directory import Directory
+from workflow.store.schema import deadlines
+
+# German names of the consulted groups (the guard ``consultation_complete`` asks for these).
+CONSULTED_GROUPS = ("Kommunen", "IHK", "HWK", "Verbände")
+CALENDAR_DOMAIN = "ruhrflow"
+
+_UNITS = {
+    "d": ("Tag", "Tage"),
+    "wd": ("Arbeitstag", "Arbeitstage"),
+    "w": ("Woche", "Wochen"),
+    "mo": ("Monat", "Monate"),
+}
+_RUNG = re.compile(r"(remind|escalate)-(\d+)(wd|mo|d|w)")
+
+
+@dataclass(frozen=True)
+class OpenDeadline:
+    """An open deadline of a proposal, as the notices show it."""
+
+    id: int
+    kind: str
+    label: str
+    due_at: datetime
+    sequence: int
+
+    def as_context(self) -> dict[str, Any]:
+        """The ``deadline`` values the templates use."""
+        return {"kind": self.kind, "label": self.label, "due_at": self.due_at}
+
+
+def proposal_context(
+    row: Mapping[Any, Any], definition: Definition, directory: Directory
+) -> dict[str, Any]:
+    """The ``proposal`` values of every per-proposal template."""
+    lead = str(row["lead"])
+    ministry = directory.ministry(lead)
+    number = int(row["handlungsfeld"])
+    return {
+        "key": row["key"],
+        "title": row["title"],
+        "state": row["state"],
+        "state_label": definition.state_label(row["state"]),
+        "handlungsfeld": number,
+        "handlungsfeld_label": definition.handlungsfelder.get(number, ""),
+        "themenforum": row["themenforum"],
+        "lead": lead,
+        "lead_name": ministry.name if ministry else lead,
+    }
+
+
+def field_values(definition: Definition, fields: Mapping[Any, Any]) -> dict[str, Any]:
+    """Transition fields under their German labels; ISO dates become dates (for ``wert``)."""
+    shown: dict[str, Any] = {}
+    for name, value in fields.items():
+        spec = definition.fields.get(str(name))
+        if spec is not None and spec.type == "date" and isinstance(value, str):
+            with contextlib.suppress(ValueError):  # shown as given when it is no ISO date
+                value = date.fromisoformat(value)
+        shown[spec.label if spec else str(name)] = value
+    return shown
+
+
+def next_steps(definition: Definition, state: str) -> list[dict[str, str]]:
+    """The triggers that may leave ``state``, with their German labels."""
+    return [{"trigger": t.trigger, "label": t.label} for t in definition.triggers_from(state)]
+
+
+def open_deadlines(
+    conn: Connection, definition: Definition, proposal_id: int, state: str
+) -> list[OpenDeadline]:
+    """The open deadlines of a proposal in ``state``, soonest first."""
+    from workflow.deadlines import OPEN, rule_of
+
+    stmt = (
+        select(deadlines.c.id, deadlines.c.kind, deadlines.c.due_at, deadlines.c.sequence)
+        .where(
+            deadlines.c.proposal_id == proposal_id,
+            deadlines.c.state == state,
+            deadlines.c.status == OPEN,
+        )
+        .order_by(deadlines.c.due_at, deadlines.c.id)
+    )
+    found = []
+    for r in conn.execute(stmt).mappings():
+        rule = rule_of(definition, r["kind"])
+        label = rule.label if rule is not None else r["kind"]
+        found.append(OpenDeadline(r["id"], r["kind"], label, r["due_at"], r["sequence"]))
+    return found
+
+
+def deadline_by_id(conn: Connection, definition: Definition, deadline_id: int) -> OpenDeadline:
+    """One deadline (open or not) by id."""
+    from workflow.deadlines import rule_of
+
+    r = (
+        conn.execute(
+            select(
+                deadlines.c.id, deadlines.c.kind, deadlines.c.due_at, deadlines.c.sequence
+            ).where(deadlines.c.id == deadline_id)
+        )
+        .mappings()
+        .one()
+    )
+    rule = rule_of(definition, r["kind"])
+    label = rule.label if rule is not None else r["kind"]
+    return OpenDeadline(r["id"], r["kind"], label, r["due_at"], r["sequence"])
+
+
+def calendar_entry(deadline: OpenDeadline, proposal: Mapping[str, Any]) -> CalendarEntry:
+    """The ``termin.ics`` of a deadline: one UID per deadline, SEQUENCE from the store."""
+    return CalendarEntry(
+        uid=f"deadline-{deadline.id}@{CALENDAR_DOMAIN}",
+        sequence=deadline.sequence,
+        summary=f"Frist: {deadline.label} – {proposal['key']}",
+        description=f"Vorschlag {proposal['key']} „{proposal['title']}“\n{deadline.label}",
+        starts_at=deadline.due_at,
+    )
+
+
+def rung_label(name: str) -> str:
+    """German words for a rung name: ``remind-7d`` → ``7 Tage vor Fristende``."""
+    match = _RUNG.fullmatch(name)
+    if match is None:
+        return name
+    kind, count, unit = match.group(1), int(match.group(2)), match.group(3)
+    word = _UNITS[unit][0 if count == 1 else 1]
+    return f"{count} {word} {'vor' if kind == 'remind' else 'nach'} Fristende"
+
+
+def days_between(earlier: datetime, later: datetime) -> int:
+    """Calendar days in Europe/Berlin from ``earlier`` to ``later`` (negative if reversed)."""
+    return (later.astimezone(BERLIN).date() - earlier.astimezone(BERLIN).date()).days
+
+
+def status_change_context(
+    *,
+    proposal: Mapping[str, Any],
+    definition: Definition,
+    directory: Directory,
+    trigger: str,
+    from_state: str,
+    to_state: str,
+    actor: str,
+    at: datetime,
+    comment: str | None,
+    fields: Mapping[Any, Any],
+    deadlines_open: Sequence[OpenDeadline],
+) -> dict[str, Any]:
+    """The context of ``status_change``."""
+    who = directory.actors.get(actor)
+    transition = next((t for t in definition.transitions if t.trigger == trigger), None)
+    return {
+        "proposal": dict(proposal),
+        "transition": {
+            "trigger": trigger,
+            "trigger_label": transition.label if transition else trigger,
+            "from_state": from_state,
+            "from_label": definition.state_label(from_state),
+            "to_state": to_state,
+            "to_label": definition.state_label(to_state),
+            "actor": actor,
+            "actor_name": who.name if who else actor,
+            "at": at,
+            "comment": comment or None,
+            "fields": field_values(definition, fields),
+        },
+        "next_steps": next_steps(definition, to_state),
+        "deadlines": [d.as_context() for d in deadlines_open],
+    }
+
+
+def rung_context(
+    *,
+    proposal: Mapping[str, Any],
+    deadline: OpenDeadline,
+    kind: str,
+    rung: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The context of ``reminder`` (days left) or ``escalation`` (days overdue)."""
+    values = {**deadline.as_context(), "rung": rung_label(rung)}
+    if kind == "reminder":
+        values["days_left"] = days_between(now, deadline.due_at)
+    else:
+        values["overdue_days"] = max(0, days_between(deadline.due_at, now))
+    return {"proposal": dict(proposal), "deadline": values}
+
+
+def consultation_context(*, proposal: Mapping[str, Any], deadline: OpenDeadline) -> dict[str, Any]:
+    """The context of ``consultation_opened``."""
+    return {
+        "proposal": dict(proposal),
+        "deadline": deadline.as_context(),
+        "groups": list(CONSULTED_GROUPS),
+    }
+
+
+# --- recipients -------------------------------------------------------------------------------
+
+
+def ministry_recipients(directory: Directory, codes: Iterable[str]) -> list[Recipient]:
+    """The functional addresses of the ministries ``codes`` (unknown codes give none)."""
+    found: list[Recipient] = []
+    for code in codes:
+        ministry = directory.ministry(code)
+        if ministry is not None:
+            found.extend(Recipient(ministry.name, email) for email in ministry.emails)
+    return found
+
+
+def role_recipients(
+    directory: Directory, roles: Iterable[str], row: Mapping[Any, Any]
+) -> list[Recipient]:
+    """The addresses behind process roles for one proposal.
+
+    ``lead_ministry`` is the proposal's lead ministry, ``ministry`` its participating ones,
+    ``forum_lead`` the lead of its Themenforum, any other role every actor with that role.
+    Actors without an address give none.
+    """
+    found: list[Recipient] = []
+    for role in roles:
+        if role == "lead_ministry":
+            found += ministry_recipients(directory, [str(row["lead"])])
+        elif role == "ministry":
+            found += ministry_recipients(directory, list(row.get("participating") or []))
+        else:
+            for actor in directory.by_role(role):
+                if role == "forum_lead" and actor.forum != row.get("themenforum"):
+                    continue
+                if actor.email:
+                    found.append(Recipient(actor.name, actor.email))
+    return unique(found)
+
+
+def unique(recipients: Iterable[Recipient]) -> list[Recipient]:
+    """Recipients without repeated addresses (case-insensitive), first name wins."""
+    seen: set[str] = set()
+    result = []
+    for r in recipients:
+        if r.address.lower() not in seen:
+            seen.add(r.address.lower())
+            result.append(r)
+    return result

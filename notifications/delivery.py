@@ -1,0 +1,314 @@
+"""The outbox worker: claim due notices, send them outside any transaction, record the outcome.
+
+One notice at a time:
+
+1. claim (a short write transaction): the oldest ``pending`` row due at ``now``, or a
+   ``sending`` row whose lease has expired (its worker died between claim and mark), is set
+   to ``sending`` with ``lease_until = now + lease`` and one more attempt. PostgreSQL takes
+   the row ``FOR UPDATE SKIP LOCKED``, so workers claim disjoint rows; SQLite serialises the
+   claims with ``BEGIN IMMEDIATE``;
+2. send with the transport, outside the transaction;
+3. mark (a second short transaction): ``sent``; or, on a temporary error, ``pending`` again
+   with exponential backoff and jitter until ``max_attempts``, then ``failed``; a permanent
+   error is ``failed`` at once. The outcome goes into the proposal's history
+   (``notice_sent``/``notice_failed``; retries only into the log); notices without a
+   proposal (the digest) are only logged.
+
+A crash between 2 and 3 leaves the row ``sending``; after the lease it is sent again — at
+most one duplicate, with the same Message-ID (derived from the idempotency key), so mail
+systems and readers can recognise it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Connection, and_, or_, select, update
+
+from notifications.mime import build_message
+from notifications.model import Recipient, RenderedNotice
+from notifications.outbox import FAILED, NO_RECIPIENT, PENDING, SENDING, SENT, sender_address
+from notifications.transport import (
+    MaildirTransport,
+    MemoryTransport,
+    SMTPTransport,
+    Transport,
+    TransportError,
+)
+from workflow.store.schema import outbox, proposals
+
+if TYPE_CHECKING:
+    from workflow.engine import Engine
+    from workflow.runtime import Runtime
+    from workflow.settings import Settings
+
+log = logging.getLogger("ruhrflow.delivery")
+
+DELIVERY_ACTOR = "ruhrflow"
+DEFAULT_MAX_ATTEMPTS = 8
+DEFAULT_LEASE = timedelta(minutes=10)
+BACKOFF_BASE = timedelta(minutes=1)
+BACKOFF_CAP = timedelta(hours=6)
+# After this many temporary failures in a row the server is taken to be down: the pass
+# stops, and the remaining notices keep their attempts for a later pass.
+STOP_AFTER_TEMPORARY = 3
+DEFAULT_SENDER = "koordination@ruhrflow.invalid"
+
+
+class RandomSource(Protocol):
+    """What the backoff needs of a random generator (``random.Random`` fits)."""
+
+    def random(self) -> float: ...
+
+
+@dataclass
+class DeliveryCounts:
+    """What one delivery pass did."""
+
+    sent: int = 0
+    retried: int = 0  # temporary failure, back to pending
+    failed: int = 0  # permanently failed now
+    stopped_early: bool = False  # the transport looked unreachable
+
+    @property
+    def claimed(self) -> int:
+        """Notices this pass tried to send."""
+        return self.sent + self.retried + self.failed
+
+    @property
+    def unreachable(self) -> bool:
+        """Nothing went out and the transport failed temporarily: it looks unreachable."""
+        return self.sent == 0 and self.retried > 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly."""
+        return {**asdict(self), "claimed": self.claimed}
+
+
+def backoff(attempts: int, rng: RandomSource, *, base: timedelta = BACKOFF_BASE,
+            cap: timedelta = BACKOFF_CAP) -> timedelta:  # fmt: skip
+    """The wait after the ``attempts``-th failed attempt: exponential, capped, jittered.
+
+    ``base * 2**(attempts-1)``, at most ``cap``, then "equal jitter": a uniform value between
+    half of it and all of it, so that many notices failing together do not retry together.
+    """
+    exponent = max(0, attempts - 1)
+    ceiling = min(cap, base * (2 ** min(exponent, 30)))
+    jittered: timedelta = ceiling / 2 + ceiling / 2 * rng.random()
+    return jittered
+
+
+def transport_from_settings(settings: Settings) -> Transport:
+    """The transport ``settings.mail`` names: maildir (relative to the cwd), smtp or memory."""
+    from workflow.errors import InvalidConfig
+
+    mail = settings.mail
+    if mail.transport == "maildir":
+        return MaildirTransport(Path.cwd() / mail.maildir)
+    if mail.transport == "memory":  # in-process only: for tests
+        return MemoryTransport()
+    smtp = mail.smtp
+    username = smtp.username or None
+    if username is not None and smtp.password is None:
+        raise InvalidConfig(
+            f"mail.smtp.username is {username!r} but RUHRFLOW_SMTP_PASSWORD is not set"
+        )
+    return SMTPTransport(
+        smtp.host,
+        smtp.port,
+        security=smtp.security,  # type: ignore[arg-type]  # checked by load_settings
+        username=username,
+        password=smtp.password if username is not None else None,
+        timeout=smtp.timeout_seconds,
+    )
+
+
+def message_from_row(row: Mapping[str, Any], *, sender: str, date: datetime) -> EmailMessage:
+    """Rebuild the email of a stored notice (same Message-ID as recorded in the row)."""
+    recipients = [Recipient(r["name"], r["address"]) for r in row["recipients"]]
+    if not recipients:
+        raise ValueError(NO_RECIPIENT)
+    domain = str(row["message_id"]).strip("<>").rpartition("@")[2]
+    message = build_message(
+        sender=sender_address(sender),
+        recipients=recipients,
+        rendered=RenderedNotice(row["subject"], row["body_text"], row["body_html"]),
+        idempotency_key=row["idempotency_key"],
+        date=date,
+        domain=domain,
+    )
+    if message["Message-ID"] != row["message_id"]:
+        raise ValueError(f"Message-ID {message['Message-ID']} differs from {row['message_id']}")
+    for part in row["attachments"] or []:
+        maintype, _, rest = str(part["content_type"]).partition("/")
+        subtype, *params_text = (p.strip() for p in rest.split(";"))
+        params = dict(p.split("=", 1) for p in params_text if "=" in p)
+        params.pop("charset", None)
+        message.add_attachment(
+            str(part["content"]).encode("utf-8"),
+            maintype=maintype,
+            subtype=subtype,
+            filename=str(part["filename"]),
+            params={**params, "charset": "utf-8"},
+        )
+    return message
+
+
+def _claimable(now: datetime) -> Any:
+    return or_(
+        and_(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now),
+        and_(outbox.c.status == SENDING, outbox.c.lease_until <= now),
+    )
+
+
+def claim(conn: Connection, now: datetime, lease: timedelta) -> dict[str, Any] | None:
+    """Claim the next due notice in the caller's write transaction (see the module doc)."""
+    stmt = (
+        select(outbox)
+        .where(_claimable(now))
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(1)
+    )
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    row = conn.execute(stmt).mappings().first()
+    if row is None:
+        return None
+    if row["status"] == SENDING:
+        log.warning("notice %s: lease expired while sending (crash?); sending again", row["id"])
+    claimed = conn.execute(
+        update(outbox)
+        .where(outbox.c.id == row["id"], _claimable(now))
+        .values(status=SENDING, lease_until=now + lease, attempts=outbox.c.attempts + 1)
+    ).rowcount
+    if claimed != 1:
+        return None
+    return {**row, "status": SENDING, "attempts": row["attempts"] + 1}
+
+
+def deliver(
+    target: Runtime | Engine,
+    transport: Transport,
+    now: datetime,
+    *,
+    limit: int | None = None,
+    rng: RandomSource | None = None,
+    max_attempts: int | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+    sender: str | None = None,
+) -> DeliveryCounts:
+    """Deliver the notices due at ``now`` (at most ``limit``); return what happened.
+
+    ``target`` is a runtime (its settings give ``max_attempts`` and the sender) or an engine.
+    ``rng`` is the jitter's random source (``random.Random(seed)`` in tests). Exceptions
+    other than :class:`TransportError` from the transport propagate (the row stays
+    ``sending`` until its lease expires, as after a crash).
+    """
+    from workflow.engine import Engine
+
+    if isinstance(target, Engine):
+        engine = target
+        max_attempts = max_attempts or DEFAULT_MAX_ATTEMPTS
+        sender = sender or DEFAULT_SENDER
+    else:
+        engine = target.engine
+        max_attempts = max_attempts or target.settings.mail.max_attempts
+        sender = sender or target.settings.mail.sender
+    rng = rng if rng is not None else random.Random()
+    counts = DeliveryCounts()
+    temporary_in_a_row = 0
+    while limit is None or counts.claimed < limit:
+        with engine.store.write() as conn:
+            row = claim(conn, now, lease)
+        if row is None:
+            break
+        error: TransportError | None = None
+        try:
+            message = message_from_row(row, sender=sender, date=now)
+        except ValueError as exc:
+            error = TransportError(f"cannot build the message: {exc}", temporary=False)
+        else:
+            try:
+                transport.send(message)
+            except TransportError as exc:
+                error = exc
+        outcome = _mark(engine, row, now, error, max_attempts, rng)
+        if outcome == SENT:
+            counts.sent += 1
+            temporary_in_a_row = 0
+        elif outcome == PENDING:
+            counts.retried += 1
+            temporary_in_a_row += 1
+            if temporary_in_a_row >= STOP_AFTER_TEMPORARY:
+                counts.stopped_early = True
+                log.warning(
+                    "%d temporary failures in a row: stopping this pass", temporary_in_a_row
+                )
+                break
+        else:
+            counts.failed += 1
+            temporary_in_a_row = 0
+    return counts
+
+
+def _mark(
+    engine: Engine,
+    row: Mapping[str, Any],
+    now: datetime,
+    error: TransportError | None,
+    max_attempts: int,
+    rng: RandomSource,
+) -> str:
+    """Record the outcome of one attempt; return the new status."""
+    notice_id, attempts = int(row["id"]), int(row["attempts"])
+    if error is None:
+        status = SENT
+        values: dict[str, Any] = {"status": SENT, "sent_at": now, "lease_until": None,
+                                  "last_error": None}  # fmt: skip
+    elif error.temporary and attempts < max_attempts:
+        status = PENDING
+        values = {"status": PENDING, "lease_until": None, "last_error": str(error),
+                  "next_attempt_at": now + backoff(attempts, rng)}  # fmt: skip
+    else:
+        status = FAILED
+        values = {"status": FAILED, "lease_until": None, "last_error": str(error)}
+    with engine.store.write() as conn:
+        conn.execute(update(outbox).where(outbox.c.id == notice_id).values(**values))
+        if status == PENDING:
+            log.info("notice %s: attempt %d failed, retry at %s: %s", notice_id, attempts,
+                     values["next_attempt_at"].isoformat(), error)  # fmt: skip
+        elif status == SENT:
+            _record(engine, conn, row, now, "notice_sent", {})
+        else:
+            log.error("notice %s failed after %d attempt(s): %s", notice_id, attempts, error)
+            _record(engine, conn, row, now, "notice_failed", {"error": str(error)})
+    return status
+
+
+def _record(
+    engine: Engine,
+    conn: Connection,
+    row: Mapping[str, Any],
+    now: datetime,
+    kind: str,
+    extra: Mapping[str, Any],
+) -> None:
+    data = {"notice": int(row["id"]), "kind": row["kind"], "message_id": row["message_id"],
+            "attempts": int(row["attempts"]), **extra}  # fmt: skip
+    if row["proposal_id"] is None:
+        log.info("%s: notice %s (%s) %s", kind, row["id"], row["kind"], row["idempotency_key"])
+        return
+    stmt = select(proposals).where(proposals.c.id == row["proposal_id"])
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()  # append_event bumps the row version: no lost update
+    proposal = conn.execute(stmt).mappings().one()
+    engine.append_event(
+        conn, proposal, kind=kind, trigger="deliver", actor=DELIVERY_ACTOR, now=now, data=data
+    )

@@ -1,0 +1,187 @@
+"""Which event produces which notice, for whom: the transition effect and the rung hook.
+
+Both run inside the transaction that causes the notice (a transition, a sweep), after the
+deadline effect, so the deadlines of a new state exist already and go into the notice.
+
+Who is told what:
+
+* every transition (not ``create``, the creation by the intake) → ``status_change`` to the
+  lead ministry and the participating ministries. ``report_progress`` (a self-transition of
+  ``implementation``) is a change the coordination office wants to see, so it goes to the
+  lead ministry and the coordinators;
+* ``open_consultation`` additionally → ``consultation_opened`` to the coordinators;
+* a reminder rung → the lead ministry; an escalation rung → the coordinators and the lead
+  ministry; both also to the roles the deadline rule names (``remind_to``/``escalate_to``),
+  each with the deadline's ``termin.ics``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from notifications.context import (
+    OpenDeadline,
+    calendar_entry,
+    consultation_context,
+    deadline_by_id,
+    open_deadlines,
+    proposal_context,
+    role_recipients,
+    rung_context,
+    status_change_context,
+    unique,
+)
+from notifications.model import Recipient
+from notifications.outbox import Notice, enqueue, message_domain
+from notifications.render import Renderer
+from workflow.directory import Directory
+
+if TYPE_CHECKING:
+    from workflow.engine import Applied
+    from workflow.settings import Settings
+    from workflow.sweep import RungInfo
+
+log = logging.getLogger("ruhrflow.notices")
+
+STATUS_CHANGE_ROLES = ("lead_ministry", "ministry")
+PROGRESS_ROLES = ("lead_ministry", "coordinator")
+# The directory has addresses for ministries and ruhrflow's functional accounts, but none for
+# the consulted parties (Kommunen, Kammern, Verbände): they are told outside ruhrflow, so the
+# consultation notice goes to the coordinators only.
+CONSULTATION_ROLES = ("coordinator",)
+RUNG_ROLES = {"reminder": ("lead_ministry",), "escalation": ("coordinator", "lead_ministry")}
+NO_NOTICE_TRIGGERS = frozenset({"create"})
+
+
+def transition_key(key: str, seq: int, kind: str) -> str:
+    """The idempotency key of a notice caused by the history entry ``seq`` of ``key``."""
+    return f"transition:{key}:{seq}:{kind}"
+
+
+class Notifier:
+    """Renders notices and writes them to the outbox; built once per runtime."""
+
+    def __init__(self, directory: Directory, renderer: Renderer, *, domain: str) -> None:
+        self.directory = directory
+        self.renderer = renderer
+        self.domain = domain
+
+    @classmethod
+    def from_settings(cls, settings: Settings, directory: Directory) -> Notifier:
+        """The notifier for ``settings`` (template overrides, the sender's domain)."""
+        return cls(
+            directory,
+            Renderer(settings.mail.templates),
+            domain=message_domain(settings.mail.sender),
+        )
+
+    # --- transitions --------------------------------------------------------------------------
+
+    def __call__(self, conn: Connection, applied: Sequence[Applied], now: datetime) -> None:
+        """The transition effect: one ``status_change`` (and more) per applied transition."""
+        for change in applied:
+            if change.trigger in NO_NOTICE_TRIGGERS:
+                continue
+            for notice in self.transition_notices(conn, change):
+                enqueue(conn, notice, now, domain=self.domain)
+
+    def transition_notices(
+        self,
+        conn: Connection,
+        change: Applied,
+        current: Sequence[OpenDeadline] | None = None,
+    ) -> list[Notice]:
+        """The notices of one transition (not yet stored).
+
+        ``current`` are the deadlines of the new state (default: its open ones in the store).
+        """
+        row = change.proposal
+        definition = change.definition
+        proposal = proposal_context(row, definition, self.directory)
+        if current is None:
+            current = open_deadlines(conn, definition, change.proposal_id, change.to_state)
+        context = status_change_context(
+            proposal=proposal,
+            definition=definition,
+            directory=self.directory,
+            trigger=change.trigger,
+            from_state=change.from_state,
+            to_state=change.to_state,
+            actor=change.actor,
+            at=change.at,
+            comment=change.comment,
+            fields=change.fields,
+            deadlines_open=current,
+        )
+        roles = PROGRESS_ROLES if change.trigger == "report_progress" else STATUS_CHANGE_ROLES
+        notices = [
+            Notice(
+                idempotency_key=transition_key(change.key, change.seq, "status_change"),
+                kind="status_change",
+                proposal_id=change.proposal_id,
+                recipients=role_recipients(self.directory, roles, row),
+                rendered=self.renderer.render("status_change", context),
+                calendar=calendar_entry(current[0], proposal) if current else None,
+            )
+        ]
+        if change.trigger == "open_consultation":
+            consultation = next((d for d in current if d.kind == "consultation"), None)
+            if consultation is None:
+                log.warning("%s: consultation opened without a consultation deadline", change.key)
+            else:
+                notices.append(
+                    Notice(
+                        idempotency_key=transition_key(
+                            change.key, change.seq, "consultation_opened"
+                        ),
+                        kind="consultation_opened",
+                        proposal_id=change.proposal_id,
+                        recipients=role_recipients(self.directory, CONSULTATION_ROLES, row),
+                        rendered=self.renderer.render(
+                            "consultation_opened",
+                            consultation_context(proposal=proposal, deadline=consultation),
+                        ),
+                        calendar=calendar_entry(consultation, proposal),
+                    )
+                )
+        return notices
+
+    # --- rungs --------------------------------------------------------------------------------
+
+    def on_rung(self, conn: Connection, applied: Applied, info: RungInfo, now: datetime) -> None:
+        """The sweep's hook: a ``reminder`` or ``escalation`` notice for a fired rung."""
+        enqueue(conn, self.rung_notice(conn, applied.proposal, applied, info, now), now,
+                domain=self.domain)  # fmt: skip
+
+    def rung_notice(
+        self,
+        conn: Connection,
+        row: Mapping[Any, Any],
+        applied: Applied,
+        info: RungInfo,
+        now: datetime,
+    ) -> Notice:
+        """The notice of one fired rung (not yet stored)."""
+        definition = applied.definition
+        proposal = proposal_context(row, definition, self.directory)
+        deadline = deadline_by_id(conn, definition, info.deadline_id)
+        roles = (*RUNG_ROLES.get(info.kind, ("lead_ministry",)), *info.recipients)
+        recipients: list[Recipient] = unique(role_recipients(self.directory, roles, row))
+        return Notice(
+            idempotency_key=info.idempotency_key,
+            kind=info.kind,
+            proposal_id=info.proposal_id,
+            recipients=recipients,
+            rendered=self.renderer.render(
+                info.kind,
+                rung_context(
+                    proposal=proposal, deadline=deadline, kind=info.kind, rung=info.rung, now=now
+                ),
+            ),
+            calendar=calendar_entry(deadline, proposal),
+        )

@@ -1,0 +1,201 @@
+"""The transactional outbox: notices become rows in the caller's transaction.
+
+A notice is rendered when it is enqueued (German templates), so the row holds exactly what
+will be sent: subject, plain text, HTML, recipients (name + address), the ``termin.ics`` as
+text and the Message-ID derived from the idempotency key. Inserting a key that exists is a
+no-op (``INSERT … ON CONFLICT DO NOTHING`` on both dialects), so a sweep or a transition
+that runs twice produces one notice. Nothing is sent here: :mod:`notifications.delivery`
+delivers the rows later.
+
+Statuses: ``pending`` (due at ``next_attempt_at``) → ``sending`` (claimed until
+``lease_until``) → ``sent`` | back to ``pending`` (retry) | ``failed`` (with ``last_error``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parseaddr
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from notifications.ics import calendar_bytes
+from notifications.mime import CALENDAR_FILENAME, make_address, message_id
+from notifications.model import CalendarEntry, Recipient, RenderedNotice
+from workflow.store.schema import outbox, proposals
+
+log = logging.getLogger("ruhrflow.outbox")
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+STATUSES = (PENDING, SENDING, SENT, FAILED)
+NO_RECIPIENT = "no recipient"
+DEFAULT_DOMAIN = "ruhrflow.invalid"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One rendered notice, ready to be stored."""
+
+    idempotency_key: str
+    kind: str
+    proposal_id: int | None
+    recipients: Sequence[Recipient]
+    rendered: RenderedNotice
+    calendar: CalendarEntry | None = None
+
+
+def sender_address(sender: str) -> str:
+    """The addr-spec of the configured sender (``Name <addr>`` or a bare address)."""
+    return parseaddr(sender)[1] or sender
+
+
+def message_domain(sender: str) -> str:
+    """The domain of Message-IDs: the sender's domain."""
+    _, _, domain = sender_address(sender).rpartition("@")
+    return domain or DEFAULT_DOMAIN
+
+
+def _valid(recipients: Sequence[Recipient], key: str) -> tuple[list[dict[str, str]], list[str]]:
+    good: list[dict[str, str]] = []
+    bad: list[str] = []
+    seen: set[str] = set()
+    for r in recipients:
+        try:
+            make_address(r.name, r.address)
+        except ValueError:
+            bad.append(r.address)
+            continue
+        if r.address.lower() not in seen:
+            seen.add(r.address.lower())
+            good.append({"name": r.name, "address": r.address})
+    if bad:
+        log.warning("notice %s: invalid recipient address(es) left out: %s", key, bad)
+    return good, bad
+
+
+def enqueue(conn: Connection, notice: Notice, now: datetime, *, domain: str) -> int | None:
+    """Insert ``notice`` in the caller's transaction; return its id, None if the key exists.
+
+    A notice without a (valid) recipient is stored as ``failed`` with ``last_error``
+    "no recipient", so that ``notices list`` shows it instead of it vanishing.
+    """
+    recipients, bad = _valid(notice.recipients, notice.idempotency_key)
+    attachments: list[dict[str, str]] = []
+    if notice.calendar is not None:
+        attachments.append(
+            {
+                "filename": CALENDAR_FILENAME,
+                "content_type": "text/calendar; method=PUBLISH; charset=utf-8",
+                "content": calendar_bytes(notice.calendar, method="PUBLISH", stamp=now).decode(
+                    "utf-8"
+                ),
+            }
+        )
+    error = None
+    if not recipients:
+        error = NO_RECIPIENT + (f" (invalid: {', '.join(bad)})" if bad else "")
+    values: dict[str, Any] = {
+        "idempotency_key": notice.idempotency_key,
+        "proposal_id": notice.proposal_id,
+        "kind": notice.kind,
+        "recipients": recipients,
+        "subject": notice.rendered.subject,
+        "body_text": notice.rendered.text,
+        "body_html": notice.rendered.html,
+        "attachments": attachments,
+        "status": FAILED if error else PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": error,
+        "message_id": message_id(notice.idempotency_key, domain),
+        "created_at": now,
+    }
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(outbox)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
+        .returning(outbox.c.id)
+    )
+    new_id = conn.execute(stmt).scalar_one_or_none()
+    if new_id is None:
+        log.debug("notice %s exists already", notice.idempotency_key)
+        return None
+    if error:
+        log.error("notice %s (%s): %s", notice.idempotency_key, notice.kind, error)
+    return int(new_id)
+
+
+# --- reading and operator actions ---------------------------------------------------------------
+
+
+def list_notices(
+    conn: Connection, *, status: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Notices, newest first, as plain rows (with the proposal key, without the bodies)."""
+    stmt = (
+        select(
+            outbox.c.id,
+            outbox.c.idempotency_key,
+            outbox.c.kind,
+            proposals.c.key,
+            outbox.c.recipients,
+            outbox.c.subject,
+            outbox.c.status,
+            outbox.c.attempts,
+            outbox.c.next_attempt_at,
+            outbox.c.lease_until,
+            outbox.c.last_error,
+            outbox.c.message_id,
+            outbox.c.created_at,
+            outbox.c.sent_at,
+        )
+        .select_from(outbox.outerjoin(proposals, proposals.c.id == outbox.c.proposal_id))
+        .order_by(outbox.c.id.desc())
+    )
+    if status is not None:
+        stmt = stmt.where(outbox.c.status == status)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def count_by_status(conn: Connection) -> dict[str, int]:
+    """How many notices are in each status (every status listed)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    stmt = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+    for status, n in conn.execute(stmt):
+        counts[str(status)] = int(n)
+    return counts
+
+
+def retry(
+    conn: Connection, now: datetime, *, ids: Sequence[int] = (), all_failed: bool = False
+) -> list[int]:
+    """Put failed notices back to ``pending`` (attempts reset, due now); return their ids.
+
+    Only ``failed`` rows are touched: a pending, sending or sent notice is left as it is.
+    """
+    where = [outbox.c.status == FAILED]
+    if not all_failed:
+        where.append(outbox.c.id.in_(list(ids)))
+    chosen = sorted(int(i) for i in conn.execute(select(outbox.c.id).where(*where)).scalars())
+    if chosen:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(chosen), outbox.c.status == FAILED)
+            .values(
+                status=PENDING, attempts=0, next_attempt_at=now, lease_until=None, last_error=None
+            )
+        )
+    return chosen
+
+
+def statuses_of(conn: Connection, ids: Sequence[int]) -> Mapping[int, str]:
+    """The status of each existing notice among ``ids``."""
+    rows = conn.execute(select(outbox.c.id, outbox.c.status).where(outbox.c.id.in_(list(ids))))
+    return {int(i): str(s) for i, s in rows}

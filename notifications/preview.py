@@ -1,0 +1,143 @@
+"""Render the notice an event would cause, without storing or sending it (``notices preview``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from notifications.context import OpenDeadline, open_deadlines
+from notifications.events import Notifier
+from notifications.outbox import Notice
+from workflow.errors import InvalidInput, UnknownProposal
+from workflow.store import repo
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, RowMapping
+
+    from workflow.definition import Definition
+    from workflow.runtime import Runtime
+
+RUNG_EVENTS = ("reminder", "escalation")
+PREVIEW_ACTOR = "koordination"
+
+
+def render_preview(
+    runtime: Runtime, key: str, event: str, now: datetime, *, actor: str = PREVIEW_ACTOR
+) -> dict[str, Any]:
+    """The notice ``event`` would cause for proposal ``key`` at ``now``, as plain values.
+
+    ``event`` is a trigger of the definition (its ``status_change``), ``consultation_opened``
+    (as ``open_consultation`` would cause it), or ``reminder``/``escalation`` for the soonest
+    open deadline of the current state. Reads only.
+    """
+    from workflow.engine import Applied
+
+    notifier = Notifier.from_settings(runtime.settings, runtime.directory)
+    with runtime.store.read() as conn:
+        row = repo.load_proposal(conn, key)
+        if row is None:
+            raise UnknownProposal(key)
+        definition = runtime.engine.machines.get(conn, row["definition_id"]).definition
+        if event in RUNG_EVENTS:
+            return _as_dict(_rung_preview(notifier, conn, row, definition, event, now))
+        trigger = "open_consultation" if event == "consultation_opened" else event
+        transition = definition.transition(trigger, row["state"]) or next(
+            (t for t in definition.transitions if t.trigger == trigger), None
+        )
+        if transition is None:
+            known = ", ".join(
+                [*dict.fromkeys(t.trigger for t in definition.transitions), *RUNG_EVENTS,
+                 "consultation_opened"]
+            )  # fmt: skip
+            raise InvalidInput(f"unknown event {event!r}; known: {known}")
+        from_state = row["state"] if row["state"] in transition.sources else transition.sources[0]
+        change = Applied(
+            key=key,
+            proposal_id=row["id"],
+            trigger=trigger,
+            from_state=from_state,
+            to_state=transition.dest,
+            actor=actor,
+            comment=None,
+            fields={},
+            seq=row["history_seq"] + 1,
+            at=now,
+            definition=definition,
+            transition=transition,
+            proposal={**row, "state": transition.dest},
+        )
+        current = _deadlines_of(runtime, conn, row, definition, transition.dest, now)
+        notices = notifier.transition_notices(conn, change, current)
+    wanted = "consultation_opened" if event == "consultation_opened" else "status_change"
+    notice = next((n for n in notices if n.kind == wanted), None)
+    if notice is None:
+        raise InvalidInput(f"{key}: {event} would cause no {wanted} notice")
+    return _as_dict(notice)
+
+
+def _deadlines_of(
+    runtime: Runtime,
+    conn: Connection,
+    row: RowMapping,
+    definition: Definition,
+    state: str,
+    now: datetime,
+) -> list[OpenDeadline]:
+    """The deadlines of ``state``: the open ones if the proposal is in it, else as planned now."""
+    from workflow.deadlines import plan_deadline, rules_of
+
+    if state == row["state"]:
+        return open_deadlines(conn, definition, row["id"], state)
+    planned = []
+    for rule in rules_of(definition):
+        if rule.state != state:
+            continue
+        plan = plan_deadline(rule, now, row["data"] or {}, runtime.settings.section("process"), now)
+        if plan is not None:
+            planned.append(OpenDeadline(0, rule.kind, rule.label, plan.due_at, 0))
+    return sorted(planned, key=lambda d: d.due_at)
+
+
+def _rung_preview(
+    notifier: Notifier,
+    conn: Connection,
+    row: RowMapping,
+    definition: Definition,
+    kind: str,
+    now: datetime,
+) -> Notice:
+    from workflow.deadlines import rule_of
+    from workflow.engine import Applied
+    from workflow.sweep import RungInfo
+
+    current = open_deadlines(conn, definition, row["id"], row["state"])
+    for deadline in current:
+        rule = rule_of(definition, deadline.kind)
+        rung = next((r for r in rule.rungs if r.kind == kind), None) if rule else None
+        if rule is None or rung is None:
+            continue
+        info = RungInfo(
+            rung_id=0, deadline_id=deadline.id, proposal_id=row["id"], key=row["key"],
+            lead=row["lead"], state=row["state"], deadline=deadline.kind, label=rule.label,
+            rung=rung.name, kind=kind, recipients=rung.recipients, due_at=deadline.due_at,
+            fire_at=now, late=False,
+        )  # fmt: skip
+        applied = Applied(
+            key=row["key"], proposal_id=row["id"], trigger=f"{deadline.kind}.{rung.name}",
+            from_state=row["state"], to_state=row["state"], actor="ruhrflow", comment=None,
+            fields={}, seq=row["history_seq"] + 1, at=now, definition=definition,
+            transition=None, proposal=dict(row),
+        )  # fmt: skip
+        return notifier.rung_notice(conn, row, applied, info, now)
+    raise InvalidInput(f"{row['key']} has no open deadline with a {kind} in state {row['state']!r}")
+
+
+def _as_dict(notice: Notice) -> dict[str, Any]:
+    return {
+        "kind": notice.kind,
+        "recipients": [{"name": r.name, "address": r.address} for r in notice.recipients],
+        "subject": notice.rendered.subject,
+        "text": notice.rendered.text,
+        "html": notice.rendered.html,
+        "calendar": notice.calendar.summary if notice.calendar else None,
+    }

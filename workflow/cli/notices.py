@@ -1,0 +1,153 @@
+"""``ruhrflow notices list|send|retry|preview``: the outbox from the command line.
+
+Exit codes: ``send`` exits 3 when the transport is unreachable (temporary failures and
+nothing sent — the notices stay pending and are retried later); ``retry`` exits 2 for an id
+that does not exist and 1 when a named notice is not ``failed`` (nothing is changed then).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from workflow.cli.context import obj
+from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+
+EXIT_UNAVAILABLE = 3
+
+
+@click.group()
+def notices() -> None:
+    """The outbox of email notices: list, send, retry, preview."""
+
+
+@notices.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "sending", "sent", "failed"]),
+    help="Only notices in this status.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@format_option("table", "json")
+@click.pass_context
+def list_(ctx: click.Context, status: str | None, limit: int | None, fmt: str) -> None:
+    """Notices, newest first (failed ones with their last error)."""
+    from notifications.outbox import list_notices
+
+    c = obj(ctx)
+    with c.runtime.store.read() as conn:
+        rows = list_notices(conn, status=status, limit=limit)
+    for r in rows:
+        r["to"] = [x["address"] for x in r.pop("recipients")]
+    if fmt == "json":
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("no notices" + (f" with status {status}" if status else ""))
+        return
+    shown = [
+        {**r, "next": local_time(r["next_attempt_at"]) if r["status"] == "pending" else "",
+         "sent": local_time(r["sent_at"]), "error": r["last_error"] or ""}
+        for r in rows
+    ]  # fmt: skip
+    emit_rows(
+        shown,
+        [
+            ("id", "ID"), ("status", "STATUS"), ("kind", "KIND"), ("key", "PROPOSAL"),
+            ("to", "TO"), ("attempts", "TRIES"), ("next", "NEXT"), ("sent", "SENT"),
+            ("subject", "SUBJECT"), ("error", "ERROR"),
+        ],
+        "table",
+    )  # fmt: skip
+
+
+@notices.command("send")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@format_option("text", "json")
+@click.pass_context
+def send(ctx: click.Context, limit: int | None, fmt: str) -> None:
+    """Deliver the notices due now; print what was sent, retried and failed.
+
+    Exits 3 when the transport is unreachable (nothing sent, temporary failures).
+    """
+    from notifications.delivery import deliver, transport_from_settings
+    from notifications.outbox import count_by_status
+
+    c = obj(ctx)
+    runtime = c.runtime
+    counts = deliver(runtime, transport_from_settings(runtime.settings), c.now, limit=limit)
+    with runtime.store.read() as conn:
+        left = count_by_status(conn)
+    if fmt == "json":
+        emit_json({**counts.as_dict(), "outbox": left})
+    else:
+        click.echo(
+            f"sent {counts.sent}, to retry {counts.retried}, failed {counts.failed};"
+            f" outbox: {left['pending']} pending, {left['failed']} failed"
+        )
+    if counts.unreachable:
+        click.echo("error: the mail transport is unreachable; the notices stay pending", err=True)
+        ctx.exit(EXIT_UNAVAILABLE)
+
+
+@notices.command("retry")
+@click.argument("ids", nargs=-1, type=int, metavar="ID…")
+@click.option("--all-failed", is_flag=True, help="Every failed notice.")
+@click.pass_context
+def retry(ctx: click.Context, ids: tuple[int, ...], all_failed: bool) -> None:
+    """Put failed notices back to pending (attempts reset, due now)."""
+    from notifications import outbox
+    from workflow.errors import InvalidInput, WorkflowError
+
+    if bool(ids) == all_failed:
+        raise click.UsageError("give notice IDs or --all-failed (not both)")
+    c = obj(ctx)
+    with c.runtime.store.write() as conn:
+        if ids:
+            found = outbox.statuses_of(conn, ids)
+            unknown = sorted(set(ids) - set(found))
+            if unknown:
+                raise InvalidInput(f"no notice with id {', '.join(map(str, unknown))}")
+            not_failed = {i: s for i, s in found.items() if s != outbox.FAILED}
+            if not_failed:
+                listed = ", ".join(f"{i} is {s}" for i, s in sorted(not_failed.items()))
+                raise WorkflowError(f"only failed notices can be retried: {listed}")
+        chosen = outbox.retry(conn, c.now, ids=ids, all_failed=all_failed)
+    click.echo(f"{len(chosen)} notice(s) back to pending" + (f": {_ids(chosen)}" if chosen else ""))
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(map(str, ids)) if len(ids) <= 20 else f"{ids[0]} … {ids[-1]}"
+
+
+@notices.command("preview")
+@click.argument("key")
+@click.argument("event")
+@click.option("--html", is_flag=True, help="Print the HTML part instead of the text.")
+@format_option("text", "json")
+@click.pass_context
+def preview(ctx: click.Context, key: str, event: str, html: bool, fmt: str) -> None:
+    """Render the notice EVENT would cause for KEY now, without storing or sending it.
+
+    EVENT is a trigger of the definition (its status change), or reminder, escalation or
+    consultation_opened (for a deadline of the proposal's current state).
+    """
+    from notifications.preview import render_preview
+
+    c = obj(ctx)
+    result = render_preview(c.runtime, key, event, c.now, actor=c.resolve_actor() or "koordination")
+    if fmt == "json":
+        emit_json(result)
+        return
+    click.echo(f"Kind: {result['kind']}")
+    click.echo(f"To: {', '.join(_recipient(r) for r in result['recipients']) or '(none)'}")
+    if result["calendar"]:
+        click.echo(f"Calendar: {result['calendar']}")
+    click.echo(f"Subject: {result['subject']}")
+    click.echo("")
+    click.echo(result["html"] if html else result["text"], nl=False)
+
+
+def _recipient(r: dict[str, Any]) -> str:
+    return f"{r['name']} <{r['address']}>"
