@@ -31,6 +31,8 @@ class Actor:
     ministry: str | None = None
     forum: int | None = None
     email: str | None = None
+    # The PostgreSQL login this actor authenticates as (default: a login named like the id).
+    db_user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,15 @@ class Directory:
             return self.actors[actor_id]
         except KeyError:
             raise UnknownActor(actor_id) from None
+
+    def actor_for_db_user(self, db_user: str) -> Actor | None:
+        """The actor a PostgreSQL login acts as: the one naming it as ``db_user``, else the
+        actor whose id is the login name (unless that actor names another ``db_user``)."""
+        for a in self.actors.values():
+            if a.db_user == db_user:
+                return a
+        named = self.actors.get(db_user)
+        return named if named is not None and named.db_user is None else None
 
     def ministry(self, code: str) -> Ministry | None:
         """The ministry with this code, or None."""
@@ -97,6 +108,11 @@ def load_directory(path: Path | str) -> Directory:
         forum = a.get("forum")
         if role == "forum_lead" and not isinstance(forum, int):
             raise InvalidConfig(f"{where}: an actor with role forum_lead needs a forum number")
+        db_user = a.get("db_user")
+        if db_user is not None and (not isinstance(db_user, str) or not db_user.strip()):
+            raise InvalidConfig(f"{where}: db_user must be a database login name")
+        if db_user is not None and any(o.db_user == db_user for o in actors.values()):
+            raise InvalidConfig(f"{where}: db_user {db_user!r} belongs to another actor already")
         email = a.get("email")
         if email is None and ministry is not None and ministries[ministry].emails:
             email = ministries[ministry].emails[0]
@@ -107,5 +123,6 @@ def load_directory(path: Path | str) -> Directory:
             ministry=ministry,
             forum=forum,
             email=email,
+            db_user=db_user,
         )
     return Directory(ministries, actors)

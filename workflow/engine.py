@@ -284,8 +284,34 @@ class Engine:
         partial: bool,
         expected_version: int | None,
     ) -> BulkResult:
+        _storable(comment, "comment")
+        for name, value in raw_fields.items():
+            _storable(value if isinstance(value, str) else None, f"field {name}")
         actor = self.actor(actor_id)
         ref = self.actor_ref(actor_id, now)
+        try:
+            return self._advance_in_transaction(
+                trigger, keys, where_state, actor, ref, now, comment, raw_fields, partial,
+                expected_version,
+            )  # fmt: skip
+        except (ConcurrentUpdate, UnknownProposal) as exc:  # the per-row refusals are logged
+            self._log_refusal(actor_id, trigger, getattr(exc, "key", None), exc)
+            raise
+
+    def _advance_in_transaction(
+        self,
+        trigger: str,
+        keys: list[str] | None,
+        where_state: str | None,
+        actor: Actor,
+        ref: str,
+        now: datetime,
+        comment: str | None,
+        raw_fields: Mapping[Any, Any],
+        partial: bool,
+        expected_version: int | None,
+    ) -> BulkResult:
+        actor_id = actor.id
         refused: list[tuple[str, WorkflowError]] = []
         single = keys is not None and len(keys) == 1
         with self.store.write() as conn:
@@ -432,8 +458,18 @@ class Engine:
         return f"last change: {last['trigger']} by {last['actor_id']} at {when}"
 
     @staticmethod
-    def _log_refusal(actor: str, trigger: str, key: str, exc: WorkflowError) -> None:
-        log.warning("refused: actor=%s trigger=%s proposal=%s reason=%s", actor, trigger, key, exc)
+    def _log_refusal(actor: str, trigger: str, key: str | None, exc: WorkflowError) -> None:
+        """Every refusal leaves one log line (logger ``ruhrflow.engine``), forgery-proof:
+        control characters in user-given values are escaped, so no fake line is injected."""
+        reason = str(exc)
+        log.warning(
+            "refused: actor=%s trigger=%s proposal=%s reason=%s",
+            _one_line(actor),
+            _one_line(trigger),
+            _one_line(key or "-"),
+            _one_line(reason),
+            extra={"actor": actor, "trigger": trigger, "proposal": key, "reason": reason},
+        )
 
     # --- what can happen next ------------------------------------------------------------
 
@@ -496,6 +532,8 @@ class Engine:
             raise InvalidInput(f"position must be one of {', '.join(STATEMENT_POSITIONS)}")
         if not party.strip():
             raise InvalidInput("party must not be empty")
+        _storable(party, "party")
+        _storable(text, "text")
 
         def check(definition: Definition, row: RowMapping) -> None:
             if row["state"] not in definition.statement_states:
@@ -610,19 +648,35 @@ class Engine:
     ) -> Applied:
         actor = self.actor(actor_id)
         ref = self.actor_ref(actor_id, now)
-        with self.store.write() as conn:
-            row = repo.load_proposal(conn, key)
-            if row is None:
-                raise UnknownProposal(key)
-            machine = self.machines.get(conn, row["definition_id"])
-            reason = refusal(actor, machine.definition.permissions.get(action, ()), row)
-            if reason is not None:
-                self._log_refusal(
-                    actor_id, action, key, PermissionDenied(actor_id, action, key, reason)
+        try:
+            with self.store.write() as conn:
+                row = repo.load_proposal(conn, key)
+                if row is None:
+                    raise UnknownProposal(key)
+                machine = self.machines.get(conn, row["definition_id"])
+                reason = refusal(actor, machine.definition.permissions.get(action, ()), row)
+                if reason is not None:
+                    raise PermissionDenied(actor_id, action.replace("_", " "), key, reason)
+                check(machine.definition, row)
+                write(conn, row)
+                plan = _Plan(
+                    row, machine, None, action, row["state"], {}, None, kind=kind, data=data
                 )
-                raise PermissionDenied(actor_id, action.replace("_", " "), key, reason)
-            check(machine.definition, row)
-            write(conn, row)
-            plan = _Plan(row, machine, None, action, row["state"], {}, None, kind=kind, data=data)
-            (applied,) = self._write(conn, [plan], actor_id, ref, now)
+                (applied,) = self._write(conn, [plan], actor_id, ref, now)
+        except (PermissionDenied, TransitionNotAllowed, ConcurrentUpdate, UnknownProposal) as exc:
+            self._log_refusal(actor_id, action, key, exc)
+            raise
         return applied
+
+
+def _storable(text: str | None, what: str) -> None:
+    """Refuse a NUL character: PostgreSQL cannot store it in text, SQLite would cut at it."""
+    if text is not None and "\x00" in text:
+        raise InvalidInput(f"{what} contains a NUL character")
+
+
+def _one_line(text: str) -> str:
+    """``text`` with every non-printable character (CR, LF, U+2028, …) escaped."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)

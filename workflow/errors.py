@@ -83,6 +83,17 @@ class IdentityRequired(InvalidInput):
         )
 
 
+class UnmappedDatabaseUser(InvalidInput):
+    """The authenticated database user is no actor of the directory (PostgreSQL)."""
+
+    def __init__(self, db_user: str) -> None:
+        self.db_user = db_user
+        super().__init__(
+            f"database user {db_user!r} is no actor of the directory: give an actor"
+            f' db_user = "{db_user}" in directory.toml, or connect as a mapped user'
+        )
+
+
 # --- refusals by the process (exit 1) ------------------------------------------------------
 
 
@@ -144,6 +155,19 @@ class PermissionDenied(WorkflowError):
         self.reason = reason
         on = f" on {key}" if key else ""
         super().__init__(f"{actor} may not {action}{on}: {reason}")
+
+
+class ImpersonationRefused(WorkflowError):
+    """``--as`` names somebody else than the authenticated database user (PostgreSQL)."""
+
+    def __init__(self, db_user: str, requested: str) -> None:
+        self.db_user = db_user
+        self.requested = requested
+        super().__init__(
+            f"database user {db_user!r} may not act as {requested!r}: on PostgreSQL the actor"
+            " is the authenticated database user; drop --as (and RUHRFLOW_ACTOR), or set"
+            " [security] allow_impersonation = true for development and tests only"
+        )
 
 
 class ConcurrentUpdate(WorkflowError):

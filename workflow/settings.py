@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,22 @@ def _redact_url(url: str) -> str:
     return url
 
 
+SECRET_ENV = ("RUHRFLOW_SMTP_PASSWORD", "RUHRFLOW_AUDIT_KEY", "PGPASSWORD")
+
+
+def secret_values(env: Mapping[str, str], urls: Sequence[str | None] = ()) -> list[str]:
+    """The secrets in play: the secret environment variables and passwords inside URLs."""
+    found = [env[name] for name in SECRET_ENV if env.get(name)]
+    for url in urls:
+        match = _URL_PASSWORD.search(url or "")
+        if match and match.group(1):
+            found.append(match.group(1))
+    return sorted(set(found), key=len, reverse=True)
+
+
+_URL_PASSWORD = re.compile(r"://[^/@:]*:([^@]*)@")
+
+
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
@@ -125,6 +142,7 @@ def load_settings(
         _merge(raw, _read_toml(user_file))
         user_base = user_file.resolve().parent
     raw = copy.deepcopy(raw)
+    _refuse_secrets_in_files(raw)
     try:
         db = raw["database"]
         proc = raw["process"]
@@ -173,7 +191,7 @@ def load_settings(
                 ),
                 max_attempts=int(mail["delivery"]["max_attempts"]),
             ),
-            allow_impersonation=bool(raw.get("security", {}).get("allow_impersonation", False)),
+            allow_impersonation=_flag(raw, "security", "allow_impersonation"),
             audit_key=key.encode("utf-8") if key else None,
             raw=raw,
         )
@@ -181,6 +199,31 @@ def load_settings(
         raise InvalidConfig(f"configuration lacks the key {exc.args[0]!r}") from None
     except (TypeError, ValueError) as exc:
         raise InvalidConfig(f"configuration value of the wrong type: {exc}") from None
+
+
+def _flag(raw: Mapping[str, Any], section: str, name: str) -> bool:
+    """A true/false setting; anything but a TOML boolean is refused (``"false"`` is truthy)."""
+    value = raw.get(section, {}).get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidConfig(f"{section}.{name} must be true or false, not {value!r}")
+    return value
+
+
+def _refuse_secrets_in_files(raw: Mapping[str, Any]) -> None:
+    """Secrets live only in the environment: a password or key in a file is refused."""
+    smtp = raw.get("mail", {}).get("smtp", {}) if isinstance(raw.get("mail"), dict) else {}
+    if isinstance(smtp, dict) and "password" in smtp:
+        raise InvalidConfig(
+            "mail.smtp.password must not be in a configuration file:"
+            " set RUHRFLOW_SMTP_PASSWORD in the environment"
+        )
+    for section in ("audit", "security"):
+        value = raw.get(section)
+        if isinstance(value, dict) and ({"key", "audit_key", "hmac_key"} & set(value)):
+            raise InvalidConfig(
+                f"{section}: the audit key must not be in a configuration file:"
+                " set RUHRFLOW_AUDIT_KEY in the environment"
+            )
 
 
 def _user_keys(path: str | Path, section: str) -> set[str]:

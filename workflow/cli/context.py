@@ -45,6 +45,7 @@ class CliContext:
     fixed_now: datetime | None
     _settings: Settings | None = field(default=None, repr=False)
     _runtime: Runtime | None = field(default=None, repr=False)
+    _actor: str | None = field(default=None, repr=False)
 
     @property
     def now(self) -> datetime:
@@ -71,19 +72,36 @@ class CliContext:
 
     def require_actor(self) -> str:
         """The acting identity for a command that changes data (validated)."""
-        from workflow.errors import IdentityRequired
-
-        actor = self.resolve_actor()
-        if actor is None:
-            raise IdentityRequired()
+        actor = self._acting(required=True)
+        assert actor is not None
         return actor
 
     def resolve_actor(self) -> str | None:
-        """The acting identity if one was given (validated against the directory)."""
-        if self.actor_id is None:
-            return None
-        self.runtime.directory.actor(self.actor_id)  # UnknownActor for a typo
-        return self.actor_id
+        """The acting identity if there is one (validated against the directory).
+
+        On PostgreSQL it is the authenticated database user, mapped to a directory actor;
+        ``--as`` is refused there unless ``[security] allow_impersonation`` is set. On
+        SQLite it is ``--as`` (see :mod:`workflow.identity`).
+        """
+        return self._acting(required=False)
+
+    def _acting(self, *, required: bool) -> str | None:
+        from workflow.errors import IdentityRequired
+        from workflow.identity import acting_actor
+
+        actor = self._actor
+        if actor is None:
+            rt = self.runtime
+            actor = self._actor = acting_actor(
+                rt.store,
+                rt.directory,
+                self.actor_id,
+                allow_impersonation=self.settings.allow_impersonation,
+                required=required,
+            )
+        if actor is None and required:
+            raise IdentityRequired()
+        return actor
 
     def close(self) -> None:
         """Release the runtime."""

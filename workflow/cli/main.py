@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "audit": ("workflow.cli.audit:audit", "Verify, checkpoint, read and export the history."),
     "report": ("workflow.cli.report:report", "Progress reports: status, lead times, overdue."),
+    "db": ("workflow.cli.db:db", "Database roles: print or apply the PostgreSQL grants."),
 }
 
 EXIT_INTERNAL = 70
@@ -69,7 +70,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except WorkflowError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_without_secrets(str(exc), ctx.obj)}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted; the current transaction was rolled back", err=True)
@@ -79,15 +80,26 @@ class LazyGroup(click.Group):
         except Exception as exc:
             if os.environ.get("RUHRFLOW_DEBUG"):
                 raise
-            click.echo(
-                f"internal error: {type(exc).__name__}: {exc} (set RUHRFLOW_DEBUG=1 for details)",
-                err=True,
-            )
+            text = _without_secrets(f"{type(exc).__name__}: {exc}", ctx.obj)
+            click.echo(f"internal error: {text} (set RUHRFLOW_DEBUG=1 for details)", err=True)
             ctx.exit(EXIT_INTERNAL)
         finally:
             obj = ctx.obj
             if isinstance(obj, CliContext):
                 obj.close()
+
+
+def _without_secrets(text: str, obj: Any) -> str:
+    """``text`` with every secret ruhrflow knows of replaced by ``***`` (a last line of
+    defence: messages are written not to carry secrets in the first place)."""
+    from workflow.settings import secret_values
+
+    urls = [os.environ.get("RUHRFLOW_DATABASE_URL")]
+    if isinstance(obj, CliContext):
+        urls.append(obj.db_url)
+    for secret in secret_values(os.environ, urls):
+        text = text.replace(secret, "***")
+    return text
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -25,8 +25,11 @@ def make_engine(url: str, *, busy_timeout_seconds: float = 15.0) -> Engine:
     """A SQLAlchemy engine for ``url`` with ruhrflow's connection settings."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise InvalidInput(f"not a database URL: {url!r}") from None
+    except (ArgumentError, ValueError):  # never echo the URL: it may carry a password
+        raise InvalidInput(
+            "the database URL is malformed: use sqlite:///PATH or"
+            " postgresql+psycopg://USER@HOST:PORT/DB"
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": busy_timeout_seconds})
@@ -103,6 +106,10 @@ class Store:
         except OperationalError as exc:
             raise StoreUnavailable(self._describe(exc)) from exc
         except DBAPIError as exc:
+            if "NUL (0x00)" in str(exc.orig):  # PostgreSQL text cannot hold NUL characters
+                raise InvalidInput(
+                    "the input contains a NUL character; nothing was changed"
+                ) from None
             if exc.connection_invalidated:
                 raise StoreUnavailable(f"lost the database connection: {_first_line(exc)}") from exc
             raise
