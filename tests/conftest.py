@@ -124,11 +124,32 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield from fresh_database(request, request.param, tmp_path)
 
 
+def test_config_text(mail_dir: Path) -> str:
+    """A test configuration: mail into ``mail_dir``; ``--as`` allowed on PostgreSQL too."""
+    return f'[mail]\nmaildir = "{mail_dir}"\n[security]\nallow_impersonation = true\n'
+
+
+@pytest.fixture(scope="session")
+def session_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The configuration every CLI call in the tests gets through RUHRFLOW_CONFIG."""
+    base = tmp_path_factory.mktemp("config")
+    path = base / "ruhrflow-test.toml"
+    path.write_text(test_config_text(base / "mail"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _config_for_cli(session_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No test writes mail into the working directory, and the tests act with --as on
+    # PostgreSQL too (where the database login is the actor unless impersonation is allowed).
+    monkeypatch.setenv("RUHRFLOW_CONFIG", str(session_config))
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings for the fresh database, with mail into a Maildir under tmp_path."""
     config = tmp_path / "ruhrflow-test.toml"
-    config.write_text(f'[mail]\nmaildir = "{tmp_path / "mail"}"\n', encoding="utf-8")
+    config.write_text(test_config_text(tmp_path / "mail"), encoding="utf-8")
     return load_settings(config, database_url=database_url, env={})
 
 

@@ -25,7 +25,7 @@ def run(
     base = ["--db", database_url, "--now", "2019-12-01T10:00"]
     if actor:
         base += ["--as", actor]
-    env = {"RUHRFLOW_AUDIT_KEY": key, "RUHRFLOW_ACTOR": None, "RUHRFLOW_CONFIG": None}
+    env = {"RUHRFLOW_AUDIT_KEY": key, "RUHRFLOW_ACTOR": None}
     return CliRunner().invoke(cli, [*base, *args], env=env)
 
 

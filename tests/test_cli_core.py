@@ -25,7 +25,8 @@ from workflow.cli.main import cli
 from workflow.engine import Engine
 
 NOW_TEXT = "2019-07-15T10:00"  # Berlin; conftest.NOW
-CLEAN_ENV = {"RUHRFLOW_ACTOR": None, "RUHRFLOW_CONFIG": None, "RUHRFLOW_DATABASE_URL": None}
+# RUHRFLOW_CONFIG stays: conftest points it at the test configuration.
+CLEAN_ENV = {"RUHRFLOW_ACTOR": None, "RUHRFLOW_DATABASE_URL": None}
 PROPOSAL_KEYS = {"key", "title", "state", "handlungsfeld", "themenforum", "lead", "version",
                  "cost_estimate"}  # fmt: skip
 HISTORY_KEYS = {"seq", "trigger", "from_state", "to_state", "actor", "at", "comment"}

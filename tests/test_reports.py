@@ -32,7 +32,7 @@ DAY = timedelta(days=1)
 
 
 def run(database_url: str, *args: str, now: str = "2019-12-01T10:00") -> Result:
-    env = {"RUHRFLOW_AUDIT_KEY": None, "RUHRFLOW_ACTOR": None, "RUHRFLOW_CONFIG": None}
+    env = {"RUHRFLOW_AUDIT_KEY": None, "RUHRFLOW_ACTOR": None}
     return CliRunner().invoke(cli, ["--db", database_url, "--now", now, *args], env=env)
 
 

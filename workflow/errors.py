@@ -86,11 +86,13 @@ class IdentityRequired(InvalidInput):
 class UnmappedDatabaseUser(InvalidInput):
     """The authenticated database user is no actor of the directory (PostgreSQL)."""
 
-    def __init__(self, db_user: str) -> None:
+    def __init__(self, db_user: str, *, impersonation_allowed: bool = False) -> None:
         self.db_user = db_user
+        hint = " (or, as impersonation is allowed here, say who acts: --as ID)"
         super().__init__(
             f"database user {db_user!r} is no actor of the directory: give an actor"
             f' db_user = "{db_user}" in directory.toml, or connect as a mapped user'
+            + (hint if impersonation_allowed else "")
         )
 
 

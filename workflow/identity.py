@@ -53,7 +53,7 @@ def acting_actor(
     if requested is None:
         if mapped is None:
             if required:
-                raise UnmappedDatabaseUser(login)
+                raise UnmappedDatabaseUser(login, impersonation_allowed=allow_impersonation)
             return None
         return mapped.id
     directory.actor(requested)  # UnknownActor for a typo, before anything else
