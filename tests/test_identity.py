@@ -271,11 +271,6 @@ def test_bad_mail_or_audit_config_errors_never_show_a_secret(body: str, tmp_path
     assert PASSWORD not in result.output and AUDIT_KEY not in result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflow/store/migrate.py current_revision() connects outside Store._translated:"
-    " `init` on an unreachable database is an internal error (exit 70); reported to the lead",
-)
 def test_init_against_an_unreachable_database_fails_cleanly(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://ruhrflow:{PASSWORD}@127.0.0.1:1/ruhrflow"
     result = invoke("--config", str(config_file(tmp_path)), "-v", "--db", url, "init")

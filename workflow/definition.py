@@ -110,6 +110,16 @@ class Definition:
 # --- YAML with line numbers ------------------------------------------------------------------
 
 
+class _Refused(Exception):
+    """A YAML construct the reader will not turn into values."""
+
+    def __init__(self, node: yaml.Node, path: str, message: str) -> None:
+        super().__init__(message)
+        self.line = node.start_mark.line + 1
+        self.path = path
+        self.message = message
+
+
 class _Reader:
     """Turns a composed YAML node tree into Python values, remembering key lines."""
 
@@ -118,12 +128,23 @@ class _Reader:
         self.lines: dict[str, int] = {}
         self.problems: list[Problem] = []
         self._constructor = yaml.constructor.SafeConstructor()
+        self._seen: set[int] = set()
 
     def value(self, node: yaml.Node, path: str) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            # A node met twice is an alias: a definition has no use for them, and expanding
+            # nested aliases ("billion laughs") would cost exponential time.
+            if id(node) in self._seen:
+                raise _Refused(
+                    node, path or "(document)", "YAML anchors and aliases are not allowed"
+                )
+            self._seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise _Refused(key_node, path or "(document)", "a key must be a plain name")
                 key = self._constructor.construct_object(key_node, deep=True)
                 sub = f"{path}.{key}" if path else str(key)
                 if key in result:
@@ -138,6 +159,11 @@ class _Reader:
         return self._constructor.construct_object(node, deep=True)
 
 
+def _one_line(value: object) -> str:
+    """An error text on one line (PyYAML's own messages span several)."""
+    return " ".join(str(value).split())
+
+
 def _compose(text: str, file: str) -> tuple[Any, dict[str, int], list[Problem]]:
     reader = _Reader(file)
     try:
@@ -146,14 +172,18 @@ def _compose(text: str, file: str) -> tuple[Any, dict[str, int], list[Problem]]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise InvalidDefinition(
-            [Problem(file, line, "(yaml)", f"not valid YAML: {exc.problem or exc}")]
+            [Problem(file, line, "(yaml)", f"not valid YAML: {_one_line(exc.problem or exc)}")]
         ) from None
     except yaml.YAMLError as exc:
-        raise InvalidDefinition([Problem(file, None, "(yaml)", f"not valid YAML: {exc}")]) from None
+        raise InvalidDefinition(
+            [Problem(file, None, "(yaml)", f"not valid YAML: {_one_line(exc)}")]
+        ) from None
     if node is None:
         raise InvalidDefinition([Problem(file, 1, "(document)", "the file is empty")])
     try:
         data = reader.value(node, "")
+    except _Refused as exc:
+        raise InvalidDefinition([Problem(file, exc.line, exc.path, exc.message)]) from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         raise InvalidDefinition(

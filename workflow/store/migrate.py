@@ -34,7 +34,7 @@ def head_revision() -> str:
 
 def current_revision(store: Store) -> str | None:
     """The migration the database is at (None for an empty database)."""
-    with store.engine.connect() as conn:
+    with store.read() as conn:  # read() turns an unreachable database into StoreUnavailable
         return MigrationContext.configure(conn).get_current_revision()
 
 
