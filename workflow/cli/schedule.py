@@ -8,7 +8,6 @@ the commands.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,72 +15,10 @@ import click
 
 from workflow.cli.context import obj, parse_day
 from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+from workflow.scheduling import scheduler_hooks, scheduler_settings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from workflow.runtime import Runtime
-    from workflow.sweep import OnRung
-
-
-@dataclass(frozen=True)
-class SchedulerHooks:
-    """Where the notifications plug into the scheduler (None until they exist).
-
-    * ``on_rung(conn, applied, rung_info, now)`` — called by the sweep for every fired
-      rung, inside its transaction: write the outbox notice (idempotency key
-      ``rung_info.idempotency_key``).
-    * ``deliver_outbox()`` — the outbox delivery job of ``scheduler run`` (every minute).
-    * ``weekly_digest()`` — the digest job of ``scheduler run`` (Monday 07:00).
-    """
-
-    on_rung: OnRung | None = None
-    deliver_outbox: Callable[[], Any] | None = None
-    weekly_digest: Callable[[], Any] | None = None
-
-
-def scheduler_hooks(
-    runtime: Runtime, clock: Callable[[], datetime] | None = None
-) -> SchedulerHooks:
-    """The hooks for ``runtime``: outbox notices per rung, delivery, the weekly digest.
-
-    ``clock`` gives the jobs' now (default: the wall clock; ``--now`` in tick and run).
-    Delivery uses the transport of ``settings.mail``; the digest is made once the week's
-    digest moment (``scheduler.digest_day``/``digest_time``) has come, at most once a week.
-    """
-    from notifications.delivery import deliver, transport_from_settings
-    from notifications.digest import digest_due, make_digests
-    from notifications.events import Notifier
-    from workflow.calendar import parse_local_time
-
-    now_of = clock or (lambda: datetime.now(UTC))
-    notifier = Notifier.from_settings(runtime.settings, runtime.directory)
-    section = runtime.settings.section("scheduler")
-    day = str(section.get("digest_day", "mon"))
-    at = parse_local_time(str(section.get("digest_time", "07:00")))
-    transport = None
-
-    def deliver_outbox() -> Any:
-        nonlocal transport
-        if transport is None:
-            transport = transport_from_settings(runtime.settings)
-        return deliver(runtime, transport, now_of())
-
-    def weekly_digest() -> Any:
-        now = now_of()
-        if not digest_due(now, day, at):
-            return None
-        return make_digests(runtime.engine, notifier, now)
-
-    return SchedulerHooks(
-        on_rung=notifier.on_rung, deliver_outbox=deliver_outbox, weekly_digest=weekly_digest
-    )
-
-
-def _scheduler_settings(runtime: Runtime) -> tuple[timedelta, int]:
-    section = runtime.settings.section("scheduler")
-    late_after = timedelta(seconds=float(section.get("late_after_seconds", 300)))
-    return late_after, int(section.get("batch_size", 200))
+    pass
 
 
 @click.group()
@@ -94,17 +31,12 @@ def scheduler() -> None:
 @click.pass_context
 def tick(ctx: click.Context, fmt: str) -> None:
     """Fire every due reminder and escalation once (for cron, tests and simulation)."""
-    from workflow.sweep import sweep
+    from workflow.scheduling import tick as run_tick
 
     c = obj(ctx)
     runtime = c.runtime
-    late_after, batch = _scheduler_settings(runtime)
-    hooks = scheduler_hooks(runtime, clock=lambda: c.now)
-    result = sweep(
-        runtime.engine, c.now, on_rung=hooks.on_rung, late_after=late_after, batch_size=batch
-    )
-    digest = hooks.weekly_digest() if hooks.weekly_digest else None
-    delivery = hooks.deliver_outbox() if hooks.deliver_outbox else None
+    done = run_tick(runtime, scheduler_hooks(runtime, clock=lambda: c.now), c.now)
+    result, digest, delivery = done.sweep, done.digest, done.delivery
     if fmt == "json":
         emit_json(
             {
@@ -152,7 +84,7 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
     c = obj(ctx)
     runtime = c.runtime
     logging.getLogger("ruhrflow.scheduler").setLevel(logging.INFO)
-    late_after, batch = _scheduler_settings(runtime)
+    late_after, batch = scheduler_settings(runtime)
     try:
         options = DaemonOptions.from_settings(
             runtime.settings.section("scheduler"), runtime.settings.timezone
@@ -250,7 +182,7 @@ def simulate(ctx: click.Context, until_text: str, fmt: str) -> None:
     until = end_of_local_day(parse_day(until_text))
     if until <= now:
         raise InvalidInput(f"--until {until_text} is not after now ({local_time(now)})")
-    late_after, _ = _scheduler_settings(c.runtime)
+    late_after, _ = scheduler_settings(c.runtime)
     planned = simulate_rungs(c.runtime.engine, now, until, late_after=late_after)
     rows = []
     for info in planned:
