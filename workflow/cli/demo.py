@@ -1,0 +1,76 @@
+"""``ruhrflow demo``: the Ruhr-Konferenz 2019 round end to end on the embedded default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from workflow.cli.output import emit_table
+
+
+@click.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("ruhrflow-demo"),
+    show_default=True,
+    help="Where the SQLite database, the Maildir and the demo's config go.",
+)
+@click.option("--fresh", is_flag=True, help="Replace a previous run in --dir.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines, only the summary.")
+def demo(directory: Path, fresh: bool, quiet: bool) -> None:
+    """Play the Ruhr-Konferenz 2019 round, from the Themenforen to the outcomes of 2024.
+
+    The real engine, deadline sweeps, outbox and weekly digests run under a simulated
+    clock (nothing sleeps); the mails land in a Maildir. Ignores --db and --config: the
+    demo always uses its own directory.
+    """
+    from workflow.demo import run_demo
+
+    def progress(line: str) -> None:
+        if not quiet:
+            click.echo(line, err=True)
+
+    summary = run_demo(directory, fresh=fresh, progress=progress)
+    _print_summary(summary)
+
+
+def _print_summary(s: Any) -> None:
+    click.echo("")
+    click.echo(f"ruhrflow demo: the Ruhr-Konferenz 2019 round, played in {s.seconds:.1f} s")
+    click.echo("")
+    click.echo("Proposals by status group, state and Handlungsfeld:")
+    hf = sorted(k for k in s.status_rows[0] if k.startswith("hf")) if s.status_rows else []
+    columns = [("group", "GROUP"), ("state", "STATE"), *[(k, k.upper()) for k in hf]]
+    emit_table([r for r in s.status_rows if r.get("total")], [*columns, ("total", "TOTAL")])
+    click.echo("")
+    click.echo(f"2020 Landesmittel: {s.funds_2020:,.0f} EUR".replace(",", "."))
+    click.echo("")
+    click.echo("Notices (outbox) by kind and status:")
+    rows = [
+        {"kind": kind, **{k: v for k, v in by_status.items()}}
+        for kind, by_status in sorted(s.notices.items())
+    ]
+    statuses = sorted({k for r in rows for k in r if k != "kind"})
+    emit_table(rows, [("kind", "KIND"), *[(st, st.upper()) for st in statuses]])
+    click.echo("")
+    overdue = sum(len(g["deadlines"]) for g in s.overdue)
+    click.echo(f"Overdue at the end (30 Jun 2024): {overdue} deadline(s)")
+    for g in s.overdue:
+        click.echo(f"  {g['ministry']}: {len(g['deadlines'])}")
+    click.echo("")
+    verdict = "OK" if s.verify_ok else "FAILED"
+    click.echo(f"audit verify: {verdict} — {s.verify_text}")
+    click.echo(f"database: {s.database}")
+    click.echo(f"mail:     {s.maildir} (Maildir: new/ holds one file per message)")
+    click.echo("")
+    cfg = s.config
+    click.echo("Try next:")
+    click.echo(f"  ruhrflow --config {cfg} proposal list --state implementation")
+    click.echo(f"  ruhrflow --config {cfg} history RK-03-01")
+    click.echo(f"  ruhrflow --config {cfg} audit verify")
+    if not s.verify_ok:
+        raise click.exceptions.Exit(1)
