@@ -522,8 +522,17 @@ class DeadlineEffect:
     ) -> None:
         plans: list[PlannedDeadline] = []
         rows: list[dict[str, Any]] = []
+        # plan_deadline is pure; only a rule read from a field depends on the proposal, so
+        # the proposals of one bulk command share one plan per (rule, time entered).
+        shared: dict[tuple[int, datetime], PlannedDeadline | None] = {}
         for change, rule, data, reset in opening:
-            planned = plan_deadline(rule, change.at, data, self.setting, now)
+            if rule.field is None:
+                slot = (id(rule), change.at)
+                if slot not in shared:
+                    shared[slot] = plan_deadline(rule, change.at, data, self.setting, now)
+                planned = shared[slot]
+            else:
+                planned = plan_deadline(rule, change.at, data, self.setting, now)
             if planned is None:
                 log.info("%s: no %s deadline (its date is not known)", change.key, rule.kind)
                 continue
