@@ -58,6 +58,8 @@ def run_tick(sweep: ModuleType, runtime: Any) -> int:
 
 def timed_tick(sweep: ModuleType, path: Path, work: Path) -> float:
     rt = open_runtime_for(sqlite_url(path), work)
+    import workflow.cli.schedule  # noqa: F401  (imported here, not inside the first timing)
+
     try:
         with stopwatch() as t:
             fired = run_tick(sweep, rt)
