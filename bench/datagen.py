@@ -25,8 +25,11 @@ from bench.support import (
 
 
 def proposals_with_deadlines(workdir: Path, name: str, proposals: int, due: int) -> Path:
-    """``proposals`` in ``implementation``, each with an open progress deadline and two
-    reminder rungs; exactly ``due`` rungs (on the first proposals) are due at ``NOW``.
+    """``proposals`` in ``implementation``, each with the open ``progress_report`` deadline
+    the deadline effect creates on entering that state (entry seq 1, period 0) and its two
+    rungs ``remind-7d`` and ``escalate-5wd`` (names as in the shipped definition, unique
+    per deadline as migration 0002 demands); exactly ``due`` rungs (the reminders of the
+    first proposals) are due at ``NOW``, every other rung lies in the future.
     """
     path = prepared_database(workdir, name, [Population(proposals, lambda i: "implementation")])
     progress(f"datagen: {proposals:,} deadlines, {2 * proposals:,} rungs ({due:,} due)")
@@ -34,30 +37,38 @@ def proposals_with_deadlines(workdir: Path, name: str, proposals: int, due: int)
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("BEGIN IMMEDIATE")
     created = sqlite_time(NOW - timedelta(days=80))
-    past = sqlite_time(NOW - timedelta(hours=1))
-    later = NOW + timedelta(days=30)
-    deadline_rows, rung_rows = [], []
+    deadline_rows: list[tuple[object, ...]] = []
+    rung_rows: list[tuple[object, ...]] = []
+
+    def flush() -> None:
+        conn.executemany(
+            "INSERT INTO deadlines (id, proposal_id, kind, state, entry_seq, due_at, status,"
+            " sequence, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            deadline_rows,
+        )
+        conn.executemany(
+            "INSERT INTO deadline_rungs (id, deadline_id, rung, fire_at, fired_at, late)"
+            " VALUES (?,?,?,?,?,?)",
+            rung_rows,
+        )
+        deadline_rows.clear()
+        rung_rows.clear()
+
     for i in range(proposals):
-        pid, did = i + 1, i + 1
-        due_at = sqlite_time(later + timedelta(days=10 + i % 50))
+        pid = did = i + 1
+        # the first ``due`` reminders were due an hour ago; the others fire in 30–80 days
+        remind_at = NOW - timedelta(hours=1) if i < due else NOW + timedelta(days=30 + i % 50)
+        due_at = remind_at + timedelta(days=7)
+        escalate_at = due_at + timedelta(days=7)  # 5 working days
         deadline_rows.append(
-            (did, pid, "progress_report", "implementation", 1, due_at, "open", 0, created)
-        )
-        first = past if i < due else sqlite_time(later + timedelta(days=i % 50))
-        rung_rows.append((2 * did - 1, did, "reminder_7d", first, None, 0))
-        rung_rows.append(
-            (2 * did, did, "reminder_1d", sqlite_time(later + timedelta(days=9)), None, 0)
-        )
-    conn.executemany(
-        "INSERT INTO deadlines (id, proposal_id, kind, state, entry_seq, due_at, status,"
-        " sequence, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
-        deadline_rows,
-    )
-    conn.executemany(
-        "INSERT INTO deadline_rungs (id, deadline_id, rung, fire_at, fired_at, late)"
-        " VALUES (?,?,?,?,?,?)",
-        rung_rows,
-    )
+            (did, pid, "progress_report", "implementation", 1, sqlite_time(due_at), "open", 0,
+             created)
+        )  # fmt: skip
+        rung_rows.append((2 * did - 1, did, "remind-7d", sqlite_time(remind_at), None, 0))
+        rung_rows.append((2 * did, did, "escalate-5wd", sqlite_time(escalate_at), None, 0))
+        if len(rung_rows) >= 100_000:
+            flush()
+    flush()
     conn.execute("COMMIT")
     conn.close()
     return path

@@ -3,7 +3,7 @@
 Bulk advance: ``advance_many`` of ``start`` on the same 1,000 proposals in ``funded``,
 among 10,000 vs many (quick 50,000, full 1,000,000) proposals in other states. The work is
 the same, so peak RSS must stay flat (ratio ≤ 1.2): nothing may load the whole table.
-Tick: the same for the scheduler tick (SKIP until ``workflow.sweep`` exists).
+Tick: the same for the scheduler tick (1,000 due rungs), which must fire exactly those.
 Peak RSS is the child's ``VmHWM`` (imports included, as a user sees it). Not
 ``ru_maxrss``: Linux carries that across ``fork``+``exec``, so a child would report the
 parent's peak (the parent holds the generated data).
@@ -62,8 +62,7 @@ def child() -> None:
     else:
         sweep = tick.sweep_module()
         assert sweep is not None
-        tick.run_tick(sweep, rt)
-        done = -1
+        done = tick.run_tick(sweep, rt)
     rt.close()
     peak = peak_rss_kb()
     print(json.dumps({"peak_kb": peak, "before_kb": before, "done": done}))
@@ -120,6 +119,8 @@ def run(quick: bool) -> list[Result]:
             small_t = proposals_with_deadlines(work, "tick_small", SMALL, tick.DUE)
             large_t = proposals_with_deadlines(work, "tick_large", large, tick.DUE)
             a, b = measure("tick", large_t, work), measure("tick", small_t, work)
+            if a["done"] != tick.DUE or b["done"] != tick.DUE:
+                raise RuntimeError(f"tick fired {a['done']}/{b['done']} rungs, not {tick.DUE}")
             results.append(
                 Result(
                     tick_name,

@@ -2,7 +2,9 @@
 
 The baseline reads every row ordered by chain and seq, rebuilds the canonical bytes with
 ``workflow.chain.canonical_bytes``, hashes them and checks the links — nothing else.
-Needs ``workflow.audit`` (issue 5); until it is on main this prints a SKIP line.
+Ours is ``workflow.audit.verify.verify_store``, which also checks every chain's end
+against the proposal row's ``history_seq``/``history_head`` (an outer join the baseline
+does not do).
 """
 
 from __future__ import annotations
@@ -46,20 +48,18 @@ COLUMNS = (
 
 
 def audit_module() -> ModuleType | None:
-    """``workflow.audit`` when it exists on this branch, else None."""
+    """``workflow.audit.verify`` when it exists on this branch, else None."""
     try:
-        return importlib.import_module("workflow.audit")
+        return importlib.import_module("workflow.audit.verify")
     except ImportError:
         return None
 
 
 def run_verify(audit: ModuleType, runtime: Any) -> Any:
-    """Verify every chain, as ``ruhrflow audit verify`` does.
-
-    Written against issue 5 (``verify(store, key=…)`` → a result that is truthy when all
-    chains hold); adapt here when the API differs.
+    """Verify every chain as ``ruhrflow audit verify`` does (``verify_store`` with the
+    configured audit key); returns the ``VerifyResult``.
     """
-    return audit.verify(runtime.store, key=runtime.settings.audit_key)
+    return audit.verify_store(runtime.store, key=runtime.settings.audit_key)
 
 
 def baseline_verify(path: Path) -> int:
@@ -111,8 +111,10 @@ def run(quick: bool) -> list[Result]:
             ours = t[0]
         finally:
             rt.close()
-        if not outcome:
-            raise RuntimeError(f"audit verify found a break in valid data: {outcome!r}")
+        if not outcome.ok:  # a verify that stops early measures nothing
+            raise RuntimeError(f"audit verify found a break in valid data: {outcome.broken}")
+        if outcome.entries != rows:
+            raise RuntimeError(f"audit verify checked {outcome.entries} rows, not {rows}")
     return [
         Result(
             name,

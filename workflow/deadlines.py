@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from workflow.calendar import (
     Duration,
@@ -431,55 +431,135 @@ def close_deadlines(
     return found
 
 
+# Built once (the effect runs in every transition's transaction); the IN lists expand.
+_CHUNK = 500  # proposals per IN (...)
+_OPEN_OF = (
+    select(deadlines.c.id, deadlines.c.proposal_id, deadlines.c.kind, deadlines.c.sequence)
+    .where(deadlines.c.proposal_id.in_(bindparam("pids", expanding=True)))
+    .where(deadlines.c.status == OPEN)
+    .order_by(deadlines.c.id)
+)
+_CLOSE = (
+    update(deadlines)
+    .where(deadlines.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=bindparam("new_status"), closed_at=bindparam("closed"))
+)
+_CANCEL = (
+    update(deadline_rungs)
+    .where(
+        deadline_rungs.c.deadline_id.in_(bindparam("ids", expanding=True)),
+        deadline_rungs.c.fired_at.is_(None),
+        deadline_rungs.c.cancelled_at.is_(None),
+    )
+    .values(cancelled_at=bindparam("cancelled"))
+)
+_INSERT_DEADLINES = insert(deadlines).returning(deadlines.c.id, sort_by_parameter_order=True)
+_INSERT_RUNGS = insert(deadline_rungs)
+
+
 class DeadlineEffect:
     """The transition effect: close the deadlines of the state left, open those entered.
 
     ``setting`` is the ``[process]`` section of the settings (for ``date_setting`` rules).
+    All changes of one command are handled together: one query for their open deadlines,
+    one UPDATE per status, one INSERT of the new deadlines and one of their rungs (a bulk
+    advance of 10,000 proposals issued 3–4 statements per proposal before).
     """
 
     def __init__(self, setting: Mapping[str, Any] | None = None) -> None:
         self.setting: Mapping[str, Any] = dict(setting or {})
 
     def __call__(self, conn: Connection, applied: Sequence[Applied], now: datetime) -> None:
+        if len({change.proposal_id for change in applied}) != len(applied):
+            for change in applied:  # one proposal twice: keep the order of its changes
+                self._apply(conn, [change], now)
+            return
+        self._apply(conn, applied, now)
+
+    def _apply(self, conn: Connection, applied: Sequence[Applied], now: datetime) -> None:
+        # What each change closes: every open deadline when the state changes; on a
+        # self-transition, the recurring deadlines its trigger resets (closed as met).
+        close_all: set[int] = set()
+        resets: dict[int, dict[str, DeadlineRule]] = {}
+        opening: list[tuple[Applied, DeadlineRule, Mapping[str, Any], str | None]] = []
         for change in applied:
             rules = rules_of(change.definition)
             data = change.proposal.get("data") or {}
             if change.from_state != change.to_state:
-                close_deadlines(conn, change.proposal_id, now)
-                for rule in rules:
-                    if rule.state == change.to_state:
-                        self._open(conn, rule, change, data, now, sequence=0)
+                close_all.add(change.proposal_id)
+                opening += [(change, r, data, None) for r in rules if r.state == change.to_state]
                 continue
-            for rule in rules:  # a self-transition: recurring deadlines start a new period
+            for rule in rules:
                 if rule.state == change.to_state and change.trigger in rule.reset_by:
-                    closed = close_deadlines(
-                        conn, change.proposal_id, now, kind=rule.kind, status=MET
-                    )
-                    sequence = max((s for _, s in closed), default=-1) + 1
-                    self._open(conn, rule, change, data, now, sequence=sequence)
+                    resets.setdefault(change.proposal_id, {})[rule.kind] = rule
+                    opening.append((change, rule, data, rule.kind))
+        closed: list[int] = []
+        met: list[int] = []
+        sequences: dict[tuple[int, str], int] = {}  # (proposal, kind) -> highest period met
+        wanted = sorted(close_all | set(resets))
+        for i in range(0, len(wanted), _CHUNK):
+            found = conn.execute(_OPEN_OF, {"pids": wanted[i : i + _CHUNK]})
+            for deadline_id, proposal_id, kind, sequence in found:
+                if proposal_id in close_all:
+                    closed.append(deadline_id)
+                elif kind in resets.get(proposal_id, {}):
+                    met.append(deadline_id)
+                    slot = (proposal_id, kind)
+                    sequences[slot] = max(sequences.get(slot, -1), int(sequence))
+        for ids, status in ((closed, CLOSED), (met, MET)):
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i : i + _CHUNK]
+                conn.execute(_CLOSE, {"ids": chunk, "new_status": status, "closed": now})
+                conn.execute(_CANCEL, {"ids": chunk, "cancelled": now})
+        self._open_all(conn, opening, sequences, now)
 
-    def _open(
+    def _open_all(
         self,
         conn: Connection,
-        rule: DeadlineRule,
-        change: Applied,
-        data: Mapping[str, Any],
+        opening: Sequence[tuple[Applied, DeadlineRule, Mapping[str, Any], str | None]],
+        sequences: Mapping[tuple[int, str], int],
         now: datetime,
-        *,
-        sequence: int,
     ) -> None:
-        planned = plan_deadline(rule, change.at, data, self.setting, now)
-        if planned is None:
-            log.info("%s: no %s deadline (its date is not known)", change.key, rule.kind)
+        plans: list[PlannedDeadline] = []
+        rows: list[dict[str, Any]] = []
+        # plan_deadline is pure; only a rule read from a field depends on the proposal, so
+        # the proposals of one bulk command share one plan per (rule, time entered).
+        shared: dict[tuple[int, datetime], PlannedDeadline | None] = {}
+        for change, rule, data, reset in opening:
+            if rule.field is None:
+                slot = (id(rule), change.at)
+                if slot not in shared:
+                    shared[slot] = plan_deadline(rule, change.at, data, self.setting, now)
+                planned = shared[slot]
+            else:
+                planned = plan_deadline(rule, change.at, data, self.setting, now)
+            if planned is None:
+                log.info("%s: no %s deadline (its date is not known)", change.key, rule.kind)
+                continue
+            sequence = 0 if reset is None else sequences.get((change.proposal_id, reset), -1) + 1
+            plans.append(planned)
+            rows.append(
+                {
+                    "proposal_id": change.proposal_id,
+                    "kind": rule.kind,
+                    "state": rule.state,
+                    "entry_seq": change.seq,
+                    "due_at": planned.due_at,
+                    "status": OPEN,
+                    "sequence": sequence,
+                    "created_at": now,
+                }
+            )
+        if not rows:
             return
-        open_deadline(
-            conn,
-            planned,
-            proposal_id=change.proposal_id,
-            entry_seq=change.seq,
-            sequence=sequence,
-            now=now,
-        )
+        ids = conn.execute(_INSERT_DEADLINES, rows).scalars().all()
+        rungs = [
+            {"deadline_id": deadline_id, "rung": rung.name, "fire_at": fire_at}
+            for deadline_id, planned in zip(ids, plans, strict=True)
+            for rung, fire_at in planned.rungs
+        ]
+        if rungs:
+            conn.execute(_INSERT_RUNGS, rungs)
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, RowMapping, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, select, update
 
 from workflow.deadlines import ESCALATION, OPEN, REMINDER, rule_of
 from workflow.store import repo
@@ -107,12 +107,24 @@ class SweepResult:
         }
 
 
-def _pending(now: datetime) -> list[Any]:
+def _pending(now: datetime, *, drive_by_rungs: bool = False) -> list[Any]:
+    """Rungs due at ``now`` of open deadlines.
+
+    ``drive_by_rungs``: compare ``status || ''`` instead of ``status``, so that no index on
+    ``deadlines.status`` can be used and the planner starts from the partial index on
+    pending rungs (``ix_deadline_rungs_due``), looking each deadline up by id. Without it
+    SQLite walks every open deadline (``ix_deadlines_status_due_at``) and sorts: 0.4 s per
+    batch at 100,000 proposals instead of 0.3 ms, growing with the table. SQLite only:
+    PostgreSQL already starts from the partial index (nested loop, 7 ms for 200 of 1,000
+    due among 200,000), while the expression's unknown selectivity made it hash-join a
+    sequential scan of all deadlines (85 ms).
+    """
+    status = deadlines.c.status.concat("") if drive_by_rungs else deadlines.c.status
     return [
         deadline_rungs.c.fired_at.is_(None),
         deadline_rungs.c.cancelled_at.is_(None),
         deadline_rungs.c.fire_at <= now,
-        deadlines.c.status == OPEN,
+        status == OPEN,
     ]
 
 
@@ -125,6 +137,18 @@ _RUNG_COLUMNS = (
     deadlines.c.kind.label("deadline"),
     deadlines.c.state.label("deadline_state"),
     deadlines.c.due_at,
+)
+
+
+# Built once: constructing the UPDATE per rung cost ~0.3 ms, a third of firing one.
+_CLAIM = (
+    update(deadline_rungs)
+    .where(
+        deadline_rungs.c.id == bindparam("c_id"),
+        deadline_rungs.c.fired_at.is_(None),
+        deadline_rungs.c.cancelled_at.is_(None),
+    )
+    .values(fired_at=bindparam("c_at"), late=bindparam("c_late"))
 )
 
 
@@ -168,7 +192,7 @@ def _sweep_batch(
     candidates = conn.execute(
         select(deadlines.c.proposal_id)
         .select_from(deadline_rungs.join(deadlines, deadlines.c.id == deadline_rungs.c.deadline_id))
-        .where(*_pending(now))
+        .where(*_pending(now, drive_by_rungs=conn.dialect.name == "sqlite"))
         .order_by(deadline_rungs.c.fire_at, deadline_rungs.c.id)
         .limit(batch_size)
     ).scalars()
@@ -197,13 +221,7 @@ def _sweep_batch(
             continue
         info = _info(engine, conn, row, rung, now, late_after)
         claimed = conn.execute(
-            update(deadline_rungs)
-            .where(
-                deadline_rungs.c.id == rung["rung_id"],
-                deadline_rungs.c.fired_at.is_(None),
-                deadline_rungs.c.cancelled_at.is_(None),
-            )
-            .values(fired_at=now, late=info.late)
+            _CLAIM, {"c_id": rung["rung_id"], "c_at": now, "c_late": info.late}
         ).rowcount
         if claimed != 1:
             continue

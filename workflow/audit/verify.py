@@ -20,15 +20,20 @@ What each row must satisfy, and what a failure means:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import select
 
 from workflow.audit.checkpoint import CheckpointRecord, find_checkpoint, heads_digest
 from workflow.audit.system import SYSTEM_CHAIN, is_system_chain
-from workflow.chain import GENESIS, entry_hash
+from workflow.chain import GENESIS, HASHED_FIELDS, canonical_bytes, format_time
 from workflow.store.db import Store
 from workflow.store.schema import history, proposals
 
@@ -106,13 +111,28 @@ class ChainWalker:
     _proposal: tuple[bool, int | None, str | None] | None = None
     _checkpoint_hash_seen: bool = False
 
-    def feed(self, row: Mapping[str, Any]) -> None:
-        """Check one row; raises _Stop at a break."""
+    def feed(self, row: Mapping[str, Any], payload: bytes | None = None) -> None:
+        """Check one row; raises _Stop at a break.
+
+        ``payload`` is the row's canonical bytes when the caller has built them already
+        (the database path); else they are built here with ``canonical_bytes``.
+        """
         chain = row["chain"]
         if chain != self._chain:
             self._finish_chain()
-            self._start_chain(chain, row)
-        seq = row["seq"]
+            proposal = (
+                (row["p_key"] is not None, row["p_seq"], row["p_head"]) if "p_key" in row else None
+            )
+            self._start_chain(chain, proposal)
+        self._check(
+            chain,
+            row["seq"],
+            row["prev_hash"],
+            row["hash"],
+            canonical_bytes(row) if payload is None else payload,
+        )
+
+    def _check(self, chain: str, seq: int, prev_hash: str, stored: str, payload: bytes) -> None:
         expected = self._seq + 1
         if seq != expected:
             if seq > expected:
@@ -120,9 +140,42 @@ class ChainWalker:
             else:
                 problem = f"entries out of order: seq {seq} after seq {self._seq}"
             raise _Stop(Break(chain, expected if seq > expected else seq, problem))
-        computed = entry_hash(row, self.key)
-        hash_ok = computed == row["hash"]
-        link_ok = row["prev_hash"] == self._head
+        key = self.key
+        if key:
+            computed = hmac.digest(key, payload, "sha256").hex()
+        else:
+            computed = hashlib.sha256(payload).hexdigest()
+        hash_ok = computed == stored
+        link_ok = prev_hash == self._head
+        if not (hash_ok and link_ok):
+            self._broken(chain, seq, stored, computed, payload, hash_ok, link_ok)
+        if self.checkpoint is not None:
+            recorded = self.checkpoint.get(chain)
+            if recorded is not None and recorded[0] == seq:
+                if recorded[1] != stored:
+                    raise _Stop(
+                        Break(
+                            chain,
+                            seq,
+                            "the entry differs from the checkpoint: the chain was rewritten"
+                            " since the checkpoint",
+                        )
+                    )
+                self._checkpoint_hash_seen = True
+        self._seq = seq
+        self._head = stored
+        self.entries += 1
+
+    def _broken(
+        self,
+        chain: str,
+        seq: int,
+        stored: str,
+        computed: str,
+        payload: bytes,
+        hash_ok: bool,
+        link_ok: bool,
+    ) -> None:
         if not hash_ok and not link_ok:
             raise _Stop(
                 Break(
@@ -134,52 +187,34 @@ class ChainWalker:
             )
         if not hash_ok:
             hint = "or the audit key is wrong"
-            if self.key and entry_hash(row, None) == row["hash"]:
+            if self.key and hashlib.sha256(payload).hexdigest() == stored:
                 hint = "it was hashed without the audit key"
             raise _Stop(
                 Break(
                     chain,
                     seq,
-                    f"the entry was changed after it was written: stored hash {row['hash'][:12]}…,"
+                    f"the entry was changed after it was written: stored hash {stored[:12]}…,"
                     f" computed {computed[:12]}… ({hint})",
                 )
             )
-        if not link_ok:
-            before = "GENESIS" if seq == 1 else f"the hash of seq {seq - 1}"
-            raise _Stop(
-                Break(
-                    chain,
-                    seq,
-                    f"prev_hash does not match {before}: an entry was inserted, removed"
-                    " or the entries were reordered",
-                )
+        before = "GENESIS" if seq == 1 else f"the hash of seq {seq - 1}"
+        raise _Stop(
+            Break(
+                chain,
+                seq,
+                f"prev_hash does not match {before}: an entry was inserted, removed"
+                " or the entries were reordered",
             )
-        if self.checkpoint is not None:
-            recorded = self.checkpoint.get(chain)
-            if recorded is not None and recorded[0] == seq:
-                if recorded[1] != row["hash"]:
-                    raise _Stop(
-                        Break(
-                            chain,
-                            seq,
-                            "the entry differs from the checkpoint: the chain was rewritten"
-                            " since the checkpoint",
-                        )
-                    )
-                self._checkpoint_hash_seen = True
-        self._seq = seq
-        self._head = row["hash"]
-        self.entries += 1
+        )
 
-    def _start_chain(self, chain: str, row: Mapping[str, Any]) -> None:
+    def _start_chain(
+        self, chain: str, proposal: tuple[bool, int | None, str | None] | None
+    ) -> None:
         self._chain = chain
         self._seq = 0
         self._head = GENESIS
         self._checkpoint_hash_seen = False
-        if "p_key" in row:
-            self._proposal = (row["p_key"] is not None, row["p_seq"], row["p_head"])
-        else:
-            self._proposal = None
+        self._proposal = proposal
 
     def _finish_chain(self) -> None:
         chain = self._chain
@@ -287,6 +322,30 @@ _ROWS = (
 )
 
 
+def _walk_raw(
+    entries: Iterable[tuple[Any, ...]],
+    *,
+    key: bytes | None,
+    checkpoint: CheckpointRecord | None = None,
+) -> VerifyResult:
+    """``walk`` over ``raw_entries``: the same checks, without a mapping per row."""
+    walker = ChainWalker(key=key, checkpoint=checkpoint.heads if checkpoint else None)
+    check = walker._check
+    current = None
+    try:
+        for chain, seq, prev, digest, payload, p_key, p_seq, p_head in entries:
+            if chain != current:
+                walker._finish_chain()
+                walker._start_chain(chain, (p_key is not None, p_seq, p_head))
+                current = chain
+            check(chain, seq, prev, digest, payload)
+        walker.finish()
+    except _Stop as stop:
+        return VerifyResult(walker.entries, len(walker.heads), bool(key), None, stop.broken)
+    digest = heads_digest(walker.heads)
+    return VerifyResult(walker.entries, len(walker.heads), bool(key), digest, None, checkpoint)
+
+
 def stream_rows(conn: Any) -> Iterator[Mapping[str, Any]]:
     """Every history row ordered by (chain, seq), with the proposal's head, streamed."""
     yield from conn.execute(_ROWS).mappings()
@@ -307,7 +366,7 @@ def verify_store(
             if isinstance(found, str):
                 return VerifyResult(0, 0, bool(key), None, Break(SYSTEM_CHAIN, None, found))
             checkpoint = found
-        result = walk(stream_rows(conn), key=key, checkpoint=checkpoint)
+        result = _walk_raw(raw_entries(conn), key=key, checkpoint=checkpoint)
         if result.broken is None:
             orphan = conn.execute(
                 select(proposals.c.key, proposals.c.history_seq)
@@ -335,3 +394,94 @@ def _system_rows(conn: Any) -> Iterator[Mapping[str, Any]]:
     )
     for row in conn.execute(stmt).mappings():
         yield {"chain": SYSTEM_CHAIN, **row}
+
+
+# --- the database path: raw rows, canonical bytes without the ORM types ----------------------
+
+# The row columns in the order of the key-sorted canonical JSON (see canonical_bytes).
+assert tuple(sorted(HASHED_FIELDS)) == (
+    "actor_ref", "at", "chain", "comment", "data", "from_state",
+    "kind", "prev_hash", "seq", "to_state", "trigger",
+)  # fmt: skip
+
+_RAW_SQL = (
+    "SELECT h.chain, h.seq, h.kind, h.trigger, h.from_state, h.to_state, h.actor_ref,"
+    " h.comment, h.data, h.at, h.prev_hash, h.hash, p.key, p.history_seq, p.history_head"
+    " FROM history h LEFT OUTER JOIN proposals p ON p.key = h.chain"
+    " ORDER BY h.chain, h.seq"
+)
+# json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds exactly
+# this encoder per call; building it once is the same output without that cost.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_encode: Callable[[Any], str] = _ENCODER.encode
+if c_make_encoder is not None:  # the C encoder that encode() would build, built once
+    # markers None = no circularity check: values parsed from JSON cannot be circular.
+    _c_encoder = c_make_encoder(None, _ENCODER.default, encode_basestring, None, ":", ",",
+                                True, False, True)  # fmt: skip
+
+    def _encode_c(value: Any) -> str:
+        return "".join(_c_encoder(value, 0))
+
+    _encode = _encode_c
+
+
+def _json(value: Any) -> str:
+    """One top-level value as ``canonical_bytes`` writes it."""
+    if value is None:
+        return "null"
+    cls = value.__class__
+    if cls is str:
+        return encode_basestring(value)  # what the encoder uses with ensure_ascii=False
+    if cls is int:
+        return int.__repr__(value)
+    return _encode(value)
+
+
+def _sqlite_time(text: Any) -> str:
+    """The canonical text (``format_time``) of a time as SQLite hands it back.
+
+    The store writes ``YYYY-MM-DD HH:MM:SS.ffffff`` (naive UTC): then the canonical text is
+    the same digits with ``T`` and ``Z``. Anything else takes the way the column type
+    takes (parse, naive means UTC, ``format_time``).
+    """
+    if (
+        text.__class__ is str
+        and len(text) == 26
+        and text[10] == " "
+        and text[19] == "."
+        and text[0] != "0"
+        and datetime.fromisoformat(text).tzinfo is None  # also validates the digits
+    ):
+        return f"{text[:10]}T{text[11:]}Z"
+    at = text if isinstance(text, datetime) else datetime.fromisoformat(text)
+    return format_time(at if at.tzinfo is not None else at.replace(tzinfo=UTC))
+
+
+def raw_entries(conn: Any) -> Iterator[tuple[Any, ...]]:
+    """Every history row ordered by (chain, seq), streamed, as
+    ``(chain, seq, prev_hash, hash, canonical bytes, p_key, p_seq, p_head)``.
+
+    The driver's own values (no SQLAlchemy type processing, no mapping per row); the
+    canonical bytes are byte-identical to ``workflow.chain.canonical_bytes`` of the row as
+    the store types read it (tests/test_audit_verify_fast.py proves it on awkward data).
+    """
+    on_sqlite = conn.dialect.name == "sqlite"
+    streamed = conn.execution_options(stream_results=True, max_row_buffer=BATCH)
+    result = streamed.exec_driver_sql(_RAW_SQL)  # a server-side cursor on PostgreSQL
+    loads = json.loads
+    for part in result.partitions(BATCH):
+        for row in part:
+            chain, seq, kind, trig, src, dst, ref, comment, data, at, prev, digest, pk, ps, ph = row
+            if on_sqlite:
+                at_text = _sqlite_time(at)
+                if data is not None:
+                    data = loads(data)
+            else:
+                at_text = format_time(at)
+            payload = (
+                f'{{"actor_ref":{_json(ref)},"at":{encode_basestring(at_text)},'
+                f'"chain":{_json(chain)},"comment":{_json(comment)},"data":{_json(data)},'
+                f'"from_state":{_json(src)},"kind":{_json(kind)},"prev_hash":{_json(prev)},'
+                f'"seq":{_json(seq)},"to_state":{_json(dst)},"trigger":{_json(trig)}}}'
+            ).encode()
+            yield chain, seq, prev, digest, payload, pk, ps, ph
