@@ -367,9 +367,8 @@ class Engine:
             raise TransitionNotAllowed(
                 key, trigger, state, reasons=[f"missing {m}" for m in missing]
             )
-        if transition.guards:  # without guards the machine has nothing left to decide
-            ctx = _DbGuardContext(conn, row, fields, now, self.directory)
-            machine.fire(key, state, trigger, ctx)
+        ctx = _DbGuardContext(conn, row, fields, now, self.directory)
+        machine.fire(key, state, trigger, ctx)
         return _Plan(row, machine, transition, trigger, transition.dest, fields, comment)
 
     def _write(

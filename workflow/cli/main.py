@@ -20,7 +20,7 @@ from workflow.errors import WorkflowError
 
 # name -> (module:attribute, one-line help). Help lives here so --help imports no module.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("workflow.cli.demo:demo", "Play the Ruhr-Konferenz 2019 round end to end (start here)."),
+    "demo": ("workflow.cli.demo:demo", "Play the 2019 round end to end (start here)."),
     "init": ("workflow.cli.setup:init", "Create or upgrade the database; register the definition."),
     "proposal": ("workflow.cli.proposals:proposal", "Add, import, list and show proposals."),
     "consult": ("workflow.cli.records:consult", "Record consultation statements."),
