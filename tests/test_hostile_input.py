@@ -232,7 +232,9 @@ def test_csv_with_formula_and_jinja_cells_is_stored_literally(
 
 # JSON values PostgreSQL's JSONB does not give back as they were written: numeric has no
 # negative zero and no exponent (1e16 comes back as an int), and no NaN or infinity at all.
-storable_text = st.text(st.characters(exclude_characters="\x00"), max_size=20)
+storable_text = st.text(
+    st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=20
+)
 json_scalars = st.one_of(
     st.none(),
     st.booleans(),
