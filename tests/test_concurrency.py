@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from chain_check import chain_problems
 from conftest import NOW, REPO
 from sqlalchemy import create_engine, func, select, text
 from support import add_proposal
 
+from workflow.audit.verify import verify_store
 from workflow.engine import Engine
 from workflow.store.schema import history, proposals
 
@@ -150,7 +150,7 @@ def test_eight_processes_fire_the_same_trigger_exactly_one_wins(
             select(history.c.comment).where(history.c.chain == key, history.c.seq == before + 1)
         ).scalar()
         assert comment == f"worker-{winners[0]}"
-        assert chain_problems(conn) == []
+    assert verify_store(engine.store, key=engine.audit_key).broken is None
 
 
 def test_concurrent_bulk_advances_apply_once_all_or_nothing(
@@ -170,8 +170,7 @@ def test_concurrent_bulk_advances_apply_once_all_or_nothing(
             assert "no proposal is in state 'idea'" in assert_one_line_error(stderr)
     assert {state_of(engine, k) for k in keys} == {"proposed"}
     assert history_count(engine) == 2 * len(keys)
-    with engine.store.read() as conn:
-        assert chain_problems(conn) == []
+    assert verify_store(engine.store, key=engine.audit_key).broken is None
 
 
 # --- disjoint proposals ------------------------------------------------------------------

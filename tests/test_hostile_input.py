@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from support import add_proposal
 
+from workflow.audit.verify import verify_store
 from workflow.cli.main import cli
 from workflow.definition import Definition, parse_definition
-from workflow.engine import Engine
-from workflow.errors import InvalidDefinition
+from workflow.engine import Engine, canonical_data
+from workflow.errors import InvalidDefinition, InvalidInput
+from workflow.store.repo import load_proposal
 from workflow.store.schema import history, proposals
 
 DB_EXAMPLES = settings(
@@ -222,6 +226,119 @@ def test_csv_with_formula_and_jinja_cells_is_stored_literally(
     )
     assert shown["title"] == "{{ 7*7 }} {% for %}"
     assert shown["summary"] == '=HYPERLINK("x")'
+
+
+# --- history data a backend would give back changed ----------------------------------------
+
+# JSON values PostgreSQL's JSONB does not give back as they were written: numeric has no
+# negative zero and no exponent (1e16 comes back as an int), and no NaN or infinity at all.
+storable_text = st.text(
+    st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=20
+)
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([-0.0, 0.0, 1e16, -1.5e16, 1e300, 5e-324, 0.1, 1.5e-7]),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2, max_value=10**12),
+    storable_text,
+)
+json_data = st.dictionaries(
+    storable_text,
+    st.recursive(
+        json_scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4),
+            st.tuples(inner, inner),
+            st.dictionaries(storable_text, inner, max_size=4),
+        ),
+        max_leaves=12,
+    ),
+    max_size=6,
+)
+
+
+def append(engine: Engine, key: str, data: dict[str, Any]) -> None:
+    """One history entry with ``data`` through ``Engine.append_event``."""
+    with engine.store.write() as conn:
+        row = load_proposal(conn, key)
+        assert row is not None
+        engine.append_event(
+            conn, row, kind="note", trigger="note", actor="koordination", now=NOW, data=data
+        )
+
+
+def stored_data(engine: Engine, key: str) -> Any:
+    with engine.store.read() as conn:
+        return (
+            conn.execute(
+                select(history.c.data).where(history.c.chain == key).order_by(history.c.seq.desc())
+            )
+            .scalars()
+            .first()
+        )
+
+
+def test_data_that_jsonb_changes_is_hashed_as_stored_and_verifies(engine: Engine) -> None:
+    # given data that JSONB would give back changed (and a Decimal json cannot even write)
+    key = add_proposal(engine, NOW)
+    data = {
+        "negative_zero": -0.0,
+        "big": 1e16,
+        "bigger": -2.5e300,
+        "tiny": 5e-324,
+        "amount": Decimal("1250000.50"),
+        "pair": (1, -0.0),
+        "nested": {"x": [-0.0, {"y": 1e20}]},
+    }
+    # when it is appended to the chain
+    append(engine, key, data)
+    # then the store gives back exactly the canonical form that was hashed, and it verifies
+    expected = canonical_data(data)
+    assert expected["negative_zero"] == 0.0 and math.copysign(1, expected["negative_zero"]) == 1
+    assert expected["big"] == 10**16 and isinstance(expected["big"], int)
+    assert expected["amount"] == "1250000.50" and expected["pair"] == [1, 0.0]
+    stored = stored_data(engine, key)
+    assert json.dumps(stored, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    result = verify_store(engine.store, key=engine.audit_key)
+    assert result.ok, result.broken
+
+
+@DB_EXAMPLES
+@given(data=json_data)
+def test_any_json_data_appended_to_history_verifies(engine: Engine, data: dict[str, Any]) -> None:
+    key = add_proposal(engine, NOW)
+    append(engine, key, data)
+    assert json.dumps(stored_data(engine, key), sort_keys=True) == json.dumps(
+        canonical_data(data), sort_keys=True
+    )
+    result = verify_store(engine.store, key=engine.audit_key)
+    assert result.ok, result.broken
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"x": float("nan")},
+        {"x": [float("inf")]},
+        {"x": {"y": -float("inf")}},
+        {"x": Decimal("NaN")},
+        {"x": "nul\x00"},
+        {"nul\x00": 1},
+        {"x": "\ud800"},
+    ],
+    ids=["nan", "inf", "-inf", "decimal-nan", "nul", "nul-key", "surrogate"],
+)
+def test_data_no_backend_can_store_is_refused_and_nothing_written(
+    engine: Engine, data: dict[str, Any]
+) -> None:
+    key = add_proposal(engine, NOW)
+    before = count(engine, history)
+    with pytest.raises(InvalidInput):
+        append(engine, key, data)
+    assert count(engine, history) == before
+    assert verify_store(engine.store, key=engine.audit_key).ok
 
 
 # --- the definition loader ---------------------------------------------------------------

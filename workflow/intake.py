@@ -15,6 +15,7 @@ from sqlalchemy import Connection, insert, select
 
 from workflow.chain import GENESIS, entry_hash
 from workflow.directory import Directory
+from workflow.engine import canonical_data
 from workflow.errors import (
     DuplicateProposal,
     ImportRejected,
@@ -206,7 +207,7 @@ def create_proposals(
                 "to_state": definition.initial,
                 "actor_ref": ref,
                 "comment": None,
-                "data": _snapshot(item, key),
+                "data": canonical_data(_snapshot(item, key)),
                 "at": now,
                 "prev_hash": GENESIS,
             }

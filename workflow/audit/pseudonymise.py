@@ -69,7 +69,6 @@ def pseudonymise(engine: Engine, actor_id: str, *, by: str, now: datetime) -> Ps
             data={"pseudonym": pseudonym, "refs": len(refs)},
             audit_key=engine.audit_key,
         )
-    # The engine caches refs per actor id; a cached ref is now the pseudonym's, so drop it
-    # (the engine has no public hook for this yet).
-    engine._refs.pop(actor_id, None)
+    # The engine caches refs per actor id; a cached ref is now the pseudonym's.
+    engine.forget_actor_ref(actor_id)
     return Pseudonymised(pseudonym, len(refs), entry["seq"])
