@@ -24,9 +24,10 @@ from sqlalchemy import func, select
 from support import add_proposal
 
 from workflow.audit.verify import verify_store
+from workflow.chain import canonical_data
 from workflow.cli.main import cli
 from workflow.definition import Definition, parse_definition
-from workflow.engine import Engine, canonical_data
+from workflow.engine import Engine
 from workflow.errors import InvalidDefinition, InvalidInput
 from workflow.store.repo import load_proposal
 from workflow.store.schema import history, proposals

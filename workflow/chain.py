@@ -12,9 +12,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
+
+from workflow.errors import InvalidInput
 
 GENESIS = "0" * 64
 
@@ -44,3 +48,71 @@ def entry_hash(entry: Mapping[str, Any], key: bytes | None = None) -> str:
     if key:
         return hmac.new(key, payload, hashlib.sha256).hexdigest()
     return hashlib.sha256(payload).hexdigest()
+
+
+# Floats from here on are whole numbers, and PostgreSQL's JSONB gives them back as ints
+# (1e16 is stored as the numeric 10000000000000000).
+_FLOAT_AS_INT = 1e16
+
+
+def canonical_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` as every backend gives it back, so that what is hashed is what is read.
+
+    History ``data`` is hashed before it is written, and verification hashes what the
+    store returns; the two must be the same JSON. PostgreSQL's JSONB stores numbers as
+    ``numeric``: ``-0.0`` comes back as ``0.0`` and ``1e16`` as the int
+    ``10000000000000000``; it refuses NaN, infinities and ``\\u0000``. Hence: floats must
+    be finite, ``-0.0`` becomes ``0.0``, floats of 1e16 and more (all whole) become ints,
+    Decimals become their text (as amounts are stored elsewhere), tuples lists, keys text
+    (ints allowed); text with NUL or lone surrogates is refused. Other types are a
+    programming error (TypeError).
+    """
+    result = _canonical(data, "data")
+    assert isinstance(result, dict)
+    return result
+
+
+def _canonical(value: Any, where: str) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        _storable_json_text(value, where)
+        return value
+    if isinstance(value, int):
+        return int(value)  # an IntEnum or int subclass is hashed as its number
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(f"{where}: {value} is not a finite number")
+        if value == 0:
+            return 0.0  # -0.0 too
+        if abs(value) >= _FLOAT_AS_INT:
+            return int(value)
+        return float(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise InvalidInput(f"{where}: {value} is not a finite number")
+        return str(value)
+    if isinstance(value, Mapping):
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, int) and not isinstance(key, bool):
+                key = str(key)
+            if not isinstance(key, str):
+                raise TypeError(f"{where}: a key must be text, not {type(key).__name__}")
+            _storable_json_text(key, where)
+            if key in result:
+                raise TypeError(f"{where}: key {key!r} appears twice")
+            result[key] = _canonical(item, f"{where}.{key}")
+        return result
+    if isinstance(value, list | tuple):
+        return [_canonical(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    raise TypeError(f"{where}: {type(value).__name__} is not JSON data")
+
+
+def _storable_json_text(text: str, where: str) -> None:
+    if "\x00" in text:
+        raise InvalidInput(f"{where} contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{where} contains a lone surrogate (not UTF-8)") from None

@@ -13,9 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from workflow.chain import GENESIS, entry_hash
+from workflow.chain import GENESIS, canonical_data, entry_hash
 from workflow.directory import Directory
-from workflow.engine import canonical_data
 from workflow.errors import (
     DuplicateProposal,
     ImportRejected,

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text
 
-from workflow.chain import GENESIS, entry_hash
+from workflow.chain import GENESIS, canonical_data, entry_hash
 from workflow.store import repo
 from workflow.store.schema import history
 
@@ -64,7 +64,7 @@ def append_system_entry(
         "to_state": None,
         "actor_ref": ref_of(conn, actor_id, now),
         "comment": comment,
-        "data": dict(data),
+        "data": canonical_data(data),
         "at": now,
         "prev_hash": last.hash if last else GENESIS,
     }
