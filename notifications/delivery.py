@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, and_, or_, select, update
 
-from notifications.mime import build_message
-from notifications.model import Recipient, RenderedNotice
+from notifications.mime import build_message, message_id
+from notifications.model import Attachment, Recipient, RenderedNotice
 from notifications.outbox import FAILED, NO_RECIPIENT, PENDING, SENDING, SENT, sender_address
 from notifications.transport import (
     MaildirTransport,
@@ -136,29 +136,33 @@ def message_from_row(row: Mapping[str, Any], *, sender: str, date: datetime) -> 
     if not recipients:
         raise ValueError(NO_RECIPIENT)
     domain = str(row["message_id"]).strip("<>").rpartition("@")[2]
-    message = build_message(
+    expected = message_id(row["idempotency_key"], domain)
+    if expected != row["message_id"]:
+        raise ValueError(f"Message-ID {expected} differs from {row['message_id']}")
+    attachments = []
+    for part in row["attachments"] or []:
+        maintype, _, rest = str(part["content_type"]).partition("/")
+        subtype, *params_text = (p.strip() for p in rest.split(";"))
+        params = dict(p.split("=", 1) for p in params_text if "=" in p)
+        params.pop("charset", None)
+        attachments.append(
+            Attachment(
+                filename=str(part["filename"]),
+                maintype=maintype,
+                subtype=subtype,
+                params=(*params.items(), ("charset", "utf-8")),
+                content=str(part["content"]).encode("utf-8"),
+            )
+        )
+    return build_message(
         sender=sender_address(sender),
         recipients=recipients,
         rendered=RenderedNotice(row["subject"], row["body_text"], row["body_html"]),
         idempotency_key=row["idempotency_key"],
         date=date,
         domain=domain,
+        attachments=attachments,
     )
-    if message["Message-ID"] != row["message_id"]:
-        raise ValueError(f"Message-ID {message['Message-ID']} differs from {row['message_id']}")
-    for part in row["attachments"] or []:
-        maintype, _, rest = str(part["content_type"]).partition("/")
-        subtype, *params_text = (p.strip() for p in rest.split(";"))
-        params = dict(p.split("=", 1) for p in params_text if "=" in p)
-        params.pop("charset", None)
-        message.add_attachment(
-            str(part["content"]).encode("utf-8"),
-            maintype=maintype,
-            subtype=subtype,
-            filename=str(part["filename"]),
-            params={**params, "charset": "utf-8"},
-        )
-    return message
 
 
 def _claimable(now: datetime) -> Any:
