@@ -20,6 +20,11 @@ from notifications.sanitize import one_line
 from notifications.transport import Envelope, NoticeMessage
 
 CALENDAR_FILENAME = "termin.ics"
+# "=_" can occur in neither quoted-printable nor base64 text, the only encodings of the parts,
+# so these boundaries never occur inside a part, and neither is a prefix of the other. Fixed
+# rather than random, so that the parsed Content-Type headers are shared (headers.POLICY).
+MIXED_BOUNDARY = "=_ruhrflow_mixed"
+ALTERNATIVE_BOUNDARY = "=_ruhrflow_alternative"
 SENDER_NAME = "Ruhr-Konferenz (ruhrflow)"
 
 # Deliberately narrower than RFC 5322: plain ASCII addresses as ministries use them. Anything
@@ -115,14 +120,11 @@ def build_message(
     message["To"] = to_header
     message["Subject"] = unstructured(one_line(rendered.subject), "Subject")
     message["Date"] = Verbatim(format_datetime(date.astimezone(BERLIN)))
-    message_id_value = message_id(idempotency_key, domain)
-    message["Message-ID"] = Verbatim(message_id_value)
+    message["Message-ID"] = Verbatim(message_id(idempotency_key, domain))
     message["Auto-Submitted"] = Verbatim("auto-generated")
     message["X-Ruhrflow-Key"] = Verbatim(idempotency_key)
     message["MIME-Version"] = Verbatim("1.0")
-    # A boundary with "=_" can occur in neither quoted-printable nor base64 text.
-    token = message_id_value[1:33]
-    message["Content-Type"] = Verbatim(f'multipart/mixed;\n boundary="=_mixed_{token}"')
+    message["Content-Type"] = Verbatim(f'multipart/mixed; boundary="{MIXED_BOUNDARY}"')
     message["Content-Language"] = Verbatim("de")
     message.envelope = Envelope(
         sender=from_.addr_spec,
@@ -131,7 +133,7 @@ def build_message(
         to_header=to_header,
     )
 
-    alternative = _part(f'multipart/alternative;\n boundary="=_alternative_{token}"')
+    alternative = _part(f'multipart/alternative; boundary="{ALTERNATIVE_BOUNDARY}"')
     alternative.attach(_text_part(rendered.text, "plain"))
     alternative.attach(_text_part(rendered.html, "html"))
     mixed: EmailMessage = message

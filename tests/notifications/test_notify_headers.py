@@ -187,3 +187,26 @@ def test_an_attachment_part_reads_back_with_its_name_type_and_content(filename: 
     assert attachment.get_payload(decode=True) == content
     head = built.as_bytes().split(b"\r\n\r\n", 1)[0]
     assert max(len(line) for line in head.split(b"\r\n")) <= 78
+
+
+def test_a_body_that_contains_the_boundaries_cannot_end_its_part() -> None:
+    # given bodies that contain the fixed boundary lines literally
+    text = "Zeile\n--=_ruhrflow_mixed\nContent-Type: text/html\n\n--=_ruhrflow_alternative--\n"
+    built = build_message(
+        sender=SENDER,
+        recipients=[Recipient("A", "a@x.invalid")],
+        rendered=RenderedNotice("Betreff", text, f"<pre>{text}</pre>"),
+        idempotency_key="k-1",
+        date=datetime(2019, 11, 5, 8, 0, tzinfo=UTC),
+    )
+    # when
+    parsed = email.message_from_bytes(built.as_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    # then the structure and both bodies are intact
+    assert [p.get_content_type() for p in parsed.walk()] == [
+        "multipart/mixed", "multipart/alternative", "text/plain", "text/html",
+    ]  # fmt: skip
+    plain = parsed.get_body(preferencelist=("plain",))
+    html = parsed.get_body(preferencelist=("html",))
+    assert plain is not None and plain.get_content().replace("\r\n", "\n") == text
+    assert html is not None and html.get_content().replace("\r\n", "\n") == f"<pre>{text}</pre>\n"
