@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import unicodedata
 from datetime import datetime
 from email.header import decode_header, make_header
 from email.message import EmailMessage
@@ -25,6 +26,7 @@ from notifications import (
 from notifications.headers import encoded_words
 from notifications.mime import _attachment_part
 from notifications.model import Attachment
+from notifications.sanitize import one_line
 from notifications.transport import NoticeMessage
 
 UTC = ZoneInfo("UTC")
@@ -210,3 +212,13 @@ def test_a_body_that_contains_the_boundaries_cannot_end_its_part() -> None:
     html = parsed.get_body(preferencelist=("html",))
     assert plain is not None and plain.get_content().replace("\r\n", "\n") == text
     assert html is not None and html.get_content().replace("\r\n", "\n") == f"<pre>{text}</pre>\n"
+
+
+@PROPERTY
+@given(text=USER_TEXT)
+def test_one_line_replaces_every_line_break_and_control_character(text: str) -> None:
+    # the rule, spelled out character by character (one_line skips it for printable text)
+    breaking = {"Cc", "Zl", "Zp"}
+    spaced = "".join(" " if unicodedata.category(c) in breaking else c for c in text)
+    assert one_line(text) == " ".join(spaced.split())
+    assert one_line(text).splitlines() in ([], [one_line(text)])
