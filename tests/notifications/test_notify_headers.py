@@ -222,3 +222,10 @@ def test_one_line_replaces_every_line_break_and_control_character(text: str) -> 
     spaced = "".join(" " if unicodedata.category(c) in breaking else c for c in text)
     assert one_line(text) == " ".join(spaced.split())
     assert one_line(text).splitlines() in ([], [one_line(text)])
+
+
+@pytest.mark.parametrize("header", ["To", "from", "SUBJECT", "Message-ID", "Date"])
+def test_a_header_that_may_occur_once_cannot_be_added_twice(header: str) -> None:
+    built = message(Recipient("A", "a@x.invalid"))
+    with pytest.raises(ValueError, match="at most 1"):
+        built[header] = "c@x.invalid"
