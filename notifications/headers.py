@@ -8,18 +8,22 @@ notices, both found by the property tests in ``tests/notifications``:
 * a space between two words that both need encoding is turned into folding whitespace, which
   decoders drop ("beschlossen – Übergabe" arrives as "beschlossen –Übergabe").
 
-So Subject, From and To are encoded with the long-standing ``email.header.Header`` encoder (every
-space stays inside an encoded word) and stored verbatim through :data:`POLICY`, which never
-re-parses or refolds them. Everything else in the message uses the normal SMTP policy.
+So Subject, From and To are encoded here, by :func:`encoded_words` (RFC 2047 "Q" encoding of the
+whole text: every space stays inside an encoded word), and stored verbatim through
+:data:`POLICY`, which never re-parses or refolds them. The encoder replaced
+``email.header.Header``, which does the same but costs a quarter of a millisecond per header
+(the demo sends 3,500 mails); ``tests/notifications`` check that its output decodes to the input
+for any text and never holds a line break that is not folding.
 """
 
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Sequence
-from email.header import Header
 from email.headerregistry import Address
 from email.policy import EmailPolicy
+from functools import lru_cache
 from typing import Any
 
 _MAX_LINE = 78
@@ -43,16 +47,89 @@ class NoticePolicy(EmailPolicy):
             return (name, str(value))
         return super().header_store_parse(name, value)
 
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        """Parse a stored plain value on access, as usual; the MIME structure headers once.
+
+        The generator asks for Content-Type several times per part while writing a message;
+        those values repeat (``text/plain; charset="utf-8"``) or are asked for again, and
+        the parsed header objects are immutable, so they are parsed once and shared.
+        """
+        if not hasattr(value, "name") and name.lower() in _STRUCTURE_HEADERS:
+            return _parsed(self.header_factory, name, value)
+        return super().header_fetch_parse(name, value)
+
+    def header_max_count(self, name: str) -> int | None:
+        """How often ``name`` may occur (1 for To, Subject, …), as the stdlib says, but cached.
+
+        The stdlib asks ``header_factory[name]``, which creates a new class on every call
+        (a third of the cost of setting a header); the answer depends only on the name.
+        """
+        return _max_count(self.header_factory, name.lower())
+
+
+@lru_cache(maxsize=256)
+def _max_count(factory: Any, name: str) -> int | None:
+    count: int | None = factory[name].max_count
+    return count
+
+
+_LINESEP = re.compile(r"\n|\r")
+_STRUCTURE_HEADERS = frozenset({"content-type", "content-transfer-encoding", "content-disposition"})
+
+
+@lru_cache(maxsize=1024)
+def _parsed(factory: Any, name: str, value: str) -> Any:
+    # What EmailPolicy.header_fetch_parse does for a stored string (CR/LF removed, then parsed).
+    return factory(name, "".join(_LINESEP.split(value)))
+
 
 # refold_source="none": a stored plain string is written as it is, never parsed and refolded.
 POLICY = NoticePolicy(linesep="\r\n", refold_source="none")
 
 
-def _encoded_words(text: str, header_name: str) -> str:
-    # Header(charset="utf-8") encodes the whole text as encoded words, even plain ASCII parts.
-    return Header(text, charset="utf-8", header_name=header_name, maxlinelen=_MAX_LINE).encode(
-        linesep="\n"
-    )
+# RFC 2047, 5(3): the characters an encoded word in a phrase may carry as they are (the
+# strictest of its three contexts, so the same words do for Subject and display names).
+_Q_LITERAL = frozenset(string.ascii_letters + string.digits + "!*+-/")
+_WORD_START, _WORD_END = "=?utf-8?q?", "?="
+_MAX_WORD = 75  # RFC 2047, 2: an encoded word is at most 75 characters long
+_MAX_PAYLOAD = _MAX_WORD - len(_WORD_START) - len(_WORD_END)
+_LONGEST_CHARACTER = 12  # four UTF-8 bytes, "=XX" each
+
+
+@lru_cache(maxsize=4096)
+def _q(char: str) -> str:
+    """One character in "Q" encoding: as it is, ``_`` for a space, or ``=XX`` per UTF-8 byte."""
+    if char in _Q_LITERAL:
+        return char
+    if char == " ":
+        return "_"
+    return "".join(f"={byte:02X}" for byte in char.encode("utf-8"))
+
+
+def encoded_words(text: str, header_name: str) -> str:
+    """Encode all of ``text`` as RFC 2047 "Q" encoded words, folded one word per line.
+
+    Every character, spaces included, is inside an encoded word, so a decoder (which drops
+    the whitespace *between* adjacent encoded words) gives back exactly ``text``. A word holds
+    whole characters only (RFC 2047, 5) and is at most 75 characters long; the first line
+    leaves room for ``header_name: ``, so that no line exceeds 78 characters. Lines are
+    separated by ``"\\n "`` (the policy writes CRLF). ``""`` gives ``""``.
+    """
+    first = min(_MAX_PAYLOAD, _MAX_LINE - len(header_name) - 2 - len(_WORD_START) - len(_WORD_END))
+    limit = max(first, _LONGEST_CHARACTER)
+    words: list[str] = []
+    current: list[str] = []
+    used = 0
+    for char in text:
+        code = _q(char)
+        if used + len(code) > limit and current:
+            words.append("".join(current))
+            current, used, limit = [], 0, _MAX_PAYLOAD
+        current.append(code)
+        used += len(code)
+    if current:
+        words.append("".join(current))
+    return "\n ".join(f"{_WORD_START}{word}{_WORD_END}" for word in words)
 
 
 def unstructured(text: str, header_name: str) -> Verbatim:
@@ -68,7 +145,7 @@ def unstructured(text: str, header_name: str) -> Verbatim:
         and len(header_name) + 2 + len(text) <= _MAX_LINE
     ):
         return Verbatim(text)
-    return Verbatim(_encoded_words(text, header_name))
+    return Verbatim(encoded_words(text, header_name))
 
 
 def address_list(addresses: Sequence[Address], header_name: str) -> Verbatim:
@@ -86,5 +163,5 @@ def address_list(addresses: Sequence[Address], header_name: str) -> Verbatim:
         elif _PLAIN_PHRASE.fullmatch(name) and name == name.strip() and "  " not in name:
             entries.append(f"{name} <{address.addr_spec}>")
         else:
-            entries.append(f"{_encoded_words(name, header_name)}\n <{address.addr_spec}>")
+            entries.append(f"{encoded_words(name, header_name)}\n <{address.addr_spec}>")
     return Verbatim(",\n ".join(entries))

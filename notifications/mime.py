@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from email import quoprimime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -13,10 +15,16 @@ from email.utils import format_datetime
 from notifications.formatting import BERLIN
 from notifications.headers import POLICY, Verbatim, address_list, unstructured
 from notifications.ics import calendar_bytes
-from notifications.model import CalendarEntry, Recipient, RenderedNotice
+from notifications.model import Attachment, CalendarEntry, Recipient, RenderedNotice
 from notifications.sanitize import one_line
+from notifications.transport import Envelope, NoticeMessage
 
 CALENDAR_FILENAME = "termin.ics"
+# "=_" can occur in neither quoted-printable nor base64 text, the only encodings of the parts,
+# so these boundaries never occur inside a part, and neither is a prefix of the other. Fixed
+# rather than random, so that the parsed Content-Type headers are shared (headers.POLICY).
+MIXED_BOUNDARY = "=_ruhrflow_mixed"
+ALTERNATIVE_BOUNDARY = "=_ruhrflow_alternative"
 SENDER_NAME = "Ruhr-Konferenz (ruhrflow)"
 
 # Deliberately narrower than RFC 5322: plain ASCII addresses as ministries use them. Anything
@@ -25,6 +33,11 @@ _DOMAIN_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
 _DOMAIN = re.compile(_DOMAIN_PATTERN)
 _ADDR_SPEC = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@" + _DOMAIN_PATTERN)
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+# MIME type and parameter names (RFC 2045 tokens) and values that need no quoting beyond "…".
+_TOKEN = re.compile(r"[A-Za-z0-9!#$&.+^_-]{1,40}")
+_VALUE = re.compile(r"[A-Za-z0-9 ._+-]{1,60}")
+_MAX_BODY_LINE = POLICY.max_line_length or 78
+_MAX_PLAIN_VALUE = 78 - len("Content-Disposition: ")  # one header line, no folding needed
 
 
 def make_address(display_name: str, addr_spec: str) -> Address:
@@ -64,16 +77,23 @@ def build_message(
     date: datetime,
     calendar: CalendarEntry | None = None,
     domain: str = "ruhrflow.invalid",
-) -> EmailMessage:
+    attachments: Sequence[Attachment] = (),
+) -> NoticeMessage:
     """Build the email for one notice.
 
     Structure: ``multipart/mixed`` holding a ``multipart/alternative`` (text/plain and text/html,
     UTF-8, quoted-printable) and, if ``calendar`` is given, the attachment ``termin.ics``
-    (``text/calendar; method=PUBLISH``). ``sender`` is a plain address (addr-spec); the From
-    header shows it as :data:`SENDER_NAME`. Untrusted text (subject, display names) cannot add
-    headers or recipients: line breaks become spaces, addresses are built only from their parts
-    (:class:`~email.headerregistry.Address`), and Subject/From/To are encoded by
-    :mod:`notifications.headers` rather than the stdlib folder (see there why).
+    (``text/calendar; method=PUBLISH``), then ``attachments``. ``sender`` is a plain address
+    (addr-spec); the From header shows it as :data:`SENDER_NAME`. Untrusted text (subject,
+    display names) cannot add headers or recipients: line breaks become spaces, addresses are
+    built only from their parts (:class:`~email.headerregistry.Address`), and Subject/From/To
+    are encoded by :mod:`notifications.headers` rather than the stdlib folder (see there why).
+
+    The message is assembled part by part with headers the code itself writes (validated or
+    encoded here, stored verbatim) instead of through ``set_content``/``add_alternative``,
+    which parse and refold every header they touch: same structure and bytes, a tenth of the
+    time. The result carries its :class:`~notifications.transport.Envelope` (From address and
+    To addresses) so that the transport need not parse the headers it was built from.
 
     Raises ``ValueError`` for an invalid address, an empty recipient list, a naive ``date``, or
     an idempotency key or domain that cannot go into a header.
@@ -90,28 +110,97 @@ def build_message(
         raise ValueError(f"invalid Message-ID domain: {domain!r}")
 
     to = [make_address(r.name, r.address) for r in recipients]
-    message = EmailMessage(policy=POLICY)
+    from_ = make_address(SENDER_NAME, sender)
+    message = NoticeMessage(policy=POLICY)
     # Subject, From and To carry untrusted text: encoded by notifications.headers, not the stdlib.
-    message["From"] = address_list([make_address(SENDER_NAME, sender)], "From")
-    message["To"] = address_list(to, "To")
+    # The other values are ASCII the checks above or the stdlib formatters vouch for.
+    from_header = address_list([from_], "From")
+    to_header = address_list(to, "To")
+    message["From"] = from_header
+    message["To"] = to_header
     message["Subject"] = unstructured(one_line(rendered.subject), "Subject")
-    message["Date"] = format_datetime(date.astimezone(BERLIN))
-    message["Message-ID"] = message_id(idempotency_key, domain)
-    message["Auto-Submitted"] = "auto-generated"
+    message["Date"] = Verbatim(format_datetime(date.astimezone(BERLIN)))
+    message["Message-ID"] = Verbatim(message_id(idempotency_key, domain))
+    message["Auto-Submitted"] = Verbatim("auto-generated")
     message["X-Ruhrflow-Key"] = Verbatim(idempotency_key)
+    message["MIME-Version"] = Verbatim("1.0")
+    message["Content-Type"] = Verbatim(f'multipart/mixed; boundary="{MIXED_BOUNDARY}"')
+    message["Content-Language"] = Verbatim("de")
+    message.envelope = Envelope(
+        sender=from_.addr_spec,
+        recipients=tuple(address.addr_spec for address in to),
+        from_header=from_header,
+        to_header=to_header,
+    )
 
-    # Quoted-printable survives any relay (no 8BITMIME needed) and stays readable in the source.
-    message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    message.make_mixed()
+    alternative = _part(f'multipart/alternative; boundary="{ALTERNATIVE_BOUNDARY}"')
+    alternative.attach(_text_part(rendered.text, "plain"))
+    alternative.attach(_text_part(rendered.html, "html"))
+    mixed: EmailMessage = message
+    mixed.attach(alternative)
     if calendar is not None:
-        message.add_attachment(
-            calendar_bytes(calendar, method="PUBLISH", stamp=date),
-            maintype="text",
-            subtype="calendar",
-            filename=CALENDAR_FILENAME,
-            params={"method": "PUBLISH", "charset": "utf-8"},
-        )
-    # After the body: set_content() drops Content-* headers set before it.
-    message["Content-Language"] = "de"
+        attachments = [calendar_attachment(calendar, date), *attachments]
+    for attachment in attachments:
+        mixed.attach(_attachment_part(attachment))
     return message
+
+
+def calendar_attachment(calendar: CalendarEntry, stamp: datetime) -> Attachment:
+    """The ``termin.ics`` of a notice made at ``stamp``."""
+    return Attachment(
+        filename=CALENDAR_FILENAME,
+        maintype="text",
+        subtype="calendar",
+        params=(("method", "PUBLISH"), ("charset", "utf-8")),
+        content=calendar_bytes(calendar, method="PUBLISH", stamp=stamp),
+    )
+
+
+def _part(content_type: str) -> EmailMessage:
+    part = EmailMessage(policy=POLICY)
+    part["Content-Type"] = Verbatim(content_type)
+    return part
+
+
+def _text_part(text: str, subtype: str) -> EmailMessage:
+    """What ``set_content(text, subtype=…, charset="utf-8", cte="quoted-printable")`` makes."""
+    part = _part(f'text/{subtype}; charset="utf-8"')
+    part["Content-Transfer-Encoding"] = Verbatim("quoted-printable")
+    # As email.contentmanager does it: normalised line ends, then the body encoder.
+    body = b"\n".join(text.encode("utf-8").splitlines()) + b"\n"
+    part.set_payload(quoprimime.body_encode(body.decode("latin-1"), _MAX_BODY_LINE))
+    return part
+
+
+def _attachment_part(attachment: Attachment) -> EmailMessage:
+    """What ``add_attachment(content, maintype, subtype, filename=…, params=…)`` makes."""
+    names = (attachment.maintype, attachment.subtype, *(k for k, _ in attachment.params))
+    values = (attachment.filename, *(v for _, v in attachment.params))
+    params = "".join(f'; {name}="{value}"' for name, value in attachment.params)
+    content_type = f"{attachment.maintype}/{attachment.subtype}{params}"
+    disposition = f'attachment; filename="{attachment.filename}"'
+    if not (
+        all(_TOKEN.fullmatch(name) for name in names)
+        and all(_VALUE.fullmatch(value) for value in values)
+        and max(len(content_type), len(disposition)) <= _MAX_PLAIN_VALUE
+    ):
+        return _stdlib_attachment_part(attachment)
+    part = _part(content_type)
+    part["Content-Transfer-Encoding"] = Verbatim("base64")
+    part["Content-Disposition"] = Verbatim(disposition)
+    part.set_payload(base64.encodebytes(attachment.content).decode("ascii"))
+    return part
+
+
+def _stdlib_attachment_part(attachment: Attachment) -> EmailMessage:
+    # Anything unusual (long, or non-ASCII names that need RFC 2231) goes the stdlib's way.
+    part = EmailMessage(policy=POLICY)
+    part.set_content(
+        attachment.content,
+        maintype=attachment.maintype,
+        subtype=attachment.subtype,
+        disposition="attachment",
+        filename=attachment.filename,
+        params=dict(attachment.params),
+    )
+    return part

@@ -47,3 +47,14 @@ class RenderedNotice:
     subject: str
     text: str
     html: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to a notice (base64): e.g. ``termin.ics``, ``text/calendar``."""
+
+    filename: str
+    maintype: str
+    subtype: str
+    params: tuple[tuple[str, str], ...]
+    content: bytes

@@ -77,6 +77,16 @@ def _valid(recipients: Sequence[Recipient], key: str) -> tuple[list[dict[str, st
     return good, bad
 
 
+# Built once, the values come as parameters: building the statement per notice cost more
+# than running it.
+_INSERT_POSTGRESQL, _INSERT_SQLITE = (
+    insert(outbox)
+    .on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
+    .returning(outbox.c.id)
+    for insert in (postgresql.insert, sqlite.insert)
+)
+
+
 def enqueue(conn: Connection, notice: Notice, now: datetime, *, domain: str) -> int | None:
     """Insert ``notice`` in the caller's transaction; return its id, None if the key exists.
 
@@ -114,14 +124,8 @@ def enqueue(conn: Connection, notice: Notice, now: datetime, *, domain: str) -> 
         "message_id": message_id(notice.idempotency_key, domain),
         "created_at": now,
     }
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        insert(outbox)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
-        .returning(outbox.c.id)
-    )
-    new_id = conn.execute(stmt).scalar_one_or_none()
+    stmt = _INSERT_POSTGRESQL if conn.dialect.name == "postgresql" else _INSERT_SQLITE
+    new_id = conn.execute(stmt, values).scalar_one_or_none()
     if new_id is None:
         log.debug("notice %s exists already", notice.idempotency_key)
         return None

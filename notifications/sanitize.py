@@ -16,6 +16,8 @@ def one_line(text: str) -> str:
     Runs of whitespace collapse to one space and the ends are stripped, so a title such as
     ``"Test\\r\\nBcc: evil@example.org"`` stays harmless text inside the header it is put in.
     """
+    if text.isprintable():  # no Cc, Zl or Zp (nor other non-printables): nothing to replace
+        return " ".join(text.split())
     replaced = "".join(
         " " if unicodedata.category(char) in _BREAKING_CATEGORIES else char for char in text
     )

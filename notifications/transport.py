@@ -11,7 +11,9 @@ import mailbox
 import smtplib
 import ssl
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import Policy
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -24,6 +26,31 @@ class TransportError(Exception):
     def __init__(self, message: str, *, temporary: bool) -> None:
         super().__init__(message)
         self.temporary = temporary
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The envelope of a built message, and the exact From and To header values it came from.
+
+    :func:`notifications.mime.build_message` computes the addresses and writes the headers
+    from the same values, so the transport can take the envelope from here instead of parsing
+    the headers again, as long as the headers are still exactly these (see
+    :meth:`Transport.send`).
+    """
+
+    sender: str
+    recipients: tuple[str, ...]
+    from_header: str
+    to_header: str
+
+
+class NoticeMessage(EmailMessage):
+    """An :class:`~email.message.EmailMessage` that knows the :class:`Envelope` it was built for."""
+
+    envelope: Envelope | None = None
+
+
+_REFUSED = {"cc": "Cc", "bcc": "Bcc"}
 
 
 def _addresses(message: EmailMessage, name: str) -> list[str]:
@@ -49,16 +76,32 @@ class Transport(ABC):
 
     def send(self, message: EmailMessage) -> None:
         """Deliver ``message`` or raise :class:`TransportError`."""
-        for name in ("Cc", "Bcc"):
-            if message[name] is not None:
+        from_values: list[str] = []
+        to_values: list[str] = []
+        for name, value in message.raw_items():  # the stored values: nothing parsed here
+            lowered = name.lower()
+            if lowered in _REFUSED:
                 raise TransportError(
-                    f"refusing a message with a {name} header: notices go to To only",
+                    f"refusing a message with a {_REFUSED[lowered]} header: notices go to To only",
                     temporary=False,
                 )
-        senders = _addresses(message, "From")
+            if lowered == "from":
+                from_values.append(value)
+            elif lowered == "to":
+                to_values.append(value)
+        envelope = getattr(message, "envelope", None)
+        if (
+            isinstance(envelope, Envelope)
+            and from_values == [envelope.from_header]
+            and to_values == [envelope.to_header]
+        ):
+            # Built by build_message and its From/To untouched since: the addresses those
+            # very header values were written from (tests check that they parse back to them).
+            senders, recipients = [envelope.sender], list(envelope.recipients)
+        else:
+            senders, recipients = _addresses(message, "From"), _addresses(message, "To")
         if len(senders) != 1:
             raise TransportError("a message needs exactly one From address", temporary=False)
-        recipients = _addresses(message, "To")
         if not recipients:
             raise TransportError("refusing a message without recipients", temporary=False)
         self._deliver(message, senders[0], tuple(recipients))
@@ -96,10 +139,17 @@ class MaildirTransport(Transport):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._maildir = mailbox.Maildir(self.path, factory=None, create=True)
+        self._policies: tuple[Policy, Policy] | None = None  # (a message's, its LF twin)
+
+    def _lf_policy(self, policy: Policy) -> Policy:
+        # Maildir files use the local line ending, not the CRLF of the SMTP policy. Cloned
+        # once per policy (messages of one run share it), not once per message.
+        if self._policies is None or self._policies[0] is not policy:
+            self._policies = (policy, policy.clone(linesep="\n"))
+        return self._policies[1]
 
     def _deliver(self, message: EmailMessage, sender: str, recipients: tuple[str, ...]) -> None:
-        # Maildir files use the local line ending, not the CRLF of the SMTP policy.
-        data = message.as_bytes(policy=message.policy.clone(linesep="\n"))
+        data = message.as_bytes(policy=self._lf_policy(message.policy))
         try:
             self._maildir.add(data)
         except OSError as exc:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -133,9 +134,16 @@ class _Simulation:
         heapq.heappush(self.queue, _Event(when, self._order, label, action))
 
     def _next_rung(self) -> datetime | None:
+        with self.engine.store.read() as conn:
+            value: datetime | None = conn.execute(self._next_rung_stmt).scalar()
+        return value
+
+    @cached_property
+    def _next_rung_stmt(self) -> Any:
+        # Built once: the loop asks this ~2,000 times.
         from workflow.store.schema import deadline_rungs, deadlines
 
-        stmt = (
+        return (
             select(func.min(deadline_rungs.c.fire_at))
             .join(deadlines, deadlines.c.id == deadline_rungs.c.deadline_id)
             .where(
@@ -144,9 +152,6 @@ class _Simulation:
                 deadlines.c.status == "open",
             )
         )
-        with self.engine.store.read() as conn:
-            value: datetime | None = conn.execute(stmt).scalar()
-        return value
 
     def _tick(self, now: datetime, *, digest: bool) -> None:
         from workflow.scheduling import tick

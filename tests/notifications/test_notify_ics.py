@@ -142,3 +142,29 @@ def test_without_a_stamp_the_current_time_is_used() -> None:
     before = datetime.now(UTC).replace(microsecond=0)
     event = parse(calendar_bytes(entry())).events[0]
     assert event["DTSTAMP"].dt >= before
+
+
+@pytest.mark.parametrize("method", ["PUBLISH", "CANCEL"])
+@pytest.mark.parametrize(
+    "starts_at",
+    [
+        datetime(2019, 11, 26, 8, 0, tzinfo=UTC),
+        datetime(2019, 10, 27, 0, 30, tzinfo=UTC),  # the repeated hour: written in UTC
+    ],
+)
+def test_the_cached_timezone_gives_the_bytes_of_the_whole_calendar(
+    method: str, starts_at: datetime
+) -> None:
+    # given the calendar as icalendar serialises it with the VTIMEZONE as a component
+    e = CalendarEntry(
+        "rk-03-01.frist@ruhrflow.invalid", 3, "Frist: Grüße, „Anführung“; BEGIN:VEVENT",
+        "Zeile 1\r\nBEGIN:VEVENT\r\nZeile 3 " + "lang " * 30, starts_at,
+    )  # fmt: skip
+    made = icalendar.Calendar.from_ical(calendar_bytes(e, method=method, stamp=STAMP))
+    reference = icalendar.Calendar()
+    for name in ("prodid", "version", "calscale", "method"):
+        reference.add(name, made[name])
+    reference.add_component(berlin_vtimezone())
+    reference.add_component(made.events[0])
+    # then the spliced serialisation is byte for byte the library's
+    assert calendar_bytes(e, method=method, stamp=STAMP) == reference.to_ical()
