@@ -215,6 +215,13 @@ class SMTPTransport(Transport):
         try:
             client = self._connect()
             if self.username is not None and self._password is not None:
+                if not (self.username.isascii() and self._password.isascii()):
+                    # smtplib sends AUTH as ASCII; say so without a word of the credentials.
+                    raise self._error(
+                        "the SMTP user name or password has non-ASCII characters, which"
+                        " smtplib cannot send; use ASCII credentials",
+                        temporary=False,
+                    )
                 client.login(self.username, self._password)
             refused = client.send_message(message, from_addr=sender, to_addrs=list(recipients))
         except smtplib.SMTPRecipientsRefused as exc:

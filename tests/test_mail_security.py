@@ -368,13 +368,6 @@ def test_audit_verify_and_export_never_show_the_hmac_key(
     assert_nowhere(AUDIT_KEY, *outputs, *logged)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in notifications/transport.py: smtplib encodes AUTH as ASCII, so a non-ASCII"
-    " password raises UnicodeEncodeError past SMTPTransport: `notices send` exits 70 with an"
-    " internal error that names one character of the password and its position, and the"
-    " notice stays 'sending' until its lease expires (then the same again)",
-)
 def test_a_non_ascii_password_fails_the_notice_cleanly(
     runtime: Runtime, smtp_server: StartServer
 ) -> None:
