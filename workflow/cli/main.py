@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 EXIT_INTERNAL = 70
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports it
 
 
 class LazyGroup(click.Group):
@@ -97,6 +98,12 @@ class LazyGroup(click.Group):
             ctx.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (``ruhrflow history KEY | head``): stop quietly, and keep
+            # Python from complaining again when it flushes stdout at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:
             if os.environ.get("RUHRFLOW_DEBUG"):
                 raise
