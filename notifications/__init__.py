@@ -3,19 +3,30 @@
 The store-independent half of notifications: the engine builds a context, :class:`Renderer`
 turns it into a :class:`RenderedNotice`, :func:`build_message` into an email (optionally with a
 ``termin.ics`` from :func:`calendar_bytes`), and a :class:`Transport` delivers it.
+
+The names load lazily (PEP 562): a transition imports ``notifications.events`` and stores
+contexts; Jinja2 and icalendar are loaded only by what renders (delivery, previews).
 """
 
-from notifications.ics import calendar_bytes
-from notifications.mime import build_message
-from notifications.model import CalendarEntry, Recipient, RenderedNotice
-from notifications.render import KINDS, Renderer
-from notifications.transport import (
-    MaildirTransport,
-    MemoryTransport,
-    SMTPTransport,
-    Transport,
-    TransportError,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "CalendarEntry": "notifications.model",
+    "Recipient": "notifications.model",
+    "RenderedNotice": "notifications.model",
+    "KINDS": "notifications.render",
+    "Renderer": "notifications.render",
+    "build_message": "notifications.mime",
+    "calendar_bytes": "notifications.ics",
+    "MaildirTransport": "notifications.transport",
+    "MemoryTransport": "notifications.transport",
+    "SMTPTransport": "notifications.transport",
+    "Transport": "notifications.transport",
+    "TransportError": "notifications.transport",
+}
 
 # Grouped by concept on purpose (dramatiq style), hence not alphabetical.
 __all__ = [  # noqa: RUF022
@@ -36,3 +47,30 @@ __all__ = [  # noqa: RUF022
     "Transport",
     "TransportError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'notifications' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from notifications.ics import calendar_bytes
+    from notifications.mime import build_message
+    from notifications.model import CalendarEntry, Recipient, RenderedNotice
+    from notifications.render import KINDS, Renderer
+    from notifications.transport import (
+        MaildirTransport,
+        MemoryTransport,
+        SMTPTransport,
+        Transport,
+        TransportError,
+    )

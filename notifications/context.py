@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from notifications.formatting import BERLIN
 from notifications.model import CalendarEntry, Recipient
@@ -87,27 +87,50 @@ def next_steps(definition: Definition, state: str) -> list[dict[str, str]]:
     return [{"trigger": t.trigger, "label": t.label} for t in definition.triggers_from(state)]
 
 
+# Built once: the notices of every transition ask for these (the IN list expands).
+_OPEN_DEADLINES = (
+    select(
+        deadlines.c.id,
+        deadlines.c.proposal_id,
+        deadlines.c.state,
+        deadlines.c.kind,
+        deadlines.c.due_at,
+        deadlines.c.sequence,
+    )
+    .where(
+        deadlines.c.proposal_id.in_(bindparam("pids", expanding=True)),
+        deadlines.c.status == bindparam("open_status"),
+    )
+    .order_by(deadlines.c.due_at, deadlines.c.id)
+)
+_CHUNK = 500  # proposals per IN (...)
+
+
+def open_deadlines_of(
+    conn: Connection, definition_of: Mapping[int, Definition]
+) -> dict[tuple[int, str], list[OpenDeadline]]:
+    """The open deadlines of many proposals (``proposal id → its definition``, for the
+    labels) by proposal and state, soonest first; one query per 500 proposals.
+    """
+    from workflow.deadlines import OPEN, rule_of
+
+    found: dict[tuple[int, str], list[OpenDeadline]] = {}
+    wanted = sorted(definition_of)
+    for i in range(0, len(wanted), _CHUNK):
+        rows = conn.execute(_OPEN_DEADLINES, {"pids": wanted[i : i + _CHUNK], "open_status": OPEN})
+        for deadline_id, pid, state, kind, due_at, sequence in rows:
+            rule = rule_of(definition_of[pid], kind)
+            label = rule.label if rule is not None else kind
+            deadline = OpenDeadline(deadline_id, kind, label, due_at, sequence)
+            found.setdefault((pid, state), []).append(deadline)
+    return found
+
+
 def open_deadlines(
     conn: Connection, definition: Definition, proposal_id: int, state: str
 ) -> list[OpenDeadline]:
     """The open deadlines of a proposal in ``state``, soonest first."""
-    from workflow.deadlines import OPEN, rule_of
-
-    stmt = (
-        select(deadlines.c.id, deadlines.c.kind, deadlines.c.due_at, deadlines.c.sequence)
-        .where(
-            deadlines.c.proposal_id == proposal_id,
-            deadlines.c.state == state,
-            deadlines.c.status == OPEN,
-        )
-        .order_by(deadlines.c.due_at, deadlines.c.id)
-    )
-    found = []
-    for r in conn.execute(stmt).mappings():
-        rule = rule_of(definition, r["kind"])
-        label = rule.label if rule is not None else r["kind"]
-        found.append(OpenDeadline(r["id"], r["kind"], label, r["due_at"], r["sequence"]))
-    return found
+    return open_deadlines_of(conn, {proposal_id: definition}).get((proposal_id, state), [])
 
 
 def deadline_by_id(conn: Connection, definition: Definition, deadline_id: int) -> OpenDeadline:

@@ -34,11 +34,24 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import jinja2
 from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
-from notifications.mime import build_message, message_id
+from notifications import codec
+from notifications.addresses import message_id
+from notifications.ics import calendar_bytes
+from notifications.mime import CALENDAR_FILENAME, build_message
 from notifications.model import Attachment, Recipient, RenderedNotice
-from notifications.outbox import FAILED, NO_RECIPIENT, PENDING, SENDING, SENT, sender_address
+from notifications.outbox import (
+    FAILED,
+    NO_RECIPIENT,
+    PENDING,
+    SENDING,
+    SENT,
+    calendar_from_json,
+    sender_address,
+)
+from notifications.render import Renderer
 from notifications.transport import (
     MaildirTransport,
     MemoryTransport,
@@ -64,6 +77,7 @@ BACKOFF_CAP = timedelta(hours=6)
 # stops, and the remaining notices keep their attempts for a later pass.
 STOP_AFTER_TEMPORARY = 3
 DEFAULT_SENDER = "koordination@ruhrflow.invalid"
+CALENDAR_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
 
 
 class RandomSource(Protocol):
@@ -134,8 +148,59 @@ def transport_from_settings(settings: Settings) -> Transport:
     )
 
 
-def message_from_row(row: Mapping[str, Any], *, sender: str, date: datetime) -> EmailMessage:
-    """Rebuild the email of a stored notice (same Message-ID as recorded in the row)."""
+@dataclass(frozen=True)
+class RenderedRow:
+    """The mail of one outbox row: its bodies and its attachments as the row stores them."""
+
+    rendered: RenderedNotice
+    attachments: list[dict[str, str]]
+
+
+def render_row(row: Mapping[str, Any], renderer: Renderer) -> RenderedRow:
+    """Render a stored notice: from its context, or as stored (rows enqueued before 0004).
+
+    The ``termin.ics`` is stamped with the row's ``created_at``, so that rendering the same
+    row twice (a retry, a duplicate after a crash) gives the same bytes. Raises ``ValueError``
+    when the row cannot be rendered (a template error, a damaged context).
+    """
+    if row["body_text"] is not None:
+        return RenderedRow(
+            RenderedNotice(row["subject"], row["body_text"], row["body_html"]),
+            list(row["attachments"] or []),
+        )
+    if row["context"] is None:
+        raise ValueError("the notice has neither a body nor a context")
+    try:
+        rendered = renderer.render(str(row["kind"]), codec.decode(row["context"]))
+    except (jinja2.TemplateError, TypeError, KeyError) as exc:
+        raise ValueError(f"template error in {row['kind']}: {exc}") from exc
+    attachments: list[dict[str, str]] = []
+    if row["calendar"] is not None:
+        entry = calendar_from_json(row["calendar"])
+        content = calendar_bytes(entry, method="PUBLISH", stamp=row["created_at"])
+        attachments.append(
+            {
+                "filename": CALENDAR_FILENAME,
+                "content_type": CALENDAR_CONTENT_TYPE,
+                "content": content.decode("utf-8"),
+            }
+        )
+    return RenderedRow(rendered, attachments)
+
+
+def message_from_row(
+    row: Mapping[str, Any],
+    *,
+    sender: str,
+    date: datetime,
+    renderer: Renderer | None = None,
+    rendered: RenderedRow | None = None,
+) -> EmailMessage:
+    """Build the email of a stored notice (same Message-ID as recorded in the row).
+
+    ``rendered`` is the row rendered already (:func:`render_row`); else it is rendered here
+    with ``renderer`` (default: the shipped templates).
+    """
     recipients = [Recipient(r["name"], r["address"]) for r in row["recipients"]]
     if not recipients:
         raise ValueError(NO_RECIPIENT)
@@ -143,8 +208,10 @@ def message_from_row(row: Mapping[str, Any], *, sender: str, date: datetime) -> 
     expected = message_id(row["idempotency_key"], domain)
     if expected != row["message_id"]:
         raise ValueError(f"Message-ID {expected} differs from {row['message_id']}")
+    if rendered is None:
+        rendered = render_row(row, renderer or Renderer())
     attachments = []
-    for part in row["attachments"] or []:
+    for part in rendered.attachments:
         maintype, _, rest = str(part["content_type"]).partition("/")
         subtype, *params_text = (p.strip() for p in rest.split(";"))
         params = dict(p.split("=", 1) for p in params_text if "=" in p)
@@ -161,7 +228,7 @@ def message_from_row(row: Mapping[str, Any], *, sender: str, date: datetime) -> 
     return build_message(
         sender=sender_address(sender),
         recipients=recipients,
-        rendered=RenderedNotice(row["subject"], row["body_text"], row["body_html"]),
+        rendered=rendered.rendered,
         idempotency_key=row["idempotency_key"],
         date=date,
         domain=domain,
@@ -189,7 +256,15 @@ _MARK = {
     .where(outbox.c.id == bindparam("notice_id"))
     .values({name: bindparam(name) for name in names})
     for status, names in {
-        SENT: ("status", "sent_at", "lease_until", "last_error"),
+        SENT: (
+            "status",
+            "sent_at",
+            "lease_until",
+            "last_error",
+            "body_text",
+            "body_html",
+            "attachments",
+        ),
         PENDING: ("status", "lease_until", "last_error", "next_attempt_at"),
         FAILED: ("status", "lease_until", "last_error"),
     }.items()
@@ -243,14 +318,16 @@ def deliver(
         engine = target
         max_attempts = max_attempts or DEFAULT_MAX_ATTEMPTS
         sender = sender or DEFAULT_SENDER
+        renderer = Renderer()
     else:
         engine = target.engine
         max_attempts = max_attempts or target.settings.mail.max_attempts
         sender = sender or target.settings.mail.sender
+        renderer = Renderer(target.settings.mail.templates)
     rng = rng if rng is not None else random.Random()
     counts = DeliveryCounts()
     temporary_in_a_row = 0
-    attempted: tuple[Mapping[str, Any], TransportError | None] | None = None
+    attempted: tuple[Mapping[str, Any], RenderedRow | None, TransportError | None] | None = None
     while True:
         row: dict[str, Any] | None = None
         with engine.store.write() as conn:
@@ -275,8 +352,10 @@ def deliver(
         if row is None:
             break
         error: TransportError | None = None
+        rendered: RenderedRow | None = None
         try:
-            message = message_from_row(row, sender=sender, date=now)
+            rendered = render_row(row, renderer)
+            message = message_from_row(row, sender=sender, date=now, rendered=rendered)
         except ValueError as exc:
             error = TransportError(f"cannot build the message: {exc}", temporary=False)
         else:
@@ -284,7 +363,7 @@ def deliver(
                 transport.send(message)
             except TransportError as exc:
                 error = exc
-        attempted = (row, error)
+        attempted = (row, rendered, error)
     return counts
 
 
@@ -292,17 +371,25 @@ def _mark(
     engine: Engine,
     conn: Connection,
     row: Mapping[str, Any],
+    rendered: RenderedRow | None,
     error: TransportError | None,
     now: datetime,
     max_attempts: int,
     rng: RandomSource,
 ) -> str:
-    """Record the outcome of one attempt in ``conn``'s transaction; return the new status."""
+    """Record the outcome of one attempt in ``conn``'s transaction; return the new status.
+
+    A sent notice keeps the mail as sent (bodies and attachments) in its row.
+    """
     notice_id, attempts = int(row["id"]), int(row["attempts"])
     if error is None:
+        assert rendered is not None  # nothing was sent without being rendered
         status = SENT
         values: dict[str, Any] = {"status": SENT, "sent_at": now, "lease_until": None,
-                                  "last_error": None}  # fmt: skip
+                                  "last_error": None, "subject": rendered.rendered.subject,
+                                  "body_text": rendered.rendered.text,
+                                  "body_html": rendered.rendered.html,
+                                  "attachments": rendered.attachments}  # fmt: skip
     elif error.temporary and attempts < max_attempts:
         status = PENDING
         values = {"status": PENDING, "lease_until": None, "last_error": str(error),

@@ -98,7 +98,7 @@ def make_digests(engine: Engine, notifier: Notifier, now: datetime) -> DigestRes
                 kind="digest",
                 proposal_id=None,
                 recipients=ministry_recipients(notifier.directory, [code]),
-                rendered=notifier.renderer.render("digest", context),
+                context=context,
             )
             if enqueue(conn, notice, now, domain=notifier.domain) is None:
                 result.existing.append(code)

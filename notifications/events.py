@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -30,18 +31,21 @@ from notifications.context import (
     consultation_context,
     deadline_by_id,
     open_deadlines,
+    open_deadlines_of,
     proposal_context,
     role_recipients,
     rung_context,
     status_change_context,
     unique,
 )
-from notifications.model import Recipient
+from notifications.model import CalendarEntry, Recipient
 from notifications.outbox import Notice, enqueue, message_domain
-from notifications.render import Renderer
 from workflow.directory import Directory
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from notifications.render import Renderer
     from workflow.engine import Applied
     from workflow.settings import Settings
     from workflow.sweep import RungInfo
@@ -64,30 +68,41 @@ def transition_key(key: str, seq: int, kind: str) -> str:
 
 
 class Notifier:
-    """Renders notices and writes them to the outbox; built once per runtime."""
+    """Writes the notices of events to the outbox (rendered at delivery); one per runtime."""
 
-    def __init__(self, directory: Directory, renderer: Renderer, *, domain: str) -> None:
+    def __init__(self, directory: Directory, *, domain: str, templates: Path | None = None) -> None:
         self.directory = directory
-        self.renderer = renderer
         self.domain = domain
+        self.templates = templates
 
     @classmethod
     def from_settings(cls, settings: Settings, directory: Directory) -> Notifier:
         """The notifier for ``settings`` (template overrides, the sender's domain)."""
         return cls(
             directory,
-            Renderer(settings.mail.templates),
             domain=message_domain(settings.mail.sender),
+            templates=settings.mail.templates,
         )
+
+    @cached_property
+    def renderer(self) -> Renderer:
+        """The templates (for previews; transitions do not render, delivery does)."""
+        from notifications.render import Renderer
+
+        return Renderer(self.templates)
 
     # --- transitions --------------------------------------------------------------------------
 
     def __call__(self, conn: Connection, applied: Sequence[Applied], now: datetime) -> None:
         """The transition effect: one ``status_change`` (and more) per applied transition."""
-        for change in applied:
-            if change.trigger in NO_NOTICE_TRIGGERS:
-                continue
-            for notice in self.transition_notices(conn, change):
+        changes = [c for c in applied if c.trigger not in NO_NOTICE_TRIGGERS]
+        if not changes:
+            return
+        # One query for the deadlines of all of them (a bulk advance has thousands).
+        current = open_deadlines_of(conn, {c.proposal_id: c.definition for c in changes})
+        for change in changes:
+            deadlines = current.get((change.proposal_id, change.to_state), [])
+            for notice in self.transition_notices(conn, change, deadlines):
                 enqueue(conn, notice, now, domain=self.domain)
 
     def transition_notices(
@@ -120,13 +135,13 @@ class Notifier:
         )
         roles = PROGRESS_ROLES if change.trigger == "report_progress" else STATUS_CHANGE_ROLES
         notices = [
-            Notice(
-                idempotency_key=transition_key(change.key, change.seq, "status_change"),
-                kind="status_change",
-                proposal_id=change.proposal_id,
-                recipients=role_recipients(self.directory, roles, row),
-                rendered=self.renderer.render("status_change", context),
-                calendar=calendar_entry(current[0], proposal) if current else None,
+            self._notice(
+                transition_key(change.key, change.seq, "status_change"),
+                "status_change",
+                change.proposal_id,
+                role_recipients(self.directory, roles, row),
+                context,
+                calendar_entry(current[0], proposal) if current else None,
             )
         ]
         if change.trigger == "open_consultation":
@@ -135,18 +150,13 @@ class Notifier:
                 log.warning("%s: consultation opened without a consultation deadline", change.key)
             else:
                 notices.append(
-                    Notice(
-                        idempotency_key=transition_key(
-                            change.key, change.seq, "consultation_opened"
-                        ),
-                        kind="consultation_opened",
-                        proposal_id=change.proposal_id,
-                        recipients=role_recipients(self.directory, CONSULTATION_ROLES, row),
-                        rendered=self.renderer.render(
-                            "consultation_opened",
-                            consultation_context(proposal=proposal, deadline=consultation),
-                        ),
-                        calendar=calendar_entry(consultation, proposal),
+                    self._notice(
+                        transition_key(change.key, change.seq, "consultation_opened"),
+                        "consultation_opened",
+                        change.proposal_id,
+                        role_recipients(self.directory, CONSULTATION_ROLES, row),
+                        consultation_context(proposal=proposal, deadline=consultation),
+                        calendar_entry(consultation, proposal),
                     )
                 )
         return notices
@@ -172,16 +182,32 @@ class Notifier:
         deadline = deadline_by_id(conn, definition, info.deadline_id)
         roles = (*RUNG_ROLES.get(info.kind, ("lead_ministry",)), *info.recipients)
         recipients: list[Recipient] = unique(role_recipients(self.directory, roles, row))
-        return Notice(
-            idempotency_key=info.idempotency_key,
-            kind=info.kind,
-            proposal_id=info.proposal_id,
-            recipients=recipients,
-            rendered=self.renderer.render(
-                info.kind,
-                rung_context(
-                    proposal=proposal, deadline=deadline, kind=info.kind, rung=info.rung, now=now
-                ),
+        return self._notice(
+            info.idempotency_key,
+            info.kind,
+            info.proposal_id,
+            recipients,
+            rung_context(
+                proposal=proposal, deadline=deadline, kind=info.kind, rung=info.rung, now=now
             ),
-            calendar=calendar_entry(deadline, proposal),
+            calendar_entry(deadline, proposal),
+        )
+
+    def _notice(
+        self,
+        key: str,
+        kind: str,
+        proposal_id: int | None,
+        recipients: Sequence[Recipient],
+        context: Mapping[str, Any],
+        calendar: CalendarEntry | None,
+    ) -> Notice:
+        """A notice to store (rendered at delivery)."""
+        return Notice(
+            idempotency_key=key,
+            kind=kind,
+            proposal_id=proposal_id,
+            recipients=recipients,
+            context=context,
+            calendar=calendar,
         )

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 from collections.abc import Sequence
 from datetime import datetime
 from email import quoprimime
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from notifications.addresses import DOMAIN, make_address, message_id
 from notifications.formatting import BERLIN
 from notifications.headers import POLICY, Verbatim, address_list, unstructured
 from notifications.ics import calendar_bytes
@@ -27,45 +26,12 @@ MIXED_BOUNDARY = "=_ruhrflow_mixed"
 ALTERNATIVE_BOUNDARY = "=_ruhrflow_alternative"
 SENDER_NAME = "Ruhr-Konferenz (ruhrflow)"
 
-# Deliberately narrower than RFC 5322: plain ASCII addresses as ministries use them. Anything
-# else (quoted local parts, comments, IDN, SMTPUTF8) is refused rather than half supported.
-_DOMAIN_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
-_DOMAIN = re.compile(_DOMAIN_PATTERN)
-_ADDR_SPEC = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@" + _DOMAIN_PATTERN)
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 # MIME type and parameter names (RFC 2045 tokens) and values that need no quoting beyond "…".
 _TOKEN = re.compile(r"[A-Za-z0-9!#$&.+^_-]{1,40}")
 _VALUE = re.compile(r"[A-Za-z0-9 ._+-]{1,60}")
 _MAX_BODY_LINE = POLICY.max_line_length or 78
 _MAX_PLAIN_VALUE = 78 - len("Content-Disposition: ")  # one header line, no folding needed
-
-
-def make_address(display_name: str, addr_spec: str) -> Address:
-    """Build an :class:`~email.headerregistry.Address`, refusing anything that is not an address.
-
-    The display name is reduced to one line (it is free text); the addr-spec must be a plain
-    ASCII ``local@domain`` and is never repaired, because a repaired address is a different one.
-    Raises ``ValueError`` for an invalid addr-spec.
-    """
-    if not _ADDR_SPEC.fullmatch(addr_spec):
-        raise ValueError(f"invalid email address: {addr_spec!r}")
-    local, _, domain = addr_spec.partition("@")
-    if local.startswith(".") or local.endswith(".") or ".." in addr_spec:
-        raise ValueError(f"invalid email address: {addr_spec!r}")
-    try:
-        return Address(display_name=one_line(display_name), username=local, domain=domain)
-    except (ValueError, IndexError) as exc:  # the stdlib parser's own objections
-        raise ValueError(f"invalid email address: {addr_spec!r}: {exc}") from None
-
-
-def message_id(idempotency_key: str, domain: str) -> str:
-    """Return the Message-ID for a notice: the same key always gives the same id.
-
-    A transport that retries after an unclear failure therefore sends the same Message-ID, and
-    receiving systems can recognise the duplicate.
-    """
-    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:32]
-    return f"<{digest}@{domain}>"
 
 
 def build_message(
@@ -106,7 +72,7 @@ def build_message(
         raise ValueError(
             f"idempotency key must be 1-200 printable ASCII characters: {idempotency_key!r}"
         )
-    if not _DOMAIN.fullmatch(domain):
+    if not DOMAIN.fullmatch(domain):
         raise ValueError(f"invalid Message-ID domain: {domain!r}")
 
     to = [make_address(r.name, r.address) for r in recipients]

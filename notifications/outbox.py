@@ -1,11 +1,13 @@
 """The transactional outbox: notices become rows in the caller's transaction.
 
-A notice is rendered when it is enqueued (German templates), so the row holds exactly what
-will be sent: subject, plain text, HTML, recipients (name + address), the ``termin.ics`` as
-text and the Message-ID derived from the idempotency key. Inserting a key that exists is a
-no-op (``INSERT … ON CONFLICT DO NOTHING`` on both dialects), so a sweep or a transition
-that runs twice produces one notice. Nothing is sent here: :mod:`notifications.delivery`
-delivers the rows later.
+A notice is stored as what its templates need, not as a finished mail: the recipients
+(name + address), the template context (:mod:`notifications.codec`), the deadline of its
+``termin.ics`` and the Message-ID derived from the idempotency key. The delivery worker
+renders subject, bodies and calendar part (:func:`notifications.delivery.render_row`) and
+stores the mail as sent in the row. So a transition pays for a row, not for Jinja and
+iCalendar, and a broken template override fails the notice, never the transition. Inserting
+a key that exists is a no-op (``INSERT … ON CONFLICT DO NOTHING`` on both dialects), so a
+sweep or a transition that runs twice produces one notice. Nothing is sent here.
 
 Statuses: ``pending`` (due at ``next_attempt_at``) → ``sending`` (claimed until
 ``lease_until``) → ``sent`` | back to ``pending`` (retry) | ``failed`` (with ``last_error``).
@@ -18,15 +20,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from notifications.ics import calendar_bytes
-from notifications.mime import CALENDAR_FILENAME, make_address, message_id
-from notifications.model import CalendarEntry, Recipient, RenderedNotice
+from notifications import codec
+from notifications.addresses import make_address, message_id
+from notifications.model import CalendarEntry, Recipient
 from workflow.store.schema import outbox, proposals
+
+if TYPE_CHECKING:
+    from notifications.render import Renderer
 
 log = logging.getLogger("ruhrflow.outbox")
 
@@ -38,14 +43,36 @@ DEFAULT_DOMAIN = "ruhrflow.invalid"
 
 @dataclass(frozen=True)
 class Notice:
-    """One rendered notice, ready to be stored."""
+    """One notice, ready to be stored: rendered at delivery from ``kind`` and ``context``."""
 
     idempotency_key: str
     kind: str
     proposal_id: int | None
     recipients: Sequence[Recipient]
-    rendered: RenderedNotice
+    context: Mapping[str, Any]
     calendar: CalendarEntry | None = None
+
+
+def calendar_to_json(entry: CalendarEntry) -> dict[str, Any]:
+    """A calendar entry as the outbox stores it."""
+    return {
+        "uid": entry.uid,
+        "sequence": entry.sequence,
+        "summary": entry.summary,
+        "description": entry.description,
+        "starts_at": codec.encode(entry.starts_at),
+    }
+
+
+def calendar_from_json(value: Mapping[str, Any]) -> CalendarEntry:
+    """The inverse of :func:`calendar_to_json`."""
+    return CalendarEntry(
+        uid=str(value["uid"]),
+        sequence=int(value["sequence"]),
+        summary=str(value["summary"]),
+        description=str(value["description"]),
+        starts_at=codec.decode(value["starts_at"]),
+    )
 
 
 def sender_address(sender: str) -> str:
@@ -94,17 +121,6 @@ def enqueue(conn: Connection, notice: Notice, now: datetime, *, domain: str) -> 
     "no recipient", so that ``notices list`` shows it instead of it vanishing.
     """
     recipients, bad = _valid(notice.recipients, notice.idempotency_key)
-    attachments: list[dict[str, str]] = []
-    if notice.calendar is not None:
-        attachments.append(
-            {
-                "filename": CALENDAR_FILENAME,
-                "content_type": "text/calendar; method=PUBLISH; charset=utf-8",
-                "content": calendar_bytes(notice.calendar, method="PUBLISH", stamp=now).decode(
-                    "utf-8"
-                ),
-            }
-        )
     error = None
     if not recipients:
         error = NO_RECIPIENT + (f" (invalid: {', '.join(bad)})" if bad else "")
@@ -113,10 +129,8 @@ def enqueue(conn: Connection, notice: Notice, now: datetime, *, domain: str) -> 
         "proposal_id": notice.proposal_id,
         "kind": notice.kind,
         "recipients": recipients,
-        "subject": notice.rendered.subject,
-        "body_text": notice.rendered.text,
-        "body_html": notice.rendered.html,
-        "attachments": attachments,
+        "context": codec.encode(notice.context),
+        "calendar": calendar_to_json(notice.calendar) if notice.calendar else None,
         "status": FAILED if error else PENDING,
         "attempts": 0,
         "next_attempt_at": now,
@@ -138,9 +152,17 @@ def enqueue(conn: Connection, notice: Notice, now: datetime, *, domain: str) -> 
 
 
 def list_notices(
-    conn: Connection, *, status: str | None = None, limit: int | None = None
+    conn: Connection,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    renderer: Renderer | None = None,
 ) -> list[dict[str, Any]]:
-    """Notices, newest first, as plain rows (with the proposal key, without the bodies)."""
+    """Notices, newest first, as plain rows (with the proposal key, without the bodies).
+
+    A notice not delivered yet has no stored subject: it is rendered from the context with
+    ``renderer`` (default: the shipped templates); one that cannot be rendered says why.
+    """
     stmt = (
         select(
             outbox.c.id,
@@ -149,6 +171,7 @@ def list_notices(
             proposals.c.key,
             outbox.c.recipients,
             outbox.c.subject,
+            outbox.c.context,
             outbox.c.status,
             outbox.c.attempts,
             outbox.c.next_attempt_at,
@@ -165,7 +188,28 @@ def list_notices(
         stmt = stmt.where(outbox.c.status == status)
     if limit is not None:
         stmt = stmt.limit(limit)
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    found = []
+    for r in conn.execute(stmt).mappings():
+        row = dict(r)
+        context = row.pop("context")
+        if row["subject"] is None:
+            row["subject"] = _subject_of(row["kind"], context, renderer)
+        found.append(row)
+    return found
+
+
+def _subject_of(kind: str, context: Any, renderer: Renderer | None) -> str:
+    import jinja2
+
+    from notifications.render import Renderer
+
+    if context is None:
+        return "(no subject)"
+    try:
+        return (renderer or Renderer()).subject(kind, codec.decode(context))
+    except (jinja2.TemplateError, ValueError, TypeError, KeyError) as exc:
+        # shown in the listing; delivery fails the notice with the same error
+        return f"(cannot render the subject: {exc})"
 
 
 def count_by_status(conn: Connection) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from notifications import codec
 from notifications.context import OpenDeadline, open_deadlines
 from notifications.events import Notifier
 from notifications.outbox import Notice
@@ -39,7 +40,7 @@ def render_preview(
             raise UnknownProposal(key)
         definition = runtime.engine.machines.get(conn, row["definition_id"]).definition
         if event in RUNG_EVENTS:
-            return _as_dict(_rung_preview(notifier, conn, row, definition, event, now))
+            return _as_dict(notifier, _rung_preview(notifier, conn, row, definition, event, now))
         trigger = "open_consultation" if event == "consultation_opened" else event
         transition = definition.transition(trigger, row["state"]) or next(
             (t for t in definition.transitions if t.trigger == trigger), None
@@ -72,7 +73,7 @@ def render_preview(
     notice = next((n for n in notices if n.kind == wanted), None)
     if notice is None:
         raise InvalidInput(f"{key}: {event} would cause no {wanted} notice")
-    return _as_dict(notice)
+    return _as_dict(notifier, notice)
 
 
 def _deadlines_of(
@@ -132,12 +133,14 @@ def _rung_preview(
     raise InvalidInput(f"{row['key']} has no open deadline with a {kind} in state {row['state']!r}")
 
 
-def _as_dict(notice: Notice) -> dict[str, Any]:
+def _as_dict(notifier: Notifier, notice: Notice) -> dict[str, Any]:
+    # Rendered from the context as the outbox would store it: what delivery would send.
+    rendered = notifier.renderer.render(notice.kind, codec.decode(codec.encode(notice.context)))
     return {
         "kind": notice.kind,
         "recipients": [{"name": r.name, "address": r.address} for r in notice.recipients],
-        "subject": notice.rendered.subject,
-        "text": notice.rendered.text,
-        "html": notice.rendered.html,
+        "subject": rendered.subject,
+        "text": rendered.text,
+        "html": rendered.html,
         "calendar": notice.calendar.summary if notice.calendar else None,
     }

@@ -54,10 +54,14 @@ class Renderer:
         Raises ``ValueError`` for an unknown kind and ``jinja2.UndefinedError`` when the context
         lacks a value a template uses. The subject is reduced to one line.
         """
-        if kind not in KINDS:
-            raise ValueError(f"unknown notice kind {kind!r}; known kinds: {', '.join(KINDS)}")
         values = dict(context)
-        subject = self._env.get_template(f"{kind}.subject.txt").render(values)
+        subject = self.subject(kind, values)
         text = self._env.get_template(f"{kind}.txt").render(values)
         html = self._env.get_template(f"{kind}.html").render(values)
-        return RenderedNotice(subject=one_line(subject), text=text, html=html)
+        return RenderedNotice(subject=subject, text=text, html=html)
+
+    def subject(self, kind: str, context: Mapping[str, Any]) -> str:
+        """Only the subject of the notice ``kind`` (one line); errors as :meth:`render`."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown notice kind {kind!r}; known kinds: {', '.join(KINDS)}")
+        return one_line(self._env.get_template(f"{kind}.subject.txt").render(context))

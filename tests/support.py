@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -109,3 +110,22 @@ def walk_to(engine: Engine, key: str, state: str, now: datetime, lead: str = "im
         before = STATE_AFTER[trigger]
     assert _state_of(engine, key) == state, f"cannot walk to {state}"
     return now
+
+
+def as_delivered(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An outbox row with its bodies and attachments as delivery would render and send them.
+
+    The outbox stores a notice's template context; the worker renders it when it sends
+    (``notifications.delivery.render_row``). Rows delivered already are returned as stored.
+    """
+    from notifications.delivery import render_row
+    from notifications.render import Renderer
+
+    done = render_row(row, Renderer())
+    return {
+        **row,
+        "subject": done.rendered.subject,
+        "body_text": done.rendered.text,
+        "body_html": done.rendered.html,
+        "attachments": done.attachments,
+    }

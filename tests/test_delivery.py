@@ -14,7 +14,7 @@ from support import add_proposal
 
 from notifications import MemoryTransport, TransportError
 from notifications.delivery import BACKOFF_BASE, STOP_AFTER_TEMPORARY, backoff, deliver
-from notifications.model import Recipient, RenderedNotice
+from notifications.model import Recipient
 from notifications.outbox import FAILED, PENDING, SENDING, SENT, Notice, enqueue, retry
 from workflow.engine import Engine
 from workflow.runtime import Runtime
@@ -178,9 +178,11 @@ def test_a_notice_without_a_proposal_is_only_logged(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     with engine.store.write() as conn:
-        enqueue(conn, Notice("digest:IM:2019-W28", "digest", None, [Recipient("IM", IM)],
-                             RenderedNotice("Wochenübersicht", "T", "<p>T</p>")), NOW,
-                domain="x.invalid")  # fmt: skip
+        context = {"ministry": {"code": "IM", "name": "Ministerium des Innern"},
+                   "period": {"start": NOW, "end": NOW}, "by_state": [], "changes": [],
+                   "upcoming": []}  # fmt: skip
+        notice = Notice("digest:IM:2019-W28", "digest", None, [Recipient("IM", IM)], context)
+        enqueue(conn, notice, NOW, domain="x.invalid")
     with caplog.at_level("INFO", logger="ruhrflow.delivery"):
         assert deliver(engine, MemoryTransport(), NOW).sent == 1
     assert "notice_sent: notice" in caplog.text and "digest:IM:2019-W28" in caplog.text

@@ -7,7 +7,7 @@ from typing import Any
 
 from conftest import NOW
 from sqlalchemy import select
-from support import add_proposal, walk_to
+from support import add_proposal, as_delivered, walk_to
 
 from notifications.digest import digest_due, make_digests, reported_week, week_label
 from notifications.events import Notifier
@@ -22,7 +22,7 @@ MONDAY = datetime(2019, 7, 22, 5, 0, tzinfo=UTC)
 def digests(runtime: Runtime) -> dict[str, dict[str, Any]]:
     with runtime.store.read() as conn:
         stmt = select(outbox).where(outbox.c.kind == "digest")
-        return {r["idempotency_key"]: dict(r) for r in conn.execute(stmt).mappings()}
+        return {r["idempotency_key"]: as_delivered(r) for r in conn.execute(stmt).mappings()}
 
 
 def test_the_reported_week_is_the_last_full_local_week() -> None:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from conftest import NOW
 from sqlalchemy import func, select
-from support import add_proposal, walk_to
+from support import add_proposal, as_delivered, walk_to
 
-from notifications.delivery import claim
-from notifications.model import Recipient, RenderedNotice
-from notifications.outbox import FAILED, PENDING, SENDING, Notice, enqueue
+from notifications.delivery import claim, deliver
+from notifications.model import Recipient
+from notifications.outbox import FAILED, PENDING, SENDING, Notice, enqueue, list_notices
+from notifications.transport import MemoryTransport
 from workflow.engine import Engine
 from workflow.intake import ProposalInput, create_proposals
 from workflow.runtime import Runtime
@@ -24,7 +25,7 @@ IM = "ruhr-konferenz@im.nrw.example"
 VM = "ruhr-konferenz@vm.nrw.example"
 MKW = "ruhr-konferenz@mkw.nrw.example"
 COORDINATION = "koordination@ruhrkonferenz.nrw.example"
-RENDERED = RenderedNotice("Betreff", "Text", "<p>Text</p>")
+CONTEXT: dict[str, Any] = {}  # for notices that are stored but never delivered here
 
 
 def notices(engine: Engine, **where: Any) -> list[dict[str, Any]]:
@@ -33,6 +34,11 @@ def notices(engine: Engine, **where: Any) -> list[dict[str, Any]]:
         stmt = stmt.where(outbox.c[name] == value)
     with engine.store.read() as conn:
         return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def mails(engine: Engine, **where: Any) -> list[dict[str, Any]]:
+    """The notices with their bodies and attachments as delivery renders them."""
+    return [as_delivered(r) for r in notices(engine, **where)]
 
 
 def addresses(row: dict[str, Any]) -> set[str]:
@@ -59,7 +65,7 @@ def add_with_participants(engine: Engine, *participating: str) -> str:
 
 
 def test_a_duplicate_idempotency_key_is_a_no_op(engine: Engine) -> None:
-    notice = Notice("test:1", "status_change", None, [Recipient("IM", IM)], RENDERED)
+    notice = Notice("test:1", "status_change", None, [Recipient("IM", IM)], CONTEXT)
     with engine.store.write() as conn:
         first = enqueue(conn, notice, NOW, domain="ruhrflow.invalid")
         second = enqueue(conn, notice, NOW, domain="ruhrflow.invalid")
@@ -72,7 +78,7 @@ def test_a_duplicate_idempotency_key_is_a_no_op(engine: Engine) -> None:
 
 
 def test_a_notice_without_recipient_is_stored_as_failed(engine: Engine) -> None:
-    notice = Notice("test:nobody", "digest", None, [Recipient("X", "not an address")], RENDERED)
+    notice = Notice("test:nobody", "digest", None, [Recipient("X", "not an address")], CONTEXT)
     with engine.store.write() as conn:
         enqueue(conn, notice, NOW, domain="ruhrflow.invalid")
     (row,) = notices(engine)
@@ -82,7 +88,8 @@ def test_a_notice_without_recipient_is_stored_as_failed(engine: Engine) -> None:
 
 
 def test_a_rolled_back_transaction_leaves_no_notice(engine: Engine) -> None:
-    notice = Notice("test:rollback", "status_change", None, [Recipient("IM", IM)], RENDERED)
+    im = [Recipient("IM", IM)]
+    notice = Notice("test:rollback", "status_change", None, im, CONTEXT)
     with pytest.raises(RuntimeError), engine.store.write() as conn:
         enqueue(conn, notice, NOW, domain="ruhrflow.invalid")
         raise RuntimeError("the transition failed after the insert")
@@ -102,7 +109,7 @@ def test_creation_sends_nothing_and_each_transition_one_status_change(engine: En
     key = add_with_participants(engine, "VM", "MKW")
     assert notices(engine) == []
     engine.advance(key, "submit", actor="koordination", now=NOW, comment="Bitte prüfen")
-    (row,) = notices(engine)
+    (row,) = mails(engine)
     assert row["idempotency_key"] == f"transition:{key}:2:status_change"
     assert row["kind"] == "status_change" and row["status"] == PENDING
     assert addresses(row) == {IM, VM, MKW}
@@ -115,13 +122,13 @@ def test_opening_the_consultation_tells_the_coordinators_with_the_deadline(
 ) -> None:
     key = add_proposal(engine, NOW)
     walk_to(engine, key, "consultation", NOW)  # opened 15 Jul 12:00, due 5 Aug 09:00
-    rows = notices(engine, kind="consultation_opened")
+    rows = mails(engine, kind="consultation_opened")
     (opened,) = rows
     assert addresses(opened) == {COORDINATION}
     assert "bis 05.08.2019, 09:00 Uhr" in opened["body_text"]
     (status,) = [
         r
-        for r in notices(engine, kind="status_change")
+        for r in mails(engine, kind="status_change")
         if r["idempotency_key"].endswith(":3:status_change")
     ]
     assert (
@@ -138,7 +145,7 @@ def test_progress_reports_go_to_lead_and_coordinators(engine: Engine) -> None:
     walk_to(engine, key, "implementation", NOW)
     engine.advance(key, "report_progress", actor="im", now=NOW + timedelta(days=1),
                    fields={"progress": 40})  # fmt: skip
-    row = notices(engine)[-1]
+    row = mails(engine)[-1]
     assert row["idempotency_key"].endswith(":status_change")
     assert addresses(row) == {IM, COORDINATION}
     assert "Umsetzungsstand in Prozent: 40" in row["body_text"]
@@ -153,8 +160,8 @@ def test_fired_rungs_give_reminders_and_escalations_once(engine: Engine, runtime
     later = NOW + timedelta(days=30)  # all three rungs of the consultation are due
     sweep(engine, later, on_rung=hooks.on_rung)
     sweep(engine, later, on_rung=hooks.on_rung)
-    reminders = notices(engine, kind="reminder")
-    (escalation,) = notices(engine, kind="escalation")
+    reminders = mails(engine, kind="reminder")
+    (escalation,) = mails(engine, kind="escalation")
     assert len(reminders) == 2
     # reminder → lead ministry (+ the rule's remind_to: coordinator); escalation → both
     assert all(addresses(r) == {IM, COORDINATION} for r in reminders)
@@ -170,9 +177,9 @@ def test_claim_takes_one_due_row_and_its_lease_protects_it(engine: Engine) -> No
     with engine.store.write() as conn:
         for i in range(2):
             enqueue(conn, Notice(f"t:{i}", "status_change", None, [Recipient("IM", IM)],
-                                 RENDERED), NOW, domain="x.invalid")  # fmt: skip
-        enqueue(conn, Notice("t:later", "status_change", None, [Recipient("IM", IM)], RENDERED),
-                NOW + timedelta(hours=1), domain="x.invalid")  # fmt: skip
+                                 CONTEXT), NOW, domain="x.invalid")  # fmt: skip
+        later = Notice("t:later", "status_change", None, [Recipient("IM", IM)], CONTEXT)
+        enqueue(conn, later, NOW + timedelta(hours=1), domain="x.invalid")
     lease = timedelta(minutes=10)
     with engine.store.write() as conn:
         first = claim(conn, NOW, lease)
@@ -195,7 +202,7 @@ def test_two_workers_claim_disjoint_rows_on_postgresql(engine: Engine, database_
     with engine.store.write() as conn:
         for i in range(4):
             enqueue(conn, Notice(f"w:{i}", "status_change", None, [Recipient("IM", IM)],
-                                 RENDERED), NOW, domain="x.invalid")  # fmt: skip
+                                 CONTEXT), NOW, domain="x.invalid")  # fmt: skip
     lease = timedelta(minutes=10)
     # worker A holds its claim's transaction open while worker B claims
     with engine.store.write() as a:
@@ -208,3 +215,86 @@ def test_two_workers_claim_disjoint_rows_on_postgresql(engine: Engine, database_
     with engine.store.read() as conn:
         leased = conn.execute(select(func.count()).where(outbox.c.status == SENDING)).scalar_one()
     assert leased == 3
+
+
+def test_a_transition_stores_the_context_and_delivery_stores_what_it_sent(
+    engine: Engine,
+) -> None:
+    key = add_proposal(engine, NOW)
+    walk_to(engine, key, "consultation", NOW)
+    stmt = select(outbox).where(outbox.c.idempotency_key == f"transition:{key}:3:status_change")
+    with engine.store.read() as conn:
+        stored = dict(conn.execute(stmt).mappings().one())
+    # the transaction wrote the context and the deadline — no mail yet
+    assert stored["subject"] is None and stored["body_text"] is None
+    assert stored["attachments"] is None
+    assert stored["context"]["proposal"]["key"] == key
+    assert stored["calendar"]["uid"].startswith("deadline-")
+    transport = MemoryTransport()
+    assert deliver(engine, transport, NOW + timedelta(days=1)).failed == 0
+    (message,) = [m for m in transport.outbox if m["Message-ID"] == stored["message_id"]]
+    with engine.store.read() as conn:
+        sent = dict(conn.execute(stmt).mappings().one())
+    # the row keeps the mail as it was sent: both bodies and the termin.ics
+    plain, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert plain is not None and html is not None
+    assert sent["status"] == "sent" and sent["body_text"] == plain.get_content()
+    assert sent["body_html"] == html.get_content()
+    (ics,) = message.iter_attachments()
+    (stored_ics,) = sent["attachments"]
+    assert stored_ics["content"] == ics.get_content()
+    assert message["Subject"] == sent["subject"] and key in sent["subject"]
+
+
+def test_the_same_row_renders_to_the_same_bytes(engine: Engine) -> None:
+    # a retry, or a duplicate after a crash, sends what the first attempt sent: the
+    # termin.ics is stamped with the row's creation, not with the time of delivery
+    key = add_proposal(engine, NOW)
+    walk_to(engine, key, "consultation", NOW)
+    rows = _raw(engine)
+    with_calendar = [r for r in rows if r["calendar"] is not None]
+    assert rows and with_calendar
+    for row in rows:
+        assert as_delivered(row) == as_delivered(row)
+    for row in with_calendar:
+        (ics,) = as_delivered(row)["attachments"]
+        stamp = row["created_at"].astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        assert f"DTSTAMP:{stamp}" in ics["content"]
+
+
+def test_a_context_the_templates_cannot_render_fails_the_notice_not_the_transition(
+    engine: Engine,
+) -> None:
+    # given a notice whose context lacks what the status_change templates use
+    notice = Notice("test:broken", "status_change", None, [Recipient("IM", IM)], CONTEXT)
+    with engine.store.write() as conn:
+        enqueue(conn, notice, NOW, domain="ruhrflow.invalid")
+    # when the worker delivers it
+    transport = MemoryTransport()
+    counts = deliver(engine, transport, NOW)
+    # then nothing is sent, the notice failed at once (retrying cannot help) and says why
+    assert counts.failed == 1 and counts.sent == 0 and transport.outbox == []
+    (row,) = _raw(engine)
+    assert row["status"] == FAILED and "template error in status_change" in row["last_error"]
+
+
+def _raw(engine: Engine) -> list[dict[str, Any]]:
+    with engine.store.read() as conn:
+        return [dict(r) for r in conn.execute(select(outbox)).mappings()]
+
+
+def test_the_listing_shows_the_subject_of_a_notice_not_sent_yet(engine: Engine) -> None:
+    key = add_proposal(engine, NOW)
+    walk_to(engine, key, "proposed", NOW)
+    broken = Notice("test:broken", "status_change", None, [Recipient("IM", IM)], CONTEXT)
+    with engine.store.write() as conn:
+        enqueue(conn, broken, NOW, domain="ruhrflow.invalid")
+    with engine.store.read() as conn:
+        listed = {r["idempotency_key"]: r for r in list_notices(conn)}
+    # rendered from the stored context, as delivery will render it
+    assert (
+        listed[f"transition:{key}:2:status_change"]["subject"]
+        == (as_delivered(notices(engine)[0])["subject"])
+    )
+    assert key in listed[f"transition:{key}:2:status_change"]["subject"]
+    assert listed["test:broken"]["subject"].startswith("(cannot render the subject:")

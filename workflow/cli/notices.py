@@ -34,10 +34,12 @@ def notices() -> None:
 def list_(ctx: click.Context, status: str | None, limit: int | None, fmt: str) -> None:
     """Notices, newest first (failed ones with their last error)."""
     from notifications.outbox import list_notices
+    from notifications.render import Renderer
 
     c = obj(ctx)
+    renderer = Renderer(c.runtime.settings.mail.templates)  # undelivered: subject from context
     with c.runtime.store.read() as conn:
-        rows = list_notices(conn, status=status, limit=limit)
+        rows = list_notices(conn, status=status, limit=limit, renderer=renderer)
     for r in rows:
         r["to"] = [x["address"] for x in r.pop("recipients")]
     if fmt == "json":

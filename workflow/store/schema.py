@@ -211,10 +211,15 @@ outbox = Table(
     Column("proposal_id", ForeignKey("proposals.id"), nullable=True, index=True),
     Column("kind", String(30), nullable=False),
     Column("recipients", JSONType, nullable=False),
-    Column("subject", Text, nullable=False),
-    Column("body_text", Text, nullable=False),
-    Column("body_html", Text, nullable=False),
-    Column("attachments", JSONType, nullable=False),
+    # What the templates are rendered from at delivery (notifications/codec.py) and the
+    # deadline of the termin.ics; NULL in rows enqueued before migration 0004.
+    Column("context", JSONType, nullable=True),
+    Column("calendar", JSONType, nullable=True),
+    # The mail as sent: filled when the notice is delivered (before 0004: when enqueued).
+    Column("subject", Text, nullable=True),
+    Column("body_text", Text, nullable=True),
+    Column("body_html", Text, nullable=True),
+    Column("attachments", JSONType, nullable=True),
     Column("status", String(10), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UTCDateTime, nullable=False),
