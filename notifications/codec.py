@@ -23,10 +23,28 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
 
 def encode(value: Any) -> Any:
     """``value`` as plain JSON values (tagged where JSON lacks the type)."""
-    if value is None or isinstance(value, bool | int | str):
+    kind = type(value)
+    if kind in _PLAIN:  # by exact type first: a bulk transition encodes thousands of these
+        return value
+    if kind is dict:
+        for k in value:
+            if type(k) is not str:
+                raise TypeError("a notice context's mappings must have string keys")
+            if k[:1] == "$":
+                return {"$map": [[k, encode(v)] for k, v in value.items()]}
+        return {k: encode(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [encode(v) for v in value]
+    return _encode_other(value)
+
+
+def _encode_other(value: Any) -> Any:
+    if isinstance(value, bool | int | str):  # subclasses (an IntEnum, a str subclass)
         return value
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
@@ -41,11 +59,7 @@ def encode(value: Any) -> Any:
             raise TypeError(f"a notice context cannot hold {value!r}")
         return {"$decimal": str(value)}
     if isinstance(value, Mapping):
-        if any(not isinstance(k, str) for k in value):
-            raise TypeError("a notice context's mappings must have string keys")
-        if any(k.startswith("$") for k in value):
-            return {"$map": [[k, encode(v)] for k, v in value.items()]}
-        return {k: encode(v) for k, v in value.items()}
+        return encode(dict(value))
     if isinstance(value, list | tuple):
         return [encode(v) for v in value]
     raise TypeError(f"a notice context cannot hold a {type(value).__name__}")

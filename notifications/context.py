@@ -87,21 +87,24 @@ def next_steps(definition: Definition, state: str) -> list[dict[str, str]]:
     return [{"trigger": t.trigger, "label": t.label} for t in definition.triggers_from(state)]
 
 
-# Built once: the notices of every transition ask for these (the IN list expands).
-_OPEN_DEADLINES = (
-    select(
-        deadlines.c.id,
-        deadlines.c.proposal_id,
-        deadlines.c.state,
-        deadlines.c.kind,
-        deadlines.c.due_at,
-        deadlines.c.sequence,
-    )
-    .where(
-        deadlines.c.proposal_id.in_(bindparam("pids", expanding=True)),
-        deadlines.c.status == bindparam("open_status"),
-    )
+# Built once: the notices of every transition ask for these. The IN list expands (and
+# re-renders the SQL per execution), so one proposal gets a plain ``=``.
+_OPEN_DEADLINE_COLUMNS = (
+    deadlines.c.id,
+    deadlines.c.proposal_id,
+    deadlines.c.state,
+    deadlines.c.kind,
+    deadlines.c.due_at,
+    deadlines.c.sequence,
+)
+_OPEN_DEADLINES, _OPEN_DEADLINES_ONE = (
+    select(*_OPEN_DEADLINE_COLUMNS)
+    .where(which, deadlines.c.status == bindparam("open_status"))
     .order_by(deadlines.c.due_at, deadlines.c.id)
+    for which in (
+        deadlines.c.proposal_id.in_(bindparam("pids", expanding=True)),
+        deadlines.c.proposal_id == bindparam("pid"),
+    )
 )
 _CHUNK = 500  # proposals per IN (...)
 
@@ -117,7 +120,11 @@ def open_deadlines_of(
     found: dict[tuple[int, str], list[OpenDeadline]] = {}
     wanted = sorted(definition_of)
     for i in range(0, len(wanted), _CHUNK):
-        rows = conn.execute(_OPEN_DEADLINES, {"pids": wanted[i : i + _CHUNK], "open_status": OPEN})
+        chunk = wanted[i : i + _CHUNK]
+        if len(chunk) == 1:
+            rows = conn.execute(_OPEN_DEADLINES_ONE, {"pid": chunk[0], "open_status": OPEN})
+        else:
+            rows = conn.execute(_OPEN_DEADLINES, {"pids": chunk, "open_status": OPEN})
         for deadline_id, pid, state, kind, due_at, sequence in rows:
             rule = rule_of(definition_of[pid], kind)
             label = rule.label if rule is not None else kind

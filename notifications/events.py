@@ -39,7 +39,7 @@ from notifications.context import (
     unique,
 )
 from notifications.model import CalendarEntry, Recipient
-from notifications.outbox import Notice, enqueue, message_domain
+from notifications.outbox import Notice, enqueue, enqueue_many, message_domain
 from workflow.directory import Directory
 
 if TYPE_CHECKING:
@@ -100,10 +100,14 @@ class Notifier:
             return
         # One query for the deadlines of all of them (a bulk advance has thousands).
         current = open_deadlines_of(conn, {c.proposal_id: c.definition for c in changes})
-        for change in changes:
-            deadlines = current.get((change.proposal_id, change.to_state), [])
-            for notice in self.transition_notices(conn, change, deadlines):
-                enqueue(conn, notice, now, domain=self.domain)
+        notices = [
+            notice
+            for change in changes
+            for notice in self.transition_notices(
+                conn, change, current.get((change.proposal_id, change.to_state), [])
+            )
+        ]
+        enqueue_many(conn, notices, now, domain=self.domain)
 
     def transition_notices(
         self,

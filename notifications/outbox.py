@@ -112,19 +112,20 @@ _INSERT_POSTGRESQL, _INSERT_SQLITE = (
     .returning(outbox.c.id)
     for insert in (postgresql.insert, sqlite.insert)
 )
+_INSERT_MANY_POSTGRESQL, _INSERT_MANY_SQLITE = (
+    insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
+    for insert in (postgresql.insert, sqlite.insert)
+)
 
 
-def enqueue(conn: Connection, notice: Notice, now: datetime, *, domain: str) -> int | None:
-    """Insert ``notice`` in the caller's transaction; return its id, None if the key exists.
-
-    A notice without a (valid) recipient is stored as ``failed`` with ``last_error``
-    "no recipient", so that ``notices list`` shows it instead of it vanishing.
-    """
+def _values(notice: Notice, now: datetime, domain: str) -> dict[str, Any]:
+    """The outbox row of ``notice``; ``failed`` with "no recipient" when it has none."""
     recipients, bad = _valid(notice.recipients, notice.idempotency_key)
     error = None
     if not recipients:
         error = NO_RECIPIENT + (f" (invalid: {', '.join(bad)})" if bad else "")
-    values: dict[str, Any] = {
+        log.error("notice %s (%s): %s", notice.idempotency_key, notice.kind, error)
+    return {
         "idempotency_key": notice.idempotency_key,
         "proposal_id": notice.proposal_id,
         "kind": notice.kind,
@@ -138,14 +139,33 @@ def enqueue(conn: Connection, notice: Notice, now: datetime, *, domain: str) -> 
         "message_id": message_id(notice.idempotency_key, domain),
         "created_at": now,
     }
+
+
+def enqueue(conn: Connection, notice: Notice, now: datetime, *, domain: str) -> int | None:
+    """Insert ``notice`` in the caller's transaction; return its id, None if the key exists.
+
+    A notice without a (valid) recipient is stored as ``failed`` with ``last_error``
+    "no recipient", so that ``notices list`` shows it instead of it vanishing.
+    """
     stmt = _INSERT_POSTGRESQL if conn.dialect.name == "postgresql" else _INSERT_SQLITE
-    new_id = conn.execute(stmt, values).scalar_one_or_none()
+    new_id = conn.execute(stmt, _values(notice, now, domain)).scalar_one_or_none()
     if new_id is None:
         log.debug("notice %s exists already", notice.idempotency_key)
         return None
-    if error:
-        log.error("notice %s (%s): %s", notice.idempotency_key, notice.kind, error)
     return int(new_id)
+
+
+def enqueue_many(
+    conn: Connection, notices: Sequence[Notice], now: datetime, *, domain: str
+) -> None:
+    """Insert ``notices`` in the caller's transaction, in one statement (executemany).
+
+    As :func:`enqueue`, but without the ids: keys that exist already are skipped.
+    """
+    if not notices:
+        return
+    stmt = _INSERT_MANY_POSTGRESQL if conn.dialect.name == "postgresql" else _INSERT_MANY_SQLITE
+    conn.execute(stmt, [_values(n, now, domain) for n in notices])
 
 
 # --- reading and operator actions ---------------------------------------------------------------

@@ -4,6 +4,12 @@ SQLite runs in WAL mode with a busy timeout; a write transaction starts with
 ``BEGIN IMMEDIATE`` so that two writers queue at the start instead of failing at
 commit. Reads use a plain deferred ``BEGIN``. PostgreSQL gets a lock timeout of the
 same length, so no writer waits forever.
+
+The driver runs in autocommit mode and :meth:`Store.read`/:meth:`Store.write` issue the
+``BEGIN`` themselves — not from a ``begin`` engine event, because any connection event
+makes SQLAlchemy dispatch its event hooks around every statement (a measurable share of a
+single transition, see ``bench/``). So on SQLite a transaction is only what these two open;
+``engine.begin()`` used directly would commit statement by statement.
 """
 
 from __future__ import annotations
@@ -17,8 +23,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from workflow.errors import InvalidInput, StoreUnavailable
-
-_WRITE = "ruhrflow_write"
 
 
 def make_engine(url: str, *, busy_timeout_seconds: float = 15.0) -> Engine:
@@ -50,7 +54,7 @@ def make_engine(url: str, *, busy_timeout_seconds: float = 15.0) -> Engine:
 def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" event emit BEGIN itself (see below).
+        # Autocommit mode: Store.read/write emit BEGIN themselves (see the module doc).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -59,11 +63,6 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
 
 class Store:
     """The database: hands out read and write transactions, translating driver errors."""
@@ -71,6 +70,7 @@ class Store:
     def __init__(self, engine: Engine, *, busy_timeout_seconds: float = 15.0) -> None:
         self.engine = engine
         self.busy_timeout_seconds = busy_timeout_seconds
+        self._sqlite = engine.dialect.name == "sqlite"
 
     @classmethod
     def open(cls, url: str, *, busy_timeout_seconds: float = 15.0) -> Store:
@@ -87,16 +87,16 @@ class Store:
     def read(self) -> Iterator[Connection]:
         """A read transaction (deferred on SQLite)."""
         with self._translated(), self.engine.connect() as conn, conn.begin():
+            if self._sqlite:
+                conn.exec_driver_sql("BEGIN")
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: all of it commits, or none of it."""
-        with (
-            self._translated(),
-            self.engine.connect().execution_options(**{_WRITE: True}) as conn,
-            conn.begin(),
-        ):
+        with self._translated(), self.engine.connect() as conn, conn.begin():
+            if self._sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
 
     @contextmanager
