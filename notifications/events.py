@@ -40,6 +40,7 @@ from notifications.context import (
 )
 from notifications.model import CalendarEntry, Recipient
 from notifications.outbox import Notice, enqueue, enqueue_many, message_domain
+from workflow.deadlines import known_open_deadlines
 from workflow.directory import Directory
 
 if TYPE_CHECKING:
@@ -98,8 +99,20 @@ class Notifier:
         changes = [c for c in applied if c.trigger not in NO_NOTICE_TRIGGERS]
         if not changes:
             return
-        # One query for the deadlines of all of them (a bulk advance has thousands).
-        current = open_deadlines_of(conn, {c.proposal_id: c.definition for c in changes})
+        # The deadline effect ran just before: what it knows completely it hands over; the
+        # rest is one query for all of them (a bulk advance has thousands).
+        known = known_open_deadlines(applied)
+        current: dict[tuple[int, str], list[OpenDeadline]] = {
+            (c.proposal_id, c.to_state): [
+                OpenDeadline(d.id, d.kind, d.label, d.due_at, d.sequence)
+                for d in known[c.proposal_id]
+            ]
+            for c in changes
+            if c.proposal_id in known
+        }
+        rest = {c.proposal_id: c.definition for c in changes if c.proposal_id not in known}
+        if rest:
+            current.update(open_deadlines_of(conn, rest))
         notices = [
             notice
             for change in changes

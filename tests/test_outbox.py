@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,7 @@ from conftest import NOW
 from sqlalchemy import func, select
 from support import add_proposal, as_delivered, walk_to
 
+from notifications.context import open_deadlines_of
 from notifications.delivery import claim, deliver
 from notifications.model import Recipient
 from notifications.outbox import FAILED, PENDING, SENDING, Notice, enqueue, list_notices
@@ -18,7 +20,7 @@ from notifications.transport import MemoryTransport
 from workflow.engine import Engine
 from workflow.intake import ProposalInput, create_proposals
 from workflow.runtime import Runtime
-from workflow.store.schema import outbox
+from workflow.store.schema import outbox, proposals
 from workflow.sweep import sweep
 
 IM = "ruhr-konferenz@im.nrw.example"
@@ -298,3 +300,66 @@ def test_the_listing_shows_the_subject_of_a_notice_not_sent_yet(engine: Engine) 
     )
     assert key in listed[f"transition:{key}:2:status_change"]["subject"]
     assert listed["test:broken"]["subject"].startswith("(cannot render the subject:")
+
+
+def _notice_views(engine: Engine, key: str) -> list[tuple[str, Any, Any]]:
+    """(kind, decoded context, calendar without its uid) of the notices of ``key``, in order;
+    the key itself and the deadline ids (different per proposal) are masked."""
+    from notifications.codec import decode
+
+    with engine.store.read() as conn:
+        pid = conn.execute(select(proposals.c.id).where(proposals.c.key == key)).scalar_one()
+        rows = (
+            conn.execute(select(outbox).where(outbox.c.proposal_id == pid).order_by(outbox.c.id))
+            .mappings()
+            .all()
+        )
+    views = []
+    for r in rows:
+        context = json.loads(json.dumps(decode(r["context"]), default=str).replace(key, "KEY"))
+        calendar = None
+        if r["calendar"] is not None:
+            calendar = {k: v for k, v in r["calendar"].items() if k != "uid"}
+            calendar = json.loads(json.dumps(calendar).replace(key, "KEY"))
+        views.append((r["kind"], context, calendar))
+    return views
+
+
+def test_the_deadlines_handed_over_are_those_a_query_finds(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The deadline effect hands the notices the deadlines it opened (no second query). The
+    # same lifecycle with the hand-over switched off must give the same notices.
+    handed = add_proposal(engine, NOW)
+    queried = add_proposal(engine, NOW)
+    walk_to(engine, handed, "completed", NOW)
+    with monkeypatch.context() as m:
+        m.setattr("notifications.events.known_open_deadlines", lambda applied: {})
+        walk_to(engine, queried, "completed", NOW)
+    views = _notice_views(engine, handed)
+    assert len(views) >= 10
+    assert any(context["deadlines"] for kind, context, _ in views if kind == "status_change")
+    assert views == _notice_views(engine, queried)
+
+
+def test_a_bulk_advance_hands_over_the_deadlines_too(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = [add_proposal(engine, NOW) for _ in range(3)]
+    for key in keys:
+        walk_to(engine, key, "funded", NOW)
+    queries: list[int] = []
+    real = open_deadlines_of
+
+    def counted(conn: Any, definition_of: Any) -> Any:
+        queries.append(len(definition_of))
+        return real(conn, definition_of)
+
+    monkeypatch.setattr("notifications.events.open_deadlines_of", counted)
+    later = NOW + timedelta(days=2)
+    engine.advance_many("start", keys=keys, actor="koordination", now=later)
+    assert queries == []  # every proposal changed state: the effect knew all their deadlines
+    for key in keys:
+        (kind, context, calendar) = _notice_views(engine, key)[-1]
+        assert kind == "status_change" and calendar is not None
+        assert [d["kind"] for d in context["deadlines"]] == ["progress_report"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
@@ -473,6 +474,39 @@ _INSERT_DEADLINES = insert(deadlines).returning(deadlines.c.id, sort_by_paramete
 _INSERT_RUNGS = insert(deadline_rungs)
 
 
+@dataclass(frozen=True)
+class OpenedDeadline:
+    """A deadline a transition opened (what the notices of the transition show)."""
+
+    id: int
+    kind: str
+    label: str
+    due_at: datetime
+    sequence: int
+
+
+# What the last DeadlineEffect call of this thread (or task) left open: the ``applied``
+# list it was called with, and per proposal whose open deadlines it knows completely, those
+# deadlines soonest first. The notice effect, called next with the same list in the same
+# transaction, takes them from here instead of querying them again.
+_KNOWN: ContextVar[tuple[Sequence[Applied], dict[int, list[OpenedDeadline]]] | None] = ContextVar(
+    "ruhrflow_opened_deadlines", default=None
+)
+
+
+def known_open_deadlines(applied: Sequence[Applied]) -> Mapping[int, list[OpenedDeadline]]:
+    """The open deadlines after ``applied`` as the deadline effect left them, by proposal id.
+
+    Only proposals whose open deadlines the effect knows completely are in it: after a state
+    change (every older deadline was closed), and after a self-transition that reset every
+    deadline rule of its state. Empty unless the effect has just run for this very list.
+    """
+    current = _KNOWN.get()
+    if current is None or current[0] is not applied:
+        return {}
+    return current[1]
+
+
 class DeadlineEffect:
     """The transition effect: close the deadlines of the state left, open those entered.
 
@@ -487,29 +521,41 @@ class DeadlineEffect:
         self.setting: Mapping[str, Any] = dict(setting or {})
 
     def __call__(self, conn: Connection, applied: Sequence[Applied], now: datetime) -> None:
+        _KNOWN.set(None)
         if len({change.proposal_id for change in applied}) != len(applied):
             for change in applied:  # one proposal twice: keep the order of its changes
                 self._apply(conn, [change], now)
             return
-        self._apply(conn, applied, now)
+        _KNOWN.set((applied, self._apply(conn, applied, now)))
 
-    def _apply(self, conn: Connection, applied: Sequence[Applied], now: datetime) -> None:
+    def _apply(
+        self, conn: Connection, applied: Sequence[Applied], now: datetime
+    ) -> dict[int, list[OpenedDeadline]]:
         # What each change closes: every open deadline when the state changes; on a
         # self-transition, the recurring deadlines its trigger resets (closed as met).
         close_all: set[int] = set()
         resets: dict[int, dict[str, DeadlineRule]] = {}
         opening: list[tuple[Applied, DeadlineRule, Mapping[str, Any], str | None]] = []
+        complete: list[int] = []  # proposals whose open deadlines are exactly those opened now
         for change in applied:
             rules = rules_of(change.definition)
             data = change.proposal.get("data") or {}
             if change.from_state != change.to_state:
                 close_all.add(change.proposal_id)
+                complete.append(change.proposal_id)
                 opening += [(change, r, data, None) for r in rules if r.state == change.to_state]
                 continue
+            every_rule_reset = True
             for rule in rules:
-                if rule.state == change.to_state and change.trigger in rule.reset_by:
+                if rule.state != change.to_state:
+                    continue
+                if change.trigger in rule.reset_by:
                     resets.setdefault(change.proposal_id, {})[rule.kind] = rule
                     opening.append((change, rule, data, rule.kind))
+                else:
+                    every_rule_reset = False
+            if every_rule_reset:
+                complete.append(change.proposal_id)
         # Closing returns what it closed (UPDATE … RETURNING): no SELECT before it.
         closed: list[int] = []
         met: list[int] = []
@@ -547,7 +593,13 @@ class DeadlineEffect:
         else:
             for i in range(0, len(ended), _CHUNK):
                 conn.execute(_CANCEL, {"ids": ended[i : i + _CHUNK], "cancelled": now})
-        self._open_all(conn, opening, sequences, now)
+        known: dict[int, list[OpenedDeadline]] = {pid: [] for pid in complete}
+        for pid, deadline in self._open_all(conn, opening, sequences, now):
+            if pid in known:
+                known[pid].append(deadline)
+        for opened in known.values():
+            opened.sort(key=lambda d: (d.due_at, d.id))
+        return known
 
     def _open_all(
         self,
@@ -555,8 +607,10 @@ class DeadlineEffect:
         opening: Sequence[tuple[Applied, DeadlineRule, Mapping[str, Any], str | None]],
         sequences: Mapping[tuple[int, str], int],
         now: datetime,
-    ) -> None:
+    ) -> list[tuple[int, OpenedDeadline]]:
+        """Insert the deadlines (and rungs) of ``opening``; return them by proposal id."""
         plans: list[PlannedDeadline] = []
+        labels: list[str] = []
         rows: list[dict[str, Any]] = []
         # plan_deadline is pure; only a rule read from a field depends on the proposal, so
         # the proposals of one bulk command share one plan per (rule, time entered).
@@ -574,6 +628,7 @@ class DeadlineEffect:
                 continue
             sequence = 0 if reset is None else sequences.get((change.proposal_id, reset), -1) + 1
             plans.append(planned)
+            labels.append(rule.label)
             rows.append(
                 {
                     "proposal_id": change.proposal_id,
@@ -587,8 +642,8 @@ class DeadlineEffect:
                 }
             )
         if not rows:
-            return
-        ids = conn.execute(_INSERT_DEADLINES, rows).scalars().all()
+            return []
+        ids = [int(i) for i in conn.execute(_INSERT_DEADLINES, rows).scalars().all()]
         rungs = [
             {"deadline_id": deadline_id, "rung": rung.name, "fire_at": fire_at}
             for deadline_id, planned in zip(ids, plans, strict=True)
@@ -596,6 +651,13 @@ class DeadlineEffect:
         ]
         if rungs:
             conn.execute(_INSERT_RUNGS, rungs)
+        return [
+            (
+                row["proposal_id"],
+                OpenedDeadline(i, row["kind"], label, row["due_at"], row["sequence"]),
+            )
+            for i, row, label in zip(ids, rows, labels, strict=True)
+        ]
 
 
 # --- reading -------------------------------------------------------------------------------
