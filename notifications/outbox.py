@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select, update
@@ -28,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from notifications import codec
 from notifications.addresses import make_address, message_id
 from notifications.model import CalendarEntry, Recipient
+from workflow.store.direct import Direct
 from workflow.store.schema import outbox, proposals
 
 if TYPE_CHECKING:
@@ -86,14 +88,22 @@ def message_domain(sender: str) -> str:
     return domain or DEFAULT_DOMAIN
 
 
+@lru_cache(maxsize=1024)
+def _is_address(name: str, address: str) -> bool:
+    # The same few dozen functional addresses come back with every notice: check each once.
+    try:
+        make_address(name, address)
+    except ValueError:
+        return False
+    return True
+
+
 def _valid(recipients: Sequence[Recipient], key: str) -> tuple[list[dict[str, str]], list[str]]:
     good: list[dict[str, str]] = []
     bad: list[str] = []
     seen: set[str] = set()
     for r in recipients:
-        try:
-            make_address(r.name, r.address)
-        except ValueError:
+        if not _is_address(r.name, r.address):
             bad.append(r.address)
             continue
         if r.address.lower() not in seen:
@@ -112,9 +122,11 @@ _INSERT_POSTGRESQL, _INSERT_SQLITE = (
     .returning(outbox.c.id)
     for insert in (postgresql.insert, sqlite.insert)
 )
-_INSERT_MANY_POSTGRESQL, _INSERT_MANY_SQLITE = (
-    insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
-    for insert in (postgresql.insert, sqlite.insert)
+_INSERT_MANY_POSTGRESQL = postgresql.insert(outbox).on_conflict_do_nothing(
+    index_elements=[outbox.c.idempotency_key]
+)
+_INSERT_MANY_SQLITE = Direct(
+    sqlite.insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
 )
 
 
@@ -164,8 +176,11 @@ def enqueue_many(
     """
     if not notices:
         return
-    stmt = _INSERT_MANY_POSTGRESQL if conn.dialect.name == "postgresql" else _INSERT_MANY_SQLITE
-    conn.execute(stmt, [_values(n, now, domain) for n in notices])
+    rows = [_values(n, now, domain) for n in notices]
+    if conn.dialect.name == "postgresql":
+        conn.execute(_INSERT_MANY_POSTGRESQL, rows)
+    else:
+        _INSERT_MANY_SQLITE.executemany(conn, rows)
 
 
 # --- reading and operator actions ---------------------------------------------------------------

@@ -45,6 +45,7 @@ from workflow.calendar import (
     shift,
 )
 from workflow.errors import InvalidDefinition, Problem
+from workflow.store.direct import Direct
 from workflow.store.schema import deadline_rungs, deadlines
 
 if TYPE_CHECKING:
@@ -449,15 +450,19 @@ def _closing(*where: Any) -> Any:
 _CLOSE_OPEN_OF = _closing(deadlines.c.proposal_id.in_(bindparam("pids", expanding=True))).returning(
     deadlines.c.id
 )
-_CLOSE_OPEN_OF_ONE = _closing(deadlines.c.proposal_id == bindparam("pid")).returning(deadlines.c.id)
+_CLOSE_OPEN_OF_ONE = Direct(
+    _closing(deadlines.c.proposal_id == bindparam("pid")).returning(deadlines.c.id)
+)
 _MET = (deadlines.c.id, deadlines.c.proposal_id, deadlines.c.kind, deadlines.c.sequence)
 _MEET_OPEN_OF = _closing(
     deadlines.c.proposal_id.in_(bindparam("pids", expanding=True)),
     deadlines.c.kind.in_(bindparam("kinds", expanding=True)),
 ).returning(*_MET)
-_MEET_OPEN_OF_ONE = _closing(
-    deadlines.c.proposal_id == bindparam("pid"), deadlines.c.kind == bindparam("one_kind")
-).returning(*_MET)
+_MEET_OPEN_OF_ONE = Direct(
+    _closing(
+        deadlines.c.proposal_id == bindparam("pid"), deadlines.c.kind == bindparam("one_kind")
+    ).returning(*_MET)
+)
 
 
 def _cancelling(*where: Any) -> Any:
@@ -469,9 +474,10 @@ def _cancelling(*where: Any) -> Any:
 
 
 _CANCEL = _cancelling(deadline_rungs.c.deadline_id.in_(bindparam("ids", expanding=True)))
-_CANCEL_ONE = _cancelling(deadline_rungs.c.deadline_id == bindparam("one_id"))
+_CANCEL_ONE = Direct(_cancelling(deadline_rungs.c.deadline_id == bindparam("one_id")))
 _INSERT_DEADLINES = insert(deadlines).returning(deadlines.c.id, sort_by_parameter_order=True)
-_INSERT_RUNGS = insert(deadline_rungs)
+_INSERT_DEADLINE = Direct(insert(deadlines))  # one row: its key without RETURNING
+_INSERT_RUNGS = Direct(insert(deadline_rungs))
 
 
 @dataclass(frozen=True)
@@ -563,7 +569,7 @@ class DeadlineEffect:
         leaving = sorted(close_all)
         closing = {"new_status": CLOSED, "closed": now}
         if len(leaving) == 1:
-            closed += conn.execute(_CLOSE_OPEN_OF_ONE, {"pid": leaving[0], **closing}).scalars()
+            closed += [i for (i,) in _CLOSE_OPEN_OF_ONE.all(conn, {"pid": leaving[0], **closing})]
         else:
             for i in range(0, len(leaving), _CHUNK):
                 params = {"pids": leaving[i : i + _CHUNK], **closing}
@@ -576,20 +582,19 @@ class DeadlineEffect:
             for i in range(0, len(pids), _CHUNK):
                 chunk = pids[i : i + _CHUNK]
                 if len(chunk) == 1 and len(kinds) == 1:
-                    found = conn.execute(
-                        _MEET_OPEN_OF_ONE, {"pid": chunk[0], "one_kind": kinds[0], **meeting}
+                    found = _MEET_OPEN_OF_ONE.all(
+                        conn, {"pid": chunk[0], "one_kind": kinds[0], **meeting}
                     )
                 else:
-                    found = conn.execute(
-                        _MEET_OPEN_OF, {"pids": chunk, "kinds": list(kinds), **meeting}
-                    )
+                    params = {"pids": chunk, "kinds": list(kinds), **meeting}
+                    found = [tuple(r) for r in conn.execute(_MEET_OPEN_OF, params)]
                 for deadline_id, proposal_id, kind, sequence in found:
                     met.append(deadline_id)
                     slot = (proposal_id, kind)
                     sequences[slot] = max(sequences.get(slot, -1), int(sequence))
         ended = closed + met
         if len(ended) == 1:
-            conn.execute(_CANCEL_ONE, {"one_id": ended[0], "cancelled": now})
+            _CANCEL_ONE.execute(conn, {"one_id": ended[0], "cancelled": now})
         else:
             for i in range(0, len(ended), _CHUNK):
                 conn.execute(_CANCEL, {"ids": ended[i : i + _CHUNK], "cancelled": now})
@@ -643,14 +648,17 @@ class DeadlineEffect:
             )
         if not rows:
             return []
-        ids = [int(i) for i in conn.execute(_INSERT_DEADLINES, rows).scalars().all()]
+        if len(rows) == 1:
+            ids = [_INSERT_DEADLINE.lastrowid(conn, rows[0])]
+        else:
+            ids = [int(i) for i in conn.execute(_INSERT_DEADLINES, rows).scalars().all()]
         rungs = [
             {"deadline_id": deadline_id, "rung": rung.name, "fire_at": fire_at}
             for deadline_id, planned in zip(ids, plans, strict=True)
             for rung, fire_at in planned.rungs
         ]
         if rungs:
-            conn.execute(_INSERT_RUNGS, rungs)
+            _INSERT_RUNGS.executemany(conn, rungs)
         return [
             (
                 row["proposal_id"],

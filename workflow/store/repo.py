@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, bindparam, func, insert, select, update
 
+from workflow.store.direct import Direct
 from workflow.store.schema import actor_refs, definitions, history, proposals
 
 _CHUNK = 500  # keys per IN (...) so that no backend hits its parameter limit
@@ -67,6 +68,10 @@ _UPDATE_PROPOSAL = (
 )
 
 
+_UPDATE_PROPOSAL_DIRECT = Direct(_UPDATE_PROPOSAL)
+_INSERT_HISTORY_DIRECT = Direct(_INSERT_HISTORY)
+
+
 def update_proposals(conn: Connection, params: Sequence[dict[str, Any]]) -> int:
     """Apply new state/version/head to proposals whose row version is unchanged.
 
@@ -75,15 +80,17 @@ def update_proposals(conn: Connection, params: Sequence[dict[str, Any]]) -> int:
     """
     if not params:
         return 0
-    return conn.execute(_UPDATE_PROPOSAL, list(params)).rowcount
+    if len(params) == 1:
+        return _UPDATE_PROPOSAL_DIRECT.rowcount(conn, params[0])
+    return _UPDATE_PROPOSAL_DIRECT.executemany(conn, params)
 
 
 def insert_history(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Append history rows (already chained and hashed)."""
     if len(rows) == 1:
-        conn.execute(_INSERT_HISTORY, rows[0])
+        _INSERT_HISTORY_DIRECT.execute(conn, rows[0])
     elif rows:
-        conn.execute(_INSERT_HISTORY, list(rows))
+        _INSERT_HISTORY_DIRECT.executemany(conn, rows)
 
 
 def last_entry(conn: Connection, chain: str) -> RowMapping | None:

@@ -1,0 +1,146 @@
+"""The hot statements of a transition, run on the SQLite driver's cursor.
+
+A single transition on SQLite issues about ten statements, and SQLAlchemy's execution
+machinery (parameter processing, execution context, result setup) costs about 100 µs per
+statement — more than SQLite needs to run it (``bench/``: a single advance was 3.1× the raw
+``sqlite3`` limit, the target is 3×). :class:`Direct` keeps SQLAlchemy for what it does well —
+the SQL (compiled once per parameter set from the same Core statement) and the conversion
+of every parameter (the same bind processors SQLAlchemy would apply: JSON, UTC datetimes) —
+and hands the statement to the DBAPI cursor of the caller's connection, inside the caller's
+transaction.
+
+Only for SQLite, only for statements without Python-side column defaults and without
+expanding ``IN`` lists, and only returning columns that need no result conversion; anything
+else (and every statement on PostgreSQL) runs through ``Connection.execute`` as before.
+Driver errors are wrapped as SQLAlchemy wraps them (``sqlalchemy.exc.DBAPIError.instance``),
+so callers see the same exceptions either way. ``tests/test_direct.py`` checks that both
+paths write the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.expression import Executable
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    fixed: tuple[Any, ...]  # the value of a literal bind (e.g. status = 'open'), else _MISSING
+
+
+class Direct:
+    """One prebuilt Core statement, run on the SQLite cursor (see the module doc)."""
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        # by (dialect, driver, parameter names): the engine's options do not change the SQL
+        # or the bind processors (ruhrflow sets no JSON serializer of its own)
+        self._compiled: dict[tuple[str, str, tuple[str, ...]], _Compiled | None] = {}
+
+    def _compile(self, conn: Connection, keys: tuple[str, ...]) -> _Compiled | None:
+        slot = (conn.dialect.name, conn.dialect.driver, keys)
+        compiled = self._compiled.get(slot, _MISSING)
+        if compiled is not _MISSING:
+            return compiled  # type: ignore[return-value]
+        found = self._build(conn, keys)
+        self._compiled[slot] = found
+        return found
+
+    def _build(self, conn: Connection, keys: tuple[str, ...]) -> _Compiled | None:
+        dialect = conn.dialect
+        if dialect.name != "sqlite" or dialect.paramstyle != "qmark":
+            return None
+        statement: Any = self.statement
+        compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys))
+        if (
+            getattr(compiled, "insert_prefetch", None)
+            or getattr(compiled, "update_prefetch", None)
+            or compiled.positiontup is None
+            or any(b.expanding for b in compiled.binds.values())
+        ):
+            return None
+        if compiled.returning and any(
+            c.type.dialect_impl(dialect).result_processor(dialect, None) is not None
+            for c in compiled.returning
+        ):
+            return None
+        names = tuple(compiled.positiontup)
+        binds = [compiled.binds[n] for n in names]
+        return _Compiled(
+            sql=compiled.string,
+            names=names,
+            processors=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds),
+            fixed=tuple(
+                b.value if not b.required and b.key not in keys else _MISSING for b in binds
+            ),
+        )
+
+    def _row(self, compiled: _Compiled, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        values = []
+        for name, process, fixed in zip(
+            compiled.names, compiled.processors, compiled.fixed, strict=True
+        ):
+            value = params[name] if fixed is _MISSING else fixed
+            values.append(value if process is None else process(value))
+        return tuple(values)
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        """Run with one parameter set; return the DBAPI cursor (or SQLAlchemy's result)."""
+        compiled = self._compile(conn, tuple(params))
+        if compiled is None:
+            return conn.execute(self.statement, dict(params))
+        row = self._row(compiled, params)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(compiled.sql, row)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(conn, compiled.sql, row, exc) from exc
+        return cursor
+
+    def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Run with many parameter sets (all with the same keys); return the row count."""
+        if not rows:
+            return 0
+        compiled = self._compile(conn, tuple(rows[0]))
+        if compiled is None or any(len(r) != len(compiled.names) for r in rows[1:]):
+            return int(conn.execute(self.statement, [dict(r) for r in rows]).rowcount)
+        values = [self._row(compiled, r) for r in rows]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(compiled.sql, values)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(conn, compiled.sql, values, exc) from exc
+        return int(cursor.rowcount)
+
+    def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        """Run with one parameter set; return how many rows it changed."""
+        return int(self.execute(conn, params).rowcount)
+
+    def lastrowid(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        """Run an INSERT of one row; return the new row's integer key."""
+        result = self.execute(conn, params)
+        if hasattr(result, "inserted_primary_key"):  # SQLAlchemy's result (not SQLite)
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+        return int(result.lastrowid)
+
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run a statement with RETURNING (or a SELECT); return its rows as tuples."""
+        return [tuple(r) for r in self.execute(conn, params).fetchall()]
+
+
+def _wrapped(conn: Connection, sql: str, params: Any, exc: Exception) -> BaseException:
+    return DBAPIError.instance(
+        sql, params, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+    )
