@@ -16,7 +16,7 @@ from support import add_proposal, walk_to
 
 from notifications.delivery import deliver
 from notifications.transport import MemoryTransport
-from workflow.runtime import open_runtime
+from workflow.runtime import Runtime, open_runtime
 from workflow.settings import load_settings
 from workflow.store.direct import Direct
 from workflow.sweep import sweep
@@ -97,3 +97,22 @@ def test_postgresql_never_takes_the_direct_path(postgres_admin_url: str) -> None
             assert Direct(select(proposals))._build(conn, ()) is None
     finally:
         engine.dispose()
+
+
+def test_a_proposal_read_directly_equals_the_sqlalchemy_row(runtime: Runtime) -> None:
+    # every column type of the table: JSON (list and object), money, aware datetimes
+    from sqlalchemy import select
+
+    from workflow.store import repo
+    from workflow.store.schema import proposals
+
+    key = add_proposal(runtime.engine, NOW, cost=1_234_567)
+    walk_to(runtime.engine, key, "funded", NOW)
+    with runtime.store.read() as conn:
+        (direct,) = repo.load_proposals(conn, keys=[key])
+        row = conn.execute(select(proposals).where(proposals.c.key == key)).mappings().one()
+    assert dict(direct) == dict(row)
+    assert {k: type(v) for k, v in dict(direct).items()} == {
+        k: type(v) for k, v in dict(row).items()
+    }
+    assert row["cost_estimate"] is not None and row["data"]

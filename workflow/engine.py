@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, RowMapping, func, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from workflow.chain import canonical_data, entry_hash
 from workflow.definition import Definition, TransitionDef, parse_definition
@@ -164,7 +164,7 @@ class _DbGuardContext:
 
 @dataclass
 class _Plan:
-    row: RowMapping
+    row: Mapping[Any, Any]
     machine: ProcessMachine
     transition: TransitionDef | None
     trigger: str
@@ -349,7 +349,7 @@ class Engine:
     def _plan(
         self,
         conn: Connection,
-        row: RowMapping,
+        row: Mapping[Any, Any],
         trigger: str,
         actor: Actor,
         now: datetime,
@@ -544,7 +544,7 @@ class Engine:
         _storable(party, "party")
         _storable(text, "text")
 
-        def check(definition: Definition, row: RowMapping) -> None:
+        def check(definition: Definition, row: Mapping[Any, Any]) -> None:
             if row["state"] not in definition.statement_states:
                 allowed = ", ".join(definition.statement_states)
                 raise TransitionNotAllowed(
@@ -554,7 +554,7 @@ class Engine:
                     reasons=[f"statements are recorded in the states {allowed}"],
                 )
 
-        def write(conn: Connection, row: RowMapping) -> None:
+        def write(conn: Connection, row: Mapping[Any, Any]) -> None:
             conn.execute(
                 insert(statements).values(
                     proposal_id=row["id"],
@@ -591,13 +591,13 @@ class Engine:
             raise InvalidInput(f"year {year} is outside 2000–2100")
         status = "secured" if secured else "planned"
 
-        def check(definition: Definition, row: RowMapping) -> None:
+        def check(definition: Definition, row: Mapping[Any, Any]) -> None:
             if definition.is_final(row["state"]):
                 raise TransitionNotAllowed(
                     key, "add_funding", row["state"], reasons=["the proposal is closed"]
                 )
 
-        def write(conn: Connection, row: RowMapping) -> None:
+        def write(conn: Connection, row: Mapping[Any, Any]) -> None:
             conn.execute(
                 insert(funding).values(
                     proposal_id=row["id"],
@@ -615,7 +615,7 @@ class Engine:
     def append_event(
         self,
         conn: Connection,
-        row: RowMapping,
+        row: Mapping[Any, Any],
         *,
         kind: str,
         trigger: str,

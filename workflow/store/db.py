@@ -18,11 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from workflow.errors import InvalidInput, StoreUnavailable
+from workflow.store.direct import Direct
 
 
 def make_engine(url: str, *, busy_timeout_seconds: float = 15.0) -> Engine:
@@ -64,6 +65,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
         cursor.close()
 
 
+_BEGIN_IMMEDIATE = Direct(text("BEGIN IMMEDIATE"))
+
+
 class Store:
     """The database: hands out read and write transactions, translating driver errors."""
 
@@ -96,7 +100,7 @@ class Store:
         """A write transaction: all of it commits, or none of it."""
         with self._translated(), self.engine.connect() as conn, conn.begin():
             if self._sqlite:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                _BEGIN_IMMEDIATE.execute(conn, {})
             yield conn
 
     @contextmanager

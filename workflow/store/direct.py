@@ -9,9 +9,10 @@ of every parameter (the same bind processors SQLAlchemy would apply: JSON, UTC d
 and hands the statement to the DBAPI cursor of the caller's connection, inside the caller's
 transaction.
 
-Only for SQLite, only for statements without Python-side column defaults and without
-expanding ``IN`` lists, and only returning columns that need no result conversion; anything
-else (and every statement on PostgreSQL) runs through ``Connection.execute`` as before.
+Only for SQLite, and only for statements without Python-side column defaults and without
+expanding ``IN`` lists; what a SELECT or RETURNING gives back is converted with the result
+processors SQLAlchemy would apply. Anything else (and every statement on PostgreSQL) runs
+through ``Connection.execute`` as before.
 Driver errors are wrapped as SQLAlchemy wraps them (``sqlalchemy.exc.DBAPIError.instance``),
 so callers see the same exceptions either way. ``tests/test_direct.py`` checks that both
 paths write the same rows.
@@ -36,6 +37,8 @@ class _Compiled:
     names: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
     fixed: tuple[Any, ...]  # the value of a literal bind (e.g. status = 'open'), else _MISSING
+    columns: tuple[str, ...]  # of a SELECT or a RETURNING
+    results: tuple[Callable[[Any], Any] | None, ...]
 
 
 class Direct:
@@ -69,11 +72,12 @@ class Direct:
             or any(b.expanding for b in compiled.binds.values())
         ):
             return None
-        if compiled.returning and any(
-            c.type.dialect_impl(dialect).result_processor(dialect, None) is not None
-            for c in compiled.returning
-        ):
-            return None
+        if compiled.returning:
+            returned = list(compiled.returning)
+        elif getattr(statement, "is_select", False):
+            returned = list(statement.selected_columns)
+        else:
+            returned = []
         names = tuple(compiled.positiontup)
         binds = [compiled.binds[n] for n in names]
         return _Compiled(
@@ -82,6 +86,10 @@ class Direct:
             processors=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds),
             fixed=tuple(
                 b.value if not b.required and b.key not in keys else _MISSING for b in binds
+            ),
+            columns=tuple(c.name for c in returned),
+            results=tuple(
+                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in returned
             ),
         )
 
@@ -137,7 +145,30 @@ class Direct:
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run a statement with RETURNING (or a SELECT); return its rows as tuples."""
-        return [tuple(r) for r in self.execute(conn, params).fetchall()]
+        compiled = self._compile(conn, tuple(params))
+        if compiled is None:
+            return [tuple(r) for r in conn.execute(self.statement, dict(params))]
+        rows = self.execute(conn, params).fetchall()
+        if not any(compiled.results):
+            return [tuple(r) for r in rows]
+        return [self._converted(compiled, r) for r in rows]
+
+    def mappings(self, conn: Connection, params: Mapping[str, Any]) -> list[Mapping[Any, Any]]:
+        """Run a SELECT (or RETURNING); return its rows as mappings by column name."""
+        compiled = self._compile(conn, tuple(params))
+        if compiled is None:
+            return list(conn.execute(self.statement, dict(params)).mappings())
+        rows = self.execute(conn, params).fetchall()
+        return [
+            dict(zip(compiled.columns, self._converted(compiled, r), strict=True)) for r in rows
+        ]
+
+    @staticmethod
+    def _converted(compiled: _Compiled, row: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(
+            value if process is None or value is None else process(value)
+            for value, process in zip(row, compiled.results, strict=True)
+        )
 
 
 def _wrapped(conn: Connection, sql: str, params: Any, exc: Exception) -> BaseException:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ _CHUNK = 500  # keys per IN (...) so that no backend hits its parameter limit
 # on every transition (a measurable share of a single advance, see bench/).
 _SELECT_BY_KEY = select(proposals).where(proposals.c.key == bindparam("key"))
 _SELECT_BY_KEY_LOCKED = _SELECT_BY_KEY.with_for_update()
+_SELECT_BY_KEY_DIRECT = Direct(_SELECT_BY_KEY)
 _INSERT_HISTORY = insert(history)
 
 
@@ -28,19 +29,24 @@ def load_proposals(
     keys: Sequence[str] | None = None,
     state: str | None = None,
     lock: bool = False,
-) -> list[RowMapping]:
-    """Proposal rows by keys or by state, ordered by id; ``lock`` takes row locks (PostgreSQL)."""
+) -> list[Mapping[Any, Any]]:
+    """Proposal rows by keys or by state, ordered by id; ``lock`` takes row locks (PostgreSQL).
+
+    The rows are read-only mappings by column name (SQLAlchemy's ``RowMapping``, or a dict
+    where the single-key read takes the direct path, ``workflow/store/direct.py``).
+    """
     locking = lock and conn.dialect.name == "postgresql"
     if keys is not None and len(keys) == 1:  # the single advance: a prebuilt statement
-        stmt = _SELECT_BY_KEY_LOCKED if locking else _SELECT_BY_KEY
-        return list(conn.execute(stmt, {"key": keys[0]}).mappings())
+        if locking:
+            return list(conn.execute(_SELECT_BY_KEY_LOCKED, {"key": keys[0]}).mappings())
+        return _SELECT_BY_KEY_DIRECT.mappings(conn, {"key": keys[0]})
     base = select(proposals).order_by(proposals.c.id)
     if locking:
         base = base.with_for_update()
     if keys is None:
         stmt = base.where(proposals.c.state == state) if state is not None else base
         return list(conn.execute(stmt).mappings())
-    rows: list[RowMapping] = []
+    rows: list[Mapping[Any, Any]] = []
     for i in range(0, len(keys), _CHUNK):
         chunk = list(keys[i : i + _CHUNK])
         rows.extend(conn.execute(base.where(proposals.c.key.in_(chunk))).mappings())
