@@ -37,9 +37,10 @@ def encode(value: Any) -> Any:
                 raise TypeError("a notice context's mappings must have string keys")
             if k[:1] == "$":
                 return {"$map": [[k, encode(v)] for k, v in value.items()]}
-        return {k: encode(v) for k, v in value.items()}
+        # plain leaves inline: most of a context is strings and numbers
+        return {k: v if type(v) in _PLAIN else encode(v) for k, v in value.items()}
     if kind is list or kind is tuple:
-        return [encode(v) for v in value]
+        return [v if type(v) in _PLAIN else encode(v) for v in value]
     return _encode_other(value)
 
 

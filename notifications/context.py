@@ -200,12 +200,11 @@ def status_change_context(
 ) -> dict[str, Any]:
     """The context of ``status_change``."""
     who = directory.actors.get(actor)
-    transition = next((t for t in definition.transitions if t.trigger == trigger), None)
     return {
         "proposal": dict(proposal),
         "transition": {
             "trigger": trigger,
-            "trigger_label": transition.label if transition else trigger,
+            "trigger_label": definition.trigger_label(trigger),
             "from_state": from_state,
             "from_label": definition.state_label(from_state),
             "to_state": to_state,

@@ -75,6 +75,7 @@ class Notifier:
         self.directory = directory
         self.domain = domain
         self.templates = templates
+        self._recipient_cache: dict[tuple[Any, ...], list[Recipient]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, directory: Directory) -> Notifier:
@@ -156,7 +157,7 @@ class Notifier:
                 transition_key(change.key, change.seq, "status_change"),
                 "status_change",
                 change.proposal_id,
-                role_recipients(self.directory, roles, row),
+                self._recipients(roles, row),
                 context,
                 calendar_entry(current[0], proposal) if current else None,
             )
@@ -171,12 +172,23 @@ class Notifier:
                         transition_key(change.key, change.seq, "consultation_opened"),
                         "consultation_opened",
                         change.proposal_id,
-                        role_recipients(self.directory, CONSULTATION_ROLES, row),
+                        self._recipients(CONSULTATION_ROLES, row),
                         consultation_context(proposal=proposal, deadline=consultation),
                         calendar_entry(consultation, proposal),
                     )
                 )
         return notices
+
+    def _recipients(self, roles: tuple[str, ...], row: Mapping[Any, Any]) -> list[Recipient]:
+        """``role_recipients`` for a transition, remembered per lead, participants and forum
+        (a bulk advance asks for the same few combinations thousands of times)."""
+        slot = (roles, row["lead"], tuple(row.get("participating") or ()), row.get("themenforum"))
+        found = self._recipient_cache.get(slot)
+        if found is None:
+            if len(self._recipient_cache) >= 4096:
+                self._recipient_cache.clear()
+            found = self._recipient_cache[slot] = role_recipients(self.directory, roles, row)
+        return found
 
     # --- rungs --------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from notifications.transport import MemoryTransport
 from workflow.engine import Engine
 from workflow.intake import ProposalInput, create_proposals
 from workflow.runtime import Runtime
-from workflow.store.schema import outbox, proposals
+from workflow.store.schema import deadline_rungs, deadlines, outbox, proposals
 from workflow.sweep import sweep
 
 IM = "ruhr-konferenz@im.nrw.example"
@@ -359,6 +359,31 @@ def test_a_bulk_advance_hands_over_the_deadlines_too(
     later = NOW + timedelta(days=2)
     engine.advance_many("start", keys=keys, actor="koordination", now=later)
     assert queries == []  # every proposal changed state: the effect knew all their deadlines
+    # each notice names its own proposal's deadline, and the rungs hang on it
+    with engine.store.read() as conn:
+        for key in keys:
+            pid = conn.execute(select(proposals.c.id).where(proposals.c.key == key)).scalar_one()
+            (deadline_id,) = conn.execute(
+                select(deadlines.c.id).where(
+                    deadlines.c.proposal_id == pid, deadlines.c.status == "open"
+                )
+            ).one()
+            uid = (
+                conn.execute(
+                    select(outbox.c.calendar)
+                    .where(outbox.c.proposal_id == pid)
+                    .order_by(outbox.c.id.desc())
+                )
+                .scalars()
+                .first()["uid"]
+            )
+            assert uid.startswith(f"deadline-{deadline_id}@")
+            rungs = conn.execute(
+                select(deadline_rungs.c.deadline_id).where(
+                    deadline_rungs.c.deadline_id == deadline_id
+                )
+            ).all()
+            assert len(rungs) == 2
     for key in keys:
         (kind, context, calendar) = _notice_views(engine, key)[-1]
         assert kind == "status_change" and calendar is not None

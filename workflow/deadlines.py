@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from workflow.calendar import (
     Duration,
@@ -513,6 +513,31 @@ def known_open_deadlines(applied: Sequence[Applied]) -> Mapping[int, list[Opened
     return current[1]
 
 
+_MAX_DEADLINE_ID = select(func.coalesce(func.max(deadlines.c.id), 0))
+_DEADLINES_AFTER = select(
+    deadlines.c.id, deadlines.c.proposal_id, deadlines.c.kind, deadlines.c.entry_seq
+).where(deadlines.c.id > bindparam("after"))
+
+
+def _insert_many_sqlite(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert many deadlines on SQLite; return their ids in the order of ``rows``.
+
+    One executemany on the cursor, then the new ids by their unique key (proposal, kind,
+    entry): a writer holds SQLite's only write lock (``BEGIN IMMEDIATE``), so every row above
+    the highest id before the insert is one of ours. Cheaper than RETURNING for thousands of
+    rows (SQLAlchemy's insertmanyvalues), which PostgreSQL keeps.
+    """
+    after = int(conn.execute(_MAX_DEADLINE_ID).scalar_one())
+    _INSERT_DEADLINE.executemany(conn, rows)
+    found = {
+        (pid, kind, entry): int(i)
+        for i, pid, kind, entry in conn.execute(_DEADLINES_AFTER, {"after": after})
+    }
+    if len(found) != len(rows):
+        raise RuntimeError(f"inserted {len(rows)} deadlines but found {len(found)} new ones")
+    return [found[(r["proposal_id"], r["kind"], r["entry_seq"])] for r in rows]
+
+
 class DeadlineEffect:
     """The transition effect: close the deadlines of the state left, open those entered.
 
@@ -650,6 +675,8 @@ class DeadlineEffect:
             return []
         if len(rows) == 1:
             ids = [_INSERT_DEADLINE.lastrowid(conn, rows[0])]
+        elif conn.dialect.name == "sqlite":
+            ids = _insert_many_sqlite(conn, rows)
         else:
             ids = [int(i) for i in conn.execute(_INSERT_DEADLINES, rows).scalars().all()]
         rungs = [

@@ -86,6 +86,16 @@ class Definition:
         """Every transition that may leave ``state``, in definition order."""
         return [t for t in self.transitions if state in t.sources]
 
+    def trigger_label(self, trigger: str) -> str:
+        """The German label of ``trigger`` (its first transition's), or the trigger itself."""
+        labels = self.__dict__.get("_trigger_labels")
+        if labels is None:  # built on first use; the definition is immutable
+            labels = {}
+            for t in self.transitions:
+                labels.setdefault(t.trigger, t.label)
+            object.__setattr__(self, "_trigger_labels", labels)
+        return str(labels.get(trigger, trigger))
+
     def transition(self, trigger: str, state: str) -> TransitionDef | None:
         """The transition ``trigger`` fires from ``state``, or None."""
         for t in self.transitions:

@@ -35,10 +35,10 @@ _MISSING = object()
 class _Compiled:
     sql: str
     names: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
     fixed: tuple[Any, ...]  # the value of a literal bind (e.g. status = 'open'), else _MISSING
     columns: tuple[str, ...]  # of a SELECT or a RETURNING
     results: tuple[Callable[[Any], Any] | None, ...]
+    converting: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor)
 
 
 class Direct:
@@ -80,10 +80,11 @@ class Direct:
             returned = []
         names = tuple(compiled.positiontup)
         binds = [compiled.binds[n] for n in names]
+        processors = tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds)
         return _Compiled(
             sql=compiled.string,
             names=names,
-            processors=tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds),
+            converting=tuple((i, p) for i, p in enumerate(processors) if p is not None),
             fixed=tuple(
                 b.value if not b.required and b.key not in keys else _MISSING for b in binds
             ),
@@ -94,12 +95,12 @@ class Direct:
         )
 
     def _row(self, compiled: _Compiled, params: Mapping[str, Any]) -> tuple[Any, ...]:
-        values = []
-        for name, process, fixed in zip(
-            compiled.names, compiled.processors, compiled.fixed, strict=True
-        ):
-            value = params[name] if fixed is _MISSING else fixed
-            values.append(value if process is None else process(value))
+        values = [
+            params[name] if fixed is _MISSING else fixed
+            for name, fixed in zip(compiled.names, compiled.fixed, strict=True)
+        ]
+        for i, process in compiled.converting:
+            values[i] = process(values[i])
         return tuple(values)
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
