@@ -572,3 +572,29 @@ def test_row_version_and_chain_advance_with_every_write(engine: Engine) -> None:
     assert r["row_version"] == len(rows) == r["history_seq"]
     assert r["history_head"] == rows[-1]["hash"]
     assert all(b["prev_hash"] == a["hash"] for a, b in pairwise(rows))
+
+
+def test_a_bulk_advance_pauses_the_collector_only_while_it_runs(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    keys = [add_proposal(engine, NOW) for _ in range(3)]
+    seen: list[bool] = []
+    real = repo.insert_history
+
+    def spy(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        seen.append(gc.isenabled())
+        real(conn, rows)
+
+    monkeypatch.setattr(repo, "insert_history", spy)
+    engine.advance_many("submit", keys=keys, actor="koordination", now=NOW)
+    assert seen == [False] and gc.isenabled()
+    # refused (all or nothing): collection is back on after the failure, too
+    with pytest.raises(TransitionNotAllowed):
+        engine.advance_many("approve", keys=keys, actor="koordination", now=NOW)
+    assert gc.isenabled()
+    # a single advance leaves the collector alone
+    seen.clear()
+    engine.advance(keys[0], "open_consultation", actor="koordination", now=NOW)
+    assert seen == [True]
