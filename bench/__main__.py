@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         f" {info['cores']} cores, Python {info['python']}, {info['seconds']} s"
     )
     print(table(results))
+    notes = [f"- {r.scenario}: {r.note}" for r in results if r.note]
+    if notes:
+        print("notes:")
+        print("\n".join(notes))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump({"machine": info, "results": [r.as_dict() for r in results]}, fh, indent=2)
