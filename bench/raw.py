@@ -156,6 +156,13 @@ class EffectMirror:
                 " AND status = 'open'",
                 [(self.closed_status, at, pid) for pid, _ in items],
             )
+            # and their pending rungs, as the deadline effect cancels them
+            conn.executemany(
+                "UPDATE deadline_rungs SET cancelled_at = ? WHERE fired_at IS NULL"
+                " AND cancelled_at IS NULL AND deadline_id IN (SELECT id FROM deadlines"
+                " WHERE proposal_id = ? AND status = ? AND closed_at = ?)",
+                [(at, pid, self.closed_status, at) for pid, _ in items],
+            )
         deadline_rows: list[dict[str, Any]] = []
         rung_rows: list[dict[str, Any]] = []
         notice_rows: list[dict[str, Any]] = []

@@ -261,6 +261,7 @@ _MARK = {
             "sent_at",
             "lease_until",
             "last_error",
+            "subject",
             "body_text",
             "body_html",
             "attachments",

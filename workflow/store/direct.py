@@ -120,8 +120,9 @@ class Direct:
         """Run with many parameter sets (all with the same keys); return the row count."""
         if not rows:
             return 0
-        compiled = self._compile(conn, tuple(rows[0]))
-        if compiled is None or any(len(r) != len(compiled.names) for r in rows[1:]):
+        keys = tuple(rows[0])
+        compiled = self._compile(conn, keys)
+        if compiled is None or any(tuple(r) != keys for r in rows[1:]):
             return int(conn.execute(self.statement, [dict(r) for r in rows]).rowcount)
         values = [self._row(compiled, r) for r in rows]
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
