@@ -505,11 +505,13 @@ def known_open_deadlines(applied: Sequence[Applied]) -> Mapping[int, list[Opened
 
     Only proposals whose open deadlines the effect knows completely are in it: after a state
     change (every older deadline was closed), and after a self-transition that reset every
-    deadline rule of its state. Empty unless the effect has just run for this very list.
+    deadline rule of its state. Empty unless the effect has just run for this very list;
+    a second call for the same list is empty too.
     """
     current = _KNOWN.get()
     if current is None or current[0] is not applied:
         return {}
+    _KNOWN.set(None)  # handed over once; do not keep the batch alive after the transaction
     return current[1]
 
 
