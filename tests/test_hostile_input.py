@@ -112,8 +112,11 @@ def test_hostile_titles_are_refused_or_stored_literally(
     shown = run(database_url, config, "proposal", "show", key, "--format", "json")
     assert json.loads(shown.stdout)["title"] == title.strip()
     if "{{ 7*7 }}" in title:
+        # the title line shows the template text as it is (not "49": the line below it
+        # has the time of day, which may well contain 49)
         text = run(database_url, config, "proposal", "show", key)
-        assert "{{ 7*7 }}" in text.stdout and "49" not in text.stdout
+        title_line = text.stdout.splitlines()[0]
+        assert title_line.count("{{ 7*7 }}") == title.count("{{ 7*7 }}")
 
 
 @DB_EXAMPLES
