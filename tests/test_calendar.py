@@ -15,6 +15,7 @@ from workflow.calendar import (
     add_months,
     add_working_days,
     anchor,
+    is_holiday,
     is_working_day,
     parse_duration,
     parse_local_time,
@@ -108,3 +109,17 @@ def test_an_anchor_shows_its_local_time_on_every_day(day: date, at: time) -> Non
     assert moment.tzinfo is UTC
     local = moment.astimezone(BERLIN)
     assert (local.date(), local.time()) == (day, at)
+
+
+def test_our_nrw_holidays_are_the_librarys_for_every_year_to_2100() -> None:
+    from workflow.calendar import _nrw_holidays
+
+    for year in range(1995, 2101):
+        library = frozenset(holidays.country_holidays("DE", subdiv="NW", years=year))
+        assert _nrw_holidays(year) == library, year
+
+
+def test_years_before_our_rules_ask_the_library() -> None:
+    # Buß- und Bettag was a public holiday in NRW until 1994 (the library knows, our rules
+    # start in 1995)
+    assert is_holiday(date(1994, 11, 16)) and not is_holiday(date(1995, 11, 22))

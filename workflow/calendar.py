@@ -4,7 +4,8 @@ Every function takes the dates it works on; nothing here reads the clock. Durati
 counted on *local* dates (Europe/Berlin) and then anchored at a local wall-clock time, so
 that a deadline at 09:00 stays at 09:00 across the clock changes in March and October.
 Working days are Monday to Friday without the public holidays of Nordrhein-Westfalen
-(``holidays`` library, subdivision ``NW``; Fronleichnam is one, unlike in Berlin).
+(Fronleichnam and Allerheiligen are, unlike in Berlin; rules checked against the
+``holidays`` library, subdivision ``NW``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
-
-import holidays
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SUBDIVISION = "NW"
@@ -69,9 +68,59 @@ def parse_local_time(text: object) -> time:
     return value.replace(second=0, microsecond=0)
 
 
+# The first year the rules of ``_nrw_holidays`` hold (Buß- und Bettag was one until 1994).
+_OWN_RULES_FROM = 1995
+
+
 @lru_cache(maxsize=64)
 def _holidays(year: int) -> frozenset[date]:
+    if year >= _OWN_RULES_FROM:
+        return _nrw_holidays(year)
+    import holidays  # the library knows the history before that (and loads in 0.2 s)
+
     return frozenset(holidays.country_holidays("DE", subdiv=SUBDIVISION, years=year))
+
+
+def _easter(year: int) -> date:
+    """Easter Sunday of the Gregorian calendar (the anonymous Gregorian algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = b // 4, b % 4
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = c // 4, c % 4
+    j = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * j) // 451
+    month, day = divmod(h + j - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+def _nrw_holidays(year: int) -> frozenset[date]:
+    """The public holidays of Nordrhein-Westfalen in ``year`` (from 1995).
+
+    Our own rules rather than ``holidays.country_holidays``: that call imports the holidays
+    of every country (0.2 s), which a cold ``ruhrflow advance`` paid whenever a deadline
+    counted working days. ``tests/test_calendar.py`` checks these rules against the
+    ``holidays`` library for every year from 1995 to 2100, so a change in the law that the
+    library learns shows up as a failing test.
+    """
+    easter = _easter(year)
+    days = {
+        date(year, 1, 1),  # Neujahr
+        easter - timedelta(days=2),  # Karfreitag
+        easter + timedelta(days=1),  # Ostermontag
+        date(year, 5, 1),  # Tag der Arbeit
+        easter + timedelta(days=39),  # Christi Himmelfahrt
+        easter + timedelta(days=50),  # Pfingstmontag
+        easter + timedelta(days=60),  # Fronleichnam (NRW)
+        date(year, 10, 3),  # Tag der Deutschen Einheit
+        date(year, 11, 1),  # Allerheiligen (NRW)
+        date(year, 12, 25),  # Erster Weihnachtstag
+        date(year, 12, 26),  # Zweiter Weihnachtstag
+    }
+    if year == 2017:
+        days.add(date(2017, 10, 31))  # Reformationstag, once nationwide (500 years)
+    return frozenset(days)
 
 
 def is_holiday(day: date) -> bool:
@@ -80,7 +129,11 @@ def is_holiday(day: date) -> bool:
 
 
 def holiday_name(day: date) -> str | None:
-    """The name of the NRW public holiday on ``day``, if any."""
+    """The name of the NRW public holiday on ``day``, if any (the ``holidays`` library's)."""
+    if not is_holiday(day):
+        return None
+    import holidays  # only for the name: 0.2 s to load
+
     names = holidays.country_holidays("DE", subdiv=SUBDIVISION, years=day.year)
     name = names.get(day)
     return str(name) if name else None
