@@ -81,12 +81,13 @@ def run(quick: bool) -> list[Result]:
         ]
         results = []
         for name, ours_args, base_args, target, base_name in cases:
-            progress(f"{SCENARIO}: {name}, best of {runs}")
-            if not quick:  # warm the page cache and the bytecode cache
-                _timed(ours_args, env)
-                _timed(base_args, env)
+            # --help takes a tenth of a second: more tries cost nothing and steady the figure
+            tries = max(runs, 7) if "--help" in ours_args else runs
+            progress(f"{SCENARIO}: {name}, best of {tries}")
+            _timed(ours_args, env)  # warm the page cache and the bytecode cache
+            _timed(base_args, env)
             ours = theirs = float("inf")
-            for _ in range(runs):  # interleaved, best of N each
+            for _ in range(tries):  # interleaved, best of N each
                 ours = min(ours, _timed(ours_args, env))
                 theirs = min(theirs, _timed(base_args, env))
             results.append(
@@ -95,7 +96,7 @@ def run(quick: bool) -> list[Result]:
                     ours=ours,
                     baseline=theirs,
                     target=target,
-                    note=f"vs {base_name}; best of {runs} processes",
+                    note=f"vs {base_name}; best of {tries} processes",
                 ).settle()
             )
     return results
