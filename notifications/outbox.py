@@ -228,20 +228,22 @@ def list_notices(
         row = dict(r)
         context = row.pop("context")
         if row["subject"] is None:
+            if renderer is None:
+                from notifications.render import Renderer
+
+                renderer = Renderer()
             row["subject"] = _subject_of(row["kind"], context, renderer)
         found.append(row)
     return found
 
 
-def _subject_of(kind: str, context: Any, renderer: Renderer | None) -> str:
+def _subject_of(kind: str, context: Any, renderer: Renderer) -> str:
     import jinja2
-
-    from notifications.render import Renderer
 
     if context is None:
         return "(no subject)"
     try:
-        return (renderer or Renderer()).subject(kind, codec.decode(context))
+        return renderer.subject(kind, codec.decode(context))
     except (jinja2.TemplateError, ValueError, TypeError, KeyError) as exc:
         # shown in the listing; delivery fails the notice with the same error
         return f"(cannot render the subject: {exc})"
