@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -86,15 +87,17 @@ class Definition:
         """Every transition that may leave ``state``, in definition order."""
         return [t for t in self.transitions if state in t.sources]
 
+    @cached_property
+    def _trigger_labels(self) -> dict[str, str]:
+        # built on first use (the definition is immutable); a trigger's first transition wins
+        labels: dict[str, str] = {}
+        for t in self.transitions:
+            labels.setdefault(t.trigger, t.label)
+        return labels
+
     def trigger_label(self, trigger: str) -> str:
         """The German label of ``trigger`` (its first transition's), or the trigger itself."""
-        labels = self.__dict__.get("_trigger_labels")
-        if labels is None:  # built on first use; the definition is immutable
-            labels = {}
-            for t in self.transitions:
-                labels.setdefault(t.trigger, t.label)
-            object.__setattr__(self, "_trigger_labels", labels)
-        return str(labels.get(trigger, trigger))
+        return self._trigger_labels.get(trigger, trigger)
 
     def transition(self, trigger: str, state: str) -> TransitionDef | None:
         """The transition ``trigger`` fires from ``state``, or None."""
