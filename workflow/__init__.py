@@ -10,8 +10,9 @@ What the engine offers, in one place. The names load lazily (PEP 562), so that i
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from workflow.lazy import lazy_exports
 
 _EXPORTS = {
     # configuration and wiring
@@ -90,17 +91,7 @@ __all__ = [  # noqa: RUF022 (grouped by concept, as dramatiq does)
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'workflow' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__, globals())
 
 
 if TYPE_CHECKING:
