@@ -65,6 +65,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
         cursor.close()
 
 
+_BEGIN = Direct(text("BEGIN"))
 _BEGIN_IMMEDIATE = Direct(text("BEGIN IMMEDIATE"))
 
 
@@ -92,7 +93,7 @@ class Store:
         """A read transaction (deferred on SQLite)."""
         with self._translated(), self.engine.connect() as conn, conn.begin():
             if self._sqlite:
-                conn.exec_driver_sql("BEGIN")
+                _BEGIN.execute(conn, {})
             yield conn
 
     @contextmanager
