@@ -4,12 +4,15 @@ Loaded as a plugin by tests/conftest.py (one conftest only: test modules import 
 
 from __future__ import annotations
 
+import email
+import email.policy
 import shutil
 import socket
 import ssl
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,13 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     content: bytes
+
+
+def parse(received: Received) -> EmailMessage:
+    """The message the server received, parsed as mail clients read it (policy.default)."""
+    message = email.message_from_bytes(received.content, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
 
 
 @dataclass

@@ -6,15 +6,13 @@ got it, parsed back with the stdlib email parser and icalendar.
 
 from __future__ import annotations
 
-import email
-import email.policy
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import icalendar
 from conftest import NOW
-from notify_fixtures import Received, StartServer, free_port
+from notify_fixtures import StartServer, free_port, parse
 from sqlalchemy import select, update
 from support import add_proposal, walk_to
 
@@ -26,12 +24,6 @@ from workflow.store.schema import outbox, proposals
 IM = "ruhr-konferenz@im.nrw.example"
 COORDINATION = "koordination@ruhrkonferenz.nrw.example"
 SENDER = "koordination@ruhrkonferenz.nrw.example"
-
-
-def parse(received: Received) -> EmailMessage:
-    message = email.message_from_bytes(received.content, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
 
 
 def parts(message: EmailMessage) -> dict[str, Any]:

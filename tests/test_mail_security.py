@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import base64
-import email
-import email.policy
 import json
 import logging
 from collections.abc import Mapping
@@ -27,7 +25,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner, Result
 from conftest import NOW
 from conftest import test_config_text as config_text
-from notify_fixtures import Received, StartServer
+from notify_fixtures import Received, StartServer, parse
 from sqlalchemy import select, update
 from support import add_proposal, walk_to
 
@@ -70,12 +68,6 @@ def cli_run(url: str, config: Path, *args: str, env: Mapping[str, str] | None = 
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert "Traceback" not in result.output
     return result
-
-
-def parse(received: Received) -> EmailMessage:
-    message = email.message_from_bytes(received.content, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
 
 
 def bodies(message: EmailMessage) -> dict[str, str]:
