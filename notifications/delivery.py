@@ -51,7 +51,7 @@ from notifications.outbox import (
     calendar_from_json,
     sender_address,
 )
-from notifications.render import Renderer
+from notifications.render import Renderer, renderer_for
 from notifications.transport import (
     MaildirTransport,
     MemoryTransport,
@@ -209,7 +209,7 @@ def message_from_row(
     if expected != row["message_id"]:
         raise ValueError(f"Message-ID {expected} differs from {row['message_id']}")
     if rendered is None:
-        rendered = render_row(row, renderer or Renderer())
+        rendered = render_row(row, renderer or renderer_for())
     attachments = []
     for part in rendered.attachments:
         maintype, _, rest = str(part["content_type"]).partition("/")
@@ -319,12 +319,12 @@ def deliver(
         engine = target
         max_attempts = max_attempts or DEFAULT_MAX_ATTEMPTS
         sender = sender or DEFAULT_SENDER
-        renderer = Renderer()
+        renderer = renderer_for()
     else:
         engine = target.engine
         max_attempts = max_attempts or target.settings.mail.max_attempts
         sender = sender or target.settings.mail.sender
-        renderer = Renderer(target.settings.mail.templates)
+        renderer = renderer_for(target.settings.mail.templates)
     rng = rng if rng is not None else random.Random()
     counts = DeliveryCounts()
     temporary_in_a_row = 0

@@ -89,9 +89,9 @@ class Notifier:
     @cached_property
     def renderer(self) -> Renderer:
         """The templates (for previews; transitions do not render, delivery does)."""
-        from notifications.render import Renderer
+        from notifications.render import renderer_for
 
-        return Renderer(self.templates)
+        return renderer_for(self.templates)
 
     # --- transitions --------------------------------------------------------------------------
 

@@ -229,9 +229,9 @@ def list_notices(
         context = row.pop("context")
         if row["subject"] is None:
             if renderer is None:
-                from notifications.render import Renderer
+                from notifications.render import renderer_for
 
-                renderer = Renderer()
+                renderer = renderer_for()
             row["subject"] = _subject_of(row["kind"], context, renderer)
         found.append(row)
     return found

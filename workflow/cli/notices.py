@@ -34,10 +34,10 @@ def notices() -> None:
 def list_(ctx: click.Context, status: str | None, limit: int | None, fmt: str) -> None:
     """Notices, newest first (failed ones with their last error)."""
     from notifications.outbox import list_notices
-    from notifications.render import Renderer
+    from notifications.render import renderer_for
 
     c = obj(ctx)
-    renderer = Renderer(c.runtime.settings.mail.templates)  # undelivered: subject from context
+    renderer = renderer_for(c.runtime.settings.mail.templates)  # undelivered: subject from context
     with c.runtime.store.read() as conn:
         rows = list_notices(conn, status=status, limit=limit, renderer=renderer)
     for r in rows:
