@@ -172,7 +172,7 @@ def _log_line(e: Mapping[str, Any]) -> str:
 
 
 def _stream_json(entries: Iterable[Mapping[str, Any]]) -> None:
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     out.write("[")
     for i, e in enumerate(entries):
         text = json.dumps({**e, "at": e["at"].isoformat()}, ensure_ascii=False)
