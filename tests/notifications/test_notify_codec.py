@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -33,11 +34,63 @@ contexts = st.recursive(
 )
 
 
+def exactly(value: Any) -> Any:
+    """``value`` with every datetime spelled out: wall time, fold and zone.
+
+    ``==`` is not enough for datetimes: it ignores ``fold``, and Python never calls a time in a
+    DST gap or fold equal to the same instant in another zone — the trap a zone turned into a
+    fixed offset falls into.
+    """
+    if isinstance(value, datetime):
+        zone = value.tzinfo
+        name = getattr(zone, "key", None) or (zone and zone.utcoffset(None))
+        return ("datetime", value.replace(tzinfo=None).isoformat(), value.fold, name)
+    if isinstance(value, dict):
+        return {k: exactly(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [exactly(v) for v in value]
+    return (type(value).__name__, value)
+
+
 @given(contexts)
 def test_a_context_survives_json(value: Any) -> None:
+    # zone-aware datetimes keep their zone and fold, gap and fold times included
     back = decode(json.loads(json.dumps(encode(value))))
+    assert exactly(back) == exactly(value)
     assert back == value
     assert type(back) is type(value)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2000, 3, 26, 2, 0, tzinfo=ZoneInfo("Arctic/Longyearbyen")),  # in the gap
+        datetime(2019, 3, 31, 2, 30, tzinfo=ZoneInfo("Europe/Berlin")),  # in the gap
+        datetime(2019, 10, 27, 2, 30, tzinfo=ZoneInfo("Europe/Berlin")),  # fold, first
+        datetime(2019, 10, 27, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Berlin")),  # fold, second
+    ],
+    ids=["gap Longyearbyen", "gap Berlin", "fold 0", "fold 1"],
+)
+def test_gap_and_fold_times_keep_zone_and_fold(moment: datetime) -> None:
+    back = decode(json.loads(json.dumps(encode({"at": moment}))))["at"]
+    assert back == moment
+    assert back.tzinfo is moment.tzinfo and back.fold == moment.fold
+    assert back.utcoffset() == moment.utcoffset()
+
+
+class ThirdPartyZone(tzinfo):
+    """A tzinfo the codec cannot name: neither a fixed offset nor an IANA zone."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(hours=1)
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+
+def test_a_zone_the_codec_cannot_name_is_refused_clearly() -> None:
+    with pytest.raises(TypeError, match="ZoneInfo zone or a fixed offset"):
+        encode({"at": datetime(2019, 11, 5, 10, 0, tzinfo=ThirdPartyZone())})
 
 
 def test_types_and_offsets_are_kept() -> None:
