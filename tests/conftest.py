@@ -10,16 +10,20 @@ where a missing or unreachable server fails the run.
 from __future__ import annotations
 
 import os
+import queue
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import click
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import workflow.cli.main as cli_main
 from workflow.bootstrap import initialise
 from workflow.definition import load_definition
 from workflow.directory import Directory, load_directory
@@ -74,17 +78,90 @@ def _migrate(url: str) -> None:
         store.dispose()
 
 
+class PostgresClones:
+    """Fresh PostgreSQL databases, cloned from the template ahead of use and dropped behind it.
+
+    Cloning and dropping a database costs the server about 0.4 s, as much as many tests
+    themselves; a thread clones the next databases while a test runs and another drops the
+    used ones, so a test only waits when the server falls behind. Every test still gets a
+    database nobody else has touched.
+    """
+
+    def __init__(self, admin_url: str, template: str, ahead: int = 2) -> None:
+        self._admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        self._template = template
+        self._ready: queue.Queue[str | BaseException] = queue.Queue(maxsize=ahead)
+        self._used: queue.Queue[str | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._clone, name="pg-clone", daemon=True),
+            threading.Thread(target=self._drop, name="pg-drop", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _execute(self, sql: str) -> None:
+        with self._admin.connect() as conn:
+            conn.execute(text(sql))
+
+    def _clone(self) -> None:
+        while not self._stop.is_set():
+            name = f"ruhrflow_t_{uuid.uuid4().hex[:12]}"
+            try:
+                self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
+            except BaseException as exc:  # handed to the test that waits for a clone
+                self._ready.put(exc)
+                return
+            while True:
+                try:
+                    self._ready.put(name, timeout=0.2)
+                    break
+                except queue.Full:
+                    if self._stop.is_set():
+                        self._used.put(name)
+                        return
+
+    def _drop(self) -> None:
+        while (name := self._used.get()) is not None:
+            self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def take(self) -> str:
+        """The name of a fresh clone (waits for the cloning thread if it is behind)."""
+        item = self._ready.get(timeout=120)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def give_back(self, name: str) -> None:
+        """Drop ``name`` in the background."""
+        self._used.put(name)
+
+    def close(self) -> None:
+        """Stop cloning, drop every clone (used or not) and wait for the drops."""
+        self._stop.set()
+        self._threads[0].join()
+        while not self._ready.empty():
+            item = self._ready.get()
+            if isinstance(item, str):
+                self._used.put(item)
+        self._used.put(None)
+        self._threads[1].join()
+        self._admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def postgres_template(postgres_admin_url: str) -> Iterator[str]:
-    """A migrated database (with the definition registered) that tests clone."""
-    name = f"ruhrflow_tpl_{uuid.uuid4().hex[:10]}"
+def postgres_clones(postgres_admin_url: str) -> Iterator[PostgresClones]:
+    """A migrated template database (with the definition registered) and its clones."""
+    template = f"ruhrflow_tpl_{uuid.uuid4().hex[:10]}"
     admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    _migrate(make_url(postgres_admin_url).set(database=name).render_as_string(False))
-    yield name
+        conn.execute(text(f'CREATE DATABASE "{template}"'))
+    _migrate(make_url(postgres_admin_url).set(database=template).render_as_string(False))
+    clones = PostgresClones(postgres_admin_url, template)
+    yield clones
+    clones.close()
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
     admin.dispose()
 
 
@@ -105,17 +182,12 @@ def fresh_database(request: pytest.FixtureRequest, backend: str, tmp_path: Path)
         yield f"sqlite:///{path}"
         return
     admin_url: str = request.getfixturevalue("postgres_admin_url")
-    template_name: str = request.getfixturevalue("postgres_template")
-    name = f"ruhrflow_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
+    clones: PostgresClones = request.getfixturevalue("postgres_clones")
+    name = clones.take()
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        clones.give_back(name)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -136,6 +208,27 @@ def session_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = base / "ruhrflow-test.toml"
     path.write_text(test_config_text(base / "mail"), encoding="utf-8")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _no_internal_error(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Fail any test in which a CLI command ended with exit 70 (``internal error:``).
+
+    Exit 70 means a bug in ruhrflow; no input a test (or a user) produces may reach it.
+    """
+    seen: list[Exception] = []
+    report = cli_main.report_internal_error
+
+    def record(ctx: click.Context, exc: Exception) -> None:
+        seen.append(exc)
+        report(ctx, exc)
+
+    monkeypatch.setattr(cli_main, "report_internal_error", record)
+    yield
+    if seen:
+        pytest.fail(f"a command reached an internal error (exit 70): {seen[0]!r}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -107,13 +107,26 @@ class LazyGroup(click.Group):
         except Exception as exc:
             if os.environ.get("RUHRFLOW_DEBUG"):
                 raise
-            text = _without_secrets(f"{type(exc).__name__}: {exc}", ctx.obj)
-            click.echo(f"internal error: {text} (set RUHRFLOW_DEBUG=1 for details)", err=True)
-            ctx.exit(EXIT_INTERNAL)
+            report_internal_error(ctx, exc)
         finally:
             obj = ctx.obj
             if isinstance(obj, CliContext):
                 obj.close()
+
+
+def report_internal_error(ctx: click.Context, exc: Exception) -> None:
+    """Exit 70 with one line: an exception no input should reach — a bug in ruhrflow.
+
+    The test suite fails every test that gets here (tests/conftest.py), so that no input the
+    tests produce reaches it unnoticed.
+    """
+    text = _without_secrets(f"{type(exc).__name__}: {exc}", ctx.obj)
+    click.echo(
+        f"internal error: {text} — a bug in ruhrflow, please report it "
+        "(set RUHRFLOW_DEBUG=1 for details)",
+        err=True,
+    )
+    ctx.exit(EXIT_INTERNAL)
 
 
 def _without_secrets(text: str, obj: Any) -> str:
@@ -173,7 +186,7 @@ def cli(
     the ministries by email what happened and what is due.
 
     Exit codes: 0 success, 1 refused by the process, 2 bad input, 3 database or
-    mail unavailable.
+    mail unavailable, 70 internal error (a bug in ruhrflow: please report it).
     """
     logging.basicConfig(
         level=logging.INFO if verbose else logging.ERROR,
