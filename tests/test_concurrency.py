@@ -105,6 +105,7 @@ def assert_one_line_error(stderr: str) -> str:
 # --- the same proposal -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_eight_processes_fire_the_same_trigger_exactly_one_wins(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
@@ -153,6 +154,7 @@ def test_eight_processes_fire_the_same_trigger_exactly_one_wins(
     assert verify_store(engine.store, key=engine.audit_key).broken is None
 
 
+@pytest.mark.slow
 def test_concurrent_bulk_advances_apply_once_all_or_nothing(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
@@ -176,6 +178,7 @@ def test_concurrent_bulk_advances_apply_once_all_or_nothing(
 # --- disjoint proposals ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_eight_processes_on_eight_proposals_all_succeed(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:

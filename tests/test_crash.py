@@ -48,6 +48,7 @@ from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from conftest import NOW, REPO
 from sqlalchemy import Connection, and_, func, select, text
@@ -388,6 +389,7 @@ def _rerun(url: str, config: Path, job: Job) -> None:
     assert result.exit_code in job.rerun_codes, (job.args[:2], result.exit_code, result.output)
 
 
+@pytest.mark.slow
 def test_commands_killed_at_random_points_leave_consistent_data(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:

@@ -21,6 +21,10 @@ from click.testing import CliRunner
 from workflow.cli.main import cli
 from workflow.demo import FUNDS_2020, OUTCOMES, DemoExists, prepare_directory
 
+# The demo plays five years in about a minute: run by `.ci/run` and `pytest -m slow`, not by
+# a plain `pytest`.
+pytestmark = pytest.mark.slow
+
 KINDS = ("status_change", "reminder", "escalation", "consultation_opened", "digest")
 
 

@@ -123,6 +123,7 @@ def daemons() -> Iterator[list[subprocess.Popen[bytes]]]:
             proc.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_two_scheduler_processes_duplicate_nothing_and_stop_on_sigterm(
     engine: Engine, database_url: str, tmp_path: Path, daemons: list[subprocess.Popen[bytes]]
 ) -> None:
