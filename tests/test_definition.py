@@ -148,7 +148,7 @@ def test_wrong_types(tmp_path: Path) -> None:
         ("    label: Datum des Beschlusses\n", "    label: [Datum, des, Beschlusses]\n"),
     )
     result = run("definition", "check", str(b.path))
-    assert_reports(result, b, b.line_of("version: eins"), "version", "positive integer")
+    assert_reports(result, b, b.line_of("version: eins"), "version", "whole number from 1 to")
     assert_reports(
         result, b, b.line_of("final: vielleicht"), "states.completed.final", "true or false"
     )

@@ -160,8 +160,8 @@ HOSTILE_TITLES = {
     "lf": (f"Ruhr\nTo: {EVIL}", False),
     "cr": (f"Ruhr\rCc: {EVIL}", False),
     "crlf-body": (f"Ruhr\r\n\r\nBcc: {EVIL}", False),
-    "line-separator": (f"Ruhr\u2028Bcc: {EVIL}\u2029Cc: {EVIL}", True),
-    "next-line": (f"Ruhr\x85Bcc: {EVIL}", True),
+    "line-separator": (f"Ruhr\u2028Bcc: {EVIL}\u2029Cc: {EVIL}", False),
+    "next-line": (f"Ruhr\x85Bcc: {EVIL}", False),
 }
 
 
@@ -195,7 +195,7 @@ def test_a_hostile_title_adds_no_header_and_no_recipient(
         with runtime.store.write() as conn:
             conn.execute(update(proposals).where(proposals.c.key == key).values(title=title))
     engine.advance(key, "submit", actor="koordination", now=NOW,
-                   comment=f"=?utf-8?q?=0D=0ABcc:_{EVIL}?=\r\nBcc: {EVIL}")  # fmt: skip
+                   comment=f"=?utf-8?q?=0D=0ABcc:_{EVIL}?=\nBcc: {EVIL}")  # fmt: skip
     # when `ruhrflow notices send` delivers it over SMTP
     controller, handler = smtp_server()
     config = smtp_config(Path(runtime.settings.mail.maildir).parent, controller.port)

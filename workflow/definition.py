@@ -217,6 +217,17 @@ _TOP_KEYS = {
     "fields", "transitions", "permissions", "statement_states", "deadlines", "notices",
 }  # fmt: skip
 _STATE_KEYS = {"label", "phase", "final", "description"}
+
+
+def _highest_version() -> int:
+    # What the definitions table can hold (32 bits), so that `definition check` and `init`
+    # agree: a definition that checks clean can be registered.
+    from workflow.inputs import integer_range
+    from workflow.store.schema import definitions
+
+    return integer_range(definitions.c.version)[1]
+
+
 _FIELD_KEYS = {"type", "label", "min", "max"}
 _TRANSITION_KEYS = {"trigger", "from", "to", "label", "roles", "guards", "requires"}
 
@@ -284,8 +295,9 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
 
     name = c.text(top.get("name"), "name")
     version = top.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        c.problem("version", f"must be a positive integer, not {version!r}")
+    highest = _highest_version()
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= highest:
+        c.problem("version", f"must be a whole number from 1 to {highest}, not {version!r}")
         version = 0
     title = c.text(top.get("title"), "title")
 

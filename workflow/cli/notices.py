@@ -13,6 +13,7 @@ import click
 
 from workflow.cli.context import obj
 from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+from workflow.cli.params import DigitRange
 
 EXIT_UNAVAILABLE = 3
 
@@ -28,7 +29,7 @@ def notices() -> None:
     type=click.Choice(["pending", "sending", "sent", "failed"]),
     help="Only notices in this status.",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@click.option("--limit", type=DigitRange(min=1), default=None, help="At most this many.")
 @format_option("table", "json")
 @click.pass_context
 def list_(ctx: click.Context, status: str | None, limit: int | None, fmt: str) -> None:
@@ -65,7 +66,7 @@ def list_(ctx: click.Context, status: str | None, limit: int | None, fmt: str) -
 
 
 @notices.command("send")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@click.option("--limit", type=DigitRange(min=1), default=None, help="At most this many.")
 @format_option("text", "json")
 @click.pass_context
 def send(ctx: click.Context, limit: int | None, fmt: str) -> None:

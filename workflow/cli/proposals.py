@@ -9,6 +9,7 @@ import click
 
 from workflow.cli.context import obj
 from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+from workflow.cli.params import DigitRange
 
 LIST_COLUMNS = [
     ("key", "KEY"),
@@ -28,8 +29,8 @@ def proposal() -> None:
 
 @proposal.command("add")
 @click.option("--title", required=True, help="German title of the proposal.")
-@click.option("--handlungsfeld", type=click.IntRange(1, 5), required=True, help="1 to 5.")
-@click.option("--forum", "themenforum", type=click.IntRange(1, 99), required=True,
+@click.option("--handlungsfeld", type=DigitRange(1, 5), required=True, help="1 to 5.")
+@click.option("--forum", "themenforum", type=DigitRange(1, 99), required=True,
               help="Number of the Themenforum.")  # fmt: skip
 @click.option("--lead", required=True, metavar="CODE", help="Federführendes Ressort (e.g. IM).")
 @click.option("--key", metavar="KEY", help="Key such as RK-03-01 (default: next free in forum).")
@@ -113,7 +114,7 @@ def import_(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
 
 @proposal.command("list")
 @click.option("--state", help="Only proposals in this state.")
-@click.option("--handlungsfeld", type=click.IntRange(1, 5), help="Only this Handlungsfeld.")
+@click.option("--handlungsfeld", type=DigitRange(1, 5), help="Only this Handlungsfeld.")
 @click.option("--lead", metavar="CODE", help="Only proposals of this lead ministry.")
 @format_option("table", "json", "csv")
 @click.pass_context

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from workflow.cli.context import obj
+from workflow.cli.params import DigitRange
 
 GROUPS = ("kommune", "ihk", "hwk", "verband", "townhall", "buerger")
 POSITIONS = ("support", "concerns", "oppose", "neutral")
@@ -42,7 +43,7 @@ def funding() -> None:
 @click.argument("key")
 @click.option("--source", type=click.Choice(SOURCES), required=True)
 @click.option("--amount", required=True, metavar="EUR", help="Amount in euros.")
-@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--year", type=DigitRange(2000, 2100), required=True)
 @click.option("--secured", is_flag=True, help="The money is secured (default: planned).")
 @click.pass_context
 def add(ctx: click.Context, key: str, source: str, amount: str, year: int, secured: bool) -> None:
