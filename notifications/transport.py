@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import base64
 import mailbox
 import smtplib
 import ssl
@@ -16,6 +15,8 @@ from email.message import EmailMessage
 from email.policy import Policy
 from pathlib import Path
 from typing import Literal, get_args
+
+from notifications.replies import credential_forms, redact, sanitised, server_reply
 
 Security = Literal["none", "starttls", "ssl"]
 
@@ -212,6 +213,7 @@ class SMTPTransport(Transport):
 
     def _deliver(self, message: EmailMessage, sender: str, recipients: tuple[str, ...]) -> None:
         client: smtplib.SMTP | None = None
+        logging_in = False
         try:
             client = self._connect()
             if self.username is not None and self._password is not None:
@@ -222,18 +224,18 @@ class SMTPTransport(Transport):
                         " smtplib cannot send; use ASCII credentials",
                         temporary=False,
                     )
+                logging_in = True
                 client.login(self.username, self._password)
+                logging_in = False
             refused = client.send_message(message, from_addr=sender, to_addrs=list(recipients))
         except smtplib.SMTPRecipientsRefused as exc:
             raise self._refused(exc.recipients, accepted=False) from None
         except smtplib.SMTPResponseException as exc:
-            detail = (
-                exc.smtp_error.decode("utf-8", "replace")
-                if isinstance(exc.smtp_error, bytes)
-                else str(exc.smtp_error)
+            reply = server_reply(
+                exc.smtp_code, exc.smtp_error, answers_credentials=logging_in, secrets=self._forms()
             )
             raise self._error(
-                f"server replied {exc.smtp_code} {detail}", temporary=not 500 <= exc.smtp_code < 600
+                f"server replied {reply}", temporary=not 500 <= exc.smtp_code < 600
             ) from None
         except smtplib.SMTPServerDisconnected as exc:
             raise self._error(f"connection lost: {exc}", temporary=True) from None
@@ -250,7 +252,7 @@ class SMTPTransport(Transport):
 
     def _refused(self, refused: dict[str, tuple[int, bytes]], *, accepted: bool) -> TransportError:
         parts = ", ".join(
-            f"{address}: {code} {reply.decode('utf-8', 'replace')}"
+            f"{sanitised(address)}: {server_reply(code, reply, answers_credentials=False)}"
             for address, (code, reply) in sorted(refused.items())
         )
         if accepted:
@@ -262,20 +264,12 @@ class SMTPTransport(Transport):
         text = f"SMTP {self.host}:{self.port}: {detail}"
         return TransportError(self._redact(text), temporary=temporary)
 
+    def _forms(self) -> tuple[str, ...]:
+        return credential_forms(self.username, self._password)
+
     def _redact(self, text: str) -> str:
-        """Remove the password and its AUTH encodings from ``text`` (servers may echo input)."""
-        if not self._password:
-            return text
-        secrets = [self._password]
-        for raw in (
-            self._password,
-            f"\0{self.username}\0{self._password}",
-            f"{self.username}\0{self._password}",
-        ):
-            secrets.append(base64.b64encode(raw.encode("utf-8")).decode("ascii"))
-        for secret in sorted(secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        """Remove the password in every form a server may echo it in (replies.py)."""
+        return redact(text, self._forms())
 
 
 def _close_quietly(client: smtplib.SMTP) -> None:

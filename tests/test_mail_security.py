@@ -380,3 +380,19 @@ def test_a_non_ascii_password_fails_the_notice_cleanly(
     assert row["status"] in ("failed", "pending")
     assert_nowhere(password, result.output, str(row["last_error"]))
     assert "§" not in result.output + str(row["last_error"])
+
+
+def test_a_short_secret_that_is_a_word_does_not_rewrite_messages(
+    keyed: Runtime, tmp_path: Path
+) -> None:
+    # given a keyed history, checked with the wrong key "wrong" (a word, not a secret)
+    url = keyed.settings.database_url
+    config = tmp_path / "keyed.toml"
+    try:
+        # when it is verified
+        result = cli_run(url, config, "audit", "verify", env={"RUHRFLOW_AUDIT_KEY": "wrong"})
+    finally:
+        keyed.close()
+    # then the message is intact, not "the audit key is ***" (issue 18.11)
+    assert result.exit_code == 1, result.output
+    assert "or the audit key is wrong" in result.output and "***" not in result.output

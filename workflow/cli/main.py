@@ -129,16 +129,30 @@ def report_internal_error(ctx: click.Context, exc: Exception) -> None:
     ctx.exit(EXIT_INTERNAL)
 
 
+# Shorter secrets are not masked: they are words ("wrong", "ruhr") as often as secrets, and
+# masking them rewrote innocent messages ("the audit key is ***").
+MIN_MASKED = 8
+
+
 def _without_secrets(text: str, obj: Any) -> str:
     """``text`` with every secret ruhrflow knows of replaced by ``***`` (a last line of
-    defence: messages are written not to carry secrets in the first place)."""
+    defence: messages are written not to carry secrets in the first place; server replies
+    that could echo the SMTP password are not repeated, see notifications/replies.py)."""
+    from urllib.parse import quote, quote_plus
+
     from workflow.settings import secret_values
 
     urls = [os.environ.get("RUHRFLOW_DATABASE_URL")]
     if isinstance(obj, CliContext):
         urls.append(obj.db_url)
-    for secret in secret_values(os.environ, urls):
-        text = text.replace(secret, "***")
+    forms = {
+        form
+        for secret in secret_values(os.environ, urls)
+        if len(secret) >= MIN_MASKED
+        for form in (secret, quote(secret, safe=""), quote_plus(secret))
+    }
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
     return text
 
 
