@@ -5,6 +5,7 @@ on SQLite and PostgreSQL, with nothing written.
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -165,38 +166,66 @@ def test_times_and_durations_out_of_range_are_bad_input(
     assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
 
 
+@pytest.mark.parametrize("process_limit", [None, 2**31 - 1], ids=["csv-default", "raised"])
 def test_a_csv_field_over_128_kib_is_bad_input(
-    engine: Engine, database_url: str, tmp_path: Path
+    engine: Engine, database_url: str, tmp_path: Path, process_limit: int | None
 ) -> None:
+    # (reading a CSV audit export raises the csv module's process-wide limit)
+    old = csv.field_size_limit()
+    if process_limit is not None:
+        csv.field_size_limit(process_limit)
     # given a CSV whose summary cell is larger than the csv module's field limit
     path = csv_file(tmp_path, "," + GOOD_ROW.format(n=1) + "x" * (128 * 1024 + 1))
     before = counts(engine)
     # when it is imported, then it is refused in one line
-    result = ruhrflow(database_url, "proposal", "import", path, code=2)
-    assert "field larger than field limit" in result.stderr
+    try:
+        result = ruhrflow(database_url, "proposal", "import", path, code=2)
+    finally:
+        csv.field_size_limit(old)
+    assert "field limit" in result.stderr
     assert counts(engine) == before
 
 
-def test_invalid_utf8_in_a_comment_is_bad_input(
-    engine: Engine, database_url: str, tmp_path: Path
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--as", "koordination", "advance", "{key}", "submit", "--comment", b"Beschluss \xff\xfe"),
+        ("proposal", "show", b"RK-03-01\xff"),
+        ("history", b"\xff"),
+        ("audit", "log", "--actor", b"\xff"),
+        ("--as", "koordination", "audit", "pseudonymise", b"\xff"),
+        ("deadlines", "--lead", b"\xff"),
+    ],
+    ids=["comment", "show", "history", "log-actor", "pseudonymise", "deadlines-lead"],
+)
+def test_invalid_utf8_in_any_argument_is_bad_input(
+    engine: Engine, database_url: str, args: tuple[str | bytes, ...]
 ) -> None:
     # given a proposal, and a shell that passes bytes that are no UTF-8 (a real process:
-    # Python turns them into lone surrogates in sys.argv)
+    # Python turns them into lone surrogates in sys.argv, which the driver cannot encode)
     key = add_proposal(engine, NOW)
     before = counts(engine)
-    argv = [sys.executable, "-m", "workflow", "--db", database_url, "--now", NOW_TEXT,
-            "--as", "koordination", "advance", key, "submit", "--comment"]  # fmt: skip
+    argv = [sys.executable, "-m", "workflow", "--db", database_url, "--now", NOW_TEXT]
     env = {**os.environ, "PYTHONPATH": str(REPO), "LC_ALL": "C.UTF-8"}
     env.pop("RUHRFLOW_ACTOR", None)
-    # when the comment holds the bytes FF FE
+    given = [a if isinstance(a, bytes) else os.fsencode(a.format(key=key)) for a in args]
+    # when the command runs
     done = subprocess.run(
-        [*map(os.fsencode, argv), b"Beschluss \xff\xfe"], env=env, capture_output=True, timeout=60
+        [*map(os.fsencode, argv), *given], env=env, capture_output=True, timeout=60
     )
-    # then exit 2, one line, nothing written
+    # then exit 2, one line naming the argument, nothing written
     assert done.returncode == 2, done.stderr
-    assert done.stderr.decode().startswith("error: comment is not valid UTF-8 text")
-    assert len(done.stderr.splitlines()) == 1
+    assert done.stderr.decode().startswith("error: argument ")
+    assert b"is not valid UTF-8 text" in done.stderr and len(done.stderr.splitlines()) == 1
     assert counts(engine) == before
+
+
+def test_the_engine_refuses_invalid_utf8_given_by_other_callers(engine: Engine) -> None:
+    # given a caller past the CLI (a lone surrogate is what undecodable bytes become)
+    key = add_proposal(engine, NOW)
+    # then the text policy refuses it before the database is asked
+    with pytest.raises(InvalidInput, match="comment is not valid UTF-8 text"):
+        engine.advance(key, "submit", actor="koordination", now=NOW, comment="a\udcff")
 
 
 @pytest.mark.parametrize("version", [2**31, 2**63, 2**64 + 1])

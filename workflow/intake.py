@@ -43,6 +43,7 @@ CSV_COLUMNS = (
     "key", "title", "handlungsfeld", "themenforum", "lead", "participating",
     "cost_estimate", "summary",
 )  # fmt: skip
+MAX_CSV_FIELD = 128 * 1024  # the csv module's default field_size_limit()
 KEY_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,9}(-[A-Z0-9]{1,10}){1,4}$")
 
 
@@ -147,6 +148,12 @@ def _read_rows(reader: csv.DictReader[str]) -> list[tuple[int, Mapping[str, str]
     for row in reader:
         if None in row:  # more cells than columns
             raise InvalidInput(f"line {reader.line_num}: more cells than columns")
+        # csv's own limit is process-wide, and reading an audit export raises it
+        if any(len(cell or "") > MAX_CSV_FIELD for cell in row.values()):
+            raise InvalidInput(
+                f"line {reader.line_num}: a field larger than the field limit"
+                f" ({MAX_CSV_FIELD} characters)"
+            )
         rows.append((reader.line_num, row))
     return rows
 

@@ -73,6 +73,11 @@ class LazyGroup(click.Group):
         if not kwargs.get("standalone_mode", True):
             return super().main(*args, **kwargs)
         kwargs["standalone_mode"] = False
+        given = args[0] if args else kwargs.get("args")
+        problem = not_utf8(sys.argv[1:] if given is None else list(given))
+        if problem is not None:
+            click.echo(f"error: {problem}; nothing was done", err=True)
+            sys.exit(2)
         try:
             result = super().main(*args, **kwargs)
         except click.UsageError as exc:
@@ -112,6 +117,33 @@ class LazyGroup(click.Group):
             obj = ctx.obj
             if isinstance(obj, CliContext):
                 obj.close()
+
+
+ENVIRONMENT = ("RUHRFLOW_ACTOR", "RUHRFLOW_DATABASE_URL", "RUHRFLOW_CONFIG")
+
+
+def not_utf8(argv: list[str]) -> str | None:
+    """What in the arguments (or ruhrflow's variables) is not valid UTF-8, or None.
+
+    Python hands bytes that are no UTF-8 over as lone surrogates; the database driver
+    cannot encode them, so they are refused here, once, for every option and argument.
+    """
+    for number, arg in enumerate(argv, start=1):
+        if isinstance(arg, str) and not _encodable(arg):
+            return f"argument {number} is not valid UTF-8 text ({os.fsencode(arg)!r})"
+    for name in ENVIRONMENT:
+        value = os.environ.get(name)
+        if value is not None and not _encodable(value):
+            return f"{name} is not valid UTF-8 text"
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def report_internal_error(ctx: click.Context, exc: Exception) -> None:
