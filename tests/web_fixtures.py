@@ -72,7 +72,13 @@ def build_round(runtime: Runtime) -> None:
     for key in ("RK-05-01", "RK-05-02", "RK-05-03"):
         engine.advance(key, "submit", actor=c, now=now)
     engine.add_funding(
-        "RK-05-01", source="land", amount=Decimal(100_000), year=2020, secured=True, actor=c, now=now
+        "RK-05-01",
+        source="land",
+        amount=Decimal(100_000),
+        year=2020,
+        secured=True,
+        actor=c,
+        now=now,
     )
 
 
