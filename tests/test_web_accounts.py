@@ -64,9 +64,7 @@ def test_failures_lock_a_user_name_for_a_growing_time(runtime: Runtime) -> None:
 
 def test_tokens_are_stored_hashed_and_expire(runtime: Runtime) -> None:
     accounts.set_password(runtime.store, runtime.directory, "im", PASSWORD, NOW)
-    token_id, token = accounts.create_token(
-        runtime.store, "im", NOW, expires_in=timedelta(days=90)
-    )
+    token_id, token = accounts.create_token(runtime.store, "im", NOW, expires_in=timedelta(days=90))
     with runtime.store.read() as conn:
         stored = conn.execute(select(web_tokens.c.token_hash)).scalar_one()
     assert token not in stored and len(stored) == 64

@@ -14,9 +14,7 @@ from workflow.web import accounts
 
 
 def bearer(runtime: Runtime, actor: str, *, expires_in: timedelta | None = None) -> dict[str, str]:
-    _, token = accounts.create_token(
-        runtime.store, actor, datetime.now(UTC), expires_in=expires_in
-    )
+    _, token = accounts.create_token(runtime.store, actor, datetime.now(UTC), expires_in=expires_in)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -103,9 +101,7 @@ def test_a_cookie_session_needs_the_csrf_header(app: Flask, runtime: Runtime) ->
 
 def test_revoked_expired_and_disabled_tokens_stop_working(app: Flask, runtime: Runtime) -> None:
     client = app.test_client()
-    token_id, token = accounts.create_token(
-        runtime.store, "im", datetime.now(UTC), expires_in=None
-    )
+    token_id, token = accounts.create_token(runtime.store, "im", datetime.now(UTC), expires_in=None)
     h = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/proposals", headers=h).status_code == 200
     accounts.revoke_token(runtime.store, token_id, datetime.now(UTC))

@@ -269,7 +269,9 @@ def proposal_page(key: str) -> str:
 def _option_view(option: Mapping[str, Any]) -> dict[str, Any]:
     """A trigger for the page: open its form unless something other than input blocks it."""
     blocking = [r for r in option["blocked_by"] if not r.startswith("missing ")]
-    return {**option, "blocking": blocking, "openable": not blocking}
+    fields = web().definition.fields
+    asks = [fields[r].label if r in fields else "Kommentar" for r in option["requires"]]
+    return {**option, "blocking": blocking, "openable": not blocking, "asks": asks}
 
 
 # --- acting on one proposal ---------------------------------------------------------------
