@@ -303,3 +303,41 @@ def test_logout_ends_the_session(app: Flask) -> None:
     b = login(app, "koordination")
     assert b.post("/logout", {}).status_code == 303  # type: ignore[attr-defined]
     assert b.client.get("/proposals").status_code == 302
+
+
+def test_a_forum_lead_sees_their_forum_and_submits_an_idea(app: Flask, runtime: Runtime) -> None:
+    b = login(app, "forum-03")
+    start = b.client.get("/")
+    assert start.headers["Location"] == "/proposals?themenforum=3"
+    html = b.client.get("/proposals?themenforum=3").get_data(as_text=True)
+    assert "RK-03-05" in html and "RK-05-01" not in html
+    done = b.post(
+        "/proposals/RK-03-05/actions/submit",
+        {"step": "confirm", "expected_version": str(_version(runtime, "RK-03-05"))},
+    )
+    assert done.status_code == 303  # type: ignore[attr-defined]
+    assert _version(runtime, "RK-03-05") == 2
+
+
+def test_login_redirects_only_to_local_paths(app: Flask) -> None:
+    client = app.test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    for target, expected in (("//evil.example/x", "/"), ("https://evil.example", "/"),
+                             ("/proposals/RK-03-01", "/proposals/RK-03-01")):  # fmt: skip
+        client.post("/logout", data={"csrf_token": token})
+        token = csrf_of(client.get("/login").get_data(as_text=True))
+        response = client.post(
+            "/login",
+            data={"username": "im", "password": PASSWORD, "csrf_token": token, "next": target},
+        )
+        assert response.headers["Location"] == expected
+
+
+def test_secure_cookies_when_configured(runtime: Runtime, settings: Any, fast_hashes: None) -> None:
+    from dataclasses import replace
+
+    from workflow.web import create_app
+
+    raw = {**settings.raw, "web": {"secure_cookies": True}}
+    secure_app = create_app(replace(settings, raw=raw), runtime=runtime)
+    assert secure_app.config["SESSION_COOKIE_SECURE"] is True

@@ -41,7 +41,7 @@ def _proposal(key: str, title: str, lead: str, cost: int | None) -> ProposalInpu
 def build_round(runtime: Runtime) -> None:
     """RK-03-01 in the cabinet (VM), RK-03-02 in implementation (IM), RK-03-03 in the
     consultation (MSB, a title with markup), RK-03-04 in implementation (VM), RK-05-01..03
-    proposed (RK-05-01 with its funding secured)."""
+    proposed (RK-05-01 with its funding secured), RK-03-05 an idea in the Themenforum."""
     engine = runtime.engine
     now = datetime.now(UTC)
     items = [
@@ -52,6 +52,7 @@ def build_round(runtime: Runtime) -> None:
         _proposal("RK-05-01", "Gründerzentrum Dortmund", "MWIDE", 100_000),
         _proposal("RK-05-02", "Kulturpfad Emscher", "MKW", 50_000),
         _proposal("RK-05-03", "Lernorte Gelsenkirchen", "MSB", 70_000),
+        _proposal("RK-03-05", "Grüne Höfe Essen", "MULNV", None),
     ]
     create_proposals(engine, items[:1], actor="koordination", now=NOW_2019)
     create_proposals(engine, items[1:], actor="koordination", now=now)
