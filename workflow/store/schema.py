@@ -233,6 +233,9 @@ outbox = Table(
 
 # --- the web application (migration 0005_web) ---------------------------------------------
 
+# The web's list pages in the database: a state's proposals in key order, without a sort.
+Index("ix_proposals_state_key", proposals.c.state, proposals.c.key)
+
 web_accounts = Table(
     "web_accounts",
     metadata,

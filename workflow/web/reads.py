@@ -1,23 +1,25 @@
 """What the web pages show: the CLI's read models, filtered, sorted and paged for a browser.
 
-The JSON of ``proposal list|show``, ``triggers`` and ``history`` comes from the CLI's own
-functions, so the web and the CLI cannot drift apart. Engine modules outside the top-level
+The JSON of ``proposal show``, ``triggers`` and ``history`` comes from the CLI's own
+functions, and list rows from the same ``proposal_summary`` as ``proposal list``, so the web
+and the CLI cannot drift apart. The list filters, sorts and pages in the database, so a page
+costs the same at 10,000 and at 100,000 proposals. Engine modules outside the top-level
 ``workflow`` package are imported here only, inside the functions, so that moving them
 touches this one file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from workflow import Runtime
 from workflow.cli.advance import history_rows, trigger_rows
-from workflow.cli.proposals import list_rows, show_detail
+from workflow.cli.proposals import show_detail
 from workflow.store.schema import outbox, proposals
 
 SORTS = {
@@ -83,24 +85,58 @@ class ListQuery:
         return {k: v for k, v in values.items() if v is not None}
 
 
-def proposal_rows(runtime: Runtime, query: ListQuery) -> list[dict[str, Any]]:
-    """Every proposal matching ``query``, sorted (the rows of ``proposal list``)."""
-    rows = list_rows(runtime, state=query.state, handlungsfeld=query.handlungsfeld, lead=query.lead)
+def _filtered(query: ListQuery) -> Any:
+    """The proposals matching ``query``'s filters, as a SELECT (no order, no page)."""
+    stmt = select(proposals)
+    c = proposals.c
+    if query.state is not None:
+        stmt = stmt.where(c.state == query.state)
+    if query.handlungsfeld is not None:
+        stmt = stmt.where(c.handlungsfeld == query.handlungsfeld)
     if query.themenforum is not None:
-        rows = [r for r in rows if r["themenforum"] == query.themenforum]
+        stmt = stmt.where(c.themenforum == query.themenforum)
+    if query.lead is not None:
+        stmt = stmt.where(c.lead == query.lead)
     if query.q:
-        needle = query.q.casefold()
-        rows = [r for r in rows if needle in r["key"].casefold() or needle in r["title"].casefold()]
-    if query.sort != "key" or query.descending:
-        rows.sort(key=lambda r: (str(r[query.sort]).casefold(), r["key"]), reverse=query.descending)
-    return rows
+        needle = query.q.lower()
+        stmt = stmt.where(
+            or_(
+                func.lower(c.key).contains(needle, autoescape=True),
+                func.lower(c.title).contains(needle, autoescape=True),
+            )
+        )
+    return stmt
 
 
-def page_of(rows: Sequence[Any], page: int, size: int = PAGE_SIZE) -> tuple[Sequence[Any], int]:
-    """The rows of ``page`` (1-based) and the number of pages."""
-    pages = max(1, -(-len(rows) // size))
-    page = min(page, pages)
-    return rows[(page - 1) * size : page * size], pages
+def _ordered(stmt: Any, query: ListQuery) -> Any:
+    column = proposals.c[query.sort]
+    first = column.desc() if query.descending else column.asc()
+    return stmt.order_by(first, proposals.c.key.desc() if query.descending else proposals.c.key)
+
+
+def proposal_rows(runtime: Runtime, query: ListQuery) -> list[dict[str, Any]]:
+    """Every proposal matching ``query``, sorted: the rows of ``proposal list --format json``."""
+    from workflow.queries import proposal_summary
+
+    with runtime.store.read() as conn:
+        rows = conn.execute(_ordered(_filtered(query), query)).mappings()
+        return [proposal_summary(r) for r in rows]
+
+
+def proposal_page(
+    runtime: Runtime, query: ListQuery, size: int = PAGE_SIZE
+) -> tuple[list[dict[str, Any]], int, int, int]:
+    """One page of the list, paged in the database: (rows, total, page, pages)."""
+    from workflow.queries import proposal_summary
+
+    filtered = _filtered(query)
+    with runtime.store.read() as conn:
+        total = conn.execute(select(func.count()).select_from(filtered.subquery())).scalar_one()
+        pages = max(1, -(-total // size))
+        page = min(query.page, pages)
+        stmt = _ordered(filtered, query).limit(size).offset((page - 1) * size)
+        rows = [proposal_summary(r) for r in conn.execute(stmt).mappings()]
+    return rows, int(total), page, pages
 
 
 def detail(runtime: Runtime, key: str) -> dict[str, Any]:

@@ -205,18 +205,17 @@ def worklist() -> str:
 def proposal_list() -> Any:
     w = web()
     query = reads.ListQuery.from_args(request.args)
-    rows = reads.proposal_rows(w.runtime, query)
     fmt = request.args.get("format")
     if fmt in ("csv", "json"):
-        return _download(rows, fmt)
-    shown, pages = reads.page_of(rows, query.page)
+        return _download(reads.proposal_rows(w.runtime, query), fmt)
+    rows, total, page, pages = reads.proposal_page(w.runtime, query)
     return render_template(
         "proposals.html",
-        rows=shown,
-        total=len(rows),
+        rows=rows,
+        total=total,
         query=query,
         pages=pages,
-        page=min(query.page, pages),
+        page=page,
         states=w.definition.states,
         sorts=reads.SORTS,
         leads=sorted(w.runtime.directory.ministries),

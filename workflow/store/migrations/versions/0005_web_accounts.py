@@ -5,7 +5,8 @@ Revises: 0004
 
 Accounts are bound to directory actors (``web_accounts.actor_id``); passwords are argon2id
 hashes, API tokens are kept as SHA-256 digests only. Failed logins are counted per user
-name in the database so that every app process sees them.
+name in the database so that every app process sees them. ``ix_proposals_state_key`` lets the
+web list a state's proposals page by page in key order without sorting them all.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ _TIME = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    op.create_index("ix_proposals_state_key", "proposals", ["state", "key"])
     op.create_table(
         "web_accounts",
         sa.Column("actor_id", sa.String(64), nullable=False),
@@ -72,3 +74,4 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_web_tokens_actor_id"), table_name="web_tokens")
     op.drop_table("web_tokens")
     op.drop_table("web_accounts")
+    op.drop_index("ix_proposals_state_key", table_name="proposals")
