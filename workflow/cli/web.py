@@ -32,9 +32,13 @@ def parse_expiry(text: str) -> timedelta:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Run the web application under gunicorn (workflow.web:create_app for other servers)."""
+    import logging
+
     from gunicorn.app.base import BaseApplication
 
     settings = obj(ctx).settings
+    # Logins, failed logins and refusals are always logged (to stderr, next to gunicorn's).
+    logging.getLogger("workflow.web").setLevel(logging.INFO)
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

@@ -100,6 +100,8 @@ def create_app(
     def identify() -> Response | None:
         g.actor = None
         g.via_token = False
+        if request.endpoint == "static":  # public files: no account to look up
+            return None
         header = request.headers.get("Authorization", "")
         if header.lower().startswith("bearer "):
             actor = accounts.actor_for_token(state.runtime.store, header[7:].strip(), state.now())

@@ -258,7 +258,7 @@ def proposal_page(key: str) -> str:
         "proposal.html",
         p=detail,
         history=reads.history(w.runtime, key),
-        deadlines=reads.open_deadlines(w.runtime, w.now(), key=key),
+        deadlines=reads.open_deadlines(w.runtime, w.now(), lead=detail["lead"], key=key),
         notices=reads.notices_of(w.runtime, key),
         options=[_option_view(o) for o in options],
         read_only=_role() == "auditor",
