@@ -144,7 +144,7 @@ def _version(runtime: Runtime, key: str) -> int:
 
 
 def test_a_ministry_acting_on_another_ministrys_proposal_gets_403(
-    app: Flask, runtime: Runtime
+    app: Flask, runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
     b = login(app, "im")
     before = history_length(runtime, "RK-03-04")  # lead: VM
@@ -155,6 +155,10 @@ def test_a_ministry_acting_on_another_ministrys_proposal_gets_403(
     )  # fmt: skip
     assert response.status_code == 403  # type: ignore[attr-defined]
     assert history_length(runtime, "RK-03-04") == before
+    assert any(
+        r.name == "workflow.web" and "refused" in r.getMessage() and "RK-03-04" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def test_an_auditor_sees_no_actions_and_cannot_act(app: Flask, runtime: Runtime) -> None:
@@ -341,3 +345,15 @@ def test_secure_cookies_when_configured(runtime: Runtime, settings: Any, fast_ha
     raw = {**settings.raw, "web": {"secure_cookies": True}}
     secure_app = create_app(replace(settings, raw=raw), runtime=runtime)
     assert secure_app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_the_vendored_htmx_is_the_pinned_release() -> None:
+    import hashlib
+    from pathlib import Path
+
+    import workflow.web
+
+    static = Path(workflow.web.__file__).parent / "static" / "htmx-2.0.4.min.js"
+    digest = hashlib.sha256(static.read_bytes()).hexdigest()
+    assert digest == "e209dda5c8235479f3166defc7750e1dbcd5a5c1808b7792fc2e6733768fb447"
+    assert digest in (workflow.web.__doc__ or "")
