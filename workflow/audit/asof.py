@@ -195,3 +195,42 @@ def heads_as_of(conn: Connection, cutoff: datetime) -> list[tuple[str, int, str]
             continue
         heads[row.chain] = (row.seq, row.hash)
     return [(chain, seq, head) for chain, (seq, head) in heads.items()]
+
+
+def record_cutoff_checkpoint(
+    conn: Connection,
+    heads: list[tuple[str, int, str]],
+    *,
+    as_of: date,
+    actor_id: str,
+    now: datetime,
+    audit_key: bytes | None,
+) -> str:
+    """Record a checkpoint over the heads as of a cut-off; return its digest.
+
+    Inside the caller's write transaction (the one that read the figures). It is an
+    ordinary ``checkpoint`` entry on ``@system`` — ``audit verify --checkpoint DIGEST``
+    accepts it — whose heads are those of the chain prefixes before the cut-off rather
+    than the current ones, with the cut-off date in its data.
+    """
+    from workflow.audit.checkpoint import heads_digest
+    from workflow.audit.system import append_system_entry
+
+    digest = heads_digest(heads)
+    append_system_entry(
+        conn,
+        kind="checkpoint",
+        trigger="checkpoint",
+        actor_id=actor_id,
+        now=now,
+        data={
+            "digest": digest,
+            "rows": sum(seq for _, seq, _ in heads),
+            "chains": len(heads),
+            "heads": {chain: [seq, head] for chain, seq, head in heads},
+            "as_of": as_of.isoformat(),
+            "purpose": "publish",
+        },
+        audit_key=audit_key,
+    )
+    return digest
