@@ -118,3 +118,37 @@ def test_bad_as_of_is_one_error_line(database_url: str, value: str, message: str
         assert result.exit_code == 2, result.output
         (line,) = result.stderr.splitlines()
         assert line.startswith("error:") and message in line
+
+
+# --- the public groups live in the definition --------------------------------------------
+
+
+def _problems(text: str) -> list[str]:
+    from workflow.definition import parse_definition
+    from workflow.errors import InvalidDefinition
+
+    with pytest.raises(InvalidDefinition) as info:
+        parse_definition(text, "d.yaml")
+    return [str(p) for p in info.value.problems]
+
+
+def test_every_state_names_a_known_public_group() -> None:
+    from conftest import DEFINITION
+
+    shipped = DEFINITION.read_text(encoding="utf-8")
+    lines = shipped.splitlines()
+    # an unknown word: file, line and key
+    bad = shipped.replace("    public: in Umsetzung\n", "    public: laufend\n", 1)
+    line = next(i for i, s in enumerate(bad.splitlines(), 1) if "public: laufend" in s)
+    assert any(p.startswith(f"d.yaml:{line}: states.implementation.public: must be one of")
+               for p in _problems(bad))  # fmt: skip
+    # a missing one
+    missing = shipped.replace("    public: in Umsetzung\n", "", 1)
+    assert any("states.implementation.public: must be a non-empty string" in p
+               for p in _problems(missing))  # fmt: skip
+    # a final state cannot be ongoing
+    final = shipped.replace("    final: true\n    public: abgeschlossen\n",
+                            "    final: true\n    public: in Umsetzung\n", 1)  # fmt: skip
+    assert any("states.completed.public: 'in Umsetzung' is an ongoing status" in p
+               for p in _problems(final))  # fmt: skip
+    assert sum("public:" in s for s in lines) >= 14
