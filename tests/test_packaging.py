@@ -98,7 +98,7 @@ def test_an_installed_copy_runs_away_from_the_repository(
                  "proposal", "import", f"{definitions}/data/ruhr_konferenz_2019.csv")  # fmt: skip
     assert "imported 75 proposals" in out.stdout
     out = python("-m", "workflow", "--db", "sqlite:///x.db", "definition", "show")
-    assert "ruhr_konferenz v1" in out.stdout
+    assert "ruhr_konferenz v2" in out.stdout
 
 
 def test_a_source_checkout_finds_the_files_of_the_repository() -> None:
