@@ -177,6 +177,7 @@ def test_the_published_digest_is_a_checkpoint_of_the_cut_off(
     verified = run(database_url, "audit", "verify", "--checkpoint", digest, now="2019-12-02T10:00")
     assert verified.exit_code == 0, verified.output
     assert "nothing truncated or deleted since" in verified.stdout
+    assert "the history as of the end of 2019-07-16" in verified.stdout
 
 
 @pytest.mark.parametrize(
