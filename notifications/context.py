@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
-from notifications.formatting import BERLIN
-from notifications.model import CalendarEntry, Recipient
-from workflow.definition import Definition
-from workflow.directory import Directory
+from notifications.mail.formatting import BERLIN
+from notifications.mail.model import CalendarEntry, Recipient
+from workflow.access.directory import Directory
+from workflow.process.definition import Definition
 from workflow.store.schema import deadlines
 
 # German names of the consulted groups (the guard ``consultation_complete`` asks for these).
@@ -115,7 +115,7 @@ def open_deadlines_of(
     """The open deadlines of many proposals (``proposal id → its definition``, for the
     labels) by proposal and state, soonest first; one query per 500 proposals.
     """
-    from workflow.deadlines import OPEN, rule_of
+    from workflow.deadlines.effect import OPEN, rule_of
 
     found: dict[tuple[int, str], list[OpenDeadline]] = {}
     wanted = sorted(definition_of)
@@ -142,7 +142,7 @@ def open_deadlines(
 
 def deadline_by_id(conn: Connection, definition: Definition, deadline_id: int) -> OpenDeadline:
     """One deadline (open or not) by id."""
-    from workflow.deadlines import rule_of
+    from workflow.deadlines.effect import rule_of
 
     r = (
         conn.execute(

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select
 
 from notifications.context import ministry_recipients
-from notifications.formatting import BERLIN
+from notifications.mail.formatting import BERLIN
 from notifications.outbox import Notice, enqueue
 from workflow.store import repo
 from workflow.store.schema import deadlines, history, proposals
 
 if TYPE_CHECKING:
     from notifications.events import Notifier
-    from workflow.engine import Engine
+    from workflow.engine.engine import Engine
 
 log = logging.getLogger("ruhrflow.digest")
 
@@ -171,8 +171,8 @@ def _changes(
 
 def _upcoming(engine: Engine, conn: Connection, now: datetime) -> dict[str, list[dict[str, Any]]]:
     """Per lead ministry: open deadlines of current states due from now to the 14th day."""
-    from workflow.calendar import end_of_local_day, local_date
-    from workflow.deadlines import OPEN, rule_of
+    from workflow.deadlines.effect import OPEN, rule_of
+    from workflow.process.calendar import end_of_local_day, local_date
 
     until = end_of_local_day(local_date(now) + UPCOMING)
 

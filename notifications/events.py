@@ -38,18 +38,18 @@ from notifications.context import (
     status_change_context,
     unique,
 )
-from notifications.model import CalendarEntry, Recipient
+from notifications.mail.model import CalendarEntry, Recipient
 from notifications.outbox import Notice, enqueue, enqueue_many, message_domain
-from workflow.deadlines import known_open_deadlines
-from workflow.directory import Directory
+from workflow.access.directory import Directory
+from workflow.deadlines.effect import known_open_deadlines
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from notifications.render import Renderer
-    from workflow.engine import Applied
-    from workflow.settings import Settings
-    from workflow.sweep import RungInfo
+    from notifications.mail.render import Renderer
+    from workflow.app.settings import Settings
+    from workflow.deadlines.sweep import RungInfo
+    from workflow.engine.engine import Applied
 
 log = logging.getLogger("ruhrflow.notices")
 
@@ -89,7 +89,7 @@ class Notifier:
     @cached_property
     def renderer(self) -> Renderer:
         """The templates (for previews; transitions do not render, delivery does)."""
-        from notifications.render import renderer_for
+        from notifications.mail.render import renderer_for
 
         return renderer_for(self.templates)
 

@@ -27,13 +27,13 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from notifications import codec
-from notifications.addresses import make_address, message_id
-from notifications.model import CalendarEntry, Recipient
+from notifications.mail.addresses import make_address, message_id
+from notifications.mail.model import CalendarEntry, Recipient
 from workflow.store.direct import Direct
 from workflow.store.schema import outbox, proposals
 
 if TYPE_CHECKING:
-    from notifications.render import Renderer
+    from notifications.mail.render import Renderer
 
 log = logging.getLogger("ruhrflow.outbox")
 
@@ -229,7 +229,7 @@ def list_notices(
         context = row.pop("context")
         if row["subject"] is None:
             if renderer is None:
-                from notifications.render import renderer_for
+                from notifications.mail.render import renderer_for
 
                 renderer = renderer_for()
             row["subject"] = _subject_of(row["kind"], context, renderer)

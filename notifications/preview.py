@@ -15,8 +15,8 @@ from workflow.store import repo
 if TYPE_CHECKING:
     from sqlalchemy import Connection, RowMapping
 
-    from workflow.definition import Definition
-    from workflow.runtime import Runtime
+    from workflow.app.runtime import Runtime
+    from workflow.process.definition import Definition
 
 RUNG_EVENTS = ("reminder", "escalation")
 PREVIEW_ACTOR = "koordination"
@@ -31,7 +31,7 @@ def render_preview(
     (as ``open_consultation`` would cause it), or ``reminder``/``escalation`` for the soonest
     open deadline of the current state. Reads only.
     """
-    from workflow.engine import Applied
+    from workflow.engine.engine import Applied
 
     notifier = Notifier.from_settings(runtime.settings, runtime.directory)
     with runtime.store.read() as conn:
@@ -85,7 +85,7 @@ def _deadlines_of(
     now: datetime,
 ) -> list[OpenDeadline]:
     """The deadlines of ``state``: the open ones if the proposal is in it, else as planned now."""
-    from workflow.deadlines import plan_deadline, rules_of
+    from workflow.deadlines.effect import plan_deadline, rules_of
 
     if state == row["state"]:
         return open_deadlines(conn, definition, row["id"], state)
@@ -107,9 +107,9 @@ def _rung_preview(
     kind: str,
     now: datetime,
 ) -> Notice:
-    from workflow.deadlines import rule_of
-    from workflow.engine import Applied
-    from workflow.sweep import RungInfo
+    from workflow.deadlines.effect import rule_of
+    from workflow.deadlines.sweep import RungInfo
+    from workflow.engine.engine import Applied
 
     current = open_deadlines(conn, definition, row["id"], row["state"])
     for deadline in current:

@@ -8,7 +8,7 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from support import add_proposal, walk_to
 
-from workflow.engine import Engine
+from workflow.engine.engine import Engine
 from workflow.store.schema import history
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from support import add_proposal, walk_to
 
 from workflow.cli.main import cli
-from workflow.engine import Engine
+from workflow.engine.engine import Engine
 
 KEY = "RK-03-01"
 

@@ -11,7 +11,7 @@ from support import add_proposal, walk_to
 
 from workflow.audit import pseudonymise, verify_store
 from workflow.audit.log import audit_log
-from workflow.engine import Engine
+from workflow.engine.engine import Engine
 from workflow.errors import InvalidInput, PermissionDenied
 from workflow.store.schema import actor_refs, history
 

@@ -11,12 +11,12 @@ from conftest import NOW
 from sqlalchemy import insert, select
 from support import add_proposal, walk_to
 
+from workflow.app.runtime import open_runtime
+from workflow.app.settings import Settings
 from workflow.audit import take_checkpoint, verify_store
 from workflow.audit.verify import BATCH
-from workflow.chain import GENESIS, entry_hash
-from workflow.engine import Engine
-from workflow.runtime import open_runtime
-from workflow.settings import Settings
+from workflow.engine.chain import GENESIS, entry_hash
+from workflow.engine.engine import Engine
 from workflow.store.schema import history, proposals
 
 THREADS = 4

@@ -17,12 +17,12 @@ from conftest import NOW
 from sqlalchemy import Connection, create_engine, select, text
 from support import add_proposal, walk_to
 
+from workflow.app.runtime import open_runtime
+from workflow.app.settings import Settings
 from workflow.audit import take_checkpoint, verify_store
 from workflow.audit.verify import Break
-from workflow.chain import entry_hash
-from workflow.engine import Engine
-from workflow.runtime import open_runtime
-from workflow.settings import Settings
+from workflow.engine.chain import entry_hash
+from workflow.engine.engine import Engine
 from workflow.store.schema import history
 
 KEY = "RK-03-01"

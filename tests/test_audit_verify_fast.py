@@ -1,4 +1,4 @@
-"""The fast verify path builds exactly the bytes ``workflow.chain.canonical_bytes`` hashes.
+"""The fast verify path builds exactly the bytes ``workflow.engine.chain.canonical_bytes`` hashes.
 
 ``audit verify`` reads history through the driver (no column types, no mapping per row)
 and assembles the canonical JSON itself. One byte of difference would make every chain
@@ -14,8 +14,8 @@ from conftest import NOW
 from support import add_proposal
 
 from workflow.audit.verify import _sqlite_time, raw_entries, stream_rows, verify_store
-from workflow.chain import canonical_bytes, format_time
-from workflow.engine import Engine
+from workflow.engine.chain import canonical_bytes, format_time
+from workflow.engine.engine import Engine
 from workflow.store import repo
 from workflow.store.db import Store
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workflow.calendar import (
+from workflow.process.calendar import (
     BERLIN,
     Duration,
     add_months,
@@ -112,7 +112,7 @@ def test_an_anchor_shows_its_local_time_on_every_day(day: date, at: time) -> Non
 
 
 def test_our_nrw_holidays_are_the_librarys_for_every_year_to_2100() -> None:
-    from workflow.calendar import _nrw_holidays
+    from workflow.process.calendar import _nrw_holidays
 
     for year in range(1995, 2101):
         library = frozenset(holidays.country_holidays("DE", subdiv="NW", years=year))

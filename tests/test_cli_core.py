@@ -22,7 +22,7 @@ from conftest import NOW, REPO
 from support import walk_to
 
 from workflow.cli.main import cli
-from workflow.engine import Engine
+from workflow.engine.engine import Engine
 
 NOW_TEXT = "2019-07-15T10:00"  # Berlin; conftest.NOW
 # RUHRFLOW_CONFIG stays: conftest points it at the test configuration.

@@ -13,8 +13,8 @@ from notify_fixtures import free_port
 from sqlalchemy import update
 from support import add_proposal, walk_to
 
+from workflow.app.runtime import Runtime
 from workflow.cli.main import cli
-from workflow.runtime import Runtime
 from workflow.store.schema import outbox
 
 AT = "2019-07-15T11:00"  # NOW + 1 h, Berlin

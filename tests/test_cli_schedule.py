@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from support import add_proposal, walk_to
 
 from workflow.cli.main import cli
-from workflow.engine import Engine
+from workflow.engine.engine import Engine
 from workflow.store.schema import deadline_rungs, history
 
 

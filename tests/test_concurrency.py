@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, func, select, text
 from support import add_proposal
 
 from workflow.audit.verify import verify_store
-from workflow.engine import Engine
+from workflow.engine.engine import Engine
 from workflow.store.schema import history, proposals
 
 WORKERS = 8  # processes racing on PostgreSQL

@@ -55,8 +55,8 @@ from support import add_proposal
 
 from notifications.delivery import DEFAULT_LEASE
 from workflow.cli.main import cli
-from workflow.engine import Engine
-from workflow.intake import ProposalInput, create_proposals
+from workflow.engine.engine import Engine
+from workflow.engine.intake import ProposalInput, create_proposals
 from workflow.store.schema import deadline_rungs, deadlines, history, outbox, proposals
 
 KILLS_PER_BACKEND = 15

@@ -9,12 +9,12 @@ from conftest import DEFINITION, NOW
 from sqlalchemy import select
 from support import add_proposal, prepare, walk_to
 
-from workflow.calendar import BERLIN
-from workflow.deadlines import plan_deadline, rule_of, rules_of
-from workflow.definition import load_definition, parse_definition
-from workflow.engine import Engine
+from workflow.app.runtime import Runtime
+from workflow.deadlines.effect import plan_deadline, rule_of, rules_of
+from workflow.engine.engine import Engine
 from workflow.errors import InvalidDefinition, TransitionNotAllowed
-from workflow.runtime import Runtime
+from workflow.process.calendar import BERLIN
+from workflow.process.definition import load_definition, parse_definition
 from workflow.store.schema import deadline_rungs, deadlines, proposals
 
 SHIPPED = DEFINITION.read_text(encoding="utf-8")
@@ -204,7 +204,7 @@ def test_without_a_cabinet_session_there_is_no_kabinettvorlage_deadline(
     runtime: Runtime,
 ) -> None:
     # given settings without a cabinet session
-    from workflow.deadlines import DeadlineEffect
+    from workflow.deadlines.effect import DeadlineEffect
 
     process = {
         k: v for k, v in runtime.settings.section("process").items() if k != "cabinet_session"

@@ -15,8 +15,8 @@ from click.testing import CliRunner, Result
 from conftest import DEFINITION
 
 from workflow.cli.main import cli
-from workflow.definition import load_definition, parse_definition
 from workflow.errors import InvalidDefinition
+from workflow.process.definition import load_definition, parse_definition
 
 SHIPPED = DEFINITION.read_text(encoding="utf-8")
 CLEAN_ENV = {"RUHRFLOW_ACTOR": None, "RUHRFLOW_CONFIG": None, "RUHRFLOW_DATABASE_URL": None}

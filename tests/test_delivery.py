@@ -14,10 +14,10 @@ from support import add_proposal
 
 from notifications import MemoryTransport, TransportError
 from notifications.delivery import BACKOFF_BASE, STOP_AFTER_TEMPORARY, backoff, deliver
-from notifications.model import Recipient
+from notifications.mail.model import Recipient
 from notifications.outbox import FAILED, PENDING, SENDING, SENT, Notice, enqueue, retry
-from workflow.engine import Engine
-from workflow.runtime import Runtime
+from workflow.app.runtime import Runtime
+from workflow.engine.engine import Engine
 from workflow.store.schema import history, outbox
 
 IM = "ruhr-konferenz@im.nrw.example"

@@ -18,7 +18,7 @@ from support import add_proposal, walk_to
 
 from notifications import SMTPTransport
 from notifications.delivery import deliver
-from workflow.runtime import Runtime
+from workflow.app.runtime import Runtime
 from workflow.store.schema import outbox, proposals
 
 IM = "ruhr-konferenz@im.nrw.example"

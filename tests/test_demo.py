@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from workflow.app.demo import FUNDS_2020, OUTCOMES, DemoExists, prepare_directory
 from workflow.cli.main import cli
-from workflow.demo import FUNDS_2020, OUTCOMES, DemoExists, prepare_directory
 
 KINDS = ("status_change", "reminder", "escalation", "consultation_opened", "digest")
 

@@ -11,8 +11,8 @@ from support import add_proposal, as_delivered, walk_to
 
 from notifications.digest import digest_due, make_digests, reported_week, week_label
 from notifications.events import Notifier
-from notifications.formatting import BERLIN
-from workflow.runtime import Runtime
+from notifications.mail.formatting import BERLIN
+from workflow.app.runtime import Runtime
 from workflow.store.schema import outbox
 
 # Monday 22 Jul 2019, 07:00 Berlin: the digest of week 29 (15–21 Jul).

@@ -15,11 +15,11 @@ from conftest import test_config_text as config_text
 from support import add_proposal, walk_to
 
 from notifications.delivery import deliver
-from notifications.transport import MemoryTransport
-from workflow.runtime import Runtime, open_runtime
-from workflow.settings import load_settings
+from notifications.mail.transport import MemoryTransport
+from workflow.app.runtime import Runtime, open_runtime
+from workflow.app.settings import load_settings
+from workflow.deadlines.sweep import sweep
 from workflow.store.direct import Direct
-from workflow.sweep import sweep
 
 TABLES = ("proposals", "history", "deadlines", "deadline_rungs", "outbox", "actor_refs")
 

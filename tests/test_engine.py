@@ -15,10 +15,11 @@ from conftest import DEFINITION, NOW, REPO
 from sqlalchemy import Connection, func, insert, select, update
 from support import add_proposal, prepare, walk_to
 
-from workflow.bootstrap import register_definition
-from workflow.definition import load_definition, parse_definition
-from workflow.directory import Directory
-from workflow.engine import Applied, Engine, Machines
+from workflow.access.directory import Directory
+from workflow.app.bootstrap import register_definition
+from workflow.engine.engine import Applied, Engine, Machines
+from workflow.engine.intake import import_rows, read_csv
+from workflow.engine.records import history_of
 from workflow.errors import (
     ConcurrentUpdate,
     DefinitionConflict,
@@ -26,8 +27,7 @@ from workflow.errors import (
     PermissionDenied,
     TransitionNotAllowed,
 )
-from workflow.intake import import_rows, read_csv
-from workflow.queries import history_of
+from workflow.process.definition import load_definition, parse_definition
 from workflow.store import repo
 from workflow.store.db import Store
 from workflow.store.schema import deadlines, history, proposals
@@ -102,7 +102,7 @@ def test_lead_ministry_may_add_funding_only_to_its_own_proposals(engine: Engine)
 
 
 def test_forum_lead_acts_only_for_its_own_forum(engine: Engine) -> None:
-    from workflow.intake import ProposalInput, create_proposals
+    from workflow.engine.intake import ProposalInput, create_proposals
 
     item = ProposalInput(title="Idee aus Forum 3", handlungsfeld=3, themenforum=3, lead="IM")
     with pytest.raises(PermissionDenied):
@@ -149,7 +149,7 @@ def test_the_auditor_can_write_nothing(engine: Engine) -> None:
 
 
 def add_proposal_as(engine: Engine, actor: str) -> None:
-    from workflow.intake import ProposalInput, create_proposals
+    from workflow.engine.intake import ProposalInput, create_proposals
 
     item = ProposalInput(title="t", handlungsfeld=1, themenforum=1, lead="VM")
     create_proposals(engine, [item], actor=actor, now=NOW)

@@ -24,11 +24,11 @@ from sqlalchemy import func, select
 from support import add_proposal
 
 from workflow.audit.verify import verify_store
-from workflow.chain import canonical_data
 from workflow.cli.main import cli
-from workflow.definition import Definition, parse_definition
-from workflow.engine import Engine
+from workflow.engine.chain import canonical_data
+from workflow.engine.engine import Engine
 from workflow.errors import InvalidDefinition, InvalidInput
+from workflow.process.definition import Definition, parse_definition
 from workflow.store.repo import load_proposal
 from workflow.store.schema import history, proposals
 

@@ -16,10 +16,10 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool
 from support import add_proposal
 
+from workflow.app.settings import load_settings
 from workflow.cli.main import cli
-from workflow.engine import Engine
+from workflow.engine.engine import Engine
 from workflow.errors import ConcurrentUpdate, PermissionDenied, TransitionNotAllowed
-from workflow.settings import load_settings
 from workflow.store.schema import history
 
 PASSWORD = "s3cr3t-Pa55wort"

@@ -29,12 +29,12 @@ from notify_fixtures import Received, StartServer, parse
 from sqlalchemy import select, update
 from support import add_proposal, walk_to
 
+from workflow.app.runtime import Runtime, open_runtime
+from workflow.app.settings import load_settings
 from workflow.cli.main import cli
-from workflow.engine import Engine
+from workflow.engine.engine import Engine
+from workflow.engine.intake import ProposalInput, create_proposals, validate
 from workflow.errors import InvalidInput
-from workflow.intake import ProposalInput, create_proposals, validate
-from workflow.runtime import Runtime, open_runtime
-from workflow.settings import load_settings
 from workflow.store.schema import history, outbox, proposals
 
 IM = "ruhr-konferenz@im.nrw.example"

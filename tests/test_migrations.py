@@ -11,10 +11,10 @@ from alembic.runtime.migration import MigrationContext
 from conftest import NOW
 from sqlalchemy import Connection, text
 
-from notifications.addresses import message_id
 from notifications.delivery import deliver
-from notifications.transport import MemoryTransport
-from workflow.runtime import Runtime
+from notifications.mail.addresses import message_id
+from notifications.mail.transport import MemoryTransport
+from workflow.app.runtime import Runtime
 from workflow.store.db import Store
 from workflow.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from workflow.store.schema import metadata, outbox

@@ -14,14 +14,14 @@ from support import add_proposal, as_delivered, walk_to
 
 from notifications.context import open_deadlines_of
 from notifications.delivery import claim, deliver
-from notifications.model import Recipient
+from notifications.mail.model import Recipient
+from notifications.mail.transport import MemoryTransport
 from notifications.outbox import FAILED, PENDING, SENDING, Notice, enqueue, list_notices
-from notifications.transport import MemoryTransport
-from workflow.engine import Engine
-from workflow.intake import ProposalInput, create_proposals
-from workflow.runtime import Runtime
+from workflow.app.runtime import Runtime
+from workflow.deadlines.sweep import sweep
+from workflow.engine.engine import Engine
+from workflow.engine.intake import ProposalInput, create_proposals
 from workflow.store.schema import deadline_rungs, deadlines, outbox, proposals
-from workflow.sweep import sweep
 
 IM = "ruhr-konferenz@im.nrw.example"
 VM = "ruhr-konferenz@vm.nrw.example"

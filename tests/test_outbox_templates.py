@@ -21,9 +21,9 @@ from notifications.context import (
     rung_context,
     status_change_context,
 )
-from workflow.deadlines import ESCALATION, REMINDER, rules_of
-from workflow.definition import load_definition
-from workflow.directory import load_directory
+from workflow.access.directory import load_directory
+from workflow.deadlines.effect import ESCALATION, REMINDER, rules_of
+from workflow.process.definition import load_definition
 
 definition = load_definition(DEFINITION)
 directory = load_directory(REPO / "config" / "directory.toml")

@@ -25,7 +25,7 @@ from workflow.audit.reports import (
     status_report,
 )
 from workflow.cli.main import cli
-from workflow.engine import Engine
+from workflow.engine.engine import Engine
 from workflow.store.schema import deadlines, proposals
 
 DAY = timedelta(days=1)

@@ -20,9 +20,15 @@ from conftest import NOW
 from sqlalchemy import func, select
 from support import add_proposal, walk_to
 
-from workflow.calendar import BERLIN
-from workflow.daemon import DIGEST_JOB, OUTBOX_JOB, SWEEP_JOB, DaemonOptions, build_scheduler
-from workflow.engine import Engine
+from workflow.engine.engine import Engine
+from workflow.process.calendar import BERLIN
+from workflow.scheduler.daemon import (
+    DIGEST_JOB,
+    OUTBOX_JOB,
+    SWEEP_JOB,
+    DaemonOptions,
+    build_scheduler,
+)
 from workflow.store.schema import actor_refs, deadline_rungs, history
 
 REPO = Path(__file__).resolve().parent.parent

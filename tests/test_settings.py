@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from workflow.app.resources import shipped_dir
+from workflow.app.settings import load_settings
 from workflow.errors import InvalidConfig
-from workflow.resources import shipped_dir
-from workflow.settings import load_settings
 
 
 def test_defaults_come_from_the_shipped_config() -> None:

@@ -3,8 +3,8 @@
 from conftest import NOW
 from support import add_proposal, walk_to
 
-from workflow.engine import Engine
-from workflow.queries import history_of
+from workflow.engine.engine import Engine
+from workflow.engine.records import history_of
 
 
 def test_a_proposal_walks_the_whole_lifecycle(engine: Engine) -> None:

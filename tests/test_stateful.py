@@ -27,17 +27,17 @@ from hypothesis.stateful import (
 from sqlalchemy import select
 from support import LIFECYCLE, add_proposal, prepare
 
-from workflow.chain import GENESIS, entry_hash
-from workflow.definition import load_definition
-from workflow.directory import load_directory
-from workflow.engine import Engine
+from workflow.access.directory import load_directory
+from workflow.app.settings import Settings
+from workflow.engine.chain import GENESIS, entry_hash
+from workflow.engine.engine import Engine
 from workflow.errors import (
     InvalidInput,
     PermissionDenied,
     TransitionNotAllowed,
     UnknownProposal,
 )
-from workflow.settings import Settings
+from workflow.process.definition import load_definition
 from workflow.store import repo
 from workflow.store.db import Store
 from workflow.store.schema import history

@@ -11,13 +11,13 @@ from conftest import NOW
 from sqlalchemy import Connection, func, select
 from support import add_proposal, walk_to
 
-from workflow.calendar import BERLIN
-from workflow.engine import Applied, Engine
-from workflow.runtime import open_runtime
-from workflow.settings import Settings
+from workflow.app.runtime import open_runtime
+from workflow.app.settings import Settings
+from workflow.deadlines.sweep import RungInfo, SweepResult, simulate, sweep
+from workflow.engine.engine import Applied, Engine
+from workflow.process.calendar import BERLIN
 from workflow.store import repo
 from workflow.store.schema import actor_refs, deadline_rungs, history
-from workflow.sweep import RungInfo, SweepResult, simulate, sweep
 
 
 def berlin(*args: int) -> datetime:

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notifications.formatting import datum, datumzeit, euro, wert
-from notifications.sanitize import one_line
+from notifications.mail.formatting import datum, datumzeit, euro, wert
+from notifications.mail.sanitize import one_line
 
 UTC = ZoneInfo("UTC")
 

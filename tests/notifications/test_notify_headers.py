@@ -1,4 +1,4 @@
-"""The RFC 2047 encoder of notifications.headers and the envelope a built message carries."""
+"""The RFC 2047 encoder of notifications.mail.headers and the envelope a built message carries."""
 
 from __future__ import annotations
 
@@ -23,11 +23,11 @@ from notifications import (
     TransportError,
     build_message,
 )
-from notifications.headers import encoded_words
-from notifications.mime import _attachment_part
-from notifications.model import Attachment
-from notifications.sanitize import one_line
-from notifications.transport import NoticeMessage
+from notifications.mail.headers import encoded_words
+from notifications.mail.mime import _attachment_part
+from notifications.mail.model import Attachment
+from notifications.mail.sanitize import one_line
+from notifications.mail.transport import NoticeMessage
 
 UTC = ZoneInfo("UTC")
 SENDER = "ruhrkonferenz@stk.nrw.invalid"

@@ -9,7 +9,7 @@ import icalendar
 import pytest
 
 from notifications import CalendarEntry, calendar_bytes
-from notifications.ics import berlin_vtimezone
+from notifications.mail.ics import berlin_vtimezone
 
 UTC = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")

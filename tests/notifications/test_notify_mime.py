@@ -15,7 +15,7 @@ import pytest
 from notify_contexts import status_change_full
 
 from notifications import CalendarEntry, Recipient, RenderedNotice, Renderer, build_message
-from notifications.headers import POLICY, Verbatim
+from notifications.mail.headers import POLICY, Verbatim
 
 UTC = ZoneInfo("UTC")
 SENT_AT = datetime(2019, 11, 5, 8, 0, tzinfo=UTC)

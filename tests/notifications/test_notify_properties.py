@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from notify_contexts import FULL, status_change_full
 
 from notifications import KINDS, Recipient, Renderer, build_message
-from notifications.sanitize import one_line
+from notifications.mail.sanitize import one_line
 
 UTC = ZoneInfo("UTC")
 RENDERER = Renderer()

@@ -1,6 +1,6 @@
 """The audit trail: verification, checkpoints, export, pseudonymisation and reports.
 
-History rows form one hash chain per proposal (``workflow.chain``) plus the system chain
+History rows form one hash chain per proposal (``workflow.engine.chain``) plus the system chain
 ``@system`` for entries that belong to no proposal (checkpoints, pseudonymisations).
 The tables are append-only at the database level (migration 0002); this package reads
 them, proves them unaltered and derives the public progress reports from them.

@@ -22,7 +22,7 @@ from workflow.errors import InvalidInput, PermissionDenied
 from workflow.store.schema import actor_refs
 
 if TYPE_CHECKING:
-    from workflow.engine import Engine
+    from workflow.engine.engine import Engine
 
 # Who may order an erasure: the coordination office (it handles GDPR requests).
 ALLOWED_ROLES = ("coordinator",)

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text
 
-from workflow.chain import GENESIS, canonical_data, entry_hash
+from workflow.engine.chain import GENESIS, canonical_data, entry_hash
 from workflow.store import repo
 from workflow.store.schema import history
 

@@ -33,7 +33,7 @@ from sqlalchemy import select
 
 from workflow.audit.checkpoint import CheckpointRecord, find_checkpoint, heads_digest
 from workflow.audit.system import SYSTEM_CHAIN, is_system_chain
-from workflow.chain import GENESIS, HASHED_FIELDS, canonical_bytes, format_time
+from workflow.engine.chain import GENESIS, HASHED_FIELDS, canonical_bytes, format_time
 from workflow.store.db import Store
 from workflow.store.schema import history, proposals
 
@@ -462,7 +462,7 @@ def raw_entries(conn: Any) -> Iterator[tuple[Any, ...]]:
     ``(chain, seq, prev_hash, hash, canonical bytes, p_key, p_seq, p_head)``.
 
     The driver's own values (no SQLAlchemy type processing, no mapping per row); the
-    canonical bytes are byte-identical to ``workflow.chain.canonical_bytes`` of the row as
+    canonical bytes are byte-identical to ``workflow.engine.chain.canonical_bytes`` of the row as
     the store types read it (tests/test_audit_verify_fast.py proves it on awkward data).
     """
     on_sqlite = conn.dialect.name == "sqlite"

@@ -48,7 +48,7 @@ def advance(
     ruhrflow --as koordination advance --where state=cabinet approve --set decision_date=2019-11-05
     """
     from workflow.errors import InvalidInput
-    from workflow.fields import parse_assignments
+    from workflow.process.fields import parse_assignments
 
     c = obj(ctx)
     *keys, trigger = args
@@ -124,7 +124,7 @@ def triggers(
     ctx: click.Context, key: str, assignments: tuple[str, ...], comment: str | None, fmt: str
 ) -> None:
     """Every trigger leaving KEY's state: can it fire now (for --as), and what blocks it."""
-    from workflow.fields import parse_assignments
+    from workflow.process.fields import parse_assignments
 
     c = obj(ctx)
     options = c.runtime.engine.triggers(
@@ -165,7 +165,7 @@ def triggers(
 @click.pass_context
 def history(ctx: click.Context, key: str, fmt: str) -> None:
     """The history of proposal KEY, oldest first."""
-    from workflow.queries import history_of
+    from workflow.engine.records import history_of
 
     with obj(ctx).runtime.store.read() as conn:
         entries = history_of(conn, key)

@@ -49,7 +49,7 @@ def add(
     summary: str,
 ) -> None:
     """Add one proposal in the initial state."""
-    from workflow.intake import ProposalInput, create_proposals, parse_amount, validate
+    from workflow.engine.intake import ProposalInput, create_proposals, parse_amount, validate
 
     c = obj(ctx)
     actor = c.require_actor()
@@ -73,8 +73,8 @@ def add(
 
 def run_import(ctx: click.Context, path: Path, *, skip_invalid: bool) -> None:
     """Import a CSV file; shared by ``proposal import`` and ``init --import``."""
+    from workflow.engine.intake import import_rows, read_csv
     from workflow.errors import InvalidInput
-    from workflow.intake import import_rows, read_csv
 
     c = obj(ctx)
     actor = c.require_actor()
@@ -121,7 +121,7 @@ def list_(
     ctx: click.Context, state: str | None, handlungsfeld: int | None, lead: str | None, fmt: str
 ) -> None:
     """List proposals."""
-    from workflow.queries import list_proposals
+    from workflow.engine.records import list_proposals
 
     with obj(ctx).runtime.store.read() as conn:
         rows = list_proposals(conn, state=state, handlungsfeld=handlungsfeld, lead=lead)
@@ -134,7 +134,7 @@ def list_(
 @click.pass_context
 def show(ctx: click.Context, key: str, fmt: str) -> None:
     """Show one proposal with its statements and funding."""
-    from workflow.queries import proposal_detail
+    from workflow.engine.records import proposal_detail
 
     c = obj(ctx)
     with c.runtime.store.read() as conn:

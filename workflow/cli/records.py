@@ -47,7 +47,7 @@ def funding() -> None:
 @click.pass_context
 def add(ctx: click.Context, key: str, source: str, amount: str, year: int, secured: bool) -> None:
     """Add a funding line to proposal KEY."""
-    from workflow.intake import parse_amount
+    from workflow.engine.intake import parse_amount
 
     c = obj(ctx)
     actor = c.require_actor()

@@ -23,7 +23,7 @@ from datetime import datetime, time
 from types import FrameType
 from typing import Any
 
-from workflow.calendar import parse_local_time
+from workflow.process.calendar import parse_local_time
 
 log = logging.getLogger("ruhrflow.scheduler")
 

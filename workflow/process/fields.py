@@ -8,8 +8,8 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from workflow.definition import Definition, FieldDef, TransitionDef
 from workflow.errors import InvalidInput
+from workflow.process.definition import Definition, FieldDef, TransitionDef
 
 
 def parse_assignments(pairs: Iterable[str]) -> dict[str, str]:

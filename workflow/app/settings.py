@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workflow.app.resources import shipped_dir, shipped_file
 from workflow.errors import InvalidConfig
-from workflow.resources import shipped_dir, shipped_file
 
 DEFAULT_CONFIG = "ruhrflow.toml"
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from workflow.runtime import Runtime
-    from workflow.sweep import OnRung, SweepResult
+    from workflow.app.runtime import Runtime
+    from workflow.deadlines.sweep import OnRung, SweepResult
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def scheduler_hooks(
     from notifications.delivery import deliver, transport_from_settings
     from notifications.digest import digest_due, make_digests
     from notifications.events import Notifier
-    from workflow.calendar import parse_local_time
+    from workflow.process.calendar import parse_local_time
 
     now_of = clock or (lambda: datetime.now(UTC))
     notifier = Notifier.from_settings(runtime.settings, runtime.directory)
@@ -88,7 +88,7 @@ def tick(
     runtime: Runtime, hooks: SchedulerHooks, now: datetime, *, digest: bool = True
 ) -> TickResult:
     """One pass at ``now``: fire due rungs (with their notices), the digest if due, deliver."""
-    from workflow.sweep import sweep
+    from workflow.deadlines.sweep import sweep
 
     late_after, batch = scheduler_settings(runtime)
     result = sweep(

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from transitions import Machine
 from transitions.core import EventData
 
-from workflow.definition import Definition, TransitionDef
 from workflow.errors import TransitionNotAllowed
-from workflow.guards import REGISTRY, GuardContext
+from workflow.process.definition import Definition, TransitionDef
+from workflow.process.guards import REGISTRY, GuardContext
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Addresses and Message-IDs of notices: what the outbox checks when a notice is stored.
 
-Kept apart from :mod:`notifications.mime` so that storing a notice (inside a transition)
+Kept apart from :mod:`notifications.mail.mime` so that storing a notice (inside a transition)
 loads neither the MIME assembly nor the calendar part.
 """
 
@@ -10,7 +10,7 @@ import hashlib
 import re
 from email.headerregistry import Address
 
-from notifications.sanitize import one_line
+from notifications.mail.sanitize import one_line
 
 # Deliberately narrower than RFC 5322: plain ASCII addresses as ministries use them. Anything
 # else (quoted local parts, comments, IDN, SMTPUTF8) is refused rather than half supported.

@@ -20,9 +20,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, func, insert, select
 
-from workflow.chain import canonical_data, entry_hash
-from workflow.definition import Definition, TransitionDef, parse_definition
-from workflow.directory import Actor, Directory
+from workflow.access.directory import Actor, Directory
+from workflow.access.policy import refusal
+from workflow.engine.chain import canonical_data, entry_hash
 from workflow.errors import (
     ConcurrentUpdate,
     InvalidInput,
@@ -32,10 +32,10 @@ from workflow.errors import (
     UnknownProposal,
     WorkflowError,
 )
-from workflow.fields import missing_requirements, parse_fields
-from workflow.guards import REGISTRY
-from workflow.machine import ProcessMachine, check_guards
-from workflow.policy import refusal
+from workflow.process.definition import Definition, TransitionDef, parse_definition
+from workflow.process.fields import missing_requirements, parse_fields
+from workflow.process.guards import REGISTRY
+from workflow.process.machine import ProcessMachine, check_guards
 from workflow.store import repo
 from workflow.store.db import Store
 from workflow.store.schema import deadlines, funding, statements
@@ -535,7 +535,7 @@ class Engine:
         now: datetime,
     ) -> Applied:
         """Record a consultation statement (a history entry; the state stays)."""
-        from workflow.intake import STATEMENT_GROUPS, STATEMENT_POSITIONS
+        from workflow.engine.intake import STATEMENT_GROUPS, STATEMENT_POSITIONS
 
         if group not in STATEMENT_GROUPS:
             raise InvalidInput(f"group must be one of {', '.join(STATEMENT_GROUPS)}")
@@ -583,7 +583,7 @@ class Engine:
         now: datetime,
     ) -> Applied:
         """Record a funding line (planned or secured); a history entry, the state stays."""
-        from workflow.intake import FUNDING_SOURCES
+        from workflow.engine.intake import FUNDING_SOURCES
 
         if source not in FUNDING_SOURCES:
             raise InvalidInput(f"source must be one of {', '.join(FUNDING_SOURCES)}")

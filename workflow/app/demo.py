@@ -116,7 +116,7 @@ class _Simulation:
     """The clock, the queue of scripted steps and the scheduler moments between them."""
 
     def __init__(self, runtime: Any, progress: Progress) -> None:
-        from workflow.scheduling import scheduler_hooks
+        from workflow.scheduler.tick import scheduler_hooks
 
         self.runtime = runtime
         self.engine = runtime.engine
@@ -154,7 +154,7 @@ class _Simulation:
         )
 
     def _tick(self, now: datetime, *, digest: bool) -> None:
-        from workflow.scheduling import tick
+        from workflow.scheduler.tick import tick
 
         self.now = now
         done = tick(self.runtime, self.hooks, now, digest=digest)
@@ -531,12 +531,12 @@ class _Round:
 
 def run_demo(directory: Path, *, fresh: bool, progress: Progress) -> DemoSummary:
     """Play the 2019 round in ``directory``; return the summary."""
-    from workflow.bootstrap import initialise
-    from workflow.definition import load_definition
-    from workflow.intake import import_rows, read_csv
-    from workflow.resources import shipped_file
-    from workflow.runtime import open_runtime
-    from workflow.settings import load_settings
+    from workflow.app.bootstrap import initialise
+    from workflow.app.resources import shipped_file
+    from workflow.app.runtime import open_runtime
+    from workflow.app.settings import load_settings
+    from workflow.engine.intake import import_rows, read_csv
+    from workflow.process.definition import load_definition
 
     started = time.monotonic()
     prepare_directory(directory, fresh=fresh)

@@ -15,7 +15,7 @@ import logging
 
 from sqlalchemy import text
 
-from workflow.directory import Directory
+from workflow.access.directory import Directory
 from workflow.errors import ImpersonationRefused, UnmappedDatabaseUser
 from workflow.store.db import Store
 

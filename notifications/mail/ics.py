@@ -7,8 +7,8 @@ from functools import cache
 
 import icalendar
 
-from notifications.formatting import BERLIN
-from notifications.model import CalendarEntry
+from notifications.mail.formatting import BERLIN
+from notifications.mail.model import CalendarEntry
 
 PRODID = "-//Land NRW//ruhrflow Ruhr-Konferenz//DE"
 EVENT_DURATION = timedelta(minutes=30)

@@ -32,7 +32,7 @@ class TransportError(Exception):
 class Envelope:
     """The envelope of a built message, and the exact From and To header values it came from.
 
-    :func:`notifications.mime.build_message` computes the addresses and writes the headers
+    :func:`notifications.mail.mime.build_message` computes the addresses and writes the headers
     from the same values, so the transport can take the envelope from here instead of parsing
     the headers again, as long as the headers are still exactly these (see
     :meth:`Transport.send`).

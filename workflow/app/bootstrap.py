@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import insert, select
 
-from workflow.definition import Definition
 from workflow.errors import DefinitionConflict
+from workflow.process.definition import Definition
 from workflow.store.db import Store
 from workflow.store.migrate import upgrade
 from workflow.store.schema import definitions

@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, select, update
 
-from workflow.deadlines import ESCALATION, OPEN, REMINDER, rule_of
+from workflow.deadlines.effect import ESCALATION, OPEN, REMINDER, rule_of
 from workflow.store import repo
 from workflow.store.schema import deadline_rungs, deadlines, proposals
 
 if TYPE_CHECKING:
-    from workflow.engine import Applied, Engine
+    from workflow.engine.engine import Applied, Engine
 
 log = logging.getLogger("ruhrflow.sweep")
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import jinja2
 
-from notifications.formatting import datum, datumzeit, euro, wert
-from notifications.model import RenderedNotice
-from notifications.sanitize import one_line
+from notifications.mail.formatting import datum, datumzeit, euro, wert
+from notifications.mail.model import RenderedNotice
+from notifications.mail.sanitize import one_line
 
 KINDS: tuple[str, ...] = (
     "status_change",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflow.definition import Definition
+from workflow.process.definition import Definition
 
 
 def render_text(d: Definition) -> str:

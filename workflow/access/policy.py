@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from workflow.directory import Actor
+from workflow.access.directory import Actor
 
 
 def holds_role(actor: Actor, role: str, proposal: Mapping[Any, Any] | None) -> bool:

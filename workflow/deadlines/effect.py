@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from workflow.calendar import (
+from workflow.errors import InvalidDefinition, Problem
+from workflow.process.calendar import (
     Duration,
     anchor,
     local_date,
@@ -44,13 +45,12 @@ from workflow.calendar import (
     parse_local_time,
     shift,
 )
-from workflow.errors import InvalidDefinition, Problem
 from workflow.store.direct import Direct
 from workflow.store.schema import deadline_rungs, deadlines
 
 if TYPE_CHECKING:
-    from workflow.definition import Definition
-    from workflow.engine import Applied, Engine
+    from workflow.engine.engine import Applied, Engine
+    from workflow.process.definition import Definition
 
 log = logging.getLogger("ruhrflow.deadlines")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workflow.directory import Directory, load_directory
-from workflow.engine import Engine, TransitionEffect
-from workflow.settings import Settings
+from workflow.access.directory import Directory, load_directory
+from workflow.app.settings import Settings
+from workflow.engine.engine import Engine, TransitionEffect
 from workflow.store.db import Store
 
 
@@ -27,7 +27,7 @@ class Runtime:
 def transition_effects(settings: Settings, directory: Directory) -> list[TransitionEffect]:
     """The work done with every transition, in the same transaction (deadlines, notices)."""
     from notifications.events import Notifier
-    from workflow.deadlines import DeadlineEffect
+    from workflow.deadlines.effect import DeadlineEffect
 
     # The notices come after the deadlines: a status change names the new state's deadlines.
     return [

@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from workflow.chain import GENESIS, canonical_data, entry_hash
-from workflow.directory import Directory
+from workflow.access.directory import Directory
+from workflow.access.policy import refusal
+from workflow.engine.chain import GENESIS, canonical_data, entry_hash
 from workflow.errors import (
     DuplicateProposal,
     ImportRejected,
@@ -22,7 +23,6 @@ from workflow.errors import (
     PermissionDenied,
     StoreUnavailable,
 )
-from workflow.policy import refusal
 from workflow.store import repo
 from workflow.store.schema import history, proposals
 
@@ -175,7 +175,7 @@ def create_proposals(
 ) -> list[str]:
     """Create proposals in the initial state, each with its first history entry; all or none.
 
-    ``engine`` is the :class:`workflow.engine.Engine` (its store, directory and audit key).
+    ``engine`` is the :class:`workflow.engine.engine.Engine` (its store, directory and audit key).
     """
     who = engine.actor(actor)
     ref = engine.actor_ref(actor, now)
@@ -254,7 +254,7 @@ def _enter_initial_state(
     """
     if not rows or not engine.effects:
         return
-    from workflow.engine import Applied
+    from workflow.engine.engine import Applied
 
     keys = [r["key"] for r in rows]
     stmt = select(proposals.c.key, proposals.c.id).where(proposals.c.key.in_(keys))

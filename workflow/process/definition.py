@@ -275,7 +275,7 @@ def _kind(value: Any) -> str:
 
 def parse_definition(text: str, file: str = "<definition>") -> Definition:
     """Parse and validate definition text; raise InvalidDefinition listing every problem."""
-    from workflow.guards import REGISTRY  # guards live in one registry, referenced by name
+    from workflow.process.guards import REGISTRY  # guards live in one registry, referenced by name
 
     data, lines, problems = _compose(text, file)
     c = _Checker(file, lines, problems)
@@ -425,7 +425,9 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
         path=file,
     )
     if _graph_is_sound(definition, raw_transitions):
-        from workflow.deadlines import deadline_problems  # the scheduler validates its section
+        from workflow.deadlines.effect import (
+            deadline_problems,  # the scheduler validates its section
+        )
 
         problems.extend(deadline_problems(definition))
         problems.extend(_graph_problems(definition))

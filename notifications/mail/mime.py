@@ -10,13 +10,13 @@ from email import quoprimime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from notifications.addresses import DOMAIN, make_address, message_id
-from notifications.formatting import BERLIN
-from notifications.headers import POLICY, Verbatim, address_list, unstructured
-from notifications.ics import calendar_bytes
-from notifications.model import Attachment, CalendarEntry, Recipient, RenderedNotice
-from notifications.sanitize import one_line
-from notifications.transport import Envelope, NoticeMessage
+from notifications.mail.addresses import DOMAIN, make_address, message_id
+from notifications.mail.formatting import BERLIN
+from notifications.mail.headers import POLICY, Verbatim, address_list, unstructured
+from notifications.mail.ics import calendar_bytes
+from notifications.mail.model import Attachment, CalendarEntry, Recipient, RenderedNotice
+from notifications.mail.sanitize import one_line
+from notifications.mail.transport import Envelope, NoticeMessage
 
 CALENDAR_FILENAME = "termin.ics"
 # "=_" can occur in neither quoted-printable nor base64 text, the only encodings of the parts,
@@ -53,12 +53,12 @@ def build_message(
     (addr-spec); the From header shows it as :data:`SENDER_NAME`. Untrusted text (subject,
     display names) cannot add headers or recipients: line breaks become spaces, addresses are
     built only from their parts (:class:`~email.headerregistry.Address`), and Subject/From/To
-    are encoded by :mod:`notifications.headers` rather than the stdlib folder (see there why).
+    are encoded by :mod:`notifications.mail.headers` rather than the stdlib folder (see there why).
 
     The message is assembled part by part with headers the code itself writes (validated or
     encoded here, stored verbatim) instead of through ``set_content``/``add_alternative``,
     which parse and refold every header they touch: same structure and bytes, a tenth of the
-    time. The result carries its :class:`~notifications.transport.Envelope` (From address and
+    time. The result carries its :class:`~notifications.mail.transport.Envelope` (From address and
     To addresses) so that the transport need not parse the headers it was built from.
 
     Raises ``ValueError`` for an invalid address, an empty recipient list, a naive ``date``, or
@@ -78,7 +78,7 @@ def build_message(
     to = [make_address(r.name, r.address) for r in recipients]
     from_ = make_address(SENDER_NAME, sender)
     message = NoticeMessage(policy=POLICY)
-    # Subject, From and To carry untrusted text: encoded by notifications.headers, not the stdlib.
+    # Subject, From and To carry untrusted text: encoded by notifications.mail.headers, not the stdlib.
     # The other values are ASCII the checks above or the stdlib formatters vouch for.
     from_header = address_list([from_], "From")
     to_header = address_list(to, "To")
