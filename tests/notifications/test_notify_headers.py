@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_notify_properties import USER_TEXT
+from user_text import USER_TEXT
 
 from notifications import (
     MemoryTransport,
