@@ -16,10 +16,12 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
-from notifications.mail.formatting import BERLIN
 from notifications.mail.model import CalendarEntry, Recipient
 from workflow.access.directory import Directory
+from workflow.process.deadline_rules import OPEN, rule_of
 from workflow.process.definition import Definition
+from workflow.process.vocabulary import BERLIN
+from workflow.store.direct import CHUNK as _CHUNK
 from workflow.store.schema import deadlines
 
 # German names of the consulted groups (the guard ``consultation_complete`` asks for these).
@@ -106,7 +108,6 @@ _OPEN_DEADLINES, _OPEN_DEADLINES_ONE = (
         deadlines.c.proposal_id == bindparam("pid"),
     )
 )
-_CHUNK = 500  # proposals per IN (...)
 
 
 def open_deadlines_of(
@@ -115,8 +116,6 @@ def open_deadlines_of(
     """The open deadlines of many proposals (``proposal id → its definition``, for the
     labels) by proposal and state, soonest first; one query per 500 proposals.
     """
-    from workflow.deadlines.effect import OPEN, rule_of
-
     found: dict[tuple[int, str], list[OpenDeadline]] = {}
     wanted = sorted(definition_of)
     for i in range(0, len(wanted), _CHUNK):
@@ -142,8 +141,6 @@ def open_deadlines(
 
 def deadline_by_id(conn: Connection, definition: Definition, deadline_id: int) -> OpenDeadline:
     """One deadline (open or not) by id."""
-    from workflow.deadlines.effect import rule_of
-
     r = (
         conn.execute(
             select(

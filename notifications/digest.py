@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select
 
 from notifications.context import ministry_recipients
-from notifications.mail.formatting import BERLIN
 from notifications.outbox import Notice, enqueue
+from workflow.process.calendar import end_of_local_day, local_date
+from workflow.process.deadline_rules import OPEN, rule_of
+from workflow.process.vocabulary import BERLIN
 from workflow.store import repo
 from workflow.store.schema import deadlines, history, proposals
 
@@ -171,9 +173,6 @@ def _changes(
 
 def _upcoming(engine: Engine, conn: Connection, now: datetime) -> dict[str, list[dict[str, Any]]]:
     """Per lead ministry: open deadlines of current states due from now to the 14th day."""
-    from workflow.deadlines.effect import OPEN, rule_of
-    from workflow.process.calendar import end_of_local_day, local_date
-
     until = end_of_local_day(local_date(now) + UPCOMING)
 
     stmt = (

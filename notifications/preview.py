@@ -9,7 +9,9 @@ from notifications import codec
 from notifications.context import OpenDeadline, open_deadlines
 from notifications.events import Notifier
 from notifications.outbox import Notice
+from workflow.engine.changes import Applied, RungInfo
 from workflow.errors import InvalidInput, UnknownProposal
+from workflow.process.deadline_rules import plan_deadline, rule_of, rules_of
 from workflow.store import repo
 
 if TYPE_CHECKING:
@@ -31,8 +33,6 @@ def render_preview(
     (as ``open_consultation`` would cause it), or ``reminder``/``escalation`` for the soonest
     open deadline of the current state. Reads only.
     """
-    from workflow.engine.engine import Applied
-
     notifier = Notifier.from_settings(runtime.settings, runtime.directory)
     with runtime.store.read() as conn:
         row = repo.load_proposal(conn, key)
@@ -85,8 +85,6 @@ def _deadlines_of(
     now: datetime,
 ) -> list[OpenDeadline]:
     """The deadlines of ``state``: the open ones if the proposal is in it, else as planned now."""
-    from workflow.deadlines.effect import plan_deadline, rules_of
-
     if state == row["state"]:
         return open_deadlines(conn, definition, row["id"], state)
     planned = []
@@ -107,10 +105,6 @@ def _rung_preview(
     kind: str,
     now: datetime,
 ) -> Notice:
-    from workflow.deadlines.effect import rule_of
-    from workflow.deadlines.sweep import RungInfo
-    from workflow.engine.engine import Applied
-
     current = open_deadlines(conn, definition, row["id"], row["state"])
     for deadline in current:
         rule = rule_of(definition, deadline.kind)

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from support import add_proposal, prepare, walk_to
 
 from workflow.app.runtime import Runtime
-from workflow.deadlines.effect import plan_deadline, rule_of, rules_of
 from workflow.engine.engine import Engine
 from workflow.errors import InvalidDefinition, TransitionNotAllowed
 from workflow.process.calendar import BERLIN
+from workflow.process.deadline_rules import plan_deadline, rule_of, rules_of
 from workflow.process.definition import load_definition, parse_definition
 from workflow.store.schema import deadline_rungs, deadlines, proposals
 

@@ -17,7 +17,9 @@ from support import add_proposal, prepare, walk_to
 
 from workflow.access.directory import Directory
 from workflow.app.bootstrap import register_definition
-from workflow.engine.engine import Applied, Engine, Machines
+from workflow.engine.changes import Applied, Batch
+from workflow.engine.definitions import Machines
+from workflow.engine.engine import Engine
 from workflow.engine.intake import import_rows, read_csv
 from workflow.engine.records import history_of
 from workflow.errors import (
@@ -305,8 +307,8 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[list[Applied]] = []
 
-    def __call__(self, conn: Connection, applied: Sequence[Applied], now: datetime) -> None:
-        self.calls.append(list(applied))
+    def __call__(self, batch: Batch) -> None:
+        self.calls.append(list(batch.applied))
 
 
 def import_2019(engine: Engine) -> list[str]:
@@ -498,7 +500,7 @@ def test_two_concurrent_writers_on_postgresql_no_lost_update(
     key = add_proposal(engine, NOW)
     b_read, a_wrote = threading.Event(), threading.Event()
 
-    def hold_until_b_has_read(conn: Connection, applied: Sequence[Applied], now: datetime) -> None:
+    def hold_until_b_has_read(batch: Batch) -> None:
         a_wrote.set()
         assert b_read.wait(10), "B never read the row"
 
@@ -535,7 +537,7 @@ class Boom(RuntimeError):
     pass
 
 
-def boom(conn: Connection, applied: Sequence[Applied], now: datetime) -> None:
+def boom(batch: Batch) -> None:
     raise Boom("the effect failed half-way")
 
 

@@ -22,7 +22,7 @@ from notifications.context import (
     status_change_context,
 )
 from workflow.access.directory import load_directory
-from workflow.deadlines.effect import ESCALATION, REMINDER, rules_of
+from workflow.process.deadline_rules import ESCALATION, REMINDER, rules_of
 from workflow.process.definition import load_definition
 
 definition = load_definition(DEFINITION)

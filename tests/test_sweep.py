@@ -13,8 +13,9 @@ from support import add_proposal, walk_to
 
 from workflow.app.runtime import open_runtime
 from workflow.app.settings import Settings
-from workflow.deadlines.sweep import RungInfo, SweepResult, simulate, sweep
-from workflow.engine.engine import Applied, Engine
+from workflow.deadlines.sweep import SweepResult, simulate, sweep
+from workflow.engine.changes import Applied, RungInfo
+from workflow.engine.engine import Engine
 from workflow.process.calendar import BERLIN
 from workflow.store import repo
 from workflow.store.schema import actor_refs, deadline_rungs, history

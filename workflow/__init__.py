@@ -29,9 +29,9 @@ _EXPORTS = {
     "ProcessMachine": "workflow.process.machine",
     # the engine
     "Engine": "workflow.engine.engine",
-    "Applied": "workflow.engine.engine",
-    "BulkResult": "workflow.engine.engine",
-    "TriggerOption": "workflow.engine.engine",
+    "Applied": "workflow.engine.changes",
+    "BulkResult": "workflow.engine.changes",
+    "TriggerOption": "workflow.engine.changes",
     "ProposalInput": "workflow.engine.intake",
     "create_proposals": "workflow.engine.intake",
     "import_rows": "workflow.engine.intake",
@@ -100,7 +100,8 @@ if TYPE_CHECKING:
     from workflow.app.runtime import Runtime, open_runtime
     from workflow.app.settings import Settings, load_settings
     from workflow.deadlines.sweep import sweep
-    from workflow.engine.engine import Applied, BulkResult, Engine, TriggerOption
+    from workflow.engine.changes import Applied, BulkResult, TriggerOption
+    from workflow.engine.engine import Engine
     from workflow.engine.intake import ProposalInput, create_proposals, import_rows
     from workflow.errors import (
         ConcurrentUpdate,

@@ -7,8 +7,8 @@ from functools import cache
 
 import icalendar
 
-from notifications.mail.formatting import BERLIN
 from notifications.mail.model import CalendarEntry
+from workflow.process.vocabulary import BERLIN
 
 PRODID = "-//Land NRW//ruhrflow Ruhr-Konferenz//DE"
 EVENT_DURATION = timedelta(minutes=30)

@@ -11,12 +11,12 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from notifications.mail.addresses import DOMAIN, make_address, message_id
-from notifications.mail.formatting import BERLIN
 from notifications.mail.headers import POLICY, Verbatim, address_list, unstructured
 from notifications.mail.ics import calendar_bytes
 from notifications.mail.model import Attachment, CalendarEntry, Recipient, RenderedNotice
 from notifications.mail.sanitize import one_line
 from notifications.mail.transport import Envelope, NoticeMessage
+from workflow.process.vocabulary import BERLIN
 
 CALENDAR_FILENAME = "termin.ics"
 # "=_" can occur in neither quoted-printable nor base64 text, the only encodings of the parts,
@@ -78,7 +78,7 @@ def build_message(
     to = [make_address(r.name, r.address) for r in recipients]
     from_ = make_address(SENDER_NAME, sender)
     message = NoticeMessage(policy=POLICY)
-    # Subject, From and To carry untrusted text: encoded by notifications.mail.headers, not the stdlib.
+    # Subject, From and To carry untrusted text: encoded by our headers module, not the stdlib.
     # The other values are ASCII the checks above or the stdlib formatters vouch for.
     from_header = address_list([from_], "From")
     to_header = address_list(to, "To")

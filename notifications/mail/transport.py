@@ -17,11 +17,19 @@ from email.policy import Policy
 from pathlib import Path
 from typing import Literal, get_args
 
+from workflow.errors import WorkflowError
+
 Security = Literal["none", "starttls", "ssl"]
 
 
-class TransportError(Exception):
-    """Delivery failed. ``temporary`` says whether sending the same message again may succeed."""
+class TransportError(WorkflowError):
+    """Delivery failed. ``temporary`` says whether sending the same message again may succeed.
+
+    A :class:`~workflow.errors.WorkflowError`, so that one that reaches the CLI is one line on
+    stderr with its own exit code (4), not an internal error.
+    """
+
+    exit_code = 4
 
     def __init__(self, message: str, *, temporary: bool) -> None:
         super().__init__(message)

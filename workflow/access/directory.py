@@ -66,11 +66,6 @@ class Directory:
         """Every actor with this role."""
         return [a for a in self.actors.values() if a.role == role]
 
-    def addresses_of_ministry(self, code: str) -> tuple[str, ...]:
-        """The functional addresses of a ministry (empty when unknown)."""
-        m = self.ministries.get(code)
-        return m.emails if m else ()
-
 
 def load_directory(path: Path | str) -> Directory:
     """Read ``directory.toml``; every malformed entry is an InvalidConfig naming it."""

@@ -28,13 +28,22 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from workflow.app.bootstrap import initialise
+from workflow.app.resources import shipped_file
+from workflow.app.runtime import open_runtime
+from workflow.app.settings import load_settings
+from workflow.audit.reports import newest_definition, overdue, status_report
+from workflow.audit.verify import verify_store
+from workflow.engine.intake import import_rows, read_csv
 from workflow.errors import InvalidInput
+from workflow.process.definition import load_definition
+from workflow.process.vocabulary import BERLIN
+from workflow.scheduler.tick import scheduler_hooks, tick
+from workflow.store.schema import deadline_rungs, deadlines, funding, history, outbox, proposals
 
-BERLIN = ZoneInfo("Europe/Berlin")
 SEED = 2019
 COORDINATOR = "koordination"
 FUNDS_2020 = Decimal(60_800_000)  # planned for Ruhr-Konferenz projects in 2020 (public figure)
@@ -116,7 +125,6 @@ class _Simulation:
     """The clock, the queue of scripted steps and the scheduler moments between them."""
 
     def __init__(self, runtime: Any, progress: Progress) -> None:
-        from workflow.scheduler.tick import scheduler_hooks
 
         self.runtime = runtime
         self.engine = runtime.engine
@@ -141,7 +149,6 @@ class _Simulation:
     @cached_property
     def _next_rung_stmt(self) -> Any:
         # Built once: the loop asks this ~2,000 times.
-        from workflow.store.schema import deadline_rungs, deadlines
 
         return (
             select(func.min(deadline_rungs.c.fire_at))
@@ -154,7 +161,6 @@ class _Simulation:
         )
 
     def _tick(self, now: datetime, *, digest: bool) -> None:
-        from workflow.scheduler.tick import tick
 
         self.now = now
         done = tick(self.runtime, self.hooks, now, digest=digest)
@@ -499,7 +505,6 @@ class _Round:
         self.sim.schedule(when, "report", report)
 
     def _progress_due(self, p: _Proposal) -> datetime:
-        from workflow.store.schema import deadlines, proposals
 
         stmt = (
             select(deadlines.c.due_at)
@@ -531,12 +536,6 @@ class _Round:
 
 def run_demo(directory: Path, *, fresh: bool, progress: Progress) -> DemoSummary:
     """Play the 2019 round in ``directory``; return the summary."""
-    from workflow.app.bootstrap import initialise
-    from workflow.app.resources import shipped_file
-    from workflow.app.runtime import open_runtime
-    from workflow.app.settings import load_settings
-    from workflow.engine.intake import import_rows, read_csv
-    from workflow.process.definition import load_definition
 
     started = time.monotonic()
     prepare_directory(directory, fresh=fresh)
@@ -567,8 +566,6 @@ def run_demo(directory: Path, *, fresh: bool, progress: Progress) -> DemoSummary
 
 
 def _load(runtime: Any) -> list[_Proposal]:
-    from workflow.store.schema import proposals
-
     with runtime.store.read() as conn:
         rows = conn.execute(select(proposals).order_by(proposals.c.key)).mappings().all()
     return [
@@ -578,10 +575,6 @@ def _load(runtime: Any) -> list[_Proposal]:
 
 
 def _summary(runtime: Any, directory: Path, config: Path, seconds: float) -> DemoSummary:
-    from workflow.audit.reports import newest_definition, overdue, status_report
-    from workflow.audit.verify import verify_store
-    from workflow.store.schema import funding, history, outbox, proposals
-
     end = END.astimezone(UTC)
     with runtime.store.read() as conn:
         states = dict(

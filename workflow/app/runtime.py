@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from notifications.events import Notifier
 from workflow.access.directory import Directory, load_directory
 from workflow.app.settings import Settings
-from workflow.engine.engine import Engine, TransitionEffect
+from workflow.deadlines.effect import DeadlineEffect
+from workflow.engine.changes import TransitionEffect
+from workflow.engine.engine import Engine
 from workflow.store.db import Store
 
 
@@ -25,11 +28,12 @@ class Runtime:
 
 
 def transition_effects(settings: Settings, directory: Directory) -> list[TransitionEffect]:
-    """The work done with every transition, in the same transaction (deadlines, notices)."""
-    from notifications.events import Notifier
-    from workflow.deadlines.effect import DeadlineEffect
+    """The work done with every transition, in the same transaction, in this order.
 
-    # The notices come after the deadlines: a status change names the new state's deadlines.
+    The one place that orders the effects: the deadline effect first, since it leaves on the
+    :class:`~workflow.engine.changes.Batch` the deadlines it opened, which the notices of a
+    status change name; the notifier reads them there (and queries what is not there).
+    """
     return [
         DeadlineEffect(settings.section("process")),
         Notifier.from_settings(settings, directory),

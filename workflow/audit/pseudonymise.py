@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from workflow.audit.system import append_system_entry
+from workflow.engine.history import append_system_entry
 from workflow.errors import InvalidInput, PermissionDenied
 from workflow.store.schema import actor_refs
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import click
+
+from workflow.process.vocabulary import BERLIN
 
 if TYPE_CHECKING:
     from workflow.app.runtime import Runtime
     from workflow.app.settings import Settings
-
-BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def parse_now(text: str) -> datetime:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import click
 
 from workflow.cli.context import obj
-
-GROUPS = ("kommune", "ihk", "hwk", "verband", "townhall", "buerger")
-POSITIONS = ("support", "concerns", "oppose", "neutral")
-SOURCES = ("land", "bund", "eu", "stiftung", "sonstige")
+from workflow.process.vocabulary import FUNDING_SOURCES as SOURCES
+from workflow.process.vocabulary import STATEMENT_GROUPS as GROUPS
+from workflow.process.vocabulary import STATEMENT_POSITIONS as POSITIONS
 
 
 @click.group()

@@ -15,6 +15,7 @@ import click
 
 from workflow.cli.context import obj, parse_day
 from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+from workflow.process.vocabulary import BERLIN
 from workflow.scheduler.tick import scheduler_hooks, scheduler_settings
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ def deadlines(
     ctx: click.Context, overdue: bool, due_within: str | None, lead: str | None, fmt: str
 ) -> None:
     """Open deadlines of the proposals' current states, soonest first."""
-    from workflow.deadlines.effect import list_open_deadlines
+    from workflow.deadlines.queries import list_open_deadlines
     from workflow.process.calendar import end_of_local_day, local_date, parse_duration, shift
 
     c = obj(ctx)
@@ -147,7 +148,9 @@ def deadlines(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--due-within") from None
         until = end_of_local_day(shift(local_date(now), duration))
-    rows = list_open_deadlines(c.runtime.engine, now, overdue=overdue, due_until=until, lead=lead)
+    rows = list_open_deadlines(
+        c.runtime.store, c.runtime.engine.machines, now, overdue=overdue, due_until=until, lead=lead
+    )
     if fmt != "json":
         rows = [
             {**r, "due_at": local_time(r["due_at"]), "next_at": local_time(r["next_at"]),
@@ -175,7 +178,7 @@ def simulate(ctx: click.Context, until_text: str, fmt: str) -> None:
     """
     from workflow.deadlines.sweep import simulate as simulate_rungs
     from workflow.errors import InvalidInput
-    from workflow.process.calendar import BERLIN, end_of_local_day
+    from workflow.process.calendar import end_of_local_day
 
     c = obj(ctx)
     now = c.now

@@ -24,18 +24,19 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, select, update
 
-from workflow.deadlines.effect import ESCALATION, OPEN, REMINDER, rule_of
+from workflow.engine.changes import Applied, RungInfo
+from workflow.process.deadline_rules import ESCALATION, OPEN, REMINDER, rule_of
 from workflow.store import repo
 from workflow.store.schema import deadline_rungs, deadlines, proposals
 
 if TYPE_CHECKING:
-    from workflow.engine.engine import Applied, Engine
+    from workflow.engine.engine import Engine
 
 log = logging.getLogger("ruhrflow.sweep")
 
@@ -44,41 +45,7 @@ DEFAULT_LATE_AFTER = timedelta(minutes=5)
 DEFAULT_BATCH = 200
 
 
-@dataclass(frozen=True)
-class RungInfo:
-    """One fired (or, in a simulation, due) rung, with what a notice needs to know."""
-
-    rung_id: int
-    deadline_id: int
-    proposal_id: int
-    key: str
-    lead: str
-    state: str
-    deadline: str  # the deadline kind, e.g. consultation
-    label: str  # its German label from the definition
-    rung: str  # e.g. remind-7d
-    kind: str  # reminder | escalation
-    recipients: tuple[str, ...]  # roles
-    due_at: datetime
-    fire_at: datetime
-    late: bool
-
-    @property
-    def idempotency_key(self) -> str:
-        """The key of the one outbox notice this rung may produce."""
-        return f"deadline-rung:{self.rung_id}"
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly (times as ISO text)."""
-        data = asdict(self)
-        data["recipients"] = list(self.recipients)
-        data["idempotency_key"] = self.idempotency_key
-        for name in ("due_at", "fire_at"):
-            data[name] = data[name].isoformat()
-        return data
-
-
-OnRung = Callable[[Connection, "Applied", RungInfo, datetime], None]
+OnRung = Callable[[Connection, Applied, RungInfo, datetime], None]
 """Called in the sweep's transaction after a rung's history entry: (conn, applied, rung, now)."""
 
 

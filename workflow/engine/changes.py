@@ -7,7 +7,7 @@ web application read them without loading the engine.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -68,6 +68,40 @@ class OpenedDeadline:
     label: str
     due_at: datetime
     sequence: int
+
+
+@dataclass(frozen=True)
+class RungInfo:
+    """One fired (or, in a simulation, due) rung, with what a notice needs to know."""
+
+    rung_id: int
+    deadline_id: int
+    proposal_id: int
+    key: str
+    lead: str
+    state: str
+    deadline: str  # the deadline kind, e.g. consultation
+    label: str  # its German label from the definition
+    rung: str  # e.g. remind-7d
+    kind: str  # reminder | escalation
+    recipients: tuple[str, ...]  # roles
+    due_at: datetime
+    fire_at: datetime
+    late: bool
+
+    @property
+    def idempotency_key(self) -> str:
+        """The key of the one outbox notice this rung may produce."""
+        return f"deadline-rung:{self.rung_id}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly (times as ISO text)."""
+        data = asdict(self)
+        data["recipients"] = list(self.recipients)
+        data["idempotency_key"] = self.idempotency_key
+        for name in ("due_at", "fire_at"):
+            data[name] = data[name].isoformat()
+        return data
 
 
 @dataclass

@@ -16,152 +16,34 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, insert
 
 from workflow.access.directory import Actor, Directory
 from workflow.access.policy import refusal
-from workflow.engine.chain import canonical_data, entry_hash
+from workflow.engine import history
+from workflow.engine.changes import Applied, Batch, BulkResult, TransitionEffect, TriggerOption
+from workflow.engine.definitions import Machines
+from workflow.engine.guard_context import DbGuardContext
 from workflow.errors import (
     ConcurrentUpdate,
     InvalidInput,
     PermissionDenied,
-    StoreUnavailable,
     TransitionNotAllowed,
     UnknownProposal,
     WorkflowError,
 )
-from workflow.process.definition import Definition, TransitionDef, parse_definition
+from workflow.process.definition import Definition, TransitionDef
 from workflow.process.fields import missing_requirements, parse_fields
 from workflow.process.guards import REGISTRY
 from workflow.process.machine import ProcessMachine, check_guards
+from workflow.process.vocabulary import FUNDING_SOURCES, STATEMENT_GROUPS, STATEMENT_POSITIONS
 from workflow.store import repo
 from workflow.store.db import Store
-from workflow.store.schema import deadlines, funding, statements
+from workflow.store.schema import funding, statements
 
 log = logging.getLogger("ruhrflow.engine")
-
-
-@dataclass(frozen=True)
-class Applied:
-    """One change written to a proposal (a transition or a recorded event)."""
-
-    key: str
-    proposal_id: int
-    trigger: str
-    from_state: str
-    to_state: str
-    actor: str
-    comment: str | None
-    fields: Mapping[Any, Any]
-    seq: int
-    at: datetime
-    definition: Definition
-    transition: TransitionDef | None
-    proposal: Mapping[Any, Any]
-
-
-@dataclass(frozen=True)
-class BulkResult:
-    """What a bulk advance applied and, with ``partial``, what it refused and why."""
-
-    applied: list[Applied]
-    refused: list[tuple[str, WorkflowError]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class TriggerOption:
-    """A trigger leaving the current state, and whether it can fire now."""
-
-    trigger: str
-    label: str
-    target: str
-    can_fire: bool
-    blocked_by: list[str]
-    roles: tuple[str, ...]
-    requires: tuple[str, ...]
-
-
-class TransitionEffect(Protocol):
-    """Work done in the same transaction after transitions are written (deadlines, notices)."""
-
-    def __call__(self, conn: Connection, applied: Sequence[Applied], now: datetime) -> None: ...
-
-
-class Machines:
-    """One ProcessMachine per registered definition version, built once per process."""
-
-    def __init__(self) -> None:
-        self._by_id: dict[int, ProcessMachine] = {}
-
-    def get(self, conn: Connection, definition_id: int) -> ProcessMachine:
-        """The machine of a registered definition version."""
-        machine = self._by_id.get(definition_id)
-        if machine is None:
-            row = repo.definition_row(conn, definition_id)
-            if row is None:
-                raise StoreUnavailable(f"definition {definition_id} is not registered")
-            definition = parse_definition(row["source"], f"{row['name']} v{row['version']}")
-            machine = self._by_id[definition_id] = ProcessMachine(definition)
-        return machine
-
-
-class _DbGuardContext:
-    """What guards see of one proposal, read lazily from the open transaction."""
-
-    def __init__(
-        self,
-        conn: Connection,
-        row: Mapping[Any, Any],
-        fields: Mapping[Any, Any],
-        now: datetime,
-        directory: Directory,
-    ) -> None:
-        self._conn = conn
-        self._row = row
-        self._fields = fields
-        self._now = now
-        self._directory = directory
-
-    @property
-    def proposal(self) -> Mapping[Any, Any]:
-        return self._row
-
-    @property
-    def fields(self) -> Mapping[Any, Any]:
-        return self._fields
-
-    @property
-    def now(self) -> datetime:
-        return self._now
-
-    def statement_groups(self) -> frozenset[str]:
-        stmt = (
-            select(statements.c.party_group)
-            .distinct()
-            .where(statements.c.proposal_id == self._row["id"])
-        )
-        return frozenset(self._conn.execute(stmt).scalars())
-
-    def secured_funding(self) -> Decimal:
-        stmt = select(func.coalesce(func.sum(funding.c.amount), 0)).where(
-            funding.c.proposal_id == self._row["id"], funding.c.status == "secured"
-        )
-        return Decimal(self._conn.execute(stmt).scalar_one())
-
-    def deadline_passed(self, kind: str) -> bool:
-        stmt = select(deadlines.c.id).where(
-            deadlines.c.proposal_id == self._row["id"],
-            deadlines.c.kind == kind,
-            deadlines.c.state == self._row["state"],
-            deadlines.c.status == "open",
-            deadlines.c.due_at <= self._now,
-        )
-        return self._conn.execute(stmt.limit(1)).first() is not None
-
-    def ministry_known(self, code: str) -> bool:
-        return self._directory.ministry(code) is not None
 
 
 @dataclass
@@ -193,7 +75,7 @@ class Engine:
         self.audit_key = audit_key
         self.effects = list(effects)
         self.machines = Machines()
-        self._refs: dict[str, str] = {}
+        self.refs = history.ActorRefs()
 
     # --- identity ------------------------------------------------------------------------
 
@@ -201,26 +83,17 @@ class Engine:
         """The directory entry of an actor (UnknownActor when missing)."""
         return self.directory.actor(actor_id)
 
-    def actor_ref(self, actor_id: str, now: datetime) -> str:
-        """The opaque ref history stores for this actor, created (committed) on first use."""
-        ref = self._refs.get(actor_id)
-        if ref is None:
-            with self.store.read() as conn:
-                ref = repo.actor_ref_for(conn, actor_id)
-            if ref is None:
-                with self.store.write() as conn:
-                    ref = repo.actor_ref_for(conn, actor_id) or repo.create_actor_ref(
-                        conn, actor_id, now
-                    )
-            self._refs[actor_id] = ref
-        return ref
-
     def forget_actor_ref(self, actor_id: str) -> None:
         """Drop the cached ref of ``actor_id`` (after a pseudonymisation re-assigned it).
 
         The next action of the actor looks its ref up again (and gets a fresh one).
         """
-        self._refs.pop(actor_id, None)
+        self.refs.forget(actor_id)
+
+    def run_effects(self, batch: Batch) -> None:
+        """Run the transition effects on ``batch``, in their declared order, in its transaction."""
+        for effect in self.effects:
+            effect(batch)
 
     # --- transitions ---------------------------------------------------------------------
 
@@ -297,10 +170,9 @@ class Engine:
         for name, value in raw_fields.items():
             _storable(value if isinstance(value, str) else None, f"field {name}")
         actor = self.actor(actor_id)
-        ref = self.actor_ref(actor_id, now)
         try:
             return self._advance_in_transaction(
-                trigger, keys, where_state, actor, ref, now, comment, raw_fields, partial,
+                trigger, keys, where_state, actor, now, comment, raw_fields, partial,
                 expected_version,
             )  # fmt: skip
         except (ConcurrentUpdate, UnknownProposal) as exc:  # the per-row refusals are logged
@@ -313,7 +185,6 @@ class Engine:
         keys: list[str] | None,
         where_state: str | None,
         actor: Actor,
-        ref: str,
         now: datetime,
         comment: str | None,
         raw_fields: Mapping[Any, Any],
@@ -343,9 +214,9 @@ class Engine:
                     if not partial:
                         raise
                     refused.append((row["key"], exc))
+            ref = self.refs.ref(conn, actor_id, now)
             applied = self._write(conn, plans, actor_id, ref, now)
-            for effect in self.effects:
-                effect(conn, applied, now)
+            self.run_effects(Batch(conn, applied, now))
         return BulkResult(applied, refused)
 
     def _plan(
@@ -376,7 +247,7 @@ class Engine:
             raise TransitionNotAllowed(
                 key, trigger, state, reasons=[f"missing {m}" for m in missing]
             )
-        ctx = _DbGuardContext(conn, row, fields, now, self.directory)
+        ctx = DbGuardContext(conn, row, fields, now, self.directory)
         machine.fire(key, state, trigger, ctx)
         return _Plan(row, machine, transition, trigger, transition.dest, fields, comment)
 
@@ -394,22 +265,20 @@ class Engine:
         for plan in plans:
             row = plan.row
             seq = row["history_seq"] + 1
-            entry = {
-                "chain": row["key"],
-                "seq": seq,
-                "kind": plan.kind,
-                "trigger": plan.trigger,
-                "from_state": row["state"],
-                "to_state": plan.to_state,
-                "actor_ref": ref,
-                "comment": plan.comment,
-                "data": canonical_data(
-                    {"fields": plan.fields, **plan.data} if plan.fields else plan.data
-                ),
-                "at": now,
-                "prev_hash": row["history_head"],
-            }
-            entry["hash"] = entry_hash(entry, self.audit_key)
+            entry = history.new_entry(
+                chain=row["key"],
+                seq=seq,
+                kind=plan.kind,
+                trigger=plan.trigger,
+                from_state=row["state"],
+                to_state=plan.to_state,
+                actor_ref=ref,
+                comment=plan.comment,
+                data={"fields": plan.fields, **plan.data} if plan.fields else plan.data,
+                at=now,
+                prev_hash=row["history_head"],
+                audit_key=self.audit_key,
+            )
             entries.append(entry)
             data = {**row["data"], **plan.fields}
             entered = now if plan.to_state != row["state"] else row["state_entered_at"]
@@ -448,7 +317,7 @@ class Engine:
                 if current is None or current["row_version"] != plan.row["row_version"]:
                     raise self._concurrent(conn, plan.row["key"])
             raise ConcurrentUpdate(plans[0].row["key"], None, None, plans[0].row["state"])
-        repo.insert_history(conn, entries)
+        history.append(conn, entries)
         return applied
 
     def _concurrent(self, conn: Connection, key: str) -> ConcurrentUpdate:
@@ -501,7 +370,7 @@ class Engine:
                 raise UnknownProposal(key)
             definition = self.machines.get(conn, row["definition_id"]).definition
             given = parse_fields(definition, fields or {})
-            ctx = _DbGuardContext(conn, row, given, now, self.directory)
+            ctx = DbGuardContext(conn, row, given, now, self.directory)
             options = []
             for t in definition.triggers_from(row["state"]):
                 blocked: list[str] = []
@@ -535,8 +404,6 @@ class Engine:
         now: datetime,
     ) -> Applied:
         """Record a consultation statement (a history entry; the state stays)."""
-        from workflow.engine.intake import STATEMENT_GROUPS, STATEMENT_POSITIONS
-
         if group not in STATEMENT_GROUPS:
             raise InvalidInput(f"group must be one of {', '.join(STATEMENT_GROUPS)}")
         if position not in STATEMENT_POSITIONS:
@@ -583,8 +450,6 @@ class Engine:
         now: datetime,
     ) -> Applied:
         """Record a funding line (planned or secured); a history entry, the state stays."""
-        from workflow.engine.intake import FUNDING_SOURCES
-
         if source not in FUNDING_SOURCES:
             raise InvalidInput(f"source must be one of {', '.join(FUNDING_SOURCES)}")
         if not amount.is_finite() or amount <= 0:
@@ -632,13 +497,7 @@ class Engine:
         the chain head advance (a concurrent change raises ConcurrentUpdate). ``actor`` is
         a directory id (the scheduler acts as ``ruhrflow``).
         """
-        ref = self._refs.get(actor)
-        if ref is None:  # look up (or create) inside the caller's transaction, not beside it
-            ref = repo.actor_ref_for(conn, actor)
-            if ref is not None:
-                self._refs[actor] = ref
-            else:  # not cached: the caller's transaction may still roll back
-                ref = repo.create_actor_ref(conn, actor, now)
+        ref = self.refs.ref(conn, actor, now)
         machine = self.machines.get(conn, row["definition_id"])
         plan = _Plan(
             row, machine, None, trigger, row["state"], {}, comment, kind=kind, data=dict(data or {})
@@ -658,7 +517,6 @@ class Engine:
         write: Any,
     ) -> Applied:
         actor = self.actor(actor_id)
-        ref = self.actor_ref(actor_id, now)
         try:
             with self.store.write() as conn:
                 row = repo.load_proposal(conn, key)
@@ -669,6 +527,7 @@ class Engine:
                 if reason is not None:
                     raise PermissionDenied(actor_id, action.replace("_", " "), key, reason)
                 check(machine.definition, row)
+                ref = self.refs.ref(conn, actor_id, now)
                 write(conn, row)
                 plan = _Plan(
                     row, machine, None, action, row["state"], {}, None, kind=kind, data=data

@@ -15,7 +15,9 @@ from sqlalchemy import Connection, insert, select
 
 from workflow.access.directory import Directory
 from workflow.access.policy import refusal
-from workflow.engine.chain import GENESIS, canonical_data, entry_hash
+from workflow.engine import history
+from workflow.engine.changes import Applied, Batch
+from workflow.engine.engine import Engine
 from workflow.errors import (
     DuplicateProposal,
     ImportRejected,
@@ -23,12 +25,10 @@ from workflow.errors import (
     PermissionDenied,
     StoreUnavailable,
 )
+from workflow.process.definition import Definition
 from workflow.store import repo
-from workflow.store.schema import history, proposals
+from workflow.store.schema import proposals
 
-STATEMENT_GROUPS = ("kommune", "ihk", "hwk", "verband", "townhall", "buerger")
-STATEMENT_POSITIONS = ("support", "concerns", "oppose", "neutral")
-FUNDING_SOURCES = ("land", "bund", "eu", "stiftung", "sonstige")
 CSV_COLUMNS = (
     "key", "title", "handlungsfeld", "themenforum", "lead", "participating",
     "cost_estimate", "summary",
@@ -167,7 +167,7 @@ def _next_key(taken: set[str], forum: int) -> str:
 
 
 def create_proposals(
-    engine: Any,
+    engine: Engine,
     items: Sequence[ProposalInput],
     *,
     actor: str,
@@ -175,12 +175,13 @@ def create_proposals(
 ) -> list[str]:
     """Create proposals in the initial state, each with its first history entry; all or none.
 
-    ``engine`` is the :class:`workflow.engine.engine.Engine` (its store, directory and audit key).
+    Its history entries are built by :mod:`workflow.engine.history`, the actor's ref is
+    resolved inside the same transaction (a refused import leaves no ref behind).
     """
     who = engine.actor(actor)
-    ref = engine.actor_ref(actor, now)
     created: list[str] = []
     with engine.store.write() as conn:
+        ref = engine.refs.ref(conn, actor, now)
         definition_row = repo.newest_definition(conn)
         if definition_row is None:
             raise StoreUnavailable("no process definition registered: run `ruhrflow init`")
@@ -197,20 +198,20 @@ def create_proposals(
                 raise DuplicateProposal(key)
             taken.add(key)
             data: dict[str, Any] = {"source": item.source} if item.source else {}
-            entry = {
-                "chain": key,
-                "seq": 1,
-                "kind": "created",
-                "trigger": "create",
-                "from_state": None,
-                "to_state": definition.initial,
-                "actor_ref": ref,
-                "comment": None,
-                "data": canonical_data(_snapshot(item, key)),
-                "at": now,
-                "prev_hash": GENESIS,
-            }
-            entry["hash"] = entry_hash(entry, engine.audit_key)
+            entry = history.new_entry(
+                chain=key,
+                seq=1,
+                kind="created",
+                trigger="create",
+                from_state=None,
+                to_state=definition.initial,
+                actor_ref=ref,
+                comment=None,
+                data=_snapshot(item, key),
+                at=now,
+                prev_hash=None,
+                audit_key=engine.audit_key,
+            )
             entries.append(entry)
             rows.append(
                 {
@@ -240,12 +241,12 @@ def create_proposals(
 
 
 def _enter_initial_state(
-    engine: Any,
+    engine: Engine,
     conn: Connection,
     rows: list[dict[str, Any]],
     actor: str,
     now: datetime,
-    definition: Any,
+    definition: Definition,
 ) -> None:
     """Run the transition effects for the entry into the initial state (its deadlines).
 
@@ -254,8 +255,6 @@ def _enter_initial_state(
     """
     if not rows or not engine.effects:
         return
-    from workflow.engine.engine import Applied
-
     keys = [r["key"] for r in rows]
     stmt = select(proposals.c.key, proposals.c.id).where(proposals.c.key.in_(keys))
     ids: dict[str, int] = {key: int(pid) for key, pid in conn.execute(stmt)}
@@ -277,14 +276,13 @@ def _enter_initial_state(
         )
         for r in rows
     ]
-    for effect in engine.effects:
-        effect(conn, applied, now)
+    engine.run_effects(Batch(conn, applied, now))
 
 
 def _insert(conn: Connection, rows: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
     if rows:
         conn.execute(insert(proposals), rows)
-        conn.execute(insert(history), entries)
+        history.append(conn, entries)
 
 
 def _snapshot(item: ProposalInput, key: str) -> dict[str, Any]:
@@ -300,7 +298,7 @@ def _snapshot(item: ProposalInput, key: str) -> dict[str, Any]:
 
 
 def import_rows(
-    engine: Any,
+    engine: Engine,
     rows: Iterable[tuple[int, Mapping[str, str]]],
     *,
     actor: str,

@@ -17,7 +17,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-BERLIN = ZoneInfo("Europe/Berlin")
+from workflow.process.vocabulary import BERLIN
+
 SUBDIVISION = "NW"
 # Clock changes happen between 02:00 and 03:00 local time: nothing is anchored there.
 _QUIET_START = time(2, 0)
@@ -126,17 +127,6 @@ def _nrw_holidays(year: int) -> frozenset[date]:
 def is_holiday(day: date) -> bool:
     """True on a public holiday in Nordrhein-Westfalen."""
     return day in _holidays(day.year)
-
-
-def holiday_name(day: date) -> str | None:
-    """The name of the NRW public holiday on ``day``, if any (the ``holidays`` library's)."""
-    if not is_holiday(day):
-        return None
-    import holidays  # only for the name: 0.2 s to load
-
-    names = holidays.country_holidays("DE", subdiv=SUBDIVISION, years=day.year)
-    name = names.get(day)
-    return str(name) if name else None
 
 
 def is_working_day(day: date) -> bool:

@@ -338,5 +338,3 @@ def plan_deadline(
             continue
         rungs.append((rung, fire_at))
     return PlannedDeadline(rule, rule.due_at(day), tuple(rungs))
-
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 
 from workflow.errors import InvalidDefinition, Problem
+from workflow.process.deadline_rules import DeadlineRule, parse_deadline_rules
+from workflow.process.guards import REGISTRY  # guards live in one registry, referenced by name
 
 FIELD_TYPES = ("date", "text", "integer", "decimal")
 
@@ -78,6 +80,7 @@ class Definition:
     source_text: str
     path: str
     content_hash: str = field(init=False)
+    deadline_rules: tuple[DeadlineRule, ...] = ()
 
     def __post_init__(self) -> None:
         digest = hashlib.sha256(self.source_text.encode("utf-8")).hexdigest()
@@ -275,7 +278,6 @@ def _kind(value: Any) -> str:
 
 def parse_definition(text: str, file: str = "<definition>") -> Definition:
     """Parse and validate definition text; raise InvalidDefinition listing every problem."""
-    from workflow.process.guards import REGISTRY  # guards live in one registry, referenced by name
 
     data, lines, problems = _compose(text, file)
     c = _Checker(file, lines, problems)
@@ -425,11 +427,9 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
         path=file,
     )
     if _graph_is_sound(definition, raw_transitions):
-        from workflow.deadlines.effect import (
-            deadline_problems,  # the scheduler validates its section
-        )
-
-        problems.extend(deadline_problems(definition))
+        rules, rule_problems = parse_deadline_rules(definition)
+        problems.extend(rule_problems)
+        definition = replace(definition, deadline_rules=rules)
         problems.extend(_graph_problems(definition))
     if problems:
         raise InvalidDefinition(problems)

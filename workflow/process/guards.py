@@ -8,7 +8,7 @@ Guards read; they never write.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -40,6 +40,39 @@ class GuardContext(Protocol):
 
     def ministry_known(self, code: str) -> bool:
         """True when ``code`` is a ministry of the directory."""
+
+
+@dataclass(frozen=True)
+class MemoryGuardContext:
+    """A :class:`GuardContext` from plain values: guards tested (or previewed) without a database.
+
+    The engine's context (:class:`workflow.engine.guard_context.DbGuardContext`) reads the
+    same answers lazily from its transaction.
+    """
+
+    proposal: Mapping[str, Any]
+    now: datetime
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    statements_from: frozenset[str] = frozenset()
+    funding_secured: Decimal = Decimal(0)
+    passed_deadlines: frozenset[str] = frozenset()
+    ministries: frozenset[str] = frozenset()
+
+    def statement_groups(self) -> frozenset[str]:
+        """Groups (kommune, ihk, …) that have given a statement on the proposal."""
+        return self.statements_from
+
+    def secured_funding(self) -> Decimal:
+        """The sum of secured funding of the proposal."""
+        return self.funding_secured
+
+    def deadline_passed(self, kind: str) -> bool:
+        """True when the open deadline ``kind`` of the current state is due at or before now."""
+        return kind in self.passed_deadlines
+
+    def ministry_known(self, code: str) -> bool:
+        """True when ``code`` is a ministry of the directory."""
+        return code in self.ministries
 
 
 GuardFunction = Callable[[GuardContext], str | None]

@@ -1,6 +1,6 @@
 """How the scheduler's work fits together: the sweep, the outbox notices per rung, the
 weekly digest and delivery — one ``tick`` used by ``scheduler tick``, ``scheduler run``
-and the demo. Imports of the engine and notifications happen inside the functions.
+and the demo.
 """
 
 from __future__ import annotations
@@ -9,6 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from notifications.delivery import deliver, transport_from_settings
+from notifications.digest import digest_due, make_digests
+from notifications.events import Notifier
+from workflow.deadlines.sweep import sweep
+from workflow.process.calendar import parse_local_time
 
 if TYPE_CHECKING:
     from workflow.app.runtime import Runtime
@@ -40,10 +46,6 @@ def scheduler_hooks(
     Delivery uses the transport of ``settings.mail``; the digest is made once the week's
     digest moment (``scheduler.digest_day``/``digest_time``) has come, at most once a week.
     """
-    from notifications.delivery import deliver, transport_from_settings
-    from notifications.digest import digest_due, make_digests
-    from notifications.events import Notifier
-    from workflow.process.calendar import parse_local_time
 
     now_of = clock or (lambda: datetime.now(UTC))
     notifier = Notifier.from_settings(runtime.settings, runtime.directory)
@@ -88,7 +90,6 @@ def tick(
     runtime: Runtime, hooks: SchedulerHooks, now: datetime, *, digest: bool = True
 ) -> TickResult:
     """One pass at ``now``: fire due rungs (with their notices), the digest if due, deliver."""
-    from workflow.deadlines.sweep import sweep
 
     late_after, batch = scheduler_settings(runtime)
     result = sweep(

@@ -30,6 +30,9 @@ from sqlalchemy.sql.expression import Executable
 
 _MISSING = object()
 
+CHUNK = 500
+"""Keys per ``IN (...)`` list, so that no backend hits its parameter limit."""
+
 
 @dataclass(frozen=True)
 class _Compiled:
