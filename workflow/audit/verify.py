@@ -431,7 +431,7 @@ def raw_entries(conn: Any) -> Iterator[tuple[Any, ...]]:
 
     The driver's own values (no SQLAlchemy type processing, no mapping per row); the
     canonical bytes are byte-identical to ``workflow.engine.chain.canonical_bytes`` of the row as
-    the store types read it (tests/test_audit_verify_fast.py proves it on awkward data).
+    the store types read it (tests/audit/test_verify_fast.py proves it on awkward data).
     """
     on_sqlite = conn.dialect.name == "sqlite"
     streamed = conn.execution_options(stream_results=True, max_row_buffer=BATCH)

@@ -101,7 +101,7 @@ def _nrw_holidays(year: int) -> frozenset[date]:
 
     Our own rules rather than ``holidays.country_holidays``: that call imports the holidays
     of every country (0.2 s), which a cold ``ruhrflow advance`` paid whenever a deadline
-    counted working days. ``tests/test_calendar.py`` checks these rules against the
+    counted working days. ``tests/process/test_calendar.py`` checks these rules against the
     ``holidays`` library for every year from 1995 to 2100, so a change in the law that the
     library learns shows up as a failing test.
     """

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-CSV_PATH = Path(__file__).parent.parent / "definitions" / "data" / "ruhr_konferenz_2019.csv"
+CSV_PATH = Path(__file__).resolve().parents[2] / "definitions" / "data" / "ruhr_konferenz_2019.csv"
 
 HEADER = [
     "key",

@@ -49,8 +49,8 @@ def test_a_ministry_gets_its_proposals_changes_and_deadlines_once(runtime: Runti
     add_proposal(engine, NOW, lead="VM")  # VM: a proposal, but no change and no deadline soon
     notifier = Notifier.from_settings(runtime.settings, runtime.directory)
     # when the digest is made on Monday, and again (another process, a catch-up)
-    result = make_digests(engine, notifier, MONDAY)
-    again = make_digests(engine, notifier, MONDAY + timedelta(hours=5))
+    result = make_digests(engine.store, engine.machines, notifier, MONDAY)
+    again = make_digests(engine.store, engine.machines, notifier, MONDAY + timedelta(hours=5))
     # then IM gets one, with all three sections; nobody else
     assert result.week == "2019-W29" and result.enqueued == ["IM"]
     assert again.enqueued == [] and again.existing == ["IM"]
@@ -71,7 +71,7 @@ def test_the_week_after_brings_no_digest_without_news(runtime: Runtime) -> None:
     walk_to(engine, key, "proposed", NOW)
     notifier = Notifier.from_settings(runtime.settings, runtime.directory)
     # a week later nothing changed and `proposed` has no deadline: no digest for anyone
-    result = make_digests(engine, notifier, MONDAY + timedelta(days=7))
+    result = make_digests(engine.store, engine.machines, notifier, MONDAY + timedelta(days=7))
     assert result.enqueued == [] and digests(runtime) == {}
 
 

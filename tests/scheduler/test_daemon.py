@@ -31,7 +31,7 @@ from workflow.scheduler.daemon import (
 )
 from workflow.store.schema import actor_refs, deadline_rungs, history
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SWEEP_LINE = re.compile(r"sweep at \S+: reminder=(\d+) escalation=(\d+) late=(\d+)")
 
 
