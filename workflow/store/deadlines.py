@@ -9,7 +9,7 @@ execution, which cost a single advance more than the query itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -63,6 +63,44 @@ _MAX_DEADLINE_ID = select(func.coalesce(func.max(deadlines.c.id), 0))
 _DEADLINES_AFTER = select(
     deadlines.c.id, deadlines.c.proposal_id, deadlines.c.kind, deadlines.c.entry_seq
 ).where(deadlines.c.id > bindparam("after"))
+
+
+# Built once: the notices of every transition ask for these. The IN list expands (and
+# re-renders the SQL per execution), so one proposal gets a plain ``=``.
+_OPEN_DEADLINE_COLUMNS = (
+    deadlines.c.id,
+    deadlines.c.proposal_id,
+    deadlines.c.state,
+    deadlines.c.kind,
+    deadlines.c.due_at,
+    deadlines.c.sequence,
+)
+_OPEN_DEADLINES, _OPEN_DEADLINES_ONE = (
+    select(*_OPEN_DEADLINE_COLUMNS)
+    .where(which, deadlines.c.status == OPEN)
+    .order_by(deadlines.c.due_at, deadlines.c.id)
+    for which in (
+        deadlines.c.proposal_id.in_(bindparam("pids", expanding=True)),
+        deadlines.c.proposal_id == bindparam("pid"),
+    )
+)
+
+
+def open_of(
+    conn: Connection, proposal_ids: Iterable[int]
+) -> list[tuple[int, int, str, str, datetime, int]]:
+    """(id, proposal id, state, kind, due_at, sequence) of the open deadlines of
+    ``proposal_ids``, soonest first per query; one query per :data:`CHUNK` proposals."""
+    wanted = sorted(proposal_ids)
+    found: list[tuple[Any, ...]] = []
+    for i in range(0, len(wanted), CHUNK):
+        chunk = wanted[i : i + CHUNK]
+        if len(chunk) == 1:
+            rows = conn.execute(_OPEN_DEADLINES_ONE, {"pid": chunk[0]})
+        else:
+            rows = conn.execute(_OPEN_DEADLINES, {"pids": chunk})
+        found += [tuple(r) for r in rows]
+    return found
 
 
 def close_open(conn: Connection, proposal_ids: Sequence[int], now: datetime) -> list[int]:
