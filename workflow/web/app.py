@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,8 +18,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from workflow import Definition, Runtime, Settings, load_definition, open_runtime
+from workflow import Runtime, Settings, load_definition, open_runtime
 from workflow.web import accounts
+from workflow.web.state import Web
 
 log = logging.getLogger("workflow.web")
 
@@ -29,30 +29,6 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@dataclass
-class Web:
-    """What the views need, built once per process: the runtime, the definition, the clock."""
-
-    settings: Settings
-    runtime: Runtime
-    definition: Definition
-    clock: Callable[[], datetime]
-    base_url: str | None
-
-    def now(self) -> datetime:
-        """The wall clock (the web has no ``--now``)."""
-        return self.clock()
-
-
-def web() -> Web:
-    """The Web of the current application."""
-    from flask import current_app
-
-    found = current_app.extensions["ruhrflow"]
-    assert isinstance(found, Web)
-    return found
 
 
 def create_app(
