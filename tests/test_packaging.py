@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from workflow.resources import shipped_dir, shipped_file
-from workflow.settings import load_settings
+from workflow.app.resources import shipped_dir, shipped_file
+from workflow.app.settings import load_settings
 
 SHIPPED_FILES = [
     "workflow/_shipped/definitions/ruhr_konferenz.yaml",
@@ -78,7 +78,7 @@ def test_an_installed_copy_runs_away_from_the_repository(
 
     # The package and its shipped files come from the installation, not from the repo
     probe = (
-        "import workflow, workflow.resources as r\n"
+        "import workflow, workflow.app.resources as r\n"
         "print(workflow.__file__)\n"
         "print(r.shipped_dir('definitions'))\n"
         "print(r.shipped_dir('config'))\n"
@@ -92,13 +92,13 @@ def test_an_installed_copy_runs_away_from_the_repository(
     out = python("-m", "workflow", "definition", "check", f"{definitions}/ruhr_konferenz.yaml")
     assert out.stdout.strip().endswith(": clean")
     out = python("-m", "workflow", "--db", "sqlite:///x.db", "init")
-    assert "definition ruhr_konferenz version 1 registered" in out.stdout
+    assert "definition ruhr_konferenz version 2 registered" in out.stdout
     assert (tmp_path / "x.db").is_file()
     out = python("-m", "workflow", "--db", "sqlite:///x.db", "--as", "koordination",
                  "proposal", "import", f"{definitions}/data/ruhr_konferenz_2019.csv")  # fmt: skip
     assert "imported 75 proposals" in out.stdout
     out = python("-m", "workflow", "--db", "sqlite:///x.db", "definition", "show")
-    assert "ruhr_konferenz v1" in out.stdout
+    assert "ruhr_konferenz v2" in out.stdout
 
 
 def test_a_source_checkout_finds_the_files_of_the_repository() -> None:

@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
-from workflow.cli.context import BERLIN, obj, parse_now
+from workflow.cli.context import obj, parse_now
 from workflow.cli.output import emit_json, format_option, local_time
+from workflow.process.vocabulary import BERLIN
 
 LOG_COLUMNS = (
     "key",
@@ -82,8 +83,9 @@ def verify(ctx: click.Context, digest: str | None, file: Path | None, fmt: str) 
     click.echo(f"heads digest {result.heads_digest}")
     if result.checkpoint is not None:
         cp = result.checkpoint
+        cut_off = f", the history as of the end of {cp.as_of}" if cp.as_of else ""
         click.echo(
-            f"checkpoint {cp.digest} of {local_time(cp.at)}"
+            f"checkpoint {cp.digest} of {local_time(cp.at)}{cut_off}"
             f" ({cp.rows} entries, {len(cp.heads)} chains): nothing truncated or deleted since"
         )
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from workflow.cli.context import obj
+from workflow.errors import Problem
 
 
 @click.group()
@@ -18,15 +19,29 @@ def definition() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def check(file: Path) -> None:
     """Validate and lint FILE; list every problem (exit 1) or say it is clean (exit 0)."""
-    from workflow.definition import problems_of
+    from workflow.process.definition import problems_of
 
-    problems = problems_of(file)
+    problems = problems_of(file) or _registration_problems(file)
     for p in problems:
         click.echo(str(p), err=True)
     if problems:
         click.echo(f"{file}: {len(problems)} problem(s)", err=True)
         raise click.exceptions.Exit(1)
     click.echo(f"{file}: clean")
+
+
+def _registration_problems(file: Path) -> list[Problem]:
+    """What keeps a valid definition out of the database (a version beyond its column)."""
+    from workflow.app.bootstrap import version_problem
+    from workflow.process.definition import load_definition
+
+    definition = load_definition(file)
+    problem = version_problem(definition.version)
+    if problem is None:
+        return []
+    lines = definition.source_text.splitlines()
+    line = next((i for i, text in enumerate(lines, 1) if text.startswith("version:")), None)
+    return [Problem(str(file), line, "version", problem)]
 
 
 @definition.command("show")
@@ -36,8 +51,8 @@ def check(file: Path) -> None:
 @click.pass_context
 def show(ctx: click.Context, file: Path | None, fmt: str) -> None:
     """Draw the process of FILE (default: the configured definition)."""
-    from workflow.definition import load_definition
-    from workflow.diagram import render_dot, render_mermaid, render_text
+    from workflow.process.definition import load_definition
+    from workflow.process.diagram import render_dot, render_mermaid, render_text
 
     d = load_definition(file or obj(ctx).settings.definition_path)
     render = {"text": render_text, "mermaid": render_mermaid, "dot": render_dot}[fmt]

@@ -41,7 +41,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "audit": ("workflow.cli.audit:audit", "Verify, checkpoint, read and export the history."),
     "report": ("workflow.cli.report:report", "Progress reports: status, lead times, overdue."),
+    "publish": (
+        "workflow.cli.publish:publish",
+        "Write the public board: a static site with open data.",
+    ),
     "db": ("workflow.cli.db:db", "Database roles: print or apply the PostgreSQL grants."),
+    "serve": ("workflow.cli.web:serve", "Run the web application (gunicorn)."),
+    "user": ("workflow.cli.web:user", "Web accounts: set-password, disable, list."),
+    "token": ("workflow.cli.web:token", "API tokens: create, revoke."),
 }
 
 EXIT_INTERNAL = 70
@@ -169,10 +176,10 @@ MIN_MASKED = 8
 def _without_secrets(text: str, obj: Any) -> str:
     """``text`` with every secret ruhrflow knows of replaced by ``***`` (a last line of
     defence: messages are written not to carry secrets in the first place; server replies
-    that could echo the SMTP password are not repeated, see notifications/replies.py)."""
+    that could echo the SMTP password are not repeated, see notifications/mail/replies.py)."""
     from urllib.parse import quote, quote_plus
 
-    from workflow.settings import secret_values
+    from workflow.app.settings import secret_values
 
     urls = [os.environ.get("RUHRFLOW_DATABASE_URL")]
     if isinstance(obj, CliContext):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from workflow.app.reads import list_rows, show_detail
 from workflow.cli.context import obj
 from workflow.cli.output import emit_json, emit_rows, format_option, local_time
 from workflow.cli.params import DigitRange
+
+if TYPE_CHECKING:
+    pass
 
 LIST_COLUMNS = [
     ("key", "KEY"),
@@ -50,7 +54,7 @@ def add(
     summary: str,
 ) -> None:
     """Add one proposal in the initial state."""
-    from workflow.intake import ProposalInput, create_proposals, parse_amount, validate
+    from workflow.engine.intake import ProposalInput, create_proposals, parse_amount, validate
 
     c = obj(ctx)
     actor = c.require_actor()
@@ -74,8 +78,8 @@ def add(
 
 def run_import(ctx: click.Context, path: Path, *, skip_invalid: bool) -> None:
     """Import a CSV file; shared by ``proposal import`` and ``init --import``."""
+    from workflow.engine.intake import import_rows, read_csv
     from workflow.errors import InvalidInput
-    from workflow.intake import import_rows, read_csv
 
     c = obj(ctx)
     actor = c.require_actor()
@@ -122,10 +126,7 @@ def list_(
     ctx: click.Context, state: str | None, handlungsfeld: int | None, lead: str | None, fmt: str
 ) -> None:
     """List proposals."""
-    from workflow.queries import list_proposals
-
-    with obj(ctx).runtime.store.read() as conn:
-        rows = list_proposals(conn, state=state, handlungsfeld=handlungsfeld, lead=lead)
+    rows = list_rows(obj(ctx).runtime, state=state, handlungsfeld=handlungsfeld, lead=lead)
     emit_rows(rows, LIST_COLUMNS, fmt)
 
 
@@ -135,11 +136,7 @@ def list_(
 @click.pass_context
 def show(ctx: click.Context, key: str, fmt: str) -> None:
     """Show one proposal with its statements and funding."""
-    from workflow.queries import proposal_detail
-
-    c = obj(ctx)
-    with c.runtime.store.read() as conn:
-        detail = proposal_detail(conn, key)
+    detail = show_detail(obj(ctx).runtime, key)
     if fmt == "json":
         emit_json(detail)
         return
