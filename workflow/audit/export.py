@@ -3,7 +3,7 @@
 Both formats stream: rows are read through a server-side cursor and written line by
 line, ordered by (chain, seq), each with every hashed field, ``hash`` and — outside the
 hash — the ``actor`` behind the ref (a pseudonym after erasure) and ``actor_salt``, with
-which the ref proves the actor (``workflow/audit/attribution.py``; null after erasure and
+which the ref proves the actor (``workflow/store/attribution.py``; null after erasure and
 for refs made before the commitments).
 
 - JSON Lines: a header object (``ruhrflow_audit_export``), one object per entry, and a
@@ -29,11 +29,11 @@ from typing import Any, TextIO
 
 from sqlalchemy import select
 
-from workflow.audit.attribution import check_entries
 from workflow.audit.checkpoint import find_checkpoint, heads_digest
 from workflow.audit.verify import BATCH, Break, VerifyResult, walk
 from workflow.engine.chain import HASHED_FIELDS, format_time
 from workflow.errors import InvalidInput
+from workflow.store.attribution import check_entries
 from workflow.store.db import Store
 from workflow.store.schema import actor_refs, history
 

@@ -3,9 +3,10 @@
 History rows name an actor only through an opaque ``actor_ref``; the hash chain covers
 the ref. Erasure therefore changes ``actor_refs`` — every ref of the person gets one
 pseudonym (``pseudonym-<random>``) and ``pseudonymised_at``, and loses the salt of its
-commitment (``attribution.py``) — and never a history row, so every chain still verifies. The erasure is recorded on ``@system`` (kind
-``pseudonymise``) with the pseudonym and the number of refs, never the person. Later
-actions of the same id get a fresh ref (``repo.actor_ref_for`` skips pseudonymised refs).
+commitment (``workflow/store/attribution.py``) — and never a history row, so every chain
+still verifies. The erasure is recorded on ``@system`` (kind ``pseudonymise``) with the
+pseudonym and the number of refs, never the person. Later actions of the same id get a
+fresh ref (``repo.actor_ref_for`` skips pseudonymised refs).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ What each row must satisfy, and what a failure means:
 - against a checkpoint: every chain it names still reaches its recorded seq with the
   recorded hash — else the tail was truncated, the chain rewritten or deleted;
 - every actor ref still commits to the actor ``actor_refs`` names for it (with its salt;
-  ``attribution.py``) — else the person behind entries was changed.
+  ``workflow/store/attribution.py``) — else the person behind entries was changed.
 """
 
 from __future__ import annotations
@@ -391,7 +391,7 @@ def verify_store(
 
 def _misattributed(conn: Any) -> Break | None:
     """The first entry whose ref no longer commits to the actor ``actor_refs`` names."""
-    from workflow.audit.attribution import attribution_problem
+    from workflow.store.attribution import attribution_problem
 
     refs = conn.execute(
         select(actor_refs.c.ref, actor_refs.c.actor_id, actor_refs.c.salt).order_by(

@@ -120,8 +120,8 @@ def actor_ref_for(conn: Connection, actor_id: str) -> str | None:
 
 
 def create_actor_ref(conn: Connection, actor_id: str, now: datetime) -> str:
-    """A new opaque ref for an actor: a salted commitment to the id (audit/attribution.py)."""
-    from workflow.audit.attribution import commitment, new_salt
+    """A new opaque ref for an actor: a salted commitment to the id (store/attribution.py)."""
+    from workflow.store.attribution import commitment, new_salt
 
     salt = new_salt()
     ref = commitment(salt, actor_id)

@@ -20,9 +20,9 @@ from sqlalchemy import insert, select, update
 from support import add_proposal, walk_to
 
 from workflow.audit import pseudonymise, verify_store
-from workflow.audit.attribution import attribution_problem, commitment, is_committed
 from workflow.cli.main import cli
-from workflow.engine import Engine
+from workflow.engine.engine import Engine
+from workflow.store.attribution import attribution_problem, commitment, is_committed
 from workflow.store.schema import actor_refs, history
 
 LATER = NOW + timedelta(days=30)
