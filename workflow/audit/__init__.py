@@ -9,7 +9,7 @@ Pseudonymisation scheme (GDPR erasure)
 --------------------------------------
 History never stores a person: each entry carries an opaque ``actor_ref``, and only the
 table ``actor_refs`` maps a ref to an actor id. The hash chain covers the ref, not the
-person — but the ref is a salted commitment to the id (``attribution.py``; 24 random hex
+person — but the ref is a salted commitment to the id (``store/attribution.py``; 24 random hex
 digits for refs made before), so exports and ``verify`` prove the attribution.
 ``ruhrflow audit pseudonymise ID`` replaces the actor id behind every ref of that person
 by one pseudonym (``pseudonym-<random>``), deletes the salt and sets
