@@ -383,3 +383,22 @@ def test_foreign_digits_in_a_field_are_refused(engine: Engine, database_url: str
                       "--set", "progress=٥٠", code=2)  # fmt: skip
     assert "is not a whole number" in result.stderr
     assert counts(engine) == before
+
+
+def test_rows_written_past_the_policy_are_shown_escaped(engine: Engine, database_url: str) -> None:
+    # given a title and a party with terminal escapes, written past the intake (a database
+    # edit, or rows from before the input policy)
+    key = add_proposal(engine, NOW)
+    walk_to(engine, key, "consultation", NOW)
+    engine.record_statement(key, party="Stadt Essen", group="kommune", position="support",
+                            text="", actor="koordination", now=NOW)  # fmt: skip
+    with engine.store.write() as conn:
+        conn.execute(
+            proposals.update().where(proposals.c.key == key).values(title="Plan\x1b[2J\u202eexe")
+        )
+        conn.execute(statements.update().values(party="Stadt \x1b]8;;http://x\x07Essen"))
+    # when the proposal is shown as text
+    shown = ruhrflow(database_url, "proposal", "show", key, code=0).stdout
+    # then no control or bidi character reaches the terminal: they are shown escaped
+    assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
+    assert "Plan\\x1b[2J\\u202eexe" in shown and "Stadt \\x1b]8;;http://x\\x07Essen" in shown

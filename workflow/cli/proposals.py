@@ -9,7 +9,7 @@ import click
 
 from workflow.app.reads import list_rows, show_detail
 from workflow.cli.context import obj
-from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+from workflow.cli.output import emit_json, emit_rows, format_option, local_time, shown
 from workflow.cli.params import DigitRange
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ def show(ctx: click.Context, key: str, fmt: str) -> None:
 
 
 def _print_detail(d: dict[str, Any]) -> None:
-    click.echo(f"{d['key']}  {d['title']}")
+    click.echo(f"{d['key']}  {shown(d['title'])}")
     click.echo(f"  state          {d['state']} (since {local_time(d['state_entered_at'])})")
     click.echo(f"  Handlungsfeld  {d['handlungsfeld']}   Themenforum {d['themenforum']:02d}")
     participating = ", ".join(d["participating"]) or "—"
@@ -153,13 +153,14 @@ def _print_detail(d: dict[str, Any]) -> None:
     click.echo(f"  cost estimate  {cost}   secured {d['funding_secured']:,.2f} EUR")
     click.echo(f"  version        {d['version']}")
     if d["summary"]:
-        click.echo(f"  summary        {d['summary']}")
+        lines = [shown(line) for line in d["summary"].split("\n")]
+        click.echo("  summary        " + "\n                 ".join(lines))
     for name, value in sorted(d["data"].items()):
-        click.echo(f"  {name:<14} {value}")
+        click.echo(f"  {shown(name):<14} {shown(value)}")
     if d["statements"]:
         click.echo("  statements")
         for s in d["statements"]:
-            click.echo(f"    {s['group']:<9} {s['position']:<9} {s['party']}")
+            click.echo(f"    {s['group']:<9} {s['position']:<9} {shown(s['party'])}")
     if d["funding"]:
         click.echo("  funding")
         for f in d["funding"]:
