@@ -402,3 +402,17 @@ def test_rows_written_past_the_policy_are_shown_escaped(engine: Engine, database
     # then no control or bidi character reaches the terminal: they are shown escaped
     assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
     assert "Plan\\x1b[2J\\u202eexe" in shown and "Stadt \\x1b]8;;http://x\\x07Essen" in shown
+
+
+def test_a_csv_summary_with_windows_line_breaks_is_imported_with_lf(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    # given a CSV from a Windows tool: a quoted summary cell with a CRLF line break
+    path = tmp_path / "import.csv"
+    path.write_bytes(
+        (CSV_HEADER + '\r\n,Vorschlag,2,4,MWIDE,,1000,"Zeile 1\r\nZeile 2"\r\n').encode()
+    )
+    # when imported, then the summary keeps its line break as LF (CR alone is refused)
+    ruhrflow(database_url, "proposal", "import", str(path), code=0)
+    with engine.store.read() as conn:
+        assert conn.execute(select(proposals.c.summary)).scalar_one() == "Zeile 1\nZeile 2"

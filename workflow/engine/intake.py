@@ -172,7 +172,8 @@ def input_from_row(row: Mapping[str, str]) -> ProposalInput:
         lead=(row.get("lead") or "").strip(),
         participating=participating,
         cost_estimate=parse_amount(cost_raw, "cost_estimate") if cost_raw else None,
-        summary=row.get("summary") or "",
+        # a line break inside a quoted cell comes as CRLF from Windows tools: LF is the text's
+        summary=(row.get("summary") or "").replace("\r\n", "\n"),
         source=(row.get("source") or "").strip() or None,
     )
 
