@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from workflow.progress import ProgressCallback
     from workflow.runtime import Runtime
     from workflow.sweep import OnRung, SweepResult
 
@@ -85,14 +86,27 @@ class TickResult:
 
 
 def tick(
-    runtime: Runtime, hooks: SchedulerHooks, now: datetime, *, digest: bool = True
+    runtime: Runtime,
+    hooks: SchedulerHooks,
+    now: datetime,
+    *,
+    digest: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> TickResult:
-    """One pass at ``now``: fire due rungs (with their notices), the digest if due, deliver."""
+    """One pass at ``now``: fire due rungs (with their notices), the digest if due, deliver.
+
+    ``progress`` hears of the rungs fired so far, batch by batch.
+    """
     from workflow.sweep import sweep
 
     late_after, batch = scheduler_settings(runtime)
     result = sweep(
-        runtime.engine, now, on_rung=hooks.on_rung, late_after=late_after, batch_size=batch
+        runtime.engine,
+        now,
+        on_rung=hooks.on_rung,
+        late_after=late_after,
+        batch_size=batch,
+        progress=progress,
     )
     made = hooks.weekly_digest() if digest and hooks.weekly_digest else None
     delivered = hooks.deliver_outbox() if hooks.deliver_outbox else None

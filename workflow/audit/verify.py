@@ -27,17 +27,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from workflow.audit.checkpoint import CheckpointRecord, find_checkpoint, heads_digest
 from workflow.audit.system import SYSTEM_CHAIN, is_system_chain
 from workflow.chain import GENESIS, HASHED_FIELDS, canonical_bytes, format_time
+from workflow.progress import ProgressCallback
 from workflow.store.db import Store
 from workflow.store.schema import history, proposals
 
 BATCH = 2_000  # rows per fetch from the server-side cursor
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -351,13 +353,37 @@ def stream_rows(conn: Any) -> Iterator[Mapping[str, Any]]:
     yield from conn.execute(_ROWS).mappings()
 
 
+def reporting(
+    items: Iterable[_T], progress: ProgressCallback | None, total: int | None
+) -> Iterable[_T]:
+    """``items`` as they are, calling ``progress(done, total)`` every :data:`BATCH` items
+    and at the end (``items`` itself when there is no ``progress``: the hot loop stays bare)."""
+    if progress is None:
+        return items
+
+    def counted() -> Iterator[_T]:
+        done = 0
+        for done, item in enumerate(items, start=1):
+            if done % BATCH == 0:
+                progress(done, total)
+            yield item
+        progress(done, total if total is not None else done)
+
+    return counted()
+
+
 def verify_store(
-    store: Store, *, key: bytes | None, checkpoint_digest: str | None = None
+    store: Store,
+    *,
+    key: bytes | None,
+    checkpoint_digest: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> VerifyResult:
     """Verify every chain in the database (and against a checkpoint when given).
 
     One read transaction: SQLite (WAL) and PostgreSQL (one statement, one snapshot)
-    see a consistent history while writers go on.
+    see a consistent history while writers go on. ``progress(done, total)`` hears of every
+    :data:`BATCH` entries checked.
     """
     with store.read() as conn:
         checkpoint = None
@@ -366,7 +392,11 @@ def verify_store(
             if isinstance(found, str):
                 return VerifyResult(0, 0, bool(key), None, Break(SYSTEM_CHAIN, None, found))
             checkpoint = found
-        result = _walk_raw(raw_entries(conn), key=key, checkpoint=checkpoint)
+        total = None
+        if progress is not None:
+            total = conn.execute(select(func.count()).select_from(history)).scalar_one()
+        entries = reporting(raw_entries(conn), progress, total)
+        result = _walk_raw(entries, key=key, checkpoint=checkpoint)
         if result.broken is None:
             orphan = conn.execute(
                 select(proposals.c.key, proposals.c.history_seq)

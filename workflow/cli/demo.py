@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from workflow.cli.output import emit_table
+from workflow.cli.output import emit_table, german_amount
 
 
 @click.command()
@@ -28,13 +28,11 @@ def demo(directory: Path, fresh: bool, quiet: bool) -> None:
     clock (nothing sleeps); the mails land in a Maildir. Ignores --db and --config: the
     demo always uses its own directory.
     """
+    from workflow.cli.progress import Progress
     from workflow.demo import run_demo
 
-    def progress(line: str) -> None:
-        if not quiet:
-            click.echo(line, err=True)
-
-    summary = run_demo(directory, fresh=fresh, progress=progress)
+    with Progress("demo", quiet=quiet) as progress:
+        summary = run_demo(directory, fresh=fresh, progress=progress.note)
     _print_summary(summary)
 
 
@@ -47,7 +45,7 @@ def _print_summary(s: Any) -> None:
     columns = [("group", "GROUP"), ("state", "STATE"), *[(k, k.upper()) for k in hf]]
     emit_table([r for r in s.status_rows if r.get("total")], [*columns, ("total", "TOTAL")])
     click.echo("")
-    click.echo(f"2020 Landesmittel: {s.funds_2020:,.0f} EUR".replace(",", "."))
+    click.echo(f"2020 Landesmittel: {german_amount(s.funds_2020)}")
     click.echo("")
     click.echo("Notices (outbox) by kind and status:")
     rows = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from workflow.cli.context import obj
+from workflow.cli.output import german_amount
 
 GROUPS = ("kommune", "ihk", "hwk", "verband", "townhall", "buerger")
 POSITIONS = ("support", "concerns", "oppose", "neutral")
@@ -56,4 +57,5 @@ def add(ctx: click.Context, key: str, source: str, amount: str, year: int, secur
         key, source=source, amount=value, year=year, secured=secured, actor=actor, now=c.now
     )
     status = "secured" if secured else "planned"
-    click.echo(f"{key}: {value:,.2f} EUR {source} {year} ({status}) recorded as #{applied.seq}")
+    amount = german_amount(value)
+    click.echo(f"{key}: {amount} {source} {year} ({status}) recorded as #{applied.seq}")
