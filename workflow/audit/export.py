@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -83,12 +83,13 @@ def export_history(
     now: datetime,
     delimiter: str = ",",
     bom: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ExportSummary:
     """Write every history entry to ``out`` in ``fmt`` (jsonl or csv), streaming.
 
     For CSV, ``delimiter`` and ``bom`` shape the file for spreadsheets; ``progress`` is
-    called with the number of entries written so far, every :data:`BATCH` entries.
+    called with the number of entries written so far (total unknown), every :data:`BATCH`
+    entries.
     """
     if fmt not in FORMATS:
         raise InvalidInput(f"export format must be one of {', '.join(FORMATS)}")
@@ -118,9 +119,9 @@ def export_history(
         else:
             out.write(canonical_json(entry) + "\n")
         if progress is not None and rows % BATCH == 0:
-            progress(rows)
+            progress(rows, None)
     if progress is not None:
-        progress(rows)
+        progress(rows, None)
     digest = heads_digest(heads)
     if writer is None:
         trailer = {"end": {"rows": rows, "chains": len(heads), "heads_digest": digest}}
