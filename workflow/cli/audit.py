@@ -12,11 +12,12 @@ import click
 
 from workflow.cli.advance import HISTORY_FIELDS
 from workflow.cli.context import BERLIN, obj, parse_now
+from workflow.cli.groups import HelpGroup
 from workflow.cli.output import emit_json, emit_listing, format_option, listing_options, local_time
 from workflow.cli.progress import Progress, progress_option
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def audit() -> None:
     """Verify, checkpoint, read and export the hash-chained history."""
 

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from workflow.cli.context import obj
+from workflow.cli.groups import HelpGroup
 from workflow.cli.output import Field, emit_json, emit_listing, format_option, listing_options
 
 EXIT_UNAVAILABLE = 3
@@ -35,7 +36,7 @@ NOTICE_FIELDS = [
 ]
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def notices() -> None:
     """The outbox of email notices: list, send, retry, preview."""
 
@@ -153,6 +154,8 @@ def preview(ctx: click.Context, key: str, event: str, html: bool, fmt: str) -> N
     if fmt == "json":
         emit_json(result)
         return
+    if result["hypothetical"]:
+        click.echo(f"Hypothetical: {result['hypothetical']}")
     click.echo(f"Kind: {result['kind']}")
     click.echo(f"To: {', '.join(_recipient(r) for r in result['recipients']) or '(none)'}")
     if result["calendar"]:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from workflow.cli.context import obj
+from workflow.cli.groups import HelpGroup
 from workflow.cli.output import (
     Field,
     emit_json,
@@ -38,7 +39,7 @@ LIST_FIELDS = [
 ]
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def proposal() -> None:
     """Add, import, list and show proposals."""
 

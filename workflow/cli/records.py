@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from workflow.cli.context import obj
+from workflow.cli.groups import HelpGroup
 from workflow.cli.output import german_amount
 
 GROUPS = ("kommune", "ihk", "hwk", "verband", "townhall", "buerger")
@@ -12,7 +13,7 @@ POSITIONS = ("support", "concerns", "oppose", "neutral")
 SOURCES = ("land", "bund", "eu", "stiftung", "sonstige")
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def consult() -> None:
     """Record consultation statements (Kommunen, Kammern, Verbände, Townhalls)."""
 
@@ -34,7 +35,7 @@ def record(ctx: click.Context, key: str, party: str, group: str, position: str, 
     click.echo(f"{key}: statement of {party} ({group}, {position}) recorded as #{applied.seq}")
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def funding() -> None:
     """Record planned and secured funding."""
 

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from workflow.cli.context import obj
+from workflow.cli.groups import HelpGroup
 from workflow.cli.output import Field, emit_json, emit_listing, listing_options, machine_value
 
 LEAD_TIME_FIELDS = [
@@ -29,7 +30,7 @@ OVERDUE_FIELDS = [
 ]
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def report() -> None:
     """The public progress reports: status, lead times, overdue deadlines."""
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from workflow.cli.context import obj, parse_day
+from workflow.cli.groups import HelpGroup
 from workflow.cli.output import (
     Field,
     emit_json,
@@ -55,7 +56,7 @@ SIMULATE_FIELDS = [
 ]
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def scheduler() -> None:
     """Run the deadline sweep once (tick) or as a daemon (run)."""
 
