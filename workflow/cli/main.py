@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("workflow.cli.audit:audit", "Verify, checkpoint, read and export the history."),
     "report": ("workflow.cli.report:report", "Progress reports: status, lead times, overdue."),
     "db": ("workflow.cli.db:db", "Database roles: print or apply the PostgreSQL grants."),
+    "data": ("workflow.cli.data:data", "Where the shipped proposals, definition and config are."),
 }
 
 EXIT_INTERNAL = 70

@@ -296,7 +296,7 @@ def emit_listing(
             else:
                 shown = [f for f in fields if f.table]
                 cells = [[_table_value(r.get(f.key), f.kind) for f in shown] for r in materialised]
-                right = [f.kind in ("amount", "int") for f in shown]
+                right = [f.kind in ("amount", "int", "number") for f in shown]
                 _write_table(out, cells, [f.header for f in shown], right=right)
     if to_file:
         click.echo(f"wrote {count} row(s) to {output}", err=True)
