@@ -189,3 +189,19 @@ def test_notices_and_history_have_csv(walked: str) -> None:
     history = _rows_of(ruhrflow(walked, "history", "RK-03-01", "--format", "csv"))
     assert [h["trigger"] for h in history] == ["create", "submit", "open_consultation"]
     assert history[1]["at"] == "2019-07-15T09:00:00Z"
+
+
+def test_every_json_document_gives_times_with_z(walked: str) -> None:
+    # given the walked database, when the commands that print one JSON document run
+    documents = [  # the simulation first: the tick fires what it foresees
+        ruhrflow(
+            walked, "simulate", "--until", "2019-12-31", "--format", "json", now="2019-07-16T10:00"
+        ).stdout,
+        ruhrflow(walked, "scheduler", "tick", "--format", "json", now="2019-08-20T10:00").stdout,
+        ruhrflow(walked, "audit", "checkpoint", "--format", "json").stdout,
+        ruhrflow(walked, "proposal", "show", "RK-03-01", "--format", "json").stdout,
+    ]
+    # then every time is RFC 3339 in UTC with Z, none with +00:00
+    for text in documents:
+        json.loads(text)
+        assert "+00:00" not in text and 'Z"' in text, text[:500]

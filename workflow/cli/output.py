@@ -16,6 +16,7 @@ A listing declares its :class:`Field` s once; the formats then agree by construc
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -236,9 +237,25 @@ def _json_default(value: Any) -> Any:
 # ---- writing --------------------------------------------------------------------------------
 
 
+_ISO_WITH_OFFSET = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})"
+)
+
+
+def _zulu(data: Any) -> Any:
+    """``data`` with every time (a datetime, or ISO text with an offset) as RFC 3339 ``Z``."""
+    if isinstance(data, dict):
+        return {k: _zulu(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_zulu(v) for v in data]
+    if isinstance(data, datetime) or (isinstance(data, str) and _ISO_WITH_OFFSET.fullmatch(data)):
+        return rfc3339(data)
+    return data
+
+
 def emit_json(data: Any) -> None:
-    """Print ``data`` as indented JSON (UTF-8, umlauts kept)."""
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
+    """Print ``data`` as indented JSON (UTF-8, umlauts kept; times RFC 3339 in UTC, ``Z``)."""
+    click.echo(json.dumps(_zulu(data), indent=2, ensure_ascii=False, default=_json_default))
 
 
 @contextmanager

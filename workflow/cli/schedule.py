@@ -53,6 +53,9 @@ SIMULATE_FIELDS = [
     Field("due_at", "DUE", "time", table=False),
     Field("fire_at", "FIRES", "time", table=False),
     Field("idempotency_key", "IDEMPOTENCY KEY", table=False),
+    Field("rung_id", "RUNG ID", "int", table=False),
+    Field("deadline_id", "DEADLINE ID", "int", table=False),
+    Field("proposal_id", "PROPOSAL ID", "int", table=False),
 ]
 
 
