@@ -321,7 +321,8 @@ def emit_listing(
 
 
 def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
+    # split("\n"), not splitlines(): a value may hold U+2028 and its kin, which JSON keeps raw
+    return "\n".join("  " + line for line in text.split("\n"))
 
 
 def _write_table(
