@@ -26,6 +26,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, TypeVar
 
@@ -362,11 +363,13 @@ def reporting(
         return items
 
     def counted() -> Iterator[_T]:
-        done = 0
-        for done, item in enumerate(items, start=1):
-            if done % BATCH == 0:
+        # Chunks of BATCH through islice: no per-row bookkeeping in the hot loop.
+        rows, done = iter(items), 0
+        while chunk := list(islice(rows, BATCH)):
+            yield from chunk
+            done += len(chunk)
+            if len(chunk) == BATCH:
                 progress(done, total)
-            yield item
         progress(done, total if total is not None else done)
 
     return counted()

@@ -92,7 +92,7 @@ def advance(
                 comment=comment,
                 fields=fields,
                 partial=partial,
-                progress=progress.update,
+                progress=progress.callback,
             )
         applied, refused = result.applied, result.refused
         if not applied and not refused:

@@ -53,10 +53,12 @@ def verify(
     key = c.settings.audit_key
     with Progress("verify", unit="entries", quiet=quiet) as progress:
         if file is not None:
-            result = verify_file(file, key=key, checkpoint_digest=digest, progress=progress.update)
+            result = verify_file(
+                file, key=key, checkpoint_digest=digest, progress=progress.callback
+            )
         else:
             result = verify_store(
-                c.runtime.store, key=key, checkpoint_digest=digest, progress=progress.update
+                c.runtime.store, key=key, checkpoint_digest=digest, progress=progress.callback
             )
     if fmt == "json":
         emit_json(result.as_dict())
@@ -196,7 +198,7 @@ def export(ctx: click.Context, fmt: str, output: str, excel: bool, quiet: bool) 
         if output == "-":
             summary = export_history(
                 rt.store, sys.stdout, fmt=fmt, keyed=keyed, now=c.now, delimiter=delimiter,
-                bom=excel, progress=progress.update,
+                bom=excel, progress=progress.callback,
             )  # fmt: skip
         else:
             path = Path(output)
@@ -205,7 +207,7 @@ def export(ctx: click.Context, fmt: str, output: str, excel: bool, quiet: bool) 
                 with partial.open("w", encoding="utf-8", newline="") as out:
                     summary = export_history(
                         rt.store, out, fmt=fmt, keyed=keyed, now=c.now, delimiter=delimiter,
-                        bom=fmt == "csv", progress=progress.update,
+                        bom=fmt == "csv", progress=progress.callback,
                     )  # fmt: skip
                 partial.replace(path)
             except OSError as exc:

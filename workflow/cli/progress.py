@@ -70,6 +70,11 @@ class Progress:
     ) -> None:
         self.close(ok=kind is None)
 
+    @property
+    def callback(self) -> Callable[[int, int | None], None] | None:
+        """What to hand to the core: ``update``, or ``None`` when quiet (no work at all)."""
+        return None if self.quiet else self.update
+
     def update(self, done: int, total: int | None = None) -> None:
         """The core's callback: ``done`` of ``total`` (``None``: unknown)."""
         if self.quiet:

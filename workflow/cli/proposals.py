@@ -105,7 +105,7 @@ def run_import(ctx: click.Context, path: Path, *, skip_invalid: bool, quiet: boo
         with Progress("import", unit="rows", quiet=quiet) as progress:
             created, bad = import_rows(
                 c.runtime.engine, rows, actor=actor, now=c.now, skip_invalid=skip_invalid,
-                progress=progress.update,
+                progress=progress.callback,
             )  # fmt: skip
     except Exception as exc:
         problems = getattr(exc, "problems", None)

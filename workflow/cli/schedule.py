@@ -76,7 +76,7 @@ def tick(ctx: click.Context, fmt: str, quiet: bool) -> None:
     runtime = c.runtime
     hooks = scheduler_hooks(runtime, clock=lambda: c.now)
     with Progress("tick", unit="rungs fired", quiet=quiet) as progress:
-        done = run_tick(runtime, hooks, c.now, progress=progress.update)
+        done = run_tick(runtime, hooks, c.now, progress=progress.callback)
     result, digest, delivery = done.sweep, done.digest, done.delivery
     if fmt == "json":
         emit_json(
