@@ -205,3 +205,14 @@ def test_every_json_document_gives_times_with_z(walked: str) -> None:
     for text in documents:
         json.loads(text)
         assert "+00:00" not in text and 'Z"' in text, text[:500]
+
+
+def test_flags_read_the_same_in_json_and_csv(walked: str) -> None:
+    # given open deadlines, one of them overdue on 20 Aug
+    args = ("deadlines", "--overdue")
+    as_json = json.loads(ruhrflow(walked, *args, "--format", "json", now="2019-08-20T10:00").stdout)
+    as_csv = _rows_of(ruhrflow(walked, *args, "--format", "csv", now="2019-08-20T10:00"))
+    # then true is true in both (and "yes" only in the table)
+    assert [r["overdue"] for r in as_json] == [True] * len(as_json) and as_json
+    assert [r["overdue"] for r in as_csv] == ["true"] * len(as_json)
+    assert "yes" in ruhrflow(walked, *args, now="2019-08-20T10:00").stdout

@@ -183,6 +183,8 @@ def _csv_value(value: Any, kind: str, *, excel: bool) -> Any:
         return ",".join(str(v) for v in value)
     if kind == "json" or isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as JSON writes it
     if kind == "number" and isinstance(value, int | float):
         value = f"{value:.2f}"
     elif isinstance(value, float):
