@@ -84,7 +84,6 @@ LISTINGS = [
     ("notices", "list"),
     ("deadlines",),
     ("audit", "log"),
-    ("report", "status"),
     ("report", "lead-times"),
 ]
 
@@ -106,6 +105,15 @@ def test_every_listing_offers_table_json_and_csv_with_the_same_fields(
     assert "+00:00" not in as_csv and "+00:00" not in json.dumps(as_json)
     # `text` is still accepted as the old name of the table
     assert ruhrflow(walked, *command, "--format", "text").stdout == table
+
+
+def test_report_status_rows_are_the_same_in_json_and_csv(walked: str) -> None:
+    # the JSON is one document (as of, the public groups, the rows); its rows are the CSV's
+    doc = json.loads(ruhrflow(walked, "report", "status", "--format", "json").stdout)
+    rows = _rows_of(ruhrflow(walked, "report", "status", "--format", "csv"))
+    assert doc["as_of"].endswith("Z") and doc["rows"]
+    assert [list(r) for r in rows] == [list(r) for r in doc["rows"]]
+    assert [r["total"] for r in rows] == [str(r["total"]) for r in doc["rows"]]
 
 
 def test_proposal_fields_agree_with_history_and_tables_speak_german(walked: str) -> None:

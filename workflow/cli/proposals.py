@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,6 +22,9 @@ from workflow.cli.output import (
     rfc3339,
 )
 from workflow.cli.progress import Progress, progress_option
+
+if TYPE_CHECKING:
+    from workflow import Runtime
 
 LIST_FIELDS = [
     Field("key", "KEY"),
@@ -148,11 +151,32 @@ def list_(
     excel: bool,
 ) -> None:
     """List proposals."""
+    rows = list_rows(obj(ctx).runtime, state=state, handlungsfeld=handlungsfeld, lead=lead)
+    emit_listing(rows, LIST_FIELDS, fmt, output=output, excel=excel)
+
+
+def list_rows(
+    runtime: Runtime,
+    *,
+    state: str | None = None,
+    handlungsfeld: int | None = None,
+    lead: str | None = None,
+) -> list[dict[str, Any]]:
+    """The proposals behind ``proposal list`` (shared with the web application; the CLI
+    prints them through :data:`LIST_FIELDS`)."""
     from workflow.queries import list_proposals
 
-    with obj(ctx).runtime.store.read() as conn:
-        rows = list_proposals(conn, state=state, handlungsfeld=handlungsfeld, lead=lead)
-    emit_listing(rows, LIST_FIELDS, fmt, output=output, excel=excel)
+    with runtime.store.read() as conn:
+        return list_proposals(conn, state=state, handlungsfeld=handlungsfeld, lead=lead)
+
+
+def show_detail(runtime: Runtime, key: str) -> dict[str, Any]:
+    """The proposal behind ``proposal show --format json`` (shared with the web application;
+    the CLI prints it in the machine formats of :data:`LIST_FIELDS`)."""
+    from workflow.queries import proposal_detail
+
+    with runtime.store.read() as conn:
+        return proposal_detail(conn, key)
 
 
 @proposal.command("show")
@@ -161,11 +185,7 @@ def list_(
 @click.pass_context
 def show(ctx: click.Context, key: str, fmt: str) -> None:
     """Show one proposal with its statements and funding."""
-    from workflow.queries import proposal_detail
-
-    c = obj(ctx)
-    with c.runtime.store.read() as conn:
-        detail = proposal_detail(conn, key)
+    detail = show_detail(obj(ctx).runtime, key)
     if fmt == "json":
         emit_json(_machine_detail(detail))
         return
