@@ -45,6 +45,12 @@ def test_the_data_readme_shipped_beside_it_cites_public_sources_only() -> None:
     assert "domain facts" not in page and "shared/" not in page
 
 
+def test_the_shipped_configuration_names_no_internal_source() -> None:
+    for path in sorted(shipped_dir("config").glob("*.toml")):
+        text = URL.sub("", path.read_text(encoding="utf-8"))
+        assert not INTERNAL.search(text), (path.name, INTERNAL.search(text))
+
+
 def test_proposal_show_prints_no_internal_note(tmp_path: Path) -> None:
     # given the shipped data imported into a fresh database
     db = f"sqlite:///{tmp_path / 'ruhrflow.db'}"
