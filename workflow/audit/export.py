@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from workflow.audit.checkpoint import find_checkpoint, heads_digest
 from workflow.audit.verify import BATCH, Break, VerifyResult, reporting, walk
-from workflow.chain import HASHED_FIELDS, format_time
+from workflow.engine.chain import HASHED_FIELDS, format_time
 from workflow.errors import InvalidInput
 from workflow.progress import ProgressCallback
 from workflow.spreadsheet import BOM, csv_writer, restore

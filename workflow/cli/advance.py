@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from workflow.app.reads import history_rows, trigger_rows
 from workflow.cli.context import obj
 from workflow.cli.output import Field, emit_json, emit_listing, format_option, listing_options
 from workflow.cli.progress import Progress, progress_option
 
 if TYPE_CHECKING:
-    from workflow import Applied, Runtime, TriggerOption
+    from workflow import Applied
 
 # The same fields, in the same order, as ``audit log`` (machine formats).
 HISTORY_FIELDS = [
@@ -63,7 +64,7 @@ def advance(
     ruhrflow --as koordination advance --where state=cabinet approve --set decision_date=2019-11-05
     """
     from workflow.errors import InvalidInput
-    from workflow.fields import parse_assignments
+    from workflow.process.fields import parse_assignments
 
     c = obj(ctx)
     *keys, trigger = args
@@ -127,7 +128,7 @@ def triggers(
     ctx: click.Context, key: str, assignments: tuple[str, ...], comment: str | None, fmt: str
 ) -> None:
     """Every trigger leaving KEY's state: can it fire now (for --as), and what blocks it."""
-    from workflow.fields import parse_assignments
+    from workflow.process.fields import parse_assignments
 
     c = obj(ctx)
     options = c.runtime.engine.triggers(
@@ -166,7 +167,7 @@ def history(ctx: click.Context, key: str, fmt: str, output: Path | None, excel: 
     emit_listing(entries, HISTORY_FIELDS, fmt, output=output, excel=excel)
 
 
-# --- the JSON of these commands, shared with the web application ------------------------------
+# --- the JSON of `advance` ------------------------------------------------------------------
 
 
 def advance_result(
@@ -186,28 +187,3 @@ def advance_result(
         ],
         "refused": [{"key": k, "reason": str(e)} for k, e in refused],
     }
-
-
-def trigger_rows(options: Sequence[TriggerOption]) -> list[dict[str, Any]]:
-    """The list ``triggers --format json`` prints."""
-    return [
-        {
-            "trigger": o.trigger,
-            "label": o.label,
-            "target": o.target,
-            "can_fire": o.can_fire,
-            "blocked_by": o.blocked_by,
-            "roles": list(o.roles),
-            "requires": list(o.requires),
-        }
-        for o in options
-    ]
-
-
-def history_rows(runtime: Runtime, key: str) -> list[dict[str, Any]]:
-    """The history entries behind ``history --format json`` (which prints them through
-    :data:`HISTORY_FIELDS`: times with ``Z``)."""
-    from workflow.queries import history_of
-
-    with runtime.store.read() as conn:
-        return history_of(conn, key)

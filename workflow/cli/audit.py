@@ -11,10 +11,11 @@ from typing import Any
 import click
 
 from workflow.cli.advance import HISTORY_FIELDS
-from workflow.cli.context import BERLIN, obj, parse_now
+from workflow.cli.context import obj, parse_now
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import emit_json, emit_listing, format_option, listing_options, local_time
 from workflow.cli.progress import Progress, progress_option
+from workflow.process.vocabulary import BERLIN
 
 
 @click.group(cls=HelpGroup)

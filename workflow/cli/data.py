@@ -1,7 +1,7 @@
 """``ruhrflow data path``: where the files that came with ruhrflow are.
 
 A wheel carries the 2019 proposals, the process definition and the default configuration
-inside the package (see :mod:`workflow.resources`); this prints their paths, so that a
+inside the package (see :mod:`workflow.app.resources`); this prints their paths, so that a
 fresh directory can import or copy them without a clone of the repository::
 
     ruhrflow --as koordination proposal import "$(ruhrflow data path)"
@@ -35,8 +35,8 @@ def path(name: str) -> None:
     definition  the Ruhr-Konferenz process (definitions/ruhr_konferenz.yaml)
     config      every default setting, with comments (config/ruhrflow.toml)
     """
+    from workflow.app.resources import shipped_file
     from workflow.errors import InvalidConfig
-    from workflow.resources import shipped_file
 
     directory, filename = SHIPPED[name]
     try:

@@ -22,8 +22,8 @@ def check(file: Path) -> None:
 
     A FILE that cannot be read is bad input (exit 2).
     """
-    from workflow.definition import problems_of
     from workflow.errors import InvalidInput
+    from workflow.process.definition import problems_of
 
     if not file.exists():
         raise InvalidInput(f"{file}: no such file")
@@ -44,8 +44,8 @@ def check(file: Path) -> None:
 @click.pass_context
 def show(ctx: click.Context, file: Path | None, fmt: str) -> None:
     """Draw the process of FILE (default: the configured definition)."""
-    from workflow.definition import load_definition
-    from workflow.diagram import render_dot, render_mermaid, render_text
+    from workflow.process.definition import load_definition
+    from workflow.process.diagram import render_dot, render_mermaid, render_text
 
     d = load_definition(file or obj(ctx).settings.definition_path)
     render = {"text": render_text, "mermaid": render_mermaid, "dot": render_dot}[fmt]

@@ -25,13 +25,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
-from zoneinfo import ZoneInfo
 
 import click
 
+from workflow.process.vocabulary import BERLIN
 from workflow.spreadsheet import csv_writer
 
-BERLIN = ZoneInfo("Europe/Berlin")
 F = TypeVar("F", bound=Callable[..., Any])
 LISTING_FORMATS = ("table", "json", "csv")
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from workflow.app.reads import list_rows, show_detail
 from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import (
@@ -24,7 +25,7 @@ from workflow.cli.output import (
 from workflow.cli.progress import Progress, progress_option
 
 if TYPE_CHECKING:
-    from workflow import Runtime
+    pass
 
 LIST_FIELDS = [
     Field("key", "KEY"),
@@ -70,7 +71,7 @@ def add(
     summary: str,
 ) -> None:
     """Add one proposal in the initial state."""
-    from workflow.intake import ProposalInput, create_proposals, parse_amount, validate
+    from workflow.engine.intake import ProposalInput, create_proposals, parse_amount, validate
 
     c = obj(ctx)
     actor = c.require_actor()
@@ -94,8 +95,8 @@ def add(
 
 def run_import(ctx: click.Context, path: Path, *, skip_invalid: bool, quiet: bool = False) -> None:
     """Import a CSV file; shared by ``proposal import`` and ``init --import``."""
+    from workflow.engine.intake import import_rows, read_csv
     from workflow.errors import InvalidInput
-    from workflow.intake import import_rows, read_csv
 
     c = obj(ctx)
     actor = c.require_actor()
@@ -153,30 +154,6 @@ def list_(
     """List proposals."""
     rows = list_rows(obj(ctx).runtime, state=state, handlungsfeld=handlungsfeld, lead=lead)
     emit_listing(rows, LIST_FIELDS, fmt, output=output, excel=excel)
-
-
-def list_rows(
-    runtime: Runtime,
-    *,
-    state: str | None = None,
-    handlungsfeld: int | None = None,
-    lead: str | None = None,
-) -> list[dict[str, Any]]:
-    """The proposals behind ``proposal list`` (shared with the web application; the CLI
-    prints them through :data:`LIST_FIELDS`)."""
-    from workflow.queries import list_proposals
-
-    with runtime.store.read() as conn:
-        return list_proposals(conn, state=state, handlungsfeld=handlungsfeld, lead=lead)
-
-
-def show_detail(runtime: Runtime, key: str) -> dict[str, Any]:
-    """The proposal behind ``proposal show --format json`` (shared with the web application;
-    the CLI prints it in the machine formats of :data:`LIST_FIELDS`)."""
-    from workflow.queries import proposal_detail
-
-    with runtime.store.read() as conn:
-        return proposal_detail(conn, key)
 
 
 @proposal.command("show")

@@ -7,10 +7,9 @@ import click
 from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import german_amount
-
-GROUPS = ("kommune", "ihk", "hwk", "verband", "townhall", "buerger")
-POSITIONS = ("support", "concerns", "oppose", "neutral")
-SOURCES = ("land", "bund", "eu", "stiftung", "sonstige")
+from workflow.process.vocabulary import FUNDING_SOURCES as SOURCES
+from workflow.process.vocabulary import STATEMENT_GROUPS as GROUPS
+from workflow.process.vocabulary import STATEMENT_POSITIONS as POSITIONS
 
 
 @click.group(cls=HelpGroup)
@@ -49,7 +48,7 @@ def funding() -> None:
 @click.pass_context
 def add(ctx: click.Context, key: str, source: str, amount: str, year: int, secured: bool) -> None:
     """Add a funding line to proposal KEY."""
-    from workflow.intake import parse_amount
+    from workflow.engine.intake import parse_amount
 
     c = obj(ctx)
     actor = c.require_actor()
