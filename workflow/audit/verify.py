@@ -26,17 +26,20 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from workflow.audit.checkpoint import CheckpointRecord, find_checkpoint, heads_digest
 from workflow.engine.chain import GENESIS, canonical_bytes, encode_entry, format_time
 from workflow.engine.history import SYSTEM_CHAIN, is_system_chain
+from workflow.progress import ProgressCallback
 from workflow.store.db import Store
 from workflow.store.schema import history, proposals
 
 BATCH = 2_000  # rows per fetch from the server-side cursor
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -350,13 +353,39 @@ def stream_rows(conn: Any) -> Iterator[Mapping[str, Any]]:
     yield from conn.execute(_ROWS).mappings()
 
 
+def reporting(
+    items: Iterable[_T], progress: ProgressCallback | None, total: int | None
+) -> Iterable[_T]:
+    """``items`` as they are, calling ``progress(done, total)`` every :data:`BATCH` items
+    and at the end (``items`` itself when there is no ``progress``: the hot loop stays bare)."""
+    if progress is None:
+        return items
+
+    def counted() -> Iterator[_T]:
+        # Chunks of BATCH through islice: no per-row bookkeeping in the hot loop.
+        rows, done = iter(items), 0
+        while chunk := list(islice(rows, BATCH)):
+            yield from chunk
+            done += len(chunk)
+            if len(chunk) == BATCH:
+                progress(done, total)
+        progress(done, total if total is not None else done)
+
+    return counted()
+
+
 def verify_store(
-    store: Store, *, key: bytes | None, checkpoint_digest: str | None = None
+    store: Store,
+    *,
+    key: bytes | None,
+    checkpoint_digest: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> VerifyResult:
     """Verify every chain in the database (and against a checkpoint when given).
 
     One read transaction: SQLite (WAL) and PostgreSQL (one statement, one snapshot)
-    see a consistent history while writers go on.
+    see a consistent history while writers go on. ``progress(done, total)`` hears of every
+    :data:`BATCH` entries checked.
     """
     with store.read() as conn:
         checkpoint = None
@@ -365,7 +394,11 @@ def verify_store(
             if isinstance(found, str):
                 return VerifyResult(0, 0, bool(key), None, Break(SYSTEM_CHAIN, None, found))
             checkpoint = found
-        result = _walk_raw(raw_entries(conn), key=key, checkpoint=checkpoint)
+        total = None
+        if progress is not None:
+            total = conn.execute(select(func.count()).select_from(history)).scalar_one()
+        entries = reporting(raw_entries(conn), progress, total)
+        result = _walk_raw(entries, key=key, checkpoint=checkpoint)
         if result.broken is None:
             orphan = conn.execute(
                 select(proposals.c.key, proposals.c.history_seq)

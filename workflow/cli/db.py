@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 import click
 
 from workflow.cli.context import obj
+from workflow.cli.groups import HelpGroup
 
 WRITER = "ruhrflow_writer"
 AUDITOR = "ruhrflow_auditor"
@@ -111,7 +112,7 @@ def membership_hints(actors: Sequence[tuple[str, str, str | None]]) -> list[str]
     return lines
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def db() -> None:
     """Database administration: the PostgreSQL roles of ruhrflow."""
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 
 from workflow.cli.context import obj
+from workflow.cli.groups import HelpGroup
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def definition() -> None:
     """Check and draw process definitions."""
 
@@ -17,8 +18,15 @@ def definition() -> None:
 @definition.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def check(file: Path) -> None:
-    """Validate and lint FILE; list every problem (exit 1) or say it is clean (exit 0)."""
+    """Validate and lint FILE; list every problem (exit 1) or say it is clean (exit 0).
+
+    A FILE that cannot be read is bad input (exit 2).
+    """
+    from workflow.errors import InvalidInput
     from workflow.process.definition import problems_of
+
+    if not file.exists():
+        raise InvalidInput(f"{file}: no such file")
 
     problems = problems_of(file)
     for p in problems:
