@@ -34,6 +34,7 @@ def tick(ctx: click.Context, fmt: str) -> None:
     from workflow.scheduling import tick as run_tick
 
     c = obj(ctx)
+    c.require_system("run the scheduler")
     runtime = c.runtime
     done = run_tick(runtime, scheduler_hooks(runtime, clock=lambda: c.now), c.now)
     result, digest, delivery = done.sweep, done.digest, done.delivery
@@ -82,6 +83,7 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
     from workflow.sweep import sweep
 
     c = obj(ctx)
+    c.require_system("run the scheduler")
     runtime = c.runtime
     logging.getLogger("ruhrflow.scheduler").setLevel(logging.INFO)
     late_after, batch = scheduler_settings(runtime)
