@@ -124,6 +124,30 @@ def test_a_writer_login_cannot_act_as_anyone_whatever_its_config_says(
     assert actors_of(engine, key) == ["koordination", "forum-03"]
 
 
+def test_a_directory_the_login_chooses_cannot_widen_its_actors_role(
+    engine: Engine, login: Login, tmp_path: Path
+) -> None:
+    key = add_proposal(engine, NOW)
+    forum = login("forum-03")  # recorded as forum_lead of Themenforum 3
+    assert invoke("--db", forum, "advance", key, "submit").exit_code == 0
+    # given its own directory that makes forum-03 a coordinator
+    directory = tmp_path / "directory.toml"
+    shipped = (REPO / "config" / "directory.toml").read_text(encoding="utf-8")
+    directory.write_text(
+        shipped.replace('[actors.forum-03]\nrole = "forum_lead"\nforum = 3\n',
+                        '[actors.forum-03]\nrole = "coordinator"\n'),
+        encoding="utf-8",
+    )  # fmt: skip
+    own = tmp_path / "own.toml"
+    own.write_text(f'[directory]\npath = "{directory}"\n', encoding="utf-8")
+    # when it opens the consultation (coordinators only) under that directory
+    result = invoke("--db", forum, "--config", str(own), "advance", key, "open_consultation")
+    # then it is refused: the database says what forum-03 is
+    refused(result, "it makes forum-03 coordinator", "forum_lead (forum 3)")
+    with engine.store.read() as conn:
+        assert conn.execute(select(proposals.c.state)).scalar_one() == "proposed"
+
+
 def test_impersonation_is_granted_by_the_administrator_in_the_database(
     engine: Engine, login: Login
 ) -> None:

@@ -172,6 +172,19 @@ class ImpersonationRefused(WorkflowError):
         )
 
 
+class DirectoryMismatch(PermissionDenied):
+    """The directory in use gives a login's actor another role or scope than the database."""
+
+    def __init__(self, db_user: str, actor_id: str, found: str, recorded: str) -> None:
+        super().__init__(
+            db_user,
+            f"act with this directory as {actor_id}",
+            None,
+            f"it makes {actor_id} {found}, the database (set by an administrator) says"
+            f" {recorded}: on PostgreSQL use the administrator's directory",
+        )
+
+
 class ClockRefused(PermissionDenied):
     """``--now`` on a command that writes, by a login the database does not let set the clock."""
 

@@ -18,9 +18,10 @@ from datetime import datetime
 
 from sqlalchemy import text
 
-from workflow.directory import Directory
+from workflow.directory import Actor, Directory
 from workflow.errors import (
     ClockRefused,
+    DirectoryMismatch,
     ImpersonationRefused,
     PermissionDenied,
     UnmappedDatabaseUser,
@@ -61,7 +62,7 @@ def acting_actor(
     login = rights.login
     mapped = rights.actor_id
     if mapped is not None:
-        directory.actor(mapped)  # the administrator's mapping names a known actor
+        _same_scope(directory.actor(mapped), rights)
     if requested is None:
         if mapped is None:
             if required:
@@ -75,6 +76,23 @@ def acting_actor(
         raise ImpersonationRefused(login, requested)
     log.warning("impersonation: database user %r acts as %r", login, requested)
     return requested
+
+
+def _same_scope(actor: Actor, rights: LoginRights) -> None:
+    """The directory in use must give the mapped actor the role and scope the administrator
+    recorded, unless the login may act as anybody anyway (administrators)."""
+    if rights.may_impersonate or rights.scope is None:
+        return
+    found = (actor.role, actor.ministry, actor.forum)
+    if found != rights.scope:
+        raise DirectoryMismatch(
+            rights.login, actor.id, _scope_text(found), _scope_text(rights.scope)
+        )
+
+
+def _scope_text(scope: tuple[str, str | None, int | None]) -> str:
+    role, ministry, forum = scope
+    return role + (f" of {ministry}" if ministry else "") + (f" (forum {forum})" if forum else "")
 
 
 def check_clock(rights: LoginRights | None, fixed_now: datetime | None) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, text, update
 
+from workflow.directory import Actor
 from workflow.errors import InvalidInput, PermissionDenied
 from workflow.store.db import Store
 from workflow.store.schema import logins
@@ -40,7 +41,7 @@ _RIGHTS = text(
     "             AND pg_has_role(session_user, r.oid, 'MEMBER'))"
     "  OR EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = to_regclass('proposals')"
     "             AND pg_has_role(session_user, c.relowner, 'MEMBER')) AS administrator,"
-    " l.actor_id, l.may_impersonate, l.may_set_clock, l.scheduler"
+    " l.actor_id, l.role, l.ministry, l.forum, l.may_impersonate, l.may_set_clock, l.scheduler"
     " FROM (SELECT 1) AS one LEFT JOIN logins l ON l.login = session_user"
 )
 
@@ -55,6 +56,8 @@ class LoginRights:
     may_impersonate: bool
     may_set_clock: bool
     scheduler: bool
+    # the mapped actor's role and scope as the administrator's directory gave them
+    scope: tuple[str, str | None, int | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ class LoginEntry:
 
     login: str
     actor_id: str
+    role: str
+    ministry: str | None
+    forum: int | None
     may_impersonate: bool
     may_set_clock: bool
     scheduler: bool
@@ -83,6 +89,9 @@ class LoginEntry:
         return {
             "login": self.login,
             "actor": self.actor_id,
+            "role": self.role,
+            "ministry": self.ministry,
+            "forum": self.forum,
             "may_impersonate": self.may_impersonate,
             "may_set_clock": self.may_set_clock,
             "scheduler": self.scheduler,
@@ -105,6 +114,7 @@ def login_rights(store: Store) -> LoginRights | None:
         may_impersonate=admin or bool(row["may_impersonate"]),
         may_set_clock=admin or bool(row["may_set_clock"]),
         scheduler=admin or bool(row["scheduler"]),
+        scope=(row["role"], row["ministry"], row["forum"]) if row["actor_id"] else None,
     )
 
 
@@ -129,22 +139,28 @@ def _administrator(store: Store, action: str) -> LoginRights:
 def add_login(
     store: Store,
     login: str,
-    actor_id: str,
+    actor: Actor,
     *,
     may_impersonate: bool,
     may_set_clock: bool,
     scheduler: bool,
     now: datetime,
 ) -> LoginEntry:
-    """Map ``login`` to ``actor_id`` with the given rights (replacing an earlier entry).
+    """Map ``login`` to ``actor`` with the given rights (replacing an earlier entry).
 
+    The actor's role and scope are recorded as the administrator's directory gives them:
+    a directory file that a login chooses later cannot give its actor more.
     Administrator only; the login must exist as a PostgreSQL role.
     """
+    actor_id = actor.id
     rights = _administrator(store, "manage logins")
     if not login or len(login.encode()) > _MAX_LOGIN:
         raise InvalidInput(f"a login name has 1 to {_MAX_LOGIN} bytes: {login[:80]!r}")
     values: dict[str, Any] = {
         "actor_id": actor_id,
+        "role": actor.role,
+        "ministry": actor.ministry,
+        "forum": actor.forum,
         "may_impersonate": may_impersonate,
         "may_set_clock": may_set_clock,
         "scheduler": scheduler,
@@ -165,6 +181,9 @@ def add_login(
     return LoginEntry(
         login=login,
         actor_id=actor_id,
+        role=actor.role,
+        ministry=actor.ministry,
+        forum=actor.forum,
         may_impersonate=may_impersonate,
         may_set_clock=may_set_clock,
         scheduler=scheduler,
@@ -191,6 +210,9 @@ def list_logins(store: Store) -> list[LoginEntry]:
         LoginEntry(
             login=row["login"],
             actor_id=row["actor_id"],
+            role=row["role"],
+            ministry=row["ministry"],
+            forum=row["forum"],
             may_impersonate=bool(row["may_impersonate"]),
             may_set_clock=bool(row["may_set_clock"]),
             scheduler=bool(row["scheduler"]),

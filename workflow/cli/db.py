@@ -204,16 +204,19 @@ def logins_add(
     may_set_clock: bool,
     scheduler: bool,
 ) -> None:
-    """Map LOGIN to the directory actor ACTOR (replacing its earlier entry)."""
+    """Map LOGIN to the directory actor ACTOR (replacing its earlier entry).
+
+    The actor's role and scope are recorded from the directory in use now (the
+    administrator's): a directory the login chooses later cannot widen them.
+    """
     from workflow.logins import add_login
 
     c = obj(ctx)
     runtime = c.runtime
-    runtime.directory.actor(actor)  # UnknownActor (exit 2) for a typo
     entry = add_login(
         runtime.store,
         login,
-        actor,
+        runtime.directory.actor(actor),  # UnknownActor (exit 2) for a typo
         may_impersonate=may_impersonate,
         may_set_clock=may_set_clock,
         scheduler=scheduler,

@@ -101,6 +101,10 @@ logins = Table(
     metadata,
     Column("login", String(63), primary_key=True),
     Column("actor_id", String(200), nullable=False),
+    # the actor's role and scope as the administrator's directory said at `db logins add`
+    Column("role", String(40), nullable=False),
+    Column("ministry", String(20), nullable=True),
+    Column("forum", SmallInteger, nullable=True),
     Column("may_impersonate", Boolean, nullable=False, server_default=text("false")),
     Column("may_set_clock", Boolean, nullable=False, server_default=text("false")),
     Column("scheduler", Boolean, nullable=False, server_default=text("false")),

@@ -3,9 +3,11 @@
 Revision ID: 0006_rights
 Revises: 0004
 
-- ``logins``: on PostgreSQL, which actor a database login is and what it may do beyond
-  that (act as others, set the engine's clock, run the scheduler's system actions). Set
-  by an administrator (``ruhrflow db logins``), never read from a file the caller chooses.
+- ``logins``: on PostgreSQL, which actor a database login is, the actor's role and scope
+  (ministry, Themenforum) as the administrator's directory gave them, and what it may do
+  beyond that (act as others, set the engine's clock, run the scheduler's system actions).
+  Set by an administrator (``ruhrflow db logins``), never read from a file the caller
+  chooses.
   The table exists on SQLite too (one schema), where it is not consulted.
 - ``history.recorded_at``: the database's own time of the insert, next to the effective
   time ``at`` that ``--now`` may set. PostgreSQL: a BEFORE INSERT trigger sets it to
@@ -155,6 +157,9 @@ def _create_logins() -> None:
         "logins",
         sa.Column("login", sa.String(length=63), nullable=False),
         sa.Column("actor_id", sa.String(length=200), nullable=False),
+        sa.Column("role", sa.String(length=40), nullable=False),
+        sa.Column("ministry", sa.String(length=20), nullable=True),
+        sa.Column("forum", sa.SmallInteger(), nullable=True),
         sa.Column("may_impersonate", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("may_set_clock", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("scheduler", sa.Boolean(), server_default=sa.false(), nullable=False),
