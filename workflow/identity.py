@@ -41,7 +41,6 @@ def session_user(store: Store) -> str | None:
 
 
 def acting_actor(
-    store: Store,
     directory: Directory,
     requested: str | None,
     *,
@@ -52,8 +51,8 @@ def acting_actor(
 
     ``requested`` is what ``--as`` / ``RUHRFLOW_ACTOR`` said; ``rights`` what the database
     says about the login (None on SQLite). Returns None only when nobody is named, nobody
-    is mapped and ``required`` is false. Raises UnknownActor, ImpersonationRefused or
-    UnmappedDatabaseUser.
+    is mapped and ``required`` is false. Raises UnknownActor, ImpersonationRefused,
+    DirectoryMismatch or UnmappedDatabaseUser.
     """
     if rights is None:  # SQLite: --as is the identity
         if requested is not None:

@@ -124,7 +124,6 @@ class CliContext:
         if actor is None:
             rt = self.runtime
             actor = self._actor = acting_actor(
-                rt.store,
                 rt.directory,
                 self.actor_id,
                 rights=self.rights,
