@@ -352,3 +352,31 @@ def test_the_auditor_and_the_coordinator_commands_work_under_the_grants(
     ):
         conn.execute(text("UPDATE actor_refs SET actor_id = 'vm'"))
     assert invoke("--db", auditor, "audit", "verify").exit_code == 0
+
+
+def test_the_coordinators_and_the_schedulers_commands_work_under_the_grants(
+    engine: Engine, login: Login
+) -> None:
+    office = login("koordination")
+    runner = login("ruhrflow", "--scheduler")
+    data = REPO / "definitions" / "data" / "ruhr_konferenz_2019.csv"
+    # the coordinator's documented commands, as its own login, without --as
+    for args in (
+        ("proposal", "import", str(data)),
+        ("advance", "RK-03-01", "submit"),
+        ("advance", "RK-03-01", "open_consultation"),
+        ("consult", "record", "RK-03-01", "--party", "Stadt Essen", "--group", "kommune",
+         "--position", "support"),
+        ("funding", "add", "RK-03-01", "--source", "land", "--amount", "1000", "--year", "2020"),
+        ("triggers", "RK-03-01"),
+        ("advance", "--where", "state=idea", "submit"),
+        ("notices", "retry", "--all-failed"),
+        ("audit", "pseudonymise", "koordination"),
+    ):  # fmt: skip
+        result = invoke("--db", office, *args)
+        assert result.exit_code == 0, (args, result.output)
+    # the scheduler's login runs the sweep and delivers
+    for args in (("scheduler", "tick"), ("notices", "send")):
+        result = invoke("--db", runner, *args)
+        assert result.exit_code == 0, (args, result.output)
+    assert invoke("--db", owner(engine), "audit", "verify").exit_code == 0
