@@ -324,7 +324,8 @@ def deliver(
         engine = target.engine
         max_attempts = max_attempts or target.settings.mail.max_attempts
         sender = sender or target.settings.mail.sender
-        renderer = renderer_for(target.settings.mail.templates)
+        web_url = str(target.settings.section("web").get("base_url") or "") or None
+        renderer = renderer_for(target.settings.mail.templates, web_url)
     rng = rng if rng is not None else random.Random()
     counts = DeliveryCounts()
     temporary_in_a_row = 0

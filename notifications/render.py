@@ -32,7 +32,7 @@ class Renderer:
     templates escape them.
     """
 
-    def __init__(self, override_dir: Path | None = None) -> None:
+    def __init__(self, override_dir: Path | None = None, base_url: str | None = None) -> None:
         loaders: list[jinja2.BaseLoader] = []
         if override_dir is not None:
             loaders.append(jinja2.FileSystemLoader(override_dir))
@@ -48,6 +48,8 @@ class Renderer:
             keep_trailing_newline=True,
         )
         self._env.filters.update(datum=datum, datumzeit=datumzeit, euro=euro, wert=wert)
+        # ``[web] base_url``: the mails link to the proposal's page in the web application.
+        self._env.globals["base_url"] = (base_url or "").rstrip("/")
 
     def render(self, kind: str, context: Mapping[str, Any]) -> RenderedNotice:
         """Render the notice ``kind`` with ``context``.
@@ -69,11 +71,11 @@ class Renderer:
 
 
 @lru_cache(maxsize=8)
-def renderer_for(override_dir: Path | None = None) -> Renderer:
+def renderer_for(override_dir: Path | None = None, base_url: str | None = None) -> Renderer:
     """One :class:`Renderer` per template directory for the whole process.
 
     Building one compiles the templates anew on first use (about 50 ms for all kinds); the
     delivery worker, which renders on every pass, shares this one. Jinja still reloads a
     template whose file changed.
     """
-    return Renderer(override_dir)
+    return Renderer(override_dir, base_url)

@@ -94,11 +94,12 @@ def test_chains_written_before_0006_verify_after_it(runtime: Runtime) -> None:
     from workflow.store.schema import history
 
     store, engine = runtime.store, runtime.engine
-    # given history written, and the schema taken back to 0004 (no recorded_at)
+    # given history written, and the schema taken back before 0006 (no recorded_at)
     key = add_proposal(engine, NOW)
     walk_to(engine, key, "consultation", NOW)
     with store.write() as conn:
-        command.downgrade(alembic_config(conn), "0004")
+        command.downgrade(alembic_config(conn), "-1")
+    assert current_revision(store) != "0006_rights"
     # when it is upgraded again and the proposal goes on
     upgrade(store)
     assert current_revision(store) == head_revision()

@@ -1,7 +1,7 @@
 """rights in the database: logins, the server's own time in history, rows that match chains
 
 Revision ID: 0006_rights
-Revises: 0004
+Revises: 0005_web
 
 - ``logins``: on PostgreSQL, which actor a database login is, the actor's role and scope
   (ministry, Themenforum) as the administrator's directory gave them, and what it may do
@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_rights"
-down_revision = "0004"
+down_revision = "0005_web"  # main has 0005_web; chained when main was merged
 branch_labels = None
 depends_on = None
 
