@@ -380,3 +380,27 @@ def test_the_coordinators_and_the_schedulers_commands_work_under_the_grants(
         result = invoke("--db", runner, *args)
         assert result.exit_code == 0, (args, result.output)
     assert invoke("--db", owner(engine), "audit", "verify").exit_code == 0
+
+
+def test_only_administrators_touch_the_web_applications_accounts_and_secret(
+    pg: str, login: Login
+) -> None:
+    writer = create_engine(login("koordination"), poolclass=NullPool)
+    auditor = create_engine(login("pruefung", group="ruhrflow_auditor"), poolclass=NullPool)
+    admin = create_engine(login("koordination", group="ruhrflow_admin", mapped=False),
+                          poolclass=NullPool)  # fmt: skip
+    # a writer could otherwise set koordination's password hash or forge a session cookie
+    for engine_, statement in (
+        (writer, "SELECT * FROM web_secrets"),
+        (writer, "UPDATE web_accounts SET password_hash = 'x'"),
+        (writer, "SELECT password_hash FROM web_accounts"),
+        (auditor, "SELECT * FROM web_tokens"),
+    ):
+        with pytest.raises(DBAPIError, match="permission denied"), engine_.begin() as conn:
+            conn.execute(text(statement))
+    # the web application's login, an administrator, reads and writes them
+    with admin.begin() as conn:
+        conn.execute(text("SELECT count(*) FROM web_accounts")).scalar_one()
+        conn.execute(text("DELETE FROM web_login_throttle"))
+    for e in (writer, auditor, admin):
+        e.dispose()

@@ -10,7 +10,9 @@ database user and is made a member of one of them:
 - ``ruhrflow_auditor`` — reads every table; adds checkpoint entries to ``@system``
   (row-level security admits no other history row from it) and its own actor ref;
 - ``ruhrflow_admin`` — a writer that also manages ``logins`` (who a login is, who may
-  act as others, set the clock, run the scheduler); see :mod:`workflow.logins`.
+  act as others, set the clock, run the scheduler; see :mod:`workflow.logins`) and the
+  only one to touch the web application's tables (``web_*``: accounts, token digests, the
+  session secret) — run ``ruhrflow serve`` as such a login.
 
 History is INSERT-only for everyone: no UPDATE, DELETE or TRUNCATE on ``history``
 for the group roles, PUBLIC or the table owner (a superuser still can — see
@@ -40,6 +42,11 @@ PSEUDONYMISE_COLUMNS = "actor_id, pseudonymised_at"
 # and ``logins`` only by the administrators.
 READ_ONLY_FOR_WRITERS = ("definitions", "alembic_version", "logins")
 ADMIN_ONLY = ("logins",)
+# The web application's accounts, token digests, login throttle and session secret: a
+# writer who could read or change them could log in to the web application as anybody
+# (or forge its session cookie). Only administrators (the web application's login is one:
+# it acts for its logged-in accounts) touch them; writers and auditors not even read them.
+WEB_PREFIX = "web_"
 # What the auditor may add: its checkpoints (workflow/audit/checkpoint.py) and its ref.
 AUDITOR_HISTORY_CHECK = "chain = '@system' AND kind = 'checkpoint'"
 # Which group role a directory role's login joins.
@@ -84,6 +91,10 @@ def grant_statements(tables: Iterable[str], schema: str = "public") -> list[str]
     ]
     for name in names:
         table = f"{s}.{_ident(name)}"
+        if name.startswith(WEB_PREFIX):
+            out.append(f"REVOKE ALL ON {table} FROM {AUDITOR}")
+            out.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {ADMIN}")
+            continue
         if name in APPEND_ONLY or name in INSERT_ONLY_FOR_WRITERS:
             privileges = "SELECT, INSERT"
         elif name in READ_ONLY_FOR_WRITERS:
