@@ -529,7 +529,8 @@ def _sqlite_time(text: Any) -> str:
 def raw_entries(conn: Any) -> Iterator[tuple[Any, ...]]:
     """Every history row ordered by (chain, seq), streamed, as ``(chain, seq, prev_hash,
     hash, canonical bytes, p_key, p_seq, p_head, to_state, recorded_at, p_state,
-    p_version)`` (``recorded_at`` a datetime, naive UTC on SQLite, or None).
+    p_version)`` (``recorded_at`` or None: a datetime on PostgreSQL, on SQLite the text
+    ``YYYY-MM-DD HH:MM:SS.fff`` in UTC, which orders as the times do).
 
     The driver's own values (no SQLAlchemy type processing, no mapping per row); the
     canonical bytes are byte-identical to ``workflow.chain.canonical_bytes`` of the row as
@@ -549,7 +550,9 @@ def raw_entries(conn: Any) -> Iterator[tuple[Any, ...]]:
                 at_text = _sqlite_time(at)
                 if data is not None:
                     data = loads(data)
-                if recorded is not None:
+                if recorded is not None and (
+                    recorded.__class__ is not str or len(recorded) != 23 or recorded[10] != " "
+                ):
                     recorded = _sqlite_recorded(recorded)
             else:
                 at_text = format_time(at)
@@ -562,10 +565,14 @@ def raw_entries(conn: Any) -> Iterator[tuple[Any, ...]]:
             yield chain, seq, prev, digest, payload, pk, ps, ph, dst, recorded, p_state, p_version
 
 
-def _sqlite_recorded(value: Any) -> datetime:
-    """``recorded_at`` as SQLite hands it back (text, naive UTC) as a naive datetime."""
-    at = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo is not None else at
+def _sqlite_recorded(value: Any) -> str:
+    """``recorded_at`` as SQLite's column default writes it (``YYYY-MM-DD HH:MM:SS.fff``,
+    UTC), which compares as text: the form of every row ruhrflow writes, so only other
+    forms are parsed here (cut to milliseconds: an earlier time never becomes a later one)."""
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    return at.strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
 
 
 def _shown(value: Any) -> str:
