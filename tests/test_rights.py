@@ -52,8 +52,9 @@ def pg(database_url: str) -> str:
     """The owner's URL of a fresh PostgreSQL database with the grants applied."""
     if not database_url.startswith("postgresql"):
         pytest.skip("logins and grants exist only on PostgreSQL")
-    applied = invoke("--db", database_url, "db", "grants", "--apply")
-    assert applied.exit_code == 0, applied.output
+    for _ in range(2):  # idempotent: applied again after every migration
+        applied = invoke("--db", database_url, "db", "grants", "--apply")
+        assert applied.exit_code == 0, applied.output
     return database_url
 
 
