@@ -89,7 +89,7 @@ def _print_summary(s: Any) -> None:
     emit_table(rows, [("kind", "KIND"), *[(st, st.upper()) for st in statuses]])
     click.echo("")
     overdue = sum(len(g["deadlines"]) for g in s.overdue)
-    click.echo(f"Overdue at the end (30 Jun 2024): {overdue} deadline(s)")
+    click.echo(f"Overdue at the end (31 Dec 2024): {overdue} deadline(s)")
     for g in s.overdue:
         click.echo(f"  {g['ministry']}: {len(g['deadlines'])}")
     click.echo("")
