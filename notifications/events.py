@@ -38,18 +38,16 @@ from notifications.context import (
     status_change_context,
     unique,
 )
-from notifications.model import CalendarEntry, Recipient
+from notifications.mail.model import CalendarEntry, Recipient
 from notifications.outbox import Notice, enqueue, enqueue_many, message_domain
-from workflow.deadlines import known_open_deadlines
-from workflow.directory import Directory
+from workflow.access.directory import Directory
+from workflow.engine.changes import Applied, Batch, RungInfo
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from notifications.render import Renderer
-    from workflow.engine import Applied
-    from workflow.settings import Settings
-    from workflow.sweep import RungInfo
+    from notifications.mail.render import Renderer
+    from workflow.app.settings import Settings
 
 log = logging.getLogger("ruhrflow.notices")
 
@@ -89,20 +87,22 @@ class Notifier:
     @cached_property
     def renderer(self) -> Renderer:
         """The templates (for previews; transitions do not render, delivery does)."""
-        from notifications.render import renderer_for
+        from notifications.mail.render import renderer_for
 
         return renderer_for(self.templates)
 
     # --- transitions --------------------------------------------------------------------------
 
-    def __call__(self, conn: Connection, applied: Sequence[Applied], now: datetime) -> None:
+    def __call__(self, batch: Batch) -> None:
         """The transition effect: one ``status_change`` (and more) per applied transition."""
-        changes = [c for c in applied if c.trigger not in NO_NOTICE_TRIGGERS]
+        conn, now = batch.conn, batch.now
+        changes = [c for c in batch.applied if c.trigger not in NO_NOTICE_TRIGGERS]
         if not changes:
             return
-        # The deadline effect ran just before: what it knows completely it hands over; the
-        # rest is one query for all of them (a bulk advance has thousands).
-        known = known_open_deadlines(applied)
+        # The deadline effect ran before (runtime.transition_effects) and left on the batch
+        # the open deadlines it knows completely; the rest is one query for all of them (a
+        # bulk advance has thousands).
+        known = batch.opened
         current: dict[tuple[int, str], list[OpenDeadline]] = {
             (c.proposal_id, c.to_state): [
                 OpenDeadline(d.id, d.kind, d.label, d.due_at, d.sequence)

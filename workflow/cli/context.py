@@ -5,16 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import click
 
-if TYPE_CHECKING:
-    from workflow.logins import LoginRights
-    from workflow.runtime import Runtime
-    from workflow.settings import Settings
+from workflow.process.vocabulary import BERLIN
 
-BERLIN = ZoneInfo("Europe/Berlin")
+if TYPE_CHECKING:
+    from workflow.access.logins import LoginRights
+    from workflow.app.runtime import Runtime
+    from workflow.app.settings import Settings
 
 
 def parse_now(text: str) -> datetime:
@@ -58,7 +57,7 @@ class CliContext:
     def settings(self) -> Settings:
         """The settings, loaded once."""
         if self._settings is None:
-            from workflow.settings import load_settings
+            from workflow.app.settings import load_settings
 
             self._settings = load_settings(self.config_path, database_url=self.db_url)
         return self._settings
@@ -67,7 +66,7 @@ class CliContext:
     def runtime(self) -> Runtime:
         """The opened store and engine."""
         if self._runtime is None:
-            from workflow.runtime import open_runtime
+            from workflow.app.runtime import open_runtime
 
             self._runtime = open_runtime(self.settings)
         return self._runtime
@@ -76,7 +75,7 @@ class CliContext:
         """The acting identity for a command that changes data (validated).
 
         On PostgreSQL ``--now`` is refused here unless the database lets the login set
-        the clock (see :mod:`workflow.logins`).
+        the clock (see :mod:`workflow.access.logins`).
         """
         actor = self._acting(required=True)
         assert actor is not None
@@ -85,7 +84,7 @@ class CliContext:
 
     def require_clock(self) -> None:
         """Refuse ``--now`` on a command that writes, for a login without the clock right."""
-        from workflow.identity import check_clock
+        from workflow.access.identity import check_clock
 
         if self.fixed_now is not None:
             check_clock(self.rights, self.fixed_now)
@@ -93,7 +92,7 @@ class CliContext:
     def require_system(self, action: str) -> None:
         """For the scheduler's system actions: the login must be named for them (and may
         set the clock if ``--now`` is given). Nothing to check on SQLite."""
-        from workflow.identity import check_system
+        from workflow.access.identity import check_system
 
         check_system(self.rights, action)
         self.require_clock()
@@ -102,7 +101,7 @@ class CliContext:
     def rights(self) -> LoginRights | None:
         """What the database says about the login (PostgreSQL), None on SQLite; read once."""
         if self._rights is None:
-            from workflow.logins import login_rights
+            from workflow.access.logins import login_rights
 
             self._rights = (login_rights(self.runtime.store),)
         return self._rights[0]
@@ -112,13 +111,13 @@ class CliContext:
 
         On PostgreSQL it is the authenticated database user, mapped to a directory actor by
         the table ``logins``; ``--as`` is refused there unless the database grants the
-        login impersonation. On SQLite it is ``--as`` (see :mod:`workflow.identity`).
+        login impersonation. On SQLite it is ``--as`` (see :mod:`workflow.access.identity`).
         """
         return self._acting(required=False)
 
     def _acting(self, *, required: bool) -> str | None:
+        from workflow.access.identity import acting_actor
         from workflow.errors import IdentityRequired
-        from workflow.identity import acting_actor
 
         actor = self._actor
         if actor is None:

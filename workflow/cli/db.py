@@ -10,7 +10,7 @@ database user and is made a member of one of them:
 - ``ruhrflow_auditor`` — reads every table; adds checkpoint entries to ``@system``
   (row-level security admits no other history row from it) and its own actor ref;
 - ``ruhrflow_admin`` — a writer that also manages ``logins`` (who a login is, who may
-  act as others, set the clock, run the scheduler; see :mod:`workflow.logins`) and the
+  act as others, set the clock, run the scheduler; see :mod:`workflow.access.logins`) and the
   only one to touch the web application's tables (``web_*``: accounts, token digests, the
   session secret) — run ``ruhrflow serve`` as such a login.
 
@@ -172,7 +172,7 @@ def grants(ctx: click.Context, apply_: bool, schema: str) -> None:
 
     History is INSERT-only for everyone. Idempotent: apply again after a migration.
     """
-    from workflow.directory import load_directory
+    from workflow.access.directory import load_directory
     from workflow.store.schema import metadata
 
     c = obj(ctx)
@@ -220,7 +220,7 @@ def logins_add(
     The actor's role and scope are recorded from the directory in use now (the
     administrator's): a directory the login chooses later cannot widen them.
     """
-    from workflow.logins import add_login
+    from workflow.access.logins import add_login
 
     c = obj(ctx)
     runtime = c.runtime
@@ -242,7 +242,7 @@ def logins_add(
 @click.pass_context
 def logins_remove(ctx: click.Context, login: str) -> None:
     """Remove LOGIN's entry: it is nobody for ruhrflow afterwards."""
-    from workflow.logins import remove_login
+    from workflow.access.logins import remove_login
 
     remove_login(obj(ctx).runtime.store, login)
     click.echo(f"login {login} removed")
@@ -253,7 +253,7 @@ def logins_remove(ctx: click.Context, login: str) -> None:
 @click.pass_context
 def logins_list(ctx: click.Context, fmt: str) -> None:
     """Every login with its actor and rights."""
-    from workflow.logins import list_logins
+    from workflow.access.logins import list_logins
 
     entries = list_logins(obj(ctx).runtime.store)
     if fmt == "json":
@@ -276,8 +276,8 @@ def statements_text(statements: Sequence[str]) -> list[str]:
 def _apply(store: object, statements: Sequence[str]) -> None:
     from sqlalchemy.exc import DBAPIError
 
+    from workflow.access.identity import session_user
     from workflow.errors import InvalidInput, PermissionDenied
-    from workflow.identity import session_user
     from workflow.store.db import Store
 
     assert isinstance(store, Store)

@@ -15,7 +15,8 @@ import click
 
 from workflow.cli.context import obj, parse_day
 from workflow.cli.output import emit_json, emit_rows, format_option, local_time
-from workflow.scheduling import scheduler_hooks, scheduler_settings
+from workflow.process.vocabulary import BERLIN
+from workflow.scheduler.tick import scheduler_hooks, scheduler_settings
 
 if TYPE_CHECKING:
     pass
@@ -31,7 +32,7 @@ def scheduler() -> None:
 @click.pass_context
 def tick(ctx: click.Context, fmt: str) -> None:
     """Fire every due reminder and escalation once (for cron, tests and simulation)."""
-    from workflow.scheduling import tick as run_tick
+    from workflow.scheduler.tick import tick as run_tick
 
     c = obj(ctx)
     c.require_system("run the scheduler")
@@ -78,9 +79,9 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
     """
     import time as _time
 
-    from workflow.daemon import DaemonOptions, build_scheduler, run_until_signalled
+    from workflow.deadlines.sweep import sweep
     from workflow.errors import InvalidConfig
-    from workflow.sweep import sweep
+    from workflow.scheduler.daemon import DaemonOptions, build_scheduler, run_until_signalled
 
     c = obj(ctx)
     c.require_system("run the scheduler")
@@ -137,8 +138,8 @@ def deadlines(
     ctx: click.Context, overdue: bool, due_within: str | None, lead: str | None, fmt: str
 ) -> None:
     """Open deadlines of the proposals' current states, soonest first."""
-    from workflow.calendar import end_of_local_day, local_date, parse_duration, shift
-    from workflow.deadlines import list_open_deadlines
+    from workflow.deadlines.queries import list_open_deadlines
+    from workflow.process.calendar import end_of_local_day, local_date, parse_duration, shift
 
     c = obj(ctx)
     now = c.now
@@ -149,7 +150,9 @@ def deadlines(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--due-within") from None
         until = end_of_local_day(shift(local_date(now), duration))
-    rows = list_open_deadlines(c.runtime.engine, now, overdue=overdue, due_until=until, lead=lead)
+    rows = list_open_deadlines(
+        c.runtime.store, c.runtime.engine.machines, now, overdue=overdue, due_until=until, lead=lead
+    )
     if fmt != "json":
         rows = [
             {**r, "due_at": local_time(r["due_at"]), "next_at": local_time(r["next_at"]),
@@ -175,9 +178,9 @@ def simulate(ctx: click.Context, until_text: str, fmt: str) -> None:
 
     Reads only: nothing is written. Transitions in between are not foreseen.
     """
-    from workflow.calendar import BERLIN, end_of_local_day
+    from workflow.deadlines.sweep import simulate as simulate_rungs
     from workflow.errors import InvalidInput
-    from workflow.sweep import simulate as simulate_rungs
+    from workflow.process.calendar import end_of_local_day
 
     c = obj(ctx)
     now = c.now

@@ -95,7 +95,7 @@ actor_refs = Table(
 )
 
 # On PostgreSQL: which directory actor a database login is, and what it may do beyond
-# that. Written only by an administrator (``ruhrflow db logins``); see workflow/logins.py.
+# that. Written only by an administrator (``ruhrflow db logins``); see workflow/access/logins.py.
 logins = Table(
     "logins",
     metadata,

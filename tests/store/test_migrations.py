@@ -1,0 +1,116 @@
+"""The migrations create exactly the tables of schema.py, on both backends."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from conftest import NOW
+from sqlalchemy import Connection, select, text
+
+from notifications.delivery import deliver
+from notifications.mail.addresses import message_id
+from notifications.mail.transport import MemoryTransport
+from workflow.app.runtime import Runtime
+from workflow.store.db import Store
+from workflow.store.migrate import alembic_config, current_revision, head_revision, upgrade
+from workflow.store.schema import metadata, outbox
+
+
+def test_migrated_database_matches_the_schema(store: Store) -> None:
+    # given a database migrated to head (the fixture does it)
+    # when alembic compares it with schema.py
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    # then nothing differs
+    assert diff == []
+
+
+def test_upgrade_is_idempotent(store: Store) -> None:
+    before, after = upgrade(store)
+    assert before == after == head_revision() == current_revision(store)
+
+
+def _old_form_notice(conn: Connection) -> None:
+    """A notice as 0003 stored it: rendered when enqueued, bodies in the row."""
+    conn.execute(
+        text(
+            "INSERT INTO outbox (idempotency_key, kind, recipients, subject, body_text,"
+            " body_html, attachments, status, attempts, next_attempt_at, message_id, created_at)"
+            " VALUES ('old:1', 'digest', :recipients, 'Alter Betreff', 'Alter Text',"
+            " '<p>Alter Text</p>', :attachments, 'pending', 0, :now, :mid, :now)"
+        ),
+        {
+            "recipients": json.dumps([{"name": "IM", "address": "ruhr-konferenz@im.nrw.example"}]),
+            "attachments": "[]",
+            "now": NOW,
+            "mid": message_id("old:1", "ruhrflow.invalid"),
+        },
+    )
+
+
+def test_a_notice_stored_before_0004_is_sent_as_it_was_rendered(runtime: Runtime) -> None:
+    store = runtime.store
+    # given a database at 0003 holding a notice rendered at enqueue time
+    with store.write() as conn:
+        command.downgrade(alembic_config(conn), "0003")
+    with store.write() as conn:
+        _old_form_notice(conn)
+    # when it is upgraded and the notice delivered
+    upgrade(store)
+    assert current_revision(store) == head_revision()
+    transport = MemoryTransport()
+    assert deliver(runtime, transport, NOW).sent == 1
+    # then the mail carries the stored subject and body, not a re-rendering
+    (message,) = transport.outbox
+    assert message["Subject"] == "Alter Betreff"
+    plain = message.get_body(("plain",))
+    assert plain is not None and plain.get_content().strip() == "Alter Text"
+
+
+def test_the_downgrade_below_0004_refuses_while_notices_are_unrendered(store: Store) -> None:
+    # given a notice of the new form (a context, no body yet)
+    with store.write() as conn:
+        conn.execute(
+            outbox.insert().values(
+                idempotency_key="new:1", kind="digest", recipients=[], subject="S",
+                context={}, status="failed", attempts=0, next_attempt_at=NOW,
+                message_id=message_id("new:1", "ruhrflow.invalid"), created_at=NOW,
+            )
+        )  # fmt: skip
+    # when the schema is taken back to 0003, then it refuses and nothing changes
+    with pytest.raises(RuntimeError, match="1 notice"), store.write() as conn:
+        command.downgrade(alembic_config(conn), "0003")
+    assert current_revision(store) == head_revision()
+
+
+def test_chains_written_before_0006_verify_after_it(runtime: Runtime) -> None:
+    from support import add_proposal, walk_to
+
+    from workflow.audit import verify_store
+    from workflow.store.schema import history
+
+    store, engine = runtime.store, runtime.engine
+    # given history written, and the schema taken back before 0006 (no recorded_at)
+    key = add_proposal(engine, NOW)
+    walk_to(engine, key, "consultation", NOW)
+    with store.write() as conn:
+        command.downgrade(alembic_config(conn), "-1")
+    assert current_revision(store) != "0006_rights"
+    # when it is upgraded again and the proposal goes on
+    upgrade(store)
+    assert current_revision(store) == head_revision()
+    engine.record_statement(key, party="Stadt Essen", group="kommune", position="support",
+                            text="", actor="koordination", now=NOW)  # fmt: skip
+    # then the old entries (recorded_at unknown) and the new one verify as one chain
+    with store.read() as conn:
+        recorded = conn.execute(
+            select(history.c.recorded_at).where(history.c.chain == key).order_by(history.c.seq)
+        ).scalars().all()  # fmt: skip
+    assert recorded[:-1] == [None] * (len(recorded) - 1) and recorded[-1] is not None
+    result = verify_store(store, key=engine.audit_key)
+    assert result.ok, result.broken
+    assert result.entries == len(recorded)
