@@ -405,3 +405,33 @@ def test_only_administrators_touch_the_web_applications_accounts_and_secret(
         conn.execute(text("DELETE FROM web_login_throttle"))
     for e in (writer, auditor, admin):
         e.dispose()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("advance", "KEY", "submit"),
+        ("proposal", "add", "--title", "Neu", "--handlungsfeld", "3", "--forum", "3",
+         "--lead", "IM"),
+        ("consult", "record", "KEY", "--party", "Stadt Essen", "--group", "kommune",
+         "--position", "support"),
+        ("funding", "add", "KEY", "--source", "land", "--amount", "1000", "--year", "2020"),
+        ("audit", "checkpoint"),
+        ("audit", "pseudonymise", "forum-03"),
+        ("notices", "retry", "--all-failed"),
+        ("scheduler", "tick"),
+        ("notices", "send"),
+        ("publish", "--output", "OUT"),
+    ],
+)  # fmt: skip
+def test_every_command_that_writes_refuses_now_to_a_plain_login(
+    engine: Engine, login: Login, args: tuple[str, ...], tmp_path: Path
+) -> None:
+    key = add_proposal(engine, NOW)
+    office = login("koordination", "--scheduler")  # may run the sweep, not set the clock
+    # when it names another day on a command that writes, then it is refused, one line
+    given = {"KEY": key, "OUT": str(tmp_path / "board")}
+    result = invoke("--db", office, "--now", "2030-01-01", *(given.get(a, a) for a in args))
+    refused(result, "may not set the engine's clock (--now)")
+    with engine.store.read() as conn:
+        assert conn.execute(select(history.c.seq).where(history.c.chain == key)).all() == [(1,)]
