@@ -89,6 +89,7 @@ def send(ctx: click.Context, limit: int | None, fmt: str) -> None:
     from notifications.outbox import count_by_status
 
     c = obj(ctx)
+    c.require_system("deliver notices")
     runtime = c.runtime
     counts = deliver(runtime, transport_from_settings(runtime.settings), c.now, limit=limit)
     with runtime.store.read() as conn:
@@ -117,6 +118,7 @@ def retry(ctx: click.Context, ids: tuple[int, ...], all_failed: bool) -> None:
     if bool(ids) == all_failed:
         raise click.UsageError("give notice IDs or --all-failed (not both)")
     c = obj(ctx)
+    c.require_clock()
     with c.runtime.store.write() as conn:
         if ids:
             found = outbox.statuses_of(conn, ids)

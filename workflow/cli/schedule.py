@@ -74,6 +74,7 @@ def tick(ctx: click.Context, fmt: str, quiet: bool) -> None:
     from workflow.scheduler.tick import tick as run_tick
 
     c = obj(ctx)
+    c.require_system("run the scheduler")
     runtime = c.runtime
     hooks = scheduler_hooks(runtime, clock=lambda: c.now)
     with Progress("tick", unit="rungs fired", quiet=quiet) as progress:
@@ -124,6 +125,7 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
     from workflow.scheduler.daemon import DaemonOptions, build_scheduler, run_until_signalled
 
     c = obj(ctx)
+    c.require_system("run the scheduler")
     runtime = c.runtime
     logging.getLogger("ruhrflow.scheduler").setLevel(logging.INFO)
     late_after, batch = scheduler_settings(runtime)
