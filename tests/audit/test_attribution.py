@@ -8,6 +8,7 @@ deletes salt and id: the ref — and every hash — stays and verifies, the pers
 from __future__ import annotations
 
 import csv
+import io
 import json
 import secrets
 from datetime import timedelta
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from conftest import NOW
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from support import add_proposal, walk_to
 
 from workflow.audit import pseudonymise, verify_store
@@ -84,15 +85,22 @@ def test_an_export_whose_actor_was_edited_fails_verification(
     if fmt == "jsonl":
         rewrite_jsonl(path, walked, "report_progress", actor="vm")
     else:
-        with path.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        raw = path.read_text(encoding="utf-8")
+        bom = "\ufeff" if raw.startswith("\ufeff") else ""
+        body = raw.removeprefix(bom)
+        first = body.split("\n", 1)[0]
+        delimiter = ";" if first.count(";") > first.count(",") else ","
+        rows = list(csv.DictReader(io.StringIO(body, newline=""), delimiter=delimiter))
         for row in rows:
             if row["chain"] == walked and row["trigger"] == "report_progress":
                 row["actor"] = "vm"
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
+        out = io.StringIO()
+        writer = csv.DictWriter(
+            out, fieldnames=list(rows[0]), delimiter=delimiter, lineterminator="\n"
+        )
+        writer.writeheader()
+        writer.writerows(rows)
+        path.write_text(bom + out.getvalue(), encoding="utf-8")
     # then verification fails and names the entry and what is wrong
     result = ruhrflow(database_url, "audit", "verify", "--file", str(path))
     assert result.exit_code == 1, result.output
@@ -138,7 +146,12 @@ def test_a_re_attribution_in_actor_refs_is_found_by_verify(
         ref = conn.execute(
             select(history.c.actor_ref).where(history.c.trigger == "report_progress")
         ).scalar_one()
+    # (the trigger of migration 0006 refuses it; a superuser or the file's owner drops it)
+    drop = "DROP TRIGGER actor_refs_pseudonymise_only"
+    if engine.store.dialect == "postgresql":
+        drop += " ON actor_refs"
     with engine.store.write() as conn:
+        conn.execute(text(drop))
         conn.execute(update(actor_refs).where(actor_refs.c.ref == ref).values(actor_id="vm"))
     # when the database is verified, then the entry is named
     result = ruhrflow(database_url, "audit", "verify")

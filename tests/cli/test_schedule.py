@@ -92,7 +92,7 @@ def test_deadlines_filters_overdue_due_within_and_lead(engine: Engine, database_
     lines = out.splitlines()
     assert lines[0].startswith("PROPOSAL") and len(lines) == 2
     # its next pending rung is the reminder of 29 Jul that no sweep has fired yet
-    assert vm in lines[1] and "2019-08-05 09:00" in lines[1] and "remind-7d" in lines[1]
+    assert vm in lines[1] and "05.08.2019 09:00" in lines[1] and "remind-7d" in lines[1]
 
 
 def test_deadlines_refuses_a_bad_duration(database_url: str) -> None:
@@ -119,7 +119,7 @@ def test_simulate_shows_the_days_ahead_and_writes_nothing(
     assert {r["key"] for r in rows} == {key}
     # the table groups by day and the database is unchanged
     code, out = run(database_url, "--now", "2019-07-20T10:00", "simulate", "--until", "2019-08-01")
-    assert code == 0 and "2019-07-29  09:00" in out and "escalate" not in out
+    assert code == 0 and "29.07.2019  09:00" in out and "escalate" not in out
     assert count(engine, select(func.count()).select_from(history)) == before
     fired = select(func.count()).where(deadline_rungs.c.fired_at.is_not(None))
     assert count(engine, fired) == 0

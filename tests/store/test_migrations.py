@@ -9,7 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from conftest import NOW
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 
 from notifications.delivery import deliver
 from notifications.mail.addresses import message_id
@@ -85,3 +85,32 @@ def test_the_downgrade_below_0004_refuses_while_notices_are_unrendered(store: St
     with pytest.raises(RuntimeError, match="1 notice"), store.write() as conn:
         command.downgrade(alembic_config(conn), "0003")
     assert current_revision(store) == head_revision()
+
+
+def test_chains_written_before_0006_verify_after_it(runtime: Runtime) -> None:
+    from support import add_proposal, walk_to
+
+    from workflow.audit import verify_store
+    from workflow.store.schema import history
+
+    store, engine = runtime.store, runtime.engine
+    # given history written, and the schema taken back before 0006 (no recorded_at)
+    key = add_proposal(engine, NOW)
+    walk_to(engine, key, "consultation", NOW)
+    with store.write() as conn:
+        command.downgrade(alembic_config(conn), "0005_web")
+    assert current_revision(store) == "0005_web"
+    # when it is upgraded again and the proposal goes on
+    upgrade(store)
+    assert current_revision(store) == head_revision()
+    engine.record_statement(key, party="Stadt Essen", group="kommune", position="support",
+                            text="", actor="koordination", now=NOW)  # fmt: skip
+    # then the old entries (recorded_at unknown) and the new one verify as one chain
+    with store.read() as conn:
+        recorded = conn.execute(
+            select(history.c.recorded_at).where(history.c.chain == key).order_by(history.c.seq)
+        ).scalars().all()  # fmt: skip
+    assert recorded[:-1] == [None] * (len(recorded) - 1) and recorded[-1] is not None
+    result = verify_store(store, key=engine.audit_key)
+    assert result.ok, result.broken
+    assert result.entries == len(recorded)

@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 
 from workflow.cli.context import obj
+from workflow.cli.groups import HelpGroup
 from workflow.errors import Problem
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def definition() -> None:
     """Check and draw process definitions."""
 
@@ -18,8 +19,15 @@ def definition() -> None:
 @definition.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def check(file: Path) -> None:
-    """Validate and lint FILE; list every problem (exit 1) or say it is clean (exit 0)."""
+    """Validate and lint FILE; list every problem (exit 1) or say it is clean (exit 0).
+
+    A FILE that cannot be read is bad input (exit 2).
+    """
+    from workflow.errors import InvalidInput
     from workflow.process.definition import problems_of
+
+    if not file.exists():
+        raise InvalidInput(f"{file}: no such file")
 
     problems = problems_of(file) or _registration_problems(file)
     for p in problems:

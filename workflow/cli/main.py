@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Write the public board: a static site with open data.",
     ),
     "db": ("workflow.cli.db:db", "Database roles: print or apply the PostgreSQL grants."),
+    "data": ("workflow.cli.data:data", "Where the shipped proposals, definition and config are."),
     "serve": ("workflow.cli.web:serve", "Run the web application (gunicorn)."),
     "user": ("workflow.cli.web:user", "Web accounts: set-password, disable, list."),
     "token": ("workflow.cli.web:token", "API tokens: create, revoke."),

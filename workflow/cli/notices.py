@@ -7,18 +7,37 @@ that does not exist and 1 when a named notice is not ``failed`` (nothing is chan
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from workflow.cli.context import obj
-from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+from workflow.cli.groups import HelpGroup
+from workflow.cli.output import Field, emit_json, emit_listing, format_option, listing_options
 from workflow.cli.params import DigitRange
 
 EXIT_UNAVAILABLE = 3
 
+NOTICE_FIELDS = [
+    Field("id", "ID", "int"),
+    Field("status", "STATUS"),
+    Field("kind", "KIND"),
+    Field("key", "PROPOSAL"),
+    Field("to", "TO", "list"),
+    Field("attempts", "TRIES", "int"),
+    Field("next_attempt_at", "NEXT", "time"),
+    Field("sent_at", "SENT", "time"),
+    Field("subject", "SUBJECT"),
+    Field("last_error", "ERROR"),
+    Field("idempotency_key", "IDEMPOTENCY KEY", table=False),
+    Field("message_id", "MESSAGE-ID", table=False),
+    Field("lease_until", "LEASE UNTIL", "time", table=False),
+    Field("created_at", "CREATED", "time", table=False),
+]
 
-@click.group()
+
+@click.group(cls=HelpGroup)
 def notices() -> None:
     """The outbox of email notices: list, send, retry, preview."""
 
@@ -30,9 +49,16 @@ def notices() -> None:
     help="Only notices in this status.",
 )
 @click.option("--limit", type=DigitRange(min=1), default=None, help="At most this many.")
-@format_option("table", "json")
+@listing_options
 @click.pass_context
-def list_(ctx: click.Context, status: str | None, limit: int | None, fmt: str) -> None:
+def list_(
+    ctx: click.Context,
+    status: str | None,
+    limit: int | None,
+    fmt: str,
+    output: Path | None,
+    excel: bool,
+) -> None:
     """Notices, newest first (failed ones with their last error)."""
     from notifications.mail.render import renderer_for
     from notifications.outbox import list_notices
@@ -43,26 +69,12 @@ def list_(ctx: click.Context, status: str | None, limit: int | None, fmt: str) -
         rows = list_notices(conn, status=status, limit=limit, renderer=renderer)
     for r in rows:
         r["to"] = [x["address"] for x in r.pop("recipients")]
-    if fmt == "json":
-        emit_json(rows)
-        return
-    if not rows:
-        click.echo("no notices" + (f" with status {status}" if status else ""))
-        return
-    shown = [
-        {**r, "next": local_time(r["next_attempt_at"]) if r["status"] == "pending" else "",
-         "sent": local_time(r["sent_at"]), "error": r["last_error"] or ""}
-        for r in rows
-    ]  # fmt: skip
-    emit_rows(
-        shown,
-        [
-            ("id", "ID"), ("status", "STATUS"), ("kind", "KIND"), ("key", "PROPOSAL"),
-            ("to", "TO"), ("attempts", "TRIES"), ("next", "NEXT"), ("sent", "SENT"),
-            ("subject", "SUBJECT"), ("error", "ERROR"),
-        ],
-        "table",
-    )  # fmt: skip
+    if fmt == "table":
+        for r in rows:  # a pending notice's next attempt; the others have none that matters
+            if r["status"] != "pending":
+                r["next_attempt_at"] = None
+    empty = "no notices" + (f" with status {status}" if status else "")
+    emit_listing(rows, NOTICE_FIELDS, fmt, output=output, excel=excel, empty=empty)
 
 
 @notices.command("send")
@@ -78,6 +90,7 @@ def send(ctx: click.Context, limit: int | None, fmt: str) -> None:
     from notifications.outbox import count_by_status
 
     c = obj(ctx)
+    c.require_system("deliver notices")
     runtime = c.runtime
     counts = deliver(runtime, transport_from_settings(runtime.settings), c.now, limit=limit)
     with runtime.store.read() as conn:
@@ -106,6 +119,7 @@ def retry(ctx: click.Context, ids: tuple[int, ...], all_failed: bool) -> None:
     if bool(ids) == all_failed:
         raise click.UsageError("give notice IDs or --all-failed (not both)")
     c = obj(ctx)
+    c.require_clock()
     with c.runtime.store.write() as conn:
         if ids:
             found = outbox.statuses_of(conn, ids)
@@ -143,6 +157,8 @@ def preview(ctx: click.Context, key: str, event: str, html: bool, fmt: str) -> N
     if fmt == "json":
         emit_json(result)
         return
+    if result["hypothetical"]:
+        click.echo(f"Hypothetical: {result['hypothetical']}")
     click.echo(f"Kind: {result['kind']}")
     click.echo(f"To: {', '.join(_recipient(r) for r in result['recipients']) or '(none)'}")
     if result["calendar"]:

@@ -9,34 +9,76 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
 
 import click
 
 from workflow.cli.context import obj, parse_day
-from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+from workflow.cli.groups import HelpGroup
+from workflow.cli.output import (
+    Field,
+    emit_json,
+    emit_listing,
+    format_option,
+    listing_options,
+    local_time,
+)
+from workflow.cli.progress import Progress, progress_option
 from workflow.process.vocabulary import BERLIN
 from workflow.scheduler.tick import scheduler_hooks, scheduler_settings
 
-if TYPE_CHECKING:
-    pass
+DEADLINE_FIELDS = [
+    Field("key", "PROPOSAL"),
+    Field("lead", "LEAD"),
+    Field("state", "STATE", table=False),
+    Field("deadline", "DEADLINE"),
+    Field("due_at", "DUE", "time"),
+    Field("overdue", "OVERDUE", "flag"),
+    Field("next_rung", "NEXT"),
+    Field("next_at", "AT", "time"),
+    Field("period", "PERIOD", "int", table=False),
+    Field("label", "LABEL"),
+]
+SIMULATE_FIELDS = [
+    Field("day", "DAY", "date"),
+    Field("time", "TIME"),
+    Field("key", "PROPOSAL"),
+    Field("lead", "LEAD", table=False),
+    Field("state", "STATE", table=False),
+    Field("deadline", "DEADLINE"),
+    Field("label", "LABEL", table=False),
+    Field("rung", "RUNG"),
+    Field("kind", "KIND"),
+    Field("recipients", "TO", "list"),
+    Field("late", "LATE", "flag"),
+    Field("due_at", "DUE", "time", table=False),
+    Field("fire_at", "FIRES", "time", table=False),
+    Field("idempotency_key", "IDEMPOTENCY KEY", table=False),
+    Field("rung_id", "RUNG ID", "int", table=False),
+    Field("deadline_id", "DEADLINE ID", "int", table=False),
+    Field("proposal_id", "PROPOSAL ID", "int", table=False),
+]
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def scheduler() -> None:
     """Run the deadline sweep once (tick) or as a daemon (run)."""
 
 
 @scheduler.command("tick")
 @format_option("text", "json")
+@progress_option
 @click.pass_context
-def tick(ctx: click.Context, fmt: str) -> None:
+def tick(ctx: click.Context, fmt: str, quiet: bool) -> None:
     """Fire every due reminder and escalation once (for cron, tests and simulation)."""
     from workflow.scheduler.tick import tick as run_tick
 
     c = obj(ctx)
+    c.require_system("run the scheduler")
     runtime = c.runtime
-    done = run_tick(runtime, scheduler_hooks(runtime, clock=lambda: c.now), c.now)
+    hooks = scheduler_hooks(runtime, clock=lambda: c.now)
+    with Progress("tick", unit="rungs fired", quiet=quiet) as progress:
+        done = run_tick(runtime, hooks, c.now, progress=progress.callback)
     result, digest, delivery = done.sweep, done.digest, done.delivery
     if fmt == "json":
         emit_json(
@@ -83,6 +125,7 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
     from workflow.scheduler.daemon import DaemonOptions, build_scheduler, run_until_signalled
 
     c = obj(ctx)
+    c.require_system("run the scheduler")
     runtime = c.runtime
     logging.getLogger("ruhrflow.scheduler").setLevel(logging.INFO)
     late_after, batch = scheduler_settings(runtime)
@@ -130,10 +173,16 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
 @click.option("--overdue", is_flag=True, help="Only deadlines already due.")
 @click.option("--due-within", metavar="DURATION", help="Due from now to then: 14d, 10wd, 2w, 1mo.")
 @click.option("--lead", metavar="CODE", help="Only proposals of this lead ministry.")
-@format_option("table", "json", "csv")
+@listing_options
 @click.pass_context
 def deadlines(
-    ctx: click.Context, overdue: bool, due_within: str | None, lead: str | None, fmt: str
+    ctx: click.Context,
+    overdue: bool,
+    due_within: str | None,
+    lead: str | None,
+    fmt: str,
+    output: Path | None,
+    excel: bool,
 ) -> None:
     """Open deadlines of the proposals' current states, soonest first."""
     from workflow.deadlines.queries import list_open_deadlines
@@ -151,27 +200,16 @@ def deadlines(
     rows = list_open_deadlines(
         c.runtime.store, c.runtime.engine.machines, now, overdue=overdue, due_until=until, lead=lead
     )
-    if fmt != "json":
-        rows = [
-            {**r, "due_at": local_time(r["due_at"]), "next_at": local_time(r["next_at"]),
-             "overdue": "yes" if r["overdue"] else ""}
-            for r in rows
-        ]  # fmt: skip
-    emit_rows(
-        rows,
-        [
-            ("key", "PROPOSAL"), ("lead", "LEAD"), ("deadline", "DEADLINE"), ("due_at", "DUE"),
-            ("overdue", "OVERDUE"), ("next_rung", "NEXT"), ("next_at", "AT"), ("label", "LABEL"),
-        ],
-        fmt,
-    )  # fmt: skip
+    emit_listing(rows, DEADLINE_FIELDS, fmt, output=output, excel=excel)
 
 
 @click.command("simulate")
 @click.option("--until", "until_text", required=True, metavar="DATE", help="Last day (YYYY-MM-DD).")
-@format_option("table", "json", "csv")
+@listing_options
 @click.pass_context
-def simulate(ctx: click.Context, until_text: str, fmt: str) -> None:
+def simulate(
+    ctx: click.Context, until_text: str, fmt: str, output: Path | None, excel: bool
+) -> None:
     """Which reminders and escalations would fire from now until DATE, per day.
 
     Reads only: nothing is written. Transitions in between are not foreseen.
@@ -190,23 +228,8 @@ def simulate(ctx: click.Context, until_text: str, fmt: str) -> None:
     rows = []
     for info in planned:
         fires = max(now, info.fire_at).astimezone(BERLIN)
-        row: dict[str, Any] = {
-            "day": fires.date().isoformat(),
-            "time": fires.strftime("%H:%M"),
-            **info.as_dict(),
-        }
-        if fmt != "json":
-            row["recipients"] = ",".join(info.recipients)
-            row["late"] = "late" if info.late else ""
-        rows.append(row)
-    if fmt == "table" and not rows:
-        click.echo(f"nothing would fire until {until_text}")
-        return
-    emit_rows(
-        rows,
-        [
-            ("day", "DAY"), ("time", "TIME"), ("key", "PROPOSAL"), ("deadline", "DEADLINE"),
-            ("rung", "RUNG"), ("kind", "KIND"), ("recipients", "TO"), ("late", "LATE"),
-        ],
-        fmt,
-    )  # fmt: skip
+        rows.append(
+            {"day": fires.date().isoformat(), "time": fires.strftime("%H:%M"), **info.as_dict()}
+        )
+    empty = f"nothing would fire until {until_text}"
+    emit_listing(rows, SIMULATE_FIELDS, fmt, output=output, excel=excel, empty=empty)

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, RowMapping, bindparam, select, update
 
 from workflow.engine.changes import Applied, RungInfo
 from workflow.process.deadline_rules import ESCALATION, OPEN, REMINDER, rule_of
+from workflow.progress import ProgressCallback
 from workflow.store import repo
 from workflow.store.schema import deadline_rungs, deadlines, proposals
 
@@ -126,17 +127,21 @@ def sweep(
     on_rung: OnRung | None = None,
     late_after: timedelta = DEFAULT_LATE_AFTER,
     batch_size: int = DEFAULT_BATCH,
+    progress: ProgressCallback | None = None,
 ) -> SweepResult:
     """Fire every rung due at ``now``; each in the transaction of its batch.
 
     ``on_rung(conn, applied, rung_info, now)`` runs after the rung's history entry, in the
     same transaction (the outbox hook). Returns what was fired by this process.
+    ``progress(fired so far, None)`` hears of every committed batch.
     """
     result = SweepResult(now)
     while True:
         with engine.store.write() as conn:
             fired, handled = _sweep_batch(engine, conn, now, on_rung, late_after, batch_size)
         result.fired.extend(fired)
+        if progress is not None and fired:
+            progress(len(result.fired), None)
         if not handled:  # nothing due, or what is due is being handled by another sweeper
             break
     log.debug(

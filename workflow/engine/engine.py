@@ -40,6 +40,7 @@ from workflow.process.fields import missing_requirements, parse_fields
 from workflow.process.guards import REGISTRY
 from workflow.process.machine import ProcessMachine, check_guards
 from workflow.process.vocabulary import FUNDING_SOURCES, STATEMENT_GROUPS, STATEMENT_POSITIONS
+from workflow.progress import ProgressCallback
 from workflow.store import repo
 from workflow.store.db import Store
 from workflow.store.schema import funding, statements
@@ -134,11 +135,12 @@ class Engine:
         comment: str | None = None,
         fields: Mapping[Any, Any] | None = None,
         partial: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> BulkResult:
         """Fire ``trigger`` on many proposals in one transaction, each with its own history.
 
         All or nothing, unless ``partial``: then what can be applied is, and the rest is
-        returned with the reason.
+        returned with the reason. ``progress(done, total)`` hears of every proposal checked.
         """
         if (keys is None) == (where_state is None):
             raise InvalidInput("name the proposals either by key or by --where state=S")
@@ -152,6 +154,7 @@ class Engine:
             raw_fields=fields or {},
             partial=partial,
             expected_version=None,
+            progress=progress,
         )
 
     def _advance(
@@ -166,6 +169,7 @@ class Engine:
         raw_fields: Mapping[Any, Any],
         partial: bool,
         expected_version: int | None,
+        progress: ProgressCallback | None = None,
     ) -> BulkResult:
         if comment is not None:
             check_text(comment, "comment", multiline=True, limit=MAX_COMMENT)
@@ -173,7 +177,7 @@ class Engine:
         try:
             return self._advance_in_transaction(
                 trigger, keys, where_state, actor, now, comment, raw_fields, partial,
-                expected_version,
+                expected_version, progress,
             )  # fmt: skip
         except (ConcurrentUpdate, UnknownProposal) as exc:  # the per-row refusals are logged
             self._log_refusal(actor_id, trigger, getattr(exc, "key", None), exc)
@@ -190,6 +194,7 @@ class Engine:
         raw_fields: Mapping[Any, Any],
         partial: bool,
         expected_version: int | None,
+        progress: ProgressCallback | None = None,
     ) -> BulkResult:
         actor_id = actor.id
         refused: list[tuple[str, WorkflowError]] = []
@@ -204,7 +209,9 @@ class Engine:
                             raise UnknownProposal(key)
                         refused.append((key, UnknownProposal(key)))
             plans: list[_Plan] = []
-            for row in rows:
+            for done, row in enumerate(rows, start=1):
+                if progress is not None:
+                    progress(done - 1, len(rows))
                 try:
                     if expected_version is not None and row["row_version"] != expected_version:
                         raise self._concurrent(conn, row["key"])
@@ -217,6 +224,8 @@ class Engine:
             ref = self.refs.ref(conn, actor_id, now)
             applied = self._write(conn, plans, actor_id, ref, now)
             self.run_effects(Batch(conn, applied, now))
+        if progress is not None:
+            progress(len(rows), len(rows))
         return BulkResult(applied, refused)
 
     def _plan(

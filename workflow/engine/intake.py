@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -36,6 +36,7 @@ from workflow.inputs import (
     parse_whole_number,
 )
 from workflow.process.definition import Definition
+from workflow.progress import ProgressCallback
 from workflow.store import repo
 from workflow.store.schema import proposals
 
@@ -314,7 +315,8 @@ def _snapshot(item: ProposalInput, key: str) -> dict[str, Any]:
         "themenforum": item.themenforum,
         "lead": item.lead,
         "participating": list(item.participating),
-        "cost_estimate": None if item.cost_estimate is None else str(item.cost_estimate),
+        # the form every machine format uses (two places), so history and listings agree
+        "cost_estimate": None if item.cost_estimate is None else f"{item.cost_estimate:.2f}",
     }
 
 
@@ -325,17 +327,22 @@ def import_rows(
     actor: str,
     now: datetime,
     skip_invalid: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> tuple[list[str], list[tuple[int, str]]]:
     """Validate every row first; import all (or, with ``skip_invalid``, the good ones).
 
-    Returns the created keys and the (line, reason) of every bad row.
+    Returns the created keys and the (line, reason) of every bad row. ``progress(done,
+    total)`` hears of every row validated, and once more when the rows are written.
     """
+    total = len(rows) if isinstance(rows, Sized) else None
     good: list[ProposalInput] = []
     bad: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
     with engine.store.read() as conn:
         existing = set(conn.execute(select(proposals.c.key)).scalars())
-    for line, row in rows:
+    for done, (line, row) in enumerate(rows):
+        if progress is not None:
+            progress(done, total)
         try:
             item = validate(input_from_row(row), engine.directory)
         except InvalidInput as exc:
@@ -352,4 +359,6 @@ def import_rows(
     if bad and not skip_invalid:
         raise ImportRejected(bad)
     created = create_proposals(engine, good, actor=actor, now=now) if good else []
+    if progress is not None:
+        progress(len(good) + len(bad), len(good) + len(bad))
     return created, bad

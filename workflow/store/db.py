@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
-from workflow.errors import InvalidInput, ReadOnlyDatabase, StoreUnavailable
+from workflow.errors import InvalidInput, PermissionDenied, ReadOnlyDatabase, StoreUnavailable
 from workflow.store.direct import Direct
 from workflow.store.readonly import read_only_file
 
@@ -70,6 +70,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float, *, read_only:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
         cursor.close()
 
+
+_INSUFFICIENT_PRIVILEGE = "42501"  # SQLSTATE: a grant, row-level security or a trigger refused
 
 _BEGIN = Direct(text("BEGIN"))
 _BEGIN_IMMEDIATE = Direct(text("BEGIN IMMEDIATE"))
@@ -131,6 +133,12 @@ class Store:
                 ) from None
             if exc.connection_invalidated:
                 raise StoreUnavailable(f"lost the database connection: {_first_line(exc)}") from exc
+            if getattr(exc.orig, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE:
+                # The grants (``ruhrflow db grants``) refused it: a refusal, not a bug.
+                login = self.engine.url.username or "this database login"
+                raise PermissionDenied(
+                    login, "do this", None, f"the database refused it: {_first_line(exc)}"
+                ) from None
             raise
 
     def _describe(self, exc: OperationalError) -> str:

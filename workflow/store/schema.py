@@ -97,6 +97,24 @@ actor_refs = Table(
     Column("salt", String(32), nullable=True),
 )
 
+# On PostgreSQL: which directory actor a database login is, and what it may do beyond
+# that. Written only by an administrator (``ruhrflow db logins``); see workflow/access/logins.py.
+logins = Table(
+    "logins",
+    metadata,
+    Column("login", String(63), primary_key=True),
+    Column("actor_id", String(200), nullable=False),
+    # the actor's role and scope as the administrator's directory said at `db logins add`
+    Column("role", String(40), nullable=False),
+    Column("ministry", String(20), nullable=True),
+    Column("forum", SmallInteger, nullable=True),
+    Column("may_impersonate", Boolean, nullable=False, server_default=text("false")),
+    Column("may_set_clock", Boolean, nullable=False, server_default=text("false")),
+    Column("scheduler", Boolean, nullable=False, server_default=text("false")),
+    Column("granted_by", String(63), nullable=False),
+    Column("granted_at", UTCDateTime, nullable=False),
+)
+
 proposals = Table(
     "proposals",
     metadata,
@@ -160,6 +178,9 @@ history = Table(
     Column("at", UTCDateTime, nullable=False, index=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The database's own time of the insert (migration 0006): PostgreSQL sets it with a
+    # trigger (clock_timestamp()), SQLite by its default (milliseconds); NULL before 0006.
+    Column("recorded_at", UTCDateTime, nullable=True, server_default=text("CURRENT_TIMESTAMP")),
     UniqueConstraint("chain", "seq"),
 )
 

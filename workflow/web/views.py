@@ -7,7 +7,6 @@ the engine's; a view only decides which page to show.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
@@ -31,6 +30,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from workflow import Applied, PermissionDenied, WorkflowError
+from workflow.spreadsheet import csv_writer
 from workflow.web import accounts, reads
 from workflow.web.api import status_of
 from workflow.web.state import web
@@ -235,21 +235,15 @@ def _download(rows: list[dict[str, Any]], fmt: str) -> Response:
         mimetype = "application/json"
     else:
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv_writer(out)  # formula cells neutralised, as in every CSV ruhrflow writes
         writer.writerow(LIST_COLUMNS)
         for r in rows:
-            writer.writerow(["" if r[c] is None else _csv_cell(r[c]) for c in LIST_COLUMNS])
+            writer.writerow(r[c] for c in LIST_COLUMNS)
         body = out.getvalue()
         mimetype = "text/csv"
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f"attachment; filename=vorschlaege.{fmt}"
     return response
-
-
-def _csv_cell(value: Any) -> str:
-    text = str(value)
-    # A cell starting with = + - @ is a formula in a spreadsheet: keep it text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 @bp.get("/proposals/<key>")
