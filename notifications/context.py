@@ -24,7 +24,6 @@ from workflow.store.schema import deadlines
 
 # German names of the consulted groups (the guard ``consultation_complete`` asks for these).
 CONSULTED_GROUPS = ("Kommunen", "IHK", "HWK", "Verbände")
-CALENDAR_DOMAIN = "ruhrflow"
 
 _UNITS = {
     "d": ("Tag", "Tage"),
@@ -158,15 +157,46 @@ def deadline_by_id(conn: Connection, definition: Definition, deadline_id: int) -
     return OpenDeadline(r["id"], r["kind"], label, r["due_at"], r["sequence"])
 
 
-def calendar_entry(deadline: OpenDeadline, proposal: Mapping[str, Any]) -> CalendarEntry:
-    """The ``termin.ics`` of a deadline: one UID per deadline, SEQUENCE from the store."""
+def calendar_entry(
+    deadline: OpenDeadline, proposal: Mapping[str, Any], *, uid: str
+) -> CalendarEntry:
+    """The ``termin.ics`` of a deadline: ``uid`` (:func:`calendar_series`), SEQUENCE from the
+    store (the period of a recurring deadline)."""
     return CalendarEntry(
-        uid=f"deadline-{deadline.id}@{CALENDAR_DOMAIN}",
+        uid=uid,
         sequence=deadline.sequence,
         summary=f"Frist: {deadline.label} – {proposal['key']}",
         description=f"Vorschlag {proposal['key']} „{proposal['title']}“\n{deadline.label}",
         starts_at=deadline.due_at,
     )
+
+
+_SERIES_START = (
+    select(deadlines.c.id)
+    .where(
+        deadlines.c.proposal_id == bindparam("pid"),
+        deadlines.c.kind == bindparam("kind"),
+        deadlines.c.sequence == 0,
+        deadlines.c.id <= bindparam("deadline_id"),
+    )
+    .order_by(deadlines.c.id.desc())
+    .limit(1)
+)
+
+
+def calendar_series(conn: Connection, proposal_id: int, deadline: OpenDeadline) -> int:
+    """The deadline row that identifies the calendar entry of ``deadline``.
+
+    Each period of a recurring deadline (the quarterly progress report) is a row of its own
+    with the period in ``sequence``; all periods share the entry of their first period, so a
+    calendar moves the one appointment and SEQUENCE counts. Other deadlines are their own.
+    """
+    if deadline.sequence == 0:
+        return deadline.id
+    found = conn.execute(
+        _SERIES_START, {"pid": proposal_id, "kind": deadline.kind, "deadline_id": deadline.id}
+    ).scalar_one_or_none()
+    return deadline.id if found is None else int(found)
 
 
 def rung_label(name: str) -> str:

@@ -38,7 +38,6 @@ import jinja2
 from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
 from notifications import codec
-from notifications.addresses import message_id
 from notifications.ics import calendar_bytes
 from notifications.mime import CALENDAR_FILENAME, build_message
 from notifications.model import Attachment, Recipient, RenderedNotice
@@ -205,9 +204,6 @@ def message_from_row(
     if not recipients:
         raise ValueError(NO_RECIPIENT)
     domain = str(row["message_id"]).strip("<>").rpartition("@")[2]
-    expected = message_id(row["idempotency_key"], domain)
-    if expected != row["message_id"]:
-        raise ValueError(f"Message-ID {expected} differs from {row['message_id']}")
     if rendered is None:
         rendered = render_row(row, renderer or renderer_for())
     attachments = []
@@ -233,6 +229,7 @@ def message_from_row(
         date=date,
         domain=domain,
         attachments=attachments,
+        message_id=str(row["message_id"]),  # as recorded when the notice was stored
     )
 
 

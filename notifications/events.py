@@ -25,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
+from notifications.addresses import calendar_uid
 from notifications.context import (
     OpenDeadline,
     calendar_entry,
+    calendar_series,
     consultation_context,
     deadline_by_id,
     open_deadlines,
@@ -42,6 +44,7 @@ from notifications.model import CalendarEntry, Recipient
 from notifications.outbox import Notice, enqueue, enqueue_many, message_domain
 from workflow.deadlines import known_open_deadlines
 from workflow.directory import Directory
+from workflow.store.installation import installation_id
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -159,7 +162,7 @@ class Notifier:
                 change.proposal_id,
                 self._recipients(roles, row),
                 context,
-                calendar_entry(current[0], proposal) if current else None,
+                self._calendar(conn, change.proposal_id, current[0], proposal) if current else None,
             )
         ]
         if change.trigger == "open_consultation":
@@ -174,7 +177,7 @@ class Notifier:
                         change.proposal_id,
                         self._recipients(CONSULTATION_ROLES, row),
                         consultation_context(proposal=proposal, deadline=consultation),
-                        calendar_entry(consultation, proposal),
+                        self._calendar(conn, change.proposal_id, consultation, proposal),
                     )
                 )
         return notices
@@ -219,8 +222,21 @@ class Notifier:
             rung_context(
                 proposal=proposal, deadline=deadline, kind=info.kind, rung=info.rung, now=now
             ),
-            calendar_entry(deadline, proposal),
+            self._calendar(conn, info.proposal_id, deadline, proposal),
         )
+
+    def _calendar(
+        self,
+        conn: Connection,
+        proposal_id: int,
+        deadline: OpenDeadline,
+        proposal: Mapping[str, Any],
+    ) -> CalendarEntry:
+        """The ``termin.ics`` of ``deadline``: its UID from the installation id and the
+        deadline (one per recurring series), its domain that of the configured sender."""
+        series = calendar_series(conn, proposal_id, deadline)
+        uid = calendar_uid(self.domain, "deadline", series, installation=installation_id(conn))
+        return calendar_entry(deadline, proposal, uid=uid)
 
     def _notice(
         self,

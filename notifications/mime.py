@@ -10,7 +10,8 @@ from email import quoprimime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from notifications.addresses import DOMAIN, make_address, message_id
+from notifications.addresses import DOMAIN, make_address
+from notifications.addresses import message_id as make_message_id
 from notifications.formatting import BERLIN
 from notifications.headers import POLICY, Verbatim, address_list, unstructured
 from notifications.ics import calendar_bytes
@@ -27,6 +28,9 @@ ALTERNATIVE_BOUNDARY = "=_ruhrflow_alternative"
 SENDER_NAME = "Ruhr-Konferenz (ruhrflow)"
 
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+_MESSAGE_ID = re.compile(
+    r"<[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?>"
+)
 # MIME type and parameter names (RFC 2045 tokens) and values that need no quoting beyond "…".
 _TOKEN = re.compile(r"[A-Za-z0-9!#$&.+^_-]{1,40}")
 _VALUE = re.compile(r"[A-Za-z0-9 ._+-]{1,60}")
@@ -44,6 +48,8 @@ def build_message(
     calendar: CalendarEntry | None = None,
     domain: str = "ruhrflow.invalid",
     attachments: Sequence[Attachment] = (),
+    message_id: str | None = None,
+    installation: str = "",
 ) -> NoticeMessage:
     """Build the email for one notice.
 
@@ -61,8 +67,11 @@ def build_message(
     time. The result carries its :class:`~notifications.transport.Envelope` (From address and
     To addresses) so that the transport need not parse the headers it was built from.
 
+    The Message-ID is ``message_id`` (as the outbox row recorded it) or derived from the
+    idempotency key, ``installation`` and ``domain`` (:func:`~notifications.addresses.message_id`).
+
     Raises ``ValueError`` for an invalid address, an empty recipient list, a naive ``date``, or
-    an idempotency key or domain that cannot go into a header.
+    an idempotency key, Message-ID or domain that cannot go into a header.
     """
     if not recipients:
         raise ValueError("a notice needs at least one recipient")
@@ -74,6 +83,10 @@ def build_message(
         )
     if not DOMAIN.fullmatch(domain):
         raise ValueError(f"invalid Message-ID domain: {domain!r}")
+    if message_id is None:
+        message_id = make_message_id(idempotency_key, domain, installation=installation)
+    elif not _MESSAGE_ID.fullmatch(message_id):
+        raise ValueError(f"invalid Message-ID: {message_id!r}")
 
     to = [make_address(r.name, r.address) for r in recipients]
     from_ = make_address(SENDER_NAME, sender)
@@ -86,7 +99,7 @@ def build_message(
     message["To"] = to_header
     message["Subject"] = unstructured(one_line(rendered.subject), "Subject")
     message["Date"] = Verbatim(format_datetime(date.astimezone(BERLIN)))
-    message["Message-ID"] = Verbatim(message_id(idempotency_key, domain))
+    message["Message-ID"] = Verbatim(message_id)
     message["Auto-Submitted"] = Verbatim("auto-generated")
     message["X-Ruhrflow-Key"] = Verbatim(idempotency_key)
     message["MIME-Version"] = Verbatim("1.0")

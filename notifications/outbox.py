@@ -30,6 +30,7 @@ from notifications import codec
 from notifications.addresses import make_address, message_id
 from notifications.model import CalendarEntry, Recipient
 from workflow.store.direct import Direct
+from workflow.store.installation import installation_id
 from workflow.store.schema import outbox, proposals
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ _INSERT_MANY_SQLITE = Direct(
 )
 
 
-def _values(notice: Notice, now: datetime, domain: str) -> dict[str, Any]:
+def _values(notice: Notice, now: datetime, domain: str, installation: str) -> dict[str, Any]:
     """The outbox row of ``notice``; ``failed`` with "no recipient" when it has none."""
     recipients, bad = _valid(notice.recipients, notice.idempotency_key)
     error = None
@@ -148,7 +149,7 @@ def _values(notice: Notice, now: datetime, domain: str) -> dict[str, Any]:
         "attempts": 0,
         "next_attempt_at": now,
         "last_error": error,
-        "message_id": message_id(notice.idempotency_key, domain),
+        "message_id": message_id(notice.idempotency_key, domain, installation=installation),
         "created_at": now,
     }
 
@@ -160,7 +161,8 @@ def enqueue(conn: Connection, notice: Notice, now: datetime, *, domain: str) -> 
     "no recipient", so that ``notices list`` shows it instead of it vanishing.
     """
     stmt = _INSERT_POSTGRESQL if conn.dialect.name == "postgresql" else _INSERT_SQLITE
-    new_id = conn.execute(stmt, _values(notice, now, domain)).scalar_one_or_none()
+    values = _values(notice, now, domain, installation_id(conn))
+    new_id = conn.execute(stmt, values).scalar_one_or_none()
     if new_id is None:
         log.debug("notice %s exists already", notice.idempotency_key)
         return None
@@ -176,7 +178,8 @@ def enqueue_many(
     """
     if not notices:
         return
-    rows = [_values(n, now, domain) for n in notices]
+    installation = installation_id(conn)
+    rows = [_values(n, now, domain, installation) for n in notices]
     if conn.dialect.name == "postgresql":
         conn.execute(_INSERT_MANY_POSTGRESQL, rows)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ from conftest import NOW
 from sqlalchemy import func, select
 from support import add_proposal, as_delivered, walk_to
 
+from notifications.addresses import calendar_uid
 from notifications.context import open_deadlines_of
 from notifications.delivery import claim, deliver
 from notifications.model import Recipient
@@ -20,6 +22,7 @@ from notifications.transport import MemoryTransport
 from workflow.engine import Engine
 from workflow.intake import ProposalInput, create_proposals
 from workflow.runtime import Runtime
+from workflow.store.installation import installation_id
 from workflow.store.schema import deadline_rungs, deadlines, outbox, proposals
 from workflow.sweep import sweep
 
@@ -139,7 +142,7 @@ def test_opening_the_consultation_tells_the_coordinators_with_the_deadline(
     )
     (ics,) = status["attachments"]
     assert ics["filename"] == "termin.ics" and ics["content_type"].startswith("text/calendar")
-    assert "UID:deadline-" in ics["content"] and "SEQUENCE:0" in ics["content"]
+    assert re.search(r"UID:[0-9a-f]{32}@", ics["content"]) and "SEQUENCE:0" in ics["content"]
 
 
 def test_progress_reports_go_to_lead_and_coordinators(engine: Engine) -> None:
@@ -172,7 +175,7 @@ def test_fired_rungs_give_reminders_and_escalations_once(engine: Engine, runtime
     assert "Frist überschritten" in escalation["subject"]
     assert "2 Arbeitstage nach Fristende" in escalation["body_text"]
     (ics,) = escalation["attachments"]
-    assert "UID:deadline-" in ics["content"]
+    assert re.search(r"UID:[0-9a-f]{32}@", ics["content"])
 
 
 def test_claim_takes_one_due_row_and_its_lease_protects_it(engine: Engine) -> None:
@@ -231,7 +234,7 @@ def test_a_transition_stores_the_context_and_delivery_stores_what_it_sent(
     assert stored["subject"] is None and stored["body_text"] is None
     assert stored["attachments"] is None
     assert stored["context"]["proposal"]["key"] == key
-    assert stored["calendar"]["uid"].startswith("deadline-")
+    assert re.fullmatch(r"[0-9a-f]{32}@ruhrkonferenz\.nrw\.example", stored["calendar"]["uid"])
     transport = MemoryTransport()
     assert deliver(engine, transport, NOW + timedelta(days=1)).failed == 0
     (message,) = [m for m in transport.outbox if m["Message-ID"] == stored["message_id"]]
@@ -361,6 +364,7 @@ def test_a_bulk_advance_hands_over_the_deadlines_too(
     assert queries == []  # every proposal changed state: the effect knew all their deadlines
     # each notice names its own proposal's deadline, and the rungs hang on it
     with engine.store.read() as conn:
+        installation = installation_id(conn)
         for key in keys:
             pid = conn.execute(select(proposals.c.id).where(proposals.c.key == key)).scalar_one()
             (deadline_id,) = conn.execute(
@@ -377,7 +381,10 @@ def test_a_bulk_advance_hands_over_the_deadlines_too(
                 .scalars()
                 .first()["uid"]
             )
-            assert uid.startswith(f"deadline-{deadline_id}@")
+            expected = calendar_uid(
+                "ruhrkonferenz.nrw.example", "deadline", deadline_id, installation=installation
+            )
+            assert uid == expected
             rungs = conn.execute(
                 select(deadline_rungs.c.deadline_id).where(
                     deadline_rungs.c.deadline_id == deadline_id

@@ -17,6 +17,8 @@ from notify_contexts import FULL, status_change_full
 from notifications import KINDS, Recipient, Renderer, build_message
 from notifications.sanitize import one_line
 
+INSTALLATION = "5f0c1e2d3b4a69788796a5b4c3d2e1f0"  # what migration 0007 makes: 32 hex digits
+
 UTC = ZoneInfo("UTC")
 RENDERER = Renderer()
 NASTY = [
@@ -84,6 +86,7 @@ def test_any_title_or_display_name_leaves_headers_and_recipients_unchanged(
         recipients=[Recipient(display_name, "referat42@mulnv.nrw.invalid")],
         rendered=rendered,
         idempotency_key="RK-03-01:approve:7",
+        installation=INSTALLATION,
         date=datetime(2019, 11, 5, 8, 0, tzinfo=UTC),
     )
     # when it goes over the wire and is parsed back

@@ -230,3 +230,14 @@ outbox = Table(
     Column("sent_at", UTCDateTime, nullable=True),
     Index(None, "status", "next_attempt_at"),
 )
+
+# One row: the random id of this database, made by the migration that created the table
+# (``ruhrflow init``). Message-IDs and calendar UIDs derive from it, so that two databases
+# (a demo and production, a test copy) never give the same ids (notifications/addresses.py).
+installation = Table(
+    "installation",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("installation_id", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
