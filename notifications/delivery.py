@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -72,8 +72,9 @@ DEFAULT_MAX_ATTEMPTS = 8
 DEFAULT_LEASE = timedelta(minutes=10)
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=6)
-# After this many temporary failures in a row the server is taken to be down: the pass
-# stops, and the remaining notices keep their attempts for a later pass.
+# After this many failures in a row to reach the transport at all, it is taken to be down: the
+# pass stops, and the remaining notices keep their attempts for a later pass. A server that
+# answers with a temporary refusal (greylisting, 451) is up: the pass goes on.
 STOP_AFTER_TEMPORARY = 3
 DEFAULT_SENDER = "koordination@ruhrflow.invalid"
 CALENDAR_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
@@ -85,6 +86,17 @@ class RandomSource(Protocol):
     def random(self) -> float: ...
 
 
+@dataclass(frozen=True)
+class DeliveryProblem:
+    """A notice this pass could not deliver: ``failed`` for good, or back to ``pending``."""
+
+    notice_id: int
+    idempotency_key: str
+    status: str  # failed | pending
+    error: str  # one line: the transport's message with the server's status code
+    unreachable: bool  # the transport could not be reached at all
+
+
 @dataclass
 class DeliveryCounts:
     """What one delivery pass did."""
@@ -93,6 +105,7 @@ class DeliveryCounts:
     retried: int = 0  # temporary failure, back to pending
     failed: int = 0  # permanently failed now
     stopped_early: bool = False  # the transport looked unreachable
+    problems: list[DeliveryProblem] = field(default_factory=list)
 
     @property
     def claimed(self) -> int:
@@ -101,12 +114,15 @@ class DeliveryCounts:
 
     @property
     def unreachable(self) -> bool:
-        """Nothing went out and the transport failed temporarily: it looks unreachable."""
-        return self.sent == 0 and self.retried > 0
+        """The transport could not be reached (connection refused or lost, timeout).
+
+        A server's temporary refusal (4xx, e.g. greylisting) does not count: it answered.
+        """
+        return any(p.unreachable for p in self.problems)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly."""
-        return {**asdict(self), "claimed": self.claimed}
+        return {**asdict(self), "claimed": self.claimed, "unreachable": self.unreachable}
 
 
 def backoff(attempts: int, rng: RandomSource, *, base: timedelta = BACKOFF_BASE,
@@ -331,19 +347,27 @@ def deliver(
         with engine.store.write() as conn:
             if attempted is not None:
                 outcome = _mark(engine, conn, *attempted, now, max_attempts, rng)
+                last, _, last_error = attempted
                 if outcome == SENT:
                     counts.sent += 1
-                    temporary_in_a_row = 0
                 elif outcome == PENDING:
                     counts.retried += 1
-                    temporary_in_a_row += 1
                 else:
                     counts.failed += 1
-                    temporary_in_a_row = 0
+                if last_error is not None:
+                    counts.problems.append(
+                        DeliveryProblem(
+                            int(last["id"]), str(last["idempotency_key"]), outcome,
+                            str(last_error), last_error.unreachable,
+                        )
+                    )  # fmt: skip
+                unreachable = last_error is not None and last_error.unreachable
+                temporary_in_a_row = temporary_in_a_row + 1 if unreachable else 0
             if temporary_in_a_row >= STOP_AFTER_TEMPORARY:
                 counts.stopped_early = True
                 log.warning(
-                    "%d temporary failures in a row: stopping this pass", temporary_in_a_row
+                    "the transport was unreachable %d times in a row: stopping this pass",
+                    temporary_in_a_row,
                 )
             elif limit is None or counts.claimed < limit:
                 row = claim(conn, now, lease)
