@@ -48,9 +48,8 @@ from notifications.outbox import (
     SENDING,
     SENT,
     calendar_from_json,
-    sender_address,
 )
-from notifications.render import Renderer, renderer_for
+from notifications.render import Letter, Renderer, renderer_for
 from notifications.transport import (
     MaildirTransport,
     MemoryTransport,
@@ -163,6 +162,11 @@ def transport_from_settings(settings: Settings) -> Transport:
     )
 
 
+def letter_of(settings: Settings) -> Letter:
+    """The signature and footer of ``settings.mail`` (what every notice closes with)."""
+    return Letter(signature=settings.mail.signature, footer=settings.mail.footer)
+
+
 @dataclass(frozen=True)
 class RenderedRow:
     """The mail of one outbox row: its bodies and its attachments as the row stores them."""
@@ -210,6 +214,7 @@ def message_from_row(
     date: datetime,
     renderer: Renderer | None = None,
     rendered: RenderedRow | None = None,
+    reply_to: str = "",
 ) -> EmailMessage:
     """Build the email of a stored notice (same Message-ID as recorded in the row).
 
@@ -238,7 +243,8 @@ def message_from_row(
             )
         )
     return build_message(
-        sender=sender_address(sender),
+        sender=sender,
+        reply_to=reply_to,
         recipients=recipients,
         rendered=rendered.rendered,
         idempotency_key=row["idempotency_key"],
@@ -332,12 +338,14 @@ def deliver(
         engine = target
         max_attempts = max_attempts or DEFAULT_MAX_ATTEMPTS
         sender = sender or DEFAULT_SENDER
+        reply_to = ""
         renderer = renderer_for()
     else:
         engine = target.engine
         max_attempts = max_attempts or target.settings.mail.max_attempts
         sender = sender or target.settings.mail.sender
-        renderer = renderer_for(target.settings.mail.templates)
+        reply_to = target.settings.mail.reply_to
+        renderer = renderer_for(target.settings.mail.templates, letter_of(target.settings))
     rng = rng if rng is not None else random.Random()
     counts = DeliveryCounts()
     temporary_in_a_row = 0
@@ -377,7 +385,9 @@ def deliver(
         rendered: RenderedRow | None = None
         try:
             rendered = render_row(row, renderer)
-            message = message_from_row(row, sender=sender, date=now, rendered=rendered)
+            message = message_from_row(
+                row, sender=sender, date=now, rendered=rendered, reply_to=reply_to
+            )
         except ValueError as exc:
             error = TransportError(f"cannot build the message: {exc}", temporary=False)
         else:

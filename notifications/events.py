@@ -49,7 +49,7 @@ from workflow.store.installation import installation_id
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from notifications.render import Renderer
+    from notifications.render import Letter, Renderer
     from workflow.engine import Applied
     from workflow.settings import Settings
     from workflow.sweep import RungInfo
@@ -74,19 +74,30 @@ def transition_key(key: str, seq: int, kind: str) -> str:
 class Notifier:
     """Writes the notices of events to the outbox (rendered at delivery); one per runtime."""
 
-    def __init__(self, directory: Directory, *, domain: str, templates: Path | None = None) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        *,
+        domain: str,
+        templates: Path | None = None,
+        letter: Letter | None = None,
+    ) -> None:
         self.directory = directory
         self.domain = domain
         self.templates = templates
+        self.letter = letter
         self._recipient_cache: dict[tuple[Any, ...], list[Recipient]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, directory: Directory) -> Notifier:
-        """The notifier for ``settings`` (template overrides, the sender's domain)."""
+        """The notifier for ``settings`` (template overrides, the sender's domain, the letter)."""
+        from notifications.delivery import letter_of
+
         return cls(
             directory,
             domain=message_domain(settings.mail.sender),
             templates=settings.mail.templates,
+            letter=letter_of(settings),
         )
 
     @cached_property
@@ -94,7 +105,7 @@ class Notifier:
         """The templates (for previews; transitions do not render, delivery does)."""
         from notifications.render import renderer_for
 
-        return renderer_for(self.templates)
+        return renderer_for(self.templates, self.letter)
 
     # --- transitions --------------------------------------------------------------------------
 

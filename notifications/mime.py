@@ -25,7 +25,6 @@ CALENDAR_FILENAME = "termin.ics"
 # rather than random, so that the parsed Content-Type headers are shared (headers.POLICY).
 MIXED_BOUNDARY = "=_ruhrflow_mixed"
 ALTERNATIVE_BOUNDARY = "=_ruhrflow_alternative"
-SENDER_NAME = "Ruhr-Konferenz (ruhrflow)"
 
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 _MESSAGE_ID = re.compile(
@@ -50,13 +49,15 @@ def build_message(
     attachments: Sequence[Attachment] = (),
     message_id: str | None = None,
     installation: str = "",
+    reply_to: str = "",
 ) -> NoticeMessage:
     """Build the email for one notice.
 
     Structure: ``multipart/mixed`` holding a ``multipart/alternative`` (text/plain and text/html,
     UTF-8, quoted-printable) and, if ``calendar`` is given, the attachment ``termin.ics``
-    (``text/calendar; method=PUBLISH``), then ``attachments``. ``sender`` is a plain address
-    (addr-spec); the From header shows it as :data:`SENDER_NAME`. Untrusted text (subject,
+    (``text/calendar; method=PUBLISH``), then ``attachments``. ``sender`` is the configured
+    sender, ``Display Name <addr>`` or a plain address, and becomes the From header as it is
+    (no name added); ``reply_to`` likewise a Reply-To header when given. Untrusted text (subject,
     display names) cannot add headers or recipients: line breaks become spaces, addresses are
     built only from their parts (:class:`~email.headerregistry.Address`), and Subject/From/To
     are encoded by :mod:`notifications.headers` rather than the stdlib folder (see there why).
@@ -89,7 +90,7 @@ def build_message(
         raise ValueError(f"invalid Message-ID: {message_id!r}")
 
     to = [make_address(r.name, r.address) for r in recipients]
-    from_ = make_address(SENDER_NAME, sender)
+    from_ = make_address(*_name_and_address(sender))
     message = NoticeMessage(policy=POLICY)
     # Subject, From and To carry untrusted text: encoded by notifications.headers, not the stdlib.
     # The other values are ASCII the checks above or the stdlib formatters vouch for.
@@ -97,6 +98,8 @@ def build_message(
     to_header = address_list(to, "To")
     message["From"] = from_header
     message["To"] = to_header
+    if reply_to.strip():
+        message["Reply-To"] = address_list([make_address(*_name_and_address(reply_to))], "Reply-To")
     message["Subject"] = unstructured(one_line(rendered.subject), "Subject")
     message["Date"] = Verbatim(format_datetime(date.astimezone(BERLIN)))
     message["Message-ID"] = Verbatim(message_id)
@@ -122,6 +125,21 @@ def build_message(
     for attachment in attachments:
         mixed.attach(_attachment_part(attachment))
     return message
+
+
+_NAMED_ADDRESS = re.compile(r'\s*(?:"([^"\\\x00-\x1f]*)"|([^"<>\x00-\x1f]*?))\s*<([^<>\s]+)>\s*')
+
+
+def _name_and_address(configured: str) -> tuple[str, str]:
+    """``("Name", "addr")`` of ``Name <addr>`` (or ``"Name" <addr>``), else ``("", text)``.
+
+    Anything else is taken as a bare address, which :func:`make_address` validates: a list,
+    a line break or a stray ``<`` is refused, not half parsed.
+    """
+    match = _NAMED_ADDRESS.fullmatch(configured)
+    if match is None:
+        return "", configured.strip()
+    return (match.group(1) or match.group(2) or "").strip(), match.group(3)
 
 
 def calendar_attachment(calendar: CalendarEntry, stamp: datetime) -> Attachment:

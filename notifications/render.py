@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import jinja2
 from notifications.formatting import datum, datumzeit, euro, wert
 from notifications.model import RenderedNotice
 from notifications.sanitize import one_line
+from notifications.wrap import wrap_plain
 
 KINDS: tuple[str, ...] = (
     "status_change",
@@ -23,6 +25,21 @@ KINDS: tuple[str, ...] = (
 """The notice kinds the package ships templates for."""
 
 
+@dataclass(frozen=True)
+class Letter:
+    """What every notice closes with, from ``[mail]`` in the configuration.
+
+    ``signature`` follows "Mit freundlichen Grüßen" (one or more lines); ``footer`` is the small
+    print under the rule (none when empty). Neither names the software unless configured to:
+    a ministry reads the office that writes to it, not the tool it uses.
+    """
+
+    signature: str = "Koordinierung der Ruhr-Konferenz"
+    footer: str = (
+        "Diese Nachricht wurde automatisch für die Koordinierung der Ruhr-Konferenz versandt."
+    )
+
+
 class Renderer:
     """Renders the notice kinds in :data:`KINDS`.
 
@@ -32,7 +49,7 @@ class Renderer:
     templates escape them.
     """
 
-    def __init__(self, override_dir: Path | None = None) -> None:
+    def __init__(self, override_dir: Path | None = None, letter: Letter | None = None) -> None:
         loaders: list[jinja2.BaseLoader] = []
         if override_dir is not None:
             loaders.append(jinja2.FileSystemLoader(override_dir))
@@ -48,16 +65,22 @@ class Renderer:
             keep_trailing_newline=True,
         )
         self._env.filters.update(datum=datum, datumzeit=datumzeit, euro=euro, wert=wert)
+        letter = letter or Letter()
+        # Globals, not context: the letter is configuration, applied when a notice is rendered.
+        self._env.globals.update(
+            signature_lines=letter.signature.strip().splitlines(), footer=letter.footer.strip()
+        )
 
     def render(self, kind: str, context: Mapping[str, Any]) -> RenderedNotice:
         """Render the notice ``kind`` with ``context``.
 
         Raises ``ValueError`` for an unknown kind and ``jinja2.UndefinedError`` when the context
-        lacks a value a template uses. The subject is reduced to one line.
+        lacks a value a template uses. The subject is reduced to one line; the plain text is
+        wrapped to 78 characters a line (:mod:`notifications.wrap`).
         """
         values = dict(context)
         subject = self.subject(kind, values)
-        text = self._env.get_template(f"{kind}.txt").render(values)
+        text = wrap_plain(self._env.get_template(f"{kind}.txt").render(values))
         html = self._env.get_template(f"{kind}.html").render(values)
         return RenderedNotice(subject=subject, text=text, html=html)
 
@@ -69,11 +92,11 @@ class Renderer:
 
 
 @lru_cache(maxsize=8)
-def renderer_for(override_dir: Path | None = None) -> Renderer:
+def renderer_for(override_dir: Path | None = None, letter: Letter | None = None) -> Renderer:
     """One :class:`Renderer` per template directory for the whole process.
 
     Building one compiles the templates anew on first use (about 50 ms for all kinds); the
     delivery worker, which renders on every pass, shares this one. Jinja still reloads a
     template whose file changed.
     """
-    return Renderer(override_dir)
+    return Renderer(override_dir, letter)

@@ -199,8 +199,24 @@ def test_a_display_name_cannot_add_recipients_or_headers(display_name: str) -> N
 def test_an_invalid_address_is_refused(address: str) -> None:
     with pytest.raises(ValueError, match="invalid email address"):
         build(recipients=[Recipient("Referat 42", address)])
-    with pytest.raises(ValueError, match="invalid email address"):
-        build(sender=address)
+    if address != "Referat 42 <referat42@mulnv.nrw.invalid>":  # a configured sender may be so
+        with pytest.raises(ValueError, match="invalid email address"):
+            build(sender=address)
+
+
+def test_the_configured_sender_and_reply_to_are_from_and_reply_to() -> None:
+    message = reparse(
+        build(
+            sender="Staatskanzlei NRW <ruhr@stk.nrw.invalid>",
+            reply_to='"Geschäftsstelle, Ruhr-Konferenz" <gs@stk.nrw.invalid>',
+        )
+    )
+    (sender,) = message["From"].addresses
+    (reply_to,) = message["Reply-To"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Staatskanzlei NRW", "ruhr@stk.nrw.invalid")
+    assert reply_to.display_name == "Geschäftsstelle, Ruhr-Konferenz"
+    assert reply_to.addr_spec == "gs@stk.nrw.invalid"
+    assert reparse(build())["Reply-To"] is None
 
 
 def test_inputs_that_cannot_make_a_valid_message_are_refused() -> None:
