@@ -257,9 +257,14 @@ def rung_context(
     kind: str,
     rung: str,
     now: datetime,
+    late_since: datetime | None = None,
 ) -> dict[str, Any]:
-    """The context of ``reminder`` (days left) or ``escalation`` (days overdue)."""
-    values = {**deadline.as_context(), "rung": rung_label(rung)}
+    """The context of ``reminder`` (days left) or ``escalation`` (days overdue).
+
+    ``late_since`` is the rung's own time when it goes out late (after downtime): the notice
+    says so, and since when.
+    """
+    values = {**deadline.as_context(), "rung": rung_label(rung), "late_since": late_since}
     if kind == "reminder":
         values["days_left"] = days_between(now, deadline.due_at)
     else:

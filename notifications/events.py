@@ -231,7 +231,12 @@ class Notifier:
             info.proposal_id,
             recipients,
             rung_context(
-                proposal=proposal, deadline=deadline, kind=info.kind, rung=info.rung, now=now
+                proposal=proposal,
+                deadline=deadline,
+                kind=info.kind,
+                rung=info.rung,
+                now=now,
+                late_since=info.fire_at if info.late else None,
             ),
             self._calendar(conn, info.proposal_id, deadline, proposal),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +27,9 @@ from workflow.store.schema import deadline_rungs, deadlines, outbox, proposals
 from workflow.sweep import sweep
 
 IM = "ruhr-konferenz@im.nrw.example"
+# The reminders of a consultation opened on 15 Jul 2019, 12:00 Berlin (walk_to from NOW).
+REMIND_7D = datetime(2019, 7, 29, 7, 0, tzinfo=UTC)
+REMIND_1D = datetime(2019, 8, 4, 7, 0, tzinfo=UTC)
 VM = "ruhr-konferenz@vm.nrw.example"
 MKW = "ruhr-konferenz@mkw.nrw.example"
 COORDINATION = "koordination@ruhrkonferenz.nrw.example"
@@ -162,9 +165,10 @@ def test_fired_rungs_give_reminders_and_escalations_once(engine: Engine, runtime
     key = add_proposal(engine, NOW)
     walk_to(engine, key, "consultation", NOW)
     hooks = scheduler_hooks(runtime)
-    later = NOW + timedelta(days=30)  # all three rungs of the consultation are due
-    sweep(engine, later, on_rung=hooks.on_rung)
-    sweep(engine, later, on_rung=hooks.on_rung)
+    # the reminders on time, the escalation when it is due
+    for at in (REMIND_7D, REMIND_1D, NOW + timedelta(days=30)):
+        sweep(engine, at, on_rung=hooks.on_rung)
+        sweep(engine, at, on_rung=hooks.on_rung)
     reminders = mails(engine, kind="reminder")
     (escalation,) = mails(engine, kind="escalation")
     assert len(reminders) == 2
@@ -172,7 +176,7 @@ def test_fired_rungs_give_reminders_and_escalations_once(engine: Engine, runtime
     assert all(addresses(r) == {IM, COORDINATION} for r in reminders)
     assert addresses(escalation) == {IM, COORDINATION}
     assert escalation["idempotency_key"].startswith("deadline-rung:")
-    assert "Frist überschritten" in escalation["subject"]
+    assert escalation["subject"].startswith("(verspätet) Frist überschritten")
     assert "2 Arbeitstage nach Fristende" in escalation["body_text"]
     (ics,) = escalation["attachments"]
     assert re.search(r"UID:[0-9a-f]{32}@", ics["content"])

@@ -49,11 +49,19 @@ def tick(ctx: click.Context, fmt: str) -> None:
     counts = result.counts()
     click.echo(
         f"tick at {local_time(result.now)}: {counts['reminder']} reminder(s),"
-        f" {counts['escalation']} escalation(s), {counts['late']} late"
+        f" {counts['escalation']} escalation(s), {counts['late']} late,"
+        f" {counts['skipped']} skipped"
     )
-    for r in result.fired:
-        late = " (late)" if r.late else ""
-        click.echo(f"  {r.key}  {r.deadline}.{r.rung}  due {local_time(r.due_at)}{late}")
+    # Each rung with its own time (when it was meant to go out), then the deadline's.
+    for r in sorted([*result.fired, *result.skipped], key=lambda r: (r.key, r.fire_at)):
+        if r.skipped is not None:
+            outcome = f"  skipped: {r.skipped}"
+        else:
+            outcome = "  late" if r.late else ""
+        click.echo(
+            f"  {r.key}  {r.deadline}.{r.rung}  at {local_time(r.fire_at)}"
+            f"  due {local_time(r.due_at)}{outcome}"
+        )
     if digest is not None and digest.enqueued:
         click.echo(f"digest {digest.week}: {len(digest.enqueued)} notice(s)")
     if delivery is not None and delivery.claimed:
