@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 
 from notifications.formatting import datum, datumzeit, euro, wert
+from notifications.grouping import group_changes
 from notifications.model import RenderedNotice
 from notifications.sanitize import one_line
 from notifications.wrap import wrap_plain
@@ -64,7 +65,9 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        self._env.filters.update(datum=datum, datumzeit=datumzeit, euro=euro, wert=wert)
+        self._env.filters.update(
+            datum=datum, datumzeit=datumzeit, euro=euro, wert=wert, gruppiert=group_changes
+        )
         letter = letter or Letter()
         # Globals, not context: the letter is configuration, applied when a notice is rendered.
         self._env.globals.update(

@@ -152,8 +152,10 @@ def test_digest_groups_by_state_and_lists_changes_and_upcoming_deadlines(
     text = notice.text
     assert "In Umsetzung (2):\n- RK-14-01 – Offensive Grüne Infrastruktur 2030\n" in text
     assert "In Prüfung (0):\n- keine\n" in text
-    assert "Umsetzung begonnen, neuer Stand: In Umsetzung" in text
-    assert "05.11.2019, 09:00 Uhr, Referat 42, MULNV" in text
+    assert "05.11.2019       1  1 Vorschlag: Umsetzung begonnen am 05.11.2019\n" in text
+    assert "                    neuer Stand: In Umsetzung\n" in text
+    assert "                    durch: Referat 42, MULNV\n" in text
+    assert "                    RK-14-01 – Offensive Grüne Infrastruktur 2030\n" in text
     assert "Fortschrittsbericht: bis 27.11.2019, 00:00 Uhr" in text
     assert text.rstrip().endswith("Wochenübersicht für das Ressort MULNV")
 
