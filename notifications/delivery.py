@@ -39,7 +39,7 @@ from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
 from notifications import codec
 from notifications.ics import calendar_bytes
-from notifications.mime import CALENDAR_FILENAME, build_message
+from notifications.mime import CALENDAR_FILENAME, build_message, name_and_address
 from notifications.model import Attachment, Recipient, RenderedNotice
 from notifications.outbox import (
     FAILED,
@@ -175,11 +175,14 @@ class RenderedRow:
     attachments: list[dict[str, str]]
 
 
-def render_row(row: Mapping[str, Any], renderer: Renderer) -> RenderedRow:
+def render_row(
+    row: Mapping[str, Any], renderer: Renderer, organizer: tuple[str, str] | None = None
+) -> RenderedRow:
     """Render a stored notice: from its context, or as stored (rows enqueued before 0004).
 
     The ``termin.ics`` is stamped with the row's ``created_at``, so that rendering the same
-    row twice (a retry, a duplicate after a crash) gives the same bytes. Raises ``ValueError``
+    row twice (a retry, a duplicate after a crash) gives the same bytes; its ORGANIZER is
+    ``organizer`` (the configured sender's name and address). Raises ``ValueError``
     when the row cannot be rendered (a template error, a damaged context).
     """
     if row["body_text"] is not None:
@@ -196,7 +199,9 @@ def render_row(row: Mapping[str, Any], renderer: Renderer) -> RenderedRow:
     attachments: list[dict[str, str]] = []
     if row["calendar"] is not None:
         entry = calendar_from_json(row["calendar"])
-        content = calendar_bytes(entry, method="PUBLISH", stamp=row["created_at"])
+        content = calendar_bytes(
+            entry, method="PUBLISH", stamp=row["created_at"], organizer=organizer
+        )
         attachments.append(
             {
                 "filename": CALENDAR_FILENAME,
@@ -384,7 +389,7 @@ def deliver(
         error: TransportError | None = None
         rendered: RenderedRow | None = None
         try:
-            rendered = render_row(row, renderer)
+            rendered = render_row(row, renderer, name_and_address(sender))
             message = message_from_row(
                 row, sender=sender, date=now, rendered=rendered, reply_to=reply_to
             )

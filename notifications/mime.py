@@ -90,7 +90,7 @@ def build_message(
         raise ValueError(f"invalid Message-ID: {message_id!r}")
 
     to = [make_address(r.name, r.address) for r in recipients]
-    from_ = make_address(*_name_and_address(sender))
+    from_ = make_address(*name_and_address(sender))
     message = NoticeMessage(policy=POLICY)
     # Subject, From and To carry untrusted text: encoded by notifications.headers, not the stdlib.
     # The other values are ASCII the checks above or the stdlib formatters vouch for.
@@ -99,7 +99,7 @@ def build_message(
     message["From"] = from_header
     message["To"] = to_header
     if reply_to.strip():
-        message["Reply-To"] = address_list([make_address(*_name_and_address(reply_to))], "Reply-To")
+        message["Reply-To"] = address_list([make_address(*name_and_address(reply_to))], "Reply-To")
     message["Subject"] = unstructured(one_line(rendered.subject), "Subject")
     message["Date"] = Verbatim(format_datetime(date.astimezone(BERLIN)))
     message["Message-ID"] = Verbatim(message_id)
@@ -121,7 +121,8 @@ def build_message(
     mixed: EmailMessage = message
     mixed.attach(alternative)
     if calendar is not None:
-        attachments = [calendar_attachment(calendar, date), *attachments]
+        organizer = (from_.display_name, from_.addr_spec)
+        attachments = [calendar_attachment(calendar, date, organizer), *attachments]
     for attachment in attachments:
         mixed.attach(_attachment_part(attachment))
     return message
@@ -130,7 +131,7 @@ def build_message(
 _NAMED_ADDRESS = re.compile(r'\s*(?:"([^"\\\x00-\x1f]*)"|([^"<>\x00-\x1f]*?))\s*<([^<>\s]+)>\s*')
 
 
-def _name_and_address(configured: str) -> tuple[str, str]:
+def name_and_address(configured: str) -> tuple[str, str]:
     """``("Name", "addr")`` of ``Name <addr>`` (or ``"Name" <addr>``), else ``("", text)``.
 
     Anything else is taken as a bare address, which :func:`make_address` validates: a list,
@@ -142,14 +143,16 @@ def _name_and_address(configured: str) -> tuple[str, str]:
     return (match.group(1) or match.group(2) or "").strip(), match.group(3)
 
 
-def calendar_attachment(calendar: CalendarEntry, stamp: datetime) -> Attachment:
-    """The ``termin.ics`` of a notice made at ``stamp``."""
+def calendar_attachment(
+    calendar: CalendarEntry, stamp: datetime, organizer: tuple[str, str] | None = None
+) -> Attachment:
+    """The ``termin.ics`` of a notice made at ``stamp``, organised by ``organizer``."""
     return Attachment(
         filename=CALENDAR_FILENAME,
         maintype="text",
         subtype="calendar",
         params=(("method", "PUBLISH"), ("charset", "utf-8")),
-        content=calendar_bytes(calendar, method="PUBLISH", stamp=stamp),
+        content=calendar_bytes(calendar, method="PUBLISH", stamp=stamp, organizer=organizer),
     )
 
 

@@ -149,3 +149,27 @@ def _event(message: EmailMessage) -> Any:
     assert text is not None
     (event,) = icalendar.Calendar.from_ical(text).walk("VEVENT")
     return event
+
+
+def test_every_published_calendar_part_names_the_configured_sender_as_organizer(
+    runtime: Runtime,
+) -> None:
+    # given a proposal entering the consultation (a status change and the coordinators'
+    # notice, both with the consultation deadline)
+    _same_story(runtime)
+    # when the notices are delivered
+    transport = MemoryTransport()
+    deliver(runtime, transport, NOW + timedelta(days=1))
+    parts = [text for m in transport.outbox if (text := _calendar(m)) is not None]
+    assert parts
+    for text in parts:
+        # then METHOD:PUBLISH comes with the ORGANIZER RFC 5546 requires: the From of the mail
+        calendar = icalendar.Calendar.from_ical(text)
+        assert str(calendar["METHOD"]) == "PUBLISH"
+        (event,) = calendar.walk("VEVENT")
+        assert str(event["ORGANIZER"]) == "mailto:koordination@ruhrkonferenz.nrw.example"
+        assert str(event["ORGANIZER"].params["CN"]) == "Ruhr-Konferenz Koordination"
+        # and the second parser reads the same
+        parsed = vobject.readOne(text)
+        assert parsed.vevent.organizer.value == "mailto:koordination@ruhrkonferenz.nrw.example"
+        assert parsed.vevent.organizer.params["CN"] == ["Ruhr-Konferenz Koordination"]
