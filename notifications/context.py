@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from notifications.formatting import BERLIN
 from notifications.model import CalendarEntry, Recipient
@@ -171,31 +171,22 @@ def calendar_entry(
     )
 
 
-_SERIES_START = (
-    select(deadlines.c.id)
-    .where(
-        deadlines.c.proposal_id == bindparam("pid"),
-        deadlines.c.kind == bindparam("kind"),
-        deadlines.c.sequence == 0,
-        deadlines.c.id <= bindparam("deadline_id"),
-    )
-    .order_by(deadlines.c.id.desc())
-    .limit(1)
+_SERIES = select(func.coalesce(deadlines.c.series_id, deadlines.c.id)).where(
+    deadlines.c.id == bindparam("deadline_id")
 )
 
 
-def calendar_series(conn: Connection, proposal_id: int, deadline: OpenDeadline) -> int:
+def calendar_series(conn: Connection, deadline: OpenDeadline) -> int:
     """The deadline row that identifies the calendar entry of ``deadline``.
 
-    Each period of a recurring deadline (the quarterly progress report) is a row of its own
-    with the period in ``sequence``; all periods share the entry of their first period, so a
-    calendar moves the one appointment and SEQUENCE counts. Other deadlines are their own.
+    Each period of a recurring deadline (the quarterly progress report) is a row of its own;
+    all periods share the entry of their first period (``series_id``), so a calendar moves
+    the one appointment and SEQUENCE (periods and moves) counts. A deadline whose
+    SEQUENCE is 0 is a first period never moved: its own series, no query needed.
     """
     if deadline.sequence == 0:
         return deadline.id
-    found = conn.execute(
-        _SERIES_START, {"pid": proposal_id, "kind": deadline.kind, "deadline_id": deadline.id}
-    ).scalar_one_or_none()
+    found = conn.execute(_SERIES, {"deadline_id": deadline.id}).scalar_one_or_none()
     return deadline.id if found is None else int(found)
 
 

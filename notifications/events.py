@@ -241,6 +241,45 @@ class Notifier:
             self._calendar(conn, info.proposal_id, deadline, proposal),
         )
 
+    # --- moved deadlines ----------------------------------------------------------------------
+
+    def on_moved(self, conn: Connection, applied: Applied, moved: Any, now: datetime) -> None:
+        """The hook of ``deadlines move``: a ``deadline_moved`` notice with the moved entry
+        (same UID, SEQUENCE one higher), to the lead ministry, the coordinators and the roles
+        the deadline's rule reminds."""
+        from workflow.deadlines import rule_of
+
+        row = applied.proposal
+        proposal = proposal_context(row, applied.definition, self.directory)
+        deadline = OpenDeadline(
+            moved.deadline_id, moved.kind, moved.label, moved.due_at, moved.sequence
+        )
+        rule = rule_of(applied.definition, moved.kind)
+        reminded = tuple(r for rung in rule.rungs for r in rung.recipients) if rule else ()
+        roles = ("lead_ministry", "coordinator", *reminded)
+        context = {
+            "proposal": proposal,
+            "deadline": {
+                **deadline.as_context(),
+                "old_due_at": moved.old_due_at,
+                "reason": moved.reason,
+                "actor_name": self._actor_name(applied.actor),
+            },
+        }
+        notice = self._notice(
+            f"deadline-moved:{moved.deadline_id}:{moved.sequence}",
+            "deadline_moved",
+            moved.proposal_id,
+            unique(role_recipients(self.directory, roles, row)),
+            context,
+            self._calendar(conn, moved.proposal_id, deadline, proposal),
+        )
+        enqueue(conn, notice, now, domain=self.domain)
+
+    def _actor_name(self, actor: str) -> str:
+        who = self.directory.actors.get(actor)
+        return who.name if who else actor
+
     def _calendar(
         self,
         conn: Connection,
@@ -250,7 +289,7 @@ class Notifier:
     ) -> CalendarEntry:
         """The ``termin.ics`` of ``deadline``: its UID from the installation id and the
         deadline (one per recurring series), its domain that of the configured sender."""
-        series = calendar_series(conn, proposal_id, deadline)
+        series = calendar_series(conn, deadline)
         uid = calendar_uid(self.domain, "deadline", series, installation=installation_id(conn))
         return calendar_entry(deadline, proposal, uid=uid)
 

@@ -22,6 +22,7 @@ KINDS: tuple[str, ...] = (
     "escalation",
     "consultation_opened",
     "digest",
+    "deadline_moved",
 )
 """The notice kinds the package ships templates for."""
 

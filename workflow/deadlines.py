@@ -381,7 +381,13 @@ _CLOSE_OPEN_OF = _closing(deadlines.c.proposal_id.in_(bindparam("pids", expandin
 _CLOSE_OPEN_OF_ONE = Direct(
     _closing(deadlines.c.proposal_id == bindparam("pid")).returning(deadlines.c.id)
 )
-_MET = (deadlines.c.id, deadlines.c.proposal_id, deadlines.c.kind, deadlines.c.sequence)
+_MET = (
+    deadlines.c.id,
+    deadlines.c.proposal_id,
+    deadlines.c.kind,
+    deadlines.c.sequence,
+    func.coalesce(deadlines.c.series_id, deadlines.c.id),
+)
 _MEET_OPEN_OF = _closing(
     deadlines.c.proposal_id.in_(bindparam("pids", expanding=True)),
     deadlines.c.kind.in_(bindparam("kinds", expanding=True)),
@@ -521,6 +527,7 @@ class DeadlineEffect:
         closed: list[int] = []
         met: list[int] = []
         sequences: dict[tuple[int, str], int] = {}  # (proposal, kind) -> highest period met
+        series: dict[tuple[int, str], int] = {}  # (proposal, kind) -> first deadline of it
         leaving = sorted(close_all)
         closing = {"new_status": CLOSED, "closed": now}
         if len(leaving) == 1:
@@ -543,10 +550,11 @@ class DeadlineEffect:
                 else:
                     params = {"pids": chunk, "kinds": list(kinds), **meeting}
                     found = [tuple(r) for r in conn.execute(_MEET_OPEN_OF, params)]
-                for deadline_id, proposal_id, kind, sequence in found:
+                for deadline_id, proposal_id, kind, sequence, first in found:
                     met.append(deadline_id)
                     slot = (proposal_id, kind)
                     sequences[slot] = max(sequences.get(slot, -1), int(sequence))
+                    series[slot] = int(first)
         ended = closed + met
         if len(ended) == 1:
             _CANCEL_ONE.execute(conn, {"one_id": ended[0], "cancelled": now})
@@ -554,7 +562,7 @@ class DeadlineEffect:
             for i in range(0, len(ended), _CHUNK):
                 conn.execute(_CANCEL, {"ids": ended[i : i + _CHUNK], "cancelled": now})
         known: dict[int, list[OpenedDeadline]] = {pid: [] for pid in complete}
-        for pid, deadline in self._open_all(conn, opening, sequences, now):
+        for pid, deadline in self._open_all(conn, opening, sequences, series, now):
             if pid in known:
                 known[pid].append(deadline)
         for opened in known.values():
@@ -566,6 +574,7 @@ class DeadlineEffect:
         conn: Connection,
         opening: Sequence[tuple[Applied, DeadlineRule, Mapping[str, Any], str | None]],
         sequences: Mapping[tuple[int, str], int],
+        series: Mapping[tuple[int, str], int],
         now: datetime,
     ) -> list[tuple[int, OpenedDeadline]]:
         """Insert the deadlines (and rungs) of ``opening``; return them by proposal id."""
@@ -599,6 +608,7 @@ class DeadlineEffect:
                     "status": OPEN,
                     "sequence": sequence,
                     "created_at": now,
+                    "series_id": None if reset is None else series.get((change.proposal_id, reset)),
                 }
             )
         if not rows:

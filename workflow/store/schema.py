@@ -170,9 +170,13 @@ deadlines = Table(
     Column("entry_seq", Integer, nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
     Column("status", String(12), nullable=False),
+    # The iCalendar SEQUENCE: 0, +1 for each new period of a recurring deadline and each move.
     Column("sequence", Integer, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime, nullable=True),
+    # The first deadline of a recurring series (one calendar entry for all its periods);
+    # NULL: the deadline is its own series (migration 0007).
+    Column("series_id", Integer, nullable=True),
     Index(None, "proposal_id", "status"),
     Index(None, "status", "due_at"),
     # One deadline of a kind per state entry (or per reset of a recurring one).

@@ -1,4 +1,4 @@
-"""installation: a random id per database for Message-IDs and calendar UIDs
+"""installation: a random id per database for Message-IDs and calendar UIDs; deadline series
 
 Revision ID: 0007_install
 Revises: 0004
@@ -7,6 +7,11 @@ Message-IDs derived only from the idempotency key, and calendar UIDs from the de
 id, were the same in every database: mail systems dropped real mail as a duplicate of test
 mail, calendars merged unrelated events. The one row of ``installation`` holds a random id,
 made here, from which both now derive (``notifications/addresses.py``).
+
+``deadlines.series_id`` names the first deadline of a recurring series (the quarterly progress
+report): all its periods are one calendar entry, whose SEQUENCE counts periods and moves
+(``ruhrflow deadlines move``). NULL for a deadline that is its own series, as every deadline
+before this migration is.
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ def upgrade() -> None:
         table, [{"id": 1, "installation_id": secrets.token_hex(16), "created_at": created}]
     )
 
+    with op.batch_alter_table("deadlines") as batch_op:
+        batch_op.add_column(sa.Column("series_id", sa.Integer(), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("deadlines") as batch_op:
+        batch_op.drop_column("series_id")
     op.drop_table("installation")
