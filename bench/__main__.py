@@ -18,7 +18,17 @@ from datetime import UTC, datetime
 
 from bench.support import Result, fmt_number, progress
 
-SCENARIOS = ("transitions", "peer", "bulk", "tick", "verify", "cold_cli", "memory", "postgres")
+SCENARIOS = (
+    "transitions",
+    "peer",
+    "bulk",
+    "tick",
+    "verify",
+    "cold_cli",
+    "memory",
+    "postgres",
+    "web_list",
+)
 
 
 def table(results: list[Result]) -> str:

@@ -16,7 +16,7 @@ datetimes, dates, decimals — so they are stored tagged and come back as the sa
   data can never be mistaken for a tag.
 
 Tuples become lists. A datetime whose zone is neither a fixed offset nor a ``ZoneInfo`` (a
-third-party tzinfo) is refused, as is anything else that JSON cannot hold: refused with ``TypeError`` when
+third-party tzinfo) is refused, as is anything else JSON cannot hold: with ``TypeError`` when
 the notice is stored, never silently turned into a string. ``decode(encode(x)) == x`` for
 every value built of these types (property-tested).
 """

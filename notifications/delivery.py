@@ -350,7 +350,8 @@ def deliver(
         max_attempts = max_attempts or target.settings.mail.max_attempts
         sender = sender or target.settings.mail.sender
         reply_to = target.settings.mail.reply_to
-        renderer = renderer_for(target.settings.mail.templates, letter_of(target.settings))
+        web_url = str(target.settings.section("web").get("base_url") or "") or None
+        renderer = renderer_for(target.settings.mail.templates, web_url, letter_of(target.settings))
     rng = rng if rng is not None else random.Random()
     counts = DeliveryCounts()
     temporary_in_a_row = 0

@@ -105,7 +105,7 @@ class Notifier:
         """The templates (for previews; transitions do not render, delivery does)."""
         from notifications.render import renderer_for
 
-        return renderer_for(self.templates, self.letter)
+        return renderer_for(self.templates, None, self.letter)
 
     # --- transitions --------------------------------------------------------------------------
 

@@ -51,7 +51,12 @@ class Renderer:
     templates escape them.
     """
 
-    def __init__(self, override_dir: Path | None = None, letter: Letter | None = None) -> None:
+    def __init__(
+        self,
+        override_dir: Path | None = None,
+        base_url: str | None = None,
+        letter: Letter | None = None,
+    ) -> None:
         loaders: list[jinja2.BaseLoader] = []
         if override_dir is not None:
             loaders.append(jinja2.FileSystemLoader(override_dir))
@@ -69,6 +74,8 @@ class Renderer:
         self._env.filters.update(
             datum=datum, datumzeit=datumzeit, euro=euro, wert=wert, gruppiert=group_changes
         )
+        # ``[web] base_url``: the mails link to the proposal's page in the web application.
+        self._env.globals["base_url"] = (base_url or "").rstrip("/")
         letter = letter or Letter()
         # Globals, not context: the letter is configuration, applied when a notice is rendered.
         self._env.globals.update(
@@ -96,11 +103,13 @@ class Renderer:
 
 
 @lru_cache(maxsize=8)
-def renderer_for(override_dir: Path | None = None, letter: Letter | None = None) -> Renderer:
+def renderer_for(
+    override_dir: Path | None = None, base_url: str | None = None, letter: Letter | None = None
+) -> Renderer:
     """One :class:`Renderer` per template directory for the whole process.
 
     Building one compiles the templates anew on first use (about 50 ms for all kinds); the
     delivery worker, which renders on every pass, shares this one. Jinja still reloads a
     template whose file changed.
     """
-    return Renderer(override_dir, letter)
+    return Renderer(override_dir, base_url, letter)

@@ -32,7 +32,7 @@ from workflow.runtime import Runtime, open_runtime
 from workflow.settings import Settings, load_settings
 from workflow.store.db import Store
 
-pytest_plugins = ["notify_fixtures"]
+pytest_plugins = ["notify_fixtures", "web_fixtures"]
 
 POSTGRES_ENV = "RUHRFLOW_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgresql"]

@@ -90,7 +90,7 @@ def test_the_shipped_definition_has_the_ids_of_the_issue() -> None:
         "funded", "implementation", "completed", "discontinued", "rejected", "withdrawn",
     }  # fmt: skip
     finals = {s for s, st in d.states.items() if st.final}
-    assert finals == {"completed", "discontinued", "rejected", "withdrawn"}
+    assert finals == {"completed", "discontinued", "rejected", "withdrawn", "merged"}
     assert d.initial == "idea"
     edges = {(t.trigger, s, t.dest) for t in d.transitions for s in t.sources}
     assert ("admit", "ministry_review", "funded") in edges
@@ -140,7 +140,7 @@ def test_duplicate_key(tmp_path: Path) -> None:
 def test_wrong_types(tmp_path: Path) -> None:
     b = broken(
         tmp_path,
-        ("version: 1\n", "version: eins\n"),
+        ("version: 2\n", "version: eins\n"),
         (
             "    label: Abgeschlossen\n    phase: handeln\n    final: true\n",
             "    label: Abgeschlossen\n    phase: handeln\n    final: vielleicht\n",
@@ -269,7 +269,7 @@ def test_every_problem_is_listed_and_counted(tmp_path: Path) -> None:
         ("guards: [consultation_complete]", "guards: [consultation_done]"),
         ("roles: [forum_lead, coordinator]", "roles: [forum_leader, coordinator]"),
         ("requires: [decision_date, reason]", "requires: [decision_date, grund]"),
-        ("version: 1\n", "version: 0\n"),
+        ("version: 2\n", "version: 0\n"),
     )
     result = run("definition", "check", str(b.path))
     assert result.exit_code == 1
@@ -310,9 +310,9 @@ def test_the_loader_raises_with_every_problem(tmp_path: Path) -> None:
 
 def test_a_changed_text_has_another_content_hash() -> None:
     a = parse_definition(SHIPPED, "a.yaml")
-    b = parse_definition(SHIPPED.replace("version: 1\n", "version: 2\n"), "b.yaml")
+    b = parse_definition(SHIPPED.replace("version: 2\n", "version: 3\n"), "b.yaml")
     assert a.content_hash != b.content_hash
-    assert (a.version, b.version) == (1, 2)
+    assert (a.version, b.version) == (2, 3)
 
 
 # --- drawing -------------------------------------------------------------------------------
@@ -321,7 +321,7 @@ def test_a_changed_text_has_another_content_hash() -> None:
 def test_show_text() -> None:
     result = run("definition", "show", str(DEFINITION), "--format", "text")
     assert result.exit_code == 0, result.output
-    assert "ruhr_konferenz v1" in result.stdout
+    assert "ruhr_konferenz v2" in result.stdout
     assert "Idee im Themenforum" in result.stdout
     assert re.search(r"approve\s+cabinet → approved", result.stdout)
 

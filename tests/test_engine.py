@@ -427,8 +427,8 @@ def test_later_admission_needs_handlungsfeld_and_secured_financing(
 
 def version_2() -> str:
     text = DEFINITION.read_text(encoding="utf-8")
-    assert text.count("version: 1\n") == 1 and text.count("label: Vorschlag einreichen\n") == 1
-    return text.replace("version: 1\n", "version: 2\n").replace(
+    assert text.count("version: 2\n") == 1 and text.count("label: Vorschlag einreichen\n") == 1
+    return text.replace("version: 2\n", "version: 3\n").replace(
         "label: Vorschlag einreichen\n", "label: Vorschlag beim Kabinett einreichen\n"
     )
 
@@ -447,16 +447,16 @@ def test_proposals_stay_on_the_definition_version_they_started_on(
     label = {k: engine.triggers(k, actor=None, now=LATER)[0].label for k in (old, new)}
     assert label == {old: "Vorschlag einreichen", new: "Vorschlag beim Kabinett einreichen"}
     applied = engine.advance(old, "submit", actor="koordination", now=LATER)
-    assert applied.definition.version == 1
+    assert applied.definition.version == 2
     assert row(engine, old)["definition_id"] == v1
 
 
 def test_a_changed_definition_under_an_old_version_number_is_refused(store: Store) -> None:
-    changed = version_2().replace("version: 2\n", "version: 1\n")
-    with pytest.raises(DefinitionConflict, match="version 1 is registered with other content"):
+    changed = version_2().replace("version: 3\n", "version: 2\n")
+    with pytest.raises(DefinitionConflict, match="version 2 is registered with other content"):
         register_definition(store, parse_definition(changed, "changed.yaml"), NOW)
     with store.read() as conn:
-        assert repo.newest_definition(conn)["version"] == 1  # type: ignore[index]
+        assert repo.newest_definition(conn)["version"] == 2  # type: ignore[index]
 
 
 # --- concurrency ----------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from workflow.audit.reports import (
     ABGESCHLOSSEN,
     IN_PRUEFUNG,
     IN_UMSETZUNG,
+    IN_VORBEREITUNG,
+    NICHT_GEZAEHLT,
     NICHT_WEITERVERFOLGT,
     lead_times,
     newest_definition,
@@ -55,18 +57,21 @@ def test_status_groups_states_as_the_public_reports_do(portfolio: Engine) -> Non
     with portfolio.store.read() as conn:
         rows = status_report(conn, newest_definition(conn))
     by_state = {(r["group"], r["state"]): r for r in rows}
-    assert by_state[(IN_PRUEFUNG, "idea")]["hf1"] == 1
-    assert by_state[(IN_PRUEFUNG, "proposed")]["hf3"] == 1
-    assert by_state[(IN_UMSETZUNG, "approved")]["hf2"] == 1
+    # counted publicly are the decided projects: in Prüfung = decided, not yet started
+    assert by_state[(IN_PRUEFUNG, "approved")]["hf2"] == 1
     assert by_state[(IN_UMSETZUNG, "implementation")]["hf2"] == 1
     assert by_state[(ABGESCHLOSSEN, "completed")]["hf3"] == 1
-    assert by_state[(NICHT_WEITERVERFOLGT, "withdrawn")]["hf1"] == 1
+    # before the cabinet decision, or closed without one: listed apart
+    assert by_state[(IN_VORBEREITUNG, "idea")]["hf1"] == 1
+    assert by_state[(IN_VORBEREITUNG, "proposed")]["hf3"] == 1
+    assert by_state[(NICHT_GEZAEHLT, "withdrawn")]["hf1"] == 1
     totals = {r["group"]: r["total"] for r in rows if r["state"] == "gesamt"}
-    assert totals == {IN_PRUEFUNG: 2, IN_UMSETZUNG: 2, ABGESCHLOSSEN: 1,
-                      NICHT_WEITERVERFOLGT: 1, "gesamt": 6}  # fmt: skip
+    assert totals == {IN_PRUEFUNG: 1, IN_UMSETZUNG: 1, ABGESCHLOSSEN: 1,
+                      NICHT_WEITERVERFOLGT: 0, "gesamt": 3,
+                      IN_VORBEREITUNG: 2, NICHT_GEZAEHLT: 1}  # fmt: skip
     assert by_state[("gesamt", "gesamt")] == {
         "group": "gesamt", "state": "gesamt", "label": "",
-        "hf1": 2, "hf2": 2, "hf3": 2, "hf4": 0, "hf5": 0, "total": 6,
+        "hf1": 0, "hf2": 2, "hf3": 1, "hf4": 0, "hf5": 0, "total": 3,
     }  # fmt: skip
 
 
@@ -77,7 +82,9 @@ def test_status_command_formats(portfolio: Engine, database_url: str) -> None:
         "GROUP", "STATE", "HF1", "HF2", "HF3", "HF4", "HF5", "TOTAL"
     ]  # fmt: skip
     doc = json.loads(run(database_url, "report", "status", "--format", "json").stdout)
-    assert doc[-1]["total"] == 6
+    assert doc["groups"] == {IN_PRUEFUNG: 1, IN_UMSETZUNG: 1, ABGESCHLOSSEN: 1,
+                             NICHT_WEITERVERFOLGT: 0}  # fmt: skip
+    assert doc["outside"] == {IN_VORBEREITUNG: 2, NICHT_GEZAEHLT: 1}
     rows = list(csv.DictReader(io.StringIO(run(database_url, "report", "status",
                                                "--format", "csv").stdout)))  # fmt: skip
     completed = next(r for r in rows if r["state"] == "completed")

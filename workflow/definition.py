@@ -20,6 +20,11 @@ import yaml
 from workflow.errors import InvalidDefinition, Problem
 
 FIELD_TYPES = ("date", "text", "integer", "decimal")
+# The status words of the published Fortschrittsberichte (the four counted groups of the
+# projects decided by the cabinet), then the two words for what they do not count.
+PUBLIC_COUNTED = ("in Prüfung", "in Umsetzung", "abgeschlossen", "nicht weiterverfolgt")
+PUBLIC_GROUPS = ("in Vorbereitung", *PUBLIC_COUNTED, "nicht gezählt")
+_PUBLIC_ONGOING = ("in Vorbereitung", "in Prüfung", "in Umsetzung")
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class StateDef:
     phase: str
     final: bool = False
     description: str = ""
+    public: str = ""  # its status word in the public reports (one of PUBLIC_GROUPS)
 
 
 @dataclass(frozen=True)
@@ -216,7 +222,7 @@ _TOP_KEYS = {
     "name", "version", "title", "initial", "roles", "phases", "handlungsfelder", "states",
     "fields", "transitions", "permissions", "statement_states", "deadlines", "notices",
 }  # fmt: skip
-_STATE_KEYS = {"label", "phase", "final", "description"}
+_STATE_KEYS = {"label", "phase", "final", "description", "public"}
 _FIELD_KEYS = {"type", "label", "min", "max"}
 _TRANSITION_KEYS = {"trigger", "from", "to", "label", "roles", "guards", "requires"}
 
@@ -311,12 +317,19 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
         if not isinstance(final, bool):
             c.problem(f"{path}.final", "must be true or false")
             final = False
+        public = c.text(s.get("public"), f"{path}.public")
+        if public and public not in PUBLIC_GROUPS:
+            known = ", ".join(PUBLIC_GROUPS)
+            c.problem(f"{path}.public", f"must be one of {known}, not {public!r}")
+        elif final and public in _PUBLIC_ONGOING:
+            c.problem(f"{path}.public", f"{public!r} is an ongoing status, but the state is final")
         states[str(sid)] = StateDef(
             id=str(sid),
             label=c.text(s.get("label"), f"{path}.label"),
             phase=phase,
             final=final,
             description=c.text(s.get("description"), f"{path}.description", required=False),
+            public=public,
         )
 
     initial = c.text(top.get("initial"), "initial")

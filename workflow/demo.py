@@ -8,10 +8,16 @@ nothing sleeps. At every such moment the scheduler's own ``tick`` runs, exactly 
 
 What is public fact and what is illustrative: the calendar (15 Jul 2019 forum deadline,
 three weeks of consultation, cabinet decision on 5 Nov 2019 approving 74 and taking the
-Altschulden proposal out, 60.8 Mio € for 2020, the 2024 outcome of 42 completed, 16 in
-implementation, 15 not pursued) comes from ``shared/domain/ruhr-konferenz.md``; single
-dates inside those phases, statements, late parties, progress reports and funding beyond
-2020 are illustrative and drawn from a seeded random generator, so every run is the same.
+Altschulden proposal out, 60.8 Mio € for 2020) and the counts of the Fortschrittsberichte
+at their cut-offs (``PUBLISHED``) come from ``shared/domain/ruhr-konferenz.md``; the demo
+runs to 31 Dec 2024 and its history reproduces those counts (``report status --as-of``).
+Which project has which outcome, and when, is illustrative: only the counts are public.
+So are single dates inside the phases, statements, late parties, progress reports and
+funding beyond 2020, drawn from a seeded random generator, so every run is the same.
+
+The reports count 73 decided projects where the cabinet approved 74; the sources seen do
+not say why. The demo assumes (illustrative) that one project went up in another one in
+2021 (trigger ``merge``, state ``merged``, not counted).
 """
 
 from __future__ import annotations
@@ -38,8 +44,61 @@ BERLIN = ZoneInfo("Europe/Berlin")
 SEED = 2019
 COORDINATOR = "koordination"
 FUNDS_2020 = Decimal(60_800_000)  # planned for Ruhr-Konferenz projects in 2020 (public figure)
-END = datetime(2024, 6, 30, 18, 0, tzinfo=BERLIN)
-OUTCOMES = {"completed": 42, "discontinued": 15, "implementation": 16, "funded": 1}
+END = datetime(2024, 12, 31, 18, 0, tzinfo=BERLIN)
+OUTCOMES = {"completed": 42, "discontinued": 15, "implementation": 16, "merged": 1}
+# The published counts (Fortschrittsberichte, Sachstand at the end of the year); None:
+# not published. Sources: definitions/data/README.md.
+PUBLISHED: dict[date, dict[str, int | None]] = {
+    date(2021, 12, 31): {
+        "in Prüfung": 17, "in Umsetzung": 55, "abgeschlossen": 1, "nicht weiterverfolgt": 0,
+    },
+    date(2022, 12, 31): {
+        "in Prüfung": None, "in Umsetzung": None, "abgeschlossen": 22,
+        "nicht weiterverfolgt": 13,
+    },
+    date(2024, 12, 31): {
+        "in Prüfung": 0, "in Umsetzung": 16, "abgeschlossen": 42, "nicht weiterverfolgt": 15,
+    },
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Course:
+    """How a group of projects runs after the budget (illustrative: only counts are public).
+
+    ``start``: the window the works begin in (None: never started); ``end``: the window of
+    the outcome (None: still in implementation on 31 Dec 2024).
+    """
+
+    count: int
+    start: tuple[date, date] | None
+    outcome: str
+    end: tuple[date, date] | None
+
+
+_EARLY = (date(2020, 1, 6), date(2020, 3, 27))
+_START_2022 = (date(2022, 1, 10), date(2022, 11, 30))
+_START_2023 = (date(2023, 2, 1), date(2023, 9, 29))
+_LATER = (date(2023, 3, 1), date(2024, 12, 13))
+# 57 projects start in 2020, 17 are decided but not yet started at the end of 2021 (the
+# "in Prüfung" of the 2021 report). At the end of 2021: 1 completed, 55 in implementation,
+# 17 in Prüfung, 1 merged; 2022: 22 completed, 13 discontinued (33 in implementation and
+# 5 in Prüfung: illustrative); 2024: 42 completed, 16 in implementation, 15 discontinued.
+COURSES: dict[str, _Course] = {
+    "merged 2021": _Course(1, _EARLY, "merged", (date(2021, 3, 1), date(2021, 9, 30))),
+    "completed 2021": _Course(1, _EARLY, "completed", (date(2021, 6, 1), date(2021, 11, 30))),
+    "completed 2022": _Course(21, _EARLY, "completed", (date(2022, 1, 10), date(2022, 12, 16))),
+    "discontinued 2022": _Course(9, _EARLY, "discontinued", (date(2022, 2, 1), date(2022, 12, 9))),
+    "completed later": _Course(16, _EARLY, "completed", _LATER),
+    "discontinued later": _Course(1, _EARLY, "discontinued", _LATER),
+    "going on": _Course(8, _EARLY, "implementation", None),
+    "dropped 2022": _Course(4, None, "discontinued", (date(2022, 3, 1), date(2022, 11, 30))),
+    "2022 completed": _Course(3, _START_2022, "completed", _LATER),
+    "2022 discontinued": _Course(1, _START_2022, "discontinued", _LATER),
+    "2022 going on": _Course(4, _START_2022, "implementation", None),
+    "2023 completed": _Course(1, _START_2023, "completed", (date(2024, 3, 1), date(2024, 12, 13))),
+    "2023 going on": _Course(4, _START_2023, "implementation", None),
+}
 DEMO_FILES = ("ruhrflow.db", "ruhrflow.db-wal", "ruhrflow.db-shm", "ruhrflow.toml")
 
 Progress = Callable[[str], None]
@@ -433,39 +492,38 @@ class _Round:
 
     def implementation(self) -> None:
         order = self.rng.sample(self.decided, len(self.decided))
-        by_title = {p.title: p for p in self.decided}
-        fixed_end: dict[str, tuple[str, date]] = {}
-        hebammen = next((p for t, p in by_title.items() if "Hebammen" in t), None)
-        if hebammen is not None:  # later judged unnecessary after a federal platform launched
-            fixed_end[hebammen.key] = ("discontinued", date(2021, 6, 30))
-        fgz = next((p for t, p in by_title.items() if "Familiengrundschul" in t), None)
-        if fgz is not None:  # funded to the end of 2022
-            fixed_end[fgz.key] = ("completed", date(2022, 12, 16))
-        outcome_of: dict[str, str] = {k: o for k, (o, _) in fixed_end.items()}
-        pool = [p for p in order if p.key not in outcome_of]
-        remaining = dict(OUTCOMES)
-        for o in outcome_of.values():
-            remaining[o] -= 1
-        for outcome, count in remaining.items():
+        course_of: dict[str, str] = {}
+        for p in self.decided:  # the few projects whose course is public (or fixed here)
+            if "Hebammen" in p.title:  # judged unnecessary after a federal platform launched
+                course_of[p.key] = "discontinued 2022"
+            elif "Familiengrundschul" in p.title:  # funded to the end of 2022
+                course_of[p.key] = "completed 2022"
+            elif p.key == "RK-03-01":  # SiKo Ruhr, founded on 22 Jun 2020, goes on
+                course_of[p.key] = "going on"
+        remaining = {name: c.count for name, c in COURSES.items()}
+        for name in course_of.values():
+            remaining[name] -= 1
+        pool = [p for p in order if p.key not in course_of]
+        for name, count in remaining.items():
             for _ in range(count):
-                outcome_of[pool.pop().key] = outcome
-        siko = next((p for p in self.decided if p.key == "RK-03-01"), None)
+                course_of[pool.pop().key] = name
         for p in self.decided:
-            outcome = outcome_of[p.key]
-            if outcome == "funded":
-                continue  # approved and funded, not yet started at the end of the demo
-            if siko is not None and p is siko:
+            name = course_of[p.key]
+            course = COURSES[name]
+            end: date | None = None
+            if name == "completed 2022" and "Familiengrundschul" in p.title:
+                end = date(2022, 12, 16)
+            elif course.end is not None:
+                end = _between(*course.end, self.rng).astimezone(BERLIN).date()
+            if course.start is None:  # decided, never started: dropped from "in Prüfung"
+                assert end is not None
+                self.sim.schedule(_on(end, self.rng), "outcome", self._finish(p, course.outcome))
+                continue
+            if p.key == "RK-03-01":
                 start = at(2020, 6, 22, 10)  # SiKo Ruhr founded on 22 Jun 2020
             else:
-                start = _between(date(2020, 1, 6), date(2020, 3, 27), self.rng)
-            end: date | None = None
-            if p.key in fixed_end:
-                end = fixed_end[p.key][1]
-            elif outcome == "completed":
-                end = date(2020, 9, 1) + timedelta(days=self.rng.randint(0, 1350))
-            elif outcome == "discontinued":
-                end = date(2020, 7, 1) + timedelta(days=self.rng.randint(0, 1330))
-            self.sim.schedule(start, "start", self._start(p, outcome, end))
+                start = _between(*course.start, self.rng)
+            self.sim.schedule(start, "start", self._start(p, course.outcome, end))
 
     def _start(self, p: _Proposal, outcome: str, end: date | None) -> Callable[[datetime], None]:
         def run(now: datetime) -> None:
@@ -518,6 +576,14 @@ class _Round:
         def run(now: datetime) -> None:
             if outcome == "completed":
                 self.advance(p, "complete", self.ministry(p), now, comment="Projekt abgeschlossen")
+            elif outcome == "merged":
+                self.advance(
+                    p,
+                    "merge",
+                    COORDINATOR,
+                    now,
+                    fields={"reason": "In einem anderen Vorhaben aufgegangen (illustrativ)"},
+                )
             else:
                 reason = (
                     "Nach dem Start einer Bundesplattform nicht mehr erforderlich"

@@ -64,6 +64,7 @@ class CheckpointRecord:
     at: str
     rows: int
     heads: Mapping[str, tuple[int, str]]
+    as_of: str | None = None  # the cut-off day of a publication's checkpoint
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form (without the heads)."""
@@ -73,6 +74,7 @@ class CheckpointRecord:
             "rows": self.rows,
             "chains": len(self.heads),
             "system_seq": self.seq,
+            "as_of": self.as_of,
         }
 
 
@@ -139,7 +141,9 @@ def find_checkpoint(rows: Iterable[Mapping[str, Any]], digest: str) -> Checkpoin
             )
         at = row["at"]
         at_text = format_time(at) if isinstance(at, datetime) else str(at)
-        return CheckpointRecord(row["seq"], recorded, at_text, int(data.get("rows", 0)), heads)
+        as_of = str(data["as_of"]) if data.get("as_of") else None
+        count = int(data.get("rows", 0))
+        return CheckpointRecord(row["seq"], recorded, at_text, count, heads, as_of)
     return (
         f"no checkpoint with digest {wanted[:16]}… in the history: the system chain was"
         " truncated, or the digest is mistyped"

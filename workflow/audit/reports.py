@@ -1,30 +1,27 @@
 """The public progress reports, derived from the data: status, lead times, overdue.
 
-Status groups (the words of the public reports of the Ruhr-Konferenz):
+Status groups: the words of the public Fortschrittsberichte. Each state of the
+definition names its group (``public:``). Counted in the reports are the projects the
+cabinet decided: **in Prüfung** (decided, still being examined or financed, not yet in
+implementation), **in Umsetzung**, **abgeschlossen**, **nicht weiterverfolgt**.
+Proposals before the decision are **in Vorbereitung**; those closed without becoming a
+counted project (rejected, withdrawn, merged) are **nicht gezählt**: both are listed
+after the four public groups and are not part of their total.
 
-- **in Prüfung** — everything before the cabinet decision: idea, proposed,
-  consultation, ministry_review, cabinet;
-- **in Umsetzung** — decided by the Kabinett and not finished: approved, budget,
-  funded, implementation. The public reports count a project as "in Umsetzung" from
-  its cabinet decision on (2021: 1 abgeschlossen, 55 in Umsetzung, 17 in Prüfung),
-  not from the start of the works;
-- **abgeschlossen** — completed;
-- **nicht weiterverfolgt** — discontinued, rejected, withdrawn.
-
-A state of another definition version that is not named here is grouped by its
-definition: final → nicht weiterverfolgt, phase ``handeln`` → in Umsetzung, else in
-Prüfung.
+A state that the newest definition does not know (an older version's) is grouped as
+the version that knows it would be if it names no group: final → nicht gezählt,
+phase ``handeln`` → in Umsetzung, else in Vorbereitung.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, or_, select, true
 
 from workflow.audit.verify import BATCH
 from workflow.definition import Definition, parse_definition
@@ -38,23 +35,10 @@ IN_UMSETZUNG = "in Umsetzung"
 ABGESCHLOSSEN = "abgeschlossen"
 NICHT_WEITERVERFOLGT = "nicht weiterverfolgt"
 GROUPS = (IN_PRUEFUNG, IN_UMSETZUNG, ABGESCHLOSSEN, NICHT_WEITERVERFOLGT)
+IN_VORBEREITUNG = "in Vorbereitung"
+NICHT_GEZAEHLT = "nicht gezählt"
+OUTSIDE = (IN_VORBEREITUNG, NICHT_GEZAEHLT)  # listed apart, not in the public total
 TOTAL = "gesamt"
-
-STATUS_GROUP = {
-    "idea": IN_PRUEFUNG,
-    "proposed": IN_PRUEFUNG,
-    "consultation": IN_PRUEFUNG,
-    "ministry_review": IN_PRUEFUNG,
-    "cabinet": IN_PRUEFUNG,
-    "approved": IN_UMSETZUNG,
-    "budget": IN_UMSETZUNG,
-    "funded": IN_UMSETZUNG,
-    "implementation": IN_UMSETZUNG,
-    "completed": ABGESCHLOSSEN,
-    "discontinued": NICHT_WEITERVERFOLGT,
-    "rejected": NICHT_WEITERVERFOLGT,
-    "withdrawn": NICHT_WEITERVERFOLGT,
-}
 
 
 def newest_definition(conn: Connection) -> Definition:
@@ -66,46 +50,66 @@ def newest_definition(conn: Connection) -> Definition:
 
 
 def status_group(state: str, definition: Definition) -> str:
-    """The public status word of a state."""
-    if state in STATUS_GROUP:
-        return STATUS_GROUP[state]
+    """The public status word of a state, as the definition names it (``public:``)."""
     s = definition.states.get(state)
+    if s is not None and s.public:
+        return s.public
     if s is not None and s.final:
-        return NICHT_WEITERVERFOLGT
+        return NICHT_GEZAEHLT
     if s is not None and s.phase == "handeln":
         return IN_UMSETZUNG
-    return IN_PRUEFUNG
+    return IN_VORBEREITUNG
 
 
-def status_report(conn: Connection, definition: Definition) -> list[dict[str, Any]]:
+def status_report(
+    conn: Connection,
+    definition: Definition,
+    states: Iterable[tuple[str, int]] | None = None,
+) -> list[dict[str, Any]]:
     """Proposals per state and Handlungsfeld, with a total row per group and overall.
 
     Columns: group, state, label, ``hf1``…``hfN`` and ``total``. Every state of the
-    definition appears (zero rows included), in definition order within its group.
+    definition appears (zero rows included), in definition order within its group. The
+    four public groups come first and the ``gesamt`` row totals them; then the
+    proposals in Vorbereitung and the ones nicht gezählt, each with its subtotal.
+    ``states`` gives (state, Handlungsfeld) pairs to count (a reconstruction as of a
+    date); without it, the proposals as they are now.
     """
     fields = sorted(definition.handlungsfelder)
     counts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    stmt = select(proposals.c.state, proposals.c.handlungsfeld, func.count()).group_by(
-        proposals.c.state, proposals.c.handlungsfeld
-    )
-    for state, hf, n in conn.execute(stmt):
-        counts[state][hf] += n
-    states = list(definition.states) + sorted(set(counts) - set(definition.states))
+    if states is None:
+        stmt = select(proposals.c.state, proposals.c.handlungsfeld, func.count()).group_by(
+            proposals.c.state, proposals.c.handlungsfeld
+        )
+        for state, hf, n in conn.execute(stmt):
+            counts[state][hf] += n
+    else:
+        for state, hf in states:
+            counts[state][hf] += 1
     rows: list[dict[str, Any]] = []
     overall: dict[int, int] = defaultdict(int)
-    for group in GROUPS:
+    known = list(definition.states) + sorted(set(counts) - set(definition.states))
+    for group in (*GROUPS, *OUTSIDE):
         subtotal: dict[int, int] = defaultdict(int)
-        for state in states:
+        for state in known:
             if status_group(state, definition) != group:
                 continue
             by_hf = counts.get(state, {})
             rows.append(_status_row(group, state, definition.state_label(state), by_hf, fields))
             for hf, n in by_hf.items():
                 subtotal[hf] += n
-                overall[hf] += n
+                if group in GROUPS:
+                    overall[hf] += n
         rows.append(_status_row(group, TOTAL, "", subtotal, fields))
-    rows.append(_status_row(TOTAL, TOTAL, "", overall, fields))
+        if group == GROUPS[-1]:
+            rows.append(_status_row(TOTAL, TOTAL, "", overall, fields))
     return rows
+
+
+def group_totals(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """The subtotal of every group (the four public ones, then the two outside) from
+    :func:`status_report` rows."""
+    return {r["group"]: r["total"] for r in rows if r["state"] == TOTAL and r["group"] != TOTAL}
 
 
 def _status_row(
@@ -128,17 +132,21 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
-def lead_times(conn: Connection, definition: Definition) -> list[dict[str, Any]]:
+def lead_times(
+    conn: Connection, definition: Definition, before: datetime | None = None
+) -> list[dict[str, Any]]:
     """Median and 90th percentile of days spent per phase and per state.
 
     From the history: a stay begins with the entry that moved a proposal into a state
     (or created it) and ends with the entry that moved it out. Stays still going on are
-    not counted (their length is not known yet); ``n`` says how many stays were.
+    not counted (their length is not known yet); ``n`` says how many stays were. With
+    ``before`` (a cut-off), only entries before it count: the stays finished by then.
     """
     stays: dict[tuple[str, str], list[float]] = defaultdict(list)
     stmt = (
         select(history.c.chain, history.c.from_state, history.c.to_state, history.c.at)
         .where(history.c.to_state.is_not(None))
+        .where(history.c.at < before if before is not None else true())
         .order_by(history.c.chain, history.c.seq)
         .execution_options(yield_per=BATCH)
     )
@@ -192,8 +200,21 @@ def _days(delta: Any) -> float:
     return float(delta.total_seconds()) / 86_400
 
 
-def overdue(conn: Connection, now: datetime, directory: Directory) -> list[dict[str, Any]]:
-    """Open deadlines past due at ``now``, per lead ministry (code order), oldest first."""
+def overdue(
+    conn: Connection, now: datetime, directory: Directory, *, historical: bool = False
+) -> list[dict[str, Any]]:
+    """Open deadlines past due at ``now``, per lead ministry (code order), oldest first.
+
+    ``historical``: ``now`` is a past cut-off; a deadline counts when it existed then
+    and was closed only later (a recurring deadline shows its current period's due time).
+    """
+    if historical:
+        is_open = and_(
+            deadlines.c.created_at < now,
+            or_(deadlines.c.closed_at.is_(None), deadlines.c.closed_at >= now),
+        )
+    else:
+        is_open = deadlines.c.status == "open"
     stmt = (
         select(
             proposals.c.lead,
@@ -204,7 +225,7 @@ def overdue(conn: Connection, now: datetime, directory: Directory) -> list[dict[
             deadlines.c.due_at,
         )
         .join(proposals, proposals.c.id == deadlines.c.proposal_id)
-        .where(deadlines.c.status == "open", deadlines.c.due_at < now)
+        .where(is_open, deadlines.c.due_at < now)
         .order_by(proposals.c.lead, deadlines.c.due_at, proposals.c.key)
     )
     by_lead: dict[str, dict[str, Any]] = {}

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from workflow.cli.context import obj
 from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+
+if TYPE_CHECKING:
+    from workflow import Applied, Runtime, TriggerOption
 
 HISTORY_COLUMNS = [
     ("seq", "#"),
@@ -85,21 +89,7 @@ def advance(
         if not applied and not refused:
             raise InvalidInput(f"no proposal is in state {state!r}")
     if fmt == "json":
-        emit_json(
-            {
-                "applied": [
-                    {
-                        "key": a.key,
-                        "trigger": a.trigger,
-                        "from_state": a.from_state,
-                        "to_state": a.to_state,
-                        "seq": a.seq,
-                    }
-                    for a in applied
-                ],
-                "refused": [{"key": k, "reason": str(e)} for k, e in refused],
-            }
-        )
+        emit_json(advance_result(applied, refused))
     else:
         for a in applied if len(applied) <= 20 else applied[:10]:
             click.echo(f"{a.key}: {a.from_state} → {a.to_state} ({a.trigger}, #{a.seq})")
@@ -135,20 +125,7 @@ def triggers(
         comment=comment,
     )
     if fmt == "json":
-        emit_json(
-            [
-                {
-                    "trigger": o.trigger,
-                    "label": o.label,
-                    "target": o.target,
-                    "can_fire": o.can_fire,
-                    "blocked_by": o.blocked_by,
-                    "roles": list(o.roles),
-                    "requires": list(o.requires),
-                }
-                for o in options
-            ]
-        )
+        emit_json(trigger_rows(options))
         return
     if not options:
         click.echo(f"{key}: final state, no trigger leaves it")
@@ -165,10 +142,7 @@ def triggers(
 @click.pass_context
 def history(ctx: click.Context, key: str, fmt: str) -> None:
     """The history of proposal KEY, oldest first."""
-    from workflow.queries import history_of
-
-    with obj(ctx).runtime.store.read() as conn:
-        entries = history_of(conn, key)
+    entries = history_rows(obj(ctx).runtime, key)
     if fmt == "json":
         emit_json(entries)
         return
@@ -181,3 +155,49 @@ def history(ctx: click.Context, key: str, fmt: str) -> None:
             else (f"{e['from_state']} → {e['to_state']}")
         )
     emit_rows(entries, HISTORY_COLUMNS, "table")
+
+
+# --- the JSON of these commands, shared with the web application ------------------------------
+
+
+def advance_result(
+    applied: Sequence[Applied], refused: Sequence[tuple[str, Any]]
+) -> dict[str, Any]:
+    """The object ``advance --format json`` prints."""
+    return {
+        "applied": [
+            {
+                "key": a.key,
+                "trigger": a.trigger,
+                "from_state": a.from_state,
+                "to_state": a.to_state,
+                "seq": a.seq,
+            }
+            for a in applied
+        ],
+        "refused": [{"key": k, "reason": str(e)} for k, e in refused],
+    }
+
+
+def trigger_rows(options: Sequence[TriggerOption]) -> list[dict[str, Any]]:
+    """The list ``triggers --format json`` prints."""
+    return [
+        {
+            "trigger": o.trigger,
+            "label": o.label,
+            "target": o.target,
+            "can_fire": o.can_fire,
+            "blocked_by": o.blocked_by,
+            "roles": list(o.roles),
+            "requires": list(o.requires),
+        }
+        for o in options
+    ]
+
+
+def history_rows(runtime: Runtime, key: str) -> list[dict[str, Any]]:
+    """The list ``history --format json`` prints."""
+    from workflow.queries import history_of
+
+    with runtime.store.read() as conn:
+        return history_of(conn, key)

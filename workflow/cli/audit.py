@@ -82,8 +82,9 @@ def verify(ctx: click.Context, digest: str | None, file: Path | None, fmt: str) 
     click.echo(f"heads digest {result.heads_digest}")
     if result.checkpoint is not None:
         cp = result.checkpoint
+        cut_off = f", the history as of the end of {cp.as_of}" if cp.as_of else ""
         click.echo(
-            f"checkpoint {cp.digest} of {local_time(cp.at)}"
+            f"checkpoint {cp.digest} of {local_time(cp.at)}{cut_off}"
             f" ({cp.rows} entries, {len(cp.heads)} chains): nothing truncated or deleted since"
         )
 

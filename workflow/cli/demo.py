@@ -21,7 +21,9 @@ from workflow.cli.output import emit_table
 )
 @click.option("--fresh", is_flag=True, help="Replace a previous run in --dir.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines, only the summary.")
-def demo(directory: Path, fresh: bool, quiet: bool) -> None:
+@click.option("--password", metavar="TEXT", default=None,
+              help="Password of the demo web accounts (default: random, shown once).")  # fmt: skip
+def demo(directory: Path, fresh: bool, quiet: bool, password: str | None) -> None:
     """Play the Ruhr-Konferenz 2019 round, from the Themenforen to the outcomes of 2024.
 
     The real engine, deadline sweeps, outbox and weekly digests run under a simulated
@@ -35,7 +37,36 @@ def demo(directory: Path, fresh: bool, quiet: bool) -> None:
             click.echo(line, err=True)
 
     summary = run_demo(directory, fresh=fresh, progress=progress)
+    web_password = _demo_accounts(summary.config, password)
     _print_summary(summary)
+    click.echo(f"  ruhrflow --config {summary.config} serve   # then open http://127.0.0.1:8000/")
+    click.echo("")
+    click.echo(f"Web accounts: {', '.join(DEMO_ACCOUNTS)}")
+    click.echo(f"  password (shown only now): {web_password}")
+    if not summary.verify_ok:
+        raise click.exceptions.Exit(1)
+
+
+# One account per role: coordination, two ministries, a Themenforum, the auditors.
+DEMO_ACCOUNTS = ("koordination", "im", "mwide", "forum-03", "pruefung")
+
+
+def _demo_accounts(config: Path, password: str | None) -> str:
+    """Create the demo's web accounts; returns their password."""
+    import secrets
+    from datetime import UTC, datetime
+
+    from workflow import load_settings, open_runtime
+    from workflow.web.accounts import set_password
+
+    password = password or secrets.token_urlsafe(12)
+    runtime = open_runtime(load_settings(config, env={}))
+    try:
+        for actor in DEMO_ACCOUNTS:
+            set_password(runtime.store, runtime.directory, actor, password, datetime.now(UTC))
+    finally:
+        runtime.close()
+    return password
 
 
 def _print_summary(s: Any) -> None:
@@ -58,7 +89,7 @@ def _print_summary(s: Any) -> None:
     emit_table(rows, [("kind", "KIND"), *[(st, st.upper()) for st in statuses]])
     click.echo("")
     overdue = sum(len(g["deadlines"]) for g in s.overdue)
-    click.echo(f"Overdue at the end (30 Jun 2024): {overdue} deadline(s)")
+    click.echo(f"Overdue at the end (31 Dec 2024): {overdue} deadline(s)")
     for g in s.overdue:
         click.echo(f"  {g['ministry']}: {len(g['deadlines'])}")
     click.echo("")
@@ -72,5 +103,3 @@ def _print_summary(s: Any) -> None:
     click.echo(f"  ruhrflow --config {cfg} proposal list --state implementation")
     click.echo(f"  ruhrflow --config {cfg} history RK-03-01")
     click.echo(f"  ruhrflow --config {cfg} audit verify")
-    if not s.verify_ok:
-        raise click.exceptions.Exit(1)

@@ -41,7 +41,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "audit": ("workflow.cli.audit:audit", "Verify, checkpoint, read and export the history."),
     "report": ("workflow.cli.report:report", "Progress reports: status, lead times, overdue."),
+    "publish": (
+        "workflow.cli.publish:publish",
+        "Write the public board: a static site with open data.",
+    ),
     "db": ("workflow.cli.db:db", "Database roles: print or apply the PostgreSQL grants."),
+    "serve": ("workflow.cli.web:serve", "Run the web application (gunicorn)."),
+    "user": ("workflow.cli.web:user", "Web accounts: set-password, disable, list."),
+    "token": ("workflow.cli.web:token", "API tokens: create, revoke."),
 }
 
 EXIT_INTERNAL = 70

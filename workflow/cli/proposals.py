@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from workflow.cli.context import obj
 from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+
+if TYPE_CHECKING:
+    from workflow import Runtime
 
 LIST_COLUMNS = [
     ("key", "KEY"),
@@ -121,11 +124,30 @@ def list_(
     ctx: click.Context, state: str | None, handlungsfeld: int | None, lead: str | None, fmt: str
 ) -> None:
     """List proposals."""
+    rows = list_rows(obj(ctx).runtime, state=state, handlungsfeld=handlungsfeld, lead=lead)
+    emit_rows(rows, LIST_COLUMNS, fmt)
+
+
+def list_rows(
+    runtime: Runtime,
+    *,
+    state: str | None = None,
+    handlungsfeld: int | None = None,
+    lead: str | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of ``proposal list --format json`` (shared with the web application)."""
     from workflow.queries import list_proposals
 
-    with obj(ctx).runtime.store.read() as conn:
-        rows = list_proposals(conn, state=state, handlungsfeld=handlungsfeld, lead=lead)
-    emit_rows(rows, LIST_COLUMNS, fmt)
+    with runtime.store.read() as conn:
+        return list_proposals(conn, state=state, handlungsfeld=handlungsfeld, lead=lead)
+
+
+def show_detail(runtime: Runtime, key: str) -> dict[str, Any]:
+    """The object of ``proposal show --format json`` (shared with the web application)."""
+    from workflow.queries import proposal_detail
+
+    with runtime.store.read() as conn:
+        return proposal_detail(conn, key)
 
 
 @proposal.command("show")
@@ -134,11 +156,7 @@ def list_(
 @click.pass_context
 def show(ctx: click.Context, key: str, fmt: str) -> None:
     """Show one proposal with its statements and funding."""
-    from workflow.queries import proposal_detail
-
-    c = obj(ctx)
-    with c.runtime.store.read() as conn:
-        detail = proposal_detail(conn, key)
+    detail = show_detail(obj(ctx).runtime, key)
     if fmt == "json":
         emit_json(detail)
         return

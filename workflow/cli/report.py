@@ -1,8 +1,14 @@
-"""``ruhrflow report status|lead-times|overdue``: the public progress reports."""
+"""``ruhrflow report status|lead-times|overdue``: the public progress reports.
+
+``--as-of DATE`` answers for the end of DATE (Europe/Berlin) from the history
+(workflow/audit/asof.py) instead of for now.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
 
 import click
 
@@ -27,6 +33,31 @@ OVERDUE_COLUMNS = [
 ]
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def as_of_option(func: F) -> F:
+    """``--as-of DATE``: the Sachstand at the end of DATE instead of now."""
+    return click.option(
+        "--as-of",
+        "as_of_text",
+        metavar="DATE",
+        default=None,
+        help="Report as of the end of DATE (YYYY-MM-DD, Europe/Berlin), from the history.",
+    )(func)
+
+
+def _as_of(ctx: click.Context, text: str | None) -> tuple[date | None, datetime]:
+    """The cut-off day (None: now) and the moment the report stands at."""
+    from workflow.audit.asof import cutoff_of, parse_as_of
+
+    c = obj(ctx)
+    if text is None:
+        return None, c.now
+    day = parse_as_of(text, c.now)
+    return day, min(cutoff_of(day), c.now)
+
+
 @click.group()
 def report() -> None:
     """The public progress reports: status, lead times, overdue deadlines."""
@@ -34,18 +65,45 @@ def report() -> None:
 
 @report.command("status")
 @format_option("table", "json", "csv")
+@as_of_option
 @click.pass_context
-def status(ctx: click.Context, fmt: str) -> None:
+def status(ctx: click.Context, fmt: str, as_of_text: str | None) -> None:
     """Proposals per state and Handlungsfeld, grouped as the public reports do.
 
-    in Prüfung (up to the cabinet decision), in Umsetzung (decided: approved, budget,
-    funded, implementation), abgeschlossen, nicht weiterverfolgt.
+    The four public groups count the projects the cabinet decided: in Prüfung (decided,
+    not yet in implementation), in Umsetzung, abgeschlossen, nicht weiterverfolgt. The
+    definition files each state under one (`public:`). Proposals before the decision
+    (in Vorbereitung) and those closed without becoming a project (nicht gezählt) are
+    listed apart.
     """
-    from workflow.audit.reports import newest_definition, status_report
+    from workflow.audit.asof import reconstruct
+    from workflow.audit.reports import (
+        GROUPS,
+        group_totals,
+        newest_definition,
+        status_report,
+    )
 
+    day, moment = _as_of(ctx, as_of_text)
     with obj(ctx).runtime.store.read() as conn:
         definition = newest_definition(conn)
-        rows = status_report(conn, definition)
+        states = None
+        if day is not None:
+            states = [(p.state, p.handlungsfeld) for p in reconstruct(conn, moment)]
+        rows = status_report(conn, definition, states)
+    if fmt == "json":
+        totals = group_totals(rows)
+        emit_json(
+            {
+                "as_of": day.isoformat() if day else moment.isoformat(),
+                "groups": {g: totals[g] for g in GROUPS},
+                "outside": {g: n for g, n in totals.items() if g not in GROUPS},
+                "rows": rows,
+            }
+        )
+        return
+    if day is not None and fmt == "table":
+        click.echo(f"Sachstand {day:%d.%m.%Y} (end of day, Europe/Berlin)")
     columns = [("group", "GROUP"), ("state", "STATE")]
     columns += [(f"hf{hf}", f"HF{hf}") for hf in sorted(definition.handlungsfelder)]
     columns += [("total", "TOTAL")]
@@ -56,27 +114,31 @@ def status(ctx: click.Context, fmt: str) -> None:
 
 @report.command("lead-times")
 @format_option("table", "json", "csv")
+@as_of_option
 @click.pass_context
-def lead_times(ctx: click.Context, fmt: str) -> None:
+def lead_times(ctx: click.Context, fmt: str, as_of_text: str | None) -> None:
     """Median and 90th percentile of days spent in each phase and state (finished stays)."""
     from workflow.audit.reports import lead_times as compute
     from workflow.audit.reports import newest_definition
 
+    day, moment = _as_of(ctx, as_of_text)
     with obj(ctx).runtime.store.read() as conn:
-        rows = compute(conn, newest_definition(conn))
+        rows = compute(conn, newest_definition(conn), moment if day else None)
     emit_rows(rows, LEAD_TIME_COLUMNS, fmt)
 
 
 @report.command("overdue")
 @format_option("table", "json", "csv")
+@as_of_option
 @click.pass_context
-def overdue(ctx: click.Context, fmt: str) -> None:
-    """Open deadlines past due now (or at --now), by lead ministry."""
+def overdue(ctx: click.Context, fmt: str, as_of_text: str | None) -> None:
+    """Open deadlines past due now (or at --now, or at the end of --as-of), by lead ministry."""
     from workflow.audit.reports import overdue as compute
 
     c = obj(ctx)
+    day, moment = _as_of(ctx, as_of_text)
     with c.runtime.store.read() as conn:
-        groups = compute(conn, c.now, c.runtime.directory)
+        groups = compute(conn, moment, c.runtime.directory, historical=day is not None)
     if fmt == "json":
         emit_json(groups)
         return

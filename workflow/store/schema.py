@@ -235,6 +235,54 @@ outbox = Table(
     Index(None, "status", "next_attempt_at"),
 )
 
+# --- the web application (migration 0005_web) ---------------------------------------------
+
+# The web's list pages in the database: a state's proposals in key order, without a sort.
+Index("ix_proposals_state_key", proposals.c.state, proposals.c.key)
+
+web_accounts = Table(
+    "web_accounts",
+    metadata,
+    # A local login bound to a directory actor; the password is an argon2id hash.
+    Column("actor_id", String(64), primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("disabled", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_login_at", UTCDateTime, nullable=True),
+)
+
+web_tokens = Table(
+    "web_tokens",
+    metadata,
+    # API tokens: only the SHA-256 of the token is kept, the token is shown once.
+    Column("id", Integer, primary_key=True),
+    Column("actor_id", ForeignKey("web_accounts.actor_id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+web_login_throttle = Table(
+    "web_login_throttle",
+    metadata,
+    # Failed logins per user name (known or not), shared by every app process.
+    Column("username", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+web_secrets = Table(
+    "web_secrets",
+    metadata,
+    # The per-installation session signing key when RUHRFLOW_WEB_SECRET is not set.
+    Column("name", String(40), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 # One row: the random id of this database, made by the migration that created the table
 # (``ruhrflow init``). Message-IDs and calendar UIDs derive from it, so that two databases
 # (a demo and production, a test copy) never give the same ids (notifications/addresses.py).

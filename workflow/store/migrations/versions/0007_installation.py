@@ -1,7 +1,7 @@
 """installation: a random id per database for Message-IDs and calendar UIDs; deadline series
 
 Revision ID: 0007_install
-Revises: 0004
+Revises: 0005_web
 
 Message-IDs derived only from the idempotency key, and calendar UIDs from the deadline's row
 id, were the same in every database: mail systems dropped real mail as a duplicate of test
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_install"
-down_revision = "0004"
+down_revision = "0005_web"
 branch_labels = None
 depends_on = None
 

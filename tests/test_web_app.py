@@ -1,0 +1,359 @@
+"""The web application through Flask's test client, on SQLite and PostgreSQL.
+
+Each test reads as given / when / then; the engine does the work, so these tests prove the
+wiring: who is asking, what they may do, and that the pages are safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from flask import Flask
+from web_fixtures import PASSWORD, XSS_TITLE, csrf_of, login
+
+from workflow import Runtime
+
+
+def history_length(runtime: Runtime, key: str) -> int:
+    from workflow.cli.advance import history_rows
+
+    return len(history_rows(runtime, key))
+
+
+def test_the_login_page_has_username_password_and_a_csrf_token(app: Flask) -> None:
+    html = app.test_client().get("/login").get_data(as_text=True)
+    assert 'name="username"' in html and 'name="password"' in html
+    assert 'type="hidden" name="csrf_token"' in html
+
+
+def test_a_visitor_without_session_is_sent_to_login(app: Flask) -> None:
+    response = app.test_client().get("/proposals/RK-03-01")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_login_redirects_and_sets_a_safe_cookie(app: Flask) -> None:
+    client = app.test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login", data={"username": "koordination", "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 303
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_login_refuses_a_wrong_password_and_logs_it(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = app.test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    with caplog.at_level(logging.INFO, logger="workflow.web"):
+        response = client.post(
+            "/login", data={"username": "koordination", "password": "falsch", "csrf_token": token}
+        )
+    assert response.status_code == 401
+    assert "Benutzername oder Passwort ist falsch" in response.get_data(as_text=True)
+    assert "login failed for 'koordination'" in caplog.text
+
+
+def test_login_without_csrf_token_is_refused(app: Flask) -> None:
+    response = app.test_client().post(
+        "/login", data={"username": "koordination", "password": PASSWORD}
+    )
+    assert response.status_code == 400
+
+
+def test_repeated_failures_lock_the_user_name(app: Flask) -> None:
+    client = app.test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    for _ in range(5):
+        client.post("/login", data={"username": "im", "password": "x", "csrf_token": token})
+    response = client.post(
+        "/login", data={"username": "im", "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 429
+
+
+def test_coordinator_approves_through_form_and_confirm_step(app: Flask, runtime: Runtime) -> None:
+    # given a coordinator on the page of a proposal in the cabinet
+    b = login(app, "koordination")
+    page = b.client.get("/proposals/RK-03-01").get_data(as_text=True)
+    assert "/proposals/RK-03-01/actions/approve" in page
+    form = b.client.get("/proposals/RK-03-01/actions/approve").get_data(as_text=True)
+    assert 'name="field_decision_date"' in form
+    # when they review, then confirm
+    review = b.post(
+        "/proposals/RK-03-01/actions/approve",
+        {"step": "review", "field_decision_date": "2019-11-05", "comment": "Kabinett"},
+    )
+    assert review.status_code == 200  # type: ignore[attr-defined]
+    assert "Bitte bestätigen" in review.get_data(as_text=True)  # type: ignore[attr-defined]
+    before = history_length(runtime, "RK-03-01")
+    done = b.post(
+        "/proposals/RK-03-01/actions/approve",
+        {"step": "confirm", "field_decision_date": "2019-11-05", "comment": "Kabinett",
+         "expected_version": "5"},
+    )  # fmt: skip
+    # then the proposal is approved with one more history entry, shown on its page
+    assert done.status_code == 303, done.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert history_length(runtime, "RK-03-01") == before + 1
+    page = b.client.get("/proposals/RK-03-01").get_data(as_text=True)
+    assert "Vom Kabinett beschlossen" in page and "Kabinett" in page
+
+
+def test_a_stale_confirm_is_a_conflict_and_writes_nothing(app: Flask, runtime: Runtime) -> None:
+    b = login(app, "koordination")
+    before = history_length(runtime, "RK-03-01")
+    response = b.post(
+        "/proposals/RK-03-01/actions/approve",
+        {"step": "confirm", "field_decision_date": "2019-11-05", "expected_version": "1"},
+    )
+    assert response.status_code == 409  # type: ignore[attr-defined]
+    assert history_length(runtime, "RK-03-01") == before
+
+
+def test_a_blocked_action_shows_the_guards_reason(app: Flask) -> None:
+    b = login(app, "koordination")
+    page = b.client.get("/proposals/RK-03-03").get_data(as_text=True)
+    assert "disabled" in page
+    assert "guard consultation_complete: no statement yet from" in page
+
+
+def test_ministry_reports_progress_on_its_own_project(app: Flask, runtime: Runtime) -> None:
+    b = login(app, "im")
+    form = b.client.get("/proposals/RK-03-02/actions/report_progress").get_data(as_text=True)
+    assert 'type="number"' in form and 'max="100"' in form
+    done = b.post(
+        "/proposals/RK-03-02/actions/report_progress",
+        {"step": "confirm", "field_progress": "40", "comment": "Ausschreibung läuft",
+         "expected_version": str(_version(runtime, "RK-03-02"))},
+    )  # fmt: skip
+    assert done.status_code == 303  # type: ignore[attr-defined]
+    from workflow.cli.advance import history_rows
+
+    assert history_rows(runtime, "RK-03-02")[-1]["trigger"] == "report_progress"
+
+
+def _version(runtime: Runtime, key: str) -> int:
+    from workflow.cli.proposals import show_detail
+
+    return int(show_detail(runtime, key)["version"])
+
+
+def test_a_ministry_acting_on_another_ministrys_proposal_gets_403(
+    app: Flask, runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    b = login(app, "im")
+    before = history_length(runtime, "RK-03-04")  # lead: VM
+    response = b.post(
+        "/proposals/RK-03-04/actions/report_progress",
+        {"step": "confirm", "field_progress": "40",
+         "expected_version": str(_version(runtime, "RK-03-04"))},
+    )  # fmt: skip
+    assert response.status_code == 403  # type: ignore[attr-defined]
+    assert history_length(runtime, "RK-03-04") == before
+    assert any(
+        r.name == "workflow.web" and "refused" in r.getMessage() and "RK-03-04" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_an_auditor_sees_no_actions_and_cannot_act(app: Flask, runtime: Runtime) -> None:
+    b = login(app, "pruefung")
+    page = b.client.get("/proposals/RK-03-01").get_data(as_text=True)
+    assert "Nur lesender Zugriff" in page and "/actions/" not in page
+    response = b.post(
+        "/proposals/RK-03-01/actions/approve",
+        {"step": "confirm", "field_decision_date": "2019-11-05", "expected_version": "5"},
+    )
+    assert response.status_code == 403  # type: ignore[attr-defined]
+    assert b.client.get("/audit").status_code == 200
+    assert b.client.get("/bulk").status_code == 403
+
+
+def test_a_form_post_without_csrf_token_is_refused(app: Flask, runtime: Runtime) -> None:
+    b = login(app, "koordination")
+    before = history_length(runtime, "RK-03-01")
+    response = b.client.post(
+        "/proposals/RK-03-01/actions/approve",
+        data={"step": "confirm", "field_decision_date": "2019-11-05", "expected_version": "5"},
+    )
+    assert response.status_code == 400
+    assert history_length(runtime, "RK-03-01") == before
+
+
+def test_user_text_is_escaped(app: Flask) -> None:
+    b = login(app, "koordination")
+    for path in ("/proposals", "/proposals/RK-03-03"):
+        html = b.client.get(path).get_data(as_text=True)
+        assert "<script>alert" not in html
+        assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert XSS_TITLE  # the title as stored
+
+
+def test_security_headers_on_every_page(app: Flask) -> None:
+    response = app.test_client().get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_no_inline_script_in_any_page(app: Flask) -> None:
+    b = login(app, "koordination")
+    for path in ("/worklist", "/proposals", "/proposals/RK-03-01", "/bulk", "/audit"):
+        html = b.client.get(path).get_data(as_text=True)
+        assert "<script>" not in html and "onclick" not in html, path
+
+
+def test_no_secret_in_pages_and_no_traceback_on_errors(app: Flask) -> None:
+    b = login(app, "koordination")
+    secret = str(app.config["SECRET_KEY"])
+    for path in ("/worklist", "/proposals", "/proposals/RK-03-01", "/audit", "/nowhere"):
+        html = b.client.get(path).get_data(as_text=True)
+        assert secret not in html and "Traceback" not in html
+    missing = b.client.get("/proposals/RK-99-99")
+    assert missing.status_code == 404
+    assert "Traceback" not in missing.get_data(as_text=True)
+
+
+def test_an_internal_error_shows_no_traceback(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workflow.web import reads
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(reads, "open_deadlines", broken)
+    app.config["TESTING"] = False
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    b = login(app, "koordination")
+    response = b.client.get("/worklist")
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "secret internals" not in body and "Traceback" not in body
+
+
+def test_a_disabled_account_is_logged_out_at_once(app: Flask, runtime: Runtime) -> None:
+    from datetime import UTC, datetime
+
+    from workflow.web import accounts
+
+    b = login(app, "im")
+    assert b.client.get("/proposals").status_code == 200
+    accounts.disable(runtime.store, "im", datetime.now(UTC))
+    assert b.client.get("/proposals").status_code == 302
+
+
+def test_the_list_filters_searches_pages_and_downloads(app: Flask) -> None:
+    b = login(app, "koordination")
+    html = b.client.get("/proposals?state=proposed").get_data(as_text=True)
+    assert "RK-05-01" in html and "RK-03-01" not in html
+    html = b.client.get("/proposals?q=radschnell").get_data(as_text=True)
+    assert "RK-03-01" in html and "RK-03-02" not in html
+    html = b.client.get("/proposals?themenforum=5&sort=title&order=desc").get_data(as_text=True)
+    assert html.index("RK-05-03") < html.index("RK-05-02") < html.index("RK-05-01")
+    csv_text = b.client.get("/proposals?format=csv&lead=VM").get_data(as_text=True)
+    assert csv_text.splitlines()[0].startswith("key,state")
+    assert len(csv_text.splitlines()) == 3
+    rows = b.client.get("/proposals?format=json&lead=VM").get_json()
+    assert [r["key"] for r in rows] == ["RK-03-01", "RK-03-04"]
+
+
+def test_the_worklist_puts_overdue_first(app: Flask) -> None:
+    b = login(app, "koordination")
+    html = b.client.get("/worklist").get_data(as_text=True)
+    assert "Arbeitsliste" in html
+    if "überfällig" in html and "offen</td>" in html:
+        assert html.index("überfällig") < html.index("offen</td>")
+
+
+def test_bulk_preview_then_partial_apply(app: Flask, runtime: Runtime) -> None:
+    b = login(app, "koordination")
+    form = {"state": "proposed", "trigger": "admit", "field_decision_date": "2019-11-05"}
+    preview = b.post("/bulk", {"step": "preview", **form})
+    html = preview.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "RK-05-01" in html and "wird ausgeführt" in html
+    assert "wird abgelehnt: guard financing_secured" in html
+    keys = ["RK-05-01", "RK-05-02", "RK-05-03"]
+    refused = b.client.post(
+        "/bulk", data={"csrf_token": b.csrf, "step": "apply", "mode": "all", "keys": keys, **form}
+    )
+    assert refused.status_code == 409
+    assert "Nichts wurde angewendet" in refused.get_data(as_text=True)
+    done = b.client.post(
+        "/bulk",
+        data={"csrf_token": b.csrf, "step": "apply", "mode": "partial", "keys": keys, **form},
+    )
+    text = done.get_data(as_text=True)
+    assert done.status_code == 200 and "1 ausgeführt, 2 abgelehnt" in text
+    from workflow.cli.proposals import show_detail
+
+    assert show_detail(runtime, "RK-05-01")["state"] == "funded"
+
+
+def test_the_audit_log_filters_and_exports(app: Flask) -> None:
+    b = login(app, "pruefung")
+    html = b.client.get("/audit?key=RK-03-01").get_data(as_text=True)
+    assert "RK-03-01" in html and "RK-03-02" not in html
+    export = b.client.get("/audit/export?format=csv")
+    assert export.status_code == 200 and "attachment" in export.headers["Content-Disposition"]
+
+
+def test_logout_ends_the_session(app: Flask) -> None:
+    b = login(app, "koordination")
+    assert b.post("/logout", {}).status_code == 303  # type: ignore[attr-defined]
+    assert b.client.get("/proposals").status_code == 302
+
+
+def test_a_forum_lead_sees_their_forum_and_submits_an_idea(app: Flask, runtime: Runtime) -> None:
+    b = login(app, "forum-03")
+    start = b.client.get("/")
+    assert start.headers["Location"] == "/proposals?themenforum=3"
+    html = b.client.get("/proposals?themenforum=3").get_data(as_text=True)
+    assert "RK-03-05" in html and "RK-05-01" not in html
+    done = b.post(
+        "/proposals/RK-03-05/actions/submit",
+        {"step": "confirm", "expected_version": str(_version(runtime, "RK-03-05"))},
+    )
+    assert done.status_code == 303  # type: ignore[attr-defined]
+    assert _version(runtime, "RK-03-05") == 2
+
+
+def test_login_redirects_only_to_local_paths(app: Flask) -> None:
+    client = app.test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    for target, expected in (("//evil.example/x", "/"), ("https://evil.example", "/"),
+                             ("/proposals/RK-03-01", "/proposals/RK-03-01")):  # fmt: skip
+        client.post("/logout", data={"csrf_token": token})
+        token = csrf_of(client.get("/login").get_data(as_text=True))
+        response = client.post(
+            "/login",
+            data={"username": "im", "password": PASSWORD, "csrf_token": token, "next": target},
+        )
+        assert response.headers["Location"] == expected
+
+
+def test_secure_cookies_when_configured(runtime: Runtime, settings: Any, fast_hashes: None) -> None:
+    from dataclasses import replace
+
+    from workflow.web import create_app
+
+    raw = {**settings.raw, "web": {"secure_cookies": True}}
+    secure_app = create_app(replace(settings, raw=raw), runtime=runtime)
+    assert secure_app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_the_vendored_htmx_is_the_pinned_release() -> None:
+    import hashlib
+    from pathlib import Path
+
+    import workflow.web
+
+    static = Path(workflow.web.__file__).parent / "static" / "htmx-2.0.4.min.js"
+    digest = hashlib.sha256(static.read_bytes()).hexdigest()
+    assert digest == "e209dda5c8235479f3166defc7750e1dbcd5a5c1808b7792fc2e6733768fb447"
+    assert digest in (workflow.web.__doc__ or "")

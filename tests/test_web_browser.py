@@ -1,0 +1,144 @@
+"""The web application in a real browser (Debian's chromium), with an axe-core scan per page.
+
+The app runs in a thread on 127.0.0.1 with a random port; one browser serves the session.
+Skipped without /usr/bin/chromium — except in CI (``CI`` set), where that fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from web_fixtures import PASSWORD
+from werkzeug.serving import make_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SHOTS = os.environ.get("RUHRFLOW_WEB_SCREENSHOTS")  # a directory: keep a screenshot per page
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is required in CI", pytrace=False)
+        pytest.skip(f"browser tests skipped: {CHROMIUM} is missing")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def base_url(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app)  # loopback only, a free port
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def page(browser: Any, base_url: str) -> Iterator[Any]:
+    context = browser.new_context(base_url=base_url, locale="de-DE")
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def accessible(page: Any, name: str) -> None:
+    """Zero axe-core violations on the current page (and a screenshot when asked for)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    assert results.violations_count == 0, f"{name}:\n{results.generate_report()}"
+    if SHOTS:
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
+def log_in(page: Any, actor: str) -> None:
+    page.goto("/login")
+    accessible(page, "login")
+    page.get_by_label("Benutzername").fill(actor)
+    page.get_by_label("Passwort").fill(PASSWORD)
+    page.get_by_role("button", name="Anmelden").click()
+    page.wait_for_load_state()
+
+
+def test_coordinator_approves_through_the_form(page: Any) -> None:
+    log_in(page, "koordination")
+    assert page.get_by_role("heading", name="Arbeitsliste: offene Fristen").is_visible()
+    accessible(page, "worklist")
+    page.goto("/proposals")
+    accessible(page, "proposals")
+    page.goto("/proposals/RK-03-01")
+    accessible(page, "proposal")
+    page.get_by_role("link", name="Kabinettbeschluss (Umsetzung)").click()
+    accessible(page, "action")
+    page.get_by_label("Datum des Beschlusses (Pflichtangabe)").fill("2019-11-05")
+    page.get_by_label("Kommentar").fill("Kabinettbeschluss vom 5.11.2019")
+    page.get_by_role("button", name="Weiter zur Bestätigung").click()
+    accessible(page, "confirm")
+    page.get_by_role("button", name="Bestätigen und ausführen").click()
+    assert page.get_by_role("status").inner_text().startswith("RK-03-01: „approve“ ausgeführt")
+    history = page.locator("section", has=page.get_by_role("heading", name="Historie"))
+    assert "Kabinettbeschluss vom 5.11.2019" in history.inner_text()
+
+
+def test_a_blocked_action_shows_its_reason(page: Any) -> None:
+    log_in(page, "koordination")
+    page.goto("/proposals/RK-03-03")
+    button = page.get_by_role("button", name="Beteiligung abschließen")
+    assert button.is_disabled()
+    assert "guard consultation_complete" in page.locator("#why-close_consultation").inner_text()
+    page.goto("/proposals/RK-99-99")
+    accessible(page, "error")
+
+
+def test_ministry_reports_progress(page: Any) -> None:
+    log_in(page, "im")
+    assert page.get_by_role("link", name="Meine Vorhaben").is_visible()
+    page.get_by_role("link", name="RK-03-02").click()
+    page.get_by_role("link", name="Umsetzungsstand melden").click()
+    page.get_by_label("Umsetzungsstand in Prozent (Pflichtangabe)").fill("40")
+    page.get_by_label("Kommentar").fill("Ausschreibung läuft")
+    page.get_by_role("button", name="Weiter zur Bestätigung").click()
+    page.get_by_role("button", name="Bestätigen und ausführen").click()
+    assert "Ausschreibung läuft" in page.inner_text("main")
+
+
+def test_bulk_preview_then_apply(page: Any) -> None:
+    log_in(page, "koordination")
+    page.goto("/bulk")
+    accessible(page, "bulk")
+    page.get_by_label("Vorschläge im Status").select_option("proposed")
+    page.get_by_label("Aktion").select_option("admit")
+    page.get_by_label("Datum des Beschlusses").fill("2019-11-05")
+    page.get_by_role("button", name="Vorschau").click()
+    accessible(page, "bulk_preview")
+    assert "wird abgelehnt: guard financing_secured" in page.inner_text("main")
+    page.get_by_role("button", name="Nur die möglichen ausführen").click()
+    assert "1 ausgeführt, 2 abgelehnt" in page.get_by_role("status").inner_text()
+    accessible(page, "bulk_done")
+
+
+def test_auditor_reads_the_audit_log(page: Any) -> None:
+    log_in(page, "pruefung")
+    assert page.get_by_role("heading", name="Prüfprotokoll").is_visible()
+    accessible(page, "audit")

@@ -1,0 +1,55 @@
+"""``ruhrflow user`` and ``ruhrflow token`` through click's runner."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+
+from workflow import Runtime
+from workflow.cli.main import cli
+from workflow.web import accounts
+
+PASSWORD = "ein-sehr-gutes-passwort"
+
+
+@pytest.fixture(autouse=True)
+def _fast(fast_hashes: None) -> None:
+    pass
+
+
+def run(database_url: str, *args: str, stdin: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--db", database_url, *args], input=stdin)
+    return result.exit_code, result.output
+
+
+def test_set_password_list_and_disable(database_url: str, runtime: Runtime) -> None:
+    code, out = run(database_url, "user", "set-password", "im", "--password-stdin",
+                    stdin=PASSWORD + "\n")  # fmt: skip
+    assert code == 0, out
+    assert accounts.authenticate(runtime.store, "im", PASSWORD, datetime.now(UTC)) == "im"
+    code, out = run(database_url, "user", "list", "--format", "json")
+    assert code == 0 and json.loads(out)[0]["actor"] == "im"
+    code, out = run(database_url, "user", "disable", "im")
+    assert code == 0
+    assert not accounts.is_active(runtime.store, "im")
+    code, out = run(database_url, "user", "set-password", "im", "--password-stdin", stdin="kurz\n")
+    assert code == 2 and "12 characters" in out
+
+
+def test_token_create_prints_the_token_last_and_revoke_stops_it(
+    database_url: str, runtime: Runtime
+) -> None:
+    run(database_url, "user", "set-password", "im", "--password-stdin", stdin=PASSWORD + "\n")
+    code, out = run(database_url, "token", "create", "im", "--expires", "30d")
+    assert code == 0, out
+    token = out.strip().splitlines()[-1]
+    token_id = out.split()[1]
+    assert accounts.actor_for_token(runtime.store, token, datetime.now(UTC)) == "im"
+    code, out = run(database_url, "token", "revoke", token_id)
+    assert code == 0, out
+    assert accounts.actor_for_token(runtime.store, token, datetime.now(UTC)) is None
+    code, out = run(database_url, "token", "create", "im", "--expires", "soon")
+    assert code == 2

@@ -1,0 +1,139 @@
+"""``ruhrflow serve``, ``ruhrflow user`` and ``ruhrflow token``: the web application's edge."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from workflow.cli.context import obj
+from workflow.cli.output import emit_rows, format_option
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([dhw])\s*$")
+
+
+def parse_expiry(text: str) -> timedelta:
+    """``90d``, ``12h`` or ``2w``."""
+    m = _DURATION.match(text)
+    if not m or int(m.group(1)) == 0:
+        raise click.BadParameter(f"{text!r} is not a duration such as 90d, 12h or 2w")
+    n, unit = int(m.group(1)), m.group(2)
+    return {"d": timedelta(days=n), "h": timedelta(hours=n), "w": timedelta(weeks=n)}[unit]
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn worker processes.")  # fmt: skip
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Run the web application under gunicorn (workflow.web:create_app for other servers)."""
+    import logging
+
+    from gunicorn.app.base import BaseApplication
+
+    settings = obj(ctx).settings
+    # Logins, failed logins and refusals are always logged (to stderr, next to gunicorn's).
+    logging.getLogger("workflow.web").setLevel(logging.INFO)
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Any:
+            from workflow.web import create_app
+
+            return create_app(settings)
+
+    click.echo(f"ruhrflow web on http://{host}:{port}/ ({workers} workers)", err=True)
+    Server().run()
+
+
+@click.group()
+def user() -> None:
+    """Web accounts bound to directory actors."""
+
+
+@user.command("set-password")
+@click.argument("actor_id", metavar="ACTOR")
+@click.option("--password-stdin", is_flag=True, required=True,
+              help="Read the password from the first line of standard input.")  # fmt: skip
+@click.pass_context
+def set_password(ctx: click.Context, actor_id: str, password_stdin: bool) -> None:
+    """Create the web account of ACTOR or set its password (and enable it)."""
+    from workflow.web.accounts import set_password as store_password
+
+    c = obj(ctx)
+    password = sys.stdin.readline().rstrip("\r\n")
+    rt = c.runtime
+    store_password(rt.store, rt.directory, actor_id, password, c.now)
+    click.echo(f"password set for {actor_id}")
+
+
+@user.command("disable")
+@click.argument("actor_id", metavar="ACTOR")
+@click.pass_context
+def disable(ctx: click.Context, actor_id: str) -> None:
+    """Disable ACTOR's account: its sessions and tokens stop working at once."""
+    from workflow.web.accounts import disable as disable_account
+
+    c = obj(ctx)
+    disable_account(c.runtime.store, actor_id, c.now)
+    click.echo(f"disabled {actor_id}")
+
+
+@user.command("list")
+@format_option("table", "json")
+@click.pass_context
+def list_(ctx: click.Context, fmt: str) -> None:
+    """Every web account."""
+    from workflow.web.accounts import list_accounts
+
+    rt = obj(ctx).runtime
+    rows = [a.as_dict() for a in list_accounts(rt.store, rt.directory)]
+    emit_rows(
+        rows,
+        [("actor", "ACTOR"), ("role", "ROLE"), ("disabled", "DISABLED"),
+         ("last_login_at", "LAST LOGIN")],
+        fmt,
+    )  # fmt: skip
+
+
+@click.group()
+def token() -> None:
+    """API tokens (``Authorization: Bearer …``)."""
+
+
+@token.command("create")
+@click.argument("actor_id", metavar="ACTOR")
+@click.option("--expires", "expires", default="90d", show_default=True, metavar="DURATION",
+              help="Lifetime: 90d, 12h, 2w, or 'never'.")  # fmt: skip
+@click.pass_context
+def create(ctx: click.Context, actor_id: str, expires: str) -> None:
+    """Create a token for ACTOR's account; the token is printed once, on the last line."""
+    from workflow.web.accounts import create_token
+
+    c = obj(ctx)
+    lifetime = None if expires == "never" else parse_expiry(expires)
+    token_id, secret = create_token(c.runtime.store, actor_id, c.now, expires_in=lifetime)
+    until = "never" if lifetime is None else (c.now + lifetime).isoformat(timespec="minutes")
+    click.echo(f"token {token_id} for {actor_id}, expires {until}; it is shown only now:")
+    click.echo(secret)
+
+
+@token.command("revoke")
+@click.argument("token_id", metavar="ID", type=int)
+@click.pass_context
+def revoke(ctx: click.Context, token_id: int) -> None:
+    """Revoke token ID at once."""
+    from workflow.web.accounts import revoke_token
+
+    c = obj(ctx)
+    revoke_token(c.runtime.store, token_id, c.now)
+    click.echo(f"revoked token {token_id}")

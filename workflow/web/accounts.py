@@ -1,0 +1,295 @@
+"""Local web accounts, API tokens, login throttling and the session secret — all in the database.
+
+Nothing lives in the app process: several processes on one PostgreSQL see the same accounts,
+the same failed-login counts and the same session secret. Every function takes ``now``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from workflow import Directory, InvalidInput, Store
+from workflow.store.schema import web_accounts, web_login_throttle, web_secrets, web_tokens
+
+MIN_PASSWORD_LENGTH = 12
+# After this many failed logins in a row a user name is locked, for a time that doubles with
+# every further failure (up to MAX_LOCK).
+FREE_FAILURES = 5
+FIRST_LOCK = timedelta(seconds=30)
+MAX_LOCK = timedelta(minutes=15)
+TOKEN_PREFIX = "rf_"
+
+_hasher = PasswordHasher()  # argon2id with argon2-cffi's recommended parameters
+# Verified against when the user name is unknown, so that both cases take the same time.
+_DUMMY_HASH = _hasher.hash("ruhrflow-no-such-account")
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins for this user name; try again after ``until``."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"too many failed logins; locked until {until.isoformat()}")
+        self.until = until
+
+
+@dataclass(frozen=True)
+class Account:
+    """A web account as ``ruhrflow user list`` shows it."""
+
+    actor: str
+    role: str
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime
+    last_login_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe."""
+        return {
+            "actor": self.actor,
+            "role": self.role,
+            "disabled": self.disabled,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
+        }
+
+
+def set_password(
+    store: Store, directory: Directory, actor_id: str, password: str, now: datetime
+) -> None:
+    """Create the account of ``actor_id`` or give it a new password (and enable it)."""
+    actor = directory.actor(actor_id)  # UnknownActor for a name the directory lacks
+    if actor.role == "system":
+        raise InvalidInput(f"{actor_id} is the system actor and cannot log in")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    digest = _hasher.hash(password)
+    with store.write() as conn:
+        done = conn.execute(
+            update(web_accounts)
+            .where(web_accounts.c.actor_id == actor_id)
+            .values(password_hash=digest, disabled=False, updated_at=now)
+        ).rowcount
+        if not done:
+            conn.execute(
+                insert(web_accounts).values(
+                    actor_id=actor_id,
+                    password_hash=digest,
+                    disabled=False,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        conn.execute(web_login_throttle.delete().where(web_login_throttle.c.username == actor_id))
+
+
+def disable(store: Store, actor_id: str, now: datetime) -> None:
+    """Disable the account: its sessions and tokens stop working with the next request."""
+    with store.write() as conn:
+        done = conn.execute(
+            update(web_accounts)
+            .where(web_accounts.c.actor_id == actor_id)
+            .values(disabled=True, updated_at=now)
+        ).rowcount
+    if not done:
+        raise InvalidInput(f"{actor_id} has no web account")
+
+
+def list_accounts(store: Store, directory: Directory) -> list[Account]:
+    """Every web account, by actor id."""
+    with store.read() as conn:
+        rows = conn.execute(select(web_accounts).order_by(web_accounts.c.actor_id)).mappings()
+        return [
+            Account(
+                actor=r["actor_id"],
+                role=directory.actors[r["actor_id"]].role
+                if r["actor_id"] in directory.actors
+                else "?",
+                disabled=r["disabled"],
+                created_at=r["created_at"],
+                updated_at=r["updated_at"],
+                last_login_at=r["last_login_at"],
+            )
+            for r in rows
+        ]
+
+
+def is_active(store: Store, actor_id: str) -> bool:
+    """Whether ``actor_id`` has an account that is not disabled (checked on every request)."""
+    with store.read() as conn:
+        disabled = conn.execute(
+            select(web_accounts.c.disabled).where(web_accounts.c.actor_id == actor_id)
+        ).scalar_one_or_none()
+    return disabled is False
+
+
+def authenticate(store: Store, username: str, password: str, now: datetime) -> str | None:
+    """The actor id when ``password`` is right for an enabled account, else None.
+
+    Raises LoginThrottled while the user name is locked (a right password does not help
+    then). Failures count per user name, whether an account exists or not.
+    """
+    username = username.strip()[:200]
+    with store.read() as conn:
+        lock = conn.execute(
+            select(web_login_throttle.c.locked_until).where(
+                web_login_throttle.c.username == username
+            )
+        ).scalar_one_or_none()
+        row = conn.execute(
+            select(web_accounts.c.password_hash, web_accounts.c.disabled).where(
+                web_accounts.c.actor_id == username
+            )
+        ).first()
+    if lock is not None and lock > now:
+        raise LoginThrottled(lock)
+    ok = _verify(row[0] if row else _DUMMY_HASH, password) and row is not None and not row[1]
+    with store.write() as conn:
+        if ok:
+            conn.execute(
+                web_login_throttle.delete().where(web_login_throttle.c.username == username)
+            )
+            conn.execute(
+                update(web_accounts)
+                .where(web_accounts.c.actor_id == username)
+                .values(last_login_at=now)
+            )
+        else:
+            _count_failure(conn, username, now)
+    return username if ok else None
+
+
+def _verify(digest: str, password: str) -> bool:
+    try:
+        return _hasher.verify(digest, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _count_failure(conn: Any, username: str, now: datetime) -> None:
+    failures = conn.execute(
+        select(web_login_throttle.c.failures)
+        .where(web_login_throttle.c.username == username)
+        .with_for_update()
+    ).scalar_one_or_none()
+    count = (failures or 0) + 1
+    locked_until = None
+    if count >= FREE_FAILURES:
+        locked_until = now + min(FIRST_LOCK * 2 ** (count - FREE_FAILURES), MAX_LOCK)
+    values = {"failures": count, "locked_until": locked_until, "updated_at": now}
+    if failures is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(web_login_throttle).values(username=username, **values))
+            return
+        except IntegrityError:  # another process counted the first failure at the same time
+            pass
+    conn.execute(
+        update(web_login_throttle).where(web_login_throttle.c.username == username).values(values)
+    )
+
+
+# --- API tokens ------------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(
+    store: Store, actor_id: str, now: datetime, *, expires_in: timedelta | None
+) -> tuple[int, str]:
+    """A new API token for the account of ``actor_id``: (id, token). Only its hash is kept."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with store.write() as conn:
+        exists = conn.execute(
+            select(web_accounts.c.actor_id).where(web_accounts.c.actor_id == actor_id)
+        ).first()
+        if exists is None:
+            raise InvalidInput(f"{actor_id} has no web account (ruhrflow user set-password)")
+        token_id = conn.execute(
+            insert(web_tokens)
+            .values(
+                actor_id=actor_id,
+                token_hash=_token_hash(token),
+                created_at=now,
+                expires_at=now + expires_in if expires_in else None,
+            )
+            .returning(web_tokens.c.id)
+        ).scalar_one()
+    return int(token_id), token
+
+
+def revoke_token(store: Store, token_id: int, now: datetime) -> None:
+    """Revoke the token with this id (at once, in every process)."""
+    with store.write() as conn:
+        done = conn.execute(
+            update(web_tokens)
+            .where(web_tokens.c.id == token_id, web_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        ).rowcount
+    if not done:
+        raise InvalidInput(f"no active token with id {token_id}")
+
+
+def actor_for_token(store: Store, token: str, now: datetime) -> str | None:
+    """The actor of a valid token (not revoked, not expired, account enabled), else None."""
+    with store.read() as conn:
+        row = conn.execute(
+            select(web_tokens.c.actor_id, web_tokens.c.expires_at, web_tokens.c.revoked_at)
+            .select_from(web_tokens.join(web_accounts))
+            .where(
+                web_tokens.c.token_hash == _token_hash(token), web_accounts.c.disabled.is_(False)
+            )
+        ).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
+    return str(row.actor_id)
+
+
+# --- the session secret ------------------------------------------------------------------------
+
+
+def session_secret(store: Store, env_value: str | None, now: datetime) -> str:
+    """RUHRFLOW_WEB_SECRET if given, else the installation's random secret (created once)."""
+    if env_value:
+        return env_value
+    with store.read() as conn:
+        value = conn.execute(
+            select(web_secrets.c.value).where(web_secrets.c.name == "session")
+        ).scalar_one_or_none()
+    if value is not None:
+        return str(value)
+    try:
+        with store.write() as conn:
+            conn.execute(
+                insert(web_secrets).values(
+                    name="session", value=secrets.token_hex(32), created_at=now
+                )
+            )
+    except IntegrityError:  # another process created it first: use theirs
+        pass
+    with store.read() as conn:
+        return str(
+            conn.execute(
+                select(web_secrets.c.value).where(web_secrets.c.name == "session")
+            ).scalar_one()
+        )
+
+
+def same_secret(a: str, b: str) -> bool:
+    """Constant-time comparison."""
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -1,0 +1,161 @@
+"""The Flask application factory: wiring, who is asking, security headers, errors.
+
+Every request finds its actor anew — from a bearer token or the signed session cookie —
+and checks the account in the database, so a disabled account stops at once in every
+process. Nothing is kept in the process between requests but the opened runtime.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Flask, g, request, session
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from workflow import Definition, Runtime, Settings, load_definition, open_runtime
+from workflow.web import accounts
+
+log = logging.getLogger("workflow.web")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass
+class Web:
+    """What the views need, built once per process: the runtime, the definition, the clock."""
+
+    settings: Settings
+    runtime: Runtime
+    definition: Definition
+    clock: Callable[[], datetime]
+    base_url: str | None
+
+    def now(self) -> datetime:
+        """The wall clock (the web has no ``--now``)."""
+        return self.clock()
+
+
+def web() -> Web:
+    """The Web of the current application."""
+    from flask import current_app
+
+    found = current_app.extensions["ruhrflow"]
+    assert isinstance(found, Web)
+    return found
+
+
+def create_app(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Flask:
+    """The ruhrflow web application for ``settings`` (a WSGI app for gunicorn or others).
+
+    ``runtime`` reuses an opened runtime (tests); ``clock`` replaces the wall clock in tests
+    only — no request can set the time.
+    """
+    from workflow.web import api, views
+
+    config = settings.section("web")
+    rt = runtime or open_runtime(settings)
+    state = Web(
+        settings=settings,
+        runtime=rt,
+        definition=load_definition(settings.definition_path),
+        clock=clock or (lambda: datetime.now(UTC)),
+        base_url=str(config.get("base_url") or "") or None,
+    )
+    app = Flask(__name__)
+    app.extensions["ruhrflow"] = state
+    app.config.update(
+        SECRET_KEY=accounts.session_secret(
+            rt.store, os.environ.get("RUHRFLOW_WEB_SECRET"), state.now()
+        ),
+        SESSION_COOKIE_NAME="ruhrflow_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(config.get("secure_cookies", False)),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=float(config.get("session_hours", 8))),
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked in identify(): cookie requests only
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    csrf = CSRFProtect(app)
+
+    @app.before_request
+    def identify() -> Response | None:
+        g.actor = None
+        g.via_token = False
+        if request.endpoint == "static":  # public files: no account to look up
+            return None
+        header = request.headers.get("Authorization", "")
+        if header.lower().startswith("bearer "):
+            actor = accounts.actor_for_token(state.runtime.store, header[7:].strip(), state.now())
+            if actor is None:
+                log.warning("refused: invalid bearer token for %s %s", request.method, request.path)
+                return api.error(401, "invalid, expired or revoked token")
+            g.actor, g.via_token = actor, True
+        else:
+            actor = session.get("actor")
+            if isinstance(actor, str):
+                if accounts.is_active(state.runtime.store, actor):
+                    g.actor = actor
+                else:
+                    log.warning("refused: session of disabled account %s", actor)
+                    session.clear()
+        if request.method not in SAFE_METHODS and not g.via_token:
+            csrf.protect()
+        return None
+
+    @app.after_request
+    def secure_headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if not request.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(exc: CSRFError) -> Any:
+        log.warning("refused: CSRF check failed for %s %s", request.method, request.path)
+        message = "Das Formular ist abgelaufen oder ungültig. Bitte laden Sie die Seite neu."
+        if request.path.startswith("/api/"):
+            return api.error(400, "CSRF token missing or invalid")
+        return views.error_page(400, message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        code = exc.code or 500
+        if request.path.startswith("/api/"):
+            return api.error(code, exc.name)
+        return views.error_page(code, views.HTTP_MESSAGES.get(code, exc.name))
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception) -> Any:
+        # The traceback goes to the log, never to the browser.
+        log.exception("internal error on %s %s", request.method, request.path)
+        if request.path.startswith("/api/"):
+            return api.error(500, "internal error")
+        return views.error_page(500, "Ein interner Fehler ist aufgetreten.")
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.openapi)
+    return app

@@ -1,0 +1,476 @@
+"""The HTML pages (German): login, worklist, proposals, actions with a confirm step, bulk, audit.
+
+Views parse the form, call the engine exactly as the CLI does (``advance``,
+``advance_many``, ``triggers``) and render. Permissions, guards and required fields are
+the engine's; a view only decides which page to show.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, time
+from functools import wraps
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from workflow import Applied, PermissionDenied, WorkflowError
+from workflow.web import accounts, reads
+from workflow.web.api import status_of
+from workflow.web.app import web
+
+log = logging.getLogger("workflow.web")
+bp = Blueprint("web", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+BERLIN = ZoneInfo("Europe/Berlin")
+BULK_LIMIT = 500
+
+HTTP_MESSAGES = {
+    400: "Die Anfrage war ungültig.",
+    403: "Dafür fehlt Ihnen die Berechtigung.",
+    404: "Diese Seite gibt es nicht.",
+    405: "Diese Aktion ist hier nicht möglich.",
+    413: "Die Anfrage ist zu groß.",
+}
+ROLE_LABELS = {
+    "coordinator": "Koordinierung",
+    "ministry": "Ressort",
+    "forum_lead": "Themenforum",
+    "auditor": "Prüfung",
+}
+STATUS_LABELS = {
+    "pending": "wartet auf Versand",
+    "sending": "wird versandt",
+    "sent": "versandt",
+    "failed": "fehlgeschlagen",
+}
+
+
+def error_page(status: int, message: str) -> tuple[str, int]:
+    """The error page: one sentence, never a traceback."""
+    return render_template("error.html", status=status, message=message), status
+
+
+@bp.errorhandler(WorkflowError)
+def workflow_error(exc: WorkflowError) -> tuple[str, int]:
+    status = status_of(exc)
+    if status == 403:
+        log.warning("refused: %s", exc)
+    return error_page(status, str(exc))
+
+
+@bp.app_template_filter("berlin")
+def berlin(value: str | datetime | None) -> str:
+    """A time shown in Europe/Berlin, to the minute."""
+    if not value:
+        return ""
+    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return dt.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M")
+
+
+@bp.app_template_filter("euro")
+def euro(value: float | int | None) -> str:
+    """An amount in euros, German style."""
+    if value is None:
+        return "—"
+    return f"{value:,.2f} €".replace(",", "_").replace(".", ",").replace("_", ".")
+
+
+@bp.app_context_processor
+def globals_for_templates() -> dict[str, Any]:
+    actor = g.get("actor")
+    who = web().runtime.directory.actors.get(actor) if actor else None
+    definition = web().definition
+    return {
+        "me": who,
+        "role_label": ROLE_LABELS.get(who.role, "") if who else "",
+        "state_label": lambda s: definition.states[s].label if s in definition.states else s,
+        "status_label": lambda s: STATUS_LABELS.get(s, s),
+    }
+
+
+def login_required(view: F) -> F:
+    """Send a visitor without a session to the login page."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if g.get("actor") is None:
+            return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def _role() -> str:
+    return web().runtime.directory.actor(g.actor).role
+
+
+def _require_role(*roles: str) -> None:
+    if _role() not in roles:
+        log.warning("refused: %s (%s) on %s", g.actor, _role(), request.path)
+        raise PermissionDenied(g.actor, request.path, None, "not for this role")
+
+
+# --- login --------------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local path: no open redirect to another site."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return url_for("web.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target:
+        return url_for("web.index")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "GET":
+        return render_template("login.html", next=request.args.get("next", ""))
+    w = web()
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    try:
+        actor = accounts.authenticate(w.runtime.store, username, password, w.now())
+    except accounts.LoginThrottled as exc:
+        log.warning("login throttled for %r until %s", username, exc.until.isoformat())
+        message = "Zu viele Fehlversuche. Bitte versuchen Sie es später noch einmal."
+        return render_template("login.html", error=message, next=request.form.get("next")), 429
+    if actor is None:
+        log.warning("login failed for %r from %s", username, request.remote_addr)
+        message = "Benutzername oder Passwort ist falsch."
+        return render_template("login.html", error=message, next=request.form.get("next")), 401
+    session.clear()
+    session["actor"] = actor
+    session.permanent = True
+    log.info("login: %s from %s", actor, request.remote_addr)
+    return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    if g.get("actor"):
+        log.info("logout: %s", g.actor)
+    session.clear()
+    return redirect(url_for("web.login"), code=303)
+
+
+@bp.get("/")
+@login_required
+def index() -> Response:
+    who = web().runtime.directory.actor(g.actor)
+    if who.role == "coordinator":
+        return redirect(url_for("web.worklist"))
+    if who.role == "ministry" and who.ministry:
+        return redirect(url_for("web.proposal_list", lead=who.ministry))
+    if who.role == "forum_lead" and who.forum:
+        return redirect(url_for("web.proposal_list", themenforum=who.forum))
+    if who.role == "auditor":
+        return redirect(url_for("web.audit"))
+    return redirect(url_for("web.proposal_list"))
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+@bp.get("/worklist")
+@login_required
+def worklist() -> str:
+    w = web()
+    who = w.runtime.directory.actor(g.actor)
+    lead = who.ministry if who.role == "ministry" else None
+    rows = reads.open_deadlines(w.runtime, w.now(), lead=lead)
+    return render_template("worklist.html", rows=rows[:200], total=len(rows))
+
+
+@bp.get("/proposals")
+@login_required
+def proposal_list() -> Any:
+    w = web()
+    query = reads.ListQuery.from_args(request.args)
+    fmt = request.args.get("format")
+    if fmt in ("csv", "json"):
+        return _download(reads.proposal_rows(w.runtime, query), fmt)
+    rows, total, page, pages = reads.proposal_page(w.runtime, query)
+    return render_template(
+        "proposals.html",
+        rows=rows,
+        total=total,
+        query=query,
+        pages=pages,
+        page=page,
+        states=w.definition.states,
+        sorts=reads.SORTS,
+        leads=sorted(w.runtime.directory.ministries),
+    )
+
+
+LIST_COLUMNS = ["key", "state", "handlungsfeld", "themenforum", "lead", "cost_estimate", "title"]
+
+
+def _download(rows: list[dict[str, Any]], fmt: str) -> Response:
+    if fmt == "json":
+        body = json.dumps(rows, ensure_ascii=False, indent=2)
+        mimetype = "application/json"
+    else:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(LIST_COLUMNS)
+        for r in rows:
+            writer.writerow(["" if r[c] is None else _csv_cell(r[c]) for c in LIST_COLUMNS])
+        body = out.getvalue()
+        mimetype = "text/csv"
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"attachment; filename=vorschlaege.{fmt}"
+    return response
+
+
+def _csv_cell(value: Any) -> str:
+    text = str(value)
+    # A cell starting with = + - @ is a formula in a spreadsheet: keep it text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+@bp.get("/proposals/<key>")
+@login_required
+def proposal_page(key: str) -> str:
+    w = web()
+    detail = reads.detail(w.runtime, key)
+    options = reads.triggers(w.runtime, key, g.actor, w.now())
+    return render_template(
+        "proposal.html",
+        p=detail,
+        history=reads.history(w.runtime, key),
+        deadlines=reads.open_deadlines(w.runtime, w.now(), lead=detail["lead"], key=key),
+        notices=reads.notices_of(w.runtime, key),
+        options=[_option_view(o) for o in options],
+        read_only=_role() == "auditor",
+    )
+
+
+def _option_view(option: Mapping[str, Any]) -> dict[str, Any]:
+    """A trigger for the page: open its form unless something other than input blocks it."""
+    blocking = [r for r in option["blocked_by"] if not r.startswith("missing ")]
+    fields = web().definition.fields
+    asks = [fields[r].label if r in fields else "Kommentar" for r in option["requires"]]
+    return {**option, "blocking": blocking, "openable": not blocking, "asks": asks}
+
+
+# --- acting on one proposal ---------------------------------------------------------------
+
+
+def _field_defs(requires: tuple[str, ...] | list[str]) -> list[Any]:
+    fields = web().definition.fields
+    return [fields[name] for name in requires if name in fields]
+
+
+def _form_fields(requires: list[str]) -> dict[str, str]:
+    """The required fields the form sent (strings, parsed by the engine)."""
+    found = {}
+    for f in _field_defs(requires):
+        value = request.form.get(f"field_{f.name}", "").strip()
+        if value:
+            found[f.name] = value
+    return found
+
+
+def _option(options: list[dict[str, Any]], trigger: str) -> dict[str, Any] | None:
+    return next((o for o in options if o["trigger"] == trigger), None)
+
+
+@bp.route("/proposals/<key>/actions/<trigger>", methods=["GET", "POST"])
+@login_required
+def action(key: str, trigger: str) -> Any:
+    w = web()
+    detail = reads.detail(w.runtime, key)
+    step = request.form.get("step", "edit")
+    comment = request.form.get("comment", "").strip() or None
+    options = reads.triggers(w.runtime, key, g.actor, w.now())
+    option = _option(options, trigger)
+    if option is None:
+        return error_page(409, f"„{trigger}“ ist im Status „{detail['state']}“ nicht möglich.")
+    fields = _form_fields(option["requires"]) if request.method == "POST" else {}
+
+    def form(errors: list[str], status: int = 200) -> tuple[str, int]:
+        return render_template(
+            "action.html",
+            p=detail,
+            option=option,
+            fields=_field_defs(option["requires"]),
+            values=fields,
+            comment=comment or "",
+            errors=errors,
+        ), status
+
+    if request.method == "GET" or step == "edit":
+        return form([])
+    if step == "review":
+        try:
+            checked = reads.triggers(w.runtime, key, g.actor, w.now(), fields, comment)
+        except WorkflowError as exc:
+            return form([str(exc)], status_of(exc))
+        now_option = _option(checked, trigger)
+        if now_option is None or not now_option["can_fire"]:
+            reasons = now_option["blocked_by"] if now_option else ["nicht möglich"]
+            return form(reasons, 409)
+        return render_template(
+            "confirm.html", p=detail, option=option, fields=fields, comment=comment or "",
+            labels={f.name: f.label for f in _field_defs(option["requires"])},
+        )  # fmt: skip
+    try:
+        version = int(request.form.get("expected_version", ""))
+    except ValueError:
+        return form(["Die Version des Vorschlags fehlt."], 400)
+    try:
+        applied = w.runtime.engine.advance(
+            key,
+            trigger,
+            actor=g.actor,
+            now=w.now(),
+            comment=comment,
+            fields=fields,
+            expected_version=version,
+        )
+    except WorkflowError as exc:
+        if status_of(exc) == 403:
+            log.warning("refused: %s", exc)
+        return form([str(exc)], status_of(exc))
+    flash(_done_message(applied))
+    return redirect(url_for("web.proposal_page", key=key), code=303)
+
+
+def _done_message(a: Applied) -> str:
+    return f"{a.key}: „{a.trigger}“ ausgeführt (Eintrag #{a.seq} in der Historie)."
+
+
+# --- bulk ---------------------------------------------------------------------------------
+
+
+@bp.route("/bulk", methods=["GET", "POST"])
+@login_required
+def bulk() -> Any:
+    _require_role("coordinator")
+    w = web()
+    definition = w.definition
+    step = request.form.get("step", "edit")
+    state = (request.values.get("state") or "").strip() or None
+    trigger = (request.values.get("trigger") or "").strip() or None
+    comment = request.form.get("comment", "").strip() or None
+    all_fields = list(definition.fields)
+    fields = _form_fields(all_fields) if request.method == "POST" else {}
+    page = {
+        "states": definition.states,
+        "triggers": sorted({(t.trigger, t.label) for t in definition.transitions}),
+        "fields": _field_defs(all_fields),
+        "state": state,
+        "trigger": trigger,
+        "values": fields,
+        "comment": comment or "",
+    }
+    if request.method == "GET" or step == "edit" or not state or not trigger:
+        errors = ["Bitte Status und Aktion wählen."] if request.method == "POST" else []
+        return render_template("bulk.html", errors=errors, **page), 400 if errors else 200
+    if step == "preview":
+        rows = reads.proposal_rows(w.runtime, reads.ListQuery(state=state))[:BULK_LIMIT]
+        preview = []
+        for r in rows:
+            checked = reads.triggers(w.runtime, r["key"], g.actor, w.now(), fields, comment)
+            option = _option(checked, trigger)
+            reasons = option["blocked_by"] if option else ["im Status nicht möglich"]
+            ok = bool(option and option["can_fire"])
+            preview.append({**r, "ok": ok, "reasons": [] if ok else reasons})
+        return render_template("bulk_preview.html", preview=preview, **page)
+    keys = request.form.getlist("keys")
+    if not keys:
+        return render_template("bulk.html", errors=["Keine Vorschläge ausgewählt."], **page), 400
+    partial = request.form.get("mode") == "partial"
+    try:
+        result = w.runtime.engine.advance_many(
+            trigger, keys=keys, actor=g.actor, now=w.now(), comment=comment, fields=fields,
+            partial=partial,
+        )  # fmt: skip
+    except WorkflowError as exc:
+        message = f"Nichts wurde angewendet: {exc}"
+        return render_template("bulk.html", errors=[message], **page), status_of(exc)
+    return render_template(
+        "bulk_done.html",
+        applied=result.applied,
+        refused=[(k, str(e)) for k, e in result.refused],
+        **page,
+    )
+
+
+# --- audit --------------------------------------------------------------------------------
+
+
+def _day(text: str | None, *, end: bool) -> datetime | None:
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    from datetime import timedelta
+
+    if end:
+        day = day + timedelta(days=1)
+    return datetime.combine(day, time(0), BERLIN).astimezone(UTC)
+
+
+@bp.get("/audit")
+@login_required
+def audit() -> Any:
+    _require_role("auditor", "coordinator")
+    w = web()
+    args = request.args
+    filters = {
+        "key": (args.get("key") or "").strip() or None,
+        "actor": (args.get("actor") or "").strip() or None,
+        "trigger": (args.get("trigger") or "").strip() or None,
+    }
+    since, until = _day(args.get("since"), end=False), _day(args.get("until"), end=True)
+    entries = []
+    limit = 500
+    for e in reads.audit_entries(w.runtime, since=since, until=until, **filters):
+        entries.append(e)
+        if len(entries) > limit:
+            break
+    return render_template(
+        "audit.html",
+        entries=entries[:limit],
+        more=len(entries) > limit,
+        filters={**filters, "since": args.get("since", ""), "until": args.get("until", "")},
+    )
+
+
+@bp.get("/audit/export")
+@login_required
+def audit_export() -> Response:
+    _require_role("auditor", "coordinator")
+    fmt = "csv" if request.args.get("format") == "csv" else "jsonl"
+    w = web()
+    out = io.StringIO()
+    reads.export_history(w.runtime, out, fmt, w.now())
+    log.info("audit export (%s) by %s", fmt, g.actor)
+    response = Response(
+        out.getvalue(), mimetype="text/csv" if fmt == "csv" else "application/jsonl"
+    )
+    response.headers["Content-Disposition"] = f"attachment; filename=historie.{fmt}"
+    return response
