@@ -1,6 +1,6 @@
 """Large data sets for the tick, verify and memory scenarios (fast, not timed).
 
-Everything goes into a database migrated by ``workflow.bootstrap.initialise`` through plain
+Everything goes into a database migrated by ``workflow.app.bootstrap.initialise`` through plain
 ``sqlite3`` ``executemany``; hashes are real, so the engine (and ``audit verify``) sees
 rows it could have written itself.
 """
@@ -105,7 +105,7 @@ def _generate_with_deadlines(workdir: Path, name: str, proposals: int, due: int)
 
 def long_history(workdir: Path, name: str, rows: int, per_chain: int = 10) -> Path:
     """``rows`` history rows in valid chains of ``per_chain`` entries (one per proposal)."""
-    from workflow.chain import entry_hash
+    from workflow.engine.chain import entry_hash
 
     chains = max(rows // per_chain, 1)
     path = prepared_database(workdir, name, [Population(chains, lambda i: "implementation")])

@@ -70,7 +70,7 @@ def worker() -> None:
 def _populate(url: str, proposals: int) -> None:
     from sqlalchemy import insert, select
 
-    from workflow.chain import GENESIS, entry_hash
+    from workflow.engine.chain import GENESIS, entry_hash
     from workflow.store import repo
     from workflow.store.db import Store
     from workflow.store.schema import definitions, history

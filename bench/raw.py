@@ -1,7 +1,7 @@
 """The physical limit: the engine's statements through plain ``sqlite3``, nothing else.
 
 Same PRAGMAs (WAL, synchronous=FULL), same ``BEGIN IMMEDIATE`` per transaction, same
-SELECT/UPDATE/INSERT, same canonical-JSON SHA-256 (``workflow.chain.entry_hash``) — but
+SELECT/UPDATE/INSERT, same canonical-JSON SHA-256 (``workflow.engine.chain.entry_hash``) — but
 no SQLAlchemy, no state machine, no policy, no effect code.
 
 The rows our transition effects write (deadlines, reminder rungs, outbox notices) are
@@ -284,7 +284,7 @@ def advance_one(
     next_ids: dict[str, int],
 ) -> None:
     """One durable transition in its own transaction, as the engine writes it."""
-    from workflow.chain import entry_hash
+    from workflow.engine.chain import entry_hash
 
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -315,7 +315,7 @@ def advance_state(
     mirror: EffectMirror,
 ) -> int:
     """Every proposal in ``state`` in one transaction with ``executemany``; returns the count."""
-    from workflow.chain import entry_hash
+    from workflow.engine.chain import entry_hash
 
     at = sqlite_time(now)
     conn.execute("BEGIN IMMEDIATE")

@@ -1,8 +1,8 @@
 """What every scenario shares: results, timing, progress, scratch databases, fast data.
 
 Setup (migrating, inserting proposals) is never timed. Data goes in through plain
-``sqlite3`` ``executemany`` into a database migrated by ``workflow.bootstrap.initialise``,
-with real hash chains (``workflow.chain``), so the engine sees rows it could have written.
+``sqlite3`` ``executemany`` into a database migrated by ``workflow.app.bootstrap.initialise``,
+with real hash chains (``workflow.engine.chain``), so the engine sees rows it could have written.
 """
 
 from __future__ import annotations
@@ -111,9 +111,9 @@ def scratch_dir(prefix: str = "ruhrflow-bench-") -> Iterator[Path]:
 
 
 def migrate(url: str) -> None:
-    """Create the schema and register the shipped definition (``workflow.bootstrap``)."""
-    from workflow.bootstrap import initialise
-    from workflow.definition import load_definition
+    """Create the schema and register the shipped definition (``workflow.app.bootstrap``)."""
+    from workflow.app.bootstrap import initialise
+    from workflow.process.definition import load_definition
     from workflow.store.db import Store
 
     store = Store.open(url)
@@ -125,7 +125,7 @@ def migrate(url: str) -> None:
 
 def settings_for(url: str, workdir: Path) -> Any:
     """Settings for ``url``: shipped defaults, mail into a Maildir under ``workdir``."""
-    from workflow.settings import load_settings
+    from workflow.app.settings import load_settings
 
     config = workdir / "ruhrflow-bench.toml"
     config.write_text(f'[mail]\nmaildir = "{workdir / "mail"}"\n', encoding="utf-8")
@@ -134,7 +134,7 @@ def settings_for(url: str, workdir: Path) -> Any:
 
 def open_runtime_for(url: str, workdir: Path) -> Any:
     """The wired runtime, exactly as the CLI builds it (effects included)."""
-    from workflow.runtime import open_runtime
+    from workflow.app.runtime import open_runtime
 
     return open_runtime(settings_for(url, workdir))
 
@@ -203,10 +203,10 @@ class Population:
 def insert_proposals(path: Path, populations: Sequence[Population], chunk: int = 20_000) -> None:
     """Insert proposals (with their valid ``created`` history entry) via ``executemany``.
 
-    Not timed. The rows look as ``workflow.intake.create_proposals`` writes them, except
+    Not timed. The rows look as ``workflow.engine.intake.create_proposals`` writes them, except
     that a proposal may start in any state (its chain then has one entry, which is valid).
     """
-    from workflow.chain import GENESIS, entry_hash
+    from workflow.engine.chain import GENESIS, entry_hash
 
     conn = connect_raw(path)
     conn.execute("PRAGMA synchronous=OFF")  # setup only

@@ -2,7 +2,7 @@
 
 The sweep must ask an indexed question (the partial index on unfired rungs), so its cost
 follows what is due, not the table size: the ratio large/small should stay ≤ 1.5.
-Needs ``workflow.sweep`` (issue 3); until it is on main this prints a SKIP line.
+Needs ``workflow.deadlines.sweep`` (issue 3); until it is on main this prints a SKIP line.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ SMALL = 10_000
 
 
 def sweep_module() -> ModuleType:
-    """``workflow.sweep`` (imported late: the harness starts without loading the engine)."""
-    return importlib.import_module("workflow.sweep")
+    """The sweep module (imported late: the harness starts without loading the engine)."""
+    return importlib.import_module("workflow.deadlines.sweep")
 
 
 def run_tick(sweep: ModuleType, runtime: Any) -> int:

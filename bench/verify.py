@@ -1,7 +1,7 @@
 """``audit verify`` over many history rows vs a tight ``sqlite3`` loop doing the same hashing.
 
 The baseline reads every row ordered by chain and seq, rebuilds the canonical bytes with
-``workflow.chain.canonical_bytes``, hashes them and checks the links — nothing else.
+``workflow.engine.chain.canonical_bytes``, hashes them and checks the links — nothing else.
 Ours is ``workflow.audit.verify.verify_store``, which also checks every chain's end
 against the proposal row's ``history_seq``/``history_head`` (an outer join the baseline
 does not do).
@@ -60,7 +60,7 @@ def run_verify(audit: ModuleType, runtime: Any) -> Any:
 
 def baseline_verify(path: Path) -> int:
     """The tight loop: read, rebuild canonical bytes, SHA-256, compare links. Returns rows."""
-    from workflow.chain import GENESIS, canonical_bytes
+    from workflow.engine.chain import GENESIS, canonical_bytes
 
     conn = sqlite3.connect(path)
     rows = 0

@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING
 from workflow.lazy import lazy_exports
 
 _EXPORTS = {
-    "CalendarEntry": "notifications.model",
-    "Recipient": "notifications.model",
-    "RenderedNotice": "notifications.model",
-    "KINDS": "notifications.render",
-    "Renderer": "notifications.render",
-    "build_message": "notifications.mime",
-    "calendar_bytes": "notifications.ics",
-    "MaildirTransport": "notifications.transport",
-    "MemoryTransport": "notifications.transport",
-    "SMTPTransport": "notifications.transport",
-    "Transport": "notifications.transport",
-    "TransportError": "notifications.transport",
+    "CalendarEntry": "notifications.mail.model",
+    "Recipient": "notifications.mail.model",
+    "RenderedNotice": "notifications.mail.model",
+    "KINDS": "notifications.mail.render",
+    "Renderer": "notifications.mail.render",
+    "build_message": "notifications.mail.mime",
+    "calendar_bytes": "notifications.mail.ics",
+    "MaildirTransport": "notifications.mail.transport",
+    "MemoryTransport": "notifications.mail.transport",
+    "SMTPTransport": "notifications.mail.transport",
+    "Transport": "notifications.mail.transport",
+    "TransportError": "notifications.mail.transport",
 }
 
 # Grouped by concept on purpose (dramatiq style), hence not alphabetical.
@@ -54,11 +54,11 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__, globals())
 
 
 if TYPE_CHECKING:
-    from notifications.ics import calendar_bytes
-    from notifications.mime import build_message
-    from notifications.model import CalendarEntry, Recipient, RenderedNotice
-    from notifications.render import KINDS, Renderer
-    from notifications.transport import (
+    from notifications.mail.ics import calendar_bytes
+    from notifications.mail.mime import build_message
+    from notifications.mail.model import CalendarEntry, Recipient, RenderedNotice
+    from notifications.mail.render import KINDS, Renderer
+    from notifications.mail.transport import (
         MaildirTransport,
         MemoryTransport,
         SMTPTransport,

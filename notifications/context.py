@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, select
 
-from notifications.formatting import BERLIN
-from notifications.model import CalendarEntry, Recipient
-from workflow.definition import Definition
-from workflow.directory import Directory
+from notifications.mail.model import CalendarEntry, Recipient
+from workflow.access.directory import Directory
+from workflow.process.deadline_rules import rule_of
+from workflow.process.definition import Definition
+from workflow.process.vocabulary import BERLIN
+from workflow.store import deadlines as store
 from workflow.store.schema import deadlines
 
 # German names of the consulted groups (the guard ``consultation_complete`` asks for these).
@@ -86,49 +88,18 @@ def next_steps(definition: Definition, state: str) -> list[dict[str, str]]:
     return [{"trigger": t.trigger, "label": t.label} for t in definition.triggers_from(state)]
 
 
-# Built once: the notices of every transition ask for these. The IN list expands (and
-# re-renders the SQL per execution), so one proposal gets a plain ``=``.
-_OPEN_DEADLINE_COLUMNS = (
-    deadlines.c.id,
-    deadlines.c.proposal_id,
-    deadlines.c.state,
-    deadlines.c.kind,
-    deadlines.c.due_at,
-    deadlines.c.sequence,
-)
-_OPEN_DEADLINES, _OPEN_DEADLINES_ONE = (
-    select(*_OPEN_DEADLINE_COLUMNS)
-    .where(which, deadlines.c.status == bindparam("open_status"))
-    .order_by(deadlines.c.due_at, deadlines.c.id)
-    for which in (
-        deadlines.c.proposal_id.in_(bindparam("pids", expanding=True)),
-        deadlines.c.proposal_id == bindparam("pid"),
-    )
-)
-_CHUNK = 500  # proposals per IN (...)
-
-
 def open_deadlines_of(
     conn: Connection, definition_of: Mapping[int, Definition]
 ) -> dict[tuple[int, str], list[OpenDeadline]]:
     """The open deadlines of many proposals (``proposal id → its definition``, for the
     labels) by proposal and state, soonest first; one query per 500 proposals.
     """
-    from workflow.deadlines import OPEN, rule_of
-
     found: dict[tuple[int, str], list[OpenDeadline]] = {}
-    wanted = sorted(definition_of)
-    for i in range(0, len(wanted), _CHUNK):
-        chunk = wanted[i : i + _CHUNK]
-        if len(chunk) == 1:
-            rows = conn.execute(_OPEN_DEADLINES_ONE, {"pid": chunk[0], "open_status": OPEN})
-        else:
-            rows = conn.execute(_OPEN_DEADLINES, {"pids": chunk, "open_status": OPEN})
-        for deadline_id, pid, state, kind, due_at, sequence in rows:
-            rule = rule_of(definition_of[pid], kind)
-            label = rule.label if rule is not None else kind
-            deadline = OpenDeadline(deadline_id, kind, label, due_at, sequence)
-            found.setdefault((pid, state), []).append(deadline)
+    for deadline_id, pid, state, kind, due_at, sequence in store.open_of(conn, definition_of):
+        rule = rule_of(definition_of[pid], kind)
+        label = rule.label if rule is not None else kind
+        deadline = OpenDeadline(deadline_id, kind, label, due_at, sequence)
+        found.setdefault((pid, state), []).append(deadline)
     return found
 
 
@@ -141,8 +112,6 @@ def open_deadlines(
 
 def deadline_by_id(conn: Connection, definition: Definition, deadline_id: int) -> OpenDeadline:
     """One deadline (open or not) by id."""
-    from workflow.deadlines import rule_of
-
     r = (
         conn.execute(
             select(
@@ -171,11 +140,6 @@ def calendar_entry(
     )
 
 
-_SERIES = select(func.coalesce(deadlines.c.series_id, deadlines.c.id)).where(
-    deadlines.c.id == bindparam("deadline_id")
-)
-
-
 def calendar_series(conn: Connection, deadline: OpenDeadline) -> int:
     """The deadline row that identifies the calendar entry of ``deadline``.
 
@@ -186,8 +150,7 @@ def calendar_series(conn: Connection, deadline: OpenDeadline) -> int:
     """
     if deadline.sequence == 0:
         return deadline.id
-    found = conn.execute(_SERIES, {"deadline_id": deadline.id}).scalar_one_or_none()
-    return deadline.id if found is None else int(found)
+    return store.series_of(conn, deadline.id)
 
 
 def rung_label(name: str) -> str:

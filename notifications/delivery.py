@@ -38,9 +38,17 @@ import jinja2
 from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
 from notifications import codec
-from notifications.ics import calendar_bytes
-from notifications.mime import CALENDAR_FILENAME, build_message, name_and_address
-from notifications.model import Attachment, Recipient, RenderedNotice
+from notifications.mail.ics import calendar_bytes
+from notifications.mail.mime import CALENDAR_FILENAME, build_message, name_and_address
+from notifications.mail.model import Attachment, Recipient, RenderedNotice
+from notifications.mail.render import Letter, Renderer, renderer_for
+from notifications.mail.transport import (
+    MaildirTransport,
+    MemoryTransport,
+    SMTPTransport,
+    Transport,
+    TransportError,
+)
 from notifications.outbox import (
     FAILED,
     NO_RECIPIENT,
@@ -49,20 +57,13 @@ from notifications.outbox import (
     SENT,
     calendar_from_json,
 )
-from notifications.render import Letter, Renderer, renderer_for
-from notifications.transport import (
-    MaildirTransport,
-    MemoryTransport,
-    SMTPTransport,
-    Transport,
-    TransportError,
-)
+from workflow.engine.engine import Engine
+from workflow.errors import InvalidConfig
 from workflow.store.schema import outbox, proposals
 
 if TYPE_CHECKING:
-    from workflow.engine import Engine
-    from workflow.runtime import Runtime
-    from workflow.settings import Settings
+    from workflow.app.runtime import Runtime
+    from workflow.app.settings import Settings
 
 log = logging.getLogger("ruhrflow.delivery")
 
@@ -139,8 +140,6 @@ def backoff(attempts: int, rng: RandomSource, *, base: timedelta = BACKOFF_BASE,
 
 def transport_from_settings(settings: Settings) -> Transport:
     """The transport ``settings.mail`` names: maildir (relative to the cwd), smtp or memory."""
-    from workflow.errors import InvalidConfig
-
     mail = settings.mail
     if mail.transport == "maildir":
         return MaildirTransport(Path.cwd() / mail.maildir)
@@ -337,8 +336,6 @@ def deliver(
     transaction, and a notice is marked before the next is sent, so at most one notice per
     worker is ever sent but not yet marked, as before.
     """
-    from workflow.engine import Engine
-
     if isinstance(target, Engine):
         engine = target
         max_attempts = max_attempts or DEFAULT_MAX_ATTEMPTS

@@ -19,14 +19,18 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select
 
 from notifications.context import ministry_recipients
-from notifications.formatting import BERLIN
 from notifications.outbox import Notice, enqueue
+from workflow.access.directory import Directory
+from workflow.engine.definitions import Machines
+from workflow.process.calendar import end_of_local_day, local_date
+from workflow.process.deadline_rules import OPEN, rule_of
+from workflow.process.vocabulary import BERLIN
 from workflow.store import repo
+from workflow.store.db import Store
 from workflow.store.schema import deadlines, history, proposals
 
 if TYPE_CHECKING:
     from notifications.events import Notifier
-    from workflow.engine import Engine
 
 log = logging.getLogger("ruhrflow.digest")
 
@@ -73,14 +77,19 @@ def digest_due(now: datetime, day: str = "mon", at: time = time(7, 0)) -> bool:
     return local >= moment
 
 
-def make_digests(engine: Engine, notifier: Notifier, now: datetime) -> DigestResult:
-    """Enqueue the digest of the last full week for every ministry with something to report."""
+def make_digests(
+    store: Store, definitions: Machines, notifier: Notifier, now: datetime
+) -> DigestResult:
+    """Enqueue the digest of the last full week for every ministry with something to report.
+
+    ``definitions`` labels states and deadlines; ``notifier`` gives the directory and domain.
+    """
     start, end = reported_week(now)
     result = DigestResult(week_label(start))
-    with engine.store.write() as conn:
-        by_lead = _open_proposals(engine, conn)
-        changes = _changes(engine, conn, start, end)
-        upcoming = _upcoming(engine, conn, now)
+    with store.write() as conn:
+        by_lead = _open_proposals(definitions, conn)
+        changes = _changes(definitions, notifier.directory, conn, start, end)
+        upcoming = _upcoming(definitions, conn, now)
         for code, ministry in sorted(notifier.directory.ministries.items()):
             context = {
                 "ministry": {"code": code, "name": ministry.name},
@@ -109,7 +118,7 @@ def make_digests(engine: Engine, notifier: Notifier, now: datetime) -> DigestRes
     return result
 
 
-def _open_proposals(engine: Engine, conn: Connection) -> dict[str, list[dict[str, Any]]]:
+def _open_proposals(definitions: Machines, conn: Connection) -> dict[str, list[dict[str, Any]]]:
     """Per lead ministry: its proposals in non-final states, grouped in definition order."""
     stmt = select(
         proposals.c.key, proposals.c.title, proposals.c.lead, proposals.c.state,
@@ -118,7 +127,7 @@ def _open_proposals(engine: Engine, conn: Connection) -> dict[str, list[dict[str
     grouped: dict[str, dict[tuple[int, str], list[dict[str, str]]]] = defaultdict(dict)
     order: dict[tuple[int, str], tuple[int, str]] = {}
     for r in conn.execute(stmt).mappings():
-        definition = engine.machines.get(conn, r["definition_id"]).definition
+        definition = definitions.definition(conn, r["definition_id"])
         if r["state"] in definition.states and definition.is_final(r["state"]):
             continue
         states = list(definition.states)
@@ -136,7 +145,7 @@ def _open_proposals(engine: Engine, conn: Connection) -> dict[str, list[dict[str
 
 
 def _changes(
-    engine: Engine, conn: Connection, start: datetime, end: datetime
+    definitions: Machines, directory: Directory, conn: Connection, start: datetime, end: datetime
 ) -> dict[str, list[dict[str, Any]]]:
     """Per lead ministry: the transitions recorded in [start, end), oldest first."""
     stmt = (
@@ -152,10 +161,10 @@ def _changes(
     actors = repo.actor_ids(conn, {r["actor_ref"] for r in rows})
     result: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        definition = engine.machines.get(conn, r["definition_id"]).definition
+        definition = definitions.definition(conn, r["definition_id"])
         transition = next((t for t in definition.transitions if t.trigger == r["trigger"]), None)
         actor_id = actors.get(r["actor_ref"], r["actor_ref"])
-        actor = engine.directory.actors.get(actor_id)
+        actor = directory.actors.get(actor_id)
         result[r["lead"]].append(
             {
                 "key": r["chain"],
@@ -169,11 +178,10 @@ def _changes(
     return result
 
 
-def _upcoming(engine: Engine, conn: Connection, now: datetime) -> dict[str, list[dict[str, Any]]]:
+def _upcoming(
+    definitions: Machines, conn: Connection, now: datetime
+) -> dict[str, list[dict[str, Any]]]:
     """Per lead ministry: open deadlines of current states due from now to the 14th day."""
-    from workflow.calendar import end_of_local_day, local_date
-    from workflow.deadlines import OPEN, rule_of
-
     until = end_of_local_day(local_date(now) + UPCOMING)
 
     stmt = (
@@ -192,7 +200,7 @@ def _upcoming(engine: Engine, conn: Connection, now: datetime) -> dict[str, list
     )  # fmt: skip
     result: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in conn.execute(stmt).mappings():
-        definition = engine.machines.get(conn, r["definition_id"]).definition
+        definition = definitions.definition(conn, r["definition_id"])
         rule = rule_of(definition, r["kind"])
         result[r["lead"]].append(
             {

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from notifications.addresses import calendar_uid
 from notifications.context import (
     OpenDeadline,
     calendar_entry,
@@ -40,19 +39,18 @@ from notifications.context import (
     status_change_context,
     unique,
 )
-from notifications.model import CalendarEntry, Recipient
+from notifications.mail.addresses import calendar_uid
+from notifications.mail.model import CalendarEntry, Recipient
 from notifications.outbox import Notice, enqueue, enqueue_many, message_domain
-from workflow.deadlines import known_open_deadlines
-from workflow.directory import Directory
+from workflow.access.directory import Directory
+from workflow.engine.changes import Applied, Batch, RungInfo
 from workflow.store.installation import installation_id
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from notifications.render import Letter, Renderer
-    from workflow.engine import Applied
-    from workflow.settings import Settings
-    from workflow.sweep import RungInfo
+    from notifications.mail.render import Letter, Renderer
+    from workflow.app.settings import Settings
 
 log = logging.getLogger("ruhrflow.notices")
 
@@ -103,20 +101,22 @@ class Notifier:
     @cached_property
     def renderer(self) -> Renderer:
         """The templates (for previews; transitions do not render, delivery does)."""
-        from notifications.render import renderer_for
+        from notifications.mail.render import renderer_for
 
         return renderer_for(self.templates, None, self.letter)
 
     # --- transitions --------------------------------------------------------------------------
 
-    def __call__(self, conn: Connection, applied: Sequence[Applied], now: datetime) -> None:
+    def __call__(self, batch: Batch) -> None:
         """The transition effect: one ``status_change`` (and more) per applied transition."""
-        changes = [c for c in applied if c.trigger not in NO_NOTICE_TRIGGERS]
+        conn, now = batch.conn, batch.now
+        changes = [c for c in batch.applied if c.trigger not in NO_NOTICE_TRIGGERS]
         if not changes:
             return
-        # The deadline effect ran just before: what it knows completely it hands over; the
-        # rest is one query for all of them (a bulk advance has thousands).
-        known = known_open_deadlines(applied)
+        # The deadline effect ran before (runtime.transition_effects) and left on the batch
+        # the open deadlines it knows completely; the rest is one query for all of them (a
+        # bulk advance has thousands).
+        known = batch.opened
         current: dict[tuple[int, str], list[OpenDeadline]] = {
             (c.proposal_id, c.to_state): [
                 OpenDeadline(d.id, d.kind, d.label, d.due_at, d.sequence)
@@ -247,7 +247,7 @@ class Notifier:
         """The hook of ``deadlines move``: a ``deadline_moved`` notice with the moved entry
         (same UID, SEQUENCE one higher), to the lead ministry, the coordinators and the roles
         the deadline's rule reminds."""
-        from workflow.deadlines import rule_of
+        from workflow.process.deadline_rules import rule_of
 
         row = applied.proposal
         proposal = proposal_context(row, applied.definition, self.directory)

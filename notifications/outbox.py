@@ -24,17 +24,16 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from notifications import codec
-from notifications.addresses import make_address, message_id
-from notifications.model import CalendarEntry, Recipient
-from workflow.store.direct import Direct
+from notifications.mail.addresses import make_address, message_id
+from notifications.mail.model import CalendarEntry, Recipient
+from workflow.store import outbox as store
 from workflow.store.installation import installation_id
 from workflow.store.schema import outbox, proposals
 
 if TYPE_CHECKING:
-    from notifications.render import Renderer
+    from notifications.mail.render import Renderer
 
 log = logging.getLogger("ruhrflow.outbox")
 
@@ -115,22 +114,6 @@ def _valid(recipients: Sequence[Recipient], key: str) -> tuple[list[dict[str, st
     return good, bad
 
 
-# Built once, the values come as parameters: building the statement per notice cost more
-# than running it.
-_INSERT_POSTGRESQL, _INSERT_SQLITE = (
-    insert(outbox)
-    .on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
-    .returning(outbox.c.id)
-    for insert in (postgresql.insert, sqlite.insert)
-)
-_INSERT_MANY_POSTGRESQL = postgresql.insert(outbox).on_conflict_do_nothing(
-    index_elements=[outbox.c.idempotency_key]
-)
-_INSERT_MANY_SQLITE = Direct(
-    sqlite.insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
-)
-
-
 def _values(notice: Notice, now: datetime, domain: str, installation: str) -> dict[str, Any]:
     """The outbox row of ``notice``; ``failed`` with "no recipient" when it has none."""
     recipients, bad = _valid(notice.recipients, notice.idempotency_key)
@@ -160,9 +143,7 @@ def enqueue(conn: Connection, notice: Notice, now: datetime, *, domain: str) -> 
     A notice without a (valid) recipient is stored as ``failed`` with ``last_error``
     "no recipient", so that ``notices list`` shows it instead of it vanishing.
     """
-    stmt = _INSERT_POSTGRESQL if conn.dialect.name == "postgresql" else _INSERT_SQLITE
-    values = _values(notice, now, domain, installation_id(conn))
-    new_id = conn.execute(stmt, values).scalar_one_or_none()
+    new_id = store.insert_notice(conn, _values(notice, now, domain, installation_id(conn)))
     if new_id is None:
         log.debug("notice %s exists already", notice.idempotency_key)
         return None
@@ -179,11 +160,7 @@ def enqueue_many(
     if not notices:
         return
     installation = installation_id(conn)
-    rows = [_values(n, now, domain, installation) for n in notices]
-    if conn.dialect.name == "postgresql":
-        conn.execute(_INSERT_MANY_POSTGRESQL, rows)
-    else:
-        _INSERT_MANY_SQLITE.executemany(conn, rows)
+    store.insert_notices(conn, [_values(n, now, domain, installation) for n in notices])
 
 
 # --- reading and operator actions ---------------------------------------------------------------
@@ -232,7 +209,7 @@ def list_notices(
         context = row.pop("context")
         if row["subject"] is None:
             if renderer is None:
-                from notifications.render import renderer_for
+                from notifications.mail.render import renderer_for
 
                 renderer = renderer_for()
             row["subject"] = _subject_of(row["kind"], context, renderer)

@@ -9,14 +9,16 @@ from notifications import codec
 from notifications.context import OpenDeadline, open_deadlines
 from notifications.events import Notifier
 from notifications.outbox import Notice
+from workflow.engine.changes import Applied, RungInfo
 from workflow.errors import InvalidInput, UnknownProposal
+from workflow.process.deadline_rules import plan_deadline, rule_of, rules_of
 from workflow.store import repo
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, RowMapping
 
-    from workflow.definition import Definition
-    from workflow.runtime import Runtime
+    from workflow.app.runtime import Runtime
+    from workflow.process.definition import Definition
 
 RUNG_EVENTS = ("reminder", "escalation")
 PREVIEW_ACTOR = "koordination"
@@ -31,8 +33,6 @@ def render_preview(
     (as ``open_consultation`` would cause it), or ``reminder``/``escalation`` for the soonest
     open deadline of the current state. Reads only.
     """
-    from workflow.engine import Applied
-
     notifier = Notifier.from_settings(runtime.settings, runtime.directory)
     with runtime.store.read() as conn:
         row = repo.load_proposal(conn, key)
@@ -85,8 +85,6 @@ def _deadlines_of(
     now: datetime,
 ) -> list[OpenDeadline]:
     """The deadlines of ``state``: the open ones if the proposal is in it, else as planned now."""
-    from workflow.deadlines import plan_deadline, rules_of
-
     if state == row["state"]:
         return open_deadlines(conn, definition, row["id"], state)
     planned = []
@@ -107,10 +105,6 @@ def _rung_preview(
     kind: str,
     now: datetime,
 ) -> Notice:
-    from workflow.deadlines import rule_of
-    from workflow.engine import Applied
-    from workflow.sweep import RungInfo
-
     current = open_deadlines(conn, definition, row["id"], row["state"])
     for deadline in current:
         rule = rule_of(definition, deadline.kind)

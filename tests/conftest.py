@@ -24,12 +24,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 import workflow.cli.main as cli_main
-from workflow.bootstrap import initialise
-from workflow.definition import load_definition
-from workflow.directory import Directory, load_directory
-from workflow.engine import Engine
-from workflow.runtime import Runtime, open_runtime
-from workflow.settings import Settings, load_settings
+from workflow.access.directory import Directory, load_directory
+from workflow.app.bootstrap import initialise
+from workflow.app.runtime import Runtime, open_runtime
+from workflow.app.settings import Settings, load_settings
+from workflow.engine.engine import Engine
+from workflow.process.definition import load_definition
 from workflow.store.db import Store
 
 pytest_plugins = ["notify_fixtures", "web_fixtures"]

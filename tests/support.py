@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from workflow.engine import Engine
-from workflow.intake import ProposalInput, create_proposals
+from workflow.engine.engine import Engine
+from workflow.engine.intake import ProposalInput, create_proposals
 
 # The path of a proposal through the Ruhr-Konferenz process, as (trigger, actor, fields).
 LIFECYCLE: list[tuple[str, str, dict[str, Any]]] = [
@@ -119,7 +119,7 @@ def as_delivered(row: Mapping[str, Any]) -> dict[str, Any]:
     (``notifications.delivery.render_row``). Rows delivered already are returned as stored.
     """
     from notifications.delivery import render_row
-    from notifications.render import Renderer
+    from notifications.mail.render import Renderer
 
     done = render_row(row, Renderer())
     return {

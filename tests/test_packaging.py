@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from workflow.resources import shipped_dir, shipped_file
-from workflow.settings import load_settings
+from workflow.app.resources import shipped_dir, shipped_file
+from workflow.app.settings import load_settings
 
 SHIPPED_FILES = [
     "workflow/_shipped/definitions/ruhr_konferenz.yaml",
@@ -78,7 +78,7 @@ def test_an_installed_copy_runs_away_from_the_repository(
 
     # The package and its shipped files come from the installation, not from the repo
     probe = (
-        "import workflow, workflow.resources as r\n"
+        "import workflow, workflow.app.resources as r\n"
         "print(workflow.__file__)\n"
         "print(r.shipped_dir('definitions'))\n"
         "print(r.shipped_dir('config'))\n"

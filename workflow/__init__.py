@@ -16,31 +16,31 @@ from workflow.lazy import lazy_exports
 
 _EXPORTS = {
     # configuration and wiring
-    "Settings": "workflow.settings",
-    "load_settings": "workflow.settings",
-    "Runtime": "workflow.runtime",
-    "open_runtime": "workflow.runtime",
-    "Directory": "workflow.directory",
-    "load_directory": "workflow.directory",
+    "Settings": "workflow.app.settings",
+    "load_settings": "workflow.app.settings",
+    "Runtime": "workflow.app.runtime",
+    "open_runtime": "workflow.app.runtime",
+    "Directory": "workflow.access.directory",
+    "load_directory": "workflow.access.directory",
     # process definitions
-    "Definition": "workflow.definition",
-    "load_definition": "workflow.definition",
-    "parse_definition": "workflow.definition",
-    "ProcessMachine": "workflow.machine",
+    "Definition": "workflow.process.definition",
+    "load_definition": "workflow.process.definition",
+    "parse_definition": "workflow.process.definition",
+    "ProcessMachine": "workflow.process.machine",
     # the engine
-    "Engine": "workflow.engine",
-    "Applied": "workflow.engine",
-    "BulkResult": "workflow.engine",
-    "TriggerOption": "workflow.engine",
-    "ProposalInput": "workflow.intake",
-    "create_proposals": "workflow.intake",
-    "import_rows": "workflow.intake",
-    "initialise": "workflow.bootstrap",
+    "Engine": "workflow.engine.engine",
+    "Applied": "workflow.engine.changes",
+    "BulkResult": "workflow.engine.changes",
+    "TriggerOption": "workflow.engine.changes",
+    "ProposalInput": "workflow.engine.intake",
+    "create_proposals": "workflow.engine.intake",
+    "import_rows": "workflow.engine.intake",
+    "initialise": "workflow.app.bootstrap",
     "Store": "workflow.store.db",
     # scheduling
-    "sweep": "workflow.sweep",
-    "tick": "workflow.scheduling",
-    "scheduler_hooks": "workflow.scheduling",
+    "sweep": "workflow.deadlines.sweep",
+    "tick": "workflow.scheduler.tick",
+    "scheduler_hooks": "workflow.scheduler.tick",
     # errors
     "WorkflowError": "workflow.errors",
     "InvalidInput": "workflow.errors",
@@ -95,10 +95,14 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__, globals())
 
 
 if TYPE_CHECKING:
-    from workflow.bootstrap import initialise
-    from workflow.definition import Definition, load_definition, parse_definition
-    from workflow.directory import Directory, load_directory
-    from workflow.engine import Applied, BulkResult, Engine, TriggerOption
+    from workflow.access.directory import Directory, load_directory
+    from workflow.app.bootstrap import initialise
+    from workflow.app.runtime import Runtime, open_runtime
+    from workflow.app.settings import Settings, load_settings
+    from workflow.deadlines.sweep import sweep
+    from workflow.engine.changes import Applied, BulkResult, TriggerOption
+    from workflow.engine.engine import Engine
+    from workflow.engine.intake import ProposalInput, create_proposals, import_rows
     from workflow.errors import (
         ConcurrentUpdate,
         InvalidDefinition,
@@ -109,10 +113,7 @@ if TYPE_CHECKING:
         UnknownProposal,
         WorkflowError,
     )
-    from workflow.intake import ProposalInput, create_proposals, import_rows
-    from workflow.machine import ProcessMachine
-    from workflow.runtime import Runtime, open_runtime
-    from workflow.scheduling import scheduler_hooks, tick
-    from workflow.settings import Settings, load_settings
+    from workflow.process.definition import Definition, load_definition, parse_definition
+    from workflow.process.machine import ProcessMachine
+    from workflow.scheduler.tick import scheduler_hooks, tick
     from workflow.store.db import Store
-    from workflow.sweep import sweep

@@ -3,7 +3,8 @@
 The CLI maps ``exit_code`` to the process exit status: 1 for a refusal by the
 process (invalid trigger, failed guard, permission, concurrent update, unknown
 proposal), 2 for bad input (usage, malformed files), 3 for an operational problem
-(database unreachable or busy).
+(database unreachable or busy), 4 for a mail transport that failed
+(``notifications.TransportError``).
 """
 
 from __future__ import annotations

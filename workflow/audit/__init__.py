@@ -1,6 +1,6 @@
 """The audit trail: verification, checkpoints, export, pseudonymisation and reports.
 
-History rows form one hash chain per proposal (``workflow.chain``) plus the system chain
+History rows form one hash chain per proposal (``workflow.engine.chain``) plus the system chain
 ``@system`` for entries that belong to no proposal (checkpoints, pseudonymisations).
 The tables are append-only at the database level (migration 0002); this package reads
 them, proves them unaltered and derives the public progress reports from them.
@@ -20,8 +20,8 @@ the number of refs, never the person. Later actions of the same id get a new ref
 from workflow.audit.checkpoint import Checkpoint, heads_digest, take_checkpoint
 from workflow.audit.export import export_history, verify_file
 from workflow.audit.pseudonymise import Pseudonymised, pseudonymise
-from workflow.audit.system import SYSTEM_CHAIN, append_system_entry
 from workflow.audit.verify import Break, VerifyResult, verify_store
+from workflow.engine.history import SYSTEM_CHAIN, append_system_entry
 
 __all__ = [
     "SYSTEM_CHAIN",

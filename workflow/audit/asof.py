@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, select
 
-from workflow.audit.system import SYSTEM_PREFIX
 from workflow.audit.verify import BATCH
+from workflow.engine.history import SYSTEM_PREFIX
 from workflow.errors import InvalidInput
 from workflow.store.schema import funding, history, proposals
 
@@ -214,7 +214,7 @@ def record_cutoff_checkpoint(
     than the current ones, with the cut-off date in its data.
     """
     from workflow.audit.checkpoint import heads_digest
-    from workflow.audit.system import append_system_entry
+    from workflow.engine.history import append_system_entry
 
     digest = heads_digest(heads)
     append_system_entry(

@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
-from workflow.audit.system import SYSTEM_CHAIN, append_system_entry
-from workflow.chain import format_time
+from workflow.engine.chain import format_time
+from workflow.engine.history import SYSTEM_CHAIN, append_system_entry
 from workflow.store.db import Store
 from workflow.store.schema import history
 

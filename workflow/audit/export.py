@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from workflow.audit.checkpoint import find_checkpoint, heads_digest
 from workflow.audit.verify import BATCH, Break, VerifyResult, walk
-from workflow.chain import HASHED_FIELDS, format_time
+from workflow.engine.chain import HASHED_FIELDS, format_time
 from workflow.errors import InvalidInput
 from workflow.store.db import Store
 from workflow.store.schema import actor_refs, history

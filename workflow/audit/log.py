@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from workflow.audit.system import is_system_chain
 from workflow.audit.verify import BATCH
+from workflow.engine.history import is_system_chain
 from workflow.errors import UnknownProposal
 from workflow.store import repo
 from workflow.store.schema import actor_refs, history

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from workflow.audit.system import append_system_entry
+from workflow.engine.history import append_system_entry
 from workflow.errors import InvalidInput, PermissionDenied
 from workflow.store.schema import actor_refs
 
 if TYPE_CHECKING:
-    from workflow.engine import Engine
+    from workflow.engine.engine import Engine
 
 # Who may order an erasure: the coordination office (it handles GDPR requests).
 ALLOWED_ROLES = ("coordinator",)

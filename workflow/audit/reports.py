@@ -23,10 +23,10 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, true
 
+from workflow.access.directory import Directory
 from workflow.audit.verify import BATCH
-from workflow.definition import Definition, parse_definition
-from workflow.directory import Directory
 from workflow.errors import StoreUnavailable
+from workflow.process.definition import Definition, parse_definition
 from workflow.store import repo
 from workflow.store.schema import deadlines, history, proposals
 

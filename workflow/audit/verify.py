@@ -23,17 +23,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import select
 
 from workflow.audit.checkpoint import CheckpointRecord, find_checkpoint, heads_digest
-from workflow.audit.system import SYSTEM_CHAIN, is_system_chain
-from workflow.chain import GENESIS, HASHED_FIELDS, canonical_bytes, format_time
+from workflow.engine.chain import GENESIS, canonical_bytes, encode_entry, format_time
+from workflow.engine.history import SYSTEM_CHAIN, is_system_chain
 from workflow.store.db import Store
 from workflow.store.schema import history, proposals
 
@@ -398,43 +397,12 @@ def _system_rows(conn: Any) -> Iterator[Mapping[str, Any]]:
 
 # --- the database path: raw rows, canonical bytes without the ORM types ----------------------
 
-# The row columns in the order of the key-sorted canonical JSON (see canonical_bytes).
-assert tuple(sorted(HASHED_FIELDS)) == (
-    "actor_ref", "at", "chain", "comment", "data", "from_state",
-    "kind", "prev_hash", "seq", "to_state", "trigger",
-)  # fmt: skip
-
 _RAW_SQL = (
     "SELECT h.chain, h.seq, h.kind, h.trigger, h.from_state, h.to_state, h.actor_ref,"
     " h.comment, h.data, h.at, h.prev_hash, h.hash, p.key, p.history_seq, p.history_head"
     " FROM history h LEFT OUTER JOIN proposals p ON p.key = h.chain"
     " ORDER BY h.chain, h.seq"
 )
-# json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds exactly
-# this encoder per call; building it once is the same output without that cost.
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_encode: Callable[[Any], str] = _ENCODER.encode
-if c_make_encoder is not None:  # the C encoder that encode() would build, built once
-    # markers None = no circularity check: values parsed from JSON cannot be circular.
-    _c_encoder = c_make_encoder(None, _ENCODER.default, encode_basestring, None, ":", ",",
-                                True, False, True)  # fmt: skip
-
-    def _encode_c(value: Any) -> str:
-        return "".join(_c_encoder(value, 0))
-
-    _encode = _encode_c
-
-
-def _json(value: Any) -> str:
-    """One top-level value as ``canonical_bytes`` writes it."""
-    if value is None:
-        return "null"
-    cls = value.__class__
-    if cls is str:
-        return encode_basestring(value)  # what the encoder uses with ensure_ascii=False
-    if cls is int:
-        return int.__repr__(value)
-    return _encode(value)
 
 
 def _sqlite_time(text: Any) -> str:
@@ -462,8 +430,8 @@ def raw_entries(conn: Any) -> Iterator[tuple[Any, ...]]:
     ``(chain, seq, prev_hash, hash, canonical bytes, p_key, p_seq, p_head)``.
 
     The driver's own values (no SQLAlchemy type processing, no mapping per row); the
-    canonical bytes are byte-identical to ``workflow.chain.canonical_bytes`` of the row as
-    the store types read it (tests/test_audit_verify_fast.py proves it on awkward data).
+    canonical bytes are byte-identical to ``workflow.engine.chain.canonical_bytes`` of the row as
+    the store types read it (tests/audit/test_verify_fast.py proves it on awkward data).
     """
     on_sqlite = conn.dialect.name == "sqlite"
     streamed = conn.execution_options(stream_results=True, max_row_buffer=BATCH)
@@ -478,10 +446,7 @@ def raw_entries(conn: Any) -> Iterator[tuple[Any, ...]]:
                     data = loads(data)
             else:
                 at_text = format_time(at)
-            payload = (
-                f'{{"actor_ref":{_json(ref)},"at":{encode_basestring(at_text)},'
-                f'"chain":{_json(chain)},"comment":{_json(comment)},"data":{_json(data)},'
-                f'"from_state":{_json(src)},"kind":{_json(kind)},"prev_hash":{_json(prev)},'
-                f'"seq":{_json(seq)},"to_state":{_json(dst)},"trigger":{_json(trig)}}}'
-            ).encode()
+            payload = encode_entry(
+                chain, seq, kind, trig, src, dst, ref, comment, data, at_text, prev
+            )
             yield chain, seq, prev, digest, payload, pk, ps, ph

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from workflow.app.reads import history_rows, trigger_rows
 from workflow.cli.context import obj
 from workflow.cli.output import emit_json, emit_rows, format_option, local_time
 
 if TYPE_CHECKING:
-    from workflow import Applied, Runtime, TriggerOption
+    from workflow import Applied
 
 HISTORY_COLUMNS = [
     ("seq", "#"),
@@ -52,7 +53,7 @@ def advance(
     ruhrflow --as koordination advance --where state=cabinet approve --set decision_date=2019-11-05
     """
     from workflow.errors import InvalidInput
-    from workflow.fields import parse_assignments
+    from workflow.process.fields import parse_assignments
 
     c = obj(ctx)
     *keys, trigger = args
@@ -114,7 +115,7 @@ def triggers(
     ctx: click.Context, key: str, assignments: tuple[str, ...], comment: str | None, fmt: str
 ) -> None:
     """Every trigger leaving KEY's state: can it fire now (for --as), and what blocks it."""
-    from workflow.fields import parse_assignments
+    from workflow.process.fields import parse_assignments
 
     c = obj(ctx)
     options = c.runtime.engine.triggers(
@@ -157,7 +158,7 @@ def history(ctx: click.Context, key: str, fmt: str) -> None:
     emit_rows(entries, HISTORY_COLUMNS, "table")
 
 
-# --- the JSON of these commands, shared with the web application ------------------------------
+# --- the JSON of `advance` ------------------------------------------------------------------
 
 
 def advance_result(
@@ -177,27 +178,3 @@ def advance_result(
         ],
         "refused": [{"key": k, "reason": str(e)} for k, e in refused],
     }
-
-
-def trigger_rows(options: Sequence[TriggerOption]) -> list[dict[str, Any]]:
-    """The list ``triggers --format json`` prints."""
-    return [
-        {
-            "trigger": o.trigger,
-            "label": o.label,
-            "target": o.target,
-            "can_fire": o.can_fire,
-            "blocked_by": o.blocked_by,
-            "roles": list(o.roles),
-            "requires": list(o.requires),
-        }
-        for o in options
-    ]
-
-
-def history_rows(runtime: Runtime, key: str) -> list[dict[str, Any]]:
-    """The list ``history --format json`` prints."""
-    from workflow.queries import history_of
-
-    with runtime.store.read() as conn:
-        return history_of(conn, key)

@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
-from workflow.cli.context import BERLIN, obj, parse_now
+from workflow.cli.context import obj, parse_now
 from workflow.cli.output import emit_json, format_option, local_time
+from workflow.process.vocabulary import BERLIN
 
 LOG_COLUMNS = (
     "key",

@@ -5,15 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import click
 
-if TYPE_CHECKING:
-    from workflow.runtime import Runtime
-    from workflow.settings import Settings
+from workflow.process.vocabulary import BERLIN
 
-BERLIN = ZoneInfo("Europe/Berlin")
+if TYPE_CHECKING:
+    from workflow.app.runtime import Runtime
+    from workflow.app.settings import Settings
 
 
 def parse_now(text: str) -> datetime:
@@ -56,7 +55,7 @@ class CliContext:
     def settings(self) -> Settings:
         """The settings, loaded once."""
         if self._settings is None:
-            from workflow.settings import load_settings
+            from workflow.app.settings import load_settings
 
             self._settings = load_settings(self.config_path, database_url=self.db_url)
         return self._settings
@@ -65,7 +64,7 @@ class CliContext:
     def runtime(self) -> Runtime:
         """The opened store and engine."""
         if self._runtime is None:
-            from workflow.runtime import open_runtime
+            from workflow.app.runtime import open_runtime
 
             self._runtime = open_runtime(self.settings)
         return self._runtime
@@ -81,13 +80,13 @@ class CliContext:
 
         On PostgreSQL it is the authenticated database user, mapped to a directory actor;
         ``--as`` is refused there unless ``[security] allow_impersonation`` is set. On
-        SQLite it is ``--as`` (see :mod:`workflow.identity`).
+        SQLite it is ``--as`` (see :mod:`workflow.access.identity`).
         """
         return self._acting(required=False)
 
     def _acting(self, *, required: bool) -> str | None:
+        from workflow.access.identity import acting_actor
         from workflow.errors import IdentityRequired
-        from workflow.identity import acting_actor
 
         actor = self._actor
         if actor is None:

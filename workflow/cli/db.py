@@ -125,7 +125,7 @@ def grants(ctx: click.Context, apply_: bool, schema: str) -> None:
 
     History is INSERT-only for everyone. Idempotent: apply again after a migration.
     """
-    from workflow.directory import load_directory
+    from workflow.access.directory import load_directory
     from workflow.store.schema import metadata
 
     c = obj(ctx)
@@ -150,8 +150,8 @@ def statements_text(statements: Sequence[str]) -> list[str]:
 def _apply(store: object, statements: Sequence[str]) -> None:
     from sqlalchemy.exc import DBAPIError
 
+    from workflow.access.identity import session_user
     from workflow.errors import InvalidInput, PermissionDenied
-    from workflow.identity import session_user
     from workflow.store.db import Store
 
     assert isinstance(store, Store)

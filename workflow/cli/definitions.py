@@ -18,7 +18,7 @@ def definition() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def check(file: Path) -> None:
     """Validate and lint FILE; list every problem (exit 1) or say it is clean (exit 0)."""
-    from workflow.definition import problems_of
+    from workflow.process.definition import problems_of
 
     problems = problems_of(file)
     for p in problems:
@@ -36,8 +36,8 @@ def check(file: Path) -> None:
 @click.pass_context
 def show(ctx: click.Context, file: Path | None, fmt: str) -> None:
     """Draw the process of FILE (default: the configured definition)."""
-    from workflow.definition import load_definition
-    from workflow.diagram import render_dot, render_mermaid, render_text
+    from workflow.process.definition import load_definition
+    from workflow.process.diagram import render_dot, render_mermaid, render_text
 
     d = load_definition(file or obj(ctx).settings.definition_path)
     render = {"text": render_text, "mermaid": render_mermaid, "dot": render_dot}[fmt]

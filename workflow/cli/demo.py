@@ -30,7 +30,7 @@ def demo(directory: Path, fresh: bool, quiet: bool, password: str | None) -> Non
     clock (nothing sleeps); the mails land in a Maildir. Ignores --db and --config: the
     demo always uses its own directory.
     """
-    from workflow.demo import run_demo
+    from workflow.app.demo import run_demo
 
     def progress(line: str) -> None:
         if not quiet:

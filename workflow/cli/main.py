@@ -139,7 +139,7 @@ def report_internal_error(ctx: click.Context, exc: Exception) -> None:
 def _without_secrets(text: str, obj: Any) -> str:
     """``text`` with every secret ruhrflow knows of replaced by ``***`` (a last line of
     defence: messages are written not to carry secrets in the first place)."""
-    from workflow.settings import secret_values
+    from workflow.app.settings import secret_values
 
     urls = [os.environ.get("RUHRFLOW_DATABASE_URL")]
     if isinstance(obj, CliContext):

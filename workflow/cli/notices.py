@@ -36,8 +36,8 @@ def notices() -> None:
 @click.pass_context
 def list_(ctx: click.Context, status: str | None, limit: int | None, fmt: str) -> None:
     """Notices, newest first (failed ones with their last error)."""
+    from notifications.mail.render import renderer_for
     from notifications.outbox import list_notices
-    from notifications.render import renderer_for
 
     c = obj(ctx)
     renderer = renderer_for(c.runtime.settings.mail.templates)  # undelivered: subject from context

@@ -9,11 +9,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import click
 
-BERLIN = ZoneInfo("Europe/Berlin")
+from workflow.process.vocabulary import BERLIN
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from workflow.app.reads import list_rows, show_detail
 from workflow.cli.context import obj
 from workflow.cli.output import emit_json, emit_rows, format_option, local_time
 
 if TYPE_CHECKING:
-    from workflow import Runtime
+    pass
 
 LIST_COLUMNS = [
     ("key", "KEY"),
@@ -52,7 +53,7 @@ def add(
     summary: str,
 ) -> None:
     """Add one proposal in the initial state."""
-    from workflow.intake import ProposalInput, create_proposals, parse_amount, validate
+    from workflow.engine.intake import ProposalInput, create_proposals, parse_amount, validate
 
     c = obj(ctx)
     actor = c.require_actor()
@@ -76,8 +77,8 @@ def add(
 
 def run_import(ctx: click.Context, path: Path, *, skip_invalid: bool) -> None:
     """Import a CSV file; shared by ``proposal import`` and ``init --import``."""
+    from workflow.engine.intake import import_rows, read_csv
     from workflow.errors import InvalidInput
-    from workflow.intake import import_rows, read_csv
 
     c = obj(ctx)
     actor = c.require_actor()
@@ -126,28 +127,6 @@ def list_(
     """List proposals."""
     rows = list_rows(obj(ctx).runtime, state=state, handlungsfeld=handlungsfeld, lead=lead)
     emit_rows(rows, LIST_COLUMNS, fmt)
-
-
-def list_rows(
-    runtime: Runtime,
-    *,
-    state: str | None = None,
-    handlungsfeld: int | None = None,
-    lead: str | None = None,
-) -> list[dict[str, Any]]:
-    """The rows of ``proposal list --format json`` (shared with the web application)."""
-    from workflow.queries import list_proposals
-
-    with runtime.store.read() as conn:
-        return list_proposals(conn, state=state, handlungsfeld=handlungsfeld, lead=lead)
-
-
-def show_detail(runtime: Runtime, key: str) -> dict[str, Any]:
-    """The object of ``proposal show --format json`` (shared with the web application)."""
-    from workflow.queries import proposal_detail
-
-    with runtime.store.read() as conn:
-        return proposal_detail(conn, key)
 
 
 @proposal.command("show")

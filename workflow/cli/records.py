@@ -5,10 +5,9 @@ from __future__ import annotations
 import click
 
 from workflow.cli.context import obj
-
-GROUPS = ("kommune", "ihk", "hwk", "verband", "townhall", "buerger")
-POSITIONS = ("support", "concerns", "oppose", "neutral")
-SOURCES = ("land", "bund", "eu", "stiftung", "sonstige")
+from workflow.process.vocabulary import FUNDING_SOURCES as SOURCES
+from workflow.process.vocabulary import STATEMENT_GROUPS as GROUPS
+from workflow.process.vocabulary import STATEMENT_POSITIONS as POSITIONS
 
 
 @click.group()
@@ -47,7 +46,7 @@ def funding() -> None:
 @click.pass_context
 def add(ctx: click.Context, key: str, source: str, amount: str, year: int, secured: bool) -> None:
     """Add a funding line to proposal KEY."""
-    from workflow.intake import parse_amount
+    from workflow.engine.intake import parse_amount
 
     c = obj(ctx)
     actor = c.require_actor()

@@ -15,7 +15,8 @@ import click
 
 from workflow.cli.context import obj, parse_day
 from workflow.cli.output import emit_json, emit_rows, format_option, local_time
-from workflow.scheduling import scheduler_hooks, scheduler_settings
+from workflow.process.vocabulary import BERLIN
+from workflow.scheduler.tick import scheduler_hooks, scheduler_settings
 
 if TYPE_CHECKING:
     pass
@@ -31,7 +32,7 @@ def scheduler() -> None:
 @click.pass_context
 def tick(ctx: click.Context, fmt: str) -> None:
     """Fire every due reminder and escalation once (for cron, tests and simulation)."""
-    from workflow.scheduling import tick as run_tick
+    from workflow.scheduler.tick import tick as run_tick
 
     c = obj(ctx)
     runtime = c.runtime
@@ -83,9 +84,9 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
     """
     import time as _time
 
-    from workflow.daemon import DaemonOptions, build_scheduler, run_until_signalled
+    from workflow.deadlines.sweep import sweep
     from workflow.errors import InvalidConfig
-    from workflow.sweep import sweep
+    from workflow.scheduler.daemon import DaemonOptions, build_scheduler, run_until_signalled
 
     c = obj(ctx)
     runtime = c.runtime
@@ -146,8 +147,8 @@ def deadlines(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from workflow.calendar import end_of_local_day, local_date, parse_duration, shift
-    from workflow.deadlines import list_open_deadlines
+    from workflow.deadlines.queries import list_open_deadlines
+    from workflow.process.calendar import end_of_local_day, local_date, parse_duration, shift
 
     c = obj(ctx)
     now = c.now
@@ -158,7 +159,9 @@ def deadlines(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--due-within") from None
         until = end_of_local_day(shift(local_date(now), duration))
-    rows = list_open_deadlines(c.runtime.engine, now, overdue=overdue, due_until=until, lead=lead)
+    rows = list_open_deadlines(
+        c.runtime.store, c.runtime.engine.machines, now, overdue=overdue, due_until=until, lead=lead
+    )
     if fmt != "json":
         rows = [
             {**r, "due_at": local_time(r["due_at"]), "next_at": local_time(r["next_at"]),
@@ -189,7 +192,7 @@ def move(ctx: click.Context, key: str, deadline: str, to_text: str, reason: str,
     anew; the history records the move with the reason; the ministries get a notice whose
     calendar entry replaces the old one (same UID, SEQUENCE one higher).
     """
-    from workflow.deadline_move import move_deadline, moved_hook
+    from workflow.deadlines.move import move_deadline, moved_hook
 
     c = obj(ctx)
     to_day = parse_day(to_text)
@@ -224,9 +227,9 @@ def simulate(ctx: click.Context, until_text: str, fmt: str) -> None:
 
     Reads only: nothing is written. Transitions in between are not foreseen.
     """
-    from workflow.calendar import BERLIN, end_of_local_day
+    from workflow.deadlines.sweep import simulate as simulate_rungs
     from workflow.errors import InvalidInput
-    from workflow.sweep import simulate as simulate_rungs
+    from workflow.process.calendar import end_of_local_day
 
     c = obj(ctx)
     now = c.now

@@ -25,8 +25,8 @@ from workflow.cli.context import obj
 @click.pass_context
 def init(ctx: click.Context, definition_path: Path | None, import_path: Path | None) -> None:
     """Create or upgrade the schema and register the definition version (idempotent)."""
-    from workflow.bootstrap import initialise
-    from workflow.definition import load_definition
+    from workflow.app.bootstrap import initialise
+    from workflow.process.definition import load_definition
 
     c = obj(ctx)
     definition = load_definition(definition_path or c.settings.definition_path)

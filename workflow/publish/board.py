@@ -12,10 +12,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from workflow.access.directory import Directory
 from workflow.audit.asof import BERLIN, ProposalAsOf
 from workflow.audit.reports import GROUPS, status_group
-from workflow.definition import Definition
-from workflow.directory import Directory
+from workflow.process.definition import Definition
 
 # The published fields, in order: (name, German label, definition). One list serves the
 # CSV header, the JSON keys, the project pages and fields.html.

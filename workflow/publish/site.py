@@ -19,6 +19,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from workflow.access.directory import Directory
 from workflow.audit.asof import (
     BERLIN,
     cutoff_of,
@@ -27,7 +28,6 @@ from workflow.audit.asof import (
     record_cutoff_checkpoint,
 )
 from workflow.audit.reports import GROUPS, newest_definition
-from workflow.directory import Directory
 from workflow.errors import InvalidInput
 from workflow.publish.board import FIELDS, Board, PublicProject, public_project
 from workflow.publish.opendata import (

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
@@ -130,11 +130,6 @@ class Store:
             return "the database has no ruhrflow schema: run `ruhrflow init` first"
         url = self.engine.url.render_as_string(hide_password=True)
         return f"cannot use the database {url}: {text}"
-
-    def has_schema(self) -> bool:
-        """True when the ruhrflow tables exist."""
-        with self._translated(), self.engine.connect() as conn:
-            return inspect(conn).has_table("proposals")
 
     def dispose(self) -> None:
         """Close every pooled connection."""

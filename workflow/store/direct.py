@@ -14,7 +14,7 @@ expanding ``IN`` lists; what a SELECT or RETURNING gives back is converted with 
 processors SQLAlchemy would apply. Anything else (and every statement on PostgreSQL) runs
 through ``Connection.execute`` as before.
 Driver errors are wrapped as SQLAlchemy wraps them (``sqlalchemy.exc.DBAPIError.instance``),
-so callers see the same exceptions either way. ``tests/test_direct.py`` checks that both
+so callers see the same exceptions either way. ``tests/store/test_direct.py`` checks that both
 paths write the same rows.
 """
 
@@ -29,6 +29,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
 
 _MISSING = object()
+
+CHUNK = 500
+"""Keys per ``IN (...)`` list, so that no backend hits its parameter limit."""
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, insert, select, update
 
+from workflow.store.direct import CHUNK as _CHUNK
 from workflow.store.direct import Direct
 from workflow.store.schema import actor_refs, definitions, history, proposals
-
-_CHUNK = 500  # keys per IN (...) so that no backend hits its parameter limit
-
 
 # Built once: a statement constructed per call costs its construction and its cache key
 # on every transition (a measurable share of a single advance, see bench/).
@@ -148,8 +146,3 @@ def definition_row(conn: Connection, definition_id: int) -> RowMapping | None:
     """A registered definition by id."""
     stmt = select(definitions).where(definitions.c.id == definition_id)
     return conn.execute(stmt).mappings().first()
-
-
-def count_proposals(conn: Connection) -> int:
-    """How many proposals there are."""
-    return int(conn.execute(select(func.count()).select_from(proposals)).scalar_one())

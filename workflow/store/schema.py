@@ -285,7 +285,7 @@ web_secrets = Table(
 
 # One row: the random id of this database, made by the migration that created the table
 # (``ruhrflow init``). Message-IDs and calendar UIDs derive from it, so that two databases
-# (a demo and production, a test copy) never give the same ids (notifications/addresses.py).
+# (a demo and production, a test copy) never give the same ids (notifications/mail/addresses.py).
 installation = Table(
     "installation",
     metadata,

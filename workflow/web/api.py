@@ -24,7 +24,7 @@ from workflow import (
     WorkflowError,
 )
 from workflow.web import reads
-from workflow.web.app import web
+from workflow.web.state import web
 
 log = logging.getLogger("workflow.web")
 bp = Blueprint("api", __name__, url_prefix="/api")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request, session
@@ -19,8 +19,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from workflow import Definition, Runtime, Settings, load_definition, open_runtime
+from workflow import Runtime, Settings, load_definition, open_runtime
 from workflow.web import accounts
+from workflow.web.state import Web
 
 log = logging.getLogger("workflow.web")
 
@@ -29,30 +30,6 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@dataclass
-class Web:
-    """What the views need, built once per process: the runtime, the definition, the clock."""
-
-    settings: Settings
-    runtime: Runtime
-    definition: Definition
-    clock: Callable[[], datetime]
-    base_url: str | None
-
-    def now(self) -> datetime:
-        """The wall clock (the web has no ``--now``)."""
-        return self.clock()
-
-
-def web() -> Web:
-    """The Web of the current application."""
-    from flask import current_app
-
-    found = current_app.extensions["ruhrflow"]
-    assert isinstance(found, Web)
-    return found
 
 
 def create_app(
@@ -66,7 +43,7 @@ def create_app(
     ``runtime`` reuses an opened runtime (tests); ``clock`` replaces the wall clock in tests
     only — no request can set the time.
     """
-    from workflow.web import api, views
+    from workflow.web import api, public, views
 
     config = settings.section("web")
     rt = runtime or open_runtime(settings)
@@ -76,6 +53,7 @@ def create_app(
         definition=load_definition(settings.definition_path),
         clock=clock or (lambda: datetime.now(UTC)),
         base_url=str(config.get("base_url") or "") or None,
+        public_dir=Path(str(config["public_dir"])) if config.get("public_dir") else None,
     )
     app = Flask(__name__)
     app.extensions["ruhrflow"] = state
@@ -123,7 +101,7 @@ def create_app(
 
     @app.after_request
     def secure_headers(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = CSP
+        response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -157,5 +135,6 @@ def create_app(
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(public.bp)
     csrf.exempt(api.openapi)
     return app

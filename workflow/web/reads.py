@@ -18,8 +18,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from workflow import Runtime
-from workflow.cli.advance import history_rows, trigger_rows
-from workflow.cli.proposals import show_detail
+from workflow.app.reads import history_rows, show_detail, trigger_rows
 from workflow.store.schema import outbox, proposals
 
 SORTS = {
@@ -116,7 +115,7 @@ def _ordered(stmt: Any, query: ListQuery) -> Any:
 
 def proposal_rows(runtime: Runtime, query: ListQuery) -> list[dict[str, Any]]:
     """Every proposal matching ``query``, sorted: the rows of ``proposal list --format json``."""
-    from workflow.queries import proposal_summary
+    from workflow.engine.records import proposal_summary
 
     with runtime.store.read() as conn:
         rows = conn.execute(_ordered(_filtered(query), query)).mappings()
@@ -127,7 +126,7 @@ def proposal_page(
     runtime: Runtime, query: ListQuery, size: int = PAGE_SIZE
 ) -> tuple[list[dict[str, Any]], int, int, int]:
     """One page of the list, paged in the database: (rows, total, page, pages)."""
-    from workflow.queries import proposal_summary
+    from workflow.engine.records import proposal_summary
 
     filtered = _filtered(query)
     with runtime.store.read() as conn:
@@ -166,9 +165,9 @@ def open_deadlines(
     runtime: Runtime, now: datetime, *, lead: str | None = None, key: str | None = None
 ) -> list[dict[str, Any]]:
     """Open deadlines (``ruhrflow deadlines``): overdue first, then due soonest."""
-    from workflow.deadlines import list_open_deadlines
+    from workflow.deadlines.queries import list_open_deadlines
 
-    rows = list_open_deadlines(runtime.engine, now, lead=lead)
+    rows = list_open_deadlines(runtime.store, runtime.engine.machines, now, lead=lead)
     if key is not None:
         rows = [r for r in rows if r["key"] == key]
     return sorted(rows, key=lambda r: (not r["overdue"], r["due_at"], r["key"]))

@@ -33,7 +33,7 @@ from werkzeug.wrappers import Response
 from workflow import Applied, PermissionDenied, WorkflowError
 from workflow.web import accounts, reads
 from workflow.web.api import status_of
-from workflow.web.app import web
+from workflow.web.state import web
 
 log = logging.getLogger("workflow.web")
 bp = Blueprint("web", __name__)

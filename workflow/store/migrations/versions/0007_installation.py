@@ -6,7 +6,7 @@ Revises: 0005_web
 Message-IDs derived only from the idempotency key, and calendar UIDs from the deadline's row
 id, were the same in every database: mail systems dropped real mail as a duplicate of test
 mail, calendars merged unrelated events. The one row of ``installation`` holds a random id,
-made here, from which both now derive (``notifications/addresses.py``).
+made here, from which both now derive (``notifications/mail/addresses.py``).
 
 ``deadlines.series_id`` names the first deadline of a recurring series (the quarterly progress
 report): all its periods are one calendar entry, whose SEQUENCE counts periods and moves

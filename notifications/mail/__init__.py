@@ -1,0 +1,1 @@
+"""Mail, independent of the engine: values, rendering, MIME, headers, calendar parts, transports."""

@@ -1,0 +1,170 @@
+"""The calendar part: what Outlook and Thunderbird need to import and update an entry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+
+from notifications import CalendarEntry, calendar_bytes
+from notifications.mail.ics import berlin_vtimezone
+
+UTC = ZoneInfo("UTC")
+BERLIN = ZoneInfo("Europe/Berlin")
+STAMP = datetime(2019, 11, 5, 8, 0, tzinfo=UTC)
+
+
+def entry(starts_at: datetime = datetime(2019, 11, 26, 8, 0, tzinfo=UTC)) -> CalendarEntry:
+    return CalendarEntry(
+        uid="rk-03-01.ergaenzungsvorlage@ruhrflow.invalid",
+        sequence=2,
+        summary="Frist: Meldung zur Ergänzungsvorlage (RK-03-01)",
+        description="Vorschlag RK-03-01\nMeldung an das FM; bitte rechtzeitig, vollständig.",
+        starts_at=starts_at,
+    )
+
+
+def parse(data: bytes) -> icalendar.Calendar:
+    return icalendar.Calendar.from_ical(data)
+
+
+def test_the_calendar_has_prodid_version_method_and_the_berlin_timezone() -> None:
+    # when
+    calendar = parse(calendar_bytes(entry(), stamp=STAMP))
+    # then
+    assert str(calendar["VERSION"]) == "2.0"
+    assert "ruhrflow" in str(calendar["PRODID"])
+    assert str(calendar["METHOD"]) == "PUBLISH"
+    assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Berlin"]
+    assert calendar.get_missing_tzids() == set()
+
+
+def test_the_event_keeps_uid_sequence_stamp_times_and_texts() -> None:
+    # when
+    event = parse(calendar_bytes(entry(), stamp=STAMP)).events[0]
+    # then
+    assert str(event["UID"]) == "rk-03-01.ergaenzungsvorlage@ruhrflow.invalid"
+    assert int(event["SEQUENCE"]) == 2
+    assert event["DTSTAMP"].dt == STAMP
+    assert event["DTSTART"].params["TZID"] == "Europe/Berlin"
+    assert event["DTSTART"].dt == datetime(2019, 11, 26, 9, 0, tzinfo=BERLIN)
+    assert event["DTEND"].dt - event["DTSTART"].dt == timedelta(minutes=30)
+    assert str(event["SUMMARY"]) == "Frist: Meldung zur Ergänzungsvorlage (RK-03-01)"
+    assert str(event["DESCRIPTION"]) == entry().description
+    assert str(event["TRANSP"]) == "TRANSPARENT"
+
+
+def test_the_wire_format_is_what_strict_importers_expect() -> None:
+    data = calendar_bytes(entry(), stamp=STAMP)
+    lines = data.split(b"\r\n")
+    # CRLF line endings, nothing else, and folded lines of at most 75 octets
+    assert data.endswith(b"END:VCALENDAR\r\n")
+    assert all(b"\n" not in line and len(line) <= 75 for line in lines)
+    assert b"DTSTART;TZID=Europe/Berlin:20191126T090000" in lines
+    assert b"DTSTAMP:20191105T080000Z" in lines
+    # the VTIMEZONE comes before the event that uses it
+    assert data.index(b"BEGIN:VTIMEZONE") < data.index(b"BEGIN:VEVENT")
+
+
+def test_the_same_entry_and_stamp_give_the_same_bytes() -> None:
+    assert calendar_bytes(entry(), stamp=STAMP) == calendar_bytes(entry(), stamp=STAMP)
+
+
+def test_the_timezone_uses_yearly_rules_not_rdate_lists() -> None:
+    # Outlook ignores RDATE-based VTIMEZONEs and shifts summer-time events by an hour.
+    data = berlin_vtimezone().to_ical()
+    assert b"RDATE" not in data
+    assert data.count(b"RRULE:FREQ=YEARLY") == 2
+
+
+def test_the_timezone_definition_agrees_with_zoneinfo_from_1996_to_2037() -> None:
+    # given the VTIMEZONE turned into a tzinfo from its own rules (not looked up by TZID)
+    defined = icalendar.Timezone.from_ical(berlin_vtimezone().to_ical()).to_tz(lookup_tzid=False)
+    assert not isinstance(defined, ZoneInfo)
+    # then every hour around each switch, and mid-month all year, has the zoneinfo offset
+    moments = []
+    for year in range(1996, 2038):
+        for month in (3, 10):
+            start = datetime(year, month, 24, tzinfo=UTC)
+            moments += [start + timedelta(hours=h) for h in range(8 * 24)]
+        moments += [datetime(year, month, 15, 12, tzinfo=UTC) for month in range(1, 13)]
+    mismatches = [
+        m for m in moments if m.astimezone(defined).utcoffset() != m.astimezone(BERLIN).utcoffset()
+    ]
+    assert mismatches == []
+
+
+@pytest.mark.parametrize(
+    ("starts_at", "start_in_utc", "end_in_utc"),
+    [
+        # 02:45 CEST, half an hour before clocks go back: the end, 02:15 CET, is the second
+        # 02:15 of the night and can only be written in UTC
+        (datetime(2019, 10, 27, 0, 45, tzinfo=UTC), False, True),
+        # 02:45 CET, the second 02:45 of the night: the start must be written in UTC; the end,
+        # 03:15 CET, is unambiguous again
+        (datetime(2019, 10, 27, 1, 45, tzinfo=UTC), True, False),
+        # 01:50 CET before the spring switch: the end, 03:20 CEST, is unambiguous
+        (datetime(2019, 3, 31, 0, 50, tzinfo=UTC), False, False),
+    ],
+)
+def test_events_at_a_clock_change_keep_their_real_moments(
+    starts_at: datetime, start_in_utc: bool, end_in_utc: bool
+) -> None:
+    # when
+    event = parse(calendar_bytes(entry(starts_at), stamp=STAMP)).events[0]
+    start, end = event["DTSTART"].dt, event["DTEND"].dt
+    # then a reader gets the same instants back, 30 real minutes apart (compared in UTC:
+    # Python never calls an ambiguous wall time equal to a time in another zone, PEP 495)
+    assert start.astimezone(UTC) == starts_at
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(minutes=30)
+    assert ("TZID" not in event["DTSTART"].params) is start_in_utc
+    assert ("TZID" not in event["DTEND"].params) is end_in_utc
+
+
+def test_cancel_marks_the_event_cancelled() -> None:
+    calendar = parse(calendar_bytes(entry(), method="CANCEL", stamp=STAMP))
+    assert str(calendar["METHOD"]) == "CANCEL"
+    assert str(calendar.events[0]["STATUS"]) == "CANCELLED"
+
+
+def test_unsupported_methods_and_naive_times_are_refused() -> None:
+    with pytest.raises(ValueError, match="REQUEST"):
+        calendar_bytes(entry(), method="REQUEST")
+    with pytest.raises(ValueError, match="aware"):
+        calendar_bytes(entry(), stamp=datetime(2019, 11, 5, 9, 0))
+    with pytest.raises(ValueError, match="aware"):
+        entry(starts_at=datetime(2019, 11, 26, 9, 0))
+
+
+def test_without_a_stamp_the_current_time_is_used() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    event = parse(calendar_bytes(entry())).events[0]
+    assert event["DTSTAMP"].dt >= before
+
+
+@pytest.mark.parametrize("method", ["PUBLISH", "CANCEL"])
+@pytest.mark.parametrize(
+    "starts_at",
+    [
+        datetime(2019, 11, 26, 8, 0, tzinfo=UTC),
+        datetime(2019, 10, 27, 0, 30, tzinfo=UTC),  # the repeated hour: written in UTC
+    ],
+)
+def test_the_cached_timezone_gives_the_bytes_of_the_whole_calendar(
+    method: str, starts_at: datetime
+) -> None:
+    # given the calendar as icalendar serialises it with the VTIMEZONE as a component
+    e = CalendarEntry(
+        "rk-03-01.frist@ruhrflow.invalid", 3, "Frist: Grüße, „Anführung“; BEGIN:VEVENT",
+        "Zeile 1\r\nBEGIN:VEVENT\r\nZeile 3 " + "lang " * 30, starts_at,
+    )  # fmt: skip
+    made = icalendar.Calendar.from_ical(calendar_bytes(e, method=method, stamp=STAMP))
+    reference = icalendar.Calendar()
+    for name in ("prodid", "version", "calscale", "method"):
+        reference.add(name, made[name])
+    reference.add_component(berlin_vtimezone())
+    reference.add_component(made.events[0])
+    # then the spliced serialisation is byte for byte the library's
+    assert calendar_bytes(e, method=method, stamp=STAMP) == reference.to_ical()

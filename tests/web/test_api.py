@@ -1,0 +1,126 @@
+"""The JSON API: the CLI's JSON, the same permissions, one-line errors with telling statuses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask
+from web_fixtures import login
+
+from workflow import Runtime
+from workflow.app.reads import history_rows, list_rows, show_detail, trigger_rows
+from workflow.web import accounts
+
+
+def bearer(runtime: Runtime, actor: str, *, expires_in: timedelta | None = None) -> dict[str, str]:
+    _, token = accounts.create_token(runtime.store, actor, datetime.now(UTC), expires_in=expires_in)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_without_login_every_endpoint_is_401(app: Flask) -> None:
+    client = app.test_client()
+    for path in ("/api/proposals", "/api/proposals/RK-03-01", "/api/proposals/RK-03-01/history"):
+        response = client.get(path)
+        assert response.status_code == 401
+        assert response.get_json() == {"error": "not logged in"}
+
+
+def test_the_list_and_show_are_the_clis_json(app: Flask, runtime: Runtime) -> None:
+    h = bearer(runtime, "pruefung")
+    client = app.test_client()
+    assert client.get("/api/proposals", headers=h).get_json() == list_rows(runtime)
+    vm = client.get("/api/proposals?lead=VM&q=bahn", headers=h).get_json()
+    assert [r["key"] for r in vm] == ["RK-03-04"]
+    got = client.get("/api/proposals/RK-03-01", headers=h).get_json()
+    assert got == show_detail(runtime, "RK-03-01")
+    history = client.get("/api/proposals/RK-03-01/history", headers=h).get_json()
+    assert history == history_rows(runtime, "RK-03-01")
+
+
+def test_triggers_are_the_callers(app: Flask, runtime: Runtime) -> None:
+    h = bearer(runtime, "koordination")
+    got = app.test_client().get("/api/proposals/RK-03-03/triggers", headers=h).get_json()
+    expected = trigger_rows(
+        runtime.engine.triggers("RK-03-03", actor="koordination", now=datetime.now(UTC))
+    )
+    assert got == expected
+
+
+def test_advance_with_a_token_needs_no_csrf(app: Flask, runtime: Runtime) -> None:
+    h = bearer(runtime, "koordination")
+    response = app.test_client().post(
+        "/api/proposals/RK-03-01/advance",
+        headers=h,
+        json={"trigger": "approve", "fields": {"decision_date": "2019-11-05"},
+              "comment": "Kabinett", "expected_version": 5},
+    )  # fmt: skip
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["state"] == "approved"
+    assert history_rows(runtime, "RK-03-01")[-1]["actor"] == "koordination"
+
+
+def test_advance_errors_have_statuses_and_one_line(app: Flask, runtime: Runtime) -> None:
+    client = app.test_client()
+    im = bearer(runtime, "im")
+    coord = bearer(runtime, "koordination")
+    cases = [
+        (im, "RK-03-04", {"trigger": "report_progress", "fields": {"progress": 10}}, 403),
+        (coord, "RK-99-99", {"trigger": "approve"}, 404),
+        (coord, "RK-03-01", {"trigger": "start"}, 409),
+        (coord, "RK-03-01", {"trigger": "approve", "fields": {"decision_date": "2019-11-05"},
+                             "expected_version": 1}, 409),
+        (coord, "RK-03-01", {"trigger": "approve", "fields": {"decision_date": "gestern"}}, 422),
+        (coord, "RK-03-01", {"comment": "no trigger"}, 400),
+    ]  # fmt: skip
+    for headers, key, body, status in cases:
+        before = len(history_rows(runtime, key)) if key != "RK-99-99" else 0
+        response = client.post(f"/api/proposals/{key}/advance", headers=headers, json=body)
+        assert response.status_code == status, (body, response.get_json())
+        error = response.get_json()["error"]
+        assert error and "\n" not in error
+        if key != "RK-99-99":
+            assert len(history_rows(runtime, key)) == before
+    bad_json = client.post(
+        "/api/proposals/RK-03-01/advance", headers=coord, data="{", content_type="application/json"
+    )
+    assert bad_json.status_code == 400
+
+
+def test_a_cookie_session_needs_the_csrf_header(app: Flask, runtime: Runtime) -> None:
+    b = login(app, "koordination")
+    body = {"trigger": "approve", "fields": {"decision_date": "2019-11-05"}}
+    refused = b.client.post("/api/proposals/RK-03-01/advance", json=body)
+    assert refused.status_code == 400
+    assert refused.get_json() == {"error": "CSRF token missing or invalid"}
+    ok = b.client.post(
+        "/api/proposals/RK-03-01/advance", json=body, headers={"X-CSRFToken": b.csrf}
+    )
+    assert ok.status_code == 200
+
+
+def test_revoked_expired_and_disabled_tokens_stop_working(app: Flask, runtime: Runtime) -> None:
+    client = app.test_client()
+    token_id, token = accounts.create_token(runtime.store, "im", datetime.now(UTC), expires_in=None)
+    h = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/proposals", headers=h).status_code == 200
+    accounts.revoke_token(runtime.store, token_id, datetime.now(UTC))
+    assert client.get("/api/proposals", headers=h).status_code == 401
+    expired = bearer(runtime, "im", expires_in=timedelta(seconds=-1))
+    assert client.get("/api/proposals", headers=expired).status_code == 401
+    vm = bearer(runtime, "vm")
+    assert client.get("/api/proposals", headers=vm).status_code == 200
+    accounts.disable(runtime.store, "vm", datetime.now(UTC))
+    assert client.get("/api/proposals", headers=vm).status_code == 401
+    assert client.get("/api/proposals", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_openapi_describes_the_endpoints(app: Flask) -> None:
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    assert set(spec["paths"]) >= {
+        "/api/proposals",
+        "/api/proposals/{key}",
+        "/api/proposals/{key}/triggers",
+        "/api/proposals/{key}/history",
+        "/api/proposals/{key}/advance",
+    }

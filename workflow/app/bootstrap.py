@@ -1,0 +1,69 @@
+"""Setting a database up: schema migrations and the registration of definition versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select
+
+from workflow.errors import DefinitionConflict
+from workflow.process.definition import Definition
+from workflow.store.db import Store
+from workflow.store.installation import ensure_installation
+from workflow.store.migrate import upgrade
+from workflow.store.schema import definitions
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What ``ruhrflow init`` did."""
+
+    schema_before: str | None
+    schema_after: str
+    definition_id: int
+    definition_registered: bool
+    installation_id: str
+
+
+def register_definition(store: Store, definition: Definition, now: datetime) -> tuple[int, bool]:
+    """Register a definition version (idempotent); returns (id, newly registered).
+
+    The same name and version with other content is refused: a changed process needs a
+    new version, so that running proposals keep the version they started on.
+    """
+    with store.write() as conn:
+        row = conn.execute(
+            select(definitions.c.id, definitions.c.content_hash).where(
+                definitions.c.name == definition.name,
+                definitions.c.version == definition.version,
+            )
+        ).first()
+        if row is not None:
+            if row.content_hash != definition.content_hash:
+                raise DefinitionConflict(
+                    f"definition {definition.name} version {definition.version} is registered"
+                    f" with other content; give the changed file a new version number"
+                )
+            return int(row.id), False
+        new_id = conn.execute(
+            insert(definitions)
+            .values(
+                name=definition.name,
+                version=definition.version,
+                content_hash=definition.content_hash,
+                source=definition.source_text,
+                registered_at=now,
+            )
+            .returning(definitions.c.id)
+        ).scalar_one()
+        return int(new_id), True
+
+
+def initialise(store: Store, definition: Definition, now: datetime) -> InitResult:
+    """Create or upgrade the schema and register ``definition``; safe to run again."""
+    before, after = upgrade(store)
+    with store.write() as conn:  # made by migration 0007; here for a database without it
+        installation = ensure_installation(conn, now)
+    definition_id, registered = register_definition(store, definition, now)
+    return InitResult(before, after, definition_id, registered, installation)

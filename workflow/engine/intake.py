@@ -1,0 +1,334 @@
+"""Bringing proposals in: validation, single creation and the all-or-nothing CSV import."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from workflow.access.directory import Directory
+from workflow.access.policy import refusal
+from workflow.engine import history
+from workflow.engine.changes import Applied, Batch
+from workflow.engine.engine import Engine
+from workflow.errors import (
+    DuplicateProposal,
+    ImportRejected,
+    InvalidInput,
+    PermissionDenied,
+    StoreUnavailable,
+)
+from workflow.process.definition import Definition
+from workflow.store import repo
+from workflow.store.schema import proposals
+
+CSV_COLUMNS = (
+    "key", "title", "handlungsfeld", "themenforum", "lead", "participating",
+    "cost_estimate", "summary",
+)  # fmt: skip
+KEY_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,9}(-[A-Z0-9]{1,10}){1,4}$")
+MAX_TITLE = 300
+MAX_SUMMARY = 5000
+
+
+@dataclass(frozen=True)
+class ProposalInput:
+    """A proposal as a coordinator or a CSV row gives it (validated by ``validate``)."""
+
+    title: str
+    handlungsfeld: int
+    themenforum: int
+    lead: str
+    key: str | None = None
+    participating: tuple[str, ...] = ()
+    cost_estimate: Decimal | None = None
+    summary: str = ""
+    source: str | None = None
+
+
+def _clean_text(value: str, what: str, limit: int, *, required: bool) -> str:
+    text = value.strip()
+    if required and not text:
+        raise InvalidInput(f"{what} must not be empty")
+    if len(text) > limit:
+        raise InvalidInput(f"{what} is longer than {limit} characters")
+    if any(ord(ch) < 32 and ch not in "\t\n" for ch in text) or "\x7f" in text:
+        raise InvalidInput(f"{what} contains control characters")
+    return text
+
+
+def validate(item: ProposalInput, directory: Directory) -> ProposalInput:
+    """Check one proposal input; return it normalised or raise InvalidInput."""
+    title = _clean_text(item.title, "title", MAX_TITLE, required=True)
+    if "\n" in title:
+        raise InvalidInput("title must be a single line")
+    summary = _clean_text(item.summary, "summary", MAX_SUMMARY, required=False)
+    if item.key is not None and not KEY_PATTERN.match(item.key):
+        raise InvalidInput(f"key {item.key!r} does not look like RK-03-01")
+    if item.handlungsfeld not in (1, 2, 3, 4, 5):
+        raise InvalidInput(f"handlungsfeld must be 1 to 5, not {item.handlungsfeld}")
+    if not 1 <= item.themenforum <= 99:
+        raise InvalidInput(f"themenforum must be a forum number, not {item.themenforum}")
+    if directory.ministry(item.lead) is None:
+        raise InvalidInput(f"unknown lead ministry {item.lead!r}")
+    for code in item.participating:
+        if directory.ministry(code) is None:
+            raise InvalidInput(f"unknown participating ministry {code!r}")
+        if code == item.lead:
+            raise InvalidInput(f"{code} is the lead ministry and cannot also participate")
+    cost = item.cost_estimate
+    if cost is not None and (not cost.is_finite() or cost < 0 or cost >= Decimal("1e14")):
+        raise InvalidInput(f"cost estimate {cost} is not a sensible amount of euros")
+    return ProposalInput(
+        title=title,
+        handlungsfeld=item.handlungsfeld,
+        themenforum=item.themenforum,
+        lead=item.lead,
+        key=item.key,
+        participating=tuple(dict.fromkeys(item.participating)),
+        cost_estimate=cost,
+        summary=summary,
+        source=item.source,
+    )
+
+
+def parse_amount(raw: str, what: str = "amount") -> Decimal:
+    """Euros as given on the command line or in a CSV (``3000000``, ``3000000.50``)."""
+    text = raw.strip().replace("_", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise InvalidInput(f"{what} {raw!r} is not a number of euros") from None
+    if not value.is_finite():
+        raise InvalidInput(f"{what} {raw!r} is not a number of euros")
+    return value
+
+
+def _int(raw: str, what: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise InvalidInput(f"{what} {raw!r} is not a whole number") from None
+
+
+def read_csv(data: bytes) -> list[tuple[int, Mapping[str, str]]]:
+    """Rows of an import file with their line numbers; bad encoding or columns are rejected."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"the file is not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = reader.fieldnames or []
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise InvalidInput(f"the file lacks the columns {', '.join(missing)}")
+    unknown = [c for c in header if c not in (*CSV_COLUMNS, "source")]
+    if unknown:
+        raise InvalidInput(f"unknown columns {', '.join(unknown)}")
+    rows: list[tuple[int, Mapping[str, str]]] = []
+    for row in reader:
+        if None in row:  # more cells than columns
+            raise InvalidInput(f"line {reader.line_num}: more cells than columns")
+        rows.append((reader.line_num, row))
+    return rows
+
+
+def input_from_row(row: Mapping[str, str]) -> ProposalInput:
+    """A ProposalInput from one CSV row (raises InvalidInput)."""
+    cost_raw = (row.get("cost_estimate") or "").strip()
+    participating = tuple(
+        p.strip() for p in (row.get("participating") or "").split(";") if p.strip()
+    )
+    return ProposalInput(
+        key=(row.get("key") or "").strip() or None,
+        title=row.get("title") or "",
+        handlungsfeld=_int(row.get("handlungsfeld") or "", "handlungsfeld"),
+        themenforum=_int(row.get("themenforum") or "", "themenforum"),
+        lead=(row.get("lead") or "").strip(),
+        participating=participating,
+        cost_estimate=parse_amount(cost_raw, "cost_estimate") if cost_raw else None,
+        summary=row.get("summary") or "",
+        source=(row.get("source") or "").strip() or None,
+    )
+
+
+def _next_key(taken: set[str], forum: int) -> str:
+    n = 1
+    while f"RK-{forum:02d}-{n:02d}" in taken:
+        n += 1
+    return f"RK-{forum:02d}-{n:02d}"
+
+
+def create_proposals(
+    engine: Engine,
+    items: Sequence[ProposalInput],
+    *,
+    actor: str,
+    now: datetime,
+) -> list[str]:
+    """Create proposals in the initial state, each with its first history entry; all or none.
+
+    Its history entries are built by :mod:`workflow.engine.history`, the actor's ref is
+    resolved inside the same transaction (a refused import leaves no ref behind).
+    """
+    who = engine.actor(actor)
+    created: list[str] = []
+    with engine.store.write() as conn:
+        ref = engine.refs.ref(conn, actor, now)
+        definition_row = repo.newest_definition(conn)
+        if definition_row is None:
+            raise StoreUnavailable("no process definition registered: run `ruhrflow init`")
+        definition = engine.machines.get(conn, definition_row["id"]).definition
+        allowed = definition.permissions.get("create", ())
+        taken = set(conn.execute(select(proposals.c.key)).scalars())
+        rows, entries = [], []
+        for item in items:
+            reason = refusal(who, allowed, {"themenforum": item.themenforum, "lead": item.lead})
+            if reason is not None:
+                raise PermissionDenied(actor, "create proposals", item.key, reason)
+            key = item.key or _next_key(taken, item.themenforum)
+            if key in taken:
+                raise DuplicateProposal(key)
+            taken.add(key)
+            data: dict[str, Any] = {"source": item.source} if item.source else {}
+            entry = history.new_entry(
+                chain=key,
+                seq=1,
+                kind="created",
+                trigger="create",
+                from_state=None,
+                to_state=definition.initial,
+                actor_ref=ref,
+                comment=None,
+                data=_snapshot(item, key),
+                at=now,
+                prev_hash=None,
+                audit_key=engine.audit_key,
+            )
+            entries.append(entry)
+            rows.append(
+                {
+                    "key": key,
+                    "title": item.title,
+                    "summary": item.summary,
+                    "handlungsfeld": item.handlungsfeld,
+                    "themenforum": item.themenforum,
+                    "lead": item.lead,
+                    "participating": list(item.participating),
+                    "cost_estimate": item.cost_estimate,
+                    "state": definition.initial,
+                    "definition_id": definition_row["id"],
+                    "row_version": 1,
+                    "state_entered_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                    "data": data,
+                    "history_seq": 1,
+                    "history_head": entry["hash"],
+                }
+            )
+            created.append(key)
+        _insert(conn, rows, entries)
+        _enter_initial_state(engine, conn, rows, actor, now, definition)
+    return created
+
+
+def _enter_initial_state(
+    engine: Engine,
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    actor: str,
+    now: datetime,
+    definition: Definition,
+) -> None:
+    """Run the transition effects for the entry into the initial state (its deadlines).
+
+    The creation is reported as an ``Applied`` with trigger ``create`` and an empty
+    ``from_state``, in the same transaction as the new rows.
+    """
+    if not rows or not engine.effects:
+        return
+    keys = [r["key"] for r in rows]
+    stmt = select(proposals.c.key, proposals.c.id).where(proposals.c.key.in_(keys))
+    ids: dict[str, int] = {key: int(pid) for key, pid in conn.execute(stmt)}
+    applied = [
+        Applied(
+            key=r["key"],
+            proposal_id=ids[r["key"]],
+            trigger="create",
+            from_state="",
+            to_state=r["state"],
+            actor=actor,
+            comment=None,
+            fields={},
+            seq=1,
+            at=now,
+            definition=definition,
+            transition=None,
+            proposal={**r, "id": ids[r["key"]]},
+        )
+        for r in rows
+    ]
+    engine.run_effects(Batch(conn, applied, now))
+
+
+def _insert(conn: Connection, rows: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(proposals), rows)
+        history.append(conn, entries)
+
+
+def _snapshot(item: ProposalInput, key: str) -> dict[str, Any]:
+    return {
+        "key": key,
+        "title": item.title,
+        "handlungsfeld": item.handlungsfeld,
+        "themenforum": item.themenforum,
+        "lead": item.lead,
+        "participating": list(item.participating),
+        "cost_estimate": None if item.cost_estimate is None else str(item.cost_estimate),
+    }
+
+
+def import_rows(
+    engine: Engine,
+    rows: Iterable[tuple[int, Mapping[str, str]]],
+    *,
+    actor: str,
+    now: datetime,
+    skip_invalid: bool = False,
+) -> tuple[list[str], list[tuple[int, str]]]:
+    """Validate every row first; import all (or, with ``skip_invalid``, the good ones).
+
+    Returns the created keys and the (line, reason) of every bad row.
+    """
+    good: list[ProposalInput] = []
+    bad: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    with engine.store.read() as conn:
+        existing = set(conn.execute(select(proposals.c.key)).scalars())
+    for line, row in rows:
+        try:
+            item = validate(input_from_row(row), engine.directory)
+        except InvalidInput as exc:
+            bad.append((line, str(exc)))
+            continue
+        if item.key in existing:
+            bad.append((line, f"proposal {item.key} exists already"))
+        elif item.key is not None and item.key in seen:
+            bad.append((line, f"key {item.key} appears again (first on line {seen[item.key]})"))
+        else:
+            if item.key is not None:
+                seen[item.key] = line
+            good.append(item)
+    if bad and not skip_invalid:
+        raise ImportRejected(bad)
+    created = create_proposals(engine, good, actor=actor, now=now) if good else []
+    return created, bad

@@ -1,0 +1,99 @@
+"""Values given with a trigger (``--set FIELD=VALUE``): parsed, checked, made JSON-safe."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from workflow.errors import InvalidInput
+from workflow.process.definition import Definition, FieldDef, TransitionDef
+
+
+def parse_assignments(pairs: Iterable[str]) -> dict[str, str]:
+    """Turn ``["a=1", "b=x"]`` into a dict; a pair without ``=`` is bad input."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"--set expects FIELD=VALUE, not {pair!r}")
+        result[name.strip()] = value.strip()
+    return result
+
+
+def parse_value(field: FieldDef, raw: Any) -> Any:
+    """A field value in its JSON-safe form (dates as ISO text, decimals as text)."""
+    try:
+        if field.type == "date":
+            return _parse_date(raw).isoformat()
+        if field.type == "integer":
+            if isinstance(raw, bool):
+                raise ValueError
+            number = int(str(raw))
+            _check_bounds(field, number)
+            return number
+        if field.type == "decimal":
+            amount = Decimal(str(raw))
+            if not amount.is_finite():
+                raise ValueError
+            _check_bounds(field, amount)
+            return str(amount)
+    except (ValueError, InvalidOperation):
+        expected = {"date": "a date YYYY-MM-DD", "integer": "a whole number"}.get(
+            field.type, "a number"
+        )
+        raise InvalidInput(f"field {field.name}: {raw!r} is not {expected}") from None
+    text = str(raw).strip()
+    if not text:
+        raise InvalidInput(f"field {field.name}: must not be empty")
+    return text
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _parse_date(raw: Any) -> date:
+    # Only YYYY-MM-DD, as the message says: Python 3.11's fromisoformat also takes
+    # 20191105 and week dates (2019-W45-2), and a datetime is no date.
+    if isinstance(raw, datetime):
+        raise ValueError
+    if isinstance(raw, date):
+        return raw
+    if not isinstance(raw, str) or not _DATE.fullmatch(raw.strip()):
+        raise ValueError
+    return date.fromisoformat(raw.strip())
+
+
+def _check_bounds(field: FieldDef, value: int | Decimal) -> None:
+    if field.min is not None and value < field.min:
+        raise InvalidInput(f"field {field.name}: {value} is below the minimum {field.min:g}")
+    if field.max is not None and value > field.max:
+        raise InvalidInput(f"field {field.name}: {value} is above the maximum {field.max:g}")
+
+
+def parse_fields(definition: Definition, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Parse every given field; an unknown field name is bad input."""
+    parsed = {}
+    for name, value in raw.items():
+        field = definition.fields.get(name)
+        if field is None:
+            known = ", ".join(definition.fields) or "none"
+            raise InvalidInput(f"unknown field {name!r} (known: {known})")
+        parsed[name] = parse_value(field, value)
+    return parsed
+
+
+def missing_requirements(
+    transition: TransitionDef, fields: Mapping[str, Any], comment: str | None
+) -> list[str]:
+    """What a transition requires and was not given, in plain words."""
+    missing = []
+    for name in transition.requires:
+        if name == "comment":
+            if not (comment and comment.strip()):
+                missing.append("a comment (--comment)")
+        elif name not in fields:
+            missing.append(f"field {name} (--set {name}=…)")
+    return missing

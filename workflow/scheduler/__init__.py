@@ -1,0 +1,1 @@
+"""Scheduling: one pass (:mod:`.tick`) and the APScheduler daemon that runs passes."""

@@ -1,0 +1,100 @@
+"""How the scheduler's work fits together: the sweep, the outbox notices per rung, the
+weekly digest and delivery — one ``tick`` used by ``scheduler tick``, ``scheduler run``
+and the demo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from notifications.delivery import deliver, transport_from_settings
+from notifications.digest import digest_due, make_digests
+from notifications.events import Notifier
+from workflow.deadlines.sweep import sweep
+from workflow.process.calendar import parse_local_time
+
+if TYPE_CHECKING:
+    from workflow.app.runtime import Runtime
+    from workflow.deadlines.sweep import OnRung, SweepResult
+
+
+@dataclass(frozen=True)
+class SchedulerHooks:
+    """Where the notifications plug into the scheduler (None until they exist).
+
+    * ``on_rung(conn, applied, rung_info, now)`` — called by the sweep for every fired
+      rung, inside its transaction: write the outbox notice (idempotency key
+      ``rung_info.idempotency_key``).
+    * ``deliver_outbox()`` — the outbox delivery job of ``scheduler run`` (every minute).
+    * ``weekly_digest()`` — the digest job of ``scheduler run`` (Monday 07:00).
+    """
+
+    on_rung: OnRung | None = None
+    deliver_outbox: Callable[[], Any] | None = None
+    weekly_digest: Callable[[], Any] | None = None
+
+
+def scheduler_hooks(
+    runtime: Runtime, clock: Callable[[], datetime] | None = None
+) -> SchedulerHooks:
+    """The hooks for ``runtime``: outbox notices per rung, delivery, the weekly digest.
+
+    ``clock`` gives the jobs' now (default: the wall clock; ``--now`` in tick and run).
+    Delivery uses the transport of ``settings.mail``; the digest is made once the week's
+    digest moment (``scheduler.digest_day``/``digest_time``) has come, at most once a week.
+    """
+
+    now_of = clock or (lambda: datetime.now(UTC))
+    notifier = Notifier.from_settings(runtime.settings, runtime.directory)
+    section = runtime.settings.section("scheduler")
+    day = str(section.get("digest_day", "mon"))
+    at = parse_local_time(str(section.get("digest_time", "07:00")))
+    transport = None
+
+    def deliver_outbox() -> Any:
+        nonlocal transport
+        if transport is None:
+            transport = transport_from_settings(runtime.settings)
+        return deliver(runtime, transport, now_of())
+
+    def weekly_digest() -> Any:
+        now = now_of()
+        if not digest_due(now, day, at):
+            return None
+        return make_digests(runtime.store, runtime.engine.machines, notifier, now)
+
+    return SchedulerHooks(
+        on_rung=notifier.on_rung, deliver_outbox=deliver_outbox, weekly_digest=weekly_digest
+    )
+
+
+def scheduler_settings(runtime: Runtime) -> tuple[timedelta, int]:
+    section = runtime.settings.section("scheduler")
+    late_after = timedelta(seconds=float(section.get("late_after_seconds", 300)))
+    return late_after, int(section.get("batch_size", 200))
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """What one tick did: the sweep's rungs, the digest (if due) and the delivery."""
+
+    sweep: SweepResult
+    digest: Any
+    delivery: Any
+
+
+def tick(
+    runtime: Runtime, hooks: SchedulerHooks, now: datetime, *, digest: bool = True
+) -> TickResult:
+    """One pass at ``now``: fire due rungs (with their notices), the digest if due, deliver."""
+
+    late_after, batch = scheduler_settings(runtime)
+    result = sweep(
+        runtime.engine, now, on_rung=hooks.on_rung, late_after=late_after, batch_size=batch
+    )
+    made = hooks.weekly_digest() if digest and hooks.weekly_digest else None
+    delivered = hooks.deliver_outbox() if hooks.deliver_outbox else None
+    return TickResult(result, made, delivered)

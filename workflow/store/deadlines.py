@@ -1,0 +1,199 @@
+"""The SQL of the deadline effect: close, meet, cancel and insert deadlines and their rungs.
+
+Statements are built once (the effect runs in every transition's transaction). Each write has
+one function that takes any number of rows: one row runs on the SQLite cursor
+(:class:`~workflow.store.direct.Direct`, with plain ``=``), many rows with expanding ``IN``
+lists per :data:`~workflow.store.direct.CHUNK` — an expanding list re-renders the SQL on every
+execution, which cost a single advance more than the query itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from workflow.process.deadline_rules import CLOSED, MET, OPEN
+from workflow.store.direct import CHUNK, Direct
+from workflow.store.schema import deadline_rungs, deadlines
+
+
+def _closing(*where: Any) -> Any:
+    return (
+        update(deadlines)
+        .where(*where, deadlines.c.status == OPEN)
+        .values(status=bindparam("new_status"), closed_at=bindparam("closed"))
+    )
+
+
+_CLOSE_OPEN_OF = _closing(deadlines.c.proposal_id.in_(bindparam("pids", expanding=True))).returning(
+    deadlines.c.id
+)
+_CLOSE_OPEN_OF_ONE = Direct(
+    _closing(deadlines.c.proposal_id == bindparam("pid")).returning(deadlines.c.id)
+)
+# What meeting a recurring deadline returns: id, proposal, kind, period (SEQUENCE) and the
+# first deadline of its series (one calendar entry for all periods; migration 0007).
+_MET = (
+    deadlines.c.id,
+    deadlines.c.proposal_id,
+    deadlines.c.kind,
+    deadlines.c.sequence,
+    func.coalesce(deadlines.c.series_id, deadlines.c.id),
+)
+_MEET_OPEN_OF = _closing(
+    deadlines.c.proposal_id.in_(bindparam("pids", expanding=True)),
+    deadlines.c.kind.in_(bindparam("kinds", expanding=True)),
+).returning(*_MET)
+_MEET_OPEN_OF_ONE = Direct(
+    _closing(
+        deadlines.c.proposal_id == bindparam("pid"), deadlines.c.kind == bindparam("one_kind")
+    ).returning(*_MET)
+)
+
+
+def _cancelling(*where: Any) -> Any:
+    return (
+        update(deadline_rungs)
+        .where(*where, deadline_rungs.c.fired_at.is_(None), deadline_rungs.c.cancelled_at.is_(None))
+        .values(cancelled_at=bindparam("cancelled"))
+    )
+
+
+_CANCEL = _cancelling(deadline_rungs.c.deadline_id.in_(bindparam("ids", expanding=True)))
+_CANCEL_ONE = Direct(_cancelling(deadline_rungs.c.deadline_id == bindparam("one_id")))
+_INSERT_DEADLINES = insert(deadlines).returning(deadlines.c.id, sort_by_parameter_order=True)
+_INSERT_DEADLINE = Direct(insert(deadlines))  # one row: its key without RETURNING
+_INSERT_RUNGS = Direct(insert(deadline_rungs))
+_MAX_DEADLINE_ID = select(func.coalesce(func.max(deadlines.c.id), 0))
+_DEADLINES_AFTER = select(
+    deadlines.c.id, deadlines.c.proposal_id, deadlines.c.kind, deadlines.c.entry_seq
+).where(deadlines.c.id > bindparam("after"))
+
+
+# Built once: the notices of every transition ask for these. The IN list expands (and
+# re-renders the SQL per execution), so one proposal gets a plain ``=``.
+_OPEN_DEADLINE_COLUMNS = (
+    deadlines.c.id,
+    deadlines.c.proposal_id,
+    deadlines.c.state,
+    deadlines.c.kind,
+    deadlines.c.due_at,
+    deadlines.c.sequence,
+)
+_OPEN_DEADLINES, _OPEN_DEADLINES_ONE = (
+    select(*_OPEN_DEADLINE_COLUMNS)
+    .where(which, deadlines.c.status == OPEN)
+    .order_by(deadlines.c.due_at, deadlines.c.id)
+    for which in (
+        deadlines.c.proposal_id.in_(bindparam("pids", expanding=True)),
+        deadlines.c.proposal_id == bindparam("pid"),
+    )
+)
+
+
+def open_of(
+    conn: Connection, proposal_ids: Iterable[int]
+) -> list[tuple[int, int, str, str, datetime, int]]:
+    """(id, proposal id, state, kind, due_at, sequence) of the open deadlines of
+    ``proposal_ids``, soonest first per query; one query per :data:`CHUNK` proposals."""
+    wanted = sorted(proposal_ids)
+    found: list[tuple[Any, ...]] = []
+    for i in range(0, len(wanted), CHUNK):
+        chunk = wanted[i : i + CHUNK]
+        if len(chunk) == 1:
+            rows = conn.execute(_OPEN_DEADLINES_ONE, {"pid": chunk[0]})
+        else:
+            rows = conn.execute(_OPEN_DEADLINES, {"pids": chunk})
+        found += [tuple(r) for r in rows]
+    return found
+
+
+def close_open(conn: Connection, proposal_ids: Sequence[int], now: datetime) -> list[int]:
+    """Close every open deadline of ``proposal_ids`` (their state was left); return the ids."""
+    closing = {"new_status": CLOSED, "closed": now}
+    if len(proposal_ids) == 1:
+        return [i for (i,) in _CLOSE_OPEN_OF_ONE.all(conn, {"pid": proposal_ids[0], **closing})]
+    closed: list[int] = []
+    for i in range(0, len(proposal_ids), CHUNK):
+        params = {"pids": list(proposal_ids[i : i + CHUNK]), **closing}
+        closed += conn.execute(_CLOSE_OPEN_OF, params).scalars()
+    return closed
+
+
+def meet_open(
+    conn: Connection, proposal_ids: Sequence[int], kinds: Sequence[str], now: datetime
+) -> list[tuple[int, int, str, int, int]]:
+    """Mark the open deadlines of ``kinds`` of ``proposal_ids`` as met (a recurring reset).
+
+    Returns (deadline id, proposal id, kind, sequence, first deadline of its series) of each.
+    """
+    meeting = {"new_status": MET, "closed": now}
+    found: list[tuple[int, int, str, int, int]] = []
+    for i in range(0, len(proposal_ids), CHUNK):
+        chunk = proposal_ids[i : i + CHUNK]
+        if len(chunk) == 1 and len(kinds) == 1:
+            rows = _MEET_OPEN_OF_ONE.all(conn, {"pid": chunk[0], "one_kind": kinds[0], **meeting})
+        else:
+            params = {"pids": list(chunk), "kinds": list(kinds), **meeting}
+            rows = [tuple(r) for r in conn.execute(_MEET_OPEN_OF, params)]
+        found += [(int(d), int(p), str(k), int(s), int(f)) for d, p, k, s, f in rows]
+    return found
+
+
+def cancel_rungs(conn: Connection, deadline_ids: Sequence[int], now: datetime) -> None:
+    """Cancel the pending rungs of ``deadline_ids`` (their deadline was closed or met)."""
+    if len(deadline_ids) == 1:
+        _CANCEL_ONE.execute(conn, {"one_id": deadline_ids[0], "cancelled": now})
+        return
+    for i in range(0, len(deadline_ids), CHUNK):
+        conn.execute(_CANCEL, {"ids": list(deadline_ids[i : i + CHUNK]), "cancelled": now})
+
+
+def insert_deadlines(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert deadlines; return their ids in the order of ``rows``."""
+    if not rows:
+        return []
+    if len(rows) == 1:
+        return [_INSERT_DEADLINE.lastrowid(conn, rows[0])]
+    if conn.dialect.name == "sqlite":
+        return _insert_many_sqlite(conn, rows)
+    return [int(i) for i in conn.execute(_INSERT_DEADLINES, list(rows)).scalars().all()]
+
+
+def insert_rungs(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert deadline rungs (deadline_id, rung, fire_at)."""
+    if rows:
+        _INSERT_RUNGS.executemany(conn, rows)
+
+
+def _insert_many_sqlite(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert many deadlines on SQLite; return their ids in the order of ``rows``.
+
+    One executemany on the cursor, then the new ids by their unique key (proposal, kind,
+    entry): a writer holds SQLite's only write lock (``BEGIN IMMEDIATE``), so every row above
+    the highest id before the insert is one of ours. Cheaper than RETURNING for thousands of
+    rows (SQLAlchemy's insertmanyvalues), which PostgreSQL keeps.
+    """
+    after = int(conn.execute(_MAX_DEADLINE_ID).scalar_one())
+    _INSERT_DEADLINE.executemany(conn, rows)
+    found = {
+        (pid, kind, entry): int(i)
+        for i, pid, kind, entry in conn.execute(_DEADLINES_AFTER, {"after": after})
+    }
+    if len(found) != len(rows):
+        raise RuntimeError(f"inserted {len(rows)} deadlines but found {len(found)} new ones")
+    return [found[(r["proposal_id"], r["kind"], r["entry_seq"])] for r in rows]
+
+
+_SERIES = select(func.coalesce(deadlines.c.series_id, deadlines.c.id)).where(
+    deadlines.c.id == bindparam("deadline_id")
+)
+
+
+def series_of(conn: Connection, deadline_id: int) -> int:
+    """The first deadline of the recurring series ``deadline_id`` belongs to (itself if none)."""
+    found = conn.execute(_SERIES, {"deadline_id": deadline_id}).scalar_one_or_none()
+    return deadline_id if found is None else int(found)

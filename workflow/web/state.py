@@ -1,0 +1,37 @@
+"""The state every request of one application shares: built once by ``create_app``, found
+by the views and the API through :func:`web` (a module of its own, so that the views import
+it without importing the application that imports them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from workflow import Definition, Runtime, Settings
+
+
+@dataclass
+class Web:
+    """What the views need, built once per process: the runtime, the definition, the clock."""
+
+    settings: Settings
+    runtime: Runtime
+    definition: Definition
+    clock: Callable[[], datetime]
+    base_url: str | None
+    public_dir: Path | None = None  # what ``ruhrflow publish --output`` wrote: ``/public/``
+
+    def now(self) -> datetime:
+        """The wall clock (the web has no ``--now``)."""
+        return self.clock()
+
+
+def web() -> Web:
+    """The Web of the current application."""
+    from flask import current_app
+
+    found = current_app.extensions["ruhrflow"]
+    assert isinstance(found, Web)
+    return found
