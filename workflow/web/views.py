@@ -36,6 +36,7 @@ from workflow.web.api import status_of
 from workflow.web.state import web
 
 log = logging.getLogger("workflow.web")
+WORKLIST_ROWS = 200  # the worklist shows the first of the open deadlines, not all of them
 bp = Blueprint("web", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -196,8 +197,11 @@ def worklist() -> str:
     w = web()
     who = w.runtime.directory.actor(g.actor)
     lead = who.ministry if who.role == "ministry" else None
-    rows = reads.open_deadlines(w.runtime, w.now(), lead=lead)
-    return render_template("worklist.html", rows=rows[:200], total=len(rows))
+    # one row more than shown says whether there are more, without counting them all
+    rows = reads.open_deadlines(w.runtime, w.now(), lead=lead, limit=WORKLIST_ROWS + 1)
+    return render_template(
+        "worklist.html", rows=rows[:WORKLIST_ROWS], more=len(rows) > WORKLIST_ROWS
+    )
 
 
 @bp.get("/proposals")
