@@ -10,6 +10,7 @@ from sqlalchemy import insert, select
 from workflow.errors import DefinitionConflict
 from workflow.process.definition import Definition
 from workflow.store.db import Store
+from workflow.store.installation import ensure_installation
 from workflow.store.migrate import upgrade
 from workflow.store.schema import definitions
 
@@ -22,6 +23,7 @@ class InitResult:
     schema_after: str
     definition_id: int
     definition_registered: bool
+    installation_id: str
 
 
 def register_definition(store: Store, definition: Definition, now: datetime) -> tuple[int, bool]:
@@ -61,5 +63,7 @@ def register_definition(store: Store, definition: Definition, now: datetime) -> 
 def initialise(store: Store, definition: Definition, now: datetime) -> InitResult:
     """Create or upgrade the schema and register ``definition``; safe to run again."""
     before, after = upgrade(store)
+    with store.write() as conn:  # made by migration 0007; here for a database without it
+        installation = ensure_installation(conn, now)
     definition_id, registered = register_definition(store, definition, now)
-    return InitResult(before, after, definition_id, registered)
+    return InitResult(before, after, definition_id, registered, installation)
