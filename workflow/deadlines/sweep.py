@@ -145,7 +145,8 @@ def sweep(
 
     ``on_rung(conn, applied, rung_info, now)`` runs after the rung's history entry, in the
     same transaction (the outbox hook). Returns what was fired by this process.
-    ``progress(fired so far, None)`` hears of every committed batch.
+    ``progress(rungs handled so far — fired or skipped —, None)`` hears of every committed
+    batch.
     """
     result = SweepResult(now)
     while True:
