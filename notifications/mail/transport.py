@@ -25,15 +25,31 @@ Security = Literal["none", "starttls", "ssl"]
 class TransportError(WorkflowError):
     """Delivery failed. ``temporary`` says whether sending the same message again may succeed.
 
+    ``unreachable`` says that the transport could not be reached at all (connection refused or
+    lost, timeout, a Maildir that cannot be written): the remaining notices of a pass would fail
+    the same way. A server that answers, even with a temporary 4xx (greylisting), is reachable.
+
     A :class:`~workflow.errors.WorkflowError`, so that one that reaches the CLI is one line on
     stderr with its own exit code (4), not an internal error.
     """
 
     exit_code = 4
 
-    def __init__(self, message: str, *, temporary: bool) -> None:
+    def __init__(self, message: str, *, temporary: bool, unreachable: bool = False) -> None:
         super().__init__(message)
         self.temporary = temporary
+        self.unreachable = unreachable and temporary
+
+
+def reply_text(code: int, reply: bytes | str) -> str:
+    """A server's reply as one bounded line: ``550 5.1.1 mailbox unavailable``.
+
+    Multi-line replies are joined, control characters and runs of whitespace become single
+    spaces, and the text is cut at ``MAX_REPLY`` characters (notifications/mail/replies.py):
+    the reply is the remote server's free text and goes into one line of output and into
+    ``last_error``.
+    """
+    return server_reply(code, reply, answers_credentials=False)  # see mail/replies.py
 
 
 @dataclass(frozen=True)
@@ -126,18 +142,30 @@ class MemoryTransport(Transport):
         self.outbox: list[EmailMessage] = []
         self._failures_left = 0
         self._failures_temporary = True
+        self._failures_unreachable = True
 
-    def fail_next(self, count: int, *, temporary: bool = True) -> None:
-        """Make the next ``count`` sends raise :class:`TransportError` (temporary by default)."""
+    def fail_next(
+        self, count: int, *, temporary: bool = True, unreachable: bool | None = None
+    ) -> None:
+        """Make the next ``count`` sends raise :class:`TransportError` (temporary by default).
+
+        A temporary failure is an unreachable transport unless ``unreachable=False`` (then it
+        is a server's temporary refusal, such as greylisting).
+        """
         if count < 0:
             raise ValueError("count must not be negative")
         self._failures_left = count
         self._failures_temporary = temporary
+        self._failures_unreachable = temporary if unreachable is None else unreachable
 
     def _deliver(self, message: EmailMessage, sender: str, recipients: tuple[str, ...]) -> None:
         if self._failures_left > 0:
             self._failures_left -= 1
-            raise TransportError("simulated delivery failure", temporary=self._failures_temporary)
+            raise TransportError(
+                "simulated delivery failure",
+                temporary=self._failures_temporary,
+                unreachable=self._failures_unreachable,
+            )
         self.outbox.append(message)
 
 
@@ -162,7 +190,7 @@ class MaildirTransport(Transport):
             self._maildir.add(data)
         except OSError as exc:
             raise TransportError(
-                f"cannot write to Maildir {self.path}: {exc}", temporary=True
+                f"cannot write to Maildir {self.path}: {exc}", temporary=True, unreachable=True
             ) from exc
 
 
@@ -245,11 +273,13 @@ class SMTPTransport(Transport):
                 f"server replied {reply}", temporary=not 500 <= exc.smtp_code < 600
             ) from None
         except smtplib.SMTPServerDisconnected as exc:
-            raise self._error(f"connection lost: {exc}", temporary=True) from None
+            raise self._error(f"connection lost: {exc}", temporary=True, unreachable=True) from None
         except smtplib.SMTPException as exc:
             raise self._error(f"{type(exc).__name__}: {exc}", temporary=False) from None
         except OSError as exc:  # refused, unreachable, timeout, TLS handshake or verification
-            raise self._error(f"{type(exc).__name__}: {exc}", temporary=True) from None
+            raise self._error(
+                f"{type(exc).__name__}: {exc}", temporary=True, unreachable=True
+            ) from None
         finally:
             if client is not None:
                 _close_quietly(client)
@@ -267,9 +297,9 @@ class SMTPTransport(Transport):
         temporary = all(400 <= code < 500 for code, _ in refused.values())
         return self._error(f"all recipients refused: {parts}", temporary=temporary)
 
-    def _error(self, detail: str, *, temporary: bool) -> TransportError:
-        text = f"SMTP {self.host}:{self.port}: {detail}"
-        return TransportError(self._redact(text), temporary=temporary)
+    def _error(self, detail: str, *, temporary: bool, unreachable: bool = False) -> TransportError:
+        text = " ".join(f"SMTP {self.host}:{self.port}: {detail}".split())  # one line
+        return TransportError(self._redact(text), temporary=temporary, unreachable=unreachable)
 
     def _forms(self) -> tuple[str, ...]:
         return credential_forms(self.username, self._password)

@@ -74,7 +74,8 @@ def test_a_status_change_arrives_with_both_parts_and_the_calendar(
     assert "Bäume für Gelsenkirchen" in body["text/html"]
     calendar = icalendar.Calendar.from_ical(body["text/calendar"])
     (event,) = calendar.walk("VEVENT")
-    assert str(event["UID"]).startswith("deadline-") and int(event["SEQUENCE"]) == 0
+    assert str(event["UID"]).endswith("@ruhrkonferenz.nrw.example")
+    assert int(event["SEQUENCE"]) == 0
     assert event.decoded("DTSTART").isoformat() == "2019-08-05T09:00:00+02:00"
     consulted, _ = by_key[f"transition:{key}:3:consultation_opened"]
     assert consulted.rcpt_tos == [COORDINATION]

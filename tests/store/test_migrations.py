@@ -47,7 +47,7 @@ def _old_form_notice(conn: Connection) -> None:
             "recipients": json.dumps([{"name": "IM", "address": "ruhr-konferenz@im.nrw.example"}]),
             "attachments": "[]",
             "now": NOW,
-            "mid": message_id("old:1", "ruhrflow.invalid"),
+            "mid": message_id("old:1", "ruhrflow.invalid", installation="0" * 32),
         },
     )
 
@@ -78,7 +78,8 @@ def test_the_downgrade_below_0004_refuses_while_notices_are_unrendered(store: St
             outbox.insert().values(
                 idempotency_key="new:1", kind="digest", recipients=[], subject="S",
                 context={}, status="failed", attempts=0, next_attempt_at=NOW,
-                message_id=message_id("new:1", "ruhrflow.invalid"), created_at=NOW,
+                message_id=message_id("new:1", "ruhrflow.invalid", installation="0" * 32),
+                created_at=NOW,
             )
         )  # fmt: skip
     # when the schema is taken back to 0003, then it refuses and nothing changes

@@ -11,6 +11,7 @@ from workflow.errors import DefinitionConflict, InvalidInput
 from workflow.inputs import integer_range
 from workflow.process.definition import Definition
 from workflow.store.db import Store
+from workflow.store.installation import ensure_installation
 from workflow.store.migrate import upgrade
 from workflow.store.schema import definitions
 
@@ -23,6 +24,7 @@ class InitResult:
     schema_after: str
     definition_id: int
     definition_registered: bool
+    installation_id: str
 
 
 def version_problem(version: int) -> str | None:
@@ -80,5 +82,7 @@ def initialise(store: Store, definition: Definition, now: datetime) -> InitResul
     if problem is not None:  # before the schema is touched
         raise InvalidInput(f"definition {definition.name}: version: {problem}")
     before, after = upgrade(store)
+    with store.write() as conn:  # made by migration 0007; here for a database without it
+        installation = ensure_installation(conn, now)
     definition_id, registered = register_definition(store, definition, now)
-    return InitResult(before, after, definition_id, registered)
+    return InitResult(before, after, definition_id, registered, installation)

@@ -40,9 +40,10 @@ APPEND_ONLY = ("history",)
 INSERT_ONLY_FOR_WRITERS = ("actor_refs",)
 # An erasure also deletes the salt of the ref's commitment (workflow/store/attribution.py).
 PSEUDONYMISE_COLUMNS = "actor_id, pseudonymised_at, salt"
-# Written only by the database owner (``ruhrflow init``: migrations, definition versions),
-# and ``logins`` only by the administrators.
-READ_ONLY_FOR_WRITERS = ("definitions", "alembic_version", "logins")
+# Written only by the database owner (``ruhrflow init``: migrations, definition versions,
+# the installation id behind every Message-ID and calendar UID), and ``logins`` only by the
+# administrators.
+READ_ONLY_FOR_WRITERS = ("definitions", "alembic_version", "installation", "logins")
 ADMIN_ONLY = ("logins",)
 # The web application's accounts, token digests, login throttle and session secret: a
 # writer who could read or change them could log in to the web application as anybody

@@ -1,8 +1,10 @@
 """``ruhrflow notices list|send|retry|preview``: the outbox from the command line.
 
-Exit codes: ``send`` exits 3 when the transport is unreachable (temporary failures and
-nothing sent — the notices stay pending and are retried later); ``retry`` exits 2 for an id
-that does not exist and 1 when a named notice is not ``failed`` (nothing is changed then).
+Exit codes: ``send`` exits 3 when the transport was unreachable (the notices stay pending and
+are retried later), else 1 when a notice failed for good in this run (550, 535, or its last
+attempt); a server's temporary refusal (4xx, greylisting) is retried and exits 0. ``retry``
+exits 2 for an id that does not exist and 1 when a named notice is not ``failed`` (nothing is
+changed then).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from workflow.cli.groups import HelpGroup
 from workflow.cli.output import Field, emit_json, emit_listing, format_option, listing_options
 from workflow.cli.params import DigitRange
 
+EXIT_REFUSED = 1
 EXIT_UNAVAILABLE = 3
 
 NOTICE_FIELDS = [
@@ -84,7 +87,9 @@ def list_(
 def send(ctx: click.Context, limit: int | None, fmt: str) -> None:
     """Deliver the notices due now; print what was sent, retried and failed.
 
-    Exits 3 when the transport is unreachable (nothing sent, temporary failures).
+    One line per notice not delivered: "error: …" on stderr for one that failed for good,
+    "retry: …" for one refused for now (4xx, greylisting). Exits 3 when the transport was
+    unreachable, else 1 when a notice failed for good (550, 535), else 0.
     """
     from notifications.delivery import deliver, transport_from_settings
     from notifications.outbox import count_by_status
@@ -102,9 +107,21 @@ def send(ctx: click.Context, limit: int | None, fmt: str) -> None:
             f"sent {counts.sent}, to retry {counts.retried}, failed {counts.failed};"
             f" outbox: {left['pending']} pending, {left['failed']} failed"
         )
+    for problem in counts.problems:
+        what = f"notice {problem.notice_id} ({problem.idempotency_key})"
+        if problem.status == "failed":
+            click.echo(f"error: {what} failed: {problem.error}", err=True)
+        elif not problem.unreachable and fmt != "json":
+            click.echo(f"retry: {what} refused for now: {problem.error}")
     if counts.unreachable:
-        click.echo("error: the mail transport is unreachable; the notices stay pending", err=True)
+        reason = next(p.error for p in counts.problems if p.unreachable)
+        click.echo(
+            f"error: the mail transport is unreachable; the notices stay pending: {reason}",
+            err=True,
+        )
         ctx.exit(EXIT_UNAVAILABLE)
+    if counts.failed:
+        ctx.exit(EXIT_REFUSED)
 
 
 @notices.command("retry")

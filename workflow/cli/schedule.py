@@ -92,11 +92,17 @@ def tick(ctx: click.Context, fmt: str, quiet: bool) -> None:
     counts = result.counts()
     click.echo(
         f"tick at {local_time(result.now)}: {counts['reminder']} reminder(s),"
-        f" {counts['escalation']} escalation(s), {counts['late']} late"
+        f" {counts['escalation']} escalation(s), {counts['late']} late,"
+        f" {counts['skipped']} skipped"
     )
-    for r in result.fired:
-        late = " (late)" if r.late else ""
-        click.echo(f"  {r.key}  {r.deadline}.{r.rung}  due {local_time(r.due_at)}{late}")
+    # Each rung with its own time (when it was meant to go out), then the deadline's.
+    for r in sorted([*result.fired, *result.skipped], key=lambda r: (r.key, r.fire_at)):
+        late = "  late" if r.late else ""
+        outcome = f"  skipped: {r.skipped}" if r.skipped is not None else late
+        click.echo(
+            f"  {r.key}  {r.deadline}.{r.rung}  at {local_time(r.fire_at)}"
+            f"  due {local_time(r.due_at)}{outcome}"
+        )
     if digest is not None and digest.enqueued:
         click.echo(f"digest {digest.week}: {len(digest.enqueued)} notice(s)")
     if delivery is not None and delivery.claimed:
@@ -169,7 +175,7 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
     run_until_signalled(sched)
 
 
-@click.command("deadlines")
+@click.group("deadlines", invoke_without_command=True)
 @click.option("--overdue", is_flag=True, help="Only deadlines already due.")
 @click.option("--due-within", metavar="DURATION", help="Due from now to then: 14d, 10wd, 2w, 1mo.")
 @click.option("--lead", metavar="CODE", help="Only proposals of this lead ministry.")
@@ -184,7 +190,12 @@ def deadlines(
     output: Path | None,
     excel: bool,
 ) -> None:
-    """Open deadlines of the proposals' current states, soonest first."""
+    """Open deadlines of the proposals' current states, soonest first.
+
+    `deadlines move` moves one of them (coordinators).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from workflow.deadlines.queries import list_open_deadlines
     from workflow.process.calendar import end_of_local_day, local_date, parse_duration, shift
 
@@ -201,6 +212,46 @@ def deadlines(
         c.runtime.store, c.runtime.engine.machines, now, overdue=overdue, due_until=until, lead=lead
     )
     emit_listing(rows, DEADLINE_FIELDS, fmt, output=output, excel=excel)
+
+
+@deadlines.command("move")
+@click.argument("key")
+@click.argument("deadline")
+@click.option("--to", "to_text", required=True, metavar="DATE", help="The new day (YYYY-MM-DD).")
+@click.option("--reason", required=True, help="Why the deadline moves (told to the ministries).")
+@format_option("text", "json")
+@click.pass_context
+def move(ctx: click.Context, key: str, deadline: str, to_text: str, reason: str, fmt: str) -> None:
+    """Move the open DEADLINE of KEY to another day (coordinators only).
+
+    The due time keeps the rule's local time; pending reminders and escalations are planned
+    anew; the history records the move with the reason; the ministries get a notice whose
+    calendar entry replaces the old one (same UID, SEQUENCE one higher).
+    """
+    from workflow.deadlines.move import move_deadline, moved_hook
+
+    c = obj(ctx)
+    to_day = parse_day(to_text)
+    engine = c.runtime.engine
+    moved = move_deadline(
+        engine, key, deadline, to_day, reason=reason, actor=c.require_actor(), now=c.now,
+        notify=moved_hook(engine),
+    )  # fmt: skip
+    if fmt == "json":
+        emit_json(
+            {
+                "key": moved.key, "deadline": moved.kind, "from": moved.old_due_at,
+                "to": moved.due_at, "sequence": moved.sequence,
+                "rungs": [{"rung": name, "at": at} for name, at in moved.rungs],
+            }
+        )  # fmt: skip
+        return
+    click.echo(
+        f"{moved.key}: {moved.kind} moved from {local_time(moved.old_due_at)}"
+        f" to {local_time(moved.due_at)} (calendar sequence {moved.sequence})"
+    )
+    for name, at in moved.rungs:
+        click.echo(f"  {name}  at {local_time(at)}")
 
 
 @click.command("simulate")

@@ -194,9 +194,13 @@ deadlines = Table(
     Column("entry_seq", Integer, nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
     Column("status", String(12), nullable=False),
+    # The iCalendar SEQUENCE: 0, +1 for each new period of a recurring deadline and each move.
     Column("sequence", Integer, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime, nullable=True),
+    # The first deadline of a recurring series (one calendar entry for all its periods);
+    # NULL: the deadline is its own series (migration 0007).
+    Column("series_id", Integer, nullable=True),
     Index(None, "proposal_id", "status"),
     Index(None, "status", "due_at"),
     # One deadline of a kind per state entry (or per reset of a recurring one).
@@ -300,5 +304,16 @@ web_secrets = Table(
     # The per-installation session signing key when RUHRFLOW_WEB_SECRET is not set.
     Column("name", String(40), primary_key=True),
     Column("value", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row: the random id of this database, made by the migration that created the table
+# (``ruhrflow init``). Message-IDs and calendar UIDs derive from it, so that two databases
+# (a demo and production, a test copy) never give the same ids (notifications/mail/addresses.py).
+installation = Table(
+    "installation",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("installation_id", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )

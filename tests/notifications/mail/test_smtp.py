@@ -28,6 +28,8 @@ from notifications import (
     build_message,
 )
 
+INSTALLATION = "5f0c1e2d3b4a69788796a5b4c3d2e1f0"  # what migration 0007 makes: 32 hex digits
+
 UTC = ZoneInfo("UTC")
 SENDER = "ruhrkonferenz@stk.nrw.invalid"
 RECIPIENTS = [
@@ -49,6 +51,7 @@ def notice_message(
         recipients=RECIPIENTS if recipients is None else recipients,
         rendered=Renderer().render("status_change", context),
         idempotency_key="RK-03-01:approve:7",
+        installation=INSTALLATION,
         date=datetime(2019, 11, 5, 8, 0, tzinfo=UTC),
         calendar=CalendarEntry(
             uid="rk-03-01.frist@ruhrflow.invalid",

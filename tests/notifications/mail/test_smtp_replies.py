@@ -35,6 +35,7 @@ def notice_message() -> EmailMessage:
         rendered=Renderer().render("status_change", status_change_full()),
         idempotency_key="RK-03-01:approve:7",
         date=datetime(2019, 11, 5, 8, 0, tzinfo=UTC),
+        installation="test-installation",
     )
 
 

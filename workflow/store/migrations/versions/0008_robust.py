@@ -1,7 +1,7 @@
 """actor_refs.salt: the salt of the commitment that a new actor ref is (issue 18.5)
 
 Revision ID: 0008_robust
-Revises: 0006_rights
+Revises: 0007_install
 
 A ref created from now on is ``HMAC-SHA-256(salt, actor id)`` cut to 32 hex digits, so the
 hash chain, which covers the ref, covers a salted commitment to the actor: an export that
@@ -9,7 +9,7 @@ carries actor and salt proves who wrote each entry, and an erasure deletes salt 
 (the commitment stays, the person is gone). Refs created before keep their random 24
 hex digits and no salt: their attribution cannot be proven, as before.
 
-(Chained after 0006_rights, the head of main when this branch last merged it; branches that add
+(Chained after 0007_install, the head of main when this branch last merged it; branches that add
 migrations in parallel are chained by the lead at merge time.)
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_robust"
-down_revision = "0006_rights"
+down_revision = "0007_install"
 branch_labels = None
 depends_on = None
 
