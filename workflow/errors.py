@@ -214,6 +214,10 @@ class ConcurrentUpdate(WorkflowError):
         )
 
 
+class ReadOnlyDatabase(WorkflowError):
+    """A command that changes data was run on a SQLite file this user may only read."""
+
+
 class DefinitionConflict(WorkflowError):
     """A definition version is registered already with different content."""
 

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import base64
 import mailbox
 import smtplib
 import ssl
@@ -17,6 +16,7 @@ from email.policy import Policy
 from pathlib import Path
 from typing import Literal, get_args
 
+from notifications.mail.replies import credential_forms, redact, sanitised, server_reply
 from workflow.errors import WorkflowError
 
 Security = Literal["none", "starttls", "ssl"]
@@ -41,21 +41,15 @@ class TransportError(WorkflowError):
         self.unreachable = unreachable and temporary
 
 
-_MAX_REPLY = 160  # characters of a server's reply kept in an error (status code not counted)
-
-
 def reply_text(code: int, reply: bytes | str) -> str:
     """A server's reply as one bounded line: ``550 5.1.1 mailbox unavailable``.
 
     Multi-line replies are joined, control characters and runs of whitespace become single
-    spaces, and the text is cut at :data:`_MAX_REPLY` characters: the reply is the remote
-    server's free text and goes into one line of output and into ``last_error``.
+    spaces, and the text is cut at ``MAX_REPLY`` characters (notifications/mail/replies.py):
+    the reply is the remote server's free text and goes into one line of output and into
+    ``last_error``.
     """
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    cleaned = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    if len(cleaned) > _MAX_REPLY:
-        cleaned = cleaned[: _MAX_REPLY - 1].rstrip() + "…"
-    return f"{code} {cleaned}".rstrip()
+    return server_reply(code, reply, answers_credentials=False)  # see mail/replies.py
 
 
 @dataclass(frozen=True)
@@ -254,6 +248,7 @@ class SMTPTransport(Transport):
 
     def _deliver(self, message: EmailMessage, sender: str, recipients: tuple[str, ...]) -> None:
         client: smtplib.SMTP | None = None
+        logging_in = False
         try:
             client = self._connect()
             if self.username is not None and self._password is not None:
@@ -264,14 +259,18 @@ class SMTPTransport(Transport):
                         " smtplib cannot send; use ASCII credentials",
                         temporary=False,
                     )
+                logging_in = True
                 client.login(self.username, self._password)
+                logging_in = False
             refused = client.send_message(message, from_addr=sender, to_addrs=list(recipients))
         except smtplib.SMTPRecipientsRefused as exc:
             raise self._refused(exc.recipients, accepted=False) from None
         except smtplib.SMTPResponseException as exc:
+            reply = server_reply(
+                exc.smtp_code, exc.smtp_error, answers_credentials=logging_in, secrets=self._forms()
+            )
             raise self._error(
-                f"server replied {reply_text(exc.smtp_code, exc.smtp_error)}",
-                temporary=not 500 <= exc.smtp_code < 600,
+                f"server replied {reply}", temporary=not 500 <= exc.smtp_code < 600
             ) from None
         except smtplib.SMTPServerDisconnected as exc:
             raise self._error(f"connection lost: {exc}", temporary=True, unreachable=True) from None
@@ -290,7 +289,7 @@ class SMTPTransport(Transport):
 
     def _refused(self, refused: dict[str, tuple[int, bytes]], *, accepted: bool) -> TransportError:
         parts = ", ".join(
-            f"{address}: {reply_text(code, reply)}"
+            f"{sanitised(address)}: {server_reply(code, reply, answers_credentials=False)}"
             for address, (code, reply) in sorted(refused.items())
         )
         if accepted:
@@ -302,20 +301,12 @@ class SMTPTransport(Transport):
         text = " ".join(f"SMTP {self.host}:{self.port}: {detail}".split())  # one line
         return TransportError(self._redact(text), temporary=temporary, unreachable=unreachable)
 
+    def _forms(self) -> tuple[str, ...]:
+        return credential_forms(self.username, self._password)
+
     def _redact(self, text: str) -> str:
-        """Remove the password and its AUTH encodings from ``text`` (servers may echo input)."""
-        if not self._password:
-            return text
-        secrets = [self._password]
-        for raw in (
-            self._password,
-            f"\0{self.username}\0{self._password}",
-            f"{self.username}\0{self._password}",
-        ):
-            secrets.append(base64.b64encode(raw.encode("utf-8")).decode("ascii"))
-        for secret in sorted(secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        """Remove the password in every form a server may echo it in (replies.py)."""
+        return redact(text, self._forms())
 
 
 def _close_quietly(client: smtplib.SMTP) -> None:

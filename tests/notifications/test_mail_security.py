@@ -163,8 +163,8 @@ HOSTILE_TITLES = {
     "lf": (f"Ruhr\nTo: {EVIL}", False),
     "cr": (f"Ruhr\rCc: {EVIL}", False),
     "crlf-body": (f"Ruhr\r\n\r\nBcc: {EVIL}", False),
-    "line-separator": (f"Ruhr\u2028Bcc: {EVIL}\u2029Cc: {EVIL}", True),
-    "next-line": (f"Ruhr\x85Bcc: {EVIL}", True),
+    "line-separator": (f"Ruhr\u2028Bcc: {EVIL}\u2029Cc: {EVIL}", False),
+    "next-line": (f"Ruhr\x85Bcc: {EVIL}", False),
 }
 
 
@@ -198,7 +198,7 @@ def test_a_hostile_title_adds_no_header_and_no_recipient(
         with runtime.store.write() as conn:
             conn.execute(update(proposals).where(proposals.c.key == key).values(title=title))
     engine.advance(key, "submit", actor="koordination", now=NOW,
-                   comment=f"=?utf-8?q?=0D=0ABcc:_{EVIL}?=\r\nBcc: {EVIL}")  # fmt: skip
+                   comment=f"=?utf-8?q?=0D=0ABcc:_{EVIL}?=\nBcc: {EVIL}")  # fmt: skip
     # when `ruhrflow notices send` delivers it over SMTP
     controller, handler = smtp_server()
     config = smtp_config(Path(runtime.settings.mail.maildir).parent, controller.port)
@@ -385,3 +385,19 @@ def test_a_non_ascii_password_fails_the_notice_cleanly(
     assert "internal error" not in result.output
     assert_nowhere(password, result.output, str(row["last_error"]))
     assert "§" not in result.output + str(row["last_error"])
+
+
+def test_a_short_secret_that_is_a_word_does_not_rewrite_messages(
+    keyed: Runtime, tmp_path: Path
+) -> None:
+    # given a keyed history, checked with the wrong key "wrong" (a word, not a secret)
+    url = keyed.settings.database_url
+    config = tmp_path / "keyed.toml"
+    try:
+        # when it is verified
+        result = cli_run(url, config, "audit", "verify", env={"RUHRFLOW_AUDIT_KEY": "wrong"})
+    finally:
+        keyed.close()
+    # then the message is intact, not "the audit key is ***" (issue 18.11)
+    assert result.exit_code == 1, result.output
+    assert "or the audit key is wrong" in result.output and "***" not in result.output

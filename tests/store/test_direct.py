@@ -26,9 +26,12 @@ TABLES = ("proposals", "history", "deadlines", "deadline_rungs", "outbox", "acto
 
 def _play(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ten proposals through the whole lifecycle, a bulk advance, a sweep and a delivery."""
-    # actor refs are random; numbered here so that both runs chain the same bytes
+    # actor refs commit to the actor with a random salt; numbered here so that both runs
+    # chain the same bytes
     numbers = iter(range(1, 1000))
-    monkeypatch.setattr("workflow.store.repo.secrets.token_hex", lambda n: f"{next(numbers):024x}")
+    monkeypatch.setattr(
+        "workflow.store.attribution.secrets.token_hex", lambda n: f"{next(numbers):0{2 * n}x}"
+    )
     config = tmp_path / f"{path.stem}.toml"
     config.write_text(config_text(tmp_path / "mail"), encoding="utf-8")
     rt = open_runtime(load_settings(config, database_url=f"sqlite:///{path}", env={}))

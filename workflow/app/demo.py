@@ -459,7 +459,6 @@ class _Round:
             "submit_to_cabinet",
             self.ministry(p),
             now,
-            fields={"cabinet_session": "2019-11-05"},
         )
 
     # --- phase 3: Handeln (budget, implementation, outcomes) ------------------------------

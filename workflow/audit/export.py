@@ -1,8 +1,10 @@
 """Exporting history with its hashes, and verifying such an export offline.
 
 Both formats stream: rows are read through a server-side cursor and written line by
-line, ordered by (chain, seq), each with every hashed field, ``hash`` and — for the
-reader, outside the hash — the ``actor`` behind the ref (a pseudonym after erasure).
+line, ordered by (chain, seq), each with every hashed field, ``hash`` and — outside the
+hash — the ``actor`` behind the ref (a pseudonym after erasure) and ``actor_salt``, with
+which the ref proves the actor (``workflow/store/attribution.py``; null after erasure and
+for refs made before the commitments).
 
 - JSON Lines: a header object (``ruhrflow_audit_export``), one object per entry, and a
   trailer ``{"end": {"rows", "chains", "heads_digest"}}``, so a cut-off file shows.
@@ -13,7 +15,8 @@ reader, outside the hash — the ``actor`` behind the ref (a pseudonym after era
   start with a UTF-8 byte order mark and use ``;`` as its delimiter (German Excel).
 
 ``verify_file`` re-computes every chain of such a file with the same walker as
-``audit verify``; it needs the same ``RUHRFLOW_AUDIT_KEY`` when the export was keyed.
+``audit verify``, and every actor from its ref and salt; it needs the same
+``RUHRFLOW_AUDIT_KEY`` when the export was keyed.
 """
 
 from __future__ import annotations
@@ -35,11 +38,13 @@ from workflow.engine.chain import HASHED_FIELDS, format_time
 from workflow.errors import InvalidInput
 from workflow.progress import ProgressCallback
 from workflow.spreadsheet import BOM, csv_writer, restore
+from workflow.store.attribution import check_entries
 from workflow.store.db import Store
 from workflow.store.schema import actor_refs, history
 
 FORMATS = ("jsonl", "csv")
-CSV_COLUMNS = (*HASHED_FIELDS, "hash", "actor", "nulls")
+CSV_COLUMNS = (*HASHED_FIELDS, "hash", "actor", "actor_salt", "nulls")
+_CSV_REQUIRED = (*HASHED_FIELDS, "hash", "actor", "nulls")  # exports before actor_salt too
 _NULLABLE = ("from_state", "to_state", "comment")
 _EXPORT_MARK = "ruhrflow_audit_export"
 
@@ -55,7 +60,7 @@ class ExportSummary:
 
 def _entries(store: Store) -> Iterator[dict[str, Any]]:
     stmt = (
-        select(history, actor_refs.c.actor_id)
+        select(history, actor_refs.c.actor_id, actor_refs.c.salt)
         .select_from(history.outerjoin(actor_refs, actor_refs.c.ref == history.c.actor_ref))
         .order_by(history.c.chain, history.c.seq)
         .execution_options(yield_per=BATCH)
@@ -66,6 +71,7 @@ def _entries(store: Store) -> Iterator[dict[str, Any]]:
             entry["at"] = format_time(row["at"])
             entry["hash"] = row["hash"]
             entry["actor"] = row["actor_id"]
+            entry["actor_salt"] = row["salt"]
             yield entry
 
 
@@ -177,7 +183,7 @@ def _read_csv(path: Path, handle: TextIO) -> Iterator[dict[str, Any]]:
     handle.seek(0)
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.DictReader(handle, delimiter=delimiter)
-    if reader.fieldnames is None or any(c not in reader.fieldnames for c in CSV_COLUMNS):
+    if reader.fieldnames is None or any(c not in reader.fieldnames for c in _CSV_REQUIRED):
         raise InvalidInput(f"{path}: not a ruhrflow audit export (CSV columns differ)")
     for number, cells in enumerate(reader, start=2):
         try:
@@ -191,6 +197,7 @@ def _read_csv(path: Path, handle: TextIO) -> Iterator[dict[str, Any]]:
             raise InvalidInput(f"{path}:{number}: malformed seq or data") from None
         for name in filter(None, str(entry["nulls"]).split(",")):
             entry[name] = None
+        entry["actor_salt"] = cells.get("actor_salt") or None
         yield entry
 
 
@@ -219,6 +226,11 @@ def verify_file(
     trailer = _Trailer()
     entries = reporting(read_export(path, trailer), progress, None)
     result = walk(entries, key=key, checkpoint=checkpoint)
+    if result.broken is None:
+        misattributed = check_entries(read_export(path))
+        if misattributed is not None:
+            broken = Break(*misattributed)
+            return VerifyResult(result.entries, result.chains, bool(key), None, broken)
     if result.broken is not None or not _is_jsonl(path):
         return result
     end = trailer.value

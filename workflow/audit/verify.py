@@ -20,7 +20,9 @@ What each row must satisfy, and what a failure means:
 - the database's own time of each insert (``recorded_at``, migration 0006; NULL before)
   never goes backwards within a chain — else an entry was written out of order;
 - against a checkpoint: every chain it names still reaches its recorded seq with the
-  recorded hash — else the tail was truncated, the chain rewritten or deleted.
+  recorded hash — else the tail was truncated, the chain rewritten or deleted;
+- every actor ref still commits to the actor ``actor_refs`` names for it (with its salt;
+  ``workflow/store/attribution.py``) — else the person behind entries was changed.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from workflow.engine.chain import GENESIS, canonical_bytes, encode_entry, format
 from workflow.engine.history import SYSTEM_CHAIN, is_system_chain
 from workflow.progress import ProgressCallback
 from workflow.store.db import Store
-from workflow.store.schema import history, proposals
+from workflow.store.schema import actor_refs, history, proposals
 
 BATCH = 2_000  # rows per fetch from the server-side cursor
 _T = TypeVar("_T")
@@ -482,7 +484,34 @@ def verify_store(
                     " all entries were deleted",
                 )
                 return VerifyResult(result.entries, result.chains, bool(key), None, broken)
+            misattributed = _misattributed(conn)
+            if misattributed is not None:
+                return VerifyResult(result.entries, result.chains, bool(key), None, misattributed)
     return result
+
+
+def _misattributed(conn: Any) -> Break | None:
+    """The first entry whose ref no longer commits to the actor ``actor_refs`` names."""
+    from workflow.store.attribution import attribution_problem
+
+    refs = conn.execute(
+        select(actor_refs.c.ref, actor_refs.c.actor_id, actor_refs.c.salt).order_by(
+            actor_refs.c.ref
+        )
+    ).all()
+    for ref, actor_id, salt in refs:
+        problem = attribution_problem(ref, actor_id, salt)
+        if problem is None:
+            continue
+        first = conn.execute(
+            select(history.c.chain, history.c.seq)
+            .where(history.c.actor_ref == ref)
+            .order_by(history.c.chain, history.c.seq)
+            .limit(1)
+        ).first()
+        if first is not None:  # a ref no entry uses attributes nothing
+            return Break(first.chain, first.seq, f"{problem} (actor_refs was edited)")
+    return None
 
 
 def _system_rows(conn: Any) -> Iterator[Mapping[str, Any]]:

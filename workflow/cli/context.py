@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from workflow.app.runtime import Runtime
     from workflow.app.settings import Settings
 
+# The days a given time may fall on: far enough for any simulation, and far enough from
+# year 1 and 9999 that a time zone shift or a deadline a century ahead cannot overflow.
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2999, 12, 31)
+
 
 def parse_now(text: str) -> datetime:
     """An ISO date or datetime; naive values are Europe/Berlin. Returns aware UTC."""
@@ -22,6 +27,8 @@ def parse_now(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{text!r} is not an ISO date or datetime (2019-11-05T10:00)") from None
+    if not EARLIEST <= value.date() <= LATEST:
+        raise ValueError(f"{text!r} lies outside {EARLIEST} to {LATEST}")
     if value.tzinfo is None:
         value = value.replace(tzinfo=BERLIN)
     return value.astimezone(UTC)
@@ -30,9 +37,12 @@ def parse_now(text: str) -> datetime:
 def parse_day(text: str) -> date:
     """An ISO date (YYYY-MM-DD)."""
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a date YYYY-MM-DD") from None
+    if not EARLIEST <= day <= LATEST:
+        raise click.BadParameter(f"{text!r} lies outside {EARLIEST} to {LATEST}")
+    return day
 
 
 @dataclass

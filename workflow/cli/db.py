@@ -38,7 +38,8 @@ APPEND_ONLY = ("history",)
 # Writers read and add, and pseudonymise (the columns below; a trigger of migration 0006
 # refuses every other change): changing the actor behind a ref re-attributes history.
 INSERT_ONLY_FOR_WRITERS = ("actor_refs",)
-PSEUDONYMISE_COLUMNS = "actor_id, pseudonymised_at"
+# An erasure also deletes the salt of the ref's commitment (workflow/store/attribution.py).
+PSEUDONYMISE_COLUMNS = "actor_id, pseudonymised_at, salt"
 # Written only by the database owner (``ruhrflow init``: migrations, definition versions,
 # the installation id behind every Message-ID and calendar UID), and ``logins`` only by the
 # administrators.

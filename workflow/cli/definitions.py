@@ -8,6 +8,7 @@ import click
 
 from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
+from workflow.errors import Problem
 
 
 @click.group(cls=HelpGroup)
@@ -28,13 +29,27 @@ def check(file: Path) -> None:
     if not file.exists():
         raise InvalidInput(f"{file}: no such file")
 
-    problems = problems_of(file)
+    problems = problems_of(file) or _registration_problems(file)
     for p in problems:
         click.echo(str(p), err=True)
     if problems:
         click.echo(f"{file}: {len(problems)} problem(s)", err=True)
         raise click.exceptions.Exit(1)
     click.echo(f"{file}: clean")
+
+
+def _registration_problems(file: Path) -> list[Problem]:
+    """What keeps a valid definition out of the database (a version beyond its column)."""
+    from workflow.app.bootstrap import version_problem
+    from workflow.process.definition import load_definition
+
+    definition = load_definition(file)
+    problem = version_problem(definition.version)
+    if problem is None:
+        return []
+    lines = definition.source_text.splitlines()
+    line = next((i for i, text in enumerate(lines, 1) if text.startswith("version:")), None)
+    return [Problem(str(file), line, "version", problem)]
 
 
 @definition.command("show")

@@ -17,6 +17,7 @@ import click
 from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import Field, emit_json, emit_listing, format_option, listing_options
+from workflow.cli.params import DigitRange
 
 EXIT_REFUSED = 1
 EXIT_UNAVAILABLE = 3
@@ -50,7 +51,7 @@ def notices() -> None:
     type=click.Choice(["pending", "sending", "sent", "failed"]),
     help="Only notices in this status.",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@click.option("--limit", type=DigitRange(min=1), default=None, help="At most this many.")
 @listing_options
 @click.pass_context
 def list_(
@@ -80,7 +81,7 @@ def list_(
 
 
 @notices.command("send")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@click.option("--limit", type=DigitRange(min=1), default=None, help="At most this many.")
 @format_option("text", "json")
 @click.pass_context
 def send(ctx: click.Context, limit: int | None, fmt: str) -> None:

@@ -211,6 +211,16 @@ def _table_value(value: Any, kind: str) -> str:
     return _cell(value)
 
 
+def shown(value: Any) -> str:
+    """``value`` as text safe for a terminal: every non-printable character (ESC, CR, LF,
+    bidi controls, …) written as its escape, so rows written before the input policy (or
+    past it) cannot move the cursor, recolour or reorder the screen."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

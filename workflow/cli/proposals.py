@@ -21,7 +21,9 @@ from workflow.cli.output import (
     machine_amount,
     machine_value,
     rfc3339,
+    shown,
 )
+from workflow.cli.params import DigitRange
 from workflow.cli.progress import Progress, progress_option
 
 if TYPE_CHECKING:
@@ -50,8 +52,8 @@ def proposal() -> None:
 
 @proposal.command("add")
 @click.option("--title", required=True, help="German title of the proposal.")
-@click.option("--handlungsfeld", type=click.IntRange(1, 5), required=True, help="1 to 5.")
-@click.option("--forum", "themenforum", type=click.IntRange(1, 99), required=True,
+@click.option("--handlungsfeld", type=DigitRange(1, 5), required=True, help="1 to 5.")
+@click.option("--forum", "themenforum", type=DigitRange(1, 99), required=True,
               help="Number of the Themenforum.")  # fmt: skip
 @click.option("--lead", required=True, metavar="CODE", help="Federführendes Ressort (e.g. IM).")
 @click.option("--key", metavar="KEY", help="Key such as RK-03-01 (default: next free in forum).")
@@ -138,7 +140,7 @@ def import_(ctx: click.Context, file: Path, skip_invalid: bool, quiet: bool) -> 
 
 @proposal.command("list")
 @click.option("--state", help="Only proposals in this state.")
-@click.option("--handlungsfeld", type=click.IntRange(1, 5), help="Only this Handlungsfeld.")
+@click.option("--handlungsfeld", type=DigitRange(1, 5), help="Only this Handlungsfeld.")
 @click.option("--lead", metavar="CODE", help="Only proposals of this lead ministry.")
 @listing_options
 @click.pass_context
@@ -180,7 +182,7 @@ def _machine_detail(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _print_detail(d: dict[str, Any]) -> None:
-    click.echo(f"{d['key']}  {d['title']}")
+    click.echo(f"{d['key']}  {shown(d['title'])}")
     click.echo(f"  state          {d['state']} (since {local_time(d['state_entered_at'])})")
     click.echo(f"  Handlungsfeld  {d['handlungsfeld']}   Themenforum {d['themenforum']:02d}")
     participating = ", ".join(d["participating"]) or "—"
@@ -189,13 +191,14 @@ def _print_detail(d: dict[str, Any]) -> None:
     click.echo(f"  cost estimate  {cost}   secured {german_amount(d['funding_secured'])}")
     click.echo(f"  version        {d['version']}")
     if d["summary"]:
-        click.echo(f"  summary        {d['summary']}")
+        lines = [shown(line) for line in d["summary"].split("\n")]
+        click.echo("  summary        " + "\n                 ".join(lines))
     for name, value in sorted(d["data"].items()):
-        click.echo(f"  {name:<14} {value}")
+        click.echo(f"  {shown(name):<14} {shown(value)}")
     if d["statements"]:
         click.echo("  statements")
         for s in d["statements"]:
-            click.echo(f"    {s['group']:<9} {s['position']:<9} {s['party']}")
+            click.echo(f"    {s['group']:<9} {s['position']:<9} {shown(s['party'])}")
     if d["funding"]:
         click.echo("  funding")
         for f in d["funding"]:

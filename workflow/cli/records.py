@@ -7,6 +7,7 @@ import click
 from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import german_amount
+from workflow.cli.params import DigitRange
 from workflow.process.vocabulary import FUNDING_SOURCES as SOURCES
 from workflow.process.vocabulary import STATEMENT_GROUPS as GROUPS
 from workflow.process.vocabulary import STATEMENT_POSITIONS as POSITIONS
@@ -43,7 +44,7 @@ def funding() -> None:
 @click.argument("key")
 @click.option("--source", type=click.Choice(SOURCES), required=True)
 @click.option("--amount", required=True, metavar="EUR", help="Amount in euros.")
-@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--year", type=DigitRange(2000, 2100), required=True)
 @click.option("--secured", is_flag=True, help="The money is secured (default: planned).")
 @click.pass_context
 def add(ctx: click.Context, key: str, source: str, amount: str, year: int, secured: bool) -> None:

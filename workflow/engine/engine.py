@@ -34,6 +34,7 @@ from workflow.errors import (
     UnknownProposal,
     WorkflowError,
 )
+from workflow.inputs import MAX_COMMENT, MAX_STATEMENT, check_money, check_text, column_length
 from workflow.process.definition import Definition, TransitionDef
 from workflow.process.fields import missing_requirements, parse_fields
 from workflow.process.guards import REGISTRY
@@ -170,9 +171,8 @@ class Engine:
         expected_version: int | None,
         progress: ProgressCallback | None = None,
     ) -> BulkResult:
-        _storable(comment, "comment")
-        for name, value in raw_fields.items():
-            _storable(value if isinstance(value, str) else None, f"field {name}")
+        if comment is not None:
+            check_text(comment, "comment", multiline=True, limit=MAX_COMMENT)
         actor = self.actor(actor_id)
         try:
             return self._advance_in_transaction(
@@ -251,6 +251,12 @@ class Engine:
         if reason is not None:
             raise PermissionDenied(actor.id, trigger, key, reason)
         fields = parse_fields(definition, raw_fields)
+        undeclared = [name for name in fields if name not in transition.requires]
+        if undeclared:
+            takes = ", ".join(n for n in transition.requires if n != "comment") or "no field"
+            raise InvalidInput(
+                f"{trigger} does not take the field {undeclared[0]} (it takes: {takes})"
+            )
         missing = missing_requirements(transition, fields, comment)
         if missing:
             raise TransitionNotAllowed(
@@ -419,8 +425,8 @@ class Engine:
             raise InvalidInput(f"position must be one of {', '.join(STATEMENT_POSITIONS)}")
         if not party.strip():
             raise InvalidInput("party must not be empty")
-        _storable(party, "party")
-        _storable(text, "text")
+        check_text(party.strip(), "party", limit=column_length(statements.c.party))
+        check_text(text, "statement text", multiline=True, limit=MAX_STATEMENT)
 
         def check(definition: Definition, row: Mapping[Any, Any]) -> None:
             if row["state"] not in definition.statement_states:
@@ -463,6 +469,7 @@ class Engine:
             raise InvalidInput(f"source must be one of {', '.join(FUNDING_SOURCES)}")
         if not amount.is_finite() or amount <= 0:
             raise InvalidInput("amount must be a positive number of euros")
+        check_money(amount, funding.c.amount, "amount")
         if not 2000 <= year <= 2100:
             raise InvalidInput(f"year {year} is outside 2000–2100")
         status = "secured" if secured else "planned"
@@ -566,12 +573,6 @@ def _gc_paused(pause: bool) -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def _storable(text: str | None, what: str) -> None:
-    """Refuse a NUL character: PostgreSQL cannot store it in text, SQLite would cut at it."""
-    if text is not None and "\x00" in text:
-        raise InvalidInput(f"{what} contains a NUL character")
 
 
 def _one_line(text: str) -> str:

@@ -92,6 +92,9 @@ actor_refs = Table(
     Column("actor_id", String(200), nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("pseudonymised_at", UTCDateTime, nullable=True),
+    # The ref is a salted commitment to actor_id (workflow/store/attribution.py); an erasure
+    # deletes the salt with the id. NULL for refs made before migration 0008_robust.
+    Column("salt", String(32), nullable=True),
 )
 
 # On PostgreSQL: which directory actor a database login is, and what it may do beyond

@@ -279,11 +279,17 @@ def _field_defs(requires: tuple[str, ...] | list[str]) -> list[Any]:
     return [fields[name] for name in requires if name in fields]
 
 
+def _form_text(name: str) -> str:
+    """A form value, stripped, with the CRLF that browsers send for a textarea's line
+    breaks turned into LF (the input policy allows LF, not CR: workflow/inputs.py)."""
+    return request.form.get(name, "").replace("\r\n", "\n").strip()
+
+
 def _form_fields(requires: list[str]) -> dict[str, str]:
     """The required fields the form sent (strings, parsed by the engine)."""
     found = {}
     for f in _field_defs(requires):
-        value = request.form.get(f"field_{f.name}", "").strip()
+        value = _form_text(f"field_{f.name}")
         if value:
             found[f.name] = value
     return found
@@ -299,7 +305,7 @@ def action(key: str, trigger: str) -> Any:
     w = web()
     detail = reads.detail(w.runtime, key)
     step = request.form.get("step", "edit")
-    comment = request.form.get("comment", "").strip() or None
+    comment = _form_text("comment") or None
     options = reads.triggers(w.runtime, key, g.actor, w.now())
     option = _option(options, trigger)
     if option is None:
@@ -370,7 +376,7 @@ def bulk() -> Any:
     step = request.form.get("step", "edit")
     state = (request.values.get("state") or "").strip() or None
     trigger = (request.values.get("trigger") or "").strip() or None
-    comment = request.form.get("comment", "").strip() or None
+    comment = _form_text("comment") or None
     all_fields = list(definition.fields)
     fields = _form_fields(all_fields) if request.method == "POST" else {}
     page = {

@@ -223,7 +223,10 @@ def test_a_body_that_contains_the_boundaries_cannot_end_its_part() -> None:
 def test_one_line_replaces_every_line_break_and_control_character(text: str) -> None:
     # the rule, spelled out character by character (one_line skips it for printable text)
     breaking = {"Cc", "Zl", "Zp"}
-    spaced = "".join(" " if unicodedata.category(c) in breaking else c for c in text)
+    bidi = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"  # dropped (18.9)
+    spaced = "".join(
+        " " if unicodedata.category(c) in breaking else c for c in text if c not in bidi
+    )
     assert one_line(text) == " ".join(spaced.split())
     assert one_line(text).splitlines() in ([], [one_line(text)])
 
