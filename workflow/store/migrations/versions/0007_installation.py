@@ -48,6 +48,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("deadlines") as batch_op:
-        batch_op.drop_column("series_id")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite drops a plain column in place (3.35 and newer). Batch mode would rebuild
+        # the table, and dropping the old one breaks the deadline_rungs' foreign keys.
+        op.execute("ALTER TABLE deadlines DROP COLUMN series_id")
+    else:
+        op.drop_column("deadlines", "series_id")
     op.drop_table("installation")
