@@ -41,17 +41,6 @@ class TransportError(WorkflowError):
         self.unreachable = unreachable and temporary
 
 
-def reply_text(code: int, reply: bytes | str) -> str:
-    """A server's reply as one bounded line: ``550 5.1.1 mailbox unavailable``.
-
-    Multi-line replies are joined, control characters and runs of whitespace become single
-    spaces, and the text is cut at ``MAX_REPLY`` characters (notifications/mail/replies.py):
-    the reply is the remote server's free text and goes into one line of output and into
-    ``last_error``.
-    """
-    return server_reply(code, reply, answers_credentials=False)  # see mail/replies.py
-
-
 @dataclass(frozen=True)
 class Envelope:
     """The envelope of a built message, and the exact From and To header values it came from.
