@@ -247,7 +247,7 @@ def _drop(admin_url: str, url: str) -> None:
 def _copy_into(url: str, sqlite_path: Path) -> None:
     """The prepared SQLite rows (proposals, history, deadlines and rungs) into a migrated
     PostgreSQL database, so that both backends serve the same data."""
-    from sqlalchemy import create_engine, insert, select
+    from sqlalchemy import create_engine, func, insert, select
 
     from workflow.store.schema import metadata
 
@@ -256,8 +256,10 @@ def _copy_into(url: str, sqlite_path: Path) -> None:
     try:
         with source.connect() as src, target.begin() as dst:
             for table in metadata.sorted_tables:
-                if table.name == "definitions" or table.name.startswith("web_"):
-                    continue  # registered by the migration; accounts are made by the run
+                if table.name.startswith("web_"):
+                    continue  # accounts and tokens are made by the run
+                if dst.execute(select(func.count()).select_from(table)).scalar_one():
+                    continue  # made by the migration (definitions, installation id)
                 rows = [dict(r) for r in src.execute(select(table)).mappings()]
                 for i in range(0, len(rows), 5_000):
                     dst.execute(insert(table), rows[i : i + 5_000])

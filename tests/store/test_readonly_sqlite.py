@@ -60,14 +60,40 @@ def audited_file(sqlite_template: Path, shared_dir: Path) -> Path:
     return db
 
 
+def _code_for_nobody(shared: Path) -> Path:
+    """A copy of the source tree that ``nobody`` can read (the clone may sit in a private
+    directory), checked to import with this interpreter as ``nobody``.
+
+    The interpreter's own packages must be readable too: ``.ci/run`` makes its venv so. Where
+    they are not (a venv under root's home), the test is skipped — except in CI, where that
+    would hide the check, so it fails.
+    """
+    code = shared / "code"
+    if not code.exists():
+        for part in ("workflow", "notifications", "definitions", "config"):
+            shutil.copytree(REPO / part, code / part, ignore=shutil.ignore_patterns("__pycache__"))
+    probe = subprocess.run(
+        [*AS_NOBODY, sys.executable, "-c", "import sqlalchemy, click, workflow"],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(code)},
+        cwd=shared, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        why = f"nobody cannot run {sys.executable} with its packages: {probe.stderr.strip()}"
+        if os.environ.get("CI"):
+            pytest.fail(why, pytrace=False)
+        pytest.skip(why)
+    return code
+
+
 def ruhrflow(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI in a real process, as ``nobody`` when we are root."""
     prefix = AS_NOBODY if os.geteuid() == 0 else []
     if prefix and shutil.which("setpriv") is None:
         pytest.skip("setpriv is needed to drop root's privileges")
+    code = _code_for_nobody(db.parent.parent) if prefix else REPO
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(code),
         "RUHRFLOW_CONFIG": str(db.parent.parent / "ruhrflow.toml"),
         "LC_ALL": "C.UTF-8",
     }
