@@ -96,7 +96,12 @@ class Notifier:
     def __call__(self, batch: Batch) -> None:
         """The transition effect: one ``status_change`` (and more) per applied transition."""
         conn, now = batch.conn, batch.now
-        changes = [c for c in batch.applied if c.trigger not in NO_NOTICE_TRIGGERS]
+        # A migration tells nobody: it changes the rules, not what happened to a proposal.
+        changes = [
+            c
+            for c in batch.applied
+            if c.trigger not in NO_NOTICE_TRIGGERS and c.kind != "migration"
+        ]
         if not changes:
             return
         # The deadline effect ran before (runtime.transition_effects) and left on the batch

@@ -26,6 +26,13 @@ from workflow.engine import history
 from workflow.engine.changes import Applied, Batch, BulkResult, TransitionEffect, TriggerOption
 from workflow.engine.definitions import Machines
 from workflow.engine.guard_context import DbGuardContext
+from workflow.engine.migration import (
+    MIGRATE_TRIGGER,
+    MIGRATION_KIND,
+    MigrationPlan,
+    migration_data,
+    plan_migration,
+)
 from workflow.errors import (
     ConcurrentUpdate,
     InvalidInput,
@@ -57,6 +64,8 @@ class _Plan:
     comment: str | None
     kind: str = "transition"
     data: dict[str, Any] = field(default_factory=dict)
+    # a migration moves the proposal to another definition version (``machine`` is its)
+    definition_id: int | None = None
 
 
 class Engine:
@@ -284,6 +293,7 @@ class Engine:
             entered = now if plan.to_state != row["state"] else row["state_entered_at"]
             new_values = {
                 "state": plan.to_state,
+                "definition_id": plan.definition_id or row["definition_id"],
                 "row_version": row["row_version"] + 1,
                 "state_entered_at": entered,
                 "updated_at": now,
@@ -307,6 +317,7 @@ class Engine:
                     definition=plan.machine.definition,
                     transition=plan.transition,
                     proposal={**row, **new_values},
+                    kind=plan.kind,
                 )
             )
         matched = repo.update_proposals(conn, updates)
@@ -350,6 +361,70 @@ class Engine:
             _one_line(reason),
             extra={"actor": actor, "trigger": trigger, "proposal": key, "reason": reason},
         )
+
+    # --- changing the process while proposals run ---------------------------------------
+
+    def plan_migration(self, **options: Any) -> MigrationPlan:
+        """The dry run of a migration (see :func:`workflow.engine.migration.plan_migration`)."""
+        with self.store.read() as conn:
+            return plan_migration(conn, self.machines, **options)
+
+    def migrate(
+        self,
+        *,
+        actor: str,
+        now: datetime,
+        partial: bool = False,
+        comment: str | None = None,
+        **options: Any,
+    ) -> tuple[MigrationPlan, BulkResult]:
+        """Apply a migration plan in one transaction: all or nothing, unless ``partial``.
+
+        Coordinators only. Each moved proposal gets a ``migration`` history entry (from/to
+        version, the definitions' hashes, from/to state, the actor) and its definition
+        version and state change in the same UPDATE; the effects then close its deadlines
+        and re-derive them from the target version's rules, in the same transaction.
+        """
+        _storable(comment, "comment")
+        who = self.actor(actor)
+        reason = refusal(who, ("coordinator",), None)
+        if reason is not None:
+            denied = PermissionDenied(actor, "migrate proposals", None, reason)
+            self._log_refusal(actor, MIGRATE_TRIGGER, None, denied)
+            raise denied
+        refused: list[tuple[str, WorkflowError]] = []
+        with _gc_paused(True), self.store.write() as conn:
+            plan = plan_migration(conn, self.machines, lock=True, now=now, **options)
+            machine = self.machines.get(conn, plan.to_definition_id)
+            plans: list[_Plan] = []
+            for item in plan.items:
+                if not item.can_move:
+                    stays = TransitionNotAllowed(
+                        item.key, MIGRATE_TRIGGER, item.from_state, reasons=item.reasons
+                    )
+                    self._log_refusal(actor, MIGRATE_TRIGGER, item.key, stays)
+                    if not partial:
+                        raise stays
+                    refused.append((item.key, stays))
+                    continue
+                plans.append(
+                    _Plan(
+                        item.row,
+                        machine,
+                        None,
+                        MIGRATE_TRIGGER,
+                        item.to_state,
+                        dict(plan.fields),
+                        comment,
+                        kind=MIGRATION_KIND,
+                        data=migration_data(plan, item),
+                        definition_id=plan.to_definition_id,
+                    )
+                )
+            ref = self.refs.ref(conn, actor, now)
+            applied = self._write(conn, plans, actor, ref, now)
+            self.run_effects(Batch(conn, applied, now))
+        return plan, BulkResult(applied, refused)
 
     # --- what can happen next ------------------------------------------------------------
 

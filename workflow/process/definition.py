@@ -115,6 +115,21 @@ class Definition:
                 return t
         return None
 
+    def state_requires(self, state: str) -> tuple[str, ...]:
+        """The fields every way into ``state`` requires (what a proposal there must hold).
+
+        The intersection over the transitions entering ``state`` from another state (a
+        self-transition such as ``report_progress`` enters nothing); the comment is no field.
+        The initial state, and a state no transition enters, require nothing.
+        """
+        entering = [t for t in self.transitions if t.dest == state and state not in t.sources]
+        if state == self.initial or not entering:
+            return ()
+        common = set(entering[0].requires)
+        for t in entering[1:]:
+            common &= set(t.requires)
+        return tuple(f for f in entering[0].requires if f in common and f != "comment")
+
     def is_final(self, state: str) -> bool:
         """True when ``state`` is a final state."""
         return self.states[state].final

@@ -62,6 +62,7 @@ _UPDATE_PROPOSAL = (
     .where(and_(proposals.c.id == bindparam("p_id"), proposals.c.row_version == bindparam("p_v")))
     .values(
         state=bindparam("state"),
+        definition_id=bindparam("definition_id"),
         row_version=bindparam("row_version"),
         state_entered_at=bindparam("state_entered_at"),
         updated_at=bindparam("updated_at"),
@@ -137,8 +138,11 @@ def actor_ids(conn: Connection, refs: Iterable[str]) -> dict[str, str]:
 
 
 def newest_definition(conn: Connection) -> RowMapping | None:
-    """The most recently registered definition (new proposals start on it)."""
-    stmt = select(definitions).order_by(definitions.c.id.desc()).limit(1)
+    """The newest definition version (new proposals start on it): the highest version
+    number, among equal numbers the latest registration."""
+    stmt = (
+        select(definitions).order_by(definitions.c.version.desc(), definitions.c.id.desc()).limit(1)
+    )
     return conn.execute(stmt).mappings().first()
 
 
@@ -146,3 +150,20 @@ def definition_row(conn: Connection, definition_id: int) -> RowMapping | None:
     """A registered definition by id."""
     stmt = select(definitions).where(definitions.c.id == definition_id)
     return conn.execute(stmt).mappings().first()
+
+
+def definition_by_version(conn: Connection, version: int) -> RowMapping | None:
+    """The registered version ``version`` of the process the newest registration belongs to."""
+    newest = newest_definition(conn)
+    if newest is None:
+        return None
+    stmt = select(definitions).where(
+        definitions.c.name == newest["name"], definitions.c.version == version
+    )
+    return conn.execute(stmt).mappings().first()
+
+
+def definition_versions(conn: Connection) -> dict[int, tuple[int, str]]:
+    """(version, content hash) of every registered definition, by id."""
+    stmt = select(definitions.c.id, definitions.c.version, definitions.c.content_hash)
+    return {int(i): (int(v), str(h)) for i, v, h in conn.execute(stmt)}

@@ -1,0 +1,253 @@
+"""Moving running proposals to another definition version: the plan (a dry run).
+
+A migration is planned before it is applied, like Django's ``migration_plan`` before
+``apply_migration``: :func:`plan_migration` reads the selected proposals and answers, for
+each, from which version and state it would move to which state of the target version,
+which deadlines it would close and open, and whether it can move at all. It writes nothing.
+``Engine.migrate`` applies the same plan in one transaction.
+
+Rules of the plan:
+
+* a state maps to the state with the same id in the target version unless ``--map OLD=NEW``
+  says otherwise; every map must name a state of the target version;
+* a plan that leaves an occupied state without a target is refused as a whole (bad input,
+  naming the state and how many proposals sit in it);
+* a proposal can move when the fields its target state requires (:meth:`Definition.
+  state_requires`) are in its data or given with ``--set``, and it is not on the target
+  version already.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from workflow.engine.definitions import Machines
+from workflow.errors import InvalidInput, UnknownProposal
+from workflow.process.deadline_rules import plan_deadline
+from workflow.process.definition import Definition
+from workflow.process.fields import parse_fields
+from workflow.store import deadlines as deadline_store
+from workflow.store import repo
+
+MIGRATE_TRIGGER = "migrate"
+MIGRATION_KIND = "migration"
+
+
+@dataclass(frozen=True)
+class OpeningDeadline:
+    """A deadline the target state would open (``due_at`` None: its date is not known)."""
+
+    kind: str
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MigrationItem:
+    """What the migration would do to one proposal."""
+
+    key: str
+    from_version: int
+    from_hash: str
+    from_state: str
+    to_state: str
+    closes: tuple[str, ...]  # kinds of the open deadlines it would close
+    opens: tuple[OpeningDeadline, ...]
+    reasons: tuple[str, ...]  # why it cannot move (empty: it can)
+    row: Mapping[Any, Any]
+
+    @property
+    def can_move(self) -> bool:
+        """True when nothing keeps the proposal from moving."""
+        return not self.reasons
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly (``migrate plan --format json``)."""
+        return {
+            "key": self.key,
+            "from_version": self.from_version,
+            "from_hash": self.from_hash,
+            "from_state": self.from_state,
+            "to_state": self.to_state,
+            "closes": list(self.closes),
+            "opens": [
+                {"kind": d.kind, "due_at": d.due_at.isoformat() if d.due_at else None}
+                for d in self.opens
+            ],
+            "can_move": self.can_move,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
+class MigrationPlan:
+    """The whole plan: the target version and one item per selected proposal."""
+
+    to_definition_id: int
+    to_version: int
+    to_hash: str
+    target: Definition
+    fields: Mapping[str, Any]
+    items: list[MigrationItem]
+
+    @property
+    def movable(self) -> list[MigrationItem]:
+        """The items that can move."""
+        return [i for i in self.items if i.can_move]
+
+
+def parse_state_map(pairs: Iterable[str]) -> dict[str, str]:
+    """``["cabinet=kabinett"]`` → ``{"cabinet": "kabinett"}``; a malformed pair is bad input."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        old, new = old.strip(), new.strip()
+        if not sep or not old.isidentifier() or not new.isidentifier():
+            raise InvalidInput(f"--map expects OLD=NEW (two state ids), not {pair!r}")
+        if old in mapping and mapping[old] != new:
+            raise InvalidInput(f"--map maps state {old!r} twice ({mapping[old]}, {new})")
+        mapping[old] = new
+    return mapping
+
+
+def target_row(conn: Connection, version: int) -> Mapping[Any, Any]:
+    """The registered definition ``version``; an unknown version is bad input."""
+    row = repo.definition_by_version(conn, version)
+    if row is None:
+        known = ", ".join(str(v) for v, _ in sorted(repo.definition_versions(conn).values()))
+        raise InvalidInput(f"unknown definition version {version} (registered: {known or 'none'})")
+    return row
+
+
+def plan_migration(
+    conn: Connection,
+    machines: Machines,
+    *,
+    to_version: int,
+    state_map: Mapping[str, str],
+    raw_fields: Mapping[str, Any],
+    keys: Sequence[str] | None,
+    where_state: str | None,
+    deadline_setting: Mapping[str, Any],
+    now: datetime,
+    lock: bool = False,
+) -> MigrationPlan:
+    """Plan moving the selected proposals to ``to_version`` (writes nothing).
+
+    The selection is ``keys``, or every proposal in ``where_state``, or (neither) every
+    proposal not on ``to_version`` yet. Raises InvalidInput for an unknown version, a map to
+    a state the target lacks, or an occupied state left without a target.
+    """
+    if keys is not None and where_state is not None:
+        raise InvalidInput("name the proposals either by key or by --where state=S")
+    target_def_row = target_row(conn, to_version)
+    target_id = int(target_def_row["id"])
+    target = machines.definition(conn, target_id)
+    for old, new in state_map.items():
+        if new not in target.states:
+            raise InvalidInput(f"--map {old}={new}: version {to_version} has no state {new!r}")
+    fields = parse_fields(target, raw_fields)
+    rows = repo.load_proposals(conn, keys=keys, state=where_state, lock=lock)
+    if keys is not None and len(rows) < len(keys):
+        found = {r["key"] for r in rows}
+        raise UnknownProposal(next(k for k in keys if k not in found))
+    if keys is None:
+        rows = [r for r in rows if r["definition_id"] != target_id]
+    versions = repo.definition_versions(conn)
+    sources = {r["definition_id"]: machines.definition(conn, r["definition_id"]) for r in rows}
+    known_states = {s for d in sources.values() for s in d.states} | set(target.states)
+    for old in state_map:
+        if rows and old not in known_states:
+            raise InvalidInput(f"--map {old}={state_map[old]}: no state {old!r} to map")
+    _refuse_unmapped(rows, state_map, target, to_version)
+
+    open_kinds: dict[int, list[str]] = {}
+    for _id, pid, _state, kind, _due, _seq in deadline_store.open_of(conn, [r["id"] for r in rows]):
+        open_kinds.setdefault(pid, []).append(kind)
+    shared: dict[tuple[int, datetime], OpeningDeadline] = {}
+    items: list[MigrationItem] = []
+    for row in rows:
+        from_version, from_hash = versions[row["definition_id"]]
+        state = row["state"]
+        to_state = state_map.get(state, state)
+        reasons: list[str] = []
+        if row["definition_id"] == target_id:
+            reasons.append(f"already on version {to_version}")
+        data = {**(row["data"] or {}), **fields}
+        for name in target.state_requires(to_state):
+            if name not in data:
+                reasons.append(
+                    f"missing field {name} (state {to_state!r} of version {to_version}"
+                    f" requires it; give it with --set {name}=…)"
+                )
+        entered = row["state_entered_at"] if to_state == state else now
+        opens: list[OpeningDeadline] = []
+        for rule in target.deadline_rules:
+            if rule.state != to_state:
+                continue
+            slot = (id(rule), entered)
+            if rule.field is None and slot in shared:
+                opens.append(shared[slot])
+                continue
+            planned = plan_deadline(rule, entered, data, deadline_setting, now)
+            opening = OpeningDeadline(rule.kind, planned.due_at if planned else None)
+            if rule.field is None:
+                shared[slot] = opening
+            opens.append(opening)
+        items.append(
+            MigrationItem(
+                key=row["key"],
+                from_version=from_version,
+                from_hash=from_hash,
+                from_state=state,
+                to_state=to_state,
+                closes=tuple(open_kinds.get(row["id"], ())),
+                opens=tuple(opens),
+                reasons=tuple(reasons),
+                row=row,
+            )
+        )
+    return MigrationPlan(
+        to_definition_id=target_id,
+        to_version=to_version,
+        to_hash=str(target_def_row["content_hash"]),
+        target=target,
+        fields=fields,
+        items=items,
+    )
+
+
+def _refuse_unmapped(
+    rows: Sequence[Mapping[Any, Any]],
+    state_map: Mapping[str, str],
+    target: Definition,
+    to_version: int,
+) -> None:
+    """Bad input when an occupied state has no target: the state and how many sit in it."""
+    unmapped: dict[str, int] = {}
+    for row in rows:
+        state = row["state"]
+        if state not in state_map and state not in target.states:
+            unmapped[state] = unmapped.get(state, 0) + 1
+    if not unmapped:
+        return
+    state, count = next(iter(unmapped.items()))
+    more = f" (and {len(unmapped) - 1} more unmapped states)" if len(unmapped) > 1 else ""
+    raise InvalidInput(
+        f"state {state!r} has no target in version {to_version}: {count} proposal(s) sit in it;"
+        f" map it with --map {state}=STATE{more}"
+    )
+
+
+def migration_data(plan: MigrationPlan, item: MigrationItem) -> dict[str, Any]:
+    """What the ``migration`` history entry of ``item`` records besides the states."""
+    return {
+        "from_version": item.from_version,
+        "to_version": plan.to_version,
+        "from_hash": item.from_hash,
+        "to_hash": plan.to_hash,
+    }
