@@ -22,6 +22,13 @@ LIST_COLUMNS = [
     ("lead", "LEAD"),
     ("cost_estimate", "COST EUR"),
     ("title", "TITLE"),
+    ("definition", "DEFINITION"),
+]
+# CSV carries the definition's version and full hash as columns of their own.
+CSV_COLUMNS = [
+    *LIST_COLUMNS[:-1],
+    ("definition_version", "DEFINITION VERSION"),
+    ("definition_hash", "DEFINITION HASH"),
 ]
 
 
@@ -119,14 +126,30 @@ def import_(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
 @click.option("--state", help="Only proposals in this state.")
 @click.option("--handlungsfeld", type=click.IntRange(1, 5), help="Only this Handlungsfeld.")
 @click.option("--lead", metavar="CODE", help="Only proposals of this lead ministry.")
+@click.option("--definition-version", type=click.IntRange(min=1), metavar="N",
+              help="Only proposals on definition version N.")  # fmt: skip
 @format_option("table", "json", "csv")
 @click.pass_context
 def list_(
-    ctx: click.Context, state: str | None, handlungsfeld: int | None, lead: str | None, fmt: str
+    ctx: click.Context,
+    state: str | None,
+    handlungsfeld: int | None,
+    lead: str | None,
+    definition_version: int | None,
+    fmt: str,
 ) -> None:
     """List proposals."""
-    rows = list_rows(obj(ctx).runtime, state=state, handlungsfeld=handlungsfeld, lead=lead)
-    emit_rows(rows, LIST_COLUMNS, fmt)
+    rows = list_rows(
+        obj(ctx).runtime,
+        state=state,
+        handlungsfeld=handlungsfeld,
+        lead=lead,
+        definition_version=definition_version,
+    )
+    if fmt == "table":
+        for r in rows:
+            r["definition"] = f"v{r['definition_version']} {r['definition_hash'][:12]}"
+    emit_rows(rows, CSV_COLUMNS if fmt == "csv" else LIST_COLUMNS, fmt)
 
 
 @proposal.command("show")
@@ -151,6 +174,7 @@ def _print_detail(d: dict[str, Any]) -> None:
     cost = "—" if d["cost_estimate"] is None else f"{d['cost_estimate']:,.2f} EUR"
     click.echo(f"  cost estimate  {cost}   secured {d['funding_secured']:,.2f} EUR")
     click.echo(f"  version        {d['version']}")
+    click.echo(f"  definition     version {d['definition_version']} ({d['definition_hash']})")
     if d["summary"]:
         click.echo(f"  summary        {d['summary']}")
     for name, value in sorted(d["data"].items()):
