@@ -44,7 +44,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "What would fire until a date, per day (writes nothing).",
     ),
     "audit": ("workflow.cli.audit:audit", "Verify, checkpoint, read and export the history."),
-    "report": ("workflow.cli.report:report", "Progress reports: status, lead times, overdue."),
+    "report": (
+        "workflow.cli.report:report",
+        "Progress reports: status, lead times, overdue, stuck.",
+    ),
     "publish": (
         "workflow.cli.publish:publish",
         "Write the public board: a static site with open data.",

@@ -1,4 +1,4 @@
-"""``ruhrflow report status|lead-times|overdue``: the public progress reports.
+"""``ruhrflow report status|lead-times|overdue|stuck``: the public progress reports.
 
 ``--as-of DATE`` answers for the end of DATE (Europe/Berlin) from the history
 (workflow/audit/asof.py) instead of for now.
@@ -60,7 +60,7 @@ def _as_of(ctx: click.Context, text: str | None) -> tuple[date | None, datetime]
 
 @click.group()
 def report() -> None:
-    """The public progress reports: status, lead times, overdue deadlines."""
+    """The public progress reports: status, lead times, overdue deadlines; stuck proposals."""
 
 
 @report.command("status")
@@ -125,6 +125,40 @@ def lead_times(ctx: click.Context, fmt: str, as_of_text: str | None) -> None:
     with obj(ctx).runtime.store.read() as conn:
         rows = compute(conn, newest_definition(conn), moment if day else None)
     emit_rows(rows, LEAD_TIME_COLUMNS, fmt)
+
+
+STUCK_COLUMNS = [
+    ("key", "KEY"),
+    ("definition_version", "VERSION"),
+    ("state", "STATE"),
+    ("since_local", "LAST TRANSITION"),
+    ("reason", "REASON"),
+    ("title", "TITLE"),
+]
+
+
+@report.command("stuck")
+@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True,
+              help="No transition for this many days counts as stuck.")  # fmt: skip
+@format_option("table", "json", "csv")
+@click.pass_context
+def stuck(ctx: click.Context, days: int, fmt: str) -> None:
+    """Proposals that do not move: no transition for --days days, or a state that no
+    transition leaves in their definition version (though it is not final)."""
+    from workflow.audit.reports import stuck as compute
+
+    c = obj(ctx)
+    with c.runtime.store.read() as conn:
+        rows = compute(conn, c.now, days)
+    if fmt == "json":
+        emit_json(rows)
+        return
+    for r in rows:
+        r["since_local"] = local_time(r["since"])
+    if fmt == "table" and not rows:
+        click.echo(f"no proposal is stuck (no transition for {days} days, or a dead end)")
+        return
+    emit_rows(rows, STUCK_COLUMNS, fmt)
 
 
 @report.command("overdue")
