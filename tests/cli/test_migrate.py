@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import DEFINITION, NOW
 from sqlalchemy import func, select
-from support import add_proposal, walk_to
+from support import add_proposal, definition_version_3, walk_to
 
 from workflow.cli.main import cli
 from workflow.engine.engine import Engine
@@ -25,18 +25,6 @@ from workflow.store.schema import deadlines, history, outbox, proposals
 NOW_TEXT = "2019-07-15T10:00"  # conftest.NOW in Berlin
 LATER = "2019-09-02T10:00"
 CLEAN_ENV = {"RUHRFLOW_ACTOR": None, "RUHRFLOW_DATABASE_URL": None}
-
-
-def version_3(base: Path) -> Path:
-    """The shipped definition as version 3: a renamed state and a longer consultation."""
-    text = DEFINITION.read_text(encoding="utf-8")
-    assert "version: 2\n" in text and "    after: 21d\n" in text
-    text = text.replace("version: 2\n", "version: 3\n", 1)
-    text = text.replace("ministry_review", "ressortpruefung")
-    text = text.replace("    after: 21d\n", "    after: 28d\n", 1)
-    path = base / "ruhr_konferenz_v3.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 class Cli:
@@ -78,7 +66,7 @@ def run(database_url: str) -> Cli:
 
 @pytest.fixture
 def v3(tmp_path: Path) -> Path:
-    return version_3(tmp_path)
+    return definition_version_3(tmp_path)
 
 
 @pytest.fixture
@@ -202,7 +190,7 @@ def test_plan_refuses_an_occupied_state_without_target(
         (("--to", "3", "--map", "ministry_review=nowhere"), ("no state 'nowhere'",)),
         (("--to", "3", "--map", "ministry_review"), ("--map expects OLD=NEW",)),
         (("--to", "3", "--map", "=x"), ("--map expects OLD=NEW",)),
-        (("--to", "3", "--map", "nothing=idea"), ("no state 'nothing'",)),
+        (("--to", "3", "--map", "nothing=idea"), ("no version has a state 'nothing'",)),
         (("--to", "3", "--set", "nofield=1"), ("unknown field 'nofield'",)),
         (("--to", "x"), ("--to",)),
         (("--to", "3", "--where", "stat=idea"), ("state=S",)),

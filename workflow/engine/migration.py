@@ -158,11 +158,11 @@ def plan_migration(
     if keys is None:
         rows = [r for r in rows if r["definition_id"] != target_id]
     versions = repo.definition_versions(conn)
-    sources = {r["definition_id"]: machines.definition(conn, r["definition_id"]) for r in rows}
-    known_states = {s for d in sources.values() for s in d.states} | set(target.states)
+    # A map from a state no registered version has is a typo (a stale one is harmless).
+    known_states = {s for i in versions for s in machines.definition(conn, i).states}
     for old in state_map:
-        if rows and old not in known_states:
-            raise InvalidInput(f"--map {old}={state_map[old]}: no state {old!r} to map")
+        if old not in known_states:
+            raise InvalidInput(f"--map {old}={state_map[old]}: no version has a state {old!r}")
     _refuse_unmapped(rows, state_map, target, to_version)
 
     open_kinds: dict[int, list[str]] = {}
