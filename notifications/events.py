@@ -3,16 +3,11 @@
 Both run inside the transaction that causes the notice (a transition, a sweep), after the
 deadline effect, so the deadlines of a new state exist already and go into the notice.
 
-Who is told what:
-
-* every transition (not ``create``, the creation by the intake) → ``status_change`` to the
-  lead ministry and the participating ministries. ``report_progress`` (a self-transition of
-  ``implementation``) is a change the coordination office wants to see, so it goes to the
-  lead ministry and the coordinators;
-* ``open_consultation`` additionally → ``consultation_opened`` to the coordinators;
-* a reminder rung → the lead ministry; an escalation rung → the coordinators and the lead
-  ministry; both also to the roles the deadline rule names (``remind_to``/``escalate_to``),
-  each with the deadline's ``termin.ics``.
+Who is told what is declared in the definition of the proposal's version (its ``notices:``
+section, :mod:`workflow.process.notices`): the templates and roles of a transition, of
+entering a state, of a reminder and of an escalation rung. A rung's notice also goes to the
+roles its deadline rule names (``remind_to``/``escalate_to``), with the deadline's
+``termin.ics``. The creation of a proposal (``create``) and a migration tell nobody.
 """
 
 from __future__ import annotations
@@ -42,6 +37,7 @@ from notifications.mail.model import CalendarEntry, Recipient
 from notifications.outbox import Notice, enqueue, enqueue_many, message_domain
 from workflow.access.directory import Directory
 from workflow.engine.changes import Applied, Batch, RungInfo
+from workflow.process.notices import event_routing, transition_routing
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -51,13 +47,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ruhrflow.notices")
 
-STATUS_CHANGE_ROLES = ("lead_ministry", "ministry")
-PROGRESS_ROLES = ("lead_ministry", "coordinator")
-# The directory has addresses for ministries and ruhrflow's functional accounts, but none for
-# the consulted parties (Kommunen, Kammern, Verbände): they are told outside ruhrflow, so the
-# consultation notice goes to the coordinators only.
-CONSULTATION_ROLES = ("coordinator",)
-RUNG_ROLES = {"reminder": ("lead_ministry",), "escalation": ("coordinator", "lead_ministry")}
 NO_NOTICE_TRIGGERS = frozenset({"create"})
 
 
@@ -156,32 +145,41 @@ class Notifier:
             fields=change.fields,
             deadlines_open=current,
         )
-        roles = PROGRESS_ROLES if change.trigger == "report_progress" else STATUS_CHANGE_ROLES
-        notices = [
-            self._notice(
-                transition_key(change.key, change.seq, "status_change"),
-                "status_change",
-                change.proposal_id,
-                self._recipients(roles, row),
-                context,
-                calendar_entry(current[0], proposal) if current else None,
-            )
-        ]
-        if change.trigger == "open_consultation":
-            consultation = next((d for d in current if d.kind == "consultation"), None)
-            if consultation is None:
-                log.warning("%s: consultation opened without a consultation deadline", change.key)
-            else:
+        notices: list[Notice] = []
+        routing = transition_routing(
+            definition.notices, change.trigger, change.from_state, change.to_state
+        )
+        for template, roles in routing:
+            key = transition_key(change.key, change.seq, template)
+            if template == "consultation_opened":
+                # the deadline the consultation runs to: the one of its kind, else the first
+                deadline = next((d for d in current if d.kind == "consultation"), None)
+                deadline = deadline or (current[0] if current else None)
+                if deadline is None:
+                    log.warning("%s: %s without a deadline of %s", change.key, template,
+                                change.to_state)  # fmt: skip
+                    continue
                 notices.append(
                     self._notice(
-                        transition_key(change.key, change.seq, "consultation_opened"),
-                        "consultation_opened",
+                        key,
+                        template,
                         change.proposal_id,
-                        self._recipients(CONSULTATION_ROLES, row),
-                        consultation_context(proposal=proposal, deadline=consultation),
-                        calendar_entry(consultation, proposal),
+                        self._recipients(roles, row),
+                        consultation_context(proposal=proposal, deadline=deadline),
+                        calendar_entry(deadline, proposal),
                     )
                 )
+                continue
+            notices.append(
+                self._notice(
+                    key,
+                    template,
+                    change.proposal_id,
+                    self._recipients(roles, row),
+                    context,
+                    calendar_entry(current[0], proposal) if current else None,
+                )
+            )
         return notices
 
     def _recipients(self, roles: tuple[str, ...], row: Mapping[Any, Any]) -> list[Recipient]:
@@ -214,11 +212,12 @@ class Notifier:
         definition = applied.definition
         proposal = proposal_context(row, definition, self.directory)
         deadline = deadline_by_id(conn, definition, info.deadline_id)
-        roles = (*RUNG_ROLES.get(info.kind, ("lead_ministry",)), *info.recipients)
+        template, declared = event_routing(definition.notices, info.kind) or (info.kind, ())
+        roles = (*declared, *info.recipients)
         recipients: list[Recipient] = unique(role_recipients(self.directory, roles, row))
         return self._notice(
             info.idempotency_key,
-            info.kind,
+            template,
             info.proposal_id,
             recipients,
             rung_context(

@@ -134,15 +134,15 @@ def as_delivered(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def definition_version_3(base: Path) -> Path:
-    """The shipped definition (version 2) as a version 3 that changes the process while
+def definition_next_version(base: Path) -> Path:
+    """The shipped definition (version 3) as a version 4 that changes the process while
     proposals run: ``ministry_review`` renamed ``ressortpruefung``, a consultation of 28
     days instead of 21. Written to ``base``; returns its path."""
     text = SHIPPED_DEFINITION.read_text(encoding="utf-8")
-    assert "version: 2\n" in text and "    after: 21d\n" in text
-    text = text.replace("version: 2\n", "version: 3\n", 1)
+    assert "version: 3\n" in text and "    after: 21d\n" in text
+    text = text.replace("version: 3\n", "version: 4\n", 1)
     text = text.replace("ministry_review", "ressortpruefung")
     text = text.replace("    after: 21d\n", "    after: 28d\n", 1)
-    path = base / "ruhr_konferenz_v3.yaml"
+    path = base / "ruhr_konferenz_v4.yaml"
     path.write_text(text, encoding="utf-8")
     return path

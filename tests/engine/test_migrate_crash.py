@@ -4,11 +4,11 @@ Real ``ruhrflow migrate apply`` processes (``python -m workflow``) on SQLite and
 killed after a random delay spread over a whole run (calibrated on this machine, so kills
 land before, inside and after the transaction). After each kill:
 
-- the batch is on version 2 or on version 3 as a whole (one transaction);
-- within each proposal nothing is mixed: version 3 exactly when its last history entry is
+- the batch is on version 3 or on version 4 as a whole (one transaction);
+- within each proposal nothing is mixed: version 4 exactly when its last history entry is
   its one ``migration`` entry, and its state is where that last entry leads;
 - its open deadlines belong to its state and follow its version's rules (the consultation
-  lasts 21 days in version 2, 28 in version 3): closed and re-derived in the same
+  lasts 21 days in version 3, 28 in version 4): closed and re-derived in the same
   transaction;
 - ``ruhrflow audit verify`` (a subprocess) passes.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 from sqlalchemy import Connection, select, text
-from support import definition_version_3
+from support import definition_next_version
 
 from workflow.app.bootstrap import register_definition
 from workflow.engine.engine import Engine
@@ -42,12 +42,12 @@ KILLS_PER_BACKEND = 10
 BATCH = 600  # proposals per migration: a transaction long enough to be killed inside
 OPENED = datetime(2019, 7, 1, 8, 0, tzinfo=UTC)
 NOW_ARG = "2019-07-16T09:00"
-CONSULTATION_DAYS = {2: 21, 3: 28}
+CONSULTATION_DAYS = {3: 21, 4: 28}
 SEED = int(os.environ.get("RUHRFLOW_CRASH_SEED", "8"))
 
 
 def _batch(engine: Engine, forum: int) -> list[str]:
-    """BATCH proposals on version 2: a third in idea, a third proposed, a third consulted."""
+    """BATCH proposals on version 3: a third in idea, a third proposed, a third consulted."""
     item = ProposalInput(title="Migrationstest", handlungsfeld=2, themenforum=forum, lead="IM")
     keys = create_proposals(engine, [item] * BATCH, actor="koordination", now=OPENED)
     engine.advance_many("submit", keys=keys[BATCH // 3 :], actor="koordination", now=OPENED)
@@ -82,7 +82,7 @@ def _check(conn: Connection, keys: list[str]) -> int:
     ).all()
     assert len(rows) == len(keys)
     on = {versions[r.definition_id] for r in rows}
-    assert on in ({2}, {3}), f"half a migration: versions {on}"
+    assert on in ({3}, {4}), f"half a migration: versions {on}"
     migrations = dict(
         conn.execute(
             select(history.c.chain, history.c.seq).where(
@@ -94,8 +94,8 @@ def _check(conn: Connection, keys: list[str]) -> int:
     for r in rows:
         version = versions[r.definition_id]
         assert r.to_state == r.state, f"{r.key}: state {r.state}, last entry to {r.to_state}"
-        assert (r.kind == "migration") == (version == 3), f"{r.key}: {r.kind} on v{version}"
-        assert (r.key in migrations) == (version == 3)
+        assert (r.kind == "migration") == (version == 4), f"{r.key}: {r.kind} on v{version}"
+        assert (r.key in migrations) == (version == 4)
         by_id[r.id] = (r, version)
     open_rows = conn.execute(
         select(deadlines.c.proposal_id, deadlines.c.kind, deadlines.c.state, deadlines.c.due_at)
@@ -158,24 +158,24 @@ def test_a_migration_killed_at_random_points_leaves_old_or_new_never_a_mix(
         f'[mail]\nmaildir = "{tmp_path / "mail"}"\n[security]\nallow_impersonation = true\n',
         encoding="utf-8",
     )
-    # Given batches of running proposals on version 2, and version 3 registered
+    # Given batches of running proposals on version 3, and version 4 registered
     batches = [_batch(engine, 30 + i) for i in range(KILLS_PER_BACKEND + 1)]
-    register_definition(engine.store, load_definition(definition_version_3(tmp_path)), OPENED)
+    register_definition(engine.store, load_definition(definition_next_version(tmp_path)), OPENED)
 
     def apply(keys: list[str]) -> subprocess.Popen[bytes]:
-        args = ["migrate", "apply", "--to", "3", "--map", "ministry_review=ressortpruefung"]
+        args = ["migrate", "apply", "--to", "4", "--map", "ministry_review=ressortpruefung"]
         return _spawn(database_url, config, [*args, *keys])
 
     # Calibrate: how long a process needs to reach the database, and a whole migration.
     started = time.monotonic()
-    probe = _spawn(database_url, config, ["migrate", "apply", "--to", "3", "RK-00-00"])
+    probe = _spawn(database_url, config, ["migrate", "apply", "--to", "4", "RK-00-00"])
     probe.communicate(timeout=60)
     reach_db = time.monotonic() - started
     started = time.monotonic()
     _, err = apply(batches[0]).communicate(timeout=120)
     whole = time.monotonic() - started
     with engine.store.read() as conn:
-        assert _check(conn, batches[0]) == 3, err.decode()
+        assert _check(conn, batches[0]) == 4, err.decode()
 
     outcomes = []
     for keys in batches[1:]:
@@ -199,9 +199,9 @@ def test_a_migration_killed_at_random_points_leaves_old_or_new_never_a_mix(
         # and a rerun finishes the work, or is refused because it is done
         rerun = apply(keys)
         _, err = rerun.communicate(timeout=120)
-        assert rerun.returncode == (1 if version == 3 else 0), err.decode()
+        assert rerun.returncode == (1 if version == 4 else 0), err.decode()
         with engine.store.read() as conn:
-            assert _check(conn, keys) == 3
+            assert _check(conn, keys) == 4
     _verified(database_url, config)
     print(f"{engine.store.dialect}: {outcomes}")
     assert any(o.startswith("killed") for o in outcomes), outcomes

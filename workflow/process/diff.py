@@ -61,10 +61,8 @@ def _deadlines(d: Definition) -> dict[str, dict[str, Any]]:
 
 
 def _notices(d: Definition) -> dict[str, dict[str, Any]]:
-    raw = d.raw.get("notices") or {}
-    if isinstance(raw, list):
-        return {f"notices[{i}]": dict(v) for i, v in enumerate(raw) if isinstance(v, dict)}
-    return {str(k): v if isinstance(v, dict) else {"value": v} for k, v in raw.items()}
+    """Notices by event, trigger or state, and template: a changed ``to`` is a change."""
+    return {rule.item: {"to": list(rule.to)} for rule in d.notices}
 
 
 _ITEMS: dict[str, Callable[[Definition], Mapping[str, Mapping[str, Any]]]] = {
