@@ -457,3 +457,11 @@ def test_a_new_version_routes_a_notice_differently_and_a_migration_applies_it(
     diff = run.json("definition", "diff", "3", "4", actor=None)["changes"]
     assert {"category": "notices", "item": "transition:submit:status_change",
             "change": "added", "detail": ""} in diff  # fmt: skip
+
+
+def test_apply_where_a_state_holds_nobody_is_bad_input(
+    run: Cli, running: dict[str, str], v4: Path
+) -> None:
+    run("init", "--definition", str(v4), actor=None)
+    result = run("migrate", "apply", "--to", "4", "--where", "state=budget", code=2)
+    one_error_line(result, "no proposal in state 'budget' to migrate to version 4")

@@ -158,6 +158,12 @@ def apply(
     result, done = c.runtime.engine.migrate(
         actor=actor, now=c.now, partial=partial, comment=comment, **options
     )
+    if not result.items and options["where_state"] is not None:
+        from workflow.errors import InvalidInput
+
+        raise InvalidInput(
+            f"no proposal in state {options['where_state']!r} to migrate to version {to_version}"
+        )
     if fmt == "json":
         emit_json(
             {
