@@ -168,6 +168,8 @@ def test_definition_diff_between_versions_and_files(run: Cli, v4: Path) -> None:
 
 def test_definition_diff_of_an_unknown_version_is_bad_input(run: Cli) -> None:
     one_error_line(run("definition", "diff", "3", "7", actor=None, code=2), "version 7")
+    huge = "99999999999999999999"
+    one_error_line(run("definition", "diff", huge, "3", actor=None, code=2), f"version {huge}")
 
 
 # --- 2. the plan ----------------------------------------------------------------------------
@@ -187,6 +189,7 @@ def test_plan_refuses_an_occupied_state_without_target(
     ("args", "fragments"),
     [
         (("--to", "9"), ("unknown definition version 9",)),
+        (("--to", "99999999999999999999"), ("unknown definition version 9999",)),
         (("--to", "4", "--map", "ministry_review=nowhere"), ("no state 'nowhere'",)),
         (("--to", "4", "--map", "ministry_review"), ("--map expects OLD=NEW",)),
         (("--to", "4", "--map", "=x"), ("--map expects OLD=NEW",)),

@@ -153,9 +153,10 @@ def definition_row(conn: Connection, definition_id: int) -> RowMapping | None:
 
 
 def definition_by_version(conn: Connection, version: int) -> RowMapping | None:
-    """The registered version ``version`` of the process the newest registration belongs to."""
+    """The registered version ``version`` of the process the newest registration belongs to
+    (None for a number no INTEGER column holds: PostgreSQL would refuse to compare it)."""
     newest = newest_definition(conn)
-    if newest is None:
+    if newest is None or not 0 < version < 2**31:
         return None
     stmt = select(definitions).where(
         definitions.c.name == newest["name"], definitions.c.version == version
