@@ -88,7 +88,7 @@ def run(quick: bool) -> list[Result]:
                 plan = rt.engine.plan_migration(now=later, **options)
             with stopwatch() as a:
                 _, moved = rt.engine.migrate(actor=COORDINATOR, now=later, **options)
-            assert len(plan.movable) == n and len(moved.applied) == n, len(moved.applied)
+            assert len(plan.movable) == n and len(moved.moved) == n, len(moved.moved)
             plan_best = min(plan_best, t[0])
             ours_best = min(ours_best, t[0] + a[0])
             with rt.store.read() as conn:  # each moved proposal got its report deadline

@@ -468,3 +468,36 @@ def test_apply_where_a_state_holds_nobody_is_bad_input(
     run("init", "--definition", str(v4), actor=None)
     result = run("migrate", "apply", "--to", "4", "--where", "state=budget", code=2)
     one_error_line(result, "no proposal in state 'budget' to migrate to version 4")
+
+
+def test_a_migration_in_chunks_is_still_one_transaction(engine: Engine, v4: Path) -> None:
+    # Given more proposals than one chunk (500), the last of which cannot move: its state is
+    # mapped onto `approved`, which needs a decision_date it does not have
+    from workflow.app.bootstrap import register_definition
+    from workflow.engine.intake import ProposalInput, create_proposals
+    from workflow.errors import TransitionNotAllowed
+    from workflow.process.definition import load_definition
+    from workflow.store.direct import CHUNK
+
+    item = ProposalInput(title="Stapeltest", handlungsfeld=2, themenforum=12, lead="IM")
+    keys = create_proposals(engine, [item] * (CHUNK + 50), actor="koordination", now=NOW)
+    last = add_proposal(engine, NOW, key="RK-99-01")
+    walk_to(engine, last, "ministry_review", NOW)
+    register_definition(engine.store, load_definition(v4), NOW)
+    options: dict[str, Any] = {
+        "to_version": 4, "state_map": {"ministry_review": "approved"}, "raw_fields": {},
+        "keys": None, "where_state": None, "deadline_setting": {},
+    }  # fmt: skip
+    entries = count(engine, history)
+    # when it is applied, all or nothing, then the refusal in the second chunk undoes the first
+    with pytest.raises(TransitionNotAllowed, match="missing field decision_date"):
+        engine.migrate(actor="koordination", now=NOW, **options)
+    assert count(engine, history) == entries
+    with engine.store.read() as conn:
+        on_old = conn.execute(select(func.count()).select_from(proposals)).scalar_one()
+    # and with partial, every other proposal moves, each with one migration entry
+    _, result = engine.migrate(actor="koordination", now=NOW, partial=True, **options)
+    assert result.planned == on_old and len(result.moved) == on_old - 1
+    assert [key for key, _ in result.refused] == [last]
+    assert {m.key for m in result.moved} >= set(keys)
+    assert count(engine, history) == entries + on_old - 1

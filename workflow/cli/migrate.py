@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -75,11 +76,6 @@ def _engine_options(
     }
 
 
-def plan_rows(plan: MigrationPlan) -> list[dict[str, Any]]:
-    """The rows of the table (one per selected proposal)."""
-    return [_row(item) for item in plan.items]
-
-
 def _row(item: MigrationItem) -> dict[str, Any]:
     opens = [f"{d.kind} {local_time(d.due_at)[:10]}" if d.due_at else d.kind for d in item.opens]
     return {
@@ -114,22 +110,33 @@ def plan(
     """
     c = obj(ctx)
     options = _engine_options(c, keys, to_version, maps, assignments, where)
-    result = c.runtime.engine.plan_migration(now=c.now, **options)
-    if fmt == "json":
-        emit_json(
-            {
-                "to_version": result.to_version,
-                "to_hash": result.to_hash,
-                "proposals": [item.as_dict() for item in result.items],
-            }
-        )
-        return
-    emit_rows(plan_rows(result), PLAN_COLUMNS, "table")
-    movable = len(result.movable)
+    # A chunk of proposals at a time: JSON is written as it comes, so a plan of 100,000
+    # proposals holds one chunk (a table needs its column widths, so it collects rows).
+    with c.runtime.engine.migration_plan_chunks(now=c.now, **options) as (head, chunks):
+        if fmt == "json":
+            _stream_json(head, chunks)
+            return
+        rows: list[dict[str, Any]] = []
+        movable = 0
+        for chunk in chunks:
+            rows += [_row(item) for item in chunk]
+            movable += sum(1 for item in chunk if item.can_move)
+    emit_rows(rows, PLAN_COLUMNS, "table")
     click.echo(
-        f"{len(result.items)} proposal(s) to version {result.to_version}: {movable} can move,"
-        f" {len(result.items) - movable} cannot"
+        f"{len(rows)} proposal(s) to version {head.to_version}: {movable} can move,"
+        f" {len(rows) - movable} cannot"
     )
+
+
+def _stream_json(head: MigrationPlan, chunks: Iterable[list[MigrationItem]]) -> None:
+    """``{"to_version", "to_hash", "proposals": [...]}``, one proposal per line."""
+    click.echo(f'{{"to_version": {head.to_version}, "to_hash": "{head.to_hash}", "proposals": [')
+    separator = "  "
+    for chunk in chunks:
+        for item in chunk:
+            click.echo(separator + json.dumps(item.as_dict(), ensure_ascii=False))
+            separator = ", "
+    click.echo("]}")
 
 
 @migrate.command("apply")
@@ -158,7 +165,7 @@ def apply(
     result, done = c.runtime.engine.migrate(
         actor=actor, now=c.now, partial=partial, comment=comment, **options
     )
-    if not result.items and options["where_state"] is not None:
+    if not done.planned and options["where_state"] is not None:
         from workflow.errors import InvalidInput
 
         raise InvalidInput(
@@ -169,20 +176,20 @@ def apply(
             {
                 "to_version": result.to_version,
                 "applied": [
-                    {"key": a.key, "from_state": a.from_state, "to_state": a.to_state,
-                     "seq": a.seq}
-                    for a in done.applied
+                    {"key": m.key, "from_state": m.from_state, "to_state": m.to_state,
+                     "seq": m.seq}
+                    for m in done.moved
                 ],
                 "refused": [{"key": k, "reason": str(e)} for k, e in done.refused],
             }
         )  # fmt: skip
     else:
-        shown = done.applied if len(done.applied) <= 20 else done.applied[:10]
-        for a in shown:
-            click.echo(f"{a.key}: {a.from_state} → {a.to_state} (version {result.to_version})")
-        if len(done.applied) > len(shown):
-            click.echo(f"… and {len(done.applied) - len(shown)} more")
-        click.echo(f"migrated {len(done.applied)} to version {result.to_version},"
+        shown = done.moved if len(done.moved) <= 20 else done.moved[:10]
+        for m in shown:
+            click.echo(f"{m.key}: {m.from_state} → {m.to_state} (version {result.to_version})")
+        if len(done.moved) > len(shown):
+            click.echo(f"… and {len(done.moved) - len(shown)} more")
+        click.echo(f"migrated {len(done.moved)} to version {result.to_version},"
                    f" refused {len(done.refused)}")  # fmt: skip
         for key, exc in done.refused:
             click.echo(f"refused {key}: {exc}", err=True)

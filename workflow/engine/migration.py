@@ -19,15 +19,15 @@ Rules of the plan:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from workflow.engine.definitions import Machines
-from workflow.errors import InvalidInput, UnknownProposal
+from workflow.errors import InvalidInput, UnknownProposal, WorkflowError
 from workflow.process.deadline_rules import plan_deadline
 from workflow.process.definition import Definition
 from workflow.process.fields import parse_fields
@@ -93,11 +93,32 @@ class MigrationPlan:
     target: Definition
     fields: Mapping[str, Any]
     items: list[MigrationItem]
+    state_map: Mapping[str, str] = field(default_factory=dict)
+    versions: Mapping[int, tuple[int, str]] = field(default_factory=dict)  # by definition id
 
     @property
     def movable(self) -> list[MigrationItem]:
         """The items that can move."""
         return [i for i in self.items if i.can_move]
+
+
+@dataclass(frozen=True)
+class Moved:
+    """One proposal a migration moved: its key, states and the seq of its migration entry."""
+
+    key: str
+    from_state: str
+    to_state: str
+    seq: int
+
+
+@dataclass
+class MigrationResult:
+    """What ``migrate apply`` did: the proposals moved and, with ``partial``, those refused."""
+
+    planned: int = 0
+    moved: list[Moved] = field(default_factory=list)
+    refused: list[tuple[str, WorkflowError]] = field(default_factory=list)
 
 
 def parse_state_map(pairs: Iterable[str]) -> dict[str, str]:
@@ -136,11 +157,38 @@ def plan_migration(
     now: datetime,
     lock: bool = False,
 ) -> MigrationPlan:
-    """Plan moving the selected proposals to ``to_version`` (writes nothing).
+    """Plan moving the selected proposals to ``to_version`` (writes nothing): every item.
 
     The selection is ``keys``, or every proposal in ``where_state``, or (neither) every
     proposal not on ``to_version`` yet. Raises InvalidInput for an unknown version, a map to
     a state the target lacks, or an occupied state left without a target.
+    """
+    plan = begin_plan(
+        conn, machines, to_version=to_version, state_map=state_map, raw_fields=raw_fields,
+        keys=keys, where_state=where_state,
+    )  # fmt: skip
+    for chunk in plan_chunks(
+        conn, machines, plan, keys=keys, where_state=where_state,
+        deadline_setting=deadline_setting, now=now, lock=lock,
+    ):  # fmt: skip
+        plan.items.extend(chunk)
+    return plan
+
+
+def begin_plan(
+    conn: Connection,
+    machines: Machines,
+    *,
+    to_version: int,
+    state_map: Mapping[str, str],
+    raw_fields: Mapping[str, Any],
+    keys: Sequence[str] | None,
+    where_state: str | None,
+) -> MigrationPlan:
+    """The checks of the plan as a whole, and its head (no items yet: :func:`plan_chunks`).
+
+    Which states are occupied is one query (``GROUP BY state``), so a plan that leaves one
+    without a target is refused before any proposal is read.
     """
     if keys is not None and where_state is not None:
         raise InvalidInput("name the proposals either by key or by --where state=S")
@@ -151,33 +199,84 @@ def plan_migration(
         if new not in target.states:
             raise InvalidInput(f"--map {old}={new}: version {to_version} has no state {new!r}")
     fields = parse_fields(target, raw_fields)
-    rows = repo.load_proposals(conn, keys=keys, state=where_state, lock=lock)
-    if keys is not None and len(rows) < len(keys):
-        found = {r["key"] for r in rows}
-        raise UnknownProposal(next(k for k in keys if k not in found))
-    if keys is None:
-        rows = [r for r in rows if r["definition_id"] != target_id]
     versions = repo.definition_versions(conn)
     # A map from a state no registered version has is a typo (a stale one is harmless).
     known_states = {s for i in versions for s in machines.definition(conn, i).states}
     for old in state_map:
         if old not in known_states:
             raise InvalidInput(f"--map {old}={state_map[old]}: no version has a state {old!r}")
-    _refuse_unmapped(rows, state_map, target, to_version)
+    if keys is None:
+        occupied = repo.state_counts(conn, state=where_state, not_on_definition=target_id)
+    else:
+        occupied = {}
+        for row in _rows_of_keys(conn, keys, lock=False):
+            occupied[row["state"]] = occupied.get(row["state"], 0) + 1
+    _refuse_unmapped(occupied, state_map, target, to_version)
+    return MigrationPlan(
+        to_definition_id=target_id,
+        to_version=to_version,
+        to_hash=str(target_def_row["content_hash"]),
+        target=target,
+        fields=fields,
+        items=[],
+        state_map=dict(state_map),
+        versions=versions,
+    )
 
+
+def _rows_of_keys(conn: Connection, keys: Sequence[str], *, lock: bool) -> list[Mapping[Any, Any]]:
+    rows = repo.load_proposals(conn, keys=keys, lock=lock)
+    if len(rows) < len(keys):
+        found = {r["key"] for r in rows}
+        raise UnknownProposal(next(k for k in keys if k not in found))
+    return rows
+
+
+def plan_chunks(
+    conn: Connection,
+    machines: Machines,
+    plan: MigrationPlan,
+    *,
+    keys: Sequence[str] | None,
+    where_state: str | None,
+    deadline_setting: Mapping[str, Any],
+    now: datetime,
+    lock: bool = False,
+) -> Iterator[list[MigrationItem]]:
+    """The items of ``plan``, a chunk of proposals at a time (memory stays flat)."""
+    if keys is not None:
+        chunks: Iterable[Sequence[Mapping[Any, Any]]] = [_rows_of_keys(conn, keys, lock=lock)]
+    else:
+        chunks = repo.proposal_chunks(
+            conn, state=where_state, not_on_definition=plan.to_definition_id, lock=lock
+        )
+    shared: dict[tuple[int, datetime], OpeningDeadline] = {}
+    for rows in chunks:
+        yield _items(conn, plan, rows, deadline_setting, now, shared)
+
+
+def _items(
+    conn: Connection,
+    plan: MigrationPlan,
+    rows: Sequence[Mapping[Any, Any]],
+    deadline_setting: Mapping[str, Any],
+    now: datetime,
+    shared: dict[tuple[int, datetime], OpeningDeadline],
+) -> list[MigrationItem]:
+    """What the migration does to each of ``rows``."""
+    target, to_version = plan.target, plan.to_version
     open_kinds: dict[int, list[str]] = {}
     for _id, pid, _state, kind, _due, _seq in deadline_store.open_of(conn, [r["id"] for r in rows]):
         open_kinds.setdefault(pid, []).append(kind)
-    shared: dict[tuple[int, datetime], OpeningDeadline] = {}
     items: list[MigrationItem] = []
     for row in rows:
-        from_version, from_hash = versions[row["definition_id"]]
+        from_version, from_hash = plan.versions[row["definition_id"]]
         state = row["state"]
-        to_state = state_map.get(state, state)
+        to_state = plan.state_map.get(state, state)
         reasons: list[str] = []
-        if row["definition_id"] == target_id:
+        if row["definition_id"] == plan.to_definition_id:
             reasons.append(f"already on version {to_version}")
-        data = {**(row["data"] or {}), **fields}
+        data = {**(row["data"] or {}), **plan.fields}
         for name in target.state_requires(to_state):
             if name not in data:
                 reasons.append(
@@ -211,28 +310,21 @@ def plan_migration(
                 row=row,
             )
         )
-    return MigrationPlan(
-        to_definition_id=target_id,
-        to_version=to_version,
-        to_hash=str(target_def_row["content_hash"]),
-        target=target,
-        fields=fields,
-        items=items,
-    )
+    return items
 
 
 def _refuse_unmapped(
-    rows: Sequence[Mapping[Any, Any]],
+    occupied: Mapping[str, int],
     state_map: Mapping[str, str],
     target: Definition,
     to_version: int,
 ) -> None:
     """Bad input when an occupied state has no target: the state and how many sit in it."""
-    unmapped: dict[str, int] = {}
-    for row in rows:
-        state = row["state"]
-        if state not in state_map and state not in target.states:
-            unmapped[state] = unmapped.get(state, 0) + 1
+    unmapped = {
+        state: count
+        for state, count in sorted(occupied.items())
+        if state not in state_map and state not in target.states
+    }
     if not unmapped:
         return
     state, count = next(iter(unmapped.items()))

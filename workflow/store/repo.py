@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, func, insert, select, update
 
 from workflow.store.direct import CHUNK as _CHUNK
 from workflow.store.direct import Direct
@@ -168,3 +168,46 @@ def definition_versions(conn: Connection) -> dict[int, tuple[int, str]]:
     """(version, content hash) of every registered definition, by id."""
     stmt = select(definitions.c.id, definitions.c.version, definitions.c.content_hash)
     return {int(i): (int(v), str(h)) for i, v, h in conn.execute(stmt)}
+
+
+def proposal_chunks(
+    conn: Connection,
+    *,
+    state: str | None,
+    not_on_definition: int,
+    lock: bool = False,
+    size: int = _CHUNK,
+) -> Iterator[Sequence[Mapping[Any, Any]]]:
+    """Proposal rows (in ``state``, or all) not on ``not_on_definition``, ``size`` at a time
+    by ascending id: a command that moves many proposals holds one chunk, not all of them.
+
+    Keyset paging (``id > last``), so rows changed after their chunk was read are not met
+    again; ``lock`` takes row locks on PostgreSQL.
+    """
+    last = 0
+    while True:
+        stmt = select(proposals).where(
+            proposals.c.id > last, proposals.c.definition_id != not_on_definition
+        )
+        if state is not None:
+            stmt = stmt.where(proposals.c.state == state)
+        stmt = stmt.order_by(proposals.c.id).limit(size)
+        if lock and conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        rows = list(conn.execute(stmt).mappings())
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["id"]
+
+
+def state_counts(conn: Connection, *, state: str | None, not_on_definition: int) -> dict[str, int]:
+    """How many proposals (in ``state``, or all) not on ``not_on_definition`` sit in each state."""
+    stmt = (
+        select(proposals.c.state, func.count())
+        .where(proposals.c.definition_id != not_on_definition)
+        .group_by(proposals.c.state)
+    )
+    if state is not None:
+        stmt = stmt.where(proposals.c.state == state)
+    return {str(s): int(n) for s, n in conn.execute(stmt)}
