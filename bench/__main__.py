@@ -28,6 +28,7 @@ SCENARIOS = (
     "memory",
     "postgres",
     "web_list",
+    "web_load",
     "migrate",
 )
 

@@ -26,7 +26,6 @@ from workflow.store.schema import deadlines
 
 # German names of the consulted groups (the guard ``consultation_complete`` asks for these).
 CONSULTED_GROUPS = ("Kommunen", "IHK", "HWK", "Verbände")
-CALENDAR_DOMAIN = "ruhrflow"
 
 _UNITS = {
     "d": ("Tag", "Tage"),
@@ -127,15 +126,31 @@ def deadline_by_id(conn: Connection, definition: Definition, deadline_id: int) -
     return OpenDeadline(r["id"], r["kind"], label, r["due_at"], r["sequence"])
 
 
-def calendar_entry(deadline: OpenDeadline, proposal: Mapping[str, Any]) -> CalendarEntry:
-    """The ``termin.ics`` of a deadline: one UID per deadline, SEQUENCE from the store."""
+def calendar_entry(
+    deadline: OpenDeadline, proposal: Mapping[str, Any], *, uid: str
+) -> CalendarEntry:
+    """The ``termin.ics`` of a deadline: ``uid`` (:func:`calendar_series`), SEQUENCE from the
+    store (the period of a recurring deadline)."""
     return CalendarEntry(
-        uid=f"deadline-{deadline.id}@{CALENDAR_DOMAIN}",
+        uid=uid,
         sequence=deadline.sequence,
         summary=f"Frist: {deadline.label} – {proposal['key']}",
         description=f"Vorschlag {proposal['key']} „{proposal['title']}“\n{deadline.label}",
         starts_at=deadline.due_at,
     )
+
+
+def calendar_series(conn: Connection, deadline: OpenDeadline) -> int:
+    """The deadline row that identifies the calendar entry of ``deadline``.
+
+    Each period of a recurring deadline (the quarterly progress report) is a row of its own;
+    all periods share the entry of their first period (``series_id``), so a calendar moves
+    the one appointment and SEQUENCE (periods and moves) counts. A deadline whose
+    SEQUENCE is 0 is a first period never moved: its own series, no query needed.
+    """
+    if deadline.sequence == 0:
+        return deadline.id
+    return store.series_of(conn, deadline.id)
 
 
 def rung_label(name: str) -> str:
@@ -196,9 +211,14 @@ def rung_context(
     kind: str,
     rung: str,
     now: datetime,
+    late_since: datetime | None = None,
 ) -> dict[str, Any]:
-    """The context of ``reminder`` (days left) or ``escalation`` (days overdue)."""
-    values = {**deadline.as_context(), "rung": rung_label(rung)}
+    """The context of ``reminder`` (days left) or ``escalation`` (days overdue).
+
+    ``late_since`` is the rung's own time when it goes out late (after downtime): the notice
+    says so, and since when.
+    """
+    values = {**deadline.as_context(), "rung": rung_label(rung), "late_since": late_since}
     if kind == "reminder":
         values["days_left"] = days_between(now, deadline.due_at)
     else:

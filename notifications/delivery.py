@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -38,11 +38,10 @@ import jinja2
 from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
 from notifications import codec
-from notifications.mail.addresses import message_id
 from notifications.mail.ics import calendar_bytes
-from notifications.mail.mime import CALENDAR_FILENAME, build_message
+from notifications.mail.mime import CALENDAR_FILENAME, build_message, name_and_address
 from notifications.mail.model import Attachment, Recipient, RenderedNotice
-from notifications.mail.render import Renderer, renderer_for
+from notifications.mail.render import Letter, Renderer, renderer_for
 from notifications.mail.transport import (
     MaildirTransport,
     MemoryTransport,
@@ -57,7 +56,6 @@ from notifications.outbox import (
     SENDING,
     SENT,
     calendar_from_json,
-    sender_address,
 )
 from workflow.engine.engine import Engine
 from workflow.errors import InvalidConfig
@@ -74,8 +72,9 @@ DEFAULT_MAX_ATTEMPTS = 8
 DEFAULT_LEASE = timedelta(minutes=10)
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=6)
-# After this many temporary failures in a row the server is taken to be down: the pass
-# stops, and the remaining notices keep their attempts for a later pass.
+# After this many failures in a row to reach the transport at all, it is taken to be down: the
+# pass stops, and the remaining notices keep their attempts for a later pass. A server that
+# answers with a temporary refusal (greylisting, 451) is up: the pass goes on.
 STOP_AFTER_TEMPORARY = 3
 DEFAULT_SENDER = "koordination@ruhrflow.invalid"
 CALENDAR_CONTENT_TYPE = "text/calendar; method=PUBLISH; charset=utf-8"
@@ -87,6 +86,17 @@ class RandomSource(Protocol):
     def random(self) -> float: ...
 
 
+@dataclass(frozen=True)
+class DeliveryProblem:
+    """A notice this pass could not deliver: ``failed`` for good, or back to ``pending``."""
+
+    notice_id: int
+    idempotency_key: str
+    status: str  # failed | pending
+    error: str  # one line: the transport's message with the server's status code
+    unreachable: bool  # the transport could not be reached at all
+
+
 @dataclass
 class DeliveryCounts:
     """What one delivery pass did."""
@@ -95,6 +105,7 @@ class DeliveryCounts:
     retried: int = 0  # temporary failure, back to pending
     failed: int = 0  # permanently failed now
     stopped_early: bool = False  # the transport looked unreachable
+    problems: list[DeliveryProblem] = field(default_factory=list)
 
     @property
     def claimed(self) -> int:
@@ -103,12 +114,15 @@ class DeliveryCounts:
 
     @property
     def unreachable(self) -> bool:
-        """Nothing went out and the transport failed temporarily: it looks unreachable."""
-        return self.sent == 0 and self.retried > 0
+        """The transport could not be reached (connection refused or lost, timeout).
+
+        A server's temporary refusal (4xx, e.g. greylisting) does not count: it answered.
+        """
+        return any(p.unreachable for p in self.problems)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly."""
-        return {**asdict(self), "claimed": self.claimed}
+        return {**asdict(self), "claimed": self.claimed, "unreachable": self.unreachable}
 
 
 def backoff(attempts: int, rng: RandomSource, *, base: timedelta = BACKOFF_BASE,
@@ -147,6 +161,11 @@ def transport_from_settings(settings: Settings) -> Transport:
     )
 
 
+def letter_of(settings: Settings) -> Letter:
+    """The signature and footer of ``settings.mail`` (what every notice closes with)."""
+    return Letter(signature=settings.mail.signature, footer=settings.mail.footer)
+
+
 @dataclass(frozen=True)
 class RenderedRow:
     """The mail of one outbox row: its bodies and its attachments as the row stores them."""
@@ -155,11 +174,14 @@ class RenderedRow:
     attachments: list[dict[str, str]]
 
 
-def render_row(row: Mapping[str, Any], renderer: Renderer) -> RenderedRow:
+def render_row(
+    row: Mapping[str, Any], renderer: Renderer, organizer: tuple[str, str] | None = None
+) -> RenderedRow:
     """Render a stored notice: from its context, or as stored (rows enqueued before 0004).
 
     The ``termin.ics`` is stamped with the row's ``created_at``, so that rendering the same
-    row twice (a retry, a duplicate after a crash) gives the same bytes. Raises ``ValueError``
+    row twice (a retry, a duplicate after a crash) gives the same bytes; its ORGANIZER is
+    ``organizer`` (the configured sender's name and address). Raises ``ValueError``
     when the row cannot be rendered (a template error, a damaged context).
     """
     if row["body_text"] is not None:
@@ -176,7 +198,9 @@ def render_row(row: Mapping[str, Any], renderer: Renderer) -> RenderedRow:
     attachments: list[dict[str, str]] = []
     if row["calendar"] is not None:
         entry = calendar_from_json(row["calendar"])
-        content = calendar_bytes(entry, method="PUBLISH", stamp=row["created_at"])
+        content = calendar_bytes(
+            entry, method="PUBLISH", stamp=row["created_at"], organizer=organizer
+        )
         attachments.append(
             {
                 "filename": CALENDAR_FILENAME,
@@ -194,6 +218,7 @@ def message_from_row(
     date: datetime,
     renderer: Renderer | None = None,
     rendered: RenderedRow | None = None,
+    reply_to: str = "",
 ) -> EmailMessage:
     """Build the email of a stored notice (same Message-ID as recorded in the row).
 
@@ -204,9 +229,6 @@ def message_from_row(
     if not recipients:
         raise ValueError(NO_RECIPIENT)
     domain = str(row["message_id"]).strip("<>").rpartition("@")[2]
-    expected = message_id(row["idempotency_key"], domain)
-    if expected != row["message_id"]:
-        raise ValueError(f"Message-ID {expected} differs from {row['message_id']}")
     if rendered is None:
         rendered = render_row(row, renderer or renderer_for())
     attachments = []
@@ -225,13 +247,15 @@ def message_from_row(
             )
         )
     return build_message(
-        sender=sender_address(sender),
+        sender=sender,
+        reply_to=reply_to,
         recipients=recipients,
         rendered=rendered.rendered,
         idempotency_key=row["idempotency_key"],
         date=date,
         domain=domain,
         attachments=attachments,
+        message_id=str(row["message_id"]),  # as recorded when the notice was stored
     )
 
 
@@ -316,13 +340,15 @@ def deliver(
         engine = target
         max_attempts = max_attempts or DEFAULT_MAX_ATTEMPTS
         sender = sender or DEFAULT_SENDER
+        reply_to = ""
         renderer = renderer_for()
     else:
         engine = target.engine
         max_attempts = max_attempts or target.settings.mail.max_attempts
         sender = sender or target.settings.mail.sender
+        reply_to = target.settings.mail.reply_to
         web_url = str(target.settings.section("web").get("base_url") or "") or None
-        renderer = renderer_for(target.settings.mail.templates, web_url)
+        renderer = renderer_for(target.settings.mail.templates, web_url, letter_of(target.settings))
     rng = rng if rng is not None else random.Random()
     counts = DeliveryCounts()
     temporary_in_a_row = 0
@@ -332,19 +358,27 @@ def deliver(
         with engine.store.write() as conn:
             if attempted is not None:
                 outcome = _mark(engine, conn, *attempted, now, max_attempts, rng)
+                last, _, last_error = attempted
                 if outcome == SENT:
                     counts.sent += 1
-                    temporary_in_a_row = 0
                 elif outcome == PENDING:
                     counts.retried += 1
-                    temporary_in_a_row += 1
                 else:
                     counts.failed += 1
-                    temporary_in_a_row = 0
+                if last_error is not None:
+                    counts.problems.append(
+                        DeliveryProblem(
+                            int(last["id"]), str(last["idempotency_key"]), outcome,
+                            str(last_error), last_error.unreachable,
+                        )
+                    )  # fmt: skip
+                unreachable = last_error is not None and last_error.unreachable
+                temporary_in_a_row = temporary_in_a_row + 1 if unreachable else 0
             if temporary_in_a_row >= STOP_AFTER_TEMPORARY:
                 counts.stopped_early = True
                 log.warning(
-                    "%d temporary failures in a row: stopping this pass", temporary_in_a_row
+                    "the transport was unreachable %d times in a row: stopping this pass",
+                    temporary_in_a_row,
                 )
             elif limit is None or counts.claimed < limit:
                 row = claim(conn, now, lease)
@@ -353,8 +387,10 @@ def deliver(
         error: TransportError | None = None
         rendered: RenderedRow | None = None
         try:
-            rendered = render_row(row, renderer)
-            message = message_from_row(row, sender=sender, date=now, rendered=rendered)
+            rendered = render_row(row, renderer, name_and_address(sender))
+            message = message_from_row(
+                row, sender=sender, date=now, rendered=rendered, reply_to=reply_to
+            )
         except ValueError as exc:
             error = TransportError(f"cannot build the message: {exc}", temporary=False)
         else:

@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from notifications.context import (
     OpenDeadline,
     calendar_entry,
+    calendar_series,
     consultation_context,
     deadline_by_id,
     open_deadlines,
@@ -33,16 +34,18 @@ from notifications.context import (
     status_change_context,
     unique,
 )
+from notifications.mail.addresses import calendar_uid
 from notifications.mail.model import CalendarEntry, Recipient
 from notifications.outbox import Notice, enqueue, enqueue_many, message_domain
 from workflow.access.directory import Directory
 from workflow.engine.changes import Applied, Batch, RungInfo
 from workflow.process.notices import event_routing, transition_routing
+from workflow.store.installation import installation_id
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from notifications.mail.render import Renderer
+    from notifications.mail.render import Letter, Renderer
     from workflow.app.settings import Settings
 
 log = logging.getLogger("ruhrflow.notices")
@@ -58,19 +61,30 @@ def transition_key(key: str, seq: int, kind: str) -> str:
 class Notifier:
     """Writes the notices of events to the outbox (rendered at delivery); one per runtime."""
 
-    def __init__(self, directory: Directory, *, domain: str, templates: Path | None = None) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        *,
+        domain: str,
+        templates: Path | None = None,
+        letter: Letter | None = None,
+    ) -> None:
         self.directory = directory
         self.domain = domain
         self.templates = templates
+        self.letter = letter
         self._recipient_cache: dict[tuple[Any, ...], list[Recipient]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, directory: Directory) -> Notifier:
-        """The notifier for ``settings`` (template overrides, the sender's domain)."""
+        """The notifier for ``settings`` (template overrides, the sender's domain, the letter)."""
+        from notifications.delivery import letter_of
+
         return cls(
             directory,
             domain=message_domain(settings.mail.sender),
             templates=settings.mail.templates,
+            letter=letter_of(settings),
         )
 
     @cached_property
@@ -78,7 +92,7 @@ class Notifier:
         """The templates (for previews; transitions do not render, delivery does)."""
         from notifications.mail.render import renderer_for
 
-        return renderer_for(self.templates)
+        return renderer_for(self.templates, None, self.letter)
 
     # --- transitions --------------------------------------------------------------------------
 
@@ -166,7 +180,7 @@ class Notifier:
                         change.proposal_id,
                         self._recipients(roles, row),
                         consultation_context(proposal=proposal, deadline=deadline),
-                        calendar_entry(deadline, proposal),
+                        self._calendar(conn, change.proposal_id, deadline, proposal),
                     )
                 )
                 continue
@@ -177,7 +191,9 @@ class Notifier:
                     change.proposal_id,
                     self._recipients(roles, row),
                     context,
-                    calendar_entry(current[0], proposal) if current else None,
+                    self._calendar(conn, change.proposal_id, current[0], proposal)
+                    if current
+                    else None,
                 )
             )
         return notices
@@ -221,10 +237,67 @@ class Notifier:
             info.proposal_id,
             recipients,
             rung_context(
-                proposal=proposal, deadline=deadline, kind=info.kind, rung=info.rung, now=now
+                proposal=proposal,
+                deadline=deadline,
+                kind=info.kind,
+                rung=info.rung,
+                now=now,
+                late_since=info.fire_at if info.late else None,
             ),
-            calendar_entry(deadline, proposal),
+            self._calendar(conn, info.proposal_id, deadline, proposal),
         )
+
+    # --- moved deadlines ----------------------------------------------------------------------
+
+    def on_moved(self, conn: Connection, applied: Applied, moved: Any, now: datetime) -> None:
+        """The hook of ``deadlines move``: a ``deadline_moved`` notice with the moved entry
+        (same UID, SEQUENCE one higher), to the lead ministry, the coordinators and the roles
+        the deadline's rule reminds."""
+        from workflow.process.deadline_rules import rule_of
+
+        row = applied.proposal
+        proposal = proposal_context(row, applied.definition, self.directory)
+        deadline = OpenDeadline(
+            moved.deadline_id, moved.kind, moved.label, moved.due_at, moved.sequence
+        )
+        rule = rule_of(applied.definition, moved.kind)
+        reminded = tuple(r for rung in rule.rungs for r in rung.recipients) if rule else ()
+        roles = ("lead_ministry", "coordinator", *reminded)
+        context = {
+            "proposal": proposal,
+            "deadline": {
+                **deadline.as_context(),
+                "old_due_at": moved.old_due_at,
+                "reason": moved.reason,
+                "actor_name": self._actor_name(applied.actor),
+            },
+        }
+        notice = self._notice(
+            f"deadline-moved:{moved.deadline_id}:{moved.sequence}",
+            "deadline_moved",
+            moved.proposal_id,
+            unique(role_recipients(self.directory, roles, row)),
+            context,
+            self._calendar(conn, moved.proposal_id, deadline, proposal),
+        )
+        enqueue(conn, notice, now, domain=self.domain)
+
+    def _actor_name(self, actor: str) -> str:
+        who = self.directory.actors.get(actor)
+        return who.name if who else actor
+
+    def _calendar(
+        self,
+        conn: Connection,
+        proposal_id: int,
+        deadline: OpenDeadline,
+        proposal: Mapping[str, Any],
+    ) -> CalendarEntry:
+        """The ``termin.ics`` of ``deadline``: its UID from the installation id and the
+        deadline (one per recurring series), its domain that of the configured sender."""
+        series = calendar_series(conn, deadline)
+        uid = calendar_uid(self.domain, "deadline", series, installation=installation_id(conn))
+        return calendar_entry(deadline, proposal, uid=uid)
 
     def _notice(
         self,

@@ -29,6 +29,7 @@ from notifications import codec
 from notifications.mail.addresses import make_address, message_id
 from notifications.mail.model import CalendarEntry, Recipient
 from workflow.store import outbox as store
+from workflow.store.installation import installation_id
 from workflow.store.schema import outbox, proposals
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def _valid(recipients: Sequence[Recipient], key: str) -> tuple[list[dict[str, st
     return good, bad
 
 
-def _values(notice: Notice, now: datetime, domain: str) -> dict[str, Any]:
+def _values(notice: Notice, now: datetime, domain: str, installation: str) -> dict[str, Any]:
     """The outbox row of ``notice``; ``failed`` with "no recipient" when it has none."""
     recipients, bad = _valid(notice.recipients, notice.idempotency_key)
     error = None
@@ -131,7 +132,7 @@ def _values(notice: Notice, now: datetime, domain: str) -> dict[str, Any]:
         "attempts": 0,
         "next_attempt_at": now,
         "last_error": error,
-        "message_id": message_id(notice.idempotency_key, domain),
+        "message_id": message_id(notice.idempotency_key, domain, installation=installation),
         "created_at": now,
     }
 
@@ -142,7 +143,7 @@ def enqueue(conn: Connection, notice: Notice, now: datetime, *, domain: str) -> 
     A notice without a (valid) recipient is stored as ``failed`` with ``last_error``
     "no recipient", so that ``notices list`` shows it instead of it vanishing.
     """
-    new_id = store.insert_notice(conn, _values(notice, now, domain))
+    new_id = store.insert_notice(conn, _values(notice, now, domain, installation_id(conn)))
     if new_id is None:
         log.debug("notice %s exists already", notice.idempotency_key)
         return None
@@ -158,7 +159,8 @@ def enqueue_many(
     """
     if not notices:
         return
-    store.insert_notices(conn, [_values(n, now, domain) for n in notices])
+    installation = installation_id(conn)
+    store.insert_notices(conn, [_values(n, now, domain, installation) for n in notices])
 
 
 # --- reading and operator actions ---------------------------------------------------------------

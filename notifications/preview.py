@@ -32,6 +32,10 @@ def render_preview(
     ``event`` is a trigger of the definition (its ``status_change``), ``consultation_opened``
     (as ``open_consultation`` would cause it), or ``reminder``/``escalation`` for the soonest
     open deadline of the current state. Reads only.
+
+    When the trigger cannot leave the proposal's current state, the notice is rendered as if
+    the proposal were in the trigger's first source state; ``hypothetical`` then says so
+    (else it is ``None``).
     """
     notifier = Notifier.from_settings(runtime.settings, runtime.directory)
     with runtime.store.read() as conn:
@@ -52,6 +56,13 @@ def render_preview(
             )  # fmt: skip
             raise InvalidInput(f"unknown event {event!r}; known: {known}")
         from_state = row["state"] if row["state"] in transition.sources else transition.sources[0]
+        hypothetical = None
+        if from_state != row["state"]:
+            hypothetical = (
+                f"{key} is in state {row['state']!r} ({definition.state_label(row['state'])}),"
+                f" where {trigger!r} cannot fire: shown as if it were in {from_state!r}"
+                f" ({definition.state_label(from_state)})"
+            )
         change = Applied(
             key=key,
             proposal_id=row["id"],
@@ -73,7 +84,7 @@ def render_preview(
     notice = next((n for n in notices if n.kind == wanted), None)
     if notice is None:
         raise InvalidInput(f"{key}: {event} would cause no {wanted} notice")
-    return _as_dict(notifier, notice)
+    return {**_as_dict(notifier, notice), "hypothetical": hypothetical}
 
 
 def _deadlines_of(
@@ -137,4 +148,5 @@ def _as_dict(notifier: Notifier, notice: Notice) -> dict[str, Any]:
         "text": rendered.text,
         "html": rendered.html,
         "calendar": notice.calendar.summary if notice.calendar else None,
+        "hypothetical": None,
     }

@@ -152,12 +152,27 @@ def digest_minimal() -> dict[str, Any]:
     return context
 
 
+def deadline_moved(reason: str = "Kabinettsitzung auf den 3.12.2019 verschoben") -> dict[str, Any]:
+    return {
+        "proposal": proposal(),
+        "deadline": {
+            "kind": "ergaenzungsvorlage",
+            "label": "Meldung zur Ergänzungsvorlage",
+            "due_at": DUE_AT,
+            "old_due_at": DECIDED_AT,
+            "reason": reason,
+            "actor_name": "Koordinierung Staatskanzlei",
+        },
+    }
+
+
 FULL = {
     "status_change": status_change_full,
     "reminder": reminder,
     "escalation": escalation,
     "consultation_opened": consultation_opened,
     "digest": digest_full,
+    "deadline_moved": deadline_moved,
 }
 MINIMAL = {
     "status_change": status_change_minimal,
@@ -165,4 +180,5 @@ MINIMAL = {
     "escalation": lambda: escalation(overdue_days=0),
     "consultation_opened": lambda: consultation_opened(groups=[]),
     "digest": digest_minimal,
+    "deadline_moved": lambda: deadline_moved(reason="-"),
 }

@@ -18,7 +18,7 @@ LIFECYCLE: list[tuple[str, str, dict[str, Any]]] = [
     ("submit", "koordination", {}),
     ("open_consultation", "koordination", {}),
     ("close_consultation", "koordination", {}),
-    ("submit_to_cabinet", "koordination", {"cabinet_session": "2019-11-05"}),
+    ("submit_to_cabinet", "koordination", {}),
     ("approve", "koordination", {"decision_date": "2019-11-05"}),
     ("request_budget", "koordination", {}),
     ("secure_funding", "koordination", {}),

@@ -99,6 +99,13 @@ def test_an_installed_copy_runs_away_from_the_repository(
     assert "imported 75 proposals" in out.stdout
     out = python("-m", "workflow", "--db", "sqlite:///x.db", "definition", "show")
     assert "ruhr_konferenz v3" in out.stdout
+    # `data path` names the installed copies, which the README's tour imports and copies
+    shipped = python("-m", "workflow", "data", "path").stdout.strip()
+    assert shipped == f"{definitions}/data/ruhr_konferenz_2019.csv"
+    assert python("-m", "workflow", "data", "path", "definition").stdout.strip() == (
+        f"{definitions}/ruhr_konferenz.yaml"
+    )
+    assert Path(python("-m", "workflow", "data", "path", "config").stdout.strip()).is_file()
 
 
 def test_a_source_checkout_finds_the_files_of_the_repository() -> None:

@@ -91,8 +91,8 @@ class UnmappedDatabaseUser(InvalidInput):
         self.db_user = db_user
         hint = " (or, as impersonation is allowed here, say who acts: --as ID)"
         super().__init__(
-            f"database user {db_user!r} is no actor of the directory: give an actor"
-            f' db_user = "{db_user}" in directory.toml, or connect as a mapped user'
+            f"database user {db_user!r} is no actor of the directory: an administrator maps"
+            f" it with `ruhrflow db logins add {db_user} ACTOR`, or connect as a mapped user"
             + (hint if impersonation_allowed else "")
         )
 
@@ -168,8 +168,34 @@ class ImpersonationRefused(WorkflowError):
         self.requested = requested
         super().__init__(
             f"database user {db_user!r} may not act as {requested!r}: on PostgreSQL the actor"
-            " is the authenticated database user; drop --as (and RUHRFLOW_ACTOR), or set"
-            " [security] allow_impersonation = true for development and tests only"
+            " is the authenticated database user; drop --as (and RUHRFLOW_ACTOR), or ask an"
+            " administrator for `ruhrflow db logins add LOGIN ACTOR --may-impersonate`"
+        )
+
+
+class DirectoryMismatch(PermissionDenied):
+    """The directory in use gives a login's actor another role or scope than the database."""
+
+    def __init__(self, db_user: str, actor_id: str, found: str, recorded: str) -> None:
+        super().__init__(
+            db_user,
+            f"act with this directory as {actor_id}",
+            None,
+            f"it makes {actor_id} {found}, the database (set by an administrator) says"
+            f" {recorded}: on PostgreSQL use the administrator's directory",
+        )
+
+
+class ClockRefused(PermissionDenied):
+    """``--now`` on a command that writes, by a login the database does not let set the clock."""
+
+    def __init__(self, db_user: str) -> None:
+        super().__init__(
+            db_user,
+            "set the engine's clock (--now)",
+            None,
+            "on PostgreSQL only an administrator or a login granted the clock"
+            " (ruhrflow db logins add LOGIN ACTOR --may-set-clock) may; drop --now",
         )
 
 
@@ -186,6 +212,10 @@ class ConcurrentUpdate(WorkflowError):
             f"{key} was changed by {actor or 'someone else'} at {when}, now in state {state!r};"
             " nothing was changed, look again and retry"
         )
+
+
+class ReadOnlyDatabase(WorkflowError):
+    """A command that changes data was run on a SQLite file this user may only read."""
 
 
 class DefinitionConflict(WorkflowError):

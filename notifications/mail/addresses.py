@@ -37,11 +37,28 @@ def make_address(display_name: str, addr_spec: str) -> Address:
         raise ValueError(f"invalid email address: {addr_spec!r}: {exc}") from None
 
 
-def message_id(idempotency_key: str, domain: str) -> str:
+def message_id(idempotency_key: str, domain: str, *, installation: str) -> str:
     """Return the Message-ID for a notice: the same key always gives the same id.
 
     A transport that retries after an unclear failure therefore sends the same Message-ID, and
-    receiving systems can recognise the duplicate.
+    receiving systems can recognise the duplicate. ``installation`` is the random id of the
+    database (:mod:`workflow.store.installation`): the same key in another database (the demo,
+    a test copy) gives another id, so real mail is never dropped as a duplicate of test mail.
     """
-    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:32]
-    return f"<{digest}@{domain}>"
+    return f"<{_digest(installation, 'notice', idempotency_key)}@{domain}>"
+
+
+def calendar_uid(domain: str, *identity: object, installation: str) -> str:
+    """Return the UID of a calendar entry identified by ``identity`` in this installation.
+
+    Stable for the same identity (every notice about one deadline, every period of a
+    recurring one, updates the same calendar entry) and different in every other database.
+    """
+    return f"{_digest(installation, 'calendar', *identity)}@{domain}"
+
+
+def _digest(installation: str, *parts: object) -> str:
+    if not installation:
+        raise ValueError("an installation id is needed (run `ruhrflow init`)")
+    text = "\x00".join(str(part) for part in (installation, *parts))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]

@@ -148,8 +148,84 @@ def unstructured(text: str, header_name: str) -> Verbatim:
     return Verbatim(encoded_words(text, header_name))
 
 
+# An ASCII word that may stand in a phrase as it is (RFC 5322 atext, less "=", "?" and "_",
+# so that it can never be read as, or inside, an encoded word).
+_PLAIN_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/^`{|}~-]+")
+
+
+def phrase(name: str, header_name: str) -> str:
+    """Encode a display name as a phrase that splits only between words.
+
+    Words that may stand as they are stay readable; each run of other words (non-ASCII,
+    specials such as ``,``) becomes encoded words with the spaces inside them, split only at
+    a space: Python's address parser puts a space between adjacent encoded words, and read
+    "Digitalisieru ng" when a word was split. RFC 2047 decoders (Outlook, Thunderbird, mutt)
+    and Python read the name alike, except that Python shows two spaces where a run of
+    encoded words longer than a header line had to be split. Lines are folded between words
+    to at most 78 characters. A name with leading, trailing or repeated spaces is encoded
+    whole (:func:`encoded_words`), which keeps every space.
+    """
+    words = name.split(" ")
+    if not name or "" in words:
+        return encoded_words(name, header_name)
+    # Every encoded word must fit on a line after "Reply-To: " (the longest header name).
+    limit = min(_MAX_PAYLOAD, _MAX_LINE - len("Reply-To: ") - len(_WORD_START) - len(_WORD_END))
+    elements: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        chunk = ""
+        for i, word in enumerate(run):
+            piece = ("_" if i else "") + "".join(_q(c) for c in word)
+            if chunk and len(chunk) + len(piece) > limit:
+                elements.append(f"{_WORD_START}{chunk}{_WORD_END}")
+                chunk = ""
+            while len(chunk) + len(piece) > limit:  # one word longer than a line: no choice
+                cut = _cut(piece, limit - len(chunk))
+                elements.append(f"{_WORD_START}{chunk}{piece[:cut]}{_WORD_END}")
+                chunk, piece = "", piece[cut:]
+            chunk += piece
+        if chunk:
+            elements.append(f"{_WORD_START}{chunk}{_WORD_END}")
+        run.clear()
+
+    for word in words:
+        if _PLAIN_ATOM.fullmatch(word):
+            flush()
+            elements.append(word)
+        else:
+            run.append(word)
+    flush()
+    lines = [elements[0]]
+    used = len(header_name) + 2 + len(elements[0])
+    for element in elements[1:]:
+        if used + 1 + len(element) > _MAX_LINE:
+            lines.append(element)
+            used = 1 + len(element)
+        else:
+            lines[-1] += " " + element
+            used += 1 + len(element)
+    return "\n ".join(lines)
+
+
+def _cut(encoded: str, room: int) -> int:
+    """Where to cut Q-encoded text to fit ``room``, never inside a character's ``=XX`` bytes."""
+    at = max(1, room)
+    while at < len(encoded) and not _starts_character(encoded, at):
+        at -= 1
+    return at
+
+
+def _starts_character(encoded: str, at: int) -> bool:
+    # A character starts at a literal or at "=XX" whose byte is not a UTF-8 continuation byte.
+    if encoded[at] != "=":
+        return encoded[at - 1 : at] != "=" and encoded[at - 2 : at - 1] != "="
+    return not 0x80 <= int(encoded[at + 1 : at + 3], 16) <= 0xBF
+
+
 def address_list(addresses: Sequence[Address], header_name: str) -> Verbatim:
-    """Encode ``addresses`` for From/To: one address per line, display names as encoded words.
+    """Encode ``addresses`` for From/To: one address per line, display names as phrases
+    (:func:`phrase`: readable words and encoded words, split only between words).
 
     The addr-spec was validated when the :class:`Address` was made and is written as it is.
     """
@@ -162,6 +238,9 @@ def address_list(addresses: Sequence[Address], header_name: str) -> Verbatim:
             entries.append(f"<{address.addr_spec}>")
         elif _PLAIN_PHRASE.fullmatch(name) and name == name.strip() and "  " not in name:
             entries.append(f"{name} <{address.addr_spec}>")
-        else:
+        elif all(_PLAIN_ATOM.fullmatch(word) for word in name.split(" ")):
+            # nothing to split between words: one run of encoded words keeps it exact
             entries.append(f"{encoded_words(name, header_name)}\n <{address.addr_spec}>")
+        else:
+            entries.append(f"{phrase(name, header_name)}\n <{address.addr_spec}>")
     return Verbatim(",\n ".join(entries))

@@ -58,7 +58,11 @@ def _event_time(moment: datetime) -> datetime:
 
 
 def calendar_bytes(
-    entry: CalendarEntry, *, method: str = "PUBLISH", stamp: datetime | None = None
+    entry: CalendarEntry,
+    *,
+    method: str = "PUBLISH",
+    stamp: datetime | None = None,
+    organizer: tuple[str, str] | None = None,
 ) -> bytes:
     """Serialise ``entry`` as an iCalendar object (RFC 5545) with one VEVENT.
 
@@ -68,6 +72,8 @@ def calendar_bytes(
     ``PUBLISH`` (add or update) or ``CANCEL`` (remove an entry published earlier with the same
     UID; use a higher ``sequence``). ``stamp`` is the DTSTAMP, the moment the notice was made; it
     defaults to the current time, so pass it when the output must be reproducible.
+    ``organizer`` is ``(name, address)`` of the configured sender: RFC 5546 requires an
+    ORGANIZER in a ``PUBLISH`` (and ``CANCEL``) event; notices always give it.
     """
     if method not in METHODS:
         raise ValueError(f"unsupported iCalendar method {method!r}; use one of {METHODS}")
@@ -86,6 +92,12 @@ def calendar_bytes(
     event.add("dtend", _event_time(ends_at))
     event.add("summary", entry.summary)
     event.add("description", entry.description)
+    if organizer is not None:
+        name, address = organizer
+        who = icalendar.vCalAddress(f"mailto:{address}")
+        if name:
+            who.params["cn"] = icalendar.vText(name)
+        event.add("organizer", who)
     event.add("transp", "TRANSPARENT")
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
 

@@ -10,7 +10,8 @@ from email import quoprimime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from notifications.mail.addresses import DOMAIN, make_address, message_id
+from notifications.mail.addresses import DOMAIN, make_address
+from notifications.mail.addresses import message_id as make_message_id
 from notifications.mail.headers import POLICY, Verbatim, address_list, unstructured
 from notifications.mail.ics import calendar_bytes
 from notifications.mail.model import Attachment, CalendarEntry, Recipient, RenderedNotice
@@ -24,9 +25,11 @@ CALENDAR_FILENAME = "termin.ics"
 # rather than random, so that the parsed Content-Type headers are shared (headers.POLICY).
 MIXED_BOUNDARY = "=_ruhrflow_mixed"
 ALTERNATIVE_BOUNDARY = "=_ruhrflow_alternative"
-SENDER_NAME = "Ruhr-Konferenz (ruhrflow)"
 
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+_MESSAGE_ID = re.compile(
+    r"<[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?>"
+)
 # MIME type and parameter names (RFC 2045 tokens) and values that need no quoting beyond "…".
 _TOKEN = re.compile(r"[A-Za-z0-9!#$&.+^_-]{1,40}")
 _VALUE = re.compile(r"[A-Za-z0-9 ._+-]{1,60}")
@@ -44,13 +47,17 @@ def build_message(
     calendar: CalendarEntry | None = None,
     domain: str = "ruhrflow.invalid",
     attachments: Sequence[Attachment] = (),
+    message_id: str | None = None,
+    installation: str = "",
+    reply_to: str = "",
 ) -> NoticeMessage:
     """Build the email for one notice.
 
     Structure: ``multipart/mixed`` holding a ``multipart/alternative`` (text/plain and text/html,
     UTF-8, quoted-printable) and, if ``calendar`` is given, the attachment ``termin.ics``
-    (``text/calendar; method=PUBLISH``), then ``attachments``. ``sender`` is a plain address
-    (addr-spec); the From header shows it as :data:`SENDER_NAME`. Untrusted text (subject,
+    (``text/calendar; method=PUBLISH``), then ``attachments``. ``sender`` is the configured
+    sender, ``Display Name <addr>`` or a plain address, and becomes the From header as it is
+    (no name added); ``reply_to`` likewise a Reply-To header when given. Untrusted text (subject,
     display names) cannot add headers or recipients: line breaks become spaces, addresses are
     built only from their parts (:class:`~email.headerregistry.Address`), and Subject/From/To
     are encoded by :mod:`notifications.mail.headers` rather than the stdlib folder (see there why).
@@ -61,8 +68,12 @@ def build_message(
     time. The result carries its :class:`~notifications.mail.transport.Envelope` (From address and
     To addresses) so that the transport need not parse the headers it was built from.
 
+    The Message-ID is ``message_id`` (as the outbox row recorded it) or derived from the
+    idempotency key, ``installation`` and ``domain``
+    (:func:`~notifications.mail.addresses.message_id`).
+
     Raises ``ValueError`` for an invalid address, an empty recipient list, a naive ``date``, or
-    an idempotency key or domain that cannot go into a header.
+    an idempotency key, Message-ID or domain that cannot go into a header.
     """
     if not recipients:
         raise ValueError("a notice needs at least one recipient")
@@ -74,9 +85,13 @@ def build_message(
         )
     if not DOMAIN.fullmatch(domain):
         raise ValueError(f"invalid Message-ID domain: {domain!r}")
+    if message_id is None:
+        message_id = make_message_id(idempotency_key, domain, installation=installation)
+    elif not _MESSAGE_ID.fullmatch(message_id):
+        raise ValueError(f"invalid Message-ID: {message_id!r}")
 
     to = [make_address(r.name, r.address) for r in recipients]
-    from_ = make_address(SENDER_NAME, sender)
+    from_ = make_address(*name_and_address(sender))
     message = NoticeMessage(policy=POLICY)
     # Subject, From and To carry untrusted text: encoded by our headers module, not the stdlib.
     # The other values are ASCII the checks above or the stdlib formatters vouch for.
@@ -84,9 +99,11 @@ def build_message(
     to_header = address_list(to, "To")
     message["From"] = from_header
     message["To"] = to_header
+    if reply_to.strip():
+        message["Reply-To"] = address_list([make_address(*name_and_address(reply_to))], "Reply-To")
     message["Subject"] = unstructured(one_line(rendered.subject), "Subject")
     message["Date"] = Verbatim(format_datetime(date.astimezone(BERLIN)))
-    message["Message-ID"] = Verbatim(message_id(idempotency_key, domain))
+    message["Message-ID"] = Verbatim(message_id)
     message["Auto-Submitted"] = Verbatim("auto-generated")
     message["X-Ruhrflow-Key"] = Verbatim(idempotency_key)
     message["MIME-Version"] = Verbatim("1.0")
@@ -105,20 +122,38 @@ def build_message(
     mixed: EmailMessage = message
     mixed.attach(alternative)
     if calendar is not None:
-        attachments = [calendar_attachment(calendar, date), *attachments]
+        organizer = (from_.display_name, from_.addr_spec)
+        attachments = [calendar_attachment(calendar, date, organizer), *attachments]
     for attachment in attachments:
         mixed.attach(_attachment_part(attachment))
     return message
 
 
-def calendar_attachment(calendar: CalendarEntry, stamp: datetime) -> Attachment:
-    """The ``termin.ics`` of a notice made at ``stamp``."""
+_NAMED_ADDRESS = re.compile(r'\s*(?:"([^"\\\x00-\x1f]*)"|([^"<>\x00-\x1f]*?))\s*<([^<>\s]+)>\s*')
+
+
+def name_and_address(configured: str) -> tuple[str, str]:
+    """``("Name", "addr")`` of ``Name <addr>`` (or ``"Name" <addr>``), else ``("", text)``.
+
+    Anything else is taken as a bare address, which :func:`make_address` validates: a list,
+    a line break or a stray ``<`` is refused, not half parsed.
+    """
+    match = _NAMED_ADDRESS.fullmatch(configured)
+    if match is None:
+        return "", configured.strip()
+    return (match.group(1) or match.group(2) or "").strip(), match.group(3)
+
+
+def calendar_attachment(
+    calendar: CalendarEntry, stamp: datetime, organizer: tuple[str, str] | None = None
+) -> Attachment:
+    """The ``termin.ics`` of a notice made at ``stamp``, organised by ``organizer``."""
     return Attachment(
         filename=CALENDAR_FILENAME,
         maintype="text",
         subtype="calendar",
         params=(("method", "PUBLISH"), ("charset", "utf-8")),
-        content=calendar_bytes(calendar, method="PUBLISH", stamp=stamp),
+        content=calendar_bytes(calendar, method="PUBLISH", stamp=stamp, organizer=organizer),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 import jinja2
 
 from notifications.mail.formatting import datum, datumzeit, euro, wert
+from notifications.mail.grouping import group_changes
 from notifications.mail.model import RenderedNotice
 from notifications.mail.sanitize import one_line
+from notifications.mail.wrap import wrap_plain
 
 KINDS: tuple[str, ...] = (
     "status_change",
@@ -19,8 +22,24 @@ KINDS: tuple[str, ...] = (
     "escalation",
     "consultation_opened",
     "digest",
+    "deadline_moved",
 )
 """The notice kinds the package ships templates for."""
+
+
+@dataclass(frozen=True)
+class Letter:
+    """What every notice closes with, from ``[mail]`` in the configuration.
+
+    ``signature`` follows "Mit freundlichen Grüßen" (one or more lines); ``footer`` is the small
+    print under the rule (none when empty). Neither names the software unless configured to:
+    a ministry reads the office that writes to it, not the tool it uses.
+    """
+
+    signature: str = "Koordinierung der Ruhr-Konferenz"
+    footer: str = (
+        "Diese Nachricht wurde automatisch für die Koordinierung der Ruhr-Konferenz versandt."
+    )
 
 
 class Renderer:
@@ -32,7 +51,12 @@ class Renderer:
     templates escape them.
     """
 
-    def __init__(self, override_dir: Path | None = None, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        override_dir: Path | None = None,
+        base_url: str | None = None,
+        letter: Letter | None = None,
+    ) -> None:
         loaders: list[jinja2.BaseLoader] = []
         if override_dir is not None:
             loaders.append(jinja2.FileSystemLoader(override_dir))
@@ -47,19 +71,27 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        self._env.filters.update(datum=datum, datumzeit=datumzeit, euro=euro, wert=wert)
+        self._env.filters.update(
+            datum=datum, datumzeit=datumzeit, euro=euro, wert=wert, gruppiert=group_changes
+        )
         # ``[web] base_url``: the mails link to the proposal's page in the web application.
         self._env.globals["base_url"] = (base_url or "").rstrip("/")
+        letter = letter or Letter()
+        # Globals, not context: the letter is configuration, applied when a notice is rendered.
+        self._env.globals.update(
+            signature_lines=letter.signature.strip().splitlines(), footer=letter.footer.strip()
+        )
 
     def render(self, kind: str, context: Mapping[str, Any]) -> RenderedNotice:
         """Render the notice ``kind`` with ``context``.
 
         Raises ``ValueError`` for an unknown kind and ``jinja2.UndefinedError`` when the context
-        lacks a value a template uses. The subject is reduced to one line.
+        lacks a value a template uses. The subject is reduced to one line; the plain text is
+        wrapped to 78 characters a line (:mod:`notifications.mail.wrap`).
         """
         values = dict(context)
         subject = self.subject(kind, values)
-        text = self._env.get_template(f"{kind}.txt").render(values)
+        text = wrap_plain(self._env.get_template(f"{kind}.txt").render(values))
         html = self._env.get_template(f"{kind}.html").render(values)
         return RenderedNotice(subject=subject, text=text, html=html)
 
@@ -71,11 +103,13 @@ class Renderer:
 
 
 @lru_cache(maxsize=8)
-def renderer_for(override_dir: Path | None = None, base_url: str | None = None) -> Renderer:
+def renderer_for(
+    override_dir: Path | None = None, base_url: str | None = None, letter: Letter | None = None
+) -> Renderer:
     """One :class:`Renderer` per template directory for the whole process.
 
     Building one compiles the templates anew on first use (about 50 ms for all kinds); the
     delivery worker, which renders on every pass, shares this one. Jinja still reloads a
     template whose file changed.
     """
-    return Renderer(override_dir, base_url)
+    return Renderer(override_dir, base_url, letter)

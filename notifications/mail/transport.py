@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import base64
 import mailbox
 import smtplib
 import ssl
@@ -17,6 +16,7 @@ from email.policy import Policy
 from pathlib import Path
 from typing import Literal, get_args
 
+from notifications.mail.replies import credential_forms, redact, sanitised, server_reply
 from workflow.errors import WorkflowError
 
 Security = Literal["none", "starttls", "ssl"]
@@ -25,15 +25,20 @@ Security = Literal["none", "starttls", "ssl"]
 class TransportError(WorkflowError):
     """Delivery failed. ``temporary`` says whether sending the same message again may succeed.
 
+    ``unreachable`` says that the transport could not be reached at all (connection refused or
+    lost, timeout, a Maildir that cannot be written): the remaining notices of a pass would fail
+    the same way. A server that answers, even with a temporary 4xx (greylisting), is reachable.
+
     A :class:`~workflow.errors.WorkflowError`, so that one that reaches the CLI is one line on
     stderr with its own exit code (4), not an internal error.
     """
 
     exit_code = 4
 
-    def __init__(self, message: str, *, temporary: bool) -> None:
+    def __init__(self, message: str, *, temporary: bool, unreachable: bool = False) -> None:
         super().__init__(message)
         self.temporary = temporary
+        self.unreachable = unreachable and temporary
 
 
 @dataclass(frozen=True)
@@ -126,18 +131,30 @@ class MemoryTransport(Transport):
         self.outbox: list[EmailMessage] = []
         self._failures_left = 0
         self._failures_temporary = True
+        self._failures_unreachable = True
 
-    def fail_next(self, count: int, *, temporary: bool = True) -> None:
-        """Make the next ``count`` sends raise :class:`TransportError` (temporary by default)."""
+    def fail_next(
+        self, count: int, *, temporary: bool = True, unreachable: bool | None = None
+    ) -> None:
+        """Make the next ``count`` sends raise :class:`TransportError` (temporary by default).
+
+        A temporary failure is an unreachable transport unless ``unreachable=False`` (then it
+        is a server's temporary refusal, such as greylisting).
+        """
         if count < 0:
             raise ValueError("count must not be negative")
         self._failures_left = count
         self._failures_temporary = temporary
+        self._failures_unreachable = temporary if unreachable is None else unreachable
 
     def _deliver(self, message: EmailMessage, sender: str, recipients: tuple[str, ...]) -> None:
         if self._failures_left > 0:
             self._failures_left -= 1
-            raise TransportError("simulated delivery failure", temporary=self._failures_temporary)
+            raise TransportError(
+                "simulated delivery failure",
+                temporary=self._failures_temporary,
+                unreachable=self._failures_unreachable,
+            )
         self.outbox.append(message)
 
 
@@ -162,7 +179,7 @@ class MaildirTransport(Transport):
             self._maildir.add(data)
         except OSError as exc:
             raise TransportError(
-                f"cannot write to Maildir {self.path}: {exc}", temporary=True
+                f"cannot write to Maildir {self.path}: {exc}", temporary=True, unreachable=True
             ) from exc
 
 
@@ -220,6 +237,7 @@ class SMTPTransport(Transport):
 
     def _deliver(self, message: EmailMessage, sender: str, recipients: tuple[str, ...]) -> None:
         client: smtplib.SMTP | None = None
+        logging_in = False
         try:
             client = self._connect()
             if self.username is not None and self._password is not None:
@@ -230,25 +248,27 @@ class SMTPTransport(Transport):
                         " smtplib cannot send; use ASCII credentials",
                         temporary=False,
                     )
+                logging_in = True
                 client.login(self.username, self._password)
+                logging_in = False
             refused = client.send_message(message, from_addr=sender, to_addrs=list(recipients))
         except smtplib.SMTPRecipientsRefused as exc:
             raise self._refused(exc.recipients, accepted=False) from None
         except smtplib.SMTPResponseException as exc:
-            detail = (
-                exc.smtp_error.decode("utf-8", "replace")
-                if isinstance(exc.smtp_error, bytes)
-                else str(exc.smtp_error)
+            reply = server_reply(
+                exc.smtp_code, exc.smtp_error, answers_credentials=logging_in, secrets=self._forms()
             )
             raise self._error(
-                f"server replied {exc.smtp_code} {detail}", temporary=not 500 <= exc.smtp_code < 600
+                f"server replied {reply}", temporary=not 500 <= exc.smtp_code < 600
             ) from None
         except smtplib.SMTPServerDisconnected as exc:
-            raise self._error(f"connection lost: {exc}", temporary=True) from None
+            raise self._error(f"connection lost: {exc}", temporary=True, unreachable=True) from None
         except smtplib.SMTPException as exc:
             raise self._error(f"{type(exc).__name__}: {exc}", temporary=False) from None
         except OSError as exc:  # refused, unreachable, timeout, TLS handshake or verification
-            raise self._error(f"{type(exc).__name__}: {exc}", temporary=True) from None
+            raise self._error(
+                f"{type(exc).__name__}: {exc}", temporary=True, unreachable=True
+            ) from None
         finally:
             if client is not None:
                 _close_quietly(client)
@@ -258,7 +278,7 @@ class SMTPTransport(Transport):
 
     def _refused(self, refused: dict[str, tuple[int, bytes]], *, accepted: bool) -> TransportError:
         parts = ", ".join(
-            f"{address}: {code} {reply.decode('utf-8', 'replace')}"
+            f"{sanitised(address)}: {server_reply(code, reply, answers_credentials=False)}"
             for address, (code, reply) in sorted(refused.items())
         )
         if accepted:
@@ -266,24 +286,16 @@ class SMTPTransport(Transport):
         temporary = all(400 <= code < 500 for code, _ in refused.values())
         return self._error(f"all recipients refused: {parts}", temporary=temporary)
 
-    def _error(self, detail: str, *, temporary: bool) -> TransportError:
-        text = f"SMTP {self.host}:{self.port}: {detail}"
-        return TransportError(self._redact(text), temporary=temporary)
+    def _error(self, detail: str, *, temporary: bool, unreachable: bool = False) -> TransportError:
+        text = " ".join(f"SMTP {self.host}:{self.port}: {detail}".split())  # one line
+        return TransportError(self._redact(text), temporary=temporary, unreachable=unreachable)
+
+    def _forms(self) -> tuple[str, ...]:
+        return credential_forms(self.username, self._password)
 
     def _redact(self, text: str) -> str:
-        """Remove the password and its AUTH encodings from ``text`` (servers may echo input)."""
-        if not self._password:
-            return text
-        secrets = [self._password]
-        for raw in (
-            self._password,
-            f"\0{self.username}\0{self._password}",
-            f"{self.username}\0{self._password}",
-        ):
-            secrets.append(base64.b64encode(raw.encode("utf-8")).decode("ascii"))
-        for secret in sorted(secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        """Remove the password in every form a server may echo it in (replies.py)."""
+        return redact(text, self._forms())
 
 
 def _close_quietly(client: smtplib.SMTP) -> None:

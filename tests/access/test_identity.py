@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import NOW, REPO
+from conftest import NOW
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
@@ -93,34 +93,28 @@ def test_a_refusal_log_line_cannot_be_forged_with_line_breaks(
 # --- who acts: --as on SQLite, the database login on PostgreSQL --------------------------
 
 
-def test_as_names_the_actor_on_sqlite_and_is_refused_on_postgresql(
+def test_as_names_the_actor_on_sqlite_and_an_administrator_on_postgresql(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
     key = add_proposal(engine, NOW)
-    plain = config_file(tmp_path)
-    result = invoke("--db", database_url, "--config", str(plain), "--as", "koordination",
-                    "advance", key, "submit")  # fmt: skip
+    plain = config_file(tmp_path)  # no [security] setting at all
     if database_url.startswith("sqlite"):
+        result = invoke("--db", database_url, "--config", str(plain), "--as", "koordination",
+                        "advance", key, "submit")  # fmt: skip
         assert result.exit_code == 0, result.output
         return
-    # PostgreSQL without allow_impersonation: --as (and RUHRFLOW_ACTOR) is refused, exit 1
-    assert result.exit_code == 1
-    assert "may not act as 'koordination'" in result.stderr
-    assert "allow_impersonation" in result.stderr
-    via_env = invoke("--db", database_url, "--config", str(plain), "advance", key, "submit",
-                     env={"RUHRFLOW_ACTOR": "koordination"})  # fmt: skip
-    assert via_env.exit_code == 1 and "may not act as" in via_env.stderr
-    # the login 'postgres' is nobody in the directory: a clear error, exit 2
+    # PostgreSQL: the login 'postgres' is nobody in the table logins: a clear error, exit 2
     unmapped = invoke("--db", database_url, "--config", str(plain), "advance", key, "submit")
     assert unmapped.exit_code == 2
     assert "database user 'postgres' is no actor of the directory" in unmapped.stderr
+    assert "ruhrflow db logins add postgres ACTOR" in unmapped.stderr
     with engine.store.read() as conn:
         assert conn.execute(select(history.c.seq).where(history.c.chain == key)).all() == [(1,)]
-    # with [security] allow_impersonation = true (development, tests) --as works
-    allowed = config_file(tmp_path, "[security]\nallow_impersonation = true\n")
-    ok = invoke("--db", database_url, "--config", str(allowed), "--as", "koordination",
+    # but it is a superuser, an administrator: the database lets it act as anybody
+    ok = invoke("--db", database_url, "--config", str(plain), "--as", "koordination",
                 "advance", key, "submit")  # fmt: skip
     assert ok.exit_code == 0, ok.output
+    # (a login that is neither administrator nor granted impersonation: tests/test_rights.py)
 
 
 def test_allow_impersonation_must_be_a_real_boolean(tmp_path: Path) -> None:
@@ -173,15 +167,10 @@ def test_db_grants_make_history_insert_only_and_logins_act_as_themselves(
             with pytest.raises(ProgrammingError):  # actor refs: add, never re-attribute
                 conn.execute(text("UPDATE actor_refs SET actor_id = 'jemand'"))
 
-        # when the login (mapped to koordination by db_user) advances without --as
-        directory = tmp_path / "directory.toml"
-        shipped = (REPO / "config" / "directory.toml").read_text(encoding="utf-8")
-        mapping = f'db_user = "{login}"\n'
-        directory.write_text(
-            shipped.replace("[actors.koordination]\n", f"[actors.koordination]\n{mapping}"),
-            encoding="utf-8",
-        )  # fmt: skip
-        config = config_file(tmp_path, f'[directory]\npath = "{directory}"\n')
+        # when an administrator maps the login to koordination (the table logins)
+        mapped = invoke("--db", postgres_url, "db", "logins", "add", login, "koordination")
+        assert mapped.exit_code == 0, mapped.output
+        config = config_file(tmp_path)
         as_login = make_url(postgres_url).set(username=login).render_as_string(False)
         result = invoke("--db", as_login, "--config", str(config), "advance", key, "submit")
         # then it acts as koordination, under the writer role's privileges

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from workflow.app.demo import FUNDS_2020, OUTCOMES, PUBLISHED, DemoExists, prepare_directory
+from workflow.app.demo import END, FUNDS_2020, OUTCOMES, PUBLISHED, DemoExists, prepare_directory
 from workflow.cli.main import cli
 
 # The demo plays five years in about a minute: run by `.ci/run` and `pytest -m slow`, not by
@@ -33,6 +33,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     directory = tmp_path_factory.mktemp("demo") / "ruhrflow-demo"
     result = CliRunner().invoke(cli, ["demo", "--dir", str(directory)])
     assert result.exit_code == 0, result.output
+    (directory.parent / "stderr.txt").write_text(result.stderr, encoding="utf-8")
     return directory, result.stdout
 
 
@@ -114,7 +115,7 @@ def test_the_2020_funds_add_up_to_the_planned_total(demo_run: tuple[Path, str]) 
             "SELECT SUM(amount) FROM funding WHERE year = 2020 AND source = 'land'"
         ).fetchone()
     assert Decimal(str(total)) == FUNDS_2020 == 60_800_000
-    assert "2020 Landesmittel: 60.800.000 EUR" in stdout
+    assert "2020 Landesmittel: 60.800.000,00 €" in stdout
 
 
 def test_the_maildir_holds_german_mails_of_every_kind(demo_run: tuple[Path, str]) -> None:
@@ -152,6 +153,19 @@ def test_notices_of_every_kind_were_delivered(demo_run: tuple[Path, str]) -> Non
     assert set(KINDS) <= set(by_kind), by_kind
     assert {r["status"] for r in rows} == {"sent"}
     assert "audit verify: OK" in stdout
+
+
+def test_the_demo_says_how_far_it_is_each_simulated_quarter(demo_run: tuple[Path, str]) -> None:
+    # given the one run's progress on stderr: then every quarter begun has its line
+    directory, _ = demo_run
+    lines = (directory.parent / "stderr.txt").read_text(encoding="utf-8").splitlines()
+    quarters = [line for line in lines if " quarter " in line]
+    expected = [f"{year}-Q{q}" for year in range(2019, END.year + 1) for q in (1, 2, 3, 4)]
+    last = f"{END.year}-Q{(END.month - 1) // 3 + 1}"  # the quarter the demo ends in
+    expected = expected[expected.index("2019-Q4") : expected.index(last) + 1]
+    assert [line.split(" quarter ")[1].split()[0] for line in quarters] == expected
+    assert all("history entries" in line for line in quarters)
+    assert lines[0].startswith("2019-07-01  imported 75 proposals")
 
 
 def test_the_history_verifies(demo_run: tuple[Path, str]) -> None:

@@ -130,8 +130,8 @@ def test_lead_times_command(engine: Engine, database_url: str) -> None:
     assert result.exit_code == 0, result.output
     # the idea stay is finished; the phase zuhoeren goes on (the proposal is proposed)
     assert result.stdout.splitlines() == [
-        "level,name,n,median_days,p90_days",
-        "state,idea,1,3.00,3.00",
+        "level,name,label,n,median_days,p90_days",
+        "state,idea,Idee im Themenforum,1,3.00,3.00",
     ]
 
 
@@ -179,7 +179,7 @@ def test_overdue_command_formats(engine: Engine, database_url: str) -> None:
     table = run(database_url, "report", "overdue", now=later)
     assert table.exit_code == 0, table.output
     assert table.stdout.splitlines()[0] == "IM  Ministerium des Innern: 1 overdue"
-    assert "RK-03-01" in table.stdout and "2019-07-17 10:00" in table.stdout
+    assert "RK-03-01" in table.stdout and "17.07.2019 10:00" in table.stdout
     doc = json.loads(run(database_url, "report", "overdue", "--format", "json", now=later).stdout)
     assert doc[0]["deadlines"][0]["days_overdue"] == 3.0
     flat = run(database_url, "report", "overdue", "--format", "csv", now=later).stdout

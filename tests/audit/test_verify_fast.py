@@ -62,9 +62,10 @@ def test_raw_entries_are_byte_identical_to_canonical_bytes(engine: Engine, store
         fast = list(raw_entries(conn))
     # then every row yields the same canonical bytes, in the same order
     assert len(fast) == len(typed) > len(AWKWARD_DATA) * 2
-    for row, (chain, seq, prev, digest, payload, p_key, p_seq, p_head) in zip(
-        typed, fast, strict=True
-    ):
+    for row, (
+        chain, seq, prev, digest, payload, p_key, p_seq, p_head, to_state, recorded_at,
+        p_state, p_version,
+    ) in zip(typed, fast, strict=True):  # fmt: skip
         assert (chain, seq, prev, digest) == (
             row["chain"],
             row["seq"],
@@ -72,6 +73,12 @@ def test_raw_entries_are_byte_identical_to_canonical_bytes(engine: Engine, store
             row["hash"],
         )
         assert (p_key, p_seq, p_head) == (row["p_key"], row["p_seq"], row["p_head"])
+        assert (to_state, p_state, p_version) == (row["to_state"], row["p_state"], row["p_version"])
+        assert recorded_at is not None and row["recorded_at"] is not None
+        if isinstance(recorded_at, str):  # SQLite: the column default's text, milliseconds
+            assert recorded_at == row["recorded_at"].strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
+        else:
+            assert recorded_at == row["recorded_at"]
         assert payload == canonical_bytes(row), (chain, seq)
     # and verify accepts the chains
     result = verify_store(store, key=None)

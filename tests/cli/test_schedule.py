@@ -37,17 +37,26 @@ def count(engine: Engine, stmt: object) -> int:
 
 def test_tick_prints_counts_and_fires_once(engine: Engine, database_url: str) -> None:
     (key,) = consultations(engine, 1)
-    # when ticking on 5 Aug 2019 at noon (both reminders passed, one long ago)
+    # when ticking on 5 Aug 2019 at noon (both reminders passed, and the deadline too)
     code, out = run(database_url, "--now", "2019-08-05T12:00", "scheduler", "tick")
     assert code == 0
-    assert out.splitlines()[0] == "tick at 2019-08-05 12:00: 2 reminder(s), 0 escalation(s), 2 late"
-    assert f"{key}  consultation.remind-7d" in out
+    lines = out.splitlines()
+    assert lines[0] == (
+        "tick at 2019-08-05 12:00: 0 reminder(s), 0 escalation(s), 0 late, 2 skipped"
+    )
+    # then each rung is listed at its own time, with the deadline's and why it was skipped
+    assert lines[1:3] == [
+        f"  {key}  consultation.remind-7d  at 2019-07-29 09:00  due 2019-08-05 09:00"
+        "  skipped: deadline passed",
+        f"  {key}  consultation.remind-1d  at 2019-08-04 09:00  due 2019-08-05 09:00"
+        "  skipped: deadline passed",
+    ]
     # and again at the same now: nothing more
     code, out = run(
         database_url, "--now", "2019-08-05T12:00", "scheduler", "tick", "--format", "json"
     )
     assert code == 0
-    assert json.loads(out)["counts"] == {"reminder": 0, "escalation": 0, "late": 0}
+    assert json.loads(out)["counts"] == {"reminder": 0, "escalation": 0, "late": 0, "skipped": 0}
 
 
 def test_tick_as_json_lists_each_fired_rung(engine: Engine, database_url: str) -> None:
@@ -57,7 +66,7 @@ def test_tick_as_json_lists_each_fired_rung(engine: Engine, database_url: str) -
     )
     data = json.loads(out)
     assert code == 0
-    assert data["counts"] == {"reminder": 2, "escalation": 0, "late": 0}
+    assert data["counts"] == {"reminder": 2, "escalation": 0, "late": 0, "skipped": 0}
     assert {f["rung"] for f in data["fired"]} == {"remind-7d"}
     assert {f["idempotency_key"] for f in data["fired"]} == {
         f"deadline-rung:{f['rung_id']}" for f in data["fired"]
@@ -92,7 +101,7 @@ def test_deadlines_filters_overdue_due_within_and_lead(engine: Engine, database_
     lines = out.splitlines()
     assert lines[0].startswith("PROPOSAL") and len(lines) == 2
     # its next pending rung is the reminder of 29 Jul that no sweep has fired yet
-    assert vm in lines[1] and "2019-08-05 09:00" in lines[1] and "remind-7d" in lines[1]
+    assert vm in lines[1] and "05.08.2019 09:00" in lines[1] and "remind-7d" in lines[1]
 
 
 def test_deadlines_refuses_a_bad_duration(database_url: str) -> None:
@@ -119,7 +128,7 @@ def test_simulate_shows_the_days_ahead_and_writes_nothing(
     assert {r["key"] for r in rows} == {key}
     # the table groups by day and the database is unchanged
     code, out = run(database_url, "--now", "2019-07-20T10:00", "simulate", "--until", "2019-08-01")
-    assert code == 0 and "2019-07-29  09:00" in out and "escalate" not in out
+    assert code == 0 and "29.07.2019  09:00" in out and "escalate" not in out
     assert count(engine, select(func.count()).select_from(history)) == before
     fired = select(func.count()).where(deadline_rungs.c.fired_at.is_not(None))
     assert count(engine, fired) == 0

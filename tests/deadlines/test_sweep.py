@@ -60,7 +60,7 @@ def test_a_tick_fires_due_rungs_with_a_history_entry_as_ruhrflow(engine: Engine)
     # when the sweep runs at the time of the first reminder
     result = sweep(engine, REMIND_7D)
     # then one reminder fired, on time, recorded in the proposal's history as ruhrflow
-    assert result.counts() == {"reminder": 1, "escalation": 0, "late": 0}
+    assert result.counts() == {"reminder": 1, "escalation": 0, "late": 0, "skipped": 0}
     (info,) = result.fired
     assert (info.key, info.deadline, info.rung, info.kind) == (
         key, "consultation", "remind-7d", "reminder",
@@ -78,30 +78,56 @@ def test_a_tick_fires_due_rungs_with_a_history_entry_as_ruhrflow(engine: Engine)
     )  # fmt: skip
 
 
-def test_ticking_twice_at_the_same_now_fires_each_rung_once(engine: Engine) -> None:
+def test_ticking_twice_at_the_same_now_handles_each_rung_once(engine: Engine) -> None:
     in_consultation(engine, 2)
     first = sweep(engine, ESCALATE)
     second = sweep(engine, ESCALATE)
-    assert first.counts()["reminder"] == 4 and first.counts()["escalation"] == 2
-    assert second.fired == []
+    # the reminders come after their deadline: skipped; the escalations fire on time
+    assert first.counts() == {"reminder": 0, "escalation": 2, "late": 0, "skipped": 4}
+    assert second.fired == second.skipped == []
     assert len(scheduler_entries(engine)) == 6
 
 
-def test_catch_up_after_downtime_fires_every_missed_rung_once_marked_late(
+def test_catch_up_after_downtime_records_every_missed_rung_and_fires_only_the_last(
     engine: Engine,
 ) -> None:
     # given a proposal whose three rungs all passed while nothing ran
     in_consultation(engine)
     # when the sweep runs a week after the escalation was due
     result = sweep(engine, ESCALATE + timedelta(days=7))
-    # then each rung fired once, in order, every one marked late
-    assert [r.rung for r in result.fired] == ["remind-7d", "remind-1d", "escalate-2wd"]
-    assert all(r.late for r in result.fired)
-    assert [e["data"]["late"] for e in scheduler_entries(engine)] == [True, True, True]
+    # then the reminders, whose deadline had passed, are skipped; the escalation fires, late
+    assert [(r.rung, r.skipped) for r in result.skipped] == [
+        ("remind-7d", "deadline passed"), ("remind-1d", "deadline passed"),
+    ]  # fmt: skip
+    assert [r.rung for r in result.fired] == ["escalate-2wd"]
+    assert all(r.late for r in result.fired + result.skipped)
+    # and each is in the history once, marked late, the skipped ones as such
+    entries = scheduler_entries(engine)
+    assert [(e["kind"], e["data"].get("skipped")) for e in entries] == [
+        ("rung_skipped", "deadline passed"),
+        ("rung_skipped", "deadline passed"),
+        ("escalation", None),
+    ]
+    assert [e["data"]["late"] for e in entries] == [True, True, True]
     with engine.store.read() as conn:
         late = conn.execute(select(func.count()).where(deadline_rungs.c.late)).scalar_one()
     assert late == 3
-    assert sweep(engine, ESCALATE + timedelta(days=8)).fired == []
+    again = sweep(engine, ESCALATE + timedelta(days=8))
+    assert again.fired == again.skipped == []
+
+
+def test_of_two_late_reminders_before_the_deadline_only_the_latter_fires(
+    engine: Engine,
+) -> None:
+    # given a consultation and a sweeper that was down from before the first reminder
+    in_consultation(engine)
+    # when it runs again an hour after the second reminder, before the deadline
+    result = sweep(engine, REMIND_1D + timedelta(hours=1))
+    # then the earlier reminder is recorded as superseded, only the later one fires (late)
+    assert [(r.rung, r.skipped) for r in result.skipped] == [
+        ("remind-7d", "superseded by a later rung")
+    ]
+    assert [(r.rung, r.late, r.fire_at) for r in result.fired] == [("remind-1d", True, REMIND_1D)]
 
 
 def test_a_rung_a_few_minutes_behind_is_not_late(engine: Engine) -> None:
@@ -170,10 +196,12 @@ def test_two_concurrent_sweepers_fire_each_rung_exactly_once(
         t.join(timeout=60)
     for rt in runtimes:
         rt.close()
-    # then every rung fired exactly once, and so did its history entry
+    # then every rung fired (or, a reminder after its deadline, was skipped) exactly once,
+    # and so did its history entry
     assert errors == []
-    fired = [r.rung_id for res in results for r in res.fired]
+    fired = [r.rung_id for res in results for r in res.fired + res.skipped]
     assert len(fired) == len(set(fired)) == 24
+    assert sum(len(res.skipped) for res in results) == 16
     entries = scheduler_entries(engine)
     assert len(entries) == 24
     assert len({(e["chain"], e["trigger"]) for e in entries}) == 24

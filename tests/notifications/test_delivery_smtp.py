@@ -74,7 +74,8 @@ def test_a_status_change_arrives_with_both_parts_and_the_calendar(
     assert "Bäume für Gelsenkirchen" in body["text/html"]
     calendar = icalendar.Calendar.from_ical(body["text/calendar"])
     (event,) = calendar.walk("VEVENT")
-    assert str(event["UID"]).startswith("deadline-") and int(event["SEQUENCE"]) == 0
+    assert str(event["UID"]).endswith("@ruhrkonferenz.nrw.example")
+    assert int(event["SEQUENCE"]) == 0
     assert event.decoded("DTSTART").isoformat() == "2019-08-05T09:00:00+02:00"
     consulted, _ = by_key[f"transition:{key}:3:consultation_opened"]
     assert consulted.rcpt_tos == [COORDINATION]
@@ -122,7 +123,8 @@ def test_titles_and_comments_cannot_add_headers_or_recipients(
     title = "Ruhr\r\nBcc: evil@attacker.example\r\n=?utf-8?q?x=0D=0ABcc:_evil2@attacker.example?="
     with runtime.store.write() as conn:
         conn.execute(update(proposals).where(proposals.c.key == key).values(title=title))
-    comment = "Siehe evil3@attacker.example\r\nTo: evil4@attacker.example\r\n\r\nCc: x@y.example"
+    # (a comment may hold LF, not CR: the input policy refuses CR, see test_input_policy.py)
+    comment = "Siehe evil3@attacker.example\nTo: evil4@attacker.example\n\nCc: x@y.example"
     engine.advance(key, "submit", actor="koordination", now=NOW, comment=comment)
     controller, handler = smtp_server()
     assert deliver(runtime, smtp(controller.port), NOW).sent == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -61,7 +62,8 @@ def test_a_ministry_gets_its_proposals_changes_and_deadlines_once(runtime: Runti
     text = row["body_text"]
     assert row["subject"] == "Wochenübersicht Ruhr-Konferenz für IM: 15.07.2019 bis 21.07.2019"
     assert f"- {key} – Sicherheitskooperation" in text
-    assert "Beteiligung eröffnen, neuer Stand: Beteiligung von Kommunen" in text
+    assert "1 Vorschlag: Beteiligung eröffnen am 15.07.2019" in text
+    assert "neuer Stand: Beteiligung von Kommunen" in " ".join(text.split())
     assert "Ende der Beteiligung von Kommunen, Kammern und Verbänden: bis 05.08.2019" in text
 
 
@@ -86,3 +88,52 @@ def test_scheduler_hook_makes_the_digest_only_when_due(runtime: Runtime) -> None
     assert on_time.weekly_digest is not None
     assert on_time.weekly_digest().enqueued == ["IM"]
     assert list(digests(runtime)) == ["digest:IM:2019-W29"]
+
+
+def test_a_bulk_change_is_one_row_of_the_digest_table_with_every_key_whole(
+    runtime: Runtime,
+) -> None:
+    import email
+    import email.policy
+    from email.message import EmailMessage
+
+    from notifications.delivery import deliver
+    from notifications.mail.transport import MemoryTransport
+
+    # given eleven IM proposals whose consultation the office opened at once
+    engine = runtime.engine
+    keys = [add_proposal(engine, NOW, lead="IM") for _ in range(11)]
+    for key in keys:
+        walk_to(engine, key, "proposed", NOW)
+    engine.advance_many("open_consultation", keys=keys, actor="koordination", now=NOW)
+    notifier = Notifier.from_settings(runtime.settings, runtime.directory)
+    # when the week's digest is made and delivered
+    make_digests(engine.store, engine.machines, notifier, MONDAY)
+    transport = MemoryTransport()
+    deliver(runtime, transport, MONDAY)
+    (sent,) = [m for m in transport.outbox if m["X-Ruhrflow-Key"] == "digest:IM:2019-W29"]
+    message = email.message_from_bytes(sent.as_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    plain, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert isinstance(plain, EmailMessage) and isinstance(html, EmailMessage)
+    text = plain.get_content().replace("\r\n", "\n")
+    # then the eleven changes are one row, not eleven lines
+    section = text[text.index("ÄNDERUNGEN") : text.index("ANSTEHENDE FRISTEN")]
+    assert section.count("11 Vorschläge: Beteiligung eröffnen am 15.07.2019") == 1
+    assert "Beteiligung eröffnen" not in section.replace(
+        "11 Vorschläge: Beteiligung eröffnen am 15.07.2019", ""
+    )
+    # and every key stands whole in its row (the submission that week is the other row),
+    # no line longer than 78 characters
+    rows = section.split("\n15.07.2019  ")[1:]
+    assert [row.split("\n")[0].split(":")[0] for row in rows] == [
+        "    11  11 Vorschläge", "    11  11 Vorschläge",
+    ]  # fmt: skip
+    for row in rows:
+        assert sorted(re.findall(r"RK-\d\d-\d\d", row)) == sorted(keys)
+        assert not re.search(r"RK-(\d\d-?)?\n", row)  # no key broken at a line end
+    assert max(len(line) for line in text.splitlines()) <= 78
+    # and the HTML part shows them in a table, keys kept whole
+    body = html.get_content()
+    assert "<table" in body and body.count("11 Vorschläge: Beteiligung eröffnen") == 1
+    assert all(f'<span style="white-space:nowrap;">{key}</span>' in body for key in keys)

@@ -94,9 +94,12 @@ def assert_literal(message: EmailMessage, *texts: str) -> None:
     body = bodies(message)
     assert set(body) == {"text/plain", "text/html"}
     assert JINJA_TITLE in str(message["Subject"])
-    for part in body.values():
+    for kind, part in body.items():
         for text in texts:
-            assert text in part
+            if kind == "text/plain":  # wrapped to 78 characters a line at spaces
+                assert " ".join(text.split()) in " ".join(part.split())
+            else:
+                assert text in part
         assert "Plan 49" not in part and "Kommentar 49" not in part
     assert "Plan 49" not in str(message["Subject"])
 
@@ -160,8 +163,8 @@ HOSTILE_TITLES = {
     "lf": (f"Ruhr\nTo: {EVIL}", False),
     "cr": (f"Ruhr\rCc: {EVIL}", False),
     "crlf-body": (f"Ruhr\r\n\r\nBcc: {EVIL}", False),
-    "line-separator": (f"Ruhr\u2028Bcc: {EVIL}\u2029Cc: {EVIL}", True),
-    "next-line": (f"Ruhr\x85Bcc: {EVIL}", True),
+    "line-separator": (f"Ruhr\u2028Bcc: {EVIL}\u2029Cc: {EVIL}", False),
+    "next-line": (f"Ruhr\x85Bcc: {EVIL}", False),
 }
 
 
@@ -195,7 +198,7 @@ def test_a_hostile_title_adds_no_header_and_no_recipient(
         with runtime.store.write() as conn:
             conn.execute(update(proposals).where(proposals.c.key == key).values(title=title))
     engine.advance(key, "submit", actor="koordination", now=NOW,
-                   comment=f"=?utf-8?q?=0D=0ABcc:_{EVIL}?=\r\nBcc: {EVIL}")  # fmt: skip
+                   comment=f"=?utf-8?q?=0D=0ABcc:_{EVIL}?=\nBcc: {EVIL}")  # fmt: skip
     # when `ruhrflow notices send` delivers it over SMTP
     controller, handler = smtp_server()
     config = smtp_config(Path(runtime.settings.mail.maildir).parent, controller.port)
@@ -376,7 +379,25 @@ def test_a_non_ascii_password_fails_the_notice_cleanly(
                      env={"RUHRFLOW_SMTP_PASSWORD": password})  # fmt: skip
     with runtime.store.read() as conn:
         (row,) = conn.execute(select(outbox)).mappings().all()
-    assert result.exit_code in (0, 3) and "internal error" not in result.output
     assert row["status"] in ("failed", "pending")
+    # failed for good: exit 1; left pending for a later attempt only if unreachable: exit 3
+    assert result.exit_code == (1 if row["status"] == "failed" else 3)
+    assert "internal error" not in result.output
     assert_nowhere(password, result.output, str(row["last_error"]))
     assert "§" not in result.output + str(row["last_error"])
+
+
+def test_a_short_secret_that_is_a_word_does_not_rewrite_messages(
+    keyed: Runtime, tmp_path: Path
+) -> None:
+    # given a keyed history, checked with the wrong key "wrong" (a word, not a secret)
+    url = keyed.settings.database_url
+    config = tmp_path / "keyed.toml"
+    try:
+        # when it is verified
+        result = cli_run(url, config, "audit", "verify", env={"RUHRFLOW_AUDIT_KEY": "wrong"})
+    finally:
+        keyed.close()
+    # then the message is intact, not "the audit key is ***" (issue 18.11)
+    assert result.exit_code == 1, result.output
+    assert "or the audit key is wrong" in result.output and "***" not in result.output

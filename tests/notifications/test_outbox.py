@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from support import add_proposal, as_delivered, walk_to
 from notifications.context import open_deadlines_of
 from notifications.delivery import claim, deliver
 from notifications.events import Notifier
+from notifications.mail.addresses import calendar_uid
 from notifications.mail.model import Recipient
 from notifications.mail.transport import MemoryTransport
 from notifications.outbox import FAILED, PENDING, SENDING, Notice, enqueue, list_notices
@@ -23,9 +25,13 @@ from workflow.app.runtime import Runtime
 from workflow.deadlines.sweep import sweep
 from workflow.engine.engine import Engine
 from workflow.engine.intake import ProposalInput, create_proposals
+from workflow.store.installation import installation_id
 from workflow.store.schema import deadline_rungs, deadlines, outbox, proposals
 
 IM = "ruhr-konferenz@im.nrw.example"
+# The reminders of a consultation opened on 15 Jul 2019, 12:00 Berlin (walk_to from NOW).
+REMIND_7D = datetime(2019, 7, 29, 7, 0, tzinfo=UTC)
+REMIND_1D = datetime(2019, 8, 4, 7, 0, tzinfo=UTC)
 VM = "ruhr-konferenz@vm.nrw.example"
 MKW = "ruhr-konferenz@mkw.nrw.example"
 COORDINATION = "koordination@ruhrkonferenz.nrw.example"
@@ -141,7 +147,7 @@ def test_opening_the_consultation_tells_the_coordinators_with_the_deadline(
     )
     (ics,) = status["attachments"]
     assert ics["filename"] == "termin.ics" and ics["content_type"].startswith("text/calendar")
-    assert "UID:deadline-" in ics["content"] and "SEQUENCE:0" in ics["content"]
+    assert re.search(r"UID:[0-9a-f]{32}@", ics["content"]) and "SEQUENCE:0" in ics["content"]
 
 
 def test_progress_reports_go_to_lead_and_coordinators(engine: Engine) -> None:
@@ -161,9 +167,10 @@ def test_fired_rungs_give_reminders_and_escalations_once(engine: Engine, runtime
     key = add_proposal(engine, NOW)
     walk_to(engine, key, "consultation", NOW)
     hooks = scheduler_hooks(runtime)
-    later = NOW + timedelta(days=30)  # all three rungs of the consultation are due
-    sweep(engine, later, on_rung=hooks.on_rung)
-    sweep(engine, later, on_rung=hooks.on_rung)
+    # the reminders on time, the escalation when it is due
+    for at in (REMIND_7D, REMIND_1D, NOW + timedelta(days=30)):
+        sweep(engine, at, on_rung=hooks.on_rung)
+        sweep(engine, at, on_rung=hooks.on_rung)
     reminders = mails(engine, kind="reminder")
     (escalation,) = mails(engine, kind="escalation")
     assert len(reminders) == 2
@@ -171,10 +178,10 @@ def test_fired_rungs_give_reminders_and_escalations_once(engine: Engine, runtime
     assert all(addresses(r) == {IM, COORDINATION} for r in reminders)
     assert addresses(escalation) == {IM, COORDINATION}
     assert escalation["idempotency_key"].startswith("deadline-rung:")
-    assert "Frist überschritten" in escalation["subject"]
+    assert escalation["subject"].startswith("(verspätet) Frist überschritten")
     assert "2 Arbeitstage nach Fristende" in escalation["body_text"]
     (ics,) = escalation["attachments"]
-    assert "UID:deadline-" in ics["content"]
+    assert re.search(r"UID:[0-9a-f]{32}@", ics["content"])
 
 
 def test_claim_takes_one_due_row_and_its_lease_protects_it(engine: Engine) -> None:
@@ -233,7 +240,7 @@ def test_a_transition_stores_the_context_and_delivery_stores_what_it_sent(
     assert stored["subject"] is None and stored["body_text"] is None
     assert stored["attachments"] is None
     assert stored["context"]["proposal"]["key"] == key
-    assert stored["calendar"]["uid"].startswith("deadline-")
+    assert re.fullmatch(r"[0-9a-f]{32}@ruhrkonferenz\.nrw\.example", stored["calendar"]["uid"])
     transport = MemoryTransport()
     assert deliver(engine, transport, NOW + timedelta(days=1)).failed == 0
     (message,) = [m for m in transport.outbox if m["Message-ID"] == stored["message_id"]]
@@ -369,6 +376,7 @@ def test_a_bulk_advance_hands_over_the_deadlines_too(
     assert queries == []  # every proposal changed state: the effect knew all their deadlines
     # each notice names its own proposal's deadline, and the rungs hang on it
     with engine.store.read() as conn:
+        installation = installation_id(conn)
         for key in keys:
             pid = conn.execute(select(proposals.c.id).where(proposals.c.key == key)).scalar_one()
             (deadline_id,) = conn.execute(
@@ -385,7 +393,10 @@ def test_a_bulk_advance_hands_over_the_deadlines_too(
                 .scalars()
                 .first()["uid"]
             )
-            assert uid.startswith(f"deadline-{deadline_id}@")
+            expected = calendar_uid(
+                "ruhrkonferenz.nrw.example", "deadline", deadline_id, installation=installation
+            )
+            assert uid == expected
             rungs = conn.execute(
                 select(deadline_rungs.c.deadline_id).where(
                     deadline_rungs.c.deadline_id == deadline_id

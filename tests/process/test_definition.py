@@ -122,10 +122,15 @@ def test_an_empty_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     assert f"{path}:1: (document): the file is empty" in result.stderr
 
 
-def test_a_missing_file_is_reported(tmp_path: Path) -> None:
-    result = run("definition", "check", str(tmp_path / "nope.yaml"))
-    assert result.exit_code == 1
-    assert "no such file" in result.stderr
+def test_a_missing_file_is_bad_input(tmp_path: Path) -> None:
+    # a file that is not there is the caller's mistake: one error line, exit 2
+    missing = tmp_path / "nope.yaml"
+    result = run("definition", "check", str(missing))
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {missing}: no such file\n"
+    result = run("definition", "check", str(tmp_path))
+    assert result.exit_code == 2 and result.stderr.startswith("error: ")
+    assert "is a directory" in result.stderr and len(result.stderr.splitlines()) == 1
 
 
 def test_duplicate_key(tmp_path: Path) -> None:
@@ -338,9 +343,16 @@ def test_show_mermaid() -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == "stateDiagram-v2"
     assert "    [*] --> idea" in lines
-    assert "    cabinet --> approved : approve" in lines
-    assert "    implementation --> implementation : report_progress" in lines
+    # German labels on the transitions too, not the English trigger ids
+    assert "    cabinet --> approved : Kabinettbeschluss (Umsetzung)" in lines
+    assert "    implementation --> implementation : Umsetzungsstand melden" in lines
     assert "    withdrawn --> [*]" in lines
+    # one box per phase, holding its states
+    phases = _blocks(lines, "    state ")
+    assert list(phases) == ['"Zuhören" as phase_zuhoeren {', '"Entscheiden" as phase_entscheiden {',
+                            '"Handeln" as phase_handeln {']  # fmt: skip
+    assert "        cabinet : Kabinettvorlage" in phases['"Entscheiden" as phase_entscheiden {']
+    assert "        approved : Vom Kabinett beschlossen" in phases['"Handeln" as phase_handeln {']
     # Mermaid takes everything after ':' as the label; a second ':' would break it.
     assert all(line.count(":") <= 1 for line in lines)
 
@@ -351,8 +363,30 @@ def test_show_dot() -> None:
     out = result.stdout
     assert out.startswith('digraph "ruhr_konferenz" {')
     assert out.rstrip().endswith("}")
-    assert 'cabinet -> approved [label="approve"];' in out
+    assert 'cabinet -> approved [label="Kabinettbeschluss (Umsetzung)"];' in out
     assert re.search(r"completed \[label=\"Abgeschlossen\", peripheries=2\]", out)
+    # top to bottom, one cluster per phase with its states, the phases stacked
+    assert "rankdir=TB;" in out and "rankdir=LR" not in out
+    clusters = _blocks(out.splitlines(), "    subgraph ")
+    assert list(clusters) == ['"cluster_zuhoeren" {', '"cluster_entscheiden" {',
+                              '"cluster_handeln" {']  # fmt: skip
+    assert '        label="Entscheiden";' in clusters['"cluster_entscheiden" {']
+    assert any(line.startswith("        cabinet [") for line in clusters['"cluster_entscheiden" {'])
+    assert "    proposed -> consultation [style=invis, weight=10];" in out
+
+
+def _blocks(lines: list[str], opener: str) -> dict[str, list[str]]:
+    """The lines inside each ``opener … {`` block, by the rest of its first line."""
+    blocks: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in lines:
+        if line.startswith(opener):
+            current = blocks.setdefault(line.removeprefix(opener), [])
+        elif line == "    }":
+            current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
 
 
 def test_show_of_a_broken_file_is_one_error_line(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from workflow.scheduler.daemon import (
 from workflow.store.schema import actor_refs, deadline_rungs, history
 
 REPO = Path(__file__).resolve().parents[2]
-SWEEP_LINE = re.compile(r"sweep at \S+: reminder=(\d+) escalation=(\d+) late=(\d+)")
+SWEEP_LINE = re.compile(r"sweep at \S+: reminder=(\d+) escalation=(\d+) late=(\d+) skipped=(\d+)")
 
 
 def noop() -> None:
@@ -105,9 +105,9 @@ def start_daemon(database_url: str, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def sweep_lines(log: Path) -> list[tuple[int, int, int]]:
+def sweep_lines(log: Path) -> list[tuple[int, int, int, int]]:
     text = log.read_text(encoding="utf-8", errors="replace")
-    return [(int(a), int(b), int(c)) for a, b, c in SWEEP_LINE.findall(text)]
+    return [(int(a), int(b), int(c), int(d)) for a, b, c, d in SWEEP_LINE.findall(text)]
 
 
 def wait_for(condition: Any, timeout: float = 15.0) -> bool:
@@ -154,8 +154,9 @@ def test_two_scheduler_processes_duplicate_nothing_and_stop_on_sigterm(
     assert [proc.wait(timeout=15) for proc in daemons] == [0, 0]
     for log in logs:
         assert "scheduler stopped" in log.read_text()
-    # and every rung fired once, with one history entry each, split between the two
-    totals = [sum(a + b for a, b, _ in sweep_lines(log)) for log in logs]
+    # and every rung fired once (the reminders, after their deadline, as skipped), with one
+    # history entry each, split between the two
+    totals = [sum(a + b + d for a, b, _, d in sweep_lines(log)) for log in logs]
     assert sum(totals) == 18
     with engine.store.read() as conn:
         entries = conn.execute(
@@ -163,7 +164,8 @@ def test_two_scheduler_processes_duplicate_nothing_and_stop_on_sigterm(
             .join(actor_refs, actor_refs.c.ref == history.c.actor_ref)
             .where(
                 actor_refs.c.actor_id == "ruhrflow",
-                history.c.kind.in_(("reminder", "escalation")),  # not the notice_sent entries
+                # not the notice_sent entries
+                history.c.kind.in_(("reminder", "escalation", "rung_skipped")),
             )
         ).all()
     assert len(entries) == len(set(entries)) == 18

@@ -26,9 +26,12 @@ TABLES = ("proposals", "history", "deadlines", "deadline_rungs", "outbox", "acto
 
 def _play(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ten proposals through the whole lifecycle, a bulk advance, a sweep and a delivery."""
-    # actor refs are random; numbered here so that both runs chain the same bytes
+    # actor refs commit to the actor with a random salt; numbered here so that both runs
+    # chain the same bytes
     numbers = iter(range(1, 1000))
-    monkeypatch.setattr("workflow.store.repo.secrets.token_hex", lambda n: f"{next(numbers):024x}")
+    monkeypatch.setattr(
+        "workflow.store.attribution.secrets.token_hex", lambda n: f"{next(numbers):0{2 * n}x}"
+    )
     config = tmp_path / f"{path.stem}.toml"
     config.write_text(config_text(tmp_path / "mail"), encoding="utf-8")
     rt = open_runtime(load_settings(config, database_url=f"sqlite:///{path}", env={}))
@@ -49,10 +52,19 @@ def _play(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         rt.close()
 
 
+def _columns(conn: sqlite3.Connection, table: str) -> str:
+    # recorded_at is the database's own clock at the insert: it differs between two runs
+    names = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+    return ", ".join(n for n in names if n != "recorded_at")
+
+
 def _dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
     conn = sqlite3.connect(path)
     try:
-        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in TABLES}
+        return {
+            t: conn.execute(f"SELECT {_columns(conn, t)} FROM {t} ORDER BY 1").fetchall()
+            for t in TABLES
+        }
     finally:
         conn.close()
 

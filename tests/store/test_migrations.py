@@ -9,7 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from conftest import NOW
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 
 from notifications.delivery import deliver
 from notifications.mail.addresses import message_id
@@ -47,7 +47,7 @@ def _old_form_notice(conn: Connection) -> None:
             "recipients": json.dumps([{"name": "IM", "address": "ruhr-konferenz@im.nrw.example"}]),
             "attachments": "[]",
             "now": NOW,
-            "mid": message_id("old:1", "ruhrflow.invalid"),
+            "mid": message_id("old:1", "ruhrflow.invalid", installation="0" * 32),
         },
     )
 
@@ -78,10 +78,40 @@ def test_the_downgrade_below_0004_refuses_while_notices_are_unrendered(store: St
             outbox.insert().values(
                 idempotency_key="new:1", kind="digest", recipients=[], subject="S",
                 context={}, status="failed", attempts=0, next_attempt_at=NOW,
-                message_id=message_id("new:1", "ruhrflow.invalid"), created_at=NOW,
+                message_id=message_id("new:1", "ruhrflow.invalid", installation="0" * 32),
+                created_at=NOW,
             )
         )  # fmt: skip
     # when the schema is taken back to 0003, then it refuses and nothing changes
     with pytest.raises(RuntimeError, match="1 notice"), store.write() as conn:
         command.downgrade(alembic_config(conn), "0003")
     assert current_revision(store) == head_revision()
+
+
+def test_chains_written_before_0006_verify_after_it(runtime: Runtime) -> None:
+    from support import add_proposal, walk_to
+
+    from workflow.audit import verify_store
+    from workflow.store.schema import history
+
+    store, engine = runtime.store, runtime.engine
+    # given history written, and the schema taken back before 0006 (no recorded_at)
+    key = add_proposal(engine, NOW)
+    walk_to(engine, key, "consultation", NOW)
+    with store.write() as conn:
+        command.downgrade(alembic_config(conn), "0005_web")
+    assert current_revision(store) == "0005_web"
+    # when it is upgraded again and the proposal goes on
+    upgrade(store)
+    assert current_revision(store) == head_revision()
+    engine.record_statement(key, party="Stadt Essen", group="kommune", position="support",
+                            text="", actor="koordination", now=NOW)  # fmt: skip
+    # then the old entries (recorded_at unknown) and the new one verify as one chain
+    with store.read() as conn:
+        recorded = conn.execute(
+            select(history.c.recorded_at).where(history.c.chain == key).order_by(history.c.seq)
+        ).scalars().all()  # fmt: skip
+    assert recorded[:-1] == [None] * (len(recorded) - 1) and recorded[-1] is not None
+    result = verify_store(store, key=engine.audit_key)
+    assert result.ok, result.broken
+    assert result.entries == len(recorded)

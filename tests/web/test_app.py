@@ -104,6 +104,24 @@ def test_coordinator_approves_through_form_and_confirm_step(app: Flask, runtime:
     assert "Vom Kabinett beschlossen" in page and "Kabinett" in page
 
 
+def test_a_multi_line_comment_from_a_textarea_is_kept_with_lf(app: Flask, runtime: Runtime) -> None:
+    # given a coordinator whose browser sends the textarea's line breaks as CRLF (HTML forms)
+    b = login(app, "koordination")
+    comment = "Kabinett vom 5.11.2019\r\nTOP 3"
+    # when they confirm the approval with it
+    done = b.post(
+        "/proposals/RK-03-01/actions/approve",
+        {"step": "confirm", "field_decision_date": "2019-11-05", "comment": comment,
+         "expected_version": "5"},
+    )  # fmt: skip
+    # then it is accepted (the input policy refuses CR, issue 18.9) and stored with LF
+    assert done.status_code == 303, done.get_data(as_text=True)  # type: ignore[attr-defined]
+    from workflow.cli.advance import history_rows
+
+    (entry,) = [e for e in history_rows(runtime, "RK-03-01") if e["trigger"] == "approve"]
+    assert entry["comment"] == "Kabinett vom 5.11.2019\nTOP 3"
+
+
 def test_a_stale_confirm_is_a_conflict_and_writes_nothing(app: Flask, runtime: Runtime) -> None:
     b = login(app, "koordination")
     before = history_length(runtime, "RK-03-01")

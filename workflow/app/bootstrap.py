@@ -7,9 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import insert, select
 
-from workflow.errors import DefinitionConflict
+from workflow.errors import DefinitionConflict, InvalidInput
+from workflow.inputs import integer_range
 from workflow.process.definition import Definition
 from workflow.store.db import Store
+from workflow.store.installation import ensure_installation
 from workflow.store.migrate import upgrade
 from workflow.store.schema import definitions
 
@@ -22,6 +24,19 @@ class InitResult:
     schema_after: str
     definition_id: int
     definition_registered: bool
+    installation_id: str
+
+
+def version_problem(version: int) -> str | None:
+    """Why the definitions table cannot hold ``version``, or None (issue 18.8).
+
+    The process layer knows no table; ``definition check`` and ``init`` both ask here, so
+    that a definition that checks clean can be registered.
+    """
+    highest = integer_range(definitions.c.version)[1]
+    if not 1 <= version <= highest:
+        return f"must be a whole number from 1 to {highest}, not {version}"
+    return None
 
 
 def register_definition(store: Store, definition: Definition, now: datetime) -> tuple[int, bool]:
@@ -30,6 +45,9 @@ def register_definition(store: Store, definition: Definition, now: datetime) -> 
     The same name and version with other content is refused: a changed process needs a
     new version, so that running proposals keep the version they started on.
     """
+    problem = version_problem(definition.version)
+    if problem is not None:
+        raise InvalidInput(f"definition {definition.name}: version: {problem}")
     with store.write() as conn:
         row = conn.execute(
             select(definitions.c.id, definitions.c.content_hash).where(
@@ -60,6 +78,11 @@ def register_definition(store: Store, definition: Definition, now: datetime) -> 
 
 def initialise(store: Store, definition: Definition, now: datetime) -> InitResult:
     """Create or upgrade the schema and register ``definition``; safe to run again."""
+    problem = version_problem(definition.version)
+    if problem is not None:  # before the schema is touched
+        raise InvalidInput(f"definition {definition.name}: version: {problem}")
     before, after = upgrade(store)
+    with store.write() as conn:  # made by migration 0007; here for a database without it
+        installation = ensure_installation(conn, now)
     definition_id, registered = register_definition(store, definition, now)
-    return InitResult(before, after, definition_id, registered)
+    return InitResult(before, after, definition_id, registered, installation)

@@ -194,6 +194,7 @@ class _Simulation:
         self._order = 0
         self.next_digest = _next_monday_seven(self.now)
         self.fired = {"reminder": 0, "escalation": 0}
+        self.quarter = _quarter(self.now)
 
     def schedule(self, when: datetime, label: str, action: Callable[[datetime], None]) -> None:
         """Run ``action(now)`` at ``when`` (steps at the same moment keep their order)."""
@@ -219,9 +220,26 @@ class _Simulation:
             )
         )
 
+    def _reach(self, now: datetime) -> None:
+        """Move the clock to ``now``, with a line for every simulated quarter begun."""
+        from workflow.store.schema import history as history_table
+
+        while _quarter(now) > self.quarter:
+            year, q = self.quarter
+            self.quarter = (year + q // 4, q % 4 + 1)
+            with self.engine.store.read() as conn:
+                entries = conn.execute(select(func.count()).select_from(history_table)).scalar()
+            start = date(self.quarter[0], 3 * self.quarter[1] - 2, 1)
+            self.progress(
+                f"{start:%Y-%m-%d}  quarter {self.quarter[0]}-Q{self.quarter[1]} begins:"
+                f" {entries} history entries, {self.fired['reminder']} reminders and"
+                f" {self.fired['escalation']} escalations so far"
+            )
+        self.now = now
+
     def _tick(self, now: datetime, *, digest: bool) -> None:
 
-        self.now = now
+        self._reach(now)
         done = tick(self.runtime, self.hooks, now, digest=digest)
         counts = done.sweep.counts()
         self.fired["reminder"] += counts["reminder"]
@@ -238,17 +256,23 @@ class _Simulation:
             if is_digest:
                 self.next_digest = _next_monday_seven(self.next_digest + timedelta(minutes=1))
             self._tick(moment, digest=is_digest)
-        self.now = until
+        self._reach(until)
 
     def run(self) -> None:
         """Play every scripted step in time order, the scheduler in between."""
         while self.queue:
             event = heapq.heappop(self.queue)
             self.run_until(event.when)
+            self._reach(event.when)
             event.action(event.when)
             if self.hooks.deliver_outbox is not None:
                 self.hooks.deliver_outbox()
         self.run_until(END.astimezone(UTC))
+
+
+def _quarter(moment: datetime) -> tuple[int, int]:
+    local = moment.astimezone(BERLIN)
+    return local.year, (local.month - 1) // 3 + 1
 
 
 def _next_monday_seven(after: datetime) -> datetime:
@@ -435,7 +459,6 @@ class _Round:
             "submit_to_cabinet",
             self.ministry(p),
             now,
-            fields={"cabinet_session": "2019-11-05"},
         )
 
     # --- phase 3: Handeln (budget, implementation, outcomes) ------------------------------

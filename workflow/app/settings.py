@@ -49,6 +49,9 @@ class MailSettings:
     templates: Path | None
     smtp: SMTPSettings
     max_attempts: int
+    reply_to: str = ""
+    signature: str = "Koordinierung der Ruhr-Konferenz"
+    footer: str = ""
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,9 @@ def load_settings(
                     timeout_seconds=float(smtp.get("timeout_seconds", 30)),
                 ),
                 max_attempts=int(mail["delivery"]["max_attempts"]),
+                reply_to=str(mail.get("reply_to") or ""),
+                signature=str(mail.get("signature") or ""),
+                footer=str(mail.get("footer") or ""),
             ),
             allow_impersonation=_flag(raw, "security", "allow_impersonation"),
             audit_key=key.encode("utf-8") if key else None,

@@ -7,11 +7,13 @@ them, proves them unaltered and derives the public progress reports from them.
 
 Pseudonymisation scheme (GDPR erasure)
 --------------------------------------
-History never stores a person: each entry carries an opaque ``actor_ref`` (random, 24
-hex digits), and only the table ``actor_refs`` maps a ref to an actor id. The hash
-chain covers the ref, not the person. ``ruhrflow audit pseudonymise ID`` replaces the
-actor id behind every ref of that person by one pseudonym (``pseudonym-<random>``) and
-sets ``pseudonymised_at``; no history row changes, so every chain still verifies, and
+History never stores a person: each entry carries an opaque ``actor_ref``, and only the
+table ``actor_refs`` maps a ref to an actor id. The hash chain covers the ref, not the
+person — but the ref is a salted commitment to the id (``store/attribution.py``; 24 random hex
+digits for refs made before), so exports and ``verify`` prove the attribution.
+``ruhrflow audit pseudonymise ID`` replaces the actor id behind every ref of that person
+by one pseudonym (``pseudonym-<random>``), deletes the salt and sets
+``pseudonymised_at``; no history row changes, so every chain still verifies, and
 the log shows the pseudonym (the entries stay attributable to one unknown person). The
 erasure itself is a ``pseudonymise`` entry on ``@system`` that names the pseudonym and
 the number of refs, never the person. Later actions of the same id get a new ref.

@@ -1,16 +1,22 @@
 """Exporting history with its hashes, and verifying such an export offline.
 
 Both formats stream: rows are read through a server-side cursor and written line by
-line, ordered by (chain, seq), each with every hashed field, ``hash`` and — for the
-reader, outside the hash — the ``actor`` behind the ref (a pseudonym after erasure).
+line, ordered by (chain, seq), each with every hashed field, ``hash`` and — outside the
+hash — the ``actor`` behind the ref (a pseudonym after erasure) and ``actor_salt``, with
+which the ref proves the actor (``workflow/store/attribution.py``; null after erasure and
+for refs made before the commitments).
 
 - JSON Lines: a header object (``ruhrflow_audit_export``), one object per entry, and a
   trailer ``{"end": {"rows", "chains", "heads_digest"}}``, so a cut-off file shows.
 - CSV: a header row of the column names; ``data`` is canonical JSON; the column
   ``nulls`` names the fields that are null (CSV cannot tell null from empty text).
+  Cells are neutralised against spreadsheet formulas (:mod:`workflow.spreadsheet`); the
+  reader restores them before hashing, so the hashes cover the original values. A file may
+  start with a UTF-8 byte order mark and use ``;`` as its delimiter (German Excel).
 
 ``verify_file`` re-computes every chain of such a file with the same walker as
-``audit verify``; it needs the same ``RUHRFLOW_AUDIT_KEY`` when the export was keyed.
+``audit verify``, and every actor from its ref and salt; it needs the same
+``RUHRFLOW_AUDIT_KEY`` when the export was keyed.
 """
 
 from __future__ import annotations
@@ -27,14 +33,18 @@ from typing import Any, TextIO
 from sqlalchemy import select
 
 from workflow.audit.checkpoint import find_checkpoint, heads_digest
-from workflow.audit.verify import BATCH, Break, VerifyResult, walk
+from workflow.audit.verify import BATCH, Break, VerifyResult, reporting, walk
 from workflow.engine.chain import HASHED_FIELDS, format_time
 from workflow.errors import InvalidInput
+from workflow.progress import ProgressCallback
+from workflow.spreadsheet import BOM, csv_writer, restore
+from workflow.store.attribution import check_entries
 from workflow.store.db import Store
 from workflow.store.schema import actor_refs, history
 
 FORMATS = ("jsonl", "csv")
-CSV_COLUMNS = (*HASHED_FIELDS, "hash", "actor", "nulls")
+CSV_COLUMNS = (*HASHED_FIELDS, "hash", "actor", "actor_salt", "nulls")
+_CSV_REQUIRED = (*HASHED_FIELDS, "hash", "actor", "nulls")  # exports before actor_salt too
 _NULLABLE = ("from_state", "to_state", "comment")
 _EXPORT_MARK = "ruhrflow_audit_export"
 
@@ -50,7 +60,7 @@ class ExportSummary:
 
 def _entries(store: Store) -> Iterator[dict[str, Any]]:
     stmt = (
-        select(history, actor_refs.c.actor_id)
+        select(history, actor_refs.c.actor_id, actor_refs.c.salt)
         .select_from(history.outerjoin(actor_refs, actor_refs.c.ref == history.c.actor_ref))
         .order_by(history.c.chain, history.c.seq)
         .execution_options(yield_per=BATCH)
@@ -61,6 +71,7 @@ def _entries(store: Store) -> Iterator[dict[str, Any]]:
             entry["at"] = format_time(row["at"])
             entry["hash"] = row["hash"]
             entry["actor"] = row["actor_id"]
+            entry["actor_salt"] = row["salt"]
             yield entry
 
 
@@ -70,14 +81,27 @@ def canonical_json(value: Any) -> str:
 
 
 def export_history(
-    store: Store, out: TextIO, *, fmt: str, keyed: bool, now: datetime
+    store: Store,
+    out: TextIO,
+    *,
+    fmt: str,
+    keyed: bool,
+    now: datetime,
+    delimiter: str = ",",
+    bom: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> ExportSummary:
-    """Write every history entry to ``out`` in ``fmt`` (jsonl or csv), streaming."""
+    """Write every history entry to ``out`` in ``fmt`` (jsonl or csv), streaming.
+
+    For CSV, ``delimiter`` and ``bom`` shape the file for spreadsheets; ``progress`` is
+    called with the number of entries written so far (total unknown), every :data:`BATCH`
+    entries.
+    """
     if fmt not in FORMATS:
         raise InvalidInput(f"export format must be one of {', '.join(FORMATS)}")
     heads: list[tuple[str, int, str]] = []
     rows = 0
-    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+    writer = csv_writer(out, delimiter=delimiter, bom=bom) if fmt == "csv" else None
     if writer is not None:
         writer.writerow(CSV_COLUMNS)
     else:
@@ -100,6 +124,10 @@ def export_history(
             writer.writerow(["" if cells[c] is None else cells[c] for c in CSV_COLUMNS])
         else:
             out.write(canonical_json(entry) + "\n")
+        if progress is not None and rows % BATCH == 0:
+            progress(rows, None)
+    if progress is not None:
+        progress(rows, None)
     digest = heads_digest(heads)
     if writer is None:
         trailer = {"end": {"rows": rows, "chains": len(heads), "heads_digest": digest}}
@@ -116,7 +144,7 @@ class _Trailer:
 def read_export(path: Path, trailer: _Trailer | None = None) -> Iterator[dict[str, Any]]:
     """The entries of an export file (jsonl or csv, detected from the first byte)."""
     try:
-        handle = path.open(encoding="utf-8", newline="")
+        handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise InvalidInput(f"{path}: {exc.strerror or exc}") from None
     with handle:
@@ -151,30 +179,44 @@ def _read_jsonl(path: Path, handle: TextIO, trailer: _Trailer | None) -> Iterato
 
 def _read_csv(path: Path, handle: TextIO) -> Iterator[dict[str, Any]]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # checkpoint entries carry all heads
-    reader = csv.DictReader(handle)
-    if reader.fieldnames is None or any(c not in reader.fieldnames for c in CSV_COLUMNS):
+    first = handle.readline()
+    handle.seek(0)
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.DictReader(handle, delimiter=delimiter)
+    if reader.fieldnames is None or any(c not in reader.fieldnames for c in _CSV_REQUIRED):
         raise InvalidInput(f"{path}: not a ruhrflow audit export (CSV columns differ)")
     for number, cells in enumerate(reader, start=2):
         try:
-            entry: dict[str, Any] = dict(cells)
-            entry["seq"] = int(cells["seq"])
-            entry["data"] = json.loads(cells["data"])
+            entry: dict[str, Any] = {
+                name: restore(value) if isinstance(value, str) else value
+                for name, value in cells.items()
+            }
+            entry["seq"] = int(entry["seq"])
+            entry["data"] = json.loads(entry["data"])
         except (ValueError, json.JSONDecodeError):
             raise InvalidInput(f"{path}:{number}: malformed seq or data") from None
-        for name in filter(None, cells["nulls"].split(",")):
+        for name in filter(None, str(entry["nulls"]).split(",")):
             entry[name] = None
+        entry["actor_salt"] = cells.get("actor_salt") or None
         yield entry
 
 
 def _is_jsonl(path: Path) -> bool:
     with path.open(encoding="utf-8") as handle:
-        return handle.read(1) == "{"
+        return handle.read(2).lstrip(BOM)[:1] == "{"
 
 
 def verify_file(
-    path: Path, *, key: bytes | None, checkpoint_digest: str | None = None
+    path: Path,
+    *,
+    key: bytes | None,
+    checkpoint_digest: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> VerifyResult:
-    """Verify an export offline: every chain, the trailer, and optionally a checkpoint."""
+    """Verify an export offline: every chain, the trailer, and optionally a checkpoint.
+
+    ``progress(done, None)`` hears of every :data:`BATCH` entries checked.
+    """
     checkpoint = None
     if checkpoint_digest is not None:
         found = find_checkpoint(read_export(path), checkpoint_digest)
@@ -182,7 +224,13 @@ def verify_file(
             return VerifyResult(0, 0, bool(key), None, Break("@system", None, found))
         checkpoint = found
     trailer = _Trailer()
-    result = walk(read_export(path, trailer), key=key, checkpoint=checkpoint)
+    entries = reporting(read_export(path, trailer), progress, None)
+    result = walk(entries, key=key, checkpoint=checkpoint)
+    if result.broken is None:
+        misattributed = check_entries(read_export(path))
+        if misattributed is not None:
+            broken = Break(*misattributed)
+            return VerifyResult(result.entries, result.chains, bool(key), None, broken)
     if result.broken is not None or not _is_jsonl(path):
         return result
     end = trailer.value

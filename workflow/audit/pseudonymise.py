@@ -2,10 +2,11 @@
 
 History rows name an actor only through an opaque ``actor_ref``; the hash chain covers
 the ref. Erasure therefore changes ``actor_refs`` — every ref of the person gets one
-pseudonym (``pseudonym-<random>``) and ``pseudonymised_at`` — and never a history row,
-so every chain still verifies. The erasure is recorded on ``@system`` (kind
-``pseudonymise``) with the pseudonym and the number of refs, never the person. Later
-actions of the same id get a fresh ref (``repo.actor_ref_for`` skips pseudonymised refs).
+pseudonym (``pseudonym-<random>``) and ``pseudonymised_at``, and loses the salt of its
+commitment (``workflow/store/attribution.py``) — and never a history row, so every chain
+still verifies. The erasure is recorded on ``@system`` (kind ``pseudonymise``) with the
+pseudonym and the number of refs, never the person. Later actions of the same id get a
+fresh ref (``repo.actor_ref_for`` skips pseudonymised refs).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def pseudonymise(engine: Engine, actor_id: str, *, by: str, now: datetime) -> Ps
         conn.execute(
             update(actor_refs)
             .where(actor_refs.c.ref.in_(refs))
-            .values(actor_id=pseudonym, pseudonymised_at=now)
+            .values(actor_id=pseudonym, pseudonymised_at=now, salt=None)
         )
         entry = append_system_entry(
             conn,

@@ -14,8 +14,15 @@ What each row must satisfy, and what a failure means:
   was inserted, removed or the rows were reordered;
 - the chain ends where the proposal row says its head is (``history_seq`` and
   ``history_head``) — else the tail was cut off or rows were appended outside ruhrflow;
+- the proposal row's ``state`` is where the chain's last entry leads, and its
+  ``row_version`` is the last seq (every change of the row is one entry) — else the row
+  was changed outside ruhrflow (``UPDATE proposals SET state = …``);
+- the database's own time of each insert (``recorded_at``, migration 0006; NULL before)
+  never goes backwards within a chain — else an entry was written out of order;
 - against a checkpoint: every chain it names still reaches its recorded seq with the
-  recorded hash — else the tail was truncated, the chain rewritten or deleted.
+  recorded hash — else the tail was truncated, the chain rewritten or deleted;
+- every actor ref still commits to the actor ``actor_refs`` names for it (with its salt;
+  ``workflow/store/attribution.py``) — else the person behind entries was changed.
 """
 
 from __future__ import annotations
@@ -26,17 +33,20 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from workflow.audit.checkpoint import CheckpointRecord, find_checkpoint, heads_digest
 from workflow.engine.chain import GENESIS, canonical_bytes, encode_entry, format_time
 from workflow.engine.history import SYSTEM_CHAIN, is_system_chain
+from workflow.progress import ProgressCallback
 from workflow.store.db import Store
-from workflow.store.schema import history, proposals
+from workflow.store.schema import actor_refs, history, proposals
 
 BATCH = 2_000  # rows per fetch from the server-side cursor
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -94,10 +104,11 @@ class _Stop(Exception):
 class ChainWalker:
     """Checks rows ordered by (chain, seq), one at a time; stops at the first break.
 
-    A row is a mapping with the hashed fields and ``hash``; rows from the database also
-    carry ``p_key``, ``p_seq`` and ``p_head`` (the proposal row's view of the chain head,
-    ``p_key`` None when no proposal holds the chain). ``checkpoint`` maps chain → (seq,
-    hash) as recorded by a checkpoint.
+    A row is a mapping with the hashed fields and ``hash`` (and ``recorded_at`` where
+    known); rows from the database also carry ``p_key``, ``p_seq``, ``p_head``,
+    ``p_state`` and ``p_version`` (the proposal row's view of the chain head, ``p_key``
+    None when no proposal holds the chain). ``checkpoint`` maps chain → (seq, hash) as
+    recorded by a checkpoint.
     """
 
     key: bytes | None = None
@@ -107,8 +118,11 @@ class ChainWalker:
     _chain: str | None = None
     _seq: int = 0
     _head: str = GENESIS
-    _proposal: tuple[bool, int | None, str | None] | None = None
+    _proposal: tuple[Any, ...] | None = None
     _checkpoint_hash_seen: bool = False
+    _to_state: str | None = None
+    _recorded: Any = None  # the last recorded_at seen in this chain (None: not recorded)
+    _recorded_seq: int = 0
 
     def feed(self, row: Mapping[str, Any], payload: bytes | None = None) -> None:
         """Check one row; raises _Stop at a break.
@@ -120,7 +134,15 @@ class ChainWalker:
         if chain != self._chain:
             self._finish_chain()
             proposal = (
-                (row["p_key"] is not None, row["p_seq"], row["p_head"]) if "p_key" in row else None
+                (
+                    row["p_key"] is not None,
+                    row["p_seq"],
+                    row["p_head"],
+                    row.get("p_state"),
+                    row.get("p_version"),
+                )
+                if "p_key" in row
+                else None
             )
             self._start_chain(chain, proposal)
         self._check(
@@ -129,9 +151,20 @@ class ChainWalker:
             row["prev_hash"],
             row["hash"],
             canonical_bytes(row) if payload is None else payload,
+            row["to_state"],
+            row.get("recorded_at"),
         )
 
-    def _check(self, chain: str, seq: int, prev_hash: str, stored: str, payload: bytes) -> None:
+    def _check(
+        self,
+        chain: str,
+        seq: int,
+        prev_hash: str,
+        stored: str,
+        payload: bytes,
+        to_state: str | None,
+        recorded_at: Any,
+    ) -> None:
         expected = self._seq + 1
         if seq != expected:
             if seq > expected:
@@ -161,8 +194,22 @@ class ChainWalker:
                         )
                     )
                 self._checkpoint_hash_seen = True
+        if recorded_at is not None:
+            if self._recorded is not None and recorded_at < self._recorded:
+                raise _Stop(
+                    Break(
+                        chain,
+                        seq,
+                        f"recorded by the database at {_shown(recorded_at)}, before seq"
+                        f" {self._recorded_seq} ({_shown(self._recorded)}): the entry was"
+                        " written out of order, or the server's clock went back",
+                    )
+                )
+            self._recorded = recorded_at
+            self._recorded_seq = seq
         self._seq = seq
         self._head = stored
+        self._to_state = to_state
         self.entries += 1
 
     def _broken(
@@ -206,14 +253,15 @@ class ChainWalker:
             )
         )
 
-    def _start_chain(
-        self, chain: str, proposal: tuple[bool, int | None, str | None] | None
-    ) -> None:
+    def _start_chain(self, chain: str, proposal: tuple[Any, ...] | None) -> None:
         self._chain = chain
         self._seq = 0
         self._head = GENESIS
         self._checkpoint_hash_seen = False
         self._proposal = proposal
+        self._to_state = None
+        self._recorded = None
+        self._recorded_seq = 0
 
     def _finish_chain(self) -> None:
         chain = self._chain
@@ -221,7 +269,7 @@ class ChainWalker:
             return
         seq, head = self._seq, self._head
         if self._proposal is not None:
-            exists, p_seq, p_head = self._proposal
+            exists, p_seq, p_head, p_state, p_version = self._proposal
             if not exists and not is_system_chain(chain):
                 raise _Stop(
                     Break(chain, seq, "no proposal holds this chain: the proposal row was deleted")
@@ -247,6 +295,25 @@ class ChainWalker:
             if exists and p_head != head:
                 raise _Stop(
                     Break(chain, seq, "the last hash differs from the head the proposal records")
+                )
+            if exists and p_state is not None and p_state != self._to_state:
+                raise _Stop(
+                    Break(
+                        chain,
+                        seq,
+                        f"the proposal is in state {p_state!r}, but its history (seq {seq})"
+                        f" leads to {self._to_state!r}: the proposal row was changed outside"
+                        " ruhrflow",
+                    )
+                )
+            if exists and p_version is not None and p_version != seq:
+                raise _Stop(
+                    Break(
+                        chain,
+                        seq,
+                        f"the proposal's row version is {p_version}, but its history has {seq}"
+                        " entries: the proposal row was changed outside ruhrflow",
+                    )
                 )
         if self.checkpoint is not None:
             recorded = self.checkpoint.get(chain)
@@ -314,6 +381,9 @@ _ROWS = (
         proposals.c.key.label("p_key"),
         proposals.c.history_seq.label("p_seq"),
         proposals.c.history_head.label("p_head"),
+        proposals.c.state.label("p_state"),
+        proposals.c.row_version.label("p_version"),
+        history.c.recorded_at,
     )
     .select_from(history.outerjoin(proposals, proposals.c.key == history.c.chain))
     .order_by(history.c.chain, history.c.seq)
@@ -332,12 +402,15 @@ def _walk_raw(
     check = walker._check
     current = None
     try:
-        for chain, seq, prev, digest, payload, p_key, p_seq, p_head in entries:
+        for (
+            chain, seq, prev, digest, payload, p_key, p_seq, p_head, to_state, recorded_at,
+            p_state, p_version,
+        ) in entries:  # fmt: skip
             if chain != current:
                 walker._finish_chain()
-                walker._start_chain(chain, (p_key is not None, p_seq, p_head))
+                walker._start_chain(chain, (p_key is not None, p_seq, p_head, p_state, p_version))
                 current = chain
-            check(chain, seq, prev, digest, payload)
+            check(chain, seq, prev, digest, payload, to_state, recorded_at)
         walker.finish()
     except _Stop as stop:
         return VerifyResult(walker.entries, len(walker.heads), bool(key), None, stop.broken)
@@ -350,13 +423,39 @@ def stream_rows(conn: Any) -> Iterator[Mapping[str, Any]]:
     yield from conn.execute(_ROWS).mappings()
 
 
+def reporting(
+    items: Iterable[_T], progress: ProgressCallback | None, total: int | None
+) -> Iterable[_T]:
+    """``items`` as they are, calling ``progress(done, total)`` every :data:`BATCH` items
+    and at the end (``items`` itself when there is no ``progress``: the hot loop stays bare)."""
+    if progress is None:
+        return items
+
+    def counted() -> Iterator[_T]:
+        # Chunks of BATCH through islice: no per-row bookkeeping in the hot loop.
+        rows, done = iter(items), 0
+        while chunk := list(islice(rows, BATCH)):
+            yield from chunk
+            done += len(chunk)
+            if len(chunk) == BATCH:
+                progress(done, total)
+        progress(done, total if total is not None else done)
+
+    return counted()
+
+
 def verify_store(
-    store: Store, *, key: bytes | None, checkpoint_digest: str | None = None
+    store: Store,
+    *,
+    key: bytes | None,
+    checkpoint_digest: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> VerifyResult:
     """Verify every chain in the database (and against a checkpoint when given).
 
     One read transaction: SQLite (WAL) and PostgreSQL (one statement, one snapshot)
-    see a consistent history while writers go on.
+    see a consistent history while writers go on. ``progress(done, total)`` hears of every
+    :data:`BATCH` entries checked.
     """
     with store.read() as conn:
         checkpoint = None
@@ -365,7 +464,11 @@ def verify_store(
             if isinstance(found, str):
                 return VerifyResult(0, 0, bool(key), None, Break(SYSTEM_CHAIN, None, found))
             checkpoint = found
-        result = _walk_raw(raw_entries(conn), key=key, checkpoint=checkpoint)
+        total = None
+        if progress is not None:
+            total = conn.execute(select(func.count()).select_from(history)).scalar_one()
+        entries = reporting(raw_entries(conn), progress, total)
+        result = _walk_raw(entries, key=key, checkpoint=checkpoint)
         if result.broken is None:
             orphan = conn.execute(
                 select(proposals.c.key, proposals.c.history_seq)
@@ -381,7 +484,34 @@ def verify_store(
                     " all entries were deleted",
                 )
                 return VerifyResult(result.entries, result.chains, bool(key), None, broken)
+            misattributed = _misattributed(conn)
+            if misattributed is not None:
+                return VerifyResult(result.entries, result.chains, bool(key), None, misattributed)
     return result
+
+
+def _misattributed(conn: Any) -> Break | None:
+    """The first entry whose ref no longer commits to the actor ``actor_refs`` names."""
+    from workflow.store.attribution import attribution_problem
+
+    refs = conn.execute(
+        select(actor_refs.c.ref, actor_refs.c.actor_id, actor_refs.c.salt).order_by(
+            actor_refs.c.ref
+        )
+    ).all()
+    for ref, actor_id, salt in refs:
+        problem = attribution_problem(ref, actor_id, salt)
+        if problem is None:
+            continue
+        first = conn.execute(
+            select(history.c.chain, history.c.seq)
+            .where(history.c.actor_ref == ref)
+            .order_by(history.c.chain, history.c.seq)
+            .limit(1)
+        ).first()
+        if first is not None:  # a ref no entry uses attributes nothing
+            return Break(first.chain, first.seq, f"{problem} (actor_refs was edited)")
+    return None
 
 
 def _system_rows(conn: Any) -> Iterator[Mapping[str, Any]]:
@@ -399,7 +529,8 @@ def _system_rows(conn: Any) -> Iterator[Mapping[str, Any]]:
 
 _RAW_SQL = (
     "SELECT h.chain, h.seq, h.kind, h.trigger, h.from_state, h.to_state, h.actor_ref,"
-    " h.comment, h.data, h.at, h.prev_hash, h.hash, p.key, p.history_seq, p.history_head"
+    " h.comment, h.data, h.at, h.prev_hash, h.hash, p.key, p.history_seq, p.history_head,"
+    " h.recorded_at, p.state, p.row_version"
     " FROM history h LEFT OUTER JOIN proposals p ON p.key = h.chain"
     " ORDER BY h.chain, h.seq"
 )
@@ -426,8 +557,10 @@ def _sqlite_time(text: Any) -> str:
 
 
 def raw_entries(conn: Any) -> Iterator[tuple[Any, ...]]:
-    """Every history row ordered by (chain, seq), streamed, as
-    ``(chain, seq, prev_hash, hash, canonical bytes, p_key, p_seq, p_head)``.
+    """Every history row ordered by (chain, seq), streamed, as ``(chain, seq, prev_hash,
+    hash, canonical bytes, p_key, p_seq, p_head, to_state, recorded_at, p_state,
+    p_version)`` (``recorded_at`` or None: a datetime on PostgreSQL, on SQLite the text
+    ``YYYY-MM-DD HH:MM:SS.fff`` in UTC, which orders as the times do).
 
     The driver's own values (no SQLAlchemy type processing, no mapping per row); the
     canonical bytes are byte-identical to ``workflow.engine.chain.canonical_bytes`` of the row as
@@ -439,14 +572,39 @@ def raw_entries(conn: Any) -> Iterator[tuple[Any, ...]]:
     loads = json.loads
     for part in result.partitions(BATCH):
         for row in part:
-            chain, seq, kind, trig, src, dst, ref, comment, data, at, prev, digest, pk, ps, ph = row
+            (
+                chain, seq, kind, trig, src, dst, ref, comment, data, at, prev, digest, pk, ps, ph,
+                recorded, p_state, p_version,
+            ) = row  # fmt: skip
             if on_sqlite:
                 at_text = _sqlite_time(at)
                 if data is not None:
                     data = loads(data)
+                if recorded is not None and (
+                    recorded.__class__ is not str or len(recorded) != 23 or recorded[10] != " "
+                ):
+                    recorded = _sqlite_recorded(recorded)
             else:
                 at_text = format_time(at)
             payload = encode_entry(
                 chain, seq, kind, trig, src, dst, ref, comment, data, at_text, prev
             )
-            yield chain, seq, prev, digest, payload, pk, ps, ph
+            yield chain, seq, prev, digest, payload, pk, ps, ph, dst, recorded, p_state, p_version
+
+
+def _sqlite_recorded(value: Any) -> str:
+    """``recorded_at`` as SQLite's column default writes it (``YYYY-MM-DD HH:MM:SS.fff``,
+    UTC), which compares as text: the form of every row ruhrflow writes, so only other
+    forms are parsed here (cut to milliseconds: an earlier time never becomes a later one)."""
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    return at.strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
+
+
+def _shown(value: Any) -> str:
+    """A recorded time in a break's message (UTC)."""
+    if isinstance(value, datetime):
+        at = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return format_time(at)
+    return str(value)

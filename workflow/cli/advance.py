@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from workflow.app.reads import history_rows, trigger_rows
 from workflow.cli.context import obj
-from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+from workflow.cli.output import Field, emit_json, emit_listing, format_option, listing_options
+from workflow.cli.progress import Progress, progress_option
 
 if TYPE_CHECKING:
     from workflow import Applied
 
-HISTORY_COLUMNS = [
-    ("seq", "#"),
-    ("at_local", "AT (Berlin)"),
-    ("trigger", "TRIGGER"),
-    ("change", "STATE"),
-    ("actor", "ACTOR"),
-    ("comment", "COMMENT"),
+# The same fields, in the same order, as ``audit log`` (machine formats).
+HISTORY_FIELDS = [
+    Field("key", "KEY", table=False),
+    Field("seq", "#", "int"),
+    Field("at", "AT (Berlin)", "time"),
+    Field("actor", "ACTOR"),
+    Field("kind", "KIND", table=False),
+    Field("trigger", "TRIGGER"),
+    Field("from_state", "FROM", table=False),
+    Field("to_state", "TO", table=False),
+    Field("change", "STATE", machine=False),
+    Field("comment", "COMMENT"),
+    Field("data", "DATA", "json", table=False),
+    Field("hash", "HASH", table=False),
 ]
 
 
@@ -36,6 +45,7 @@ HISTORY_COLUMNS = [
     help="Apply what can be applied, list the rest (default: all or nothing).",
 )
 @format_option("text", "json")
+@progress_option
 @click.pass_context
 def advance(
     ctx: click.Context,
@@ -45,6 +55,7 @@ def advance(
     assignments: tuple[str, ...],
     partial: bool,
     fmt: str,
+    quiet: bool,
 ) -> None:
     """Fire TRIGGER on the proposals KEY… (or --where state=S), in one transaction.
 
@@ -76,16 +87,18 @@ def advance(
         ]
         refused: list[tuple[str, Any]] = []
     else:
-        result = engine.advance_many(
-            trigger,
-            keys=keys or None,
-            where_state=state,
-            actor=actor,
-            now=c.now,
-            comment=comment,
-            fields=fields,
-            partial=partial,
-        )
+        with Progress(f"advance {trigger}", unit="proposals", quiet=quiet) as progress:
+            result = engine.advance_many(
+                trigger,
+                keys=keys or None,
+                where_state=state,
+                actor=actor,
+                now=c.now,
+                comment=comment,
+                fields=fields,
+                partial=partial,
+                progress=progress.callback,
+            )
         applied, refused = result.applied, result.refused
         if not applied and not refused:
             raise InvalidInput(f"no proposal is in state {state!r}")
@@ -139,23 +152,19 @@ def triggers(
 
 @click.command()
 @click.argument("key")
-@format_option("text", "json")
+@listing_options
 @click.pass_context
-def history(ctx: click.Context, key: str, fmt: str) -> None:
+def history(ctx: click.Context, key: str, fmt: str, output: Path | None, excel: bool) -> None:
     """The history of proposal KEY, oldest first."""
     entries = history_rows(obj(ctx).runtime, key)
-    if fmt == "json":
-        emit_json(entries)
-        return
     for e in entries:
-        e["at_local"] = local_time(e["at"])
         same = e["from_state"] == e["to_state"]
         e["change"] = (
             e["to_state"]
             if same or e["from_state"] is None
             else (f"{e['from_state']} → {e['to_state']}")
         )
-    emit_rows(entries, HISTORY_COLUMNS, "table")
+    emit_listing(entries, HISTORY_FIELDS, fmt, output=output, excel=excel)
 
 
 # --- the JSON of `advance` ------------------------------------------------------------------

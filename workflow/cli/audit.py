@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
+from workflow.cli.advance import HISTORY_FIELDS
 from workflow.cli.context import obj, parse_now
-from workflow.cli.output import emit_json, format_option, local_time
+from workflow.cli.groups import HelpGroup
+from workflow.cli.output import emit_json, emit_listing, format_option, listing_options, local_time
+from workflow.cli.progress import Progress, progress_option
 from workflow.process.vocabulary import BERLIN
 
-LOG_COLUMNS = (
-    "key",
-    "seq",
-    "at",
-    "actor",
-    "kind",
-    "trigger",
-    "from_state",
-    "to_state",
-    "comment",
-    "data",
-    "hash",
-)
 
-
-@click.group()
+@click.group(cls=HelpGroup)
 def audit() -> None:
     """Verify, checkpoint, read and export the hash-chained history."""
 
@@ -50,8 +37,11 @@ def audit() -> None:
     help="Verify an export file offline instead of the database.",
 )
 @format_option("text", "json")
+@progress_option
 @click.pass_context
-def verify(ctx: click.Context, digest: str | None, file: Path | None, fmt: str) -> None:
+def verify(
+    ctx: click.Context, digest: str | None, file: Path | None, fmt: str, quiet: bool
+) -> None:
     """Re-compute every chain; exit 1 at the first break, naming the chain and seq.
 
     Uses RUHRFLOW_AUDIT_KEY when the history is keyed (HMAC-SHA-256).
@@ -62,10 +52,15 @@ def verify(ctx: click.Context, digest: str | None, file: Path | None, fmt: str) 
 
     c = obj(ctx)
     key = c.settings.audit_key
-    if file is not None:
-        result = verify_file(file, key=key, checkpoint_digest=digest)
-    else:
-        result = verify_store(c.runtime.store, key=key, checkpoint_digest=digest)
+    with Progress("verify", unit="entries", quiet=quiet) as progress:
+        if file is not None:
+            result = verify_file(
+                file, key=key, checkpoint_digest=digest, progress=progress.callback
+            )
+        else:
+            result = verify_store(
+                c.runtime.store, key=key, checkpoint_digest=digest, progress=progress.callback
+            )
     if fmt == "json":
         emit_json(result.as_dict())
         if result.broken is not None:
@@ -135,7 +130,7 @@ def _bound(text: str | None, *, end: bool) -> datetime | None:
 @click.option("--until", metavar="DATE", help="Up to and including this day (or before a time).")
 @click.option("--actor", metavar="ID", help="Only entries by this actor id or pseudonym.")
 @click.option("--trigger", metavar="T", help="Only entries with this trigger.")
-@format_option("text", "json", "csv")
+@listing_options
 @click.pass_context
 def log(
     ctx: click.Context,
@@ -145,20 +140,23 @@ def log(
     actor: str | None,
     trigger: str | None,
     fmt: str,
+    output: Path | None,
+    excel: bool,
 ) -> None:
-    """History entries of one proposal (KEY) or of all, oldest first, streamed."""
+    """History entries of one proposal (KEY) or of all, oldest first, streamed.
+
+    The table is one line per entry; json and csv carry the fields of `history`.
+    """
     from workflow.audit.log import audit_log
 
     lower, upper = _bound(since, end=False), _bound(until, end=True)
     with obj(ctx).runtime.store.read() as conn:
         entries = audit_log(conn, key=key, since=lower, until=upper, actor=actor, trigger=trigger)
-        if fmt == "json":
-            _stream_json(entries)
-        elif fmt == "csv":
-            _stream_csv(entries)
-        else:
+        if fmt == "table" and output is None:
             for e in entries:
                 click.echo(_log_line(e))
+        else:
+            emit_listing(entries, HISTORY_FIELDS, fmt, output=output, excel=excel)
 
 
 def _log_line(e: Mapping[str, Any]) -> str:
@@ -173,29 +171,6 @@ def _log_line(e: Mapping[str, Any]) -> str:
     return "".join(ch if ch.isprintable() else " " for ch in line)
 
 
-def _stream_json(entries: Iterable[Mapping[str, Any]]) -> None:
-    out = sys.stdout
-    out.write("[")
-    for i, e in enumerate(entries):
-        text = json.dumps({**e, "at": e["at"].isoformat()}, ensure_ascii=False)
-        out.write(("\n  " if i == 0 else ",\n  ") + text)
-    out.write("\n]\n")
-    out.flush()
-
-
-def _stream_csv(entries: Iterable[Mapping[str, Any]]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(LOG_COLUMNS)
-    for e in entries:
-        cells = {
-            **e,
-            "at": e["at"].isoformat(),
-            "data": json.dumps(e["data"], sort_keys=True, ensure_ascii=False),
-        }
-        writer.writerow(["" if cells[c] is None else cells[c] for c in LOG_COLUMNS])
-    sys.stdout.flush()
-
-
 @audit.command("export")
 @format_option("jsonl", "csv")
 @click.option(
@@ -205,26 +180,40 @@ def _stream_csv(entries: Iterable[Mapping[str, Any]]) -> None:
     metavar="FILE",
     help="The file to write ('-' for standard output).",
 )
+@click.option("--excel", is_flag=True, help="CSV for German Excel: ';' between cells.")
+@progress_option
 @click.pass_context
-def export(ctx: click.Context, fmt: str, output: str) -> None:
-    """Export every history entry with its hashes, for verification offline."""
+def export(ctx: click.Context, fmt: str, output: str, excel: bool, quiet: bool) -> None:
+    """Export every history entry with its hashes, for verification offline.
+
+    A CSV file starts with a byte order mark (for Excel) and has its formula-like cells
+    neutralised; `audit verify --file` reads both back to the original values.
+    """
     from workflow.audit.export import export_history
     from workflow.errors import InvalidInput
 
     c = obj(ctx)
     rt = c.runtime
     keyed = rt.engine.audit_key is not None
-    if output == "-":
-        summary = export_history(rt.store, sys.stdout, fmt=fmt, keyed=keyed, now=c.now)
-    else:
-        path = Path(output)
-        partial = path.with_name(path.name + ".partial")
-        try:
-            with partial.open("w", encoding="utf-8", newline="") as out:
-                summary = export_history(rt.store, out, fmt=fmt, keyed=keyed, now=c.now)
-            partial.replace(path)
-        except OSError as exc:
-            raise InvalidInput(f"{output}: {exc.strerror or exc}") from None
+    delimiter = ";" if excel else ","
+    with Progress("export", unit="entries", quiet=quiet) as progress:
+        if output == "-":
+            summary = export_history(
+                rt.store, sys.stdout, fmt=fmt, keyed=keyed, now=c.now, delimiter=delimiter,
+                bom=excel, progress=progress.callback,
+            )  # fmt: skip
+        else:
+            path = Path(output)
+            partial = path.with_name(path.name + ".partial")
+            try:
+                with partial.open("w", encoding="utf-8", newline="") as out:
+                    summary = export_history(
+                        rt.store, out, fmt=fmt, keyed=keyed, now=c.now, delimiter=delimiter,
+                        bom=fmt == "csv", progress=progress.callback,
+                    )  # fmt: skip
+                partial.replace(path)
+            except OSError as exc:
+                raise InvalidInput(f"{output}: {exc.strerror or exc}") from None
     click.echo(
         f"exported {summary.rows} entries of {summary.chains} chains to {output};"
         f" heads digest {summary.heads_digest}",

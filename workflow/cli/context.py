@@ -11,8 +11,14 @@ import click
 from workflow.process.vocabulary import BERLIN
 
 if TYPE_CHECKING:
+    from workflow.access.logins import LoginRights
     from workflow.app.runtime import Runtime
     from workflow.app.settings import Settings
+
+# The days a given time may fall on: far enough for any simulation, and far enough from
+# year 1 and 9999 that a time zone shift or a deadline a century ahead cannot overflow.
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2999, 12, 31)
 
 
 def parse_now(text: str) -> datetime:
@@ -21,6 +27,8 @@ def parse_now(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{text!r} is not an ISO date or datetime (2019-11-05T10:00)") from None
+    if not EARLIEST <= value.date() <= LATEST:
+        raise ValueError(f"{text!r} lies outside {EARLIEST} to {LATEST}")
     if value.tzinfo is None:
         value = value.replace(tzinfo=BERLIN)
     return value.astimezone(UTC)
@@ -29,9 +37,12 @@ def parse_now(text: str) -> datetime:
 def parse_day(text: str) -> date:
     """An ISO date (YYYY-MM-DD)."""
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a date YYYY-MM-DD") from None
+    if not EARLIEST <= day <= LATEST:
+        raise click.BadParameter(f"{text!r} lies outside {EARLIEST} to {LATEST}")
+    return day
 
 
 @dataclass
@@ -45,6 +56,7 @@ class CliContext:
     _settings: Settings | None = field(default=None, repr=False)
     _runtime: Runtime | None = field(default=None, repr=False)
     _actor: str | None = field(default=None, repr=False)
+    _rights: tuple[LoginRights | None] | None = field(default=None, repr=False)
 
     @property
     def now(self) -> datetime:
@@ -70,17 +82,46 @@ class CliContext:
         return self._runtime
 
     def require_actor(self) -> str:
-        """The acting identity for a command that changes data (validated)."""
+        """The acting identity for a command that changes data (validated).
+
+        On PostgreSQL ``--now`` is refused here unless the database lets the login set
+        the clock (see :mod:`workflow.access.logins`).
+        """
         actor = self._acting(required=True)
         assert actor is not None
+        self.require_clock()
         return actor
+
+    def require_clock(self) -> None:
+        """Refuse ``--now`` on a command that writes, for a login without the clock right."""
+        from workflow.access.identity import check_clock
+
+        if self.fixed_now is not None:
+            check_clock(self.rights, self.fixed_now)
+
+    def require_system(self, action: str) -> None:
+        """For the scheduler's system actions: the login must be named for them (and may
+        set the clock if ``--now`` is given). Nothing to check on SQLite."""
+        from workflow.access.identity import check_system
+
+        check_system(self.rights, action)
+        self.require_clock()
+
+    @property
+    def rights(self) -> LoginRights | None:
+        """What the database says about the login (PostgreSQL), None on SQLite; read once."""
+        if self._rights is None:
+            from workflow.access.logins import login_rights
+
+            self._rights = (login_rights(self.runtime.store),)
+        return self._rights[0]
 
     def resolve_actor(self) -> str | None:
         """The acting identity if there is one (validated against the directory).
 
-        On PostgreSQL it is the authenticated database user, mapped to a directory actor;
-        ``--as`` is refused there unless ``[security] allow_impersonation`` is set. On
-        SQLite it is ``--as`` (see :mod:`workflow.access.identity`).
+        On PostgreSQL it is the authenticated database user, mapped to a directory actor by
+        the table ``logins``; ``--as`` is refused there unless the database grants the
+        login impersonation. On SQLite it is ``--as`` (see :mod:`workflow.access.identity`).
         """
         return self._acting(required=False)
 
@@ -92,10 +133,9 @@ class CliContext:
         if actor is None:
             rt = self.runtime
             actor = self._actor = acting_actor(
-                rt.store,
                 rt.directory,
                 self.actor_id,
-                allow_impersonation=self.settings.allow_impersonation,
+                rights=self.rights,
                 required=required,
             )
         if actor is None and required:

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING
 import click
 
 from workflow.cli.context import obj
+from workflow.cli.groups import HelpGroup
+from workflow.errors import Problem
 
 if TYPE_CHECKING:
     from workflow.process.definition import Definition
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def definition() -> None:
     """Check and draw process definitions."""
 
@@ -21,16 +23,37 @@ def definition() -> None:
 @definition.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def check(file: Path) -> None:
-    """Validate and lint FILE; list every problem (exit 1) or say it is clean (exit 0)."""
+    """Validate and lint FILE; list every problem (exit 1) or say it is clean (exit 0).
+
+    A FILE that cannot be read is bad input (exit 2).
+    """
+    from workflow.errors import InvalidInput
     from workflow.process.definition import problems_of
 
-    problems = problems_of(file)
+    if not file.exists():
+        raise InvalidInput(f"{file}: no such file")
+
+    problems = problems_of(file) or _registration_problems(file)
     for p in problems:
         click.echo(str(p), err=True)
     if problems:
         click.echo(f"{file}: {len(problems)} problem(s)", err=True)
         raise click.exceptions.Exit(1)
     click.echo(f"{file}: clean")
+
+
+def _registration_problems(file: Path) -> list[Problem]:
+    """What keeps a valid definition out of the database (a version beyond its column)."""
+    from workflow.app.bootstrap import version_problem
+    from workflow.process.definition import load_definition
+
+    definition = load_definition(file)
+    problem = version_problem(definition.version)
+    if problem is None:
+        return []
+    lines = definition.source_text.splitlines()
+    line = next((i for i, text in enumerate(lines, 1) if text.startswith("version:")), None)
+    return [Problem(str(file), line, "version", problem)]
 
 
 @definition.command("show")

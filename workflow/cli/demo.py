@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from workflow.cli.output import emit_table
+from workflow.cli.output import emit_table, german_amount
 
 
 @click.command()
@@ -31,12 +31,10 @@ def demo(directory: Path, fresh: bool, quiet: bool, password: str | None) -> Non
     demo always uses its own directory.
     """
     from workflow.app.demo import run_demo
+    from workflow.cli.progress import Progress
 
-    def progress(line: str) -> None:
-        if not quiet:
-            click.echo(line, err=True)
-
-    summary = run_demo(directory, fresh=fresh, progress=progress)
+    with Progress("demo", quiet=quiet) as progress:
+        summary = run_demo(directory, fresh=fresh, progress=progress.note)
     web_password = _demo_accounts(summary.config, password)
     _print_summary(summary)
     click.echo(f"  ruhrflow --config {summary.config} serve   # then open http://127.0.0.1:8000/")
@@ -78,7 +76,7 @@ def _print_summary(s: Any) -> None:
     columns = [("group", "GROUP"), ("state", "STATE"), *[(k, k.upper()) for k in hf]]
     emit_table([r for r in s.status_rows if r.get("total")], [*columns, ("total", "TOTAL")])
     click.echo("")
-    click.echo(f"2020 Landesmittel: {s.funds_2020:,.0f} EUR".replace(",", "."))
+    click.echo(f"2020 Landesmittel: {german_amount(s.funds_2020)}")
     click.echo("")
     click.echo("Notices (outbox) by kind and status:")
     rows = [

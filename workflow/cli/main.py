@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Write the public board: a static site with open data.",
     ),
     "db": ("workflow.cli.db:db", "Database roles: print or apply the PostgreSQL grants."),
+    "data": ("workflow.cli.data:data", "Where the shipped proposals, definition and config are."),
     "serve": ("workflow.cli.web:serve", "Run the web application (gunicorn)."),
     "user": ("workflow.cli.web:user", "Web accounts: set-password, disable, list."),
     "token": ("workflow.cli.web:token", "API tokens: create, revoke."),
@@ -87,6 +88,11 @@ class LazyGroup(click.Group):
         if not kwargs.get("standalone_mode", True):
             return super().main(*args, **kwargs)
         kwargs["standalone_mode"] = False
+        given = args[0] if args else kwargs.get("args")
+        problem = not_utf8(sys.argv[1:] if given is None else list(given))
+        if problem is not None:
+            click.echo(f"error: {problem}; nothing was done", err=True)
+            sys.exit(2)
         try:
             result = super().main(*args, **kwargs)
         except click.UsageError as exc:
@@ -128,6 +134,33 @@ class LazyGroup(click.Group):
                 obj.close()
 
 
+ENVIRONMENT = ("RUHRFLOW_ACTOR", "RUHRFLOW_DATABASE_URL", "RUHRFLOW_CONFIG")
+
+
+def not_utf8(argv: list[str]) -> str | None:
+    """What in the arguments (or ruhrflow's variables) is not valid UTF-8, or None.
+
+    Python hands bytes that are no UTF-8 over as lone surrogates; the database driver
+    cannot encode them, so they are refused here, once, for every option and argument.
+    """
+    for number, arg in enumerate(argv, start=1):
+        if isinstance(arg, str) and not _encodable(arg):
+            return f"argument {number} is not valid UTF-8 text ({os.fsencode(arg)!r})"
+    for name in ENVIRONMENT:
+        value = os.environ.get(name)
+        if value is not None and not _encodable(value):
+            return f"{name} is not valid UTF-8 text"
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def report_internal_error(ctx: click.Context, exc: Exception) -> None:
     """Exit 70 with one line: an exception no input should reach — a bug in ruhrflow.
 
@@ -143,16 +176,30 @@ def report_internal_error(ctx: click.Context, exc: Exception) -> None:
     ctx.exit(EXIT_INTERNAL)
 
 
+# Shorter secrets are not masked: they are words ("wrong", "ruhr") as often as secrets, and
+# masking them rewrote innocent messages ("the audit key is ***").
+MIN_MASKED = 8
+
+
 def _without_secrets(text: str, obj: Any) -> str:
     """``text`` with every secret ruhrflow knows of replaced by ``***`` (a last line of
-    defence: messages are written not to carry secrets in the first place)."""
+    defence: messages are written not to carry secrets in the first place; server replies
+    that could echo the SMTP password are not repeated, see notifications/mail/replies.py)."""
+    from urllib.parse import quote, quote_plus
+
     from workflow.app.settings import secret_values
 
     urls = [os.environ.get("RUHRFLOW_DATABASE_URL")]
     if isinstance(obj, CliContext):
         urls.append(obj.db_url)
-    for secret in secret_values(os.environ, urls):
-        text = text.replace(secret, "***")
+    forms = {
+        form
+        for secret in secret_values(os.environ, urls)
+        if len(secret) >= MIN_MASKED
+        for form in (secret, quote(secret, safe=""), quote_plus(secret))
+    }
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
     return text
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from workflow.cli.context import CliContext, obj
-from workflow.cli.output import emit_json, emit_rows, local_time
+from workflow.cli.output import emit_json, emit_rows, local_time, rfc3339
 
 if TYPE_CHECKING:
     from workflow.engine.migration import MigrationItem, MigrationPlan
@@ -134,7 +134,10 @@ def _stream_json(head: MigrationPlan, chunks: Iterable[list[MigrationItem]]) -> 
     separator = "  "
     for chunk in chunks:
         for item in chunk:
-            click.echo(separator + json.dumps(item.as_dict(), ensure_ascii=False))
+            doc = item.as_dict()
+            for opening in doc["opens"]:  # times as every JSON document gives them
+                opening["due_at"] = rfc3339(opening["due_at"])
+            click.echo(separator + json.dumps(doc, ensure_ascii=False))
             separator = ", "
     click.echo("]}")
 

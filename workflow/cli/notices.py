@@ -1,23 +1,46 @@
 """``ruhrflow notices list|send|retry|preview``: the outbox from the command line.
 
-Exit codes: ``send`` exits 3 when the transport is unreachable (temporary failures and
-nothing sent — the notices stay pending and are retried later); ``retry`` exits 2 for an id
-that does not exist and 1 when a named notice is not ``failed`` (nothing is changed then).
+Exit codes: ``send`` exits 3 when the transport was unreachable (the notices stay pending and
+are retried later), else 1 when a notice failed for good in this run (550, 535, or its last
+attempt); a server's temporary refusal (4xx, greylisting) is retried and exits 0. ``retry``
+exits 2 for an id that does not exist and 1 when a named notice is not ``failed`` (nothing is
+changed then).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from workflow.cli.context import obj
-from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+from workflow.cli.groups import HelpGroup
+from workflow.cli.output import Field, emit_json, emit_listing, format_option, listing_options
+from workflow.cli.params import DigitRange
 
+EXIT_REFUSED = 1
 EXIT_UNAVAILABLE = 3
 
+NOTICE_FIELDS = [
+    Field("id", "ID", "int"),
+    Field("status", "STATUS"),
+    Field("kind", "KIND"),
+    Field("key", "PROPOSAL"),
+    Field("to", "TO", "list"),
+    Field("attempts", "TRIES", "int"),
+    Field("next_attempt_at", "NEXT", "time"),
+    Field("sent_at", "SENT", "time"),
+    Field("subject", "SUBJECT"),
+    Field("last_error", "ERROR"),
+    Field("idempotency_key", "IDEMPOTENCY KEY", table=False),
+    Field("message_id", "MESSAGE-ID", table=False),
+    Field("lease_until", "LEASE UNTIL", "time", table=False),
+    Field("created_at", "CREATED", "time", table=False),
+]
 
-@click.group()
+
+@click.group(cls=HelpGroup)
 def notices() -> None:
     """The outbox of email notices: list, send, retry, preview."""
 
@@ -28,10 +51,17 @@ def notices() -> None:
     type=click.Choice(["pending", "sending", "sent", "failed"]),
     help="Only notices in this status.",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
-@format_option("table", "json")
+@click.option("--limit", type=DigitRange(min=1), default=None, help="At most this many.")
+@listing_options
 @click.pass_context
-def list_(ctx: click.Context, status: str | None, limit: int | None, fmt: str) -> None:
+def list_(
+    ctx: click.Context,
+    status: str | None,
+    limit: int | None,
+    fmt: str,
+    output: Path | None,
+    excel: bool,
+) -> None:
     """Notices, newest first (failed ones with their last error)."""
     from notifications.mail.render import renderer_for
     from notifications.outbox import list_notices
@@ -42,41 +72,30 @@ def list_(ctx: click.Context, status: str | None, limit: int | None, fmt: str) -
         rows = list_notices(conn, status=status, limit=limit, renderer=renderer)
     for r in rows:
         r["to"] = [x["address"] for x in r.pop("recipients")]
-    if fmt == "json":
-        emit_json(rows)
-        return
-    if not rows:
-        click.echo("no notices" + (f" with status {status}" if status else ""))
-        return
-    shown = [
-        {**r, "next": local_time(r["next_attempt_at"]) if r["status"] == "pending" else "",
-         "sent": local_time(r["sent_at"]), "error": r["last_error"] or ""}
-        for r in rows
-    ]  # fmt: skip
-    emit_rows(
-        shown,
-        [
-            ("id", "ID"), ("status", "STATUS"), ("kind", "KIND"), ("key", "PROPOSAL"),
-            ("to", "TO"), ("attempts", "TRIES"), ("next", "NEXT"), ("sent", "SENT"),
-            ("subject", "SUBJECT"), ("error", "ERROR"),
-        ],
-        "table",
-    )  # fmt: skip
+    if fmt == "table":
+        for r in rows:  # a pending notice's next attempt; the others have none that matters
+            if r["status"] != "pending":
+                r["next_attempt_at"] = None
+    empty = "no notices" + (f" with status {status}" if status else "")
+    emit_listing(rows, NOTICE_FIELDS, fmt, output=output, excel=excel, empty=empty)
 
 
 @notices.command("send")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@click.option("--limit", type=DigitRange(min=1), default=None, help="At most this many.")
 @format_option("text", "json")
 @click.pass_context
 def send(ctx: click.Context, limit: int | None, fmt: str) -> None:
     """Deliver the notices due now; print what was sent, retried and failed.
 
-    Exits 3 when the transport is unreachable (nothing sent, temporary failures).
+    One line per notice not delivered: "error: …" on stderr for one that failed for good,
+    "retry: …" for one refused for now (4xx, greylisting). Exits 3 when the transport was
+    unreachable, else 1 when a notice failed for good (550, 535), else 0.
     """
     from notifications.delivery import deliver, transport_from_settings
     from notifications.outbox import count_by_status
 
     c = obj(ctx)
+    c.require_system("deliver notices")
     runtime = c.runtime
     counts = deliver(runtime, transport_from_settings(runtime.settings), c.now, limit=limit)
     with runtime.store.read() as conn:
@@ -88,9 +107,21 @@ def send(ctx: click.Context, limit: int | None, fmt: str) -> None:
             f"sent {counts.sent}, to retry {counts.retried}, failed {counts.failed};"
             f" outbox: {left['pending']} pending, {left['failed']} failed"
         )
+    for problem in counts.problems:
+        what = f"notice {problem.notice_id} ({problem.idempotency_key})"
+        if problem.status == "failed":
+            click.echo(f"error: {what} failed: {problem.error}", err=True)
+        elif not problem.unreachable and fmt != "json":
+            click.echo(f"retry: {what} refused for now: {problem.error}")
     if counts.unreachable:
-        click.echo("error: the mail transport is unreachable; the notices stay pending", err=True)
+        reason = next(p.error for p in counts.problems if p.unreachable)
+        click.echo(
+            f"error: the mail transport is unreachable; the notices stay pending: {reason}",
+            err=True,
+        )
         ctx.exit(EXIT_UNAVAILABLE)
+    if counts.failed:
+        ctx.exit(EXIT_REFUSED)
 
 
 @notices.command("retry")
@@ -105,6 +136,7 @@ def retry(ctx: click.Context, ids: tuple[int, ...], all_failed: bool) -> None:
     if bool(ids) == all_failed:
         raise click.UsageError("give notice IDs or --all-failed (not both)")
     c = obj(ctx)
+    c.require_clock()
     with c.runtime.store.write() as conn:
         if ids:
             found = outbox.statuses_of(conn, ids)
@@ -142,6 +174,8 @@ def preview(ctx: click.Context, key: str, event: str, html: bool, fmt: str) -> N
     if fmt == "json":
         emit_json(result)
         return
+    if result["hypothetical"]:
+        click.echo(f"Hypothetical: {result['hypothetical']}")
     click.echo(f"Kind: {result['kind']}")
     click.echo(f"To: {', '.join(_recipient(r) for r in result['recipients']) or '(none)'}")
     if result["calendar"]:

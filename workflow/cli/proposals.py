@@ -9,38 +9,53 @@ import click
 
 from workflow.app.reads import list_rows, show_detail
 from workflow.cli.context import obj
-from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+from workflow.cli.groups import HelpGroup
+from workflow.cli.output import (
+    Field,
+    emit_json,
+    emit_listing,
+    format_option,
+    german_amount,
+    listing_options,
+    local_time,
+    machine_amount,
+    machine_value,
+    rfc3339,
+    shown,
+)
+from workflow.cli.params import DigitRange
+from workflow.cli.progress import Progress, progress_option
 
 if TYPE_CHECKING:
     pass
 
-LIST_COLUMNS = [
-    ("key", "KEY"),
-    ("state", "STATE"),
-    ("handlungsfeld", "HF"),
-    ("themenforum", "FORUM"),
-    ("lead", "LEAD"),
-    ("cost_estimate", "COST EUR"),
-    ("title", "TITLE"),
-    ("definition", "DEFINITION"),
-]
-# CSV carries the definition's version and full hash as columns of their own.
-CSV_COLUMNS = [
-    *LIST_COLUMNS[:-1],
-    ("definition_version", "DEFINITION VERSION"),
-    ("definition_hash", "DEFINITION HASH"),
+LIST_FIELDS = [
+    Field("key", "KEY"),
+    Field("state", "STATE"),
+    Field("handlungsfeld", "HF", "int"),
+    Field("themenforum", "FORUM", "int"),
+    Field("lead", "LEAD"),
+    Field("participating", "PARTICIPATING", "list", table=False),
+    Field("cost_estimate", "COST", "amount"),
+    Field("title", "TITLE"),
+    Field("version", "VERSION", "int", table=False),
+    Field("definition_id", "DEFINITION", "int", table=False),
+    Field("state_entered_at", "STATE SINCE", "time", table=False),
+    Field("updated_at", "UPDATED", "time", table=False),
+    Field("definition_version", "DEF", "int"),
+    Field("definition_hash", "DEFINITION HASH", table=False),
 ]
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def proposal() -> None:
     """Add, import, list and show proposals."""
 
 
 @proposal.command("add")
 @click.option("--title", required=True, help="German title of the proposal.")
-@click.option("--handlungsfeld", type=click.IntRange(1, 5), required=True, help="1 to 5.")
-@click.option("--forum", "themenforum", type=click.IntRange(1, 99), required=True,
+@click.option("--handlungsfeld", type=DigitRange(1, 5), required=True, help="1 to 5.")
+@click.option("--forum", "themenforum", type=DigitRange(1, 99), required=True,
               help="Number of the Themenforum.")  # fmt: skip
 @click.option("--lead", required=True, metavar="CODE", help="Federführendes Ressort (e.g. IM).")
 @click.option("--key", metavar="KEY", help="Key such as RK-03-01 (default: next free in forum).")
@@ -82,7 +97,7 @@ def add(
     click.echo(f"added {created}")
 
 
-def run_import(ctx: click.Context, path: Path, *, skip_invalid: bool) -> None:
+def run_import(ctx: click.Context, path: Path, *, skip_invalid: bool, quiet: bool = False) -> None:
     """Import a CSV file; shared by ``proposal import`` and ``init --import``."""
     from workflow.engine.intake import import_rows, read_csv
     from workflow.errors import InvalidInput
@@ -95,9 +110,11 @@ def run_import(ctx: click.Context, path: Path, *, skip_invalid: bool) -> None:
         raise InvalidInput(f"{path}: {exc.strerror or exc}") from None
     rows = read_csv(data)
     try:
-        created, bad = import_rows(
-            c.runtime.engine, rows, actor=actor, now=c.now, skip_invalid=skip_invalid
-        )
+        with Progress("import", unit="rows", quiet=quiet) as progress:
+            created, bad = import_rows(
+                c.runtime.engine, rows, actor=actor, now=c.now, skip_invalid=skip_invalid,
+                progress=progress.callback,
+            )  # fmt: skip
     except Exception as exc:
         problems = getattr(exc, "problems", None)
         if problems:
@@ -112,23 +129,24 @@ def run_import(ctx: click.Context, path: Path, *, skip_invalid: bool) -> None:
 @proposal.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows, report the bad ones.")
+@progress_option
 @click.pass_context
-def import_(ctx: click.Context, file: Path, skip_invalid: bool) -> None:
+def import_(ctx: click.Context, file: Path, skip_invalid: bool, quiet: bool) -> None:
     """Import proposals from a UTF-8 CSV (all or nothing unless --skip-invalid).
 
     Columns: key,title,handlungsfeld,themenforum,lead,participating,cost_estimate,summary
     (participating separated by ';'; an optional source column is kept).
     """
-    run_import(ctx, file, skip_invalid=skip_invalid)
+    run_import(ctx, file, skip_invalid=skip_invalid, quiet=quiet)
 
 
 @proposal.command("list")
 @click.option("--state", help="Only proposals in this state.")
-@click.option("--handlungsfeld", type=click.IntRange(1, 5), help="Only this Handlungsfeld.")
+@click.option("--handlungsfeld", type=DigitRange(1, 5), help="Only this Handlungsfeld.")
 @click.option("--lead", metavar="CODE", help="Only proposals of this lead ministry.")
 @click.option("--definition-version", type=click.IntRange(min=1), metavar="N",
               help="Only proposals on definition version N.")  # fmt: skip
-@format_option("table", "json", "csv")
+@listing_options
 @click.pass_context
 def list_(
     ctx: click.Context,
@@ -137,6 +155,8 @@ def list_(
     lead: str | None,
     definition_version: int | None,
     fmt: str,
+    output: Path | None,
+    excel: bool,
 ) -> None:
     """List proposals."""
     rows = list_rows(
@@ -146,10 +166,7 @@ def list_(
         lead=lead,
         definition_version=definition_version,
     )
-    if fmt == "table":
-        for r in rows:
-            r["definition"] = f"v{r['definition_version']} {r['definition_hash'][:12]}"
-    emit_rows(rows, CSV_COLUMNS if fmt == "csv" else LIST_COLUMNS, fmt)
+    emit_listing(rows, LIST_FIELDS, fmt, output=output, excel=excel)
 
 
 @proposal.command("show")
@@ -160,30 +177,42 @@ def show(ctx: click.Context, key: str, fmt: str) -> None:
     """Show one proposal with its statements and funding."""
     detail = show_detail(obj(ctx).runtime, key)
     if fmt == "json":
-        emit_json(detail)
+        emit_json(_machine_detail(detail))
         return
     _print_detail(detail)
 
 
+def _machine_detail(d: dict[str, Any]) -> dict[str, Any]:
+    """The detail with the listing's machine formats: amounts as strings, times with Z."""
+    out = {f.key: machine_value(d.get(f.key), f.kind) for f in LIST_FIELDS}
+    out.update({k: v for k, v in d.items() if k not in out})
+    out["funding_secured"] = machine_amount(d["funding_secured"])
+    out["statements"] = [{**s, "received_at": rfc3339(s["received_at"])} for s in d["statements"]]
+    out["funding"] = [{**f, "amount": machine_amount(f["amount"])} for f in d["funding"]]
+    return out
+
+
 def _print_detail(d: dict[str, Any]) -> None:
-    click.echo(f"{d['key']}  {d['title']}")
+    click.echo(f"{d['key']}  {shown(d['title'])}")
     click.echo(f"  state          {d['state']} (since {local_time(d['state_entered_at'])})")
     click.echo(f"  Handlungsfeld  {d['handlungsfeld']}   Themenforum {d['themenforum']:02d}")
     participating = ", ".join(d["participating"]) or "—"
     click.echo(f"  lead           {d['lead']}   participating {participating}")
-    cost = "—" if d["cost_estimate"] is None else f"{d['cost_estimate']:,.2f} EUR"
-    click.echo(f"  cost estimate  {cost}   secured {d['funding_secured']:,.2f} EUR")
+    cost = "—" if d["cost_estimate"] is None else german_amount(d["cost_estimate"])
+    click.echo(f"  cost estimate  {cost}   secured {german_amount(d['funding_secured'])}")
     click.echo(f"  version        {d['version']}")
     click.echo(f"  definition     version {d['definition_version']} ({d['definition_hash']})")
     if d["summary"]:
-        click.echo(f"  summary        {d['summary']}")
+        lines = [shown(line) for line in d["summary"].split("\n")]
+        click.echo("  summary        " + "\n                 ".join(lines))
     for name, value in sorted(d["data"].items()):
-        click.echo(f"  {name:<14} {value}")
+        click.echo(f"  {shown(name):<14} {shown(value)}")
     if d["statements"]:
         click.echo("  statements")
         for s in d["statements"]:
-            click.echo(f"    {s['group']:<9} {s['position']:<9} {s['party']}")
+            click.echo(f"    {s['group']:<9} {s['position']:<9} {shown(s['party'])}")
     if d["funding"]:
         click.echo("  funding")
         for f in d["funding"]:
-            click.echo(f"    {f['year']} {f['source']:<9} {f['amount']:>16,.2f} EUR  {f['status']}")
+            amount = german_amount(f["amount"])
+            click.echo(f"    {f['year']} {f['source']:<9} {amount:>18}  {f['status']}")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import click
 
 from workflow.cli.context import obj
+from workflow.cli.groups import HelpGroup
+from workflow.cli.output import german_amount
+from workflow.cli.params import DigitRange
 from workflow.process.vocabulary import FUNDING_SOURCES as SOURCES
 from workflow.process.vocabulary import STATEMENT_GROUPS as GROUPS
 from workflow.process.vocabulary import STATEMENT_POSITIONS as POSITIONS
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def consult() -> None:
     """Record consultation statements (Kommunen, Kammern, Verbände, Townhalls)."""
 
@@ -32,7 +35,7 @@ def record(ctx: click.Context, key: str, party: str, group: str, position: str, 
     click.echo(f"{key}: statement of {party} ({group}, {position}) recorded as #{applied.seq}")
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def funding() -> None:
     """Record planned and secured funding."""
 
@@ -41,7 +44,7 @@ def funding() -> None:
 @click.argument("key")
 @click.option("--source", type=click.Choice(SOURCES), required=True)
 @click.option("--amount", required=True, metavar="EUR", help="Amount in euros.")
-@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--year", type=DigitRange(2000, 2100), required=True)
 @click.option("--secured", is_flag=True, help="The money is secured (default: planned).")
 @click.pass_context
 def add(ctx: click.Context, key: str, source: str, amount: str, year: int, secured: bool) -> None:
@@ -55,4 +58,5 @@ def add(ctx: click.Context, key: str, source: str, amount: str, year: int, secur
         key, source=source, amount=value, year=year, secured=secured, actor=actor, now=c.now
     )
     status = "secured" if secured else "planned"
-    click.echo(f"{key}: {value:,.2f} EUR {source} {year} ({status}) recorded as #{applied.seq}")
+    amount = german_amount(value)
+    click.echo(f"{key}: {amount} {source} {year} ({status}) recorded as #{applied.seq}")

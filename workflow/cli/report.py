@@ -8,28 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from workflow.cli.context import obj
-from workflow.cli.output import emit_json, emit_rows, emit_table, format_option, local_time
+from workflow.cli.groups import HelpGroup
+from workflow.cli.output import Field, emit_json, emit_listing, listing_options, machine_value
 
-LEAD_TIME_COLUMNS = [
-    ("level", "LEVEL"),
-    ("name", "NAME"),
-    ("n", "N"),
-    ("median_days", "MEDIAN DAYS"),
-    ("p90_days", "P90 DAYS"),
+LEAD_TIME_FIELDS = [
+    Field("level", "LEVEL"),
+    Field("name", "NAME"),
+    Field("label", "LABEL", table=False),
+    Field("n", "N", "int"),
+    Field("median_days", "MEDIAN DAYS", "number"),
+    Field("p90_days", "P90 DAYS", "number"),
 ]
-OVERDUE_COLUMNS = [
-    ("ministry", "MINISTRY"),
-    ("key", "KEY"),
-    ("kind", "DEADLINE"),
-    ("state", "STATE"),
-    ("due", "DUE"),
-    ("days_overdue", "DAYS OVER"),
-    ("title", "TITLE"),
+OVERDUE_FIELDS = [
+    Field("ministry", "MINISTRY"),
+    Field("key", "KEY"),
+    Field("kind", "DEADLINE"),
+    Field("state", "STATE"),
+    Field("due_at", "DUE", "time"),
+    Field("days_overdue", "DAYS OVER", "number"),
+    Field("title", "TITLE"),
 ]
 
 
@@ -58,16 +61,18 @@ def _as_of(ctx: click.Context, text: str | None) -> tuple[date | None, datetime]
     return day, min(cutoff_of(day), c.now)
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def report() -> None:
     """The public progress reports: status, lead times, overdue deadlines; stuck proposals."""
 
 
 @report.command("status")
-@format_option("table", "json", "csv")
+@listing_options
 @as_of_option
 @click.pass_context
-def status(ctx: click.Context, fmt: str, as_of_text: str | None) -> None:
+def status(
+    ctx: click.Context, fmt: str, output: Path | None, excel: bool, as_of_text: str | None
+) -> None:
     """Proposals per state and Handlungsfeld, grouped as the public reports do.
 
     The four public groups count the projects the cabinet decided: in Prüfung (decided,
@@ -91,32 +96,36 @@ def status(ctx: click.Context, fmt: str, as_of_text: str | None) -> None:
         if day is not None:
             states = [(p.state, p.handlungsfeld) for p in reconstruct(conn, moment)]
         rows = status_report(conn, definition, states)
-    if fmt == "json":
+    if fmt == "json" and output is None:
         totals = group_totals(rows)
         emit_json(
             {
-                "as_of": day.isoformat() if day else moment.isoformat(),
+                "as_of": day.isoformat() if day else moment,
                 "groups": {g: totals[g] for g in GROUPS},
                 "outside": {g: n for g, n in totals.items() if g not in GROUPS},
                 "rows": rows,
             }
         )
         return
-    if day is not None and fmt == "table":
+    if day is not None and fmt == "table" and output is None:
         click.echo(f"Sachstand {day:%d.%m.%Y} (end of day, Europe/Berlin)")
-    columns = [("group", "GROUP"), ("state", "STATE")]
-    columns += [(f"hf{hf}", f"HF{hf}") for hf in sorted(definition.handlungsfelder)]
-    columns += [("total", "TOTAL")]
-    if fmt == "csv":
-        columns.insert(2, ("label", "LABEL"))
-    emit_rows(rows, columns, fmt)
+    fields = [
+        Field("group", "GROUP"),
+        Field("state", "STATE"),
+        Field("label", "LABEL", table=False),
+    ]
+    fields += [Field(f"hf{hf}", f"HF{hf}", "int") for hf in sorted(definition.handlungsfelder)]
+    fields += [Field("total", "TOTAL", "int")]
+    emit_listing(rows, fields, fmt, output=output, excel=excel)
 
 
 @report.command("lead-times")
-@format_option("table", "json", "csv")
+@listing_options
 @as_of_option
 @click.pass_context
-def lead_times(ctx: click.Context, fmt: str, as_of_text: str | None) -> None:
+def lead_times(
+    ctx: click.Context, fmt: str, output: Path | None, excel: bool, as_of_text: str | None
+) -> None:
     """Median and 90th percentile of days spent in each phase and state (finished stays)."""
     from workflow.audit.reports import lead_times as compute
     from workflow.audit.reports import newest_definition
@@ -124,25 +133,27 @@ def lead_times(ctx: click.Context, fmt: str, as_of_text: str | None) -> None:
     day, moment = _as_of(ctx, as_of_text)
     with obj(ctx).runtime.store.read() as conn:
         rows = compute(conn, newest_definition(conn), moment if day else None)
-    emit_rows(rows, LEAD_TIME_COLUMNS, fmt)
+    emit_listing(rows, LEAD_TIME_FIELDS, fmt, output=output, excel=excel)
 
 
-STUCK_COLUMNS = [
-    ("key", "KEY"),
-    ("definition_version", "VERSION"),
-    ("state", "STATE"),
-    ("since_local", "LAST TRANSITION"),
-    ("reason", "REASON"),
-    ("title", "TITLE"),
+STUCK_FIELDS = [
+    Field("key", "KEY"),
+    Field("definition_version", "VERSION", "int"),
+    Field("state", "STATE"),
+    Field("since", "LAST TRANSITION", "time"),
+    Field("days", "DAYS", "int"),
+    Field("reason", "REASON"),
+    Field("lead", "LEAD", table=False),
+    Field("title", "TITLE"),
 ]
 
 
 @report.command("stuck")
 @click.option("--days", type=click.IntRange(min=1), default=30, show_default=True,
               help="No transition for this many days counts as stuck.")  # fmt: skip
-@format_option("table", "json", "csv")
+@listing_options
 @click.pass_context
-def stuck(ctx: click.Context, days: int, fmt: str) -> None:
+def stuck(ctx: click.Context, days: int, fmt: str, output: Path | None, excel: bool) -> None:
     """Proposals that do not move: no transition for --days days, or a state that no
     transition leaves in their definition version (though it is not final)."""
     from workflow.audit.reports import stuck as compute
@@ -150,23 +161,21 @@ def stuck(ctx: click.Context, days: int, fmt: str) -> None:
     c = obj(ctx)
     with c.runtime.store.read() as conn:
         rows = compute(conn, c.now, days)
-    if fmt == "json":
-        emit_json(rows)
-        return
-    for r in rows:
-        r["since_local"] = local_time(r["since"])
-    if fmt == "table" and not rows:
-        click.echo(f"no proposal is stuck (no transition for {days} days, or a dead end)")
-        return
-    emit_rows(rows, STUCK_COLUMNS, fmt)
+    empty = f"no proposal is stuck (no transition for {days} days, or a dead end)"
+    emit_listing(rows, STUCK_FIELDS, fmt, output=output, excel=excel, empty=empty)
 
 
 @report.command("overdue")
-@format_option("table", "json", "csv")
+@listing_options
 @as_of_option
 @click.pass_context
-def overdue(ctx: click.Context, fmt: str, as_of_text: str | None) -> None:
-    """Open deadlines past due now (or at --now, or at the end of --as-of), by lead ministry."""
+def overdue(
+    ctx: click.Context, fmt: str, output: Path | None, excel: bool, as_of_text: str | None
+) -> None:
+    """Open deadlines past due now (or at --now, or at the end of --as-of), by lead ministry.
+
+    JSON keeps the grouping by ministry; CSV is one row per deadline with its ministry.
+    """
     from workflow.audit.reports import overdue as compute
 
     c = obj(ctx)
@@ -174,20 +183,31 @@ def overdue(ctx: click.Context, fmt: str, as_of_text: str | None) -> None:
     with c.runtime.store.read() as conn:
         groups = compute(conn, moment, c.runtime.directory, historical=day is not None)
     if fmt == "json":
-        emit_json(groups)
+        machine = [f for f in OVERDUE_FIELDS if f.key != "ministry"]
+        emit_json(
+            [
+                {
+                    **g,
+                    "deadlines": [
+                        {f.key: machine_value(d.get(f.key), f.kind) for f in machine}
+                        for d in g["deadlines"]
+                    ],
+                }
+                for g in groups
+            ]
+        )
         return
     flat: list[dict[str, Any]] = [
-        {**d, "ministry": g["ministry"], "due": local_time(d["due_at"])}
-        for g in groups
-        for d in g["deadlines"]
+        {**d, "ministry": g["ministry"]} for g in groups for d in g["deadlines"]
     ]
-    if fmt == "csv":
-        emit_rows(flat, OVERDUE_COLUMNS, "csv")
+    if fmt == "csv" or output is not None:
+        emit_listing(flat, OVERDUE_FIELDS, fmt, output=output, excel=excel)
         return
     if not groups:
         click.echo("no open deadline is past due")
         return
     for g in groups:
         click.echo(f"{g['ministry']}  {g['name']}: {g['overdue']} overdue")
-        emit_table([d for d in flat if d["ministry"] == g["ministry"]], OVERDUE_COLUMNS[1:])
+        rows = [d for d in flat if d["ministry"] == g["ministry"]]
+        emit_listing(rows, OVERDUE_FIELDS[1:], "table")
         click.echo("")

@@ -9,34 +9,76 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
 
 import click
 
 from workflow.cli.context import obj, parse_day
-from workflow.cli.output import emit_json, emit_rows, format_option, local_time
+from workflow.cli.groups import HelpGroup
+from workflow.cli.output import (
+    Field,
+    emit_json,
+    emit_listing,
+    format_option,
+    listing_options,
+    local_time,
+)
+from workflow.cli.progress import Progress, progress_option
 from workflow.process.vocabulary import BERLIN
 from workflow.scheduler.tick import scheduler_hooks, scheduler_settings
 
-if TYPE_CHECKING:
-    pass
+DEADLINE_FIELDS = [
+    Field("key", "PROPOSAL"),
+    Field("lead", "LEAD"),
+    Field("state", "STATE", table=False),
+    Field("deadline", "DEADLINE"),
+    Field("due_at", "DUE", "time"),
+    Field("overdue", "OVERDUE", "flag"),
+    Field("next_rung", "NEXT"),
+    Field("next_at", "AT", "time"),
+    Field("period", "PERIOD", "int", table=False),
+    Field("label", "LABEL"),
+]
+SIMULATE_FIELDS = [
+    Field("day", "DAY", "date"),
+    Field("time", "TIME"),
+    Field("key", "PROPOSAL"),
+    Field("lead", "LEAD", table=False),
+    Field("state", "STATE", table=False),
+    Field("deadline", "DEADLINE"),
+    Field("label", "LABEL", table=False),
+    Field("rung", "RUNG"),
+    Field("kind", "KIND"),
+    Field("recipients", "TO", "list"),
+    Field("late", "LATE", "flag"),
+    Field("due_at", "DUE", "time", table=False),
+    Field("fire_at", "FIRES", "time", table=False),
+    Field("idempotency_key", "IDEMPOTENCY KEY", table=False),
+    Field("rung_id", "RUNG ID", "int", table=False),
+    Field("deadline_id", "DEADLINE ID", "int", table=False),
+    Field("proposal_id", "PROPOSAL ID", "int", table=False),
+]
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def scheduler() -> None:
     """Run the deadline sweep once (tick) or as a daemon (run)."""
 
 
 @scheduler.command("tick")
 @format_option("text", "json")
+@progress_option
 @click.pass_context
-def tick(ctx: click.Context, fmt: str) -> None:
+def tick(ctx: click.Context, fmt: str, quiet: bool) -> None:
     """Fire every due reminder and escalation once (for cron, tests and simulation)."""
     from workflow.scheduler.tick import tick as run_tick
 
     c = obj(ctx)
+    c.require_system("run the scheduler")
     runtime = c.runtime
-    done = run_tick(runtime, scheduler_hooks(runtime, clock=lambda: c.now), c.now)
+    hooks = scheduler_hooks(runtime, clock=lambda: c.now)
+    with Progress("tick", unit="rungs fired", quiet=quiet) as progress:
+        done = run_tick(runtime, hooks, c.now, progress=progress.callback)
     result, digest, delivery = done.sweep, done.digest, done.delivery
     if fmt == "json":
         emit_json(
@@ -50,11 +92,17 @@ def tick(ctx: click.Context, fmt: str) -> None:
     counts = result.counts()
     click.echo(
         f"tick at {local_time(result.now)}: {counts['reminder']} reminder(s),"
-        f" {counts['escalation']} escalation(s), {counts['late']} late"
+        f" {counts['escalation']} escalation(s), {counts['late']} late,"
+        f" {counts['skipped']} skipped"
     )
-    for r in result.fired:
-        late = " (late)" if r.late else ""
-        click.echo(f"  {r.key}  {r.deadline}.{r.rung}  due {local_time(r.due_at)}{late}")
+    # Each rung with its own time (when it was meant to go out), then the deadline's.
+    for r in sorted([*result.fired, *result.skipped], key=lambda r: (r.key, r.fire_at)):
+        late = "  late" if r.late else ""
+        outcome = f"  skipped: {r.skipped}" if r.skipped is not None else late
+        click.echo(
+            f"  {r.key}  {r.deadline}.{r.rung}  at {local_time(r.fire_at)}"
+            f"  due {local_time(r.due_at)}{outcome}"
+        )
     if digest is not None and digest.enqueued:
         click.echo(f"digest {digest.week}: {len(digest.enqueued)} notice(s)")
     if delivery is not None and delivery.claimed:
@@ -83,6 +131,7 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
     from workflow.scheduler.daemon import DaemonOptions, build_scheduler, run_until_signalled
 
     c = obj(ctx)
+    c.require_system("run the scheduler")
     runtime = c.runtime
     logging.getLogger("ruhrflow.scheduler").setLevel(logging.INFO)
     late_after, batch = scheduler_settings(runtime)
@@ -126,16 +175,27 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
     run_until_signalled(sched)
 
 
-@click.command("deadlines")
+@click.group("deadlines", invoke_without_command=True)
 @click.option("--overdue", is_flag=True, help="Only deadlines already due.")
 @click.option("--due-within", metavar="DURATION", help="Due from now to then: 14d, 10wd, 2w, 1mo.")
 @click.option("--lead", metavar="CODE", help="Only proposals of this lead ministry.")
-@format_option("table", "json", "csv")
+@listing_options
 @click.pass_context
 def deadlines(
-    ctx: click.Context, overdue: bool, due_within: str | None, lead: str | None, fmt: str
+    ctx: click.Context,
+    overdue: bool,
+    due_within: str | None,
+    lead: str | None,
+    fmt: str,
+    output: Path | None,
+    excel: bool,
 ) -> None:
-    """Open deadlines of the proposals' current states, soonest first."""
+    """Open deadlines of the proposals' current states, soonest first.
+
+    `deadlines move` moves one of them (coordinators).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from workflow.deadlines.queries import list_open_deadlines
     from workflow.process.calendar import end_of_local_day, local_date, parse_duration, shift
 
@@ -151,27 +211,56 @@ def deadlines(
     rows = list_open_deadlines(
         c.runtime.store, c.runtime.engine.machines, now, overdue=overdue, due_until=until, lead=lead
     )
-    if fmt != "json":
-        rows = [
-            {**r, "due_at": local_time(r["due_at"]), "next_at": local_time(r["next_at"]),
-             "overdue": "yes" if r["overdue"] else ""}
-            for r in rows
-        ]  # fmt: skip
-    emit_rows(
-        rows,
-        [
-            ("key", "PROPOSAL"), ("lead", "LEAD"), ("deadline", "DEADLINE"), ("due_at", "DUE"),
-            ("overdue", "OVERDUE"), ("next_rung", "NEXT"), ("next_at", "AT"), ("label", "LABEL"),
-        ],
-        fmt,
+    emit_listing(rows, DEADLINE_FIELDS, fmt, output=output, excel=excel)
+
+
+@deadlines.command("move")
+@click.argument("key")
+@click.argument("deadline")
+@click.option("--to", "to_text", required=True, metavar="DATE", help="The new day (YYYY-MM-DD).")
+@click.option("--reason", required=True, help="Why the deadline moves (told to the ministries).")
+@format_option("text", "json")
+@click.pass_context
+def move(ctx: click.Context, key: str, deadline: str, to_text: str, reason: str, fmt: str) -> None:
+    """Move the open DEADLINE of KEY to another day (coordinators only).
+
+    The due time keeps the rule's local time; pending reminders and escalations are planned
+    anew; the history records the move with the reason; the ministries get a notice whose
+    calendar entry replaces the old one (same UID, SEQUENCE one higher).
+    """
+    from workflow.deadlines.move import move_deadline, moved_hook
+
+    c = obj(ctx)
+    to_day = parse_day(to_text)
+    engine = c.runtime.engine
+    moved = move_deadline(
+        engine, key, deadline, to_day, reason=reason, actor=c.require_actor(), now=c.now,
+        notify=moved_hook(engine),
     )  # fmt: skip
+    if fmt == "json":
+        emit_json(
+            {
+                "key": moved.key, "deadline": moved.kind, "from": moved.old_due_at,
+                "to": moved.due_at, "sequence": moved.sequence,
+                "rungs": [{"rung": name, "at": at} for name, at in moved.rungs],
+            }
+        )  # fmt: skip
+        return
+    click.echo(
+        f"{moved.key}: {moved.kind} moved from {local_time(moved.old_due_at)}"
+        f" to {local_time(moved.due_at)} (calendar sequence {moved.sequence})"
+    )
+    for name, at in moved.rungs:
+        click.echo(f"  {name}  at {local_time(at)}")
 
 
 @click.command("simulate")
 @click.option("--until", "until_text", required=True, metavar="DATE", help="Last day (YYYY-MM-DD).")
-@format_option("table", "json", "csv")
+@listing_options
 @click.pass_context
-def simulate(ctx: click.Context, until_text: str, fmt: str) -> None:
+def simulate(
+    ctx: click.Context, until_text: str, fmt: str, output: Path | None, excel: bool
+) -> None:
     """Which reminders and escalations would fire from now until DATE, per day.
 
     Reads only: nothing is written. Transitions in between are not foreseen.
@@ -190,23 +279,8 @@ def simulate(ctx: click.Context, until_text: str, fmt: str) -> None:
     rows = []
     for info in planned:
         fires = max(now, info.fire_at).astimezone(BERLIN)
-        row: dict[str, Any] = {
-            "day": fires.date().isoformat(),
-            "time": fires.strftime("%H:%M"),
-            **info.as_dict(),
-        }
-        if fmt != "json":
-            row["recipients"] = ",".join(info.recipients)
-            row["late"] = "late" if info.late else ""
-        rows.append(row)
-    if fmt == "table" and not rows:
-        click.echo(f"nothing would fire until {until_text}")
-        return
-    emit_rows(
-        rows,
-        [
-            ("day", "DAY"), ("time", "TIME"), ("key", "PROPOSAL"), ("deadline", "DEADLINE"),
-            ("rung", "RUNG"), ("kind", "KIND"), ("recipients", "TO"), ("late", "LATE"),
-        ],
-        fmt,
-    )  # fmt: skip
+        rows.append(
+            {"day": fires.date().isoformat(), "time": fires.strftime("%H:%M"), **info.as_dict()}
+        )
+    empty = f"nothing would fire until {until_text}"
+    emit_listing(rows, SIMULATE_FIELDS, fmt, output=output, excel=excel, empty=empty)

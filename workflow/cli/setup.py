@@ -37,6 +37,7 @@ def init(ctx: click.Context, definition_path: Path | None, import_path: Path | N
         click.echo(f"schema of {url} is up to date ({result.schema_after})")
     else:
         click.echo(f"schema of {url}: {result.schema_before or 'empty'} → {result.schema_after}")
+    click.echo(f"installation id {result.installation_id} (Message-IDs and calendar UIDs)")
     state = "registered" if result.definition_registered else "already registered"
     click.echo(f"definition {definition.name} version {definition.version} {state}")
     if import_path is not None:

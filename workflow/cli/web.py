@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from workflow.cli.context import obj
+from workflow.cli.groups import HelpGroup
 from workflow.cli.output import emit_rows, format_option
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhw])\s*$")
@@ -55,7 +56,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     Server().run()
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def user() -> None:
     """Web accounts bound to directory actors."""
 
@@ -105,7 +106,7 @@ def list_(ctx: click.Context, fmt: str) -> None:
     )  # fmt: skip
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def token() -> None:
     """API tokens (``Authorization: Bearer …``)."""
 

@@ -79,17 +79,21 @@ class DeadlineEffect:
         closed = store.close_open(conn, sorted(close_all), now)
         met: list[int] = []
         sequences: dict[tuple[int, str], int] = {}  # (proposal, kind) -> highest period met
+        series: dict[tuple[int, str], int] = {}  # (proposal, kind) -> first deadline of it
         by_kinds: dict[tuple[str, ...], list[int]] = {}
         for proposal_id, reset in resets.items():
             by_kinds.setdefault(tuple(sorted(reset)), []).append(proposal_id)
         for kinds, pids in by_kinds.items():
-            for deadline_id, proposal_id, kind, sequence in store.meet_open(conn, pids, kinds, now):
+            for deadline_id, proposal_id, kind, sequence, first in store.meet_open(
+                conn, pids, kinds, now
+            ):
                 met.append(deadline_id)
                 slot = (proposal_id, kind)
                 sequences[slot] = max(sequences.get(slot, -1), sequence)
+                series[slot] = first
         store.cancel_rungs(conn, closed + met, now)
         known: dict[int, list[OpenedDeadline]] = {pid: [] for pid in complete}
-        for pid, deadline in self._open_all(conn, opening, sequences, now):
+        for pid, deadline in self._open_all(conn, opening, sequences, series, now):
             if pid in known:
                 known[pid].append(deadline)
         for opened in known.values():
@@ -101,6 +105,7 @@ class DeadlineEffect:
         conn: Connection,
         opening: Sequence[tuple[Applied, DeadlineRule, Mapping[str, Any], str | None]],
         sequences: Mapping[tuple[int, str], int],
+        series: Mapping[tuple[int, str], int],
         now: datetime,
     ) -> list[tuple[int, OpenedDeadline]]:
         """Insert the deadlines (and rungs) of ``opening``; return them by proposal id."""
@@ -135,6 +140,7 @@ class DeadlineEffect:
                     "status": OPEN,
                     "sequence": sequence,
                     "created_at": now,
+                    "series_id": None if reset is None else series.get((change.proposal_id, reset)),
                 }
             )
         ids = store.insert_deadlines(conn, rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from workflow.engine.definitions import Machines
 from workflow.process.calendar import anchor, local_date
@@ -22,39 +22,41 @@ def list_open_deadlines(
     overdue: bool = False,
     due_until: datetime | None = None,
     lead: str | None = None,
+    key: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Open deadlines (of the proposals' current states), soonest first, as plain rows.
 
     ``overdue`` keeps those due at or before ``now``; ``due_until`` those due between now
-    and then; both together keep either.
+    and then; both together keep either. ``lead`` and ``key`` narrow to one ministry or one
+    proposal; ``limit`` keeps the first rows only, chosen by the database (the worklist shows
+    a page of them: its cost must not grow with every open deadline there is).
     """
-    pending = (
-        select(
-            deadline_rungs.c.deadline_id,
-            func.min(deadline_rungs.c.fire_at).label("next_at"),
+    # the next rung per deadline, looked up for the rows returned only (a correlated
+    # subquery on the rungs' unique (deadline_id, rung) index, not a GROUP BY over all rungs)
+    next_at = (
+        select(func.min(deadline_rungs.c.fire_at))
+        .where(
+            deadline_rungs.c.deadline_id == deadlines.c.id,
+            deadline_rungs.c.fired_at.is_(None),
+            deadline_rungs.c.cancelled_at.is_(None),
         )
-        .where(deadline_rungs.c.fired_at.is_(None), deadline_rungs.c.cancelled_at.is_(None))
-        .group_by(deadline_rungs.c.deadline_id)
-        .subquery()
+        .scalar_subquery()
+        .label("next_at")
     )
-    stmt = (
-        select(
-            deadlines.c.id,
-            deadlines.c.kind,
-            deadlines.c.due_at,
-            deadlines.c.sequence,
-            proposals.c.key,
-            proposals.c.title,
-            proposals.c.lead,
-            proposals.c.state,
-            proposals.c.definition_id,
-            pending.c.next_at,
-        )
-        .join(proposals, proposals.c.id == deadlines.c.proposal_id)
-        .join(pending, pending.c.deadline_id == deadlines.c.id, isouter=True)
-        .where(deadlines.c.status == OPEN, deadlines.c.state == proposals.c.state)
-        .order_by(deadlines.c.due_at, proposals.c.key)
+    stmt = _open(lead=lead, key=key).add_columns(
+        deadlines.c.id,
+        deadlines.c.kind,
+        deadlines.c.due_at,
+        deadlines.c.sequence,
+        proposals.c.key,
+        proposals.c.title,
+        proposals.c.lead,
+        proposals.c.state,
+        proposals.c.definition_id,
+        next_at,
     )
+    stmt = stmt.order_by(deadlines.c.due_at, proposals.c.key)
     windows = []
     if overdue:
         windows.append(deadlines.c.due_at <= now)
@@ -62,8 +64,29 @@ def list_open_deadlines(
         windows.append(and_(deadlines.c.due_at > now, deadlines.c.due_at <= due_until))
     if windows:
         stmt = stmt.where(or_(*windows))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return _rows(store, machines, stmt, now)
+
+
+def _open(*, lead: str | None, key: str | None) -> Select[Any]:
+    """Open deadlines of the proposals' current states, joined to their proposal."""
+    stmt = (
+        select()
+        .select_from(deadlines)
+        .join(proposals, proposals.c.id == deadlines.c.proposal_id)
+        .where(deadlines.c.status == OPEN, deadlines.c.state == proposals.c.state)
+    )
     if lead is not None:
         stmt = stmt.where(func.upper(proposals.c.lead) == lead.upper())
+    if key is not None:
+        stmt = stmt.where(proposals.c.key == key)
+    return stmt
+
+
+def _rows(
+    store: Store, machines: Machines, stmt: Select[Any], now: datetime
+) -> list[dict[str, Any]]:
     rows = []
     with store.read() as conn:
         for r in conn.execute(stmt).mappings():

@@ -17,6 +17,12 @@ Safe to run twice or in several processes at once:
 A rung of a state the proposal has left is never fired: leaving a state closes the
 deadline and cancels its pending rungs in the transition's transaction, and the sweep
 checks the deadline is open and the proposal still in its state.
+
+Catching up after downtime sends no burst of stale mail. A reminder whose deadline has
+passed by the time it would be sent is *skipped*: marked fired, recorded in the history
+(``rung_skipped``), no notice. Of several late rungs of one deadline due in the same pass,
+only the latest gives a notice (which says it is late, and since when); the earlier ones are
+skipped the same way.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +38,7 @@ from sqlalchemy import Connection, RowMapping, bindparam, select, update
 
 from workflow.engine.changes import Applied, RungInfo
 from workflow.process.deadline_rules import ESCALATION, OPEN, REMINDER, rule_of
+from workflow.progress import ProgressCallback
 from workflow.store import repo
 from workflow.store.schema import deadline_rungs, deadlines, proposals
 
@@ -41,6 +48,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("ruhrflow.sweep")
 
 SCHEDULER_ACTOR = "ruhrflow"
+SKIPPED = "rung_skipped"  # history kind of a rung recorded without a notice
+DEADLINE_PASSED = "deadline passed"
+SUPERSEDED = "superseded by a later rung"
 DEFAULT_LATE_AFTER = timedelta(minutes=5)
 DEFAULT_BATCH = 200
 
@@ -55,22 +65,25 @@ class SweepResult:
 
     now: datetime
     fired: list[RungInfo] = field(default_factory=list)
+    skipped: list[RungInfo] = field(default_factory=list)  # recorded, no notice
 
     def counts(self) -> dict[str, int]:
-        """Fired rungs by kind (reminder, escalation) and how many of them were late."""
+        """Fired rungs by kind (reminder, escalation), how many were late, how many skipped."""
         by_kind = Counter(r.kind for r in self.fired)
         return {
             REMINDER: by_kind[REMINDER],
             ESCALATION: by_kind[ESCALATION],
             "late": sum(r.late for r in self.fired),
+            "skipped": len(self.skipped),
         }
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly summary with every fired rung."""
+        """JSON-friendly summary with every fired and every skipped rung."""
         return {
             "now": self.now.isoformat(),
             "counts": self.counts(),
             "fired": [r.as_dict() for r in self.fired],
+            "skipped": [r.as_dict() for r in self.skipped],
         }
 
 
@@ -126,17 +139,23 @@ def sweep(
     on_rung: OnRung | None = None,
     late_after: timedelta = DEFAULT_LATE_AFTER,
     batch_size: int = DEFAULT_BATCH,
+    progress: ProgressCallback | None = None,
 ) -> SweepResult:
     """Fire every rung due at ``now``; each in the transaction of its batch.
 
     ``on_rung(conn, applied, rung_info, now)`` runs after the rung's history entry, in the
     same transaction (the outbox hook). Returns what was fired by this process.
+    ``progress(rungs handled so far — fired or skipped —, None)`` hears of every committed
+    batch.
     """
     result = SweepResult(now)
     while True:
         with engine.store.write() as conn:
-            fired, handled = _sweep_batch(engine, conn, now, on_rung, late_after, batch_size)
-        result.fired.extend(fired)
+            done, handled = _sweep_batch(engine, conn, now, on_rung, late_after, batch_size)
+        result.fired.extend(r for r in done if r.skipped is None)
+        result.skipped.extend(r for r in done if r.skipped is not None)
+        if progress is not None and done:
+            progress(len(result.fired) + len(result.skipped), None)
         if not handled:  # nothing due, or what is due is being handled by another sweeper
             break
     log.debug(
@@ -155,7 +174,8 @@ def _sweep_batch(
     late_after: timedelta,
     batch_size: int,
 ) -> tuple[list[RungInfo], int]:
-    """Fire the due rungs of up to ``batch_size`` rungs' proposals; (fired, rungs handled)."""
+    """Fire the due rungs of up to ``batch_size`` rungs' proposals; (fired or skipped, rungs
+    handled)."""
     candidates = conn.execute(
         select(deadlines.c.proposal_id)
         .select_from(deadline_rungs.join(deadlines, deadlines.c.id == deadline_rungs.c.deadline_id))
@@ -180,41 +200,63 @@ def _sweep_batch(
     ).mappings()
     fired: list[RungInfo] = []
     handled = 0
-    for rung in list(due):
+    due_rungs = list(due)
+    # The last due rung of each deadline (rows come in fire_at order): the one a catch-up mails.
+    last_of = {rung["deadline_id"]: rung["rung_id"] for rung in due_rungs}
+    for rung in due_rungs:
         handled += 1
         row = rows[rung["proposal_id"]]
         if row["state"] != rung["deadline_state"]:  # cannot happen while the effect runs
             _cancel(conn, rung["rung_id"], now)
             continue
         info = _info(engine, conn, row, rung, now, late_after)
+        skipped = _skip_reason(info, now, last_of[rung["deadline_id"]] != rung["rung_id"])
+        if skipped is not None:
+            info = replace(info, skipped=skipped)
         claimed = conn.execute(
             _CLAIM, {"c_id": rung["rung_id"], "c_at": now, "c_late": info.late}
         ).rowcount
         if claimed != 1:
             continue
+        data = {
+            "deadline": info.deadline,
+            "rung": info.rung,
+            "due_at": info.due_at.isoformat(),
+            "fire_at": info.fire_at.isoformat(),
+            "late": info.late,
+            "recipients": list(info.recipients),
+        }
+        if skipped is not None:
+            data["skipped"] = skipped
         applied = engine.append_event(
             conn,
             row,
-            kind=info.kind,
+            kind=info.kind if skipped is None else SKIPPED,
             trigger=f"{info.deadline}.{info.rung}",
             actor=SCHEDULER_ACTOR,
             now=now,
-            data={
-                "deadline": info.deadline,
-                "rung": info.rung,
-                "due_at": info.due_at.isoformat(),
-                "fire_at": info.fire_at.isoformat(),
-                "late": info.late,
-                "recipients": list(info.recipients),
-            },
+            data=data,
         )
-        if on_rung is not None:
+        if on_rung is not None and skipped is None:
             on_rung(conn, applied, info, now)
         reloaded = repo.load_proposal(conn, info.key)
         assert reloaded is not None
         rows[row["id"]] = reloaded
         fired.append(info)
     return fired, handled
+
+
+def _skip_reason(info: RungInfo, now: datetime, later_rung_due: bool) -> str | None:
+    """Why ``info`` gives no notice at ``now``, or None when it does.
+
+    A reminder after its deadline has nothing left to remind of; a late rung followed by a
+    later one of the same deadline in this pass would only be read next to it.
+    """
+    if info.kind == REMINDER and info.due_at <= now:
+        return DEADLINE_PASSED
+    if info.late and later_rung_due:
+        return SUPERSEDED
+    return None
 
 
 def _cancel(conn: Connection, rung_id: int, now: datetime) -> None:

@@ -4,7 +4,8 @@ Each entry's ``hash`` is SHA-256 (or HMAC-SHA-256 with ``RUHRFLOW_AUDIT_KEY``) o
 canonical JSON of its fields, ``prev_hash`` included, so a changed, deleted, inserted
 or reordered row breaks the chain from that row on. The actor enters the chain only as
 an opaque ref (see ``actor_refs``): a GDPR erasure replaces the person behind the ref
-and leaves every hash intact.
+and leaves every hash intact. The ref is a salted commitment to the actor id
+(``workflow/store/attribution.py``), so the chain covers the attribution as well.
 """
 
 from __future__ import annotations

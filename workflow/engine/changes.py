@@ -89,6 +89,7 @@ class RungInfo:
     due_at: datetime
     fire_at: datetime
     late: bool
+    skipped: str | None = None  # why no notice was made (a catch-up; workflow.deadlines.sweep)
 
     @property
     def idempotency_key(self) -> str:

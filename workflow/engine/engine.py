@@ -46,11 +46,13 @@ from workflow.errors import (
     UnknownProposal,
     WorkflowError,
 )
+from workflow.inputs import MAX_COMMENT, MAX_STATEMENT, check_money, check_text, column_length
 from workflow.process.definition import Definition, TransitionDef
 from workflow.process.fields import missing_requirements, parse_fields
 from workflow.process.guards import REGISTRY
 from workflow.process.machine import ProcessMachine, check_guards
 from workflow.process.vocabulary import FUNDING_SOURCES, STATEMENT_GROUPS, STATEMENT_POSITIONS
+from workflow.progress import ProgressCallback
 from workflow.store import repo
 from workflow.store.db import Store
 from workflow.store.schema import funding, statements
@@ -147,11 +149,12 @@ class Engine:
         comment: str | None = None,
         fields: Mapping[Any, Any] | None = None,
         partial: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> BulkResult:
         """Fire ``trigger`` on many proposals in one transaction, each with its own history.
 
         All or nothing, unless ``partial``: then what can be applied is, and the rest is
-        returned with the reason.
+        returned with the reason. ``progress(done, total)`` hears of every proposal checked.
         """
         if (keys is None) == (where_state is None):
             raise InvalidInput("name the proposals either by key or by --where state=S")
@@ -165,6 +168,7 @@ class Engine:
             raw_fields=fields or {},
             partial=partial,
             expected_version=None,
+            progress=progress,
         )
 
     def _advance(
@@ -179,15 +183,15 @@ class Engine:
         raw_fields: Mapping[Any, Any],
         partial: bool,
         expected_version: int | None,
+        progress: ProgressCallback | None = None,
     ) -> BulkResult:
-        _storable(comment, "comment")
-        for name, value in raw_fields.items():
-            _storable(value if isinstance(value, str) else None, f"field {name}")
+        if comment is not None:
+            check_text(comment, "comment", multiline=True, limit=MAX_COMMENT)
         actor = self.actor(actor_id)
         try:
             return self._advance_in_transaction(
                 trigger, keys, where_state, actor, now, comment, raw_fields, partial,
-                expected_version,
+                expected_version, progress,
             )  # fmt: skip
         except (ConcurrentUpdate, UnknownProposal) as exc:  # the per-row refusals are logged
             self._log_refusal(actor_id, trigger, getattr(exc, "key", None), exc)
@@ -204,6 +208,7 @@ class Engine:
         raw_fields: Mapping[Any, Any],
         partial: bool,
         expected_version: int | None,
+        progress: ProgressCallback | None = None,
     ) -> BulkResult:
         actor_id = actor.id
         refused: list[tuple[str, WorkflowError]] = []
@@ -218,7 +223,9 @@ class Engine:
                             raise UnknownProposal(key)
                         refused.append((key, UnknownProposal(key)))
             plans: list[_Plan] = []
-            for row in rows:
+            for done, row in enumerate(rows, start=1):
+                if progress is not None:
+                    progress(done - 1, len(rows))
                 try:
                     if expected_version is not None and row["row_version"] != expected_version:
                         raise self._concurrent(conn, row["key"])
@@ -231,6 +238,8 @@ class Engine:
             ref = self.refs.ref(conn, actor_id, now)
             applied = self._write(conn, plans, actor_id, ref, now)
             self.run_effects(Batch(conn, applied, now))
+        if progress is not None:
+            progress(len(rows), len(rows))
         return BulkResult(applied, refused)
 
     def _plan(
@@ -256,6 +265,12 @@ class Engine:
         if reason is not None:
             raise PermissionDenied(actor.id, trigger, key, reason)
         fields = parse_fields(definition, raw_fields)
+        undeclared = [name for name in fields if name not in transition.requires]
+        if undeclared:
+            takes = ", ".join(n for n in transition.requires if n != "comment") or "no field"
+            raise InvalidInput(
+                f"{trigger} does not take the field {undeclared[0]} (it takes: {takes})"
+            )
         missing = missing_requirements(transition, fields, comment)
         if missing:
             raise TransitionNotAllowed(
@@ -414,7 +429,6 @@ class Engine:
         proposals are planned, written and handed to the effects a chunk at a time, so the
         memory a migration needs does not grow with the number of proposals it moves.
         """
-        _storable(comment, "comment")
         who = self.actor(actor)
         reason = refusal(who, ("coordinator",), None)
         if reason is not None:
@@ -520,8 +534,8 @@ class Engine:
             raise InvalidInput(f"position must be one of {', '.join(STATEMENT_POSITIONS)}")
         if not party.strip():
             raise InvalidInput("party must not be empty")
-        _storable(party, "party")
-        _storable(text, "text")
+        check_text(party.strip(), "party", limit=column_length(statements.c.party))
+        check_text(text, "statement text", multiline=True, limit=MAX_STATEMENT)
 
         def check(definition: Definition, row: Mapping[Any, Any]) -> None:
             if row["state"] not in definition.statement_states:
@@ -564,6 +578,7 @@ class Engine:
             raise InvalidInput(f"source must be one of {', '.join(FUNDING_SOURCES)}")
         if not amount.is_finite() or amount <= 0:
             raise InvalidInput("amount must be a positive number of euros")
+        check_money(amount, funding.c.amount, "amount")
         if not 2000 <= year <= 2100:
             raise InvalidInput(f"year {year} is outside 2000–2100")
         status = "secured" if secured else "planned"
@@ -667,12 +682,6 @@ def _gc_paused(pause: bool) -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def _storable(text: str | None, what: str) -> None:
-    """Refuse a NUL character: PostgreSQL cannot store it in text, SQLite would cut at it."""
-    if text is not None and "\x00" in text:
-        raise InvalidInput(f"{what} contains a NUL character")
 
 
 def _one_line(text: str) -> str:

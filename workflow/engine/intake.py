@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -25,7 +25,18 @@ from workflow.errors import (
     PermissionDenied,
     StoreUnavailable,
 )
+from workflow.inputs import (
+    MAX_SOURCE,
+    MAX_SUMMARY,
+    MAX_TITLE,
+    check_length,
+    check_money,
+    check_text,
+    parse_decimal,
+    parse_whole_number,
+)
 from workflow.process.definition import Definition
+from workflow.progress import ProgressCallback
 from workflow.store import repo
 from workflow.store.schema import proposals
 
@@ -33,9 +44,8 @@ CSV_COLUMNS = (
     "key", "title", "handlungsfeld", "themenforum", "lead", "participating",
     "cost_estimate", "summary",
 )  # fmt: skip
+MAX_CSV_FIELD = 128 * 1024  # the csv module's default field_size_limit()
 KEY_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,9}(-[A-Z0-9]{1,10}){1,4}$")
-MAX_TITLE = 300
-MAX_SUMMARY = 5000
 
 
 @dataclass(frozen=True)
@@ -53,25 +63,24 @@ class ProposalInput:
     source: str | None = None
 
 
-def _clean_text(value: str, what: str, limit: int, *, required: bool) -> str:
+def _clean_text(value: str, what: str, limit: int, *, required: bool, multiline: bool) -> str:
     text = value.strip()
     if required and not text:
         raise InvalidInput(f"{what} must not be empty")
-    if len(text) > limit:
-        raise InvalidInput(f"{what} is longer than {limit} characters")
-    if any(ord(ch) < 32 and ch not in "\t\n" for ch in text) or "\x7f" in text:
-        raise InvalidInput(f"{what} contains control characters")
-    return text
+    return check_text(text, what, multiline=multiline, limit=limit)
 
 
 def validate(item: ProposalInput, directory: Directory) -> ProposalInput:
     """Check one proposal input; return it normalised or raise InvalidInput."""
-    title = _clean_text(item.title, "title", MAX_TITLE, required=True)
-    if "\n" in title:
-        raise InvalidInput("title must be a single line")
-    summary = _clean_text(item.summary, "summary", MAX_SUMMARY, required=False)
-    if item.key is not None and not KEY_PATTERN.match(item.key):
-        raise InvalidInput(f"key {item.key!r} does not look like RK-03-01")
+    title = _clean_text(item.title, "title", MAX_TITLE, required=True, multiline=False)
+    summary = _clean_text(item.summary, "summary", MAX_SUMMARY, required=False, multiline=True)
+    if item.key is not None:
+        if not KEY_PATTERN.match(item.key):
+            raise InvalidInput(f"key {item.key!r} does not look like RK-03-01")
+        check_length(item.key, proposals.c.key, f"key {item.key}")
+    source = item.source
+    if source is not None:
+        check_text(source, "source", limit=MAX_SOURCE)
     if item.handlungsfeld not in (1, 2, 3, 4, 5):
         raise InvalidInput(f"handlungsfeld must be 1 to 5, not {item.handlungsfeld}")
     if not 1 <= item.themenforum <= 99:
@@ -84,8 +93,8 @@ def validate(item: ProposalInput, directory: Directory) -> ProposalInput:
         if code == item.lead:
             raise InvalidInput(f"{code} is the lead ministry and cannot also participate")
     cost = item.cost_estimate
-    if cost is not None and (not cost.is_finite() or cost < 0 or cost >= Decimal("1e14")):
-        raise InvalidInput(f"cost estimate {cost} is not a sensible amount of euros")
+    if cost is not None:
+        check_money(cost, proposals.c.cost_estimate, "cost estimate")
     return ProposalInput(
         title=title,
         handlungsfeld=item.handlungsfeld,
@@ -95,27 +104,21 @@ def validate(item: ProposalInput, directory: Directory) -> ProposalInput:
         participating=tuple(dict.fromkeys(item.participating)),
         cost_estimate=cost,
         summary=summary,
-        source=item.source,
+        source=source,
     )
 
 
 def parse_amount(raw: str, what: str = "amount") -> Decimal:
-    """Euros as given on the command line or in a CSV (``3000000``, ``3000000.50``)."""
-    text = raw.strip().replace("_", "")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise InvalidInput(f"{what} {raw!r} is not a number of euros") from None
-    if not value.is_finite():
-        raise InvalidInput(f"{what} {raw!r} is not a number of euros")
-    return value
+    """Euros as given on the command line or in a CSV (``3000000``, ``3000000.50``).
+
+    Only the form is checked here; :func:`workflow.inputs.check_money` checks the value
+    against the column it goes into.
+    """
+    return parse_decimal(raw, what)
 
 
 def _int(raw: str, what: str) -> int:
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise InvalidInput(f"{what} {raw!r} is not a whole number") from None
+    return parse_whole_number(raw, what)
 
 
 def read_csv(data: bytes) -> list[tuple[int, Mapping[str, str]]]:
@@ -125,7 +128,17 @@ def read_csv(data: bytes) -> list[tuple[int, Mapping[str, str]]]:
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"the file is not UTF-8 (byte {exc.start}); save it as UTF-8") from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _read_rows(reader)
+    except csv.Error as exc:  # e.g. a field over csv.field_size_limit() (128 KiB)
+        raise InvalidInput(f"line {reader.line_num}: not a readable CSV row: {exc}") from None
+
+
+def _read_rows(reader: csv.DictReader[str]) -> list[tuple[int, Mapping[str, str]]]:
     header = reader.fieldnames or []
+    doubled = sorted({c for c in header if header.count(c) > 1})
+    if doubled:
+        raise InvalidInput(f"the header names the columns {', '.join(doubled)} more than once")
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
         raise InvalidInput(f"the file lacks the columns {', '.join(missing)}")
@@ -136,6 +149,12 @@ def read_csv(data: bytes) -> list[tuple[int, Mapping[str, str]]]:
     for row in reader:
         if None in row:  # more cells than columns
             raise InvalidInput(f"line {reader.line_num}: more cells than columns")
+        # csv's own limit is process-wide, and reading an audit export raises it
+        if any(len(cell or "") > MAX_CSV_FIELD for cell in row.values()):
+            raise InvalidInput(
+                f"line {reader.line_num}: a field larger than the field limit"
+                f" ({MAX_CSV_FIELD} characters)"
+            )
         rows.append((reader.line_num, row))
     return rows
 
@@ -154,14 +173,15 @@ def input_from_row(row: Mapping[str, str]) -> ProposalInput:
         lead=(row.get("lead") or "").strip(),
         participating=participating,
         cost_estimate=parse_amount(cost_raw, "cost_estimate") if cost_raw else None,
-        summary=row.get("summary") or "",
+        # a line break inside a quoted cell comes as CRLF from Windows tools: LF is the text's
+        summary=(row.get("summary") or "").replace("\r\n", "\n"),
         source=(row.get("source") or "").strip() or None,
     )
 
 
-def _next_key(taken: set[str], forum: int) -> str:
+def _next_key(taken: set[str], forum: int, reserved: set[str]) -> str:
     n = 1
-    while f"RK-{forum:02d}-{n:02d}" in taken:
+    while f"RK-{forum:02d}-{n:02d}" in taken or f"RK-{forum:02d}-{n:02d}" in reserved:
         n += 1
     return f"RK-{forum:02d}-{n:02d}"
 
@@ -188,12 +208,14 @@ def create_proposals(
         definition = engine.machines.get(conn, definition_row["id"]).definition
         allowed = definition.permissions.get("create", ())
         taken = set(conn.execute(select(proposals.c.key)).scalars())
+        # A generated key never takes one that a later item of the batch names itself.
+        reserved = {item.key for item in items if item.key}
         rows, entries = [], []
         for item in items:
             reason = refusal(who, allowed, {"themenforum": item.themenforum, "lead": item.lead})
             if reason is not None:
                 raise PermissionDenied(actor, "create proposals", item.key, reason)
-            key = item.key or _next_key(taken, item.themenforum)
+            key = item.key or _next_key(taken, item.themenforum, reserved)
             if key in taken:
                 raise DuplicateProposal(key)
             taken.add(key)
@@ -293,7 +315,8 @@ def _snapshot(item: ProposalInput, key: str) -> dict[str, Any]:
         "themenforum": item.themenforum,
         "lead": item.lead,
         "participating": list(item.participating),
-        "cost_estimate": None if item.cost_estimate is None else str(item.cost_estimate),
+        # the form every machine format uses (two places), so history and listings agree
+        "cost_estimate": None if item.cost_estimate is None else f"{item.cost_estimate:.2f}",
     }
 
 
@@ -304,17 +327,22 @@ def import_rows(
     actor: str,
     now: datetime,
     skip_invalid: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> tuple[list[str], list[tuple[int, str]]]:
     """Validate every row first; import all (or, with ``skip_invalid``, the good ones).
 
-    Returns the created keys and the (line, reason) of every bad row.
+    Returns the created keys and the (line, reason) of every bad row. ``progress(done,
+    total)`` hears of every row validated, and once more when the rows are written.
     """
+    total = len(rows) if isinstance(rows, Sized) else None
     good: list[ProposalInput] = []
     bad: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
     with engine.store.read() as conn:
         existing = set(conn.execute(select(proposals.c.key)).scalars())
-    for line, row in rows:
+    for done, (line, row) in enumerate(rows):
+        if progress is not None:
+            progress(done, total)
         try:
             item = validate(input_from_row(row), engine.directory)
         except InvalidInput as exc:
@@ -331,4 +359,6 @@ def import_rows(
     if bad and not skip_invalid:
         raise ImportRejected(bad)
     created = create_proposals(engine, good, actor=actor, now=now) if good else []
+    if progress is not None:
+        progress(len(good) + len(bad), len(good) + len(bad))
     return created, bad

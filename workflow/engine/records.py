@@ -139,6 +139,8 @@ def history_entry(row: Mapping[Any, Any], actors: Mapping[str, str]) -> dict[str
         "to_state": row["to_state"],
         "actor": actors.get(row["actor_ref"], row["actor_ref"]),
         "at": row["at"].isoformat(),
+        # the database's own time of the insert (None before migration 0006)
+        "recorded_at": row["recorded_at"].isoformat() if row["recorded_at"] else None,
         "comment": row["comment"],
         "data": row["data"],
         "hash": row["hash"],

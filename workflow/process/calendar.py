@@ -25,7 +25,9 @@ _QUIET_START = time(2, 0)
 _QUIET_END = time(3, 0)
 
 UNITS = {"d": "calendar days", "wd": "working days", "w": "weeks", "mo": "months"}
-_DURATION = re.compile(r"^\s*(\d+)\s*(d|wd|w|mo)\s*$")
+_DURATION = re.compile(r"^\s*([0-9]+)\s*(d|wd|w|mo)\s*$")
+# A century, the most a deadline or a report window spans; more overflows a date.
+_MAX_AMOUNT = {"d": 36_600, "wd": 26_100, "w": 5_220, "mo": 1_200}
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,10 @@ def parse_duration(text: object) -> Duration:
             f"{text!r} is no duration: use a number with d (days), wd (working days),"
             " w (weeks) or mo (months), e.g. 21d or 2wd"
         )
-    return Duration(int(match.group(1)), match.group(2))
+    amount, unit = int(match.group(1)), match.group(2)
+    if amount > _MAX_AMOUNT[unit]:
+        raise ValueError(f"{text!r} is too long: at most {_MAX_AMOUNT[unit]}{unit} (a century)")
+    return Duration(amount, unit)
 
 
 def parse_local_time(text: object) -> time:

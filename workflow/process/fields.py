@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from workflow.errors import InvalidInput
+from workflow.inputs import DECIMAL_NUMBER, MAX_FIELD_TEXT, WHOLE_NUMBER, check_text
 from workflow.process.definition import Definition, FieldDef, TransitionDef
 
 
@@ -19,6 +20,8 @@ def parse_assignments(pairs: Iterable[str]) -> dict[str, str]:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise InvalidInput(f"--set expects FIELD=VALUE, not {pair!r}")
+        if name.strip() in result:
+            raise InvalidInput(f"--set {name.strip()} is given more than once")
         result[name.strip()] = value.strip()
     return result
 
@@ -31,11 +34,11 @@ def parse_value(field: FieldDef, raw: Any) -> Any:
         if field.type == "integer":
             if isinstance(raw, bool):
                 raise ValueError
-            number = int(str(raw))
+            number = raw if isinstance(raw, int) else int(_ascii_number(raw, WHOLE_NUMBER))
             _check_bounds(field, number)
             return number
         if field.type == "decimal":
-            amount = Decimal(str(raw))
+            amount = Decimal(_ascii_number(raw, DECIMAL_NUMBER))
             if not amount.is_finite():
                 raise ValueError
             _check_bounds(field, amount)
@@ -48,6 +51,16 @@ def parse_value(field: FieldDef, raw: Any) -> Any:
     text = str(raw).strip()
     if not text:
         raise InvalidInput(f"field {field.name}: must not be empty")
+    return check_text(text, f"field {field.name}", multiline=True, limit=MAX_FIELD_TEXT)
+
+
+def _ascii_number(raw: Any, pattern: re.Pattern[str]) -> str:
+    # int() and Decimal() also take digits of other scripts (٣, ３): only 0-9 are numbers here.
+    text = str(raw).strip()
+    if isinstance(raw, float | Decimal) and not isinstance(raw, bool):
+        return text
+    if not pattern.fullmatch(text):
+        raise ValueError
     return text
 
 

@@ -21,20 +21,15 @@ from typing import Any
 
 from workflow.audit.reports import GROUPS
 from workflow.publish.board import FIELDS, Board, PublicProject
+from workflow.spreadsheet import neutralise  # the one rule for every CSV (OWASP)
 
 CSV_NAME = "proposals.csv"
 JSON_NAME = "proposals.json"
 CATALOG_NAME = "catalog.ttl"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LICENSE = "http://dcat-ap.de/def/licenses/dl-zero-de/2.0"  # Datenlizenz Deutschland – Zero
 # The contributor of NRW's portal as listed by DCAT-AP.de (to be confirmed at publication).
 CONTRIBUTOR = "http://dcat-ap.de/def/contributors/openNRW"
 PUBLISHER = "Land Nordrhein-Westfalen – Ruhr-Konferenz"
-
-
-def neutralise(text: str) -> str:
-    """A CSV cell that no spreadsheet evaluates (OWASP: prefix with a single quote)."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _csv_cell(value: Any) -> str:

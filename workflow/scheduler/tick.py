@@ -19,6 +19,7 @@ from workflow.process.calendar import parse_local_time
 if TYPE_CHECKING:
     from workflow.app.runtime import Runtime
     from workflow.deadlines.sweep import OnRung, SweepResult
+    from workflow.progress import ProgressCallback
 
 
 @dataclass(frozen=True)
@@ -87,13 +88,26 @@ class TickResult:
 
 
 def tick(
-    runtime: Runtime, hooks: SchedulerHooks, now: datetime, *, digest: bool = True
+    runtime: Runtime,
+    hooks: SchedulerHooks,
+    now: datetime,
+    *,
+    digest: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> TickResult:
-    """One pass at ``now``: fire due rungs (with their notices), the digest if due, deliver."""
+    """One pass at ``now``: fire due rungs (with their notices), the digest if due, deliver.
+
+    ``progress`` hears of the rungs fired so far, batch by batch.
+    """
 
     late_after, batch = scheduler_settings(runtime)
     result = sweep(
-        runtime.engine, now, on_rung=hooks.on_rung, late_after=late_after, batch_size=batch
+        runtime.engine,
+        now,
+        on_rung=hooks.on_rung,
+        late_after=late_after,
+        batch_size=batch,
+        progress=progress,
     )
     made = hooks.weekly_digest() if digest and hooks.weekly_digest else None
     delivered = hooks.deliver_outbox() if hooks.deliver_outbox else None

@@ -17,13 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
-from workflow.errors import InvalidInput, StoreUnavailable
+from workflow.errors import InvalidInput, PermissionDenied, ReadOnlyDatabase, StoreUnavailable
 from workflow.store.direct import Direct
+from workflow.store.readonly import read_only_file
 
 
 def make_engine(url: str, *, busy_timeout_seconds: float = 15.0) -> Engine:
@@ -37,8 +39,11 @@ def make_engine(url: str, *, busy_timeout_seconds: float = 15.0) -> Engine:
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
+        read_only = read_only_file(parsed.database)
+        if read_only is not None:  # see workflow/store/readonly.py
+            parsed = make_url(read_only.url())
         engine = create_engine(parsed, connect_args={"timeout": busy_timeout_seconds})
-        _configure_sqlite(engine, busy_timeout_seconds)
+        _configure_sqlite(engine, busy_timeout_seconds, read_only=read_only is not None)
         return engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":  # plain postgresql:// means psycopg 3 here
@@ -52,18 +57,21 @@ def make_engine(url: str, *, busy_timeout_seconds: float = 15.0) -> Engine:
     raise InvalidInput(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_seconds: float, *, read_only: bool) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Autocommit mode: Store.read/write emit BEGIN themselves (see the module doc).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if not read_only:  # switching the journal is a write
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
         cursor.close()
 
+
+_INSUFFICIENT_PRIVILEGE = "42501"  # SQLSTATE: a grant, row-level security or a trigger refused
 
 _BEGIN = Direct(text("BEGIN"))
 _BEGIN_IMMEDIATE = Direct(text("BEGIN IMMEDIATE"))
@@ -76,6 +84,8 @@ class Store:
         self.engine = engine
         self.busy_timeout_seconds = busy_timeout_seconds
         self._sqlite = engine.dialect.name == "sqlite"
+        # Opened with mode=ro (workflow/store/readonly.py): writes are refused up front.
+        self.read_only = self._sqlite and "mode=ro" in str(engine.url)
 
     @classmethod
     def open(cls, url: str, *, busy_timeout_seconds: float = 15.0) -> Store:
@@ -99,6 +109,12 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: all of it commits, or none of it."""
+        if self.read_only:
+            path = unquote((self.engine.url.database or "").removeprefix("file:"))
+            raise ReadOnlyDatabase(
+                f"the database file {path} is read-only for this user:"
+                " read commands work, this one changes data; nothing was changed"
+            )
         with self._translated(), self.engine.connect() as conn, conn.begin():
             if self._sqlite:
                 _BEGIN_IMMEDIATE.execute(conn, {})
@@ -117,6 +133,12 @@ class Store:
                 ) from None
             if exc.connection_invalidated:
                 raise StoreUnavailable(f"lost the database connection: {_first_line(exc)}") from exc
+            if getattr(exc.orig, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE:
+                # The grants (``ruhrflow db grants``) refused it: a refusal, not a bug.
+                login = self.engine.url.username or "this database login"
+                raise PermissionDenied(
+                    login, "do this", None, f"the database refused it: {_first_line(exc)}"
+                ) from None
             raise
 
     def _describe(self, exc: OperationalError) -> str:

@@ -34,7 +34,15 @@ _CLOSE_OPEN_OF = _closing(deadlines.c.proposal_id.in_(bindparam("pids", expandin
 _CLOSE_OPEN_OF_ONE = Direct(
     _closing(deadlines.c.proposal_id == bindparam("pid")).returning(deadlines.c.id)
 )
-_MET = (deadlines.c.id, deadlines.c.proposal_id, deadlines.c.kind, deadlines.c.sequence)
+# What meeting a recurring deadline returns: id, proposal, kind, period (SEQUENCE) and the
+# first deadline of its series (one calendar entry for all periods; migration 0007).
+_MET = (
+    deadlines.c.id,
+    deadlines.c.proposal_id,
+    deadlines.c.kind,
+    deadlines.c.sequence,
+    func.coalesce(deadlines.c.series_id, deadlines.c.id),
+)
 _MEET_OPEN_OF = _closing(
     deadlines.c.proposal_id.in_(bindparam("pids", expanding=True)),
     deadlines.c.kind.in_(bindparam("kinds", expanding=True)),
@@ -117,13 +125,13 @@ def close_open(conn: Connection, proposal_ids: Sequence[int], now: datetime) -> 
 
 def meet_open(
     conn: Connection, proposal_ids: Sequence[int], kinds: Sequence[str], now: datetime
-) -> list[tuple[int, int, str, int]]:
+) -> list[tuple[int, int, str, int, int]]:
     """Mark the open deadlines of ``kinds`` of ``proposal_ids`` as met (a recurring reset).
 
-    Returns (deadline id, proposal id, kind, sequence) of each.
+    Returns (deadline id, proposal id, kind, sequence, first deadline of its series) of each.
     """
     meeting = {"new_status": MET, "closed": now}
-    found: list[tuple[int, int, str, int]] = []
+    found: list[tuple[int, int, str, int, int]] = []
     for i in range(0, len(proposal_ids), CHUNK):
         chunk = proposal_ids[i : i + CHUNK]
         if len(chunk) == 1 and len(kinds) == 1:
@@ -131,7 +139,7 @@ def meet_open(
         else:
             params = {"pids": list(chunk), "kinds": list(kinds), **meeting}
             rows = [tuple(r) for r in conn.execute(_MEET_OPEN_OF, params)]
-        found += [(int(d), int(p), str(k), int(s)) for d, p, k, s in rows]
+        found += [(int(d), int(p), str(k), int(s), int(f)) for d, p, k, s, f in rows]
     return found
 
 
@@ -178,3 +186,14 @@ def _insert_many_sqlite(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> 
     if len(found) != len(rows):
         raise RuntimeError(f"inserted {len(rows)} deadlines but found {len(found)} new ones")
     return [found[(r["proposal_id"], r["kind"], r["entry_seq"])] for r in rows]
+
+
+_SERIES = select(func.coalesce(deadlines.c.series_id, deadlines.c.id)).where(
+    deadlines.c.id == bindparam("deadline_id")
+)
+
+
+def series_of(conn: Connection, deadline_id: int) -> int:
+    """The first deadline of the recurring series ``deadline_id`` belongs to (itself if none)."""
+    found = conn.execute(_SERIES, {"deadline_id": deadline_id}).scalar_one_or_none()
+    return deadline_id if found is None else int(found)

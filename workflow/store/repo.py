@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -122,9 +121,12 @@ def actor_ref_for(conn: Connection, actor_id: str) -> str | None:
 
 
 def create_actor_ref(conn: Connection, actor_id: str, now: datetime) -> str:
-    """A new opaque ref for an actor."""
-    ref = secrets.token_hex(12)
-    conn.execute(insert(actor_refs).values(ref=ref, actor_id=actor_id, created_at=now))
+    """A new opaque ref for an actor: a salted commitment to the id (store/attribution.py)."""
+    from workflow.store.attribution import commitment, new_salt
+
+    salt = new_salt()
+    ref = commitment(salt, actor_id)
+    conn.execute(insert(actor_refs).values(ref=ref, actor_id=actor_id, created_at=now, salt=salt))
     return ref
 
 

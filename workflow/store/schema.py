@@ -92,6 +92,27 @@ actor_refs = Table(
     Column("actor_id", String(200), nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("pseudonymised_at", UTCDateTime, nullable=True),
+    # The ref is a salted commitment to actor_id (workflow/store/attribution.py); an erasure
+    # deletes the salt with the id. NULL for refs made before migration 0008_robust.
+    Column("salt", String(32), nullable=True),
+)
+
+# On PostgreSQL: which directory actor a database login is, and what it may do beyond
+# that. Written only by an administrator (``ruhrflow db logins``); see workflow/access/logins.py.
+logins = Table(
+    "logins",
+    metadata,
+    Column("login", String(63), primary_key=True),
+    Column("actor_id", String(200), nullable=False),
+    # the actor's role and scope as the administrator's directory said at `db logins add`
+    Column("role", String(40), nullable=False),
+    Column("ministry", String(20), nullable=True),
+    Column("forum", SmallInteger, nullable=True),
+    Column("may_impersonate", Boolean, nullable=False, server_default=text("false")),
+    Column("may_set_clock", Boolean, nullable=False, server_default=text("false")),
+    Column("scheduler", Boolean, nullable=False, server_default=text("false")),
+    Column("granted_by", String(63), nullable=False),
+    Column("granted_at", UTCDateTime, nullable=False),
 )
 
 proposals = Table(
@@ -157,6 +178,9 @@ history = Table(
     Column("at", UTCDateTime, nullable=False, index=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The database's own time of the insert (migration 0006): PostgreSQL sets it with a
+    # trigger (clock_timestamp()), SQLite by its default (milliseconds); NULL before 0006.
+    Column("recorded_at", UTCDateTime, nullable=True, server_default=text("CURRENT_TIMESTAMP")),
     UniqueConstraint("chain", "seq"),
 )
 
@@ -170,9 +194,13 @@ deadlines = Table(
     Column("entry_seq", Integer, nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
     Column("status", String(12), nullable=False),
+    # The iCalendar SEQUENCE: 0, +1 for each new period of a recurring deadline and each move.
     Column("sequence", Integer, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime, nullable=True),
+    # The first deadline of a recurring series (one calendar entry for all its periods);
+    # NULL: the deadline is its own series (migration 0007).
+    Column("series_id", Integer, nullable=True),
     Index(None, "proposal_id", "status"),
     Index(None, "status", "due_at"),
     # One deadline of a kind per state entry (or per reset of a recurring one).
@@ -276,5 +304,16 @@ web_secrets = Table(
     # The per-installation session signing key when RUHRFLOW_WEB_SECRET is not set.
     Column("name", String(40), primary_key=True),
     Column("value", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row: the random id of this database, made by the migration that created the table
+# (``ruhrflow init``). Message-IDs and calendar UIDs derive from it, so that two databases
+# (a demo and production, a test copy) never give the same ids (notifications/mail/addresses.py).
+installation = Table(
+    "installation",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("installation_id", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )

@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request, session
@@ -42,7 +43,7 @@ def create_app(
     ``runtime`` reuses an opened runtime (tests); ``clock`` replaces the wall clock in tests
     only — no request can set the time.
     """
-    from workflow.web import api, views
+    from workflow.web import api, public, views
 
     config = settings.section("web")
     rt = runtime or open_runtime(settings)
@@ -52,6 +53,7 @@ def create_app(
         definition=load_definition(settings.definition_path),
         clock=clock or (lambda: datetime.now(UTC)),
         base_url=str(config.get("base_url") or "") or None,
+        public_dir=Path(str(config["public_dir"])) if config.get("public_dir") else None,
     )
     app = Flask(__name__)
     app.extensions["ruhrflow"] = state
@@ -99,7 +101,7 @@ def create_app(
 
     @app.after_request
     def secure_headers(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = CSP
+        response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -133,5 +135,6 @@ def create_app(
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(public.bp)
     csrf.exempt(api.openapi)
     return app

@@ -166,15 +166,20 @@ def triggers(
 
 
 def open_deadlines(
-    runtime: Runtime, now: datetime, *, lead: str | None = None, key: str | None = None
+    runtime: Runtime,
+    now: datetime,
+    *,
+    lead: str | None = None,
+    key: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Open deadlines (``ruhrflow deadlines``): overdue first, then due soonest."""
+    """Open deadlines (``ruhrflow deadlines``): overdue first, then due soonest (soonest
+    first is both: an overdue deadline was due before any that is not)."""
     from workflow.deadlines.queries import list_open_deadlines
 
-    rows = list_open_deadlines(runtime.store, runtime.engine.machines, now, lead=lead)
-    if key is not None:
-        rows = [r for r in rows if r["key"] == key]
-    return sorted(rows, key=lambda r: (not r["overdue"], r["due_at"], r["key"]))
+    return list_open_deadlines(
+        runtime.store, runtime.engine.machines, now, lead=lead, key=key, limit=limit
+    )
 
 
 def notices_of(runtime: Runtime, key: str) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from workflow import Definition, Runtime, Settings
 
@@ -20,6 +21,7 @@ class Web:
     definition: Definition
     clock: Callable[[], datetime]
     base_url: str | None
+    public_dir: Path | None = None  # what ``ruhrflow publish --output`` wrote: ``/public/``
 
     def now(self) -> datetime:
         """The wall clock (the web has no ``--now``)."""

@@ -7,7 +7,6 @@ the engine's; a view only decides which page to show.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
@@ -31,11 +30,13 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from workflow import Applied, PermissionDenied, WorkflowError
+from workflow.spreadsheet import csv_writer
 from workflow.web import accounts, reads
 from workflow.web.api import status_of
 from workflow.web.state import web
 
 log = logging.getLogger("workflow.web")
+WORKLIST_ROWS = 200  # the worklist shows the first of the open deadlines, not all of them
 bp = Blueprint("web", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -196,8 +197,11 @@ def worklist() -> str:
     w = web()
     who = w.runtime.directory.actor(g.actor)
     lead = who.ministry if who.role == "ministry" else None
-    rows = reads.open_deadlines(w.runtime, w.now(), lead=lead)
-    return render_template("worklist.html", rows=rows[:200], total=len(rows))
+    # one row more than shown says whether there are more, without counting them all
+    rows = reads.open_deadlines(w.runtime, w.now(), lead=lead, limit=WORKLIST_ROWS + 1)
+    return render_template(
+        "worklist.html", rows=rows[:WORKLIST_ROWS], more=len(rows) > WORKLIST_ROWS
+    )
 
 
 @bp.get("/proposals")
@@ -231,21 +235,15 @@ def _download(rows: list[dict[str, Any]], fmt: str) -> Response:
         mimetype = "application/json"
     else:
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv_writer(out)  # formula cells neutralised, as in every CSV ruhrflow writes
         writer.writerow(LIST_COLUMNS)
         for r in rows:
-            writer.writerow(["" if r[c] is None else _csv_cell(r[c]) for c in LIST_COLUMNS])
+            writer.writerow(r[c] for c in LIST_COLUMNS)
         body = out.getvalue()
         mimetype = "text/csv"
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f"attachment; filename=vorschlaege.{fmt}"
     return response
-
-
-def _csv_cell(value: Any) -> str:
-    text = str(value)
-    # A cell starting with = + - @ is a formula in a spreadsheet: keep it text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 @bp.get("/proposals/<key>")
@@ -281,11 +279,17 @@ def _field_defs(requires: tuple[str, ...] | list[str]) -> list[Any]:
     return [fields[name] for name in requires if name in fields]
 
 
+def _form_text(name: str) -> str:
+    """A form value, stripped, with the CRLF that browsers send for a textarea's line
+    breaks turned into LF (the input policy allows LF, not CR: workflow/inputs.py)."""
+    return request.form.get(name, "").replace("\r\n", "\n").strip()
+
+
 def _form_fields(requires: list[str]) -> dict[str, str]:
     """The required fields the form sent (strings, parsed by the engine)."""
     found = {}
     for f in _field_defs(requires):
-        value = request.form.get(f"field_{f.name}", "").strip()
+        value = _form_text(f"field_{f.name}")
         if value:
             found[f.name] = value
     return found
@@ -301,7 +305,7 @@ def action(key: str, trigger: str) -> Any:
     w = web()
     detail = reads.detail(w.runtime, key)
     step = request.form.get("step", "edit")
-    comment = request.form.get("comment", "").strip() or None
+    comment = _form_text("comment") or None
     options = reads.triggers(w.runtime, key, g.actor, w.now())
     option = _option(options, trigger)
     if option is None:
@@ -372,7 +376,7 @@ def bulk() -> Any:
     step = request.form.get("step", "edit")
     state = (request.values.get("state") or "").strip() or None
     trigger = (request.values.get("trigger") or "").strip() or None
-    comment = request.form.get("comment", "").strip() or None
+    comment = _form_text("comment") or None
     all_fields = list(definition.fields)
     fields = _form_fields(all_fields) if request.method == "POST" else {}
     page = {

@@ -94,6 +94,9 @@ def test_wert_formats_free_fields_for_a_german_reader() -> None:
         ("a\nb\rc\x0bd\x0ce\x85f\u2028g\u2029h\x00i\tj", "a b c d e f g h i j"),
         ("  viel   Raum  ", "viel Raum"),
         ("Straße in Gelsenkirchen", "Straße in Gelsenkirchen"),
+        # bidi overrides and isolates (issue 18.9) are dropped, right-to-left text stays
+        ("Plan \u202egnp.exe", "Plan gnp.exe"),
+        ("\u2067مشروع\u2069 Ruhr", "مشروع Ruhr"),
     ],
 )
 def test_one_line_turns_every_line_break_and_control_character_into_a_space(

@@ -17,6 +17,8 @@ from notify_contexts import status_change_full
 from notifications import CalendarEntry, Recipient, RenderedNotice, Renderer, build_message
 from notifications.mail.headers import POLICY, Verbatim
 
+INSTALLATION = "5f0c1e2d3b4a69788796a5b4c3d2e1f0"  # what migration 0007 makes: 32 hex digits
+
 UTC = ZoneInfo("UTC")
 SENT_AT = datetime(2019, 11, 5, 8, 0, tzinfo=UTC)
 KEY = "RK-03-01:approve:7"
@@ -44,6 +46,7 @@ def build(**overrides: object) -> EmailMessage:
         "rendered": NOTICE,
         "idempotency_key": KEY,
         "date": SENT_AT,
+        "installation": INSTALLATION,
     }
     arguments.update(overrides)
     return build_message(**arguments)  # type: ignore[arg-type]
@@ -106,7 +109,7 @@ def test_headers_carry_addresses_encoded_subject_date_and_ids() -> None:
     assert [a.display_name for a in parsed["To"].addresses] == [MULNV.name, IM.name]
     assert parsed["From"].addresses[0].addr_spec == SENDER
     assert parsedate_to_datetime(parsed["Date"]) == SENT_AT
-    expected_id = hashlib.sha256(KEY.encode()).hexdigest()[:32]
+    expected_id = hashlib.sha256(f"{INSTALLATION}\0notice\0{KEY}".encode()).hexdigest()[:32]
     assert parsed["Message-ID"] == f"<{expected_id}@ruhrflow.invalid>"
     assert parsed["Auto-Submitted"] == "auto-generated"
     assert parsed["X-Ruhrflow-Key"] == KEY
@@ -118,14 +121,22 @@ def test_the_wire_format_is_seven_bit_ascii_with_crlf() -> None:
     assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
 
 
-def test_the_message_id_depends_only_on_the_key_and_the_domain() -> None:
+def test_the_message_id_depends_only_on_the_key_the_installation_and_the_domain() -> None:
     first = build()["Message-ID"]
     again = build(date=datetime(2019, 11, 6, 8, 0, tzinfo=UTC), recipients=[IM])["Message-ID"]
     other_key = build(idempotency_key="RK-03-01:approve:8")["Message-ID"]
     other_domain = build(domain="stk.nrw.invalid")["Message-ID"]
+    # the same key in another database (the demo, a test copy) gives another Message-ID
+    other_installation = build(installation="0" * 32)["Message-ID"]
     assert first == again
     assert other_key != first
+    assert other_installation != first
     assert other_domain == first.replace("ruhrflow.invalid", "stk.nrw.invalid")
+
+
+def test_without_an_installation_id_no_message_id_is_made() -> None:
+    with pytest.raises(ValueError, match="installation id"):
+        build(installation="")
 
 
 def test_a_title_with_crlf_and_a_header_does_not_add_a_header() -> None:
@@ -188,8 +199,24 @@ def test_a_display_name_cannot_add_recipients_or_headers(display_name: str) -> N
 def test_an_invalid_address_is_refused(address: str) -> None:
     with pytest.raises(ValueError, match="invalid email address"):
         build(recipients=[Recipient("Referat 42", address)])
-    with pytest.raises(ValueError, match="invalid email address"):
-        build(sender=address)
+    if address != "Referat 42 <referat42@mulnv.nrw.invalid>":  # a configured sender may be so
+        with pytest.raises(ValueError, match="invalid email address"):
+            build(sender=address)
+
+
+def test_the_configured_sender_and_reply_to_are_from_and_reply_to() -> None:
+    message = reparse(
+        build(
+            sender="Staatskanzlei NRW <ruhr@stk.nrw.invalid>",
+            reply_to='"Geschäftsstelle, Ruhr-Konferenz" <gs@stk.nrw.invalid>',
+        )
+    )
+    (sender,) = message["From"].addresses
+    (reply_to,) = message["Reply-To"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Staatskanzlei NRW", "ruhr@stk.nrw.invalid")
+    assert reply_to.display_name == "Geschäftsstelle, Ruhr-Konferenz"
+    assert reply_to.addr_spec == "gs@stk.nrw.invalid"
+    assert reparse(build())["Reply-To"] is None
 
 
 def test_inputs_that_cannot_make_a_valid_message_are_refused() -> None:

@@ -18,6 +18,8 @@ from user_text import USER_TEXT
 from notifications import KINDS, Recipient, Renderer, build_message
 from notifications.mail.sanitize import one_line
 
+INSTALLATION = "5f0c1e2d3b4a69788796a5b4c3d2e1f0"  # what migration 0007 makes: 32 hex digits
+
 UTC = ZoneInfo("UTC")
 RENDERER = Renderer()
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -42,13 +44,15 @@ def test_any_title_and_comment_render_as_data_with_a_one_line_subject(
     # then the subject is exactly one line, without C0/C1 control characters
     assert notice.subject.splitlines() == [notice.subject]
     assert not any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in notice.subject)
-    # and the text appears verbatim in the plain text, escaped in the HTML
-    assert title in notice.text
+    # and the text appears in the plain text (wrapped at spaces to 78 characters a line, no
+    # word broken), escaped in the HTML
+    assert " ".join(title.split()) in " ".join(notice.text.split())
+    assert all(len(line) <= 78 or " " not in line.strip() for line in notice.text.splitlines())
     assert str(markupsafe.escape(title)) in notice.html
     if kind != "digest":
         assert one_line(title) in notice.subject
     if kind == "status_change" and comment:
-        assert comment in notice.text
+        assert " ".join(comment.split()) in " ".join(notice.text.split())
 
 
 @PROPERTY
@@ -63,6 +67,7 @@ def test_any_title_or_display_name_leaves_headers_and_recipients_unchanged(
         recipients=[Recipient(display_name, "referat42@mulnv.nrw.invalid")],
         rendered=rendered,
         idempotency_key="RK-03-01:approve:7",
+        installation=INSTALLATION,
         date=datetime(2019, 11, 5, 8, 0, tzinfo=UTC),
     )
     # when it goes over the wire and is parsed back

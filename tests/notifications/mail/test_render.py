@@ -20,7 +20,12 @@ from notify_contexts import (
 
 from notifications import KINDS, Renderer
 
-FOOTER = "Diese Nachricht wurde automatisch von ruhrflow für die Koordinierung der Ruhr-Konferenz"
+FOOTER = "Diese Nachricht wurde automatisch für die Koordinierung der Ruhr-Konferenz versandt."
+
+
+def unwrapped(text: str) -> str:
+    """The plain text with the line wrapping (notifications.mail.wrap) undone: words, one space."""
+    return " ".join(text.split())
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +47,13 @@ def test_every_kind_renders_subject_text_and_html_in_german(
     # when
     notice = renderer.render(kind, context)
     # then: German salutation, closing and the automatic-sending footer, in both bodies
-    for body in (notice.text, notice.html):
+    for body in (unwrapped(notice.text), notice.html):
         assert "Sehr geehrte Damen und Herren," in body
         assert "Mit freundlichen Grüßen" in body
         assert FOOTER in body
+        assert "ruhrflow" not in body
+    # and no line of the plain text is longer than 78 characters
+    assert max(len(line) for line in notice.text.splitlines()) <= 78
     assert notice.subject and "\n" not in notice.subject and "\r" not in notice.subject
     assert notice.html.lstrip().startswith("<!DOCTYPE html>")
     assert '<html lang="de">' in notice.html
@@ -118,7 +126,7 @@ def test_escalation_phrases_how_long_the_deadline_is_overdue(
     notice = renderer.render("escalation", escalation(overdue_days=overdue_days))
     assert notice.subject.startswith("Frist überschritten:")
     assert phrase in notice.subject
-    assert f"{phrase} abgelaufen" in notice.text
+    assert f"{phrase} abgelaufen" in unwrapped(notice.text)
     assert "Eskalationsstufe:       Eskalation" in notice.text
 
 
@@ -144,8 +152,10 @@ def test_digest_groups_by_state_and_lists_changes_and_upcoming_deadlines(
     text = notice.text
     assert "In Umsetzung (2):\n- RK-14-01 – Offensive Grüne Infrastruktur 2030\n" in text
     assert "In Prüfung (0):\n- keine\n" in text
-    assert "Umsetzung begonnen, neuer Stand: In Umsetzung" in text
-    assert "05.11.2019, 09:00 Uhr, Referat 42, MULNV" in text
+    assert "05.11.2019       1  1 Vorschlag: Umsetzung begonnen am 05.11.2019\n" in text
+    assert "                    neuer Stand: In Umsetzung\n" in text
+    assert "                    durch: Referat 42, MULNV\n" in text
+    assert "                    RK-14-01 – Offensive Grüne Infrastruktur 2030\n" in text
     assert "Fortschrittsbericht: bis 27.11.2019, 00:00 Uhr" in text
     assert text.rstrip().endswith("Wochenübersicht für das Ressort MULNV")
 

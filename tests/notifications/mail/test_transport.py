@@ -22,6 +22,8 @@ from notifications import (
     build_message,
 )
 
+INSTALLATION = "5f0c1e2d3b4a69788796a5b4c3d2e1f0"  # what migration 0007 makes: 32 hex digits
+
 UTC = ZoneInfo("UTC")
 NOTICE = RenderedNotice("Wochenübersicht für MULNV", "Grüße aus Düsseldorf\n", "<p>Grüße</p>")
 
@@ -32,6 +34,7 @@ def notice_message(key: str = "digest:MULNV:2019-45") -> EmailMessage:
         recipients=[Recipient("Referat 42, MULNV", "referat42@mulnv.nrw.invalid")],
         rendered=NOTICE,
         idempotency_key=key,
+        installation=INSTALLATION,
         date=datetime(2019, 11, 11, 7, 0, tzinfo=UTC),
         calendar=CalendarEntry(
             "u-1@ruhrflow.invalid", 0, "Frist", "Text", datetime(2019, 11, 26, 8, tzinfo=UTC)

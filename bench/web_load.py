@@ -1,0 +1,294 @@
+"""50 concurrent clients against ``ruhrflow serve`` with 4 workers, on SQLite and PostgreSQL.
+
+Each client thread asks, one request after the other for the whole run, for a page of the
+proposal list or the worklist with a Bearer token (10,000 proposals in implementation). The
+baseline is a bare Flask route returning a fixed page, under the same server (gunicorn, 4
+workers) and the same load: the ratio of the median latencies says what ruhrflow's pages cost
+on top of the web stack itself (issue 14: ≤ 5×). Every error (a status other than 200, a
+refused or broken connection) is counted: the target also needs zero errors. Throughput and
+the 95th percentile go into the notes. Client and server share the machine's cores.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.datagen import proposals_with_deadlines
+from bench.support import (
+    REPO,
+    Result,
+    migrate,
+    open_runtime_for,
+    progress,
+    scratch_dir,
+    skipped,
+    sqlite_url,
+)
+
+SCENARIO = "web under load"
+TARGET = 5.0
+CLIENTS = 50
+WORKERS = 4
+PROPOSALS = 10_000
+PATHS = ("/proposals?state=implementation&page=2", "/worklist")
+
+
+@dataclass
+class Load:
+    """What the clients saw."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+    first_error: str = ""
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until_up(port: int, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server on port {port} exited with {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/__nothing__")
+            conn.getresponse().read()
+            conn.close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the server on port {port} did not come up in {seconds:.0f} s")
+
+
+def _hammer(port: int, paths: tuple[str, ...], token: str | None, seconds: float) -> Load:
+    load = Load()
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def client(n: int) -> None:
+        mine: list[float] = []
+        errors, first = 0, ""
+        i = n
+        while time.monotonic() < stop:
+            path = paths[i % len(paths)]
+            i += 1
+            start = time.perf_counter()
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                conn.close()
+                ok = response.status == 200
+                why = f"HTTP {response.status} for {path}"
+            except OSError as exc:
+                ok, why = False, f"{type(exc).__name__}: {exc}"
+            if ok:
+                mine.append(time.perf_counter() - start)
+            else:
+                errors += 1
+                first = first or why
+        with lock:
+            load.latencies.extend(mine)
+            load.errors += errors
+            load.first_error = load.first_error or first
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    load.seconds = time.monotonic() - began
+    return load
+
+
+def _serve(argv: list[str], port: int, work: Path) -> subprocess.Popen[bytes]:
+    log = (work / f"server-{port}.log").open("wb")
+    proc = subprocess.Popen(
+        argv, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=log, stderr=log
+    )
+    _wait_until_up(port, proc)
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _ruhrflow_load(url: str, work: Path, seconds: float) -> Load:
+    from workflow.web import accounts
+
+    rt = open_runtime_for(url, work)
+    try:
+        now = datetime.now(UTC)
+        accounts.set_password(rt.store, rt.directory, "koordination", "bench-passwort-123", now)
+        _, token = accounts.create_token(
+            rt.store, "koordination", now, expires_in=timedelta(days=1)
+        )
+    finally:
+        rt.close()
+    config = work / "ruhrflow-bench.toml"  # written by open_runtime_for
+    port = _free_port()
+    argv = [sys.executable, "-m", "workflow", "--db", url, "--config", str(config), "serve",
+            "--workers", str(WORKERS), "--port", str(port)]  # fmt: skip
+    proc = _serve(argv, port, work)
+    try:
+        _hammer(port, PATHS, token, 2)  # warm-up: every worker loads the app
+        return _hammer(port, PATHS, token, seconds)
+    finally:
+        _stop(proc)
+
+
+def _bare_load(work: Path, seconds: float) -> Load:
+    port = _free_port()
+    argv = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind",
+            f"127.0.0.1:{port}", "bench.bare_flask:app"]  # fmt: skip
+    proc = _serve(argv, port, work)
+    try:
+        _hammer(port, ("/",), None, 2)
+        return _hammer(port, ("/",), None, seconds)
+    finally:
+        _stop(proc)
+
+
+def _result(backend: str, ours: Load, bare: Load, seconds: float) -> Result:
+    name = f"{SCENARIO}, {backend}: {CLIENTS} clients × {seconds:.0f} s, {WORKERS} workers"
+    if not (ours.latencies and bare.latencies):
+        result = Result(name, target=TARGET, note=f"no successful request ({ours.first_error})")
+        result.status = f"MISS ({ours.errors} errors)"
+        return result
+    median = statistics.median(ours.latencies)
+    failed = f" ({ours.first_error})" if ours.first_error else ""
+    note = (
+        f"{backend}: {ours.throughput:.0f} req/s, median {median * 1000:.0f} ms, "
+        f"p95 {ours.percentile(0.95) * 1000:.0f} ms, {ours.errors} errors{failed}; "
+        f"bare Flask: {bare.throughput:.0f} req/s, p95 {bare.percentile(0.95) * 1000:.0f} ms, "
+        f"{bare.errors} errors"
+    )
+    result = Result(
+        name,
+        ours=median,
+        baseline=statistics.median(bare.latencies),
+        target=TARGET,
+        note=note,
+        details={
+            "throughput": ours.throughput,
+            "p95": ours.percentile(0.95),
+            "errors": ours.errors,
+            "bare_throughput": bare.throughput,
+        },
+    ).settle()
+    if ours.errors or bare.errors:
+        result.status = f"MISS ({ours.errors} errors)"
+    return result
+
+
+def _postgres_url() -> tuple[str, str] | None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from bench.postgres import server_url
+
+    admin_url = server_url()
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+            scratch = f"ruhrflow_bench_{uuid.uuid4().hex[:10]}"
+            conn.execute(text(f'CREATE DATABASE "{scratch}"'))
+        admin.dispose()
+    except Exception:  # unreachable: the PostgreSQL line says SKIP
+        return None
+    return admin_url, make_url(admin_url).set(database=scratch).render_as_string(False)
+
+
+def _drop(admin_url: str, url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _copy_into(url: str, sqlite_path: Path) -> None:
+    """The prepared SQLite rows (proposals, history, deadlines and rungs) into a migrated
+    PostgreSQL database, so that both backends serve the same data."""
+    from sqlalchemy import create_engine, insert, select
+
+    from workflow.store.schema import metadata
+
+    source = create_engine(sqlite_url(sqlite_path))
+    target = create_engine(url)
+    try:
+        with source.connect() as src, target.begin() as dst:
+            for table in metadata.sorted_tables:
+                if table.name == "definitions" or table.name.startswith("web_"):
+                    continue  # registered by the migration; accounts are made by the run
+                rows = [dict(r) for r in src.execute(select(table)).mappings()]
+                for i in range(0, len(rows), 5_000):
+                    dst.execute(insert(table), rows[i : i + 5_000])
+    finally:
+        source.dispose()
+        target.dispose()
+
+
+def run(quick: bool) -> list[Result]:
+
+    seconds = 8.0 if quick else 30.0
+    results = []
+    with scratch_dir() as work:
+        progress(f"{SCENARIO}: bare Flask under gunicorn, {CLIENTS} clients × {seconds:.0f} s")
+        bare = _bare_load(work, seconds)
+        db = proposals_with_deadlines(work, "webload", PROPOSALS, 1_000)
+        progress(f"{SCENARIO}: SQLite, {CLIENTS} clients × {seconds:.0f} s")
+        results.append(
+            _result("SQLite", _ruhrflow_load(sqlite_url(db), work, seconds), bare, seconds)
+        )
+        pg = _postgres_url()
+        if pg is None:
+            results.append(skipped(f"{SCENARIO}, PostgreSQL", "PostgreSQL unreachable", TARGET))
+            return results
+        admin_url, url = pg
+        try:
+            migrate(url)
+            _copy_into(url, db)
+            progress(f"{SCENARIO}: PostgreSQL, {CLIENTS} clients × {seconds:.0f} s")
+            on_postgres = _ruhrflow_load(url, work, seconds)
+            results.append(_result("PostgreSQL", on_postgres, bare, seconds))
+        finally:
+            _drop(admin_url, url)
+    return results

@@ -1,0 +1,192 @@
+"""Moving an open deadline: ``ruhrflow deadlines move KEY DEADLINE --to DATE --reason TEXT``.
+
+A coordinator may move a deadline of a proposal's current state to another day (the cabinet
+session was postponed, a ministry was granted more time). In one write transaction:
+
+* the deadline gets its new due time (the rule's local time on the new day) and its
+  ``sequence`` grows by one, so that the calendar entry with the same UID is moved, not
+  added again (iCalendar SEQUENCE);
+* its pending rungs are planned anew from the rule: a reminder whose new time has passed is
+  cancelled, a reminder left out when the deadline was made and now in the future is added;
+  a rung that has fired stays fired (it was sent, and is in the history);
+* a ``deadline_moved`` entry goes into the proposal's history, with the reason;
+* a ``deadline_moved`` notice goes into the outbox (the lead ministry, the coordinators and
+  the roles the rule reminds), carrying the calendar entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select, update
+
+from workflow.access.policy import refusal
+from workflow.errors import InvalidInput, PermissionDenied, TransitionNotAllowed, UnknownProposal
+from workflow.process.calendar import anchor
+from workflow.process.deadline_rules import OPEN, REMINDER, rule_of
+from workflow.store import repo
+from workflow.store.schema import deadline_rungs, deadlines
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from workflow.engine.engine import Engine
+
+MOVED = "deadline_moved"  # history kind and notice kind
+MOVER_ROLES = ("coordinator",)
+_MAX_REASON = 2000
+
+
+@dataclass(frozen=True)
+class MovedDeadline:
+    """What a move did (what its notice tells)."""
+
+    deadline_id: int
+    proposal_id: int
+    key: str
+    kind: str
+    label: str
+    old_due_at: datetime
+    due_at: datetime
+    sequence: int
+    reason: str
+    rungs: tuple[tuple[str, datetime], ...]  # pending rungs after the move, by time
+
+
+def move_deadline(
+    engine: Engine,
+    key: str,
+    kind: str,
+    to_day: date,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    notify: Any = None,
+) -> MovedDeadline:
+    """Move the open deadline ``kind`` of ``key`` to ``to_day`` (see the module doc).
+
+    ``notify(conn, applied, moved, now)`` runs in the same transaction (the notifications'
+    hook, :meth:`notifications.events.Notifier.on_moved`). Raises
+    :class:`~workflow.errors.UnknownProposal`, :class:`~workflow.errors.PermissionDenied`
+    (not a coordinator), :class:`~workflow.errors.InvalidInput` (no such deadline in the
+    definition, an empty reason, a day not after now or the same due time) and
+    :class:`~workflow.errors.TransitionNotAllowed` (no open deadline of that kind now).
+    """
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("--reason must not be empty: say why the deadline moves")
+    if len(reason) > _MAX_REASON or any(ord(c) < 0x20 and c not in "\n\t" for c in reason):
+        raise InvalidInput(f"--reason must be text of at most {_MAX_REASON} characters")
+    who = engine.actor(actor)
+    with engine.store.write() as conn:
+        row = repo.load_proposal(conn, key)
+        if row is None:
+            raise UnknownProposal(key)
+        refused = refusal(who, MOVER_ROLES, row)
+        if refused is not None:
+            raise PermissionDenied(actor, "move a deadline", key, refused)
+        definition = engine.machines.get(conn, row["definition_id"]).definition
+        rule = rule_of(definition, kind)
+        if rule is None:
+            raise InvalidInput(f"{key}: the process has no deadline {kind!r}")
+        found = (
+            conn.execute(
+                select(deadlines.c.id, deadlines.c.due_at, deadlines.c.sequence).where(
+                    deadlines.c.proposal_id == row["id"],
+                    deadlines.c.kind == kind,
+                    deadlines.c.state == row["state"],
+                    deadlines.c.status == OPEN,
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if found is None:
+            raise TransitionNotAllowed(
+                key, "move_deadline", row["state"], reasons=[f"no open deadline {kind!r}"]
+            )
+        due_at = rule.due_at(to_day)
+        if due_at <= now:
+            raise InvalidInput(f"--to {to_day.isoformat()}: the new due time must be after now")
+        if due_at == found["due_at"]:
+            raise InvalidInput(f"{key}: {kind} is due on {to_day.isoformat()} already")
+        sequence = int(found["sequence"]) + 1
+        conn.execute(
+            update(deadlines)
+            .where(deadlines.c.id == found["id"])
+            .values(due_at=due_at, sequence=sequence)
+        )
+        rungs = _replan(conn, found["id"], rule, to_day, now)
+        applied = engine.append_event(
+            conn,
+            row,
+            kind=MOVED,
+            trigger=f"{kind}.move",
+            actor=actor,
+            now=now,
+            comment=reason,
+            data={
+                "deadline": kind,
+                "from": found["due_at"].isoformat(),
+                "to": due_at.isoformat(),
+                "sequence": sequence,
+            },
+        )
+        moved = MovedDeadline(
+            deadline_id=int(found["id"]), proposal_id=int(row["id"]), key=key, kind=kind,
+            label=rule.label, old_due_at=found["due_at"], due_at=due_at, sequence=sequence,
+            reason=reason, rungs=rungs,
+        )  # fmt: skip
+        if notify is not None:
+            notify(conn, applied, moved, now)
+    return moved
+
+
+def _replan(
+    conn: Connection, deadline_id: int, rule: Any, day: date, now: datetime
+) -> tuple[tuple[str, datetime], ...]:
+    """Plan the rungs of ``rule`` for a deadline now due on ``day``; return the pending ones."""
+    existing = {
+        r["rung"]: r
+        for r in conn.execute(
+            select(deadline_rungs).where(deadline_rungs.c.deadline_id == deadline_id)
+        ).mappings()
+    }
+    pending: list[tuple[str, datetime]] = []
+    for rung in rule.rungs:
+        fire_at = anchor(rung.fire_date(day), rule.at)
+        passed = rung.kind == REMINDER and fire_at <= now
+        current = existing.get(rung.name)
+        if current is None:
+            if not passed:
+                conn.execute(
+                    insert(deadline_rungs).values(
+                        deadline_id=deadline_id, rung=rung.name, fire_at=fire_at
+                    )
+                )
+                pending.append((rung.name, fire_at))
+            continue
+        if current["fired_at"] is not None or current["cancelled_at"] is not None:
+            continue  # sent already (it is in the history), or cancelled
+        values: dict[str, Any] = {"cancelled_at": now} if passed else {"fire_at": fire_at}
+        conn.execute(
+            update(deadline_rungs).where(deadline_rungs.c.id == current["id"]).values(**values)
+        )
+        if not passed:
+            pending.append((rung.name, fire_at))
+    return tuple(sorted(pending, key=lambda item: item[1]))
+
+
+def moved_hook(engine: Engine) -> Any:
+    """The notifications' hook for moves among ``engine``'s effects (None without one)."""
+    for effect in engine.effects:
+        hook = getattr(effect, "on_moved", None)
+        if hook is not None:
+            return hook
+    return None
+
+
+__all__ = ["MOVED", "MovedDeadline", "move_deadline", "moved_hook"]

@@ -1,0 +1,152 @@
+"""One policy for what users type: text, numbers, amounts — and the schema's limits.
+
+Every user-supplied value that ends up in a column or in the history passes here before
+anything is written, so that SQLite and PostgreSQL refuse the same input with the same
+one-line error (exit 2). Without it PostgreSQL failed in the driver (exit 70, with SQL and
+parameters on stderr) while SQLite, which does not enforce lengths, stored the value.
+
+Text: a *single-line* field (a title, a party, a source) refuses every control character
+(C0 and C1, TAB and DEL included), the Unicode line and paragraph separators, the bidi
+embedding, override and isolate controls (U+202A–U+202E, U+2066–U+2069: "Trojan Source")
+and lone surrogates (what invalid UTF-8 on the command line becomes). A *multi-line* field
+(a summary, a comment, a statement) allows LF and TAB, nothing else of these. Right-to-left
+text itself (Arabic, Hebrew) and the plain marks LRM/RLM are fine.
+
+Limits are read from the SQLAlchemy schema (``String(n)``, ``Numeric(p, s)``, the width of
+an integer type), never repeated as numbers; text columns without a length get their limit
+from the constants below, which are about what a reader can take in, not about storage.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Integer, Numeric, SmallInteger, String
+
+from workflow.errors import InvalidInput
+
+# Lengths of the unbounded text columns (characters).
+MAX_TITLE = 300
+MAX_SUMMARY = 5000
+MAX_COMMENT = 10_000
+MAX_STATEMENT = 20_000
+MAX_FIELD_TEXT = 2000
+MAX_SOURCE = 2000
+
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+_SINGLE_LINE_BAD = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}\ud800-\udfff]")
+_MULTI_LINE_BAD = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029{_BIDI}\ud800-\udfff]")
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+DECIMAL_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def check_text(value: str, what: str, *, multiline: bool = False, limit: int | None = None) -> str:
+    """``value`` unchanged if it obeys the text policy, else InvalidInput naming ``what``.
+
+    ``limit`` is in characters (see :func:`column_length` for a column's).
+    """
+    if limit is not None and len(value) > limit:
+        raise InvalidInput(f"{what} is longer than {limit} characters ({len(value)})")
+    bad = (_MULTI_LINE_BAD if multiline else _SINGLE_LINE_BAD).search(value)
+    if bad is not None:
+        raise InvalidInput(f"{what} {_why(bad.group(), multiline)}")
+    return value
+
+
+def _why(char: str, multiline: bool) -> str:
+    code = f"U+{ord(char):04X}"
+    if "\ud800" <= char <= "\udfff":
+        return f"is not valid UTF-8 text ({code})"
+    if char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
+        return f"contains a bidi control character ({code}) that reorders text on screen"
+    if not multiline and char in "\n\r\u2028\u2029":
+        return f"must be a single line (it contains {code})"
+    allowed = "; only line breaks (LF) and tabs are allowed" if multiline else ""
+    return f"contains a control character ({code}){allowed}"
+
+
+def parse_whole_number(raw: str, what: str) -> int:
+    """A whole number written with ASCII digits (``int`` also takes ``٣`` or ``３``)."""
+    text = raw.strip()
+    if not WHOLE_NUMBER.fullmatch(text):
+        raise InvalidInput(f"{what} {raw!r} is not a whole number (digits 0-9)")
+    return int(text)
+
+
+def parse_decimal(raw: str, what: str) -> Decimal:
+    """A decimal number written with ASCII digits (``Decimal`` also takes other scripts)."""
+    text = raw.strip().replace("_", "")
+    if not DECIMAL_NUMBER.fullmatch(text):
+        raise InvalidInput(f"{what} {raw!r} is not a number (digits 0-9, a decimal point)")
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
+        raise InvalidInput(f"{what} {raw!r} is not a number") from None
+
+
+# --- the schema's limits -----------------------------------------------------------------
+
+
+def column_length(column: Column[Any]) -> int:
+    """The length of a ``String(n)`` column."""
+    length = column.type.length if isinstance(column.type, String) else None
+    if length is None:
+        raise TypeError(f"column {column.name} has no length")
+    return length
+
+
+def integer_range(column: Column[Any]) -> tuple[int, int]:
+    """The smallest and largest value of an integer column (its width on PostgreSQL)."""
+    kind = column.type
+    if isinstance(kind, SmallInteger):
+        bits = 16
+    elif isinstance(kind, BigInteger):
+        bits = 64
+    elif isinstance(kind, Integer):
+        bits = 32
+    else:
+        raise TypeError(f"column {column.name} is no integer column")
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+def check_length(value: str, column: Column[Any], what: str) -> str:
+    """``value`` if it fits the column's length, else InvalidInput."""
+    limit = column_length(column)
+    if len(value) > limit:
+        raise InvalidInput(f"{what} is longer than {limit} characters ({len(value)})")
+    return value
+
+
+def check_integer(value: int, column: Column[Any], what: str) -> int:
+    """``value`` if the column can hold it, else InvalidInput."""
+    low, high = integer_range(column)
+    if not low <= value <= high:
+        raise InvalidInput(f"{what} {value} is out of range ({low} to {high})")
+    return value
+
+
+def check_money(amount: Decimal, column: Column[Any], what: str) -> Decimal:
+    """``amount`` if it is finite, not negative and fits ``Numeric(p, s)`` exactly.
+
+    More decimals than the column keeps are refused, never rounded: the history would
+    say ``0.001`` and the row ``0.00``.
+    """
+    kind = column.type
+    if not isinstance(kind, Numeric) or kind.precision is None or kind.scale is None:
+        raise TypeError(f"column {column.name} is no Numeric(p, s) column")
+    if not amount.is_finite():
+        raise InvalidInput(f"{what} {amount} is not a number of euros")
+    if amount < 0:
+        raise InvalidInput(f"{what} {amount} is negative")
+    # SQLite keeps a NUMERIC with a fraction as a double, exact to 15 significant digits
+    # only (99999999999999.99 comes back as .98): both backends hold what fits in both.
+    ceiling = Decimal(10) ** (min(kind.precision, sys.float_info.dig) - kind.scale)
+    if amount >= ceiling:
+        raise InvalidInput(f"{what} {amount} is too large (at most {ceiling - 1:,.0f} euros)")
+    # Below the ceiling, quantizing stays within the decimal context's precision.
+    if amount != amount.quantize(Decimal(1).scaleb(-kind.scale), rounding=ROUND_DOWN):
+        raise InvalidInput(f"{what} {amount} has more than {kind.scale} decimal places")
+    return amount

@@ -1,0 +1,54 @@
+"""The installation id: a random value made once per database (migration 0007, ``init``).
+
+Everything that must be unique across databases, not only within one, derives from it:
+the Message-IDs of notices and the UIDs of their calendar parts. Two databases made from
+the same shipped data (the demo and production, a test copy) then never give the same
+ids, so mail systems do not drop real mail as a duplicate of test mail and calendars do not
+merge unrelated events. A copy of a database file is the same installation: that is
+intended (a restored backup must keep recognising its own notices).
+"""
+
+from __future__ import annotations
+
+import secrets
+import weakref
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from workflow.errors import StoreUnavailable
+from workflow.store.schema import installation
+
+_ROW_ID = 1
+# Per SQLAlchemy engine (one database): the id never changes once made.
+_CACHE: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def installation_id(conn: Connection) -> str:
+    """The installation id of the database behind ``conn`` (read once per engine).
+
+    Raises :class:`~workflow.errors.StoreUnavailable` when the database has none, i.e. it
+    was not set up with ``ruhrflow init``.
+    """
+    cached = _CACHE.get(conn.engine)
+    if cached is not None:
+        return cached
+    found = conn.execute(
+        select(installation.c.installation_id).where(installation.c.id == _ROW_ID)
+    ).scalar_one_or_none()
+    if found is None:
+        raise StoreUnavailable("the database has no installation id: run `ruhrflow init`")
+    _CACHE[conn.engine] = str(found)
+    return str(found)
+
+
+def ensure_installation(conn: Connection, now: datetime) -> str:
+    """Make the installation id if the database has none (in ``conn``'s write transaction)."""
+    found = conn.execute(
+        select(installation.c.installation_id).where(installation.c.id == _ROW_ID)
+    ).scalar_one_or_none()
+    if found is not None:
+        return str(found)
+    new = secrets.token_hex(16)
+    conn.execute(insert(installation).values(id=_ROW_ID, installation_id=new, created_at=now))
+    return new
