@@ -29,6 +29,7 @@ SCENARIOS = (
     "postgres",
     "web_list",
     "web_load",
+    "migrate",
 )
 
 

@@ -24,6 +24,7 @@ from workflow.access.directory import Directory
 from workflow.engine.definitions import Machines
 from workflow.process.calendar import end_of_local_day, local_date
 from workflow.process.deadline_rules import OPEN, rule_of
+from workflow.process.notices import event_routing
 from workflow.process.vocabulary import BERLIN
 from workflow.store import repo
 from workflow.store.db import Store
@@ -87,6 +88,15 @@ def make_digests(
     start, end = reported_week(now)
     result = DigestResult(week_label(start))
     with store.write() as conn:
+        # The newest version declares whether there is a digest (its `notices:` section).
+        newest = repo.newest_definition(conn)
+        routing = None
+        if newest is not None:
+            routing = event_routing(definitions.definition(conn, newest["id"]).notices, "digest")
+        if routing is None:
+            log.info("digest %s: the definition declares none", result.week)
+            return result
+        template = routing[0]
         by_lead = _open_proposals(definitions, conn)
         changes = _changes(definitions, notifier.directory, conn, start, end)
         upcoming = _upcoming(definitions, conn, now)
@@ -104,7 +114,7 @@ def make_digests(
                 continue
             notice = Notice(
                 idempotency_key=f"digest:{code}:{result.week}",
-                kind="digest",
+                kind=template,
                 proposal_id=None,
                 recipients=ministry_recipients(notifier.directory, [code]),
                 context=context,

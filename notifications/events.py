@@ -3,16 +3,11 @@
 Both run inside the transaction that causes the notice (a transition, a sweep), after the
 deadline effect, so the deadlines of a new state exist already and go into the notice.
 
-Who is told what:
-
-* every transition (not ``create``, the creation by the intake) → ``status_change`` to the
-  lead ministry and the participating ministries. ``report_progress`` (a self-transition of
-  ``implementation``) is a change the coordination office wants to see, so it goes to the
-  lead ministry and the coordinators;
-* ``open_consultation`` additionally → ``consultation_opened`` to the coordinators;
-* a reminder rung → the lead ministry; an escalation rung → the coordinators and the lead
-  ministry; both also to the roles the deadline rule names (``remind_to``/``escalate_to``),
-  each with the deadline's ``termin.ics``.
+Who is told what is declared in the definition of the proposal's version (its ``notices:``
+section, :mod:`workflow.process.notices`): the templates and roles of a transition, of
+entering a state, of a reminder and of an escalation rung. A rung's notice also goes to the
+roles its deadline rule names (``remind_to``/``escalate_to``), with the deadline's
+``termin.ics``. The creation of a proposal (``create``) and a migration tell nobody.
 """
 
 from __future__ import annotations
@@ -44,6 +39,7 @@ from notifications.mail.model import CalendarEntry, Recipient
 from notifications.outbox import Notice, enqueue, enqueue_many, message_domain
 from workflow.access.directory import Directory
 from workflow.engine.changes import Applied, Batch, RungInfo
+from workflow.process.notices import event_routing, transition_routing
 from workflow.store.installation import installation_id
 
 if TYPE_CHECKING:
@@ -54,13 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ruhrflow.notices")
 
-STATUS_CHANGE_ROLES = ("lead_ministry", "ministry")
-PROGRESS_ROLES = ("lead_ministry", "coordinator")
-# The directory has addresses for ministries and ruhrflow's functional accounts, but none for
-# the consulted parties (Kommunen, Kammern, Verbände): they are told outside ruhrflow, so the
-# consultation notice goes to the coordinators only.
-CONSULTATION_ROLES = ("coordinator",)
-RUNG_ROLES = {"reminder": ("lead_ministry",), "escalation": ("coordinator", "lead_ministry")}
 NO_NOTICE_TRIGGERS = frozenset({"create"})
 
 
@@ -110,7 +99,12 @@ class Notifier:
     def __call__(self, batch: Batch) -> None:
         """The transition effect: one ``status_change`` (and more) per applied transition."""
         conn, now = batch.conn, batch.now
-        changes = [c for c in batch.applied if c.trigger not in NO_NOTICE_TRIGGERS]
+        # A migration tells nobody: it changes the rules, not what happened to a proposal.
+        changes = [
+            c
+            for c in batch.applied
+            if c.trigger not in NO_NOTICE_TRIGGERS and c.kind != "migration"
+        ]
         if not changes:
             return
         # The deadline effect ran before (runtime.transition_effects) and left on the batch
@@ -165,32 +159,43 @@ class Notifier:
             fields=change.fields,
             deadlines_open=current,
         )
-        roles = PROGRESS_ROLES if change.trigger == "report_progress" else STATUS_CHANGE_ROLES
-        notices = [
-            self._notice(
-                transition_key(change.key, change.seq, "status_change"),
-                "status_change",
-                change.proposal_id,
-                self._recipients(roles, row),
-                context,
-                self._calendar(conn, change.proposal_id, current[0], proposal) if current else None,
-            )
-        ]
-        if change.trigger == "open_consultation":
-            consultation = next((d for d in current if d.kind == "consultation"), None)
-            if consultation is None:
-                log.warning("%s: consultation opened without a consultation deadline", change.key)
-            else:
+        notices: list[Notice] = []
+        routing = transition_routing(
+            definition.notices, change.trigger, change.from_state, change.to_state
+        )
+        for template, roles in routing:
+            key = transition_key(change.key, change.seq, template)
+            if template == "consultation_opened":
+                # the deadline the consultation runs to: the one of its kind, else the first
+                deadline = next((d for d in current if d.kind == "consultation"), None)
+                deadline = deadline or (current[0] if current else None)
+                if deadline is None:
+                    log.warning("%s: %s without a deadline of %s", change.key, template,
+                                change.to_state)  # fmt: skip
+                    continue
                 notices.append(
                     self._notice(
-                        transition_key(change.key, change.seq, "consultation_opened"),
-                        "consultation_opened",
+                        key,
+                        template,
                         change.proposal_id,
-                        self._recipients(CONSULTATION_ROLES, row),
-                        consultation_context(proposal=proposal, deadline=consultation),
-                        self._calendar(conn, change.proposal_id, consultation, proposal),
+                        self._recipients(roles, row),
+                        consultation_context(proposal=proposal, deadline=deadline),
+                        self._calendar(conn, change.proposal_id, deadline, proposal),
                     )
                 )
+                continue
+            notices.append(
+                self._notice(
+                    key,
+                    template,
+                    change.proposal_id,
+                    self._recipients(roles, row),
+                    context,
+                    self._calendar(conn, change.proposal_id, current[0], proposal)
+                    if current
+                    else None,
+                )
+            )
         return notices
 
     def _recipients(self, roles: tuple[str, ...], row: Mapping[Any, Any]) -> list[Recipient]:
@@ -223,11 +228,12 @@ class Notifier:
         definition = applied.definition
         proposal = proposal_context(row, definition, self.directory)
         deadline = deadline_by_id(conn, definition, info.deadline_id)
-        roles = (*RUNG_ROLES.get(info.kind, ("lead_ministry",)), *info.recipients)
+        template, declared = event_routing(definition.notices, info.kind) or (info.kind, ())
+        roles = (*declared, *info.recipients)
         recipients: list[Recipient] = unique(role_recipients(self.directory, roles, row))
         return self._notice(
             info.idempotency_key,
-            info.kind,
+            template,
             info.proposal_id,
             recipients,
             rung_context(

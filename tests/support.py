@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from workflow.engine.engine import Engine
 from workflow.engine.intake import ProposalInput, create_proposals
+
+SHIPPED_DEFINITION = Path(__file__).resolve().parent.parent / "definitions" / "ruhr_konferenz.yaml"
 
 # The path of a proposal through the Ruhr-Konferenz process, as (trigger, actor, fields).
 LIFECYCLE: list[tuple[str, str, dict[str, Any]]] = [
@@ -129,3 +132,17 @@ def as_delivered(row: Mapping[str, Any]) -> dict[str, Any]:
         "body_html": done.rendered.html,
         "attachments": done.attachments,
     }
+
+
+def definition_next_version(base: Path) -> Path:
+    """The shipped definition (version 3) as a version 4 that changes the process while
+    proposals run: ``ministry_review`` renamed ``ressortpruefung``, a consultation of 28
+    days instead of 21. Written to ``base``; returns its path."""
+    text = SHIPPED_DEFINITION.read_text(encoding="utf-8")
+    assert "version: 3\n" in text and "    after: 21d\n" in text
+    text = text.replace("version: 3\n", "version: 4\n", 1)
+    text = text.replace("ministry_review", "ressortpruefung")
+    text = text.replace("    after: 21d\n", "    after: 28d\n", 1)
+    path = base / "ruhr_konferenz_v4.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path

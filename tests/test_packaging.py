@@ -92,13 +92,13 @@ def test_an_installed_copy_runs_away_from_the_repository(
     out = python("-m", "workflow", "definition", "check", f"{definitions}/ruhr_konferenz.yaml")
     assert out.stdout.strip().endswith(": clean")
     out = python("-m", "workflow", "--db", "sqlite:///x.db", "init")
-    assert "definition ruhr_konferenz version 2 registered" in out.stdout
+    assert "definition ruhr_konferenz version 3 registered" in out.stdout
     assert (tmp_path / "x.db").is_file()
     out = python("-m", "workflow", "--db", "sqlite:///x.db", "--as", "koordination",
                  "proposal", "import", f"{definitions}/data/ruhr_konferenz_2019.csv")  # fmt: skip
     assert "imported 75 proposals" in out.stdout
     out = python("-m", "workflow", "--db", "sqlite:///x.db", "definition", "show")
-    assert "ruhr_konferenz v2" in out.stdout
+    assert "ruhr_konferenz v3" in out.stdout
     # `data path` names the installed copies, which the README's tour imports and copies
     shipped = python("-m", "workflow", "data", "path").stdout.strip()
     assert shipped == f"{definitions}/data/ruhr_konferenz_2019.csv"

@@ -32,6 +32,8 @@ _EXPORTS = {
     "Applied": "workflow.engine.changes",
     "BulkResult": "workflow.engine.changes",
     "TriggerOption": "workflow.engine.changes",
+    "MigrationPlan": "workflow.engine.migration",
+    "MigrationResult": "workflow.engine.migration",
     "ProposalInput": "workflow.engine.intake",
     "create_proposals": "workflow.engine.intake",
     "import_rows": "workflow.engine.intake",
@@ -69,6 +71,8 @@ __all__ = [  # noqa: RUF022 (grouped by concept, as dramatiq does)
     "Applied",
     "BulkResult",
     "Engine",
+    "MigrationPlan",
+    "MigrationResult",
     "ProposalInput",
     "Store",
     "TriggerOption",
@@ -103,6 +107,7 @@ if TYPE_CHECKING:
     from workflow.engine.changes import Applied, BulkResult, TriggerOption
     from workflow.engine.engine import Engine
     from workflow.engine.intake import ProposalInput, create_proposals, import_rows
+    from workflow.engine.migration import MigrationPlan, MigrationResult
     from workflow.errors import (
         ConcurrentUpdate,
         InvalidDefinition,

@@ -94,7 +94,7 @@ def test_init_is_idempotent(run: Cli) -> None:
     for _ in range(2):
         out = run("init", actor=None).stdout
         assert "is up to date" in out
-        assert "definition ruhr_konferenz version 2 already registered" in out
+        assert "definition ruhr_konferenz version 3 already registered" in out
 
 
 def test_init_with_import_loads_the_shipped_2019_proposals(run: Cli) -> None:

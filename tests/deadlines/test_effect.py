@@ -26,7 +26,7 @@ def berlin(*args: int) -> datetime:
 
 def with_deadlines(section: str) -> str:
     start = SHIPPED.index("\ndeadlines:\n")
-    end = SHIPPED.index("\n# Filled by the notifications")
+    end = SHIPPED.index("\n# Who is told what")
     return SHIPPED[:start] + "\ndeadlines:\n" + section + SHIPPED[end:]
 
 

@@ -428,9 +428,10 @@ def test_later_admission_needs_handlungsfeld_and_secured_financing(
 
 
 def version_2() -> str:
+    """The shipped definition (version 3) as a next version with another trigger label."""
     text = DEFINITION.read_text(encoding="utf-8")
-    assert text.count("version: 2\n") == 1 and text.count("label: Vorschlag einreichen\n") == 1
-    return text.replace("version: 2\n", "version: 3\n").replace(
+    assert text.count("version: 3\n") == 1 and text.count("label: Vorschlag einreichen\n") == 1
+    return text.replace("version: 3\n", "version: 4\n").replace(
         "label: Vorschlag einreichen\n", "label: Vorschlag beim Kabinett einreichen\n"
     )
 
@@ -449,16 +450,16 @@ def test_proposals_stay_on_the_definition_version_they_started_on(
     label = {k: engine.triggers(k, actor=None, now=LATER)[0].label for k in (old, new)}
     assert label == {old: "Vorschlag einreichen", new: "Vorschlag beim Kabinett einreichen"}
     applied = engine.advance(old, "submit", actor="koordination", now=LATER)
-    assert applied.definition.version == 2
+    assert applied.definition.version == 3
     assert row(engine, old)["definition_id"] == v1
 
 
 def test_a_changed_definition_under_an_old_version_number_is_refused(store: Store) -> None:
-    changed = version_2().replace("version: 3\n", "version: 2\n")
-    with pytest.raises(DefinitionConflict, match="version 2 is registered with other content"):
+    changed = version_2().replace("version: 4\n", "version: 3\n")
+    with pytest.raises(DefinitionConflict, match="version 3 is registered with other content"):
         register_definition(store, parse_definition(changed, "changed.yaml"), NOW)
     with store.read() as conn:
-        assert repo.newest_definition(conn)["version"] == 2  # type: ignore[index]
+        assert repo.newest_definition(conn)["version"] == 3  # type: ignore[index]
 
 
 # --- concurrency ----------------------------------------------------------------------------

@@ -145,7 +145,7 @@ def test_duplicate_key(tmp_path: Path) -> None:
 def test_wrong_types(tmp_path: Path) -> None:
     b = broken(
         tmp_path,
-        ("version: 2\n", "version: eins\n"),
+        ("version: 3\n", "version: eins\n"),
         (
             "    label: Abgeschlossen\n    phase: handeln\n    final: true\n",
             "    label: Abgeschlossen\n    phase: handeln\n    final: vielleicht\n",
@@ -274,7 +274,7 @@ def test_every_problem_is_listed_and_counted(tmp_path: Path) -> None:
         ("guards: [consultation_complete]", "guards: [consultation_done]"),
         ("roles: [forum_lead, coordinator]", "roles: [forum_leader, coordinator]"),
         ("requires: [decision_date, reason]", "requires: [decision_date, grund]"),
-        ("version: 2\n", "version: 0\n"),
+        ("version: 3\n", "version: 0\n"),
     )
     result = run("definition", "check", str(b.path))
     assert result.exit_code == 1
@@ -315,9 +315,9 @@ def test_the_loader_raises_with_every_problem(tmp_path: Path) -> None:
 
 def test_a_changed_text_has_another_content_hash() -> None:
     a = parse_definition(SHIPPED, "a.yaml")
-    b = parse_definition(SHIPPED.replace("version: 2\n", "version: 3\n"), "b.yaml")
+    b = parse_definition(SHIPPED.replace("version: 3\n", "version: 4\n"), "b.yaml")
     assert a.content_hash != b.content_hash
-    assert (a.version, b.version) == (2, 3)
+    assert (a.version, b.version) == (3, 4)
 
 
 # --- drawing -------------------------------------------------------------------------------
@@ -326,7 +326,7 @@ def test_a_changed_text_has_another_content_hash() -> None:
 def test_show_text() -> None:
     result = run("definition", "show", str(DEFINITION), "--format", "text")
     assert result.exit_code == 0, result.output
-    assert "ruhr_konferenz v2" in result.stdout
+    assert "ruhr_konferenz v3" in result.stdout
     assert "Idee im Themenforum" in result.stdout
     assert re.search(r"approve\s+cabinet → approved", result.stdout)
 

@@ -41,10 +41,17 @@ def list_rows(
     state: str | None = None,
     handlungsfeld: int | None = None,
     lead: str | None = None,
+    definition_version: int | None = None,
 ) -> list[dict[str, Any]]:
     """The rows of ``proposal list --format json`` (shared with the web application)."""
     with runtime.store.read() as conn:
-        return list_proposals(conn, state=state, handlungsfeld=handlungsfeld, lead=lead)
+        return list_proposals(
+            conn,
+            state=state,
+            handlungsfeld=handlungsfeld,
+            lead=lead,
+            definition_version=definition_version,
+        )
 
 
 def show_detail(runtime: Runtime, key: str) -> dict[str, Any]:

@@ -251,3 +251,78 @@ def overdue(
             }
         )
     return list(by_lead.values())
+
+
+# Entries that move a proposal through its process (the creation enters the initial state).
+_MOVES = ("transition", "created")
+
+
+def stuck_reason(definition: Definition, state_id: str, idle: int, days: int) -> str | None:
+    """Why a proposal in ``state_id`` of ``definition``, ``idle`` days without a transition,
+    is stuck — or None. A final state never is; a state unknown to its version, or one no
+    transition leaves, always is; any other after ``days`` days."""
+    state = definition.states.get(state_id)
+    if state is None:
+        return f"state {state_id!r} is not in version {definition.version}"
+    if state.final:
+        return None
+    if not any(t.dest != state_id for t in definition.triggers_from(state_id)):
+        return f"no transition leaves {state_id!r} in version {definition.version}"
+    if idle >= days:
+        return f"no transition for {idle} days"
+    return None
+
+
+def stuck(conn: Connection, now: datetime, days: int) -> list[dict[str, Any]]:
+    """Proposals that do not move, by key: in a state of their version with no transition
+    leaving it although it is not final (a dead end, e.g. after a careless migration), or
+    in a state that is not final whose last transition is ``days`` days or more before
+    ``now``. Each row says why (``reason``) and since when (``since``, the last transition).
+    """
+    versions: dict[int, Definition] = {}
+    last = (
+        select(history.c.chain, func.max(history.c.at).label("last_at"))
+        .where(history.c.kind.in_(_MOVES))
+        .group_by(history.c.chain)
+        .subquery()
+    )
+    stmt = (
+        select(
+            proposals.c.key,
+            proposals.c.title,
+            proposals.c.lead,
+            proposals.c.state,
+            proposals.c.definition_id,
+            proposals.c.created_at,
+            last.c.last_at,
+        )
+        .join(last, last.c.chain == proposals.c.key, isouter=True)
+        .order_by(proposals.c.key)
+    )
+    rows: list[dict[str, Any]] = []
+    for r in conn.execute(stmt):
+        definition = versions.get(r.definition_id)
+        if definition is None:
+            row = repo.definition_row(conn, r.definition_id)
+            assert row is not None  # a foreign key
+            definition = versions[r.definition_id] = parse_definition(
+                row["source"], f"{row['name']} v{row['version']}"
+            )
+        since: datetime = r.last_at or r.created_at
+        idle = (now - since).days
+        reason = stuck_reason(definition, r.state, idle, days)
+        if reason is None:
+            continue
+        rows.append(
+            {
+                "key": r.key,
+                "title": r.title,
+                "lead": r.lead,
+                "state": r.state,
+                "definition_version": definition.version,
+                "since": since.isoformat(),
+                "days": idle,
+                "reason": reason,
+            }
+        )
+    return rows

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
 from workflow.errors import Problem
+
+if TYPE_CHECKING:
+    from workflow.process.definition import Definition
 
 
 @click.group(cls=HelpGroup)
@@ -65,3 +69,47 @@ def show(ctx: click.Context, file: Path | None, fmt: str) -> None:
     d = load_definition(file or obj(ctx).settings.definition_path)
     render = {"text": render_text, "mermaid": render_mermaid, "dot": render_dot}[fmt]
     click.echo(render(d))
+
+
+def _definition_of(ctx: click.Context, which: str) -> Definition:
+    """A registered version (a number) or a definition file."""
+    from workflow.process.definition import load_definition, parse_definition
+
+    if not which.isdigit():
+        return load_definition(which)
+    from workflow.engine.migration import target_row
+
+    with obj(ctx).runtime.store.read() as conn:
+        row = target_row(conn, int(which))
+    return parse_definition(row["source"], f"{row['name']} v{row['version']}")
+
+
+@definition.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Output format.")  # fmt: skip
+@click.pass_context
+def diff(ctx: click.Context, old: str, new: str, fmt: str) -> None:
+    """What changed from OLD to NEW (each a registered version number or a file): states,
+    transitions, guards, fields, roles, deadlines and notices added, removed and changed."""
+    from workflow.cli.output import emit_json, emit_rows
+    from workflow.process.diff import diff_definitions
+
+    a, b = _definition_of(ctx, old), _definition_of(ctx, new)
+    changes = diff_definitions(a, b)
+    if fmt == "json":
+        emit_json(
+            {
+                "old": {"version": a.version, "hash": a.content_hash},
+                "new": {"version": b.version, "hash": b.content_hash},
+                "changes": [c.as_dict() for c in changes],
+            }
+        )
+        return
+    if not changes:
+        click.echo(f"no difference between version {a.version} and version {b.version}")
+        return
+    columns = [("category", "WHAT"), ("item", "ITEM"), ("change", "CHANGE"),
+               ("detail", "DETAIL")]  # fmt: skip
+    emit_rows([c.as_dict() for c in changes], columns, "table")

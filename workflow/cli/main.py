@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "history": ("workflow.cli.advance:history", "The history of a proposal."),
     "definition": ("workflow.cli.definitions:definition", "Check and draw process definitions."),
+    "migrate": (
+        "workflow.cli.migrate:migrate",
+        "Move running proposals to another definition version: plan, then apply.",
+    ),
     "scheduler": ("workflow.cli.schedule:scheduler", "Sweep due reminders and escalations."),
     "deadlines": ("workflow.cli.schedule:deadlines", "Open deadlines: overdue, due soon."),
     "notices": ("workflow.cli.notices:notices", "Email notices: list, send, retry, preview."),
@@ -40,7 +44,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "What would fire until a date, per day (writes nothing).",
     ),
     "audit": ("workflow.cli.audit:audit", "Verify, checkpoint, read and export the history."),
-    "report": ("workflow.cli.report:report", "Progress reports: status, lead times, overdue."),
+    "report": (
+        "workflow.cli.report:report",
+        "Progress reports: status, lead times, overdue, stuck.",
+    ),
     "publish": (
         "workflow.cli.publish:publish",
         "Write the public board: a static site with open data.",

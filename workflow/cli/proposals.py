@@ -42,6 +42,8 @@ LIST_FIELDS = [
     Field("definition_id", "DEFINITION", "int", table=False),
     Field("state_entered_at", "STATE SINCE", "time", table=False),
     Field("updated_at", "UPDATED", "time", table=False),
+    Field("definition_version", "DEF", "int"),
+    Field("definition_hash", "DEFINITION HASH", table=False),
 ]
 
 
@@ -142,6 +144,8 @@ def import_(ctx: click.Context, file: Path, skip_invalid: bool, quiet: bool) -> 
 @click.option("--state", help="Only proposals in this state.")
 @click.option("--handlungsfeld", type=DigitRange(1, 5), help="Only this Handlungsfeld.")
 @click.option("--lead", metavar="CODE", help="Only proposals of this lead ministry.")
+@click.option("--definition-version", type=click.IntRange(min=1), metavar="N",
+              help="Only proposals on definition version N.")  # fmt: skip
 @listing_options
 @click.pass_context
 def list_(
@@ -149,12 +153,19 @@ def list_(
     state: str | None,
     handlungsfeld: int | None,
     lead: str | None,
+    definition_version: int | None,
     fmt: str,
     output: Path | None,
     excel: bool,
 ) -> None:
     """List proposals."""
-    rows = list_rows(obj(ctx).runtime, state=state, handlungsfeld=handlungsfeld, lead=lead)
+    rows = list_rows(
+        obj(ctx).runtime,
+        state=state,
+        handlungsfeld=handlungsfeld,
+        lead=lead,
+        definition_version=definition_version,
+    )
     emit_listing(rows, LIST_FIELDS, fmt, output=output, excel=excel)
 
 
@@ -190,6 +201,7 @@ def _print_detail(d: dict[str, Any]) -> None:
     cost = "—" if d["cost_estimate"] is None else german_amount(d["cost_estimate"])
     click.echo(f"  cost estimate  {cost}   secured {german_amount(d['funding_secured'])}")
     click.echo(f"  version        {d['version']}")
+    click.echo(f"  definition     version {d['definition_version']} ({d['definition_hash']})")
     if d["summary"]:
         lines = [shown(line) for line in d["summary"].split("\n")]
         click.echo("  summary        " + "\n                 ".join(lines))

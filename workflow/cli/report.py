@@ -1,4 +1,4 @@
-"""``ruhrflow report status|lead-times|overdue``: the public progress reports.
+"""``ruhrflow report status|lead-times|overdue|stuck``: the public progress reports.
 
 ``--as-of DATE`` answers for the end of DATE (Europe/Berlin) from the history
 (workflow/audit/asof.py) instead of for now.
@@ -63,7 +63,7 @@ def _as_of(ctx: click.Context, text: str | None) -> tuple[date | None, datetime]
 
 @click.group(cls=HelpGroup)
 def report() -> None:
-    """The public progress reports: status, lead times, overdue deadlines."""
+    """The public progress reports: status, lead times, overdue deadlines; stuck proposals."""
 
 
 @report.command("status")
@@ -134,6 +134,35 @@ def lead_times(
     with obj(ctx).runtime.store.read() as conn:
         rows = compute(conn, newest_definition(conn), moment if day else None)
     emit_listing(rows, LEAD_TIME_FIELDS, fmt, output=output, excel=excel)
+
+
+STUCK_FIELDS = [
+    Field("key", "KEY"),
+    Field("definition_version", "VERSION", "int"),
+    Field("state", "STATE"),
+    Field("since", "LAST TRANSITION", "time"),
+    Field("days", "DAYS", "int"),
+    Field("reason", "REASON"),
+    Field("lead", "LEAD", table=False),
+    Field("title", "TITLE"),
+]
+
+
+@report.command("stuck")
+@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True,
+              help="No transition for this many days counts as stuck.")  # fmt: skip
+@listing_options
+@click.pass_context
+def stuck(ctx: click.Context, days: int, fmt: str, output: Path | None, excel: bool) -> None:
+    """Proposals that do not move: no transition for --days days, or a state that no
+    transition leaves in their definition version (though it is not final)."""
+    from workflow.audit.reports import stuck as compute
+
+    c = obj(ctx)
+    with c.runtime.store.read() as conn:
+        rows = compute(conn, c.now, days)
+    empty = f"no proposal is stuck (no transition for {days} days, or a dead end)"
+    emit_listing(rows, STUCK_FIELDS, fmt, output=output, excel=excel, empty=empty)
 
 
 @report.command("overdue")

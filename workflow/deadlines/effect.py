@@ -58,7 +58,8 @@ class DeadlineEffect:
         for change in applied:
             rules = change.definition.deadline_rules
             data = change.proposal.get("data") or {}
-            if change.from_state != change.to_state:
+            # A migration re-derives every deadline from the target version's rules.
+            if change.from_state != change.to_state or change.kind == "migration":
                 close_all.add(change.proposal_id)
                 complete.append(change.proposal_id)
                 opening += [(change, r, data, None) for r in rules if r.state == change.to_state]
@@ -115,13 +116,14 @@ class DeadlineEffect:
         # the proposals of one bulk command share one plan per (rule, time entered).
         shared: dict[tuple[int, datetime], PlannedDeadline | None] = {}
         for change, rule, data, reset in opening:
+            entered = _entered(change)
             if rule.field is None:
-                slot = (id(rule), change.at)
+                slot = (id(rule), entered)
                 if slot not in shared:
-                    shared[slot] = plan_deadline(rule, change.at, data, self.setting, now)
+                    shared[slot] = plan_deadline(rule, entered, data, self.setting, now)
                 planned = shared[slot]
             else:
-                planned = plan_deadline(rule, change.at, data, self.setting, now)
+                planned = plan_deadline(rule, entered, data, self.setting, now)
             if planned is None:
                 log.info("%s: no %s deadline (its date is not known)", change.key, rule.kind)
                 continue
@@ -157,3 +159,12 @@ class DeadlineEffect:
             )
             for i, row, label in zip(ids, rows, labels, strict=True)
         ]
+
+
+def _entered(change: Applied) -> datetime:
+    """When the state of ``change`` was entered: at the change itself, except for a migration
+    that keeps the state, whose deadlines stay anchored at the original entry."""
+    if change.kind == "migration":
+        entered: datetime = change.proposal["state_entered_at"]
+        return entered
+    return change.at

@@ -36,6 +36,7 @@ class Applied:
     definition: Definition
     transition: TransitionDef | None
     proposal: Mapping[Any, Any]
+    kind: str = "transition"  # the history entry's kind (transition, migration, statement, …)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,18 @@ from workflow.engine import history
 from workflow.engine.changes import Applied, Batch, BulkResult, TransitionEffect, TriggerOption
 from workflow.engine.definitions import Machines
 from workflow.engine.guard_context import DbGuardContext
+from workflow.engine.migration import (
+    MIGRATE_TRIGGER,
+    MIGRATION_KIND,
+    MigrationItem,
+    MigrationPlan,
+    MigrationResult,
+    Moved,
+    begin_plan,
+    migration_data,
+    plan_chunks,
+    plan_migration,
+)
 from workflow.errors import (
     ConcurrentUpdate,
     InvalidInput,
@@ -59,6 +71,8 @@ class _Plan:
     comment: str | None
     kind: str = "transition"
     data: dict[str, Any] = field(default_factory=dict)
+    # a migration moves the proposal to another definition version (``machine`` is its)
+    definition_id: int | None = None
 
 
 class Engine:
@@ -299,6 +313,7 @@ class Engine:
             entered = now if plan.to_state != row["state"] else row["state_entered_at"]
             new_values = {
                 "state": plan.to_state,
+                "definition_id": plan.definition_id or row["definition_id"],
                 "row_version": row["row_version"] + 1,
                 "state_entered_at": entered,
                 "updated_at": now,
@@ -322,6 +337,7 @@ class Engine:
                     definition=plan.machine.definition,
                     transition=plan.transition,
                     proposal={**row, **new_values},
+                    kind=plan.kind,
                 )
             )
         matched = repo.update_proposals(conn, updates)
@@ -365,6 +381,99 @@ class Engine:
             _one_line(reason),
             extra={"actor": actor, "trigger": trigger, "proposal": key, "reason": reason},
         )
+
+    # --- changing the process while proposals run ---------------------------------------
+
+    def plan_migration(self, **options: Any) -> MigrationPlan:
+        """The dry run of a migration (see :func:`workflow.engine.migration.plan_migration`)."""
+        with self.store.read() as conn:
+            return plan_migration(conn, self.machines, **options)
+
+    @contextmanager
+    def migration_plan_chunks(
+        self,
+        *,
+        now: datetime,
+        keys: Sequence[str] | None = None,
+        where_state: str | None = None,
+        deadline_setting: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Iterator[tuple[MigrationPlan, Iterator[list[MigrationItem]]]]:
+        """The dry run a chunk of proposals at a time, in one read transaction: the plan's
+        head (checked as a whole) and its items, for output that need not hold them all."""
+        with self.store.read() as conn:
+            plan = begin_plan(conn, self.machines, keys=keys, where_state=where_state, **options)
+            yield plan, plan_chunks(
+                conn, self.machines, plan, keys=keys, where_state=where_state,
+                deadline_setting=deadline_setting or {}, now=now,
+            )  # fmt: skip
+
+    def migrate(
+        self,
+        *,
+        actor: str,
+        now: datetime,
+        partial: bool = False,
+        comment: str | None = None,
+        keys: Sequence[str] | None = None,
+        where_state: str | None = None,
+        deadline_setting: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> tuple[MigrationPlan, MigrationResult]:
+        """Apply a migration plan in one transaction: all or nothing, unless ``partial``.
+
+        Coordinators only. Each moved proposal gets a ``migration`` history entry (from/to
+        version, the definitions' hashes, from/to state, the actor) and its definition
+        version and state change in the same UPDATE; the effects then close its deadlines
+        and re-derive them from the target version's rules, in the same transaction. The
+        proposals are planned, written and handed to the effects a chunk at a time, so the
+        memory a migration needs does not grow with the number of proposals it moves.
+        """
+        who = self.actor(actor)
+        reason = refusal(who, ("coordinator",), None)
+        if reason is not None:
+            denied = PermissionDenied(actor, "migrate proposals", None, reason)
+            self._log_refusal(actor, MIGRATE_TRIGGER, None, denied)
+            raise denied
+        result = MigrationResult()
+        with _gc_paused(True), self.store.write() as conn:
+            plan = begin_plan(conn, self.machines, keys=keys, where_state=where_state, **options)
+            machine = self.machines.get(conn, plan.to_definition_id)
+            ref = self.refs.ref(conn, actor, now)
+            for items in plan_chunks(
+                conn, self.machines, plan, keys=keys, where_state=where_state,
+                deadline_setting=deadline_setting or {}, now=now, lock=True,
+            ):  # fmt: skip
+                plans: list[_Plan] = []
+                for item in items:
+                    result.planned += 1
+                    if not item.can_move:
+                        stays = TransitionNotAllowed(
+                            item.key, MIGRATE_TRIGGER, item.from_state, reasons=item.reasons
+                        )
+                        self._log_refusal(actor, MIGRATE_TRIGGER, item.key, stays)
+                        if not partial:
+                            raise stays
+                        result.refused.append((item.key, stays))
+                        continue
+                    plans.append(
+                        _Plan(
+                            item.row,
+                            machine,
+                            None,
+                            MIGRATE_TRIGGER,
+                            item.to_state,
+                            dict(plan.fields),
+                            comment,
+                            kind=MIGRATION_KIND,
+                            data=migration_data(plan, item),
+                            definition_id=plan.to_definition_id,
+                        )
+                    )
+                applied = self._write(conn, plans, actor, ref, now)
+                self.run_effects(Batch(conn, applied, now))
+                result.moved += [Moved(a.key, a.from_state, a.to_state, a.seq) for a in applied]
+        return plan, result
 
     # --- what can happen next ------------------------------------------------------------
 

@@ -8,14 +8,17 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from workflow.errors import UnknownProposal
+from workflow.errors import InvalidInput, UnknownProposal
 from workflow.store import repo
 from workflow.store.schema import funding, history, proposals, statements
 
 
-def proposal_summary(row: Mapping[Any, Any]) -> dict[str, Any]:
-    """The public fields of a proposal row, JSON-safe."""
-    return {
+def proposal_summary(
+    row: Mapping[Any, Any], versions: Mapping[int, tuple[int, str]] | None = None
+) -> dict[str, Any]:
+    """The public fields of a proposal row, JSON-safe; with ``versions`` (the registered
+    definitions' (version, content hash) by id) also its definition version and hash."""
+    summary = {
         "key": row["key"],
         "title": row["title"],
         "state": row["state"],
@@ -29,6 +32,11 @@ def proposal_summary(row: Mapping[Any, Any]) -> dict[str, Any]:
         "state_entered_at": row["state_entered_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
     }
+    if versions is not None:
+        version, content_hash = versions.get(row["definition_id"], (None, None))
+        summary["definition_version"] = version
+        summary["definition_hash"] = content_hash
+    return summary
 
 
 def _number(value: Decimal | None) -> int | float | None:
@@ -43,16 +51,26 @@ def list_proposals(
     state: str | None = None,
     handlungsfeld: int | None = None,
     lead: str | None = None,
+    definition_version: int | None = None,
 ) -> list[dict[str, Any]]:
     """Proposals matching every given filter, ordered by key."""
+    versions = repo.definition_versions(conn)
     stmt = select(proposals).order_by(proposals.c.key)
+    if definition_version is not None:
+        ids = [i for i, (v, _) in versions.items() if v == definition_version]
+        if not ids:
+            known = ", ".join(str(v) for v, _ in sorted(versions.values()))
+            raise InvalidInput(
+                f"unknown definition version {definition_version} (registered: {known})"
+            )
+        stmt = stmt.where(proposals.c.definition_id.in_(ids))
     if state is not None:
         stmt = stmt.where(proposals.c.state == state)
     if handlungsfeld is not None:
         stmt = stmt.where(proposals.c.handlungsfeld == handlungsfeld)
     if lead is not None:
         stmt = stmt.where(proposals.c.lead == lead)
-    return [proposal_summary(r) for r in conn.execute(stmt).mappings()]
+    return [proposal_summary(r, versions) for r in conn.execute(stmt).mappings()]
 
 
 def proposal_detail(conn: Connection, key: str) -> dict[str, Any]:
@@ -60,7 +78,7 @@ def proposal_detail(conn: Connection, key: str) -> dict[str, Any]:
     row = repo.load_proposal(conn, key)
     if row is None:
         raise UnknownProposal(key)
-    detail = proposal_summary(row)
+    detail = proposal_summary(row, repo.definition_versions(conn))
     detail["summary"] = row["summary"]
     detail["data"] = dict(row["data"])
     detail["statements"] = [

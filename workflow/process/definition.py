@@ -20,6 +20,14 @@ import yaml
 from workflow.errors import InvalidDefinition, Problem
 from workflow.process.deadline_rules import DeadlineRule, parse_deadline_rules
 from workflow.process.guards import REGISTRY  # guards live in one registry, referenced by name
+from workflow.process.notices import (
+    DIGEST_ROLES,
+    NOTICE_EVENTS,
+    NOTICE_ROLES,
+    ROUTING_BEFORE_DECLARED,
+    TEMPLATE_EVENTS,
+    NoticeRule,
+)
 
 FIELD_TYPES = ("date", "text", "integer", "decimal")
 # The status words of the published Fortschrittsberichte (the four counted groups of the
@@ -87,6 +95,9 @@ class Definition:
     path: str
     content_hash: str = field(init=False)
     deadline_rules: tuple[DeadlineRule, ...] = ()
+    # who is told what (workflow/process/notices.py); without a `notices:` section, the
+    # routing the versions before declared notices ran with
+    notices: tuple[NoticeRule, ...] = ROUTING_BEFORE_DECLARED
 
     def __post_init__(self) -> None:
         digest = hashlib.sha256(self.source_text.encode("utf-8")).hexdigest()
@@ -114,6 +125,21 @@ class Definition:
             if t.trigger == trigger and state in t.sources:
                 return t
         return None
+
+    def state_requires(self, state: str) -> tuple[str, ...]:
+        """The fields every way into ``state`` requires (what a proposal there must hold).
+
+        The intersection over the transitions entering ``state`` from another state (a
+        self-transition such as ``report_progress`` enters nothing); the comment is no field.
+        The initial state, and a state no transition enters, require nothing.
+        """
+        entering = [t for t in self.transitions if t.dest == state and state not in t.sources]
+        if state == self.initial or not entering:
+            return ()
+        common = set(entering[0].requires)
+        for t in entering[1:]:
+            common &= set(t.requires)
+        return tuple(f for f in entering[0].requires if f in common and f != "comment")
 
     def is_final(self, state: str) -> bool:
         """True when ``state`` is a final state."""
@@ -228,6 +254,7 @@ _TOP_KEYS = {
 _STATE_KEYS = {"label", "phase", "final", "description", "public"}
 _FIELD_KEYS = {"type", "label", "min", "max"}
 _TRANSITION_KEYS = {"trigger", "from", "to", "label", "roles", "guards", "requires"}
+_NOTICE_KEYS = {"event", "template", "to", "trigger", "state"}
 
 
 class _Checker:
@@ -421,6 +448,8 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
         if state_id not in states:
             c.problem("statement_states", f"unknown state {state_id!r}")
 
+    notices = _parse_notices(c, top, roles, states, transitions)
+
     definition = Definition(
         name=name,
         version=version,
@@ -438,6 +467,7 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
         lines=lines,
         source_text=text,
         path=file,
+        notices=notices,
     )
     if _graph_is_sound(definition, raw_transitions):
         rules, rule_problems = parse_deadline_rules(definition)
@@ -447,6 +477,71 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
     if problems:
         raise InvalidDefinition(problems)
     return definition
+
+
+def _parse_notices(
+    c: _Checker,
+    top: Mapping[str, Any],
+    roles: Mapping[str, str],
+    states: Mapping[str, StateDef],
+    transitions: Sequence[TransitionDef],
+) -> tuple[NoticeRule, ...]:
+    """The ``notices:`` list; none declared (absent or ``{}``): the routing of version 2."""
+    raw = top.get("notices")
+    if raw is None or raw == {}:
+        return ROUTING_BEFORE_DECLARED
+    if not isinstance(raw, list):
+        c.problem("notices", f"must be a list of notices, not {_kind(raw)}")
+        return ()
+    triggers = {t.trigger for t in transitions}
+    rules: list[NoticeRule] = []
+    for i, nraw in enumerate(raw):
+        path = f"notices[{i}]"
+        n = c.mapping(nraw, path)
+        if not n:
+            continue
+        c.unknown_keys(n, _NOTICE_KEYS, path)
+        event = c.text(n.get("event"), f"{path}.event")
+        if event and event not in NOTICE_EVENTS:
+            c.problem(
+                f"{path}.event", f"unknown event {event!r} (known: {', '.join(NOTICE_EVENTS)})"
+            )
+        template = c.text(n.get("template"), f"{path}.template")
+        if template and template not in TEMPLATE_EVENTS:
+            known = ", ".join(TEMPLATE_EVENTS)
+            c.problem(f"{path}.template", f"unknown template {template!r} (known: {known})")
+        elif template and event in NOTICE_EVENTS and event not in TEMPLATE_EVENTS[template]:
+            c.problem(f"{path}.template", f"template {template!r} is not for a {event} event")
+        to = c.names(n.get("to"), f"{path}.to")
+        if not to:
+            c.problem(f"{path}.to", "names no role: nobody would be told")
+        for r in to:
+            if r not in roles:
+                c.problem(f"{path}.to", f"unknown role {r!r} (known: {', '.join(roles)})")
+            elif r not in NOTICE_ROLES:
+                c.problem(
+                    f"{path}.to", f"role {r!r} has no address (roles: {', '.join(NOTICE_ROLES)})"
+                )
+            elif event == "digest" and r not in DIGEST_ROLES:
+                c.problem(f"{path}.to", "a digest goes to the lead ministry of its proposals")
+        trigger = n.get("trigger")
+        if trigger is not None:
+            trigger = c.text(trigger, f"{path}.trigger")
+            if event != "transition":
+                c.problem(f"{path}.trigger", "only a transition event names a trigger")
+            elif trigger and trigger not in triggers:
+                c.problem(f"{path}.trigger", f"unknown trigger {trigger!r}")
+        state = n.get("state")
+        if state is not None:
+            state = c.text(state, f"{path}.state")
+            if event != "enter":
+                c.problem(f"{path}.state", "only an enter event names a state")
+            elif state and state not in states:
+                c.problem(f"{path}.state", f"unknown state {state!r}")
+        elif event == "enter":
+            c.problem(f"{path}.state", "an enter event names the state entered")
+        rules.append(NoticeRule(event, template, to, trigger or None, state or None))
+    return tuple(rules)
 
 
 def _graph_is_sound(d: Definition, raw_transitions: list[Any]) -> bool:

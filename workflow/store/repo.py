@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, func, insert, select, update
 
 from workflow.store.direct import CHUNK as _CHUNK
 from workflow.store.direct import Direct
@@ -61,6 +61,7 @@ _UPDATE_PROPOSAL = (
     .where(and_(proposals.c.id == bindparam("p_id"), proposals.c.row_version == bindparam("p_v")))
     .values(
         state=bindparam("state"),
+        definition_id=bindparam("definition_id"),
         row_version=bindparam("row_version"),
         state_entered_at=bindparam("state_entered_at"),
         updated_at=bindparam("updated_at"),
@@ -139,8 +140,11 @@ def actor_ids(conn: Connection, refs: Iterable[str]) -> dict[str, str]:
 
 
 def newest_definition(conn: Connection) -> RowMapping | None:
-    """The most recently registered definition (new proposals start on it)."""
-    stmt = select(definitions).order_by(definitions.c.id.desc()).limit(1)
+    """The newest definition version (new proposals start on it): the highest version
+    number, among equal numbers the latest registration."""
+    stmt = (
+        select(definitions).order_by(definitions.c.version.desc(), definitions.c.id.desc()).limit(1)
+    )
     return conn.execute(stmt).mappings().first()
 
 
@@ -148,3 +152,64 @@ def definition_row(conn: Connection, definition_id: int) -> RowMapping | None:
     """A registered definition by id."""
     stmt = select(definitions).where(definitions.c.id == definition_id)
     return conn.execute(stmt).mappings().first()
+
+
+def definition_by_version(conn: Connection, version: int) -> RowMapping | None:
+    """The registered version ``version`` of the process the newest registration belongs to
+    (None for a number no INTEGER column holds: PostgreSQL would refuse to compare it)."""
+    newest = newest_definition(conn)
+    if newest is None or not 0 < version < 2**31:
+        return None
+    stmt = select(definitions).where(
+        definitions.c.name == newest["name"], definitions.c.version == version
+    )
+    return conn.execute(stmt).mappings().first()
+
+
+def definition_versions(conn: Connection) -> dict[int, tuple[int, str]]:
+    """(version, content hash) of every registered definition, by id."""
+    stmt = select(definitions.c.id, definitions.c.version, definitions.c.content_hash)
+    return {int(i): (int(v), str(h)) for i, v, h in conn.execute(stmt)}
+
+
+def proposal_chunks(
+    conn: Connection,
+    *,
+    state: str | None,
+    not_on_definition: int,
+    lock: bool = False,
+    size: int = _CHUNK,
+) -> Iterator[Sequence[Mapping[Any, Any]]]:
+    """Proposal rows (in ``state``, or all) not on ``not_on_definition``, ``size`` at a time
+    by ascending id: a command that moves many proposals holds one chunk, not all of them.
+
+    Keyset paging (``id > last``), so rows changed after their chunk was read are not met
+    again; ``lock`` takes row locks on PostgreSQL.
+    """
+    last = 0
+    while True:
+        stmt = select(proposals).where(
+            proposals.c.id > last, proposals.c.definition_id != not_on_definition
+        )
+        if state is not None:
+            stmt = stmt.where(proposals.c.state == state)
+        stmt = stmt.order_by(proposals.c.id).limit(size)
+        if lock and conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        rows = list(conn.execute(stmt).mappings())
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["id"]
+
+
+def state_counts(conn: Connection, *, state: str | None, not_on_definition: int) -> dict[str, int]:
+    """How many proposals (in ``state``, or all) not on ``not_on_definition`` sit in each state."""
+    stmt = (
+        select(proposals.c.state, func.count())
+        .where(proposals.c.definition_id != not_on_definition)
+        .group_by(proposals.c.state)
+    )
+    if state is not None:
+        stmt = stmt.where(proposals.c.state == state)
+    return {str(s): int(n) for s, n in conn.execute(stmt)}

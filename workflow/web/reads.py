@@ -116,10 +116,12 @@ def _ordered(stmt: Any, query: ListQuery) -> Any:
 def proposal_rows(runtime: Runtime, query: ListQuery) -> list[dict[str, Any]]:
     """Every proposal matching ``query``, sorted: the rows of ``proposal list --format json``."""
     from workflow.engine.records import proposal_summary
+    from workflow.store.repo import definition_versions
 
     with runtime.store.read() as conn:
+        versions = definition_versions(conn)
         rows = conn.execute(_ordered(_filtered(query), query)).mappings()
-        return [proposal_summary(r) for r in rows]
+        return [proposal_summary(r, versions) for r in rows]
 
 
 def proposal_page(
@@ -127,6 +129,7 @@ def proposal_page(
 ) -> tuple[list[dict[str, Any]], int, int, int]:
     """One page of the list, paged in the database: (rows, total, page, pages)."""
     from workflow.engine.records import proposal_summary
+    from workflow.store.repo import definition_versions
 
     filtered = _filtered(query)
     with runtime.store.read() as conn:
@@ -134,7 +137,8 @@ def proposal_page(
         pages = max(1, -(-total // size))
         page = min(query.page, pages)
         stmt = _ordered(filtered, query).limit(size).offset((page - 1) * size)
-        rows = [proposal_summary(r) for r in conn.execute(stmt).mappings()]
+        versions = definition_versions(conn)
+        rows = [proposal_summary(r, versions) for r in conn.execute(stmt).mappings()]
     return rows, int(total), page, pages
 
 
