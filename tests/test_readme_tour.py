@@ -81,9 +81,13 @@ def _run_daemon(command: str, cwd: Path, env: dict[str, str]) -> None:
             seen.append(line)
             if "sweep at 2019-11-06" in line:
                 break
-        assert any("sweep at 2019-11-06" in line for line in seen), "".join(seen)
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=60) == 0, "".join(seen) + daemon.stderr.read()
+        try:
+            assert any("sweep at 2019-11-06" in line for line in seen), "".join(seen)
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(timeout=60) == 0, "".join(seen) + daemon.stderr.read()
+        finally:
+            if daemon.poll() is None:  # a failed check must not leave the test waiting on it
+                daemon.kill()
 
 
 @pytest.mark.skipif(not (SCRIPT_DIR / "ruhrflow").exists(), reason="ruhrflow is not installed")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from workflow.cli.context import CliContext, obj
+from workflow.cli.groups import HelpGroup
 from workflow.cli.output import emit_json, emit_rows, local_time, rfc3339
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ PLAN_COLUMNS = [
 ]
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def migrate() -> None:
     """Move running proposals to another definition version (plan first, then apply)."""
 

@@ -150,7 +150,7 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
             return datetime.now(UTC)
         return fixed + timedelta(seconds=_time.monotonic() - started)
 
-    hooks = scheduler_hooks(runtime, clock)
+    hooks = scheduler_hooks(runtime, clock, delivery_batch=batch)
     log = logging.getLogger("ruhrflow.scheduler")
 
     def sweep_job() -> None:

@@ -39,11 +39,16 @@ class SchedulerHooks:
 
 
 def scheduler_hooks(
-    runtime: Runtime, clock: Callable[[], datetime] | None = None
+    runtime: Runtime,
+    clock: Callable[[], datetime] | None = None,
+    *,
+    delivery_batch: int | None = None,
 ) -> SchedulerHooks:
     """The hooks for ``runtime``: outbox notices per rung, delivery, the weekly digest.
 
     ``clock`` gives the jobs' now (default: the wall clock; ``--now`` in tick and run).
+    ``delivery_batch`` bounds the notices one delivery run sends (the daemon's: its next
+    run sends the rest, and SIGTERM never waits for a whole backlog); a tick sends all.
     Delivery uses the transport of ``settings.mail``; the digest is made once the week's
     digest moment (``scheduler.digest_day``/``digest_time``) has come, at most once a week.
     """
@@ -59,7 +64,7 @@ def scheduler_hooks(
         nonlocal transport
         if transport is None:
             transport = transport_from_settings(runtime.settings)
-        return deliver(runtime, transport, now_of())
+        return deliver(runtime, transport, now_of(), limit=delivery_batch)
 
     def weekly_digest() -> Any:
         now = now_of()
