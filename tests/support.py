@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner, Result
+
+from workflow.cli.main import cli
 from workflow.engine.engine import Engine
 from workflow.engine.intake import ProposalInput, create_proposals
 
@@ -146,3 +150,38 @@ def definition_next_version(base: Path) -> Path:
     path = base / "ruhr_konferenz_v4.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# RUHRFLOW_CONFIG stays: conftest points it at the test configuration.
+CLEAN_ENV = {"RUHRFLOW_ACTOR": None, "RUHRFLOW_DATABASE_URL": None}
+
+
+class Cli:
+    """ruhrflow against one database with a fixed now; every call checks the exit code, that
+    no traceback was printed and that nothing but a clean exit was raised."""
+
+    def __init__(self, database_url: str, now: str = "2019-07-15T10:00") -> None:
+        self.database_url = database_url
+        self.now = now  # default: conftest.NOW in Berlin
+        self.runner = CliRunner(env=CLEAN_ENV)
+
+    def __call__(
+        self, *args: str, actor: str | None = "koordination", now: str | None = None, code: int = 0
+    ) -> Result:
+        argv = ["--db", self.database_url, "--now", now or self.now]
+        if actor is not None:
+            argv += ["--as", actor]
+        result = self.runner.invoke(cli, [*argv, *args])
+        assert "Traceback" not in result.output, result.output
+        assert result.exit_code == code, f"exit {result.exit_code} != {code}:\n{result.output}"
+        if result.exception is not None:
+            assert isinstance(result.exception, SystemExit), repr(result.exception)
+        return result
+
+    def json(self, *args: str, **kw: Any) -> Any:
+        """The command's ``--format json`` output, parsed."""
+        return json.loads(self(*args, "--format", "json", **kw).stdout)
+
+    def state(self, key: str) -> str:
+        """The state of ``key`` as ``proposal show`` reports it."""
+        return str(self.json("proposal", "show", key, actor=None)["state"])

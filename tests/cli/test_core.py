@@ -8,56 +8,25 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 from conftest import NOW, REPO
-from support import walk_to
+from support import CLEAN_ENV, Cli, walk_to
 
 from workflow.cli.main import cli
 from workflow.engine.engine import Engine
 
 NOW_TEXT = "2019-07-15T10:00"  # Berlin; conftest.NOW
-# RUHRFLOW_CONFIG stays: conftest points it at the test configuration.
-CLEAN_ENV = {"RUHRFLOW_ACTOR": None, "RUHRFLOW_DATABASE_URL": None}
 PROPOSAL_KEYS = {"key", "title", "state", "handlungsfeld", "themenforum", "lead", "version",
                  "cost_estimate"}  # fmt: skip
 HISTORY_KEYS = {"seq", "trigger", "from_state", "to_state", "actor", "at", "comment"}
 CSV_HEADER = "key,title,handlungsfeld,themenforum,lead,participating,cost_estimate,summary\n"
-
-
-class Cli:
-    """Runs ruhrflow against one database with a fixed now."""
-
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
-        self.runner = CliRunner(env=CLEAN_ENV)
-
-    def __call__(
-        self, *args: str, actor: str | None = "koordination", now: str = NOW_TEXT, code: int = 0
-    ) -> Result:
-        argv = ["--db", self.database_url, "--now", now]
-        if actor is not None:
-            argv += ["--as", actor]
-        result = self.runner.invoke(cli, [*argv, *args])
-        assert "Traceback" not in result.output, result.output
-        assert result.exit_code == code, f"exit {result.exit_code} != {code}:\n{result.output}"
-        if result.exception is not None:
-            assert isinstance(result.exception, SystemExit), repr(result.exception)
-        return result
-
-    def json(self, *args: str, **kw: Any) -> Any:
-        return json.loads(self(*args, "--format", "json", **kw).stdout)
-
-    def state(self, key: str) -> str:
-        return str(self.json("proposal", "show", key, actor=None)["state"])
 
 
 @pytest.fixture

@@ -7,46 +7,20 @@ consultation of 28 days instead of 21.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from conftest import DEFINITION, NOW
 from sqlalchemy import func, select
-from support import add_proposal, definition_next_version, walk_to
+from support import Cli, add_proposal, definition_next_version, walk_to
 
-from workflow.cli.main import cli
 from workflow.engine.engine import Engine
 from workflow.store.schema import deadlines, history, outbox, proposals
 
-NOW_TEXT = "2019-07-15T10:00"  # conftest.NOW in Berlin
 LATER = "2019-09-02T10:00"
-CLEAN_ENV = {"RUHRFLOW_ACTOR": None, "RUHRFLOW_DATABASE_URL": None}
-
-
-class Cli:
-    """ruhrflow against one database; every call checks the exit code and no traceback."""
-
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
-        self.runner = CliRunner(env=CLEAN_ENV)
-
-    def __call__(
-        self, *args: str, actor: str | None = "koordination", now: str = LATER, code: int = 0
-    ) -> Result:
-        argv = ["--db", self.database_url, "--now", now]
-        if actor is not None:
-            argv += ["--as", actor]
-        result = self.runner.invoke(cli, [*argv, *args])
-        assert "Traceback" not in result.output, result.output
-        assert result.exit_code == code, f"exit {result.exit_code} != {code}:\n{result.output}"
-        return result
-
-    def json(self, *args: str, **kw: Any) -> Any:
-        return json.loads(self(*args, "--format", "json", **kw).stdout)
 
 
 def one_error_line(result: Result, *fragments: str) -> str:
@@ -61,7 +35,7 @@ def one_error_line(result: Result, *fragments: str) -> str:
 
 @pytest.fixture
 def run(database_url: str) -> Cli:
-    return Cli(database_url)
+    return Cli(database_url, now=LATER)
 
 
 @pytest.fixture
