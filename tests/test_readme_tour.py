@@ -84,7 +84,10 @@ def _run_daemon(command: str, cwd: Path, env: dict[str, str]) -> None:
         try:
             assert any("sweep at 2019-11-06" in line for line in seen), "".join(seen)
             daemon.send_signal(signal.SIGTERM)
-            assert daemon.wait(timeout=60) == 0, "".join(seen) + daemon.stderr.read()
+            # drain both pipes while it stops: a daemon whose log fills a pipe nobody reads
+            # blocks on its next line and never exits
+            _, rest = daemon.communicate(timeout=240)  # it finishes the running jobs first
+            assert daemon.returncode == 0, "".join(seen) + rest
         finally:
             if daemon.poll() is None:  # a failed check must not leave the test waiting on it
                 daemon.kill()
