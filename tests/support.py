@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
+from sqlalchemy import Connection, create_engine
 
 from workflow.cli.main import cli
 from workflow.engine.engine import Engine
@@ -185,3 +187,22 @@ class Cli:
     def state(self, key: str) -> str:
         """The state of ``key`` as ``proposal show`` reports it."""
         return str(self.json("proposal", "show", key, actor=None)["state"])
+
+
+@contextmanager
+def attacker(url: str) -> Iterator[Connection]:
+    """A plain connection of someone who owns the database and switches the triggers off
+    (the append-only history and, on PostgreSQL, the check that a proposal row matches its
+    chain, migration 0006)."""
+    eng = create_engine(url)
+    try:
+        with eng.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                for name in ("history_no_update", "history_no_delete", "history_no_replace"):
+                    conn.exec_driver_sql(f"DROP TRIGGER {name}")
+            else:
+                conn.exec_driver_sql("ALTER TABLE history DISABLE TRIGGER USER")
+                conn.exec_driver_sql("ALTER TABLE proposals DISABLE TRIGGER USER")
+            yield conn
+    finally:
+        eng.dispose()

@@ -7,14 +7,11 @@ PostgreSQL writer role cannot do this at all (tests/test_rights.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 from click.testing import CliRunner
 from conftest import NOW
-from sqlalchemy import Connection, create_engine, select, text
-from support import add_proposal, walk_to
+from sqlalchemy import select, text
+from support import add_proposal, attacker, walk_to
 
 from workflow.audit import verify_store
 from workflow.cli.main import cli
@@ -22,23 +19,6 @@ from workflow.engine.engine import Engine
 from workflow.store.schema import history, proposals
 
 KEY = "RK-03-01"
-
-
-@contextmanager
-def attacker(url: str) -> Iterator[Connection]:
-    """The owner's plain connection, with ruhrflow's triggers switched off."""
-    eng = create_engine(url)
-    try:
-        with eng.begin() as conn:
-            if conn.dialect.name == "sqlite":
-                for name in ("history_no_update", "history_no_delete", "history_no_replace"):
-                    conn.exec_driver_sql(f"DROP TRIGGER {name}")
-            else:
-                conn.exec_driver_sql("ALTER TABLE history DISABLE TRIGGER USER")
-                conn.exec_driver_sql("ALTER TABLE proposals DISABLE TRIGGER USER")
-            yield conn
-    finally:
-        eng.dispose()
 
 
 @pytest.fixture

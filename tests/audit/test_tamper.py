@@ -8,14 +8,12 @@ the proposal's head): only a checkpoint written down earlier shows those.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from conftest import NOW
-from sqlalchemy import Connection, create_engine, select, text
-from support import add_proposal, walk_to
+from sqlalchemy import Connection, select, text
+from support import add_proposal, attacker, walk_to
 
 from workflow.app.runtime import open_runtime
 from workflow.app.settings import Settings
@@ -27,24 +25,6 @@ from workflow.store.schema import history
 
 KEY = "RK-03-01"
 OTHER = "RK-03-02"
-
-
-@contextmanager
-def attacker(url: str) -> Iterator[Connection]:
-    """A plain connection of someone who owns the database and switches the triggers off."""
-    eng = create_engine(url)
-    try:
-        with eng.begin() as conn:
-            if conn.dialect.name == "sqlite":
-                for name in ("history_no_update", "history_no_delete", "history_no_replace"):
-                    conn.exec_driver_sql(f"DROP TRIGGER {name}")
-            else:
-                conn.exec_driver_sql("ALTER TABLE history DISABLE TRIGGER USER")
-                # and the check that a proposal row matches its chain (migration 0006)
-                conn.exec_driver_sql("ALTER TABLE proposals DISABLE TRIGGER USER")
-            yield conn
-    finally:
-        eng.dispose()
 
 
 def rows_of(conn: Connection, chain: str) -> list[dict[str, Any]]:
