@@ -9,7 +9,7 @@ from sqlalchemy import Select, and_, func, or_, select
 
 from workflow.engine.definitions import Machines
 from workflow.process.calendar import anchor, local_date
-from workflow.process.deadline_rules import OPEN, rule_of
+from workflow.process.deadline_rules import OPEN, DeadlineRule, rule_of
 from workflow.store.db import Store
 from workflow.store.schema import deadline_rungs, deadlines, proposals
 
@@ -24,13 +24,16 @@ def list_open_deadlines(
     lead: str | None = None,
     key: str | None = None,
     limit: int | None = None,
+    rungs: bool = True,
 ) -> list[dict[str, Any]]:
     """Open deadlines (of the proposals' current states), soonest first, as plain rows.
 
     ``overdue`` keeps those due at or before ``now``; ``due_until`` those due between now
     and then; both together keep either. ``lead`` and ``key`` narrow to one ministry or one
     proposal; ``limit`` keeps the first rows only, chosen by the database (the worklist shows
-    a page of them: its cost must not grow with every open deadline there is).
+    a page of them: its cost must not grow with every open deadline there is). ``rungs=False``
+    leaves out the next rung (``next_rung``, ``next_at``) for readers that do not show it:
+    finding its name recomputes the rule's rung dates, most of the cost of a row.
     """
     # the next rung per deadline, looked up for the rows returned only (a correlated
     # subquery on the rungs' unique (deadline_id, rung) index, not a GROUP BY over all rungs)
@@ -54,7 +57,7 @@ def list_open_deadlines(
         proposals.c.lead,
         proposals.c.state,
         proposals.c.definition_id,
-        next_at,
+        *([next_at] if rungs else []),
     )
     stmt = stmt.order_by(deadlines.c.due_at, proposals.c.key)
     windows = []
@@ -66,7 +69,7 @@ def list_open_deadlines(
         stmt = stmt.where(or_(*windows))
     if limit is not None:
         stmt = stmt.limit(limit)
-    return _rows(store, machines, stmt, now)
+    return _rows(store, machines, stmt, now, rungs=rungs)
 
 
 def _open(*, lead: str | None, key: str | None) -> Select[Any]:
@@ -85,13 +88,28 @@ def _open(*, lead: str | None, key: str | None) -> Select[Any]:
 
 
 def _rows(
-    store: Store, machines: Machines, stmt: Select[Any], now: datetime
+    store: Store, machines: Machines, stmt: Select[Any], now: datetime, *, rungs: bool
 ) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
+    rules: dict[tuple[int, str], DeadlineRule | None] = {}  # the rows share a few rules
     with store.read() as conn:
         for r in conn.execute(stmt).mappings():
-            definition = machines.definition(conn, r["definition_id"])
-            rule = rule_of(definition, r["kind"])
+            found = (r["definition_id"], r["kind"])
+            if found not in rules:
+                rules[found] = rule_of(machines.definition(conn, r["definition_id"]), r["kind"])
+            rule = rules[found]
+            row = {
+                "key": r["key"],
+                "lead": r["lead"],
+                "state": r["state"],
+                "deadline": r["kind"],
+                "label": rule.label if rule else r["kind"],
+                "due_at": r["due_at"],
+                "overdue": r["due_at"] <= now,
+            }
+            if not rungs:
+                rows.append({**row, "period": r["sequence"]})
+                continue
             next_rung = None
             if rule is not None and r["next_at"] is not None:
                 next_rung = next(
@@ -103,17 +121,6 @@ def _rows(
                     None,
                 )
             rows.append(
-                {
-                    "key": r["key"],
-                    "lead": r["lead"],
-                    "state": r["state"],
-                    "deadline": r["kind"],
-                    "label": rule.label if rule else r["kind"],
-                    "due_at": r["due_at"],
-                    "overdue": r["due_at"] <= now,
-                    "next_rung": next_rung,
-                    "next_at": r["next_at"],
-                    "period": r["sequence"],
-                }
+                {**row, "next_rung": next_rung, "next_at": r["next_at"], "period": r["sequence"]}
             )
     return rows
