@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from flask import Flask
 from web_fixtures import login
 
@@ -124,3 +127,83 @@ def test_openapi_describes_the_endpoints(app: Flask) -> None:
         "/api/proposals/{key}/history",
         "/api/proposals/{key}/advance",
     }
+
+
+def _follow(client: Any, path: str, headers: dict[str, str]) -> tuple[list[Any], list[str]]:
+    """Every row of a paged list, following the Link headers; and the links followed."""
+    rows: list[Any] = []
+    links = []
+    while True:
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, response.get_json()
+        rows += response.get_json()
+        link = response.headers.get("Link")
+        if link is None:
+            return rows, links
+        found = re.fullmatch(r'<(http://localhost)?([^>]+)>; rel="next"', link)
+        assert found, link
+        path = found.group(2)
+        links.append(path)
+
+
+def test_the_list_comes_in_pages_linked_by_a_next_header(app: Flask, runtime: Runtime) -> None:
+    # given a token and the whole list as the CLI prints it
+    h = bearer(runtime, "pruefung")
+    everything = list_rows(runtime)
+    assert len(everything) > 3
+    client = app.test_client()
+    # when the list is read three rows at a time, following the next links
+    rows, links = _follow(client, "/api/proposals?limit=3", h)
+    # then the pages together are the whole list, in order, each link one page further
+    assert rows == everything
+    assert links[0] == "/api/proposals?limit=3&offset=3"
+    assert len(links) == -(-len(everything) // 3) - 1
+    # and the filters and the order travel with the link
+    in_state, links = _follow(client, "/api/proposals?state=proposed&sort=title&limit=1", h)
+    proposed = sorted((r for r in everything if r["state"] == "proposed"), key=lambda r: r["title"])
+    assert in_state == proposed and len(links) == len(proposed) - 1
+    assert all("state=proposed" in link and "sort=title" in link for link in links)
+
+
+def test_the_default_page_is_100_rows_and_at_most_1000(
+    app: Flask, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workflow.web import api
+
+    h = bearer(runtime, "pruefung")
+    client = app.test_client()
+    everything = list_rows(runtime)
+    # a page as large as the whole list has no next link
+    response = client.get("/api/proposals", headers=h)
+    assert response.get_json() == everything and "Link" not in response.headers
+    # a smaller default and maximum (the real ones are 100 and 1000) apply
+    monkeypatch.setattr(api, "DEFAULT_LIMIT", 2)
+    monkeypatch.setattr(api, "MAX_LIMIT", 3)
+    response = client.get("/api/proposals", headers=h)
+    assert response.get_json() == everything[:2]
+    assert "limit=2&offset=2" in response.headers["Link"]
+    response = client.get("/api/proposals?limit=50&offset=1", headers=h)
+    assert response.get_json() == everything[1:4]
+    assert "limit=3&offset=4" in response.headers["Link"]
+    # past the end: an empty page
+    assert client.get("/api/proposals?offset=1000", headers=h).get_json() == []
+
+
+def test_a_bad_limit_or_offset_is_a_400_with_one_line(app: Flask, runtime: Runtime) -> None:
+    h = bearer(runtime, "pruefung")
+    client = app.test_client()
+    for query in ("limit=0", "limit=abc", "limit=-5", "offset=-1", "offset=x", "limit=1.5"):
+        response = client.get(f"/api/proposals?{query}", headers=h)
+        assert response.status_code == 400, query
+        assert set(response.get_json()) == {"error"} and "\n" not in response.get_json()["error"]
+
+
+def test_openapi_describes_the_paging(app: Flask) -> None:
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    listing = spec["paths"]["/api/proposals"]["get"]
+    params = {p["name"]: p for p in listing["parameters"]}
+    assert params["limit"]["schema"]["default"] == 100
+    assert params["limit"]["schema"]["maximum"] == 1000
+    assert params["offset"]["schema"]["minimum"] == 0
+    assert "Link" in listing["responses"]["200"]["headers"]
+    assert "400" in listing["responses"]

@@ -375,3 +375,65 @@ def test_the_vendored_htmx_is_the_pinned_release() -> None:
     digest = hashlib.sha256(static.read_bytes()).hexdigest()
     assert digest == "e209dda5c8235479f3166defc7750e1dbcd5a5c1808b7792fc2e6733768fb447"
     assert digest in (workflow.web.__doc__ or "")
+
+
+def test_a_long_list_counts_only_a_little_past_the_page(
+    app: Flask, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workflow.app.reads import list_rows
+    from workflow.web import reads
+
+    # given pages of two rows, counted at most two rows past the page (the real figures are
+    # 50 and 1,000: a COUNT over every matching row would grow with the table)
+    monkeypatch.setattr(reads, "PAGE_SIZE", 2)
+    monkeypatch.setattr(reads, "COUNT_AHEAD", 2)
+    total = len(list_rows(runtime))
+    last = -(-total // 2)
+    b = login(app, "koordination")
+    # when the first page is shown
+    html = b.client.get("/proposals").get_data(as_text=True)
+    # then it says there are more than it counted, and links the next page
+    assert "Mehr als 2 Vorschläge" in html and "Seite 1 von mehr als 1" in html
+    assert 'rel="next"' in html
+    # and the last page knows the exact total, and links no further
+    html = b.client.get(f"/proposals?page={last}").get_data(as_text=True)
+    assert f"<p>{total} Vorschläge" in html and f"Seite {last} von {last}</span>" in html
+    assert 'rel="next"' not in html
+    # and a page past the end shows the last one
+    beyond = b.client.get(f"/proposals?page={last + 5}").get_data(as_text=True)
+    assert f"Seite {last} von {last}</span>" in beyond
+
+
+def test_the_downloads_are_the_whole_list(app: Flask, runtime: Runtime) -> None:
+    from workflow.app.reads import list_rows
+
+    b = login(app, "koordination")
+    everything = list_rows(runtime)
+    response = b.client.get("/proposals?format=json")
+    assert response.is_streamed
+    assert response.get_json() == everything
+    csv_lines = b.client.get("/proposals?format=csv").get_data(as_text=True).splitlines()
+    assert [line.split(",")[0] for line in csv_lines] == ["key"] + [r["key"] for r in everything]
+
+
+def test_the_json_download_is_written_as_json_dumps_writes_it() -> None:
+    import json
+
+    from workflow.web.views import _json_chunks
+
+    for n in (0, 1, 2, 3, 5):
+        rows = [{"key": f"RK-{i}", "text": "a\nb <c>", "list": [1, {"x": []}], "none": None}
+                for i in range(n)]  # fmt: skip
+        streamed = "".join(_json_chunks(iter(rows), batch=2))
+        assert streamed == json.dumps(rows, ensure_ascii=False, indent=2)
+
+
+def test_row_links_are_what_url_for_builds(app: Flask) -> None:
+    from flask import url_for
+
+    from workflow.web.views import proposal_href_builder
+
+    with app.test_request_context("/", base_url="http://example.org/ruhrflow"):
+        href = proposal_href_builder()
+        for key in ("RK-03-01", "a b", "ä/ö?#&x", "%41", "x;y=z@"):
+            assert href(key) == url_for("web.proposal_page", key=key)

@@ -15,7 +15,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workflow import Directory, InvalidInput, Store
@@ -125,12 +125,20 @@ def list_accounts(store: Store, directory: Directory) -> list[Account]:
         ]
 
 
+# The two lookups of every request, built once (not per request): the database is still asked
+# every time, so that a disabled account or a revoked token stops at once.
+_DISABLED = select(web_accounts.c.disabled).where(web_accounts.c.actor_id == bindparam("actor_id"))
+_TOKEN = (
+    select(web_tokens.c.actor_id, web_tokens.c.expires_at, web_tokens.c.revoked_at)
+    .select_from(web_tokens.join(web_accounts))
+    .where(web_tokens.c.token_hash == bindparam("token_hash"), web_accounts.c.disabled.is_(False))
+)
+
+
 def is_active(store: Store, actor_id: str) -> bool:
     """Whether ``actor_id`` has an account that is not disabled (checked on every request)."""
     with store.read() as conn:
-        disabled = conn.execute(
-            select(web_accounts.c.disabled).where(web_accounts.c.actor_id == actor_id)
-        ).scalar_one_or_none()
+        disabled = conn.execute(_DISABLED, {"actor_id": actor_id}).scalar_one_or_none()
     return disabled is False
 
 
@@ -246,13 +254,7 @@ def revoke_token(store: Store, token_id: int, now: datetime) -> None:
 def actor_for_token(store: Store, token: str, now: datetime) -> str | None:
     """The actor of a valid token (not revoked, not expired, account enabled), else None."""
     with store.read() as conn:
-        row = conn.execute(
-            select(web_tokens.c.actor_id, web_tokens.c.expires_at, web_tokens.c.revoked_at)
-            .select_from(web_tokens.join(web_accounts))
-            .where(
-                web_tokens.c.token_hash == _token_hash(token), web_accounts.c.disabled.is_(False)
-            )
-        ).first()
+        row = conn.execute(_TOKEN, {"token_hash": _token_hash(token)}).first()
     if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= now:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify, request, url_for
 from werkzeug.wrappers import Response
 
 from workflow import (
@@ -73,11 +73,41 @@ def login_required(view: F) -> F:
     return cast(F, wrapper)
 
 
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+def _whole_number(name: str, default: int) -> int | None:
+    """The query parameter ``name`` as a non-negative integer, ``default`` when absent,
+    None when it is something else."""
+    value = request.args.get(name, "").strip()
+    if not value:
+        return default
+    return int(value) if value.isdigit() else None
+
+
 @bp.get("/proposals")
 @login_required
 def proposals() -> Response:
+    """A page of the list: ``limit`` rows (default 100, at most 1000) from ``offset``, in
+    the order of ``sort``/``order``; a ``Link: <…>; rel="next"`` header names the next page
+    while there is one (one row more than the page is read to know)."""
+    limit = _whole_number("limit", DEFAULT_LIMIT)
+    offset = _whole_number("offset", 0)
+    if limit is None or limit < 1:
+        return error(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
+    if offset is None:
+        return error(400, "offset must be a non-negative integer")
+    limit = min(limit, MAX_LIMIT)
     query = reads.ListQuery.from_args(request.args)
-    return jsonify(reads.proposal_rows(web().runtime, query))
+    rows = reads.proposal_rows(web().runtime, query, offset=offset, limit=limit + 1)
+    response = jsonify(rows[:limit])
+    if len(rows) > limit:
+        args = request.args.to_dict()
+        args.update(limit=str(limit), offset=str(offset + limit))
+        following = url_for("api.proposals", _external=True, **args)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return response
 
 
 @bp.get("/proposals/<key>")
@@ -167,6 +197,33 @@ def openapi() -> Response:
             ("q", "string"),
         )
     ]
+    paging = [
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": f"rows per page (at most {MAX_LIMIT}; more is read as {MAX_LIMIT})",
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_LIMIT,
+                "default": DEFAULT_LIMIT,
+            },
+        },
+        {
+            "name": "offset",
+            "in": "query",
+            "required": False,
+            "description": "rows to skip (follow the Link header rather than counting)",
+            "schema": {"type": "integer", "minimum": 0, "default": 0},
+        },
+    ]
+    next_link = {
+        "Link": {
+            "description": 'the next page, `<URL>; rel="next"`, while there is one',
+            "schema": {"type": "string"},
+        }
+    }
     obj = {"type": "object"}
     spec = {
         "openapi": "3.1.0",
@@ -181,9 +238,16 @@ def openapi() -> Response:
         "paths": {
             "/api/proposals": {
                 "get": {
-                    "summary": "Proposals (as `ruhrflow proposal list --format json`)",
-                    "parameters": filters,
-                    "responses": {"200": _ok({"type": "array", "items": obj}), **errors},
+                    "summary": "A page of proposals (as `ruhrflow proposal list --format json`)",
+                    "parameters": filters + paging,
+                    "responses": {
+                        "200": {
+                            **_ok({"type": "array", "items": obj}),
+                            "headers": next_link,
+                        },
+                        "400": _error_response(),
+                        **errors,
+                    },
                 }
             },
             "/api/proposals/{key}": {

@@ -84,62 +84,131 @@ class ListQuery:
         return {k: v for k, v in values.items() if v is not None}
 
 
-def _filtered(query: ListQuery) -> Any:
-    """The proposals matching ``query``'s filters, as a SELECT (no order, no page)."""
-    stmt = select(proposals)
+# The columns of a list row (``proposal_summary``): not the JSON ``data`` nor the summary text,
+# which a list never shows and which cost a JSON parse per row.
+_LIST_COLUMNS = tuple(
+    proposals.c[name]
+    for name in (
+        "key",
+        "title",
+        "state",
+        "handlungsfeld",
+        "themenforum",
+        "lead",
+        "participating",
+        "cost_estimate",
+        "row_version",
+        "definition_id",
+        "state_entered_at",
+        "updated_at",
+    )
+)
+# What a row of the list page shows (no JSON column, no timestamps to convert).
+_PAGE_COLUMNS = tuple(
+    proposals.c[name]
+    for name in ("key", "title", "state", "handlungsfeld", "themenforum", "lead", "cost_estimate")
+)
+COUNT_AHEAD = 1_000
+"""The list counts matching proposals up to this many past the shown page, no further: an
+exact total below it, "more than" above it, so that a page costs the same at 10,000 and at
+100,000 proposals (a COUNT over every matching row grows with the table)."""
+
+
+def _conditions(query: ListQuery) -> list[Any]:
+    """The WHERE conditions of ``query``'s filters."""
     c = proposals.c
+    found: list[Any] = []
     if query.state is not None:
-        stmt = stmt.where(c.state == query.state)
+        found.append(c.state == query.state)
     if query.handlungsfeld is not None:
-        stmt = stmt.where(c.handlungsfeld == query.handlungsfeld)
+        found.append(c.handlungsfeld == query.handlungsfeld)
     if query.themenforum is not None:
-        stmt = stmt.where(c.themenforum == query.themenforum)
+        found.append(c.themenforum == query.themenforum)
     if query.lead is not None:
-        stmt = stmt.where(c.lead == query.lead)
+        found.append(c.lead == query.lead)
     if query.q:
         needle = query.q.lower()
-        stmt = stmt.where(
+        found.append(
             or_(
                 func.lower(c.key).contains(needle, autoescape=True),
                 func.lower(c.title).contains(needle, autoescape=True),
             )
         )
-    return stmt
+    return found
 
 
 def _ordered(stmt: Any, query: ListQuery) -> Any:
     column = proposals.c[query.sort]
-    first = column.desc() if query.descending else column.asc()
-    return stmt.order_by(first, proposals.c.key.desc() if query.descending else proposals.c.key)
+    key = proposals.c.key.desc() if query.descending else proposals.c.key
+    if query.sort == "key":  # the key is unique: no tie to break (and no second sort pass)
+        return stmt.order_by(key)
+    return stmt.order_by(column.desc() if query.descending else column.asc(), key)
 
 
-def proposal_rows(runtime: Runtime, query: ListQuery) -> list[dict[str, Any]]:
-    """Every proposal matching ``query``, sorted: the rows of ``proposal list --format json``."""
+def _list_select(
+    query: ListQuery, *, offset: int, limit: int | None, columns: tuple[Any, ...] = _LIST_COLUMNS
+) -> Any:
+    stmt = _ordered(select(*columns).where(*_conditions(query)), query)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return stmt.offset(offset) if offset else stmt
+
+
+def proposal_rows(
+    runtime: Runtime, query: ListQuery, *, offset: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The proposals matching ``query``, sorted (``limit`` of them from ``offset``, or all):
+    the rows of ``proposal list --format json``."""
+    return list(iter_proposal_rows(runtime, query, offset=offset, limit=limit))
+
+
+def iter_proposal_rows(
+    runtime: Runtime, query: ListQuery, *, offset: int = 0, limit: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """As :func:`proposal_rows`, one row after the other from the database (for downloads:
+    a server-side cursor on PostgreSQL, so the whole list is never in memory at once)."""
     from workflow.engine.records import proposal_summary
     from workflow.store.repo import definition_versions
 
+    stmt = _list_select(query, offset=offset, limit=limit)
     with runtime.store.read() as conn:
         versions = definition_versions(conn)
-        rows = conn.execute(_ordered(_filtered(query), query)).mappings()
-        return [proposal_summary(r, versions) for r in rows]
+        rows = conn.execution_options(stream_results=True, yield_per=500).execute(stmt)
+        for r in rows.mappings():
+            yield proposal_summary(r, versions)
 
 
-def proposal_page(
-    runtime: Runtime, query: ListQuery, size: int = PAGE_SIZE
-) -> tuple[list[dict[str, Any]], int, int, int]:
-    """One page of the list, paged in the database: (rows, total, page, pages)."""
-    from workflow.engine.records import proposal_summary
-    from workflow.store.repo import definition_versions
+@dataclass(frozen=True)
+class ListPage:
+    """One page of the proposal list. ``total`` is exact when ``exact``; otherwise there are
+    more than ``total`` matching proposals (see :data:`COUNT_AHEAD`), and more than
+    ``pages`` pages."""
 
-    filtered = _filtered(query)
+    rows: list[dict[str, Any]]
+    total: int
+    exact: bool
+    page: int
+    pages: int
+
+
+def proposal_page(runtime: Runtime, query: ListQuery, size: int | None = None) -> ListPage:
+    """One page of the list, paged in the database, with the total counted up to
+    :data:`COUNT_AHEAD` rows past the page. Its rows hold what the page shows: key, title,
+    state, handlungsfeld, themenforum, lead and cost_estimate (a ``Decimal``)."""
+    size = size or PAGE_SIZE
+    conditions = _conditions(query)
+    skip = (query.page - 1) * size
+    horizon = skip + max(COUNT_AHEAD, size)
+    counted = select(proposals.c.id).where(*conditions).limit(horizon + 1).subquery()
     with runtime.store.read() as conn:
-        total = conn.execute(select(func.count()).select_from(filtered.subquery())).scalar_one()
+        seen = int(conn.execute(select(func.count()).select_from(counted)).scalar_one())
+        exact = seen <= horizon
+        total = seen if exact else horizon
         pages = max(1, -(-total // size))
         page = min(query.page, pages)
-        stmt = _ordered(filtered, query).limit(size).offset((page - 1) * size)
-        versions = definition_versions(conn)
-        rows = [proposal_summary(r, versions) for r in conn.execute(stmt).mappings()]
-    return rows, int(total), page, pages
+        stmt = _list_select(query, offset=(page - 1) * size, limit=size, columns=_PAGE_COLUMNS)
+        rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    return ListPage(rows=rows, total=total, exact=exact, page=page, pages=pages)
 
 
 def detail(runtime: Runtime, key: str) -> dict[str, Any]:
@@ -174,11 +243,12 @@ def open_deadlines(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Open deadlines (``ruhrflow deadlines``): overdue first, then due soonest (soonest
-    first is both: an overdue deadline was due before any that is not)."""
+    first is both: an overdue deadline was due before any that is not). Without the next
+    rung, which no page shows."""
     from workflow.deadlines.queries import list_open_deadlines
 
     return list_open_deadlines(
-        runtime.store, runtime.engine.machines, now, lead=lead, key=key, limit=limit
+        runtime.store, runtime.engine.machines, now, lead=lead, key=key, limit=limit, rungs=False
     )
 
 
