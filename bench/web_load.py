@@ -1,4 +1,10 @@
-"""50 concurrent clients against ``ruhrflow serve`` with 4 workers, on SQLite and PostgreSQL.
+"""The web pages under ``ruhrflow serve`` (gunicorn, 4 workers) against a bare Flask route.
+
+First, what issue 14 asks of one page: the median latency of the proposal list and the
+worklist at 100,000 proposals (quick: 20,000), one request after the other from one client,
+against a bare Flask route returning a fixed page under the same server, the requests to the
+two servers interleaved so that both see the same moments of a shared machine (≤ 5×). Then
+50 concurrent clients against ``ruhrflow serve`` with 4 workers, on SQLite and PostgreSQL.
 
 Each client thread asks, one request after the other for the whole run, for a page of the
 proposal list or the worklist with a Bearer token (10,000 proposals in implementation). The
@@ -20,6 +26,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +49,7 @@ CLIENTS = 50
 WORKERS = 4
 PROPOSALS = 10_000
 PATHS = ("/proposals?state=implementation&page=2", "/worklist")
+PAGES = {"list": PATHS[0], "worklist": PATHS[1]}
 
 
 @dataclass
@@ -146,7 +154,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def _ruhrflow_load(url: str, work: Path, seconds: float) -> Load:
+def _serve_ruhrflow(url: str, work: Path) -> tuple[subprocess.Popen[bytes], int, str]:
+    """``ruhrflow serve --workers 4`` on ``url``: (process, port, a coordinator's token)."""
     from workflow.web import accounts
 
     rt = open_runtime_for(url, work)
@@ -162,7 +171,18 @@ def _ruhrflow_load(url: str, work: Path, seconds: float) -> Load:
     port = _free_port()
     argv = [sys.executable, "-m", "workflow", "--db", url, "--config", str(config), "serve",
             "--workers", str(WORKERS), "--port", str(port)]  # fmt: skip
-    proc = _serve(argv, port, work)
+    return _serve(argv, port, work), port, token
+
+
+def _serve_bare(work: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    argv = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind",
+            f"127.0.0.1:{port}", "bench.bare_flask:app"]  # fmt: skip
+    return _serve(argv, port, work), port
+
+
+def _ruhrflow_load(url: str, work: Path, seconds: float) -> Load:
+    proc, port, token = _serve_ruhrflow(url, work)
     try:
         _hammer(port, PATHS, token, 2)  # warm-up: every worker loads the app
         return _hammer(port, PATHS, token, seconds)
@@ -171,15 +191,68 @@ def _ruhrflow_load(url: str, work: Path, seconds: float) -> Load:
 
 
 def _bare_load(work: Path, seconds: float) -> Load:
-    port = _free_port()
-    argv = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind",
-            f"127.0.0.1:{port}", "bench.bare_flask:app"]  # fmt: skip
-    proc = _serve(argv, port, work)
+    proc, port = _serve_bare(work)
     try:
         _hammer(port, ("/",), None, 2)
         return _hammer(port, ("/",), None, seconds)
     finally:
         _stop(proc)
+
+
+def _timed_get(port: int, path: str, headers: dict[str, str]) -> float:
+    """One request on a new connection (as the load's clients make them): its seconds."""
+    start = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"HTTP {response.status} for {path} on port {port}")
+    return time.perf_counter() - start
+
+
+def _page_latency(url: str, backend: str, proposals: int, work: Path, rounds: int) -> list[Result]:
+    """The list and the worklist at ``proposals``, one client, against the bare route."""
+    ours, port, token = _serve_ruhrflow(url, work)
+    try:
+        bare, bare_port = _serve_bare(work)
+        try:
+            bearer = {"Authorization": f"Bearer {token}"}
+            times: dict[str, list[float]] = {"bare": [], **{page: [] for page in PAGES}}
+            for n in range(rounds + 3 * WORKERS):  # the first rounds warm every worker up
+                lap = {"bare": _timed_get(bare_port, "/", {})}
+                for page, path in PAGES.items():
+                    lap[page] = _timed_get(port, path, bearer)
+                if n >= 3 * WORKERS:
+                    for what, seconds in lap.items():
+                        times[what].append(seconds)
+        finally:
+            _stop(bare)
+    finally:
+        _stop(ours)
+    baseline = statistics.median(times["bare"])
+    return [
+        Result(
+            f"web {page} page at {proposals:,} proposals vs bare Flask, {backend}, one client",
+            ours=statistics.median(times[page]),
+            baseline=baseline,
+            target=TARGET,
+            note=(
+                f"GET {path} with a Bearer token against GET / of bench/bare_flask.py, both "
+                f"under gunicorn with {WORKERS} workers, requests interleaved; median of "
+                f"{rounds}; p95 {_percentile(times[page], 0.95) * 1000:.1f} ms, bare p95 "
+                f"{_percentile(times['bare'], 0.95) * 1000:.1f} ms"
+            ),
+            details={"proposals": proposals, "rounds": rounds, "backend": backend},
+        ).settle()
+        for page, path in PAGES.items()
+    ]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
 def _result(backend: str, ours: Load, bare: Load, seconds: float) -> Result:
@@ -247,7 +320,7 @@ def _drop(admin_url: str, url: str) -> None:
 def _copy_into(url: str, sqlite_path: Path) -> None:
     """The prepared SQLite rows (proposals, history, deadlines and rungs) into a migrated
     PostgreSQL database, so that both backends serve the same data."""
-    from sqlalchemy import create_engine, func, insert, select
+    from sqlalchemy import create_engine, func, insert, select, text
 
     from workflow.store.schema import metadata
 
@@ -263,16 +336,43 @@ def _copy_into(url: str, sqlite_path: Path) -> None:
                 rows = [dict(r) for r in src.execute(select(table)).mappings()]
                 for i in range(0, len(rows), 5_000):
                     dst.execute(insert(table), rows[i : i + 5_000])
+        with target.connect() as conn:
+            # the statistics autovacuum would gather a minute after such a load: without them
+            # the planner takes the fresh tables for empty (the worklist's join went 10× slower)
+            conn.execute(text("ANALYZE"))
+            conn.commit()
     finally:
         source.dispose()
         target.dispose()
 
 
-def run(quick: bool) -> list[Result]:
+def _on_postgres(sqlite_db: Path, measure: Callable[[str], list[Result]]) -> list[Result]:
+    """``measure`` on a scratch PostgreSQL database holding the rows of ``sqlite_db``."""
+    pg = _postgres_url()
+    if pg is None:
+        return [skipped(f"{SCENARIO}, PostgreSQL", "PostgreSQL unreachable", TARGET)]
+    admin_url, url = pg
+    try:
+        migrate(url)
+        _copy_into(url, sqlite_db)
+        return measure(url)
+    finally:
+        _drop(admin_url, url)
 
+
+def run(quick: bool) -> list[Result]:
     seconds = 8.0 if quick else 30.0
+    big, rounds = (20_000, 60) if quick else (100_000, 300)
     results = []
     with scratch_dir() as work:
+        big_db = proposals_with_deadlines(work, f"webpages{big}", big, 1_000)
+        progress(f"{SCENARIO}: one client, {big:,} proposals, SQLite, {rounds} rounds")
+        results += _page_latency(sqlite_url(big_db), "SQLite", big, work, rounds)
+        progress(f"{SCENARIO}: one client, {big:,} proposals, PostgreSQL, {rounds} rounds")
+        results += _on_postgres(
+            big_db, lambda url: _page_latency(url, "PostgreSQL", big, work, rounds)
+        )
+        big_db.unlink()
         progress(f"{SCENARIO}: bare Flask under gunicorn, {CLIENTS} clients × {seconds:.0f} s")
         bare = _bare_load(work, seconds)
         db = proposals_with_deadlines(work, "webload", PROPOSALS, 1_000)
@@ -280,17 +380,10 @@ def run(quick: bool) -> list[Result]:
         results.append(
             _result("SQLite", _ruhrflow_load(sqlite_url(db), work, seconds), bare, seconds)
         )
-        pg = _postgres_url()
-        if pg is None:
-            results.append(skipped(f"{SCENARIO}, PostgreSQL", "PostgreSQL unreachable", TARGET))
-            return results
-        admin_url, url = pg
-        try:
-            migrate(url)
-            _copy_into(url, db)
+
+        def loaded(url: str) -> list[Result]:
             progress(f"{SCENARIO}: PostgreSQL, {CLIENTS} clients × {seconds:.0f} s")
-            on_postgres = _ruhrflow_load(url, work, seconds)
-            results.append(_result("PostgreSQL", on_postgres, bare, seconds))
-        finally:
-            _drop(admin_url, url)
+            return [_result("PostgreSQL", _ruhrflow_load(url, work, seconds), bare, seconds)]
+
+        results += _on_postgres(db, loaded)
     return results
