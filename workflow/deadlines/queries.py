@@ -48,14 +48,12 @@ def list_open_deadlines(
         .label("next_at")
     )
     stmt = _open(lead=lead, key=key).add_columns(
-        deadlines.c.id,
+        proposals.c.key,
+        proposals.c.lead,
+        proposals.c.state,
         deadlines.c.kind,
         deadlines.c.due_at,
         deadlines.c.sequence,
-        proposals.c.key,
-        proposals.c.title,
-        proposals.c.lead,
-        proposals.c.state,
         proposals.c.definition_id,
         *([next_at] if rungs else []),
     )
@@ -93,34 +91,37 @@ def _rows(
     rows: list[dict[str, Any]] = []
     rules: dict[tuple[int, str], DeadlineRule | None] = {}  # the rows share a few rules
     with store.read() as conn:
-        for r in conn.execute(stmt).mappings():
-            found = (r["definition_id"], r["kind"])
-            if found not in rules:
-                rules[found] = rule_of(machines.definition(conn, r["definition_id"]), r["kind"])
-            rule = rules[found]
+        for key, lead, state, kind, due_at, period, definition_id, *rest in conn.execute(stmt):
+            if (definition_id, kind) not in rules:
+                definition = machines.definition(conn, definition_id)
+                rules[definition_id, kind] = rule_of(definition, kind)
+            rule = rules[definition_id, kind]
             row = {
-                "key": r["key"],
-                "lead": r["lead"],
-                "state": r["state"],
-                "deadline": r["kind"],
-                "label": rule.label if rule else r["kind"],
-                "due_at": r["due_at"],
-                "overdue": r["due_at"] <= now,
+                "key": key,
+                "lead": lead,
+                "state": state,
+                "deadline": kind,
+                "label": rule.label if rule else kind,
+                "due_at": due_at,
+                "overdue": due_at <= now,
             }
-            if not rungs:
-                rows.append({**row, "period": r["sequence"]})
-                continue
-            next_rung = None
-            if rule is not None and r["next_at"] is not None:
-                next_rung = next(
-                    (
-                        rung.name
-                        for rung in rule.rungs
-                        if anchor(rung.fire_date(local_date(r["due_at"])), rule.at) == r["next_at"]
-                    ),
-                    None,
-                )
-            rows.append(
-                {**row, "next_rung": next_rung, "next_at": r["next_at"], "period": r["sequence"]}
-            )
+            if rungs:
+                row["next_rung"] = _rung_name(rule, due_at, rest[0])
+                row["next_at"] = rest[0]
+            row["period"] = period
+            rows.append(row)
     return rows
+
+
+def _rung_name(rule: DeadlineRule | None, due_at: datetime, next_at: datetime | None) -> str | None:
+    """The name of the rung that fires at ``next_at`` (its dates recomputed from the rule)."""
+    if rule is None or next_at is None:
+        return None
+    return next(
+        (
+            rung.name
+            for rung in rule.rungs
+            if anchor(rung.fire_date(local_date(due_at)), rule.at) == next_at
+        ),
+        None,
+    )

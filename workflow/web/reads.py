@@ -159,18 +159,22 @@ def proposal_rows(
 ) -> list[dict[str, Any]]:
     """The proposals matching ``query``, sorted (``limit`` of them from ``offset``, or all):
     the rows of ``proposal list --format json``."""
-    return list(iter_proposal_rows(runtime, query, offset=offset, limit=limit))
-
-
-def iter_proposal_rows(
-    runtime: Runtime, query: ListQuery, *, offset: int = 0, limit: int | None = None
-) -> Iterator[dict[str, Any]]:
-    """As :func:`proposal_rows`, one row after the other from the database (for downloads:
-    a server-side cursor on PostgreSQL, so the whole list is never in memory at once)."""
     from workflow.engine.records import proposal_summary
     from workflow.store.repo import definition_versions
 
     stmt = _list_select(query, offset=offset, limit=limit)
+    with runtime.store.read() as conn:
+        versions = definition_versions(conn)
+        return [proposal_summary(r, versions) for r in conn.execute(stmt).mappings()]
+
+
+def iter_proposal_rows(runtime: Runtime, query: ListQuery) -> Iterator[dict[str, Any]]:
+    """Every row of :func:`proposal_rows`, one after the other from the database (for the
+    downloads: a server-side cursor on PostgreSQL, so the whole list is never in memory)."""
+    from workflow.engine.records import proposal_summary
+    from workflow.store.repo import definition_versions
+
+    stmt = _list_select(query, offset=0, limit=None)
     with runtime.store.read() as conn:
         versions = definition_versions(conn)
         rows = conn.execution_options(stream_results=True, yield_per=500).execute(stmt)

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, time
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -205,6 +205,19 @@ def index() -> Response:
 # --- reading ------------------------------------------------------------------------------
 
 
+class WorklistRow(NamedTuple):
+    """A row of the worklist as the page shows it (formatted once, here, not in the template:
+    the worklist has 200 rows, and a filter call per cell was a third of the page's time)."""
+
+    href: str
+    key: str
+    label: str
+    due: str
+    overdue: bool
+    lead: str
+    state: str
+
+
 @bp.get("/worklist")
 @login_required
 def worklist() -> str:
@@ -213,9 +226,21 @@ def worklist() -> str:
     lead = who.ministry if who.role == "ministry" else None
     # one row more than shown says whether there are more, without counting them all
     rows = reads.open_deadlines(w.runtime, w.now(), lead=lead, limit=WORKLIST_ROWS + 1)
-    return render_template(
-        "worklist.html", rows=rows[:WORKLIST_ROWS], more=len(rows) > WORKLIST_ROWS
-    )
+    href = proposal_href_builder()
+    states = w.definition.states
+    shown = [
+        WorklistRow(
+            href=href(r["key"]),
+            key=r["key"],
+            label=r["label"],
+            due=berlin(r["due_at"]),
+            overdue=r["overdue"],
+            lead=r["lead"],
+            state=states[r["state"]].label if r["state"] in states else r["state"],
+        )
+        for r in rows[:WORKLIST_ROWS]
+    ]
+    return render_template("worklist.html", rows=shown, more=len(rows) > WORKLIST_ROWS)
 
 
 @bp.get("/proposals")
@@ -428,7 +453,7 @@ def bulk() -> Any:
         errors = ["Bitte Status und Aktion wählen."] if request.method == "POST" else []
         return render_template("bulk.html", errors=errors, **page), 400 if errors else 200
     if step == "preview":
-        rows = reads.proposal_rows(w.runtime, reads.ListQuery(state=state))[:BULK_LIMIT]
+        rows = reads.proposal_rows(w.runtime, reads.ListQuery(state=state), limit=BULK_LIMIT)
         preview = []
         for r in rows:
             checked = reads.triggers(w.runtime, r["key"], g.actor, w.now(), fields, comment)
