@@ -116,7 +116,6 @@ def globals_for_templates() -> dict[str, Any]:
         "role_label": ROLE_LABELS.get(who.role, "") if who else "",
         "state_label": lambda s: definition.states[s].label if s in definition.states else s,
         "status_label": lambda s: STATUS_LABELS.get(s, s),
-        "proposal_href": proposal_href_builder(),
     }
 
 
@@ -243,6 +242,19 @@ def worklist() -> str:
     return render_template("worklist.html", rows=shown, more=len(rows) > WORKLIST_ROWS)
 
 
+class ListRow(NamedTuple):
+    """A row of the proposal list as the page shows it (formatted here, as the worklist's)."""
+
+    href: str
+    key: str
+    title: str
+    state: str
+    handlungsfeld: int
+    themenforum: int
+    lead: str
+    cost: str
+
+
 @bp.get("/proposals")
 @login_required
 def proposal_list() -> Any:
@@ -252,9 +264,24 @@ def proposal_list() -> Any:
     if fmt in ("csv", "json"):
         return _download(reads.iter_proposal_rows(w.runtime, query), fmt)
     found = reads.proposal_page(w.runtime, query)
+    href = proposal_href_builder()
+    states = w.definition.states
+    rows = [
+        ListRow(
+            href=href(r["key"]),
+            key=r["key"],
+            title=r["title"],
+            state=states[r["state"]].label if r["state"] in states else r["state"],
+            handlungsfeld=r["handlungsfeld"],
+            themenforum=r["themenforum"],
+            lead=r["lead"],
+            cost=euro(r["cost_estimate"]),
+        )
+        for r in found.rows
+    ]
     return render_template(
         "proposals.html",
-        rows=found.rows,
+        rows=rows,
         total=found.total,
         exact=found.exact,
         query=query,
