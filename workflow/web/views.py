@@ -30,6 +30,8 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from workflow import Applied, PermissionDenied, WorkflowError
+from workflow.audit.checkpoint import recorded_checkpoints, take_checkpoint
+from workflow.audit.verify import last_verification, record_verification, verify_store
 from workflow.spreadsheet import csv_writer
 from workflow.web import accounts, reads
 from workflow.web.api import status_of
@@ -461,7 +463,42 @@ def audit() -> Any:
         entries=entries[:limit],
         more=len(entries) > limit,
         filters={**filters, "since": args.get("since", ""), "until": args.get("until", "")},
+        verification=last_verification(w.runtime.store),
+        checkpoints=recorded_checkpoints(w.runtime.store, limit=20),
     )
+
+
+@bp.post("/audit/verify")
+@login_required
+def audit_verify() -> Response:
+    """Re-compute every chain now and record the result on ``@system`` (``audit verify
+    --record``): an act of audit, not a change to a proposal, so auditors may do it."""
+    _require_role("auditor", "coordinator")
+    w = web()
+    rt, now = w.runtime, w.now()
+    result = verify_store(rt.store, key=rt.settings.audit_key)
+    record_verification(
+        rt.store, result, audit_key=rt.settings.audit_key, actor_id=g.actor, now=now
+    )
+    log.info("audit verify by %s: %s", g.actor, "ok" if result.ok else f"BREAK {result.broken}")
+    if result.ok:
+        flash(f"Prüfung bestanden: {result.entries} Einträge in {result.chains} Ketten.")
+    else:
+        flash(f"Prüfung gescheitert: {result.broken}")
+    return redirect(url_for("web.audit"))
+
+
+@bp.post("/audit/checkpoint")
+@login_required
+def audit_checkpoint() -> Response:
+    """Record a checkpoint (``audit checkpoint``); its digest is shown to be kept elsewhere."""
+    _require_role("auditor", "coordinator")
+    w = web()
+    rt = w.runtime
+    cp = take_checkpoint(rt.store, audit_key=rt.settings.audit_key, actor_id=g.actor, now=w.now())
+    log.info("audit checkpoint by %s: %s", g.actor, cp.digest)
+    flash(f"Checkpoint gesetzt: {cp.digest} — bitte außerhalb der Datenbank aufbewahren.")
+    return redirect(url_for("web.audit"))
 
 
 @bp.get("/audit/export")
