@@ -30,6 +30,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from workflow import Applied, PermissionDenied, WorkflowError
+from workflow.access.policy import refusal
 from workflow.audit.checkpoint import recorded_checkpoints, take_checkpoint
 from workflow.audit.verify import last_verification, record_verification, verify_store
 from workflow.spreadsheet import csv_writer
@@ -262,6 +263,8 @@ def proposal_page(key: str) -> str:
         notices=reads.notices_of(w.runtime, key),
         options=[_option_view(o) for o in options],
         read_only=_role() == "auditor",
+        may_fund=_may("add_funding", detail),
+        sources=SOURCE_LABELS,
     )
 
 
@@ -353,6 +356,81 @@ def action(key: str, trigger: str) -> Any:
             comment=comment,
             fields=fields,
             expected_version=version,
+        )
+    except WorkflowError as exc:
+        if status_of(exc) == 403:
+            log.warning("refused: %s", exc)
+        return form([str(exc)], status_of(exc))
+    flash(_done_message(applied))
+    return redirect(url_for("web.proposal_page", key=key), code=303)
+
+
+SOURCE_LABELS = {
+    "land": "Land NRW",
+    "bund": "Bund",
+    "eu": "Europäische Union",
+    "stiftung": "Stiftung",
+    "sonstige": "Sonstige",
+}
+
+
+def _may(action: str, detail: Mapping[str, Any]) -> bool:
+    """Whether the logged-in account holds a role the definition names for ``action``
+    (``permissions`` in the definition), so that a page offers only what it may do; the
+    engine checks again when it is done."""
+    w = web()
+    roles = w.definition.permissions.get(action, ())
+    return refusal(w.runtime.directory.actor(g.actor), roles, detail) is None
+
+
+def _euros(text: str) -> str:
+    """A German amount as typed (``250.000,50``) in the form the engine parses (``250000.50``)."""
+    text = text.replace(" ", "").replace("€", "")
+    if "," in text:
+        text = text.replace(".", "").replace(",", ".")
+    return text
+
+
+@bp.route("/proposals/<key>/funding", methods=["GET", "POST"])
+@login_required
+def funding(key: str) -> Any:
+    """Record a funding line (``ruhrflow funding add``): the lead ministry and coordinators."""
+    w = web()
+    detail = reads.detail(w.runtime, key)
+    if not _may("add_funding", detail):
+        log.warning("refused: %s may not add funding to %s", g.actor, key)
+        return error_page(403, "Sie dürfen für diesen Vorschlag keine Finanzierung erfassen.")
+    source, amount, year_text = (
+        request.form.get("source", "land"),
+        _form_text("amount"),
+        _form_text("year"),
+    )
+    secured = request.form.get("secured") == "1"
+    values = {"source": source, "amount": amount, "year": year_text, "secured": secured}
+
+    def form(errors: list[str], status: int = 200) -> tuple[str, int]:
+        return render_template(
+            "funding.html", p=detail, values=values, sources=SOURCE_LABELS, errors=errors
+        ), status
+
+    if request.method == "GET":
+        return form([])
+    from workflow.engine.intake import parse_amount
+
+    try:
+        if source not in SOURCE_LABELS:
+            return form(["Bitte eine Quelle auswählen."], 400)
+        year = int(year_text) if year_text.isdigit() else 0
+        if not 2000 <= year <= 2100:
+            return form(["Das Jahr muss zwischen 2000 und 2100 liegen."], 400)
+        applied = w.runtime.engine.add_funding(
+            key,
+            source=source,
+            amount=parse_amount(_euros(amount)),
+            year=year,
+            secured=secured,
+            actor=g.actor,
+            now=w.now(),
         )
     except WorkflowError as exc:
         if status_of(exc) == 403:
