@@ -107,6 +107,12 @@ def test_a_blocked_action_shows_its_reason(page: Any) -> None:
     button = page.get_by_role("button", name="Beteiligung abschließen")
     assert button.is_disabled()
     assert "guard consultation_complete" in page.locator("#why-close_consultation").inner_text()
+    page.get_by_role("link", name="Stellungnahme erfassen").click()
+    accessible(page, "statement")
+    page.get_by_label("Wer hat Stellung genommen? (Pflichtangabe)").fill("Stadt Essen")
+    page.get_by_label("Haltung").select_option("concerns")
+    page.get_by_role("button", name="Stellungnahme erfassen").click()
+    assert "Stadt Essen (Kommune): Bedenken" in page.inner_text("main")
     page.goto("/proposals/RK-99-99")
     accessible(page, "error")
 

@@ -264,7 +264,11 @@ def proposal_page(key: str) -> str:
         options=[_option_view(o) for o in options],
         read_only=_role() == "auditor",
         may_fund=_may("add_funding", detail),
+        may_state=_may("record_statement", detail)
+        and detail["state"] in w.definition.statement_states,
         sources=SOURCE_LABELS,
+        groups=GROUP_LABELS,
+        positions=POSITION_LABELS,
     )
 
 
@@ -429,6 +433,69 @@ def funding(key: str) -> Any:
             amount=parse_amount(_euros(amount)),
             year=year,
             secured=secured,
+            actor=g.actor,
+            now=w.now(),
+        )
+    except WorkflowError as exc:
+        if status_of(exc) == 403:
+            log.warning("refused: %s", exc)
+        return form([str(exc)], status_of(exc))
+    flash(_done_message(applied))
+    return redirect(url_for("web.proposal_page", key=key), code=303)
+
+
+GROUP_LABELS = {
+    "kommune": "Kommune",
+    "ihk": "Industrie- und Handelskammer",
+    "hwk": "Handwerkskammer",
+    "verband": "Verband",
+    "townhall": "Townhall-Veranstaltung",
+    "buerger": "Bürgerinnen und Bürger",
+}
+POSITION_LABELS = {
+    "support": "Zustimmung",
+    "concerns": "Bedenken",
+    "oppose": "Ablehnung",
+    "neutral": "Neutral",
+}
+
+
+@bp.route("/proposals/<key>/statements", methods=["GET", "POST"])
+@login_required
+def statement(key: str) -> Any:
+    """Record a statement of the consultation (``ruhrflow consult record``): coordinators,
+    in the states the definition's ``statement_states`` names."""
+    w = web()
+    detail = reads.detail(w.runtime, key)
+    if not _may("record_statement", detail):
+        log.warning("refused: %s may not record statements on %s", g.actor, key)
+        return error_page(403, "Sie dürfen für diesen Vorschlag keine Stellungnahmen erfassen.")
+    party, text = _form_text("party"), _form_text("text")
+    group = request.form.get("group", "kommune")
+    position = request.form.get("position", "support")
+    values = {"party": party, "text": text, "group": group, "position": position}
+
+    def form(errors: list[str], status: int = 200) -> tuple[str, int]:
+        return render_template(
+            "statement.html",
+            p=detail,
+            values=values,
+            groups=GROUP_LABELS,
+            positions=POSITION_LABELS,
+            errors=errors,
+        ), status
+
+    if request.method == "GET":
+        return form([])
+    if not party:
+        return form(["Bitte angeben, wer Stellung genommen hat."], 400)
+    try:
+        applied = w.runtime.engine.record_statement(
+            key,
+            party=party,
+            group=group,
+            position=position,
+            text=text,
             actor=g.actor,
             now=w.now(),
         )
