@@ -33,6 +33,7 @@ from workflow import Applied, PermissionDenied, WorkflowError
 from workflow.access.policy import refusal
 from workflow.audit.checkpoint import recorded_checkpoints, take_checkpoint
 from workflow.audit.verify import last_verification, record_verification, verify_store
+from workflow.deadlines.queries import open_rungs_of
 from workflow.spreadsheet import csv_writer
 from workflow.web import accounts, reads
 from workflow.web.api import status_of
@@ -255,11 +256,14 @@ def proposal_page(key: str) -> str:
     w = web()
     detail = reads.detail(w.runtime, key)
     options = reads.triggers(w.runtime, key, g.actor, w.now())
+    history = reads.history(w.runtime, key)
     return render_template(
         "proposal.html",
         p=detail,
-        history=reads.history(w.runtime, key),
+        history=history,
+        timeline=_timeline(detail["state"], history),
         deadlines=reads.open_deadlines(w.runtime, w.now(), lead=detail["lead"], key=key),
+        rungs=open_rungs_of(w.runtime.store, key),
         notices=reads.notices_of(w.runtime, key),
         options=[_option_view(o) for o in options],
         read_only=_role() == "auditor",
@@ -270,6 +274,31 @@ def proposal_page(key: str) -> str:
         groups=GROUP_LABELS,
         positions=POSITION_LABELS,
     )
+
+
+def _timeline(state: str, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The phases of the process with the current one, and the states the proposal entered
+    with their times (from its history)."""
+    definition = web().definition
+    order = list(definition.phases)
+    current = definition.states[state].phase if state in definition.states else ""
+    reached = order.index(current) if current in order else -1
+    steps = [
+        {"state": e["to_state"], "at": e["at"]}
+        for e in history
+        if e.get("to_state") and e.get("to_state") != e.get("from_state")
+    ]
+    return {
+        "phases": [
+            {
+                "label": definition.phases[p],
+                "current": p == current,
+                "done": i < reached,
+            }
+            for i, p in enumerate(order)
+        ],
+        "steps": steps,
+    }
 
 
 def _option_view(option: Mapping[str, Any]) -> dict[str, Any]:
