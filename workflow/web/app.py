@@ -2,7 +2,8 @@
 
 Every request finds its actor anew — from a bearer token or the signed session cookie —
 and checks the account in the database, so a disabled account stops at once in every
-process. Nothing is kept in the process between requests but the opened runtime.
+process, and so does a session begun before the account's password changed (its epoch).
+Nothing is kept in the process between requests but the opened runtime.
 """
 
 from __future__ import annotations
@@ -90,10 +91,14 @@ def create_app(
         else:
             actor = session.get("actor")
             if isinstance(actor, str):
-                if accounts.is_active(state.runtime.store, actor):
+                epoch = accounts.session_epoch(state.runtime.store, actor)
+                if epoch is not None and session.get("epoch") == epoch:
                     g.actor = actor
-                else:
+                elif epoch is None:
                     log.warning("refused: session of disabled account %s", actor)
+                    session.clear()
+                else:  # the password changed (or the account was disabled) since the login
+                    log.warning("refused: session of %s ended by a password change", actor)
                     session.clear()
         if request.method not in SAFE_METHODS and not g.via_token:
             csrf.protect()
