@@ -96,3 +96,17 @@ def test_a_new_password_and_a_disable_move_the_session_epoch_on(runtime: Runtime
     third = accounts.session_epoch(runtime.store, "im")
     assert third is not None and third > second + 1
     assert accounts.session_epoch(runtime.store, "niemand") is None
+
+
+def test_an_sso_login_makes_an_account_without_a_password(runtime: Runtime) -> None:
+    # given an actor without an account, logged in through the SSO
+    assert accounts.sso_login(runtime.store, runtime.directory, "im", NOW) == 0
+    # then the account exists, enabled, and no password opens it
+    assert accounts.is_active(runtime.store, "im")
+    assert accounts.authenticate(runtime.store, "im", accounts.NO_PASSWORD, NOW) is None
+    # and once disabled the SSO no longer gets in either
+    accounts.disable(runtime.store, "im", NOW)
+    with pytest.raises(accounts.AccountDisabled):
+        accounts.sso_login(runtime.store, runtime.directory, "im", NOW)
+    with pytest.raises(InvalidInput):
+        accounts.sso_login(runtime.store, runtime.directory, "ruhrflow", NOW)

@@ -28,6 +28,9 @@ FREE_FAILURES = 5
 FIRST_LOCK = timedelta(seconds=30)
 MAX_LOCK = timedelta(minutes=15)
 TOKEN_PREFIX = "rf_"
+# The password hash of an account made by an OIDC login: no argon2 hash, so no password
+# ever matches it; ``ruhrflow user set-password`` gives the account a password.
+NO_PASSWORD = "!"
 
 _hasher = PasswordHasher()  # argon2id with argon2-cffi's recommended parameters
 # Verified against when the user name is unknown, so that both cases take the same time.
@@ -161,6 +164,54 @@ def session_epoch(store: Store, actor_id: str) -> int | None:
     return None if row is None or row.disabled is not False else int(row.session_epoch)
 
 
+class AccountDisabled(Exception):
+    """The account of an OIDC login is disabled."""
+
+
+def sso_login(store: Store, directory: Directory, actor_id: str, now: datetime) -> int:
+    """Record an OIDC login of ``actor_id``: its session epoch.
+
+    The account table decides who is disabled, for OIDC as for passwords: a disabled account
+    raises AccountDisabled. An actor without an account gets one, without a password
+    (``NO_PASSWORD``): the IdP vouched for the person and the configuration mapped them to
+    this actor, which is the administrator's decision to let them in.
+    """
+    actor = directory.actor(actor_id)
+    if actor.role == "system":
+        raise InvalidInput(f"{actor_id} is the system actor and cannot log in")
+    query = (
+        select(web_accounts.c.disabled, web_accounts.c.session_epoch)
+        .where(web_accounts.c.actor_id == actor_id)
+        .with_for_update()
+    )
+    with store.write() as conn:
+        row = conn.execute(query).first()
+        if row is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        insert(web_accounts).values(
+                            actor_id=actor_id,
+                            password_hash=NO_PASSWORD,
+                            disabled=False,
+                            created_at=now,
+                            updated_at=now,
+                            last_login_at=now,
+                        )
+                    )
+                return 0
+            except IntegrityError:  # the same person logged in twice at once: use that row
+                row = conn.execute(query).one()
+        if row.disabled is not False:
+            raise AccountDisabled(actor_id)
+        conn.execute(
+            update(web_accounts)
+            .where(web_accounts.c.actor_id == actor_id)
+            .values(last_login_at=now)
+        )
+        return int(row.session_epoch)
+
+
 def authenticate(store: Store, username: str, password: str, now: datetime) -> str | None:
     """The actor id when ``password`` is right for an enabled account, else None.
 
@@ -193,7 +244,8 @@ def login_with_password(
         ).first()
     if lock is not None and lock > now:
         raise LoginThrottled(lock)
-    usable = row is not None and row.disabled is False
+    # An account without a password (made by OIDC) takes as long as a wrong password.
+    usable = row is not None and row.password_hash != NO_PASSWORD and row.disabled is False
     ok = _verify(row.password_hash if row and usable else _DUMMY_HASH, password) and usable
     with store.write() as conn:
         if ok:

@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from workflow import Runtime, Settings, load_definition, open_runtime
+from workflow.errors import InvalidConfig
 from workflow.web import accounts
 from workflow.web.state import Web
 
@@ -44,7 +45,7 @@ def create_app(
     ``runtime`` reuses an opened runtime (tests); ``clock`` replaces the wall clock in tests
     only — no request can set the time.
     """
-    from workflow.web import api, public, views
+    from workflow.web import api, oidc, public, views
 
     config = settings.section("web")
     rt = runtime or open_runtime(settings)
@@ -141,5 +142,12 @@ def create_app(
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(oidc.bp)
+    try:
+        state.oidc = oidc.install(app, settings, rt.directory)
+    except InvalidConfig:
+        if runtime is None:
+            rt.close()
+        raise
     csrf.exempt(api.openapi)
     return app
