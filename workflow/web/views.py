@@ -30,6 +30,9 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from workflow import Applied, PermissionDenied, WorkflowError
+from workflow.access.policy import refusal
+from workflow.audit.checkpoint import recorded_checkpoints, take_checkpoint
+from workflow.audit.verify import last_verification, record_verification, verify_store
 from workflow.spreadsheet import csv_writer
 from workflow.web import accounts, reads
 from workflow.web.api import status_of
@@ -262,6 +265,8 @@ def proposal_page(key: str) -> str:
         notices=reads.notices_of(w.runtime, key),
         options=[_option_view(o) for o in options],
         read_only=_role() == "auditor",
+        may_fund=_may("add_funding", detail),
+        sources=SOURCE_LABELS,
     )
 
 
@@ -353,6 +358,81 @@ def action(key: str, trigger: str) -> Any:
             comment=comment,
             fields=fields,
             expected_version=version,
+        )
+    except WorkflowError as exc:
+        if status_of(exc) == 403:
+            log.warning("refused: %s", exc)
+        return form([str(exc)], status_of(exc))
+    flash(_done_message(applied))
+    return redirect(url_for("web.proposal_page", key=key), code=303)
+
+
+SOURCE_LABELS = {
+    "land": "Land NRW",
+    "bund": "Bund",
+    "eu": "Europäische Union",
+    "stiftung": "Stiftung",
+    "sonstige": "Sonstige",
+}
+
+
+def _may(action: str, detail: Mapping[str, Any]) -> bool:
+    """Whether the logged-in account holds a role the definition names for ``action``
+    (``permissions`` in the definition), so that a page offers only what it may do; the
+    engine checks again when it is done."""
+    w = web()
+    roles = w.definition.permissions.get(action, ())
+    return refusal(w.runtime.directory.actor(g.actor), roles, detail) is None
+
+
+def _euros(text: str) -> str:
+    """A German amount as typed (``250.000,50``) in the form the engine parses (``250000.50``)."""
+    text = text.replace(" ", "").replace("€", "")
+    if "," in text:
+        text = text.replace(".", "").replace(",", ".")
+    return text
+
+
+@bp.route("/proposals/<key>/funding", methods=["GET", "POST"])
+@login_required
+def funding(key: str) -> Any:
+    """Record a funding line (``ruhrflow funding add``): the lead ministry and coordinators."""
+    w = web()
+    detail = reads.detail(w.runtime, key)
+    if not _may("add_funding", detail):
+        log.warning("refused: %s may not add funding to %s", g.actor, key)
+        return error_page(403, "Sie dürfen für diesen Vorschlag keine Finanzierung erfassen.")
+    source, amount, year_text = (
+        request.form.get("source", "land"),
+        _form_text("amount"),
+        _form_text("year"),
+    )
+    secured = request.form.get("secured") == "1"
+    values = {"source": source, "amount": amount, "year": year_text, "secured": secured}
+
+    def form(errors: list[str], status: int = 200) -> tuple[str, int]:
+        return render_template(
+            "funding.html", p=detail, values=values, sources=SOURCE_LABELS, errors=errors
+        ), status
+
+    if request.method == "GET":
+        return form([])
+    from workflow.engine.intake import parse_amount
+
+    try:
+        if source not in SOURCE_LABELS:
+            return form(["Bitte eine Quelle auswählen."], 400)
+        year = int(year_text) if year_text.isdigit() else 0
+        if not 2000 <= year <= 2100:
+            return form(["Das Jahr muss zwischen 2000 und 2100 liegen."], 400)
+        applied = w.runtime.engine.add_funding(
+            key,
+            source=source,
+            amount=parse_amount(_euros(amount)),
+            year=year,
+            secured=secured,
+            actor=g.actor,
+            now=w.now(),
         )
     except WorkflowError as exc:
         if status_of(exc) == 403:
@@ -463,7 +543,42 @@ def audit() -> Any:
         entries=entries[:limit],
         more=len(entries) > limit,
         filters={**filters, "since": args.get("since", ""), "until": args.get("until", "")},
+        verification=last_verification(w.runtime.store),
+        checkpoints=recorded_checkpoints(w.runtime.store, limit=20),
     )
+
+
+@bp.post("/audit/verify")
+@login_required
+def audit_verify() -> Response:
+    """Re-compute every chain now and record the result on ``@system`` (``audit verify
+    --record``): an act of audit, not a change to a proposal, so auditors may do it."""
+    _require_role("auditor", "coordinator")
+    w = web()
+    rt, now = w.runtime, w.now()
+    result = verify_store(rt.store, key=rt.settings.audit_key)
+    record_verification(
+        rt.store, result, audit_key=rt.settings.audit_key, actor_id=g.actor, now=now
+    )
+    log.info("audit verify by %s: %s", g.actor, "ok" if result.ok else f"BREAK {result.broken}")
+    if result.ok:
+        flash(f"Prüfung bestanden: {result.entries} Einträge in {result.chains} Ketten.")
+    else:
+        flash(f"Prüfung gescheitert: {result.broken}")
+    return redirect(url_for("web.audit"))
+
+
+@bp.post("/audit/checkpoint")
+@login_required
+def audit_checkpoint() -> Response:
+    """Record a checkpoint (``audit checkpoint``); its digest is shown to be kept elsewhere."""
+    _require_role("auditor", "coordinator")
+    w = web()
+    rt = w.runtime
+    cp = take_checkpoint(rt.store, audit_key=rt.settings.audit_key, actor_id=g.actor, now=w.now())
+    log.info("audit checkpoint by %s: %s", g.actor, cp.digest)
+    flash(f"Checkpoint gesetzt: {cp.digest} — bitte außerhalb der Datenbank aufbewahren.")
+    return redirect(url_for("web.audit"))
 
 
 @bp.get("/audit/export")
