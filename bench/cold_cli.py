@@ -45,6 +45,11 @@ def run(quick: bool) -> list[Result]:
         env["PYTHONPATH"] = str(REPO)
         env["RUHRFLOW_CONFIG"] = str(work / "ruhrflow-bench.toml")
         env.pop("RUHRFLOW_DATABASE_URL", None)
+        # Both sides run from cached bytecode, as an installed package does (pip compiles it):
+        # with PYTHONDONTWRITEBYTECODE set (some shells and CI images set it), every run of
+        # ours compiled the checkout's modules anew while SQLAlchemy came from pip's .pyc
+        # files — a third of the cold `advance` figure was the compiler.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         py = sys.executable
         cli = [py, "-m", "workflow", "--db", sqlite_url(db)]
         cases = [

@@ -40,8 +40,8 @@ from sqlalchemy import Connection, and_, bindparam, or_, select, update
 from notifications import codec
 from notifications.mail.ics import calendar_bytes
 from notifications.mail.mime import CALENDAR_FILENAME, build_message, name_and_address
-from notifications.mail.model import Attachment, Recipient, RenderedNotice
-from notifications.mail.render import Letter, Renderer, renderer_for
+from notifications.mail.model import Attachment, Letter, Recipient, RenderedNotice
+from notifications.mail.render import Renderer, renderer_for
 from notifications.mail.transport import (
     MaildirTransport,
     MemoryTransport,

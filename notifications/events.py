@@ -35,7 +35,7 @@ from notifications.context import (
     unique,
 )
 from notifications.mail.addresses import calendar_uid
-from notifications.mail.model import CalendarEntry, Recipient
+from notifications.mail.model import CalendarEntry, Letter, Recipient
 from notifications.outbox import Notice, enqueue, enqueue_many, message_domain
 from workflow.access.directory import Directory
 from workflow.engine.changes import Applied, Batch, RungInfo
@@ -45,7 +45,7 @@ from workflow.store.installation import installation_id
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from notifications.mail.render import Letter, Renderer
+    from notifications.mail.render import Renderer
     from workflow.app.settings import Settings
 
 log = logging.getLogger("ruhrflow.notices")
@@ -77,14 +77,16 @@ class Notifier:
 
     @classmethod
     def from_settings(cls, settings: Settings, directory: Directory) -> Notifier:
-        """The notifier for ``settings`` (template overrides, the sender's domain, the letter)."""
-        from notifications.delivery import letter_of
+        """The notifier for ``settings`` (template overrides, the sender's domain, the letter).
 
+        A transition only writes the outbox: the templates, Jinja2 and the calendar library
+        are loaded by whoever renders (``renderer``, delivery), not by ``ruhrflow advance``.
+        """
         return cls(
             directory,
             domain=message_domain(settings.mail.sender),
             templates=settings.mail.templates,
-            letter=letter_of(settings),
+            letter=Letter(signature=settings.mail.signature, footer=settings.mail.footer),
         )
 
     @cached_property

@@ -58,3 +58,18 @@ class Attachment:
     subtype: str
     params: tuple[tuple[str, str], ...]
     content: bytes
+
+
+@dataclass(frozen=True)
+class Letter:
+    """What every notice closes with, from ``[mail]`` in the configuration.
+
+    ``signature`` follows "Mit freundlichen Grüßen" (one or more lines); ``footer`` is the small
+    print under the rule (none when empty). Neither names the software unless configured to:
+    a ministry reads the office that writes to it, not the tool it uses.
+    """
+
+    signature: str = "Koordinierung der Ruhr-Konferenz"
+    footer: str = (
+        "Diese Nachricht wurde automatisch für die Koordinierung der Ruhr-Konferenz versandt."
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import jinja2
 
 from notifications.mail.formatting import datum, datumzeit, euro, wert
 from notifications.mail.grouping import group_changes
-from notifications.mail.model import RenderedNotice
+from notifications.mail.model import Letter, RenderedNotice
 from notifications.mail.sanitize import one_line
 from notifications.mail.wrap import wrap_plain
 
@@ -25,21 +24,6 @@ KINDS: tuple[str, ...] = (
     "deadline_moved",
 )
 """The notice kinds the package ships templates for."""
-
-
-@dataclass(frozen=True)
-class Letter:
-    """What every notice closes with, from ``[mail]`` in the configuration.
-
-    ``signature`` follows "Mit freundlichen Grüßen" (one or more lines); ``footer`` is the small
-    print under the rule (none when empty). Neither names the software unless configured to:
-    a ministry reads the office that writes to it, not the tool it uses.
-    """
-
-    signature: str = "Koordinierung der Ruhr-Konferenz"
-    footer: str = (
-        "Diese Nachricht wurde automatisch für die Koordinierung der Ruhr-Konferenz versandt."
-    )
 
 
 class Renderer:

@@ -556,6 +556,40 @@ def test_help_imports_neither_sqlalchemy_nor_apscheduler() -> None:
     assert done.stdout.strip().splitlines()[-1] == "HEAVY []"
 
 
+def test_advance_loads_neither_the_templates_nor_the_calendar_library(
+    run: Cli, engine: Engine, database_url: str
+) -> None:
+    # given a proposal in implementation
+    add(run, "RK-03-01")
+    walk_to(engine, "RK-03-01", "implementation", NOW)
+    # when `advance` runs in a process of its own (a transition only writes the outbox;
+    # delivery renders: Jinja2 and icalendar are a tenth of a cold start)
+    probe = (
+        "import sys\n"
+        "from workflow.cli.main import cli\n"
+        "try:\n"
+        f"    cli.main(['--db', {database_url!r}, '--now', '2019-12-01T10:00', '--as', 'im',\n"
+        "              'advance', 'RK-03-01', 'report_progress', '--set', 'progress=20'],\n"
+        "             prog_name='ruhrflow')\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "heavy = sorted(m for m in sys.modules\n"
+        "               if m.split('.')[0] in ('jinja2', 'icalendar', 'apscheduler', 'alembic'))\n"
+        "print('HEAVY', heavy)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("RUHRFLOW_ACTOR", None)
+    env.pop("RUHRFLOW_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120
+    )
+    # then the transition happened and none of them was imported
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "HEAVY []"
+    history = run.json("history", "RK-03-01", actor=None)
+    assert history[-1]["trigger"] == "report_progress"
+
+
 def test_every_command_has_help() -> None:
     runner = CliRunner(env=CLEAN_ENV)
     for name in ("init", "proposal", "consult", "funding", "advance", "triggers", "history",

@@ -128,3 +128,38 @@ def test_a_proposal_read_directly_equals_the_sqlalchemy_row(runtime: Runtime) ->
         k: type(v) for k, v in dict(row).items()
     }
     assert row["cost_estimate"] is not None and row["data"]
+
+
+def test_many_rows_convert_each_time_as_sqlalchemy_does_even_in_a_fold(tmp_path: Path) -> None:
+    # given rows whose times repeat (what a bulk advance writes) and two equal wall times of
+    # the autumn fold in Berlin that are an hour apart (fold 0 and fold 1), and a same-instant
+    # time in UTC
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select
+
+    from workflow.store.schema import UTCDateTime
+
+    berlin = ZoneInfo("Europe/Berlin")
+    first = datetime(2019, 10, 27, 2, 30, tzinfo=berlin)  # 00:30 UTC
+    second = first.replace(fold=1)  # 01:30 UTC
+    times = [first, second, first, second.astimezone(UTC), first.astimezone(UTC)] * 3
+    meta = MetaData()
+    table = Table("t", meta, Column("id", Integer, primary_key=True), Column("at", UTCDateTime))
+    engine = create_engine(f"sqlite:///{tmp_path / 'fold.db'}")
+    meta.create_all(engine)
+    rows = [{"id": i, "at": at} for i, at in enumerate(times)]
+    # when they are written directly, many rows at once
+    with engine.begin() as conn:
+        written = Direct(insert(table)).executemany(conn, rows)
+    # then each row holds its own instant, as SQLAlchemy's own insert stores it
+    assert written == len(rows)
+    with engine.begin() as conn:
+        stored = [r.at for r in conn.execute(select(table).order_by(table.c.id))]
+        conn.execute(table.delete())
+        conn.execute(insert(table), rows)
+        expected = [r.at for r in conn.execute(select(table).order_by(table.c.id))]
+    assert stored == expected == [t.astimezone(UTC) for t in times]
+    assert stored[0] != stored[1]
+    engine.dispose()

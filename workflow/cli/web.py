@@ -37,7 +37,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
 
     from gunicorn.app.base import BaseApplication
 
+    from workflow.web.oidc import load_config
+
     settings = obj(ctx).settings
+    load_config(settings, obj(ctx).runtime.directory)  # a bad [web.oidc]: one line, no server
     # Logins, failed logins and refusals are always logged (to stderr, next to gunicorn's).
     logging.getLogger("workflow.web").setLevel(logging.INFO)
 

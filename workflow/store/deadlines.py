@@ -188,12 +188,17 @@ def _insert_many_sqlite(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> 
     return [found[(r["proposal_id"], r["kind"], r["entry_seq"])] for r in rows]
 
 
-_SERIES = select(func.coalesce(deadlines.c.series_id, deadlines.c.id)).where(
-    deadlines.c.id == bindparam("deadline_id")
+_SERIES = Direct(
+    select(func.coalesce(deadlines.c.series_id, deadlines.c.id)).where(
+        deadlines.c.id == bindparam("deadline_id")
+    )
 )
 
 
 def series_of(conn: Connection, deadline_id: int) -> int:
-    """The first deadline of the recurring series ``deadline_id`` belongs to (itself if none)."""
-    found = conn.execute(_SERIES, {"deadline_id": deadline_id}).scalar_one_or_none()
-    return deadline_id if found is None else int(found)
+    """The first deadline of the recurring series ``deadline_id`` belongs to (itself if none).
+
+    Every transition that meets a recurring deadline asks it (a progress report does).
+    """
+    found = _SERIES.all(conn, {"deadline_id": deadline_id})
+    return deadline_id if not found else int(found[0][0])

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -97,13 +98,29 @@ class Direct:
             ),
         )
 
-    def _row(self, compiled: _Compiled, params: Mapping[str, Any]) -> tuple[Any, ...]:
+    def _row(
+        self,
+        compiled: _Compiled,
+        params: Mapping[str, Any],
+        memo: dict[tuple[Any, ...], Any] | None = None,
+    ) -> tuple[Any, ...]:
         values = [
             params[name] if fixed is _MISSING else fixed
             for name, fixed in zip(compiled.names, compiled.fixed, strict=True)
         ]
         for i, process in compiled.converting:
-            values[i] = process(values[i])
+            value = values[i]
+            if memo is not None and value.__class__ is datetime:
+                # Many rows of one statement carry the same times (``now``, a due date):
+                # convert each once. The key holds the zone and the fold, so that two
+                # equal wall times that are different instants never share a result.
+                key = (i, value, value.tzinfo, value.fold)
+                found = memo.get(key, _MISSING)
+                if found is _MISSING:
+                    found = memo[key] = process(value)
+                values[i] = found
+            else:
+                values[i] = process(value)
         return tuple(values)
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
@@ -127,7 +144,8 @@ class Direct:
         compiled = self._compile(conn, keys)
         if compiled is None or any(tuple(r) != keys for r in rows[1:]):
             return int(conn.execute(self.statement, [dict(r) for r in rows]).rowcount)
-        values = [self._row(compiled, r) for r in rows]
+        memo: dict[tuple[Any, ...], Any] = {}
+        values = [self._row(compiled, r, memo) for r in rows]
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(compiled.sql, values)
