@@ -135,7 +135,14 @@ def test_core_operations_report_through_the_callback(engine: Engine, tmp_path: P
     for key in created[:2]:
         walk_to(engine, key, "consultation", NOW)
     swept = Recorder()
-    result = sweep(engine, NOW + timedelta(days=40), batch_size=1, progress=swept)
+    result = sweep(
+        engine.store,
+        engine.machines,
+        engine.append_event,
+        NOW + timedelta(days=40),
+        batch_size=1,
+        progress=swept,
+    )
     handled = len(result.fired) + len(result.skipped)  # a late reminder is skipped (#13)
     assert len(result.fired) >= 2 and swept.calls[-1] == (handled, None)
     assert [done for done, _ in swept.calls] == sorted({d for d, _ in swept.calls})
