@@ -8,7 +8,7 @@ from typing import Any
 
 from conftest import NOW
 from sqlalchemy import select
-from support import add_proposal, as_delivered, walk_to
+from support import add_proposal, as_delivered, delivery_of, walk_to
 
 from notifications.digest import digest_due, make_digests, reported_week, week_label
 from notifications.events import Notifier
@@ -110,7 +110,7 @@ def test_a_bulk_change_is_one_row_of_the_digest_table_with_every_key_whole(
     # when the week's digest is made and delivered
     make_digests(engine.store, engine.machines, notifier, MONDAY)
     transport = MemoryTransport()
-    deliver(runtime, transport, MONDAY)
+    deliver(delivery_of(runtime), transport, MONDAY)
     (sent,) = [m for m in transport.outbox if m["X-Ruhrflow-Key"] == "digest:IM:2019-W29"]
     message = email.message_from_bytes(sent.as_bytes(), policy=email.policy.default)
     assert isinstance(message, EmailMessage)

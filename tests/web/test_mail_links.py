@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from support import delivery_of
+
 from notifications.delivery import deliver
 from notifications.mail.transport import MemoryTransport
 from workflow import ProposalInput, Runtime, create_proposals
@@ -23,7 +25,7 @@ def _mails(runtime: Runtime) -> list[str]:
     )  # fmt: skip
     runtime.engine.advance("RK-03-01", "submit", actor="koordination", now=NOW)
     transport = MemoryTransport()
-    deliver(runtime, transport, NOW)
+    deliver(delivery_of(runtime), transport, NOW)
     assert transport.outbox
     bodies = []
     for message in transport.outbox:
