@@ -73,7 +73,9 @@ def scheduler_hooks(
         now = now_of()
         if not digest_due(now, day, at):
             return None
-        return make_digests(runtime.store, runtime.engine.machines, notifier, now)
+        return make_digests(
+            runtime.store, runtime.engine.machines, notifier.directory, now, domain=notifier.domain
+        )
 
     return SchedulerHooks(
         on_rung=notifier.on_rung, deliver_outbox=deliver_outbox, weekly_digest=weekly_digest
