@@ -17,7 +17,7 @@ from notifications.delivery import Delivery
 from workflow.app.runtime import Runtime
 from workflow.cli.main import cli
 from workflow.engine.engine import Engine
-from workflow.engine.intake import ProposalInput, create_proposals
+from workflow.engine.intake import Intake, ProposalInput, create_proposals
 
 
 def delivery_of(target: Runtime | Engine) -> Delivery:
@@ -69,7 +69,7 @@ def add_proposal(
 ) -> str:
     """Create one proposal as the coordination office; return its key."""
     (created,) = create_proposals(
-        engine,
+        Intake.of(engine),
         [
             ProposalInput(
                 key=key,

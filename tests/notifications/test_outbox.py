@@ -24,7 +24,7 @@ from notifications.outbox import FAILED, PENDING, SENDING, Notice, enqueue, list
 from workflow.app.runtime import Runtime
 from workflow.deadlines.sweep import sweep
 from workflow.engine.engine import Engine
-from workflow.engine.intake import ProposalInput, create_proposals
+from workflow.engine.intake import Intake, ProposalInput, create_proposals
 from workflow.store.installation import installation_id
 from workflow.store.schema import deadline_rungs, deadlines, outbox, proposals
 
@@ -57,7 +57,7 @@ def addresses(row: dict[str, Any]) -> set[str]:
 
 def add_with_participants(engine: Engine, *participating: str) -> str:
     (key,) = create_proposals(
-        engine,
+        Intake.of(engine),
         [
             ProposalInput(
                 title="Ruhrbahn 2030 (Testdaten)",
