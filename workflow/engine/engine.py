@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from workflow.access.directory import Actor, Directory
 from workflow.access.policy import refusal
@@ -548,15 +548,14 @@ class Engine:
                 )
 
         def write(conn: Connection, row: Mapping[Any, Any]) -> None:
-            conn.execute(
-                insert(statements).values(
-                    proposal_id=row["id"],
-                    party=party.strip(),
-                    party_group=group,
-                    position=position,
-                    text=text,
-                    received_at=now,
-                )
+            repo.insert_statement(
+                conn,
+                proposal_id=row["id"],
+                party=party.strip(),
+                party_group=group,
+                position=position,
+                text=text,
+                received_at=now,
             )
 
         data = {"party": party.strip(), "group": group, "position": position, "text": text}
@@ -590,15 +589,14 @@ class Engine:
                 )
 
         def write(conn: Connection, row: Mapping[Any, Any]) -> None:
-            conn.execute(
-                insert(funding).values(
-                    proposal_id=row["id"],
-                    source=source,
-                    amount=amount,
-                    year=year,
-                    status=status,
-                    recorded_at=now,
-                )
+            repo.insert_funding(
+                conn,
+                proposal_id=row["id"],
+                source=source,
+                amount=amount,
+                year=year,
+                status=status,
+                recorded_at=now,
             )
 
         data = {"source": source, "amount": str(amount), "year": year, "status": status}

@@ -20,7 +20,7 @@ from sqlalchemy import (
 
 from workflow.store.direct import CHUNK as _CHUNK
 from workflow.store.direct import Direct
-from workflow.store.schema import actor_refs, definitions, history, proposals
+from workflow.store.schema import actor_refs, definitions, funding, history, proposals, statements
 
 # Built once: a statement constructed per call costs its construction and its cache key
 # on every transition (a measurable share of a single advance, see bench/).
@@ -75,6 +75,17 @@ def proposal_ids(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
 def insert_proposals(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert new proposal rows (one executemany)."""
     conn.execute(insert(proposals), list(rows))
+
+
+def insert_statement(conn: Connection, **values: Any) -> None:
+    """Insert one statement of a party (proposal_id, party, party_group, position, text,
+    received_at)."""
+    conn.execute(insert(statements).values(**values))
+
+
+def insert_funding(conn: Connection, **values: Any) -> None:
+    """Insert one funding line (proposal_id, source, amount, year, status, recorded_at)."""
+    conn.execute(insert(funding).values(**values))
 
 
 def load_proposal(conn: Connection, key: str) -> RowMapping | None:
