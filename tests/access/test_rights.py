@@ -304,6 +304,7 @@ def test_the_auditor_and_the_coordinator_commands_work_under_the_grants(
     # the auditor's documented commands
     for args in (
         ("audit", "verify"),
+        ("audit", "verify", "--record"),
         ("audit", "checkpoint"),
         ("audit", "log", key, "--format", "csv"),
         ("audit", "export", "--format", "jsonl", "--output", str(tmp_path / "h.jsonl")),

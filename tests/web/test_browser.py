@@ -107,6 +107,12 @@ def test_a_blocked_action_shows_its_reason(page: Any) -> None:
     button = page.get_by_role("button", name="Beteiligung abschließen")
     assert button.is_disabled()
     assert "guard consultation_complete" in page.locator("#why-close_consultation").inner_text()
+    page.get_by_role("link", name="Stellungnahme erfassen").click()
+    accessible(page, "statement")
+    page.get_by_label("Wer hat Stellung genommen? (Pflichtangabe)").fill("Stadt Essen")
+    page.get_by_label("Haltung").select_option("concerns")
+    page.get_by_role("button", name="Stellungnahme erfassen").click()
+    assert "Stadt Essen (Kommune): Bedenken" in page.inner_text("main")
     page.goto("/proposals/RK-99-99")
     accessible(page, "error")
 
@@ -121,6 +127,16 @@ def test_ministry_reports_progress(page: Any) -> None:
     page.get_by_role("button", name="Weiter zur Bestätigung").click()
     page.get_by_role("button", name="Bestätigen und ausführen").click()
     assert "Ausschreibung läuft" in page.inner_text("main")
+    # and records a funding line through its form
+    page.get_by_role("link", name="Finanzierung erfassen").click()
+    accessible(page, "funding")
+    page.get_by_label("Quelle").select_option("bund")
+    page.get_by_label("Betrag in Euro (Pflichtangabe)").fill("120.000,00")
+    page.get_by_label("Haushaltsjahr (Pflichtangabe)").fill("2021")
+    page.get_by_label("Die Mittel sind gesichert (sonst: geplant)").check()
+    page.get_by_role("button", name="Finanzierung erfassen").click()
+    funding = page.locator("section", has=page.get_by_role("heading", name="Finanzierung"))
+    assert "2021 Bund" in funding.inner_text() and "gesichert" in funding.inner_text()
 
 
 def test_bulk_preview_then_apply(page: Any) -> None:
@@ -142,3 +158,9 @@ def test_auditor_reads_the_audit_log(page: Any) -> None:
     log_in(page, "pruefung")
     assert page.get_by_role("heading", name="Prüfprotokoll").is_visible()
     accessible(page, "audit")
+    # verifies every chain and sets a checkpoint from the page
+    page.get_by_role("button", name="Alle Ketten jetzt prüfen").click()
+    assert page.get_by_role("status").inner_text().startswith("Prüfung bestanden")
+    page.get_by_role("button", name="Checkpoint setzen").click()
+    assert page.get_by_role("status").inner_text().startswith("Checkpoint gesetzt")
+    accessible(page, "audit_recorded")

@@ -148,3 +148,27 @@ def find_checkpoint(rows: Iterable[Mapping[str, Any]], digest: str) -> Checkpoin
         f"no checkpoint with digest {wanted[:16]}… in the history: the system chain was"
         " truncated, or the digest is mistyped"
     )
+
+
+def recorded_checkpoints(store: Store, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest ``limit`` checkpoints on ``@system``, newest first, without their heads.
+
+    ``{"seq", "at", "digest", "rows", "chains", "as_of"}``; the heads (one per chain, a
+    hundred thousand at full size) stay in the database: only JSON paths are read.
+    """
+    data = history.c.data
+    stmt = (
+        select(
+            history.c.seq,
+            history.c.at,
+            data["digest"].as_string().label("digest"),
+            data["rows"].as_integer().label("rows"),
+            data["chains"].as_integer().label("chains"),
+            data["as_of"].as_string().label("as_of"),
+        )
+        .where(history.c.chain == SYSTEM_CHAIN, history.c.kind == "checkpoint")
+        .order_by(history.c.seq.desc())
+        .limit(limit)
+    )
+    with store.read() as conn:
+        return [dict(r) for r in conn.execute(stmt).mappings()]

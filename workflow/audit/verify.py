@@ -40,7 +40,7 @@ from sqlalchemy import func, select
 
 from workflow.audit.checkpoint import CheckpointRecord, find_checkpoint, heads_digest
 from workflow.engine.chain import GENESIS, canonical_bytes, encode_entry, format_time
-from workflow.engine.history import SYSTEM_CHAIN, is_system_chain
+from workflow.engine.history import SYSTEM_CHAIN, append_system_entry, is_system_chain
 from workflow.progress import ProgressCallback
 from workflow.store.db import Store
 from workflow.store.schema import actor_refs, history, proposals
@@ -608,3 +608,60 @@ def _shown(value: Any) -> str:
         at = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         return format_time(at)
     return str(value)
+
+
+# --- the record of verifications --------------------------------------------------------------
+
+VERIFICATION = "verification"
+
+
+def record_verification(
+    store: Store,
+    result: VerifyResult,
+    *,
+    audit_key: bytes | None,
+    actor_id: str,
+    now: datetime,
+) -> int:
+    """Record ``result`` as a ``verification`` entry on ``@system``; return its seq.
+
+    The entry is itself hash-chained: a later verification covers it, and deleting it
+    breaks the system chain. What an auditor sees as "the last verification" (web, ``audit
+    log``) is read back from these entries, never from a file or a variable.
+    """
+    data = result.as_dict()
+    with store.write() as conn:
+        entry = append_system_entry(
+            conn,
+            kind=VERIFICATION,
+            trigger="verify",
+            actor_id=actor_id,
+            now=now,
+            data=data,
+            audit_key=audit_key,
+        )
+    return int(entry["seq"])
+
+
+def system_entries(store: Store, kind: str, *, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` entries of ``kind`` on ``@system``, newest first.
+
+    Each as ``{"seq", "at", "data"}``; the actor is left to the audit log (pseudonymised
+    refs resolve there).
+    """
+    stmt = (
+        select(history.c.seq, history.c.at, history.c.data)
+        .where(history.c.chain == SYSTEM_CHAIN, history.c.kind == kind)
+        .order_by(history.c.seq.desc())
+        .limit(limit)
+    )
+    with store.read() as conn:
+        return [
+            {"seq": int(r.seq), "at": r.at, "data": dict(r.data or {})} for r in conn.execute(stmt)
+        ]
+
+
+def last_verification(store: Store) -> dict[str, Any] | None:
+    """The newest recorded verification (see :func:`record_verification`), or None."""
+    found = system_entries(store, VERIFICATION, limit=1)
+    return found[0] if found else None

@@ -36,21 +36,35 @@ def audit() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Verify an export file offline instead of the database.",
 )
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Record the result in the history (@system), where the web's audit page shows the"
+    " last verification; needs --as and a login that may write.",
+)
 @format_option("text", "json")
 @progress_option
 @click.pass_context
 def verify(
-    ctx: click.Context, digest: str | None, file: Path | None, fmt: str, quiet: bool
+    ctx: click.Context,
+    digest: str | None,
+    file: Path | None,
+    record: bool,
+    fmt: str,
+    quiet: bool,
 ) -> None:
     """Re-compute every chain; exit 1 at the first break, naming the chain and seq.
 
     Uses RUHRFLOW_AUDIT_KEY when the history is keyed (HMAC-SHA-256).
     """
     from workflow.audit.export import verify_file
-    from workflow.audit.verify import verify_store
+    from workflow.audit.verify import record_verification, verify_store
     from workflow.errors import AuditBreak
 
     c = obj(ctx)
+    if record and file is not None:
+        raise click.UsageError("--record records a verification of the database, not of a file")
+    recorder = c.require_actor() if record else None
     key = c.settings.audit_key
     with Progress("verify", unit="entries", quiet=quiet) as progress:
         if file is not None:
@@ -61,6 +75,11 @@ def verify(
             result = verify_store(
                 c.runtime.store, key=key, checkpoint_digest=digest, progress=progress.callback
             )
+    if recorder is not None:  # a break is recorded too: that is what the auditor must see
+        seq = record_verification(
+            c.runtime.store, result, audit_key=key, actor_id=recorder, now=c.now
+        )
+        click.echo(f"recorded as @system seq {seq}", err=True)
     if fmt == "json":
         emit_json(result.as_dict())
         if result.broken is not None:

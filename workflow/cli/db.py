@@ -50,8 +50,9 @@ ADMIN_ONLY = ("logins",)
 # (or forge its session cookie). Only administrators (the web application's login is one:
 # it acts for its logged-in accounts) touch them; writers and auditors not even read them.
 WEB_PREFIX = "web_"
-# What the auditor may add: its checkpoints (workflow/audit/checkpoint.py) and its ref.
-AUDITOR_HISTORY_CHECK = "chain = '@system' AND kind = 'checkpoint'"
+# What the auditor may add: its checkpoints (workflow/audit/checkpoint.py), the record of its
+# verifications (``audit verify --record``, workflow/audit/verify.py) and its ref.
+AUDITOR_HISTORY_CHECK = "chain = '@system' AND kind IN ('checkpoint', 'verification')"
 # Which group role a directory role's login joins.
 GROUP_OF_ROLE = {
     "coordinator": WRITER,
@@ -112,7 +113,8 @@ def grant_statements(tables: Iterable[str], schema: str = "public") -> list[str]
     for name in ADMIN_ONLY:
         out.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.{_ident(name)} TO {ADMIN}")
     # History rows: every ruhrflow role reads them, writers add them, the auditor adds
-    # only its checkpoints (row-level security; the owner and superusers bypass it).
+    # only its checkpoints and verifications (row-level security; the owner and
+    # superusers bypass it).
     history_table = f"{s}.{_ident('history')}"
     out += [
         f"GRANT INSERT ON {history_table} TO {AUDITOR}",

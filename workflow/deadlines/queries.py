@@ -117,3 +117,32 @@ def _rows(
                 }
             )
     return rows
+
+
+def open_rungs_of(store: Store, key: str) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """The rungs (reminders, escalations) of one proposal's open deadlines, by time.
+
+    ``{(deadline kind, period): [{"rung", "fire_at", "fired_at", "late", "cancelled_at"}]}``
+    — the keys of :func:`list_open_deadlines`' ``deadline`` and ``period``; one statement.
+    """
+    r = deadline_rungs.c
+    stmt = (
+        _open(lead=None, key=key)
+        .join(deadline_rungs, r.deadline_id == deadlines.c.id)
+        .add_columns(
+            deadlines.c.kind,
+            deadlines.c.sequence,
+            r.rung,
+            r.fire_at,
+            r.fired_at,
+            r.late,
+            r.cancelled_at,
+        )
+        .order_by(deadlines.c.id, r.fire_at, r.rung)
+    )
+    found: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    with store.read() as conn:
+        for row in conn.execute(stmt).mappings():
+            rung = {k: row[k] for k in ("rung", "fire_at", "fired_at", "late", "cancelled_at")}
+            found.setdefault((row["kind"], row["sequence"]), []).append(rung)
+    return found

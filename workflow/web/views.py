@@ -30,6 +30,10 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from workflow import Applied, PermissionDenied, WorkflowError
+from workflow.access.policy import refusal
+from workflow.audit.checkpoint import recorded_checkpoints, take_checkpoint
+from workflow.audit.verify import last_verification, record_verification, verify_store
+from workflow.deadlines.queries import open_rungs_of
 from workflow.spreadsheet import csv_writer
 from workflow.web import accounts, reads
 from workflow.web.api import status_of
@@ -252,15 +256,49 @@ def proposal_page(key: str) -> str:
     w = web()
     detail = reads.detail(w.runtime, key)
     options = reads.triggers(w.runtime, key, g.actor, w.now())
+    history = reads.history(w.runtime, key)
     return render_template(
         "proposal.html",
         p=detail,
-        history=reads.history(w.runtime, key),
+        history=history,
+        timeline=_timeline(detail["state"], history),
         deadlines=reads.open_deadlines(w.runtime, w.now(), lead=detail["lead"], key=key),
+        rungs=open_rungs_of(w.runtime.store, key),
         notices=reads.notices_of(w.runtime, key),
         options=[_option_view(o) for o in options],
         read_only=_role() == "auditor",
+        may_fund=_may("add_funding", detail),
+        may_state=_may("record_statement", detail)
+        and detail["state"] in w.definition.statement_states,
+        sources=SOURCE_LABELS,
+        groups=GROUP_LABELS,
+        positions=POSITION_LABELS,
     )
+
+
+def _timeline(state: str, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The phases of the process with the current one, and the states the proposal entered
+    with their times (from its history)."""
+    definition = web().definition
+    order = list(definition.phases)
+    current = definition.states[state].phase if state in definition.states else ""
+    reached = order.index(current) if current in order else -1
+    steps = [
+        {"state": e["to_state"], "at": e["at"]}
+        for e in history
+        if e.get("to_state") and e.get("to_state") != e.get("from_state")
+    ]
+    return {
+        "phases": [
+            {
+                "label": definition.phases[p],
+                "current": p == current,
+                "done": i < reached,
+            }
+            for i, p in enumerate(order)
+        ],
+        "steps": steps,
+    }
 
 
 def _option_view(option: Mapping[str, Any]) -> dict[str, Any]:
@@ -351,6 +389,144 @@ def action(key: str, trigger: str) -> Any:
             comment=comment,
             fields=fields,
             expected_version=version,
+        )
+    except WorkflowError as exc:
+        if status_of(exc) == 403:
+            log.warning("refused: %s", exc)
+        return form([str(exc)], status_of(exc))
+    flash(_done_message(applied))
+    return redirect(url_for("web.proposal_page", key=key), code=303)
+
+
+SOURCE_LABELS = {
+    "land": "Land NRW",
+    "bund": "Bund",
+    "eu": "Europäische Union",
+    "stiftung": "Stiftung",
+    "sonstige": "Sonstige",
+}
+
+
+def _may(action: str, detail: Mapping[str, Any]) -> bool:
+    """Whether the logged-in account holds a role the definition names for ``action``
+    (``permissions`` in the definition), so that a page offers only what it may do; the
+    engine checks again when it is done."""
+    w = web()
+    roles = w.definition.permissions.get(action, ())
+    return refusal(w.runtime.directory.actor(g.actor), roles, detail) is None
+
+
+def _euros(text: str) -> str:
+    """A German amount as typed (``250.000,50``) in the form the engine parses (``250000.50``)."""
+    text = text.replace(" ", "").replace("€", "")
+    if "," in text:
+        text = text.replace(".", "").replace(",", ".")
+    return text
+
+
+@bp.route("/proposals/<key>/funding", methods=["GET", "POST"])
+@login_required
+def funding(key: str) -> Any:
+    """Record a funding line (``ruhrflow funding add``): the lead ministry and coordinators."""
+    w = web()
+    detail = reads.detail(w.runtime, key)
+    if not _may("add_funding", detail):
+        log.warning("refused: %s may not add funding to %s", g.actor, key)
+        return error_page(403, "Sie dürfen für diesen Vorschlag keine Finanzierung erfassen.")
+    source, amount, year_text = (
+        request.form.get("source", "land"),
+        _form_text("amount"),
+        _form_text("year"),
+    )
+    secured = request.form.get("secured") == "1"
+    values = {"source": source, "amount": amount, "year": year_text, "secured": secured}
+
+    def form(errors: list[str], status: int = 200) -> tuple[str, int]:
+        return render_template(
+            "funding.html", p=detail, values=values, sources=SOURCE_LABELS, errors=errors
+        ), status
+
+    if request.method == "GET":
+        return form([])
+    from workflow.engine.intake import parse_amount
+
+    try:
+        if source not in SOURCE_LABELS:
+            return form(["Bitte eine Quelle auswählen."], 400)
+        year = int(year_text) if year_text.isdigit() else 0
+        if not 2000 <= year <= 2100:
+            return form(["Das Jahr muss zwischen 2000 und 2100 liegen."], 400)
+        applied = w.runtime.engine.add_funding(
+            key,
+            source=source,
+            amount=parse_amount(_euros(amount)),
+            year=year,
+            secured=secured,
+            actor=g.actor,
+            now=w.now(),
+        )
+    except WorkflowError as exc:
+        if status_of(exc) == 403:
+            log.warning("refused: %s", exc)
+        return form([str(exc)], status_of(exc))
+    flash(_done_message(applied))
+    return redirect(url_for("web.proposal_page", key=key), code=303)
+
+
+GROUP_LABELS = {
+    "kommune": "Kommune",
+    "ihk": "Industrie- und Handelskammer",
+    "hwk": "Handwerkskammer",
+    "verband": "Verband",
+    "townhall": "Townhall-Veranstaltung",
+    "buerger": "Bürgerinnen und Bürger",
+}
+POSITION_LABELS = {
+    "support": "Zustimmung",
+    "concerns": "Bedenken",
+    "oppose": "Ablehnung",
+    "neutral": "Neutral",
+}
+
+
+@bp.route("/proposals/<key>/statements", methods=["GET", "POST"])
+@login_required
+def statement(key: str) -> Any:
+    """Record a statement of the consultation (``ruhrflow consult record``): coordinators,
+    in the states the definition's ``statement_states`` names."""
+    w = web()
+    detail = reads.detail(w.runtime, key)
+    if not _may("record_statement", detail):
+        log.warning("refused: %s may not record statements on %s", g.actor, key)
+        return error_page(403, "Sie dürfen für diesen Vorschlag keine Stellungnahmen erfassen.")
+    party, text = _form_text("party"), _form_text("text")
+    group = request.form.get("group", "kommune")
+    position = request.form.get("position", "support")
+    values = {"party": party, "text": text, "group": group, "position": position}
+
+    def form(errors: list[str], status: int = 200) -> tuple[str, int]:
+        return render_template(
+            "statement.html",
+            p=detail,
+            values=values,
+            groups=GROUP_LABELS,
+            positions=POSITION_LABELS,
+            errors=errors,
+        ), status
+
+    if request.method == "GET":
+        return form([])
+    if not party:
+        return form(["Bitte angeben, wer Stellung genommen hat."], 400)
+    try:
+        applied = w.runtime.engine.record_statement(
+            key,
+            party=party,
+            group=group,
+            position=position,
+            text=text,
+            actor=g.actor,
+            now=w.now(),
         )
     except WorkflowError as exc:
         if status_of(exc) == 403:
@@ -461,7 +637,42 @@ def audit() -> Any:
         entries=entries[:limit],
         more=len(entries) > limit,
         filters={**filters, "since": args.get("since", ""), "until": args.get("until", "")},
+        verification=last_verification(w.runtime.store),
+        checkpoints=recorded_checkpoints(w.runtime.store, limit=20),
     )
+
+
+@bp.post("/audit/verify")
+@login_required
+def audit_verify() -> Response:
+    """Re-compute every chain now and record the result on ``@system`` (``audit verify
+    --record``): an act of audit, not a change to a proposal, so auditors may do it."""
+    _require_role("auditor", "coordinator")
+    w = web()
+    rt, now = w.runtime, w.now()
+    result = verify_store(rt.store, key=rt.settings.audit_key)
+    record_verification(
+        rt.store, result, audit_key=rt.settings.audit_key, actor_id=g.actor, now=now
+    )
+    log.info("audit verify by %s: %s", g.actor, "ok" if result.ok else f"BREAK {result.broken}")
+    if result.ok:
+        flash(f"Prüfung bestanden: {result.entries} Einträge in {result.chains} Ketten.")
+    else:
+        flash(f"Prüfung gescheitert: {result.broken}")
+    return redirect(url_for("web.audit"))
+
+
+@bp.post("/audit/checkpoint")
+@login_required
+def audit_checkpoint() -> Response:
+    """Record a checkpoint (``audit checkpoint``); its digest is shown to be kept elsewhere."""
+    _require_role("auditor", "coordinator")
+    w = web()
+    rt = w.runtime
+    cp = take_checkpoint(rt.store, audit_key=rt.settings.audit_key, actor_id=g.actor, now=w.now())
+    log.info("audit checkpoint by %s: %s", g.actor, cp.digest)
+    flash(f"Checkpoint gesetzt: {cp.digest} — bitte außerhalb der Datenbank aufbewahren.")
+    return redirect(url_for("web.audit"))
 
 
 @bp.get("/audit/export")

@@ -1,0 +1,52 @@
+"""The proposal page's phase timeline and its deadlines' rungs (issue 14: "state and phase
+timeline", "open deadlines with their rungs")."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from web_fixtures import login
+
+from workflow import Runtime
+from workflow.deadlines.queries import open_rungs_of
+
+
+def _section(html: str, heading_id: str) -> str:
+    found = re.search(rf'<h2 id="{heading_id}">.*?</section>', html, flags=re.DOTALL)
+    assert found, heading_id
+    return found.group(0)
+
+
+def test_the_page_shows_the_phases_and_the_states_entered(app: Flask) -> None:
+    b = login(app, "koordination")
+    html = b.client.get("/proposals/RK-03-02").get_data(as_text=True)
+    timeline = _section(html, "verlauf")
+    # in implementation: "Handeln" is the current phase, the two before it are done
+    assert '<li aria-current="step" class="current">Handeln (aktuell)</li>' in timeline
+    assert "Zuhören (abgeschlossen)" in timeline and "Entscheiden (abgeschlossen)" in timeline
+    # every state it entered, in order, from the history
+    entered = re.findall(r"</span>: ([^<]+)</li>", timeline)
+    assert entered == [
+        "Idee im Themenforum",
+        "Vorschlag eingereicht",
+        "Finanzierung gesichert",
+        "In Umsetzung",
+    ]
+
+
+def test_open_deadlines_list_their_rungs_with_their_status(app: Flask, runtime: Runtime) -> None:
+    # given RK-03-02 in implementation, whose progress report deadline has rungs
+    rungs = open_rungs_of(runtime.store, "RK-03-02")
+    assert rungs, "the fixture's proposal in implementation has an open deadline"
+    ((kind, _period), steps), *_ = rungs.items()
+    assert kind == "progress_report" and steps
+    b = login(app, "im")
+    html = b.client.get("/proposals/RK-03-02").get_data(as_text=True)
+    deadlines = _section(html, "fristen")
+    # then each rung is listed under the deadline: what it is, when, and that it is pending
+    for step in steps:
+        assert f"({step['rung']})" in deadlines
+    assert "Erinnerung (remind-" in deadlines and "ausstehend" in deadlines
+    # and a proposal without open deadlines lists none
+    assert open_rungs_of(runtime.store, "RK-05-02") == {}
