@@ -116,3 +116,35 @@ def test_chains_written_before_0006_verify_after_it(runtime: Runtime) -> None:
     result = verify_store(store, key=engine.audit_key)
     assert result.ok, result.broken
     assert result.entries == len(recorded)
+
+
+def test_the_session_epoch_goes_down_to_0008_and_up_again(store: Store) -> None:
+    from sqlalchemy import inspect
+
+    from workflow.store.schema import web_accounts
+
+    def columns() -> set[str]:
+        with store.engine.connect() as conn:
+            return {c["name"] for c in inspect(conn).get_columns("web_accounts")}
+
+    # given an account whose password was changed twice
+    with store.write() as conn:
+        conn.execute(
+            web_accounts.insert().values(
+                actor_id="im", password_hash="!", created_at=NOW, updated_at=NOW, session_epoch=2
+            )
+        )
+    # when the schema goes back to 0008_robust
+    with store.write() as conn:
+        command.downgrade(alembic_config(conn), "0008_robust")
+    # then the column is gone, the account and the tokens' foreign key are kept
+    assert "session_epoch" not in columns()
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT actor_id FROM web_accounts")).scalars().all() == ["im"]
+        (fk,) = inspect(conn).get_foreign_keys("web_tokens")
+        assert fk["referred_table"] == "web_accounts"
+    # and upgrading brings it back, in a new epoch (a session from before does not match)
+    upgrade(store)
+    assert current_revision(store) == head_revision() and "session_epoch" in columns()
+    with store.read() as conn:
+        assert conn.execute(select(web_accounts.c.session_epoch)).scalar_one() not in (0, 2)

@@ -81,3 +81,32 @@ def test_the_session_secret_is_created_once_per_installation(runtime: Runtime) -
     assert len(first) == 64
     assert accounts.session_secret(runtime.store, None, NOW) == first
     assert accounts.session_secret(runtime.store, "from-env", NOW) == "from-env"
+
+
+def test_a_new_password_and_a_disable_move_the_session_epoch_on(runtime: Runtime) -> None:
+    accounts.set_password(runtime.store, runtime.directory, "im", PASSWORD, NOW)
+    first = accounts.session_epoch(runtime.store, "im")
+    assert first is not None
+    accounts.set_password(runtime.store, runtime.directory, "im", PASSWORD + "!", NOW)
+    second = accounts.session_epoch(runtime.store, "im")
+    assert second is not None and second > first
+    accounts.disable(runtime.store, "im", NOW)
+    assert accounts.session_epoch(runtime.store, "im") is None
+    accounts.set_password(runtime.store, runtime.directory, "im", PASSWORD, NOW)
+    third = accounts.session_epoch(runtime.store, "im")
+    assert third is not None and third > second + 1
+    assert accounts.session_epoch(runtime.store, "niemand") is None
+
+
+def test_an_sso_login_makes_an_account_without_a_password(runtime: Runtime) -> None:
+    # given an actor without an account, logged in through the SSO
+    assert accounts.sso_login(runtime.store, runtime.directory, "im", NOW) == 0
+    # then the account exists, enabled, and no password opens it
+    assert accounts.is_active(runtime.store, "im")
+    assert accounts.authenticate(runtime.store, "im", accounts.NO_PASSWORD, NOW) is None
+    # and once disabled the SSO no longer gets in either
+    accounts.disable(runtime.store, "im", NOW)
+    with pytest.raises(accounts.AccountDisabled):
+        accounts.sso_login(runtime.store, runtime.directory, "im", NOW)
+    with pytest.raises(InvalidInput):
+        accounts.sso_login(runtime.store, runtime.directory, "ruhrflow", NOW)

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from web_fixtures import PASSWORD, XSS_TITLE, csrf_of, login
 
-from workflow import Runtime
+from workflow import Runtime, Settings
 
 
 def history_length(runtime: Runtime, key: str) -> int:
@@ -264,6 +264,64 @@ def test_a_disabled_account_is_logged_out_at_once(app: Flask, runtime: Runtime) 
     assert b.client.get("/proposals").status_code == 200
     accounts.disable(runtime.store, "im", datetime.now(UTC))
     assert b.client.get("/proposals").status_code == 302
+
+
+def test_a_password_change_ends_the_accounts_open_sessions(
+    app: Flask, runtime: Runtime, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from datetime import UTC, datetime
+
+    from click.testing import CliRunner
+
+    from workflow.cli.main import cli
+    from workflow.web import accounts
+
+    # given the IM logged in in two browsers, another account logged in, and an API token
+    first, second, other = login(app, "im"), login(app, "im"), login(app, "vm")
+    _, token = accounts.create_token(runtime.store, "im", datetime.now(UTC), expires_in=None)
+    # when an administrator sets a new password
+    new_password = "ein-ganz-neues-passwort"
+    result = CliRunner().invoke(
+        cli,
+        ["--db", settings.database_url, "user", "set-password", "im", "--password-stdin"],
+        input=new_password + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    # then both of its sessions have ended (the old cookie is sent to login), logged
+    with caplog.at_level(logging.INFO, logger="workflow.web"):
+        for browser in (first, second):
+            response = browser.client.get("/proposals")
+            assert response.status_code == 302
+            assert response.headers["Location"].startswith("/login")
+    assert "refused: session of im ended by a password change" in caplog.text
+    # and a cookie once ended stays ended (the session was cleared)
+    assert first.client.get("/proposals").status_code == 302
+    # while the other account's session and the account's token go on
+    assert other.client.get("/proposals").status_code == 200
+    api = app.test_client().get("/api/proposals", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 200
+    # and the new password logs in, the old one no longer
+    assert login(app, "im", new_password).client.get("/proposals").status_code == 200
+    client = app.test_client()
+    csrf = csrf_of(client.get("/login").get_data(as_text=True))
+    refused = client.post(
+        "/login", data={"username": "im", "password": PASSWORD, "csrf_token": csrf}
+    )
+    assert refused.status_code == 401
+
+
+def test_a_session_ended_by_disable_stays_ended_when_enabled_again(
+    app: Flask, runtime: Runtime
+) -> None:
+    from datetime import UTC, datetime
+
+    from workflow.web import accounts
+
+    b = login(app, "im")
+    accounts.disable(runtime.store, "im", datetime.now(UTC))
+    accounts.set_password(runtime.store, runtime.directory, "im", PASSWORD, datetime.now(UTC))
+    assert b.client.get("/proposals").status_code == 302
+    assert login(app, "im").client.get("/proposals").status_code == 200
 
 
 def test_the_list_filters_searches_pages_and_downloads(app: Flask) -> None:

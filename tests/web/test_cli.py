@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -30,8 +31,12 @@ def test_set_password_list_and_disable(database_url: str, runtime: Runtime) -> N
                     stdin=PASSWORD + "\n")  # fmt: skip
     assert code == 0, out
     assert accounts.authenticate(runtime.store, "im", PASSWORD, datetime.now(UTC)) == "im"
+    # an account an SSO login made has no password; the list says which
+    accounts.sso_login(runtime.store, runtime.directory, "vm", datetime.now(UTC))
     code, out = run(database_url, "user", "list", "--format", "json")
-    assert code == 0 and json.loads(out)[0]["actor"] == "im"
+    listed = {a["actor"]: a for a in json.loads(out)}
+    assert code == 0 and set(listed) == {"im", "vm"}
+    assert listed["im"]["password"] is True and listed["vm"]["password"] is False
     code, out = run(database_url, "user", "disable", "im")
     assert code == 0
     assert not accounts.is_active(runtime.store, "im")
@@ -53,3 +58,22 @@ def test_token_create_prints_the_token_last_and_revoke_stops_it(
     assert accounts.actor_for_token(runtime.store, token, datetime.now(UTC)) is None
     code, out = run(database_url, "token", "create", "im", "--expires", "soon")
     assert code == 2
+
+
+def test_serve_refuses_an_oidc_mapping_to_an_unknown_actor_before_it_starts(
+    database_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "sso.toml"
+    config.write_text(
+        '[web.oidc]\nissuer = "https://sso.nrw.example/realms/land"\nclient_id = "ruhrflow"\n'
+        '[web.oidc.actors]\n"/ruhrkonferenz/niemand" = "niemand"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        cli,
+        ["--config", str(config), "--db", database_url, "serve"],
+        env={"RUHRFLOW_OIDC_CLIENT_SECRET": "s"},
+    )
+    assert result.exit_code == 2, result.output
+    assert "web.oidc.actors.'/ruhrkonferenz/niemand' names 'niemand'" in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -67,6 +67,8 @@ class Settings:
     allow_impersonation: bool
     audit_key: bytes | None
     raw: Mapping[str, Any]
+    # The OIDC client secret (``[web.oidc]``), from RUHRFLOW_OIDC_CLIENT_SECRET only.
+    oidc_client_secret: str | None = None
 
     def __repr__(self) -> str:  # the audit key and the SMTP password stay out of logs
         return (
@@ -89,7 +91,12 @@ def _redact_url(url: str) -> str:
     return url
 
 
-SECRET_ENV = ("RUHRFLOW_SMTP_PASSWORD", "RUHRFLOW_AUDIT_KEY", "PGPASSWORD")
+SECRET_ENV = (
+    "RUHRFLOW_SMTP_PASSWORD",
+    "RUHRFLOW_AUDIT_KEY",
+    "PGPASSWORD",
+    "RUHRFLOW_OIDC_CLIENT_SECRET",
+)
 
 
 def secret_values(env: Mapping[str, str], urls: Sequence[str | None] = ()) -> list[str]:
@@ -200,6 +207,7 @@ def load_settings(
             allow_impersonation=_flag(raw, "security", "allow_impersonation"),
             audit_key=key.encode("utf-8") if key else None,
             raw=raw,
+            oidc_client_secret=env.get("RUHRFLOW_OIDC_CLIENT_SECRET") or None,
         )
     except KeyError as exc:
         raise InvalidConfig(f"configuration lacks the key {exc.args[0]!r}") from None
@@ -222,6 +230,13 @@ def _refuse_secrets_in_files(raw: Mapping[str, Any]) -> None:
         raise InvalidConfig(
             "mail.smtp.password must not be in a configuration file:"
             " set RUHRFLOW_SMTP_PASSWORD in the environment"
+        )
+    web = raw.get("web")
+    oidc = web.get("oidc") if isinstance(web, dict) else None
+    if isinstance(oidc, dict) and "client_secret" in oidc:
+        raise InvalidConfig(
+            "web.oidc.client_secret must not be in a configuration file:"
+            " set RUHRFLOW_OIDC_CLIENT_SECRET in the environment"
         )
     for section in ("audit", "security"):
         value = raw.get(section)

@@ -294,6 +294,9 @@ web_accounts = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("last_login_at", UTCDateTime, nullable=True),
+    # Counts password changes and disables (migration 0009_sessions): a session remembers the
+    # epoch it began in and ends, in every process at once, when the account's has moved on.
+    Column("session_epoch", Integer, nullable=False, server_default=text("0")),
 )
 
 web_tokens = Table(

@@ -28,6 +28,9 @@ FREE_FAILURES = 5
 FIRST_LOCK = timedelta(seconds=30)
 MAX_LOCK = timedelta(minutes=15)
 TOKEN_PREFIX = "rf_"
+# The password hash of an account made by an OIDC login: no argon2 hash, so no password
+# ever matches it; ``ruhrflow user set-password`` gives the account a password.
+NO_PASSWORD = "!"
 
 _hasher = PasswordHasher()  # argon2id with argon2-cffi's recommended parameters
 # Verified against when the user name is unknown, so that both cases take the same time.
@@ -52,6 +55,7 @@ class Account:
     created_at: datetime
     updated_at: datetime
     last_login_at: datetime | None
+    password: bool = True  # False: made by an SSO login, no password login possible
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe."""
@@ -59,6 +63,7 @@ class Account:
             "actor": self.actor,
             "role": self.role,
             "disabled": self.disabled,
+            "password": self.password,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
             "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
@@ -68,7 +73,11 @@ class Account:
 def set_password(
     store: Store, directory: Directory, actor_id: str, password: str, now: datetime
 ) -> None:
-    """Create the account of ``actor_id`` or give it a new password (and enable it)."""
+    """Create the account of ``actor_id`` or give it a new password (and enable it).
+
+    A new password ends the account's open sessions in every process (the session epoch
+    moves on); its API tokens stay valid.
+    """
     actor = directory.actor(actor_id)  # UnknownActor for a name the directory lacks
     if actor.role == "system":
         raise InvalidInput(f"{actor_id} is the system actor and cannot log in")
@@ -79,7 +88,12 @@ def set_password(
         done = conn.execute(
             update(web_accounts)
             .where(web_accounts.c.actor_id == actor_id)
-            .values(password_hash=digest, disabled=False, updated_at=now)
+            .values(
+                password_hash=digest,
+                disabled=False,
+                updated_at=now,
+                session_epoch=web_accounts.c.session_epoch + 1,
+            )
         ).rowcount
         if not done:
             conn.execute(
@@ -95,12 +109,20 @@ def set_password(
 
 
 def disable(store: Store, actor_id: str, now: datetime) -> None:
-    """Disable the account: its sessions and tokens stop working with the next request."""
+    """Disable the account: its sessions and tokens stop working with the next request.
+
+    The session epoch moves on too, so enabling the account again (a new password) does not
+    bring its old sessions back.
+    """
     with store.write() as conn:
         done = conn.execute(
             update(web_accounts)
             .where(web_accounts.c.actor_id == actor_id)
-            .values(disabled=True, updated_at=now)
+            .values(
+                disabled=True,
+                updated_at=now,
+                session_epoch=web_accounts.c.session_epoch + 1,
+            )
         ).rowcount
     if not done:
         raise InvalidInput(f"{actor_id} has no web account")
@@ -120,18 +142,77 @@ def list_accounts(store: Store, directory: Directory) -> list[Account]:
                 created_at=r["created_at"],
                 updated_at=r["updated_at"],
                 last_login_at=r["last_login_at"],
+                password=r["password_hash"] != NO_PASSWORD,
             )
             for r in rows
         ]
 
 
 def is_active(store: Store, actor_id: str) -> bool:
-    """Whether ``actor_id`` has an account that is not disabled (checked on every request)."""
+    """Whether ``actor_id`` has an account that is not disabled."""
+    return session_epoch(store, actor_id) is not None
+
+
+def session_epoch(store: Store, actor_id: str) -> int | None:
+    """The session epoch of ``actor_id``'s enabled account; None without one (or disabled).
+
+    Checked on every request: a session begun in another epoch has ended.
+    """
     with store.read() as conn:
-        disabled = conn.execute(
-            select(web_accounts.c.disabled).where(web_accounts.c.actor_id == actor_id)
-        ).scalar_one_or_none()
-    return disabled is False
+        row = conn.execute(
+            select(web_accounts.c.disabled, web_accounts.c.session_epoch).where(
+                web_accounts.c.actor_id == actor_id
+            )
+        ).first()
+    return None if row is None or row.disabled is not False else int(row.session_epoch)
+
+
+class AccountDisabled(Exception):
+    """The account of an OIDC login is disabled."""
+
+
+def sso_login(store: Store, directory: Directory, actor_id: str, now: datetime) -> int:
+    """Record an OIDC login of ``actor_id``: its session epoch.
+
+    The account table decides who is disabled, for OIDC as for passwords: a disabled account
+    raises AccountDisabled. An actor without an account gets one, without a password
+    (``NO_PASSWORD``): the IdP vouched for the person and the configuration mapped them to
+    this actor, which is the administrator's decision to let them in.
+    """
+    actor = directory.actor(actor_id)
+    if actor.role == "system":
+        raise InvalidInput(f"{actor_id} is the system actor and cannot log in")
+    query = (
+        select(web_accounts.c.disabled, web_accounts.c.session_epoch)
+        .where(web_accounts.c.actor_id == actor_id)
+        .with_for_update()
+    )
+    with store.write() as conn:
+        row = conn.execute(query).first()
+        if row is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        insert(web_accounts).values(
+                            actor_id=actor_id,
+                            password_hash=NO_PASSWORD,
+                            disabled=False,
+                            created_at=now,
+                            updated_at=now,
+                            last_login_at=now,
+                        )
+                    )
+                return 0
+            except IntegrityError:  # the same person logged in twice at once: use that row
+                row = conn.execute(query).one()
+        if row.disabled is not False:
+            raise AccountDisabled(actor_id)
+        conn.execute(
+            update(web_accounts)
+            .where(web_accounts.c.actor_id == actor_id)
+            .values(last_login_at=now)
+        )
+        return int(row.session_epoch)
 
 
 def authenticate(store: Store, username: str, password: str, now: datetime) -> str | None:
@@ -139,6 +220,18 @@ def authenticate(store: Store, username: str, password: str, now: datetime) -> s
 
     Raises LoginThrottled while the user name is locked (a right password does not help
     then). Failures count per user name, whether an account exists or not.
+    """
+    found = login_with_password(store, username, password, now)
+    return found[0] if found else None
+
+
+def login_with_password(
+    store: Store, username: str, password: str, now: datetime
+) -> tuple[str, int] | None:
+    """(actor id, session epoch) when ``password`` is right for an enabled account, else None.
+
+    As :func:`authenticate`; the epoch is the one the password was checked in: a password
+    changed while it was checked makes the login fail.
     """
     username = username.strip()[:200]
     with store.read() as conn:
@@ -148,26 +241,36 @@ def authenticate(store: Store, username: str, password: str, now: datetime) -> s
             )
         ).scalar_one_or_none()
         row = conn.execute(
-            select(web_accounts.c.password_hash, web_accounts.c.disabled).where(
-                web_accounts.c.actor_id == username
-            )
+            select(
+                web_accounts.c.password_hash, web_accounts.c.disabled, web_accounts.c.session_epoch
+            ).where(web_accounts.c.actor_id == username)
         ).first()
     if lock is not None and lock > now:
         raise LoginThrottled(lock)
-    ok = _verify(row[0] if row else _DUMMY_HASH, password) and row is not None and not row[1]
+    # An account without a password (made by OIDC) takes as long as a wrong password.
+    usable = row is not None and row.password_hash != NO_PASSWORD and row.disabled is False
+    ok = _verify(row.password_hash if row and usable else _DUMMY_HASH, password) and usable
     with store.write() as conn:
+        if ok:
+            assert row is not None
+            ok = bool(
+                conn.execute(
+                    update(web_accounts)
+                    .where(
+                        web_accounts.c.actor_id == username,
+                        web_accounts.c.session_epoch == row.session_epoch,
+                        web_accounts.c.disabled.is_(False),
+                    )
+                    .values(last_login_at=now)
+                ).rowcount
+            )
         if ok:
             conn.execute(
                 web_login_throttle.delete().where(web_login_throttle.c.username == username)
             )
-            conn.execute(
-                update(web_accounts)
-                .where(web_accounts.c.actor_id == username)
-                .values(last_login_at=now)
-            )
         else:
             _count_failure(conn, username, now)
-    return username if ok else None
+    return (username, int(row.session_epoch)) if ok and row is not None else None
 
 
 def _verify(digest: str, password: str) -> bool:

@@ -2,7 +2,8 @@
 
 Every request finds its actor anew — from a bearer token or the signed session cookie —
 and checks the account in the database, so a disabled account stops at once in every
-process. Nothing is kept in the process between requests but the opened runtime.
+process, and so does a session begun before the account's password changed (its epoch).
+Nothing is kept in the process between requests but the opened runtime.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from workflow import Runtime, Settings, load_definition, open_runtime
+from workflow.errors import InvalidConfig
 from workflow.web import accounts
 from workflow.web.state import Web
 
@@ -43,7 +45,7 @@ def create_app(
     ``runtime`` reuses an opened runtime (tests); ``clock`` replaces the wall clock in tests
     only — no request can set the time.
     """
-    from workflow.web import api, public, views
+    from workflow.web import api, oidc, public, views
 
     config = settings.section("web")
     rt = runtime or open_runtime(settings)
@@ -90,10 +92,14 @@ def create_app(
         else:
             actor = session.get("actor")
             if isinstance(actor, str):
-                if accounts.is_active(state.runtime.store, actor):
+                epoch = accounts.session_epoch(state.runtime.store, actor)
+                if epoch is not None and session.get("epoch") == epoch:
                     g.actor = actor
-                else:
+                elif epoch is None:
                     log.warning("refused: session of disabled account %s", actor)
+                    session.clear()
+                else:  # the password changed (or the account was disabled) since the login
+                    log.warning("refused: session of %s ended by a password change", actor)
                     session.clear()
         if request.method not in SAFE_METHODS and not g.via_token:
             csrf.protect()
@@ -136,5 +142,12 @@ def create_app(
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(oidc.bp)
+    try:
+        state.oidc = oidc.install(app, settings, rt.directory)
+    except InvalidConfig:
+        if runtime is None:
+            rt.close()
+        raise
     csrf.exempt(api.openapi)
     return app

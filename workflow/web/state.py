@@ -8,8 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workflow import Definition, Runtime, Settings
+
+if TYPE_CHECKING:
+    from workflow.web.oidc import OidcLogin
 
 
 @dataclass
@@ -22,6 +26,7 @@ class Web:
     clock: Callable[[], datetime]
     base_url: str | None
     public_dir: Path | None = None  # what ``ruhrflow publish --output`` wrote: ``/public/``
+    oidc: OidcLogin | None = None  # the state SSO, when ``[web.oidc]`` is configured
 
     def now(self) -> datetime:
         """The wall clock (the web has no ``--now``)."""

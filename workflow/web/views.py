@@ -135,7 +135,7 @@ def _require_role(*roles: str) -> None:
 # --- login --------------------------------------------------------------------------------
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a local path: no open redirect to another site."""
     if not target or not target.startswith("/") or target.startswith("//"):
         return url_for("web.index")
@@ -153,20 +153,22 @@ def login() -> Any:
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     try:
-        actor = accounts.authenticate(w.runtime.store, username, password, w.now())
+        found = accounts.login_with_password(w.runtime.store, username, password, w.now())
     except accounts.LoginThrottled as exc:
         log.warning("login throttled for %r until %s", username, exc.until.isoformat())
         message = "Zu viele Fehlversuche. Bitte versuchen Sie es später noch einmal."
         return render_template("login.html", error=message, next=request.form.get("next")), 429
-    if actor is None:
+    if found is None:
         log.warning("login failed for %r from %s", username, request.remote_addr)
         message = "Benutzername oder Passwort ist falsch."
         return render_template("login.html", error=message, next=request.form.get("next")), 401
+    actor, epoch = found
     session.clear()
     session["actor"] = actor
+    session["epoch"] = epoch  # a password change or a disable ends the session (app.identify)
     session.permanent = True
     log.info("login: %s from %s", actor, request.remote_addr)
-    return redirect(_safe_next(request.form.get("next")), code=303)
+    return redirect(safe_next(request.form.get("next")), code=303)
 
 
 @bp.post("/logout")

@@ -1,0 +1,147 @@
+"""A small, real OpenID Connect provider on loopback for the web's SSO tests.
+
+It serves discovery, a JWKS, ``/authorize`` (approves the configured user at once and sends
+the browser back with a code) and ``/token`` (checks the client secret, the code, the
+redirect URI and the PKCE verifier, and returns an RS256 ID token signed with joserfc, the
+JOSE library Authlib uses). A test sets ``user`` and may ``tamper`` with the ID token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, jsonify, redirect, request
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from werkzeug.serving import make_server
+
+CLIENT_ID = "ruhrflow"
+CLIENT_SECRET = "geheimnis-des-clients"
+KID = "landes-sso-1"
+
+
+@dataclass
+class Provider:
+    """The provider's state; ``issuer`` is set once it listens."""
+
+    issuer: str = ""
+    key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": KID}))
+    user: dict[str, Any] = field(default_factory=dict)
+    tamper: dict[str, Any] = field(default_factory=dict)  # claims that replace the right ones
+    sign_with: RSAKey | None = None  # another key (same kid): a bad signature
+    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    token_requests: list[dict[str, str]] = field(default_factory=list)
+
+    def reset(self) -> None:
+        """As a test begins: no user, nothing tampered, no codes."""
+        self.user, self.tamper, self.sign_with = {}, {}, None
+        self.codes.clear()
+        self.token_requests.clear()
+
+    def id_token(self, nonce: str | None) -> str:
+        """The signed ID token for ``user``, with ``tamper`` applied."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": CLIENT_ID,
+            "iat": now,
+            "exp": now + 300,
+            "auth_time": now,
+            **self.user,
+        }
+        if nonce is not None:
+            claims["nonce"] = nonce
+        claims.update(self.tamper)
+        header = {"alg": "RS256", "kid": KID}
+        return jwt.encode(header, claims, self.sign_with or self.key)
+
+
+def _s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def provider_app(p: Provider) -> Flask:
+    """The provider's routes."""
+    app = Flask("landes_sso")
+
+    @app.get("/.well-known/openid-configuration")
+    def discovery() -> Any:
+        return jsonify(
+            issuer=p.issuer,
+            authorization_endpoint=p.issuer + "/authorize",
+            token_endpoint=p.issuer + "/token",
+            jwks_uri=p.issuer + "/jwks",
+            response_types_supported=["code"],
+            subject_types_supported=["public"],
+            id_token_signing_alg_values_supported=["RS256"],
+            code_challenge_methods_supported=["S256"],
+            token_endpoint_auth_methods_supported=["client_secret_basic"],
+        )
+
+    @app.get("/jwks")
+    def jwks() -> Any:
+        return jsonify(keys=[p.key.as_dict(private=False)])
+
+    @app.get("/authorize")
+    def authorize() -> Any:
+        args = request.args
+        if args.get("client_id") != CLIENT_ID or args.get("response_type") != "code":
+            return jsonify(error="invalid_request"), 400
+        if args.get("code_challenge_method") != "S256" or not args.get("code_challenge"):
+            return jsonify(error="invalid_request", error_description="PKCE required"), 400
+        code = secrets.token_urlsafe(16)
+        p.codes[code] = {
+            "redirect_uri": args["redirect_uri"],
+            "challenge": args["code_challenge"],
+            "nonce": args.get("nonce"),
+        }
+        back = urlencode({"code": code, "state": args.get("state", "")})
+        return redirect(f"{args['redirect_uri']}?{back}")
+
+    @app.post("/token")
+    def token() -> Any:
+        form = request.form.to_dict()
+        p.token_requests.append(form)
+        auth = request.authorization
+        if auth is None or (auth.username, auth.password) != (CLIENT_ID, CLIENT_SECRET):
+            return jsonify(error="invalid_client"), 401
+        grant = p.codes.pop(form.get("code", ""), None)  # a code works once
+        if form.get("grant_type") != "authorization_code" or grant is None:
+            return jsonify(error="invalid_grant"), 400
+        if form.get("redirect_uri") != grant["redirect_uri"]:
+            return jsonify(error="invalid_grant", error_description="redirect_uri"), 400
+        if _s256(form.get("code_verifier", "")) != grant["challenge"]:
+            return jsonify(error="invalid_grant", error_description="PKCE verifier"), 400
+        return jsonify(
+            access_token=secrets.token_urlsafe(16),
+            token_type="Bearer",
+            expires_in=300,
+            id_token=p.id_token(grant["nonce"]),
+        )
+
+    return app
+
+
+@contextmanager
+def running_provider() -> Iterator[Provider]:
+    """A provider listening on 127.0.0.1 (a free port) in a thread, until the block ends."""
+    p = Provider()
+    server = make_server("127.0.0.1", 0, provider_app(p), threaded=True)
+    p.issuer = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, name="oidc-provider", daemon=True)
+    thread.start()
+    try:
+        yield p
+    finally:
+        server.shutdown()
+        thread.join()

@@ -1,0 +1,274 @@
+"""Login through a state SSO (OpenID Connect, e.g. Keycloak), next to the password form.
+
+The authorization-code flow with PKCE (S256), ``state`` and ``nonce``, done by Authlib's
+Flask client: it finds the endpoints by discovery (``<issuer>/.well-known/openid-
+configuration``), checks the ID token's signature against the issuer's JWKS and its
+``iss``, ``aud``, ``exp`` and ``nonce``. Who the person is comes from the ID token's claims
+only, mapped by ``[web.oidc.actors]`` to a directory actor: exactly one actor, or the login
+is refused. The account table still decides who is disabled (``accounts.sso_login``), and
+the session is then the same as a password session.
+
+The client secret comes from ``RUHRFLOW_OIDC_CLIENT_SECRET`` only (settings refuse it in a
+file). The mapping is checked against the directory when the app starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.flask_client import OAuth
+from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
+from requests import RequestException
+from werkzeug.wrappers import Response
+
+from workflow import Directory, Settings
+from workflow.errors import InvalidConfig
+from workflow.web import accounts
+from workflow.web.state import web
+from workflow.web.views import safe_next
+
+log = logging.getLogger("workflow.web")
+bp = Blueprint("oidc", __name__)
+
+SECRET_ENV = "RUHRFLOW_OIDC_CLIENT_SECRET"
+DEFAULT_SCOPES = "openid profile email"
+DEFAULT_BUTTON = "Mit Landes-SSO anmelden"
+HTTP_TIMEOUT_SECONDS = 10
+
+try:  # Authlib 1.6 and newer check ID tokens with joserfc, whose errors are its own
+    from joserfc.errors import JoseError
+
+    TOKEN_ERRORS: tuple[type[Exception], ...] = (AuthlibBaseError, RequestException, JoseError)
+except ImportError:  # pragma: no cover - older Authlib raises AuthlibBaseError only
+    TOKEN_ERRORS = (AuthlibBaseError, RequestException)
+
+FAILED = "Die Anmeldung über das Landes-SSO ist fehlgeschlagen. Bitte versuchen Sie es erneut."
+UNREACHABLE = "Das Landes-SSO ist gerade nicht erreichbar. Bitte melden Sie sich mit Passwort an."
+UNMAPPED = "Ihr SSO-Konto ist keinem Konto in ruhrflow zugeordnet."
+AMBIGUOUS = (
+    "Ihr SSO-Konto ist mehreren Konten in ruhrflow zugeordnet; die Koordinierung muss das klären."
+)
+DISABLED = "Ihr Konto in ruhrflow ist gesperrt."
+
+
+@dataclass(frozen=True)
+class OidcConfig:
+    """``[web.oidc]``: the issuer, this client, and which claim values are which actor."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    scopes: str
+    claims: tuple[str, ...]  # the ID token claims whose values are looked up in ``actors``
+    actors: Mapping[str, str]  # claim value (a group, a sub, a user name) → directory actor
+    button: str
+
+    @property
+    def discovery_url(self) -> str:
+        """Where the issuer describes itself (OpenID Connect Discovery 1.0)."""
+        return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+    @property
+    def claims_options(self) -> dict[str, Any]:
+        """What the ID token's registered claims must be.
+
+        Authlib checks ``aud`` only when told to: without this, a token issued to another
+        client of the same issuer passed as long as its ``azp`` named this one.
+        """
+        return {
+            "iss": {"essential": True, "value": self.issuer},
+            "aud": {"essential": True, "value": self.client_id},
+            "exp": {"essential": True},
+            "sub": {"essential": True},
+        }
+
+    def actors_for(self, claims: Mapping[str, Any]) -> set[str]:
+        """The directory actors the ID token's ``claims`` map to (a login needs exactly one)."""
+        found: set[str] = set()
+        for name in self.claims:
+            value = claims.get(name)
+            values = value if isinstance(value, list) else [value]
+            found.update(self.actors[v] for v in values if isinstance(v, str) and v in self.actors)
+        return found
+
+
+def load_config(settings: Settings, directory: Directory) -> OidcConfig | None:
+    """``[web.oidc]`` checked against the directory; None when the section is absent.
+
+    Raises InvalidConfig with one line naming the key at fault.
+    """
+    web_section = settings.section("web")
+    section = web_section.get("oidc")
+    if section is None:
+        return None
+    if not isinstance(section, Mapping):
+        raise InvalidConfig("web.oidc must be a table")
+    issuer = _text(section, "issuer")
+    parts = urlsplit(issuer)
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and local):
+        raise InvalidConfig(f"web.oidc.issuer must be an https URL, not {issuer!r}")
+    client_id = _text(section, "client_id")
+    if not settings.oidc_client_secret:
+        raise InvalidConfig(f"web.oidc needs the client secret in {SECRET_ENV}")
+    scopes = str(section.get("scopes", DEFAULT_SCOPES))
+    if "openid" not in scopes.split():
+        raise InvalidConfig(f"web.oidc.scopes must include openid, not {scopes!r}")
+    claim = section.get("claim", "groups")
+    claims = (claim,) if isinstance(claim, str) else claim
+    if (
+        not claims
+        or not isinstance(claims, list | tuple)
+        or not all(isinstance(c, str) and c for c in claims)
+    ):
+        raise InvalidConfig("web.oidc.claim must be a claim name or a list of them")
+    table = section.get("actors")
+    if not isinstance(table, Mapping) or not table:
+        raise InvalidConfig("web.oidc.actors must map claim values to directory actors")
+    actors: dict[str, str] = {}
+    for key, actor_id in table.items():
+        if not isinstance(actor_id, str) or actor_id not in directory.actors:
+            raise InvalidConfig(
+                f"web.oidc.actors.{key!r} names {actor_id!r}, which is no actor in the directory"
+            )
+        if directory.actors[actor_id].role == "system":
+            raise InvalidConfig(f"web.oidc.actors.{key!r} names the system actor {actor_id!r}")
+        actors[str(key)] = actor_id
+    return OidcConfig(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=settings.oidc_client_secret,
+        scopes=scopes,
+        claims=tuple(claims),
+        actors=actors,
+        button=str(section.get("button") or DEFAULT_BUTTON),
+    )
+
+
+def _text(section: Mapping[str, Any], key: str) -> str:
+    value = section.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidConfig(f"web.oidc.{key} must be set")
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class OidcLogin:
+    """The configured SSO of one application: its settings and Authlib's client."""
+
+    config: OidcConfig
+    client: Any  # authlib's FlaskOAuth2App (untyped)
+
+
+def install(app: Flask, settings: Settings, directory: Directory) -> OidcLogin | None:
+    """Register the SSO client with ``app`` when ``[web.oidc]`` is configured."""
+    config = load_config(settings, directory)
+    if config is None:
+        return None
+    oauth = OAuth(app)
+    client = oauth.register(
+        name="sso",
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        server_metadata_url=config.discovery_url,
+        client_kwargs={
+            "scope": config.scopes,
+            "code_challenge_method": "S256",
+            "default_timeout": HTTP_TIMEOUT_SECONDS,
+        },
+    )
+    return OidcLogin(config=config, client=client)
+
+
+def _sso() -> OidcLogin:
+    found = web().oidc
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.app_context_processor
+def login_button() -> dict[str, Any]:
+    found = web().oidc
+    return {"oidc_button": found.config.button if found else None}
+
+
+def _refuse(status: int, message: str) -> tuple[str, int]:
+    session.clear()  # nobody is logged in after a failed or refused SSO login
+    return render_template("login.html", error=message, next=""), status
+
+
+@bp.get("/login/oidc")
+def start() -> Any:
+    """Off to the issuer's login page, with state, nonce and a PKCE challenge."""
+    sso = _sso()
+    try:
+        metadata = sso.client.load_server_metadata()
+    except (RequestException, ValueError) as exc:
+        log.warning("OIDC login failed: discovery at %s: %s", sso.config.discovery_url, exc)
+        return _refuse(502, UNREACHABLE)
+    if metadata.get("issuer") != sso.config.issuer:
+        # Discovery must name the issuer it was asked for (OpenID Connect Discovery 1.0, 4.3).
+        log.warning(
+            "OIDC login failed: discovery names issuer %r, configured is %r",
+            metadata.get("issuer"),
+            sso.config.issuer,
+        )
+        return _refuse(502, UNREACHABLE)
+    session["oidc_next"] = request.args.get("next", "")
+    base_url = web().base_url
+    callback = (
+        base_url.rstrip("/") + url_for("oidc.callback")
+        if base_url
+        else url_for("oidc.callback", _external=True)
+    )
+    response: Response = sso.client.authorize_redirect(callback)
+    return response
+
+
+@bp.get("/login/oidc/callback")
+def callback() -> Any:
+    """Back from the issuer: exchange the code, check the ID token, map it to one actor."""
+    sso = _sso()
+    w = web()
+    remote = request.remote_addr
+    try:
+        token = sso.client.authorize_access_token(claims_options=sso.config.claims_options)
+    except TOKEN_ERRORS as exc:
+        log.warning("OIDC login failed from %s: %s: %s", remote, type(exc).__name__, exc)
+        return _refuse(401, FAILED)
+    claims = token.get("userinfo")
+    if not claims:  # no ID token, or none checked: never trust the access token alone
+        log.warning("OIDC login failed from %s: the token response has no ID token", remote)
+        return _refuse(401, FAILED)
+    subject = claims.get("sub")
+    found = sso.config.actors_for(claims)
+    if not found:
+        log.warning("refused: OIDC login of sub %r from %s maps to no actor", subject, remote)
+        return _refuse(403, UNMAPPED)
+    if len(found) > 1:
+        log.warning(
+            "refused: OIDC login of sub %r from %s maps to several actors: %s",
+            subject,
+            remote,
+            ", ".join(sorted(found)),
+        )
+        return _refuse(403, AMBIGUOUS)
+    (actor,) = found
+    try:
+        epoch = accounts.sso_login(w.runtime.store, w.runtime.directory, actor, w.now())
+    except accounts.AccountDisabled:
+        log.warning("refused: OIDC login of sub %r as disabled account %s", subject, actor)
+        return _refuse(403, DISABLED)
+    target = session.get("oidc_next")
+    session.clear()
+    session["actor"] = actor
+    session["epoch"] = epoch
+    session.permanent = True
+    log.info("login: %s via OIDC (sub %r) from %s", actor, subject, remote)
+    return redirect(safe_next(target if isinstance(target, str) else None), code=303)
