@@ -99,13 +99,6 @@ class Engine:
         """The directory entry of an actor (UnknownActor when missing)."""
         return self.directory.actor(actor_id)
 
-    def forget_actor_ref(self, actor_id: str) -> None:
-        """Drop the cached ref of ``actor_id`` (after a pseudonymisation re-assigned it).
-
-        The next action of the actor looks its ref up again (and gets a fresh one).
-        """
-        self.refs.forget(actor_id)
-
     def run_effects(self, batch: Batch) -> None:
         """Run the transition effects on ``batch``, in their declared order, in its transaction."""
         for effect in self.effects:
