@@ -43,7 +43,9 @@ def run_tick(sweep: ModuleType, runtime: Any) -> int:
 
     section = runtime.settings.section("scheduler")
     result = sweep.sweep(
-        runtime.engine,
+        runtime.store,
+        runtime.engine.machines,
+        runtime.engine.append_event,
         NOW,
         on_rung=scheduler_hooks(runtime).on_rung,
         late_after=timedelta(seconds=float(section.get("late_after_seconds", 300))),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from notifications.mail.model import CalendarEntry, Recipient
 from workflow.access.directory import Directory
@@ -22,7 +22,6 @@ from workflow.process.deadline_rules import rule_of
 from workflow.process.definition import Definition
 from workflow.process.vocabulary import BERLIN
 from workflow.store import deadlines as store
-from workflow.store.schema import deadlines
 
 # German names of the consulted groups (the guard ``consultation_complete`` asks for these).
 CONSULTED_GROUPS = ("Kommunen", "IHK", "HWK", "Verbände")
@@ -112,15 +111,7 @@ def open_deadlines(
 
 def deadline_by_id(conn: Connection, definition: Definition, deadline_id: int) -> OpenDeadline:
     """One deadline (open or not) by id."""
-    r = (
-        conn.execute(
-            select(
-                deadlines.c.id, deadlines.c.kind, deadlines.c.due_at, deadlines.c.sequence
-            ).where(deadlines.c.id == deadline_id)
-        )
-        .mappings()
-        .one()
-    )
+    r = store.deadline_by_id(conn, deadline_id)
     rule = rule_of(definition, r["kind"])
     label = rule.label if rule is not None else r["kind"]
     return OpenDeadline(r["id"], r["kind"], label, r["due_at"], r["sequence"])

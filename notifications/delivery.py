@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import jinja2
-from sqlalchemy import Connection, and_, bindparam, or_, select, update
+from sqlalchemy import Connection
 
 from notifications import codec
 from notifications.mail.ics import calendar_bytes
@@ -57,12 +57,12 @@ from notifications.outbox import (
     SENT,
     calendar_from_json,
 )
-from workflow.engine.engine import Engine
+from workflow.engine.changes import AppendEvent
 from workflow.errors import InvalidConfig
-from workflow.store.schema import outbox, proposals
+from workflow.store import outbox as outbox_store
+from workflow.store.db import Store
 
 if TYPE_CHECKING:
-    from workflow.app.runtime import Runtime
     from workflow.app.settings import Settings
 
 log = logging.getLogger("ruhrflow.delivery")
@@ -259,62 +259,49 @@ def message_from_row(
     )
 
 
-# Built once (as in workflow/store/repo.py): constructing these per notice cost more than
-# running them.
-_CLAIMABLE = or_(
-    and_(outbox.c.status == PENDING, outbox.c.next_attempt_at <= bindparam("now")),
-    and_(outbox.c.status == SENDING, outbox.c.lease_until <= bindparam("now")),
-)
-_NEXT_DUE = (
-    select(outbox).where(_CLAIMABLE).order_by(outbox.c.next_attempt_at, outbox.c.id).limit(1)
-)
-_NEXT_DUE_SKIP_LOCKED = _NEXT_DUE.with_for_update(skip_locked=True)
-_CLAIM = (
-    update(outbox)
-    .where(outbox.c.id == bindparam("notice_id"), _CLAIMABLE)
-    .values(status=SENDING, lease_until=bindparam("lease_until"), attempts=outbox.c.attempts + 1)
-)
-_MARK = {
-    status: update(outbox)
-    .where(outbox.c.id == bindparam("notice_id"))
-    .values({name: bindparam(name) for name in names})
-    for status, names in {
-        SENT: (
-            "status",
-            "sent_at",
-            "lease_until",
-            "last_error",
-            "subject",
-            "body_text",
-            "body_html",
-            "attachments",
-        ),
-        PENDING: ("status", "lease_until", "last_error", "next_attempt_at"),
-        FAILED: ("status", "lease_until", "last_error"),
-    }.items()
-}
-_PROPOSAL = select(proposals).where(proposals.c.id == bindparam("proposal_id"))
-_PROPOSAL_LOCKED = _PROPOSAL.with_for_update()
-
-
 def claim(conn: Connection, now: datetime, lease: timedelta) -> dict[str, Any] | None:
     """Claim the next due notice in the caller's write transaction (see the module doc)."""
-    stmt = _NEXT_DUE_SKIP_LOCKED if conn.dialect.name == "postgresql" else _NEXT_DUE
-    row = conn.execute(stmt, {"now": now}).mappings().first()
+    row = outbox_store.next_due(conn, now)
     if row is None:
         return None
     if row["status"] == SENDING:
         log.warning("notice %s: lease expired while sending (crash?); sending again", row["id"])
-    claimed = conn.execute(
-        _CLAIM, {"notice_id": row["id"], "now": now, "lease_until": now + lease}
-    ).rowcount
-    if claimed != 1:
+    if not outbox_store.claim(conn, row["id"], now, now + lease):
         return None
     return {**row, "status": SENDING, "attempts": row["attempts"] + 1}
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What a delivery pass uses: the store of the outbox, the engine's ``append_event``
+    (outcomes go into the proposal's history), and how mails are made.
+
+    ``renderer`` None is the shipped templates. :meth:`from_settings` reads ``[mail]``.
+    """
+
+    store: Store
+    append_event: AppendEvent
+    sender: str = DEFAULT_SENDER
+    reply_to: str = ""
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    renderer: Renderer | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store, append_event: AppendEvent) -> Delivery:
+        """Sender, reply-to, attempts and templates (with the web links) of ``settings``."""
+        web_url = str(settings.section("web").get("base_url") or "") or None
+        return cls(
+            store,
+            append_event,
+            sender=settings.mail.sender,
+            reply_to=settings.mail.reply_to,
+            max_attempts=settings.mail.max_attempts,
+            renderer=renderer_for(settings.mail.templates, web_url, letter_of(settings)),
+        )
+
+
 def deliver(
-    target: Runtime | Engine,
+    delivery: Delivery,
     transport: Transport,
     now: datetime,
     *,
@@ -326,38 +313,30 @@ def deliver(
 ) -> DeliveryCounts:
     """Deliver the notices due at ``now`` (at most ``limit``); return what happened.
 
-    ``target`` is a runtime (its settings give ``max_attempts`` and the sender) or an engine.
-    ``rng`` is the jitter's random source (``random.Random(seed)`` in tests). Exceptions
-    other than :class:`TransportError` from the transport propagate (the row stays
-    ``sending`` until its lease expires, as after a crash).
+    ``max_attempts`` and ``sender`` override those of ``delivery``. ``rng`` is the jitter's
+    random source (``random.Random(seed)`` in tests). Exceptions other than
+    :class:`TransportError` from the transport propagate (the row stays ``sending`` until
+    its lease expires, as after a crash).
 
     The outcome of one notice and the claim of the next share a transaction (step 3 of one,
     step 1 of the next; one commit instead of two per notice). Still one claim per
     transaction, and a notice is marked before the next is sent, so at most one notice per
     worker is ever sent but not yet marked, as before.
     """
-    if isinstance(target, Engine):
-        engine = target
-        max_attempts = max_attempts or DEFAULT_MAX_ATTEMPTS
-        sender = sender or DEFAULT_SENDER
-        reply_to = ""
-        renderer = renderer_for()
-    else:
-        engine = target.engine
-        max_attempts = max_attempts or target.settings.mail.max_attempts
-        sender = sender or target.settings.mail.sender
-        reply_to = target.settings.mail.reply_to
-        web_url = str(target.settings.section("web").get("base_url") or "") or None
-        renderer = renderer_for(target.settings.mail.templates, web_url, letter_of(target.settings))
+    max_attempts = max_attempts or delivery.max_attempts
+    sender = sender or delivery.sender
+    reply_to = delivery.reply_to
+    renderer = delivery.renderer if delivery.renderer is not None else renderer_for()
+    append_event = delivery.append_event
     rng = rng if rng is not None else random.Random()
     counts = DeliveryCounts()
     temporary_in_a_row = 0
     attempted: tuple[Mapping[str, Any], RenderedRow | None, TransportError | None] | None = None
     while True:
         row: dict[str, Any] | None = None
-        with engine.store.write() as conn:
+        with delivery.store.write() as conn:
             if attempted is not None:
-                outcome = _mark(engine, conn, *attempted, now, max_attempts, rng)
+                outcome = _mark(append_event, conn, *attempted, now, max_attempts, rng)
                 last, _, last_error = attempted
                 if outcome == SENT:
                     counts.sent += 1
@@ -403,7 +382,7 @@ def deliver(
 
 
 def _mark(
-    engine: Engine,
+    append_event: AppendEvent,
     conn: Connection,
     row: Mapping[str, Any],
     rendered: RenderedRow | None,
@@ -432,20 +411,20 @@ def _mark(
     else:
         status = FAILED
         values = {"status": FAILED, "lease_until": None, "last_error": str(error)}
-    conn.execute(_MARK[status], {"notice_id": notice_id, **values})
+    outbox_store.mark(conn, notice_id, values)
     if status == PENDING:
         log.info("notice %s: attempt %d failed, retry at %s: %s", notice_id, attempts,
                  values["next_attempt_at"].isoformat(), error)  # fmt: skip
     elif status == SENT:
-        _record(engine, conn, row, now, "notice_sent", {})
+        _record(append_event, conn, row, now, "notice_sent", {})
     else:
         log.error("notice %s failed after %d attempt(s): %s", notice_id, attempts, error)
-        _record(engine, conn, row, now, "notice_failed", {"error": str(error)})
+        _record(append_event, conn, row, now, "notice_failed", {"error": str(error)})
     return status
 
 
 def _record(
-    engine: Engine,
+    append_event: AppendEvent,
     conn: Connection,
     row: Mapping[str, Any],
     now: datetime,
@@ -458,8 +437,7 @@ def _record(
         log.info("%s: notice %s (%s) %s", kind, row["id"], row["kind"], row["idempotency_key"])
         return
     # On PostgreSQL the row is locked: append_event bumps the row version, no lost update.
-    stmt = _PROPOSAL_LOCKED if conn.dialect.name == "postgresql" else _PROPOSAL
-    proposal = conn.execute(stmt, {"proposal_id": row["proposal_id"]}).mappings().one()
-    engine.append_event(
+    proposal = outbox_store.proposal_of_notice(conn, row["proposal_id"])
+    append_event(
         conn, proposal, kind=kind, trigger="deliver", actor=DELIVERY_ACTOR, now=now, data=data
     )

@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -29,9 +29,6 @@ from workflow.process.vocabulary import BERLIN
 from workflow.store import repo
 from workflow.store.db import Store
 from workflow.store.schema import deadlines, history, proposals
-
-if TYPE_CHECKING:
-    from notifications.events import Notifier
 
 log = logging.getLogger("ruhrflow.digest")
 
@@ -79,11 +76,12 @@ def digest_due(now: datetime, day: str = "mon", at: time = time(7, 0)) -> bool:
 
 
 def make_digests(
-    store: Store, definitions: Machines, notifier: Notifier, now: datetime
+    store: Store, definitions: Machines, directory: Directory, now: datetime, *, domain: str
 ) -> DigestResult:
     """Enqueue the digest of the last full week for every ministry with something to report.
 
-    ``definitions`` labels states and deadlines; ``notifier`` gives the directory and domain.
+    ``definitions`` labels states and deadlines; ``directory`` gives the ministries and
+    their addresses, ``domain`` the Message-IDs' domain (the notifier's).
     """
     start, end = reported_week(now)
     result = DigestResult(week_label(start))
@@ -98,9 +96,9 @@ def make_digests(
             return result
         template = routing[0]
         by_lead = _open_proposals(definitions, conn)
-        changes = _changes(definitions, notifier.directory, conn, start, end)
+        changes = _changes(definitions, directory, conn, start, end)
         upcoming = _upcoming(definitions, conn, now)
-        for code, ministry in sorted(notifier.directory.ministries.items()):
+        for code, ministry in sorted(directory.ministries.items()):
             context = {
                 "ministry": {"code": code, "name": ministry.name},
                 "period": {"start": start, "end": end - timedelta(minutes=1)},
@@ -116,10 +114,10 @@ def make_digests(
                 idempotency_key=f"digest:{code}:{result.week}",
                 kind=template,
                 proposal_id=None,
-                recipients=ministry_recipients(notifier.directory, [code]),
+                recipients=ministry_recipients(directory, [code]),
                 context=context,
             )
-            if enqueue(conn, notice, now, domain=notifier.domain) is None:
+            if enqueue(conn, notice, now, domain=domain) is None:
                 result.existing.append(code)
             else:
                 result.enqueued.append(code)

@@ -11,6 +11,7 @@ sweep or a transition that runs twice produces one notice. Nothing is sent here.
 
 Statuses: ``pending`` (due at ``next_attempt_at``) → ``sending`` (claimed until
 ``lease_until``) → ``sent`` | back to ``pending`` (retry) | ``failed`` (with ``last_error``).
+The SQL is in :mod:`workflow.store.outbox`.
 """
 
 from __future__ import annotations
@@ -23,22 +24,24 @@ from email.utils import parseaddr
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection
 
 from notifications import codec
 from notifications.mail.addresses import make_address, message_id
 from notifications.mail.model import CalendarEntry, Recipient
 from workflow.store import outbox as store
 from workflow.store.installation import installation_id
-from workflow.store.schema import outbox, proposals
+from workflow.store.outbox import FAILED as FAILED  # the statuses are the store's
+from workflow.store.outbox import PENDING as PENDING
+from workflow.store.outbox import SENDING as SENDING
+from workflow.store.outbox import SENT as SENT
+from workflow.store.outbox import STATUSES as STATUSES
 
 if TYPE_CHECKING:
     from notifications.mail.render import Renderer
 
 log = logging.getLogger("ruhrflow.outbox")
 
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
-STATUSES = (PENDING, SENDING, SENT, FAILED)
 NO_RECIPIENT = "no recipient"
 DEFAULT_DOMAIN = "ruhrflow.invalid"
 
@@ -178,33 +181,8 @@ def list_notices(
     A notice not delivered yet has no stored subject: it is rendered from the context with
     ``renderer`` (default: the shipped templates); one that cannot be rendered says why.
     """
-    stmt = (
-        select(
-            outbox.c.id,
-            outbox.c.idempotency_key,
-            outbox.c.kind,
-            proposals.c.key,
-            outbox.c.recipients,
-            outbox.c.subject,
-            outbox.c.context,
-            outbox.c.status,
-            outbox.c.attempts,
-            outbox.c.next_attempt_at,
-            outbox.c.lease_until,
-            outbox.c.last_error,
-            outbox.c.message_id,
-            outbox.c.created_at,
-            outbox.c.sent_at,
-        )
-        .select_from(outbox.outerjoin(proposals, proposals.c.id == outbox.c.proposal_id))
-        .order_by(outbox.c.id.desc())
-    )
-    if status is not None:
-        stmt = stmt.where(outbox.c.status == status)
-    if limit is not None:
-        stmt = stmt.limit(limit)
     found = []
-    for r in conn.execute(stmt).mappings():
+    for r in store.notice_rows(conn, status=status, limit=limit):
         row = dict(r)
         context = row.pop("context")
         if row["subject"] is None:
@@ -231,11 +209,7 @@ def _subject_of(kind: str, context: Any, renderer: Renderer) -> str:
 
 def count_by_status(conn: Connection) -> dict[str, int]:
     """How many notices are in each status (every status listed)."""
-    counts = dict.fromkeys(STATUSES, 0)
-    stmt = select(outbox.c.status, func.count()).group_by(outbox.c.status)
-    for status, n in conn.execute(stmt):
-        counts[str(status)] = int(n)
-    return counts
+    return store.count_by_status(conn)
 
 
 def retry(
@@ -245,22 +219,9 @@ def retry(
 
     Only ``failed`` rows are touched: a pending, sending or sent notice is left as it is.
     """
-    where = [outbox.c.status == FAILED]
-    if not all_failed:
-        where.append(outbox.c.id.in_(list(ids)))
-    chosen = sorted(int(i) for i in conn.execute(select(outbox.c.id).where(*where)).scalars())
-    if chosen:
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.id.in_(chosen), outbox.c.status == FAILED)
-            .values(
-                status=PENDING, attempts=0, next_attempt_at=now, lease_until=None, last_error=None
-            )
-        )
-    return chosen
+    return store.retry_failed(conn, now, ids=ids, all_failed=all_failed)
 
 
 def statuses_of(conn: Connection, ids: Sequence[int]) -> Mapping[int, str]:
     """The status of each existing notice among ``ids``."""
-    rows = conn.execute(select(outbox.c.id, outbox.c.status).where(outbox.c.id.in_(list(ids))))
-    return {int(i): str(s) for i, s in rows}
+    return store.statuses_of(conn, ids)

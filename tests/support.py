@@ -13,9 +13,19 @@ from typing import Any
 from click.testing import CliRunner, Result
 from sqlalchemy import Connection, create_engine
 
+from notifications.delivery import Delivery
+from workflow.app.runtime import Runtime
 from workflow.cli.main import cli
 from workflow.engine.engine import Engine
-from workflow.engine.intake import ProposalInput, create_proposals
+from workflow.engine.intake import Intake, ProposalInput, create_proposals
+
+
+def delivery_of(target: Runtime | Engine) -> Delivery:
+    """What ``deliver`` takes: from a runtime's settings, or an engine with the defaults."""
+    if isinstance(target, Engine):
+        return Delivery(target.store, target.append_event)
+    return Delivery.from_settings(target.settings, target.store, target.engine.append_event)
+
 
 SHIPPED_DEFINITION = Path(__file__).resolve().parent.parent / "definitions" / "ruhr_konferenz.yaml"
 
@@ -59,7 +69,7 @@ def add_proposal(
 ) -> str:
     """Create one proposal as the coordination office; return its key."""
     (created,) = create_proposals(
-        engine,
+        Intake.of(engine),
         [
             ProposalInput(
                 key=key,

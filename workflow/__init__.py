@@ -34,6 +34,7 @@ _EXPORTS = {
     "TriggerOption": "workflow.engine.changes",
     "MigrationPlan": "workflow.engine.migration",
     "MigrationResult": "workflow.engine.migration",
+    "Intake": "workflow.engine.intake",
     "ProposalInput": "workflow.engine.intake",
     "create_proposals": "workflow.engine.intake",
     "import_rows": "workflow.engine.intake",
@@ -71,6 +72,7 @@ __all__ = [  # noqa: RUF022 (grouped by concept, as dramatiq does)
     "Applied",
     "BulkResult",
     "Engine",
+    "Intake",
     "MigrationPlan",
     "MigrationResult",
     "ProposalInput",
@@ -106,7 +108,7 @@ if TYPE_CHECKING:
     from workflow.deadlines.sweep import sweep
     from workflow.engine.changes import Applied, BulkResult, TriggerOption
     from workflow.engine.engine import Engine
-    from workflow.engine.intake import ProposalInput, create_proposals, import_rows
+    from workflow.engine.intake import Intake, ProposalInput, create_proposals, import_rows
     from workflow.engine.migration import MigrationPlan, MigrationResult
     from workflow.errors import (
         ConcurrentUpdate,

@@ -121,7 +121,15 @@ def test_after_an_erasure_the_export_verifies_and_names_nobody(
     engine: Engine, walked: str, database_url: str, tmp_path: Path
 ) -> None:
     # given the lead ministry "im" erased (GDPR)
-    done = pseudonymise(engine, "im", by="koordination", now=LATER)
+    done = pseudonymise(
+        engine.store,
+        engine.directory,
+        engine.refs,
+        "im",
+        by="koordination",
+        now=LATER,
+        audit_key=engine.audit_key,
+    )
     # when the history is exported and verified
     path = export(database_url, tmp_path / "history.jsonl")
     result = ruhrflow(database_url, "audit", "verify", "--file", str(path))

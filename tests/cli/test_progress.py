@@ -23,7 +23,7 @@ from workflow.cli.main import cli
 from workflow.cli.progress import Progress
 from workflow.deadlines.sweep import sweep
 from workflow.engine.engine import Engine
-from workflow.engine.intake import import_rows
+from workflow.engine.intake import Intake, import_rows
 
 
 class Clock:
@@ -124,7 +124,9 @@ def test_core_operations_report_through_the_callback(engine: Engine, tmp_path: P
         for line in range(2, 7)
     ]  # fmt: skip
     imported = Recorder()
-    created, _ = import_rows(engine, rows, actor="koordination", now=NOW, progress=imported)
+    created, _ = import_rows(
+        Intake.of(engine), rows, actor="koordination", now=NOW, progress=imported
+    )
     assert len(created) == 5
     assert imported.calls[0] == (0, 5) and imported.calls[-1] == (5, 5)
     # bulk advance: every proposal checked, then the end
@@ -135,7 +137,14 @@ def test_core_operations_report_through_the_callback(engine: Engine, tmp_path: P
     for key in created[:2]:
         walk_to(engine, key, "consultation", NOW)
     swept = Recorder()
-    result = sweep(engine, NOW + timedelta(days=40), batch_size=1, progress=swept)
+    result = sweep(
+        engine.store,
+        engine.machines,
+        engine.append_event,
+        NOW + timedelta(days=40),
+        batch_size=1,
+        progress=swept,
+    )
     handled = len(result.fired) + len(result.skipped)  # a late reminder is skipped (#13)
     assert len(result.fired) >= 2 and swept.calls[-1] == (handled, None)
     assert [done for done, _ in swept.calls] == sorted({d for d, _ in swept.calls})

@@ -16,7 +16,7 @@ import vobject
 from click.testing import CliRunner
 from conftest import NOW
 from sqlalchemy import select
-from support import add_proposal, walk_to
+from support import add_proposal, delivery_of, walk_to
 
 from notifications.delivery import deliver
 from notifications.mail.transport import MemoryTransport
@@ -57,7 +57,7 @@ def test_a_coordinator_moves_the_consultation_and_the_calendar_entry_follows(
     key = add_proposal(engine, NOW)
     walk_to(engine, key, "consultation", NOW)
     first = MemoryTransport()
-    deliver(runtime, first, NOW + timedelta(hours=3))
+    deliver(delivery_of(runtime), first, NOW + timedelta(hours=3))
     (opened,) = [m for m in first.outbox if m["X-Ruhrflow-Key"].endswith("consultation_opened")]
     before = _event(_calendar_of(opened))
     # when the office moves it by two weeks
@@ -95,7 +95,7 @@ def test_a_coordinator_moves_the_consultation_and_the_calendar_entry_follows(
     assert entry["data"]["from"].startswith("2019-08-05T07:00")
     # and the ministries get a notice whose calendar entry replaces the old one
     second = MemoryTransport()
-    deliver(runtime, second, SENT_AT)
+    deliver(delivery_of(runtime), second, SENT_AT)
     (moved,) = [m for m in second.outbox if m["X-Ruhrflow-Key"].startswith("deadline-moved:")]
     assert str(moved["Subject"]).startswith("Frist verschoben: „Ende der Beteiligung")
     text = _calendar_of(moved)

@@ -58,7 +58,7 @@ def test_a_tick_fires_due_rungs_with_a_history_entry_as_ruhrflow(engine: Engine)
     # given a proposal in consultation
     (key,) = in_consultation(engine)
     # when the sweep runs at the time of the first reminder
-    result = sweep(engine, REMIND_7D)
+    result = sweep(engine.store, engine.machines, engine.append_event, REMIND_7D)
     # then one reminder fired, on time, recorded in the proposal's history as ruhrflow
     assert result.counts() == {"reminder": 1, "escalation": 0, "late": 0, "skipped": 0}
     (info,) = result.fired
@@ -80,8 +80,8 @@ def test_a_tick_fires_due_rungs_with_a_history_entry_as_ruhrflow(engine: Engine)
 
 def test_ticking_twice_at_the_same_now_handles_each_rung_once(engine: Engine) -> None:
     in_consultation(engine, 2)
-    first = sweep(engine, ESCALATE)
-    second = sweep(engine, ESCALATE)
+    first = sweep(engine.store, engine.machines, engine.append_event, ESCALATE)
+    second = sweep(engine.store, engine.machines, engine.append_event, ESCALATE)
     # the reminders come after their deadline: skipped; the escalations fire on time
     assert first.counts() == {"reminder": 0, "escalation": 2, "late": 0, "skipped": 4}
     assert second.fired == second.skipped == []
@@ -94,7 +94,7 @@ def test_catch_up_after_downtime_records_every_missed_rung_and_fires_only_the_la
     # given a proposal whose three rungs all passed while nothing ran
     in_consultation(engine)
     # when the sweep runs a week after the escalation was due
-    result = sweep(engine, ESCALATE + timedelta(days=7))
+    result = sweep(engine.store, engine.machines, engine.append_event, ESCALATE + timedelta(days=7))
     # then the reminders, whose deadline had passed, are skipped; the escalation fires, late
     assert [(r.rung, r.skipped) for r in result.skipped] == [
         ("remind-7d", "deadline passed"), ("remind-1d", "deadline passed"),
@@ -112,7 +112,7 @@ def test_catch_up_after_downtime_records_every_missed_rung_and_fires_only_the_la
     with engine.store.read() as conn:
         late = conn.execute(select(func.count()).where(deadline_rungs.c.late)).scalar_one()
     assert late == 3
-    again = sweep(engine, ESCALATE + timedelta(days=8))
+    again = sweep(engine.store, engine.machines, engine.append_event, ESCALATE + timedelta(days=8))
     assert again.fired == again.skipped == []
 
 
@@ -122,7 +122,9 @@ def test_of_two_late_reminders_before_the_deadline_only_the_latter_fires(
     # given a consultation and a sweeper that was down from before the first reminder
     in_consultation(engine)
     # when it runs again an hour after the second reminder, before the deadline
-    result = sweep(engine, REMIND_1D + timedelta(hours=1))
+    result = sweep(
+        engine.store, engine.machines, engine.append_event, REMIND_1D + timedelta(hours=1)
+    )
     # then the earlier reminder is recorded as superseded, only the later one fires (late)
     assert [(r.rung, r.skipped) for r in result.skipped] == [
         ("remind-7d", "superseded by a later rung")
@@ -132,21 +134,32 @@ def test_of_two_late_reminders_before_the_deadline_only_the_latter_fires(
 
 def test_a_rung_a_few_minutes_behind_is_not_late(engine: Engine) -> None:
     in_consultation(engine)
-    result = sweep(engine, REMIND_7D + timedelta(minutes=2), late_after=timedelta(minutes=5))
+    result = sweep(
+        engine.store,
+        engine.machines,
+        engine.append_event,
+        REMIND_7D + timedelta(minutes=2),
+        late_after=timedelta(minutes=5),
+    )
     assert [r.late for r in result.fired] == [False]
 
 
 def test_no_rung_fires_after_the_state_was_left(engine: Engine) -> None:
     # given a consultation whose first reminder fired
     (key,) = in_consultation(engine)
-    sweep(engine, REMIND_7D)
+    sweep(engine.store, engine.machines, engine.append_event, REMIND_7D)
     # when it is withdrawn before the next reminder
     engine.advance(
         key, "withdraw", actor="koordination", now=REMIND_7D + timedelta(hours=1),
         fields={"reason": "zurückgezogen"},
     )  # fmt: skip
     # then a sweep long after fires nothing of the consultation
-    assert sweep(engine, ESCALATE + timedelta(days=30)).fired == []
+    assert (
+        sweep(
+            engine.store, engine.machines, engine.append_event, ESCALATE + timedelta(days=30)
+        ).fired
+        == []
+    )
     assert [e["trigger"] for e in scheduler_entries(engine)] == ["consultation.remind-7d"]
 
 
@@ -161,11 +174,17 @@ def test_the_outbox_hook_runs_in_the_sweep_transaction(engine: Engine) -> None:
     in_consultation(engine)
     # when the sweep runs, the failure rolls the rung and its entry back
     with pytest.raises(RuntimeError, match="outbox full"):
-        sweep(engine, REMIND_7D, on_rung=failing)
+        sweep(engine.store, engine.machines, engine.append_event, REMIND_7D, on_rung=failing)
     assert scheduler_entries(engine) == []
     # and a working hook sees the same rung again and it fires once
     calls: list[str] = []
-    result = sweep(engine, REMIND_7D, on_rung=lambda c, a, i, n: calls.append(i.idempotency_key))
+    result = sweep(
+        engine.store,
+        engine.machines,
+        engine.append_event,
+        REMIND_7D,
+        on_rung=lambda c, a, i, n: calls.append(i.idempotency_key),
+    )
     assert len(result.fired) == 1 and calls == [result.fired[0].idempotency_key]
     assert seen[0][1] == "remind-7d"
 
@@ -185,7 +204,15 @@ def test_two_concurrent_sweepers_fire_each_rung_exactly_once(
         try:
             barrier.wait()
             for _ in range(3):
-                results.append(sweep(rt.engine, ESCALATE, batch_size=3))
+                results.append(
+                    sweep(
+                        rt.engine.store,
+                        rt.engine.machines,
+                        rt.engine.append_event,
+                        ESCALATE,
+                        batch_size=3,
+                    )
+                )
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -213,7 +240,9 @@ def test_simulate_lists_what_would_fire_and_writes_nothing(engine: Engine) -> No
     with engine.store.read() as conn:
         before = conn.execute(select(func.count()).select_from(history)).scalar_one()
     # when the next three weeks are simulated from 1 Aug
-    planned = simulate(engine, berlin(2019, 8, 1, 12), berlin(2019, 8, 5, 23, 59))
+    planned = simulate(
+        engine.store, engine.machines, berlin(2019, 8, 1, 12), berlin(2019, 8, 5, 23, 59)
+    )
     # then the overdue reminder comes first (late), then the one of 4 Aug
     assert [(p.rung, p.late) for p in planned] == [("remind-7d", True), ("remind-1d", False)]
     assert planned[1].fire_at == REMIND_1D and planned[0].key == key

@@ -20,7 +20,7 @@ from workflow.app.bootstrap import register_definition
 from workflow.engine.changes import Applied, Batch
 from workflow.engine.definitions import Machines
 from workflow.engine.engine import Engine
-from workflow.engine.intake import import_rows, read_csv
+from workflow.engine.intake import Intake, import_rows, read_csv
 from workflow.engine.records import history_of
 from workflow.errors import (
     ConcurrentUpdate,
@@ -108,8 +108,8 @@ def test_forum_lead_acts_only_for_its_own_forum(engine: Engine) -> None:
 
     item = ProposalInput(title="Idee aus Forum 3", handlungsfeld=3, themenforum=3, lead="IM")
     with pytest.raises(PermissionDenied):
-        create_proposals(engine, [item], actor="forum-04", now=NOW)
-    (key,) = create_proposals(engine, [item], actor="forum-03", now=NOW)
+        create_proposals(Intake.of(engine), [item], actor="forum-04", now=NOW)
+    (key,) = create_proposals(Intake.of(engine), [item], actor="forum-03", now=NOW)
     with pytest.raises(PermissionDenied) as info:
         engine.advance(key, "submit", actor="forum-04", now=NOW)
     assert "Themenforum 3" in info.value.reason
@@ -154,7 +154,7 @@ def add_proposal_as(engine: Engine, actor: str) -> None:
     from workflow.engine.intake import ProposalInput, create_proposals
 
     item = ProposalInput(title="t", handlungsfeld=1, themenforum=1, lead="VM")
-    create_proposals(engine, [item], actor=actor, now=NOW)
+    create_proposals(Intake.of(engine), [item], actor=actor, now=NOW)
 
 
 # --- guards ------------------------------------------------------------------------------------
@@ -313,7 +313,7 @@ class Recorder:
 
 def import_2019(engine: Engine) -> list[str]:
     data = (REPO / "definitions" / "data" / "ruhr_konferenz_2019.csv").read_bytes()
-    created, bad = import_rows(engine, read_csv(data), actor="koordination", now=NOW)
+    created, bad = import_rows(Intake.of(engine), read_csv(data), actor="koordination", now=NOW)
     assert bad == []
     return created
 

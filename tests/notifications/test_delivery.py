@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import NOW
 from sqlalchemy import select
-from support import add_proposal
+from support import add_proposal, delivery_of
 
 from notifications import MemoryTransport, TransportError
 from notifications.delivery import BACKOFF_BASE, STOP_AFTER_TEMPORARY, backoff, deliver
@@ -67,8 +67,8 @@ def test_a_due_notice_is_sent_once_and_recorded_in_the_history(runtime: Runtime)
     engine = runtime.engine
     key = submitted(engine)
     transport = MemoryTransport()
-    counts = deliver(runtime, transport, NOW)
-    again = deliver(runtime, transport, NOW + timedelta(hours=1))
+    counts = deliver(delivery_of(runtime), transport, NOW)
+    again = deliver(delivery_of(runtime), transport, NOW + timedelta(hours=1))
     assert (counts.sent, counts.retried, counts.failed) == (1, 0, 0)
     assert again.claimed == 0
     (message,) = transport.outbox
@@ -86,18 +86,23 @@ def test_temporary_failures_back_off_and_then_deliver(engine: Engine) -> None:
     transport = MemoryTransport()
     transport.fail_next(2)
     now = NOW
-    first = deliver(engine, transport, now, rng=FixedRandom(1.0))
+    first = deliver(delivery_of(engine), transport, now, rng=FixedRandom(1.0))
     (row,) = rows(engine)
     assert first.retried == 1 and row["status"] == PENDING and row["attempts"] == 1
     assert row["next_attempt_at"] == now + BACKOFF_BASE  # base * 2**0, full jitter value
     assert row["last_error"] == "simulated delivery failure"
     # not due yet: nothing happens a second before
-    assert deliver(engine, transport, row["next_attempt_at"] - timedelta(seconds=1)).claimed == 0
+    assert (
+        deliver(
+            delivery_of(engine), transport, row["next_attempt_at"] - timedelta(seconds=1)
+        ).claimed
+        == 0
+    )
     now = row["next_attempt_at"]
-    second = deliver(engine, transport, now, rng=FixedRandom(1.0))
+    second = deliver(delivery_of(engine), transport, now, rng=FixedRandom(1.0))
     (row,) = rows(engine)
     assert second.retried == 1 and row["next_attempt_at"] == now + 2 * BACKOFF_BASE
-    third = deliver(engine, transport, row["next_attempt_at"], rng=FixedRandom(1.0))
+    third = deliver(delivery_of(engine), transport, row["next_attempt_at"], rng=FixedRandom(1.0))
     (row,) = rows(engine)
     assert third.sent == 1 and row["status"] == SENT and row["attempts"] == 3
     assert row["last_error"] is None and len(transport.outbox) == 1
@@ -118,7 +123,7 @@ def test_after_max_attempts_the_notice_fails_with_the_last_error(engine: Engine)
     transport.fail_next(10)
     now = NOW
     for _ in range(3):
-        deliver(engine, transport, now, max_attempts=3, rng=FixedRandom(0.5))
+        deliver(delivery_of(engine), transport, now, max_attempts=3, rng=FixedRandom(0.5))
         (row,) = rows(engine)
         now = row["next_attempt_at"]
     (row,) = rows(engine)
@@ -130,14 +135,14 @@ def test_after_max_attempts_the_notice_fails_with_the_last_error(engine: Engine)
     with engine.store.write() as conn:
         assert retry(conn, now, all_failed=True) == [row["id"]]
     transport.fail_next(0)
-    assert deliver(engine, transport, now).sent == 1
+    assert deliver(delivery_of(engine), transport, now).sent == 1
 
 
 def test_a_permanent_error_fails_at_once(engine: Engine) -> None:
     submitted(engine)
     transport = MemoryTransport()
     transport.fail_next(1, temporary=False)
-    counts = deliver(engine, transport, NOW)
+    counts = deliver(delivery_of(engine), transport, NOW)
     (row,) = rows(engine)
     assert counts.failed == 1 and row["status"] == FAILED and row["attempts"] == 1
 
@@ -149,7 +154,7 @@ def test_an_unreachable_transport_stops_the_pass_and_costs_the_rest_nothing(
         submitted(engine)
     transport = MemoryTransport()
     transport.fail_next(100)
-    counts = deliver(engine, transport, NOW)
+    counts = deliver(delivery_of(engine), transport, NOW)
     assert counts.stopped_early and counts.unreachable
     assert counts.retried == STOP_AFTER_TEMPORARY
     assert sorted(r["attempts"] for r in rows(engine)) == [0, 0, 1, 1, 1]
@@ -161,14 +166,14 @@ def test_a_crash_between_send_and_mark_gives_one_duplicate_with_the_same_message
     submitted(engine)
     transport = CrashAfterSend()
     with pytest.raises(KeyboardInterrupt):
-        deliver(engine, transport, NOW)
+        deliver(delivery_of(engine), transport, NOW)
     (row,) = rows(engine)
     assert row["status"] == SENDING and len(transport.outbox) == 1
     # before the lease expires nobody touches it; afterwards it is sent again, once
     transport.crash = False
-    assert deliver(engine, transport, NOW + timedelta(minutes=9)).claimed == 0
-    assert deliver(engine, transport, NOW + timedelta(minutes=10)).sent == 1
-    assert deliver(engine, transport, NOW + timedelta(hours=1)).claimed == 0
+    assert deliver(delivery_of(engine), transport, NOW + timedelta(minutes=9)).claimed == 0
+    assert deliver(delivery_of(engine), transport, NOW + timedelta(minutes=10)).sent == 1
+    assert deliver(delivery_of(engine), transport, NOW + timedelta(hours=1)).claimed == 0
     first, duplicate = transport.outbox
     assert first["Message-ID"] == duplicate["Message-ID"] == rows(engine)[0]["message_id"]
     assert rows(engine)[0]["status"] == SENT
@@ -184,7 +189,7 @@ def test_a_notice_without_a_proposal_is_only_logged(
         notice = Notice("digest:IM:2019-W28", "digest", None, [Recipient("IM", IM)], context)
         enqueue(conn, notice, NOW, domain="x.invalid")
     with caplog.at_level("INFO", logger="ruhrflow.delivery"):
-        assert deliver(engine, MemoryTransport(), NOW).sent == 1
+        assert deliver(delivery_of(engine), MemoryTransport(), NOW).sent == 1
     assert "notice_sent: notice" in caplog.text and "digest:IM:2019-W28" in caplog.text
 
 
@@ -192,8 +197,8 @@ def test_limit_bounds_one_pass(engine: Engine) -> None:
     for _ in range(3):
         submitted(engine)
     transport = MemoryTransport()
-    assert deliver(engine, transport, NOW, limit=2).sent == 2
-    assert deliver(engine, transport, NOW).sent == 1
+    assert deliver(delivery_of(engine), transport, NOW, limit=2).sent == 2
+    assert deliver(delivery_of(engine), transport, NOW).sent == 1
 
 
 def test_nothing_is_lost_and_nothing_sent_twice_over_a_lifecycle(runtime: Runtime) -> None:
@@ -206,10 +211,10 @@ def test_nothing_is_lost_and_nothing_sent_twice_over_a_lifecycle(runtime: Runtim
     now: datetime = NOW
     for key in keys:
         now = walk_to(engine, key, "funded", now)
-        deliver(runtime, transport, now, rng=random.Random(7))
+        deliver(delivery_of(runtime), transport, now, rng=random.Random(7))
     for _ in range(5):
         now += timedelta(hours=1)
-        deliver(runtime, transport, now, rng=random.Random(7))
+        deliver(delivery_of(runtime), transport, now, rng=random.Random(7))
     stored = rows(engine)
     assert {r["status"] for r in stored} == {SENT}
     sent_ids = [m["Message-ID"] for m in transport.outbox]

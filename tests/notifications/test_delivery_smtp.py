@@ -14,7 +14,7 @@ import icalendar
 from conftest import NOW
 from notify_fixtures import StartServer, free_port, parse
 from sqlalchemy import select, update
-from support import add_proposal, walk_to
+from support import add_proposal, delivery_of, walk_to
 
 from notifications import SMTPTransport
 from notifications.delivery import deliver
@@ -57,7 +57,7 @@ def test_a_status_change_arrives_with_both_parts_and_the_calendar(
     assert {r["status"] for r in status_rows(runtime)} == {"pending"}
     controller, handler = smtp_server()
     # when the worker delivers
-    counts = deliver(runtime, smtp(controller.port), now)
+    counts = deliver(delivery_of(runtime), smtp(controller.port), now)
     # then every notice reached the server, as one message each
     assert counts.sent == len(status_rows(runtime)) == 3  # submit, open (+ consultation notice)
     by_key = {parse(r)["X-Ruhrflow-Key"]: (r, parse(r)) for r in handler.received}
@@ -89,7 +89,7 @@ def test_smtp_down_retries_with_backoff_and_delivers_once_it_is_back(
     engine.advance(key, "submit", actor="koordination", now=NOW)
     port = free_port()  # nothing listens here yet
     transport = smtp(port)
-    first = deliver(runtime, transport, NOW)
+    first = deliver(delivery_of(runtime), transport, NOW)
     (row,) = status_rows(runtime)
     assert first.unreachable and row["status"] == "pending" and row["attempts"] == 1
     assert "ConnectionRefusedError" in row["last_error"]
@@ -103,8 +103,8 @@ def test_smtp_down_retries_with_backoff_and_delivers_once_it_is_back(
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        assert deliver(runtime, transport, now).sent == 1
-        assert deliver(runtime, transport, now + timedelta(days=1)).claimed == 0
+        assert deliver(delivery_of(runtime), transport, now).sent == 1
+        assert deliver(delivery_of(runtime), transport, now + timedelta(days=1)).claimed == 0
     finally:
         controller.stop()
     (received,) = handler.received
@@ -127,7 +127,7 @@ def test_titles_and_comments_cannot_add_headers_or_recipients(
     comment = "Siehe evil3@attacker.example\nTo: evil4@attacker.example\n\nCc: x@y.example"
     engine.advance(key, "submit", actor="koordination", now=NOW, comment=comment)
     controller, handler = smtp_server()
-    assert deliver(runtime, smtp(controller.port), NOW).sent == 1
+    assert deliver(delivery_of(runtime), smtp(controller.port), NOW).sent == 1
     (received,) = handler.received
     message = parse(received)
     assert received.rcpt_tos == [IM]
@@ -149,7 +149,7 @@ def test_jinja_syntax_in_user_text_is_shown_literally(
     engine.advance(key, "submit", actor="koordination", now=NOW,
                    comment="{{ proposal.key }} <script>alert(1)</script>")  # fmt: skip
     controller, handler = smtp_server()
-    deliver(runtime, smtp(controller.port), NOW)
+    deliver(delivery_of(runtime), smtp(controller.port), NOW)
     (received,) = handler.received
     message = parse(received)
     body = parts(message)

@@ -8,7 +8,7 @@ from typing import Any
 
 from conftest import NOW
 from sqlalchemy import select
-from support import add_proposal, as_delivered, walk_to
+from support import add_proposal, as_delivered, delivery_of, walk_to
 
 from notifications.digest import digest_due, make_digests, reported_week, week_label
 from notifications.events import Notifier
@@ -50,8 +50,16 @@ def test_a_ministry_gets_its_proposals_changes_and_deadlines_once(runtime: Runti
     add_proposal(engine, NOW, lead="VM")  # VM: a proposal, but no change and no deadline soon
     notifier = Notifier.from_settings(runtime.settings, runtime.directory)
     # when the digest is made on Monday, and again (another process, a catch-up)
-    result = make_digests(engine.store, engine.machines, notifier, MONDAY)
-    again = make_digests(engine.store, engine.machines, notifier, MONDAY + timedelta(hours=5))
+    result = make_digests(
+        engine.store, engine.machines, notifier.directory, MONDAY, domain=notifier.domain
+    )
+    again = make_digests(
+        engine.store,
+        engine.machines,
+        notifier.directory,
+        MONDAY + timedelta(hours=5),
+        domain=notifier.domain,
+    )
     # then IM gets one, with all three sections; nobody else
     assert result.week == "2019-W29" and result.enqueued == ["IM"]
     assert again.enqueued == [] and again.existing == ["IM"]
@@ -73,7 +81,13 @@ def test_the_week_after_brings_no_digest_without_news(runtime: Runtime) -> None:
     walk_to(engine, key, "proposed", NOW)
     notifier = Notifier.from_settings(runtime.settings, runtime.directory)
     # a week later nothing changed and `proposed` has no deadline: no digest for anyone
-    result = make_digests(engine.store, engine.machines, notifier, MONDAY + timedelta(days=7))
+    result = make_digests(
+        engine.store,
+        engine.machines,
+        notifier.directory,
+        MONDAY + timedelta(days=7),
+        domain=notifier.domain,
+    )
     assert result.enqueued == [] and digests(runtime) == {}
 
 
@@ -108,9 +122,9 @@ def test_a_bulk_change_is_one_row_of_the_digest_table_with_every_key_whole(
     engine.advance_many("open_consultation", keys=keys, actor="koordination", now=NOW)
     notifier = Notifier.from_settings(runtime.settings, runtime.directory)
     # when the week's digest is made and delivered
-    make_digests(engine.store, engine.machines, notifier, MONDAY)
+    make_digests(engine.store, engine.machines, notifier.directory, MONDAY, domain=notifier.domain)
     transport = MemoryTransport()
-    deliver(runtime, transport, MONDAY)
+    deliver(delivery_of(runtime), transport, MONDAY)
     (sent,) = [m for m in transport.outbox if m["X-Ruhrflow-Key"] == "digest:IM:2019-W29"]
     message = email.message_from_bytes(sent.as_bytes(), policy=email.policy.default)
     assert isinstance(message, EmailMessage)

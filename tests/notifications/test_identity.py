@@ -23,7 +23,7 @@ import pytest
 import vobject
 from conftest import DEFINITION, NOW
 from sqlalchemy import select
-from support import add_proposal, walk_to
+from support import add_proposal, delivery_of, walk_to
 
 from notifications.delivery import deliver
 from notifications.mail.transport import MemoryTransport
@@ -72,7 +72,7 @@ def test_two_databases_give_the_same_event_different_message_ids_and_uids(
     sent = []
     for rt in (runtime, second_runtime):
         transport = MemoryTransport()
-        deliver(rt, transport, NOW + timedelta(days=1))
+        deliver(delivery_of(rt), transport, NOW + timedelta(days=1))
         (message,) = [m for m in transport.outbox if m["X-Ruhrflow-Key"] == key]
         sent.append(email.message_from_bytes(message.as_bytes(), policy=email.policy.default))
     # then the Message-IDs differ, each in the sender's domain, and match the stored ones
@@ -113,7 +113,7 @@ def test_recurring_progress_periods_keep_one_uid_and_count_the_sequence(
         engine.advance(key, "report_progress", actor="im", now=now, fields={"progress": progress})
     # when the notices are delivered
     transport = MemoryTransport()
-    deliver(runtime, transport, now)
+    deliver(delivery_of(runtime), transport, now)
     progress_mails = [
         m
         for m in transport.outbox
@@ -159,7 +159,7 @@ def test_every_published_calendar_part_names_the_configured_sender_as_organizer(
     _same_story(runtime)
     # when the notices are delivered
     transport = MemoryTransport()
-    deliver(runtime, transport, NOW + timedelta(days=1))
+    deliver(delivery_of(runtime), transport, NOW + timedelta(days=1))
     parts = [text for m in transport.outbox if (text := _calendar(m)) is not None]
     assert parts
     for text in parts:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import NOW
 from sqlalchemy import func, select
-from support import add_proposal, as_delivered, walk_to
+from support import add_proposal, as_delivered, delivery_of, walk_to
 
 from notifications.context import open_deadlines_of
 from notifications.delivery import claim, deliver
@@ -24,7 +24,7 @@ from notifications.outbox import FAILED, PENDING, SENDING, Notice, enqueue, list
 from workflow.app.runtime import Runtime
 from workflow.deadlines.sweep import sweep
 from workflow.engine.engine import Engine
-from workflow.engine.intake import ProposalInput, create_proposals
+from workflow.engine.intake import Intake, ProposalInput, create_proposals
 from workflow.store.installation import installation_id
 from workflow.store.schema import deadline_rungs, deadlines, outbox, proposals
 
@@ -57,7 +57,7 @@ def addresses(row: dict[str, Any]) -> set[str]:
 
 def add_with_participants(engine: Engine, *participating: str) -> str:
     (key,) = create_proposals(
-        engine,
+        Intake.of(engine),
         [
             ProposalInput(
                 title="Ruhrbahn 2030 (Testdaten)",
@@ -169,8 +169,8 @@ def test_fired_rungs_give_reminders_and_escalations_once(engine: Engine, runtime
     hooks = scheduler_hooks(runtime)
     # the reminders on time, the escalation when it is due
     for at in (REMIND_7D, REMIND_1D, NOW + timedelta(days=30)):
-        sweep(engine, at, on_rung=hooks.on_rung)
-        sweep(engine, at, on_rung=hooks.on_rung)
+        sweep(engine.store, engine.machines, engine.append_event, at, on_rung=hooks.on_rung)
+        sweep(engine.store, engine.machines, engine.append_event, at, on_rung=hooks.on_rung)
     reminders = mails(engine, kind="reminder")
     (escalation,) = mails(engine, kind="escalation")
     assert len(reminders) == 2
@@ -242,7 +242,7 @@ def test_a_transition_stores_the_context_and_delivery_stores_what_it_sent(
     assert stored["context"]["proposal"]["key"] == key
     assert re.fullmatch(r"[0-9a-f]{32}@ruhrkonferenz\.nrw\.example", stored["calendar"]["uid"])
     transport = MemoryTransport()
-    assert deliver(engine, transport, NOW + timedelta(days=1)).failed == 0
+    assert deliver(delivery_of(engine), transport, NOW + timedelta(days=1)).failed == 0
     (message,) = [m for m in transport.outbox if m["Message-ID"] == stored["message_id"]]
     with engine.store.read() as conn:
         sent = dict(conn.execute(stmt).mappings().one())
@@ -282,7 +282,7 @@ def test_a_context_the_templates_cannot_render_fails_the_notice_not_the_transiti
         enqueue(conn, notice, NOW, domain="ruhrflow.invalid")
     # when the worker delivers it
     transport = MemoryTransport()
-    counts = deliver(engine, transport, NOW)
+    counts = deliver(delivery_of(engine), transport, NOW)
     # then nothing is sent, the notice failed at once (retrying cannot help) and says why
     assert counts.failed == 1 and counts.sent == 0 and transport.outbox == []
     (row,) = _raw(engine)

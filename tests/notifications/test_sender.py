@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import NOW
 from notify_fixtures import StartServer, parse
-from support import add_proposal, walk_to
+from support import add_proposal, delivery_of, walk_to
 
 from notifications import SMTPTransport
 from notifications.delivery import deliver
@@ -53,7 +53,9 @@ def _delivered(runtime: Runtime, smtp_server: StartServer) -> list[EmailMessage]
     key = add_proposal(engine, NOW, title="Digitalisierung der Verwaltung im Ruhrgebiet")
     now = walk_to(engine, key, "consultation", NOW)
     controller, handler = smtp_server()
-    counts = deliver(runtime, SMTPTransport("127.0.0.1", controller.port, "none", timeout=5), now)
+    counts = deliver(
+        delivery_of(runtime), SMTPTransport("127.0.0.1", controller.port, "none", timeout=5), now
+    )
     assert counts.sent == len(handler.received) > 0
     return [parse(received) for received in handler.received]
 

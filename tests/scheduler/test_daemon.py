@@ -48,7 +48,8 @@ def test_the_scheduler_runs_the_sweep_every_interval_with_explicit_misfire_rules
     assert job.trigger.interval.total_seconds() == 60
     assert (job.misfire_grace_time, job.coalesce, job.max_instances) == (45, True, 1)
     assert str(scheduler.timezone) == "Europe/Berlin"
-    assert type(scheduler).__name__ == "BlockingScheduler"
+    # on a thread of its own: the main thread waits for SIGINT/SIGTERM outside any handler
+    assert type(scheduler).__name__ == "BackgroundScheduler"
 
 
 def test_outbox_and_digest_jobs_are_added_when_given() -> None:
@@ -184,3 +185,25 @@ def test_sigint_stops_the_daemon_cleanly(
     text = log.read_text()
     assert "received SIGINT" in text and "scheduler stopped" in text
     assert "Traceback" not in text
+
+
+@pytest.mark.slow
+def test_sigterm_while_jobs_are_being_handed_to_the_pool_stops_the_daemon(
+    database_url: str, tmp_path: Path, daemons: list[subprocess.Popen[bytes]]
+) -> None:
+    # given daemons signalled the moment their first sweep is logged: the outbox job is due
+    # at the same moment, so APScheduler is likely still handing it to a new pool thread
+    # (the handler once shut the pool down right there, on the same thread, and waited for
+    # the pool's lock, which that thread held, forever)
+    for attempt in range(10):
+        log = tmp_path / f"daemon-{attempt}.log"
+        proc = start_daemon(database_url, log)
+        daemons.append(proc)
+        deadline = _time.monotonic() + 30
+        while "sweep at" not in log.read_text() and _time.monotonic() < deadline:
+            _time.sleep(0.002)  # polling a real process's log as tightly as we can
+        # when it gets SIGTERM
+        proc.send_signal(signal.SIGTERM)
+        # then it stops cleanly, every time
+        assert proc.wait(timeout=30) == 0, log.read_text()
+        assert "scheduler stopped" in log.read_text()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import NOW
 from conftest import test_config_text as config_text
-from support import add_proposal, walk_to
+from support import add_proposal, delivery_of, walk_to
 
 from notifications.delivery import deliver
 from notifications.mail.transport import MemoryTransport
@@ -46,8 +46,8 @@ def _play(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         engine.advance_many("start", keys=keys[6:], actor="koordination", now=later)
         engine.advance(keys[6], "report_progress", actor="im", now=later + timedelta(days=1),
                        fields={"progress": 30}, comment="Zwischenstand „gut“")  # fmt: skip
-        sweep(engine, later + timedelta(days=200))
-        deliver(rt, MemoryTransport(), later + timedelta(days=200))
+        sweep(engine.store, engine.machines, engine.append_event, later + timedelta(days=200))
+        deliver(delivery_of(rt), MemoryTransport(), later + timedelta(days=200))
     finally:
         rt.close()
 

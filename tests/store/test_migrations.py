@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from conftest import NOW
 from sqlalchemy import Connection, select, text
+from support import delivery_of
 
 from notifications.delivery import deliver
 from notifications.mail.addresses import message_id
@@ -63,7 +64,7 @@ def test_a_notice_stored_before_0004_is_sent_as_it_was_rendered(runtime: Runtime
     upgrade(store)
     assert current_revision(store) == head_revision()
     transport = MemoryTransport()
-    assert deliver(runtime, transport, NOW).sent == 1
+    assert deliver(delivery_of(runtime), transport, NOW).sent == 1
     # then the mail carries the stored subject and body, not a re-rendering
     (message,) = transport.outbox
     assert message["Subject"] == "Alter Betreff"

@@ -31,8 +31,12 @@ def test_set_password_list_and_disable(database_url: str, runtime: Runtime) -> N
                     stdin=PASSWORD + "\n")  # fmt: skip
     assert code == 0, out
     assert accounts.authenticate(runtime.store, "im", PASSWORD, datetime.now(UTC)) == "im"
+    # an account an SSO login made has no password; the list says which
+    accounts.sso_login(runtime.store, runtime.directory, "vm", datetime.now(UTC))
     code, out = run(database_url, "user", "list", "--format", "json")
-    assert code == 0 and json.loads(out)[0]["actor"] == "im"
+    listed = {a["actor"]: a for a in json.loads(out)}
+    assert code == 0 and set(listed) == {"im", "vm"}
+    assert listed["im"]["password"] is True and listed["vm"]["password"] is False
     code, out = run(database_url, "user", "disable", "im")
     assert code == 0
     assert not accounts.is_active(runtime.store, "im")

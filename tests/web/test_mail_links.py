@@ -6,16 +6,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from support import delivery_of
+
 from notifications.delivery import deliver
 from notifications.mail.transport import MemoryTransport
-from workflow import ProposalInput, Runtime, create_proposals
+from workflow import Intake, ProposalInput, Runtime, create_proposals
 
 NOW = datetime(2019, 7, 15, 8, 0, tzinfo=UTC)
 
 
 def _mails(runtime: Runtime) -> list[str]:
     create_proposals(
-        runtime.engine,
+        Intake.of(runtime.engine),
         [ProposalInput(key="RK-03-01", title="Radschnellweg Ruhr", handlungsfeld=4,
                        themenforum=3, lead="VM", cost_estimate=Decimal(1000))],
         actor="koordination",
@@ -23,7 +25,7 @@ def _mails(runtime: Runtime) -> list[str]:
     )  # fmt: skip
     runtime.engine.advance("RK-03-01", "submit", actor="koordination", now=NOW)
     transport = MemoryTransport()
-    deliver(runtime, transport, NOW)
+    deliver(delivery_of(runtime), transport, NOW)
     assert transport.outbox
     bodies = []
     for message in transport.outbox:

@@ -43,7 +43,7 @@ from workflow.app.runtime import open_runtime
 from workflow.app.settings import load_settings
 from workflow.audit.reports import newest_definition, overdue, status_report
 from workflow.audit.verify import verify_store
-from workflow.engine.intake import import_rows, read_csv
+from workflow.engine.intake import Intake, import_rows, read_csv
 from workflow.errors import InvalidInput
 from workflow.process.definition import load_definition
 from workflow.process.vocabulary import BERLIN
@@ -635,7 +635,9 @@ def run_demo(directory: Path, *, fresh: bool, progress: Progress) -> DemoSummary
         sim = _Simulation(runtime, progress)
         initialise(runtime.store, load_definition(settings.definition_path), sim.now)
         data = shipped_file("definitions", "data/ruhr_konferenz_2019.csv").read_bytes()
-        created, _ = import_rows(runtime.engine, read_csv(data), actor=COORDINATOR, now=sim.now)
+        created, _ = import_rows(
+            Intake.of(runtime.engine), read_csv(data), actor=COORDINATOR, now=sim.now
+        )
         progress(f"2019-07-01  imported {len(created)} proposals of the 20 Themenforen")
         proposals = _load(runtime)
         script = _Round(sim, proposals, progress)

@@ -14,16 +14,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
-
-from workflow.engine.history import append_system_entry
+from workflow.access.directory import Directory
+from workflow.engine.history import ActorRefs, append_system_entry
 from workflow.errors import InvalidInput, PermissionDenied
-from workflow.store.schema import actor_refs
-
-if TYPE_CHECKING:
-    from workflow.engine.engine import Engine
+from workflow.store import repo
+from workflow.store.db import Store
 
 # Who may order an erasure: the coordination office (it handles GDPR requests).
 ALLOWED_ROLES = ("coordinator",)
@@ -38,29 +34,32 @@ class Pseudonymised:
     system_seq: int
 
 
-def pseudonymise(engine: Engine, actor_id: str, *, by: str, now: datetime) -> Pseudonymised:
-    """Replace ``actor_id`` behind all its refs by one new pseudonym; record it on @system."""
-    who = engine.directory.actor(by)
+def pseudonymise(
+    store: Store,
+    directory: Directory,
+    actor_refs: ActorRefs,
+    actor_id: str,
+    *,
+    by: str,
+    now: datetime,
+    audit_key: bytes | None,
+) -> Pseudonymised:
+    """Replace ``actor_id`` behind all its refs by one new pseudonym; record it on @system.
+
+    ``directory`` says whether ``by`` may; ``actor_refs`` is the engine's cache of refs
+    (the erased actor's entry is dropped); ``audit_key`` keys the @system entry's hash.
+    """
+    who = directory.actor(by)
     if who.role not in ALLOWED_ROLES:
         raise PermissionDenied(by, "pseudonymise actors", None, f"role {who.role} may not")
-    with engine.store.write() as conn:
-        refs = list(
-            conn.execute(
-                select(actor_refs.c.ref).where(
-                    actor_refs.c.actor_id == actor_id, actor_refs.c.pseudonymised_at.is_(None)
-                )
-            ).scalars()
-        )
+    with store.write() as conn:
+        refs = repo.current_refs(conn, actor_id)
         if not refs:
             raise InvalidInput(
                 f"no history entry names actor {actor_id!r} (unknown, or pseudonymised already)"
             )
         pseudonym = f"pseudonym-{secrets.token_hex(8)}"
-        conn.execute(
-            update(actor_refs)
-            .where(actor_refs.c.ref.in_(refs))
-            .values(actor_id=pseudonym, pseudonymised_at=now, salt=None)
-        )
+        repo.pseudonymise_refs(conn, refs, pseudonym, now)
         entry = append_system_entry(
             conn,
             kind="pseudonymise",
@@ -68,8 +67,8 @@ def pseudonymise(engine: Engine, actor_id: str, *, by: str, now: datetime) -> Ps
             actor_id=by,
             now=now,
             data={"pseudonym": pseudonym, "refs": len(refs)},
-            audit_key=engine.audit_key,
+            audit_key=audit_key,
         )
     # The engine caches refs per actor id; a cached ref is now the pseudonym's.
-    engine.forget_actor_ref(actor_id)
+    actor_refs.forget(actor_id)
     return Pseudonymised(pseudonym, len(refs), entry["seq"])

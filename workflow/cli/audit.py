@@ -253,7 +253,16 @@ def pseudonymise(ctx: click.Context, actor_id: str) -> None:
 
     c = obj(ctx)
     by = c.require_actor()
-    done = erase(c.runtime.engine, actor_id, by=by, now=c.now)
+    engine = c.runtime.engine
+    done = erase(
+        engine.store,
+        engine.directory,
+        engine.refs,
+        actor_id,
+        by=by,
+        now=c.now,
+        audit_key=engine.audit_key,
+    )
     click.echo(
         f"pseudonymised {done.refs} ref(s) as {done.pseudonym}"
         f" (recorded as @system seq {done.system_seq})"

@@ -91,13 +91,14 @@ def send(ctx: click.Context, limit: int | None, fmt: str) -> None:
     "retry: …" for one refused for now (4xx, greylisting). Exits 3 when the transport was
     unreachable, else 1 when a notice failed for good (550, 535), else 0.
     """
-    from notifications.delivery import deliver, transport_from_settings
+    from notifications.delivery import Delivery, deliver, transport_from_settings
     from notifications.outbox import count_by_status
 
     c = obj(ctx)
     c.require_system("deliver notices")
     runtime = c.runtime
-    counts = deliver(runtime, transport_from_settings(runtime.settings), c.now, limit=limit)
+    delivery = Delivery.from_settings(runtime.settings, runtime.store, runtime.engine.append_event)
+    counts = deliver(delivery, transport_from_settings(runtime.settings), c.now, limit=limit)
     with runtime.store.read() as conn:
         left = count_by_status(conn)
     if fmt == "json":

@@ -75,7 +75,13 @@ def add(
     summary: str,
 ) -> None:
     """Add one proposal in the initial state."""
-    from workflow.engine.intake import ProposalInput, create_proposals, parse_amount, validate
+    from workflow.engine.intake import (
+        Intake,
+        ProposalInput,
+        create_proposals,
+        parse_amount,
+        validate,
+    )
 
     c = obj(ctx)
     actor = c.require_actor()
@@ -93,13 +99,13 @@ def add(
         ),
         engine.directory,
     )
-    (created,) = create_proposals(engine, [item], actor=actor, now=c.now)
+    (created,) = create_proposals(Intake.of(engine), [item], actor=actor, now=c.now)
     click.echo(f"added {created}")
 
 
 def run_import(ctx: click.Context, path: Path, *, skip_invalid: bool, quiet: bool = False) -> None:
     """Import a CSV file; shared by ``proposal import`` and ``init --import``."""
-    from workflow.engine.intake import import_rows, read_csv
+    from workflow.engine.intake import Intake, import_rows, read_csv
     from workflow.errors import InvalidInput
 
     c = obj(ctx)
@@ -112,8 +118,8 @@ def run_import(ctx: click.Context, path: Path, *, skip_invalid: bool, quiet: boo
     try:
         with Progress("import", unit="rows", quiet=quiet) as progress:
             created, bad = import_rows(
-                c.runtime.engine, rows, actor=actor, now=c.now, skip_invalid=skip_invalid,
-                progress=progress.callback,
+                Intake.of(c.runtime.engine), rows, actor=actor, now=c.now,
+                skip_invalid=skip_invalid, progress=progress.callback,
             )  # fmt: skip
     except Exception as exc:
         problems = getattr(exc, "problems", None)

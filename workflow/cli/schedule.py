@@ -156,8 +156,15 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
     def sweep_job() -> None:
         now = clock()
         try:
+            engine = runtime.engine
             result = sweep(
-                runtime.engine, now, on_rung=hooks.on_rung, late_after=late_after, batch_size=batch
+                runtime.store,
+                engine.machines,
+                engine.append_event,
+                now,
+                on_rung=hooks.on_rung,
+                late_after=late_after,
+                batch_size=batch,
             )
         except Exception as exc:  # the daemon lives on; the next sweep tries again
             log.error("sweep at %s failed: %s: %s", now.isoformat(), type(exc).__name__, exc)
@@ -275,7 +282,10 @@ def simulate(
     if until <= now:
         raise InvalidInput(f"--until {until_text} is not after now ({local_time(now)})")
     late_after, _ = scheduler_settings(c.runtime)
-    planned = simulate_rungs(c.runtime.engine, now, until, late_after=late_after)
+    runtime = c.runtime
+    planned = simulate_rungs(
+        runtime.store, runtime.engine.machines, now, until, late_after=late_after
+    )
     rows = []
     for info in planned:
         fires = max(now, info.fire_at).astimezone(BERLIN)

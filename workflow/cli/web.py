@@ -96,7 +96,7 @@ def disable(ctx: click.Context, actor_id: str) -> None:
 @format_option("table", "json")
 @click.pass_context
 def list_(ctx: click.Context, fmt: str) -> None:
-    """Every web account."""
+    """Every web account (PASSWORD false: made by an SSO login, no password login)."""
     from workflow.web.accounts import list_accounts
 
     rt = obj(ctx).runtime
@@ -104,7 +104,7 @@ def list_(ctx: click.Context, fmt: str) -> None:
     emit_rows(
         rows,
         [("actor", "ACTOR"), ("role", "ROLE"), ("disabled", "DISABLED"),
-         ("last_login_at", "LAST LOGIN")],
+         ("password", "PASSWORD"), ("last_login_at", "LAST LOGIN")],
         fmt,
     )  # fmt: skip
 

@@ -23,27 +23,29 @@ passed by the time it would be sent is *skipped*: marked fired, recorded in the 
 (``rung_skipped``), no notice. Of several late rungs of one deadline due in the same pass,
 only the latest gives a notice (which says it is late, and since when); the earlier ones are
 skipped the same way.
+
+The statements are in :mod:`workflow.store.sweep`; the sweep takes what it uses — the store,
+the definitions registry and the engine's ``append_event`` — not the engine.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, select, update
+from sqlalchemy import Connection, RowMapping
 
-from workflow.engine.changes import Applied, RungInfo
-from workflow.process.deadline_rules import ESCALATION, OPEN, REMINDER, rule_of
+from workflow.engine.changes import AppendEvent, Applied, RungInfo
+from workflow.engine.definitions import Machines
+from workflow.process.deadline_rules import ESCALATION, REMINDER, rule_of
 from workflow.progress import ProgressCallback
 from workflow.store import repo
-from workflow.store.schema import deadline_rungs, deadlines, proposals
-
-if TYPE_CHECKING:
-    from workflow.engine.engine import Engine
+from workflow.store import sweep as sweep_store
+from workflow.store.db import Store
 
 log = logging.getLogger("ruhrflow.sweep")
 
@@ -87,53 +89,10 @@ class SweepResult:
         }
 
 
-def _pending(now: datetime, *, drive_by_rungs: bool = False) -> list[Any]:
-    """Rungs due at ``now`` of open deadlines.
-
-    ``drive_by_rungs``: compare ``status || ''`` instead of ``status``, so that no index on
-    ``deadlines.status`` can be used and the planner starts from the partial index on
-    pending rungs (``ix_deadline_rungs_due``), looking each deadline up by id. Without it
-    SQLite walks every open deadline (``ix_deadlines_status_due_at``) and sorts: 0.4 s per
-    batch at 100,000 proposals instead of 0.3 ms, growing with the table. SQLite only:
-    PostgreSQL already starts from the partial index (nested loop, 7 ms for 200 of 1,000
-    due among 200,000), while the expression's unknown selectivity made it hash-join a
-    sequential scan of all deadlines (85 ms).
-    """
-    status = deadlines.c.status.concat("") if drive_by_rungs else deadlines.c.status
-    return [
-        deadline_rungs.c.fired_at.is_(None),
-        deadline_rungs.c.cancelled_at.is_(None),
-        deadline_rungs.c.fire_at <= now,
-        status == OPEN,
-    ]
-
-
-_RUNG_COLUMNS = (
-    deadline_rungs.c.id.label("rung_id"),
-    deadline_rungs.c.rung,
-    deadline_rungs.c.fire_at,
-    deadlines.c.id.label("deadline_id"),
-    deadlines.c.proposal_id,
-    deadlines.c.kind.label("deadline"),
-    deadlines.c.state.label("deadline_state"),
-    deadlines.c.due_at,
-)
-
-
-# Built once: constructing the UPDATE per rung cost ~0.3 ms, a third of firing one.
-_CLAIM = (
-    update(deadline_rungs)
-    .where(
-        deadline_rungs.c.id == bindparam("c_id"),
-        deadline_rungs.c.fired_at.is_(None),
-        deadline_rungs.c.cancelled_at.is_(None),
-    )
-    .values(fired_at=bindparam("c_at"), late=bindparam("c_late"))
-)
-
-
 def sweep(
-    engine: Engine,
+    store: Store,
+    machines: Machines,
+    append_event: AppendEvent,
     now: datetime,
     *,
     on_rung: OnRung | None = None,
@@ -150,8 +109,10 @@ def sweep(
     """
     result = SweepResult(now)
     while True:
-        with engine.store.write() as conn:
-            done, handled = _sweep_batch(engine, conn, now, on_rung, late_after, batch_size)
+        with store.write() as conn:
+            done, handled = _sweep_batch(
+                machines, append_event, conn, now, on_rung, late_after, batch_size
+            )
         result.fired.extend(r for r in done if r.skipped is None)
         result.skipped.extend(r for r in done if r.skipped is not None)
         if progress is not None and done:
@@ -167,7 +128,8 @@ def sweep(
 
 
 def _sweep_batch(
-    engine: Engine,
+    machines: Machines,
+    append_event: AppendEvent,
     conn: Connection,
     now: datetime,
     on_rung: OnRung | None,
@@ -176,47 +138,28 @@ def _sweep_batch(
 ) -> tuple[list[RungInfo], int]:
     """Fire the due rungs of up to ``batch_size`` rungs' proposals; (fired or skipped, rungs
     handled)."""
-    candidates = conn.execute(
-        select(deadlines.c.proposal_id)
-        .select_from(deadline_rungs.join(deadlines, deadlines.c.id == deadline_rungs.c.deadline_id))
-        .where(*_pending(now, drive_by_rungs=conn.dialect.name == "sqlite"))
-        .order_by(deadline_rungs.c.fire_at, deadline_rungs.c.id)
-        .limit(batch_size)
-    ).scalars()
-    proposal_ids = sorted(set(candidates))
+    proposal_ids = sweep_store.due_proposal_ids(conn, now, batch_size)
     if not proposal_ids:
         return [], 0
-    locking = select(proposals).where(proposals.c.id.in_(proposal_ids)).order_by(proposals.c.id)
-    if conn.dialect.name == "postgresql":
-        locking = locking.with_for_update(skip_locked=True)
-    rows = {row["id"]: row for row in conn.execute(locking).mappings()}
+    rows = sweep_store.lock_proposals(conn, proposal_ids)
     if not rows:
         return [], 0
-    due = conn.execute(
-        select(*_RUNG_COLUMNS)
-        .select_from(deadline_rungs.join(deadlines, deadlines.c.id == deadline_rungs.c.deadline_id))
-        .where(*_pending(now), deadlines.c.proposal_id.in_(sorted(rows)))
-        .order_by(deadlines.c.proposal_id, deadline_rungs.c.fire_at, deadline_rungs.c.id)
-    ).mappings()
+    due_rungs = sweep_store.due_rungs(conn, now, rows)
     fired: list[RungInfo] = []
     handled = 0
-    due_rungs = list(due)
     # The last due rung of each deadline (rows come in fire_at order): the one a catch-up mails.
     last_of = {rung["deadline_id"]: rung["rung_id"] for rung in due_rungs}
     for rung in due_rungs:
         handled += 1
         row = rows[rung["proposal_id"]]
         if row["state"] != rung["deadline_state"]:  # cannot happen while the effect runs
-            _cancel(conn, rung["rung_id"], now)
+            sweep_store.cancel_rung(conn, rung["rung_id"], now)
             continue
-        info = _info(engine, conn, row, rung, now, late_after)
+        info = _info(machines, conn, row, rung, now, late_after)
         skipped = _skip_reason(info, now, last_of[rung["deadline_id"]] != rung["rung_id"])
         if skipped is not None:
             info = replace(info, skipped=skipped)
-        claimed = conn.execute(
-            _CLAIM, {"c_id": rung["rung_id"], "c_at": now, "c_late": info.late}
-        ).rowcount
-        if claimed != 1:
+        if not sweep_store.claim_rung(conn, rung["rung_id"], now, late=info.late):
             continue
         data = {
             "deadline": info.deadline,
@@ -228,7 +171,7 @@ def _sweep_batch(
         }
         if skipped is not None:
             data["skipped"] = skipped
-        applied = engine.append_event(
+        applied = append_event(
             conn,
             row,
             kind=info.kind if skipped is None else SKIPPED,
@@ -259,21 +202,15 @@ def _skip_reason(info: RungInfo, now: datetime, later_rung_due: bool) -> str | N
     return None
 
 
-def _cancel(conn: Connection, rung_id: int, now: datetime) -> None:
-    conn.execute(
-        update(deadline_rungs).where(deadline_rungs.c.id == rung_id).values(cancelled_at=now)
-    )
-
-
 def _info(
-    engine: Engine,
+    machines: Machines,
     conn: Connection,
     row: RowMapping,
     rung: RowMapping,
     now: datetime,
     late_after: timedelta,
 ) -> RungInfo:
-    definition = engine.machines.get(conn, row["definition_id"]).definition
+    definition = machines.get(conn, row["definition_id"]).definition
     rule = rule_of(definition, rung["deadline"])
     spec = rule.rung(rung["rung"]) if rule is not None else None
     kind = spec.kind if spec else (REMINDER if rung["rung"].startswith("remind") else ESCALATION)
@@ -299,7 +236,8 @@ def _info(
 
 
 def simulate(
-    engine: Engine,
+    store: Store,
+    machines: Machines,
     now: datetime,
     until: datetime,
     *,
@@ -310,32 +248,15 @@ def simulate(
     Rungs already due fire at the next sweep (at ``now``; ``late`` as the sweep would mark
     them). Deadlines that later transitions would create are not foreseen.
     """
-    with engine.store.read() as conn:
-        stmt = (
-            select(*_RUNG_COLUMNS)
-            .select_from(
-                deadline_rungs.join(deadlines, deadlines.c.id == deadline_rungs.c.deadline_id)
-            )
-            .where(*_pending(until))
-            .order_by(deadline_rungs.c.fire_at, deadline_rungs.c.id)
-        )
-        rungs = list(conn.execute(stmt).mappings())
-        rows = _proposal_rows(conn, {r["proposal_id"] for r in rungs})
+    with store.read() as conn:
+        rungs = sweep_store.pending_rungs(conn, until)
+        rows = sweep_store.proposals_by_id(conn, {r["proposal_id"] for r in rungs})
         result = []
         for rung in rungs:
             row = rows[rung["proposal_id"]]
             if row["state"] != rung["deadline_state"]:
                 continue
             at = max(now, rung["fire_at"])
-            info = _info(engine, conn, row, rung, at, late_after)
+            info = _info(machines, conn, row, rung, at, late_after)
             result.append(info)
         return result
-
-
-def _proposal_rows(conn: Connection, ids: Iterable[int]) -> dict[int, RowMapping]:
-    wanted = sorted(ids)
-    rows: dict[int, RowMapping] = {}
-    for i in range(0, len(wanted), 500):
-        stmt = select(proposals).where(proposals.c.id.in_(wanted[i : i + 500]))
-        rows.update({r["id"]: r for r in conn.execute(stmt).mappings()})
-    return rows

@@ -126,3 +126,25 @@ class TransitionEffect(Protocol):
     """Work done in the same transaction after transitions are written (deadlines, notices)."""
 
     def __call__(self, batch: Batch) -> None: ...
+
+
+class AppendEvent(Protocol):
+    """How code outside the engine records an event that is no transition (a fired rung, a
+    sent notice) on a proposal's chain: :meth:`workflow.engine.engine.Engine.append_event`.
+
+    Runs in the caller's write transaction (``conn``) on the proposal ``row`` read in it;
+    the state stays, the row version and the chain head advance.
+    """
+
+    def __call__(
+        self,
+        conn: Connection,
+        row: Mapping[Any, Any],
+        *,
+        kind: str,
+        trigger: str,
+        actor: str,
+        now: datetime,
+        data: Mapping[str, Any] | None = None,
+        comment: str | None = None,
+    ) -> Applied: ...

@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from workflow.access.directory import Actor, Directory
 from workflow.access.policy import refusal
@@ -98,13 +98,6 @@ class Engine:
     def actor(self, actor_id: str) -> Actor:
         """The directory entry of an actor (UnknownActor when missing)."""
         return self.directory.actor(actor_id)
-
-    def forget_actor_ref(self, actor_id: str) -> None:
-        """Drop the cached ref of ``actor_id`` (after a pseudonymisation re-assigned it).
-
-        The next action of the actor looks its ref up again (and gets a fresh one).
-        """
-        self.refs.forget(actor_id)
 
     def run_effects(self, batch: Batch) -> None:
         """Run the transition effects on ``batch``, in their declared order, in its transaction."""
@@ -548,15 +541,14 @@ class Engine:
                 )
 
         def write(conn: Connection, row: Mapping[Any, Any]) -> None:
-            conn.execute(
-                insert(statements).values(
-                    proposal_id=row["id"],
-                    party=party.strip(),
-                    party_group=group,
-                    position=position,
-                    text=text,
-                    received_at=now,
-                )
+            repo.insert_statement(
+                conn,
+                proposal_id=row["id"],
+                party=party.strip(),
+                party_group=group,
+                position=position,
+                text=text,
+                received_at=now,
             )
 
         data = {"party": party.strip(), "group": group, "position": position, "text": text}
@@ -590,15 +582,14 @@ class Engine:
                 )
 
         def write(conn: Connection, row: Mapping[Any, Any]) -> None:
-            conn.execute(
-                insert(funding).values(
-                    proposal_id=row["id"],
-                    source=source,
-                    amount=amount,
-                    year=year,
-                    status=status,
-                    recorded_at=now,
-                )
+            repo.insert_funding(
+                conn,
+                proposal_id=row["id"],
+                source=source,
+                amount=amount,
+                year=year,
+                status=status,
+                recorded_at=now,
             )
 
         data = {"source": source, "amount": str(amount), "year": year, "status": status}

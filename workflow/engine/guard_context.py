@@ -1,5 +1,7 @@
 """What guards see of a proposal inside a transaction, read lazily from the database.
 
+The SQL is in :mod:`workflow.store.guards`.
+
 The in-memory twin, for tests and previews, is :class:`workflow.process.guards.MemoryGuardContext`.
 """
 
@@ -10,11 +12,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from workflow.access.directory import Directory
-from workflow.process.deadline_rules import OPEN
-from workflow.store.schema import deadlines, funding, statements
+from workflow.store import guards as store
 
 
 class DbGuardContext:
@@ -47,28 +48,15 @@ class DbGuardContext:
         return self._now
 
     def statement_groups(self) -> frozenset[str]:
-        stmt = (
-            select(statements.c.party_group)
-            .distinct()
-            .where(statements.c.proposal_id == self._row["id"])
-        )
-        return frozenset(self._conn.execute(stmt).scalars())
+        return store.statement_groups(self._conn, self._row["id"])
 
     def secured_funding(self) -> Decimal:
-        stmt = select(func.coalesce(func.sum(funding.c.amount), 0)).where(
-            funding.c.proposal_id == self._row["id"], funding.c.status == "secured"
-        )
-        return Decimal(self._conn.execute(stmt).scalar_one())
+        return store.secured_funding(self._conn, self._row["id"])
 
     def deadline_passed(self, kind: str) -> bool:
-        stmt = select(deadlines.c.id).where(
-            deadlines.c.proposal_id == self._row["id"],
-            deadlines.c.kind == kind,
-            deadlines.c.state == self._row["state"],
-            deadlines.c.status == OPEN,
-            deadlines.c.due_at <= self._now,
+        return store.deadline_passed(
+            self._conn, self._row["id"], self._row["state"], kind, self._now
         )
-        return self._conn.execute(stmt.limit(1)).first() is not None
 
     def ministry_known(self, code: str) -> bool:
         return self._directory.ministry(code) is not None

@@ -11,7 +11,8 @@ The system chain ``@system`` holds entries that belong to no proposal. A proposa
 serialised by its row (lock or row version); the system chain has no such row, so its
 appends are serialised explicitly: on PostgreSQL with a transaction-scoped advisory lock, on
 SQLite by the write transaction itself (``BEGIN IMMEDIATE`` admits one writer). The unique
-(chain, seq) constraint is the last guard.
+(chain, seq) constraint is the last guard. The SQL (insert, tail, lock) is in
+:mod:`workflow.store.repo`.
 """
 
 from __future__ import annotations
@@ -20,17 +21,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection
 
 from workflow.engine.chain import GENESIS, canonical_data, entry_hash
 from workflow.store import repo
-from workflow.store.schema import history
 
 SYSTEM_CHAIN = "@system"
 # Any chain whose name starts with this belongs to no proposal.
 SYSTEM_PREFIX = "@"
-# pg_advisory_xact_lock key of the system chain ("rf@s" as an integer).
-_ADVISORY_KEY = 0x72664073
 
 
 def is_system_chain(chain: str) -> bool:
@@ -115,17 +113,11 @@ def append_system_entry(
     comment: str | None = None,
 ) -> dict[str, Any]:
     """Append one entry to ``@system`` inside the caller's write transaction; returns it."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
-    last = conn.execute(
-        select(history.c.seq, history.c.hash)
-        .where(history.c.chain == SYSTEM_CHAIN)
-        .order_by(history.c.seq.desc())
-        .limit(1)
-    ).first()
+    repo.lock_system_chain(conn)
+    last = repo.chain_tail(conn, SYSTEM_CHAIN)
     entry = new_entry(
         chain=SYSTEM_CHAIN,
-        seq=(last.seq if last else 0) + 1,
+        seq=(last[0] if last else 0) + 1,
         kind=kind,
         trigger=trigger,
         from_state=None,
@@ -134,7 +126,7 @@ def append_system_entry(
         comment=comment,
         data=data,
         at=now,
-        prev_hash=last.hash if last else None,
+        prev_hash=last[1] if last else None,
         audit_key=audit_key,
     )
     append(conn, [entry])

@@ -9,15 +9,15 @@ from collections.abc import Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 
 from workflow.access.directory import Directory
 from workflow.access.policy import refusal
 from workflow.engine import history
-from workflow.engine.changes import Applied, Batch
-from workflow.engine.engine import Engine
+from workflow.engine.changes import Applied, Batch, TransitionEffect
+from workflow.engine.definitions import Machines
 from workflow.errors import (
     DuplicateProposal,
     ImportRejected,
@@ -38,7 +38,11 @@ from workflow.inputs import (
 from workflow.process.definition import Definition
 from workflow.progress import ProgressCallback
 from workflow.store import repo
+from workflow.store.db import Store
 from workflow.store.schema import proposals
+
+if TYPE_CHECKING:
+    from workflow.engine.engine import Engine
 
 CSV_COLUMNS = (
     "key", "title", "handlungsfeld", "themenforum", "lead", "participating",
@@ -46,6 +50,32 @@ CSV_COLUMNS = (
 )  # fmt: skip
 MAX_CSV_FIELD = 128 * 1024  # the csv module's default field_size_limit()
 KEY_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,9}(-[A-Z0-9]{1,10}){1,4}$")
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What bringing proposals in uses: the store, the directory (who may create, which
+    ministries exist), the definitions registry, the actor refs, the transition effects
+    (the deadlines of the initial state) and the audit key of the history entries."""
+
+    store: Store
+    directory: Directory
+    machines: Machines
+    refs: history.ActorRefs
+    effects: Sequence[TransitionEffect] = ()
+    audit_key: bytes | None = None
+
+    @classmethod
+    def of(cls, engine: Engine) -> Intake:
+        """The parts of ``engine`` (its store, directory, registry, refs, effects, key)."""
+        return cls(
+            engine.store,
+            engine.directory,
+            engine.machines,
+            engine.refs,
+            tuple(engine.effects),
+            engine.audit_key,
+        )
 
 
 @dataclass(frozen=True)
@@ -187,7 +217,7 @@ def _next_key(taken: set[str], forum: int, reserved: set[str]) -> str:
 
 
 def create_proposals(
-    engine: Engine,
+    intake: Intake,
     items: Sequence[ProposalInput],
     *,
     actor: str,
@@ -198,16 +228,16 @@ def create_proposals(
     Its history entries are built by :mod:`workflow.engine.history`, the actor's ref is
     resolved inside the same transaction (a refused import leaves no ref behind).
     """
-    who = engine.actor(actor)
+    who = intake.directory.actor(actor)
     created: list[str] = []
-    with engine.store.write() as conn:
-        ref = engine.refs.ref(conn, actor, now)
+    with intake.store.write() as conn:
+        ref = intake.refs.ref(conn, actor, now)
         definition_row = repo.newest_definition(conn)
         if definition_row is None:
             raise StoreUnavailable("no process definition registered: run `ruhrflow init`")
-        definition = engine.machines.get(conn, definition_row["id"]).definition
+        definition = intake.machines.get(conn, definition_row["id"]).definition
         allowed = definition.permissions.get("create", ())
-        taken = set(conn.execute(select(proposals.c.key)).scalars())
+        taken = repo.proposal_keys(conn)
         # A generated key never takes one that a later item of the batch names itself.
         reserved = {item.key for item in items if item.key}
         rows, entries = [], []
@@ -232,7 +262,7 @@ def create_proposals(
                 data=_snapshot(item, key),
                 at=now,
                 prev_hash=None,
-                audit_key=engine.audit_key,
+                audit_key=intake.audit_key,
             )
             entries.append(entry)
             rows.append(
@@ -258,12 +288,12 @@ def create_proposals(
             )
             created.append(key)
         _insert(conn, rows, entries)
-        _enter_initial_state(engine, conn, rows, actor, now, definition)
+        _enter_initial_state(intake.effects, conn, rows, actor, now, definition)
     return created
 
 
 def _enter_initial_state(
-    engine: Engine,
+    effects: Sequence[TransitionEffect],
     conn: Connection,
     rows: list[dict[str, Any]],
     actor: str,
@@ -275,11 +305,9 @@ def _enter_initial_state(
     The creation is reported as an ``Applied`` with trigger ``create`` and an empty
     ``from_state``, in the same transaction as the new rows.
     """
-    if not rows or not engine.effects:
+    if not rows or not effects:
         return
-    keys = [r["key"] for r in rows]
-    stmt = select(proposals.c.key, proposals.c.id).where(proposals.c.key.in_(keys))
-    ids: dict[str, int] = {key: int(pid) for key, pid in conn.execute(stmt)}
+    ids = repo.proposal_ids(conn, [r["key"] for r in rows])
     applied = [
         Applied(
             key=r["key"],
@@ -298,12 +326,14 @@ def _enter_initial_state(
         )
         for r in rows
     ]
-    engine.run_effects(Batch(conn, applied, now))
+    batch = Batch(conn, applied, now)
+    for effect in effects:  # in their declared order, as Engine.run_effects runs them
+        effect(batch)
 
 
 def _insert(conn: Connection, rows: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(insert(proposals), rows)
+        repo.insert_proposals(conn, rows)
         history.append(conn, entries)
 
 
@@ -321,7 +351,7 @@ def _snapshot(item: ProposalInput, key: str) -> dict[str, Any]:
 
 
 def import_rows(
-    engine: Engine,
+    intake: Intake,
     rows: Iterable[tuple[int, Mapping[str, str]]],
     *,
     actor: str,
@@ -338,13 +368,13 @@ def import_rows(
     good: list[ProposalInput] = []
     bad: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
-    with engine.store.read() as conn:
-        existing = set(conn.execute(select(proposals.c.key)).scalars())
+    with intake.store.read() as conn:
+        existing = repo.proposal_keys(conn)
     for done, (line, row) in enumerate(rows):
         if progress is not None:
             progress(done, total)
         try:
-            item = validate(input_from_row(row), engine.directory)
+            item = validate(input_from_row(row), intake.directory)
         except InvalidInput as exc:
             bad.append((line, str(exc)))
             continue
@@ -358,7 +388,7 @@ def import_rows(
             good.append(item)
     if bad and not skip_invalid:
         raise ImportRejected(bad)
-    created = create_proposals(engine, good, actor=actor, now=now) if good else []
+    created = create_proposals(intake, good, actor=actor, now=now) if good else []
     if progress is not None:
         progress(len(good) + len(bad), len(good) + len(bad))
     return created, bad

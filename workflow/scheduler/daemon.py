@@ -1,6 +1,6 @@
 """``ruhrflow scheduler run``: APScheduler runs the sweeps; the truth stays in our tables.
 
-A ``BlockingScheduler`` in Europe/Berlin with a memory job store (nothing of APScheduler
+A ``BackgroundScheduler`` in Europe/Berlin with a memory job store (nothing of APScheduler
 is shared between processes, so several daemons may run against one PostgreSQL
 database: the sweep itself is safe to run concurrently). Jobs:
 
@@ -11,12 +11,20 @@ database: the sweep itself is safe to run concurrently). Jobs:
 Every job has an explicit ``misfire_grace_time``, ``coalesce=True`` (a backlog runs once)
 and ``max_instances=1``. SIGINT and SIGTERM stop the scheduler; a sweep in progress
 finishes its transaction first.
+
+The signal handler only raises a flag. It used to call ``scheduler.shutdown()`` itself, on
+the main thread, which at that moment could be inside APScheduler handing a job to the thread
+pool — holding the pool's (non-reentrant) lock that ``shutdown`` takes: the daemon then waited
+for itself forever after SIGTERM (seen under load in the README tour test; ``py-spy dump``
+showed ``shutdown`` inside ``submit``). So the scheduler runs on its own thread and the main
+thread, outside any handler, waits for the flag and shuts it down.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -68,19 +76,19 @@ def build_scheduler(
     digest_job: Callable[[], Any] | None = None,
     first_run: datetime | None = None,
 ) -> Any:
-    """A configured (not started) BlockingScheduler with the ruhrflow jobs.
+    """A configured (not started) BackgroundScheduler with the ruhrflow jobs.
 
     ``first_run`` (aware) makes the sweep start at once instead of after one interval.
     """
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.jobstores.memory import MemoryJobStore
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
     if options.digest_time.hour == 2:  # parse_local_time refuses it; a constructed one not
         raise ValueError("the digest must not run between 02:00 and 03:00 (clock changes)")
-    scheduler = BlockingScheduler(
+    scheduler = BackgroundScheduler(
         jobstores={"default": MemoryJobStore()},
         executors={"default": ThreadPoolExecutor(max_workers=3)},
         job_defaults={
@@ -130,19 +138,27 @@ def build_scheduler(
     return scheduler
 
 
+POLL_SECONDS = 0.2  # how soon the main thread sees a stop request
+
+
 def run_until_signalled(scheduler: Any) -> None:
-    """Start ``scheduler`` in the foreground until SIGINT or SIGTERM; then stop cleanly."""
+    """Run ``scheduler`` until SIGINT or SIGTERM; then stop it cleanly (running jobs finish).
+
+    The handlers only set a flag (see the module doc): no lock is taken inside a handler.
+    """
+    requested: list[int] = []
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s: stopping the scheduler", signal.Signals(signum).name)
-        # wait=False: we are inside a signal handler on the main thread; running jobs
-        # finish on their worker threads, which the interpreter joins before exiting.
-        scheduler.shutdown(wait=False)
+        requested.append(signum)  # list.append takes no lock that the main thread may hold
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        log.info("scheduler started: jobs %s", ", ".join(j.id for j in scheduler.get_jobs()))
         scheduler.start()
+        log.info("scheduler started: jobs %s", ", ".join(j.id for j in scheduler.get_jobs()))
+        while not requested:
+            _time.sleep(POLL_SECONDS)
+        log.info("received %s: stopping the scheduler", signal.Signals(requested[0]).name)
+        scheduler.shutdown(wait=True)  # a running sweep or delivery finishes its transaction
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from notifications.delivery import deliver, transport_from_settings
+from notifications.delivery import Delivery, deliver, transport_from_settings
 from notifications.digest import digest_due, make_digests
 from notifications.events import Notifier
 from workflow.deadlines.sweep import sweep
@@ -64,13 +64,18 @@ def scheduler_hooks(
         nonlocal transport
         if transport is None:
             transport = transport_from_settings(runtime.settings)
-        return deliver(runtime, transport, now_of(), limit=delivery_batch)
+        delivery = Delivery.from_settings(
+            runtime.settings, runtime.store, runtime.engine.append_event
+        )
+        return deliver(delivery, transport, now_of(), limit=delivery_batch)
 
     def weekly_digest() -> Any:
         now = now_of()
         if not digest_due(now, day, at):
             return None
-        return make_digests(runtime.store, runtime.engine.machines, notifier, now)
+        return make_digests(
+            runtime.store, runtime.engine.machines, notifier.directory, now, domain=notifier.domain
+        )
 
     return SchedulerHooks(
         on_rung=notifier.on_rung, deliver_outbox=deliver_outbox, weekly_digest=weekly_digest
@@ -107,7 +112,9 @@ def tick(
 
     late_after, batch = scheduler_settings(runtime)
     result = sweep(
-        runtime.engine,
+        runtime.store,
+        runtime.engine.machines,
+        runtime.engine.append_event,
         now,
         on_rung=hooks.on_rung,
         late_after=late_after,

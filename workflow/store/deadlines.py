@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
 
 from workflow.process.deadline_rules import CLOSED, MET, OPEN
 from workflow.store.direct import CHUNK, Direct
@@ -202,3 +202,12 @@ def series_of(conn: Connection, deadline_id: int) -> int:
     """
     found = _SERIES.all(conn, {"deadline_id": deadline_id})
     return deadline_id if not found else int(found[0][0])
+
+
+_BY_ID = select(deadlines.c.id, deadlines.c.kind, deadlines.c.due_at, deadlines.c.sequence)
+
+
+def deadline_by_id(conn: Connection, deadline_id: int) -> RowMapping:
+    """id, kind, due_at and sequence of one deadline (open or not); it must exist
+    (``NoResultFound`` otherwise)."""
+    return conn.execute(_BY_ID.where(deadlines.c.id == deadline_id)).mappings().one()

@@ -6,11 +6,21 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from workflow.store.direct import CHUNK as _CHUNK
 from workflow.store.direct import Direct
-from workflow.store.schema import actor_refs, definitions, history, proposals
+from workflow.store.schema import actor_refs, definitions, funding, history, proposals, statements
 
 # Built once: a statement constructed per call costs its construction and its cache key
 # on every transition (a measurable share of a single advance, see bench/).
@@ -49,6 +59,33 @@ def load_proposals(
         rows.extend(conn.execute(base.where(proposals.c.key.in_(chunk))).mappings())
     rows.sort(key=lambda r: r["id"])
     return rows
+
+
+def proposal_keys(conn: Connection) -> set[str]:
+    """The key of every proposal."""
+    return set(conn.execute(select(proposals.c.key)).scalars())
+
+
+def proposal_ids(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
+    """The id of each proposal among ``keys`` (one query: the keys of one import)."""
+    stmt = select(proposals.c.key, proposals.c.id).where(proposals.c.key.in_(keys))
+    return {key: int(pid) for key, pid in conn.execute(stmt)}
+
+
+def insert_proposals(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert new proposal rows (one executemany)."""
+    conn.execute(insert(proposals), list(rows))
+
+
+def insert_statement(conn: Connection, **values: Any) -> None:
+    """Insert one statement of a party (proposal_id, party, party_group, position, text,
+    received_at)."""
+    conn.execute(insert(statements).values(**values))
+
+
+def insert_funding(conn: Connection, **values: Any) -> None:
+    """Insert one funding line (proposal_id, source, amount, year, status, recorded_at)."""
+    conn.execute(insert(funding).values(**values))
 
 
 def load_proposal(conn: Connection, key: str) -> RowMapping | None:
@@ -97,6 +134,31 @@ def insert_history(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         _INSERT_HISTORY_DIRECT.executemany(conn, rows)
 
 
+# pg_advisory_xact_lock key of the system chain ("rf@s" as an integer).
+_SYSTEM_CHAIN_LOCK = 0x72664073
+
+
+def lock_system_chain(conn: Connection) -> None:
+    """Serialise appends to the system chain until the caller's transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock (the system chain has no row to lock).
+    SQLite: nothing to do, its write transaction (``BEGIN IMMEDIATE``) admits one writer.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SYSTEM_CHAIN_LOCK})
+
+
+def chain_tail(conn: Connection, chain: str) -> tuple[int, str] | None:
+    """(seq, hash) of the newest entry of ``chain``, or None when it has none."""
+    last = conn.execute(
+        select(history.c.seq, history.c.hash)
+        .where(history.c.chain == chain)
+        .order_by(history.c.seq.desc())
+        .limit(1)
+    ).first()
+    return None if last is None else (int(last.seq), str(last.hash))
+
+
 def last_entry(conn: Connection, chain: str) -> RowMapping | None:
     """The newest history entry of a chain, with the actor id behind its ref."""
     stmt = (
@@ -128,6 +190,27 @@ def create_actor_ref(conn: Connection, actor_id: str, now: datetime) -> str:
     ref = commitment(salt, actor_id)
     conn.execute(insert(actor_refs).values(ref=ref, actor_id=actor_id, created_at=now, salt=salt))
     return ref
+
+
+def current_refs(conn: Connection, actor_id: str) -> list[str]:
+    """Every ref of ``actor_id`` not pseudonymised yet."""
+    return list(
+        conn.execute(
+            select(actor_refs.c.ref).where(
+                actor_refs.c.actor_id == actor_id, actor_refs.c.pseudonymised_at.is_(None)
+            )
+        ).scalars()
+    )
+
+
+def pseudonymise_refs(conn: Connection, refs: Sequence[str], pseudonym: str, now: datetime) -> None:
+    """Put ``pseudonym`` behind ``refs``, mark them pseudonymised at ``now`` and drop their
+    salts (their commitments can no longer be opened)."""
+    conn.execute(
+        update(actor_refs)
+        .where(actor_refs.c.ref.in_(refs))
+        .values(actor_id=pseudonym, pseudonymised_at=now, salt=None)
+    )
 
 
 def actor_ids(conn: Connection, refs: Iterable[str]) -> dict[str, str]:

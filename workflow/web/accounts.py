@@ -55,6 +55,7 @@ class Account:
     created_at: datetime
     updated_at: datetime
     last_login_at: datetime | None
+    password: bool = True  # False: made by an SSO login, no password login possible
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe."""
@@ -62,6 +63,7 @@ class Account:
             "actor": self.actor,
             "role": self.role,
             "disabled": self.disabled,
+            "password": self.password,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
             "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
@@ -140,6 +142,7 @@ def list_accounts(store: Store, directory: Directory) -> list[Account]:
                 created_at=r["created_at"],
                 updated_at=r["updated_at"],
                 last_login_at=r["last_login_at"],
+                password=r["password_hash"] != NO_PASSWORD,
             )
             for r in rows
         ]
