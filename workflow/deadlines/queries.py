@@ -24,6 +24,7 @@ def list_open_deadlines(
     lead: str | None = None,
     key: str | None = None,
     limit: int | None = None,
+    offset: int = 0,
     rungs: bool = True,
 ) -> list[dict[str, Any]]:
     """Open deadlines (of the proposals' current states), soonest first, as plain rows.
@@ -67,6 +68,8 @@ def list_open_deadlines(
         stmt = stmt.where(or_(*windows))
     if limit is not None:
         stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
     return _rows(store, machines, stmt, now, rungs=rungs)
 
 

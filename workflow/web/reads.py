@@ -245,6 +245,7 @@ def open_deadlines(
     lead: str | None = None,
     key: str | None = None,
     limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Open deadlines (``ruhrflow deadlines``): overdue first, then due soonest (soonest
     first is both: an overdue deadline was due before any that is not). Without the next
@@ -252,7 +253,14 @@ def open_deadlines(
     from workflow.deadlines.queries import list_open_deadlines
 
     return list_open_deadlines(
-        runtime.store, runtime.engine.machines, now, lead=lead, key=key, limit=limit, rungs=False
+        runtime.store,
+        runtime.engine.machines,
+        now,
+        lead=lead,
+        key=key,
+        limit=limit,
+        offset=offset,
+        rungs=False,
     )
 
 

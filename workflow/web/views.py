@@ -41,7 +41,7 @@ from workflow.web.api import status_of
 from workflow.web.state import web
 
 log = logging.getLogger("workflow.web")
-WORKLIST_ROWS = 200  # the worklist shows the first of the open deadlines, not all of them
+WORKLIST_ROWS = 50  # open deadlines per worklist page (as the proposal list's PAGE_SIZE)
 bp = Blueprint("web", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -229,8 +229,16 @@ def worklist() -> str:
     w = web()
     who = w.runtime.directory.actor(g.actor)
     lead = who.ministry if who.role == "ministry" else None
-    # one row more than shown says whether there are more, without counting them all
-    rows = reads.open_deadlines(w.runtime, w.now(), lead=lead, limit=WORKLIST_ROWS + 1)
+    page_text = request.args.get("page", "")
+    page = max(1, int(page_text)) if page_text.isdigit() else 1
+    # one row more than shown says whether there is a next page, without counting them all
+    rows = reads.open_deadlines(
+        w.runtime,
+        w.now(),
+        lead=lead,
+        limit=WORKLIST_ROWS + 1,
+        offset=(page - 1) * WORKLIST_ROWS,
+    )
     href = proposal_href_builder()
     states = w.definition.states
     shown = [
@@ -245,7 +253,13 @@ def worklist() -> str:
         )
         for r in rows[:WORKLIST_ROWS]
     ]
-    return render_template("worklist.html", rows=shown, more=len(rows) > WORKLIST_ROWS)
+    return render_template(
+        "worklist.html",
+        rows=shown,
+        page=page,
+        first=(page - 1) * WORKLIST_ROWS + 1,
+        more=len(rows) > WORKLIST_ROWS,
+    )
 
 
 class ListRow(NamedTuple):

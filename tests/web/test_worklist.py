@@ -1,0 +1,53 @@
+"""The worklist comes in pages of open deadlines, overdue first, then due soonest; the pages
+together list every open deadline once, in the order ``ruhrflow deadlines`` gives."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from flask import Flask
+from web_fixtures import login
+
+from workflow import Runtime
+from workflow.web import reads, views
+
+
+def _keys(html: str) -> list[str]:
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in html else ""
+    return re.findall(r'<a href="/proposals/([^"]+)">', body)
+
+
+def test_the_pages_together_list_every_open_deadline_in_order(
+    app: Flask, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given more open deadlines than a page holds (two per page here)
+    expected = [r["key"] for r in reads.open_deadlines(runtime, datetime.now(UTC))]
+    assert len(expected) >= 3, "the fixture has deadlines on several proposals"
+    monkeypatch.setattr(views, "WORKLIST_ROWS", 2)
+    b = login(app, "koordination")
+    # when the coordinator follows the next-page links
+    seen: list[str] = []
+    url: str | None = "/worklist"
+    pages = 0
+    while url is not None:
+        html = b.client.get(url).get_data(as_text=True)
+        pages += 1
+        rows = _keys(html)
+        assert 0 < len(rows) <= 2
+        seen += rows
+        found = re.search(r'<a href="([^"]+)" rel="next">', html)
+        url = found.group(1).replace("&amp;", "&") if found else None
+        assert pages < 10
+    # then every deadline came once, in the order of `ruhrflow deadlines`
+    assert seen == expected
+    assert pages == (len(expected) + 1) // 2
+    assert 'rel="prev"' in html and "Seite" in html
+
+
+def test_a_ministry_sees_only_its_own_deadlines(app: Flask, runtime: Runtime) -> None:
+    mine = [r["key"] for r in reads.open_deadlines(runtime, datetime.now(UTC), lead="IM")]
+    b = login(app, "im")
+    assert _keys(b.client.get("/worklist").get_data(as_text=True)) == mine
+    assert mine and all(k == "RK-03-02" for k in mine)
