@@ -195,6 +195,7 @@ def openapi() -> Response:
             ("handlungsfeld", "integer"),
             ("themenforum", "integer"),
             ("q", "string"),
+            ("definition_version", "integer"),
         )
     ]
     paging = [

@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select
 
 from workflow import Runtime
 from workflow.app.reads import history_rows, show_detail, trigger_rows
-from workflow.store.schema import outbox, proposals
+from workflow.store.schema import definitions, outbox, proposals
 
 SORTS = {
     "key": "Schlüssel",
@@ -40,6 +40,7 @@ class ListQuery:
     themenforum: int | None = None
     lead: str | None = None
     q: str | None = None
+    definition_version: int | None = None
     sort: str = "key"
     descending: bool = False
     page: int = 1
@@ -63,6 +64,7 @@ class ListQuery:
             themenforum=number("themenforum"),
             lead=text("lead"),
             q=text("q"),
+            definition_version=number("definition_version"),
             sort=sort if sort in SORTS else "key",
             descending=args.get("order") == "desc",
             page=max(1, number("page") or 1),
@@ -76,6 +78,7 @@ class ListQuery:
             "themenforum": self.themenforum,
             "lead": self.lead,
             "q": self.q,
+            "definition_version": self.definition_version,
             "sort": None if self.sort == "key" else self.sort,
             "order": "desc" if self.descending else None,
             "page": None if self.page == 1 else self.page,
@@ -126,6 +129,13 @@ def _conditions(query: ListQuery) -> list[Any]:
         found.append(c.themenforum == query.themenforum)
     if query.lead is not None:
         found.append(c.lead == query.lead)
+    if query.definition_version is not None:
+        # a version of the process definition (migrations move proposals between them)
+        found.append(
+            c.definition_id.in_(
+                select(definitions.c.id).where(definitions.c.version == query.definition_version)
+            )
+        )
     if query.q:
         needle = query.q.lower()
         found.append(
