@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from support import Cli
 from web_fixtures import login
 
 from workflow import Runtime
-from workflow.app.reads import history_rows, list_rows, show_detail, trigger_rows
+from workflow.app.machine import machine_row, zulu
+from workflow.app.reads import history_rows, list_rows, trigger_rows
 from workflow.web import accounts
 
 
@@ -28,23 +30,33 @@ def test_without_login_every_endpoint_is_401(app: Flask) -> None:
         assert response.get_json() == {"error": "not logged in"}
 
 
-def test_the_list_and_show_are_the_clis_json(app: Flask, runtime: Runtime) -> None:
+def test_the_list_and_show_are_the_clis_json(
+    app: Flask, runtime: Runtime, database_url: str
+) -> None:
+    # the API answers what `ruhrflow … --format json` prints, byte for byte once parsed:
+    # the same fields, times RFC 3339 with Z, amounts as decimal strings
+    cli = Cli(database_url)
     h = bearer(runtime, "pruefung")
     client = app.test_client()
-    assert client.get("/api/proposals", headers=h).get_json() == list_rows(runtime)
+    listed = client.get("/api/proposals", headers=h).get_json()
+    assert listed == cli.json("proposal", "list", actor=None)
+    assert listed[0]["cost_estimate"].endswith(".00") and listed[0]["updated_at"].endswith("Z")
     vm = client.get("/api/proposals?lead=VM&q=bahn", headers=h).get_json()
     assert [r["key"] for r in vm] == ["RK-03-04"]
     got = client.get("/api/proposals/RK-03-01", headers=h).get_json()
-    assert got == show_detail(runtime, "RK-03-01")
+    assert got == cli.json("proposal", "show", "RK-03-01", actor=None)
     history = client.get("/api/proposals/RK-03-01/history", headers=h).get_json()
-    assert history == history_rows(runtime, "RK-03-01")
+    assert history == cli.json("history", "RK-03-01", actor=None)
+    assert history[0]["at"].endswith("Z")
 
 
 def test_triggers_are_the_callers(app: Flask, runtime: Runtime) -> None:
     h = bearer(runtime, "koordination")
     got = app.test_client().get("/api/proposals/RK-03-03/triggers", headers=h).get_json()
-    expected = trigger_rows(
-        runtime.engine.triggers("RK-03-03", actor="koordination", now=datetime.now(UTC))
+    expected = zulu(
+        trigger_rows(
+            runtime.engine.triggers("RK-03-03", actor="koordination", now=datetime.now(UTC))
+        )
     )
     assert got == expected
 
@@ -149,7 +161,7 @@ def _follow(client: Any, path: str, headers: dict[str, str]) -> tuple[list[Any],
 def test_the_list_comes_in_pages_linked_by_a_next_header(app: Flask, runtime: Runtime) -> None:
     # given a token and the whole list as the CLI prints it
     h = bearer(runtime, "pruefung")
-    everything = list_rows(runtime)
+    everything = [machine_row(r) for r in list_rows(runtime)]
     assert len(everything) > 3
     client = app.test_client()
     # when the list is read three rows at a time, following the next links
@@ -172,7 +184,7 @@ def test_the_default_page_is_100_rows_and_at_most_1000(
 
     h = bearer(runtime, "pruefung")
     client = app.test_client()
-    everything = list_rows(runtime)
+    everything = [machine_row(r) for r in list_rows(runtime)]
     # a page as large as the whole list has no next link
     response = client.get("/api/proposals", headers=h)
     assert response.get_json() == everything and "Link" not in response.headers

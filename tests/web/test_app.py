@@ -463,10 +463,11 @@ def test_a_long_list_counts_only_a_little_past_the_page(
 
 
 def test_the_downloads_are_the_whole_list(app: Flask, runtime: Runtime) -> None:
+    from workflow.app.machine import machine_row
     from workflow.app.reads import list_rows
 
     b = login(app, "koordination")
-    everything = list_rows(runtime)
+    everything = [machine_row(r) for r in list_rows(runtime)]  # as `proposal list --format json`
     response = b.client.get("/proposals?format=json")
     assert response.is_streamed
     assert response.get_json() == everything

@@ -30,6 +30,8 @@ HISTORY_FIELDS = [
     Field("comment", "COMMENT"),
     Field("data", "DATA", "json", table=False),
     Field("hash", "HASH", table=False),
+    # the database's own time of the insert (migration 0006; empty for older entries)
+    Field("recorded_at", "RECORDED", "time", table=False),
 ]
 
 

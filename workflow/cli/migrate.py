@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from workflow.app.machine import rfc3339
 from workflow.cli.context import CliContext, obj
 from workflow.cli.groups import HelpGroup
-from workflow.cli.output import emit_json, emit_rows, local_time, rfc3339
+from workflow.cli.output import emit_json, emit_rows, local_time
 
 if TYPE_CHECKING:
     from workflow.engine.migration import MigrationItem, MigrationPlan

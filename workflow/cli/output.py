@@ -16,18 +16,24 @@ A listing declares its :class:`Field` s once; the formats then agree by construc
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import click
 
+from workflow.app.machine import (
+    _as_datetime,
+    _decimal,
+    json_default,
+    machine_value,
+    zulu,
+)
 from workflow.process.vocabulary import BERLIN
 from workflow.spreadsheet import csv_writer
 
@@ -94,20 +100,6 @@ def listing_options(func: F) -> F:
 # ---- values ---------------------------------------------------------------------------------
 
 
-def _as_datetime(value: str | datetime) -> datetime:
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
-
-
-def rfc3339(value: str | datetime | None) -> str | None:
-    """A time as RFC 3339 in UTC with ``Z`` (microseconds only when there are any)."""
-    if value is None or value == "":
-        return None
-    dt = _as_datetime(value).astimezone(UTC)
-    spec = "%Y-%m-%dT%H:%M:%S.%fZ" if dt.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return dt.strftime(spec)
-
-
 def local_time(value: str | datetime | None) -> str:
     """An ISO time shown in Europe/Berlin, to the minute."""
     if value is None or value == "":
@@ -120,21 +112,6 @@ def german_time(value: str | datetime | None) -> str:
     if value is None or value == "":
         return ""
     return _as_datetime(value).astimezone(BERLIN).strftime("%d.%m.%Y %H:%M")
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
-
-
-def machine_amount(value: Any) -> str | None:
-    """An amount as an exact decimal string with two places: ``"2500000.00"``."""
-    amount = _decimal(value)
-    return None if amount is None else f"{amount:.2f}"
 
 
 def german_amount(value: Any, *, unit: str = " €") -> str:
@@ -155,23 +132,6 @@ def german_number(value: Any) -> str:
     if isinstance(value, float | Decimal):
         return f"{value:,.1f}".replace(",", "_").replace(".", ",").replace("_", ".")
     return str(value)
-
-
-def machine_value(value: Any, kind: str) -> Any:
-    """A field's value for JSON: times RFC 3339 ``Z``, amounts decimal strings."""
-    if kind == "time":
-        return rfc3339(value)
-    if kind == "amount":
-        return machine_amount(value)
-    if kind == "list":
-        return [] if value is None else list(value)
-    if isinstance(value, datetime):
-        return rfc3339(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return machine_amount(value)
-    return value
 
 
 def _csv_value(value: Any, kind: str, *, excel: bool) -> Any:
@@ -233,40 +193,12 @@ def _cell(value: Any) -> str:
     return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return rfc3339(value)
-    if isinstance(value, Decimal):
-        return machine_amount(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 # ---- writing --------------------------------------------------------------------------------
-
-
-_ISO_WITH_OFFSET = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})"
-)
-
-
-def _zulu(data: Any) -> Any:
-    """``data`` with every time (a datetime, or ISO text with an offset) as RFC 3339 ``Z``."""
-    if isinstance(data, dict):
-        return {k: _zulu(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_zulu(v) for v in data]
-    if isinstance(data, datetime) or (isinstance(data, str) and _ISO_WITH_OFFSET.fullmatch(data)):
-        return rfc3339(data)
-    return data
 
 
 def emit_json(data: Any) -> None:
     """Print ``data`` as indented JSON (UTF-8, umlauts kept; times RFC 3339 in UTC, ``Z``)."""
-    click.echo(json.dumps(_zulu(data), indent=2, ensure_ascii=False, default=_json_default))
+    click.echo(json.dumps(zulu(data), indent=2, ensure_ascii=False, default=json_default))
 
 
 @contextmanager
@@ -307,7 +239,7 @@ def emit_listing(
             out.write("[")
             for count, row in enumerate(rows, start=1):
                 doc = {f.key: machine_value(row.get(f.key), f.kind) for f in machine}
-                text = json.dumps(doc, indent=2, ensure_ascii=False, default=_json_default)
+                text = json.dumps(doc, indent=2, ensure_ascii=False, default=json_default)
                 out.write(("\n" if count == 1 else ",\n") + _indent(text))
             out.write("\n]\n" if count else "]\n")
         elif fmt == "csv":

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from workflow.app.machine import machine_detail
 from workflow.app.reads import list_rows, show_detail
 from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
@@ -18,9 +19,6 @@ from workflow.cli.output import (
     german_amount,
     listing_options,
     local_time,
-    machine_amount,
-    machine_value,
-    rfc3339,
     shown,
 )
 from workflow.cli.params import DigitRange
@@ -183,19 +181,9 @@ def show(ctx: click.Context, key: str, fmt: str) -> None:
     """Show one proposal with its statements and funding."""
     detail = show_detail(obj(ctx).runtime, key)
     if fmt == "json":
-        emit_json(_machine_detail(detail))
+        emit_json(machine_detail(detail))
         return
     _print_detail(detail)
-
-
-def _machine_detail(d: dict[str, Any]) -> dict[str, Any]:
-    """The detail with the listing's machine formats: amounts as strings, times with Z."""
-    out = {f.key: machine_value(d.get(f.key), f.kind) for f in LIST_FIELDS}
-    out.update({k: v for k, v in d.items() if k not in out})
-    out["funding_secured"] = machine_amount(d["funding_secured"])
-    out["statements"] = [{**s, "received_at": rfc3339(s["received_at"])} for s in d["statements"]]
-    out["funding"] = [{**f, "amount": machine_amount(f["amount"])} for f in d["funding"]]
-    return out
 
 
 def _print_detail(d: dict[str, Any]) -> None:

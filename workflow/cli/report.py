@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 
 import click
 
+from workflow.app.machine import machine_value
 from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
-from workflow.cli.output import Field, emit_json, emit_listing, listing_options, machine_value
+from workflow.cli.output import Field, emit_json, emit_listing, listing_options
 
 LEAD_TIME_FIELDS = [
     Field("level", "LEVEL"),

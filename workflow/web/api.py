@@ -23,6 +23,7 @@ from workflow import (
     UnknownProposal,
     WorkflowError,
 )
+from workflow.app.machine import machine_detail, machine_row, zulu
 from workflow.web import reads
 from workflow.web.state import web
 
@@ -101,7 +102,7 @@ def proposals() -> Response:
     limit = min(limit, MAX_LIMIT)
     query = reads.ListQuery.from_args(request.args)
     rows = reads.proposal_rows(web().runtime, query, offset=offset, limit=limit + 1)
-    response = jsonify(rows[:limit])
+    response = jsonify([machine_row(r) for r in rows[:limit]])
     if len(rows) > limit:
         args = request.args.to_dict()
         args.update(limit=str(limit), offset=str(offset + limit))
@@ -113,20 +114,20 @@ def proposals() -> Response:
 @bp.get("/proposals/<key>")
 @login_required
 def proposal(key: str) -> Response:
-    return jsonify(reads.detail(web().runtime, key))
+    return jsonify(machine_detail(reads.detail(web().runtime, key)))
 
 
 @bp.get("/proposals/<key>/triggers")
 @login_required
 def triggers(key: str) -> Response:
     w = web()
-    return jsonify(reads.triggers(w.runtime, key, g.actor, w.now()))
+    return jsonify(zulu(reads.triggers(w.runtime, key, g.actor, w.now())))
 
 
 @bp.get("/proposals/<key>/history")
 @login_required
 def history(key: str) -> Response:
-    return jsonify(reads.history(web().runtime, key))
+    return jsonify(zulu(reads.history(web().runtime, key)))
 
 
 @bp.post("/proposals/<key>/advance")
@@ -157,7 +158,7 @@ def advance(key: str) -> Response:
         fields=fields,
         expected_version=expected,
     )
-    return jsonify(reads.detail(w.runtime, key))
+    return jsonify(machine_detail(reads.detail(w.runtime, key)))
 
 
 def _error_response() -> dict[str, Any]:

@@ -32,6 +32,7 @@ from werkzeug.wrappers import Response
 
 from workflow import Applied, PermissionDenied, WorkflowError
 from workflow.access.policy import refusal
+from workflow.app.machine import machine_row
 from workflow.audit.checkpoint import recorded_checkpoints, take_checkpoint
 from workflow.audit.verify import last_verification, record_verification, verify_store
 from workflow.deadlines.queries import open_rungs_of
@@ -318,7 +319,7 @@ LIST_COLUMNS = ["key", "state", "handlungsfeld", "themenforum", "lead", "cost_es
 
 def _download(rows: Iterator[dict[str, Any]], fmt: str) -> Response:
     """The list as a file, streamed as it is read: a large list is never built in memory."""
-    chunks = _json_chunks(rows) if fmt == "json" else _csv_chunks(rows)
+    chunks = _json_chunks(machine_row(r) for r in rows) if fmt == "json" else _csv_chunks(rows)
     mimetype = "application/json" if fmt == "json" else "text/csv"
     response = Response(stream_with_context(chunks), mimetype=mimetype)
     response.headers["Content-Disposition"] = f"attachment; filename=vorschlaege.{fmt}"
