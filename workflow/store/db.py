@@ -14,6 +14,7 @@ single transition, see ``bench/``). So on SQLite a transaction is only what thes
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,7 +22,7 @@ from urllib.parse import unquote
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 
 from workflow.errors import InvalidInput, PermissionDenied, ReadOnlyDatabase, StoreUnavailable
 from workflow.store.direct import Direct
@@ -49,12 +50,43 @@ def make_engine(url: str, *, busy_timeout_seconds: float = 15.0) -> Engine:
         if parsed.drivername == "postgresql":  # plain postgresql:// means psycopg 3 here
             parsed = parsed.set(drivername="postgresql+psycopg")
         ms = int(busy_timeout_seconds * 1000)
-        return create_engine(
-            parsed,
-            pool_pre_ping=True,
-            connect_args={"options": f"-c lock_timeout={ms}", "connect_timeout": 10},
+        engine = create_engine(
+            parsed, connect_args={"options": f"-c lock_timeout={ms}", "connect_timeout": 10}
         )
+        _ping_when_idle(engine)
+        return engine
     raise InvalidInput(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
+
+
+IDLE_PING_SECONDS = 10.0
+"""A pooled PostgreSQL connection idle for longer is pinged before it is handed out."""
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> None:
+    """Ping a pooled connection before use only when it sat idle for ``idle_seconds``.
+
+    ``pool_pre_ping`` pings on every checkout: a round trip per transaction, and a web page
+    opens two (the account check, the page). A connection in steady use was just proven
+    alive; one that sat in the pool (a daemon between its jobs, a quiet web worker) is the
+    one a server restart or an idle timeout may have cut, and is pinged (SQLAlchemy's
+    custom pessimistic disconnect handling: raising DisconnectionError makes the pool
+    replace it). A connection cut while in steady use fails its next statement once, with
+    StoreUnavailable ("cannot use the database …"), and is replaced.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # fresh from connect, or in steady use
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_seconds: float, *, read_only: bool) -> None:
