@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from workflow.store.direct import Direct
 from workflow.store.schema import outbox, proposals
@@ -26,26 +26,34 @@ from workflow.store.schema import outbox, proposals
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 STATUSES = (PENDING, SENDING, SENT, FAILED)
 
-# Built once, the values come as parameters: building the statement per notice cost more
-# than running it.
-_INSERT_POSTGRESQL, _INSERT_SQLITE = (
-    insert(outbox)
-    .on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
-    .returning(outbox.c.id)
-    for insert in (postgresql.insert, sqlite.insert)
-)
-_INSERT_MANY_POSTGRESQL = postgresql.insert(outbox).on_conflict_do_nothing(
-    index_elements=[outbox.c.idempotency_key]
-)
-_INSERT_MANY_SQLITE = Direct(
-    sqlite.insert(outbox).on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
-)
+
+@cache
+def _inserts(dialect: str) -> tuple[Any, Any]:
+    """The INSERT … ON CONFLICT DO NOTHING of one row (returning its id) and of many rows.
+
+    Built once per dialect, the values come as parameters: building the statement per notice
+    cost more than running it. Each dialect's own ``insert`` is imported when that dialect is
+    first used: importing PostgreSQL's loads all of its drivers, which a command on SQLite
+    never needs (a twentieth of its start).
+    """
+    skip: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        skip = postgresql.insert(outbox)
+    else:
+        from sqlalchemy.dialects import sqlite
+
+        skip = sqlite.insert(outbox)
+    skip = skip.on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
+    many = skip if dialect == "postgresql" else Direct(skip)
+    return skip.returning(outbox.c.id), many
 
 
 def insert_notice(conn: Connection, row: Mapping[str, Any]) -> int | None:
     """Insert one outbox row; its id, or None when its idempotency key exists already."""
-    stmt = _INSERT_POSTGRESQL if conn.dialect.name == "postgresql" else _INSERT_SQLITE
-    new_id = conn.execute(stmt, dict(row)).scalar_one_or_none()
+    one, _ = _inserts(conn.dialect.name)
+    new_id = conn.execute(one, dict(row)).scalar_one_or_none()
     return None if new_id is None else int(new_id)
 
 
@@ -53,10 +61,11 @@ def insert_notices(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert outbox rows in one statement; keys that exist already are skipped."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
-        conn.execute(_INSERT_MANY_POSTGRESQL, list(rows))
+    _, many = _inserts(conn.dialect.name)
+    if isinstance(many, Direct):
+        many.executemany(conn, rows)
     else:
-        _INSERT_MANY_SQLITE.executemany(conn, rows)
+        conn.execute(many, list(rows))
 
 
 # --- delivery: claim and mark ------------------------------------------------------------------

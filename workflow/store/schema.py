@@ -81,7 +81,7 @@ class JSONType(TypeDecorator[Any]):
 Money = Numeric(16, 2)
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
 
-metadata = MetaData(
+_metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
         "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -93,7 +93,7 @@ metadata = MetaData(
 
 definitions = Table(
     "definitions",
-    metadata,
+    _metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(100), nullable=False),
     Column("version", Integer, nullable=False),
@@ -107,7 +107,7 @@ definitions = Table(
 # replace the person behind a ref without touching the (append-only, hashed) history.
 actor_refs = Table(
     "actor_refs",
-    metadata,
+    _metadata,
     Column("ref", String(32), primary_key=True),
     Column("actor_id", String(200), nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
@@ -121,7 +121,7 @@ actor_refs = Table(
 # that. Written only by an administrator (``ruhrflow db logins``); see workflow/access/logins.py.
 logins = Table(
     "logins",
-    metadata,
+    _metadata,
     Column("login", String(63), primary_key=True),
     Column("actor_id", String(200), nullable=False),
     # the actor's role and scope as the administrator's directory said at `db logins add`
@@ -137,7 +137,7 @@ logins = Table(
 
 proposals = Table(
     "proposals",
-    metadata,
+    _metadata,
     Column("id", Integer, primary_key=True),
     Column("key", String(40), nullable=False, unique=True),
     Column("title", Text, nullable=False),
@@ -160,7 +160,7 @@ proposals = Table(
 
 statements = Table(
     "statements",
-    metadata,
+    _metadata,
     Column("id", Integer, primary_key=True),
     Column("proposal_id", ForeignKey("proposals.id"), nullable=False, index=True),
     Column("party", String(200), nullable=False),
@@ -172,7 +172,7 @@ statements = Table(
 
 funding = Table(
     "funding",
-    metadata,
+    _metadata,
     Column("id", Integer, primary_key=True),
     Column("proposal_id", ForeignKey("proposals.id"), nullable=False, index=True),
     Column("source", String(20), nullable=False),
@@ -184,7 +184,7 @@ funding = Table(
 
 history = Table(
     "history",
-    metadata,
+    _metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("chain", String(40), nullable=False),
     Column("seq", Integer, nullable=False),
@@ -206,7 +206,7 @@ history = Table(
 
 deadlines = Table(
     "deadlines",
-    metadata,
+    _metadata,
     Column("id", Integer, primary_key=True),
     Column("proposal_id", ForeignKey("proposals.id"), nullable=False),
     Column("kind", String(40), nullable=False),
@@ -231,7 +231,7 @@ deadlines = Table(
 
 deadline_rungs = Table(
     "deadline_rungs",
-    metadata,
+    _metadata,
     Column("id", Integer, primary_key=True),
     Column("deadline_id", ForeignKey("deadlines.id"), nullable=False, index=True),
     Column("rung", String(40), nullable=False),
@@ -242,18 +242,12 @@ deadline_rungs = Table(
     Column("cancelled_at", UTCDateTime, nullable=True),
     # Each rung of a deadline exists once, so firing it is an UPDATE of one row.
     Index("ux_deadline_rungs_deadline_id_rung", "deadline_id", "rung", unique=True),
-    # The sweep asks only for pending rungs: its cost follows what is due, not the table.
-    Index(
-        "ix_deadline_rungs_due",
-        "fire_at",
-        sqlite_where=text("fired_at IS NULL AND cancelled_at IS NULL"),
-        postgresql_where=text("fired_at IS NULL AND cancelled_at IS NULL"),
-    ),
+    # ix_deadline_rungs_due: see _partial_indexes below
 )
 
 outbox = Table(
     "outbox",
-    metadata,
+    _metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("idempotency_key", String(200), nullable=False, unique=True),
     Column("proposal_id", ForeignKey("proposals.id"), nullable=True, index=True),
@@ -286,7 +280,7 @@ Index("ix_proposals_state_key", proposals.c.state, proposals.c.key)
 
 web_accounts = Table(
     "web_accounts",
-    metadata,
+    _metadata,
     # A local login bound to a directory actor; the password is an argon2id hash.
     Column("actor_id", String(64), primary_key=True),
     Column("password_hash", Text, nullable=False),
@@ -301,7 +295,7 @@ web_accounts = Table(
 
 web_tokens = Table(
     "web_tokens",
-    metadata,
+    _metadata,
     # API tokens: only the SHA-256 of the token is kept, the token is shown once.
     Column("id", Integer, primary_key=True),
     Column("actor_id", ForeignKey("web_accounts.actor_id"), nullable=False, index=True),
@@ -313,7 +307,7 @@ web_tokens = Table(
 
 web_login_throttle = Table(
     "web_login_throttle",
-    metadata,
+    _metadata,
     # Failed logins per user name (known or not), shared by every app process.
     Column("username", String(200), primary_key=True),
     Column("failures", Integer, nullable=False),
@@ -323,7 +317,7 @@ web_login_throttle = Table(
 
 web_secrets = Table(
     "web_secrets",
-    metadata,
+    _metadata,
     # The per-installation session signing key when RUHRFLOW_WEB_SECRET is not set.
     Column("name", String(40), primary_key=True),
     Column("value", Text, nullable=False),
@@ -335,8 +329,36 @@ web_secrets = Table(
 # (a demo and production, a test copy) never give the same ids (notifications/mail/addresses.py).
 installation = Table(
     "installation",
-    metadata,
+    _metadata,
     Column("id", SmallInteger, primary_key=True, autoincrement=False),
     Column("installation_id", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+
+# --- partial indexes, declared when the whole schema is asked for ---------------------------
+#
+# A partial index needs ``postgresql_where=``, and SQLAlchemy checks such an argument by
+# loading the PostgreSQL dialect with all of its drivers (asyncio among them): a twentieth of
+# every command's start on SQLite. No query needs the Index object, only the migrations'
+# comparison and the DDL do, and they all reach the schema through ``metadata`` — so the
+# module gives ``metadata`` out through ``__getattr__`` and declares these indexes then.
+
+
+def _partial_indexes() -> None:
+    # The sweep asks only for pending rungs: its cost follows what is due, not the table.
+    Index(
+        "ix_deadline_rungs_due",
+        deadline_rungs.c.fire_at,
+        sqlite_where=text("fired_at IS NULL AND cancelled_at IS NULL"),
+        postgresql_where=text("fired_at IS NULL AND cancelled_at IS NULL"),
+    )
+
+
+def __getattr__(name: str) -> MetaData:
+    """``metadata``: every table with every index (see the note above)."""
+    if name != "metadata":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if not any(ix.name == "ix_deadline_rungs_due" for ix in deadline_rungs.indexes):
+        _partial_indexes()
+    return _metadata
