@@ -485,8 +485,10 @@ def action(key: str, trigger: str) -> Any:
         version = int(request.form.get("expected_version", ""))
     except ValueError:
         return form(["Die Version des Vorschlags fehlt."], 400)
-    try:
-        applied = w.runtime.engine.advance(
+    return _acted(
+        key,
+        form,
+        lambda: w.runtime.engine.advance(
             key,
             trigger,
             actor=g.actor,
@@ -494,13 +496,8 @@ def action(key: str, trigger: str) -> Any:
             comment=comment,
             fields=fields,
             expected_version=version,
-        )
-    except WorkflowError as exc:
-        if status_of(exc) == 403:
-            log.warning("refused: %s", exc)
-        return form([str(exc)], status_of(exc))
-    flash(_done_message(applied))
-    return redirect(url_for("web.proposal_page", key=key), code=303)
+        ),
+    )
 
 
 SOURCE_LABELS = {
@@ -555,13 +552,15 @@ def funding(key: str) -> Any:
         return form([])
     from workflow.engine.intake import parse_amount
 
-    try:
-        if source not in SOURCE_LABELS:
-            return form(["Bitte eine Quelle auswählen."], 400)
-        year = int(year_text) if year_text.isdigit() else 0
-        if not 2000 <= year <= 2100:
-            return form(["Das Jahr muss zwischen 2000 und 2100 liegen."], 400)
-        applied = w.runtime.engine.add_funding(
+    if source not in SOURCE_LABELS:
+        return form(["Bitte eine Quelle auswählen."], 400)
+    year = int(year_text) if year_text.isdigit() else 0
+    if not 2000 <= year <= 2100:
+        return form(["Das Jahr muss zwischen 2000 und 2100 liegen."], 400)
+    return _acted(
+        key,
+        form,
+        lambda: w.runtime.engine.add_funding(
             key,
             source=source,
             amount=parse_amount(_euros(amount)),
@@ -569,13 +568,8 @@ def funding(key: str) -> Any:
             secured=secured,
             actor=g.actor,
             now=w.now(),
-        )
-    except WorkflowError as exc:
-        if status_of(exc) == 403:
-            log.warning("refused: %s", exc)
-        return form([str(exc)], status_of(exc))
-    flash(_done_message(applied))
-    return redirect(url_for("web.proposal_page", key=key), code=303)
+        ),
+    )
 
 
 GROUP_LABELS = {
@@ -623,8 +617,10 @@ def statement(key: str) -> Any:
         return form([])
     if not party:
         return form(["Bitte angeben, wer Stellung genommen hat."], 400)
-    try:
-        applied = w.runtime.engine.record_statement(
+    return _acted(
+        key,
+        form,
+        lambda: w.runtime.engine.record_statement(
             key,
             party=party,
             group=group,
@@ -632,7 +628,15 @@ def statement(key: str) -> Any:
             text=text,
             actor=g.actor,
             now=w.now(),
-        )
+        ),
+    )
+
+
+def _acted(key: str, form: Callable[[list[str], int], Any], act: Callable[[], Applied]) -> Any:
+    """Do ``act`` (one engine call); on success a message and back to the proposal's page, on
+    a refusal the form again with the reason and its status (403s are logged)."""
+    try:
+        applied = act()
     except WorkflowError as exc:
         if status_of(exc) == 403:
             log.warning("refused: %s", exc)
