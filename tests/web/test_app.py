@@ -339,14 +339,6 @@ def test_the_list_filters_searches_pages_and_downloads(app: Flask) -> None:
     assert [r["key"] for r in rows] == ["RK-03-01", "RK-03-04"]
 
 
-def test_the_worklist_puts_overdue_first(app: Flask) -> None:
-    b = login(app, "koordination")
-    html = b.client.get("/worklist").get_data(as_text=True)
-    assert "Arbeitsliste" in html
-    if "überfällig" in html and "offen</td>" in html:
-        assert html.index("überfällig") < html.index("offen</td>")
-
-
 def test_bulk_preview_then_partial_apply(app: Flask, runtime: Runtime) -> None:
     b = login(app, "koordination")
     form = {"state": "proposed", "trigger": "admit", "field_decision_date": "2019-11-05"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -51,3 +52,32 @@ def test_a_ministry_sees_only_its_own_deadlines(app: Flask, runtime: Runtime) ->
     b = login(app, "im")
     assert _keys(b.client.get("/worklist").get_data(as_text=True)) == mine
     assert mine and all(k == "RK-03-02" for k in mine)
+
+
+def test_overdue_deadlines_come_first_and_are_marked(
+    runtime: Runtime, settings: Any, fast_hashes: None
+) -> None:
+    # given the round (a consultation due in three weeks, progress reports in a quarter) seen
+    # by an app whose clock stands 30 days ahead: the consultation is overdue, the rest not
+    from datetime import timedelta
+
+    from web_fixtures import ACCOUNTS, PASSWORD, build_round
+
+    from workflow.web import accounts
+    from workflow.web.app import create_app
+
+    build_round(runtime)
+    later = datetime.now(UTC) + timedelta(days=30)
+    for actor in ACCOUNTS:
+        accounts.set_password(runtime.store, runtime.directory, actor, PASSWORD, later)
+    app = create_app(settings, runtime=runtime, clock=lambda: later)
+    app.config["TESTING"] = True
+    rows = reads.open_deadlines(runtime, later)
+    assert any(r["overdue"] for r in rows) and not all(r["overdue"] for r in rows)
+    # when the coordinator opens the worklist
+    html = login(app, "koordination").client.get("/worklist").get_data(as_text=True)
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    marks = re.findall(r"<td>(<strong>überfällig</strong>|offen)</td>", body)
+    # then the overdue ones lead, each marked, and the open ones follow
+    overdue = sum(r["overdue"] for r in rows)
+    assert marks == ["<strong>überfällig</strong>"] * overdue + ["offen"] * (len(rows) - overdue)
