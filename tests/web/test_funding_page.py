@@ -78,3 +78,16 @@ def test_funding_without_the_csrf_token_is_refused(app: Flask, runtime: Runtime)
     )
     assert response.status_code == 400
     assert show_detail(runtime, "RK-03-02")["funding"] == before
+
+
+def test_german_amounts_mean_what_a_german_reader_means(app: Flask, runtime: Runtime) -> None:
+    # "250.000" in a German form is a quarter of a million, not 250 euros
+    from workflow.web.views import _euros
+
+    assert _euros("250.000") == "250000"
+    assert _euros("1.250.000,50 €") == "1250000.50"
+    assert _euros("250000") == "250000" and _euros("1250.5") == "1250.5"
+    b = login(app, "im")
+    b.post("/proposals/RK-03-02/funding", {"source": "bund", "amount": "250.000", "year": "2022"})
+    (line,) = [f for f in show_detail(runtime, "RK-03-02")["funding"] if f["year"] == 2022]
+    assert Decimal(str(line["amount"])) == Decimal("250000")

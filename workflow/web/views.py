@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, time
 from functools import wraps
@@ -521,7 +522,8 @@ def _may(action: str, detail: Mapping[str, Any]) -> bool:
 def _euros(text: str) -> str:
     """A German amount as typed (``250.000,50``) in the form the engine parses (``250000.50``)."""
     text = text.replace(" ", "").replace("€", "")
-    if "," in text:
+    if "," in text or re.fullmatch(r"\d{1,3}(\.\d{3})+", text):
+        # a German form: the dots group thousands (250.000 is a quarter of a million)
         text = text.replace(".", "").replace(",", ".")
     return text
 
