@@ -15,6 +15,7 @@ from sqlalchemy import Connection, create_engine
 
 from notifications.delivery import Delivery
 from workflow.app.runtime import Runtime
+from workflow.audit.pseudonymise import Pseudonymised, pseudonymise
 from workflow.cli.main import cli
 from workflow.engine.engine import Engine
 from workflow.engine.intake import Intake, ProposalInput, create_proposals
@@ -84,6 +85,21 @@ def add_proposal(
         now=now,
     )
     return created
+
+
+def erase(
+    engine: Engine, actor_id: str, *, now: datetime, by: str = "koordination"
+) -> Pseudonymised:
+    """``ruhrflow audit pseudonymise ACTOR`` on ``engine``'s store, directory, refs and key."""
+    return pseudonymise(
+        engine.store,
+        engine.directory,
+        engine.refs,
+        actor_id,
+        by=by,
+        now=now,
+        audit_key=engine.audit_key,
+    )
 
 
 def prepare(engine: Engine, key: str, trigger: str, now: datetime) -> None:

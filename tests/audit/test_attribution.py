@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import NOW
 from sqlalchemy import insert, select, text, update
-from support import add_proposal, walk_to
+from support import add_proposal, erase, walk_to
 
-from workflow.audit import pseudonymise, verify_store
+from workflow.audit import verify_store
 from workflow.cli.main import cli
 from workflow.engine.engine import Engine
 from workflow.store.attribution import attribution_problem, commitment, is_committed
@@ -121,15 +121,7 @@ def test_after_an_erasure_the_export_verifies_and_names_nobody(
     engine: Engine, walked: str, database_url: str, tmp_path: Path
 ) -> None:
     # given the lead ministry "im" erased (GDPR)
-    done = pseudonymise(
-        engine.store,
-        engine.directory,
-        engine.refs,
-        "im",
-        by="koordination",
-        now=LATER,
-        audit_key=engine.audit_key,
-    )
+    done = erase(engine, "im", now=LATER)
     # when the history is exported and verified
     path = export(database_url, tmp_path / "history.jsonl")
     result = ruhrflow(database_url, "audit", "verify", "--file", str(path))

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from conftest import NOW
 from sqlalchemy import select
-from support import add_proposal, walk_to
+from support import add_proposal, erase, walk_to
 
-from workflow.audit import pseudonymise, verify_store
+from workflow.audit import verify_store
 from workflow.audit.log import audit_log
 from workflow.engine.engine import Engine
 from workflow.errors import InvalidInput, PermissionDenied
@@ -30,15 +30,7 @@ def test_pseudonymisation_keeps_history_and_verify_green(engine: Engine) -> None
     walk_to(engine, key, "completed", NOW)
     before = _all_history(engine)
     # when the coordination office pseudonymises "im"
-    done = pseudonymise(
-        engine.store,
-        engine.directory,
-        engine.refs,
-        "im",
-        by="koordination",
-        now=LATER,
-        audit_key=engine.audit_key,
-    )
+    done = erase(engine, "im", now=LATER)
     # then no history row changed, every chain verifies, and the log shows the pseudonym
     assert _all_history(engine) == before
     assert verify_store(engine.store, key=None).ok
@@ -62,15 +54,7 @@ def test_later_actions_of_the_same_id_get_a_new_ref(engine: Engine) -> None:
     key = add_proposal(engine, NOW)
     later = walk_to(engine, key, "implementation", NOW)
     engine.advance(key, "report_progress", actor="im", now=later, fields={"progress": 10})
-    done = pseudonymise(
-        engine.store,
-        engine.directory,
-        engine.refs,
-        "im",
-        by="koordination",
-        now=LATER,
-        audit_key=engine.audit_key,
-    )
+    done = erase(engine, "im", now=LATER)
     engine.advance(key, "report_progress", actor="im", now=LATER, fields={"progress": 20})
     with engine.store.read() as conn:
         actors = [e["actor"] for e in audit_log(conn, key=key, trigger="report_progress")]
@@ -81,47 +65,15 @@ def test_later_actions_of_the_same_id_get_a_new_ref(engine: Engine) -> None:
 def test_only_the_coordination_office_may_pseudonymise(engine: Engine) -> None:
     add_proposal(engine, NOW)
     with pytest.raises(PermissionDenied):
-        pseudonymise(
-            engine.store,
-            engine.directory,
-            engine.refs,
-            "koordination",
-            by="pruefung",
-            now=LATER,
-            audit_key=engine.audit_key,
-        )
+        erase(engine, "koordination", now=LATER, by="pruefung")
 
 
 def test_pseudonymising_an_unknown_or_erased_actor_is_refused(engine: Engine) -> None:
     key = add_proposal(engine, NOW)
     walk_to(engine, key, "completed", NOW)
     with pytest.raises(InvalidInput, match="no history entry names"):
-        pseudonymise(
-            engine.store,
-            engine.directory,
-            engine.refs,
-            "niemand",
-            by="koordination",
-            now=LATER,
-            audit_key=engine.audit_key,
-        )
-    pseudonymise(
-        engine.store,
-        engine.directory,
-        engine.refs,
-        "im",
-        by="koordination",
-        now=LATER,
-        audit_key=engine.audit_key,
-    )
+        erase(engine, "niemand", now=LATER)
+    erase(engine, "im", now=LATER)
     with pytest.raises(InvalidInput, match="pseudonymised already"):
-        pseudonymise(
-            engine.store,
-            engine.directory,
-            engine.refs,
-            "im",
-            by="koordination",
-            now=LATER,
-            audit_key=engine.audit_key,
-        )
+        erase(engine, "im", now=LATER)
     assert verify_store(engine.store, key=None).ok
