@@ -488,3 +488,26 @@ def test_row_links_are_what_url_for_builds(app: Flask) -> None:
         href = proposal_href_builder()
         for key in ("RK-03-01", "a b", "ä/ö?#&x", "%41", "x;y=z@"):
             assert href(key) == url_for("web.proposal_page", key=key)
+
+
+def test_a_page_reads_in_one_transaction_on_postgresql(app: Flask, runtime: Runtime) -> None:
+    from sqlalchemy import event
+
+    # given a logged-in coordinator, and a count of the connections the requests take
+    b = login(app, "koordination")
+    checkouts: list[object] = []
+    event.listen(runtime.store.engine, "checkout", lambda *args: checkouts.append(args[0]))
+    # when the proposal page is shown (the session's account check, then the proposal, its
+    # history, deadlines, notices, statements and funding) and then downloaded streaming
+    assert b.client.get("/proposals/RK-03-01").status_code == 200
+    page = len(checkouts)
+    assert b.client.get("/proposals?format=json").is_streamed
+    download = len(checkouts) - page
+    # then on PostgreSQL the page took one connection, for one read transaction, and the
+    # download one for its account check and one for the rows, which stream after the view
+    # has returned (Flask ends the request's transaction then); SQLite costs no round trip
+    # per transaction and shares none (Store.shared_read)
+    if runtime.store.dialect == "postgresql":
+        assert (page, download) == (1, 2)
+    else:
+        assert page > 1 and download > 1

@@ -10,6 +10,10 @@ The driver runs in autocommit mode and :meth:`Store.read`/:meth:`Store.write` is
 makes SQLAlchemy dispatch its event hooks around every statement (a measurable share of a
 single transition, see ``bench/``). So on SQLite a transaction is only what these two open;
 ``engine.begin()`` used directly would commit statement by statement.
+
+On PostgreSQL, :meth:`Store.shared_read` lets every read of one unit of work (a web
+request that changes nothing) share a single read transaction: one ``BEGIN`` and one end
+instead of one pair per read, two round trips saved each time.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import unquote
 
@@ -109,6 +114,36 @@ _BEGIN = Direct(text("BEGIN"))
 _BEGIN_IMMEDIATE = Direct(text("BEGIN IMMEDIATE"))
 
 
+class _SharedRead:
+    """The read transaction that :meth:`Store.shared_read` shares: opened on the first read."""
+
+    __slots__ = ("conn", "store")
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.conn: Connection | None = None
+
+    def connection(self) -> Connection:
+        if self.conn is None:  # the driver begins the transaction with the first statement
+            self.conn = self.store.engine.connect()
+        return self.conn
+
+    def end(self, *, failed: bool = False) -> None:
+        """End the transaction and give the connection back. It only read, so it commits
+        unless it failed: psycopg forgets its prepared statements on every rollback."""
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        try:
+            if not failed and conn.in_transaction():
+                conn.commit()
+        finally:
+            conn.close()  # the pool rolls back what is still open
+
+
+_SHARED: ContextVar[_SharedRead | None] = ContextVar("ruhrflow_shared_read", default=None)
+
+
 class Store:
     """The database: hands out read and write transactions, translating driver errors."""
 
@@ -132,11 +167,48 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read transaction (deferred on SQLite)."""
+        """A read transaction (deferred on SQLite), or the one :meth:`shared_read` shares."""
+        shared = _SHARED.get()
+        if shared is not None and shared.store is self:
+            with self._translated():
+                try:
+                    yield shared.connection()
+                except DBAPIError:
+                    # as a read of its own would: a transaction the server failed ends with
+                    # the read (PostgreSQL refuses every later statement in it); the next
+                    # read begins anew. Other exceptions leave the transaction sound.
+                    shared.end(failed=True)
+                    raise
+            return
         with self._translated(), self.engine.connect() as conn, conn.begin():
             if self._sqlite:
                 _BEGIN.execute(conn, {})
             yield conn
+
+    @contextmanager
+    def shared_read(self) -> Iterator[None]:
+        """Within it, every :meth:`read` of this store (in this thread or task) shares one
+        read transaction, begun by the first read and ended when this ends.
+
+        PostgreSQL only, where each ``BEGIN`` and ``COMMIT`` is a round trip to the server
+        and a transaction at READ COMMITTED gives each statement its own snapshot anyway,
+        so sharing changes what reads see no more than the time between them does. On SQLite
+        it does nothing: a read costs no round trip there, and a deferred SQLite transaction
+        keeps the snapshot of its first read, so a write made in between would be invisible
+        to the reads after it. :meth:`write` never shares: it opens its own transaction, and
+        the shared reads after it see what it committed.
+        """
+        if self._sqlite:
+            yield
+            return
+        shared = _SharedRead(self)
+        token = _SHARED.set(shared)
+        try:
+            yield
+        finally:
+            _SHARED.reset(token)
+            with self._translated():
+                shared.end()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

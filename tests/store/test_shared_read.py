@@ -1,0 +1,116 @@
+"""``Store.shared_read``: on PostgreSQL the reads of one unit of work (a web request that
+changes nothing) share one read transaction — one BEGIN and one COMMIT, one pooled
+connection — and still see what a write committed in between; a read the server failed ends
+the shared transaction and the next read begins anew. On SQLite it shares nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import event, insert, select, text
+from sqlalchemy.exc import DBAPIError
+
+from workflow.store.db import Store
+from workflow.store.schema import web_secrets
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    opened = Store.open(database_url)
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture
+def pg_store(store: Store) -> Store:
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite shares no read transaction (see Store.shared_read)")
+    return store
+
+
+def _began(store: Store) -> object:
+    """When the read's transaction began (PostgreSQL's transaction timestamp)."""
+    with store.read() as conn:
+        return conn.execute(text("SELECT now()")).scalar_one()
+
+
+def _checkouts(store: Store) -> list[object]:
+    seen: list[object] = []
+    event.listen(store.engine, "checkout", lambda *args: seen.append(args[0]))
+    return seen
+
+
+def test_the_reads_within_share_one_transaction_and_one_connection(pg_store: Store) -> None:
+    checkouts = _checkouts(pg_store)
+    with pg_store.shared_read():
+        first = _began(pg_store)
+        time.sleep(0.01)
+        second = _began(pg_store)
+    time.sleep(0.01)
+    after = _began(pg_store)
+    assert first == second  # one transaction …
+    assert after != first  # … which ended with the scope
+    assert len(checkouts) == 2  # the shared read's connection, then the read after it
+
+
+def test_without_it_each_read_is_a_transaction_of_its_own(pg_store: Store) -> None:
+    first = _began(pg_store)
+    time.sleep(0.01)
+    assert _began(pg_store) != first
+
+
+def test_a_write_in_between_is_seen_by_the_reads_after_it(store: Store) -> None:
+    # on both backends: on SQLite a shared deferred transaction would keep the snapshot of
+    # its first read and miss the write, which is why shared_read shares nothing there
+    with store.shared_read():
+        with store.read() as conn:
+            before = conn.execute(select(web_secrets.c.name)).scalars().all()
+        with store.write() as conn:
+            row = {"name": "written-in-between", "value": "x", "created_at": datetime.now(UTC)}
+            conn.execute(insert(web_secrets).values(row))
+        with store.read() as conn:
+            after = conn.execute(select(web_secrets.c.name)).scalars().all()
+    assert "written-in-between" not in before
+    assert sorted(after) == sorted([*before, "written-in-between"])
+
+
+def test_a_read_the_server_failed_ends_the_transaction_and_the_next_begins_anew(
+    pg_store: Store,
+) -> None:
+    with pg_store.shared_read():
+        first = _began(pg_store)
+        with pytest.raises(DBAPIError, match="division by zero"), pg_store.read() as conn:
+            conn.execute(text("SELECT 1 / 0"))
+        time.sleep(0.01)
+        # PostgreSQL would refuse every statement of the failed transaction; this one works
+        second = _began(pg_store)
+    assert second != first
+
+
+def test_an_error_of_the_caller_leaves_the_shared_transaction_sound(pg_store: Store) -> None:
+    with pg_store.shared_read():
+        first = _began(pg_store)
+        with pytest.raises(LookupError), pg_store.read():
+            raise LookupError("no such proposal")
+        assert _began(pg_store) == first
+
+
+def test_a_scope_that_never_reads_takes_no_connection(store: Store) -> None:
+    checkouts = _checkouts(store)
+    with store.shared_read():
+        pass
+    assert checkouts == []
+
+
+def test_another_store_is_not_shared(pg_store: Store, database_url: str) -> None:
+    other = Store.open(database_url)
+    try:
+        with pg_store.shared_read():
+            first = _began(other)
+            time.sleep(0.01)
+            assert _began(other) != first
+    finally:
+        other.dispose()
