@@ -1,9 +1,11 @@
 """A small, real OpenID Connect provider on loopback for the web's SSO tests.
 
 It serves discovery, a JWKS, ``/authorize`` (approves the configured user at once and sends
-the browser back with a code) and ``/token`` (checks the client secret, the code, the
+the browser back with a code), ``/token`` (checks the client secret, the code, the
 redirect URI and the PKCE verifier, and returns an RS256 ID token signed with joserfc, the
-JOSE library Authlib uses). A test sets ``user`` and may ``tamper`` with the ID token.
+JOSE library Authlib uses) and ``/logout`` (RP-Initiated Logout: notes the request and sends
+the browser to ``post_logout_redirect_uri``). A test sets ``user`` and may ``tamper`` with
+the ID token, or leave ``end_session`` out of the discovery document.
 """
 
 from __future__ import annotations
@@ -28,6 +30,21 @@ CLIENT_ID = "ruhrflow"
 CLIENT_SECRET = "geheimnis-des-clients"
 KID = "landes-sso-1"
 
+ACTORS = """
+[web.oidc.actors]
+"/ruhrkonferenz/koordination" = "koordination"
+"/ruhrkonferenz/im" = "im"
+"/ruhrkonferenz/vm" = "vm"
+"vm-chefin" = "vm"
+"""
+
+
+def oidc_config(issuer: str, *, extra: str = "", actors: str = ACTORS) -> str:
+    return (
+        f'[web.oidc]\nissuer = "{issuer}"\nclient_id = "{CLIENT_ID}"\n'
+        f'claim = ["groups", "preferred_username"]\n{extra}{actors}'
+    )
+
 
 @dataclass
 class Provider:
@@ -40,12 +57,16 @@ class Provider:
     sign_with: RSAKey | None = None  # another key (same kid): a bad signature
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    end_session: bool = True  # discovery names the end_session_endpoint
+    logouts: list[dict[str, str]] = field(default_factory=list)
 
     def reset(self) -> None:
-        """As a test begins: no user, nothing tampered, no codes."""
+        """As a test begins: no user, nothing tampered, no codes, no logouts."""
         self.user, self.tamper, self.sign_with = {}, {}, None
+        self.end_session = True
         self.codes.clear()
         self.token_requests.clear()
+        self.logouts.clear()
 
     def id_token(self, nonce: str | None) -> str:
         """The signed ID token for ``user``, with ``tamper`` applied."""
@@ -76,7 +97,9 @@ def provider_app(p: Provider) -> Flask:
 
     @app.get("/.well-known/openid-configuration")
     def discovery() -> Any:
+        logout = {"end_session_endpoint": p.issuer + "/logout"} if p.end_session else {}
         return jsonify(
+            **logout,
             issuer=p.issuer,
             authorization_endpoint=p.issuer + "/authorize",
             token_endpoint=p.issuer + "/token",
@@ -107,6 +130,14 @@ def provider_app(p: Provider) -> Flask:
         }
         back = urlencode({"code": code, "state": args.get("state", "")})
         return redirect(f"{args['redirect_uri']}?{back}")
+
+    @app.get("/logout")
+    def logout() -> Any:
+        args = request.args.to_dict()
+        p.logouts.append(args)
+        if args.get("client_id") != CLIENT_ID or not args.get("post_logout_redirect_uri"):
+            return jsonify(error="invalid_request"), 400
+        return redirect(args["post_logout_redirect_uri"])
 
     @app.post("/token")
     def token() -> Any:

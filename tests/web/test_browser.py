@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +45,23 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
-@pytest.fixture
-def base_url(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app)  # loopback only, a free port
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """``app`` served in a thread on loopback (a free port): its base URL."""
+    server = make_server("127.0.0.1", 0, app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+@pytest.fixture
+def base_url(app: Flask) -> Iterator[str]:
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -164,3 +174,41 @@ def test_auditor_reads_the_audit_log(page: Any) -> None:
     page.get_by_role("button", name="Checkpoint setzen").click()
     assert page.get_by_role("status").inner_text().startswith("Checkpoint gesetzt")
     accessible(page, "audit_recorded")
+
+
+def test_an_sso_login_and_its_logout_at_the_issuer(
+    browser: Any, app: Flask, runtime: Any, database_url: str, tmp_path: Path
+) -> None:
+    # The logout form's 303 leads to the issuer: the browser checks that redirect against
+    # the page's form-action, which the test client cannot show.
+    from conftest import test_config_text
+    from oidc_provider import CLIENT_SECRET, oidc_config, running_provider
+
+    from workflow import load_settings
+    from workflow.web import create_app
+
+    with running_provider() as idp:
+        idp.user = {"sub": "u-30", "groups": ["/ruhrkonferenz/koordination"]}
+        config = tmp_path / "sso.toml"
+        config.write_text(test_config_text(tmp_path / "mail") + oidc_config(idp.issuer), "utf-8")
+        settings = load_settings(
+            config, database_url=database_url, env={"RUHRFLOW_OIDC_CLIENT_SECRET": CLIENT_SECRET}
+        )
+        with serving(create_app(settings, runtime=runtime)) as url:
+            context = browser.new_context(base_url=url, locale="de-DE")
+            page = context.new_page()
+            try:
+                page.goto("/login")
+                accessible(page, "login_sso")
+                page.get_by_role("link", name="Mit Landes-SSO anmelden").click()
+                page.wait_for_load_state()
+                assert page.get_by_role("heading", name="Arbeitsliste: offene Fristen").is_visible()
+                page.get_by_role("button", name="Abmelden").click()
+                page.wait_for_url(f"{url}/login")
+                assert page.get_by_label("Passwort").is_visible()
+                assert [entry["client_id"] for entry in idp.logouts] == ["ruhrflow"]
+                # and the session here is gone
+                page.goto("/worklist")
+                assert page.url.startswith(f"{url}/login")
+            finally:
+                context.close()

@@ -20,7 +20,15 @@ from conftest import test_config_text as config_text
 from flask import Flask
 from flask.testing import FlaskClient
 from joserfc.jwk import RSAKey
-from oidc_provider import CLIENT_ID, CLIENT_SECRET, KID, Provider, running_provider
+from oidc_provider import (
+    ACTORS,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    KID,
+    Provider,
+    oidc_config,
+    running_provider,
+)
 from sqlalchemy import select
 from web_fixtures import PASSWORD, csrf_of
 
@@ -29,21 +37,6 @@ from workflow.errors import InvalidConfig
 from workflow.store.schema import web_accounts
 from workflow.web import accounts, create_app
 from workflow.web.oidc import load_config
-
-ACTORS = """
-[web.oidc.actors]
-"/ruhrkonferenz/koordination" = "koordination"
-"/ruhrkonferenz/im" = "im"
-"/ruhrkonferenz/vm" = "vm"
-"vm-chefin" = "vm"
-"""
-
-
-def oidc_config(issuer: str, *, extra: str = "", actors: str = ACTORS) -> str:
-    return (
-        f'[web.oidc]\nissuer = "{issuer}"\nclient_id = "{CLIENT_ID}"\n'
-        f'claim = ["groups", "preferred_username"]\n{extra}{actors}'
-    )
 
 
 @pytest.fixture(scope="module")
@@ -295,6 +288,77 @@ def test_an_sso_login_leaves_the_password_login_as_it_was(
     assert response.status_code == 303 and logged_in_as(client) == "koordination"
 
 
+# --- logout --------------------------------------------------------------------------------
+
+
+def _log_out(client: FlaskClient) -> str:
+    """Press "Abmelden" on a page: where the app sends the browser."""
+    token = csrf_of(client.get("/proposals").get_data(as_text=True))
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 303
+    return response.headers["Location"]
+
+
+def test_logging_out_of_an_sso_session_ends_it_at_the_issuer_too(
+    sso_app: Flask, idp: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a coordinator logged in through the SSO
+    idp.user = {"sub": "u-20", "groups": ["/ruhrkonferenz/koordination"]}
+    client, status, _ = sso_login(sso_app)
+    assert status == 303 and logged_in_as(client) == "koordination"
+    # when they log out
+    with caplog.at_level(logging.INFO, logger="workflow.web"):
+        location = _log_out(client)
+    # then the session here is gone, and the browser goes on to the issuer's end_session
+    # endpoint (RP-Initiated Logout), which sends it back to the login page
+    assert logged_in_as(client) is None
+    target = urlsplit(location)
+    assert f"{target.scheme}://{target.netloc}{target.path}" == idp.issuer + "/logout"
+    assert parse_qs(target.query) == {
+        "client_id": [CLIENT_ID],
+        "post_logout_redirect_uri": ["http://localhost/login"],
+    }
+    back = requests.get(location, allow_redirects=False, timeout=10)
+    assert back.status_code == 302 and back.headers["Location"] == "http://localhost/login"
+    assert len(idp.logouts) == 1
+    assert "logout: koordination (and at the SSO issuer)" in caplog.text
+
+
+def test_a_password_session_logs_out_here_only(
+    sso_app: Flask, idp: Provider, runtime: Runtime
+) -> None:
+    accounts.set_password(runtime.store, runtime.directory, "koordination", PASSWORD,
+                          datetime.now(UTC))  # fmt: skip
+    client = sso_app.test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    client.post("/login", data={"username": "koordination", "password": PASSWORD,
+                                "csrf_token": token})  # fmt: skip
+    assert logged_in_as(client) == "koordination"
+    assert _log_out(client) == "/login"
+    assert logged_in_as(client) is None and idp.logouts == []
+
+
+def test_an_issuer_without_end_session_endpoint_is_left_alone(
+    sso_app: Flask, idp: Provider
+) -> None:
+    idp.end_session = False
+    idp.user = {"sub": "u-21", "groups": ["/ruhrkonferenz/vm"]}
+    client, status, _ = sso_login(sso_app)
+    assert status == 303 and logged_in_as(client) == "vm"
+    assert _log_out(client) == "/login"
+    assert logged_in_as(client) is None and idp.logouts == []
+
+
+def test_the_pages_let_a_form_lead_to_the_issuer_only_with_sso(
+    sso_app: Flask, app: Flask, idp: Provider
+) -> None:
+    # a browser applies form-action to the logout form's redirect to the issuer as well
+    with_sso = sso_app.test_client().get("/login").headers["Content-Security-Policy"]
+    assert f"form-action 'self' {idp.issuer};" in with_sso
+    without = app.test_client().get("/login").headers["Content-Security-Policy"]
+    assert "form-action 'self';" in without
+
+
 # --- the configuration ---------------------------------------------------------------------
 
 
@@ -330,6 +394,8 @@ def test_the_mapping_is_checked_against_the_directory(tmp_path: Path, directory:
         (oidc_config("https://sso.nrw.example/r", extra='scopes = "profile"\n'), None,
          "must include openid"),
         ('[web.oidc]\nclient_id = "x"\n' + ACTORS, None, "web.oidc.issuer must be set"),
+        (oidc_config("https://sso.nrw.example;script-src *"), None, "must name a plain host"),
+        (oidc_config("https://user@sso.nrw.example/r"), None, "must name a plain host"),
     ],
 )  # fmt: skip
 def test_an_incomplete_configuration_is_one_clear_line(

@@ -121,9 +121,11 @@ def create_app(
         if reads is not None:
             reads.close()
 
+    csp = CSP  # with the SSO issuer's origin added to form-action once it is installed
+
     @app.after_request
     def secure_headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", csp)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -165,5 +167,10 @@ def create_app(
         if runtime is None:
             rt.close()
         raise
+    if state.oidc is not None:
+        # The logout form's redirect ends an SSO session at the issuer (oidc.end_session_url),
+        # and a browser applies form-action to a form's redirects too.
+        issuer = oidc.origin_of(state.oidc.config.issuer)
+        csp = CSP.replace("form-action 'self'", f"form-action 'self' {issuer}")
     csrf.exempt(api.openapi)
     return app

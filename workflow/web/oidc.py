@@ -6,7 +6,10 @@ configuration``), checks the ID token's signature against the issuer's JWKS and 
 ``iss``, ``aud``, ``exp`` and ``nonce``. Who the person is comes from the ID token's claims
 only, mapped by ``[web.oidc.actors]`` to a directory actor: exactly one actor, or the login
 is refused. The account table still decides who is disabled (``accounts.sso_login``), and
-the session is then the same as a password session.
+the session is then the same as a password session — except at logout: a session begun
+through the SSO ends at the issuer too (OpenID Connect RP-Initiated Logout 1.0), when its
+discovery names an ``end_session_endpoint``. Otherwise the next click on the SSO button would
+log the person in again without a password, on a shared machine the next person.
 
 The client secret comes from ``RUHRFLOW_OIDC_CLIENT_SECRET`` only (settings refuse it in a
 file). The mapping is checked against the directory when the app starts.
@@ -15,10 +18,11 @@ file). The mapping is checked against the directory when the app starts.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
@@ -113,6 +117,9 @@ def load_config(settings: Settings, directory: Directory) -> OidcConfig | None:
     local = parts.hostname in ("localhost", "127.0.0.1", "::1")
     if parts.scheme != "https" and not (parts.scheme == "http" and local):
         raise InvalidConfig(f"web.oidc.issuer must be an https URL, not {issuer!r}")
+    if not re.fullmatch(r"[A-Za-z0-9.\-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?", parts.netloc):
+        # its origin goes into the pages' Content-Security-Policy (form-action)
+        raise InvalidConfig(f"web.oidc.issuer must name a plain host, not {parts.netloc!r}")
     client_id = _text(section, "client_id")
     if not settings.oidc_client_secret:
         raise InvalidConfig(f"web.oidc needs the client secret in {SECRET_ENV}")
@@ -221,14 +228,52 @@ def start() -> Any:
         )
         return _refuse(502, UNREACHABLE)
     session["oidc_next"] = request.args.get("next", "")
-    base_url = web().base_url
-    callback = (
-        base_url.rstrip("/") + url_for("oidc.callback")
-        if base_url
-        else url_for("oidc.callback", _external=True)
-    )
-    response: Response = sso.client.authorize_redirect(callback)
+    response: Response = sso.client.authorize_redirect(_external("oidc.callback"))
     return response
+
+
+def _external(endpoint: str) -> str:
+    """The absolute URL of ``endpoint``: under ``[web] base_url`` when it is set."""
+    base_url = web().base_url
+    if base_url:
+        return base_url.rstrip("/") + url_for(endpoint)
+    return url_for(endpoint, _external=True)
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url`` (a source in a Content-Security-Policy)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def end_session_url() -> str | None:
+    """Where the browser goes to end an SSO session at the issuer as well (RP-Initiated
+    Logout: ``client_id`` and ``post_logout_redirect_uri``, the login page, which must be
+    registered with the client at the issuer), or None: no SSO, a password session, or an
+    issuer without an ``end_session_endpoint`` (then only this application logs out).
+
+    Called before the session is cleared. No ``id_token_hint``: the ID token is not kept
+    (the session cookie is signed, not encrypted), so an issuer such as Keycloak may ask the
+    person to confirm the logout.
+    """
+    sso = web().oidc
+    if sso is None or not session.get("sso"):
+        return None
+    try:
+        endpoint = sso.client.load_server_metadata().get("end_session_endpoint")
+    except (RequestException, ValueError) as exc:
+        log.warning("OIDC logout at the issuer skipped: discovery failed: %s", exc)
+        return None
+    if not isinstance(endpoint, str) or not endpoint:
+        return None
+    if origin_of(endpoint) != origin_of(sso.config.issuer):
+        # the pages' Content-Security-Policy lets a form lead to the issuer's origin only
+        log.warning("OIDC logout at the issuer skipped: %s is not on the issuer's origin", endpoint)
+        return None
+    query = urlencode(
+        {"client_id": sso.config.client_id, "post_logout_redirect_uri": _external("web.login")}
+    )
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
 
 @bp.get("/login/oidc/callback")
@@ -269,6 +314,7 @@ def callback() -> Any:
     session.clear()
     session["actor"] = actor
     session["epoch"] = epoch
+    session["sso"] = True  # its logout ends the session at the issuer too
     session.permanent = True
     log.info("login: %s via OIDC (sub %r) from %s", actor, subject, remote)
     return redirect(safe_next(target if isinstance(target, str) else None), code=303)

@@ -188,10 +188,13 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Response:
+    from workflow.web.oidc import end_session_url
+
+    at_issuer = end_session_url()  # an SSO session ends at the issuer too
     if g.get("actor"):
-        log.info("logout: %s", g.actor)
+        log.info("logout: %s%s", g.actor, " (and at the SSO issuer)" if at_issuer else "")
     session.clear()
-    return redirect(url_for("web.login"), code=303)
+    return redirect(at_issuer or url_for("web.login"), code=303)
 
 
 @bp.get("/")
