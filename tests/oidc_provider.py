@@ -3,9 +3,10 @@
 It serves discovery, a JWKS, ``/authorize`` (approves the configured user at once and sends
 the browser back with a code), ``/token`` (checks the client secret, the code, the
 redirect URI and the PKCE verifier, and returns an RS256 ID token signed with joserfc, the
-JOSE library Authlib uses) and ``/logout`` (RP-Initiated Logout: notes the request and sends
-the browser to ``post_logout_redirect_uri``). A test sets ``user`` and may ``tamper`` with
-the ID token, or leave ``end_session`` out of the discovery document.
+JOSE library Authlib uses), ``/userinfo`` (``userinfo``'s claims for the access token just
+issued) and ``/logout`` (RP-Initiated Logout: notes the request and sends the browser to
+``post_logout_redirect_uri``). A test sets ``user`` and may ``tamper`` with the ID token, put
+claims only in ``userinfo``, or leave ``end_session`` out of the discovery document.
 """
 
 from __future__ import annotations
@@ -59,14 +60,20 @@ class Provider:
     token_requests: list[dict[str, str]] = field(default_factory=list)
     end_session: bool = True  # discovery names the end_session_endpoint
     logouts: list[dict[str, str]] = field(default_factory=list)
+    userinfo: dict[str, Any] | None = None  # the claims /userinfo answers (None: HTTP 500)
+    access_tokens: set[str] = field(default_factory=set)
+    userinfo_requests: int = 0
 
     def reset(self) -> None:
         """As a test begins: no user, nothing tampered, no codes, no logouts."""
         self.user, self.tamper, self.sign_with = {}, {}, None
         self.end_session = True
+        self.userinfo = None
+        self.userinfo_requests = 0
         self.codes.clear()
         self.token_requests.clear()
         self.logouts.clear()
+        self.access_tokens.clear()
 
     def id_token(self, nonce: str | None) -> str:
         """The signed ID token for ``user``, with ``tamper`` applied."""
@@ -104,6 +111,7 @@ def provider_app(p: Provider) -> Flask:
             authorization_endpoint=p.issuer + "/authorize",
             token_endpoint=p.issuer + "/token",
             jwks_uri=p.issuer + "/jwks",
+            userinfo_endpoint=p.issuer + "/userinfo",
             response_types_supported=["code"],
             subject_types_supported=["public"],
             id_token_signing_alg_values_supported=["RS256"],
@@ -131,6 +139,16 @@ def provider_app(p: Provider) -> Flask:
         back = urlencode({"code": code, "state": args.get("state", "")})
         return redirect(f"{args['redirect_uri']}?{back}")
 
+    @app.get("/userinfo")
+    def userinfo() -> Any:
+        p.userinfo_requests += 1
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth[7:] not in p.access_tokens:
+            return jsonify(error="invalid_token"), 401
+        if p.userinfo is None:
+            return jsonify(error="server_error"), 500
+        return jsonify(p.userinfo)
+
     @app.get("/logout")
     def logout() -> Any:
         args = request.args.to_dict()
@@ -153,8 +171,10 @@ def provider_app(p: Provider) -> Flask:
             return jsonify(error="invalid_grant", error_description="redirect_uri"), 400
         if _s256(form.get("code_verifier", "")) != grant["challenge"]:
             return jsonify(error="invalid_grant", error_description="PKCE verifier"), 400
+        access_token = secrets.token_urlsafe(16)
+        p.access_tokens.add(access_token)
         return jsonify(
-            access_token=secrets.token_urlsafe(16),
+            access_token=access_token,
             token_type="Bearer",
             expires_in=300,
             id_token=p.id_token(grant["nonce"]),

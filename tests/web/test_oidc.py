@@ -211,6 +211,50 @@ def test_an_id_token_that_fails_a_check_logs_nobody_in(
     assert logged_in_as(client) is None
 
 
+def test_groups_only_in_userinfo_are_asked_for_there(sso_app: Flask, idp: Provider) -> None:
+    # given an issuer that keeps the groups out of the ID token (Keycloak's default mapper)
+    idp.user = {"sub": "u-40"}
+    idp.userinfo = {"sub": "u-40", "groups": ["/ruhrkonferenz/im"]}
+    # when the person logs in
+    client, status, _ = sso_login(sso_app)
+    # then the groups come from the userinfo endpoint, asked once with the access token
+    assert status == 303 and logged_in_as(client) == "im"
+    assert idp.userinfo_requests == 1
+
+
+def test_userinfo_is_not_asked_when_the_id_token_has_the_claims(
+    sso_app: Flask, idp: Provider
+) -> None:
+    idp.user = {"sub": "u-41", "groups": ["/ruhrkonferenz/vm"]}
+    idp.userinfo = {"sub": "u-41", "groups": ["/ruhrkonferenz/im"]}
+    client, status, _ = sso_login(sso_app)
+    assert status == 303 and logged_in_as(client) == "vm"
+    assert idp.userinfo_requests == 0
+
+
+@pytest.mark.parametrize(
+    ("userinfo", "logged"),
+    [
+        ({"sub": "someone-else", "groups": ["/ruhrkonferenz/koordination"]}, "another subject"),
+        (None, "HTTPError"),  # the endpoint fails
+    ],
+)
+def test_a_userinfo_answer_for_another_subject_or_none_logs_nobody_in(
+    sso_app: Flask,
+    idp: Provider,
+    userinfo: dict[str, object] | None,
+    logged: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    idp.user = {"sub": "u-42"}
+    idp.userinfo = userinfo
+    with caplog.at_level(logging.INFO, logger="workflow.web"):
+        client, status, page = sso_login(sso_app)
+    assert status == 401 and "Die Anmeldung über das Landes-SSO ist fehlgeschlagen" in page
+    assert "OIDC login failed" in caplog.text and logged in caplog.text
+    assert logged_in_as(client) is None
+
+
 def test_a_callback_with_another_state_is_refused(sso_app: Flask, idp: Provider) -> None:
     idp.user = {"sub": "u-5", "groups": ["/ruhrkonferenz/koordination"]}
     client, status, _ = sso_login(sso_app, state="forged-state")

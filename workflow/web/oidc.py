@@ -4,12 +4,15 @@ The authorization-code flow with PKCE (S256), ``state`` and ``nonce``, done by A
 Flask client: it finds the endpoints by discovery (``<issuer>/.well-known/openid-
 configuration``), checks the ID token's signature against the issuer's JWKS and its
 ``iss``, ``aud``, ``exp`` and ``nonce``. Who the person is comes from the ID token's claims
-only, mapped by ``[web.oidc.actors]`` to a directory actor: exactly one actor, or the login
-is refused. The account table still decides who is disabled (``accounts.sso_login``), and
-the session is then the same as a password session — except at logout: a session begun
-through the SSO ends at the issuer too (OpenID Connect RP-Initiated Logout 1.0), when its
-discovery names an ``end_session_endpoint``. Otherwise the next click on the SSO button would
-log the person in again without a password, on a shared machine the next person.
+— or, when it carries none of the configured ones (an issuer may keep groups out of it),
+from the issuer's userinfo endpoint, asked with the access token and trusted only for the
+ID token's ``sub`` — mapped by ``[web.oidc.actors]`` to a directory actor: exactly one actor,
+or the login is refused. The account table still decides who is disabled
+(``accounts.sso_login``), and the session is then the same as a password session — except at
+logout: a session begun through the SSO ends at the issuer too (OpenID Connect RP-Initiated
+Logout 1.0), when its discovery names an ``end_session_endpoint``. Otherwise the next click on
+the SSO button would log the person in again without a password, on a shared machine the
+next person.
 
 The client secret comes from ``RUHRFLOW_OIDC_CLIENT_SECRET`` only (settings refuse it in a
 file). The mapping is checked against the directory when the app starts.
@@ -276,6 +279,25 @@ def end_session_url() -> str | None:
     return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
 
+class UserinfoRefused(AuthlibBaseError):
+    """The userinfo endpoint answered for another subject."""
+
+
+def _with_userinfo(
+    sso: OidcLogin, token: Mapping[str, Any], claims: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The ID token's ``claims`` with the configured ones the issuer's userinfo endpoint adds
+    (OpenID Connect Core 5.3): the ID token's own claims stand, and the answer counts only
+    when its ``sub`` is the ID token's (5.3.2). Unchanged when discovery names no endpoint."""
+    if not sso.client.load_server_metadata().get("userinfo_endpoint"):
+        return dict(claims)
+    answer = sso.client.userinfo(token=dict(token))  # an HTTP error raises RequestException
+    if answer.get("sub") != claims.get("sub"):
+        raise UserinfoRefused("the answer is for another subject")
+    added = {name: answer[name] for name in sso.config.claims if name in answer}
+    return {**added, **claims}
+
+
 @bp.get("/login/oidc/callback")
 def callback() -> Any:
     """Back from the issuer: exchange the code, check the ID token, map it to one actor."""
@@ -287,11 +309,18 @@ def callback() -> Any:
     except TOKEN_ERRORS as exc:
         log.warning("OIDC login failed from %s: %s: %s", remote, type(exc).__name__, exc)
         return _refuse(401, FAILED)
-    claims = token.get("userinfo")
+    claims = token.get("userinfo")  # Authlib's name for the checked ID token's claims
     if not claims:  # no ID token, or none checked: never trust the access token alone
         log.warning("OIDC login failed from %s: the token response has no ID token", remote)
         return _refuse(401, FAILED)
     subject = claims.get("sub")
+    if not any(name in claims for name in sso.config.claims):
+        try:  # an issuer may keep groups out of the ID token: ask its userinfo endpoint
+            claims = _with_userinfo(sso, token, claims)
+        except TOKEN_ERRORS as exc:
+            log.warning("OIDC login failed from %s: userinfo: %s: %s", remote,
+                        type(exc).__name__, exc)  # fmt: skip
+            return _refuse(401, FAILED)
     found = sso.config.actors_for(claims)
     if not found:
         log.warning("refused: OIDC login of sub %r from %s maps to no actor", subject, remote)
