@@ -279,8 +279,11 @@ def end_session_url() -> str | None:
     return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
 
-class UserinfoRefused(AuthlibBaseError):
+class UserinfoRefused(Exception):
     """The userinfo endpoint answered for another subject."""
+
+
+USERINFO_ERRORS: tuple[type[Exception], ...] = (*TOKEN_ERRORS, UserinfoRefused)
 
 
 def _with_userinfo(
@@ -317,7 +320,7 @@ def callback() -> Any:
     if not any(name in claims for name in sso.config.claims):
         try:  # an issuer may keep groups out of the ID token: ask its userinfo endpoint
             claims = _with_userinfo(sso, token, claims)
-        except TOKEN_ERRORS as exc:
+        except USERINFO_ERRORS as exc:
             log.warning("OIDC login failed from %s: userinfo: %s: %s", remote,
                         type(exc).__name__, exc)  # fmt: skip
             return _refuse(401, FAILED)
