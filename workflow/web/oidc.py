@@ -174,6 +174,36 @@ class OidcLogin:
     config: OidcConfig
     client: Any  # authlib's FlaskOAuth2App (untyped)
 
+    def end_session_url(self) -> str | None:
+        """Where the browser goes to end an SSO session at the issuer as well (RP-Initiated
+        Logout: ``client_id`` and ``post_logout_redirect_uri``, the login page, which must be
+        registered with the client at the issuer), or None: a password session, or an
+        issuer without an ``end_session_endpoint`` (then only this application logs out).
+
+        Called before the session is cleared. No ``id_token_hint``: the ID token is not kept
+        (the session cookie is signed, not encrypted), so an issuer such as Keycloak may ask the
+        person to confirm the logout.
+        """
+        if not session.get("sso"):
+            return None
+        try:
+            endpoint = self.client.load_server_metadata().get("end_session_endpoint")
+        except (RequestException, ValueError) as exc:
+            log.warning("OIDC logout at the issuer skipped: discovery failed: %s", exc)
+            return None
+        if not isinstance(endpoint, str) or not endpoint:
+            return None
+        if origin_of(endpoint) != origin_of(self.config.issuer):
+            # the pages' Content-Security-Policy lets a form lead to the issuer's origin only
+            log.warning(
+                "OIDC logout at the issuer skipped: %s is not on the issuer's origin", endpoint
+            )
+            return None
+        query = urlencode(
+            {"client_id": self.config.client_id, "post_logout_redirect_uri": _external("web.login")}
+        )
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
+
 
 def install(app: Flask, settings: Settings, directory: Directory) -> OidcLogin | None:
     """Register the SSO client with ``app`` when ``[web.oidc]`` is configured."""
@@ -247,36 +277,6 @@ def origin_of(url: str) -> str:
     """``scheme://host[:port]`` of ``url`` (a source in a Content-Security-Policy)."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def end_session_url() -> str | None:
-    """Where the browser goes to end an SSO session at the issuer as well (RP-Initiated
-    Logout: ``client_id`` and ``post_logout_redirect_uri``, the login page, which must be
-    registered with the client at the issuer), or None: no SSO, a password session, or an
-    issuer without an ``end_session_endpoint`` (then only this application logs out).
-
-    Called before the session is cleared. No ``id_token_hint``: the ID token is not kept
-    (the session cookie is signed, not encrypted), so an issuer such as Keycloak may ask the
-    person to confirm the logout.
-    """
-    sso = web().oidc
-    if sso is None or not session.get("sso"):
-        return None
-    try:
-        endpoint = sso.client.load_server_metadata().get("end_session_endpoint")
-    except (RequestException, ValueError) as exc:
-        log.warning("OIDC logout at the issuer skipped: discovery failed: %s", exc)
-        return None
-    if not isinstance(endpoint, str) or not endpoint:
-        return None
-    if origin_of(endpoint) != origin_of(sso.config.issuer):
-        # the pages' Content-Security-Policy lets a form lead to the issuer's origin only
-        log.warning("OIDC logout at the issuer skipped: %s is not on the issuer's origin", endpoint)
-        return None
-    query = urlencode(
-        {"client_id": sso.config.client_id, "post_logout_redirect_uri": _external("web.login")}
-    )
-    return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
 
 class UserinfoRefused(Exception):

@@ -188,9 +188,8 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Response:
-    from workflow.web.oidc import end_session_url
-
-    at_issuer = end_session_url()  # an SSO session ends at the issuer too
+    sso = web().oidc
+    at_issuer = sso.end_session_url() if sso else None  # an SSO session ends there too
     if g.get("actor"):
         log.info("logout: %s%s", g.actor, " (and at the SSO issuer)" if at_issuer else "")
     session.clear()
