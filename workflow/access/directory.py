@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from workflow.errors import InvalidConfig, UnknownActor
+from workflow.errors import InvalidConfig, InvalidInput, UnknownActor
 
 ROLES = ("coordinator", "forum_lead", "ministry", "auditor", "system")
 
@@ -67,6 +67,22 @@ class Directory:
         return [a for a in self.actors.values() if a.role == role]
 
 
+def _plain_id(actor_id: str, where: str) -> None:
+    """An actor id is a login name, a history entry's actor and a web account's key: one
+    plain line, no longer than the web account's column."""
+    from workflow.inputs import check_text, column_length
+    from workflow.store.schema import web_accounts
+
+    try:
+        check_text(actor_id, "the actor id", limit=column_length(web_accounts.c.actor_id))
+    except InvalidInput as exc:
+        raise InvalidConfig(f"{where}: {actor_id!a}: {exc}") from None
+    if not actor_id.strip():
+        raise InvalidConfig(f"{where}: an actor id must not be empty")
+    if actor_id != actor_id.strip():
+        raise InvalidConfig(f"{where}: {actor_id!a}: an actor id has no surrounding spaces")
+
+
 def load_directory(path: Path | str) -> Directory:
     """Read ``directory.toml``; every malformed entry is an InvalidConfig naming it."""
     p = Path(path)
@@ -92,6 +108,7 @@ def load_directory(path: Path | str) -> Directory:
         where = f"{p}: actors.{actor_id}"
         if not isinstance(a, dict):
             raise InvalidConfig(f"{where}: must be a table")
+        _plain_id(actor_id, f"{p}: actors")
         role = a.get("role")
         if role not in ROLES:
             raise InvalidConfig(f"{where}: role must be one of {', '.join(ROLES)}, not {role!r}")

@@ -75,7 +75,7 @@ def _definition_of(ctx: click.Context, which: str) -> Definition:
     """A registered version (a number) or a definition file."""
     from workflow.process.definition import load_definition, parse_definition
 
-    if not which.isdigit():
+    if not (which.isascii() and which.isdigit()):  # "²" is a digit to isdigit
         return load_definition(which)
     from workflow.engine.migration import target_row
 

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workflow import Directory, InvalidInput, Store
+from workflow.inputs import check_text
 from workflow.store.schema import web_accounts, web_login_throttle, web_secrets, web_tokens
 
 MIN_PASSWORD_LENGTH = 12
@@ -234,6 +235,13 @@ def login_with_password(
     changed while it was checked makes the login fail.
     """
     username = username.strip()[:200]
+    try:
+        check_text(username, "the user name")
+    except InvalidInput:
+        # No account has such a name (actor ids are plain), and PostgreSQL would refuse a NUL
+        # in the throttle's query where SQLite counts it: a failed login, uncounted, on both.
+        _verify(_DUMMY_HASH, password)  # as long as any failed login
+        return None
     with store.read() as conn:
         lock = conn.execute(
             select(web_login_throttle.c.locked_until).where(

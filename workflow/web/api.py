@@ -84,7 +84,9 @@ def _whole_number(name: str, default: int) -> int | None:
     value = request.args.get(name, "").strip()
     if not value:
         return default
-    return int(value) if value.isdigit() else None
+    if not (value.isascii() and value.isdigit()) or int(value) > reads.MAX_QUERY_NUMBER:
+        return None
+    return int(value)
 
 
 @bp.get("/proposals")
@@ -98,7 +100,7 @@ def proposals() -> Response:
     if limit is None or limit < 1:
         return error(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
     if offset is None:
-        return error(400, "offset must be a non-negative integer")
+        return error(400, f"offset must be an integer from 0 to {reads.MAX_QUERY_NUMBER}")
     limit = min(limit, MAX_LIMIT)
     query = reads.ListQuery.from_args(request.args)
     rows = reads.proposal_rows(web().runtime, query, offset=offset, limit=limit + 1)

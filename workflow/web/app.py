@@ -28,7 +28,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from workflow import Runtime, Settings, load_definition, open_runtime
-from workflow.errors import InvalidConfig
+from workflow.errors import InvalidConfig, InvalidInput
+from workflow.inputs import check_text
 from workflow.web import accounts
 from workflow.web.state import Web
 
@@ -82,6 +83,21 @@ def create_app(
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     csrf = CSRFProtect(app)
+
+    @app.before_request
+    def plain_url() -> Any:
+        # A URL never carries control characters; refused here, they cannot reach a query,
+        # where PostgreSQL refuses a NUL and SQLite just finds nothing (the same URL would
+        # give 422 on one backend and 200 or 404 on the other).
+        for what, value in (("the path", request.path), *_query_items()):
+            try:
+                check_text(value, what)
+            except InvalidInput as exc:
+                log.warning("refused: %s %s: %s", request.method, ascii(request.path), exc)
+                if request.path.startswith("/api/"):
+                    return api.error(400, str(exc))
+                return views.error_page(400, "Die Adresse enthält ein unzulässiges Zeichen.")
+        return None
 
     @app.before_request
     def identify() -> Response | None:
@@ -174,3 +190,12 @@ def create_app(
         csp = CSP.replace("form-action 'self'", f"form-action 'self' {issuer}")
     csrf.exempt(api.openapi)
     return app
+
+
+def _query_items() -> list[tuple[str, str]]:
+    """Every name and value of the query string, each with what to call it in an error."""
+    items = []
+    for name, value in request.args.items(multi=True):
+        items.append(("a query parameter's name", name))
+        items.append((f"the query parameter {name!a}", value))
+    return items

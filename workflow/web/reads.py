@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select
 
 from workflow import Runtime
 from workflow.app.reads import history_rows, show_detail, trigger_rows
+from workflow.inputs import integer_range
 from workflow.store.schema import definitions, outbox, proposals
 
 SORTS = {
@@ -29,6 +30,23 @@ SORTS = {
     "updated_at": "Letzte Änderung",
 }
 PAGE_SIZE = 50
+
+
+MAX_QUERY_NUMBER = 2**31 - 1
+"""The largest number a query string's page or filter takes: a larger one stands for this
+(no page or id is that large), so that it reaches the database as an integer both SQLite and
+PostgreSQL take, and a page's offset stays far inside 64 bits."""
+
+
+def query_number(raw: str | None, column: Any = None) -> int | None:
+    """A whole number of digits 0-9 from a query string, at most :data:`MAX_QUERY_NUMBER`
+    (or the largest value of the integer ``column`` it is compared with: past it, it could
+    match no row, and PostgreSQL would refuse it); None when absent or not such a number."""
+    value = (raw or "").strip()
+    if not (value.isascii() and value.isdigit()):
+        return None
+    largest = MAX_QUERY_NUMBER if column is None else integer_range(column)[1]
+    return min(int(value), largest)
 
 
 @dataclass(frozen=True)
@@ -49,9 +67,8 @@ class ListQuery:
     def from_args(cls, args: Mapping[str, str]) -> ListQuery:
         """Parse a query string leniently: an unusable value is ignored, not an error."""
 
-        def number(name: str) -> int | None:
-            value = (args.get(name) or "").strip()
-            return int(value) if value.isdigit() else None
+        def number(name: str, column: Any = None) -> int | None:
+            return query_number(args.get(name), column)
 
         def text(name: str) -> str | None:
             value = (args.get(name) or "").strip()
@@ -60,11 +77,11 @@ class ListQuery:
         sort = args.get("sort") or "key"
         return cls(
             state=text("state"),
-            handlungsfeld=number("handlungsfeld"),
-            themenforum=number("themenforum"),
+            handlungsfeld=number("handlungsfeld", proposals.c.handlungsfeld),
+            themenforum=number("themenforum", proposals.c.themenforum),
             lead=text("lead"),
             q=text("q"),
-            definition_version=number("definition_version"),
+            definition_version=number("definition_version", definitions.c.version),
             sort=sort if sort in SORTS else "key",
             descending=args.get("order") == "desc",
             page=max(1, number("page") or 1),

@@ -233,8 +233,7 @@ def worklist() -> str:
     w = web()
     who = w.runtime.directory.actor(g.actor)
     lead = who.ministry if who.role == "ministry" else None
-    page_text = request.args.get("page", "")
-    page = max(1, int(page_text)) if page_text.isdigit() else 1
+    page = max(1, reads.query_number(request.args.get("page")) or 1)
     # one row more than shown says whether there is a next page, without counting them all
     rows = reads.open_deadlines(
         w.runtime,
@@ -558,7 +557,7 @@ def funding(key: str) -> Any:
 
     if source not in SOURCE_LABELS:
         return form(["Bitte eine Quelle auswählen."], 400)
-    year = int(year_text) if year_text.isdigit() else 0
+    year = int(year_text) if year_text.isascii() and year_text.isdigit() else 0  # not "²"
     if not 2000 <= year <= 2100:
         return form(["Das Jahr muss zwischen 2000 und 2100 liegen."], 400)
     return _acted(
