@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -84,6 +84,27 @@ def test_the_board_shows_the_decided_projects(portfolio: Engine, database_url: s
     fields = (site / "fields.html").read_text(encoding="utf-8")
     for name in ("kennung", "status_seit", "projektvolumen_eur", "umsetzungsstand_prozent"):
         assert f"<code>{name}</code>" in fields
+
+
+def test_the_cabinet_decision_is_the_date_recorded_with_it(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    # given a decision of 5 Nov 2019 entered two days later, and an admission without a date
+    key = add_proposal(engine, NOW, key="RK-03-01")
+    walk_to(engine, key, "cabinet", NOW)
+    entered = datetime(2019, 11, 7, 9, 0, tzinfo=UTC)
+    engine.advance(key, "approve", actor="koordination", now=entered,
+                   fields={"decision_date": "2019-11-05"})  # fmt: skip
+    # when the board is published
+    assert publish(database_url, tmp_path).exit_code == 0
+    # then its Kabinettbeschluss is the cabinet's date, not the day it was entered
+    rows = list(csv.DictReader(io.StringIO(
+        (tmp_path / "proposals.csv").read_text(encoding="utf-8-sig")), delimiter=";"))  # fmt: skip
+    assert [(r["kennung"], r["beschluss"]) for r in rows] == [("RK-03-01", "2019-11-05")]
+    page = (tmp_path / "projekt-rk-03-01.html").read_text(encoding="utf-8")
+    assert "<dt>Kabinettbeschluss</dt><dd>05.11.2019</dd>" in " ".join(page.split()).replace(
+        "> <", "><"
+    )
 
 
 def test_the_csv_opens_in_german_excel(portfolio: Engine, database_url: str,

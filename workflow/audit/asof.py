@@ -63,6 +63,7 @@ class Step:
     trigger: str
     from_state: str | None
     to_state: str
+    decision_date: date | None = None  # the cabinet's date the step recorded (``decision_date``)
 
 
 @dataclass
@@ -163,10 +164,13 @@ def reconstruct(conn: Connection, cutoff: datetime) -> list[ProposalAsOf]:
         for row in rows:
             if row.to_state is None:
                 continue
+            fields = (row.data or {}).get("fields", {})
             if row.to_state != p.state:
                 p.state, p.since = row.to_state, row.at
-                p.timeline.append(Step(row.at, row.trigger, row.from_state, row.to_state))
-            progress = (row.data or {}).get("fields", {}).get("progress")
+                decided = fields.get("decision_date")  # ISO text (workflow/process/fields.py)
+                on = date.fromisoformat(decided) if decided else None
+                p.timeline.append(Step(row.at, row.trigger, row.from_state, row.to_state, on))
+            progress = fields.get("progress")
             if row.trigger == "report_progress" and progress is not None:
                 p.progress, p.progress_at = int(progress), row.at
         if p.state:

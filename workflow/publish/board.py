@@ -103,6 +103,7 @@ class Board:
     projects: list[PublicProject]
     handlungsfelder: dict[int, str]
     outside: dict[str, int]
+    sample_data: str | None = None  # a database of sample data says where it comes from
 
     @property
     def counts(self) -> dict[str, int]:
@@ -140,7 +141,9 @@ def public_project(
     decided: date | None = None
     for step in p.timeline:
         if status_group(step.to_state, definition) in GROUPS:
-            decided = _day(step.at)
+            # the date of the cabinet's decision as recorded with the step (it may be entered
+            # days later), else the day of the step
+            decided = step.decision_date or _day(step.at)
             break
     for step in reversed(p.timeline):  # the status began where the run of its group began
         if status_group(step.to_state, definition) != status:
