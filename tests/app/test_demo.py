@@ -17,14 +17,24 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from markupsafe import escape
 
-from workflow.app.demo import END, FUNDS_2020, OUTCOMES, PUBLISHED, DemoExists, prepare_directory
+from workflow.app.demo import (
+    END,
+    FUNDS_2020,
+    OUTCOMES,
+    PUBLISHED,
+    SAMPLE_DATA,
+    DemoExists,
+    prepare_directory,
+)
 from workflow.cli.main import cli
 
 # The demo plays five years in about a minute: run by `.ci/run` and `pytest -m slow`, not by
 # a plain `pytest`.
 pytestmark = pytest.mark.slow
 
+SAMPLE_HTML = str(escape(SAMPLE_DATA))
 KINDS = ("status_change", "reminder", "escalation", "consultation_opened", "digest")
 
 
@@ -95,6 +105,23 @@ def test_the_board_of_the_2021_report(demo_run: tuple[Path, str], tmp_path: Path
         cli, ["--config", config, "audit", "verify", "--checkpoint", digest]
     )
     assert verify.exit_code == 0, verify.output
+    # and, invented outcomes behind real titles, every page and the catalog say so
+    for page in [tmp_path / "index.html", tmp_path / "fields.html", *tmp_path.glob("projekt-*")]:
+        html = page.read_text(encoding="utf-8")
+        assert f'<p class="sample" role="note"><strong>Hinweis:</strong> {SAMPLE_HTML}' in html
+    assert SAMPLE_DATA.split(".")[0] in (tmp_path / "catalog.ttl").read_text(encoding="utf-8")
+
+
+def test_the_web_application_on_the_demo_says_it_shows_sample_data(
+    demo_run: tuple[Path, str],
+) -> None:
+    from workflow import load_settings
+    from workflow.web import create_app
+
+    directory, _ = demo_run
+    app = create_app(load_settings(directory / "ruhrflow.toml", env={}))
+    html = app.test_client().get("/login").get_data(as_text=True)
+    assert f"<strong>Hinweis:</strong> {SAMPLE_HTML}" in html
 
 
 def test_every_approved_proposal_was_approved_on_5_november_2019(

@@ -86,6 +86,27 @@ def test_the_board_shows_the_decided_projects(portfolio: Engine, database_url: s
         assert f"<code>{name}</code>" in fields
 
 
+def test_a_board_of_real_data_carries_no_sample_note_and_one_of_sample_data_does(
+    portfolio: Engine, database_url: str, tmp_path: Path
+) -> None:
+    from workflow.store.installation import mark_sample_data
+
+    assert publish(database_url, tmp_path / "real").exit_code == 0
+    for page in (tmp_path / "real").glob("*.html"):
+        assert 'class="sample"' not in page.read_text(encoding="utf-8")
+    # when the database says it holds sample data (as `ruhrflow demo` makes it)
+    with portfolio.store.write() as conn:
+        mark_sample_data(conn, "Beispieldaten <erfunden> & zum Testen.")
+    assert publish(database_url, tmp_path / "sample").exit_code == 0
+    pages = list((tmp_path / "sample").glob("*.html"))
+    assert len(pages) == 6  # index, fields and four projects
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert "<strong>Hinweis:</strong> Beispieldaten &lt;erfunden&gt; &amp; zum Testen." in html
+    catalog = (tmp_path / "sample" / "catalog.ttl").read_text(encoding="utf-8")
+    assert 'dct:description "Beispieldaten <erfunden> & zum Testen. Sachstand' in catalog
+
+
 def test_the_cabinet_decision_is_the_date_recorded_with_it(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:

@@ -511,3 +511,21 @@ def test_a_page_reads_in_one_transaction_on_postgresql(app: Flask, runtime: Runt
         assert (page, download) == (1, 2)
     else:
         assert page > 1 and download > 1
+
+
+def test_a_database_of_sample_data_says_so_on_every_page(
+    app: Flask, runtime: Runtime, settings: Settings
+) -> None:
+    from workflow.store.installation import mark_sample_data
+    from workflow.web import create_app
+
+    # a real database: no note
+    assert 'class="sample"' not in app.test_client().get("/login").get_data(as_text=True)
+    # a database `ruhrflow demo` made says where its data comes from, above every page
+    with runtime.store.write() as conn:
+        mark_sample_data(conn, "Beispieldaten <erfunden>.")
+    sample = create_app(settings, runtime=runtime)
+    b = login(sample, "koordination")
+    for path in ("/login", "/worklist", "/proposals", "/proposals/RK-03-01"):
+        html = b.client.get(path).get_data(as_text=True)
+        assert "<strong>Hinweis:</strong> Beispieldaten &lt;erfunden&gt;." in html, path

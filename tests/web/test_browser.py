@@ -212,3 +212,42 @@ def test_an_sso_login_and_its_logout_at_the_issuer(
                 assert page.url.startswith(f"{url}/login")
             finally:
                 context.close()
+
+
+def test_the_published_board_is_accessible(
+    browser: Any, app: Flask, runtime: Any, settings: Any, tmp_path: Path
+) -> None:
+    # the board `ruhrflow publish` writes, as /public/ serves it, with the note a database of
+    # sample data puts on every page (its contrast is checked too)
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from workflow import load_settings
+    from workflow.publish import publish
+    from workflow.store.installation import mark_sample_data
+    from workflow.web import create_app
+
+    with runtime.store.write() as conn:
+        mark_sample_data(conn, "Beispieldaten für den Test: die Stände sind erfunden.")
+    board = tmp_path / "board"
+    now = datetime.now(UTC)
+    today = now.astimezone(ZoneInfo("Europe/Berlin")).date()  # the round's projects started today
+    result = publish(runtime.store, runtime.directory, board, as_of=today, now=now,
+                     actor_id="koordination", audit_key=runtime.engine.audit_key,
+                     base_url="https://ruhrkonferenz.nrw.example/board/")  # fmt: skip
+    projects = [name for name in result.files if name.startswith("projekt-")]
+    assert projects, "the round has no decided project to show"
+    config = tmp_path / "public.toml"
+    config.write_text(f'[mail]\nmaildir = "{tmp_path / "mail"}"\n[web]\npublic_dir = "{board}"\n',
+                      encoding="utf-8")  # fmt: skip
+    served = load_settings(config, database_url=settings.database_url, env={})
+    with serving(create_app(served, runtime=runtime)) as url:
+        context = browser.new_context(base_url=url, locale="de-DE")
+        page = context.new_page()
+        try:
+            for name in ("index.html", "fields.html", projects[0]):
+                page.goto(f"/public/{name}")
+                assert page.get_by_role("note").inner_text().startswith("Hinweis: Beispieldaten")
+                accessible(page, f"board_{name.removesuffix('.html')}")
+        finally:
+            context.close()

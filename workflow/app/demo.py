@@ -48,6 +48,7 @@ from workflow.errors import InvalidInput
 from workflow.process.definition import load_definition
 from workflow.process.vocabulary import BERLIN
 from workflow.scheduler.tick import scheduler_hooks, tick
+from workflow.store.installation import mark_sample_data
 from workflow.store.schema import deadline_rungs, deadlines, funding, history, outbox, proposals
 
 SEED = 2019
@@ -116,6 +117,17 @@ Progress = Callable[[str], None]
 def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
     """A Berlin wall-clock moment as aware UTC."""
     return datetime(y, m, d, hh, mm, tzinfo=BERLIN).astimezone(UTC)
+
+
+SAMPLE_DATA = (
+    "Beispieldaten aus „ruhrflow demo“, keine amtlichen Angaben. Die 75 Vorschläge stammen aus"
+    " öffentlichen Angaben der Landesregierung NRW oder sind Platzhalter; Ressorts und Kosten"
+    " sind zum Teil angenommen. Welches Projekt wann welchen Stand erreicht, ist erfunden: nur"
+    " die Gesamtzahlen zu den Stichtagen der Fortschrittsberichte entsprechen den"
+    " veröffentlichten."
+)
+"""What the demo's database says of itself (``installation.sample_data``): shown on every
+page of a board published from it and in the web application running on it."""
 
 
 class DemoExists(InvalidInput):
@@ -634,6 +646,8 @@ def run_demo(directory: Path, *, fresh: bool, progress: Progress) -> DemoSummary
     try:
         sim = _Simulation(runtime, progress)
         initialise(runtime.store, load_definition(settings.definition_path), sim.now)
+        with runtime.store.write() as conn:  # every board and page made from it says so
+            mark_sample_data(conn, SAMPLE_DATA)
         data = shipped_file("definitions", "data/ruhr_konferenz_2019.csv").read_bytes()
         created, _ = import_rows(
             Intake.of(runtime.engine), read_csv(data), actor=COORDINATOR, now=sim.now

@@ -105,6 +105,8 @@ def catalog_ttl(board: Board, base_url: str, *, modified: datetime) -> str:
         f" Finanzierung und Umsetzungsstand. Die Zahlen sind durch den Audit-Checkpoint"
         f" {board.digest} der Verlaufshistorie nachprüfbar."
     )
+    if board.sample_data:  # sample data says so, first
+        description = f"{board.sample_data} {description}"
     dataset_title = f"Projekte der Ruhr-Konferenz, Sachstand {board.as_of:%d.%m.%Y}"
     end = f'"{board.as_of.isoformat()}"^^xsd:date'
     issued = f'"{board.published_at.date().isoformat()}"^^xsd:date'

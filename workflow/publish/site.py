@@ -39,6 +39,7 @@ from workflow.publish.opendata import (
     proposals_json,
 )
 from workflow.store.db import Store
+from workflow.store.installation import sample_data
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Bar colours of the chart: each has a contrast of at least 4.5:1 against white and the
@@ -80,6 +81,7 @@ def build_board(
         digest = record_cutoff_checkpoint(
             conn, heads, as_of=as_of, actor_id=actor_id, now=now, audit_key=audit_key
         )
+        sample = sample_data(conn)
     projects: list[PublicProject] = []
     outside: dict[str, int] = {}
     for p in states:
@@ -97,6 +99,7 @@ def build_board(
         projects=projects,
         handlungsfelder=dict(definition.handlungsfelder),
         outside=outside,
+        sample_data=sample,
     )
 
 

@@ -14,7 +14,7 @@ import secrets
 import weakref
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from workflow.errors import StoreUnavailable
 from workflow.store.schema import installation
@@ -52,3 +52,17 @@ def ensure_installation(conn: Connection, now: datetime) -> str:
     new = secrets.token_hex(16)
     conn.execute(insert(installation).values(id=_ROW_ID, installation_id=new, created_at=now))
     return new
+
+
+def mark_sample_data(conn: Connection, note: str) -> None:
+    """Say that the database holds sample data, and where it comes from (German, shown on
+    every published page and in the web application; in ``conn``'s write transaction)."""
+    conn.execute(update(installation).where(installation.c.id == _ROW_ID).values(sample_data=note))
+
+
+def sample_data(conn: Connection) -> str | None:
+    """Where the sample data of this database comes from; None for a real database."""
+    found = conn.execute(
+        select(installation.c.sample_data).where(installation.c.id == _ROW_ID)
+    ).scalar_one_or_none()
+    return str(found) if found else None

@@ -333,6 +333,10 @@ installation = Table(
     Column("id", SmallInteger, primary_key=True, autoincrement=False),
     Column("installation_id", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Set when the database holds sample data (``ruhrflow demo``): where it comes from and
+    # what is invented, in German; every published page and the web application show it
+    # (migration 0010_sample_data). NULL for a real database.
+    Column("sample_data", Text, nullable=True),
 )
 
 

@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response
 from workflow import Runtime, Settings, load_definition, open_runtime
 from workflow.errors import InvalidConfig, InvalidInput
 from workflow.inputs import check_text
+from workflow.store.installation import sample_data
 from workflow.web import accounts
 from workflow.web.state import Web
 
@@ -65,8 +66,15 @@ def create_app(
         base_url=str(config.get("base_url") or "") or None,
         public_dir=Path(str(config["public_dir"])) if config.get("public_dir") else None,
     )
+    with rt.store.read() as conn:  # set once, by `ruhrflow demo`, when the database is made
+        state.sample_data = sample_data(conn)
     app = Flask(__name__)
     app.extensions["ruhrflow"] = state
+
+    @app.context_processor
+    def sample_note() -> dict[str, Any]:
+        return {"sample_data": state.sample_data}
+
     app.config.update(
         SECRET_KEY=accounts.session_secret(
             rt.store, os.environ.get("RUHRFLOW_WEB_SECRET"), state.now()

@@ -27,6 +27,7 @@ class Web:
     base_url: str | None
     public_dir: Path | None = None  # what ``ruhrflow publish --output`` wrote: ``/public/``
     oidc: OidcLogin | None = None  # the state SSO, when ``[web.oidc]`` is configured
+    sample_data: str | None = None  # a database of sample data says so on every page
 
     def now(self) -> datetime:
         """The wall clock (the web has no ``--now``)."""
