@@ -6,6 +6,9 @@ the same shipped data (the demo and production, a test copy) then never give the
 ids, so mail systems do not drop real mail as a duplicate of test mail and calendars do not
 merge unrelated events. A copy of a database file is the same installation: that is
 intended (a restored backup must keep recognising its own notices).
+
+The same row says whether the database holds sample data (migration 0010, set by
+``ruhrflow demo``): where it comes from, shown on every published page and web page.
 """
 
 from __future__ import annotations
