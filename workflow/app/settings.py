@@ -64,7 +64,7 @@ class Settings:
     timezone: str
     directory_path: Path
     mail: MailSettings
-    allow_impersonation: bool
+    allow_impersonation: bool  # read and checked, used nowhere (see config/ruhrflow.toml)
     audit_key: bytes | None
     raw: Mapping[str, Any]
     # The OIDC client secret (``[web.oidc]``), from RUHRFLOW_OIDC_CLIENT_SECRET only.
