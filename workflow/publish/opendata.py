@@ -27,7 +27,9 @@ CSV_NAME = "proposals.csv"
 JSON_NAME = "proposals.json"
 CATALOG_NAME = "catalog.ttl"
 LICENSE = "http://dcat-ap.de/def/licenses/dl-zero-de/2.0"  # Datenlizenz Deutschland – Zero
-# The contributor of NRW's portal as listed by DCAT-AP.de (to be confirmed at publication).
+# The contributor id of NRW's portal (Open.NRW) in DCAT-AP.de's list of GovData's direct
+# data providers: GovData's metadata-quality queries use this IRI for NRW. The list grows
+# outside DCAT-AP.de's releases; GovData (info@govdata.de) confirms an id at registration.
 CONTRIBUTOR = "http://dcat-ap.de/def/contributors/openNRW"
 PUBLISHER = "Land Nordrhein-Westfalen – Ruhr-Konferenz"
 
