@@ -253,3 +253,28 @@ def test_simulate_lists_what_would_fire_and_writes_nothing(engine: Engine) -> No
             select(func.count()).where(deadline_rungs.c.fired_at.is_not(None))
         ).scalar_one()
     assert (after, pending) == (before, 0)
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        berlin(2019, 8, 1, 12),  # one late reminder, the deadline still ahead: it mails
+        berlin(2019, 8, 4, 12),  # two late reminders: only the later one mails
+        berlin(2019, 8, 6, 12),  # after the deadline: both reminders are recorded silently
+        berlin(2019, 8, 9, 12),  # and the escalation after them mails, late
+    ],
+)
+def test_simulate_foresees_what_the_sweep_then_does(engine: Engine, at: datetime) -> None:
+    # given a consultation whose rungs the scheduler missed until ``at``
+    in_consultation(engine)
+    # when the look-ahead is asked, and then the sweep runs at that moment
+    planned = simulate(engine.store, engine.machines, at, at + timedelta(minutes=1))
+    done = sweep(engine.store, engine.machines, engine.append_event, at)
+    # then the look-ahead said which rungs mail and which are recorded without a notice, and why
+    foreseen = [(p.rung, p.late, p.skipped) for p in planned]
+    happened = sorted(
+        ((r.rung, r.late, r.skipped) for r in [*done.fired, *done.skipped]),
+        key=lambda r: [p[0] for p in foreseen].index(r[0]),
+    )
+    assert foreseen == happened
+    assert foreseen  # the scenario has rungs due

@@ -51,6 +51,7 @@ SIMULATE_FIELDS = [
     Field("kind", "KIND"),
     Field("recipients", "TO", "list"),
     Field("late", "LATE", "flag"),
+    Field("skipped", "NO NOTICE"),  # why the sweep would record it without a notice
     Field("due_at", "DUE", "time", table=False),
     Field("fire_at", "FIRES", "time", table=False),
     Field("idempotency_key", "IDEMPOTENCY KEY", table=False),

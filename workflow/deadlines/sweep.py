@@ -246,11 +246,15 @@ def simulate(
     """The rungs that would fire from ``now`` up to ``until``, in order; writes nothing.
 
     Rungs already due fire at the next sweep (at ``now``; ``late`` as the sweep would mark
-    them). Deadlines that later transitions would create are not foreseen.
+    them), under the sweep's catch-up rule: a reminder whose deadline has passed, and a late
+    rung with a later one of its deadline due in the same pass, are recorded without a notice
+    (``skipped`` says why). Deadlines that later transitions would create are not foreseen.
     """
     with store.read() as conn:
         rungs = sweep_store.pending_rungs(conn, until)
         rows = sweep_store.proposals_by_id(conn, {r["proposal_id"] for r in rungs})
+        # the last rung of each deadline due at the next sweep: the one a catch-up mails
+        last_of = {r["deadline_id"]: r["rung_id"] for r in rungs if r["fire_at"] <= now}
         result = []
         for rung in rungs:
             row = rows[rung["proposal_id"]]
@@ -258,5 +262,7 @@ def simulate(
                 continue
             at = max(now, rung["fire_at"])
             info = _info(machines, conn, row, rung, at, late_after)
-            result.append(info)
+            superseded = rung["fire_at"] <= now and last_of[rung["deadline_id"]] != rung["rung_id"]
+            skipped = _skip_reason(info, at, superseded)
+            result.append(info if skipped is None else replace(info, skipped=skipped))
         return result
