@@ -148,3 +148,56 @@ def test_the_session_epoch_goes_down_to_0008_and_up_again(store: Store) -> None:
     assert current_revision(store) == head_revision() and "session_epoch" in columns()
     with store.read() as conn:
         assert conn.execute(select(web_accounts.c.session_epoch)).scalar_one() not in (0, 2)
+
+
+def test_a_database_behind_this_version_says_run_init(runtime: Runtime, settings: object) -> None:
+    from workflow.errors import StoreUnavailable
+    from workflow.store.installation import sample_data
+    from workflow.web import create_app
+
+    store = runtime.store
+    # given a database one migration behind (upgraded software, `ruhrflow init` not run)
+    with store.write() as conn:
+        command.downgrade(alembic_config(conn), "0009_sessions")
+    # when this version reads what the newer migration added
+    # then one line says what to do, on both backends, instead of a driver traceback
+    with pytest.raises(StoreUnavailable) as refused, store.read() as conn:
+        sample_data(conn)
+    assert str(refused.value) == (
+        "the database schema is older than this version of ruhrflow:"
+        " run `ruhrflow init` to upgrade it"
+    )
+    with pytest.raises(StoreUnavailable, match="run `ruhrflow init` to upgrade it"):
+        create_app(settings, runtime=runtime)  # type: ignore[arg-type]
+    upgrade(store)
+    with store.read() as conn:
+        assert sample_data(conn) is None
+
+
+def test_a_missing_column_at_head_is_not_blamed_on_the_schema(store: Store) -> None:
+    # a query naming a column no migration made is a bug: its own error, not "run init"
+    with pytest.raises(Exception) as failed, store.read() as conn:
+        conn.execute(text("SELECT no_such_column FROM installation"))
+    assert "no_such_column" in str(failed.value) and "older" not in str(failed.value)
+
+
+def test_an_empty_database_says_run_init(database_url: str) -> None:
+    from sqlalchemy import create_engine
+
+    from workflow.errors import StoreUnavailable
+    from workflow.store.schema import proposals
+
+    # given a database without the schema (the fixture's, emptied)
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE alembic_version"))
+    engine.dispose()
+    store = Store.open(database_url)
+    try:
+        with pytest.raises(StoreUnavailable) as refused, store.read() as conn:
+            conn.execute(select(proposals.c.key))
+        expected = "the database has no ruhrflow schema: run `ruhrflow init` first"
+        assert str(refused.value) == expected
+    finally:
+        store.dispose()

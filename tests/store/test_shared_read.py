@@ -5,7 +5,9 @@ the shared transaction and the next read begins anew. On SQLite it shares nothin
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -114,3 +116,64 @@ def test_another_store_is_not_shared(pg_store: Store, database_url: str) -> None
             assert _began(other) != first
     finally:
         other.dispose()
+
+
+def test_a_commit_the_server_refuses_at_the_end_is_logged_not_raised(
+    pg_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a shared read whose connection the server ends while it sits idle (an idle
+    # timeout: the page rendered, the response is about to go out)
+    with caplog.at_level(logging.WARNING, logger="ruhrflow.store"), pg_store.shared_read():
+        with pg_store.read() as conn:
+            conn.execute(text("SET idle_in_transaction_session_timeout = '100ms'"))
+        time.sleep(0.5)
+    # then ending it lost nothing (it only read): a warning, no exception
+    assert "ending a shared read transaction failed" in caplog.text
+    # and the next read gets a working connection
+    assert _began(pg_store) is not None
+
+
+def test_reads_see_a_write_in_between_whatever_the_servers_default_isolation(
+    pg_store: Store, database_url: str
+) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    # given a database whose default isolation is REPEATABLE READ (one snapshot per
+    # transaction: a shared read would keep the snapshot of its first read)
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    name = f"ruhrflow_rr_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(
+            text(f"ALTER DATABASE \"{name}\" SET default_transaction_isolation = 'repeatable read'")
+        )
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    store = Store.open(url)
+    try:
+        with store.write() as conn:
+            conn.execute(text("CREATE TABLE seen (name text)"))
+        # when a shared read reads, a write commits, and the shared read reads again
+        with store.shared_read():
+            with store.read() as conn:
+                before = conn.execute(text("SELECT count(*) FROM seen")).scalar_one()
+            with store.write() as conn:
+                conn.execute(text("INSERT INTO seen VALUES ('in between')"))
+            with store.read() as conn:
+                after = conn.execute(text("SELECT count(*) FROM seen")).scalar_one()
+                level = conn.execute(text("SHOW transaction_isolation")).scalar_one()
+        # then ruhrflow's transactions run at READ COMMITTED and the second read sees it
+        assert (before, after, level) == (0, 1, "read committed")
+    finally:
+        store.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_a_read_that_fails_inside_another_leaves_the_outer_one_working(pg_store: Store) -> None:
+    with pg_store.shared_read(), pg_store.read() as outer:
+        with pytest.raises(DBAPIError), pg_store.read() as inner:
+            inner.execute(text("SELECT 1 / 0"))
+        # the failed transaction was rolled back; the outer read goes on in a new one
+        assert outer.execute(text("SELECT 42")).scalar_one() == 42

@@ -18,6 +18,7 @@ instead of one pair per read, two round trips saved each time.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, Operat
 from workflow.errors import InvalidInput, PermissionDenied, ReadOnlyDatabase, StoreUnavailable
 from workflow.store.direct import Direct
 from workflow.store.readonly import read_only_file
+
+log = logging.getLogger("ruhrflow.store")
 
 
 def make_engine(url: str, *, busy_timeout_seconds: float = 15.0) -> Engine:
@@ -56,7 +59,11 @@ def make_engine(url: str, *, busy_timeout_seconds: float = 15.0) -> Engine:
             parsed = parsed.set(drivername="postgresql+psycopg")
         ms = int(busy_timeout_seconds * 1000)
         engine = create_engine(
-            parsed, connect_args={"options": f"-c lock_timeout={ms}", "connect_timeout": 10}
+            parsed,
+            connect_args={"options": f"-c lock_timeout={ms}", "connect_timeout": 10},
+            # what ruhrflow's transactions assume, whatever the server's default: each
+            # statement sees what was committed before it (Store.shared_read relies on it)
+            isolation_level="READ COMMITTED",
         )
         _ping_when_idle(engine)
         return engine
@@ -109,6 +116,12 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float, *, read_only:
 
 
 _INSUFFICIENT_PRIVILEGE = "42501"  # SQLSTATE: a grant, row-level security or a trigger refused
+_UNDEFINED_TABLE = "42P01"
+_UNDEFINED_COLUMN = "42703"
+_NO_SCHEMA = "the database has no ruhrflow schema: run `ruhrflow init` first"
+_OLD_SCHEMA = (
+    "the database schema is older than this version of ruhrflow: run `ruhrflow init` to upgrade it"
+)
 
 _BEGIN = Direct(text("BEGIN"))
 _BEGIN_IMMEDIATE = Direct(text("BEGIN IMMEDIATE"))
@@ -128,15 +141,32 @@ class _SharedRead:
             self.conn = self.store.engine.connect()
         return self.conn
 
-    def end(self, *, failed: bool = False) -> None:
+    def failed(self) -> None:
+        """A read failed on the server: roll its transaction back (PostgreSQL refuses every
+        later statement in it), so the next read — or the rest of an enclosing one — runs in
+        a fresh transaction on the same connection, or on a new one if it was lost."""
+        conn = self.conn
+        if conn is None:
+            return
+        try:
+            conn.rollback()
+        except DBAPIError:
+            self.conn = None
+            conn.close()
+
+    def end(self) -> None:
         """End the transaction and give the connection back. It only read, so it commits
-        unless it failed: psycopg forgets its prepared statements on every rollback."""
+        (psycopg forgets its prepared statements on every rollback); a commit the server
+        refuses (the connection was cut, an idle timeout) loses nothing, so it is logged, not
+        raised: it would turn a page already rendered into an error."""
         conn, self.conn = self.conn, None
         if conn is None:
             return
         try:
-            if not failed and conn.in_transaction():
+            if conn.in_transaction():
                 conn.commit()
+        except DBAPIError as exc:
+            log.warning("ending a shared read transaction failed: %s", _first_line(exc))
         finally:
             conn.close()  # the pool rolls back what is still open
 
@@ -175,9 +205,8 @@ class Store:
                     yield shared.connection()
                 except DBAPIError:
                     # as a read of its own would: a transaction the server failed ends with
-                    # the read (PostgreSQL refuses every later statement in it); the next
-                    # read begins anew. Other exceptions leave the transaction sound.
-                    shared.end(failed=True)
+                    # the read. Other exceptions leave the transaction sound.
+                    shared.failed()
                     raise
             return
         with self._translated(), self.engine.connect() as conn, conn.begin():
@@ -206,8 +235,9 @@ class Store:
         try:
             yield
         finally:
-            _SHARED.reset(token)
-            with self._translated():
+            try:
+                _SHARED.reset(token)
+            finally:
                 shared.end()
 
     @contextmanager
@@ -237,7 +267,12 @@ class Store:
                 ) from None
             if exc.connection_invalidated:
                 raise StoreUnavailable(f"lost the database connection: {_first_line(exc)}") from exc
-            if getattr(exc.orig, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE:
+            state = getattr(exc.orig, "sqlstate", None)
+            if state == _UNDEFINED_TABLE:
+                raise StoreUnavailable(_NO_SCHEMA) from exc
+            if state == _UNDEFINED_COLUMN and self._schema_behind():
+                raise StoreUnavailable(_OLD_SCHEMA) from exc
+            if state == _INSUFFICIENT_PRIVILEGE:
                 # The grants (``ruhrflow db grants``) refused it: a refusal, not a bug.
                 login = self.engine.url.username or "this database login"
                 raise PermissionDenied(
@@ -252,10 +287,24 @@ class Store:
                 f"the database is busy: another writer held it for more than"
                 f" {self.busy_timeout_seconds:g} s; nothing was changed, try again"
             )
-        if "no such table" in text or ("does not exist" in text and "relation" in text):
-            return "the database has no ruhrflow schema: run `ruhrflow init` first"
+        if "no such table" in text:
+            return _NO_SCHEMA
+        if "no such column" in text and self._schema_behind():
+            return _OLD_SCHEMA
         url = self.engine.url.render_as_string(hide_password=True)
         return f"cannot use the database {url}: {text}"
+
+    def _schema_behind(self) -> bool:
+        """Whether the database's migration is older than this ruhrflow's newest (a column
+        this code reads is then missing because nobody ran ``ruhrflow init`` after the
+        upgrade, not because of a bug)."""
+        from workflow.store.revision import head_revision, revision_of
+
+        try:
+            with self.engine.connect() as conn:
+                return revision_of(conn) != head_revision()
+        except Exception:  # the question must not hide the error it explains
+            return False
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
 
 from workflow.store.db import Store
+from workflow.store.revision import MIGRATIONS, alembic_config, head_revision, revision_of
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-
-def alembic_config(connection: Connection | None = None) -> Config:
-    """An Alembic configuration pointing at the shipped migrations."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("path_separator", "os")
-    if connection is not None:
-        cfg.attributes["connection"] = connection
-    return cfg
-
-
-def head_revision() -> str:
-    """The newest migration shipped with this version of ruhrflow."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
+__all__ = ["MIGRATIONS", "alembic_config", "current_revision", "head_revision", "upgrade"]
 
 
 def current_revision(store: Store) -> str | None:
     """The migration the database is at (None for an empty database)."""
     with store.read() as conn:  # read() turns an unreachable database into StoreUnavailable
-        return MigrationContext.configure(conn).get_current_revision()
+        return revision_of(conn)
 
 
 def upgrade(store: Store) -> tuple[str | None, str]:

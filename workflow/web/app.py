@@ -5,11 +5,12 @@ and checks the account in the database, so a disabled account stops at once in e
 process, and so does a session begun before the account's password changed (its epoch).
 Nothing is kept in the process between requests but the opened runtime.
 
-A request that changes nothing (GET, HEAD) reads in one transaction on PostgreSQL — the
-account check and the page share it (:meth:`workflow.store.db.Store.shared_read`), which
-saves two round trips per read after the first. A streamed download's rows are read after
-the view returned, in a transaction of their own. A request that writes reads as before,
-each read and its write a transaction of its own.
+A page request (GET, HEAD) reads in one transaction on PostgreSQL — the account check and
+the page share it (:meth:`workflow.store.db.Store.shared_read`), which saves two round trips
+per read after the first; it holds one pooled connection for the request. A streamed
+download's rows are read after the view returned, in a transaction of their own. A POST reads
+as before, each read and its write a transaction of its own; so do the SSO's GETs, which wait
+on the issuer over HTTP and whose callback writes the login.
 """
 
 from __future__ import annotations
@@ -98,8 +99,8 @@ def create_app(
         # where PostgreSQL refuses a NUL and SQLite just finds nothing (the same URL would
         # give 422 on one backend and 200 or 404 on the other).
         for what, value in (("the path", request.path), *_query_items()):
-            try:
-                check_text(value, what)
+            try:  # a TAB pasted into a search field is text, not an attack
+                check_text(value.replace("\t", " ") if what != "the path" else value, what)
             except InvalidInput as exc:
                 log.warning("refused: %s %s: %s", request.method, ascii(request.path), exc)
                 if request.path.startswith("/api/"):
@@ -113,7 +114,8 @@ def create_app(
         g.via_token = False
         if request.endpoint == "static":  # public files: no account to look up
             return None
-        if request.method in SAFE_METHODS:
+        if request.method in SAFE_METHODS and request.blueprint != "oidc":
+            # (the SSO's GETs wait on the issuer over HTTP, and its callback writes)
             g.reads = ExitStack()  # ended by end_reads with the request
             g.reads.enter_context(state.runtime.store.shared_read())
         header = request.headers.get("Authorization", "")
