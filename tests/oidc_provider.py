@@ -59,6 +59,7 @@ class Provider:
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     end_session: bool = True  # discovery names the end_session_endpoint
+    end_session_url: str | None = None  # … at this URL instead of <issuer>/logout
     logouts: list[dict[str, str]] = field(default_factory=list)
     userinfo: dict[str, Any] | None = None  # the claims /userinfo answers (None: HTTP 500)
     access_tokens: set[str] = field(default_factory=set)
@@ -68,6 +69,7 @@ class Provider:
         """As a test begins: no user, nothing tampered, no codes, no logouts."""
         self.user, self.tamper, self.sign_with = {}, {}, None
         self.end_session = True
+        self.end_session_url = None
         self.userinfo = None
         self.userinfo_requests = 0
         self.codes.clear()
@@ -104,7 +106,8 @@ def provider_app(p: Provider) -> Flask:
 
     @app.get("/.well-known/openid-configuration")
     def discovery() -> Any:
-        logout = {"end_session_endpoint": p.issuer + "/logout"} if p.end_session else {}
+        at = p.end_session_url or p.issuer + "/logout"
+        logout = {"end_session_endpoint": at} if p.end_session else {}
         return jsonify(
             **logout,
             issuer=p.issuer,

@@ -40,6 +40,7 @@ _BIDI = "\u202a-\u202e\u2066-\u2069"
 _SINGLE_LINE_BAD = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}\ud800-\udfff]")
 _MULTI_LINE_BAD = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029{_BIDI}\ud800-\udfff]")
 WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+MAX_DIGITS = 30  # past any integer column; checked before int(), which stops at 4,300 digits
 DECIMAL_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
@@ -72,7 +73,10 @@ def parse_whole_number(raw: str, what: str) -> int:
     """A whole number written with ASCII digits (``int`` also takes ``٣`` or ``３``)."""
     text = raw.strip()
     if not WHOLE_NUMBER.fullmatch(text):
-        raise InvalidInput(f"{what} {raw!r} is not a whole number (digits 0-9)")
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        raise InvalidInput(f"{what} {shown!r} is not a whole number (digits 0-9)")
+    if len(text.lstrip("+-").lstrip("0")) > MAX_DIGITS:  # int() refuses 4,301 and more
+        raise InvalidInput(f"{what} has more than {MAX_DIGITS} digits")
     return int(text)
 
 

@@ -20,6 +20,7 @@ from workflow.app.reads import history_rows
 from workflow.store.schema import web_login_throttle
 
 HUGE = "9" * 30  # past 64 bits
+ENORMOUS = "9" * 5000  # past the 4,300 digits int() converts
 
 CRAFTED_PAGES = [
     "/proposals?q=a%00b",
@@ -69,6 +70,9 @@ def test_the_api_refuses_it_in_one_line_of_json(app: Flask) -> None:
         f"/proposals?themenforum={HUGE}",
         "/proposals?page=%C2%B2",  # "²"
         "/worklist?page=%C2%B2",
+        f"/proposals?page={ENORMOUS}",
+        f"/worklist?page={ENORMOUS}",
+        f"/proposals?handlungsfeld={ENORMOUS}",
     ],
 )
 def test_a_huge_or_strange_number_in_a_page_url_is_bounded(app: Flask, path: str) -> None:
@@ -90,7 +94,7 @@ def test_a_version_past_every_id_matches_nothing(app: Flask) -> None:
     assert "RK-03-01" not in html
 
 
-@pytest.mark.parametrize("offset", [HUGE, "%C2%B2"])
+@pytest.mark.parametrize("offset", [HUGE, "%C2%B2", ENORMOUS, "2147483648"])
 def test_the_api_refuses_an_offset_past_its_range(app: Flask, offset: str) -> None:
     b = login(app, "koordination")
     response = b.client.get(f"/api/proposals?offset={offset}")
@@ -123,3 +127,39 @@ def test_a_funding_year_in_superscript_digits_is_a_form_error(app: Flask, runtim
     page = response.get_data(as_text=True)  # type: ignore[attr-defined]
     assert "Das Jahr muss zwischen 2000 und 2100 liegen." in page
     assert len(history_rows(runtime, "RK-03-02")) == before
+
+
+def test_the_api_takes_the_largest_offset_it_names(app: Flask) -> None:
+    b = login(app, "koordination")
+    response = b.client.get("/api/proposals?offset=2147483647")
+    assert response.status_code == 200 and response.get_json() == []
+
+
+@pytest.mark.parametrize("year", [ENORMOUS, "02021"])
+def test_a_funding_year_of_other_than_four_digits_is_a_form_error(
+    app: Flask, runtime: Runtime, year: str
+) -> None:
+    b = login(app, "im")
+    response = b.post("/proposals/RK-03-02/funding", {"source": "eu", "amount": "1", "year": year})
+    assert response.status_code == 400  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("version", ["\u0665", ENORMOUS, ""])  # Arabic-Indic 5
+def test_an_action_with_a_version_of_other_digits_is_refused(
+    app: Flask, runtime: Runtime, version: str
+) -> None:
+    b = login(app, "koordination")
+    before = len(history_rows(runtime, "RK-03-01"))
+    response = b.post(
+        "/proposals/RK-03-01/actions/approve",
+        {"step": "confirm", "field_decision_date": "2019-11-05", "expected_version": version},
+    )
+    assert response.status_code == 400  # type: ignore[attr-defined]
+    page = response.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "Die Version des Vorschlags fehlt oder ist ungültig." in page
+    assert len(history_rows(runtime, "RK-03-01")) == before
+
+
+def test_a_pasted_tab_in_the_search_is_text(app: Flask) -> None:
+    b = login(app, "koordination")
+    assert b.client.get("/proposals?q=Radschnellweg%09Ruhr").status_code == 200

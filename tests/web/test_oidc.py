@@ -36,7 +36,7 @@ from workflow import Directory, Runtime, Settings, load_settings
 from workflow.errors import InvalidConfig
 from workflow.store.schema import web_accounts
 from workflow.web import accounts, create_app
-from workflow.web.oidc import load_config
+from workflow.web.oidc import load_config, origin_of
 
 
 @pytest.fixture(scope="module")
@@ -391,6 +391,29 @@ def test_an_issuer_without_end_session_endpoint_is_left_alone(
     assert status == 303 and logged_in_as(client) == "vm"
     assert _log_out(client) == "/login"
     assert logged_in_as(client) is None and idp.logouts == []
+
+
+def test_an_end_session_endpoint_on_another_origin_is_left_alone(
+    sso_app: Flask, idp: Provider
+) -> None:
+    # the pages' CSP lets the logout form lead to the issuer's origin only
+    idp.end_session_url = "http://127.0.0.2:9/logout"
+    idp.user = {"sub": "u-22", "groups": ["/ruhrkonferenz/vm"]}
+    client, status, _ = sso_login(sso_app)
+    assert status == 303
+    assert _log_out(client) == "/login" and logged_in_as(client) is None
+
+
+def test_the_issuers_origin_is_compared_as_a_browser_does(sso_app: Flask, idp: Provider) -> None:
+    # an endpoint spelled in capitals, with a query of its own, is on the issuer's origin
+    idp.end_session_url = idp.issuer.upper() + "/logout?realm=land"
+    idp.user = {"sub": "u-23", "groups": ["/ruhrkonferenz/vm"]}
+    client, _, _ = sso_login(sso_app)
+    target = urlsplit(_log_out(client))
+    assert parse_qs(target.query)["realm"] == ["land"]
+    assert parse_qs(target.query)["client_id"] == [CLIENT_ID]
+    assert origin_of("HTTPS://SSO.nrw.example:443/realms/x") == "https://sso.nrw.example"
+    assert origin_of("http://[::1]:8080/x") == "http://[::1]:8080"
 
 
 def test_the_pages_let_a_form_lead_to_the_issuer_only_with_sso(

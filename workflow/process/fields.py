@@ -47,7 +47,8 @@ def parse_value(field: FieldDef, raw: Any) -> Any:
         expected = {"date": "a date YYYY-MM-DD", "integer": "a whole number"}.get(
             field.type, "a number"
         )
-        raise InvalidInput(f"field {field.name}: {raw!r} is not {expected}") from None
+        shown = repr(raw) if len(repr(raw)) <= 60 else repr(raw)[:60] + "…"
+        raise InvalidInput(f"field {field.name}: {shown} is not {expected}") from None
     text = str(raw).strip()
     if not text:
         raise InvalidInput(f"field {field.name}: must not be empty")

@@ -84,9 +84,10 @@ def _whole_number(name: str, default: int) -> int | None:
     value = request.args.get(name, "").strip()
     if not value:
         return default
-    if not (value.isascii() and value.isdigit()) or int(value) > reads.MAX_QUERY_NUMBER:
-        return None
-    return int(value)
+    largest = reads.MAX_QUERY_NUMBER
+    if not (value.isascii() and value.isdigit()) or len(value.lstrip("0")) > len(str(largest)):
+        return None  # (int() refuses more than 4,300 digits)
+    return int(value) if int(value) <= largest else None
 
 
 @bp.get("/proposals")

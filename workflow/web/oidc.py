@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
@@ -193,16 +193,19 @@ class OidcLogin:
             return None
         if not isinstance(endpoint, str) or not endpoint:
             return None
-        if origin_of(endpoint) != origin_of(self.config.issuer):
+        if origin_of(endpoint) != origin_of(self.config.issuer) or urlsplit(endpoint).fragment:
             # the pages' Content-Security-Policy lets a form lead to the issuer's origin only
             log.warning(
-                "OIDC logout at the issuer skipped: %s is not on the issuer's origin", endpoint
+                "OIDC logout at the issuer skipped: %s is not a URL on the issuer's origin"
+                " without a fragment",
+                endpoint,
             )
             return None
         query = urlencode(
             {"client_id": self.config.client_id, "post_logout_redirect_uri": _external("web.login")}
         )
-        return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
+        parts = urlsplit(endpoint)
+        return urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query))
 
 
 def install(app: Flask, settings: Settings, directory: Directory) -> OidcLogin | None:
@@ -273,10 +276,19 @@ def _external(endpoint: str) -> str:
     return url_for(endpoint, _external=True)
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of ``url`` (a source in a Content-Security-Policy)."""
+    """``scheme://host[:port]`` of ``url``, as a browser compares origins: scheme and host in
+    lower case, the scheme's default port left out (a source in a Content-Security-Policy)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    port = parts.port
+    shown = "" if port is None or port == DEFAULT_PORTS.get(scheme) else f":{port}"
+    return f"{scheme}://{host}{shown}"
 
 
 class UserinfoRefused(Exception):

@@ -46,6 +46,8 @@ def query_number(raw: str | None, column: Any = None) -> int | None:
     if not (value.isascii() and value.isdigit()):
         return None
     largest = MAX_QUERY_NUMBER if column is None else integer_range(column)[1]
+    if len(value.lstrip("0")) > len(str(largest)):  # int() refuses more than 4,300 digits
+        return largest
     return min(int(value), largest)
 
 

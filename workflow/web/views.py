@@ -483,10 +483,10 @@ def action(key: str, trigger: str) -> Any:
             "confirm.html", p=detail, option=option, fields=fields, comment=comment or "",
             labels={f.name: f.label for f in _field_defs(option["requires"])},
         )  # fmt: skip
-    try:
-        version = int(request.form.get("expected_version", ""))
-    except ValueError:
-        return form(["Die Version des Vorschlags fehlt."], 400)
+    raw_version = request.form.get("expected_version", "").strip()
+    if not (raw_version.isascii() and raw_version.isdigit() and len(raw_version) <= 18):
+        return form(["Die Version des Vorschlags fehlt oder ist ungültig."], 400)
+    version = int(raw_version)  # ASCII digits only: int() also takes "٥"
     return _acted(
         key,
         form,
@@ -557,7 +557,8 @@ def funding(key: str) -> Any:
 
     if source not in SOURCE_LABELS:
         return form(["Bitte eine Quelle auswählen."], 400)
-    year = int(year_text) if year_text.isascii() and year_text.isdigit() else 0  # not "²"
+    plain = year_text.isascii() and year_text.isdigit() and len(year_text) == 4  # not "²"
+    year = int(year_text) if plain else 0
     if not 2000 <= year <= 2100:
         return form(["Das Jahr muss zwischen 2000 und 2100 liegen."], 400)
     return _acted(
