@@ -86,7 +86,7 @@ def _run_daemon(command: str, cwd: Path, env: dict[str, str]) -> None:
             daemon.send_signal(signal.SIGTERM)
             # drain both pipes while it stops: a daemon whose log fills a pipe nobody reads
             # blocks on its next line and never exits
-            _, rest = daemon.communicate(timeout=240)  # it finishes the running jobs first
+            _, rest = daemon.communicate(timeout=60)  # it finishes the running jobs first
             assert daemon.returncode == 0, "".join(seen) + rest
         finally:
             if daemon.poll() is None:  # a failed check must not leave the test waiting on it

@@ -431,10 +431,13 @@ def test_commands_killed_at_random_points_leave_consistent_data(
         job = command.prepare(world)
         delay = rng.uniform(0.8 * reach_db, max(reach_db, duration[command.name]))
         proc = _spawn(database_url, config, job.args)
+        started = time.monotonic()
         try:
             proc.wait(timeout=delay)
             assert proc.returncode == 0, proc.stderr.read().decode() if proc.stderr else ""
             outcome = "finished before the kill"
+            # the calibration ran on a busier machine than this run: aim the next kills earlier
+            duration[command.name] = 0.9 * (time.monotonic() - started)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
@@ -461,6 +464,8 @@ def test_commands_killed_at_random_points_leave_consistent_data(
         _check(world, job.after_rerun)
         outcomes.append((command.name, round(delay, 2), outcome))
     _verified(database_url, config)
+    # the run proved something only if kills landed while commands ran
+    assert any(o.startswith("killed") for _, _, o in outcomes), outcomes
     duplicates = sum(n - 1 for n in world.message_ids().values())
     outcomes.append(("mails sent twice (same Message-ID)", 0, str(duplicates)))
     print(f"\ncrash outcomes on {engine.store.dialect} (seed {SEED}):", *outcomes, sep="\n  ")

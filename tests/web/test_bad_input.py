@@ -117,31 +117,23 @@ def test_a_user_name_with_a_control_character_is_a_failed_login_on_both_backends
         assert conn.execute(select(func.count()).select_from(web_login_throttle)).scalar() == 0
 
 
-def test_a_funding_year_in_superscript_digits_is_a_form_error(app: Flask, runtime: Runtime) -> None:
-    b = login(app, "im")
-    before = len(history_rows(runtime, "RK-03-02"))
-    response = b.post(
-        "/proposals/RK-03-02/funding", {"source": "eu", "amount": "1.000", "year": "²⁰²¹"}
-    )
-    assert response.status_code == 400  # type: ignore[attr-defined]
-    page = response.get_data(as_text=True)  # type: ignore[attr-defined]
-    assert "Das Jahr muss zwischen 2000 und 2100 liegen." in page
-    assert len(history_rows(runtime, "RK-03-02")) == before
-
-
 def test_the_api_takes_the_largest_offset_it_names(app: Flask) -> None:
     b = login(app, "koordination")
     response = b.client.get("/api/proposals?offset=2147483647")
     assert response.status_code == 200 and response.get_json() == []
 
 
-@pytest.mark.parametrize("year", [ENORMOUS, "02021"])
-def test_a_funding_year_of_other_than_four_digits_is_a_form_error(
+@pytest.mark.parametrize("year", ["²⁰²¹", ENORMOUS, "02021"])
+def test_a_funding_year_of_other_than_four_ascii_digits_is_a_form_error(
     app: Flask, runtime: Runtime, year: str
 ) -> None:
     b = login(app, "im")
+    before = len(history_rows(runtime, "RK-03-02"))
     response = b.post("/proposals/RK-03-02/funding", {"source": "eu", "amount": "1", "year": year})
     assert response.status_code == 400  # type: ignore[attr-defined]
+    page = response.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "Das Jahr muss zwischen 2000 und 2100 liegen." in page
+    assert len(history_rows(runtime, "RK-03-02")) == before
 
 
 @pytest.mark.parametrize("version", ["\u0665", ENORMOUS, ""])  # Arabic-Indic 5
