@@ -60,6 +60,27 @@ def test_token_create_prints_the_token_last_and_revoke_stops_it(
     assert code == 2
 
 
+@pytest.mark.parametrize(
+    ("expires", "message"),
+    [
+        ("99999999999d", "is longer than 3650d; for a token that does not expire, say never"),
+        ("3651d", "is longer than 3650d"),
+        ("87601h", "is longer than 3650d"),
+        ("\u0665d", "is not a duration such as 90d"),  # an Arabic-Indic 5
+        ("0d", "is not a duration such as 90d"),
+    ],
+)
+def test_token_create_refuses_a_lifetime_past_ten_years_in_one_line(
+    database_url: str, expires: str, message: str
+) -> None:
+    # 99999999999d overflowed a timedelta: an internal error, exit 70
+    run(database_url, "user", "set-password", "im", "--password-stdin", stdin=PASSWORD + "\n")
+    code, out = run(database_url, "token", "create", "im", "--expires", expires)
+    assert code == 2 and message in out and len(out.strip().splitlines()) == 1, out
+    code, out = run(database_url, "token", "create", "im", "--expires", "3650d")
+    assert code == 0, out
+
+
 def test_serve_refuses_an_oidc_mapping_to_an_unknown_actor_before_it_starts(
     database_url: str, tmp_path: Path
 ) -> None:

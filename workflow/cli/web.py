@@ -13,16 +13,22 @@ from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import emit_rows, format_option
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([dhw])\s*$")
+_DURATION = re.compile(r"^\s*([0-9]+)\s*([dhw])\s*$")
+LONGEST = timedelta(days=3650)  # a token that should outlive ten years is "never"
+_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
 
 
 def parse_expiry(text: str) -> timedelta:
-    """``90d``, ``12h`` or ``2w``."""
+    """``90d``, ``12h`` or ``2w``, at most ten years."""
     m = _DURATION.match(text)
     if not m or int(m.group(1)) == 0:
         raise click.BadParameter(f"{text!r} is not a duration such as 90d, 12h or 2w")
-    n, unit = int(m.group(1)), m.group(2)
-    return {"d": timedelta(days=n), "h": timedelta(hours=n), "w": timedelta(weeks=n)}[unit]
+    digits, unit = m.group(1).lstrip("0"), m.group(2)
+    hours = int(digits) * _HOURS[unit] if len(digits) <= 9 else None
+    if hours is None or hours > LONGEST.days * 24:
+        raise click.BadParameter(f"{text!r} is longer than {LONGEST.days}d; for a token that does"
+                                 " not expire, say never")  # fmt: skip
+    return timedelta(hours=hours)
 
 
 @click.command()
@@ -117,7 +123,7 @@ def token() -> None:
 @token.command("create")
 @click.argument("actor_id", metavar="ACTOR")
 @click.option("--expires", "expires", default="90d", show_default=True, metavar="DURATION",
-              help="Lifetime: 90d, 12h, 2w, or 'never'.")  # fmt: skip
+              help="Lifetime: 90d, 12h, 2w (at most 3650d), or 'never'.")  # fmt: skip
 @click.pass_context
 def create(ctx: click.Context, actor_id: str, expires: str) -> None:
     """Create a token for ACTOR's account; the token is printed once, on the last line."""
