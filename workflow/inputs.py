@@ -80,6 +80,18 @@ def parse_whole_number(raw: str, what: str) -> int:
     return int(text)
 
 
+def capped_whole_number(text: str, largest: int) -> int | None:
+    """``text`` — ASCII digits 0-9 only — as a number, or ``largest + 1`` for any larger one,
+    without converting a string of thousands of digits (``int`` refuses more than 4,300);
+    None when it is no such number. The caller clamps or refuses what exceeds ``largest``."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(largest)):
+        return largest + 1
+    return min(int(digits), largest + 1)
+
+
 def parse_decimal(raw: str, what: str) -> Decimal:
     """A decimal number written with ASCII digits (``Decimal`` also takes other scripts)."""
     text = raw.strip().replace("_", "")

@@ -64,6 +64,7 @@ def test_token_create_prints_the_token_last_and_revoke_stops_it(
     ("expires", "message"),
     [
         ("99999999999d", "is longer than 3650d; for a token that does not expire, say never"),
+        ("9" * 5000 + "d", "is longer than 3650d"),  # int() refuses the digits themselves
         ("3651d", "is longer than 3650d"),
         ("87601h", "is longer than 3650d"),
         ("\u0665d", "is not a duration such as 90d"),  # an Arabic-Indic 5

@@ -12,6 +12,7 @@ import click
 from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import emit_rows, format_option
+from workflow.inputs import capped_whole_number
 
 _DURATION = re.compile(r"^\s*([0-9]+)\s*([dhw])\s*$")
 LONGEST = timedelta(days=3650)  # a token that should outlive ten years is "never"
@@ -21,14 +22,15 @@ _HOURS = {"h": 1, "d": 24, "w": 24 * 7}
 def parse_expiry(text: str) -> timedelta:
     """``90d``, ``12h`` or ``2w``, at most ten years."""
     m = _DURATION.match(text)
-    if not m or int(m.group(1)) == 0:
+    unit = _HOURS[m.group(2)] if m else 1
+    most = LONGEST.days * 24 // unit  # in the duration's unit
+    n = capped_whole_number(m.group(1), most) if m else None
+    if not n:
         raise click.BadParameter(f"{text!r} is not a duration such as 90d, 12h or 2w")
-    digits, unit = m.group(1).lstrip("0"), m.group(2)
-    hours = int(digits) * _HOURS[unit] if len(digits) <= 9 else None
-    if hours is None or hours > LONGEST.days * 24:
+    if n > most:
         raise click.BadParameter(f"{text!r} is longer than {LONGEST.days}d; for a token that does"
                                  " not expire, say never")  # fmt: skip
-    return timedelta(hours=hours)
+    return timedelta(hours=n * unit)
 
 
 @click.command()

@@ -24,6 +24,7 @@ from workflow import (
     WorkflowError,
 )
 from workflow.app.machine import machine_detail, machine_row, zulu
+from workflow.inputs import capped_whole_number
 from workflow.web import reads
 from workflow.web.state import web
 
@@ -84,10 +85,8 @@ def _whole_number(name: str, default: int) -> int | None:
     value = request.args.get(name, "").strip()
     if not value:
         return default
-    largest = reads.MAX_QUERY_NUMBER
-    if not (value.isascii() and value.isdigit()) or len(value.lstrip("0")) > len(str(largest)):
-        return None  # (int() refuses more than 4,300 digits)
-    return int(value) if int(value) <= largest else None
+    number = capped_whole_number(value, reads.MAX_QUERY_NUMBER)
+    return number if number is not None and number <= reads.MAX_QUERY_NUMBER else None
 
 
 @bp.get("/proposals")

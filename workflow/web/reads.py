@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select
 
 from workflow import Runtime
 from workflow.app.reads import history_rows, show_detail, trigger_rows
-from workflow.inputs import integer_range
+from workflow.inputs import capped_whole_number, integer_range
 from workflow.store.schema import definitions, outbox, proposals
 
 SORTS = {
@@ -42,13 +42,9 @@ def query_number(raw: str | None, column: Any = None) -> int | None:
     """A whole number of digits 0-9 from a query string, at most :data:`MAX_QUERY_NUMBER`
     (or the largest value of the integer ``column`` it is compared with: past it, it could
     match no row, and PostgreSQL would refuse it); None when absent or not such a number."""
-    value = (raw or "").strip()
-    if not (value.isascii() and value.isdigit()):
-        return None
     largest = MAX_QUERY_NUMBER if column is None else integer_range(column)[1]
-    if len(value.lstrip("0")) > len(str(largest)):  # int() refuses more than 4,300 digits
-        return largest
-    return min(int(value), largest)
+    number = capped_whole_number((raw or "").strip(), largest)
+    return None if number is None else min(number, largest)
 
 
 @dataclass(frozen=True)
