@@ -339,6 +339,21 @@ installation = Table(
     Column("sample_data", Text, nullable=True),
 )
 
+# One row (PostgreSQL): the prefix of this database's group roles and the database it was made
+# for, and which grants ``ruhrflow db grants --apply`` applied last (migration 0011_db_roles,
+# workflow/access/grants.py). Empty on SQLite, which has no roles.
+db_roles = Table(
+    "db_roles",
+    _metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("prefix", String(40), nullable=False),
+    Column("database", String(63), nullable=False),
+    Column("grants_version", String(20), nullable=True),
+    Column("grants_revision", String(64), nullable=True),
+    Column("applied_at", UTCDateTime, nullable=True),
+    Column("applied_by", String(63), nullable=True),
+)
+
 
 # --- partial indexes, declared when the whole schema is asked for ---------------------------
 #
