@@ -9,12 +9,14 @@ from __future__ import annotations
 import copy
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workflow.app.config_schema import validate
 from workflow.app.resources import shipped_dir, shipped_file
 from workflow.errors import InvalidConfig
 
@@ -121,19 +123,58 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return base
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+# A configuration file is a few kilobytes; anything far larger is a mistake (a log, an image,
+# /dev/zero), refused before it is read into memory.
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def read_config_text(path: Path) -> str:
+    """The text of a configuration file: a regular file, at most MAX_CONFIG_BYTES, UTF-8."""
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise InvalidConfig(f"{path}: not a regular file")
+            data = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise InvalidConfig(f"{path}: no such configuration file") from None
+    except IsADirectoryError:
+        raise InvalidConfig(f"{path}: not a regular file") from None
+    except OSError as exc:
+        raise InvalidConfig(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise InvalidConfig(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidConfig(f"{path}: not UTF-8 text (a binary file?)") from None
+    if "\x00" in text:
+        raise InvalidConfig(f"{path}: not a text file (it contains NUL bytes)")
+    return text
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    text = read_config_text(path)
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidConfig(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # nesting deep enough to exhaust the parser
+        raise InvalidConfig(f"{path}: not valid TOML: nested too deeply") from None
 
 
 def _resolve(value: str, base: Path) -> Path:
     p = Path(value).expanduser()
     return p if p.is_absolute() else base / p
+
+
+def _existing(path: Path, key: str, *, directory: bool) -> Path:
+    """``path`` if it is an existing regular file (or directory), else InvalidConfig."""
+    ok = path.is_dir() if directory else path.is_file()
+    if not ok:
+        kind = "directory" if directory else "regular file"
+        raise InvalidConfig(f"{key}: {str(path)!r} is no existing {kind}")
+    return path
 
 
 def load_settings(
@@ -142,85 +183,79 @@ def load_settings(
     database_url: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Build the settings from the shipped defaults, a config file and the environment."""
+    """Build the settings from the shipped defaults, a config file and the environment.
+
+    The merged configuration is checked against the one schema (workflow/app/config_schema.py)
+    before anything is used: a wrong value, an unknown key or a path that does not exist is
+    one InvalidConfig line (exit 2), in every command alike.
+    """
     env = os.environ if env is None else env
     raw = _read_toml(shipped_file("config", DEFAULT_CONFIG))
     user_path = config_path or env.get("RUHRFLOW_CONFIG") or None
     user_base = Path.cwd()
+    user_raw: dict[str, Any] = {}
     if user_path:
         user_file = Path(user_path)
-        _merge(raw, _read_toml(user_file))
+        user_raw = _read_toml(user_file)
+        _merge(raw, copy.deepcopy(user_raw))
         user_base = user_file.resolve().parent
-    raw = copy.deepcopy(raw)
     _refuse_secrets_in_files(raw)
-    try:
-        db = raw["database"]
-        proc = raw["process"]
-        mail = raw["mail"]
-        smtp = mail["smtp"]
-        url = database_url or env.get("RUHRFLOW_DATABASE_URL") or str(db["url"])
-        security = str(smtp["security"])
-        if security not in ("none", "starttls", "ssl"):
-            raise InvalidConfig(
-                f"mail.smtp.security must be none, starttls or ssl, not {security!r}"
-            )
-        transport = str(mail["transport"])
-        if transport not in ("maildir", "smtp", "memory"):
-            raise InvalidConfig(f"mail.transport must be maildir or smtp, not {transport!r}")
-        key = env.get("RUHRFLOW_AUDIT_KEY")
-        # Paths in a user's config file are relative to that file; shipped ones to shipped_dir.
-        defs_base = (
-            user_base
-            if user_path and "definition" in _user_keys(user_path, "process")
-            else shipped_dir("definitions")
-        )
-        dir_base = (
-            user_base
-            if user_path and "path" in _user_keys(user_path, "directory")
-            else shipped_dir("config")
-        )
-        templates = str(mail.get("templates") or "")
-        return Settings(
-            database_url=url,
-            busy_timeout_seconds=float(db["busy_timeout_seconds"]),
-            definition_path=_resolve(str(proc["definition"]), defs_base),
-            timezone=str(proc["timezone"]),
-            directory_path=_resolve(str(raw["directory"]["path"]), dir_base),
-            mail=MailSettings(
-                transport=transport,
-                maildir=Path(str(mail["maildir"])),
-                sender=str(mail["sender"]),
-                templates=_resolve(templates, user_base) if templates else None,
-                smtp=SMTPSettings(
-                    host=str(smtp["host"]),
-                    port=int(smtp["port"]),
-                    security=security,
-                    username=str(smtp.get("username") or ""),
-                    password=env.get("RUHRFLOW_SMTP_PASSWORD") or None,
-                    timeout_seconds=float(smtp.get("timeout_seconds", 30)),
-                ),
-                max_attempts=int(mail["delivery"]["max_attempts"]),
-                reply_to=str(mail.get("reply_to") or ""),
-                signature=str(mail.get("signature") or ""),
-                footer=str(mail.get("footer") or ""),
+    raw = validate(raw)
+    db = raw["database"]
+    proc = raw["process"]
+    mail = raw["mail"]
+    smtp = mail["smtp"]
+    url = database_url or env.get("RUHRFLOW_DATABASE_URL") or str(db["url"])
+    key = env.get("RUHRFLOW_AUDIT_KEY")
+    # Paths in a user's config file are relative to that file; shipped ones to shipped_dir.
+    defs_base = (
+        user_base if "definition" in _keys_of(user_raw, "process") else shipped_dir("definitions")
+    )
+    dir_base = user_base if "path" in _keys_of(user_raw, "directory") else shipped_dir("config")
+    templates = str(mail.get("templates") or "")
+    web = raw.get("web", {})
+    if web.get("public_dir"):
+        _existing(Path(web["public_dir"]).expanduser(), "web.public_dir", directory=True)
+    return Settings(
+        database_url=url,
+        busy_timeout_seconds=float(db["busy_timeout_seconds"]),
+        definition_path=_existing(
+            _resolve(str(proc["definition"]), defs_base), "process.definition", directory=False
+        ),
+        timezone=str(proc["timezone"]),
+        directory_path=_existing(
+            _resolve(str(raw["directory"]["path"]), dir_base), "directory.path", directory=False
+        ),
+        mail=MailSettings(
+            transport=str(mail["transport"]),
+            maildir=Path(str(mail["maildir"])),
+            sender=str(mail["sender"]),
+            templates=_existing(_resolve(templates, user_base), "mail.templates", directory=True)
+            if templates
+            else None,
+            smtp=SMTPSettings(
+                host=str(smtp["host"]),
+                port=int(smtp["port"]),
+                security=str(smtp["security"]),
+                username=str(smtp.get("username") or ""),
+                password=env.get("RUHRFLOW_SMTP_PASSWORD") or None,
+                timeout_seconds=float(smtp.get("timeout_seconds", 30)),
             ),
-            allow_impersonation=_flag(raw, "security", "allow_impersonation"),
-            audit_key=key.encode("utf-8") if key else None,
-            raw=raw,
-            oidc_client_secret=env.get("RUHRFLOW_OIDC_CLIENT_SECRET") or None,
-        )
-    except KeyError as exc:
-        raise InvalidConfig(f"configuration lacks the key {exc.args[0]!r}") from None
-    except (TypeError, ValueError) as exc:
-        raise InvalidConfig(f"configuration value of the wrong type: {exc}") from None
+            max_attempts=int(mail["delivery"]["max_attempts"]),
+            reply_to=str(mail.get("reply_to") or ""),
+            signature=str(mail.get("signature") or ""),
+            footer=str(mail.get("footer") or ""),
+        ),
+        allow_impersonation=bool(raw.get("security", {}).get("allow_impersonation", False)),
+        audit_key=key.encode("utf-8") if key else None,
+        raw=raw,
+        oidc_client_secret=env.get("RUHRFLOW_OIDC_CLIENT_SECRET") or None,
+    )
 
 
-def _flag(raw: Mapping[str, Any], section: str, name: str) -> bool:
-    """A true/false setting; anything but a TOML boolean is refused (``"false"`` is truthy)."""
-    value = raw.get(section, {}).get(name, False)
-    if not isinstance(value, bool):
-        raise InvalidConfig(f"{section}.{name} must be true or false, not {value!r}")
-    return value
+def _keys_of(raw: Mapping[str, Any], section: str) -> set[str]:
+    value = raw.get(section, {})
+    return set(value) if isinstance(value, Mapping) else set()
 
 
 def _refuse_secrets_in_files(raw: Mapping[str, Any]) -> None:
@@ -245,8 +280,3 @@ def _refuse_secrets_in_files(raw: Mapping[str, Any]) -> None:
                 f"{section}: the audit key must not be in a configuration file:"
                 " set RUHRFLOW_AUDIT_KEY in the environment"
             )
-
-
-def _user_keys(path: str | Path, section: str) -> set[str]:
-    value = _read_toml(Path(path)).get(section, {})
-    return set(value) if isinstance(value, dict) else set()

@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Write the public board: a static site with open data.",
     ),
     "db": ("workflow.cli.db:db", "Database roles: print or apply the PostgreSQL grants."),
+    "config": ("workflow.cli.config:config", "Check the configuration file."),
     "data": ("workflow.cli.data:data", "Where the shipped proposals, definition and config are."),
     "serve": ("workflow.cli.web:serve", "Run the web application (gunicorn)."),
     "user": ("workflow.cli.web:user", "Web accounts: set-password, disable, list."),
