@@ -4,12 +4,14 @@ actor; ``db grants`` makes history INSERT-only; secrets never show up in output.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from conftest import NOW
+from grants_support import drop_database_roles, drop_roles, roles_of
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
@@ -139,31 +141,35 @@ def test_db_grants_make_history_insert_only_and_logins_act_as_themselves(
     # given the grants applied by the owner
     applied = invoke("--db", postgres_url, "db", "grants", "--apply")
     assert applied.exit_code == 0, applied.output
+    roles = roles_of(postgres_url)
     # NullPool: SET ROLE sticks to a session, so no session is reused
     admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     login = f"rf_koord_{uuid.uuid4().hex[:8]}"
+    person = f"rf_person_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE ROLE "{login}" LOGIN IN ROLE ruhrflow_writer'))
+        conn.execute(text(f'CREATE ROLE "{login}" LOGIN IN ROLE "{roles.service}"'))
+        conn.execute(text(f'CREATE ROLE "{person}" LOGIN IN ROLE "{roles.reader}"'))
     try:
         # then nobody in a ruhrflow role may change or remove history rows
-        for role in ("ruhrflow_writer", "ruhrflow_auditor"):
+        for role in roles.all():
             for statement in (
                 "UPDATE history SET comment = 'geändert'",
                 "DELETE FROM history",
                 "TRUNCATE history",
             ):
                 with admin.connect() as conn, pytest.raises(ProgrammingError) as refused:
-                    conn.execute(text(f"SET ROLE {role}"))
+                    conn.execute(text(f'SET ROLE "{role}"'))
                     conn.execute(text(statement))
                 assert "permission denied" in str(refused.value)
-        # the auditor reads and cannot write; the writer writes proposals and history
+        # the auditor and people read and cannot write; the service writes proposals and history
+        for role in (roles.auditor, roles.reader):
+            with admin.connect() as conn:
+                conn.execute(text(f'SET ROLE "{role}"'))
+                assert conn.execute(text("SELECT count(*) FROM history")).scalar_one() == 1
+                with pytest.raises(ProgrammingError):
+                    conn.execute(text("UPDATE proposals SET title = 'x'"))
         with admin.connect() as conn:
-            conn.execute(text("SET ROLE ruhrflow_auditor"))
-            assert conn.execute(text("SELECT count(*) FROM history")).scalar_one() == 1
-            with pytest.raises(ProgrammingError):
-                conn.execute(text("UPDATE proposals SET title = 'x'"))
-        with admin.connect() as conn:
-            conn.execute(text("SET ROLE ruhrflow_writer"))
+            conn.execute(text(f'SET ROLE "{roles.service}"'))
             with pytest.raises(ProgrammingError):  # actor refs: add, never re-attribute
                 conn.execute(text("UPDATE actor_refs SET actor_id = 'jemand'"))
 
@@ -173,25 +179,31 @@ def test_db_grants_make_history_insert_only_and_logins_act_as_themselves(
         config = config_file(tmp_path)
         as_login = make_url(postgres_url).set(username=login).render_as_string(False)
         result = invoke("--db", as_login, "--config", str(config), "advance", key, "submit")
-        # then it acts as koordination, under the writer role's privileges
+        # then it acts as koordination, under the service role's privileges
         assert result.exit_code == 0, result.output
         shown = invoke("--db", postgres_url, "--config", str(config), "history", key)
         assert "koordination" in shown.stdout
-        # and it cannot pretend to be somebody else
-        other = invoke("--db", as_login, "--config", str(config), "--as", "mwide",
-                       "advance", key, "open_consultation")  # fmt: skip
-        assert other.exit_code == 1 and f"database user '{login}' may not act as 'mwide'" in (
+        # and a person's login mapped to koordination cannot pretend to be somebody else
+        mapped = invoke("--db", postgres_url, "db", "logins", "add", person, "koordination")
+        assert mapped.exit_code == 0, mapped.output
+        as_person = make_url(postgres_url).set(username=person).render_as_string(False)
+        other = invoke("--db", as_person, "--config", str(config), "--as", "mwide",
+                       "triggers", key)  # fmt: skip
+        assert other.exit_code == 1 and f"database user '{person}' may not act as 'mwide'" in (
             other.stderr
         )
-        same = invoke("--db", as_login, "--config", str(config), "--as", "koordination",
-                      "advance", key, "open_consultation")  # fmt: skip
+        same = invoke("--db", as_person, "--config", str(config), "--as", "koordination",
+                      "triggers", key)  # fmt: skip
         assert same.exit_code == 0, same.output  # naming yourself is no impersonation
+        done = invoke("--db", as_login, "--config", str(config), "--as", "koordination",
+                      "advance", key, "open_consultation")  # fmt: skip
+        assert done.exit_code == 0, done.output
         with create_engine(as_login).connect() as conn, pytest.raises(ProgrammingError):
             conn.execute(text("UPDATE history SET comment = 'geändert'"))
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP ROLE "{login}"'))
         admin.dispose()
+        drop_roles(postgres_url, [login, person])
+        drop_database_roles(postgres_url)
 
 
 def test_db_grants_prints_the_roles_and_refuses_to_apply_on_sqlite(
@@ -200,9 +212,18 @@ def test_db_grants_prints_the_roles_and_refuses_to_apply_on_sqlite(
     printed = invoke("--db", database_url, "db", "grants")
     assert printed.exit_code == 0
     sql = printed.stdout
-    assert "CREATE ROLE ruhrflow_writer NOLOGIN" in sql and "ruhrflow_auditor" in sql
-    assert 'GRANT SELECT, INSERT ON "public"."history" TO ruhrflow_writer;' in sql
+    prefix = re.search(r'CREATE ROLE "(rf_\w+)_reader" NOLOGIN', sql)
+    assert prefix is not None, sql
+    r = prefix.group(1)
+    assert f'CREATE ROLE "{r}_service" NOLOGIN' in sql and f'"{r}_auditor"' in sql
+    assert f'GRANT INSERT ON "public"."history" TO "{r}_service", "{r}_auditor";' in sql
+    assert f'GRANT SELECT ON "public"."proposals" TO "{r}_reader",' in sql
+    assert f'GRANT INSERT, UPDATE, DELETE ON "public"."proposals" TO "{r}_service";' in sql
     assert 'REVOKE UPDATE, DELETE, TRUNCATE ON "public"."history"' in sql
+    # people's roles are given nothing but SELECT, on any table
+    assert not [line for line in sql.splitlines() if "GRANT" in line and "_reader" in line
+                and not line.startswith(("GRANT SELECT ON", "GRANT USAGE ON SCHEMA",
+                                         "DO $$ BEGIN EXECUTE 'GRANT CONNECT"))]  # fmt: skip
     history_grants = [line for line in sql.splitlines() if '"history" TO' in line]
     assert all("UPDATE" not in line and "DELETE" not in line for line in history_grants)
     if database_url.startswith("sqlite"):

@@ -1,10 +1,11 @@
-"""Rights on PostgreSQL come from the database, never from what the caller chooses (#18).
+"""Rights on PostgreSQL come from the database, never from what the caller chooses (#18, #24).
 
 Every test here runs on PostgreSQL with ``db grants --apply`` and real logins, created
-with unique names (logins are cluster-wide) and dropped afterwards. Each login is mapped
-to its actor by an administrator (``db logins add``); the tests' configuration, which
-every CLI call gets through RUHRFLOW_CONFIG, says ``allow_impersonation = true`` — and
-must not matter.
+with unique names (logins are cluster-wide) and dropped afterwards, like the database's own
+group roles. Each login is mapped to its actor by an administrator (``db logins add``); the
+tests' configuration, which every CLI call gets through RUHRFLOW_CONFIG, says
+``allow_impersonation = true`` — and must not matter. People's logins only read (#24): what
+changes data runs as a service login (``ruhrflow serve``, the scheduler) or an administrator.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from conftest import NOW, REPO
+from grants_support import drop_database_roles, drop_roles, roles_of
 from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -30,6 +32,7 @@ from workflow.store.db import Store
 from workflow.store.schema import history, proposals
 
 Login = Callable[..., str]  # login(actor, *rights, group=...) -> the login's database URL
+ONLY_READS = "a person's database login only reads"
 
 
 def invoke(*args: str) -> Result:
@@ -48,26 +51,31 @@ def refused(result: Result, *fragments: str) -> None:
 
 
 @pytest.fixture
-def pg(database_url: str) -> str:
+def pg(database_url: str) -> Iterator[str]:
     """The owner's URL of a fresh PostgreSQL database with the grants applied."""
     if not database_url.startswith("postgresql"):
         pytest.skip("logins and grants exist only on PostgreSQL")
-    for _ in range(2):  # idempotent: applied again after every migration
-        applied = invoke("--db", database_url, "db", "grants", "--apply")
-        assert applied.exit_code == 0, applied.output
-    return database_url
+    try:
+        for _ in range(2):  # idempotent: applied again after every migration
+            applied = invoke("--db", database_url, "db", "grants", "--apply")
+            assert applied.exit_code == 0, applied.output
+        yield database_url
+    finally:
+        drop_database_roles(database_url)
 
 
 @pytest.fixture
 def login(pg: str) -> Iterator[Login]:
-    """Creates logins in a group role, mapped by the owner (an administrator) to an actor."""
+    """Creates logins in a group role of the database (``reader``, ``auditor``, ``service``,
+    ``admin``), mapped by the owner (an administrator) to an actor."""
     admin = create_engine(pg, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    roles = roles_of(pg)
     made: list[str] = []
 
-    def make(actor: str, *rights: str, group: str = "ruhrflow_writer", mapped: bool = True) -> str:
+    def make(actor: str, *rights: str, group: str = "reader", mapped: bool = True) -> str:
         name = f"rf_{actor.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE ROLE "{name}" LOGIN IN ROLE {group}'))
+            conn.execute(text(f'CREATE ROLE "{name}" LOGIN IN ROLE "{getattr(roles, group)}"'))
         made.append(name)
         if mapped:
             added = invoke("--db", pg, "db", "logins", "add", name, actor, *rights)
@@ -75,11 +83,8 @@ def login(pg: str) -> Iterator[Login]:
         return make_url(pg).set(username=name).render_as_string(False)
 
     yield make
-    with admin.connect() as conn:
-        for name in made:
-            conn.execute(text(f'DROP OWNED BY "{name}"'))
-            conn.execute(text(f'DROP ROLE "{name}"'))
     admin.dispose()
+    drop_roles(pg, made)
 
 
 def owner(engine: Engine) -> str:
@@ -115,14 +120,19 @@ def test_a_writer_login_cannot_act_as_anyone_whatever_its_config_says(
         f'[mail]\nmaildir = "{tmp_path / "mail"}"\n',
         encoding="utf-8",
     )
-    # when the forum's login submits as koordination, or without --as under that directory
+    # when the forum's login asks as koordination, or without --as under that directory
     as_other = invoke("--db", forum, "--config", str(own), "--as", "koordination",
-                      "advance", key, "submit")  # fmt: skip
-    via_file = invoke("--db", forum, "--config", str(own), "advance", key, "submit")
-    # then --as is refused (one line, exit 1), and without it the login is forum-03
+                      "triggers", key, "--format", "json")  # fmt: skip
+    via_file = invoke("--db", forum, "--config", str(own), "triggers", key, "--format", "json")
+    # then --as is refused (one line, exit 1), and without it the login is forum-03 (who may
+    # submit its forum's proposal), not koordination
     refused(as_other, f"database user '{name}' may not act as 'koordination'")
     assert via_file.exit_code == 0, via_file.output
-    assert actors_of(engine, key) == ["koordination", "forum-03"]
+    submit = next(o for o in json.loads(via_file.stdout) if o["trigger"] == "submit")
+    assert submit["can_fire"], submit
+    # and a person's login changes nothing itself: it acts through the service
+    refused(invoke("--db", forum, "--config", str(own), "advance", key, "submit"), ONLY_READS)
+    assert actors_of(engine, key) == ["koordination"]
 
 
 def test_a_directory_the_login_chooses_cannot_widen_its_actors_role(
@@ -130,7 +140,8 @@ def test_a_directory_the_login_chooses_cannot_widen_its_actors_role(
 ) -> None:
     key = add_proposal(engine, NOW)
     forum = login("forum-03")  # recorded as forum_lead of Themenforum 3
-    assert invoke("--db", forum, "advance", key, "submit").exit_code == 0
+    submitted = invoke("--db", owner(engine), "--as", "forum-03", "advance", key, "submit")
+    assert submitted.exit_code == 0, submitted.output
     # given its own directory that makes forum-03 a coordinator
     directory = tmp_path / "directory.toml"
     shipped = (REPO / "config" / "directory.toml").read_text(encoding="utf-8")
@@ -153,21 +164,26 @@ def test_impersonation_is_granted_by_the_administrator_in_the_database(
     engine: Engine, login: Login
 ) -> None:
     key = add_proposal(engine, NOW)
-    # given a login the administrator lets act as others
+    # given a person's login the administrator lets act as others, and the service's login
     office = login("koordination", "--may-impersonate")
-    # when it acts as forum-03, then that is allowed (and logged)
-    done = invoke("--db", office, "--as", "forum-03", "advance", key, "submit")
+    service = login("ruhrflow", group="service")
+    # when the person's login looks as forum-03, then that is allowed (and logged)
+    looked = invoke("--db", office, "--as", "forum-03", "triggers", key)
+    assert looked.exit_code == 0, looked.output
+    # but it changes nothing itself; the service acts for forum-03 (as the web application does)
+    refused(invoke("--db", office, "--as", "forum-03", "advance", key, "submit"), ONLY_READS)
+    done = invoke("--db", service, "--as", "forum-03", "advance", key, "submit")
     assert done.exit_code == 0, done.output
     assert actors_of(engine, key)[-1] == "forum-03"
 
 
 def test_db_logins_is_for_administrators_only(pg: str, login: Login) -> None:
-    # given an administrator (member of ruhrflow_admin) and a plain writer
-    admin = login("koordination", group="ruhrflow_admin", mapped=False)
+    # given an administrator (member of the database's admin role) and a person's login
+    admin = login("koordination", group="admin", mapped=False)
     writer = login("forum-03")
     target = make_url(login("vm", mapped=False)).username
     assert target is not None
-    # when the writer tries to map a login, or to list them, it is refused (exit 1)
+    # when the person tries to map a login, or to list them, it is refused (exit 1)
     refused(invoke("--db", writer, "db", "logins", "add", target, "vm", "--may-impersonate"),
             "may not manage logins", "administrator")  # fmt: skip
     refused(invoke("--db", writer, "db", "logins", "list"), "may not list logins")
@@ -204,7 +220,7 @@ def test_db_logins_on_sqlite_is_bad_input(database_url: str) -> None:
 
 def test_now_is_refused_to_a_login_without_the_clock_right(engine: Engine, login: Login) -> None:
     key = add_proposal(engine, NOW)
-    ministry = login("koordination")
+    ministry = login("koordination", group="service")  # writes, may not set the clock
     # when a plain login backdates a transition, or runs the scheduler years ahead
     backdated = invoke("--db", ministry, "--now", "2019-01-01", "advance", key, "submit")
     ahead = invoke("--db", ministry, "--now", "2030-01-01", "scheduler", "tick")
@@ -221,15 +237,17 @@ def test_the_clock_and_the_scheduler_are_granted_in_the_database(
     engine: Engine, login: Login
 ) -> None:
     key = add_proposal(engine, NOW)
-    clock = login("koordination", "--may-set-clock")
-    runner = login("ruhrflow", "--scheduler")
+    clock = login("koordination", "--may-set-clock", group="service")
+    runner = login("ruhrflow", group="service")  # the service runs the scheduler
     plain = login("forum-03")
+    named = login("ruhrflow", "--scheduler")  # named for it, but a reader
     # a login granted the clock may simulate
     later = invoke("--db", clock, "--now", "2019-07-16T10:00", "advance", key, "submit")
     assert later.exit_code == 0, later.output
     # the scheduler's system actions: only for the login named for them
-    refused(invoke("--db", plain, "scheduler", "tick"), "system actions")
-    refused(invoke("--db", plain, "notices", "send"), "system actions")
+    refused(invoke("--db", plain, "scheduler", "tick"), ONLY_READS)
+    refused(invoke("--db", plain, "notices", "send"), ONLY_READS)
+    refused(invoke("--db", named, "scheduler", "tick"), ONLY_READS)
     assert invoke("--db", runner, "scheduler", "tick").exit_code == 0
     assert invoke("--db", runner, "notices", "send").exit_code == 0
     # … and it may not set the clock unless granted that too
@@ -240,13 +258,13 @@ def test_recorded_at_is_the_servers_time_whatever_the_client_sends(
     engine: Engine, login: Login
 ) -> None:
     key = add_proposal(engine, NOW)
-    office = login("koordination", "--may-set-clock")
+    office = login("koordination", "--may-set-clock", group="service")
     with engine.store.read() as conn:
         server_now = conn.execute(text("SELECT now()")).scalar_one()
     # given an entry written with --now in 2019
     submitted = invoke("--db", office, "--now", "2019-07-16T10:00", "advance", key, "submit")
     assert submitted.exit_code == 0, submitted.output
-    # and a row a writer inserts by hand with its own recorded_at
+    # and a row the service's login inserts by hand with its own recorded_at
     with create_engine(office, poolclass=NullPool).begin() as conn:
         conn.execute(
             history.insert().values(
@@ -268,13 +286,17 @@ def test_recorded_at_is_the_servers_time_whatever_the_client_sends(
 # --- 18.4: the proposal row cannot drift from its chain -------------------------------------
 
 
-def test_a_writer_cannot_change_a_state_without_a_history_entry(
+def test_not_even_the_service_changes_a_state_without_a_history_entry(
     engine: Engine, login: Login
 ) -> None:
     key = add_proposal(engine, NOW)
     walk_to(engine, key, "cabinet", NOW)
-    writer = create_engine(login("koordination"), poolclass=NullPool)
-    # when the writer role sets the state (alone, or with a made-up head)
+    person = create_engine(login("koordination"), poolclass=NullPool)
+    with pytest.raises(DBAPIError, match="permission denied"), person.begin() as conn:
+        conn.execute(text("UPDATE proposals SET state = 'approved'"))
+    person.dispose()
+    writer = create_engine(login("ruhrflow", group="service"), poolclass=NullPool)
+    # when the service's login sets the state (alone, or with a made-up head)
     for statement in (
         "UPDATE proposals SET state = 'approved'",
         "UPDATE proposals SET state = 'approved', row_version = row_version + 1,"
@@ -296,10 +318,9 @@ def test_the_auditor_and_the_coordinator_commands_work_under_the_grants(
     engine: Engine, login: Login, tmp_path: Path
 ) -> None:
     key = add_proposal(engine, NOW)
-    auditor = login("pruefung", group="ruhrflow_auditor")
-    office = login("koordination")
-    forum = login("forum-03")
-    assert invoke("--db", forum, "advance", key, "submit").exit_code == 0
+    auditor = login("pruefung", group="auditor")
+    office = login("koordination", group="service")
+    assert invoke("--db", office, "--as", "forum-03", "advance", key, "submit").exit_code == 0
     assert invoke("--db", office, "advance", key, "open_consultation").exit_code == 0
     # the auditor's documented commands
     for args in (
@@ -345,7 +366,7 @@ def test_the_auditor_and_the_coordinator_commands_work_under_the_grants(
                 at=NOW, prev_hash="0" * 64, hash="0" * 64,
             )
         )  # fmt: skip
-    # the coordinator's erasure works, and a writer still cannot re-attribute a ref
+    # the coordinator's erasure works (through the service), and nobody can re-attribute a ref
     erased = invoke("--db", office, "audit", "pseudonymise", "forum-03")
     assert erased.exit_code == 0, erased.output
     with (
@@ -356,13 +377,15 @@ def test_the_auditor_and_the_coordinator_commands_work_under_the_grants(
     assert invoke("--db", auditor, "audit", "verify").exit_code == 0
 
 
-def test_the_coordinators_and_the_schedulers_commands_work_under_the_grants(
+def test_the_coordinators_and_the_schedulers_commands_work_as_the_service(
     engine: Engine, login: Login
 ) -> None:
-    office = login("koordination")
-    runner = login("ruhrflow", "--scheduler")
+    office = login("koordination", group="service")
+    runner = login("ruhrflow", group="service")
+    person = login("koordination")
     data = REPO / "definitions" / "data" / "ruhr_konferenz_2019.csv"
-    # the coordinator's documented commands, as its own login, without --as
+    # the coordinator's documented commands, as the service's login mapped to it, without --as;
+    # the coordinator's own login is refused each of them, one line, before anything is written
     for args in (
         ("proposal", "import", str(data)),
         ("advance", "RK-03-01", "submit"),
@@ -375,6 +398,8 @@ def test_the_coordinators_and_the_schedulers_commands_work_under_the_grants(
         ("notices", "retry", "--all-failed"),
         ("audit", "pseudonymise", "koordination"),
     ):  # fmt: skip
+        if args[0] not in ("triggers", "notices"):  # a read; a retry of nothing changes nothing
+            refused(invoke("--db", person, *args))
         result = invoke("--db", office, *args)
         assert result.exit_code == 0, (args, result.output)
     # the scheduler's login runs the sweep and delivers
@@ -388,10 +413,11 @@ def test_only_administrators_touch_the_web_applications_accounts_and_secret(
     pg: str, login: Login
 ) -> None:
     writer = create_engine(login("koordination"), poolclass=NullPool)
-    auditor = create_engine(login("pruefung", group="ruhrflow_auditor"), poolclass=NullPool)
-    admin = create_engine(login("koordination", group="ruhrflow_admin", mapped=False),
+    auditor = create_engine(login("pruefung", group="auditor"), poolclass=NullPool)
+    admin = create_engine(login("koordination", group="admin", mapped=False),
                           poolclass=NullPool)  # fmt: skip
-    # a writer could otherwise set koordination's password hash or forge a session cookie
+    service = create_engine(login("ruhrflow", group="service", mapped=False), poolclass=NullPool)
+    # a person's login could otherwise set koordination's password hash or forge a session cookie
     for engine_, statement in (
         (writer, "SELECT * FROM web_secrets"),
         (writer, "UPDATE web_accounts SET password_hash = 'x'"),
@@ -400,11 +426,12 @@ def test_only_administrators_touch_the_web_applications_accounts_and_secret(
     ):
         with pytest.raises(DBAPIError, match="permission denied"), engine_.begin() as conn:
             conn.execute(text(statement))
-    # the web application's login, an administrator, reads and writes them
-    with admin.begin() as conn:
-        conn.execute(text("SELECT count(*) FROM web_accounts")).scalar_one()
-        conn.execute(text("DELETE FROM web_login_throttle"))
-    for e in (writer, auditor, admin):
+    # the web application's login (the service) and administrators read and write them
+    for engine_ in (service, admin):
+        with engine_.begin() as conn:
+            conn.execute(text("SELECT count(*) FROM web_accounts")).scalar_one()
+            conn.execute(text("DELETE FROM web_login_throttle"))
+    for e in (writer, auditor, admin, service):
         e.dispose()
 
 
@@ -429,7 +456,7 @@ def test_every_command_that_writes_refuses_now_to_a_plain_login(
     engine: Engine, login: Login, args: tuple[str, ...], tmp_path: Path
 ) -> None:
     key = add_proposal(engine, NOW)
-    office = login("koordination", "--scheduler")  # may run the sweep, not set the clock
+    office = login("koordination", group="service")  # may run the sweep, not set the clock
     # when it names another day on a command that writes, then it is refused, one line
     given = {"KEY": key, "OUT": str(tmp_path / "board")}
     result = invoke("--db", office, "--now", "2030-01-01", *(given.get(a, a) for a in args))

@@ -105,6 +105,7 @@ def check_clock(rights: LoginRights | None, fixed_now: datetime | None) -> None:
 
 def check_system(rights: LoginRights | None, action: str) -> None:
     """Refuse the scheduler's system actions to a login the administrator did not name."""
+    check_writes(rights)
     if rights is not None and not rights.scheduler:
         raise PermissionDenied(
             rights.login,
@@ -112,4 +113,21 @@ def check_system(rights: LoginRights | None, action: str) -> None:
             None,
             "the scheduler's system actions are for the logins an administrator names"
             " (ruhrflow db logins add LOGIN ACTOR --scheduler)",
+        )
+
+
+def check_writes(rights: LoginRights | None) -> None:
+    """Refuse a command that writes to a login the database lets only read (PostgreSQL).
+
+    People act through the service (the web application, ``ruhrflow --server URL``); only its
+    logins, administrators and auditors (their own checkpoints) change data. The database
+    refuses it anyway (``db grants``): this says so before anything is tried, in one line.
+    """
+    if rights is not None and not rights.writes:
+        raise PermissionDenied(
+            rights.login,
+            "change data",
+            None,
+            "on PostgreSQL people act through the service (the web application, or"
+            " `ruhrflow --server URL`); a person's database login only reads",
         )

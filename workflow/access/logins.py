@@ -11,9 +11,13 @@ a directory actor and says what else it may do:
   ``notices send``).
 
 An **administrator** — a superuser, the owner of the ruhrflow tables (who runs
-``ruhrflow init``), or a member of the role ``ruhrflow_admin`` — may all three and is the
-only one who may change the table: ``db grants --apply`` grants writing it to
-``ruhrflow_admin`` alone (the owner can anyway), ``ruhrflow db logins`` manages it.
+``ruhrflow init``), or a member of this database's role ``<prefix>_admin``
+(:mod:`workflow.access.grants`) — may all three and is the only one who may change the
+table: ``db grants --apply`` grants writing it to ``<prefix>_admin`` alone (the owner can
+anyway), ``ruhrflow db logins`` manages it. A member of ``<prefix>_service`` (the logins of
+``ruhrflow serve`` and the scheduler) may act as others and run the system actions, not set
+the clock. Every other login only reads (:attr:`LoginRights.writes`): people act through
+the service.
 SQLite has no logins: there the file's permissions protect it and these rights are not
 consulted (:mod:`workflow.access.identity`).
 """
@@ -31,16 +35,27 @@ from workflow.errors import InvalidInput, PermissionDenied
 from workflow.store.db import Store
 from workflow.store.schema import logins
 
-ADMIN_ROLE = "ruhrflow_admin"
 _MAX_LOGIN = 63  # PostgreSQL's NAMEDATALEN - 1
+
+
+def _member_of(kind: str) -> str:
+    """SQL: whether the login is a member of this database's group role ``kind`` (the prefix
+    in ``db_roles``, and only when it was made for this database: a copy's roles are another
+    database's until ``db grants --apply`` gives it its own)."""
+    return (
+        "EXISTS (SELECT 1 FROM db_roles d JOIN pg_roles r ON r.rolname = d.prefix || "
+        f"'_{kind}' WHERE d.id = 1 AND d.database = current_database()"
+        " AND pg_has_role(session_user, r.oid, 'MEMBER'))"
+    )
+
 
 _RIGHTS = text(
     "SELECT session_user AS login,"
     " COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false)"
-    "  OR EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = :admin"
-    "             AND pg_has_role(session_user, r.oid, 'MEMBER'))"
+    f"  OR {_member_of('admin')}"
     "  OR EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = to_regclass('proposals')"
     "             AND pg_has_role(session_user, c.relowner, 'MEMBER')) AS administrator,"
+    f" {_member_of('service')} AS service, {_member_of('auditor')} AS auditor,"
     " l.actor_id, l.role, l.ministry, l.forum, l.may_impersonate, l.may_set_clock, l.scheduler"
     " FROM (SELECT 1) AS one LEFT JOIN logins l ON l.login = session_user"
 )
@@ -58,6 +73,15 @@ class LoginRights:
     scheduler: bool
     # the mapped actor's role and scope as the administrator's directory gave them
     scope: tuple[str, str | None, int | None] | None = None
+    # a member of the service role (``ruhrflow serve``, the scheduler): writes, acts for others
+    service: bool = False
+    # a member of the auditor role: adds its own checkpoints and verifications
+    auditor: bool = False
+
+    @property
+    def writes(self) -> bool:
+        """Whether the database lets this login change data at all (people only read)."""
+        return self.administrator or self.service or self.auditor
 
 
 @dataclass(frozen=True)
@@ -105,16 +129,18 @@ def login_rights(store: Store) -> LoginRights | None:
     if store.dialect != "postgresql":
         return None
     with store.read() as conn:
-        row = conn.execute(_RIGHTS, {"admin": ADMIN_ROLE}).mappings().one()
-    admin = bool(row["administrator"])
+        row = conn.execute(_RIGHTS).mappings().one()
+    admin, service = bool(row["administrator"]), bool(row["service"])
     return LoginRights(
         login=str(row["login"]),
         actor_id=row["actor_id"],
         administrator=admin,
-        may_impersonate=admin or bool(row["may_impersonate"]),
+        may_impersonate=admin or service or bool(row["may_impersonate"]),
         may_set_clock=admin or bool(row["may_set_clock"]),
-        scheduler=admin or bool(row["scheduler"]),
+        scheduler=admin or service or bool(row["scheduler"]),
         scope=(row["role"], row["ministry"], row["forum"]) if row["actor_id"] else None,
+        service=service,
+        auditor=bool(row["auditor"]),
     )
 
 
@@ -130,8 +156,8 @@ def _administrator(store: Store, action: str) -> LoginRights:
             rights.login,
             action,
             None,
-            f"only an administrator (superuser, owner of the tables, member of {ADMIN_ROLE})"
-            " manages logins",
+            "only an administrator (superuser, owner of the tables, member of this"
+            " database's <prefix>_admin role: see `ruhrflow db grants`) manages logins",
         )
     return rights
 

@@ -87,8 +87,11 @@ class CliContext:
         On PostgreSQL ``--now`` is refused here unless the database lets the login set
         the clock (see :mod:`workflow.access.logins`).
         """
+        from workflow.access.identity import check_writes
+
         actor = self._acting(required=True)
         assert actor is not None
+        check_writes(self.rights)
         self.require_clock()
         return actor
 

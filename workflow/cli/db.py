@@ -1,28 +1,23 @@
 """``ruhrflow db grants`` and ``ruhrflow db logins``: the PostgreSQL roles and rights.
 
-Three group roles (NOLOGIN); every person or functional account logs in as its own
-database user and is made a member of one of them:
+People act through the service, never on its database: four group roles (NOLOGIN) per
+database, named with the database's own prefix (:mod:`workflow.access.grants`); every person
+or functional account logs in as its own database user, a member of one of them:
 
-- ``ruhrflow_writer`` — coordinators, forum leads, ministry staff, the scheduler:
-  read and write the process tables, read the definitions and ``logins``, add actor
-  refs and pseudonymise them (a trigger refuses any other change: re-attributing a ref
-  would change history without touching a hash);
-- ``ruhrflow_auditor`` — reads every table; adds checkpoint entries to ``@system``
-  (row-level security admits no other history row from it) and its own actor ref;
-- ``ruhrflow_admin`` — a writer that also manages ``logins`` (who a login is, who may
-  act as others, set the clock, run the scheduler; see :mod:`workflow.access.logins`) and the
-  only one to touch the web application's tables (``web_*``: accounts, token digests, the
-  session secret) — run ``ruhrflow serve`` as such a login.
+- ``<prefix>_reader`` — coordinators, forum leads, ministry staff: read, change nothing;
+- ``<prefix>_auditor`` — reads; adds only its own checkpoints and verifications;
+- ``<prefix>_service`` — the logins of ``ruhrflow serve`` and the scheduler: write the process
+  tables and the web application's;
+- ``<prefix>_admin`` — the service's rights, and manages ``logins`` (who a login is, who may
+  act as others, set the clock, run the scheduler; see :mod:`workflow.access.logins`).
 
-History is INSERT-only for everyone: no UPDATE, DELETE or TRUNCATE on ``history``
-for the group roles, PUBLIC or the table owner (a superuser still can — see
-docs/threat-model.md). The statements are idempotent: run ``ruhrflow db grants
+History is INSERT-only for everyone. The statements are idempotent: run ``ruhrflow db grants
 --apply`` again after every migration.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import click
 
@@ -30,136 +25,32 @@ from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import emit_json, emit_table, format_option, local_time
 
-WRITER = "ruhrflow_writer"
-AUDITOR = "ruhrflow_auditor"
-ADMIN = "ruhrflow_admin"
-# Rows never change once written: SELECT and INSERT for writers, nothing else for anyone.
-APPEND_ONLY = ("history",)
-# Writers read and add, and pseudonymise (the columns below; a trigger of migration 0006
-# refuses every other change): changing the actor behind a ref re-attributes history.
-INSERT_ONLY_FOR_WRITERS = ("actor_refs",)
-# An erasure also deletes the salt of the ref's commitment (workflow/store/attribution.py).
-PSEUDONYMISE_COLUMNS = "actor_id, pseudonymised_at, salt"
-# Written only by the database owner (``ruhrflow init``: migrations, definition versions,
-# the installation id behind every Message-ID and calendar UID), and ``logins`` only by the
-# administrators.
-READ_ONLY_FOR_WRITERS = ("definitions", "alembic_version", "installation", "logins")
-ADMIN_ONLY = ("logins",)
-# The web application's accounts, token digests, login throttle and session secret: a
-# writer who could read or change them could log in to the web application as anybody
-# (or forge its session cookie). Only administrators (the web application's login is one:
-# it acts for its logged-in accounts) touch them; writers and auditors not even read them.
-WEB_PREFIX = "web_"
-# What the auditor may add: its checkpoints (workflow/audit/checkpoint.py), the record of its
-# verifications (``audit verify --record``, workflow/audit/verify.py) and its ref.
-AUDITOR_HISTORY_CHECK = "chain = '@system' AND kind IN ('checkpoint', 'verification')"
-# Which group role a directory role's login joins.
-GROUP_OF_ROLE = {
-    "coordinator": WRITER,
-    "forum_lead": WRITER,
-    "ministry": WRITER,
-    "system": WRITER,
-    "auditor": AUDITOR,
-}
 
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def grant_statements(tables: Iterable[str], schema: str = "public") -> list[str]:
-    """The SQL (one statement per item) that creates the roles and sets every privilege.
-
-    ``tables`` are the ruhrflow tables; a table not named in one of the policy lists
-    above is a process table (read/write for writers).
-    """
-    names = sorted(set(tables) | set(READ_ONLY_FOR_WRITERS))
-    roles = f"{WRITER}, {AUDITOR}, {ADMIN}"
-    s = _ident(schema)
-    out = [
-        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {_literal(r)})"
-        f" THEN CREATE ROLE {r} NOLOGIN; END IF; END $$"
-        for r in (WRITER, AUDITOR, ADMIN)
-    ]
-    out += [
-        f"REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM PUBLIC, {roles}",
-        f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM PUBLIC, {roles}",
-        f"GRANT USAGE ON SCHEMA {s} TO {roles}",
-        f"GRANT {WRITER} TO {ADMIN}",  # an administrator writes as a writer does
-        f"GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {AUDITOR}",
-        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {WRITER}, {AUDITOR}",
-    ]
-    for name in names:
-        table = f"{s}.{_ident(name)}"
-        if name.startswith(WEB_PREFIX):
-            out.append(f"REVOKE ALL ON {table} FROM {AUDITOR}")
-            out.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {ADMIN}")
-            continue
-        if name in APPEND_ONLY or name in INSERT_ONLY_FOR_WRITERS:
-            privileges = "SELECT, INSERT"
-        elif name in READ_ONLY_FOR_WRITERS:
-            privileges = "SELECT"
-        else:
-            privileges = "SELECT, INSERT, UPDATE, DELETE"
-        out.append(f"GRANT {privileges} ON {table} TO {WRITER}")
-    for name in INSERT_ONLY_FOR_WRITERS:
-        table = f"{s}.{_ident(name)}"
-        out.append(f"GRANT UPDATE ({PSEUDONYMISE_COLUMNS}) ON {table} TO {WRITER}")
-        out.append(f"GRANT INSERT ON {table} TO {AUDITOR}")
-    for name in ADMIN_ONLY:
-        out.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.{_ident(name)} TO {ADMIN}")
-    # History rows: every ruhrflow role reads them, writers add them, the auditor adds
-    # only its checkpoints and verifications (row-level security; the owner and
-    # superusers bypass it).
-    history_table = f"{s}.{_ident('history')}"
-    out += [
-        f"GRANT INSERT ON {history_table} TO {AUDITOR}",
-        f"ALTER TABLE {history_table} ENABLE ROW LEVEL SECURITY",
-        f"DROP POLICY IF EXISTS ruhrflow_read ON {history_table}",
-        f"CREATE POLICY ruhrflow_read ON {history_table} FOR SELECT USING (true)",
-        f"DROP POLICY IF EXISTS ruhrflow_write ON {history_table}",
-        f"CREATE POLICY ruhrflow_write ON {history_table} FOR INSERT TO {WRITER} WITH CHECK (true)",
-        f"DROP POLICY IF EXISTS ruhrflow_checkpoint ON {history_table}",
-        f"CREATE POLICY ruhrflow_checkpoint ON {history_table} FOR INSERT TO {AUDITOR}"
-        f" WITH CHECK ({AUDITOR_HISTORY_CHECK})",
-    ]
-    for name in APPEND_ONLY:
-        table = f"{s}.{_ident(name)}"
-        out.append(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM PUBLIC, {roles}")
-        # The owner holds every privilege by default; take these three away from it too.
-        out.append(
-            "DO $$ DECLARE owner name; BEGIN"
-            f" SELECT tableowner INTO owner FROM pg_tables"
-            f" WHERE schemaname = {_literal(schema)} AND tablename = {_literal(name)};"
-            " IF owner IS NOT NULL THEN EXECUTE 'REVOKE UPDATE, DELETE, TRUNCATE ON '"
-            f" || {_literal(table)} || ' FROM ' || quote_ident(owner);"
-            " END IF; END $$"
-        )
-    return out
-
-
-def membership_hints(actors: Sequence[tuple[str, str, str | None]]) -> list[str]:
+def membership_hints(actors: Sequence[tuple[str, str, str | None]], roles: object) -> list[str]:
     """Commented examples: one login per directory actor, in its group role."""
+    from workflow.access.grants import GROUP_OF_ROLE, Roles, ident
+
+    assert isinstance(roles, Roles)
     lines = [
         "-- Each person or functional account logs in as its own database user, mapped to",
         "-- a directory actor by an administrator: `ruhrflow db logins add LOGIN ACTOR`",
         "-- (the table logins; db_user in directory.toml does not count on PostgreSQL).",
+        "-- People read; they act through the web application (or `ruhrflow --server URL`).",
         "-- Create the logins with a password of your choice, for example:",
     ]
     for actor_id, role, db_user in actors:
-        group = GROUP_OF_ROLE.get(role)
-        if group is not None:
+        kind = GROUP_OF_ROLE.get(role)
+        if kind is not None:
             login = db_user or actor_id
             lines.append(
-                f"--   CREATE ROLE {_ident(login)} LOGIN IN ROLE {group};"
+                f"--   CREATE ROLE {ident(login)} LOGIN IN ROLE {ident(getattr(roles, kind))};"
                 f"  -- then: ruhrflow db logins add {login} {actor_id}"
-                + ("  --scheduler" if role == "system" else "")
             )
-    lines.append(f"--   GRANT {ADMIN} TO <login>;  -- manages logins, may act as anyone")
+    lines.append(f"--   CREATE ROLE rk_service LOGIN IN ROLE {ident(roles.service)};"
+                 "  -- ruhrflow serve and the scheduler")  # fmt: skip
+    lines.append(
+        f"--   GRANT {ident(roles.admin)} TO <login>;  -- manages logins, may act as anyone"
+    )
     return lines
 
 
@@ -173,26 +64,41 @@ def db() -> None:
 @click.option("--schema", default="public", show_default=True, help="Schema of the tables.")
 @click.pass_context
 def grants(ctx: click.Context, apply_: bool, schema: str) -> None:
-    """Print (or --apply) the SQL for the roles ruhrflow_writer and ruhrflow_auditor.
+    """Print (or --apply) the SQL for this database's roles, and what changes.
 
-    History is INSERT-only for everyone. Idempotent: apply again after a migration.
+    Needs a superuser, or the owner of the tables with CREATEROLE (or ADMIN OPTION on the
+    roles); CONNECT on the database is granted by its owner. Idempotent: apply again after
+    every migration. Logins of the roles of 0.1.0/0.2.0 (ruhrflow_writer, _auditor, _admin)
+    are moved to this database's roles; the old roles keep no right here.
     """
     from workflow.access.directory import load_directory
+    from workflow.access.grants import Roles, apply_grants, grant_statements
     from workflow.store.schema import metadata
 
     c = obj(ctx)
-    statements = grant_statements(metadata.tables, schema)
+    tables = list(metadata.tables)
     if not apply_:
         directory = load_directory(c.settings.directory_path)
         actors = [(a.id, a.role, a.db_user) for a in directory.actors.values()]
-        click.echo("\n".join([*statements_text(statements), "", *membership_hints(actors)]))
+        if c.runtime.store.dialect != "postgresql":
+            roles = Roles("rf_DATABASE_xxxx")
+            statements = grant_statements(tables, roles, schema)
+            lines = ["-- SQLite has no roles; on PostgreSQL each database has its own prefix"]
+        else:
+            report = apply_grants(c.runtime.store, tables, schema, dry_run=True)
+            roles, statements = report.roles, report.statements
+            lines = [f"-- {line}" for line in report.lines()]
+        click.echo("\n".join([*lines, *statements_text(statements), "",
+                              *membership_hints(actors, roles)]))  # fmt: skip
         return
-    _apply(c.runtime.store, statements)
+    report = apply_grants(c.runtime.store, tables, schema)
     click.echo(
-        f"applied {len(statements)} statements: {WRITER} reads and writes the process tables,"
-        f" {AUDITOR} reads and adds checkpoints, {ADMIN} also manages logins;"
-        " history is INSERT-only for everyone"
+        f"applied {len(report.statements)} statements: people read, {report.roles.auditor}"
+        f" adds its own checkpoints, {report.roles.service} (ruhrflow serve, the scheduler)"
+        " writes, history is INSERT-only for everyone"
     )
+    for line in report.lines():
+        click.echo(line)
 
 
 @db.group("logins")
@@ -276,26 +182,3 @@ def logins_list(ctx: click.Context, fmt: str) -> None:
 def statements_text(statements: Sequence[str]) -> list[str]:
     """The statements as a SQL script, one per line."""
     return [f"{statement};" for statement in statements]
-
-
-def _apply(store: object, statements: Sequence[str]) -> None:
-    from sqlalchemy.exc import DBAPIError
-
-    from workflow.access.identity import session_user
-    from workflow.errors import InvalidInput, PermissionDenied
-    from workflow.store.db import Store
-
-    assert isinstance(store, Store)
-    if store.dialect != "postgresql":
-        raise InvalidInput(
-            "database roles exist only on PostgreSQL; a SQLite file is protected by its"
-            " file permissions (chmod 600 and one office per file)"
-        )
-    login = session_user(store) or "?"
-    try:
-        with store.write() as conn:
-            for statement in statements:
-                conn.exec_driver_sql(statement)
-    except DBAPIError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise PermissionDenied(login, "apply the grants", None, reason) from None

@@ -1,0 +1,55 @@
+"""Helpers for tests of the PostgreSQL roles: this database's group roles, and dropping them.
+
+Every test database is a clone of one template, so ``db grants --apply`` gives each its own
+role prefix (the clone is a copy of the template): tests that run at the same time, here or
+in another engineer's run on the same server, never share a role. Roles are cluster-wide and
+outlive the database, so a test drops the ones it made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from workflow.access.grants import Roles
+
+
+def roles_of(url: str) -> Roles:
+    """The group roles of the database at ``url`` (after ``db grants --apply``)."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return Roles(str(conn.execute(text("SELECT prefix FROM db_roles")).scalar_one()))
+    finally:
+        engine.dispose()
+
+
+def drop_roles(url: str, names: Iterable[str]) -> None:
+    """Drop the roles ``names`` that exist (their rights in the database at ``url`` first)."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            for name in names:
+                if conn.execute(
+                    text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}
+                ).first():
+                    quoted = '"' + name.replace('"', '""') + '"'
+                    conn.execute(text(f"DROP OWNED BY {quoted}"))
+                    conn.execute(text(f"DROP ROLE {quoted}"))
+    finally:
+        engine.dispose()
+
+
+def drop_database_roles(url: str) -> None:
+    """Drop the group roles of the database at ``url`` (none yet: nothing to drop)."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            prefix = conn.execute(text("SELECT prefix, database = current_database()"
+                                       " FROM db_roles")).first()  # fmt: skip
+    finally:
+        engine.dispose()
+    if prefix is not None and prefix[1]:  # roles of its own, not the template's
+        drop_roles(url, reversed(Roles(str(prefix[0])).all()))
