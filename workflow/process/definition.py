@@ -19,6 +19,7 @@ import yaml
 
 from workflow.errors import InvalidDefinition, Problem
 from workflow.process.deadline_rules import DeadlineRule, parse_deadline_rules
+from workflow.process.formats import default_public, resolve
 from workflow.process.guards import REGISTRY  # guards live in one registry, referenced by name
 from workflow.process.notices import (
     DIGEST_ROLES,
@@ -98,6 +99,9 @@ class Definition:
     # who is told what (workflow/process/notices.py); without a `notices:` section, the
     # routing the versions before declared notices ran with
     notices: tuple[NoticeRule, ...] = ROUTING_BEFORE_DECLARED
+    # the format the file was read under (workflow/process/formats.py), and whether it said so
+    file_format: int = 1
+    format_declared: bool = False
 
     def __post_init__(self) -> None:
         digest = hashlib.sha256(self.source_text.encode("utf-8")).hexdigest()
@@ -250,6 +254,7 @@ def _compose(text: str, file: str) -> tuple[Any, dict[str, int], list[Problem]]:
 _TOP_KEYS = {
     "name", "version", "title", "initial", "roles", "phases", "handlungsfelder", "states",
     "fields", "transitions", "permissions", "statement_states", "deadlines", "notices",
+    "format",
 }  # fmt: skip
 _STATE_KEYS = {"label", "phase", "final", "description", "public"}
 _FIELD_KEYS = {"type", "label", "min", "max"}
@@ -316,6 +321,10 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
     c = _Checker(file, lines, problems)
     top = c.mapping(data, "(document)")
     c.unknown_keys(top, _TOP_KEYS, "")
+    # read under the rules of the format it was written for (a key added later has a default)
+    fmt = resolve(top)
+    for key_path, message in fmt.problems:
+        c.problem(key_path, message)
 
     name = c.text(top.get("name"), "name")
     version = top.get("version")
@@ -346,7 +355,10 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
         if not isinstance(final, bool):
             c.problem(f"{path}.final", "must be true or false")
             final = False
-        public = c.text(s.get("public"), f"{path}.public")
+        if fmt.number < 2 and s.get("public") is None:
+            public = default_public(str(sid), final=final)
+        else:
+            public = c.text(s.get("public"), f"{path}.public")
         if public and public not in PUBLIC_GROUPS:
             known = ", ".join(PUBLIC_GROUPS)
             c.problem(f"{path}.public", f"must be one of {known}, not {public!r}")
@@ -468,6 +480,8 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
         source_text=text,
         path=file,
         notices=notices,
+        file_format=fmt.number,
+        format_declared=fmt.declared,
     )
     if _graph_is_sound(definition, raw_transitions):
         rules, rule_problems = parse_deadline_rules(definition)

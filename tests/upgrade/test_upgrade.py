@@ -1,0 +1,210 @@
+"""Upgrades that keep every running process (#23): a database from each earlier release.
+
+Each release's fixture (``fixtures/<release>/``, built by that release's own code with
+``build_fixture.py``) is upgraded by today's ``ruhrflow init`` on SQLite and PostgreSQL, and
+then has to keep working as an operator expects: the old checkpoint and every hash chain
+verify; every old proposal takes its next step on the definition version it started on;
+a tick fires due rungs for old and new proposals; each notice left pending by the old
+release goes out exactly once; ``migrate`` moves old proposals to the current version.
+"""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import re
+import shutil
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from support import definition_next_version
+
+from workflow.cli.main import cli
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+RELEASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "release.txt").exists())
+AFTER = "2019-11-20T10:00"  # after the upgrade: the round goes on
+
+# Where each fixture left these proposals (build_fixture.py), and the step each takes next.
+NEXT_STEPS = [
+    ("RK-03-01", "approved", "request_budget", []),
+    ("RK-01-01", "cabinet", "approve", ["--set", "decision_date=2019-11-19"]),
+    ("RK-01-02", "ministry_review", "submit_to_cabinet", []),
+    ("RK-02-01", "consultation", "close_consultation", []),
+    ("RK-02-02", "proposed", "open_consultation", []),
+    ("RK-05-01", "idea", "submit", []),
+]
+
+
+def _restore_postgres(admin_url: str, dump: Path) -> str:
+    """A new database holding ``dump`` (a plain ``pg_dump --inserts``); its URL."""
+    name = f"ruhrflow_up_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    # psql's meta-commands (\restrict of newer pg_dumps) are no SQL
+    sql = "\n".join(
+        line for line in dump.read_text(encoding="utf-8").splitlines() if not line.startswith("\\")
+    )
+    restore = create_engine(url, isolation_level="AUTOCOMMIT")
+    with restore.connect() as conn:
+        # the driver's own connection: without parameters, psycopg sends the script as it is
+        conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+    restore.dispose()
+    return url
+
+
+def _drop_postgres(admin_url: str, url: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+class Old:
+    """A database made by an earlier release, and ruhrflow (today's) against it."""
+
+    def __init__(self, release: str, backend: str, url: str, home: Path) -> None:
+        self.release = release
+        self.backend = backend
+        self.url = url
+        self.maildir = home / "mail"
+        self.config = home / "ruhrflow.toml"
+        self.config.write_text(
+            f'[mail]\nmaildir = "{self.maildir}"\n[security]\nallow_impersonation = true\n',
+            encoding="utf-8",
+        )
+        self.runner = CliRunner(env={"RUHRFLOW_ACTOR": None, "RUHRFLOW_DATABASE_URL": None})
+        self.checkpoint = (
+            (FIXTURES / release / f"checkpoint-{backend}.txt").read_text(encoding="utf-8").strip()
+        )
+
+    def __call__(
+        self, *args: str, actor: str | None = None, now: str = AFTER, code: int = 0
+    ) -> Result:
+        argv = ["--db", self.url, "--config", str(self.config), "--now", now]
+        if actor is not None:
+            argv += ["--as", actor]
+        result = self.runner.invoke(cli, [*argv, *args])
+        assert "Traceback" not in result.output, result.output
+        assert result.exit_code == code, f"exit {result.exit_code} != {code}:\n{result.output}"
+        return result
+
+    def json(self, *args: str, **kw: Any) -> Any:
+        return json.loads(self(*args, "--format", "json", **kw).stdout)
+
+    def mails(self) -> list[Any]:
+        if not self.maildir.exists():
+            return []
+        return list(mailbox.Maildir(self.maildir, create=False))
+
+
+@pytest.fixture(params=[(r, b) for r in RELEASES for b in ("sqlite", "postgresql")],
+                ids=lambda p: f"{p[0]}-{p[1]}")  # fmt: skip
+def old(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Old]:
+    """Given a database from an earlier release, as that release left it."""
+    release, backend = request.param
+    if backend == "sqlite":
+        path = tmp_path / "ruhrflow.db"
+        shutil.copyfile(FIXTURES / release / "ruhrflow.db", path)
+        yield Old(release, backend, f"sqlite:///{path}", tmp_path)
+        return
+    admin_url: str = request.getfixturevalue("postgres_admin_url")
+    url = _restore_postgres(admin_url, FIXTURES / release / "postgresql.sql")
+    try:
+        yield Old(release, backend, url, tmp_path)
+    finally:
+        _drop_postgres(admin_url, url)
+
+
+@pytest.fixture
+def upgraded(old: Old) -> Old:
+    """When today's ``ruhrflow init`` has upgraded it."""
+    old("init")
+    return old
+
+
+def test_init_upgrades_and_the_old_checkpoint_and_chains_verify(upgraded: Old) -> None:
+    result = upgraded("audit", "verify", "--checkpoint", upgraded.checkpoint)
+    assert "checkpoint" in result.stdout
+
+
+def test_every_old_proposal_takes_its_next_step_on_its_own_version(upgraded: Old) -> None:
+    for key, state, trigger, extra in NEXT_STEPS:
+        before = upgraded.json("proposal", "show", key)
+        assert before["state"] == state, (key, before["state"])
+        upgraded("triggers", key, actor="koordination")
+        upgraded("advance", key, trigger, *extra, actor="koordination")
+        after = upgraded.json("proposal", "show", key)
+        assert after["state"] != state or trigger == "report_progress", (key, after)
+        assert after["definition_version"] == before["definition_version"], key
+
+
+def test_a_tick_fires_due_rungs_for_old_and_new_proposals(upgraded: Old) -> None:
+    # a new proposal after the upgrade starts on the current definition
+    upgraded("proposal", "add", "--key", "RK-03-90", "--title", "Neu nach dem Upgrade (Test)",
+             "--handlungsfeld", "3", "--forum", "3", "--lead", "IM",
+             actor="koordination", now="2019-11-20T09:00")  # fmt: skip
+    before = _fired(upgraded)
+    upgraded("scheduler", "tick", now="2020-03-02T08:00")
+    after = _fired(upgraded)
+    new_keys = {k for k, n in after.items() if n > before.get(k, 0)}
+    assert "RK-03-90" in new_keys, new_keys
+    assert new_keys - {"RK-03-90"}, "no rung fired for a proposal of the old release"
+
+
+def _fired(db: Old) -> Counter[str]:
+    entries = db.json("audit", "log", actor="pruefung")
+    return Counter(
+        e["key"] for e in entries if str(e.get("kind", "")) in {"reminder", "escalation"}
+    )
+
+
+def test_each_pending_notice_goes_out_exactly_once(upgraded: Old) -> None:
+    pending = upgraded.json("notices", "list", "--status", "pending")
+    assert pending, "the fixture left notices pending"
+    keys = {n["idempotency_key"] for n in pending}
+    for hour in ("08:00", "09:00", "10:00"):  # passes after the lease would have expired
+        upgraded("notices", "send", now=f"2019-11-21T{hour}")
+    upgraded("scheduler", "tick", now="2019-11-22T08:00")
+    sent = Counter(str(m["X-Ruhrflow-Key"] or "") for m in upgraded.mails())
+    for key in keys:
+        assert sent[key] == 1, (key, sent[key])
+    still = {n["idempotency_key"] for n in upgraded.json("notices", "list", "--status", "pending")}
+    assert not keys & still
+
+
+def test_migrate_moves_old_proposals_to_a_new_version(upgraded: Old, tmp_path: Path) -> None:
+    # Given a new version of the process registered after the upgrade
+    upgraded("init", "--definition", str(definition_next_version(tmp_path)))
+    before = {p["key"]: p for p in upgraded.json("proposal", "list")}
+    assert {p["definition_version"] for p in before.values()} < {1, 2, 3}
+    # when every old proposal is planned and moved to it
+    move = ["--to", "4", "--map", "ministry_review=ressortpruefung"]
+    plan = upgraded.json("migrate", "plan", *move, actor="koordination")
+    assert {row["key"] for row in plan["proposals"]} == set(before), plan
+    upgraded("migrate", "apply", *move, actor="koordination")
+    # then all run on version 4, in the mapped states, and the history still verifies
+    after = {p["key"]: p for p in upgraded.json("proposal", "list")}
+    assert {p["definition_version"] for p in after.values()} == {4}
+    assert after["RK-01-02"]["state"] == "ressortpruefung"
+    assert after["RK-03-01"]["state"] == before["RK-03-01"]["state"]
+    upgraded("audit", "verify", "--checkpoint", upgraded.checkpoint)
+    upgraded("advance", "RK-01-02", "submit_to_cabinet", actor="koordination")
+
+
+def test_the_version_is_not_an_earlier_release() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    found = re.search(r"version (\S+)", result.output)
+    assert found is not None
+    assert found.group(1) not in {"0.1.0", "0.2.0"}, result.output
