@@ -61,6 +61,7 @@ from workflow.engine.changes import AppendEvent
 from workflow.errors import InvalidConfig
 from workflow.store import outbox as outbox_store
 from workflow.store.db import Store
+from workflow.version import MAILER
 
 if TYPE_CHECKING:
     from workflow.app.settings import Settings
@@ -256,6 +257,7 @@ def message_from_row(
         domain=domain,
         attachments=attachments,
         message_id=str(row["message_id"]),  # as recorded when the notice was stored
+        mailer=MAILER,
     )
 
 

@@ -50,8 +50,11 @@ def build_message(
     message_id: str | None = None,
     installation: str = "",
     reply_to: str = "",
+    mailer: str = "",
 ) -> NoticeMessage:
     """Build the email for one notice.
+
+    ``mailer`` names the software in an ``X-Mailer`` header when given (``ruhrflow 0.3.0``).
 
     Structure: ``multipart/mixed`` holding a ``multipart/alternative`` (text/plain and text/html,
     UTF-8, quoted-printable) and, if ``calendar`` is given, the attachment ``termin.ics``
@@ -106,6 +109,8 @@ def build_message(
     message["Message-ID"] = Verbatim(message_id)
     message["Auto-Submitted"] = Verbatim("auto-generated")
     message["X-Ruhrflow-Key"] = Verbatim(idempotency_key)
+    if mailer:
+        message["X-Mailer"] = unstructured(one_line(mailer), "X-Mailer")
     message["MIME-Version"] = Verbatim("1.0")
     message["Content-Type"] = Verbatim(f'multipart/mixed; boundary="{MIXED_BOUNDARY}"')
     message["Content-Language"] = Verbatim("de")

@@ -40,6 +40,21 @@ def check(file: Path) -> None:
         click.echo(f"{file}: {len(problems)} problem(s)", err=True)
         raise click.exceptions.Exit(1)
     click.echo(f"{file}: clean")
+    _describe_format(file)
+
+
+def _describe_format(file: Path) -> None:
+    """Which format the clean FILE is read under, and what each newer format would add."""
+    from workflow.process.definition import load_definition
+    from workflow.process.formats import FORMATS, Resolved
+
+    definition = load_definition(file)
+    fmt = Resolved(definition.file_format, definition.format_declared)
+    click.echo(f"{file}: {fmt.describe()}")
+    for newer in fmt.newer():
+        keys = ", ".join(k.path for k in newer.added)
+        click.echo(f"  format {newer.number} (ruhrflow {newer.release}) would add: {keys}"
+                   f" — {newer.summary}")  # fmt: skip
 
 
 def _registration_problems(file: Path) -> list[Problem]:

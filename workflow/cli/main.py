@@ -17,6 +17,7 @@ import click
 
 from workflow.cli.context import CliContext, parse_now
 from workflow.errors import WorkflowError
+from workflow.version import __version__
 
 # name -> (module:attribute, one-line help). Help lives here so --help imports no module.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -231,7 +232,7 @@ def _without_secrets(text: str, obj: Any) -> str:
     help="The engine's now, for simulation and tests (naive times are Europe/Berlin).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log what the engine does to stderr.")
-@click.version_option(package_name="ruhrflow")
+@click.version_option(version=__version__, package_name="ruhrflow")
 @click.pass_context
 def cli(
     ctx: click.Context,

@@ -32,6 +32,7 @@ from workflow import Runtime, Settings, load_definition, open_runtime
 from workflow.errors import InvalidConfig, InvalidInput
 from workflow.inputs import check_text
 from workflow.store.installation import sample_data
+from workflow.version import __version__
 from workflow.web import accounts
 from workflow.web.state import Web
 
@@ -74,7 +75,7 @@ def create_app(
 
     @app.context_processor
     def sample_note() -> dict[str, Any]:
-        return {"sample_data": state.sample_data}
+        return {"sample_data": state.sample_data, "ruhrflow_version": __version__}
 
     app.config.update(
         SECRET_KEY=accounts.session_secret(
