@@ -1,0 +1,253 @@
+"""``db grants --apply`` on upgrade, with several databases in a cluster, hardened (#23.5).
+
+Roles are cluster-wide: every name a test makes is unique (a uuid), the roles of 0.1.0/0.2.0
+are stood in for by uniquely named roles with the same rights, and everything is dropped
+afterwards, so that runs at the same time on the same server never meet.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner, Result
+from grants_support import drop_database_roles, drop_roles, roles_of
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from workflow.access.grants import GRANTS_VERSION, apply_grants, grants_status
+from workflow.cli.main import cli
+from workflow.store.db import Store
+from workflow.store.schema import metadata
+
+
+def invoke(*args: str) -> Result:
+    result = CliRunner().invoke(cli, list(args), env={"RUHRFLOW_ACTOR": None})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+def as_login(url: str, login: str) -> str:
+    return make_url(url).set(username=login).render_as_string(False)
+
+
+def connect(url: str) -> SqlEngine:
+    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+@pytest.fixture
+def pg(database_url: str) -> Iterator[str]:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("database roles exist only on PostgreSQL")
+    yield database_url
+    drop_database_roles(database_url)
+
+
+def status(url: str) -> dict[str, object]:
+    engine = connect(url)
+    try:
+        with engine.connect() as conn:
+            return grants_status(conn)
+    finally:
+        engine.dispose()
+
+
+def test_grants_status_on_sqlite_has_nothing_to_match(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the SQLite case")
+    found = status(database_url)
+    assert found["roles"] is None and found["matches"] is None and found["problems"] == []
+
+
+def test_grants_status_says_whether_this_versions_grants_are_applied(pg: str) -> None:
+    # given a fresh database (a clone of the template: its prefix is the template's)
+    before = status(pg)
+    assert before["matches"] is False
+    assert any("copy" in p for p in before["problems"]), before  # type: ignore[union-attr]
+    assert any("never applied" in p for p in before["problems"]), before  # type: ignore[union-attr]
+    # when the grants are applied, then they match, under this database's own roles
+    assert invoke("--db", pg, "db", "grants", "--apply").exit_code == 0
+    after = status(pg)
+    roles = roles_of(pg)
+    assert after["matches"] is True, after
+    assert after["roles"] == roles.as_dict() and after["applied_version"] == GRANTS_VERSION
+    assert after["applied_by"] == make_url(pg).username
+    # and a later migration (another schema revision) makes them outdated again
+    engine = connect(pg)
+    with engine.connect() as conn:
+        conn.execute(text("UPDATE db_roles SET grants_revision = 'older'"))
+    engine.dispose()
+    later = status(pg)
+    assert later["matches"] is False
+    assert later["problems"] == [
+        "the schema changed since the grants were applied: run `ruhrflow db grants --apply`"
+        " as the owner"
+    ]
+
+
+def _old_release_roles(admin: SqlEngine, tag: str) -> tuple[str, str, str]:
+    """Stand-ins for ruhrflow_writer/_auditor/_admin as 0.2.0's ``db grants --apply`` left
+    them: the writer reads and writes every process table, the admin too and logins."""
+    writer, auditor, admin_role = (f"rfold_{tag}_{k}" for k in ("writer", "auditor", "admin"))
+    with admin.connect() as conn:
+        for role in (writer, auditor, admin_role):
+            conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+        conn.execute(text(f'GRANT "{writer}" TO "{admin_role}"'))
+        conn.execute(text(f'GRANT USAGE ON SCHEMA public TO "{writer}", "{auditor}"'))
+        conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{auditor}"'))
+        conn.execute(
+            text(
+                f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{writer}"'
+            )
+        )
+        conn.execute(text(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{writer}"'))
+    return writer, auditor, admin_role
+
+
+def test_an_upgrade_moves_the_old_shared_roles_logins_and_takes_the_old_roles_rights(
+    pg: str,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    admin = connect(pg)
+    writer, auditor, admin_role = _old_release_roles(admin, tag)
+    person, scheduler, checker, boss, stray = (
+        f"rft_{tag}_{k}" for k in ("person", "scheduler", "checker", "boss", "stray")
+    )
+    try:
+        with admin.connect() as conn:
+            for login, group in ((person, writer), (scheduler, writer), (checker, auditor),
+                                 (boss, admin_role), (stray, writer)):  # fmt: skip
+                conn.execute(text(f'CREATE ROLE "{login}" LOGIN IN ROLE "{group}"'))
+        mappings = ((person, "koordination"), (scheduler, "ruhrflow", "--scheduler"),
+                    (checker, "pruefung"))  # fmt: skip
+        for login, actor, *rights in mappings:
+            added = invoke("--db", pg, "db", "logins", "add", login, actor, *rights)
+            assert added.exit_code == 0, added.output
+        # given a person's login of the old release, which could change any proposal
+        with connect(as_login(pg, person)).connect() as conn:
+            conn.execute(text("UPDATE proposals SET title = title"))
+        # when the owner applies this release's grants
+        store = Store.open(pg)
+        try:
+            report = apply_grants(store, metadata.tables, legacy=(writer, auditor, admin_role))
+        finally:
+            store.dispose()
+        roles = roles_of(pg)
+        # then each mapped login is moved to this database's role for what it is, the
+        # administrator too, and the login nobody mapped here is listed with what to run
+        assert {(m.login, m.new) for m in report.moved} == {
+            (person, roles.reader), (scheduler, roles.service), (checker, roles.auditor),
+            (boss, roles.admin),
+        }  # fmt: skip
+        assert [(m.login, m.statement()) for m in report.not_moved] == [
+            (stray, f'GRANT "{roles.reader}" TO "{stray}"')
+        ]
+        lines = report.lines()
+        assert f"moved {person}: member of {writer} -> {roles.reader}" in lines
+        assert any(line.startswith(f"not moved {stray}") for line in lines)
+        # the person's login still reads (no "permission denied" after the upgrade) and can no
+        # longer write, neither through the old role nor the new one
+        listed = invoke("--db", as_login(pg, person), "proposal", "list")
+        assert listed.exit_code == 0, listed.output
+        with (
+            pytest.raises(DBAPIError, match="permission denied"),
+            connect(as_login(pg, person)).connect() as conn,
+        ):
+            conn.execute(text("UPDATE proposals SET title = title"))
+        # the scheduler's login runs the scheduler, the auditor verifies, the admin manages
+        for login, args in ((scheduler, ("scheduler", "tick")), (checker, ("audit", "verify")),
+                            (boss, ("db", "logins", "list"))):  # fmt: skip
+            result = invoke("--db", as_login(pg, login), *args)
+            assert result.exit_code == 0, (login, result.output)
+        # the stray login reads nothing here any more
+        with (
+            pytest.raises(DBAPIError, match="permission denied"),
+            connect(as_login(pg, stray)).connect() as conn,
+        ):
+            conn.execute(text("SELECT count(*) FROM proposals"))
+        # and applying again moves nobody
+        store = Store.open(pg)
+        try:
+            again = apply_grants(store, metadata.tables, legacy=(writer, auditor, admin_role))
+        finally:
+            store.dispose()
+        assert again.moved == [] and [m.login for m in again.not_moved] == [stray]
+        assert status(pg)["matches"] is True
+    finally:
+        admin.dispose()
+        drop_roles(pg, [person, scheduler, checker, boss, stray, admin_role, auditor, writer])
+
+
+def test_a_copy_gets_its_own_roles_and_a_hardened_database_still_works(pg: str) -> None:
+    tag = uuid.uuid4().hex[:8]
+    assert invoke("--db", pg, "db", "grants", "--apply").exit_code == 0
+    original = roles_of(pg)
+    theirs, ours = f"rft_{tag}_theirs", f"rft_{tag}_ours"
+    admin = connect(pg)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE ROLE "{theirs}" LOGIN IN ROLE "{original.admin}"'))
+    admin.dispose()
+    # given a copy of the database in the same cluster (a staging copy)
+    copy_name = f"{make_url(pg).database}_copy"
+    copy = make_url(pg).set(database=copy_name).render_as_string(False)
+    server = connect(make_url(pg).set(database="postgres").render_as_string(False))
+    with server.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{copy_name}" TEMPLATE "{make_url(pg).database}"'))
+    try:
+        # then until its own grants are applied, the original's administrator is none here
+        found = status(copy)
+        assert found["matches"] is False and "copy" in str(found["problems"])
+        listed = invoke("--db", as_login(copy, theirs), "db", "logins", "list")
+        assert listed.exit_code == 1 and "only an administrator" in listed.stderr
+        # when it is hardened (nobody may connect unless granted) and the owner applies the
+        # grants on the copy
+        with server.connect() as conn:
+            conn.execute(text(f'REVOKE ALL ON DATABASE "{copy_name}" FROM PUBLIC'))
+        applied = invoke("--db", copy, "db", "grants", "--apply")
+        assert applied.exit_code == 0, applied.output
+        assert "this database is a copy" in applied.stdout
+        assert f"not moved {theirs}" in applied.stdout  # listed, not let in
+        mine = roles_of(copy)
+        assert mine.prefix != original.prefix and status(copy)["matches"] is True
+        # then the original's login cannot even connect to it; a login of its own can, and reads
+        with pytest.raises(OperationalError, match="permission denied for database"):
+            connect(as_login(copy, theirs)).connect().close()
+        server_admin = connect(copy)
+        with server_admin.connect() as conn:
+            conn.execute(text(f'CREATE ROLE "{ours}" LOGIN IN ROLE "{mine.reader}"'))
+        server_admin.dispose()
+        listed = invoke("--db", as_login(copy, ours), "proposal", "list")
+        assert listed.exit_code == 0, listed.output
+        # and the original still has its roles, untouched by the copy's
+        assert roles_of(pg) == original and status(pg)["matches"] is True
+    finally:
+        drop_roles(copy, [ours])
+        drop_database_roles(copy)
+        drop_roles(pg, [theirs])
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{copy_name}" WITH (FORCE)'))
+        server.dispose()
+
+
+def test_apply_says_which_privileges_it_lacks(pg: str) -> None:
+    # given a login that neither owns the tables nor may create roles
+    nobody = f"rft_{uuid.uuid4().hex[:8]}_nobody"
+    admin = connect(pg)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE ROLE "{nobody}" LOGIN'))
+        conn.execute(text(f'GRANT SELECT ON db_roles, logins TO "{nobody}"'))
+    admin.dispose()
+    try:
+        # when it applies the grants, then it is told what it needs, in one line, exit 1
+        result = invoke("--db", as_login(pg, nobody), "db", "grants", "--apply")
+        assert result.exit_code == 1, result.output
+        assert result.stderr.count("\n") == 1
+        assert "ownership of the ruhrflow tables" in result.stderr
+        assert "CREATEROLE, or ADMIN OPTION on the roles" in result.stderr
+        assert status(pg)["matches"] is False  # nothing was applied
+    finally:
+        drop_roles(pg, [nobody])
