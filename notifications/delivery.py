@@ -18,9 +18,14 @@ Step 3 of one notice and step 1 of the next run in one transaction (one commit p
 instead of two); the next notice is claimed only after the previous one is marked, so a
 worker never has more than one notice sent but not marked.
 
-A crash between 2 and 3 leaves the row ``sending``; after the lease it is sent again — at
-most one duplicate, with the same Message-ID (derived from the idempotency key), so mail
-systems and readers can recognise it.
+Nothing after the transport accepted a message can make it go out again: step 3 marks the row
+``sent`` first and writes the ``notice_sent`` history entry in a savepoint, so a failure there
+(an old definition that does not load, a broken chain) is logged and noted on the row while the
+mark commits. Only a crash, or a lost database, between the transport's acceptance and that
+commit (milliseconds) leaves the row ``sending``; after the lease it is sent again — at most one
+duplicate, with the same Message-ID (derived from the idempotency key), so mail systems and
+readers can recognise it. Closing that window would take a transport that joins our
+transaction (two-phase commit), which SMTP is not.
 """
 
 from __future__ import annotations
@@ -418,11 +423,31 @@ def _mark(
         log.info("notice %s: attempt %d failed, retry at %s: %s", notice_id, attempts,
                  values["next_attempt_at"].isoformat(), error)  # fmt: skip
     elif status == SENT:
-        _record(append_event, conn, row, now, "notice_sent", {})
+        _record_sent(append_event, conn, row, now)
     else:
         log.error("notice %s failed after %d attempt(s): %s", notice_id, attempts, error)
         _record(append_event, conn, row, now, "notice_failed", {"error": str(error)})
     return status
+
+
+def _record_sent(
+    append_event: AppendEvent, conn: Connection, row: Mapping[str, Any], now: datetime
+) -> None:
+    """The ``notice_sent`` entry of a notice the transport accepted, in a savepoint.
+
+    The notice is marked ``sent`` before this, in the same transaction. Whatever fails here
+    (the proposal's definition, its chain, a trigger) rolls back the savepoint only: the mark
+    commits, so the mail is never sent again because its entry could not be written. The
+    failure goes into the log (WARNING) and the row's ``last_error``, for an operator.
+    """
+    try:
+        with conn.begin_nested():
+            _record_sent(append_event, conn, row, now)
+    except Exception as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        log.warning("notice %s was sent; its history entry could not be written (it is not"
+                    " sent again): %s", row["id"], reason)  # fmt: skip
+        outbox_store.note_error(conn, int(row["id"]), f"sent; history entry missing: {reason}")
 
 
 def _record(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -177,6 +178,34 @@ def test_a_crash_between_send_and_mark_gives_one_duplicate_with_the_same_message
     first, duplicate = transport.outbox
     assert first["Message-ID"] == duplicate["Message-ID"] == rows(engine)[0]["message_id"]
     assert rows(engine)[0]["status"] == SENT
+
+
+def test_a_failure_after_the_send_never_sends_the_notice_again(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a pending notice, and a history that refuses the notice_sent entry (as a 0.1.0
+    # definition did after an upgrade, or any other failure after the transport accepted)
+    engine = runtime.engine
+    key = submitted(engine)
+
+    def refusing(conn: Any, row: Any, **kw: Any) -> Any:
+        engine.append_event(conn, row, **kw)  # it writes, and then the step fails
+        raise RuntimeError("the definition of this proposal does not load")
+
+    broken = replace(delivery_of(runtime), append_event=refusing)
+    transport = MemoryTransport()
+    # when delivery runs, and again after the lease would have expired
+    first = deliver(broken, transport, NOW)
+    later = deliver(broken, transport, NOW + timedelta(hours=2))
+    # then the mail went out once, the row says sent and why its entry is missing
+    assert (first.sent, later.claimed) == (1, 0)
+    assert len(transport.outbox) == 1
+    (row,) = rows(engine)
+    assert row["status"] == SENT and row["sent_at"] == NOW
+    assert "history entry missing" in row["last_error"] and "does not load" in row["last_error"]
+    # the failed entry was rolled back with its savepoint (the chain has no half entry)
+    assert entries(engine, key, "notice_sent") == []
+    assert "is not sent again" in caplog.text
 
 
 def test_a_notice_without_a_proposal_is_only_logged(

@@ -132,6 +132,12 @@ def mark(conn: Connection, notice_id: int, values: Mapping[str, Any]) -> None:
     conn.execute(_MARK[values["status"]], {"notice_id": notice_id, **values})
 
 
+def note_error(conn: Connection, notice_id: int, error: str) -> None:
+    """Set the ``last_error`` of a notice and nothing else (a sent notice whose history entry
+    could not be written keeps its status: it was sent)."""
+    conn.execute(update(outbox).where(outbox.c.id == notice_id).values(last_error=error))
+
+
 def proposal_of_notice(conn: Connection, proposal_id: int) -> RowMapping:
     """The proposal row a notice belongs to, to append the outcome to its history; locked
     ``FOR UPDATE`` on PostgreSQL (appending bumps its row version: no lost update)."""
