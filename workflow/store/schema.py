@@ -315,6 +315,31 @@ web_login_throttle = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# A login's server-side session (migration 0012_web_sessions): the cookie carries a random id,
+# only its SHA-256 is kept; logout, a password change or a disable ends it in every process.
+web_sessions = Table(
+    "web_sessions",
+    _metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("actor_id", ForeignKey("web_accounts.actor_id"), nullable=False, index=True),
+    Column("epoch", Integer, nullable=False),  # the account's session_epoch at login
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+)
+
+# Failed logins per user name (known or not) and client address (0012_web_sessions): a
+# stranger's failures cannot lock the account's owner out (web_login_throttle is unused since).
+web_login_failures = Table(
+    "web_login_failures",
+    _metadata,
+    Column("username", String(200), primary_key=True),
+    Column("address", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 web_secrets = Table(
     "web_secrets",
     _metadata,

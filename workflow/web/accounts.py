@@ -1,7 +1,17 @@
-"""Local web accounts, API tokens, login throttling and the session secret — all in the database.
+"""Local web accounts, sessions, API tokens, login throttling and the session secret — all in
+the database.
 
 Nothing lives in the app process: several processes on one PostgreSQL see the same accounts,
-the same failed-login counts and the same session secret. Every function takes ``now``.
+the same sessions, the same failed-login counts and the same session secret. Every function
+takes ``now``.
+
+Sessions are server-side: the signed cookie carries only a random session id, whose SHA-256
+is a row of ``web_sessions``. Every request looks the row up, so a logout, a password change
+or a disable ends the session at once in every process — a copied cookie stops too.
+
+Throttling counts failed password logins per user name *and* client address: after
+FREE_FAILURES in a row, that pair waits FIRST_LOCK, doubling up to MAX_LOCK. A stranger's
+failures from elsewhere cannot lock the account's owner out.
 """
 
 from __future__ import annotations
@@ -20,11 +30,17 @@ from sqlalchemy.exc import IntegrityError
 
 from workflow import Directory, InvalidInput, Store
 from workflow.inputs import check_text
-from workflow.store.schema import web_accounts, web_login_throttle, web_secrets, web_tokens
+from workflow.store.schema import (
+    web_accounts,
+    web_login_failures,
+    web_secrets,
+    web_sessions,
+    web_tokens,
+)
 
 MIN_PASSWORD_LENGTH = 12
-# After this many failed logins in a row a user name is locked, for a time that doubles with
-# every further failure (up to MAX_LOCK).
+# After this many failed logins in a row a user name is locked for the client address they
+# came from, for a time that doubles with every further failure (up to MAX_LOCK).
 FREE_FAILURES = 5
 FIRST_LOCK = timedelta(seconds=30)
 MAX_LOCK = timedelta(minutes=15)
@@ -39,7 +55,7 @@ _DUMMY_HASH = _hasher.hash("ruhrflow-no-such-account")
 
 
 class LoginThrottled(Exception):
-    """Too many failed logins for this user name; try again after ``until``."""
+    """Too many failed logins for this user name from this address; try after ``until``."""
 
     def __init__(self, until: datetime) -> None:
         super().__init__(f"too many failed logins; locked until {until.isoformat()}")
@@ -77,7 +93,8 @@ def set_password(
     """Create the account of ``actor_id`` or give it a new password (and enable it).
 
     A new password ends the account's open sessions in every process (the session epoch
-    moves on); its API tokens stay valid.
+    moves on, the sessions are ended); its API tokens stay valid — those revoked by a
+    disable stay revoked.
     """
     actor = directory.actor(actor_id)  # UnknownActor for a name the directory lacks
     if actor.role == "system":
@@ -106,14 +123,16 @@ def set_password(
                     updated_at=now,
                 )
             )
-        conn.execute(web_login_throttle.delete().where(web_login_throttle.c.username == actor_id))
+        _end_sessions(conn, actor_id, now)
+        conn.execute(web_login_failures.delete().where(web_login_failures.c.username == actor_id))
 
 
 def disable(store: Store, actor_id: str, now: datetime) -> None:
-    """Disable the account: its sessions and tokens stop working with the next request.
+    """Disable the account: its sessions end and its tokens are revoked, for good.
 
-    The session epoch moves on too, so enabling the account again (a new password) does not
-    bring its old sessions back.
+    Enabling the account again (a new password, e.g. for a successor at a functional
+    account) brings back neither: the sessions are ended, the epoch has moved on and the
+    tokens carry ``revoked_at``.
     """
     with store.write() as conn:
         done = conn.execute(
@@ -125,6 +144,13 @@ def disable(store: Store, actor_id: str, now: datetime) -> None:
                 session_epoch=web_accounts.c.session_epoch + 1,
             )
         ).rowcount
+        if done:
+            _end_sessions(conn, actor_id, now)
+            conn.execute(
+                update(web_tokens)
+                .where(web_tokens.c.actor_id == actor_id, web_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
     if not done:
         raise InvalidInput(f"{actor_id} has no web account")
 
@@ -216,18 +242,21 @@ def sso_login(store: Store, directory: Directory, actor_id: str, now: datetime) 
         return int(row.session_epoch)
 
 
-def authenticate(store: Store, username: str, password: str, now: datetime) -> str | None:
+def authenticate(
+    store: Store, username: str, password: str, now: datetime, *, address: str = ""
+) -> str | None:
     """The actor id when ``password`` is right for an enabled account, else None.
 
-    Raises LoginThrottled while the user name is locked (a right password does not help
-    then). Failures count per user name, whether an account exists or not.
+    Raises LoginThrottled while the user name is locked for ``address`` (the client's; a
+    right password does not help then). Failures count per user name and address, whether
+    an account exists or not.
     """
-    found = login_with_password(store, username, password, now)
+    found = login_with_password(store, username, password, now, address=address)
     return found[0] if found else None
 
 
 def login_with_password(
-    store: Store, username: str, password: str, now: datetime
+    store: Store, username: str, password: str, now: datetime, *, address: str = ""
 ) -> tuple[str, int] | None:
     """(actor id, session epoch) when ``password`` is right for an enabled account, else None.
 
@@ -235,6 +264,7 @@ def login_with_password(
     changed while it was checked makes the login fail.
     """
     username = username.strip()[:200]
+    address = _address(address)
     try:
         check_text(username, "the user name")
     except InvalidInput:
@@ -244,8 +274,8 @@ def login_with_password(
         return None
     with store.read() as conn:
         lock = conn.execute(
-            select(web_login_throttle.c.locked_until).where(
-                web_login_throttle.c.username == username
+            select(web_login_failures.c.locked_until).where(
+                web_login_failures.c.username == username, web_login_failures.c.address == address
             )
         ).scalar_one_or_none()
         row = conn.execute(
@@ -274,10 +304,13 @@ def login_with_password(
             )
         if ok:
             conn.execute(
-                web_login_throttle.delete().where(web_login_throttle.c.username == username)
+                web_login_failures.delete().where(
+                    web_login_failures.c.username == username,
+                    web_login_failures.c.address == address,
+                )
             )
         else:
-            _count_failure(conn, username, now)
+            _count_failure(conn, username, address, now)
     return (username, int(row.session_epoch)) if ok and row is not None else None
 
 
@@ -288,27 +321,132 @@ def _verify(digest: str, password: str) -> bool:
         return False
 
 
-def _count_failure(conn: Any, username: str, now: datetime) -> None:
+def _address(address: str) -> str:
+    """The client address as counted: printable, at most the column's 64 characters."""
+    text = "".join(ch for ch in address if ch.isprintable())[:64]
+    return text or "-"
+
+
+def _count_failure(conn: Any, username: str, address: str, now: datetime) -> None:
+    pair = (web_login_failures.c.username == username, web_login_failures.c.address == address)
     failures = conn.execute(
-        select(web_login_throttle.c.failures)
-        .where(web_login_throttle.c.username == username)
-        .with_for_update()
+        select(web_login_failures.c.failures).where(*pair).with_for_update()
     ).scalar_one_or_none()
     count = (failures or 0) + 1
     locked_until = None
     if count >= FREE_FAILURES:
-        locked_until = now + min(FIRST_LOCK * 2 ** (count - FREE_FAILURES), MAX_LOCK)
+        locked_until = now + min(FIRST_LOCK * 2 ** min(count - FREE_FAILURES, 20), MAX_LOCK)
     values = {"failures": count, "locked_until": locked_until, "updated_at": now}
     if failures is None:
         try:
             with conn.begin_nested():
-                conn.execute(insert(web_login_throttle).values(username=username, **values))
+                conn.execute(
+                    insert(web_login_failures).values(username=username, address=address, **values)
+                )
             return
         except IntegrityError:  # another process counted the first failure at the same time
             pass
+    conn.execute(update(web_login_failures).where(*pair).values(values))
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+def begin_session(
+    store: Store, actor_id: str, epoch: int, now: datetime, lifetime: timedelta
+) -> str:
+    """A new session of ``actor_id`` begun in ``epoch``: the id for the cookie (only its hash
+    is kept). Sessions that ended or expired a day ago are cleared out on the way."""
+    sid = secrets.token_urlsafe(32)
+    with store.write() as conn:
+        conn.execute(
+            web_sessions.delete().where(
+                web_sessions.c.expires_at < now - timedelta(days=1),
+            )
+        )
+        conn.execute(
+            insert(web_sessions).values(
+                id_hash=_token_hash(sid),
+                actor_id=actor_id,
+                epoch=epoch,
+                created_at=now,
+                expires_at=now + lifetime,
+            )
+        )
+    return sid
+
+
+def end_session(store: Store, sid: object, now: datetime) -> None:
+    """End the session with this id (logout), in every process; nothing for no session."""
+    if not isinstance(sid, str) or not sid:
+        return
+    with store.write() as conn:
+        conn.execute(
+            update(web_sessions)
+            .where(web_sessions.c.id_hash == _token_hash(sid), web_sessions.c.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+
+
+def _end_sessions(conn: Any, actor_id: str, now: datetime) -> None:
     conn.execute(
-        update(web_login_throttle).where(web_login_throttle.c.username == username).values(values)
+        update(web_sessions)
+        .where(web_sessions.c.actor_id == actor_id, web_sessions.c.ended_at.is_(None))
+        .values(ended_at=now)
     )
+
+
+# Every request's session lookup, built once: the row, not ended, not expired, of an enabled
+# account whose epoch has not moved on since the login.
+_SESSION = (
+    select(web_sessions.c.actor_id)
+    .select_from(web_sessions.join(web_accounts))
+    .where(
+        web_sessions.c.id_hash == bindparam("id_hash"),
+        web_sessions.c.ended_at.is_(None),
+        web_sessions.c.expires_at > bindparam("now"),
+        web_sessions.c.epoch == web_accounts.c.session_epoch,
+        web_accounts.c.disabled.is_(False),
+    )
+)
+
+
+def session_actor(store: Store, sid: object, now: datetime) -> str | None:
+    """The actor of a live session id, else None (ended, expired, account disabled or its
+    password changed since, or no such session)."""
+    if not isinstance(sid, str) or not sid or len(sid) > 200:
+        return None
+    with store.read() as conn:
+        actor = conn.execute(_SESSION, {"id_hash": _token_hash(sid), "now": now}).scalar()
+    return None if actor is None else str(actor)
+
+
+def why_session_ended(store: Store, sid: object, now: datetime) -> str:
+    """For the log, when :func:`session_actor` refused ``sid``: whose session and why."""
+    if not isinstance(sid, str) or not sid or len(sid) > 200:
+        return "a cookie without a session (from before 0.3.0, or forged)"
+    with store.read() as conn:
+        row = conn.execute(
+            select(
+                web_sessions.c.actor_id,
+                web_sessions.c.epoch,
+                web_sessions.c.ended_at,
+                web_sessions.c.expires_at,
+                web_accounts.c.disabled,
+                web_accounts.c.session_epoch,
+            )
+            .select_from(web_sessions.join(web_accounts))
+            .where(web_sessions.c.id_hash == _token_hash(sid))
+        ).first()
+    if row is None:
+        return "an unknown session"
+    if row.disabled is not False:
+        return f"session of disabled account {row.actor_id}"
+    if row.epoch != row.session_epoch:
+        return f"session of {row.actor_id} ended by a password change"
+    if row.ended_at is not None:
+        return f"session of {row.actor_id} ended by a logout"
+    return f"session of {row.actor_id} expired"
 
 
 # --- API tokens ------------------------------------------------------------------------------

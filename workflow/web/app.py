@@ -127,19 +127,19 @@ def create_app(
                 return api.error(401, "invalid, expired or revoked token")
             g.actor, g.via_token = actor, True
         else:
-            actor = session.get("actor")
-            if isinstance(actor, str):
-                epoch = accounts.session_epoch(state.runtime.store, actor)
-                if epoch is not None and session.get("epoch") == epoch:
-                    g.actor = actor
-                elif epoch is None:
-                    log.warning("refused: session of disabled account %s", actor)
-                    session.clear()
-                else:  # the password changed (or the account was disabled) since the login
-                    log.warning("refused: session of %s ended by a password change", actor)
+            if "sid" in session or "actor" in session:  # (a cookie from before 0.3.0: "actor")
+                g.actor = accounts.session_actor(
+                    state.runtime.store, session.get("sid"), state.now()
+                )
+                if g.actor is None:  # logged out, password changed, disabled or expired
+                    why = accounts.why_session_ended(
+                        state.runtime.store, session.get("sid"), state.now()
+                    )
+                    log.warning("refused: %s", why)
                     session.clear()
         if request.method not in SAFE_METHODS and not g.via_token:
-            csrf.protect()
+            if request.endpoint not in api.NO_SESSION:  # (a password in the body, no cookie)
+                csrf.protect()
         return None
 
     @app.teardown_request

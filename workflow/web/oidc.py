@@ -29,7 +29,17 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
-from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from requests import RequestException
 from werkzeug.wrappers import Response
 
@@ -356,8 +366,9 @@ def callback() -> Any:
         return _refuse(403, DISABLED)
     target = session.get("oidc_next")
     session.clear()
-    session["actor"] = actor
-    session["epoch"] = epoch
+    lifetime = current_app.permanent_session_lifetime
+    session["sid"] = accounts.begin_session(w.runtime.store, actor, epoch, w.now(), lifetime)
+    session["actor"] = actor  # for reading only: the server's row behind "sid" decides
     session["sso"] = True  # its logout ends the session at the issuer too
     session.permanent = True
     log.info("login: %s via OIDC (sub %r) from %s", actor, subject, remote)

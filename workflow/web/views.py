@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
+    current_app,
     flash,
     g,
     redirect,
@@ -162,13 +163,16 @@ def safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    if request.method == "GET":
+    if request.method != "POST":  # a GET or HEAD is no login attempt and never counts
         return render_template("login.html", next=request.args.get("next", ""))
     w = web()
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
+    address = request.remote_addr or ""
     try:
-        found = accounts.login_with_password(w.runtime.store, username, password, w.now())
+        found = accounts.login_with_password(
+            w.runtime.store, username, password, w.now(), address=address
+        )
     except accounts.LoginThrottled as exc:
         log.warning("login throttled for %r until %s", username, exc.until.isoformat())
         message = "Zu viele Fehlversuche. Bitte versuchen Sie es später noch einmal."
@@ -178,9 +182,10 @@ def login() -> Any:
         message = "Benutzername oder Passwort ist falsch."
         return render_template("login.html", error=message, next=request.form.get("next")), 401
     actor, epoch = found
-    session.clear()
-    session["actor"] = actor
-    session["epoch"] = epoch  # a password change or a disable ends the session (app.identify)
+    session.clear()  # a logout, a password change or a disable ends it (accounts.session_actor)
+    lifetime = current_app.permanent_session_lifetime
+    session["sid"] = accounts.begin_session(w.runtime.store, actor, epoch, w.now(), lifetime)
+    session["actor"] = actor  # for reading only: the server's row behind "sid" decides
     session.permanent = True
     log.info("login: %s from %s", actor, request.remote_addr)
     return redirect(safe_next(request.form.get("next")), code=303)
@@ -192,6 +197,7 @@ def logout() -> Response:
     at_issuer = sso.end_session_url() if sso else None  # an SSO session ends there too
     if g.get("actor"):
         log.info("logout: %s%s", g.actor, " (and at the SSO issuer)" if at_issuer else "")
+    accounts.end_session(web().runtime.store, session.get("sid"), web().now())  # a copy too
     session.clear()
     return redirect(at_issuer or url_for("web.login"), code=303)
 

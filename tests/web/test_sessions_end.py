@@ -1,0 +1,154 @@
+"""Sessions that end, tokens that stay revoked, throttling that cannot lock the owner out.
+
+The review copied a session cookie before ``/logout`` and kept reading and writing with it
+for the whole ``session_hours``; a disabled account given a new password revived every token
+issued before; five wrong passwords from anyone kept any named account locked, and
+``HEAD /login`` counted as a failure. Each probe is replayed here, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from web_fixtures import PASSWORD, csrf_of, login
+
+from workflow import Runtime, Settings
+from workflow.cli.main import cli
+from workflow.web import accounts
+
+COOKIE = "ruhrflow_session"
+STRANGER = {"REMOTE_ADDR": "192.0.2.66"}  # documentation addresses, never contacted
+OWNER = {"REMOTE_ADDR": "192.0.2.10"}
+
+
+def copy_of(app: Flask, client: FlaskClient) -> FlaskClient:
+    """Another browser holding a copy of ``client``'s session cookie."""
+    cookie = client.get_cookie(COOKIE)
+    assert cookie is not None
+    thief = app.test_client()
+    thief.set_cookie(COOKIE, cookie.value)
+    return thief
+
+
+def reads(client: FlaskClient) -> bool:
+    return client.get("/proposals").status_code == 200
+
+
+def writes_checkpoint(client: FlaskClient, csrf: str) -> int:
+    return client.post("/audit/checkpoint", data={"csrf_token": csrf}).status_code
+
+
+def test_logout_ends_the_session_for_a_copied_cookie_too(app: Flask) -> None:
+    # given a coordinator logged in and a copy of the cookie taken before the logout
+    browser = login(app, "koordination")
+    thief = copy_of(app, browser.client)
+    assert reads(thief)
+    # when the coordinator logs out
+    assert browser.post("/logout", {}).status_code == 303
+    # then neither the browser nor the copy reads or writes any more
+    assert not reads(browser.client)
+    assert not reads(thief)
+    assert writes_checkpoint(thief, browser.csrf) in (302, 303, 400, 401, 403)
+
+
+def test_a_logout_ends_only_that_session(app: Flask) -> None:
+    first, second = login(app, "im"), login(app, "im")
+    first.post("/logout", {})
+    assert not reads(first.client) and reads(second.client)
+
+
+def test_a_password_change_ends_copied_sessions(app: Flask, settings: Settings) -> None:
+    browser = login(app, "im")
+    thief = copy_of(app, browser.client)
+    result = CliRunner().invoke(
+        cli,
+        ["--db", settings.database_url, "user", "set-password", "im", "--password-stdin"],
+        input="ein-ganz-neues-passwort\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert not reads(thief) and not reads(browser.client)
+
+
+def test_a_disable_ends_sessions_and_revokes_tokens_for_good(
+    app: Flask, runtime: Runtime, settings: Settings
+) -> None:
+    # given the IM logged in, a copied cookie and an API token
+    browser = login(app, "im")
+    thief = copy_of(app, browser.client)
+    _, token = accounts.create_token(runtime.store, "im", datetime.now(UTC), expires_in=None)
+    api = app.test_client()
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert api.get("/api/proposals", headers=bearer).status_code == 200
+    # when the account is disabled and then handed to a successor with a new password
+    db = ["--db", settings.database_url]
+    assert CliRunner().invoke(cli, [*db, "user", "disable", "im"]).exit_code == 0
+    assert api.get("/api/proposals", headers=bearer).status_code == 401
+    result = CliRunner().invoke(
+        cli, [*db, "user", "set-password", "im", "--password-stdin"], input="nachfolger-passwort\n"
+    )
+    assert result.exit_code == 0, result.output
+    # then the old token, the old session and its copy stay dead
+    assert api.get("/api/proposals", headers=bearer).status_code == 401
+    assert not reads(thief) and not reads(browser.client)
+    # and the successor logs in with the new password
+    assert reads(login(app, "im", "nachfolger-passwort").client)
+
+
+def test_a_forged_or_pre_030_cookie_is_no_session(app: Flask) -> None:
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["actor"] = "koordination"  # what a 0.2.0 cookie carried, and nothing else
+        session["epoch"] = 0
+    assert not reads(client)
+    with client.session_transaction() as session:
+        session["sid"] = "x" * 43
+    assert not reads(client)
+
+
+def _fail(client: FlaskClient, who: str, env: dict[str, str]) -> int:
+    token = csrf_of(client.get("/login", environ_base=env).get_data(as_text=True))
+    response = client.post(
+        "/login",
+        data={"username": who, "password": "falsch-falsch-falsch", "csrf_token": token},
+        environ_base=env,
+    )
+    return response.status_code
+
+
+def _log_in(client: FlaskClient, who: str, env: dict[str, str]) -> int:
+    token = csrf_of(client.get("/login", environ_base=env).get_data(as_text=True))
+    response = client.post(
+        "/login",
+        data={"username": who, "password": PASSWORD, "csrf_token": token},
+        environ_base=env,
+    )
+    return response.status_code
+
+
+def test_a_strangers_failures_do_not_lock_the_owner_out(app: Flask) -> None:
+    # given a stranger who tried wrong passwords for koordination until locked
+    stranger = app.test_client()
+    codes = [_fail(stranger, "koordination", STRANGER) for _ in range(accounts.FREE_FAILURES + 1)]
+    assert codes[-1] == 429
+    # then the stranger is locked, even with the right password
+    assert _log_in(stranger, "koordination", STRANGER) == 429
+    # and the owner, from their own address, logs in
+    assert _log_in(app.test_client(), "koordination", OWNER) == 303
+
+
+def test_failures_from_one_address_lock_that_address(app: Flask) -> None:
+    client = app.test_client()
+    for _ in range(accounts.FREE_FAILURES):
+        _fail(client, "im", OWNER)
+    assert _log_in(client, "im", OWNER) == 429
+
+
+def test_only_a_post_counts_as_a_login_attempt(app: Flask) -> None:
+    client = app.test_client()
+    for _ in range(3 * accounts.FREE_FAILURES):
+        assert client.head("/login", environ_base=STRANGER).status_code == 200
+        assert client.get("/login?username=vm", environ_base=STRANGER).status_code == 200
+    assert _log_in(client, "vm", STRANGER) == 303
