@@ -214,6 +214,21 @@ def names(where: str, value: Any) -> list[str]:
     return list(value)
 
 
+def addresses(where: str, value: Any) -> list[str]:
+    """A list of IP addresses or networks (``127.0.0.1``, ``10.0.0.0/8``, ``::1``)."""
+    import ipaddress
+
+    found = names(where, value)
+    for i, item in enumerate(found):
+        try:
+            ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            raise InvalidConfig(
+                f"{where}[{i}] must be an IP address or network, not {_shown(item)}"
+            ) from None
+    return found
+
+
 def name_or_names(where: str, value: Any) -> str | list[str]:
     """A string or a list of strings."""
     if isinstance(value, str):
@@ -245,6 +260,8 @@ SCHEMA = Section(
                 "busy_timeout_seconds": Key(
                     number(0, 3600, above=True), "how long a writer waits for another"
                 ),
+                "wait_seconds": Key(number(0, DAY), "serve and scheduler run wait at start"),
+                "wait_max_interval_seconds": Key(number(0.5, 3600), "between those tries"),
             }
         ),
         "process": Section(
@@ -299,6 +316,7 @@ SCHEMA = Section(
                 "base_url": Key(url(empty=True), "the public URL of the application"),
                 "public_dir": Key(path_text, "the published board to serve, empty for none"),
                 "trusted_hosts": Key(names, "the Host names the application answers to"),
+                "trusted_proxies": Key(addresses, "proxies whose X-Forwarded-* are believed"),
                 # [web.oidc]: types here; what the values must mean (an https issuer on a
                 # plain host, openid among the scopes, actors of the directory) is checked by
                 # the SSO itself (workflow/web/oidc.py), also when the application starts.
@@ -314,6 +332,23 @@ SCHEMA = Section(
                     optional=True,
                 ),
             }
+        ),
+        "logging": Section(
+            {
+                "format": Key(choice("text", "json"), "the format of every log line"),
+                "level": Key(choice("DEBUG", "INFO", "WARNING", "ERROR"), "the lowest level"),
+            }
+        ),
+        "monitoring": Section(
+            {
+                "metrics_allow": Key(addresses, "who may read /metrics without the token"),
+                "scheduler_state_file": Key(path_text, "where scheduler run notes its runs"),
+                "scheduler_max_age_seconds": Key(number(0, 30 * DAY), "/readyz: sweep age"),
+                "notice_max_pending_seconds": Key(number(0, 30 * DAY), "/readyz: notice age"),
+            }
+        ),
+        "retention": Section(
+            {"mail_body_days": Key(integer(0, 36_500), "days a sent mail's text is kept")}
         ),
     }
 )

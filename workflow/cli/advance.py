@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
-from workflow.app.reads import history_rows, trigger_rows
+from workflow.app.reads import history_rows  # noqa: F401  (tests import it from here)
 from workflow.cli.context import obj
 from workflow.cli.output import Field, emit_json, emit_listing, format_option, listing_options
 from workflow.cli.progress import Progress, progress_option
-
-if TYPE_CHECKING:
-    from workflow import Applied
 
 # The same fields, in the same order, as ``audit log`` (machine formats).
 HISTORY_FIELDS = [
@@ -46,6 +41,11 @@ HISTORY_FIELDS = [
     is_flag=True,
     help="Apply what can be applied, list the rest (default: all or nothing).",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check and show what would happen, then roll back: nothing is changed.",
+)
 @format_option("text", "json")
 @progress_option
 @click.pass_context
@@ -56,6 +56,7 @@ def advance(
     comment: str | None,
     assignments: tuple[str, ...],
     partial: bool,
+    dry_run: bool,
     fmt: str,
     quiet: bool,
 ) -> None:
@@ -65,7 +66,6 @@ def advance(
     ruhrflow --as koordination advance RK-03-01 approve --set decision_date=2019-11-05
     ruhrflow --as koordination advance --where state=cabinet approve --set decision_date=2019-11-05
     """
-    from workflow.errors import InvalidInput
     from workflow.process.fields import parse_assignments
 
     c = obj(ctx)
@@ -80,41 +80,35 @@ def advance(
         state = state.strip()
     elif not keys:
         raise click.UsageError("name at least one KEY before the TRIGGER, or use --where")
-    actor = c.require_actor()
+    backend = c.backend
     fields = parse_assignments(assignments)
-    engine = c.runtime.engine
-    if len(keys) == 1 and not partial:
-        applied = [
-            engine.advance(keys[0], trigger, actor=actor, now=c.now, comment=comment, fields=fields)
-        ]
-        refused: list[tuple[str, Any]] = []
-    else:
-        with Progress(f"advance {trigger}", unit="proposals", quiet=quiet) as progress:
-            result = engine.advance_many(
-                trigger,
-                keys=keys or None,
-                where_state=state,
-                actor=actor,
-                now=c.now,
-                comment=comment,
-                fields=fields,
-                partial=partial,
-                progress=progress.callback,
-            )
-        applied, refused = result.applied, result.refused
-        if not applied and not refused:
-            raise InvalidInput(f"no proposal is in state {state!r}")
+    with Progress(f"advance {trigger}", unit="proposals", quiet=quiet or len(keys) == 1) as bar:
+        result = backend.advance(
+            trigger,
+            keys=keys,
+            where_state=state,
+            comment=comment,
+            fields=fields,
+            partial=partial,
+            dry_run=dry_run,
+            progress=bar.callback,
+        )
+    applied, refused = result["applied"], result["refused"]
     if fmt == "json":
-        emit_json(advance_result(applied, refused))
+        emit_json(result)
     else:
         for a in applied if len(applied) <= 20 else applied[:10]:
-            click.echo(f"{a.key}: {a.from_state} → {a.to_state} ({a.trigger}, #{a.seq})")
+            click.echo(
+                f"{a['key']}: {a['from_state']} → {a['to_state']} ({a['trigger']}, #{a['seq']})"
+            )
         if len(applied) > 20:
             click.echo(f"… and {len(applied) - 10} more")
         if len(applied) > 1 or refused:
             click.echo(f"applied {len(applied)}, refused {len(refused)}")
-        for key, exc in refused:
-            click.echo(f"refused {key}: {exc}", err=True)
+        for r in refused:
+            click.echo(f"refused {r['key']}: {r['reason']}", err=True)
+        if dry_run:
+            click.echo("dry run: nothing was changed")
     if refused:
         ctx.exit(1)
 
@@ -132,23 +126,16 @@ def triggers(
     """Every trigger leaving KEY's state: can it fire now (for --as), and what blocks it."""
     from workflow.process.fields import parse_assignments
 
-    c = obj(ctx)
-    options = c.runtime.engine.triggers(
-        key,
-        actor=c.resolve_actor(),
-        now=c.now,
-        fields=parse_assignments(assignments),
-        comment=comment,
-    )
+    options = obj(ctx).backend.triggers(key, parse_assignments(assignments), comment)
     if fmt == "json":
-        emit_json(trigger_rows(options))
+        emit_json(options)
         return
     if not options:
         click.echo(f"{key}: final state, no trigger leaves it")
     for o in options:
-        mark = "yes" if o.can_fire else "no "
-        click.echo(f"{mark}  {o.trigger:<20} → {o.target:<16} {o.label}")
-        for reason in o.blocked_by:
+        mark = "yes" if o["can_fire"] else "no "
+        click.echo(f"{mark}  {o['trigger']:<20} → {o['target']:<16} {o['label']}")
+        for reason in o["blocked_by"]:
             click.echo(f"       blocked: {reason}")
 
 
@@ -158,7 +145,7 @@ def triggers(
 @click.pass_context
 def history(ctx: click.Context, key: str, fmt: str, output: Path | None, excel: bool) -> None:
     """The history of proposal KEY, oldest first."""
-    entries = history_rows(obj(ctx).runtime, key)
+    entries = obj(ctx).backend.history(key)
     for e in entries:
         same = e["from_state"] == e["to_state"]
         e["change"] = (
@@ -167,25 +154,3 @@ def history(ctx: click.Context, key: str, fmt: str, output: Path | None, excel: 
             else (f"{e['from_state']} → {e['to_state']}")
         )
     emit_listing(entries, HISTORY_FIELDS, fmt, output=output, excel=excel)
-
-
-# --- the JSON of `advance` ------------------------------------------------------------------
-
-
-def advance_result(
-    applied: Sequence[Applied], refused: Sequence[tuple[str, Any]]
-) -> dict[str, Any]:
-    """The object ``advance --format json`` prints."""
-    return {
-        "applied": [
-            {
-                "key": a.key,
-                "trigger": a.trigger,
-                "from_state": a.from_state,
-                "to_state": a.to_state,
-                "seq": a.seq,
-            }
-            for a in applied
-        ],
-        "refused": [{"key": k, "reason": str(e)} for k, e in refused],
-    }

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from workflow.access.logins import LoginRights
     from workflow.app.runtime import Runtime
     from workflow.app.settings import Settings
+    from workflow.cli.backend import Backend
 
 # The days a given time may fall on: far enough for any simulation, and far enough from
 # year 1 and 9999 that a time zone shift or a deadline a century ahead cannot overflow.
@@ -53,6 +54,10 @@ class CliContext:
     config_path: str | None
     actor_id: str | None
     fixed_now: datetime | None
+    server: str | None = None  # ``--server``: commands run over the service's API
+    # every command refuses a database whose schema is not this ruhrflow's; ``init`` (which
+    # upgrades it) and ``db status`` (which reports it) switch this off before they open it
+    schema_check: bool = True
     _settings: Settings | None = field(default=None, repr=False)
     _runtime: Runtime | None = field(default=None, repr=False)
     _actor: str | None = field(default=None, repr=False)
@@ -64,8 +69,34 @@ class CliContext:
         return self.fixed_now or datetime.now(UTC)
 
     @property
+    def backend(self) -> Backend:
+        """Where the data comes from: the service (``--server``) or the database."""
+        if self.server is not None:
+            from workflow.cli.remote import Client, RemoteBackend, read_token
+
+            return RemoteBackend(Client(self.server, read_token(self.server)))
+        from workflow.cli.backend import LocalBackend
+
+        return LocalBackend(self)
+
+    def _local_only(self) -> None:
+        """A command that has not learnt ``--server`` yet says so (exit 2) instead of
+        silently opening a database next to the service."""
+        if self.server is not None:
+            from workflow.errors import InvalidInput
+
+            current = click.get_current_context(silent=True)
+            words = current.command_path.split()[1:] if current is not None else []
+            name = " ".join(["ruhrflow", *words])
+            raise InvalidInput(
+                f"`{name}` is not available with --server yet: run it on the database"
+                " (without --server and RUHRFLOW_SERVER)"
+            )
+
+    @property
     def settings(self) -> Settings:
         """The settings, loaded once."""
+        self._local_only()
         if self._settings is None:
             from workflow.app.settings import load_settings
 
@@ -75,10 +106,18 @@ class CliContext:
     @property
     def runtime(self) -> Runtime:
         """The opened store and engine."""
+        self._local_only()
         if self._runtime is None:
             from workflow.app.runtime import open_runtime
 
-            self._runtime = open_runtime(self.settings)
+            runtime = open_runtime(self.settings)
+            if self.schema_check:
+                try:
+                    runtime.store.require_current_schema()
+                except BaseException:
+                    runtime.close()
+                    raise
+            self._runtime = runtime
         return self._runtime
 
     def require_actor(self) -> str:

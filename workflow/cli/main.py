@@ -59,6 +59,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("workflow.cli.web:serve", "Run the web application (gunicorn)."),
     "user": ("workflow.cli.web:user", "Web accounts: set-password, disable, list."),
     "token": ("workflow.cli.web:token", "API tokens: create, revoke."),
+    "login": ("workflow.cli.login:login", "Get a token for --server: account and password."),
 }
 
 EXIT_INTERNAL = 70
@@ -136,7 +137,7 @@ class LazyGroup(click.Group):
                 obj.close()
 
 
-ENVIRONMENT = ("RUHRFLOW_ACTOR", "RUHRFLOW_DATABASE_URL", "RUHRFLOW_CONFIG")
+ENVIRONMENT = ("RUHRFLOW_ACTOR", "RUHRFLOW_DATABASE_URL", "RUHRFLOW_CONFIG", "RUHRFLOW_SERVER")
 
 
 def not_utf8(argv: list[str]) -> str | None:
@@ -231,6 +232,13 @@ def _without_secrets(text: str, obj: Any) -> str:
     metavar="ISO-DATETIME",
     help="The engine's now, for simulation and tests (naive times are Europe/Berlin).",
 )
+@click.option(
+    "--server",
+    "server",
+    metavar="URL",
+    help="Run the command on the service at URL, as the account of your token (or"
+    " RUHRFLOW_SERVER; token: RUHRFLOW_TOKEN or `ruhrflow login`).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log what the engine does to stderr.")
 @click.version_option(version=__version__, package_name="ruhrflow")
 @click.pass_context
@@ -240,6 +248,7 @@ def cli(
     config_path: str | None,
     actor_id: str | None,
     now_text: str | None,
+    server: str | None,
     verbose: bool,
 ) -> None:
     """ruhrflow — the workflow engine of the Ruhr-Konferenz.
@@ -260,12 +269,37 @@ def cli(
         now = parse_now(now_text) if now_text else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--now") from None
+    server = server or os.environ.get("RUHRFLOW_SERVER") or None
+    if server is not None:
+        server = _server_options(server, db_url, actor_id, now)
     ctx.obj = CliContext(
         db_url=db_url,
         config_path=config_path,
         actor_id=actor_id or os.environ.get("RUHRFLOW_ACTOR") or None,
         fixed_now=now,
+        server=server,
     )
+
+
+def _server_options(server: str, db_url: str | None, actor_id: str | None, now: Any) -> str:
+    """The checked ``--server`` URL; the options that would contradict it are refused: the
+    service acts as the token's account, on its own database and its own clock."""
+    from workflow.cli.remote import check_server
+    from workflow.errors import InvalidInput
+
+    if actor_id or os.environ.get("RUHRFLOW_ACTOR"):
+        given = "--as" if actor_id else "RUHRFLOW_ACTOR"
+        raise click.UsageError(
+            f"{given} cannot be used with --server: the service acts as your token's account"
+        )
+    if db_url:
+        raise click.UsageError("--db and --server exclude each other")
+    if now is not None:
+        raise click.UsageError("--now cannot be used with --server: the service keeps the time")
+    try:
+        return check_server(server)
+    except InvalidInput as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def main() -> None:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from workflow.app.machine import machine_detail
-from workflow.app.reads import list_rows, show_detail
 from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import (
@@ -23,9 +21,6 @@ from workflow.cli.output import (
 )
 from workflow.cli.params import DigitRange
 from workflow.cli.progress import Progress, progress_option
-
-if TYPE_CHECKING:
-    pass
 
 LIST_FIELDS = [
     Field("key", "KEY"),
@@ -163,8 +158,7 @@ def list_(
     excel: bool,
 ) -> None:
     """List proposals."""
-    rows = list_rows(
-        obj(ctx).runtime,
+    rows = obj(ctx).backend.proposals(
         state=state,
         handlungsfeld=handlungsfeld,
         lead=lead,
@@ -179,9 +173,9 @@ def list_(
 @click.pass_context
 def show(ctx: click.Context, key: str, fmt: str) -> None:
     """Show one proposal with its statements and funding."""
-    detail = show_detail(obj(ctx).runtime, key)
+    detail = obj(ctx).backend.proposal(key)
     if fmt == "json":
-        emit_json(machine_detail(detail))
+        emit_json(detail)
         return
     _print_detail(detail)
 

@@ -27,12 +27,10 @@ def consult() -> None:
 @click.pass_context
 def record(ctx: click.Context, key: str, party: str, group: str, position: str, text: str) -> None:
     """Record a statement on proposal KEY."""
-    c = obj(ctx)
-    actor = c.require_actor()
-    applied = c.runtime.engine.record_statement(
-        key, party=party, group=group, position=position, text=text, actor=actor, now=c.now
+    done = obj(ctx).backend.record_statement(
+        key, party=party, group=group, position=position, text=text
     )
-    click.echo(f"{key}: statement of {party} ({group}, {position}) recorded as #{applied.seq}")
+    click.echo(f"{key}: statement of {party} ({group}, {position}) recorded as #{done['seq']}")
 
 
 @click.group(cls=HelpGroup)
@@ -49,14 +47,8 @@ def funding() -> None:
 @click.pass_context
 def add(ctx: click.Context, key: str, source: str, amount: str, year: int, secured: bool) -> None:
     """Add a funding line to proposal KEY."""
-    from workflow.engine.intake import parse_amount
-
-    c = obj(ctx)
-    actor = c.require_actor()
-    value = parse_amount(amount)
-    applied = c.runtime.engine.add_funding(
-        key, source=source, amount=value, year=year, secured=secured, actor=actor, now=c.now
+    done = obj(ctx).backend.add_funding(
+        key, source=source, amount=amount, year=year, secured=secured
     )
-    status = "secured" if secured else "planned"
-    amount = german_amount(value)
-    click.echo(f"{key}: {amount} {source} {year} ({status}) recorded as #{applied.seq}")
+    shown = german_amount(done["amount"])
+    click.echo(f"{key}: {shown} {source} {year} ({done['status']}) recorded as #{done['seq']}")

@@ -127,14 +127,25 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
     """
     import time as _time
 
+    from workflow.app.health import MonitoringSettings
+    from workflow.app.logs import LogSettings, configure_logging
+    from workflow.app.waiting import wait_for_the_database_of
     from workflow.deadlines.sweep import sweep
     from workflow.errors import InvalidConfig
-    from workflow.scheduler.daemon import DaemonOptions, build_scheduler, run_until_signalled
+    from workflow.scheduler.daemon import (
+        DaemonOptions,
+        JobMonitor,
+        build_scheduler,
+        run_until_signalled,
+    )
 
     c = obj(ctx)
+    settings = c.settings
+    configure_logging(LogSettings.from_section(settings.section("logging")))
+    monitoring = MonitoringSettings.from_section(settings.section("monitoring"))
+    wait_for_the_database_of(settings)
     c.require_system("run the scheduler")
     runtime = c.runtime
-    logging.getLogger("ruhrflow.scheduler").setLevel(logging.INFO)
     late_after, batch = scheduler_settings(runtime)
     try:
         options = DaemonOptions.from_settings(
@@ -156,28 +167,25 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
 
     def sweep_job() -> None:
         now = clock()
-        try:
-            engine = runtime.engine
-            result = sweep(
-                runtime.store,
-                engine.machines,
-                engine.append_event,
-                now,
-                on_rung=hooks.on_rung,
-                late_after=late_after,
-                batch_size=batch,
-            )
-        except Exception as exc:  # the daemon lives on; the next sweep tries again
-            log.error("sweep at %s failed: %s: %s", now.isoformat(), type(exc).__name__, exc)
-            return
+        engine = runtime.engine
+        result = sweep(
+            runtime.store,
+            engine.machines,
+            engine.append_event,
+            now,
+            on_rung=hooks.on_rung,
+            late_after=late_after,
+            batch_size=batch,
+        )
         counts = " ".join(f"{k}={v}" for k, v in result.counts().items())
         log.info("sweep at %s: %s", now.isoformat(timespec="seconds"), counts)
 
+    monitor = JobMonitor(monitoring.scheduler_state_file)
     sched = build_scheduler(
-        sweep_job,
+        monitor.wrap("sweep", sweep_job),
         options,
-        outbox_job=hooks.deliver_outbox,
-        digest_job=hooks.weekly_digest,
+        outbox_job=monitor.wrap("delivery", hooks.deliver_outbox) if hooks.deliver_outbox else None,
+        digest_job=monitor.wrap("digest", hooks.weekly_digest) if hooks.weekly_digest else None,
         first_run=datetime.now(UTC),
     )
     run_until_signalled(sched)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import sys
 from datetime import timedelta
-from typing import Any
 
 import click
 
@@ -33,38 +32,57 @@ def parse_expiry(text: str) -> timedelta:
     return timedelta(hours=n * unit)
 
 
+DEFAULT_TIMEOUT = 300  # a web "verify now" of a large history may take minutes
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="gunicorn worker processes.")  # fmt: skip
+@click.option("--timeout", default=DEFAULT_TIMEOUT, show_default=True,
+              type=click.IntRange(1, 86_400),
+              help="Seconds a worker may spend on one request before it is restarted.")  # fmt: skip
+@click.option("--gunicorn-config", "gunicorn_config", metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False),
+              help="A gunicorn config file (Python); GUNICORN_CMD_ARGS wins over it.")  # fmt: skip
+@click.option("--control-socket", "control_socket", metavar="PATH",
+              help="gunicorn's control socket for gunicornc (default: none).")  # fmt: skip
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
-    """Run the web application under gunicorn (workflow.web:create_app for other servers)."""
-    import logging
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    workers: int,
+    timeout: int,
+    gunicorn_config: str | None,
+    control_socket: str | None,
+) -> None:
+    """Run the web application under gunicorn (workflow.web:create_app for other servers).
 
-    from gunicorn.app.base import BaseApplication
+    Settings apply in this order, each over the one before: ruhrflow's defaults, the
+    --gunicorn-config file, GUNICORN_CMD_ARGS, then the options given here. The database is
+    waited for ([database] wait_seconds) before the workers start.
+    """
+    from workflow.web.server import ServeOptions, run_gunicorn
 
-    from workflow.web.oidc import load_config
-
-    settings = obj(ctx).settings
-    load_config(settings, obj(ctx).runtime.directory)  # a bad [web.oidc]: one line, no server
-    # Logins, failed logins and refusals are always logged (to stderr, next to gunicorn's).
-    logging.getLogger("workflow.web").setLevel(logging.INFO)
-
-    class Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
-
-        def load(self) -> Any:
-            from workflow.web import create_app
-
-            return create_app(settings)
-
-    click.echo(f"ruhrflow web on http://{host}:{port}/ ({workers} workers)", err=True)
-    Server().run()
+    explicit = {
+        name
+        for name in ("host", "port", "workers", "timeout")
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    }
+    run_gunicorn(
+        obj(ctx).settings,
+        ServeOptions(
+            host=host,
+            port=port,
+            workers=workers,
+            timeout=timeout,
+            config_file=gunicorn_config,
+            control_socket=control_socket,
+            explicit=frozenset(explicit),
+        ),
+    )
 
 
 @click.group(cls=HelpGroup)

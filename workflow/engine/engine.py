@@ -75,6 +75,14 @@ class _Plan:
     definition_id: int | None = None
 
 
+class _RolledBack(Exception):
+    """Ends a dry run's transaction (rolled back) and carries what it would have done."""
+
+    def __init__(self, result: BulkResult) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
 class Engine:
     """Advances proposals and records what happens to them; the one writer of history."""
 
@@ -143,11 +151,14 @@ class Engine:
         fields: Mapping[Any, Any] | None = None,
         partial: bool = False,
         progress: ProgressCallback | None = None,
+        dry_run: bool = False,
     ) -> BulkResult:
         """Fire ``trigger`` on many proposals in one transaction, each with its own history.
 
         All or nothing, unless ``partial``: then what can be applied is, and the rest is
         returned with the reason. ``progress(done, total)`` hears of every proposal checked.
+        ``dry_run`` does all of it — the same checks, writes and effects — and rolls the
+        transaction back: a preview that cannot disagree with the real run at that moment.
         """
         if (keys is None) == (where_state is None):
             raise InvalidInput("name the proposals either by key or by --where state=S")
@@ -162,6 +173,7 @@ class Engine:
             partial=partial,
             expected_version=None,
             progress=progress,
+            dry_run=dry_run,
         )
 
     def _advance(
@@ -177,6 +189,7 @@ class Engine:
         partial: bool,
         expected_version: int | None,
         progress: ProgressCallback | None = None,
+        dry_run: bool = False,
     ) -> BulkResult:
         if comment is not None:
             check_text(comment, "comment", multiline=True, limit=MAX_COMMENT)
@@ -184,8 +197,10 @@ class Engine:
         try:
             return self._advance_in_transaction(
                 trigger, keys, where_state, actor, now, comment, raw_fields, partial,
-                expected_version, progress,
+                expected_version, progress, dry_run,
             )  # fmt: skip
+        except _RolledBack as preview:
+            return preview.result
         except (ConcurrentUpdate, UnknownProposal) as exc:  # the per-row refusals are logged
             self._log_refusal(actor_id, trigger, getattr(exc, "key", None), exc)
             raise
@@ -202,6 +217,7 @@ class Engine:
         partial: bool,
         expected_version: int | None,
         progress: ProgressCallback | None = None,
+        dry_run: bool = False,
     ) -> BulkResult:
         actor_id = actor.id
         refused: list[tuple[str, WorkflowError]] = []
@@ -231,6 +247,10 @@ class Engine:
             ref = self.refs.ref(conn, actor_id, now)
             applied = self._write(conn, plans, actor_id, ref, now)
             self.run_effects(Batch(conn, applied, now))
+            if dry_run:  # leaves the transaction by an exception: nothing is committed
+                if progress is not None:
+                    progress(len(rows), len(rows))
+                raise _RolledBack(BulkResult(applied, refused))
         if progress is not None:
             progress(len(rows), len(rows))
         return BulkResult(applied, refused)

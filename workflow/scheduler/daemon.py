@@ -18,20 +18,29 @@ pool — holding the pool's (non-reentrant) lock that ``shutdown`` takes: the da
 for itself forever after SIGTERM (seen under load in the README tour test; ``py-spy dump``
 showed ``shutdown`` inside ``submit``). So the scheduler runs on its own thread and the main
 thread, outside any handler, waits for the flag and shuts it down.
+
+Every job runs inside :class:`JobMonitor`: it times the run, writes the state file that
+``serve``'s ``/readyz`` and ``/metrics`` read (:mod:`workflow.scheduler.state`), and turns an
+expected database outage into one WARNING line per job run (not APScheduler's traceback of
+a hundred lines every minute); a delivery failure of a notice is a WARNING line too.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from workflow.errors import StoreUnavailable
 from workflow.process.calendar import parse_local_time
+from workflow.scheduler.state import SchedulerState, write_state
 
 log = logging.getLogger("ruhrflow.scheduler")
 
@@ -163,3 +172,56 @@ def run_until_signalled(scheduler: Any) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     log.info("scheduler stopped")
+
+
+class JobMonitor:
+    """Wraps the daemon's jobs: times them, records them in the state file, logs outages in
+    one line. ``state_file`` None records nothing (a daemon whose state nobody reads)."""
+
+    def __init__(self, state_file: Path | None, wall: Callable[[], float] = _time.time) -> None:
+        self.state_file = state_file
+        self.state = SchedulerState(pid=os.getpid())
+        self.wall = wall
+
+    def wrap(self, job: str, run: Callable[[], Any]) -> Callable[[], Any]:
+        """``run`` as a job that never raises: its outcome goes to the log and the state."""
+
+        def monitored() -> Any:
+            started, clock = self.wall(), _time.perf_counter()
+            result, ok = None, False
+            try:
+                result = run()
+                ok = True
+            except StoreUnavailable as exc:  # expected: the database is down or restarting
+                log.warning("%s: database unavailable, next run tries again: %s", job, exc)
+            except Exception as exc:  # the daemon lives on; the next run tries again
+                log.error("%s failed: %s: %s", job, type(exc).__name__, exc)
+            self.state.record(job, started, _time.perf_counter() - clock, ok)
+            if ok:
+                _log_delivery_problems(job, result)
+            self.save()
+            return result
+
+        return monitored
+
+    def save(self) -> None:
+        """Write the state file (a failure to write is logged, never fatal)."""
+        if self.state_file is None:
+            return
+        try:
+            write_state(self.state_file, self.state)
+        except OSError as exc:
+            log.warning("cannot write the scheduler state file %s: %s", self.state_file, exc)
+
+
+def _log_delivery_problems(job: str, result: Any) -> None:
+    for problem in getattr(result, "problems", None) or ():
+        log.warning(
+            "%s: notice %s (%s) not delivered, %s: %s",
+            job,
+            problem.notice_id,
+            problem.idempotency_key,
+            "failed for good" if problem.status == "failed" else "to retry",
+            problem.error,
+            extra={"notice": problem.notice_id, "job": job},
+        )

@@ -26,6 +26,7 @@ from workflow import (
 from workflow.app.machine import machine_detail, machine_row, zulu
 from workflow.inputs import capped_whole_number
 from workflow.web import reads
+from workflow.web.operations import unavailable
 from workflow.web.state import web
 
 log = logging.getLogger("workflow.web")
@@ -58,8 +59,10 @@ def status_of(exc: WorkflowError) -> int:
 @bp.errorhandler(WorkflowError)
 def workflow_error(exc: WorkflowError) -> Response:
     status = status_of(exc)
-    if status == 403:
-        log.warning("refused: %s", exc)
+    if isinstance(exc, StoreUnavailable):  # the detail (host, database) only to the log
+        unavailable(exc)
+        return error(status, "service unavailable")
+    log.warning("refused: %s", exc)
     return error(status, str(exc))
 
 

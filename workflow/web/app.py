@@ -29,7 +29,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from workflow import Runtime, Settings, load_definition, open_runtime
-from workflow.errors import InvalidConfig, InvalidInput
+from workflow.errors import InvalidConfig, InvalidInput, StoreUnavailable
 from workflow.inputs import check_text
 from workflow.store.installation import sample_data
 from workflow.version import __version__
@@ -56,7 +56,7 @@ def create_app(
     ``runtime`` reuses an opened runtime (tests); ``clock`` replaces the wall clock in tests
     only — no request can set the time.
     """
-    from workflow.web import api, oidc, public, views
+    from workflow.web import api, health, oidc, operations, public, views
 
     config = settings.section("web")
     rt = runtime or open_runtime(settings)
@@ -72,6 +72,7 @@ def create_app(
         state.sample_data = sample_data(conn)
     app = Flask(__name__)
     app.extensions["ruhrflow"] = state
+    operations.install(app, settings)  # first: the request id is on every later hook's lines
 
     @app.context_processor
     def sample_note() -> dict[str, Any]:
@@ -113,7 +114,7 @@ def create_app(
     def identify() -> Response | None:
         g.actor = None
         g.via_token = False
-        if request.endpoint == "static":  # public files: no account to look up
+        if request.endpoint == "static" or request.blueprint == "ops":  # no account to look up
             return None
         if request.method in SAFE_METHODS and request.blueprint != "oidc":
             # (the SSO's GETs wait on the issuer over HTTP, and its callback writes)
@@ -176,6 +177,12 @@ def create_app(
             return api.error(code, exc.name)
         return views.error_page(code, views.HTTP_MESSAGES.get(code, exc.name))
 
+    @app.errorhandler(StoreUnavailable)
+    def store_unavailable(exc: StoreUnavailable) -> Any:
+        if request.path.startswith("/api/"):
+            return api.error(503, "service unavailable")
+        return views.error_page(503, operations.unavailable(exc))
+
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Any:
         # The traceback goes to the log, never to the browser.
@@ -188,6 +195,7 @@ def create_app(
     app.register_blueprint(api.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(oidc.bp)
+    health.install(app, settings)
     try:
         state.oidc = oidc.install(app, settings, rt.directory)
     except InvalidConfig:

@@ -32,7 +32,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from workflow import Applied, PermissionDenied, WorkflowError
+from workflow import Applied, PermissionDenied, StoreUnavailable, WorkflowError
 from workflow.access.policy import refusal
 from workflow.app.machine import machine_row
 from workflow.audit.checkpoint import recorded_checkpoints, take_checkpoint
@@ -41,6 +41,7 @@ from workflow.deadlines.queries import open_rungs_of
 from workflow.spreadsheet import csv_writer
 from workflow.web import accounts, reads
 from workflow.web.api import status_of
+from workflow.web.operations import unavailable
 from workflow.web.state import web
 
 log = logging.getLogger("workflow.web")
@@ -79,8 +80,9 @@ def error_page(status: int, message: str) -> tuple[str, int]:
 @bp.errorhandler(WorkflowError)
 def workflow_error(exc: WorkflowError) -> tuple[str, int]:
     status = status_of(exc)
-    if status == 403:
-        log.warning("refused: %s", exc)
+    if isinstance(exc, StoreUnavailable):  # the detail (host, database) only to the log
+        return error_page(status, unavailable(exc))
+    log.warning("refused: %s", exc)
     return error_page(status, str(exc))
 
 
@@ -647,9 +649,10 @@ def _acted(key: str, form: Callable[[list[str], int], Any], act: Callable[[], Ap
     a refusal the form again with the reason and its status (403s are logged)."""
     try:
         applied = act()
+    except StoreUnavailable:
+        raise  # workflow_error: the detail only to the log
     except WorkflowError as exc:
-        if status_of(exc) == 403:
-            log.warning("refused: %s", exc)
+        log.warning("refused: %s", exc)
         return form([str(exc)], status_of(exc))
     flash(_done_message(applied))
     return redirect(url_for("web.proposal_page", key=key), code=303)

@@ -1,0 +1,277 @@
+"""``ruhrflow --server URL``: the same commands, output and exit codes over the service.
+
+The web application of web_fixtures (a round of proposals, an account per role) is served
+on a loopback port; each command runs once on the database (``--db``, ``--as``) and once
+over the API (``--server``, a token) and must print the same and exit the same.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from flask import Flask
+from web_fixtures import PASSWORD
+from werkzeug.serving import make_server
+
+from workflow import Runtime
+from workflow.app.reads import history_rows
+from workflow.cli.main import cli
+from workflow.web import accounts
+
+CLEAN = {"RUHRFLOW_ACTOR": None, "RUHRFLOW_DATABASE_URL": None, "RUHRFLOW_SERVER": None,
+         "RUHRFLOW_TOKEN": None}  # fmt: skip
+
+
+@pytest.fixture
+def server(app: Flask) -> Iterator[str]:
+    """The app on a loopback port, served by a thread; its URL."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        thread.join()
+
+
+@dataclass
+class Both:
+    """Run a command on the database and over the service, as the same account."""
+
+    database_url: str
+    server: str
+    runtime: Runtime
+    tmp_path: Path
+
+    def token(self, actor: str) -> str:
+        return accounts.create_token(self.runtime.store, actor, datetime.now(UTC), expires_in=None)[
+            1
+        ]
+
+    def local(self, *args: str, actor: str | None = "koordination") -> Result:
+        argv = ["--db", self.database_url] + (["--as", actor] if actor else [])
+        return _invoke([*argv, *args])
+
+    def remote(self, *args: str, actor: str = "koordination", **env: str) -> Result:
+        token_file = str(self.tmp_path / "no-token-file")
+        return _invoke(
+            ["--server", self.server, *args],
+            RUHRFLOW_TOKEN=self.token(actor),
+            RUHRFLOW_TOKEN_FILE=token_file,
+            **env,
+        )
+
+    def same(self, *args: str, actor: str = "koordination", code: int = 0) -> Result:
+        """The command's result, checked to be the same both ways."""
+        here = self.local(*args, actor=actor)
+        there = self.remote(*args, actor=actor)
+        for a, b in ((here.stdout, there.stdout), (here.stderr, there.stderr)):
+            diff = difflib.unified_diff(a.splitlines(), b.splitlines(), "database", "service")
+            assert a == b, "\n".join([" ".join(args), *diff])
+        assert there.exit_code == here.exit_code, args
+        assert here.exit_code == code, here.output
+        return there
+
+
+def _invoke(argv: list[str], **env: str | None) -> Result:
+    result = CliRunner(env={**CLEAN, **env}).invoke(cli, argv)
+    assert "Traceback" not in result.output, result.output
+    if result.exception is not None:
+        assert isinstance(result.exception, SystemExit), repr(result.exception)
+    return result
+
+
+@pytest.fixture
+def both(database_url: str, server: str, runtime: Runtime, tmp_path: Path) -> Both:
+    return Both(database_url, server, runtime, tmp_path)
+
+
+def test_the_reads_print_the_same_on_the_database_and_over_the_service(both: Both) -> None:
+    # given the round on the database and the service on it
+    # when each read runs both ways, then each prints the same, in every format
+    for fmt in ("table", "json", "csv"):
+        both.same("proposal", "list", "--format", fmt)
+        both.same("history", "RK-03-01", "--format", fmt)
+    both.same("proposal", "list", "--lead", "VM", "--state", "implementation")
+    both.same("proposal", "list", "--handlungsfeld", "4", "--format", "json")
+    for fmt in ("text", "json"):
+        both.same("proposal", "show", "RK-03-02", "--format", fmt)
+        both.same("triggers", "RK-03-01", "--format", fmt)
+        both.same("triggers", "RK-03-01", "--set", "decision_date=2019-11-05", "--format", fmt)
+    both.same("triggers", "RK-03-02", actor="im")
+    both.same("proposal", "show", "RK-03-03")  # markup in the title, printed as text
+    # and an unknown proposal is the same one-line refusal
+    refused = both.same("proposal", "show", "RK-99-99", code=1)
+    assert refused.stderr == "error: unknown proposal 'RK-99-99'\n"
+    both.same("history", "RK-99-99", code=1)
+
+
+def test_refusals_print_the_same_line_and_exit_code(both: Both) -> None:
+    # a guard that fails, a permission the account lacks, a malformed field, a wrong trigger
+    both.same("advance", "RK-03-03", "close_consultation", code=1)
+    both.same("advance", "RK-03-01", "approve", "--set", "decision_date=2019-11-05",
+              actor="im", code=1)  # fmt: skip
+    both.same("advance", "RK-03-01", "approve", "--set", "decision_date=gestern", code=2)
+    both.same("advance", "RK-03-01", "start", code=1)
+    both.same("advance", "--where", "state=nowhere", "submit", code=2)
+    both.same(
+        "consult",
+        "record",
+        "RK-03-01",
+        "--party",
+        "Stadt Essen",
+        "--group",
+        "kommune",
+        "--position",
+        "support",
+        code=1,
+    )  # fmt: skip  (not in consultation)
+    both.same("funding", "add", "RK-03-01", "--source", "land", "--amount", "-5", "--year",
+              "2020", code=2)  # fmt: skip
+    # and nothing was written by any of them
+    assert [e["trigger"] for e in history_rows(both.runtime, "RK-03-01")][-1] == (
+        "submit_to_cabinet"
+    )
+
+
+def test_a_dry_run_previews_the_same_and_changes_nothing(both: Both) -> None:
+    # given the proposals in state proposed (one with its funding secured)
+    before = both.local("proposal", "list", "--format", "json").stdout
+    # when a bulk advance is previewed both ways, all or nothing and partial
+    strict = both.same("advance", "--where", "state=proposed", "admit", "--dry-run",
+                       "--set", "decision_date=2019-11-05", code=1)  # fmt: skip
+    assert "guard" in strict.stderr
+    partial = both.same("advance", "--where", "state=proposed", "admit", "--dry-run",
+                        "--partial", "--set", "decision_date=2019-11-05", code=1)  # fmt: skip
+    assert partial.stdout.startswith("RK-05-01: proposed → funded (admit, #")
+    assert "applied 1, refused 2" in partial.stdout and "dry run: nothing was changed" in (
+        partial.stdout
+    )
+    preview = both.same("advance", "RK-05-01", "RK-05-02", "admit", "--dry-run", "--partial",
+                        "--set", "decision_date=2019-11-05", "--format", "json",
+                        code=1)  # fmt: skip
+    data = json.loads(preview.stdout)
+    assert [a["key"] for a in data["applied"]] == ["RK-05-01"] and data["dry_run"] is True
+    assert [r["key"] for r in data["refused"]] == ["RK-05-02"]
+    # then nothing changed
+    assert both.local("proposal", "list", "--format", "json").stdout == before
+
+
+def test_changes_over_the_service_are_the_tokens_account(both: Both) -> None:
+    # when the coordination office changes proposals over the service
+    done = both.remote("advance", "RK-05-01", "admit", "--set", "decision_date=2019-11-05")
+    assert done.exit_code == 0, done.output
+    assert done.stdout.startswith("RK-05-01: proposed → funded (admit, #")
+    bulk = both.remote("advance", "--where", "state=proposed", "withdraw", "--comment", "nein",
+                       "--set", "reason=zurückgezogen", "--format", "json")  # fmt: skip
+    assert bulk.exit_code == 0, bulk.output
+    assert sorted(a["key"] for a in json.loads(bulk.stdout)["applied"]) == ["RK-05-02", "RK-05-03"]
+    statement = both.remote("consult", "record", "RK-03-03", "--party", "IHK Essen", "--group",
+                            "ihk", "--position", "support")  # fmt: skip
+    funding = both.remote("funding", "add", "RK-03-03", "--source", "bund", "--amount",
+                          "2500000.5", "--year", "2021", "--secured")  # fmt: skip
+    # then each prints what the database prints, and the history names the token's account
+    seq = [e["seq"] for e in history_rows(both.runtime, "RK-03-03")]
+    assert statement.stdout == (
+        f"RK-03-03: statement of IHK Essen (ihk, support) recorded as #{seq[-2]}\n"
+    )
+    assert funding.stdout == (
+        f"RK-03-03: 2.500.000,50 € bund 2021 (secured) recorded as #{seq[-1]}\n"
+    )
+    local = both.local("funding", "add", "RK-03-03", "--source", "bund", "--amount",
+                       "2500000.5", "--year", "2021", "--secured")  # fmt: skip
+    assert local.stdout == funding.stdout.replace(f"#{seq[-1]}", f"#{seq[-1] + 1}")
+    actors = {e["actor"] for e in history_rows(both.runtime, "RK-03-03")[-3:]}
+    assert actors == {"koordination"}
+    assert history_rows(both.runtime, "RK-05-02")[-1]["comment"] == "nein"
+
+
+def test_the_actor_is_never_given_with_server(both: Both) -> None:
+    # --as, RUHRFLOW_ACTOR, --now and --db contradict --server: each is one clear error, exit 2
+    for argv, env, word in (
+        (["--as", "vm"], {}, "--as cannot be used with --server"),
+        ([], {"RUHRFLOW_ACTOR": "vm"}, "RUHRFLOW_ACTOR cannot be used with --server"),
+        (["--now", "2019-11-05"], {}, "--now cannot be used with --server"),
+        (["--db", both.database_url], {}, "--db and --server exclude each other"),
+    ):
+        result = _invoke(
+            [*argv, "--server", both.server, "advance", "RK-05-01", "withdraw"],
+            RUHRFLOW_TOKEN=both.token("im"),
+            **env,
+        )
+        assert result.exit_code == 2 and result.stderr.startswith(f"error: {word}"), result.output
+    assert history_rows(both.runtime, "RK-05-01")[-1]["trigger"] == "add_funding"
+
+
+def test_a_command_without_server_support_says_so(both: Both) -> None:
+    result = both.remote("deadlines")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: `ruhrflow deadlines` is not available with --server yet: run it on the"
+        " database (without --server and RUHRFLOW_SERVER)\n"
+    )
+
+
+def test_login_writes_a_private_token_file_that_server_uses(both: Both, tmp_path: Path) -> None:
+    token_file = tmp_path / "config" / "token"
+    env = {"RUHRFLOW_TOKEN_FILE": str(token_file)}
+    # when the coordination office logs in with its password
+    result = CliRunner(env={**CLEAN, **env}).invoke(
+        cli, ["login", "--server", both.server, "--account", "koordination", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"logged in to {both.server} as koordination; token in ")
+    # then the token file is the owner's alone, and --server acts with it
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    listed = _invoke(["--server", both.server, "history", "RK-03-01"], **env)
+    assert listed.exit_code == 0 and listed.stdout == both.local("history", "RK-03-01").stdout
+    done = _invoke(["--server", both.server, "advance", "RK-05-01", "withdraw", "--set",
+                    "reason=zurückgezogen"], **env)  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert history_rows(both.runtime, "RK-05-01")[-1]["actor"] == "koordination"
+    # when others may read the file, it is refused
+    os.chmod(token_file, 0o644)
+    loose = _invoke(["--server", both.server, "proposal", "list"], **env)
+    assert loose.exit_code == 2 and "may be read by others (mode 0644)" in loose.stderr
+    # and a token is never sent to another server than the one that issued it
+    os.chmod(token_file, 0o600)
+    other = _invoke(["--server", "http://localhost:9", "proposal", "list"], **env)
+    assert other.exit_code == 2 and f"is for {both.server}, not http://localhost:9" in (
+        other.stderr
+    )
+
+
+def test_a_wrong_password_or_token_is_a_clear_error(both: Both, tmp_path: Path) -> None:
+    env = {"RUHRFLOW_TOKEN_FILE": str(tmp_path / "token")}
+    wrong = CliRunner(env={**CLEAN, **env}).invoke(
+        cli, ["login", "--server", both.server, "--account", "im", "--password-stdin"],
+        input="falsch\n",
+    )  # fmt: skip
+    assert (wrong.exit_code, wrong.stderr) == (2, "error: wrong account or password\n")
+    assert not (tmp_path / "token").exists()
+    bad = _invoke(["--server", both.server, "proposal", "list"], RUHRFLOW_TOKEN="rf_nope")
+    assert (bad.exit_code, bad.stderr) == (2, "error: invalid, expired or revoked token\n")
+    none = _invoke(["--server", both.server, "proposal", "list"], **env)
+    assert none.exit_code == 2 and "run `ruhrflow login --server" in none.stderr
+
+
+def test_an_unreachable_service_or_plain_http_elsewhere(both: Both) -> None:
+    # a closed port: exit 3 as for an unreachable database
+    gone = _invoke(["--server", "http://127.0.0.1:9", "proposal", "list"], RUHRFLOW_TOKEN="x")
+    assert gone.exit_code == 3 and gone.stderr.startswith(
+        "error: cannot reach the service at http://127.0.0.1:9"
+    )
+    # a token never travels in clear text over a network
+    clear = _invoke(["--server", "http://ruhrflow.example", "proposal", "list"])
+    assert clear.exit_code == 2 and "use https://" in clear.stderr

@@ -1,0 +1,155 @@
+"""Where a command's data comes from: the database, or the service (``--server``).
+
+The commands that work both ways ask a :class:`Backend` for their data and format what it
+returns; the data is the JSON of ``--format json`` either way, so the text, the formats and
+the exit codes are computed once, in the command. :class:`LocalBackend` calls the engine
+through :class:`workflow.app.operations.Operations` — the functions the web API calls too —
+and :class:`workflow.cli.remote.RemoteBackend` calls that API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from workflow.app.operations import Operations
+    from workflow.cli.context import CliContext
+    from workflow.progress import ProgressCallback
+
+
+class Backend(Protocol):
+    """The operations a command can run on the database or over the API (as JSON data)."""
+
+    def proposals(
+        self,
+        *,
+        state: str | None = None,
+        handlungsfeld: int | None = None,
+        lead: str | None = None,
+        definition_version: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The rows of ``proposal list --format json``."""
+        ...
+
+    def proposal(self, key: str) -> dict[str, Any]:
+        """``proposal show --format json``."""
+        ...
+
+    def history(self, key: str) -> list[dict[str, Any]]:
+        """``history --format json``."""
+        ...
+
+    def triggers(
+        self, key: str, fields: Mapping[str, str], comment: str | None
+    ) -> list[dict[str, Any]]:
+        """``triggers --format json``, for the acting identity (if any)."""
+        ...
+
+    def advance(
+        self,
+        trigger: str,
+        *,
+        keys: Sequence[str],
+        where_state: str | None,
+        comment: str | None,
+        fields: Mapping[str, str],
+        partial: bool,
+        dry_run: bool,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """``advance --format json``: ``{"applied": […], "refused": […]}``."""
+        ...
+
+    def record_statement(
+        self, key: str, *, party: str, group: str, position: str, text: str
+    ) -> dict[str, Any]:
+        """A consultation statement: ``{"key", "seq", …}``."""
+        ...
+
+    def add_funding(
+        self, key: str, *, source: str, amount: str, year: int, secured: bool
+    ) -> dict[str, Any]:
+        """A funding line: ``{"key", "seq", "amount", …}`` (the amount as decimal text)."""
+        ...
+
+
+@dataclass(frozen=True)
+class LocalBackend:
+    """The database named by ``--db`` (or the config); the actor is ``--as`` or the login."""
+
+    cli: CliContext
+
+    def _ops(self) -> Operations:
+        from workflow.app.operations import Operations
+
+        return Operations(self.cli.runtime, self.cli.now)
+
+    def proposals(
+        self,
+        *,
+        state: str | None = None,
+        handlungsfeld: int | None = None,
+        lead: str | None = None,
+        definition_version: int | None = None,
+    ) -> list[dict[str, Any]]:
+        return self._ops().proposals(
+            state=state,
+            handlungsfeld=handlungsfeld,
+            lead=lead,
+            definition_version=definition_version,
+        )
+
+    def proposal(self, key: str) -> dict[str, Any]:
+        return self._ops().proposal(key)
+
+    def history(self, key: str) -> list[dict[str, Any]]:
+        return self._ops().history(key)
+
+    def triggers(
+        self, key: str, fields: Mapping[str, str], comment: str | None
+    ) -> list[dict[str, Any]]:
+        actor = self.cli.resolve_actor()
+        return self._ops().triggers(key, actor=actor, fields=fields, comment=comment)
+
+    def advance(
+        self,
+        trigger: str,
+        *,
+        keys: Sequence[str],
+        where_state: str | None,
+        comment: str | None,
+        fields: Mapping[str, str],
+        partial: bool,
+        dry_run: bool,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        actor = self.cli.require_actor()
+        return self._ops().advance(
+            trigger,
+            actor=actor,
+            keys=keys,
+            where_state=where_state,
+            comment=comment,
+            fields=fields,
+            partial=partial,
+            dry_run=dry_run,
+            progress=progress,
+        )
+
+    def record_statement(
+        self, key: str, *, party: str, group: str, position: str, text: str
+    ) -> dict[str, Any]:
+        actor = self.cli.require_actor()
+        return self._ops().record_statement(
+            key, actor=actor, party=party, group=group, position=position, text=text
+        )
+
+    def add_funding(
+        self, key: str, *, source: str, amount: str, year: int, secured: bool
+    ) -> dict[str, Any]:
+        actor = self.cli.require_actor()
+        return self._ops().add_funding(
+            key, actor=actor, source=source, amount=amount, year=year, secured=secured
+        )

@@ -1,0 +1,375 @@
+"""The OpenAPI 3.1 document of the JSON API (``/api/openapi.json``).
+
+Written by hand next to the endpoints rather than derived from them: the document is a
+promise to clients (``ruhrflow --server`` is one), and tests/web/test_api_schema.py holds the
+API to it with Schemathesis — every answer of every operation has a declared status and
+matches its declared schema, and none is a 5xx.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = "application/json"
+ERROR = {
+    "type": "object",
+    "description": "Every error: one line of English, the status says what went wrong.",
+    "properties": {"error": {"type": "string"}},
+    "required": ["error"],
+    "additionalProperties": False,
+}
+TEXT = {"type": "string"}
+MAYBE_TEXT = {"type": ["string", "null"]}
+INT = {"type": "integer"}
+MAYBE_INT = {"type": ["integer", "null"]}
+TIME = {"type": "string", "description": "RFC 3339 in UTC with Z"}
+MAYBE_TIME = {"type": ["string", "null"], "description": "RFC 3339 in UTC with Z"}
+AMOUNT = {"type": "string", "description": 'euros, an exact decimal string: "2500000.00"'}
+MAYBE_AMOUNT = {**AMOUNT, "type": ["string", "null"]}
+
+ROW = {
+    "type": "object",
+    "description": "A row of `ruhrflow proposal list --format json`.",
+    "properties": {
+        "key": TEXT,
+        "state": TEXT,
+        "handlungsfeld": INT,
+        "themenforum": INT,
+        "lead": TEXT,
+        "participating": {"type": "array", "items": TEXT},
+        "cost_estimate": MAYBE_AMOUNT,
+        "title": TEXT,
+        "version": INT,
+        "definition_id": INT,
+        "state_entered_at": MAYBE_TIME,
+        "updated_at": MAYBE_TIME,
+        "definition_version": INT,
+        "definition_hash": TEXT,
+    },
+    "required": ["key", "state", "lead", "title", "version"],
+}
+DETAIL = {
+    "type": "object",
+    "description": "`ruhrflow proposal show --format json`: the row, its statements and funding.",
+    "properties": {
+        **ROW["properties"],  # type: ignore[dict-item]
+        "summary": MAYBE_TEXT,
+        "data": {"type": "object"},
+        "funding_secured": MAYBE_AMOUNT,
+        "statements": {"type": "array", "items": {"type": "object"}},
+        "funding": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"amount": MAYBE_AMOUNT}},
+        },
+    },
+    "required": ["key", "state", "title", "statements", "funding", "funding_secured"],
+}
+ENTRY = {
+    "type": "object",
+    "description": "An entry of `ruhrflow history --format json`.",
+    "properties": {
+        "key": TEXT,
+        "seq": INT,
+        "at": TIME,
+        "actor": MAYBE_TEXT,
+        "kind": TEXT,
+        "trigger": TEXT,
+        "from_state": MAYBE_TEXT,
+        "to_state": MAYBE_TEXT,
+        "comment": MAYBE_TEXT,
+        "data": {},
+        "hash": TEXT,
+        "recorded_at": MAYBE_TIME,
+    },
+    "required": ["seq", "at", "trigger"],
+}
+TRIGGER = {
+    "type": "object",
+    "description": "An entry of `ruhrflow triggers --format json` (for the caller).",
+    "properties": {
+        "trigger": TEXT,
+        "label": TEXT,
+        "target": TEXT,
+        "can_fire": {"type": "boolean"},
+        "blocked_by": {"type": "array", "items": TEXT},
+        "roles": {"type": "array", "items": TEXT},
+        "requires": {"type": "array", "items": TEXT},
+    },
+    "required": ["trigger", "target", "can_fire", "blocked_by"],
+}
+ADVANCED = {
+    "type": "object",
+    "description": "`ruhrflow advance --format json`: an answer per proposal.",
+    "properties": {
+        "applied": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "key": TEXT,
+                    "trigger": TEXT,
+                    "from_state": TEXT,
+                    "to_state": TEXT,
+                    "seq": INT,
+                },
+                "required": ["key", "trigger", "from_state", "to_state", "seq"],
+            },
+        },
+        "refused": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"key": TEXT, "reason": TEXT},
+                "required": ["key", "reason"],
+            },
+        },
+        "dry_run": {"type": "boolean", "description": "present (true) for a preview"},
+    },
+    "required": ["applied", "refused"],
+}
+RECORDED = {
+    "type": "object",
+    "description": "What was recorded, with its history entry's number (`seq`).",
+    "properties": {"key": TEXT, "seq": INT},
+    "required": ["key", "seq"],
+}
+TOKEN = {
+    "type": "object",
+    "properties": {"account": TEXT, "token": TEXT, "expires_at": TIME},
+    "required": ["account", "token", "expires_at"],
+}
+
+
+def _error(description: str = "Error") -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": ERROR}}}
+
+
+def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    # 400: a malformed request (a control character in the URL, a body of the wrong shape);
+    # 413: a body over 1 MB; 503: the database is unavailable, on every operation.
+    return {str(code): _error() for code in sorted({400, 413, 503, *codes})}
+
+
+def _key() -> dict[str, Any]:
+    return {"name": "key", "in": "path", "required": True, "schema": TEXT}
+
+
+def _body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            JSON: {"schema": {"type": "object", "properties": properties, "required": required}}
+        },
+    }
+
+
+def document(default_limit: int, max_limit: int) -> dict[str, Any]:
+    """The document, with the list's paging limits."""
+    filters = [
+        {"name": name, "in": "query", "required": False, "schema": {"type": kind}}
+        for name, kind in (
+            ("state", "string"),
+            ("lead", "string"),
+            ("handlungsfeld", "integer"),
+            ("themenforum", "integer"),
+            ("q", "string"),
+            ("definition_version", "integer"),
+        )
+    ]
+    paging = [
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": f"rows per page (at most {max_limit}; more is read as {max_limit})",
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": max_limit,
+                "default": default_limit,
+            },
+        },
+        {
+            "name": "offset",
+            "in": "query",
+            "required": False,
+            "description": "rows to skip (follow the Link header rather than counting)",
+            "schema": {"type": "integer", "minimum": 0, "default": 0},
+        },
+    ]
+    next_link = {
+        "Link": {
+            "description": 'the next page, `<URL>; rel="next"`, while there is one',
+            "schema": TEXT,
+        }
+    }
+    read = _errors(401, 404)
+    write = _errors(401, 403, 404, 409, 422)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ruhrflow API",
+            "version": "1",
+            "description": (
+                "The CLI's operations over HTTP, as the token's (or the session's) account."
+                " Every change is one transaction of the engine, with the CLI's permissions"
+                " and guards. `ruhrflow --server URL` is a client of this API."
+            ),
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "ruhrflow_session"},
+            },
+            "schemas": {"Error": ERROR},
+        },
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": {
+            "/api/proposals": {
+                "get": {
+                    "summary": "A page of proposals (as `ruhrflow proposal list --format json`)",
+                    "parameters": filters + paging,
+                    "responses": {
+                        "200": {
+                            **_ok({"type": "array", "items": ROW}),
+                            "headers": next_link,
+                        },
+                        **_errors(401),
+                    },
+                }
+            },
+            "/api/proposals/{key}": {
+                "get": {
+                    "summary": "One proposal (as `ruhrflow proposal show --format json`)",
+                    "parameters": [_key()],
+                    "responses": {"200": _ok(DETAIL), **read},
+                }
+            },
+            "/api/proposals/{key}/triggers": {
+                "get": {
+                    "summary": "What can happen next, for the caller (as `ruhrflow triggers`)",
+                    "parameters": [
+                        _key(),
+                        {
+                            "name": "set",
+                            "in": "query",
+                            "required": False,
+                            "description": "FIELD=VALUE: check as if given (repeatable)",
+                            "schema": {"type": "array", "items": TEXT},
+                            "style": "form",
+                            "explode": True,
+                        },
+                        {
+                            "name": "comment",
+                            "in": "query",
+                            "required": False,
+                            "description": "check as if this comment were given",
+                            "schema": TEXT,
+                        },
+                    ],
+                    "responses": {
+                        "200": _ok({"type": "array", "items": TRIGGER}),
+                        **_errors(401, 404, 422),
+                    },
+                }
+            },
+            "/api/proposals/{key}/history": {
+                "get": {
+                    "summary": "The history (as `ruhrflow history --format json`)",
+                    "parameters": [_key()],
+                    "responses": {"200": _ok({"type": "array", "items": ENTRY}), **read},
+                }
+            },
+            "/api/proposals/{key}/advance": {
+                "post": {
+                    "summary": "Fire a trigger on one proposal as the caller",
+                    "parameters": [_key()],
+                    "requestBody": _body(
+                        {
+                            "trigger": TEXT,
+                            "comment": TEXT,
+                            "fields": {"type": "object"},
+                            "expected_version": INT,
+                        },
+                        ["trigger"],
+                    ),
+                    "responses": {"200": _ok(DETAIL), **write},
+                }
+            },
+            "/api/advance": {
+                "post": {
+                    "summary": (
+                        "Fire a trigger on proposals named by `keys` or by `where: {state}`, in"
+                        " one transaction (as `ruhrflow advance`): all or nothing unless"
+                        " `partial`; `dry_run` checks and rolls back"
+                    ),
+                    "requestBody": _body(
+                        {
+                            "trigger": {"type": "string", "minLength": 1},
+                            "keys": {"type": "array", "items": {"type": "string"}},
+                            "where": {
+                                "type": "object",
+                                "properties": {"state": TEXT},
+                                "additionalProperties": False,
+                            },
+                            "comment": TEXT,
+                            "fields": {"type": "object"},
+                            "partial": {"type": "boolean"},
+                            "dry_run": {"type": "boolean"},
+                        },
+                        ["trigger"],
+                    ),
+                    "responses": {"200": _ok(ADVANCED), **write},
+                }
+            },
+            "/api/proposals/{key}/statements": {
+                "post": {
+                    "summary": "Record a consultation statement (as `ruhrflow consult record`)",
+                    "parameters": [_key()],
+                    "requestBody": _body(
+                        {"party": TEXT, "group": TEXT, "position": TEXT, "text": TEXT},
+                        ["party", "group", "position"],
+                    ),
+                    "responses": {"201": _ok(RECORDED, "Recorded"), **write},
+                }
+            },
+            "/api/proposals/{key}/funding": {
+                "post": {
+                    "summary": "Add a funding line (as `ruhrflow funding add`)",
+                    "parameters": [_key()],
+                    "requestBody": _body(
+                        {
+                            "source": TEXT,
+                            "amount": AMOUNT,
+                            "year": INT,
+                            "secured": {"type": "boolean"},
+                        },
+                        ["source", "amount", "year"],
+                    ),
+                    "responses": {"201": _ok(RECORDED, "Recorded"), **write},
+                }
+            },
+            "/api/tokens": {
+                "post": {
+                    "summary": "A token for an account and its password (as `ruhrflow login`)",
+                    "security": [],
+                    "requestBody": _body(
+                        {
+                            "account": TEXT,
+                            "password": TEXT,
+                            "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650},
+                        },
+                        ["account", "password"],
+                    ),
+                    "responses": {
+                        "201": _ok(TOKEN, "Created: the token is shown this once"),
+                        **_errors(401, 429),
+                    },
+                }
+            },
+        },
+    }
