@@ -57,6 +57,28 @@ def check_text(value: str, what: str, *, multiline: bool = False, limit: int | N
     return value
 
 
+# Default-ignorable code points (Unicode's Default_Ignorable_Code_Point: zero-width spaces and
+# joiners, the soft hyphen, word joiners, variation selectors, Hangul fillers, tags): drawn as
+# nothing, so a title of only these reads as blank.
+_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+
+
+def is_blank(value: str) -> bool:
+    """True when ``value`` shows nothing: only white space and default-ignorable characters
+    (``"\u200b"`` is as blank as ``""``)."""
+    return not _IGNORABLE.sub("", value).strip()
+
+
+def matches_whole(pattern: re.Pattern[str], value: str) -> bool:
+    """``value`` matches ``pattern`` from its first to its last character (``fullmatch``:
+    ``$`` in ``match`` also accepts a trailing line feed, ``RK-03-94\n``)."""
+    return pattern.fullmatch(value) is not None
+
+
 def _why(char: str, multiline: bool) -> str:
     code = f"U+{ord(char):04X}"
     if "\ud800" <= char <= "\udfff":
@@ -94,7 +116,7 @@ def capped_whole_number(text: str, largest: int) -> int | None:
 
 def parse_decimal(raw: str, what: str) -> Decimal:
     """A decimal number written with ASCII digits (``Decimal`` also takes other scripts)."""
-    text = raw.strip().replace("_", "")
+    text = raw.strip()  # digits and one decimal point: ``1_000`` is refused, as ``1,000`` is
     if not DECIMAL_NUMBER.fullmatch(text):
         raise InvalidInput(f"{what} {raw!r} is not a number (digits 0-9, a decimal point)")
     try:

@@ -34,6 +34,8 @@ def check(file: Path) -> None:
         raise InvalidInput(f"{file}: no such file")
 
     problems = problems_of(file) or _registration_problems(file)
+    if len(problems) == 1 and problems[0].key == "(file)":  # a device, a binary: no definition
+        raise InvalidInput(str(problems[0]))
     for p in problems:
         click.echo(str(p), err=True)
     if problems:

@@ -266,7 +266,7 @@ def cli(
         stream=sys.stderr,
     )
     try:
-        now = parse_now(now_text) if now_text else None
+        now = parse_now(now_text) if now_text is not None else None  # '' is no time
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--now") from None
     server = server or os.environ.get("RUHRFLOW_SERVER") or None

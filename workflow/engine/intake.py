@@ -32,6 +32,8 @@ from workflow.inputs import (
     check_length,
     check_money,
     check_text,
+    is_blank,
+    matches_whole,
     parse_decimal,
     parse_whole_number,
 )
@@ -95,7 +97,7 @@ class ProposalInput:
 
 def _clean_text(value: str, what: str, limit: int, *, required: bool, multiline: bool) -> str:
     text = value.strip()
-    if required and not text:
+    if required and is_blank(text):  # a zero-width space is no title
         raise InvalidInput(f"{what} must not be empty")
     return check_text(text, what, multiline=multiline, limit=limit)
 
@@ -105,7 +107,7 @@ def validate(item: ProposalInput, directory: Directory) -> ProposalInput:
     title = _clean_text(item.title, "title", MAX_TITLE, required=True, multiline=False)
     summary = _clean_text(item.summary, "summary", MAX_SUMMARY, required=False, multiline=True)
     if item.key is not None:
-        if not KEY_PATTERN.match(item.key):
+        if not matches_whole(KEY_PATTERN, item.key):
             raise InvalidInput(f"key {item.key!r} does not look like RK-03-01")
         check_length(item.key, proposals.c.key, f"key {item.key}")
     source = item.source

@@ -120,6 +120,11 @@ class DeadlineRule:
         return f"{before}the date in field {self.field}"
 
 
+# The days a deadline may fall on (the days ``--now`` takes, workflow/cli/context.py).
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2999, 12, 31)
+
+
 def _as_date(value: Any) -> date | None:
     if isinstance(value, datetime):
         return value.date()
@@ -134,6 +139,18 @@ def _as_date(value: Any) -> date | None:
 
 
 # --- parsing and validation ------------------------------------------------------------------
+
+
+def label_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a label (a control or bidi character, ESC or U+202E), or None."""
+    from workflow.errors import InvalidInput
+    from workflow.inputs import check_text
+
+    try:
+        check_text(text, "the label")
+    except InvalidInput as exc:
+        return str(exc).removeprefix("the label ")
+    return None
 
 
 class _Report:
@@ -199,6 +216,8 @@ def _parse_rule(kind: str, raw: Any, d: Definition, report: _Report) -> Deadline
     label = raw.get("label")
     if not isinstance(label, str) or not label.strip():
         report(f"{path}.label", "must be a non-empty string")
+    elif (bad := label_problem(label)) is not None:
+        report(f"{path}.label", bad)
     sources = [s for s in _SOURCES if s in raw]
     if len(sources) != 1:
         report(path, f"needs exactly one of {', '.join(_SOURCES)} (found {len(sources)})")
@@ -214,6 +233,9 @@ def _parse_rule(kind: str, raw: Any, d: Definition, report: _Report) -> Deadline
         fixed = _as_date(raw["date"])
         if fixed is None:
             report(f"{path}.date", f"must be a date YYYY-MM-DD, not {raw['date']!r}")
+        elif not EARLIEST <= fixed <= LATEST:  # 0001-01-01 overflowed every proposal add
+            report(f"{path}.date", f"must lie between {EARLIEST} and {LATEST}, not {fixed}")
+            fixed = None
     if "date_setting" in raw:
         date_setting = raw["date_setting"]
         if not isinstance(date_setting, str) or not date_setting.isidentifier():

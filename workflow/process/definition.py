@@ -8,7 +8,11 @@ can list them in one go.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import math
+import os
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -18,7 +22,7 @@ from typing import Any
 import yaml
 
 from workflow.errors import InvalidDefinition, Problem
-from workflow.process.deadline_rules import DeadlineRule, parse_deadline_rules
+from workflow.process.deadline_rules import DeadlineRule, label_problem, parse_deadline_rules
 from workflow.process.formats import default_public, resolve
 from workflow.process.guards import REGISTRY  # guards live in one registry, referenced by name
 from workflow.process.notices import (
@@ -208,7 +212,11 @@ class _Reader:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.value(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
-        return self._constructor.construct_object(node, deep=True)
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except (ValueError, OverflowError) as exc:  # a date that does not exist: 2019-02-30
+            message = f"{node.value!r} is no valid value: {exc}"
+            raise _Refused(node, path or "(document)", message) from None
 
 
 def _one_line(value: object) -> str:
@@ -291,6 +299,9 @@ class _Checker:
         if not isinstance(value, str) or not value.strip():
             self.problem(path, f"must be a non-empty string, not {_kind(value)}")
             return ""
+        if (bad := label_problem(value)) is not None:  # ESC, U+202E, a line break …
+            self.problem(path, bad)
+            return ""
         return value
 
     def names(self, value: Any, path: str) -> tuple[str, ...]:
@@ -307,7 +318,9 @@ class _Checker:
         for key in value:
             if key not in allowed:
                 sub = f"{path}.{key}" if path else str(key)
-                self.problem(sub, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                near = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+                hint = f"did you mean {near[0]!r}? " if near else ""
+                self.problem(sub, f"unknown key ({hint}allowed: {', '.join(sorted(allowed))})")
 
 
 def _kind(value: Any) -> str:
@@ -386,9 +399,12 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
         if ftype not in FIELD_TYPES:
             c.problem(f"{path}.type", f"must be one of {', '.join(FIELD_TYPES)}, not {ftype!r}")
         bounds = [f.get("min"), f.get("max")]
-        for bound_name, bound in zip(("min", "max"), bounds, strict=True):
-            if bound is not None and not isinstance(bound, int | float):
-                c.problem(f"{path}.{bound_name}", "must be a number")
+        for i, bound_name in enumerate(("min", "max")):
+            if bounds[i] is not None and not _finite_number(bounds[i]):
+                c.problem(f"{path}.{bound_name}", "must be a finite number")
+                bounds[i] = None
+        if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:
+            c.problem(f"{path}.min", f"{bounds[0]} is greater than max {bounds[1]}")
         fields[str(fname)] = FieldDef(
             name=str(fname),
             type=str(ftype),
@@ -605,11 +621,30 @@ def _graph_problems(d: Definition) -> Iterator[Problem]:
             )
 
 
+def _finite_number(value: Any) -> bool:
+    """An int or float that is not a boolean, NaN or infinite (``.nan`` bounds)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# A definition is some kilobytes; /dev/zero or a log file is refused before it is read.
+MAX_DEFINITION_BYTES = 4 * 1024 * 1024
+
+
+def _read_text(p: Path) -> str:
+    with p.open("rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(0, "not a regular file")
+        data = fh.read(MAX_DEFINITION_BYTES + 1)
+    if len(data) > MAX_DEFINITION_BYTES:
+        raise OSError(0, f"larger than {MAX_DEFINITION_BYTES // (1024 * 1024)} MiB")
+    return data.decode("utf-8")
+
+
 def load_definition(path: Path | str) -> Definition:
-    """Read and validate a definition file."""
+    """Read and validate a definition file (a regular UTF-8 file of at most 4 MiB)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = _read_text(p)
     except FileNotFoundError:
         raise InvalidDefinition([Problem(str(p), None, "(file)", "no such file")]) from None
     except UnicodeDecodeError as exc:
