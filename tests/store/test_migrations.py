@@ -201,3 +201,15 @@ def test_an_empty_database_says_run_init(database_url: str) -> None:
         assert str(refused.value) == expected
     finally:
         store.dispose()
+
+
+def test_the_numbered_migration_files_are_the_alembic_chain_in_order() -> None:
+    # every command compares the database with the newest file's revision, without Alembic
+    from alembic.script import ScriptDirectory
+
+    from workflow.store.revision import alembic_config, expected_revision, shipped_revisions
+
+    script = ScriptDirectory.from_config(alembic_config())
+    chain = [r.revision for r in reversed(list(script.walk_revisions()))]
+    assert list(shipped_revisions()) == chain
+    assert expected_revision() == script.get_current_head()

@@ -89,14 +89,16 @@ class Old:
         )
 
     def __call__(
-        self, *args: str, actor: str | None = None, now: str = AFTER, code: int = 0
+        self, *args: str, actor: str | None = None, now: str = AFTER, code: int | None = 0
     ) -> Result:
+        """Run ruhrflow; ``code`` is the exit code expected (None: any of 0 and 1)."""
         argv = ["--db", self.url, "--config", str(self.config), "--now", now]
         if actor is not None:
             argv += ["--as", actor]
         result = self.runner.invoke(cli, [*argv, *args])
         assert "Traceback" not in result.output, result.output
-        assert result.exit_code == code, f"exit {result.exit_code} != {code}:\n{result.output}"
+        expected = {0, 1} if code is None else {code}
+        assert result.exit_code in expected, f"exit {result.exit_code} != {code}:\n{result.output}"
         return result
 
     def json(self, *args: str, **kw: Any) -> Any:
@@ -208,3 +210,61 @@ def test_the_version_is_not_an_earlier_release() -> None:
     found = re.search(r"version (\S+)", result.output)
     assert found is not None
     assert found.group(1) not in {"0.1.0", "0.2.0"}, result.output
+
+
+# --- seeing where a database stands -------------------------------------------------------
+
+
+def test_db_status_says_an_old_schema_needs_init_and_changes_nothing(old: Old) -> None:
+    before = old.json("db", "status", code=1)
+    assert before["schema"] == "older" and before["pending_migrations"]
+    assert before["revision"] != before["expected_revision"] and not before["ready"]
+    assert [d["version"] for d in before["definitions"]]
+    assert sum(d["proposals"] for d in before["definitions"]) == 75
+    assert all(d["problem"] is None for d in before["definitions"])
+    # init --dry-run names the migrations and changes nothing
+    plan = old("init", "--dry-run").stdout
+    assert "nothing is changed" in plan and before["expected_revision"] in plan
+    assert old.json("db", "status", code=1)["revision"] == before["revision"]
+    old("init")
+    after = old.json("db", "status", code=0 if old.backend == "sqlite" else 1)
+    assert after["schema"] == "current" and after["pending_migrations"] == []
+    assert after["installation_id"]
+    if old.backend == "postgresql":  # the grants of this version are not applied yet
+        assert after["grants"]["problems"], after["grants"]
+
+
+OLD_SCHEMA_COMMANDS = [
+    ("proposal", "list"),
+    ("history", "RK-03-01"),
+    ("triggers", "RK-03-01"),
+    ("deadlines",),
+    ("notices", "list"),
+    ("audit", "verify"),
+    ("report", "status"),
+    ("scheduler", "tick"),
+]
+
+
+@pytest.mark.parametrize("command", OLD_SCHEMA_COMMANDS, ids=" ".join)
+def test_every_command_on_an_old_schema_says_run_init(old: Old, command: tuple[str, ...]) -> None:
+    result = old(*command, actor="koordination" if command[0] == "triggers" else None, code=3)
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "error: the database schema is older than this version of ruhrflow:"
+        " run `ruhrflow init` to upgrade it"
+    ], result.stderr
+
+
+def test_a_copy_gets_an_installation_of_its_own(upgraded: Old) -> None:
+    before = upgraded.json("db", "status", code=None)["installation_id"]
+    said = upgraded("db", "new-installation", "--reason", "Staging-Kopie (Test)",
+                    actor="koordination").stdout  # fmt: skip
+    after = upgraded.json("db", "status", code=None)["installation_id"]
+    assert before in said and after in said and after != before
+    (entry,) = [
+        e for e in upgraded.json("audit", "log", actor="pruefung") if e["kind"] == "installation"
+    ]
+    assert entry["key"] == "@system" and entry["actor"] == "koordination"
+    assert entry["data"] == {"old_installation_id": before, "installation_id": after}
+    upgraded("audit", "verify", "--checkpoint", upgraded.checkpoint)

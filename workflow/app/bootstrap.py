@@ -7,11 +7,12 @@ from datetime import datetime
 
 from sqlalchemy import insert, select
 
+from workflow.engine.history import append_system_entry
 from workflow.errors import DefinitionConflict, InvalidInput
 from workflow.inputs import integer_range
 from workflow.process.definition import Definition
 from workflow.store.db import Store
-from workflow.store.installation import ensure_installation
+from workflow.store.installation import ensure_installation, replace_installation
 from workflow.store.migrate import upgrade
 from workflow.store.schema import definitions
 
@@ -86,3 +87,37 @@ def initialise(store: Store, definition: Definition, now: datetime) -> InitResul
         installation = ensure_installation(conn, now)
     definition_id, registered = register_definition(store, definition, now)
     return InitResult(before, after, definition_id, registered, installation)
+
+
+@dataclass(frozen=True)
+class NewInstallation:
+    """What ``ruhrflow db new-installation`` did."""
+
+    old_id: str
+    new_id: str
+    seq: int  # of its entry on ``@system``
+
+
+def new_installation(
+    store: Store, *, actor_id: str, now: datetime, audit_key: bytes | None, reason: str | None
+) -> NewInstallation:
+    """Give a copied database an installation id of its own, recorded on ``@system``.
+
+    A restored or copied database keeps the id of the one it came from: its scheduler would
+    mail the ministries with that database's Message-IDs and calendar UIDs, which mail
+    systems and calendars take for the same messages and events. One transaction: the new
+    id and the ``installation`` entry (old and new id, who, why) commit together.
+    """
+    with store.write() as conn:
+        old, new = replace_installation(conn)
+        entry = append_system_entry(
+            conn,
+            kind="installation",
+            trigger="new_installation",
+            actor_id=actor_id,
+            now=now,
+            data={"old_installation_id": old, "installation_id": new},
+            audit_key=audit_key,
+            comment=reason,
+        )
+    return NewInstallation(old, new, int(entry["seq"]))

@@ -182,3 +182,13 @@ def logins_list(ctx: click.Context, fmt: str) -> None:
 def statements_text(statements: Sequence[str]) -> list[str]:
     """The statements as a SQL script, one per line."""
     return [f"{statement};" for statement in statements]
+
+
+def _register_status() -> None:
+    from workflow.cli.status import new_installation, status
+
+    db.add_command(status)
+    db.add_command(new_installation)
+
+
+_register_status()

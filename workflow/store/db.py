@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import unquote
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 
@@ -269,7 +269,7 @@ class Store:
                 raise StoreUnavailable(f"lost the database connection: {_first_line(exc)}") from exc
             state = getattr(exc.orig, "sqlstate", None)
             if state == _UNDEFINED_TABLE:
-                raise StoreUnavailable(_NO_SCHEMA) from exc
+                raise StoreUnavailable(self._schema_message()) from exc
             if state == _UNDEFINED_COLUMN and self._schema_behind():
                 raise StoreUnavailable(_OLD_SCHEMA) from exc
             if state == _INSUFFICIENT_PRIVILEGE:
@@ -288,7 +288,7 @@ class Store:
                 f" {self.busy_timeout_seconds:g} s; nothing was changed, try again"
             )
         if "no such table" in text:
-            return _NO_SCHEMA
+            return self._schema_message()
         if "no such column" in text and self._schema_behind():
             return _OLD_SCHEMA
         url = self.engine.url.render_as_string(hide_password=True)
@@ -298,17 +298,63 @@ class Store:
         """Whether the database's migration is older than this ruhrflow's newest (a column
         this code reads is then missing because nobody ran ``ruhrflow init`` after the
         upgrade, not because of a bug)."""
-        from workflow.store.revision import head_revision, revision_of
+        return self._schema_message() == _OLD_SCHEMA
 
+    def _schema_message(self) -> str:
+        """Why a table is missing: no schema at all, or an older one (the same message for
+        every command on an old schema: run ``ruhrflow init``)."""
         try:
             with self.engine.connect() as conn:
-                return revision_of(conn) != head_revision()
+                current = self._revision(conn)
         except Exception:  # the question must not hide the error it explains
-            return False
+            return _NO_SCHEMA
+        return _NO_SCHEMA if current is None else _schema_problem(current) or _NO_SCHEMA
+
+    @staticmethod
+    def _revision(conn: Connection) -> str | None:
+        if not _has_revision_table(conn):
+            return None
+        found = conn.execute(_REVISION).scalar()
+        return None if found is None else str(found)
+
+    def require_current_schema(self) -> None:
+        """Refuse to work on a database whose schema is not this ruhrflow's: none, an older
+        one (run ``ruhrflow init``) or a newer one (upgrade ruhrflow). One small read; every
+        command but ``init`` and ``db status`` asks before it touches the data."""
+        with self._translated(), self.engine.connect() as conn:
+            current = self._revision(conn)
+            if conn.in_transaction():
+                conn.commit()
+        problem = _NO_SCHEMA if current is None else _schema_problem(current)
+        if problem is not None:
+            raise StoreUnavailable(problem)
 
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+_REVISION = text("SELECT version_num FROM alembic_version")
+
+
+def _has_revision_table(conn: Connection) -> bool:
+    # asked, not tried: a failed statement would end a PostgreSQL transaction
+    return bool(inspect(conn).has_table("alembic_version"))
+
+
+def _schema_problem(current: str) -> str | None:
+    """What is wrong with a database at migration ``current``, or None when it is this
+    ruhrflow's newest."""
+    from workflow.store.revision import expected_revision, shipped_revisions
+
+    if current == expected_revision():
+        return None
+    if current in shipped_revisions():
+        return _OLD_SCHEMA
+    return (
+        f"the database schema ({current}) is newer than this version of ruhrflow knows:"
+        " upgrade ruhrflow (pip install -U ruhrflow) before you use this database"
+    )
 
 
 def _first_line(exc: Exception) -> str:

@@ -57,6 +57,23 @@ def ensure_installation(conn: Connection, now: datetime) -> str:
     return new
 
 
+def replace_installation(conn: Connection) -> tuple[str, str]:
+    """Give the database a new installation id (in ``conn``'s write transaction); returns the
+    old and the new one. For a copy (staging, a restored backup used elsewhere): its mails
+    then no longer carry the Message-IDs of the database it was copied from."""
+    old = conn.execute(
+        select(installation.c.installation_id).where(installation.c.id == _ROW_ID)
+    ).scalar_one_or_none()
+    if old is None:
+        raise StoreUnavailable("the database has no installation id: run `ruhrflow init`")
+    new = secrets.token_hex(16)
+    conn.execute(
+        update(installation).where(installation.c.id == _ROW_ID).values(installation_id=new)
+    )
+    _CACHE.pop(conn.engine, None)
+    return str(old), new
+
+
 def mark_sample_data(conn: Connection, note: str) -> None:
     """Say that the database holds sample data, and where it comes from (German, shown on
     every published page and in the web application; in ``conn``'s write transaction)."""
