@@ -268,3 +268,41 @@ def test_a_copy_gets_an_installation_of_its_own(upgraded: Old) -> None:
     assert entry["key"] == "@system" and entry["actor"] == "koordination"
     assert entry["data"] == {"old_installation_id": before, "installation_id": after}
     upgraded("audit", "verify", "--checkpoint", upgraded.checkpoint)
+
+
+def test_the_web_shows_and_advances_an_old_proposal(
+    upgraded: Old, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from argon2 import PasswordHasher
+    from web_fixtures import login
+
+    from workflow import load_settings, open_runtime
+    from workflow.version import __version__
+    from workflow.web import accounts, create_app
+
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
+    runtime = open_runtime(load_settings(upgraded.config, database_url=upgraded.url, env={}))
+    try:
+        accounts.set_password(runtime.store, runtime.directory, "koordination",
+                              "richtig-langes-passwort", datetime.now(UTC))  # fmt: skip
+        app = create_app(runtime.settings, runtime=runtime)
+        app.config["TESTING"] = True
+        b = login(app, "koordination")
+        page = b.client.get("/proposals/RK-01-01")
+        assert page.status_code == 200
+        assert f"ruhrflow {__version__}" in page.get_data(as_text=True)
+        before = upgraded.json("proposal", "show", "RK-01-01")
+        version = before["version"]
+        done = b.post(
+            "/proposals/RK-01-01/actions/approve",
+            {"step": "confirm", "field_decision_date": "2019-11-19", "comment": "Kabinett",
+             "expected_version": str(version)},
+        )  # fmt: skip
+        assert done.status_code == 303, done.get_data(as_text=True)  # type: ignore[attr-defined]
+    finally:
+        runtime.close()
+    shown = upgraded.json("proposal", "show", "RK-01-01")
+    assert shown["state"] == "approved"
+    assert shown["definition_version"] == before["definition_version"]
