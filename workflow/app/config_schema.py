@@ -347,6 +347,13 @@ SCHEMA = Section(
                 "notice_max_pending_seconds": Key(number(0, 30 * DAY), "/readyz: notice age"),
             }
         ),
+        "documents": Section(
+            {
+                "directory": Key(path_text, "where attached files live, empty: in the database"),
+                "max_megabytes": Key(number(0, 1024, above=True), "the largest file accepted"),
+                "types": Key(names, "the types accepted, by content (pdf, docx, png, …)"),
+            }
+        ),
         "retention": Section(
             {"mail_body_days": Key(integer(0, 36_500), "days a sent mail's text is kept")}
         ),

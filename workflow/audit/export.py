@@ -38,6 +38,7 @@ from workflow.engine.chain import HASHED_FIELDS, format_time
 from workflow.errors import InvalidInput
 from workflow.progress import ProgressCallback
 from workflow.spreadsheet import BOM, csv_writer, restore
+from workflow.store import documents as documents_store
 from workflow.store.attribution import check_entries
 from workflow.store.db import Store
 from workflow.store.schema import actor_refs, history
@@ -130,10 +131,41 @@ def export_history(
         progress(rows, None)
     digest = heads_digest(heads)
     if writer is None:
-        trailer = {"end": {"rows": rows, "chains": len(heads), "heads_digest": digest}}
+        trailer = {"end": {"rows": rows, "chains": len(heads), "heads_digest": digest,
+                           "documents": _manifest(store)}}  # fmt: skip
         out.write(canonical_json(trailer) + "\n")
     out.flush()
     return ExportSummary(rows, len(heads), digest)
+
+
+def _manifest(store: Store) -> list[dict[str, Any]]:
+    """Every attached document (proposal, entry, SHA-256, name, size): the export's list of
+    the files that belong to it; ``verify_file`` holds it to the entries' recorded hashes."""
+    with store.read() as conn:
+        return [
+            {"key": r["key"], "seq": r["history_seq"], "sha256": r["sha256"],
+             "filename": r["filename"], "size": int(r["size"])}
+            for r in documents_store.every_document(conn)
+        ]  # fmt: skip
+
+
+def _manifest_problem(path: Path, manifest: Any) -> str | None:
+    """Why the trailer's document list disagrees with the documents the entries attached."""
+    attached = {
+        (e["chain"], int(e["seq"])): (e.get("data") or {}).get("document", {}).get("sha256")
+        for e in read_export(path)
+        if e.get("kind") == "document"
+    }
+    listed = {}
+    for item in manifest if isinstance(manifest, list) else []:
+        if isinstance(item, Mapping):
+            listed[(str(item.get("key")), int(item.get("seq") or 0))] = item.get("sha256")
+    if listed != attached:
+        return (
+            f"the export's document list ({len(listed)}) does not match the documents its"
+            f" entries attached ({len(attached)}), or a SHA-256 differs"
+        )
+    return None
 
 
 class _Trailer:
@@ -242,6 +274,8 @@ def verify_file(
             f"the export's trailer says {end.get('rows')} entries, the file holds"
             f" {result.entries} (or the heads differ): entries were removed or added"
         )
+    elif "documents" in end:  # exports before 0.3.0 have no document list
+        problem = _manifest_problem(path, end["documents"])
     if problem is not None:
         return VerifyResult(
             result.entries, result.chains, bool(key), None, Break(str(path.name), None, problem)

@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "workflow.cli.publish:publish",
         "Write the public board: a static site with open data.",
     ),
+    "document": (
+        "workflow.cli.documents:document",
+        "Documents: attach files to proposals, list them, get them back.",
+    ),
     "db": ("workflow.cli.db:db", "Database roles: print or apply the PostgreSQL grants."),
     "config": ("workflow.cli.config:config", "Check the configuration file."),
     "data": ("workflow.cli.data:data", "Where the shipped proposals, definition and config are."),

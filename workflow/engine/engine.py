@@ -53,8 +53,10 @@ from workflow.process.guards import REGISTRY
 from workflow.process.machine import ProcessMachine, check_guards
 from workflow.process.vocabulary import FUNDING_SOURCES, STATEMENT_GROUPS, STATEMENT_POSITIONS
 from workflow.progress import ProgressCallback
+from workflow.store import documents as documents_store
 from workflow.store import repo
 from workflow.store.db import Store
+from workflow.store.documents import NewDocument
 from workflow.store.schema import funding, statements
 
 log = logging.getLogger("ruhrflow.engine")
@@ -641,6 +643,39 @@ class Engine:
         (applied,) = self._write(conn, [plan], actor, ref, now)
         return applied
 
+    def attach_document(
+        self,
+        key: str,
+        document: NewDocument,
+        *,
+        actor: str,
+        now: datetime,
+        comment: str | None = None,
+    ) -> Applied:
+        """Attach a checked document (:mod:`workflow.documents.attach`) to ``key``: its row
+        and a ``document`` history entry whose data holds its SHA-256, in one transaction.
+
+        Refused for a file the proposal has already, and for a statement or transition entry
+        that is not the proposal's. Who may: ``permissions.attach_document``.
+        """
+        if comment is not None:
+            check_text(comment, "comment", multiline=True, limit=MAX_COMMENT)
+
+        def check(definition: Definition, row: Mapping[Any, Any]) -> None:
+            pass  # any state: a progress report comes after the decision, a Vorlage before
+
+        def write(conn: Connection, row: Mapping[Any, Any]) -> None:
+            problem = documents_store.problem_of(conn, row, document)
+            if problem is not None:
+                raise InvalidInput(f"{key}: {problem}; nothing was attached")
+            documents_store.insert_document(
+                conn, {**document.row(), "proposal_id": row["id"],
+                       "history_seq": row["history_seq"] + 1, "attached_at": now},
+            )  # fmt: skip
+
+        return self._record(key, "document", "attach_document", actor, now,
+                            {"document": document.entry()}, check, write, comment)  # fmt: skip
+
     def _record(
         self,
         key: str,
@@ -651,6 +686,7 @@ class Engine:
         data: dict[str, Any],
         check: Any,
         write: Any,
+        comment: str | None = None,
     ) -> Applied:
         actor = self.actor(actor_id)
         try:
@@ -659,14 +695,14 @@ class Engine:
                 if row is None:
                     raise UnknownProposal(key)
                 machine = self.machines.get(conn, row["definition_id"])
-                reason = refusal(actor, machine.definition.permissions.get(action, ()), row)
+                reason = refusal(actor, machine.definition.permitted(action), row)
                 if reason is not None:
                     raise PermissionDenied(actor_id, action.replace("_", " "), key, reason)
                 check(machine.definition, row)
                 ref = self.refs.ref(conn, actor_id, now)
                 write(conn, row)
                 plan = _Plan(
-                    row, machine, None, action, row["state"], {}, None, kind=kind, data=data
+                    row, machine, None, action, row["state"], {}, comment, kind=kind, data=data
                 )
                 (applied,) = self._write(conn, [plan], actor_id, ref, now)
         except (PermissionDenied, TransitionNotAllowed, ConcurrentUpdate, UnknownProposal) as exc:

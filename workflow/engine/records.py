@@ -83,6 +83,7 @@ def proposal_detail(conn: Connection, key: str) -> dict[str, Any]:
     detail["data"] = dict(row["data"])
     detail["statements"] = [
         {
+            "id": s["id"],
             "party": s["party"],
             "group": s["party_group"],
             "position": s["position"],

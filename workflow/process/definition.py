@@ -23,7 +23,7 @@ import yaml
 
 from workflow.errors import InvalidDefinition, Problem
 from workflow.process.deadline_rules import DeadlineRule, label_problem, parse_deadline_rules
-from workflow.process.formats import default_public, resolve
+from workflow.process.formats import DEFAULT_PERMISSIONS, default_public, resolve
 from workflow.process.guards import REGISTRY  # guards live in one registry, referenced by name
 from workflow.process.notices import (
     DIGEST_ROLES,
@@ -148,6 +148,12 @@ class Definition:
         for t in entering[1:]:
             common &= set(t.requires)
         return tuple(f for f in entering[0].requires if f in common and f != "comment")
+
+    def permitted(self, action: str) -> tuple[str, ...]:
+        """The roles that may do ``action`` (``create``, ``record_statement``, …): as the file
+        says, or — for a permission a later format added — its documented default."""
+        found = self.permissions.get(action)
+        return found if found is not None else DEFAULT_PERMISSIONS.get(action, ())
 
     def is_final(self, state: str) -> bool:
         """True when ``state`` is a final state."""

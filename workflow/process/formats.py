@@ -76,10 +76,21 @@ FORMATS: tuple[Format, ...] = (
     Format(
         3,
         "0.3.0",
-        (KeyAdded("format", "inferred from the keys the file uses"),),
-        "the file may declare its format (format: N)",
+        (
+            KeyAdded("format", "inferred from the keys the file uses"),
+            KeyAdded(
+                "permissions.attach_document",
+                "coordinator and the proposal's lead ministry (DEFAULT_PERMISSIONS)",
+            ),
+        ),
+        "the file may declare its format (format: N); who may attach documents",
     ),
 )
+
+# Permissions a later format added: who may, when a file of an older format does not say.
+DEFAULT_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "attach_document": ("coordinator", "lead_ministry"),
+}
 CURRENT = FORMATS[-1].number
 _BY_NUMBER = {f.number: f for f in FORMATS}
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     SmallInteger,
@@ -180,6 +181,25 @@ funding = Table(
     Column("year", SmallInteger, nullable=False),
     Column("status", String(10), nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+# Files attached to a proposal (migration 0013): append-only, like history; ``content`` holds
+# the bytes unless the configured document directory holds them under their SHA-256.
+documents = Table(
+    "documents",
+    _metadata,
+    Column("id", Integer, primary_key=True),
+    Column("proposal_id", ForeignKey("proposals.id"), nullable=False),
+    Column("statement_id", ForeignKey("statements.id"), nullable=True),
+    Column("transition_seq", Integer, nullable=True),  # a transition entry of the chain
+    Column("history_seq", Integer, nullable=False),  # the entry that attached it
+    Column("sha256", String(64), nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("content_type", String(120), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=True),
+    Column("attached_at", UTCDateTime, nullable=False),
+    UniqueConstraint("proposal_id", "sha256"),
 )
 
 history = Table(
