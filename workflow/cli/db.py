@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import click
 
+from workflow.cli.backup import backup
 from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import emit_json, emit_table, format_option, local_time
@@ -192,3 +193,4 @@ def _register_status() -> None:
 
 
 _register_status()
+db.add_command(backup)

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from workflow.cli.backup import prune
 from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import Field, emit_json, emit_listing, format_option, listing_options
@@ -188,3 +189,6 @@ def preview(ctx: click.Context, key: str, event: str, html: bool, fmt: str) -> N
 
 def _recipient(r: dict[str, Any]) -> str:
     return f"{r['name']} <{r['address']}>"
+
+
+notices.add_command(prune)
