@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -62,6 +62,8 @@ from notifications.outbox import (
     SENT,
     calendar_from_json,
 )
+from notifications.provenance import Provenance
+from workflow.access.directory import load_directory
 from workflow.engine.changes import AppendEvent
 from workflow.errors import InvalidConfig
 from workflow.store import outbox as outbox_store
@@ -292,6 +294,9 @@ class Delivery:
     reply_to: str = ""
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     renderer: Renderer | None = None
+    # Why a claimed row must not be sent (not a notice the engine wrote), or None: the row is
+    # then marked failed with that reason (notifications/provenance.py; from_settings sets it).
+    refusal: Callable[[Connection, Mapping[str, Any]], str | None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store, append_event: AppendEvent) -> Delivery:
@@ -304,6 +309,7 @@ class Delivery:
             reply_to=settings.mail.reply_to,
             max_attempts=settings.mail.max_attempts,
             renderer=renderer_for(settings.mail.templates, web_url, letter_of(settings)),
+            refusal=Provenance(load_directory(settings.directory_path)),
         )
 
 
@@ -341,6 +347,7 @@ def deliver(
     attempted: tuple[Mapping[str, Any], RenderedRow | None, TransportError | None] | None = None
     while True:
         row: dict[str, Any] | None = None
+        refused: str | None = None
         with delivery.store.write() as conn:
             if attempted is not None:
                 outcome = _mark(append_event, conn, *attempted, now, max_attempts, rng)
@@ -368,11 +375,14 @@ def deliver(
                 )
             elif limit is None or counts.claimed < limit:
                 row = claim(conn, now, lease)
+                refused = delivery.refusal(conn, row) if row and delivery.refusal else None
         if row is None:
             break
         error: TransportError | None = None
         rendered: RenderedRow | None = None
         try:
+            if refused is not None:
+                raise ValueError(f"not a notice the engine wrote: {refused}")
             rendered = render_row(row, renderer, name_and_address(sender))
             message = message_from_row(
                 row, sender=sender, date=now, rendered=rendered, reply_to=reply_to
