@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -89,23 +90,20 @@ def test_grants_status_says_whether_this_versions_grants_are_applied(pg: str) ->
     ]
 
 
+OLD_GRANTS = Path(__file__).parent / "fixtures" / "grants_0.2.0.sql"
+
+
 def _old_release_roles(admin: SqlEngine, tag: str) -> tuple[str, str, str]:
-    """Stand-ins for ruhrflow_writer/_auditor/_admin as 0.2.0's ``db grants --apply`` left
-    them: the writer reads and writes every process table, the admin too and logins."""
-    writer, auditor, admin_role = (f"rfold_{tag}_{k}" for k in ("writer", "auditor", "admin"))
+    """0.2.0's ``db grants --apply``, exactly as it ran, for roles named for this test
+    instead of ruhrflow_writer/_auditor/_admin (which are cluster-wide)."""
+    names = {k: f"rfold_{tag}_{k}" for k in ("writer", "auditor", "admin")}
     with admin.connect() as conn:
-        for role in (writer, auditor, admin_role):
-            conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
-        conn.execute(text(f'GRANT "{writer}" TO "{admin_role}"'))
-        conn.execute(text(f'GRANT USAGE ON SCHEMA public TO "{writer}", "{auditor}"'))
-        conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{auditor}"'))
-        conn.execute(
-            text(
-                f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{writer}"'
-            )
-        )
-        conn.execute(text(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{writer}"'))
-    return writer, auditor, admin_role
+        for line in OLD_GRANTS.read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("--"):
+                for kind, name in names.items():
+                    line = line.replace(f"xx_{kind}_xx", name)
+                conn.exec_driver_sql(line.removesuffix(";"))
+    return names["writer"], names["auditor"], names["admin"]
 
 
 def test_an_upgrade_moves_the_old_shared_roles_logins_and_takes_the_old_roles_rights(
@@ -239,7 +237,7 @@ def test_apply_says_which_privileges_it_lacks(pg: str) -> None:
     admin = connect(pg)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE ROLE "{nobody}" LOGIN'))
-        conn.execute(text(f'GRANT SELECT ON db_roles, logins TO "{nobody}"'))
+        conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{nobody}"'))
     admin.dispose()
     try:
         # when it applies the grants, then it is told what it needs, in one line, exit 1

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from workflow.errors import InvalidInput
-from workflow.inputs import DECIMAL_NUMBER, MAX_FIELD_TEXT, WHOLE_NUMBER, check_text
+from workflow.inputs import DECIMAL_NUMBER, MAX_FIELD_TEXT, WHOLE_NUMBER, check_text, is_blank
 from workflow.process.definition import Definition, FieldDef, TransitionDef
 
 
@@ -49,10 +49,16 @@ def parse_value(field: FieldDef, raw: Any) -> Any:
         )
         shown = repr(raw) if len(repr(raw)) <= 60 else repr(raw)[:60] + "…"
         raise InvalidInput(f"field {field.name}: {shown} is not {expected}") from None
-    text = str(raw).strip()
-    if not text:
+    if not isinstance(raw, str):  # JSON's null is no text ("None" was stored)
+        raise InvalidInput(f"field {field.name}: must be text, not {_kind(raw)}")
+    text = raw.strip()
+    if is_blank(text):
         raise InvalidInput(f"field {field.name}: must not be empty")
     return check_text(text, f"field {field.name}", multiline=True, limit=MAX_FIELD_TEXT)
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
 
 
 def _ascii_number(raw: Any, pattern: re.Pattern[str]) -> str:

@@ -75,6 +75,7 @@ def login_required(view: F) -> F:
             return error(401, "not logged in")
         return view(*args, **kwargs)
 
+    wrapper.needs_login = True  # type: ignore[attr-defined]  # (limits.needs_login)
     return cast(F, wrapper)
 
 
@@ -111,7 +112,8 @@ def proposals() -> Response:
     if len(rows) > limit:
         args = request.args.to_dict()
         args.update(limit=str(limit), offset=str(offset + limit))
-        following = url_for("api.proposals", _external=True, **args)
+        # relative, or from [web] base_url: never the Host the request claims
+        following = (web().base_url or "").rstrip("/") + url_for("api.proposals", **args)
         response.headers["Link"] = f'<{following}>; rel="next"'
     return response
 

@@ -33,7 +33,7 @@ from workflow.errors import InvalidConfig, InvalidInput, StoreUnavailable
 from workflow.inputs import check_text
 from workflow.store.installation import sample_data
 from workflow.version import __version__
-from workflow.web import accounts
+from workflow.web import accounts, limits
 from workflow.web.state import Web
 
 log = logging.getLogger("workflow.web")
@@ -94,6 +94,7 @@ def create_app(
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     csrf = CSRFProtect(app)
+    limits.install(app, settings)  # JSON size and depth, trusted hosts, list filters
 
     @app.before_request
     def plain_url() -> Any:
@@ -139,6 +140,8 @@ def create_app(
                     log.warning("refused: %s", why)
                     session.clear()
         if request.method not in SAFE_METHODS and not g.via_token:
+            if g.actor is None and limits.needs_login():  # no credentials: 401, not a CSRF 400
+                return api.error(401, "not logged in")
             if request.endpoint not in api.NO_SESSION:  # (a password in the body, no cookie)
                 csrf.protect()
         return None

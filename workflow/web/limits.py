@@ -1,0 +1,162 @@
+"""What a request may carry before a view sees it: JSON size and depth, the Host, the filters.
+
+Each limit answers 400 with the one error shape (``{"error": "…"}`` under ``/api/``, the
+German error page elsewhere), before anything is parsed or queried:
+
+* a JSON body larger than ``MAX_JSON_BYTES`` or nested deeper than ``MAX_JSON_DEPTH``
+  (1,000 nested lists exhausted the parser's recursion: 500);
+* a Host outside ``[web] trusted_hosts`` (when the list is set; Flask's ``TRUSTED_HOSTS``);
+* a list filter with a malformed or unknown value (``?themenforum=null``,
+  ``?handlungsfeld=abc``, an unknown state): it used to be ignored silently, so the caller
+  got every proposal and believed them filtered. A filter of digits beyond any real value
+  stays well-formed and matches nothing; an empty value is no filter, as the form sends it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Flask, Request, current_app, g, request
+from werkzeug.exceptions import BadRequest, SecurityError
+from werkzeug.wrappers import Response
+
+from workflow import Settings
+
+log = logging.getLogger("workflow.web")
+
+MAX_JSON_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 32
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+_DIGITS = re.compile(r"[0-9]+")
+# The list endpoints whose query strings are filters: (blueprint, endpoint).
+_LISTS = {("api", "api.proposals"), ("web", "web.proposal_list")}
+
+
+def json_depth(data: bytes) -> int:
+    """The deepest nesting of arrays and objects in JSON text (strings skipped)."""
+    depth = deepest = 0
+    for bracket in _BRACKET.finditer(_STRING.sub(b'""', data)):
+        if bracket.group() in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def filter_problem(
+    args: Mapping[str, str], states: Mapping[str, Any], leads: Any, fields: Mapping[int, str]
+) -> str | None:
+    """Why the list filters in ``args`` are malformed or unknown, or None when they are fine."""
+    for name in ("handlungsfeld", "themenforum", "definition_version"):
+        value = args.get(name, "").strip()
+        if value and not _DIGITS.fullmatch(value):
+            return f"the filter {name} must be a whole number (digits 0-9), not {value[:40]!r}"
+    handlungsfeld = args.get("handlungsfeld", "").strip()
+    if handlungsfeld and len(handlungsfeld) < 4 and int(handlungsfeld) not in fields:
+        known = ", ".join(str(k) for k in fields)
+        return f"the filter handlungsfeld must be one of {known}, not {handlungsfeld}"
+    state = args.get("state", "").strip()
+    if state and state not in states:
+        return f"the filter state names no state of the process: {state[:40]!r}"
+    lead = args.get("lead", "").strip()
+    if lead and lead not in leads:
+        return f"the filter lead names no ministry: {lead[:40]!r}"
+    from workflow.web.reads import SORTS
+
+    sort = args.get("sort", "")
+    if sort and sort not in SORTS:
+        return f"sort must be one of {', '.join(SORTS)}, not {sort[:40]!r}"
+    if args.get("order", "") not in ("", "asc", "desc"):
+        return "order must be asc or desc"
+    return None
+
+
+class LimitedRequest(Request):
+    """A request whose JSON is parsed only within the limits: for a larger or deeper body
+    ``get_json`` raises 400, or gives None when asked to be silent (any code that reads the
+    body, a view or a log line, is safe from the parser's recursion)."""
+
+    _within: bool | None = None
+
+    def _json_within_limits(self) -> bool:
+        if self._within is None:
+            data = self.get_data(cache=True)
+            self._within = len(data) <= MAX_JSON_BYTES and json_depth(data) <= MAX_JSON_DEPTH
+        return self._within
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        """As Flask's, within MAX_JSON_BYTES and MAX_JSON_DEPTH."""
+        if (force or self.is_json) and not self._json_within_limits():
+            if silent:
+                return None
+            raise BadRequest(
+                f"JSON larger than {MAX_JSON_BYTES} bytes or deeper than {MAX_JSON_DEPTH} levels"
+            )
+        return super().get_json(force=force, silent=silent, cache=cache)
+
+
+def needs_login() -> bool:
+    """Whether the endpoint of this request is wrapped by ``api.login_required``."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "needs_login", False))
+
+
+def install(app: Flask, settings: Settings) -> None:
+    """Set the trusted hosts and add the checks (call before the other request hooks)."""
+    from workflow.web import api, views
+    from workflow.web.state import web
+
+    app.request_class = LimitedRequest
+    hosts = settings.section("web").get("trusted_hosts") or []
+    if hosts:
+        app.config["TRUSTED_HOSTS"] = list(hosts)
+
+    def refuse(
+        message: str, german: str = "Die Anfrage ist zu groß oder zu tief verschachtelt."
+    ) -> Any:
+        if request.path.startswith("/api/"):
+            return api.error(400, message)
+        return views.error_page(400, german)
+
+    @app.before_request
+    def bounded_request() -> Any:
+        if hosts:
+            try:
+                request.host  # noqa: B018 - Werkzeug checks it against TRUSTED_HOSTS
+            except SecurityError:
+                log.warning("refused: untrusted Host %s", ascii(request.headers.get("Host")))
+                if request.path.startswith("/api/"):
+                    return api.error(400, "untrusted host")
+                # no page: without a trusted host Flask builds no URL for its links
+                return Response("Unzulässige Adresse (Host).", 400, mimetype="text/plain")
+        if request.is_json and request.method not in ("GET", "HEAD", "OPTIONS"):
+            length = request.content_length
+            if length is not None and length > MAX_JSON_BYTES:
+                return refuse(f"the JSON body is larger than {MAX_JSON_BYTES} bytes")
+            data = request.get_data(cache=True)
+            if len(data) > MAX_JSON_BYTES:
+                return refuse(f"the JSON body is larger than {MAX_JSON_BYTES} bytes")
+            if json_depth(data) > MAX_JSON_DEPTH:
+                return refuse(f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
+        return None
+
+    def filters() -> Response | Any:
+        if g.get("actor") is None or (request.blueprint, request.endpoint) not in _LISTS:
+            return None
+        w = web()
+        leads = w.runtime.directory.ministries
+        fields = w.definition.handlungsfelder
+        problem = filter_problem(request.args, w.definition.states, leads, fields)
+        if problem is None:
+            return None
+        return refuse(problem, "Der Filter enthält einen ungültigen Wert.")
+
+    for blueprint in ("api", "web"):  # after identify(): who asks is known
+        hooks: list[Callable[[], Any]] = app.before_request_funcs.setdefault(blueprint, [])
+        hooks.append(filters)
