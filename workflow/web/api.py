@@ -110,7 +110,7 @@ def proposals() -> Response:
     rows = reads.proposal_rows(web().runtime, query, offset=offset, limit=limit + 1)
     response = jsonify([machine_row(r) for r in rows[:limit]])
     if len(rows) > limit:
-        args = request.args.to_dict()
+        args: dict[str, Any] = request.args.to_dict()
         args.update(limit=str(limit), offset=str(offset + limit))
         # relative, or from [web] base_url: never the Host the request claims
         following = (web().base_url or "").rstrip("/") + url_for("api.proposals", **args)
