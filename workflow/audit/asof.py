@@ -23,12 +23,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select
-
-from workflow.audit.verify import BATCH
 from workflow.engine.history import SYSTEM_PREFIX
 from workflow.errors import InvalidInput
-from workflow.store.schema import funding, history, proposals
+from workflow.store import chains, reports
+from workflow.store.db import Connection
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # The Ruhr-Konferenz began on 31 Aug 2018: no Sachstand before 2018 exists.
@@ -88,25 +86,10 @@ class ProposalAsOf:
 
 def _prefixes(conn: Connection, cutoff: datetime) -> Iterator[list[Any]]:
     """Each proposal chain's entries before the cut-off, in seq order, chain by chain."""
-    stmt = (
-        select(
-            history.c.chain,
-            history.c.seq,
-            history.c.trigger,
-            history.c.from_state,
-            history.c.to_state,
-            history.c.data,
-            history.c.at,
-            history.c.hash,
-        )
-        .where(history.c.chain.not_like(f"{SYSTEM_PREFIX}%"))
-        .order_by(history.c.chain, history.c.seq)
-        .execution_options(yield_per=BATCH)
-    )
     chain: str | None = None
     rows: list[Any] = []
     stopped = False
-    for row in conn.execute(stmt):
+    for row in chains.proposal_chain_entries(conn, except_prefix=SYSTEM_PREFIX):
         if row.chain != chain:
             if rows:
                 yield rows
@@ -121,27 +104,9 @@ def _prefixes(conn: Connection, cutoff: datetime) -> Iterator[list[Any]]:
 
 def reconstruct(conn: Connection, cutoff: datetime) -> list[ProposalAsOf]:
     """Every proposal that existed before ``cutoff``, as it stood then (key order)."""
-    attrs = {
-        r.key: r
-        for r in conn.execute(
-            select(
-                proposals.c.id,
-                proposals.c.key,
-                proposals.c.title,
-                proposals.c.handlungsfeld,
-                proposals.c.themenforum,
-                proposals.c.lead,
-                proposals.c.cost_estimate,
-            )
-        )
-    }
+    attrs = {r.key: r for r in reports.proposal_attributes(conn)}
     secured: dict[int, Decimal] = {
-        pid: Decimal(total)
-        for pid, total in conn.execute(
-            select(funding.c.proposal_id, func.sum(funding.c.amount))
-            .where(funding.c.status == "secured", funding.c.recorded_at < cutoff)
-            .group_by(funding.c.proposal_id)
-        )
+        pid: Decimal(total) for pid, total in reports.secured_funding_before(conn, cutoff)
     }
     result: list[ProposalAsOf] = []
     for rows in _prefixes(conn, cutoff):
@@ -184,14 +149,9 @@ def heads_as_of(conn: Connection, cutoff: datetime) -> list[tuple[str, int, str]
     All chains, the system chain included: its entries before the cut-off (earlier
     checkpoints, pseudonymisations) are part of the history the figures rest on.
     """
-    stmt = (
-        select(history.c.chain, history.c.seq, history.c.at, history.c.hash)
-        .order_by(history.c.chain, history.c.seq)
-        .execution_options(yield_per=BATCH)
-    )
     heads: dict[str, tuple[int, str]] = {}
     stopped: set[str] = set()
-    for row in conn.execute(stmt):
+    for row in chains.entry_times(conn):
         if row.chain in stopped:
             continue
         if row.at >= cutoff:

@@ -18,12 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
-
 from workflow.engine.chain import format_time
 from workflow.engine.history import SYSTEM_CHAIN, append_system_entry
-from workflow.store.db import Store
-from workflow.store.schema import history
+from workflow.store import chains
+from workflow.store.db import Connection, Store
 
 
 def heads_digest(heads: Iterable[tuple[str, int, str]]) -> str:
@@ -80,15 +78,7 @@ class CheckpointRecord:
 
 def current_heads(conn: Connection) -> list[tuple[str, int, str]]:
     """The head (chain, last seq, last hash) of every chain, read in one statement."""
-    last = (
-        select(history.c.chain, func.max(history.c.seq).label("seq"))
-        .group_by(history.c.chain)
-        .subquery()
-    )
-    stmt = select(history.c.chain, history.c.seq, history.c.hash).join(
-        last, and_(history.c.chain == last.c.chain, history.c.seq == last.c.seq)
-    )
-    return [(row.chain, row.seq, row.hash) for row in conn.execute(stmt)]
+    return chains.chain_heads(conn)
 
 
 def take_checkpoint(
@@ -156,19 +146,5 @@ def recorded_checkpoints(store: Store, *, limit: int = 20) -> list[dict[str, Any
     ``{"seq", "at", "digest", "rows", "chains", "as_of"}``; the heads (one per chain, a
     hundred thousand at full size) stay in the database: only JSON paths are read.
     """
-    data = history.c.data
-    stmt = (
-        select(
-            history.c.seq,
-            history.c.at,
-            data["digest"].as_string().label("digest"),
-            data["rows"].as_integer().label("rows"),
-            data["chains"].as_integer().label("chains"),
-            data["as_of"].as_string().label("as_of"),
-        )
-        .where(history.c.chain == SYSTEM_CHAIN, history.c.kind == "checkpoint")
-        .order_by(history.c.seq.desc())
-        .limit(limit)
-    )
     with store.read() as conn:
-        return [dict(r) for r in conn.execute(stmt).mappings()]
+        return chains.checkpoint_summaries(conn, SYSTEM_CHAIN, limit=limit)

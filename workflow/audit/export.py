@@ -30,18 +30,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import select
-
 from workflow.audit.checkpoint import find_checkpoint, heads_digest
 from workflow.audit.verify import BATCH, Break, VerifyResult, reporting, walk
 from workflow.engine.chain import HASHED_FIELDS, format_time
 from workflow.errors import InvalidInput
 from workflow.progress import ProgressCallback
 from workflow.spreadsheet import BOM, csv_writer, restore
+from workflow.store import chains
 from workflow.store import documents as documents_store
 from workflow.store.attribution import check_entries
 from workflow.store.db import Store
-from workflow.store.schema import actor_refs, history
 
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = (*HASHED_FIELDS, "hash", "actor", "actor_salt", "nulls")
@@ -60,14 +58,8 @@ class ExportSummary:
 
 
 def _entries(store: Store) -> Iterator[dict[str, Any]]:
-    stmt = (
-        select(history, actor_refs.c.actor_id, actor_refs.c.salt)
-        .select_from(history.outerjoin(actor_refs, actor_refs.c.ref == history.c.actor_ref))
-        .order_by(history.c.chain, history.c.seq)
-        .execution_options(yield_per=BATCH)
-    )
     with store.read() as conn:
-        for row in conn.execute(stmt).mappings():
+        for row in chains.entries_with_actors(conn):
             entry = {name: row[name] for name in HASHED_FIELDS}
             entry["at"] = format_time(row["at"])
             entry["hash"] = row["hash"]

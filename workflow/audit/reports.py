@@ -21,14 +21,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, true
-
 from workflow.access.directory import Directory
-from workflow.audit.verify import BATCH
 from workflow.errors import StoreUnavailable
 from workflow.process.definition import Definition, parse_definition
-from workflow.store import repo
-from workflow.store.schema import deadlines, history, proposals
+from workflow.store import repo, reports
+from workflow.store.db import Connection
 
 IN_PRUEFUNG = "in Prüfung"
 IN_UMSETZUNG = "in Umsetzung"
@@ -78,10 +75,7 @@ def status_report(
     fields = sorted(definition.handlungsfelder)
     counts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     if states is None:
-        stmt = select(proposals.c.state, proposals.c.handlungsfeld, func.count()).group_by(
-            proposals.c.state, proposals.c.handlungsfeld
-        )
-        for state, hf, n in conn.execute(stmt):
+        for state, hf, n in reports.state_counts(conn):
             counts[state][hf] += n
     else:
         for state, hf in states:
@@ -143,18 +137,11 @@ def lead_times(
     ``before`` (a cut-off), only entries before it count: the stays finished by then.
     """
     stays: dict[tuple[str, str], list[float]] = defaultdict(list)
-    stmt = (
-        select(history.c.chain, history.c.from_state, history.c.to_state, history.c.at)
-        .where(history.c.to_state.is_not(None))
-        .where(history.c.at < before if before is not None else true())
-        .order_by(history.c.chain, history.c.seq)
-        .execution_options(yield_per=BATCH)
-    )
     chain: str | None = None
     state: str | None = None
     phase: str | None = None
     state_since = phase_since = datetime.min
-    for row in conn.execute(stmt):
+    for row in reports.state_entries(conn, before):
         if row.chain != chain:
             chain, state, phase = row.chain, None, None
         if row.to_state == state:
@@ -208,28 +195,8 @@ def overdue(
     ``historical``: ``now`` is a past cut-off; a deadline counts when it existed then
     and was closed only later (a recurring deadline shows its current period's due time).
     """
-    if historical:
-        is_open = and_(
-            deadlines.c.created_at < now,
-            or_(deadlines.c.closed_at.is_(None), deadlines.c.closed_at >= now),
-        )
-    else:
-        is_open = deadlines.c.status == "open"
-    stmt = (
-        select(
-            proposals.c.lead,
-            proposals.c.key,
-            proposals.c.title,
-            deadlines.c.kind,
-            deadlines.c.state,
-            deadlines.c.due_at,
-        )
-        .join(proposals, proposals.c.id == deadlines.c.proposal_id)
-        .where(is_open, deadlines.c.due_at < now)
-        .order_by(proposals.c.lead, deadlines.c.due_at, proposals.c.key)
-    )
     by_lead: dict[str, dict[str, Any]] = {}
-    for row in conn.execute(stmt):
+    for row in reports.overdue_deadlines(conn, now, historical=historical):
         group = by_lead.get(row.lead)
         if group is None:
             ministry = directory.ministry(row.lead)
@@ -280,27 +247,8 @@ def stuck(conn: Connection, now: datetime, days: int) -> list[dict[str, Any]]:
     ``now``. Each row says why (``reason``) and since when (``since``, the last transition).
     """
     versions: dict[int, Definition] = {}
-    last = (
-        select(history.c.chain, func.max(history.c.at).label("last_at"))
-        .where(history.c.kind.in_(_MOVES))
-        .group_by(history.c.chain)
-        .subquery()
-    )
-    stmt = (
-        select(
-            proposals.c.key,
-            proposals.c.title,
-            proposals.c.lead,
-            proposals.c.state,
-            proposals.c.definition_id,
-            proposals.c.created_at,
-            last.c.last_at,
-        )
-        .join(last, last.c.chain == proposals.c.key, isouter=True)
-        .order_by(proposals.c.key)
-    )
     rows: list[dict[str, Any]] = []
-    for r in conn.execute(stmt):
+    for r in reports.last_moves(conn, _MOVES):
         definition = versions.get(r.definition_id)
         if definition is None:
             row = repo.definition_row(conn, r.definition_id)

@@ -36,16 +36,14 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
-
 from workflow.audit.checkpoint import CheckpointRecord, find_checkpoint, heads_digest
 from workflow.engine.chain import GENESIS, canonical_bytes, encode_entry, format_time
 from workflow.engine.history import SYSTEM_CHAIN, append_system_entry, is_system_chain
 from workflow.progress import ProgressCallback
-from workflow.store.db import Store
-from workflow.store.schema import actor_refs, history, proposals
+from workflow.store import chains
+from workflow.store.db import RowMapping, Store
 
-BATCH = 2_000  # rows per fetch from the server-side cursor
+BATCH = chains.STREAM_BATCH  # rows per fetch from the server-side cursor
 _T = TypeVar("_T")
 
 
@@ -364,33 +362,6 @@ def walk(
     return VerifyResult(walker.entries, len(walker.heads), bool(key), digest, None, checkpoint)
 
 
-_ROWS = (
-    select(
-        history.c.chain,
-        history.c.seq,
-        history.c.kind,
-        history.c.trigger,
-        history.c.from_state,
-        history.c.to_state,
-        history.c.actor_ref,
-        history.c.comment,
-        history.c.data,
-        history.c.at,
-        history.c.prev_hash,
-        history.c.hash,
-        proposals.c.key.label("p_key"),
-        proposals.c.history_seq.label("p_seq"),
-        proposals.c.history_head.label("p_head"),
-        proposals.c.state.label("p_state"),
-        proposals.c.row_version.label("p_version"),
-        history.c.recorded_at,
-    )
-    .select_from(history.outerjoin(proposals, proposals.c.key == history.c.chain))
-    .order_by(history.c.chain, history.c.seq)
-    .execution_options(yield_per=BATCH)
-)
-
-
 def _walk_raw(
     entries: Iterable[tuple[Any, ...]],
     *,
@@ -418,9 +389,9 @@ def _walk_raw(
     return VerifyResult(walker.entries, len(walker.heads), bool(key), digest, None, checkpoint)
 
 
-def stream_rows(conn: Any) -> Iterator[Mapping[str, Any]]:
+def stream_rows(conn: Any) -> Iterator[RowMapping]:
     """Every history row ordered by (chain, seq), with the proposal's head, streamed."""
-    yield from conn.execute(_ROWS).mappings()
+    yield from chains.entries_with_heads(conn)
 
 
 def reporting(
@@ -466,16 +437,11 @@ def verify_store(
             checkpoint = found
         total = None
         if progress is not None:
-            total = conn.execute(select(func.count()).select_from(history)).scalar_one()
+            total = chains.count_entries(conn)
         entries = reporting(raw_entries(conn), progress, total)
         result = _walk_raw(entries, key=key, checkpoint=checkpoint)
         if result.broken is None:
-            orphan = conn.execute(
-                select(proposals.c.key, proposals.c.history_seq)
-                .where(~select(history.c.id).where(history.c.chain == proposals.c.key).exists())
-                .order_by(proposals.c.key)
-                .limit(1)
-            ).first()
+            orphan = chains.first_proposal_without_history(conn)
             if orphan is not None:
                 broken = Break(
                     orphan.key,
@@ -494,46 +460,22 @@ def _misattributed(conn: Any) -> Break | None:
     """The first entry whose ref no longer commits to the actor ``actor_refs`` names."""
     from workflow.store.attribution import attribution_problem
 
-    refs = conn.execute(
-        select(actor_refs.c.ref, actor_refs.c.actor_id, actor_refs.c.salt).order_by(
-            actor_refs.c.ref
-        )
-    ).all()
-    for ref, actor_id, salt in refs:
+    for ref, actor_id, salt in chains.actor_refs_with_salts(conn):
         problem = attribution_problem(ref, actor_id, salt)
         if problem is None:
             continue
-        first = conn.execute(
-            select(history.c.chain, history.c.seq)
-            .where(history.c.actor_ref == ref)
-            .order_by(history.c.chain, history.c.seq)
-            .limit(1)
-        ).first()
+        first = chains.first_entry_of_ref(conn, ref)
         if first is not None:  # a ref no entry uses attributes nothing
             return Break(first.chain, first.seq, f"{problem} (actor_refs was edited)")
     return None
 
 
 def _system_rows(conn: Any) -> Iterator[Mapping[str, Any]]:
-    stmt = (
-        select(history.c.seq, history.c.kind, history.c.data, history.c.at)
-        .where(history.c.chain == SYSTEM_CHAIN, history.c.kind == "checkpoint")
-        .order_by(history.c.seq)
-        .execution_options(yield_per=50)
-    )
-    for row in conn.execute(stmt).mappings():
+    for row in chains.checkpoint_entries(conn, SYSTEM_CHAIN):
         yield {"chain": SYSTEM_CHAIN, **row}
 
 
 # --- the database path: raw rows, canonical bytes without the ORM types ----------------------
-
-_RAW_SQL = (
-    "SELECT h.chain, h.seq, h.kind, h.trigger, h.from_state, h.to_state, h.actor_ref,"
-    " h.comment, h.data, h.at, h.prev_hash, h.hash, p.key, p.history_seq, p.history_head,"
-    " h.recorded_at, p.state, p.row_version"
-    " FROM history h LEFT OUTER JOIN proposals p ON p.key = h.chain"
-    " ORDER BY h.chain, h.seq"
-)
 
 
 def _sqlite_time(text: Any) -> str:
@@ -567,10 +509,8 @@ def raw_entries(conn: Any) -> Iterator[tuple[Any, ...]]:
     the store types read it (tests/audit/test_verify_fast.py proves it on awkward data).
     """
     on_sqlite = conn.dialect.name == "sqlite"
-    streamed = conn.execution_options(stream_results=True, max_row_buffer=BATCH)
-    result = streamed.exec_driver_sql(_RAW_SQL)  # a server-side cursor on PostgreSQL
     loads = json.loads
-    for part in result.partitions(BATCH):
+    for part in chains.raw_entries_with_heads(conn):
         for row in part:
             (
                 chain, seq, kind, trig, src, dst, ref, comment, data, at, prev, digest, pk, ps, ph,
@@ -649,16 +589,8 @@ def system_entries(store: Store, kind: str, *, limit: int) -> list[dict[str, Any
     Each as ``{"seq", "at", "data"}``; the actor is left to the audit log (pseudonymised
     refs resolve there).
     """
-    stmt = (
-        select(history.c.seq, history.c.at, history.c.data)
-        .where(history.c.chain == SYSTEM_CHAIN, history.c.kind == kind)
-        .order_by(history.c.seq.desc())
-        .limit(limit)
-    )
     with store.read() as conn:
-        return [
-            {"seq": int(r.seq), "at": r.at, "data": dict(r.data or {})} for r in conn.execute(stmt)
-        ]
+        return chains.newest_entries_of_kind(conn, SYSTEM_CHAIN, kind, limit=limit)
 
 
 def last_verification(store: Store) -> dict[str, Any] | None:

@@ -26,13 +26,17 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import unquote
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, RowMapping, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 
 from workflow.errors import InvalidInput, PermissionDenied, ReadOnlyDatabase, StoreUnavailable
 from workflow.store.direct import Direct
 from workflow.store.readonly import read_only_file
+
+# The store's types for the layers above, which type their parameters with them but import
+# nothing from SQLAlchemy themselves (only workflow.store does: the import contract).
+__all__ = ["Connection", "Engine", "RowMapping", "Store", "make_engine"]
 
 log = logging.getLogger("ruhrflow.store")
 
