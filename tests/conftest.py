@@ -32,7 +32,7 @@ from workflow.engine.engine import Engine
 from workflow.process.definition import load_definition
 from workflow.store.db import Store
 
-pytest_plugins = ["notify_fixtures", "web_fixtures"]
+pytest_plugins = ["notify_fixtures", "web_fixtures", "browser_fixtures"]
 
 POSTGRES_ENV = "RUHRFLOW_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgresql"]
