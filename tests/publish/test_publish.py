@@ -160,6 +160,10 @@ def test_json_and_catalog(portfolio: Engine, database_url: str, tmp_path: Path) 
     assert project["projektvolumen_eur"] == 1_000_000 and project["umsetzungsstand_prozent"] == 40
     assert project["verlauf"][-1] == {"datum": "2019-07-15", "schritt": "In Umsetzung",
                                       "status": "in Umsetzung"}  # fmt: skip
+    # a completed project is done: 100 %, as of its completion, not its last report (50 %)
+    done = next(p for p in doc["projekte"] if p["kennung"] == "RK-03-02")
+    assert done["status"] == "abgeschlossen"
+    assert (done["umsetzungsstand_prozent"], done["umsetzungsstand_datum"]) == (100, "2019-07-15")
     g = rdflib.Graph().parse(tmp_path / "catalog.ttl", format="turtle")
     dcat = rdflib.Namespace("http://www.w3.org/ns/dcat#")
     dct = rdflib.Namespace("http://purl.org/dc/terms/")

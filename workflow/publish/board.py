@@ -149,6 +149,10 @@ def public_project(
         if status_group(step.to_state, definition) != status:
             break
         since = step.at
+    progress = p.progress
+    progress_day = _day(p.progress_at) if p.progress_at else None
+    if status == "abgeschlossen":  # done is 100 %, whatever was reported before (often 80-99)
+        progress, progress_day = 100, _day(since)
     ministry = directory.ministry(p.lead)
     return PublicProject(
         kennung=p.key,
@@ -164,7 +168,7 @@ def public_project(
         beschluss=decided,
         projektvolumen_eur=p.cost_estimate,
         finanzierung_gesichert_eur=p.secured_funding,
-        umsetzungsstand_prozent=p.progress,
-        umsetzungsstand_datum=_day(p.progress_at) if p.progress_at else None,
+        umsetzungsstand_prozent=progress,
+        umsetzungsstand_datum=progress_day,
         timeline=timeline,
     )
