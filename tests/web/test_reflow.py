@@ -15,12 +15,19 @@ from typing import Any
 import pytest
 from browser_fixtures import serving
 from click.testing import CliRunner
+from conftest import NOW
 from flask import Flask
+from support import add_proposal, walk_to
 from web_fixtures import PASSWORD
 
+from workflow.app.runtime import Runtime
 from workflow.cli.main import cli
 
 WIDTHS = (320, 390)
+LONG_TITLE = (
+    "Klimaresilienzmodellregionenförderprogrammkoordinierungsstelle: Grüne Infrastruktur,"
+    " Schwammstadt und Hitzeschutz in den Quartieren des Ruhrgebiets (Testdaten)"
+)
 SHOTS = os.environ.get("RUHRFLOW_WEB_SCREENSHOTS")  # a directory: keep a screenshot per page
 # (who, the pages of each type that person reaches)
 PAGES: list[tuple[str | None, list[str]]] = [
@@ -84,8 +91,10 @@ def test_every_page_of_the_application_fits_the_width(browser: Any, app: Flask, 
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_published_board_fits_the_width(
-    browser: Any, app: Flask, database_url: str, tmp_path: Path, width: int
+    browser: Any, app: Flask, runtime: Runtime, database_url: str, tmp_path: Path, width: int
 ) -> None:
+    key = add_proposal(runtime.engine, NOW, key="RK-04-09", title=LONG_TITLE, lead="MULNV")
+    walk_to(runtime.engine, key, "implementation", NOW)
     site = tmp_path / "site"
     done = CliRunner().invoke(
         cli, ["--db", database_url, "--as", "koordination", "publish", "--output", str(site)],
@@ -106,3 +115,28 @@ def test_the_published_board_fits_the_width(
     finally:
         context.close()
     assert not problems, f"wider than {width} px:\n" + "\n".join(problems)
+
+
+def test_the_boards_project_table_fits_a_1366_px_screen(
+    browser: Any, app: Flask, runtime: Runtime, database_url: str, tmp_path: Path
+) -> None:
+    # a decided project with a long title and a long German compound, as real titles have
+    key = add_proposal(runtime.engine, NOW, key="RK-04-09", title=LONG_TITLE, lead="MULNV")
+    walk_to(runtime.engine, key, "implementation", NOW)
+    site = tmp_path / "site"
+    done = CliRunner().invoke(
+        cli, ["--db", database_url, "--as", "koordination", "publish", "--output", str(site)],
+        env={"RUHRFLOW_ACTOR": None},
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    context = browser.new_context(locale="de-DE", viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        page.goto((site / "index.html").as_uri())
+        sizes = page.evaluate(
+            "() => [...document.querySelectorAll('.scroll')].map(e => [e.scrollWidth,"
+            " e.clientWidth])"
+        )
+    finally:
+        context.close()
+    assert sizes and all(scroll <= client for scroll, client in sizes), sizes
