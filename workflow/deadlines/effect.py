@@ -15,11 +15,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from workflow.engine.changes import Applied, Batch, OpenedDeadline
 from workflow.process.deadline_rules import OPEN, DeadlineRule, PlannedDeadline, plan_deadline
 from workflow.store import deadlines as store
+from workflow.store.db import Connection
 
 log = logging.getLogger("ruhrflow.deadlines")
 

@@ -20,19 +20,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
-
 from workflow.access.policy import refusal
 from workflow.errors import InvalidInput, PermissionDenied, TransitionNotAllowed, UnknownProposal
 from workflow.process.calendar import anchor
-from workflow.process.deadline_rules import OPEN, REMINDER, rule_of
+from workflow.process.deadline_rules import REMINDER, rule_of
+from workflow.store import deadlines as deadlines_store
 from workflow.store import repo
-from workflow.store.schema import deadline_rungs, deadlines
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
     from workflow.engine.engine import Engine
+    from workflow.store.db import Connection
 
 MOVED = "deadline_moved"  # history kind and notice kind
 MOVER_ROLES = ("coordinator",)
@@ -92,18 +89,7 @@ def move_deadline(
         rule = rule_of(definition, kind)
         if rule is None:
             raise InvalidInput(f"{key}: the process has no deadline {kind!r}")
-        found = (
-            conn.execute(
-                select(deadlines.c.id, deadlines.c.due_at, deadlines.c.sequence).where(
-                    deadlines.c.proposal_id == row["id"],
-                    deadlines.c.kind == kind,
-                    deadlines.c.state == row["state"],
-                    deadlines.c.status == OPEN,
-                )
-            )
-            .mappings()
-            .first()
-        )
+        found = deadlines_store.open_deadline(conn, row["id"], kind, row["state"])
         if found is None:
             raise TransitionNotAllowed(
                 key, "move_deadline", row["state"], reasons=[f"no open deadline {kind!r}"]
@@ -114,11 +100,7 @@ def move_deadline(
         if due_at == found["due_at"]:
             raise InvalidInput(f"{key}: {kind} is due on {to_day.isoformat()} already")
         sequence = int(found["sequence"]) + 1
-        conn.execute(
-            update(deadlines)
-            .where(deadlines.c.id == found["id"])
-            .values(due_at=due_at, sequence=sequence)
-        )
+        deadlines_store.reschedule(conn, found["id"], due_at, sequence)
         rungs = _replan(conn, found["id"], rule, to_day, now)
         applied = engine.append_event(
             conn,
@@ -149,12 +131,7 @@ def _replan(
     conn: Connection, deadline_id: int, rule: Any, day: date, now: datetime
 ) -> tuple[tuple[str, datetime], ...]:
     """Plan the rungs of ``rule`` for a deadline now due on ``day``; return the pending ones."""
-    existing = {
-        r["rung"]: r
-        for r in conn.execute(
-            select(deadline_rungs).where(deadline_rungs.c.deadline_id == deadline_id)
-        ).mappings()
-    }
+    existing = {r["rung"]: r for r in deadlines_store.rungs_of(conn, deadline_id)}
     pending: list[tuple[str, datetime]] = []
     for rung in rule.rungs:
         fire_at = anchor(rung.fire_date(day), rule.at)
@@ -162,19 +139,13 @@ def _replan(
         current = existing.get(rung.name)
         if current is None:
             if not passed:
-                conn.execute(
-                    insert(deadline_rungs).values(
-                        deadline_id=deadline_id, rung=rung.name, fire_at=fire_at
-                    )
-                )
+                deadlines_store.add_rung(conn, deadline_id, rung.name, fire_at)
                 pending.append((rung.name, fire_at))
             continue
         if current["fired_at"] is not None or current["cancelled_at"] is not None:
             continue  # sent already (it is in the history), or cancelled
         values: dict[str, Any] = {"cancelled_at": now} if passed else {"fire_at": fire_at}
-        conn.execute(
-            update(deadline_rungs).where(deadline_rungs.c.id == current["id"]).values(**values)
-        )
+        deadlines_store.change_rung(conn, current["id"], **values)
         if not passed:
             pending.append((rung.name, fire_at))
     return tuple(sorted(pending, key=lambda item: item[1]))

@@ -37,15 +37,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping
-
 from workflow.engine.changes import AppendEvent, Applied, RungInfo
 from workflow.engine.definitions import Machines
 from workflow.process.deadline_rules import ESCALATION, REMINDER, rule_of
 from workflow.progress import ProgressCallback
 from workflow.store import repo
 from workflow.store import sweep as sweep_store
-from workflow.store.db import Store
+from workflow.store.db import Connection, RowMapping, Store
 
 log = logging.getLogger("ruhrflow.sweep")
 

@@ -211,3 +211,51 @@ def deadline_by_id(conn: Connection, deadline_id: int) -> RowMapping:
     """id, kind, due_at and sequence of one deadline (open or not); it must exist
     (``NoResultFound`` otherwise)."""
     return conn.execute(_BY_ID.where(deadlines.c.id == deadline_id)).mappings().one()
+
+
+# --- moving one deadline (workflow/deadlines/move.py): built per call, a move is rare -------
+
+
+def open_deadline(conn: Connection, proposal_id: int, kind: str, state: str) -> RowMapping | None:
+    """``{"id", "due_at", "sequence"}`` of the open deadline ``kind`` that the proposal's
+    entry into ``state`` made, or None."""
+    return (
+        conn.execute(
+            select(deadlines.c.id, deadlines.c.due_at, deadlines.c.sequence).where(
+                deadlines.c.proposal_id == proposal_id,
+                deadlines.c.kind == kind,
+                deadlines.c.state == state,
+                deadlines.c.status == OPEN,
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
+def reschedule(conn: Connection, deadline_id: int, due_at: datetime, sequence: int) -> None:
+    """Give a deadline a new due time and its calendar entry's new ``sequence``."""
+    conn.execute(
+        update(deadlines)
+        .where(deadlines.c.id == deadline_id)
+        .values(due_at=due_at, sequence=sequence)
+    )
+
+
+def rungs_of(conn: Connection, deadline_id: int) -> list[RowMapping]:
+    """Every rung row of one deadline (fired, cancelled and pending), in no particular order."""
+    return list(
+        conn.execute(
+            select(deadline_rungs).where(deadline_rungs.c.deadline_id == deadline_id)
+        ).mappings()
+    )
+
+
+def add_rung(conn: Connection, deadline_id: int, rung: str, fire_at: datetime) -> None:
+    """Insert one pending rung of a deadline."""
+    conn.execute(insert(deadline_rungs).values(deadline_id=deadline_id, rung=rung, fire_at=fire_at))
+
+
+def change_rung(conn: Connection, rung_id: int, **values: Any) -> None:
+    """Set ``values`` (``fire_at`` or ``cancelled_at``) on one rung row."""
+    conn.execute(update(deadline_rungs).where(deadline_rungs.c.id == rung_id).values(**values))

@@ -1,0 +1,115 @@
+"""The read model of open deadlines: the worklist, ``ruhrflow deadlines`` and a proposal's
+rungs.
+
+An open deadline counts only while its proposal is still in the state that made it (a
+deadline of a state left is closed by the transition; this also guards a row left open
+by a crash of an earlier release). Reads only, in the caller's transaction; what the
+rows mean (labels, the next rung's name) is ``workflow/deadlines/queries.py``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, Select, and_, func, or_, select
+
+from workflow.process.deadline_rules import OPEN
+from workflow.store.chains import AnyRow
+from workflow.store.schema import deadline_rungs, deadlines, proposals
+
+
+def open_deadlines(
+    conn: Connection,
+    now: datetime,
+    *,
+    overdue: bool = False,
+    due_until: datetime | None = None,
+    lead: str | None = None,
+    key: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    rungs: bool = True,
+) -> Iterator[AnyRow]:
+    """Open deadlines of the proposals' current states, by due time and key, as ``(key,
+    lead, state, kind, due_at, sequence, definition_id[, next_at])``, streamed.
+
+    ``overdue`` keeps those due at or before ``now``; ``due_until`` those due after now
+    and at or before then; both together keep either. ``lead`` (any case) and ``key``
+    narrow to one ministry or one proposal; ``limit`` and ``offset`` page in the database.
+    With ``rungs``, ``next_at`` is the time of the deadline's next pending rung (None when
+    none is pending), looked up for the rows returned only.
+    """
+    # a correlated subquery on the rungs' unique (deadline_id, rung) index, not a GROUP BY
+    # over all rungs
+    next_at = (
+        select(func.min(deadline_rungs.c.fire_at))
+        .where(
+            deadline_rungs.c.deadline_id == deadlines.c.id,
+            deadline_rungs.c.fired_at.is_(None),
+            deadline_rungs.c.cancelled_at.is_(None),
+        )
+        .scalar_subquery()
+        .label("next_at")
+    )
+    stmt = _open(lead=lead, key=key).add_columns(
+        proposals.c.key,
+        proposals.c.lead,
+        proposals.c.state,
+        deadlines.c.kind,
+        deadlines.c.due_at,
+        deadlines.c.sequence,
+        proposals.c.definition_id,
+        *([next_at] if rungs else []),
+    )
+    stmt = stmt.order_by(deadlines.c.due_at, proposals.c.key)
+    windows = []
+    if overdue:
+        windows.append(deadlines.c.due_at <= now)
+    if due_until is not None:
+        windows.append(and_(deadlines.c.due_at > now, deadlines.c.due_at <= due_until))
+    if windows:
+        stmt = stmt.where(or_(*windows))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
+    yield from conn.execute(stmt)
+
+
+def _open(*, lead: str | None, key: str | None) -> Select[Any]:
+    """Open deadlines of the proposals' current states, joined to their proposal."""
+    stmt = (
+        select()
+        .select_from(deadlines)
+        .join(proposals, proposals.c.id == deadlines.c.proposal_id)
+        .where(deadlines.c.status == OPEN, deadlines.c.state == proposals.c.state)
+    )
+    if lead is not None:
+        stmt = stmt.where(func.upper(proposals.c.lead) == lead.upper())
+    if key is not None:
+        stmt = stmt.where(proposals.c.key == key)
+    return stmt
+
+
+def open_rungs(conn: Connection, key: str) -> Iterator[RowMapping]:
+    """The rungs of proposal ``key``'s open deadlines, by deadline, time and rung name, as
+    ``{"kind", "sequence", "rung", "fire_at", "fired_at", "late", "cancelled_at"}``;
+    one statement."""
+    r = deadline_rungs.c
+    stmt = (
+        _open(lead=None, key=key)
+        .join(deadline_rungs, r.deadline_id == deadlines.c.id)
+        .add_columns(
+            deadlines.c.kind,
+            deadlines.c.sequence,
+            r.rung,
+            r.fire_at,
+            r.fired_at,
+            r.late,
+            r.cancelled_at,
+        )
+        .order_by(deadlines.c.id, r.fire_at, r.rung)
+    )
+    yield from conn.execute(stmt).mappings()
