@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from workflow.app.reads import history_rows
 from workflow.cli.main import cli
 from workflow.web import accounts
 
+NOW = re.compile(r'"as_of": "[0-9T:.-]+Z"')
 CLEAN = {"RUHRFLOW_ACTOR": None, "RUHRFLOW_DATABASE_URL": None, "RUHRFLOW_SERVER": None,
          "RUHRFLOW_TOKEN": None}  # fmt: skip
 
@@ -71,11 +73,17 @@ class Both:
             **env,
         )
 
-    def same(self, *args: str, actor: str = "koordination", code: int = 0) -> Result:
-        """The command's result, checked to be the same both ways."""
+    def same(
+        self, *args: str, actor: str = "koordination", code: int = 0, now_in: bool = False
+    ) -> Result:
+        """The command's result, checked to be the same both ways (``now_in``: but for the
+        moment it was asked, which the output names)."""
         here = self.local(*args, actor=actor)
         there = self.remote(*args, actor=actor)
-        for a, b in ((here.stdout, there.stdout), (here.stderr, there.stderr)):
+        pairs = [(here.stdout, there.stdout), (here.stderr, there.stderr)]
+        if now_in:
+            pairs = [(NOW.sub("NOW", a), NOW.sub("NOW", b)) for a, b in pairs]
+        for a, b in pairs:
             diff = difflib.unified_diff(a.splitlines(), b.splitlines(), "database", "service")
             assert a == b, "\n".join([" ".join(args), *diff])
         assert there.exit_code == here.exit_code, args
@@ -214,10 +222,10 @@ def test_the_actor_is_never_given_with_server(both: Both) -> None:
 
 
 def test_a_command_without_server_support_says_so(both: Both) -> None:
-    result = both.remote("deadlines")
+    result = both.remote("scheduler", "tick")
     assert result.exit_code == 2
     assert result.stderr == (
-        "error: `ruhrflow deadlines` is not available with --server yet: run it on the"
+        "error: `ruhrflow scheduler tick` is not available with --server yet: run it on the"
         " database (without --server and RUHRFLOW_SERVER)\n"
     )
 
@@ -275,3 +283,68 @@ def test_an_unreachable_service_or_plain_http_elsewhere(both: Both) -> None:
     # a token never travels in clear text over a network
     clear = _invoke(["--server", "http://ruhrflow.example", "proposal", "list"])
     assert clear.exit_code == 2 and "use https://" in clear.stderr
+
+
+def test_deadlines_notices_reports_and_audit_read_the_same(both: Both) -> None:
+    # given the round (RK-03-03 in its consultation with a deadline; notices in the outbox)
+    # when the office's reads run both ways, then each prints the same
+    for fmt in ("table", "json", "csv"):
+        both.same("deadlines", "--format", fmt)
+        both.same("notices", "list", "--format", fmt)
+        both.same("report", "status", "--format", fmt, now_in=True)
+        both.same("report", "lead-times", "--format", fmt)
+        both.same("report", "overdue", "--format", fmt)
+        both.same("report", "stuck", "--days", "1", "--format", fmt)
+        both.same("audit", "log", "--format", fmt)
+    both.same("deadlines", "--due-within", "30d", "--lead", "MSB")
+    both.same("deadlines", "--overdue")
+    both.same("notices", "list", "--status", "pending", "--limit", "2")
+    both.same("report", "status", "--as-of", "2019-12-31")
+    both.same("report", "overdue", "--as-of", "2019-12-31", "--format", "json")
+    both.same("audit", "log", "RK-03-01", "--since", "2019-07-01", "--format", "csv")
+    both.same("audit", "log", "--actor", "koordination", "--trigger", "submit")
+    both.same("audit", "verify", "--format", "json")
+    verified = both.remote("audit", "verify", actor="pruefung")
+    assert verified.exit_code == 0 and verified.stdout.startswith("ok: ")
+    # and an unknown chain is the same refusal
+    both.same("audit", "log", "RK-99-99", code=1)
+
+
+def test_audit_acts_are_the_tokens_account_and_only_the_offices(both: Both) -> None:
+    # when the auditor records a checkpoint and a verification over the service
+    checkpoint = both.remote("audit", "checkpoint", actor="pruefung")
+    assert checkpoint.exit_code == 0, checkpoint.output
+    lines = checkpoint.stdout.splitlines()
+    assert lines[0].startswith("checkpoint ") and lines[2].startswith("recorded as @system seq ")
+    verified = both.remote("audit", "verify", "--record", "--format", "json", actor="pruefung")
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.stdout)["ok"] is True
+    assert verified.stderr.startswith("recorded as @system seq ")
+    # then both entries on @system are the auditor's, with the server's time
+    system = json.loads(both.local("audit", "log", "@system", "--format", "json").stdout)
+    assert [(e["trigger"], e["actor"]) for e in system[-2:]] == [
+        ("checkpoint", "pruefung"),
+        ("verify", "pruefung"),
+    ]
+    # and a ministry may neither read the audit log nor record over the service
+    for argv in (("audit", "log"), ("audit", "checkpoint"), ("notices", "list")):
+        refused = both.remote(*argv, actor="vm")
+        assert refused.exit_code == 1 and refused.stderr.startswith("error: vm may not "), argv
+
+
+def test_a_deadline_moves_over_the_service_as_the_office(both: Both) -> None:
+    # given the consultation deadline of RK-03-03
+    listed = json.loads(both.local("deadlines", "--format", "json").stdout)
+    kind = next(d["deadline"] for d in listed if d["key"] == "RK-03-03")
+    # when the office moves it over the service
+    moved = both.remote("deadlines", "move", "RK-03-03", kind, "--to", "2031-03-03",
+                        "--reason", "Verlängert", "--format", "json")  # fmt: skip
+    # then it moved, and the history says by whom and why
+    assert moved.exit_code == 0, moved.output
+    data = json.loads(moved.stdout)
+    assert data["key"] == "RK-03-03" and data["to"].startswith("2031-03-0")
+    entry = history_rows(both.runtime, "RK-03-03")[-1]
+    assert entry["actor"] == "koordination" and entry["comment"] == "Verlängert"
+    # and a ministry may not (the engine's rule), with the same line as on the database
+    both.same("deadlines", "move", "RK-03-03", kind, "--to", "2031-04-01", "--reason", "x",
+              actor="im", code=1)  # fmt: skip

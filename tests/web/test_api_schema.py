@@ -34,7 +34,7 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 10}
+EXAMPLES = {GenerationMode.POSITIVE: 15, GenerationMode.NEGATIVE: 5}
 
 
 def test_every_answer_is_as_the_openapi_document_declares(app: Flask, runtime: Runtime) -> None:
@@ -44,7 +44,7 @@ def test_every_answer_is_as_the_openapi_document_declares(app: Flask, runtime: R
     headers = {"Authorization": f"Bearer {token}"}
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 9
+    assert len(operations) >= 16
     # when every operation gets generated requests, valid and invalid
     # then every answer is one the document declares, and none is a server error
     for operation in operations:

@@ -9,12 +9,13 @@ database login), the API's authenticated account. One engine call is one transac
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from workflow.app.machine import machine_amount, machine_detail, machine_row, zulu
+from workflow.app.machine import json_default, machine_amount, machine_detail, machine_row, zulu
 from workflow.app.reads import history_rows, list_rows, show_detail, trigger_rows
 from workflow.errors import InvalidInput, WorkflowError
 
@@ -147,6 +148,177 @@ class Operations:
         status = "secured" if secured else "planned"
         return {"key": key, "seq": applied.seq, "source": source,
                 "amount": machine_amount(value), "year": year, "status": status}  # fmt: skip
+
+    # --- deadlines -----------------------------------------------------------------------
+
+    def deadlines(
+        self, *, overdue: bool = False, due_within: str | None = None, lead: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The rows of ``deadlines --format json``: open deadlines, soonest first;
+        ``due_within`` a duration such as ``14d`` or ``10wd`` from now."""
+        from workflow.deadlines.queries import list_open_deadlines
+        from workflow.process.calendar import end_of_local_day, local_date, parse_duration, shift
+
+        until = None
+        if due_within is not None:
+            try:
+                duration = parse_duration(due_within)
+            except ValueError as exc:
+                raise InvalidInput(f"due within: {exc}") from None
+            until = end_of_local_day(shift(local_date(self.now), duration))
+        rt = self.runtime
+        rows = list_open_deadlines(
+            rt.store, rt.engine.machines, self.now, overdue=overdue, due_until=until, lead=lead
+        )
+        return as_json(rows)  # type: ignore[no-any-return]
+
+    def move_deadline(
+        self, key: str, kind: str, to_day: date, *, reason: str, actor: str
+    ) -> dict[str, Any]:
+        """``deadlines move --format json``: the open deadline ``kind`` of ``key`` moved."""
+        from workflow.deadlines.move import move_deadline, moved_hook
+
+        engine = self.runtime.engine
+        moved = move_deadline(
+            engine, key, kind, to_day, reason=reason, actor=actor, now=self.now,
+            notify=moved_hook(engine),
+        )  # fmt: skip
+        return as_json(  # type: ignore[no-any-return]
+            {
+                "key": moved.key, "deadline": moved.kind, "from": moved.old_due_at,
+                "to": moved.due_at, "sequence": moved.sequence,
+                "rungs": [{"rung": name, "at": at} for name, at in moved.rungs],
+            }
+        )  # fmt: skip
+
+    # --- notices -------------------------------------------------------------------------
+
+    def notices(self, *, status: str | None = None, limit: int | None = None) -> list[Any]:
+        """The rows of ``notices list --format json``, newest first (recipients as ``to``)."""
+        from notifications.mail.render import renderer_for
+        from notifications.outbox import list_notices
+
+        rt = self.runtime
+        renderer = renderer_for(rt.settings.mail.templates)  # undelivered: subject from context
+        with rt.store.read() as conn:
+            rows = list_notices(conn, status=status, limit=limit, renderer=renderer)
+        for r in rows:
+            r["to"] = [x["address"] for x in r.pop("recipients")]
+        return as_json(rows)  # type: ignore[no-any-return]
+
+    # --- audit ---------------------------------------------------------------------------
+
+    def audit_verify(
+        self,
+        *,
+        checkpoint: str | None = None,
+        recorder: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """``audit verify --format json`` over the database; with ``recorder`` the result is
+        recorded on ``@system`` as theirs (``"recorded_seq"``), a break too."""
+        from workflow.audit.verify import record_verification, verify_store
+
+        rt = self.runtime
+        key = rt.settings.audit_key
+        result = verify_store(rt.store, key=key, checkpoint_digest=checkpoint, progress=progress)
+        out = result.as_dict()
+        if recorder is not None:
+            out["recorded_seq"] = record_verification(
+                rt.store, result, audit_key=key, actor_id=recorder, now=self.now
+            )
+        return as_json(out)  # type: ignore[no-any-return]
+
+    def audit_checkpoint(self, *, actor: str) -> dict[str, Any]:
+        """``audit checkpoint --format json``: one digest over all chain heads, recorded."""
+        from workflow.audit.checkpoint import take_checkpoint
+
+        rt = self.runtime
+        cp = take_checkpoint(rt.store, audit_key=rt.engine.audit_key, actor_id=actor, now=self.now)
+        return as_json(cp.as_dict())  # type: ignore[no-any-return]
+
+    def audit_log(
+        self,
+        *,
+        key: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        trigger: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """History entries of one chain or of all, oldest first (``audit log``)."""
+        from workflow.audit.log import audit_log
+
+        with self.runtime.store.read() as conn:
+            entries = list(
+                audit_log(conn, key=key, since=since, until=until, actor=actor, trigger=trigger)
+            )
+        return as_json(entries)  # type: ignore[no-any-return]
+
+    # --- reports -------------------------------------------------------------------------
+
+    def _as_of(self, text: str | None) -> tuple[date | None, datetime]:
+        from workflow.audit.asof import cutoff_of, parse_as_of
+
+        if text is None:
+            return None, self.now
+        day = parse_as_of(text, self.now)
+        return day, min(cutoff_of(day), self.now)
+
+    def report_status(self, *, as_of: str | None = None) -> dict[str, Any]:
+        """``report status --format json``: the public groups, and the rows per state."""
+        from workflow.audit.asof import reconstruct
+        from workflow.audit.reports import GROUPS, group_totals, newest_definition, status_report
+
+        day, moment = self._as_of(as_of)
+        with self.runtime.store.read() as conn:
+            definition = newest_definition(conn)
+            states = None
+            if day is not None:
+                states = [(p.state, p.handlungsfeld) for p in reconstruct(conn, moment)]
+            rows = status_report(conn, definition, states)
+        totals = group_totals(rows)
+        return as_json(  # type: ignore[no-any-return]
+            {
+                "as_of": day.isoformat() if day else moment,
+                "groups": {g: totals[g] for g in GROUPS},
+                "outside": {g: n for g, n in totals.items() if g not in GROUPS},
+                "rows": rows,
+            }
+        )
+
+    def report_lead_times(self, *, as_of: str | None = None) -> list[dict[str, Any]]:
+        """``report lead-times --format json``."""
+        from workflow.audit.reports import lead_times, newest_definition
+
+        day, moment = self._as_of(as_of)
+        with self.runtime.store.read() as conn:
+            rows = lead_times(conn, newest_definition(conn), moment if day else None)
+        return as_json(rows)  # type: ignore[no-any-return]
+
+    def report_overdue(self, *, as_of: str | None = None) -> list[dict[str, Any]]:
+        """Open deadlines past due, grouped by lead ministry (``report overdue``)."""
+        from workflow.audit.reports import overdue
+
+        day, moment = self._as_of(as_of)
+        rt = self.runtime
+        with rt.store.read() as conn:
+            groups = overdue(conn, moment, rt.directory, historical=day is not None)
+        return as_json(groups)  # type: ignore[no-any-return]
+
+    def report_stuck(self, *, days: int) -> list[dict[str, Any]]:
+        """``report stuck --format json``: no transition for ``days`` days, or a dead end."""
+        from workflow.audit.reports import stuck
+
+        with self.runtime.store.read() as conn:
+            rows = stuck(conn, self.now, days)
+        return as_json(rows)  # type: ignore[no-any-return]
+
+
+def as_json(data: Any) -> Any:
+    """``data`` as the API sends it and the CLI reads it back: times RFC 3339 ``Z``, amounts
+    exact decimal strings, dates ISO — so a command formats the same data either way."""
+    return json.loads(json.dumps(zulu(data), default=json_default))
 
 
 def advance_result(

@@ -57,51 +57,57 @@ def verify(
 
     Uses RUHRFLOW_AUDIT_KEY when the history is keyed (HMAC-SHA-256).
     """
+    from workflow.app.operations import as_json
     from workflow.audit.export import verify_file
-    from workflow.audit.verify import record_verification, verify_store
     from workflow.errors import AuditBreak
 
     c = obj(ctx)
     if record and file is not None:
         raise click.UsageError("--record records a verification of the database, not of a file")
-    recorder = c.require_actor() if record else None
-    key = c.settings.audit_key
     with Progress("verify", unit="entries", quiet=quiet) as progress:
-        if file is not None:
-            result = verify_file(
+        if file is not None:  # offline: the file and the key, no database nor service
+            key = c.settings.audit_key if c.server is None else _env_audit_key()
+            checked = verify_file(
                 file, key=key, checkpoint_digest=digest, progress=progress.callback
             )
+            result = as_json(checked.as_dict())
         else:
-            result = verify_store(
-                c.runtime.store, key=key, checkpoint_digest=digest, progress=progress.callback
+            result = c.backend.audit_verify(
+                checkpoint=digest, record=record, progress=progress.callback
             )
-    if recorder is not None:  # a break is recorded too: that is what the auditor must see
-        seq = record_verification(
-            c.runtime.store, result, audit_key=key, actor_id=recorder, now=c.now
-        )
+    seq = result.pop("recorded_seq", None)
+    if seq is not None:  # a break is recorded too: that is what the auditor must see
         click.echo(f"recorded as @system seq {seq}", err=True)
     if fmt == "json":
-        emit_json(result.as_dict())
-        if result.broken is not None:
+        emit_json(result)
+        if result["broken"] is not None:
             ctx.exit(1)
         return
-    if result.broken is not None:
-        b = result.broken
-        click.echo(f"checked {result.entries} entries before the break", err=True)
-        raise AuditBreak(b.chain, b.seq, b.problem)
-    algorithm = "HMAC-SHA-256" if result.keyed else "SHA-256"
+    if result["broken"] is not None:
+        b = result["broken"]
+        click.echo(f"checked {result['entries']} entries before the break", err=True)
+        raise AuditBreak(b["chain"], b["seq"], b["problem"])
     source = f" in {file}" if file is not None else ""
     click.echo(
-        f"ok: {result.entries} entries in {result.chains} chains verified{source} ({algorithm})"
+        f"ok: {result['entries']} entries in {result['chains']} chains verified{source}"
+        f" ({result['hash']})"
     )
-    click.echo(f"heads digest {result.heads_digest}")
-    if result.checkpoint is not None:
-        cp = result.checkpoint
-        cut_off = f", the history as of the end of {cp.as_of}" if cp.as_of else ""
+    click.echo(f"heads digest {result['heads_digest']}")
+    if result["checkpoint"] is not None:
+        cp = result["checkpoint"]
+        cut_off = f", the history as of the end of {cp['as_of']}" if cp["as_of"] else ""
         click.echo(
-            f"checkpoint {cp.digest} of {local_time(cp.at)}{cut_off}"
-            f" ({cp.rows} entries, {len(cp.heads)} chains): nothing truncated or deleted since"
+            f"checkpoint {cp['digest']} of {local_time(cp['at'])}{cut_off}"
+            f" ({cp['rows']} entries, {cp['chains']} chains): nothing truncated or deleted since"
         )
+
+
+def _env_audit_key() -> bytes | None:
+    """RUHRFLOW_AUDIT_KEY for ``verify --file`` with --server (no settings are loaded)."""
+    import os
+
+    value = os.environ.get("RUHRFLOW_AUDIT_KEY")
+    return value.encode("utf-8") if value else None
 
 
 @audit.command("checkpoint")
@@ -113,18 +119,15 @@ def checkpoint(ctx: click.Context, fmt: str) -> None:
     Write the digest down outside the database: `audit verify --checkpoint DIGEST`
     later proves that no chain lost entries since.
     """
-    from workflow.audit.checkpoint import take_checkpoint
-
-    c = obj(ctx)
-    actor = c.require_actor()
-    rt = c.runtime
-    cp = take_checkpoint(rt.store, audit_key=rt.engine.audit_key, actor_id=actor, now=c.now)
+    cp = obj(ctx).backend.audit_checkpoint()
     if fmt == "json":
-        emit_json(cp.as_dict())
+        emit_json(cp)
         return
-    click.echo(f"checkpoint {cp.digest}")
-    click.echo(f"at {local_time(cp.at)} (Europe/Berlin), {cp.rows} entries in {cp.chains} chains")
-    click.echo(f"recorded as @system seq {cp.seq}; keep the digest outside the database")
+    click.echo(f"checkpoint {cp['digest']}")
+    click.echo(
+        f"at {local_time(cp['at'])} (Europe/Berlin), {cp['rows']} entries in {cp['chains']} chains"
+    )
+    click.echo(f"recorded as @system seq {cp['system_seq']}; keep the digest outside the database")
 
 
 def _bound(text: str | None, *, end: bool) -> datetime | None:
@@ -166,16 +169,15 @@ def log(
 
     The table is one line per entry; json and csv carry the fields of `history`.
     """
-    from workflow.audit.log import audit_log
-
     lower, upper = _bound(since, end=False), _bound(until, end=True)
-    with obj(ctx).runtime.store.read() as conn:
-        entries = audit_log(conn, key=key, since=lower, until=upper, actor=actor, trigger=trigger)
-        if fmt == "table" and output is None:
-            for e in entries:
-                click.echo(_log_line(e))
-        else:
-            emit_listing(entries, HISTORY_FIELDS, fmt, output=output, excel=excel)
+    entries = obj(ctx).backend.audit_log(
+        key=key, since=lower, until=upper, actor=actor, trigger=trigger
+    )
+    if fmt == "table" and output is None:
+        for e in entries:
+            click.echo(_log_line(e))
+    else:
+        emit_listing(entries, HISTORY_FIELDS, fmt, output=output, excel=excel)
 
 
 def _log_line(e: Mapping[str, Any]) -> str:

@@ -9,8 +9,9 @@ and :class:`workflow.cli.remote.RemoteBackend` calls that API.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -72,6 +73,47 @@ class Backend(Protocol):
         self, key: str, *, source: str, amount: str, year: int, secured: bool
     ) -> dict[str, Any]:
         """A funding line: ``{"key", "seq", "amount", …}`` (the amount as decimal text)."""
+        ...
+
+    def deadlines(
+        self, *, overdue: bool, due_within: str | None, lead: str | None
+    ) -> list[dict[str, Any]]:
+        """``deadlines --format json``."""
+        ...
+
+    def move_deadline(self, key: str, kind: str, to_day: date, reason: str) -> dict[str, Any]:
+        """``deadlines move --format json``."""
+        ...
+
+    def notices(self, *, status: str | None, limit: int | None) -> list[dict[str, Any]]:
+        """``notices list --format json``."""
+        ...
+
+    def audit_verify(
+        self, *, checkpoint: str | None, record: bool, progress: ProgressCallback | None = None
+    ) -> dict[str, Any]:
+        """``audit verify --format json`` (with ``recorded_seq`` when recorded)."""
+        ...
+
+    def audit_checkpoint(self) -> dict[str, Any]:
+        """``audit checkpoint --format json``."""
+        ...
+
+    def audit_log(
+        self,
+        *,
+        key: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        actor: str | None,
+        trigger: str | None,
+    ) -> list[dict[str, Any]]:
+        """``audit log --format json``."""
+        ...
+
+    def report(self, name: str, **options: Any) -> Any:
+        """``report NAME --format json``: status, lead-times, overdue (``as_of``), stuck
+        (``days``)."""
         ...
 
 
@@ -153,3 +195,48 @@ class LocalBackend:
         return self._ops().add_funding(
             key, actor=actor, source=source, amount=amount, year=year, secured=secured
         )
+
+    def deadlines(
+        self, *, overdue: bool, due_within: str | None, lead: str | None
+    ) -> list[dict[str, Any]]:
+        return self._ops().deadlines(overdue=overdue, due_within=due_within, lead=lead)
+
+    def move_deadline(self, key: str, kind: str, to_day: date, reason: str) -> dict[str, Any]:
+        actor = self.cli.require_actor()
+        return self._ops().move_deadline(key, kind, to_day, reason=reason, actor=actor)
+
+    def notices(self, *, status: str | None, limit: int | None) -> list[dict[str, Any]]:
+        return self._ops().notices(status=status, limit=limit)
+
+    def audit_verify(
+        self, *, checkpoint: str | None, record: bool, progress: ProgressCallback | None = None
+    ) -> dict[str, Any]:
+        recorder = self.cli.require_actor() if record else None
+        return self._ops().audit_verify(checkpoint=checkpoint, recorder=recorder, progress=progress)
+
+    def audit_checkpoint(self) -> dict[str, Any]:
+        actor = self.cli.require_actor()
+        return self._ops().audit_checkpoint(actor=actor)
+
+    def audit_log(
+        self,
+        *,
+        key: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        actor: str | None,
+        trigger: str | None,
+    ) -> list[dict[str, Any]]:
+        return self._ops().audit_log(
+            key=key, since=since, until=until, actor=actor, trigger=trigger
+        )
+
+    def report(self, name: str, **options: Any) -> Any:
+        ops = self._ops()
+        reports: dict[str, Callable[..., Any]] = {
+            "status": ops.report_status,
+            "lead-times": ops.report_lead_times,
+            "overdue": ops.report_overdue,
+            "stuck": ops.report_stuck,
+        }
+        return reports[name](**options)

@@ -64,15 +64,7 @@ def list_(
     excel: bool,
 ) -> None:
     """Notices, newest first (failed ones with their last error)."""
-    from notifications.mail.render import renderer_for
-    from notifications.outbox import list_notices
-
-    c = obj(ctx)
-    renderer = renderer_for(c.runtime.settings.mail.templates)  # undelivered: subject from context
-    with c.runtime.store.read() as conn:
-        rows = list_notices(conn, status=status, limit=limit, renderer=renderer)
-    for r in rows:
-        r["to"] = [x["address"] for x in r.pop("recipients")]
+    rows = obj(ctx).backend.notices(status=status, limit=limit)
     if fmt == "table":
         for r in rows:  # a pending notice's next attempt; the others have none that matters
             if r["status"] != "pending":

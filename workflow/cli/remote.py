@@ -20,6 +20,7 @@ import json
 import os
 import stat
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -285,3 +286,61 @@ class RemoteBackend:
         body = {"source": source, "amount": amount, "year": year, "secured": secured}
         data, _ = self.client.call("POST", _path("proposals", key, "funding"), body=body)
         return dict(data)
+
+    def deadlines(
+        self, *, overdue: bool, due_within: str | None, lead: str | None
+    ) -> list[dict[str, Any]]:
+        params = {"overdue": "true" if overdue else None, "due_within": due_within, "lead": lead}
+        data, _ = self.client.call("GET", "/api/deadlines", params=_given(params))
+        return list(data)
+
+    def move_deadline(self, key: str, kind: str, to_day: date, reason: str) -> dict[str, Any]:
+        body = {"to": to_day.isoformat(), "reason": reason}
+        path = _path("proposals", key, "deadlines", kind, "move")
+        data, _ = self.client.call("POST", path, body=body)
+        return dict(data)
+
+    def notices(self, *, status: str | None, limit: int | None) -> list[dict[str, Any]]:
+        params = _given({"status": status, "limit": limit})
+        data, _ = self.client.call("GET", "/api/notices", params=params)
+        return list(data)
+
+    def audit_verify(
+        self, *, checkpoint: str | None, record: bool, progress: ProgressCallback | None = None
+    ) -> dict[str, Any]:
+        body = _given({"checkpoint": checkpoint, "record": record or None})
+        data, _ = self.client.call("POST", "/api/audit/verify", body=body)
+        return dict(data)
+
+    def audit_checkpoint(self) -> dict[str, Any]:
+        data, _ = self.client.call("POST", "/api/audit/checkpoint", body={})
+        return dict(data)
+
+    def audit_log(
+        self,
+        *,
+        key: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        actor: str | None,
+        trigger: str | None,
+    ) -> list[dict[str, Any]]:
+        params = _given(
+            {
+                "key": key,
+                "since": since.isoformat() if since else None,
+                "until": until.isoformat() if until else None,
+                "actor": actor,
+                "trigger": trigger,
+            }
+        )
+        data, _ = self.client.call("GET", "/api/audit/log", params=params)
+        return list(data)
+
+    def report(self, name: str, **options: Any) -> Any:
+        data, _ = self.client.call("GET", _path("reports", name), params=_given(options))
+        return data
+
+
+def _given(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}

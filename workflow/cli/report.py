@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,15 +51,8 @@ def as_of_option(func: F) -> F:
     )(func)
 
 
-def _as_of(ctx: click.Context, text: str | None) -> tuple[date | None, datetime]:
-    """The cut-off day (None: now) and the moment the report stands at."""
-    from workflow.audit.asof import cutoff_of, parse_as_of
-
-    c = obj(ctx)
-    if text is None:
-        return None, c.now
-    day = parse_as_of(text, c.now)
-    return day, min(cutoff_of(day), c.now)
+def _is_hf(name: str) -> bool:
+    return name.startswith("hf") and name[2:].isdigit()
 
 
 @click.group(cls=HelpGroup)
@@ -82,40 +75,22 @@ def status(
     (in Vorbereitung) and those closed without becoming a project (nicht gezählt) are
     listed apart.
     """
-    from workflow.audit.asof import reconstruct
-    from workflow.audit.reports import (
-        GROUPS,
-        group_totals,
-        newest_definition,
-        status_report,
-    )
-
-    day, moment = _as_of(ctx, as_of_text)
-    with obj(ctx).runtime.store.read() as conn:
-        definition = newest_definition(conn)
-        states = None
-        if day is not None:
-            states = [(p.state, p.handlungsfeld) for p in reconstruct(conn, moment)]
-        rows = status_report(conn, definition, states)
+    data = obj(ctx).backend.report("status", as_of=as_of_text)
     if fmt == "json" and output is None:
-        totals = group_totals(rows)
-        emit_json(
-            {
-                "as_of": day.isoformat() if day else moment,
-                "groups": {g: totals[g] for g in GROUPS},
-                "outside": {g: n for g, n in totals.items() if g not in GROUPS},
-                "rows": rows,
-            }
-        )
+        emit_json(data)
         return
-    if day is not None and fmt == "table" and output is None:
+    rows = data["rows"]
+    if as_of_text is not None and fmt == "table" and output is None:
+        day = date.fromisoformat(data["as_of"])
         click.echo(f"Sachstand {day:%d.%m.%Y} (end of day, Europe/Berlin)")
     fields = [
         Field("group", "GROUP"),
         Field("state", "STATE"),
         Field("label", "LABEL", table=False),
     ]
-    fields += [Field(f"hf{hf}", f"HF{hf}", "int") for hf in sorted(definition.handlungsfelder)]
+    # one column per Handlungsfeld of the newest definition, as the rows carry them
+    handlungsfelder = sorted(int(k[2:]) for k in (rows[0] if rows else {}) if _is_hf(k))
+    fields += [Field(f"hf{hf}", f"HF{hf}", "int") for hf in handlungsfelder]
     fields += [Field("total", "TOTAL", "int")]
     emit_listing(rows, fields, fmt, output=output, excel=excel)
 
@@ -128,12 +103,7 @@ def lead_times(
     ctx: click.Context, fmt: str, output: Path | None, excel: bool, as_of_text: str | None
 ) -> None:
     """Median and 90th percentile of days spent in each phase and state (finished stays)."""
-    from workflow.audit.reports import lead_times as compute
-    from workflow.audit.reports import newest_definition
-
-    day, moment = _as_of(ctx, as_of_text)
-    with obj(ctx).runtime.store.read() as conn:
-        rows = compute(conn, newest_definition(conn), moment if day else None)
+    rows = obj(ctx).backend.report("lead-times", as_of=as_of_text)
     emit_listing(rows, LEAD_TIME_FIELDS, fmt, output=output, excel=excel)
 
 
@@ -157,11 +127,7 @@ STUCK_FIELDS = [
 def stuck(ctx: click.Context, days: int, fmt: str, output: Path | None, excel: bool) -> None:
     """Proposals that do not move: no transition for --days days, or a state that no
     transition leaves in their definition version (though it is not final)."""
-    from workflow.audit.reports import stuck as compute
-
-    c = obj(ctx)
-    with c.runtime.store.read() as conn:
-        rows = compute(conn, c.now, days)
+    rows = obj(ctx).backend.report("stuck", days=days)
     empty = f"no proposal is stuck (no transition for {days} days, or a dead end)"
     emit_listing(rows, STUCK_FIELDS, fmt, output=output, excel=excel, empty=empty)
 
@@ -177,12 +143,7 @@ def overdue(
 
     JSON keeps the grouping by ministry; CSV is one row per deadline with its ministry.
     """
-    from workflow.audit.reports import overdue as compute
-
-    c = obj(ctx)
-    day, moment = _as_of(ctx, as_of_text)
-    with c.runtime.store.read() as conn:
-        groups = compute(conn, moment, c.runtime.directory, historical=day is not None)
+    groups = obj(ctx).backend.report("overdue", as_of=as_of_text)
     if fmt == "json":
         machine = [f for f in OVERDUE_FIELDS if f.key != "ministry"]
         emit_json(

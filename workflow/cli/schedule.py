@@ -212,21 +212,14 @@ def deadlines(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from workflow.deadlines.queries import list_open_deadlines
-    from workflow.process.calendar import end_of_local_day, local_date, parse_duration, shift
+    from workflow.process.calendar import parse_duration
 
-    c = obj(ctx)
-    now = c.now
-    until = None
     if due_within is not None:
         try:
-            duration = parse_duration(due_within)
+            parse_duration(due_within)  # here, so that a typo is a usage error either way
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--due-within") from None
-        until = end_of_local_day(shift(local_date(now), duration))
-    rows = list_open_deadlines(
-        c.runtime.store, c.runtime.engine.machines, now, overdue=overdue, due_until=until, lead=lead
-    )
+    rows = obj(ctx).backend.deadlines(overdue=overdue, due_within=due_within, lead=lead)
     emit_listing(rows, DEADLINE_FIELDS, fmt, output=output, excel=excel)
 
 
@@ -244,30 +237,17 @@ def move(ctx: click.Context, key: str, deadline: str, to_text: str, reason: str,
     anew; the history records the move with the reason; the ministries get a notice whose
     calendar entry replaces the old one (same UID, SEQUENCE one higher).
     """
-    from workflow.deadlines.move import move_deadline, moved_hook
-
-    c = obj(ctx)
     to_day = parse_day(to_text)
-    engine = c.runtime.engine
-    moved = move_deadline(
-        engine, key, deadline, to_day, reason=reason, actor=c.require_actor(), now=c.now,
-        notify=moved_hook(engine),
-    )  # fmt: skip
+    moved = obj(ctx).backend.move_deadline(key, deadline, to_day, reason)
     if fmt == "json":
-        emit_json(
-            {
-                "key": moved.key, "deadline": moved.kind, "from": moved.old_due_at,
-                "to": moved.due_at, "sequence": moved.sequence,
-                "rungs": [{"rung": name, "at": at} for name, at in moved.rungs],
-            }
-        )  # fmt: skip
+        emit_json(moved)
         return
     click.echo(
-        f"{moved.key}: {moved.kind} moved from {local_time(moved.old_due_at)}"
-        f" to {local_time(moved.due_at)} (calendar sequence {moved.sequence})"
+        f"{moved['key']}: {moved['deadline']} moved from {local_time(moved['from'])}"
+        f" to {local_time(moved['to'])} (calendar sequence {moved['sequence']})"
     )
-    for name, at in moved.rungs:
-        click.echo(f"  {name}  at {local_time(at)}")
+    for rung in moved["rungs"]:
+        click.echo(f"  {rung['rung']}  at {local_time(rung['at'])}")
 
 
 @click.command("simulate")

@@ -7,7 +7,8 @@ is ``{"error": "<one line>"}`` with a status that says what went wrong.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
 
@@ -24,8 +25,9 @@ from workflow import (
     WorkflowError,
 )
 from workflow.app.machine import machine_detail, machine_row, zulu
+from workflow.app.operations import Operations
 from workflow.inputs import capped_whole_number
-from workflow.web import reads
+from workflow.web import accounts, reads
 from workflow.web.operations import unavailable
 from workflow.web.state import web
 
@@ -51,9 +53,11 @@ def status_of(exc: WorkflowError) -> int:
         return 409
     if isinstance(exc, InvalidInput):
         return 422
-    if isinstance(exc, StoreUnavailable):
+    if isinstance(exc, StoreUnavailable) or exc.exit_code == 3:
         return 503
-    return 400
+    if exc.exit_code == 2:
+        return 422
+    return 409  # refused by the process (exit 1): a duplicate key, an audit break, …
 
 
 @bp.errorhandler(WorkflowError)
@@ -127,8 +131,13 @@ def proposal(key: str) -> Response:
 @bp.get("/proposals/<key>/triggers")
 @login_required
 def triggers(key: str) -> Response:
-    w = web()
-    return jsonify(zulu(reads.triggers(w.runtime, key, g.actor, w.now())))
+    """For the caller; ``set=F=V`` (repeated) and ``comment`` check as if they were given,
+    as ``ruhrflow triggers --set --comment`` does."""
+    from workflow.process.fields import parse_assignments
+
+    fields = parse_assignments(tuple(request.args.getlist("set")))
+    comment = request.args.get("comment")
+    return jsonify(_operations().triggers(key, actor=g.actor, fields=fields, comment=comment))
 
 
 @bp.get("/proposals/<key>/history")
@@ -168,145 +177,300 @@ def advance(key: str) -> Response:
     return jsonify(machine_detail(reads.detail(w.runtime, key)))
 
 
-def _error_response() -> dict[str, Any]:
-    return {
-        "description": "Error",
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"error": {"type": "string"}},
-                    "required": ["error"],
-                }
-            }
-        },
-    }
+# --- what the CLI does over HTTP (``ruhrflow --server``) ----------------------------------
 
 
-def _ok(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": "OK", "content": {"application/json": {"schema": schema}}}
+def _operations() -> Operations:
+    w = web()
+    return Operations(w.runtime, w.now())
 
 
-def _key_param() -> dict[str, Any]:
-    return {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+def _json_object() -> dict[str, Any] | Response:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error(400, "expected a JSON object")
+    return body
+
+
+def _typed(
+    body: Mapping[str, Any],
+    name: str,
+    kind: type | tuple[type, ...],
+    what: str,
+    *,
+    required: bool = False,
+) -> Any:
+    """``body[name]`` when it is of ``kind`` (None when absent and not ``required``);
+    raises BadBody with one line otherwise. A bool is no integer here."""
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _tuple(kind)):
+        raise BadBody(f"{name} must be {what}")
+    return value
+
+
+def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+class BadBody(ValueError):
+    """A request body that does not have the declared shape (400)."""
+
+
+@bp.errorhandler(BadBody)
+def bad_body(exc: BadBody) -> Response:
+    return error(400, str(exc))
+
+
+def _string_map(value: Any, name: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadBody(f"{name} must be an object")
+    return value
+
+
+@bp.post("/advance")
+@login_required
+def advance_many() -> Response:
+    """``ruhrflow advance`` for the caller: one or many proposals by key, or every proposal
+    in a state; all or nothing unless ``partial``; ``dry_run`` rolls back; an answer per
+    proposal."""
+    body = _json_object()
+    if isinstance(body, Response):
+        return body
+    trigger = _typed(body, "trigger", str, "a non-empty string", required=True)
+    keys = _typed(body, "keys", list, "a list of keys") or []
+    where = _string_map(body.get("where"), "where")
+    if not trigger:
+        raise BadBody("trigger must be a non-empty string")
+    if not all(isinstance(k, str) and k for k in keys):
+        raise BadBody("keys must be a list of keys")
+    state = _typed(where, "state", str, "a string")
+    if bool(keys) == (state is not None) or set(where) - {"state"}:
+        raise BadBody("name the proposals either by keys or by where: {state: S}")
+    result = _operations().advance(
+        trigger,
+        actor=g.actor,  # the logged-in account, never a request parameter
+        keys=keys,
+        where_state=state,
+        comment=_typed(body, "comment", str, "a string") or None,
+        fields=_string_map(body.get("fields"), "fields"),
+        partial=bool(_typed(body, "partial", bool, "true or false")),
+        dry_run=bool(_typed(body, "dry_run", bool, "true or false")),
+    )
+    return jsonify(result)
+
+
+@bp.post("/proposals/<key>/statements")
+@login_required
+def statements(key: str) -> tuple[Response, int] | Response:
+    """``ruhrflow consult record``: a consultation statement, recorded by the caller."""
+    body = _json_object()
+    if isinstance(body, Response):
+        return body
+    result = _operations().record_statement(
+        key,
+        actor=g.actor,
+        party=_typed(body, "party", str, "a string", required=True),
+        group=_typed(body, "group", str, "a string", required=True),
+        position=_typed(body, "position", str, "a string", required=True),
+        text=_typed(body, "text", str, "a string") or "",
+    )
+    return jsonify(result), 201
+
+
+@bp.post("/proposals/<key>/funding")
+@login_required
+def funding(key: str) -> tuple[Response, int] | Response:
+    """``ruhrflow funding add``: a funding line (``amount`` in euros as a string)."""
+    body = _json_object()
+    if isinstance(body, Response):
+        return body
+    result = _operations().add_funding(
+        key,
+        actor=g.actor,
+        source=_typed(body, "source", str, "a string", required=True),
+        amount=_typed(body, "amount", str, "a string of euros (2500000.00)", required=True),
+        year=_typed(body, "year", int, "an integer", required=True),
+        secured=bool(_typed(body, "secured", bool, "true or false")),
+    )
+    return jsonify(result), 201
+
+
+def _require_role(action: str, *roles: str) -> None:
+    """PermissionDenied (403) unless the caller holds one of ``roles`` (as the web pages)."""
+    role = web().runtime.directory.actor(g.actor).role
+    if role not in roles:
+        raise PermissionDenied(g.actor, action, None, f"only for {' and '.join(roles)}s")
+
+
+def _flag(name: str) -> bool:
+    value = request.args.get(name, "").strip().lower()
+    if value not in ("", "true", "false", "1", "0"):
+        raise BadBody(f"{name} must be true or false")
+    return value in ("true", "1")
+
+
+def _moment(name: str) -> datetime | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadBody(f"{name} must be an ISO time with an offset") from None
+    if moment.tzinfo is None:
+        raise BadBody(f"{name} must be an ISO time with an offset")
+    return moment
+
+
+def _text(name: str) -> str | None:
+    return request.args.get(name, "").strip() or None
+
+
+@bp.get("/deadlines")
+@login_required
+def deadlines() -> Response:
+    """``ruhrflow deadlines``: open deadlines, soonest first (``overdue``, ``due_within``
+    such as 14d or 10wd, ``lead``)."""
+    rows = _operations().deadlines(
+        overdue=_flag("overdue"), due_within=_text("due_within"), lead=_text("lead")
+    )
+    return jsonify(rows)
+
+
+@bp.post("/proposals/<key>/deadlines/<kind>/move")
+@login_required
+def move_deadline(key: str, kind: str) -> Response:
+    """``ruhrflow deadlines move``: to another day, with a reason (the engine's rule on who)."""
+    body = _json_object()
+    if isinstance(body, Response):
+        return body
+    to_text = _typed(body, "to", str, "a date YYYY-MM-DD", required=True)
+    reason = _typed(body, "reason", str, "a string", required=True)
+    try:
+        to_day = date.fromisoformat(to_text)
+    except ValueError:
+        raise BadBody("to must be a date YYYY-MM-DD") from None
+    moved = _operations().move_deadline(key, kind, to_day, reason=reason, actor=g.actor)
+    return jsonify(moved)
+
+
+@bp.get("/notices")
+@login_required
+def notices() -> Response:
+    """``ruhrflow notices list``: the outbox, newest first (the office and auditors)."""
+    _require_role("read the notices", "coordinator", "auditor")
+    status = _text("status")
+    if status not in (None, "pending", "sending", "sent", "failed"):
+        raise BadBody("status must be pending, sending, sent or failed")
+    limit = _whole_number("limit", 0)
+    if limit is None:
+        raise BadBody("limit must be a whole number")
+    return jsonify(_operations().notices(status=status, limit=limit or None))
+
+
+@bp.post("/audit/verify")
+@login_required
+def audit_verify() -> Response:
+    """``ruhrflow audit verify [--checkpoint D] [--record]``: every chain re-computed; with
+    ``record`` the result goes on ``@system`` as the caller's."""
+    _require_role("verify the history", "auditor", "coordinator")
+    body = _json_object()
+    if isinstance(body, Response):
+        return body
+    checkpoint = _typed(body, "checkpoint", str, "a digest")
+    record = bool(_typed(body, "record", bool, "true or false"))
+    result = _operations().audit_verify(checkpoint=checkpoint, recorder=g.actor if record else None)
+    return jsonify(result)
+
+
+@bp.post("/audit/checkpoint")
+@login_required
+def audit_checkpoint() -> Response:
+    """``ruhrflow audit checkpoint``: one digest over all chain heads, recorded."""
+    _require_role("record a checkpoint", "auditor", "coordinator")
+    return jsonify(_operations().audit_checkpoint(actor=g.actor))
+
+
+@bp.get("/audit/log")
+@login_required
+def audit_log() -> Response:
+    """``ruhrflow audit log``: entries of one chain (``key``) or all, oldest first."""
+    _require_role("read the audit log", "auditor", "coordinator")
+    entries = _operations().audit_log(
+        key=_text("key"),
+        since=_moment("since"),
+        until=_moment("until"),
+        actor=_text("actor"),
+        trigger=_text("trigger"),
+    )
+    return jsonify(entries)
+
+
+@bp.get("/reports/<name>")
+@login_required
+def report(name: str) -> Response:
+    """``ruhrflow report status|lead-times|overdue`` (``as_of`` a day) and ``stuck``
+    (``days``)."""
+    ops = _operations()
+    as_of = _text("as_of")
+    if name == "status":
+        return jsonify(ops.report_status(as_of=as_of))
+    if name == "lead-times":
+        return jsonify(ops.report_lead_times(as_of=as_of))
+    if name == "overdue":
+        return jsonify(ops.report_overdue(as_of=as_of))
+    if name == "stuck":
+        days = _whole_number("days", 30)
+        if days is None or days < 1:
+            raise BadBody("days must be a whole number from 1")
+        return jsonify(ops.report_stuck(days=days))
+    return error(404, f"no report {name!r}: status, lead-times, overdue or stuck")
+
+
+TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 3650
+NO_SESSION = frozenset({"api.tokens"})
+"""Endpoints that take credentials in the body and never read the session: no CSRF token
+(a forged request would need the password, and could not read the answer)."""
+
+
+@bp.post("/tokens")
+def tokens() -> tuple[Response, int] | Response:
+    """``ruhrflow login``: a new token for an account and its password (throttled like the
+    login page); the token is shown once, only its hash is kept."""
+    from datetime import timedelta
+
+    body = _json_object()
+    if isinstance(body, Response):
+        return body
+    account = _typed(body, "account", str, "a string", required=True)
+    password = _typed(body, "password", str, "a string", required=True)
+    days = _typed(body, "expires_in_days", int, f"an integer from 1 to {MAX_TOKEN_DAYS}")
+    if days is not None and not 1 <= days <= MAX_TOKEN_DAYS:
+        raise BadBody(f"expires_in_days must be an integer from 1 to {MAX_TOKEN_DAYS}")
+    w = web()
+    now = w.now()
+    try:
+        actor = accounts.authenticate(w.runtime.store, account, password, now)
+    except accounts.LoginThrottled as exc:
+        log.warning("refused: token for %s: throttled", ascii(account))
+        return error(429, str(exc))
+    if actor is None:
+        log.warning("refused: token for %s: wrong account or password", ascii(account))
+        return error(401, "wrong account or password")
+    expires_in = timedelta(days=days or TOKEN_DAYS)
+    token_id, token = accounts.create_token(w.runtime.store, actor, now, expires_in=expires_in)
+    log.info("token %s created for %s by its password", token_id, actor)
+    return jsonify({"account": actor, "token": token, "expires_at": zulu(now + expires_in)}), 201
 
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI 3.1 description of this API."""
-    errors = {str(code): _error_response() for code in (401, 403, 404)}
-    filters = [
-        {"name": name, "in": "query", "required": False, "schema": {"type": kind}}
-        for name, kind in (
-            ("state", "string"),
-            ("lead", "string"),
-            ("handlungsfeld", "integer"),
-            ("themenforum", "integer"),
-            ("q", "string"),
-            ("definition_version", "integer"),
-        )
-    ]
-    paging = [
-        {
-            "name": "limit",
-            "in": "query",
-            "required": False,
-            "description": f"rows per page (at most {MAX_LIMIT}; more is read as {MAX_LIMIT})",
-            "schema": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": MAX_LIMIT,
-                "default": DEFAULT_LIMIT,
-            },
-        },
-        {
-            "name": "offset",
-            "in": "query",
-            "required": False,
-            "description": "rows to skip (follow the Link header rather than counting)",
-            "schema": {"type": "integer", "minimum": 0, "default": 0},
-        },
-    ]
-    next_link = {
-        "Link": {
-            "description": 'the next page, `<URL>; rel="next"`, while there is one',
-            "schema": {"type": "string"},
-        }
-    }
-    obj = {"type": "object"}
-    spec = {
-        "openapi": "3.1.0",
-        "info": {"title": "ruhrflow API", "version": "1"},
-        "components": {
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "ruhrflow_session"},
-            }
-        },
-        "security": [{"bearer": []}, {"session": []}],
-        "paths": {
-            "/api/proposals": {
-                "get": {
-                    "summary": "A page of proposals (as `ruhrflow proposal list --format json`)",
-                    "parameters": filters + paging,
-                    "responses": {
-                        "200": {
-                            **_ok({"type": "array", "items": obj}),
-                            "headers": next_link,
-                        },
-                        "400": _error_response(),
-                        **errors,
-                    },
-                }
-            },
-            "/api/proposals/{key}": {
-                "get": {
-                    "summary": "One proposal (as `ruhrflow proposal show --format json`)",
-                    "parameters": [_key_param()],
-                    "responses": {"200": _ok(obj), **errors},
-                }
-            },
-            "/api/proposals/{key}/triggers": {
-                "get": {
-                    "summary": "What can happen next, for the caller (as `ruhrflow triggers`)",
-                    "parameters": [_key_param()],
-                    "responses": {"200": _ok({"type": "array", "items": obj}), **errors},
-                }
-            },
-            "/api/proposals/{key}/history": {
-                "get": {
-                    "summary": "The history (as `ruhrflow history --format json`)",
-                    "parameters": [_key_param()],
-                    "responses": {"200": _ok({"type": "array", "items": obj}), **errors},
-                }
-            },
-            "/api/proposals/{key}/advance": {
-                "post": {
-                    "summary": "Fire a trigger as the caller (as `ruhrflow advance`)",
-                    "parameters": [_key_param()],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["trigger"],
-                                    "properties": {
-                                        "trigger": {"type": "string"},
-                                        "comment": {"type": "string"},
-                                        "fields": {"type": "object"},
-                                        "expected_version": {"type": "integer"},
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": _ok(obj),
-                        **{str(c): _error_response() for c in (400, 401, 403, 404, 409, 422)},
-                    },
-                }
-            },
-        },
-    }
-    return jsonify(spec)
+    """The OpenAPI 3.1 description of this API (:mod:`workflow.web.openapi`)."""
+    from workflow.web.openapi import document
+
+    return jsonify(document(DEFAULT_LIMIT, MAX_LIMIT))

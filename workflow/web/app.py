@@ -93,6 +93,8 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    # the CLI's field order (JSON_SORT_KEYS is gone since Flask 2.3): `--server` prints the same
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     csrf = CSRFProtect(app)
     limits.install(app, settings)  # JSON size and depth, trusted hosts, list filters
 
@@ -139,11 +141,14 @@ def create_app(
                     )
                     log.warning("refused: %s", why)
                     session.clear()
-        if request.method not in SAFE_METHODS and not g.via_token:
+        if (
+            request.method not in SAFE_METHODS
+            and not g.via_token
+            and request.endpoint not in api.NO_SESSION  # a password in the body, no cookie
+        ):
             if g.actor is None and limits.needs_login():  # no credentials: 401, not a CSRF 400
                 return api.error(401, "not logged in")
-            if request.endpoint not in api.NO_SESSION:  # (a password in the body, no cookie)
-                csrf.protect()
+            csrf.protect()
         return None
 
     @app.teardown_request

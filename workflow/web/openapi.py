@@ -133,6 +133,23 @@ RECORDED = {
     "properties": {"key": TEXT, "seq": INT},
     "required": ["key", "seq"],
 }
+OBJECT = {"type": "object"}
+LIST = {"type": "array", "items": OBJECT}
+VERIFIED = {
+    "type": "object",
+    "description": "`ruhrflow audit verify --format json` (`recorded_seq` when recorded).",
+    "properties": {
+        "ok": {"type": "boolean"},
+        "entries": INT,
+        "chains": INT,
+        "hash": TEXT,
+        "heads_digest": MAYBE_TEXT,
+        "broken": {"type": ["object", "null"]},
+        "checkpoint": {"type": ["object", "null"]},
+        "recorded_seq": INT,
+    },
+    "required": ["ok", "entries", "chains", "hash", "broken", "checkpoint"],
+}
 TOKEN = {
     "type": "object",
     "properties": {"account": TEXT, "token": TEXT, "expires_at": TIME},
@@ -152,6 +169,16 @@ def _errors(*codes: int) -> dict[str, Any]:
     # 400: a malformed request (a control character in the URL, a body of the wrong shape);
     # 413: a body over 1 MB; 503: the database is unavailable, on every operation.
     return {str(code): _error() for code in sorted({400, 413, 503, *codes})}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
 
 
 def _key() -> dict[str, Any]:
@@ -351,6 +378,102 @@ def document(default_limit: int, max_limit: int) -> dict[str, Any]:
                         ["source", "amount", "year"],
                     ),
                     "responses": {"201": _ok(RECORDED, "Recorded"), **write},
+                }
+            },
+            "/api/deadlines": {
+                "get": {
+                    "summary": "Open deadlines, soonest first (as `ruhrflow deadlines`)",
+                    "parameters": [
+                        _query("overdue", {"type": "boolean"}, "only those already due"),
+                        _query("due_within", TEXT, "due from now to then: 14d, 10wd, 2w, 1mo"),
+                        _query("lead", TEXT, "only proposals of this lead ministry"),
+                    ],
+                    "responses": {"200": _ok(LIST), **_errors(401, 422)},
+                }
+            },
+            "/api/proposals/{key}/deadlines/{kind}/move": {
+                "post": {
+                    "summary": "Move an open deadline to another day (as `ruhrflow deadlines"
+                    " move`)",
+                    "parameters": [
+                        _key(),
+                        {"name": "kind", "in": "path", "required": True, "schema": TEXT},
+                    ],
+                    "requestBody": _body(
+                        {"to": {"type": "string", "format": "date"}, "reason": TEXT},
+                        ["to", "reason"],
+                    ),
+                    "responses": {"200": _ok(OBJECT), **write},
+                }
+            },
+            "/api/notices": {
+                "get": {
+                    "summary": "The outbox, newest first (as `ruhrflow notices list`;"
+                    " coordinators and auditors)",
+                    "parameters": [
+                        _query(
+                            "status",
+                            {"type": "string", "enum": ["pending", "sending", "sent", "failed"]},
+                            "only notices in this status",
+                        ),
+                        _query("limit", {"type": "integer", "minimum": 1}, "at most this many"),
+                    ],
+                    "responses": {"200": _ok(LIST), **_errors(401, 403)},
+                }
+            },
+            "/api/audit/verify": {
+                "post": {
+                    "summary": "Re-compute every hash chain (as `ruhrflow audit verify`); with"
+                    " `record` the result is recorded as the caller's (auditors, coordinators)",
+                    "requestBody": _body({"checkpoint": TEXT, "record": {"type": "boolean"}}, []),
+                    "responses": {"200": _ok(VERIFIED), **_errors(401, 403, 422)},
+                }
+            },
+            "/api/audit/checkpoint": {
+                "post": {
+                    "summary": "One digest over all chain heads, recorded (as `ruhrflow audit"
+                    " checkpoint`; auditors, coordinators)",
+                    "responses": {"200": _ok(OBJECT), **_errors(401, 403)},
+                }
+            },
+            "/api/audit/log": {
+                "get": {
+                    "summary": "History entries of one chain or all, oldest first (as `ruhrflow"
+                    " audit log`; auditors, coordinators)",
+                    "parameters": [
+                        _query("key", TEXT, "one proposal's chain (or @system)"),
+                        _query("since", {"type": "string", "format": "date-time"}, "from"),
+                        _query("until", {"type": "string", "format": "date-time"}, "before"),
+                        _query("actor", TEXT, "only entries by this actor id or pseudonym"),
+                        _query("trigger", TEXT, "only entries with this trigger"),
+                    ],
+                    "responses": {
+                        "200": _ok({"type": "array", "items": ENTRY}),
+                        **_errors(401, 403, 404),
+                    },
+                }
+            },
+            "/api/reports/{name}": {
+                "get": {
+                    "summary": "A progress report (as `ruhrflow report status|lead-times|overdue"
+                    "|stuck`)",
+                    "parameters": [
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "schema": {
+                                "type": "string",
+                                "enum": ["status", "lead-times", "overdue", "stuck"],
+                            },
+                        },
+                        _query("as_of", {"type": "string", "format": "date"}, "end of this day"),
+                        _query("days", {"type": "integer", "minimum": 1}, "stuck: idle days"),
+                    ],
+                    "responses": {
+                        "200": _ok({"type": ["object", "array"]}),
+                        **_errors(401, 404, 422),
+                    },
                 }
             },
             "/api/tokens": {
