@@ -48,7 +48,7 @@ def check(file: Path) -> None:
 def _describe_format(file: Path) -> None:
     """Which format the clean FILE is read under, and what each newer format would add."""
     from workflow.process.definition import load_definition
-    from workflow.process.formats import FORMATS, Resolved
+    from workflow.process.formats import Resolved
 
     definition = load_definition(file)
     fmt = Resolved(definition.file_format, definition.format_declared)
