@@ -125,6 +125,33 @@ def run_import(ctx: click.Context, path: Path, *, skip_invalid: bool, quiet: boo
     click.echo(f"imported {len(created)} proposals" + (f", skipped {len(bad)}" if bad else ""))
 
 
+@proposal.command("edit")
+@click.argument("key")
+@click.option("--set", "assignments", multiple=True, required=True, metavar="FIELD=VALUE",
+              help="title, summary, cost_estimate (euros; empty: none), participating"
+              " (CODE,CODE; empty: none), handlungsfeld. Repeat for several.")  # fmt: skip
+@click.option("--comment", help="Why (kept in the history entry).")
+@format_option("text", "json")
+@click.pass_context
+def edit(
+    ctx: click.Context, key: str, assignments: tuple[str, ...], comment: str | None, fmt: str
+) -> None:
+    """Correct fields of proposal KEY; the history keeps each old and new value."""
+    from workflow.engine.edits import parse_assignments
+
+    c = obj(ctx)
+    actor = c.require_actor()
+    done = c.runtime.engine.edit_proposal(
+        key, parse_assignments(assignments), actor=actor, now=c.now, comment=comment
+    )
+    if fmt == "json":
+        emit_json({"key": key, "seq": done.applied.seq, "changes": done.changes})
+        return
+    for name, change in done.changes.items():
+        click.echo(f"{key}: {name}: {change['old']!r} → {change['new']!r}")
+    click.echo(f"{key}: edit recorded as #{done.applied.seq}")
+
+
 @proposal.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows, report the bad ones.")

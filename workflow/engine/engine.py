@@ -25,6 +25,7 @@ from workflow.access.policy import refusal
 from workflow.engine import history
 from workflow.engine.changes import Applied, Batch, BulkResult, TransitionEffect, TriggerOption
 from workflow.engine.definitions import Machines
+from workflow.engine.edits import Edit, Edited, plan_edit
 from workflow.engine.guard_context import DbGuardContext
 from workflow.engine.migration import (
     MIGRATE_TRIGGER,
@@ -675,6 +676,33 @@ class Engine:
 
         return self._record(key, "document", "attach_document", actor, now,
                             {"document": document.entry()}, check, write, comment)  # fmt: skip
+
+    def edit_proposal(
+        self,
+        key: str,
+        changes: Mapping[str, Any],
+        *,
+        actor: str,
+        now: datetime,
+        comment: str | None = None,
+    ) -> Edited:
+        """Correct descriptive fields of ``key`` (:mod:`workflow.engine.edits`): the new
+        values and an ``edit`` history entry with each field's old and new value, in one
+        transaction. Who may: ``permissions.edit`` (default: coordinator)."""
+        if comment is not None:
+            check_text(comment, "comment", multiline=True, limit=MAX_COMMENT)
+        planned: list[Edit] = []
+
+        def check(definition: Definition, row: Mapping[Any, Any]) -> None:
+            planned.append(plan_edit(row, changes, self.directory, definition))
+
+        def write(conn: Connection, row: Mapping[Any, Any]) -> None:
+            repo.update_proposal_fields(conn, int(row["id"]), planned[0].values)
+            data["changes"] = planned[0].changes
+
+        data: dict[str, Any] = {}
+        applied = self._record(key, "edit", "edit", actor, now, data, check, write, comment)
+        return Edited(applied, planned[0].changes)
 
     def _record(
         self,

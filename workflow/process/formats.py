@@ -82,14 +82,16 @@ FORMATS: tuple[Format, ...] = (
                 "permissions.attach_document",
                 "coordinator and the proposal's lead ministry (DEFAULT_PERMISSIONS)",
             ),
+            KeyAdded("permissions.edit", "coordinator (DEFAULT_PERMISSIONS)"),
         ),
-        "the file may declare its format (format: N); who may attach documents",
+        "the file may declare its format (format: N); who may attach documents and edit",
     ),
 )
 
 # Permissions a later format added: who may, when a file of an older format does not say.
 DEFAULT_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "attach_document": ("coordinator", "lead_ministry"),
+    "edit": ("coordinator",),
 }
 CURRENT = FORMATS[-1].number
 _BY_NUMBER = {f.number: f for f in FORMATS}

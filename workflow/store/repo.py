@@ -296,3 +296,13 @@ def state_counts(conn: Connection, *, state: str | None, not_on_definition: int)
     if state is not None:
         stmt = stmt.where(proposals.c.state == state)
     return {str(s): int(n) for s, n in conn.execute(stmt)}
+
+
+def update_proposal_fields(conn: Connection, proposal_id: int, values: Mapping[str, Any]) -> None:
+    """Set the descriptive columns ``values`` names (title, summary, cost_estimate,
+    participating, handlungsfeld) of one proposal, in ``conn``'s write transaction. The row
+    version is the engine's to move (its history entry does, with the optimistic check)."""
+    allowed = {"title", "summary", "cost_estimate", "participating", "handlungsfeld"}
+    if not values or set(values) - allowed:
+        raise ValueError(f"not editable columns: {sorted(set(values) - allowed)}")
+    conn.execute(update(proposals).where(proposals.c.id == proposal_id).values(**values))
