@@ -10,6 +10,7 @@ from typing import Any
 
 from workflow.errors import InvalidInput
 from workflow.inputs import DECIMAL_NUMBER, MAX_FIELD_TEXT, WHOLE_NUMBER, check_text, is_blank
+from workflow.process.deadline_rules import EARLIEST, LATEST
 from workflow.process.definition import Definition, FieldDef, TransitionDef
 
 
@@ -30,7 +31,10 @@ def parse_value(field: FieldDef, raw: Any) -> Any:
     """A field value in its JSON-safe form (dates as ISO text, decimals as text)."""
     try:
         if field.type == "date":
-            return _parse_date(raw).isoformat()
+            day = _parse_date(raw)
+            if not EARLIEST <= day <= LATEST:  # a deadline before or after it would overflow
+                raise InvalidInput(f"field {field.name}: {day} lies outside {EARLIEST} to {LATEST}")
+            return day.isoformat()
         if field.type == "integer":
             if isinstance(raw, bool):
                 raise ValueError
