@@ -169,6 +169,14 @@ def transport_from_settings(settings: Settings) -> Transport:
     )
 
 
+def mail_renderer(settings: Settings) -> Renderer:
+    """The templates a notice is rendered with, as delivered: overrides, the web links
+    (``[web] base_url``), the letter. ``notices preview`` renders with the same one, so a
+    preview is the mail that delivery sends, link included."""
+    web_url = str(settings.section("web").get("base_url") or "") or None
+    return renderer_for(settings.mail.templates, web_url, letter_of(settings))
+
+
 def letter_of(settings: Settings) -> Letter:
     """The signature and footer of ``settings.mail`` (what every notice closes with)."""
     return Letter(signature=settings.mail.signature, footer=settings.mail.footer)
@@ -301,14 +309,13 @@ class Delivery:
     @classmethod
     def from_settings(cls, settings: Settings, store: Store, append_event: AppendEvent) -> Delivery:
         """Sender, reply-to, attempts and templates (with the web links) of ``settings``."""
-        web_url = str(settings.section("web").get("base_url") or "") or None
         return cls(
             store,
             append_event,
             sender=settings.mail.sender,
             reply_to=settings.mail.reply_to,
             max_attempts=settings.mail.max_attempts,
-            renderer=renderer_for(settings.mail.templates, web_url, letter_of(settings)),
+            renderer=mail_renderer(settings),
             refusal=Provenance(load_directory(settings.directory_path)),
         )
 

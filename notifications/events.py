@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -35,7 +34,7 @@ from notifications.context import (
     unique,
 )
 from notifications.mail.addresses import calendar_uid
-from notifications.mail.model import CalendarEntry, Letter, Recipient
+from notifications.mail.model import CalendarEntry, Recipient
 from notifications.outbox import Notice, enqueue, enqueue_many, message_domain
 from workflow.access.directory import Directory
 from workflow.engine.changes import Applied, Batch, RungInfo
@@ -43,9 +42,6 @@ from workflow.process.notices import event_routing, transition_routing
 from workflow.store.installation import installation_id
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from notifications.mail.render import Renderer
     from workflow.app.settings import Settings
 
 log = logging.getLogger("ruhrflow.notices")
@@ -61,40 +57,20 @@ def transition_key(key: str, seq: int, kind: str) -> str:
 class Notifier:
     """Writes the notices of events to the outbox (rendered at delivery); one per runtime."""
 
-    def __init__(
-        self,
-        directory: Directory,
-        *,
-        domain: str,
-        templates: Path | None = None,
-        letter: Letter | None = None,
-    ) -> None:
+    def __init__(self, directory: Directory, *, domain: str) -> None:
         self.directory = directory
         self.domain = domain
-        self.templates = templates
-        self.letter = letter
         self._recipient_cache: dict[tuple[Any, ...], list[Recipient]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, directory: Directory) -> Notifier:
-        """The notifier for ``settings`` (template overrides, the sender's domain, the letter).
+        """The notifier for ``settings`` (the sender's domain, for Message-IDs).
 
         A transition only writes the outbox: the templates, Jinja2 and the calendar library
-        are loaded by whoever renders (``renderer``, delivery), not by ``ruhrflow advance``.
+        are loaded by whoever renders (delivery, ``notices preview``:
+        :func:`notifications.delivery.mail_renderer`), not by ``ruhrflow advance``.
         """
-        return cls(
-            directory,
-            domain=message_domain(settings.mail.sender),
-            templates=settings.mail.templates,
-            letter=Letter(signature=settings.mail.signature, footer=settings.mail.footer),
-        )
-
-    @cached_property
-    def renderer(self) -> Renderer:
-        """The templates (for previews; transitions do not render, delivery does)."""
-        from notifications.mail.render import renderer_for
-
-        return renderer_for(self.templates, None, self.letter)
+        return cls(directory, domain=message_domain(settings.mail.sender))
 
     # --- transitions --------------------------------------------------------------------------
 

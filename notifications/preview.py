@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from notifications import codec
 from notifications.context import OpenDeadline, open_deadlines
+from notifications.delivery import mail_renderer
 from notifications.events import Notifier
 from notifications.outbox import Notice
 from workflow.engine.changes import Applied, RungInfo
@@ -17,6 +18,7 @@ from workflow.store import repo
 if TYPE_CHECKING:
     from sqlalchemy import Connection, RowMapping
 
+    from notifications.mail.render import Renderer
     from workflow.app.runtime import Runtime
     from workflow.process.definition import Definition
 
@@ -38,13 +40,14 @@ def render_preview(
     (else it is ``None``).
     """
     notifier = Notifier.from_settings(runtime.settings, runtime.directory)
+    renderer = mail_renderer(runtime.settings)  # what delivery renders with
     with runtime.store.read() as conn:
         row = repo.load_proposal(conn, key)
         if row is None:
             raise UnknownProposal(key)
         definition = runtime.engine.machines.get(conn, row["definition_id"]).definition
         if event in RUNG_EVENTS:
-            return _as_dict(notifier, _rung_preview(notifier, conn, row, definition, event, now))
+            return _as_dict(renderer, _rung_preview(notifier, conn, row, definition, event, now))
         trigger = "open_consultation" if event == "consultation_opened" else event
         transition = definition.transition(trigger, row["state"]) or next(
             (t for t in definition.transitions if t.trigger == trigger), None
@@ -84,7 +87,7 @@ def render_preview(
     notice = next((n for n in notices if n.kind == wanted), None)
     if notice is None:
         raise InvalidInput(f"{key}: {event} would cause no {wanted} notice")
-    return {**_as_dict(notifier, notice), "hypothetical": hypothetical}
+    return {**_as_dict(renderer, notice), "hypothetical": hypothetical}
 
 
 def _deadlines_of(
@@ -138,9 +141,10 @@ def _rung_preview(
     raise InvalidInput(f"{row['key']} has no open deadline with a {kind} in state {row['state']!r}")
 
 
-def _as_dict(notifier: Notifier, notice: Notice) -> dict[str, Any]:
-    # Rendered from the context as the outbox would store it: what delivery would send.
-    rendered = notifier.renderer.render(notice.kind, codec.decode(codec.encode(notice.context)))
+def _as_dict(renderer: Renderer, notice: Notice) -> dict[str, Any]:
+    # Rendered from the context as the outbox would store it, with delivery's renderer:
+    # what delivery would send.
+    rendered = renderer.render(notice.kind, codec.decode(codec.encode(notice.context)))
     return {
         "kind": notice.kind,
         "recipients": [{"name": r.name, "address": r.address} for r in notice.recipients],

@@ -44,3 +44,30 @@ def test_mails_link_to_the_proposal_page_when_base_url_is_set(runtime: Runtime) 
 
 def test_mails_have_no_link_without_base_url(runtime: Runtime) -> None:
     assert not any("/proposals/RK-03-01" in b for b in _mails(runtime))
+
+
+def test_a_preview_is_the_mail_that_delivery_sends_link_included(runtime: Runtime) -> None:
+    # Given the web's address configured, and a proposal about to be submitted
+    from notifications.preview import render_preview
+
+    raw = {**runtime.settings.raw, "web": {"base_url": "https://ruhrflow.nrw.example/"}}
+    linked = replace(runtime, settings=replace(runtime.settings, raw=raw))
+    create_proposals(
+        Intake.of(linked.engine),
+        [ProposalInput(key="RK-03-01", title="Radschnellweg Ruhr", handlungsfeld=4,
+                       themenforum=3, lead="VM", cost_estimate=Decimal(1000))],
+        actor="koordination",
+        now=NOW,
+    )  # fmt: skip
+    # when the coordinator previews the notice of `submit`, then submits and it is delivered
+    preview = render_preview(linked, "RK-03-01", "submit", NOW, actor="koordination")
+    linked.engine.advance("RK-03-01", "submit", actor="koordination", now=NOW)
+    transport = MemoryTransport()
+    deliver(delivery_of(linked), transport, NOW)
+    (mail,) = [m for m in transport.outbox if "status_change" in m["X-Ruhrflow-Key"]]
+    parts = {p.get_content_type(): p.get_content() for p in mail.walk() if not p.is_multipart()}
+    # then subject, text and HTML are the same, the link to the proposal's page included
+    assert preview["subject"] == str(mail["Subject"])
+    assert preview["text"].strip() == parts["text/plain"].strip()
+    assert preview["html"].strip() == parts["text/html"].strip()
+    assert "https://ruhrflow.nrw.example/proposals/RK-03-01" in preview["text"]
