@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from workflow.errors import WorkflowError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
     from workflow.process.definition import Definition, TransitionDef
+    from workflow.store.db import Connection
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
 from workflow.errors import StoreUnavailable
 from workflow.process.definition import Definition, parse_definition
 from workflow.process.machine import ProcessMachine
 from workflow.store import repo
+from workflow.store.db import Connection
 
 
 class Machines:

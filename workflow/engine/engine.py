@@ -18,8 +18,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection
-
 from workflow.access.directory import Actor, Directory
 from workflow.access.policy import refusal
 from workflow.engine import history
@@ -55,10 +53,9 @@ from workflow.process.machine import ProcessMachine, check_guards
 from workflow.process.vocabulary import FUNDING_SOURCES, STATEMENT_GROUPS, STATEMENT_POSITIONS
 from workflow.progress import ProgressCallback
 from workflow.store import documents as documents_store
-from workflow.store import repo
-from workflow.store.db import Store
+from workflow.store import limits, repo
+from workflow.store.db import Connection, Store
 from workflow.store.documents import NewDocument
-from workflow.store.schema import funding, statements
 
 log = logging.getLogger("ruhrflow.engine")
 
@@ -550,7 +547,7 @@ class Engine:
             raise InvalidInput(f"position must be one of {', '.join(STATEMENT_POSITIONS)}")
         if not party.strip():
             raise InvalidInput("party must not be empty")
-        check_text(party.strip(), "party", limit=column_length(statements.c.party))
+        check_text(party.strip(), "party", limit=column_length(limits.STATEMENT_PARTY))
         check_text(text, "statement text", multiline=True, limit=MAX_STATEMENT)
 
         def check(definition: Definition, row: Mapping[Any, Any]) -> None:
@@ -593,7 +590,7 @@ class Engine:
             raise InvalidInput(f"source must be one of {', '.join(FUNDING_SOURCES)}")
         if not amount.is_finite() or amount <= 0:
             raise InvalidInput("amount must be a positive number of euros")
-        check_money(amount, funding.c.amount, "amount")
+        check_money(amount, limits.FUNDING_AMOUNT, "amount")
         if not 2000 <= year <= 2100:
             raise InvalidInput(f"year {year} is outside 2000–2100")
         status = "secured" if secured else "planned"

@@ -12,10 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection
-
 from workflow.access.directory import Directory
 from workflow.store import guards as store
+from workflow.store.db import Connection
 
 
 class DbGuardContext:

@@ -21,10 +21,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from workflow.engine.chain import GENESIS, canonical_data, entry_hash
 from workflow.store import repo
+from workflow.store.db import Connection
 
 SYSTEM_CHAIN = "@system"
 # Any chain whose name starts with this belongs to no proposal.

@@ -11,8 +11,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-
 from workflow.access.directory import Directory
 from workflow.access.policy import refusal
 from workflow.engine import history
@@ -39,9 +37,8 @@ from workflow.inputs import (
 )
 from workflow.process.definition import Definition
 from workflow.progress import ProgressCallback
-from workflow.store import repo
-from workflow.store.db import Store
-from workflow.store.schema import proposals
+from workflow.store import limits, repo
+from workflow.store.db import Connection, Store
 
 if TYPE_CHECKING:
     from workflow.engine.engine import Engine
@@ -109,7 +106,7 @@ def validate(item: ProposalInput, directory: Directory) -> ProposalInput:
     if item.key is not None:
         if not matches_whole(KEY_PATTERN, item.key):
             raise InvalidInput(f"key {item.key!r} does not look like RK-03-01")
-        check_length(item.key, proposals.c.key, f"key {item.key}")
+        check_length(item.key, limits.PROPOSAL_KEY, f"key {item.key}")
     source = item.source
     if source is not None:
         check_text(source, "source", limit=MAX_SOURCE)
@@ -126,7 +123,7 @@ def validate(item: ProposalInput, directory: Directory) -> ProposalInput:
             raise InvalidInput(f"{code} is the lead ministry and cannot also participate")
     cost = item.cost_estimate
     if cost is not None:
-        check_money(cost, proposals.c.cost_estimate, "cost estimate")
+        check_money(cost, limits.PROPOSAL_COST_ESTIMATE, "cost estimate")
     return ProposalInput(
         title=title,
         handlungsfeld=item.handlungsfeld,

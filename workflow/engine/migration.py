@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from workflow.engine.definitions import Machines
 from workflow.errors import InvalidInput, UnknownProposal, WorkflowError
 from workflow.process.deadline_rules import plan_deadline
@@ -33,6 +31,7 @@ from workflow.process.definition import Definition
 from workflow.process.fields import parse_fields
 from workflow.store import deadlines as deadline_store
 from workflow.store import repo
+from workflow.store.db import Connection
 
 MIGRATE_TRIGGER = "migrate"
 MIGRATION_KIND = "migration"

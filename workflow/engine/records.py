@@ -6,11 +6,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, select
-
 from workflow.errors import InvalidInput, UnknownProposal
-from workflow.store import repo
-from workflow.store.schema import funding, history, proposals, statements
+from workflow.store import guards, records, repo
+from workflow.store.db import Connection
 
 
 def proposal_summary(
@@ -55,7 +53,7 @@ def list_proposals(
 ) -> list[dict[str, Any]]:
     """Proposals matching every given filter, ordered by key."""
     versions = repo.definition_versions(conn)
-    stmt = select(proposals).order_by(proposals.c.key)
+    ids: list[int] | None = None
     if definition_version is not None:
         ids = [i for i, (v, _) in versions.items() if v == definition_version]
         if not ids:
@@ -63,14 +61,10 @@ def list_proposals(
             raise InvalidInput(
                 f"unknown definition version {definition_version} (registered: {known})"
             )
-        stmt = stmt.where(proposals.c.definition_id.in_(ids))
-    if state is not None:
-        stmt = stmt.where(proposals.c.state == state)
-    if handlungsfeld is not None:
-        stmt = stmt.where(proposals.c.handlungsfeld == handlungsfeld)
-    if lead is not None:
-        stmt = stmt.where(proposals.c.lead == lead)
-    return [proposal_summary(r, versions) for r in conn.execute(stmt).mappings()]
+    rows = records.proposals_where(
+        conn, definition_ids=ids, state=state, handlungsfeld=handlungsfeld, lead=lead
+    )
+    return [proposal_summary(r, versions) for r in rows]
 
 
 def proposal_detail(conn: Connection, key: str) -> dict[str, Any]:
@@ -90,11 +84,7 @@ def proposal_detail(conn: Connection, key: str) -> dict[str, Any]:
             "text": s["text"],
             "received_at": s["received_at"].isoformat(),
         }
-        for s in conn.execute(
-            select(statements)
-            .where(statements.c.proposal_id == row["id"])
-            .order_by(statements.c.id)
-        ).mappings()
+        for s in records.statements_of(conn, row["id"])
     ]
     detail["funding"] = [
         {
@@ -103,16 +93,9 @@ def proposal_detail(conn: Connection, key: str) -> dict[str, Any]:
             "year": f["year"],
             "status": f["status"],
         }
-        for f in conn.execute(
-            select(funding).where(funding.c.proposal_id == row["id"]).order_by(funding.c.id)
-        ).mappings()
+        for f in records.funding_of(conn, row["id"])
     ]
-    secured = conn.execute(
-        select(func.coalesce(func.sum(funding.c.amount), 0)).where(
-            funding.c.proposal_id == row["id"], funding.c.status == "secured"
-        )
-    ).scalar_one()
-    detail["funding_secured"] = _number(Decimal(secured))
+    detail["funding_secured"] = _number(guards.secured_funding(conn, row["id"]))
     return detail
 
 
@@ -120,11 +103,7 @@ def history_of(conn: Connection, key: str) -> list[dict[str, Any]]:
     """The history of one proposal, oldest first, with actors resolved."""
     if repo.load_proposal(conn, key) is None:
         raise UnknownProposal(key)
-    rows = list(
-        conn.execute(
-            select(history).where(history.c.chain == key).order_by(history.c.seq)
-        ).mappings()
-    )
+    rows = records.chain_entries(conn, key)
     actors = repo.actor_ids(conn, (r["actor_ref"] for r in rows))
     return [history_entry(r, actors) for r in rows]
 
