@@ -36,19 +36,20 @@ def test_upgrade_is_idempotent(store: Store) -> None:
 
 
 def _old_form_notice(conn: Connection) -> None:
-    """A notice as 0003 stored it: rendered when enqueued, bodies in the row."""
+    """A notice as 0003 stored it: rendered when enqueued, bodies in the row (IM's digest: the
+    delivery worker sends only notices the engine could have written)."""
     conn.execute(
         text(
             "INSERT INTO outbox (idempotency_key, kind, recipients, subject, body_text,"
             " body_html, attachments, status, attempts, next_attempt_at, message_id, created_at)"
-            " VALUES ('old:1', 'digest', :recipients, 'Alter Betreff', 'Alter Text',"
+            " VALUES ('digest:IM:2019-W28', 'digest', :recipients, 'Alter Betreff', 'Alter Text',"
             " '<p>Alter Text</p>', :attachments, 'pending', 0, :now, :mid, :now)"
         ),
         {
             "recipients": json.dumps([{"name": "IM", "address": "ruhr-konferenz@im.nrw.example"}]),
             "attachments": "[]",
             "now": NOW,
-            "mid": message_id("old:1", "ruhrflow.invalid", installation="0" * 32),
+            "mid": message_id("digest:IM:2019-W28", "ruhrflow.invalid", installation="0" * 32),
         },
     )
 
