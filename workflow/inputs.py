@@ -19,9 +19,12 @@ from the constants below, which are about what a reader can take in, not about s
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import sys
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Integer, Numeric, SmallInteger, String
@@ -123,6 +126,35 @@ def parse_decimal(raw: str, what: str) -> Decimal:
         return Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
         raise InvalidInput(f"{what} {raw!r} is not a number") from None
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def read_text_file(path: Path, limit: int, what: str = "file") -> str:
+    """The UTF-8 text of a regular file of at most ``limit`` bytes, else InvalidInput naming
+    ``path`` in one line (/dev/zero, a directory, a binary or a huge file are refused before
+    they are read whole)."""
+    try:
+        with path.open("rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise InvalidInput(f"{path}: not a regular file")
+            data = fh.read(limit + 1)
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path}: not a regular file") from None
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise InvalidInput(f"{path}: larger than {limit // 1024} KiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path}: not UTF-8 text (a binary file?)") from None
+    if "\x00" in text:
+        raise InvalidInput(f"{path}: not a text file (it contains NUL bytes)")
+    return text
 
 
 # --- the schema's limits -----------------------------------------------------------------

@@ -143,3 +143,32 @@ def test_every_key_of_the_schema_is_documented_in_the_shipped_configuration() ->
 
 def test_the_shipped_configuration_passes_its_own_schema() -> None:
     assert load_settings(env={}).section("scheduler")["outbox_interval_seconds"] == 60
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('[directory]\npath = "{binary}"\n', "not UTF-8"),
+        ('[process]\ndefinition = "{binary}"\n', "not UTF-8"),
+        ('[directory]\npath = "{broken}"\n', "not valid TOML"),
+        (
+            '[web.oidc]\nissuer = "https://sso.example/r"\nclient_id = "ruhrflow"\n'
+            '[web.oidc.actors]\n"/gruppe" = "niemand"\n',
+            "names 'niemand', which is no actor",
+        ),
+    ],
+)
+def test_config_check_reads_the_files_it_names_as_serve_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, message: str
+) -> None:
+    # given a configuration whose definition, directory or SSO mapping is broken
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\xff\xfe")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[ministries\n", encoding="utf-8")
+    path = tmp_path / "site.toml"
+    path.write_text(content.format(binary=binary, broken=broken), encoding="utf-8")
+    monkeypatch.setenv("RUHRFLOW_OIDC_CLIENT_SECRET", "geheimnis-der-tests")
+    # when it is checked, then the first problem is one line, exit 2
+    code, output = _check(path)
+    assert code == 2 and output.count("\n") == 1 and message in output, output

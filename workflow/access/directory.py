@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workflow.errors import InvalidConfig, InvalidInput, UnknownActor
+from workflow.inputs import read_text_file
 
 ROLES = ("coordinator", "forum_lead", "ministry", "auditor", "system")
 
@@ -83,14 +84,17 @@ def _plain_id(actor_id: str, where: str) -> None:
         raise InvalidConfig(f"{where}: {actor_id!a}: an actor id has no surrounding spaces")
 
 
+# Some hundred ministries and accounts are a few kilobytes.
+MAX_DIRECTORY_BYTES = 4 * 1024 * 1024
+
+
 def load_directory(path: Path | str) -> Directory:
     """Read ``directory.toml``; every malformed entry is an InvalidConfig naming it."""
     p = Path(path)
     try:
-        with p.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError:
-        raise InvalidConfig(f"{p}: no such directory file") from None
+        raw = tomllib.loads(read_text_file(p, MAX_DIRECTORY_BYTES, "directory file"))
+    except InvalidInput as exc:  # a device, a binary or a huge file
+        raise InvalidConfig(str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise InvalidConfig(f"{p}: not valid TOML: {exc}") from None
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,8 @@ from typing import Any
 
 from workflow.app.config_schema import validate
 from workflow.app.resources import shipped_dir, shipped_file
-from workflow.errors import InvalidConfig
+from workflow.errors import InvalidConfig, InvalidInput
+from workflow.inputs import read_text_file
 
 DEFAULT_CONFIG = "ruhrflow.toml"
 
@@ -131,26 +131,9 @@ MAX_CONFIG_BYTES = 1024 * 1024
 def read_config_text(path: Path) -> str:
     """The text of a configuration file: a regular file, at most MAX_CONFIG_BYTES, UTF-8."""
     try:
-        with path.open("rb") as fh:
-            info = os.fstat(fh.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise InvalidConfig(f"{path}: not a regular file")
-            data = fh.read(MAX_CONFIG_BYTES + 1)
-    except FileNotFoundError:
-        raise InvalidConfig(f"{path}: no such configuration file") from None
-    except IsADirectoryError:
-        raise InvalidConfig(f"{path}: not a regular file") from None
-    except OSError as exc:
-        raise InvalidConfig(f"{path}: cannot be read: {exc.strerror or exc}") from None
-    if len(data) > MAX_CONFIG_BYTES:
-        raise InvalidConfig(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidConfig(f"{path}: not UTF-8 text (a binary file?)") from None
-    if "\x00" in text:
-        raise InvalidConfig(f"{path}: not a text file (it contains NUL bytes)")
-    return text
+        return read_text_file(path, MAX_CONFIG_BYTES, "configuration file")
+    except InvalidInput as exc:
+        raise InvalidConfig(str(exc)) from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
