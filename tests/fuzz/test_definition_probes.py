@@ -44,6 +44,11 @@ PROBES = [
     (changed("    max: 100\n", "    max: .inf\n"), "fields.progress.max", "finite number"),
     (changed("    min: 0\n", "    min: true\n"), "fields.progress.min", "finite number"),
     (changed(f"    {IDEA}", "    lable: Idee"), "states.idea.lable", "did you mean 'label'?"),
+    (
+        changed("    remind: [7d, 1d]", "    remnd: [7d]"),
+        "deadlines.forum_submission.remnd",
+        "did you mean 'remind'?",
+    ),
 ]
 
 

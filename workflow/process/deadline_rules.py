@@ -24,6 +24,7 @@ Rules are part of :class:`~workflow.process.definition.Definition` (``deadline_r
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -206,7 +207,9 @@ def _parse_rule(kind: str, raw: Any, d: Definition, report: _Report) -> Deadline
         return None
     for key in raw:
         if key not in _RULE_KEYS:
-            report(f"{path}.{key}", f"unknown key (allowed: {', '.join(sorted(_RULE_KEYS))})")
+            near = difflib.get_close_matches(str(key), sorted(_RULE_KEYS), n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            report(f"{path}.{key}", f"unknown key ({hint}allowed: {', '.join(sorted(_RULE_KEYS))})")
     before_count = len(report.problems)
     state = raw.get("state")
     if not isinstance(state, str) or state not in d.states:
