@@ -152,3 +152,32 @@ def test_only_a_post_counts_as_a_login_attempt(app: Flask) -> None:
         assert client.head("/login", environ_base=STRANGER).status_code == 200
         assert client.get("/login?username=vm", environ_base=STRANGER).status_code == 200
     assert _log_in(client, "vm", STRANGER) == 303
+
+
+def test_a_logout_in_one_app_process_ends_the_session_in_another(
+    app: Flask, runtime: Runtime, settings: Settings
+) -> None:
+    from workflow.web import create_app
+
+    # given a second app process on the same database, and a cookie that works in both
+    second = create_app(settings, runtime=runtime)
+    second.config["TESTING"] = True
+    browser = login(app, "koordination")
+    elsewhere = copy_of(second, browser.client)
+    assert reads(elsewhere)
+    # when the coordinator logs out in the first
+    browser.post("/logout", {})
+    # then the second refuses the cookie too
+    assert not reads(elsewhere)
+
+
+def test_a_successor_gets_new_tokens_after_a_disable(
+    app: Flask, runtime: Runtime, settings: Settings
+) -> None:
+    now = datetime.now(UTC)
+    _, old = accounts.create_token(runtime.store, "im", now, expires_in=None)
+    accounts.disable(runtime.store, "im", now)
+    accounts.set_password(runtime.store, runtime.directory, "im", "nachfolger-passwort", now)
+    _, new = accounts.create_token(runtime.store, "im", now, expires_in=None)
+    assert accounts.actor_for_token(runtime.store, old, now) is None
+    assert accounts.actor_for_token(runtime.store, new, now) == "im"

@@ -110,7 +110,8 @@ def set_password(ctx: click.Context, actor_id: str, password_stdin: bool) -> Non
 @click.argument("actor_id", metavar="ACTOR")
 @click.pass_context
 def disable(ctx: click.Context, actor_id: str) -> None:
-    """Disable ACTOR's account: its sessions and tokens stop working at once."""
+    """Disable ACTOR's account: its sessions end and its API tokens are revoked, for good
+    (a later set-password brings neither back)."""
     from workflow.web.accounts import disable as disable_account
 
     c = obj(ctx)
