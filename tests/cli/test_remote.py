@@ -348,3 +348,36 @@ def test_a_deadline_moves_over_the_service_as_the_office(both: Both) -> None:
     # and a ministry may not (the engine's rule), with the same line as on the database
     both.same("deadlines", "move", "RK-03-03", kind, "--to", "2031-04-01", "--reason", "x",
               actor="im", code=1)  # fmt: skip
+
+
+def test_proposals_are_added_and_imported_over_the_service(both: Both, tmp_path: Path) -> None:
+    # given a CSV with a good row and a bad one
+    csv = tmp_path / "neu.csv"
+    csv.write_text(
+        "key,title,handlungsfeld,themenforum,lead,participating,cost_estimate,summary\n"
+        "RK-07-01,Hafenbahn Duisburg,2,7,VM,IM;MWIDE,750000,Güter auf die Schiene\n"
+        "RK-07-02,,2,7,VM,,,ohne Titel\n",
+        encoding="utf-8",
+    )
+    # when imported over the service all or nothing: refused as on the database
+    local = both.local("proposal", "import", str(csv))
+    remote = both.remote("proposal", "import", str(csv))
+    assert (remote.exit_code, local.exit_code) == (2, 2)
+    assert remote.stderr.splitlines()[-1] == local.stderr.splitlines()[-1]
+    # when imported skipping the bad row: the same lines, the good row is in
+    imported = both.remote("proposal", "import", str(csv), "--skip-invalid", "-q")
+    assert imported.exit_code == 0, imported.output
+    assert imported.stdout == "imported 1 proposals, skipped 1\n"
+    assert imported.stderr.startswith(f"{csv}:3: skipped: ")
+    # and a single one is added, as the token's account, with the same refusal for a duplicate
+    added = both.remote("proposal", "add", "--title", "Revierpark Gysenberg", "--handlungsfeld",
+                        "3", "--forum", "7", "--lead", "MULNV", "--cost", "120000.50",
+                        "--participating", "MKW, IM")  # fmt: skip
+    assert added.exit_code == 0 and added.stdout == "added RK-07-02\n", added.output
+    shown = json.loads(both.local("proposal", "show", "RK-07-02", "--format", "json").stdout)
+    assert (shown["cost_estimate"], shown["participating"]) == ("120000.50", ["MKW", "IM"])
+    assert history_rows(both.runtime, "RK-07-02")[0]["actor"] == "koordination"
+    both.same("proposal", "add", "--title", "Doppelt", "--handlungsfeld", "3", "--forum", "7",
+              "--lead", "IM", "--key", "RK-07-01", code=1)  # fmt: skip
+    both.same("proposal", "add", "--title", "Fremd", "--handlungsfeld", "3", "--forum", "7",
+              "--lead", "IM", actor="vm", code=1)  # fmt: skip

@@ -149,6 +149,67 @@ class Operations:
         return {"key": key, "seq": applied.seq, "source": source,
                 "amount": machine_amount(value), "year": year, "status": status}  # fmt: skip
 
+    def add_proposal(
+        self,
+        *,
+        actor: str,
+        title: str,
+        handlungsfeld: int,
+        themenforum: int,
+        lead: str,
+        key: str | None = None,
+        cost: str | None = None,
+        participating: Sequence[str] = (),
+        summary: str = "",
+    ) -> dict[str, Any]:
+        """One proposal in the initial state (``proposal add``): ``{"key": …}``."""
+        from workflow.engine.intake import (
+            Intake,
+            ProposalInput,
+            create_proposals,
+            parse_amount,
+            validate,
+        )
+
+        engine = self.runtime.engine
+        item = validate(
+            ProposalInput(
+                title=title,
+                handlungsfeld=handlungsfeld,
+                themenforum=themenforum,
+                lead=lead,
+                key=key,
+                participating=tuple(participating),
+                cost_estimate=parse_amount(cost, "--cost") if cost else None,
+                summary=summary,
+            ),
+            engine.directory,
+        )
+        (created,) = create_proposals(Intake.of(engine), [item], actor=actor, now=self.now)
+        return {"key": created}
+
+    def import_proposals(
+        self,
+        data: bytes,
+        *,
+        actor: str,
+        skip_invalid: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """A UTF-8 CSV of proposals (``proposal import``), all or nothing unless
+        ``skip_invalid``: ``{"imported": [keys], "skipped": [{"line", "reason"}]}``."""
+        from workflow.engine.intake import Intake, import_rows, read_csv
+
+        rows = read_csv(data)
+        created, bad = import_rows(
+            Intake.of(self.runtime.engine), rows, actor=actor, now=self.now,
+            skip_invalid=skip_invalid, progress=progress,
+        )  # fmt: skip
+        return {
+            "imported": created,
+            "skipped": [{"line": line, "reason": reason} for line, reason in bad],
+        }
+
     # --- deadlines -----------------------------------------------------------------------
 
     def deadlines(

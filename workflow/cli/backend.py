@@ -75,6 +75,17 @@ class Backend(Protocol):
         """A funding line: ``{"key", "seq", "amount", …}`` (the amount as decimal text)."""
         ...
 
+    def add_proposal(self, **proposal: Any) -> dict[str, Any]:
+        """``proposal add``: title, handlungsfeld, themenforum, lead, key, cost (text),
+        participating, summary; ``{"key": …}``."""
+        ...
+
+    def import_proposals(
+        self, data: bytes, *, skip_invalid: bool, progress: ProgressCallback | None = None
+    ) -> dict[str, Any]:
+        """``proposal import``: ``{"imported": [keys], "skipped": [{"line", "reason"}]}``."""
+        ...
+
     def deadlines(
         self, *, overdue: bool, due_within: str | None, lead: str | None
     ) -> list[dict[str, Any]]:
@@ -194,6 +205,18 @@ class LocalBackend:
         actor = self.cli.require_actor()
         return self._ops().add_funding(
             key, actor=actor, source=source, amount=amount, year=year, secured=secured
+        )
+
+    def add_proposal(self, **proposal: Any) -> dict[str, Any]:
+        actor = self.cli.require_actor()
+        return self._ops().add_proposal(actor=actor, **proposal)
+
+    def import_proposals(
+        self, data: bytes, *, skip_invalid: bool, progress: ProgressCallback | None = None
+    ) -> dict[str, Any]:
+        actor = self.cli.require_actor()
+        return self._ops().import_proposals(
+            data, actor=actor, skip_invalid=skip_invalid, progress=progress
         )
 
     def deadlines(

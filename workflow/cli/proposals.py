@@ -68,60 +68,42 @@ def add(
     summary: str,
 ) -> None:
     """Add one proposal in the initial state."""
-    from workflow.engine.intake import (
-        Intake,
-        ProposalInput,
-        create_proposals,
-        parse_amount,
-        validate,
+    added = obj(ctx).backend.add_proposal(
+        title=title,
+        handlungsfeld=handlungsfeld,
+        themenforum=themenforum,
+        lead=lead,
+        key=key,
+        cost=cost,
+        participating=[p.strip() for p in participating.split(",") if p.strip()],
+        summary=summary,
     )
-
-    c = obj(ctx)
-    actor = c.require_actor()
-    engine = c.runtime.engine
-    item = validate(
-        ProposalInput(
-            title=title,
-            handlungsfeld=handlungsfeld,
-            themenforum=themenforum,
-            lead=lead,
-            key=key,
-            participating=tuple(p.strip() for p in participating.split(",") if p.strip()),
-            cost_estimate=parse_amount(cost, "--cost") if cost else None,
-            summary=summary,
-        ),
-        engine.directory,
-    )
-    (created,) = create_proposals(Intake.of(engine), [item], actor=actor, now=c.now)
-    click.echo(f"added {created}")
+    click.echo(f"added {added['key']}")
 
 
 def run_import(ctx: click.Context, path: Path, *, skip_invalid: bool, quiet: bool = False) -> None:
     """Import a CSV file; shared by ``proposal import`` and ``init --import``."""
-    from workflow.engine.intake import Intake, import_rows, read_csv
     from workflow.errors import InvalidInput
 
-    c = obj(ctx)
-    actor = c.require_actor()
+    backend = obj(ctx).backend
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"{path}: {exc.strerror or exc}") from None
-    rows = read_csv(data)
     try:
         with Progress("import", unit="rows", quiet=quiet) as progress:
-            created, bad = import_rows(
-                Intake.of(c.runtime.engine), rows, actor=actor, now=c.now,
-                skip_invalid=skip_invalid, progress=progress.callback,
-            )  # fmt: skip
+            done = backend.import_proposals(
+                data, skip_invalid=skip_invalid, progress=progress.callback
+            )
     except Exception as exc:
         problems = getattr(exc, "problems", None)
         if problems:
             for line, reason in problems:
                 click.echo(f"{path}:{line}: {reason}", err=True)
         raise
-    for line, reason in bad:
-        click.echo(f"{path}:{line}: skipped: {reason}", err=True)
+    created, bad = done["imported"], done["skipped"]
+    for b in bad:
+        click.echo(f"{path}:{b['line']}: skipped: {b['reason']}", err=True)
     click.echo(f"imported {len(created)} proposals" + (f", skipped {len(bad)}" if bad else ""))
 
 

@@ -162,15 +162,19 @@ class Client:
         *,
         params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
         body: Any = None,
+        raw: bytes | None = None,
+        content_type: str | None = None,
     ) -> tuple[Any, Mapping[str, str]]:
         """The decoded JSON answer and its headers; an error answer raises ServiceError."""
         import requests
 
         url = self.server + path
         try:
+            headers = {"Content-Type": content_type} if content_type else None
             response = self.session.request(
-                method, url, params=params, json=body, timeout=TIMEOUT, allow_redirects=False
-            )
+                method, url, params=params, json=body, data=raw, headers=headers,
+                timeout=TIMEOUT, allow_redirects=False,
+            )  # fmt: skip
         except requests.RequestException as exc:
             why = _why(exc)
             raise ServiceUnavailable(f"cannot reach the service at {self.server}: {why}") from None
@@ -286,6 +290,20 @@ class RemoteBackend:
         body = {"source": source, "amount": amount, "year": year, "secured": secured}
         data, _ = self.client.call("POST", _path("proposals", key, "funding"), body=body)
         return dict(data)
+
+    def add_proposal(self, **proposal: Any) -> dict[str, Any]:
+        body = {k: list(v) if k == "participating" else v for k, v in proposal.items()}
+        data, _ = self.client.call("POST", "/api/proposals", body=_given(body))
+        return dict(data)
+
+    def import_proposals(
+        self, data: bytes, *, skip_invalid: bool, progress: ProgressCallback | None = None
+    ) -> dict[str, Any]:
+        params = {"skip_invalid": "true"} if skip_invalid else None
+        answer, _ = self.client.call(
+            "POST", "/api/proposals/import", params=params, raw=data, content_type="text/csv"
+        )
+        return dict(answer)
 
     def deadlines(
         self, *, overdue: bool, due_within: str | None, lead: str | None

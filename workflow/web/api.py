@@ -299,6 +299,41 @@ def funding(key: str) -> tuple[Response, int] | Response:
     return jsonify(result), 201
 
 
+@bp.post("/proposals")
+@login_required
+def add_proposal() -> tuple[Response, int] | Response:
+    """``ruhrflow proposal add``: one proposal in the initial state, by the caller."""
+    body = _json_object()
+    if isinstance(body, Response):
+        return body
+    participating = _typed(body, "participating", list, "a list of ministry codes") or []
+    if not all(isinstance(p, str) for p in participating):
+        raise BadBody("participating must be a list of ministry codes")
+    added = _operations().add_proposal(
+        actor=g.actor,
+        title=_typed(body, "title", str, "a string", required=True),
+        handlungsfeld=_typed(body, "handlungsfeld", int, "an integer", required=True),
+        themenforum=_typed(body, "themenforum", int, "an integer", required=True),
+        lead=_typed(body, "lead", str, "a ministry code", required=True),
+        key=_typed(body, "key", str, "a key such as RK-03-01"),
+        cost=_typed(body, "cost", str, "a string of euros (2500000.00)"),
+        participating=participating,
+        summary=_typed(body, "summary", str, "a string") or "",
+    )
+    return jsonify(added), 201
+
+
+@bp.post("/proposals/import")
+@login_required
+def import_proposals() -> Response:
+    """``ruhrflow proposal import``: the body is the UTF-8 CSV; all or nothing unless
+    ``skip_invalid``; the rows left out with their line and reason."""
+    done = _operations().import_proposals(
+        request.get_data(cache=False), actor=g.actor, skip_invalid=_flag("skip_invalid")
+    )
+    return jsonify(done)
+
+
 def _require_role(action: str, *roles: str) -> None:
     """PermissionDenied (403) unless the caller holds one of ``roles`` (as the web pages)."""
     role = web().runtime.directory.actor(g.actor).role

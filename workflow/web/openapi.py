@@ -150,6 +150,22 @@ VERIFIED = {
     },
     "required": ["ok", "entries", "chains", "hash", "broken", "checkpoint"],
 }
+CREATED = {"type": "object", "properties": {"key": TEXT}, "required": ["key"]}
+IMPORTED = {
+    "type": "object",
+    "properties": {
+        "imported": {"type": "array", "items": TEXT},
+        "skipped": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"line": INT, "reason": TEXT},
+                "required": ["line", "reason"],
+            },
+        },
+    },
+    "required": ["imported", "skipped"],
+}
 TOKEN = {
     "type": "object",
     "properties": {"account": TEXT, "token": TEXT, "expires_at": TIME},
@@ -257,6 +273,23 @@ def document(default_limit: int, max_limit: int) -> dict[str, Any]:
         "security": [{"bearer": []}, {"session": []}],
         "paths": {
             "/api/proposals": {
+                "post": {
+                    "summary": "Add a proposal in the initial state (as `ruhrflow proposal add`)",
+                    "requestBody": _body(
+                        {
+                            "title": TEXT,
+                            "handlungsfeld": INT,
+                            "themenforum": INT,
+                            "lead": TEXT,
+                            "key": TEXT,
+                            "cost": AMOUNT,
+                            "participating": {"type": "array", "items": TEXT},
+                            "summary": TEXT,
+                        },
+                        ["title", "handlungsfeld", "themenforum", "lead"],
+                    ),
+                    "responses": {"201": _ok(CREATED, "Created"), **write},
+                },
                 "get": {
                     "summary": "A page of proposals (as `ruhrflow proposal list --format json`)",
                     "parameters": filters + paging,
@@ -267,6 +300,20 @@ def document(default_limit: int, max_limit: int) -> dict[str, Any]:
                         },
                         **_errors(401),
                     },
+                },
+            },
+            "/api/proposals/import": {
+                "post": {
+                    "summary": "Import proposals from a UTF-8 CSV (as `ruhrflow proposal import`):"
+                    " all or nothing unless `skip_invalid`",
+                    "parameters": [
+                        _query("skip_invalid", {"type": "boolean"}, "import the good rows")
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
+                    "responses": {"200": _ok(IMPORTED), **write},
                 }
             },
             "/api/proposals/{key}": {
