@@ -181,3 +181,18 @@ def test_a_successor_gets_new_tokens_after_a_disable(
     _, new = accounts.create_token(runtime.store, "im", now, expires_in=None)
     assert accounts.actor_for_token(runtime.store, old, now) is None
     assert accounts.actor_for_token(runtime.store, new, now) == "im"
+
+
+def test_the_token_endpoint_counts_failures_per_address_too(app: Flask) -> None:
+    # given a stranger who asked for tokens of vm with wrong passwords until refused
+    client = app.test_client()
+    wrong = {"account": "vm", "password": "falsch-falsch-falsch"}
+    codes = [
+        client.post("/api/tokens", json=wrong, environ_base=STRANGER).status_code
+        for _ in range(accounts.FREE_FAILURES + 1)
+    ]
+    assert codes[-1] == 429
+    # then the owner, from their own address, still gets a token
+    right = {"account": "vm", "password": PASSWORD}
+    assert client.post("/api/tokens", json=right, environ_base=OWNER).status_code == 201
+    assert client.post("/api/tokens", json=right, environ_base=STRANGER).status_code == 429

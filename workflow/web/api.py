@@ -490,7 +490,9 @@ def tokens() -> tuple[Response, int] | Response:
     w = web()
     now = w.now()
     try:
-        actor = accounts.authenticate(w.runtime.store, account, password, now)
+        actor = accounts.authenticate(
+            w.runtime.store, account, password, now, address=request.remote_addr or ""
+        )  # failures count per account and client address, as on the login page
     except accounts.LoginThrottled as exc:
         log.warning("refused: token for %s: throttled", ascii(account))
         return error(429, str(exc))
