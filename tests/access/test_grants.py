@@ -128,12 +128,17 @@ def test_an_upgrade_moves_the_old_shared_roles_logins_and_takes_the_old_roles_ri
         # given a person's login of the old release, which could change any proposal
         with connect(as_login(pg, person)).connect() as conn:
             conn.execute(text("UPDATE proposals SET title = title"))
-        # when the owner applies this release's grants
+        # when the owner looks first (db grants without --apply), and then applies them
         store = Store.open(pg)
         try:
-            report = apply_grants(store, metadata.tables, legacy=(writer, auditor, admin_role))
+            old = (writer, auditor, admin_role)
+            dry = apply_grants(store, metadata.tables, legacy=old, dry_run=True)
+            with connect(as_login(pg, person)).connect() as conn:  # the dry run changed nothing
+                conn.execute(text("UPDATE proposals SET title = title"))
+            report = apply_grants(store, metadata.tables, legacy=old)
         finally:
             store.dispose()
+        assert any(line.startswith(f"would move {person}: ") for line in dry.lines())
         roles = roles_of(pg)
         # then each mapped login is moved to this database's role for what it is, the
         # administrator too, and the login nobody mapped here is listed with what to run
@@ -205,12 +210,15 @@ def test_a_copy_gets_its_own_roles_and_a_hardened_database_still_works(pg: str) 
         # grants on the copy
         with server.connect() as conn:
             conn.execute(text(f'REVOKE ALL ON DATABASE "{copy_name}" FROM PUBLIC'))
+        looked = invoke("--db", copy, "db", "grants")
+        assert looked.exit_code == 0, looked.output
         applied = invoke("--db", copy, "db", "grants", "--apply")
         assert applied.exit_code == 0, applied.output
         assert "this database is a copy" in applied.stdout
         assert f"not moved {theirs}" in applied.stdout  # listed, not let in
         mine = roles_of(copy)
         assert mine.prefix != original.prefix and status(copy)["matches"] is True
+        assert f'CREATE ROLE "{mine.reader}" NOLOGIN' in looked.stdout  # what it said it would
         # then the original's login cannot even connect to it; a login of its own can, and reads
         with pytest.raises(OperationalError, match="permission denied for database"):
             connect(as_login(copy, theirs)).connect().close()

@@ -31,6 +31,8 @@ administrator; members not mapped here are listed with the statement to run, not
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -116,14 +118,24 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def make_prefix(database: str, taken: Iterable[str] = ()) -> str:
-    """``rf_<database, 24 characters of [a-z0-9_]>_<4 hex digits>``, not in ``taken``."""
+def make_prefix(database: str, taken: Iterable[str] = (), seed: str | None = None) -> str:
+    """``rf_<database, 24 characters of [a-z0-9_]>_<4 hex digits>``, not in ``taken``.
+
+    The digits are random, or, with ``seed`` (the installation id), derived from it and the
+    database's name, so that ``db grants`` shows the names ``db grants --apply`` will use.
+    """
     stem = re.sub(r"[^a-z0-9_]", "_", database.lower())[:24]
     used = set(taken)
-    while True:
-        prefix = f"rf_{stem}_{secrets.token_hex(2)}"
+    for n in itertools.count():
+        digits = (
+            secrets.token_hex(2)
+            if seed is None
+            else hashlib.sha256(f"{seed}:{database}:{n}".encode()).hexdigest()[:4]
+        )
+        prefix = f"rf_{stem}_{digits}"
         if prefix not in used:
             return prefix
+    raise AssertionError("unreachable")
 
 
 def _if_role(role: str, statement: str) -> str:
@@ -292,7 +304,9 @@ def read_prefix(conn: Connection) -> Prefix:
         str(r[0]).rsplit("_", 1)[0]
         for r in conn.execute(text(r"SELECT rolname FROM pg_roles WHERE rolname LIKE 'rf\_%'"))
     }
-    return Prefix(Roles(make_prefix(database, taken)), stored, made_for, database)
+    seed = conn.execute(text("SELECT installation_id FROM installation WHERE id = 1")).scalar()
+    prefix = make_prefix(database, taken, seed=str(seed) if seed else None)
+    return Prefix(Roles(prefix), stored, made_for, database)
 
 
 @dataclass(frozen=True)
@@ -362,6 +376,7 @@ class Report:
     not_moved: list[Move] = field(default_factory=list)
     previous: Roles | None = None  # the copied database's roles, now without rights here
     connect_note: str | None = None  # CONNECT could not be granted: what to run instead
+    dry_run: bool = False  # nothing was changed: the lines say what --apply would do
 
     def lines(self) -> list[str]:
         """What changed, for people (one item per line)."""
@@ -377,7 +392,8 @@ class Report:
                 " of the database it came from have no rights here any more"
             )
         for move in self.moved:
-            out.append(f"moved {move.login}: member of {move.old} -> {move.new}")
+            verb = "would move" if self.dry_run else "moved"
+            out.append(f"{verb} {move.login}: member of {move.old} -> {move.new}")
         for move in self.not_moved:
             out.append(
                 f"not moved {move.login} (member of {move.old}, no entry in this database's"
@@ -495,6 +511,7 @@ def apply_grants(
             f" its owner runs: GRANT CONNECT ON DATABASE {ident(found.database)} TO"
             f" {', '.join(ident(r) for r in roles.all())};"
         ),
+        dry_run=dry_run,
     )
     if dry_run:
         return report
