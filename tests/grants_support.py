@@ -53,3 +53,33 @@ def drop_database_roles(url: str) -> None:
         engine.dispose()
     if prefix is not None and prefix[1]:  # roles of its own, not the template's
         drop_roles(url, reversed(Roles(str(prefix[0])).all()))
+    drop_orphaned_test_roles(url)
+
+
+def drop_orphaned_test_roles(url: str) -> None:
+    """Drop the group roles of test databases that no longer exist.
+
+    A test run that is killed never reaches its teardown; its database is dropped by the
+    next run's clone cleanup or by hand, its cluster-wide roles stay. Only roles named for a
+    test database (``rf_ruhrflow_t_<12 hex>_<4 hex>_<kind>``) whose database is gone are
+    dropped, so runs at the same time never take each other's.
+    """
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            orphans = conn.execute(
+                text(
+                    "SELECT rolname FROM pg_roles r WHERE rolname ~"
+                    " '^rf_ruhrflow_t_[0-9a-f]{12}_[0-9a-f]{4}_(reader|auditor|service|admin)$'"
+                    " AND NOT EXISTS (SELECT 1 FROM pg_database d"
+                    "   WHERE d.datname = substring(r.rolname from 4 for 23))"
+                    " ORDER BY rolname LIKE '%\\_admin' DESC"
+                )
+            ).all()
+            for (name,) in orphans:
+                try:
+                    conn.execute(text(f'DROP ROLE IF EXISTS "{name}"'))
+                except Exception:  # another run dropped or uses it: not ours to force
+                    continue
+    finally:
+        engine.dispose()
