@@ -291,3 +291,17 @@ def test_monitoring_settings_refuse_a_bad_address() -> None:
 
     with pytest.raises(InvalidConfig, match="metrics_allow"):
         MonitoringSettings.from_section({"metrics_allow": ["localhost:80"]})
+
+
+def test_health_and_metrics_answer_by_address_where_trusted_hosts_are_set(
+    runtime: Runtime, settings: Settings, fast_hashes: None
+) -> None:
+    # given an application that answers only to its name
+    named = with_sections(settings, web={"trusted_hosts": ["ruhrflow.nrw.example"]})
+    client = app_for(runtime, named).test_client()
+    by_address = {"base_url": "http://127.0.0.1:8000"}
+    # then a probe by address still gets its answer, while a page does not
+    assert client.get("/healthz", **by_address).status_code == 200
+    assert client.get("/metrics", **by_address).status_code == 200
+    assert client.get("/readyz", **by_address).status_code in (200, 503)
+    assert client.get("/login", **by_address).status_code == 400

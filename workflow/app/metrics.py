@@ -60,6 +60,8 @@ LOGIN_FAILURES = Counter(
     "Refused logins: password (wrong name or password), throttled, token, sso.",
     ["reason"],
 )
+for _reason in ("password", "throttled", "token", "sso"):  # 0 until the first, not absent
+    LOGIN_FAILURES.labels(_reason)
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:

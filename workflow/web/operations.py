@@ -44,16 +44,31 @@ LOGIN_FAILURE = {
 }
 
 
+# Probes build no URL, so they answer whatever Host they were asked by (a load balancer or
+# Prometheus asks by address, not by the name in [web] trusted_hosts).
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 class TrustedProxies:
     """WSGI middleware: ``ProxyFix`` for requests from a trusted proxy, nothing for others
-    (whose forwarding headers are only noted, for ``/metrics`` to refuse)."""
+    (whose forwarding headers are only noted, for ``/metrics`` to refuse); a probe asked by
+    an address outside ``[web] trusted_hosts`` is handed on as if asked by the first name."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], trusted: tuple[Network, ...]):
+    def __init__(
+        self,
+        app: Callable[..., Iterable[bytes]],
+        trusted: tuple[Network, ...],
+        hosts: tuple[str, ...] = (),
+    ):
         self.app = app
         self.trusted = trusted
+        self.hosts = hosts
         self.fixed = ProxyFix(app, x_for=1, x_proto=1, x_host=1)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if self.hosts and environ.get("PATH_INFO") in PROBES:
+            environ["HTTP_HOST"] = self.hosts[0]
+            environ.pop("HTTP_X_FORWARDED_HOST", None)
         if self.trusted and address_in(environ.get("REMOTE_ADDR"), self.trusted):
             return self.fixed(environ, start_response)
         if environ.get("HTTP_X_FORWARDED_FOR"):
@@ -63,7 +78,10 @@ class TrustedProxies:
 
 def install(app: Flask, settings: Settings) -> None:
     """Register the request id, access line and metrics hooks (before every other hook)."""
-    app.wsgi_app = TrustedProxies(app.wsgi_app, trusted_proxies(settings))  # type: ignore[method-assign]
+    hosts = tuple(str(h) for h in settings.section("web").get("trusted_hosts") or ())
+    app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+        app.wsgi_app, trusted_proxies(settings), hosts
+    )
 
     @app.before_request
     def begin() -> None:
