@@ -431,6 +431,14 @@ def test_only_administrators_touch_the_web_applications_accounts_and_secret(
         with engine_.begin() as conn:
             conn.execute(text("SELECT count(*) FROM web_accounts")).scalar_one()
             conn.execute(text("DELETE FROM web_login_throttle"))
+    # the installation id (behind every Message-ID) is changed by administrators only (a copy's
+    # `db new-installation`), never by the service or people
+    renew = "UPDATE installation SET installation_id = installation_id"
+    for engine_ in (writer, auditor, service):
+        with pytest.raises(DBAPIError, match="permission denied"), engine_.begin() as conn:
+            conn.execute(text(renew))
+    with admin.begin() as conn:
+        conn.execute(text(renew))
     for e in (writer, auditor, admin, service):
         e.dispose()
 

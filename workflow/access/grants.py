@@ -203,6 +203,8 @@ def grant_statements(
         out.append(f"GRANT SELECT ON {table} TO {reader}, {auditor}, {service}")
         if name in ADMIN_ONLY:
             out.append(f"GRANT INSERT, UPDATE, DELETE ON {table} TO {admin}")
+        elif name == "installation":  # `db new-installation` on a copy: administrators
+            out.append(f"GRANT UPDATE ON {table} TO {admin}")
         elif name in APPEND_ONLY:
             out.append(f"GRANT INSERT ON {table} TO {service}, {auditor}")
         elif name == "actor_refs":
