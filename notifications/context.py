@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from notifications.mail.model import CalendarEntry, Recipient
 from workflow.access.directory import Directory
 from workflow.process.deadline_rules import rule_of
 from workflow.process.definition import Definition
 from workflow.process.vocabulary import BERLIN
 from workflow.store import deadlines as store
+from workflow.store.db import Connection
 
 # German names of the consulted groups (the guard ``consultation_complete`` asks for these).
 CONSULTED_GROUPS = ("Kommunen", "IHK", "HWK", "Verbände")

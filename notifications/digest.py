@@ -16,19 +16,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
-
 from notifications.context import ministry_recipients
 from notifications.outbox import Notice, enqueue
 from workflow.access.directory import Directory
 from workflow.engine.definitions import Machines
 from workflow.process.calendar import end_of_local_day, local_date
-from workflow.process.deadline_rules import OPEN, rule_of
+from workflow.process.deadline_rules import rule_of
 from workflow.process.notices import event_routing
 from workflow.process.vocabulary import BERLIN
+from workflow.store import digest as digest_store
 from workflow.store import repo
-from workflow.store.db import Store
-from workflow.store.schema import deadlines, history, proposals
+from workflow.store.db import Connection, Store
 
 log = logging.getLogger("ruhrflow.digest")
 
@@ -128,13 +126,9 @@ def make_digests(
 
 def _open_proposals(definitions: Machines, conn: Connection) -> dict[str, list[dict[str, Any]]]:
     """Per lead ministry: its proposals in non-final states, grouped in definition order."""
-    stmt = select(
-        proposals.c.key, proposals.c.title, proposals.c.lead, proposals.c.state,
-        proposals.c.definition_id,
-    ).order_by(proposals.c.key)  # fmt: skip
     grouped: dict[str, dict[tuple[int, str], list[dict[str, str]]]] = defaultdict(dict)
     order: dict[tuple[int, str], tuple[int, str]] = {}
-    for r in conn.execute(stmt).mappings():
+    for r in digest_store.proposal_places(conn):
         definition = definitions.definition(conn, r["definition_id"])
         if r["state"] in definition.states and definition.is_final(r["state"]):
             continue
@@ -156,16 +150,7 @@ def _changes(
     definitions: Machines, directory: Directory, conn: Connection, start: datetime, end: datetime
 ) -> dict[str, list[dict[str, Any]]]:
     """Per lead ministry: the transitions recorded in [start, end), oldest first."""
-    stmt = (
-        select(
-            history.c.chain, history.c.trigger, history.c.to_state, history.c.actor_ref,
-            history.c.at, proposals.c.title, proposals.c.lead, proposals.c.definition_id,
-        )
-        .join(proposals, proposals.c.key == history.c.chain)
-        .where(history.c.kind == "transition", history.c.at >= start, history.c.at < end)
-        .order_by(history.c.at, history.c.chain, history.c.seq)
-    )  # fmt: skip
-    rows = list(conn.execute(stmt).mappings())
+    rows = digest_store.transitions_between(conn, start, end)
     actors = repo.actor_ids(conn, {r["actor_ref"] for r in rows})
     result: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
@@ -191,23 +176,8 @@ def _upcoming(
 ) -> dict[str, list[dict[str, Any]]]:
     """Per lead ministry: open deadlines of current states due from now to the 14th day."""
     until = end_of_local_day(local_date(now) + UPCOMING)
-
-    stmt = (
-        select(
-            deadlines.c.kind, deadlines.c.due_at, proposals.c.key, proposals.c.title,
-            proposals.c.lead, proposals.c.definition_id,
-        )
-        .join(proposals, proposals.c.id == deadlines.c.proposal_id)
-        .where(
-            deadlines.c.status == OPEN,
-            deadlines.c.state == proposals.c.state,
-            deadlines.c.due_at > now,
-            deadlines.c.due_at < until,
-        )
-        .order_by(deadlines.c.due_at, proposals.c.key)
-    )  # fmt: skip
     result: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in conn.execute(stmt).mappings():
+    for r in digest_store.deadlines_due_between(conn, now, until):
         definition = definitions.definition(conn, r["definition_id"])
         rule = rule_of(definition, r["kind"])
         result[r["lead"]].append(

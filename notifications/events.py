@@ -17,8 +17,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-
 from notifications.context import (
     OpenDeadline,
     calendar_entry,
@@ -39,6 +37,7 @@ from notifications.outbox import Notice, enqueue, enqueue_many, message_domain
 from workflow.access.directory import Directory
 from workflow.engine.changes import Applied, Batch, RungInfo
 from workflow.process.notices import event_routing, transition_routing
+from workflow.store.db import Connection
 from workflow.store.installation import installation_id
 
 if TYPE_CHECKING:

@@ -24,12 +24,11 @@ from email.utils import parseaddr
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-
 from notifications import codec
 from notifications.mail.addresses import make_address, message_id
 from notifications.mail.model import CalendarEntry, Recipient
 from workflow.store import outbox as store
+from workflow.store.db import Connection
 from workflow.store.installation import installation_id
 from workflow.store.outbox import FAILED as FAILED  # the statuses are the store's
 from workflow.store.outbox import PENDING as PENDING

@@ -16,11 +16,10 @@ from workflow.process.deadline_rules import plan_deadline, rule_of, rules_of
 from workflow.store import repo
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, RowMapping
-
     from notifications.mail.render import Renderer
     from workflow.app.runtime import Runtime
     from workflow.process.definition import Definition
+    from workflow.store.db import Connection, RowMapping
 
 RUNG_EVENTS = ("reminder", "escalation")
 PREVIEW_ACTOR = "koordination"
