@@ -381,3 +381,27 @@ def test_proposals_are_added_and_imported_over_the_service(both: Both, tmp_path:
               "--lead", "IM", "--key", "RK-07-01", code=1)  # fmt: skip
     both.same("proposal", "add", "--title", "Fremd", "--handlungsfeld", "3", "--forum", "7",
               "--lead", "IM", actor="vm", code=1)  # fmt: skip
+
+
+def test_migrations_are_planned_and_applied_over_the_service(both: Both, tmp_path: Path) -> None:
+    from support import definition_next_version
+
+    # given version 4 of the definition registered (an administrator, on the database)
+    v4 = definition_next_version(tmp_path)
+    assert both.local("init", "--definition", str(v4), actor=None).exit_code == 0
+    # when the plan is asked both ways, then it is the same, in both formats
+    both.same("migrate", "plan", "--to", "4")
+    both.same("migrate", "plan", "--to", "4", "--where", "state=consultation", "--format", "json")
+    both.same("migrate", "plan", "--to", "4", "--map", "nowhere", code=2)
+    # and a ministry may not apply it, with the same line both ways
+    both.same("migrate", "apply", "--to", "4", actor="im", code=1)
+    # when the office applies it over the service
+    moved = both.remote("migrate", "apply", "--to", "4", "--where", "state=consultation",
+                        "--comment", "Version 4")  # fmt: skip
+    # then RK-03-03 is on version 4, recorded as the office's
+    assert moved.exit_code == 0, moved.output
+    assert moved.stdout == (
+        "RK-03-03: consultation → consultation (version 4)\nmigrated 1 to version 4, refused 0\n"
+    )
+    entry = history_rows(both.runtime, "RK-03-03")[-1]
+    assert (entry["trigger"], entry["actor"]) == ("migrate", "koordination")

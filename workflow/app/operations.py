@@ -10,7 +10,8 @@ database login), the API's authenticated account. One engine call is one transac
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -208,6 +209,71 @@ class Operations:
         return {
             "imported": created,
             "skipped": [{"line": line, "reason": reason} for line, reason in bad],
+        }
+
+    # --- moving running proposals to another definition version -------------------------
+
+    def _selection(
+        self,
+        *,
+        to_version: int,
+        maps: Sequence[str] = (),
+        fields: Mapping[str, Any] | None = None,
+        keys: Sequence[str] = (),
+        where_state: str | None = None,
+    ) -> dict[str, Any]:
+        from workflow.engine.migration import parse_state_map
+
+        if keys and where_state is not None:
+            raise InvalidInput("give either keys or a state, not both")
+        return {
+            "to_version": to_version,
+            "state_map": parse_state_map(maps),
+            "raw_fields": dict(fields or {}),
+            "keys": list(dict.fromkeys(keys)) or None,
+            "where_state": where_state,
+            "deadline_setting": self.runtime.settings.section("process"),
+        }
+
+    @contextmanager
+    def migration_plan_stream(
+        self, **selection: Any
+    ) -> Iterator[tuple[dict[str, Any], Iterator[dict[str, Any]]]]:
+        """``migrate plan``, a chunk at a time in one read transaction: the head
+        (``to_version``, ``to_hash``) and the proposals as ``--format json`` gives them."""
+        engine = self.runtime.engine
+        with engine.migration_plan_chunks(now=self.now, **self._selection(**selection)) as (
+            head,
+            chunks,
+        ):
+            items = (as_json(item.as_dict()) for chunk in chunks for item in chunk)
+            yield {"to_version": head.to_version, "to_hash": head.to_hash}, items
+
+    def migration_plan(self, **selection: Any) -> dict[str, Any]:
+        """``migrate plan --format json``: the dry run, every proposal at once."""
+        with self.migration_plan_stream(**selection) as (head, items):
+            return {**head, "proposals": list(items)}
+
+    def migrate(
+        self, *, actor: str, partial: bool = False, comment: str | None = None, **selection: Any
+    ) -> dict[str, Any]:
+        """``migrate apply --format json``: the plan applied in one transaction."""
+        options = self._selection(**selection)
+        result, done = self.runtime.engine.migrate(
+            actor=actor, now=self.now, partial=partial, comment=comment, **options
+        )
+        if not done.planned and options["where_state"] is not None:
+            raise InvalidInput(
+                f"no proposal in state {options['where_state']!r} to migrate to version"
+                f" {options['to_version']}"
+            )
+        return {
+            "to_version": result.to_version,
+            "applied": [
+                {"key": m.key, "from_state": m.from_state, "to_state": m.to_state, "seq": m.seq}
+                for m in done.moved
+            ],
+            "refused": [{"key": k, "reason": str(e)} for k, e in done.refused],
         }
 
     # --- deadlines -----------------------------------------------------------------------

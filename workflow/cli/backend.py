@@ -9,7 +9,8 @@ and :class:`workflow.cli.remote.RemoteBackend` calls that API.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -84,6 +85,17 @@ class Backend(Protocol):
         self, data: bytes, *, skip_invalid: bool, progress: ProgressCallback | None = None
     ) -> dict[str, Any]:
         """``proposal import``: ``{"imported": [keys], "skipped": [{"line", "reason"}]}``."""
+        ...
+
+    def migration_plan(
+        self, **selection: Any
+    ) -> AbstractContextManager[tuple[dict[str, Any], Iterator[dict[str, Any]]]]:
+        """``migrate plan``: the head (``to_version``, ``to_hash``) and the proposals, as a
+        context (on the database they come a chunk at a time from one read)."""
+        ...
+
+    def migrate(self, *, partial: bool, comment: str | None, **selection: Any) -> dict[str, Any]:
+        """``migrate apply --format json``."""
         ...
 
     def deadlines(
@@ -218,6 +230,16 @@ class LocalBackend:
         return self._ops().import_proposals(
             data, actor=actor, skip_invalid=skip_invalid, progress=progress
         )
+
+    def migration_plan(
+        self, **selection: Any
+    ) -> AbstractContextManager[tuple[dict[str, Any], Iterator[dict[str, Any]]]]:
+        return self._ops().migration_plan_stream(**selection)
+
+    def migrate(self, *, partial: bool, comment: str | None, **selection: Any) -> dict[str, Any]:
+        ops = self._ops()
+        actor = self.cli.require_actor()
+        return ops.migrate(actor=actor, partial=partial, comment=comment, **selection)
 
     def deadlines(
         self, *, overdue: bool, due_within: str | None, lead: str | None

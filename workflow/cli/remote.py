@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -305,6 +306,18 @@ class RemoteBackend:
         )
         return dict(answer)
 
+    def migration_plan(
+        self, **selection: Any
+    ) -> AbstractContextManager[tuple[dict[str, Any], Iterator[dict[str, Any]]]]:
+        data, _ = self.client.call("POST", "/api/migrations/plan", body=_migration(selection))
+        proposals = data.pop("proposals")
+        return nullcontext((dict(data), iter(proposals)))
+
+    def migrate(self, *, partial: bool, comment: str | None, **selection: Any) -> dict[str, Any]:
+        body = {**_migration(selection), "partial": partial or None, "comment": comment}
+        data, _ = self.client.call("POST", "/api/migrations/apply", body=_given(body))
+        return dict(data)
+
     def deadlines(
         self, *, overdue: bool, due_within: str | None, lead: str | None
     ) -> list[dict[str, Any]]:
@@ -358,6 +371,19 @@ class RemoteBackend:
     def report(self, name: str, **options: Any) -> Any:
         data, _ = self.client.call("GET", _path("reports", name), params=_given(options))
         return data
+
+
+def _migration(selection: Mapping[str, Any]) -> dict[str, Any]:
+    """The body of a migration request: the CLI's selection, ``where`` as the API takes it."""
+    body = {
+        "to_version": selection["to_version"],
+        "map": list(selection.get("maps", ())),
+        "fields": dict(selection.get("fields") or {}),
+        "keys": list(selection.get("keys", ())),
+    }
+    if selection.get("where_state") is not None:
+        body["where"] = {"state": selection["where_state"]}
+    return body
 
 
 def _given(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -334,6 +334,55 @@ def import_proposals() -> Response:
     return jsonify(done)
 
 
+def _migration_selection(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The proposals and target of ``migrate plan|apply``: ``to_version``, ``map`` (a list of
+    ``OLD=NEW``), ``fields``, ``keys`` or ``where: {state}``."""
+    maps = _typed(body, "map", list, "a list of OLD=NEW") or []
+    keys = _typed(body, "keys", list, "a list of keys") or []
+    where = _string_map(body.get("where"), "where")
+    if not all(isinstance(m, str) for m in maps):
+        raise BadBody("map must be a list of OLD=NEW")
+    if not all(isinstance(k, str) and k for k in keys):
+        raise BadBody("keys must be a list of keys")
+    if set(where) - {"state"}:
+        raise BadBody("where takes only a state")
+    return {
+        "to_version": _typed(body, "to_version", int, "an integer", required=True),
+        "maps": maps,
+        "fields": _string_map(body.get("fields"), "fields"),
+        "keys": keys,
+        "where_state": _typed(where, "state", str, "a string"),
+    }
+
+
+@bp.post("/migrations/plan")
+@login_required
+def migration_plan() -> Response:
+    """``ruhrflow migrate plan``: what moving the proposals to a version would do (writes
+    nothing)."""
+    body = _json_object()
+    if isinstance(body, Response):
+        return body
+    return jsonify(_operations().migration_plan(**_migration_selection(body)))
+
+
+@bp.post("/migrations/apply")
+@login_required
+def migration_apply() -> Response:
+    """``ruhrflow migrate apply``: the plan applied in one transaction (coordinators, the
+    engine's rule); all or nothing unless ``partial``."""
+    body = _json_object()
+    if isinstance(body, Response):
+        return body
+    result = _operations().migrate(
+        actor=g.actor,
+        partial=bool(_typed(body, "partial", bool, "true or false")),
+        comment=_typed(body, "comment", str, "a string") or None,
+        **_migration_selection(body),
+    )
+    return jsonify(result)
+
+
 def _require_role(action: str, *roles: str) -> None:
     """PermissionDenied (403) unless the caller holds one of ``roles`` (as the web pages)."""
     role = web().runtime.directory.actor(g.actor).role

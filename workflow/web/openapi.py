@@ -166,6 +166,40 @@ IMPORTED = {
     },
     "required": ["imported", "skipped"],
 }
+MIGRATION = {
+    "to_version": INT,
+    "map": {"type": "array", "items": TEXT, "description": "OLD=NEW state pairs"},
+    "fields": {"type": "object"},
+    "keys": {"type": "array", "items": TEXT},
+    "where": {"type": "object", "properties": {"state": TEXT}, "additionalProperties": False},
+}
+PLAN = {
+    "type": "object",
+    "description": "`ruhrflow migrate plan --format json`.",
+    "properties": {
+        "to_version": INT,
+        "to_hash": TEXT,
+        "proposals": {"type": "array", "items": OBJECT},
+    },
+    "required": ["to_version", "to_hash", "proposals"],
+}
+MIGRATED = {
+    "type": "object",
+    "description": "`ruhrflow migrate apply --format json`: an answer per proposal.",
+    "properties": {
+        "to_version": INT,
+        "applied": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"key": TEXT, "from_state": TEXT, "to_state": TEXT, "seq": INT},
+                "required": ["key", "from_state", "to_state", "seq"],
+            },
+        },
+        "refused": ADVANCED["properties"]["refused"],  # type: ignore[index]
+    },
+    "required": ["to_version", "applied", "refused"],
+}
 TOKEN = {
     "type": "object",
     "properties": {"account": TEXT, "token": TEXT, "expires_at": TIME},
@@ -521,6 +555,25 @@ def document(default_limit: int, max_limit: int) -> dict[str, Any]:
                         "200": _ok({"type": ["object", "array"]}),
                         **_errors(401, 404, 422),
                     },
+                }
+            },
+            "/api/migrations/plan": {
+                "post": {
+                    "summary": "What moving proposals to a definition version would do (as"
+                    " `ruhrflow migrate plan`; writes nothing)",
+                    "requestBody": _body(MIGRATION, ["to_version"]),
+                    "responses": {"200": _ok(PLAN), **_errors(401, 404, 409, 422)},
+                }
+            },
+            "/api/migrations/apply": {
+                "post": {
+                    "summary": "Move proposals to a definition version in one transaction (as"
+                    " `ruhrflow migrate apply`; coordinators)",
+                    "requestBody": _body(
+                        {**MIGRATION, "comment": TEXT, "partial": {"type": "boolean"}},
+                        ["to_version"],
+                    ),
+                    "responses": {"200": _ok(MIGRATED), **write},
                 }
             },
             "/api/tokens": {
