@@ -257,3 +257,39 @@ def test_apply_says_which_privileges_it_lacks(pg: str) -> None:
         assert status(pg)["matches"] is False  # nothing was applied
     finally:
         drop_roles(pg, [nobody])
+
+
+def test_the_owner_with_createrole_applies_them_without_a_superuser(
+    postgres_admin_url: str,
+) -> None:
+    # given a database created for an owner who is no superuser but may create roles, hardened,
+    # and initialised by that owner (as the README's installation does)
+    tag = uuid.uuid4().hex[:8]
+    owner, reader, name = f"rft_{tag}_owner", f"rft_{tag}_reader", f"ruhrflow_t_{tag}own"
+    server = connect(postgres_admin_url)
+    with server.connect() as conn:
+        conn.execute(text(f'CREATE ROLE "{owner}" LOGIN CREATEROLE'))
+        conn.execute(text(f'CREATE DATABASE "{name}" OWNER "{owner}"'))
+        conn.execute(text(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC'))
+    url = make_url(postgres_admin_url).set(database=name, username=owner).render_as_string(False)
+    superuser_url = make_url(postgres_admin_url).set(database=name).render_as_string(False)
+    try:
+        initialised = invoke("--db", url, "init")
+        assert initialised.exit_code == 0, initialised.output
+        # when it applies the grants
+        applied = invoke("--db", url, "db", "grants", "--apply")
+        # then that works, CONNECT included, and a person's login reads
+        assert applied.exit_code == 0, applied.output
+        assert "CONNECT not granted" not in applied.stdout
+        with connect(url).connect() as conn:
+            conn.execute(text(f'CREATE ROLE "{reader}" LOGIN IN ROLE "{roles_of(url).reader}"'))
+        listed = invoke("--db", as_login(url, reader), "proposal", "list")
+        assert listed.exit_code == 0, listed.output
+        assert status(url)["matches"] is True
+    finally:
+        drop_roles(superuser_url, [reader])
+        drop_database_roles(superuser_url)
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{owner}"'))
+        server.dispose()
