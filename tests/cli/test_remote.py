@@ -405,3 +405,27 @@ def test_migrations_are_planned_and_applied_over_the_service(both: Both, tmp_pat
     )
     entry = history_rows(both.runtime, "RK-03-03")[-1]
     assert (entry["trigger"], entry["actor"]) == ("migrate", "koordination")
+
+
+def test_the_history_is_exported_over_the_service_as_on_the_database(
+    both: Both, tmp_path: Path
+) -> None:
+    # when the auditor exports the history both ways, as CSV for Excel and as JSON lines
+    for fmt, extra in (("csv", ["--excel"]), ("jsonl", [])):
+        here, there = tmp_path / f"here.{fmt}", tmp_path / f"there.{fmt}"
+        local = both.local("audit", "export", "--format", fmt, *extra, "--output", str(here),
+                           actor="pruefung")  # fmt: skip
+        remote = both.remote("audit", "export", "--format", fmt, *extra, "--output", str(there),
+                             actor="pruefung")  # fmt: skip
+        # then the files are the same (but for the moment a JSON lines export was taken)
+        assert (local.exit_code, remote.exit_code) == (0, 0), remote.output
+        assert remote.stderr.replace(str(there), "FILE") == local.stderr.replace(str(here), "FILE")
+        mine, theirs = here.read_bytes(), there.read_bytes()
+        if fmt == "jsonl":
+            mine, theirs = mine.split(b"\n", 1)[1], theirs.split(b"\n", 1)[1]
+        assert theirs == mine
+        # and the export verifies offline
+        assert both.local("audit", "verify", "--file", str(there), actor=None).exit_code == 0
+    # and a ministry may not export over the service
+    refused = both.remote("audit", "export", "--output", "-", actor="vm")
+    assert refused.exit_code == 1 and refused.stderr.startswith("error: vm may not export")

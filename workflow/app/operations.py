@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from workflow.app.machine import json_default, machine_amount, machine_detail, machine_row, zulu
 from workflow.app.reads import history_rows, list_rows, show_detail, trigger_rows
@@ -363,6 +363,30 @@ class Operations:
         rt = self.runtime
         cp = take_checkpoint(rt.store, audit_key=rt.engine.audit_key, actor_id=actor, now=self.now)
         return as_json(cp.as_dict())  # type: ignore[no-any-return]
+
+    def audit_export(
+        self,
+        out: TextIO,
+        *,
+        fmt: str,
+        delimiter: str = ",",
+        bom: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """``audit export``: every history entry with its hashes written to ``out`` (jsonl or
+        csv); what was written: ``{"rows", "chains", "heads_digest"}``."""
+        from workflow.audit.export import export_history
+
+        rt = self.runtime
+        summary = export_history(
+            rt.store, out, fmt=fmt, keyed=rt.engine.audit_key is not None, now=self.now,
+            delimiter=delimiter, bom=bom, progress=progress,
+        )  # fmt: skip
+        return {
+            "rows": summary.rows,
+            "chains": summary.chains,
+            "heads_digest": summary.heads_digest,
+        }
 
     def audit_log(
         self,

@@ -210,34 +210,30 @@ def export(ctx: click.Context, fmt: str, output: str, excel: bool, quiet: bool) 
     A CSV file starts with a byte order mark (for Excel) and has its formula-like cells
     neutralised; `audit verify --file` reads both back to the original values.
     """
-    from workflow.audit.export import export_history
     from workflow.errors import InvalidInput
 
-    c = obj(ctx)
-    rt = c.runtime
-    keyed = rt.engine.audit_key is not None
+    backend = obj(ctx).backend
     delimiter = ";" if excel else ","
     with Progress("export", unit="entries", quiet=quiet) as progress:
         if output == "-":
-            summary = export_history(
-                rt.store, sys.stdout, fmt=fmt, keyed=keyed, now=c.now, delimiter=delimiter,
-                bom=excel, progress=progress.callback,
-            )  # fmt: skip
+            summary = backend.audit_export(
+                sys.stdout, fmt=fmt, delimiter=delimiter, bom=excel, progress=progress.callback
+            )
         else:
             path = Path(output)
             partial = path.with_name(path.name + ".partial")
             try:
                 with partial.open("w", encoding="utf-8", newline="") as out:
-                    summary = export_history(
-                        rt.store, out, fmt=fmt, keyed=keyed, now=c.now, delimiter=delimiter,
-                        bom=fmt == "csv", progress=progress.callback,
+                    summary = backend.audit_export(
+                        out, fmt=fmt, delimiter=delimiter, bom=fmt == "csv",
+                        progress=progress.callback,
                     )  # fmt: skip
                 partial.replace(path)
             except OSError as exc:
                 raise InvalidInput(f"{output}: {exc.strerror or exc}") from None
     click.echo(
-        f"exported {summary.rows} entries of {summary.chains} chains to {output};"
-        f" heads digest {summary.heads_digest}",
+        f"exported {summary['rows']} entries of {summary['chains']} chains to {output};"
+        f" heads digest {summary['heads_digest']}",
         err=True,
     )
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
     from workflow.app.operations import Operations
@@ -132,6 +132,18 @@ class Backend(Protocol):
         trigger: str | None,
     ) -> list[dict[str, Any]]:
         """``audit log --format json``."""
+        ...
+
+    def audit_export(
+        self,
+        out: TextIO,
+        *,
+        fmt: str,
+        delimiter: str,
+        bom: bool,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """``audit export`` into ``out``: ``{"rows", "chains", "heads_digest"}``."""
         ...
 
     def report(self, name: str, **options: Any) -> Any:
@@ -274,6 +286,19 @@ class LocalBackend:
     ) -> list[dict[str, Any]]:
         return self._ops().audit_log(
             key=key, since=since, until=until, actor=actor, trigger=trigger
+        )
+
+    def audit_export(
+        self,
+        out: TextIO,
+        *,
+        fmt: str,
+        delimiter: str,
+        bom: bool,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        return self._ops().audit_export(
+            out, fmt=fmt, delimiter=delimiter, bom=bom, progress=progress
         )
 
     def report(self, name: str, **options: Any) -> Any:

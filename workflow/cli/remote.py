@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote, urlsplit
 
 from workflow.errors import InvalidInput, WorkflowError
@@ -179,6 +179,10 @@ class Client:
         except requests.RequestException as exc:
             why = _why(exc)
             raise ServiceUnavailable(f"cannot reach the service at {self.server}: {why}") from None
+        return self._json(response, method, path), response.headers
+
+    def _json(self, response: requests.Response, method: str, path: str) -> Any:
+        """The decoded JSON of an answer; an error answer raises ServiceError."""
         try:
             data = response.json()
         except ValueError:
@@ -193,7 +197,25 @@ class Client:
             if response.status_code == 401 and self.token is not None and "token" not in message:
                 message += f" (run `ruhrflow login --server {self.server}`)"
             raise ServiceError(" ".join(message.split()), exit_code_of(response.status_code))
-        return data, response.headers
+        return data
+
+    def download(
+        self, path: str, *, params: Mapping[str, Any] | None = None
+    ) -> tuple[str, Mapping[str, str]]:
+        """A text answer (an export) and its headers; an error answer raises as ``call``."""
+        import requests
+
+        try:
+            response = self.session.get(
+                self.server + path, params=params, timeout=TIMEOUT, allow_redirects=False
+            )
+        except requests.RequestException as exc:
+            why = _why(exc)
+            raise ServiceUnavailable(f"cannot reach the service at {self.server}: {why}") from None
+        if response.status_code >= 400:
+            self._json(response, "GET", path)  # raises the error it carries
+        response.encoding = "utf-8"
+        return response.text, response.headers
 
 
 def _why(exc: Exception) -> str:
@@ -367,6 +389,24 @@ class RemoteBackend:
         )
         data, _ = self.client.call("GET", "/api/audit/log", params=params)
         return list(data)
+
+    def audit_export(
+        self,
+        out: TextIO,
+        *,
+        fmt: str,
+        delimiter: str,
+        bom: bool,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        params = {"format": fmt, "delimiter": delimiter, "bom": "true" if bom else "false"}
+        text, headers = self.client.download("/api/audit/export", params=params)
+        out.write(text)
+        return {
+            "rows": int(headers.get("X-Ruhrflow-Rows", "0")),
+            "chains": int(headers.get("X-Ruhrflow-Chains", "0")),
+            "heads_digest": headers.get("X-Ruhrflow-Heads-Digest", ""),
+        }
 
     def report(self, name: str, **options: Any) -> Any:
         data, _ = self.client.call("GET", _path("reports", name), params=_given(options))

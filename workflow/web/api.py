@@ -479,6 +479,29 @@ def audit_checkpoint() -> Response:
     return jsonify(_operations().audit_checkpoint(actor=g.actor))
 
 
+@bp.get("/audit/export")
+@login_required
+def audit_export() -> Response:
+    """``ruhrflow audit export``: every history entry with its hashes (``format`` jsonl or
+    csv; ``delimiter`` and ``bom`` for spreadsheets); what was written in ``X-Ruhrflow-*``
+    headers."""
+    import io
+
+    _require_role("export the history", "auditor", "coordinator")
+    fmt = _text("format") or "jsonl"
+    delimiter = _text("delimiter") or ","
+    if fmt not in ("jsonl", "csv") or delimiter not in (",", ";"):
+        raise BadBody("format must be jsonl or csv, delimiter , or ;")
+    out = io.StringIO()
+    summary = _operations().audit_export(out, fmt=fmt, delimiter=delimiter, bom=_flag("bom"))
+    kind = "text/csv" if fmt == "csv" else "application/jsonl"
+    response = Response(out.getvalue(), mimetype=kind)
+    response.headers["X-Ruhrflow-Rows"] = str(summary["rows"])
+    response.headers["X-Ruhrflow-Chains"] = str(summary["chains"])
+    response.headers["X-Ruhrflow-Heads-Digest"] = summary["heads_digest"]
+    return response
+
+
 @bp.get("/audit/log")
 @login_required
 def audit_log() -> Response:

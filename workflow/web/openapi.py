@@ -517,6 +517,35 @@ def document(default_limit: int, max_limit: int) -> dict[str, Any]:
                     "responses": {"200": _ok(OBJECT), **_errors(401, 403)},
                 }
             },
+            "/api/audit/export": {
+                "get": {
+                    "summary": "Every history entry with its hashes, for verification offline"
+                    " (as `ruhrflow audit export`; auditors, coordinators)",
+                    "parameters": [
+                        _query("format", {"type": "string", "enum": ["jsonl", "csv"]}, "format"),
+                        _query("delimiter", {"type": "string", "enum": [",", ";"]}, "CSV cells"),
+                        _query("bom", {"type": "boolean"}, "CSV: a byte order mark first"),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The export; what it holds in the X-Ruhrflow-* headers",
+                            "content": {
+                                "application/jsonl": {"schema": TEXT},
+                                "text/csv": {"schema": TEXT},
+                            },
+                            "headers": {
+                                name: {"schema": schema}
+                                for name, schema in (
+                                    ("X-Ruhrflow-Rows", INT),
+                                    ("X-Ruhrflow-Chains", INT),
+                                    ("X-Ruhrflow-Heads-Digest", TEXT),
+                                )
+                            },
+                        },
+                        **_errors(401, 403, 422),
+                    },
+                }
+            },
             "/api/audit/log": {
                 "get": {
                     "summary": "History entries of one chain or all, oldest first (as `ruhrflow"
