@@ -142,3 +142,27 @@ def test_serve_answers_counts_every_worker_and_logs_one_format(
     assert all(re.search(r"[+-]\d\d:\d\d$", e["time"]) for e in entries)
     probes = [e for e in entries if e.get("request_id") == "probe-1"]
     assert len(probes) == 10 and all(e["logger"] == "ruhrflow.access" for e in probes)
+
+
+def test_without_its_database_serve_waits_then_exits_3_without_a_traceback(
+    database_url: str, tmp_path: Path
+) -> None:
+    # given a database that is not there, and a wait of one second
+    config = tmp_path / "ruhrflow.toml"
+    config.write_text("[database]\nwait_seconds = 1\nwait_max_interval_seconds = 0.5\n")
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path}/no/such/dir/ruhrflow.db"
+    else:
+        url = "postgresql+psycopg://postgres@127.0.0.1:1/test"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUHRFLOW_")}
+    env["PYTHONPATH"] = str(REPO)
+    # when serve starts
+    done = subprocess.run(
+        [sys.executable, "-m", "workflow", "--config", str(config), "--db", url, "serve",
+         "--port", str(free_port())],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    # then it tried more than once, one line each, and gave up with exit 3 before gunicorn
+    assert done.returncode == 3, done.stderr
+    assert len([ln for ln in done.stderr.splitlines() if "(try " in ln]) >= 2, done.stderr
+    assert "Traceback" not in done.stderr and "Booting worker" not in done.stderr

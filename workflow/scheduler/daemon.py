@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -182,6 +183,7 @@ class JobMonitor:
         self.state_file = state_file
         self.state = SchedulerState(pid=os.getpid())
         self.wall = wall
+        self._lock = threading.Lock()  # the jobs run on several threads of the pool
 
     def wrap(self, job: str, run: Callable[[], Any]) -> Callable[[], Any]:
         """``run`` as a job that never raises: its outcome goes to the log and the state."""
@@ -196,10 +198,11 @@ class JobMonitor:
                 log.warning("%s: database unavailable, next run tries again: %s", job, exc)
             except Exception as exc:  # the daemon lives on; the next run tries again
                 log.error("%s failed: %s: %s", job, type(exc).__name__, exc)
-            self.state.record(job, started, _time.perf_counter() - clock, ok)
             if ok:
                 _log_delivery_problems(job, result)
-            self.save()
+            with self._lock:
+                self.state.record(job, started, _time.perf_counter() - clock, ok)
+                self.save()
             return result
 
         return monitored
