@@ -131,12 +131,14 @@ def parse_decimal(raw: str, what: str) -> Decimal:
 # --- files -----------------------------------------------------------------------------------
 
 
-def read_text_file(path: Path, limit: int, what: str = "file") -> str:
-    """The UTF-8 text of a regular file of at most ``limit`` bytes, else InvalidInput naming
-    ``path`` in one line (/dev/zero, a directory, a binary or a huge file are refused before
-    they are read whole)."""
+def read_file_bytes(path: Path, limit: int, what: str = "file") -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, else InvalidInput naming
+    ``path`` in one line (/dev/zero, a FIFO or a directory are refused before any read, a
+    huge file after ``limit`` bytes)."""
     try:
-        with path.open("rb") as fh:
+        # O_NONBLOCK: opening a FIFO without a writer would wait forever (no effect on files)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
                 raise InvalidInput(f"{path}: not a regular file")
             data = fh.read(limit + 1)
@@ -148,6 +150,13 @@ def read_text_file(path: Path, limit: int, what: str = "file") -> str:
         raise InvalidInput(f"{path}: cannot be read: {exc.strerror or exc}") from None
     if len(data) > limit:
         raise InvalidInput(f"{path}: larger than {limit // 1024} KiB")
+    return data
+
+
+def read_text_file(path: Path, limit: int, what: str = "file") -> str:
+    """The UTF-8 text of a regular file of at most ``limit`` bytes (:func:`read_file_bytes`),
+    else InvalidInput naming ``path`` in one line (a binary file, a NUL byte)."""
+    data = read_file_bytes(path, limit, what)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

@@ -7,6 +7,7 @@ could not open; ``--cost 1_000`` was a thousand euros; a title of only U+200B wa
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,22 @@ def test_a_bad_configuration_is_the_same_line_in_every_command(tmp_path: Path) -
         assert result.exit_code == 2, (args, result.output)
         outputs.add(result.output)
     assert outputs == {"error: process.cabinet_session: '2019-02-30' is no date that exists\n"}
+
+
+def test_an_import_of_a_device_or_a_fifo_is_refused_before_it_is_read(
+    database_url: str, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    for special in ("/dev/zero", str(fifo)):  # (a directory: click refuses it first)
+        result = CliRunner().invoke(
+            cli,
+            ["--db", database_url, "--as", "koordination", "--now", "2019-07-15T10:00",
+             "proposal", "import", special],
+        )  # fmt: skip
+        refused(result, "not a regular file")
+    for special in (str(fifo),):
+        config = CliRunner().invoke(cli, ["config", "check", special])
+        assert config.exit_code == 2 and "not a regular file" in config.output
+        definition = CliRunner().invoke(cli, ["definition", "check", special])
+        assert definition.exit_code == 2 and "not a regular file" in definition.output

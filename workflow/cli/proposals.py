@@ -81,15 +81,16 @@ def add(
     click.echo(f"added {added['key']}")
 
 
+# A million proposals are some hundred megabytes of CSV.
+MAX_IMPORT_BYTES = 512 * 1024 * 1024
+
+
 def run_import(ctx: click.Context, path: Path, *, skip_invalid: bool, quiet: bool = False) -> None:
     """Import a CSV file; shared by ``proposal import`` and ``init --import``."""
-    from workflow.errors import InvalidInput
+    from workflow.inputs import read_file_bytes
 
     backend = obj(ctx).backend
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"{path}: {exc.strerror or exc}") from None
+    data = read_file_bytes(path, MAX_IMPORT_BYTES, "CSV file")  # not /dev/zero, not a FIFO
     try:
         with Progress("import", unit="rows", quiet=quiet) as progress:
             done = backend.import_proposals(

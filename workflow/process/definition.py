@@ -11,8 +11,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import math
-import os
-import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -21,7 +19,8 @@ from typing import Any
 
 import yaml
 
-from workflow.errors import InvalidDefinition, Problem
+from workflow.errors import InvalidDefinition, InvalidInput, Problem
+from workflow.inputs import read_file_bytes
 from workflow.process.deadline_rules import DeadlineRule, label_problem, parse_deadline_rules
 from workflow.process.formats import DEFAULT_PERMISSIONS, default_public, resolve
 from workflow.process.guards import REGISTRY  # guards live in one registry, referenced by name
@@ -637,12 +636,10 @@ MAX_DEFINITION_BYTES = 4 * 1024 * 1024
 
 
 def _read_text(p: Path) -> str:
-    with p.open("rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise OSError(0, "not a regular file")
-        data = fh.read(MAX_DEFINITION_BYTES + 1)
-    if len(data) > MAX_DEFINITION_BYTES:
-        raise OSError(0, f"larger than {MAX_DEFINITION_BYTES // (1024 * 1024)} MiB")
+    try:  # a regular file (not /dev/zero, not a FIFO), at most MAX_DEFINITION_BYTES
+        data = read_file_bytes(p, MAX_DEFINITION_BYTES)
+    except InvalidInput as exc:
+        raise OSError(0, str(exc).removeprefix(f"{p}: ")) from None
     return data.decode("utf-8")
 
 
