@@ -429,3 +429,14 @@ def test_the_history_is_exported_over_the_service_as_on_the_database(
     # and a ministry may not export over the service
     refused = both.remote("audit", "export", "--output", "-", actor="vm")
     assert refused.exit_code == 1 and refused.stderr.startswith("error: vm may not export")
+
+
+def test_the_token_is_never_printed() -> None:
+    # given a token that a message would echo (here: as the key asked for)
+    token = "rf_a-secret-token-value"
+    # when the service cannot be reached, then the error line masks it
+    result = _invoke(
+        ["--server", "http://127.0.0.1:9", "proposal", "show", token], RUHRFLOW_TOKEN=token
+    )
+    assert result.exit_code == 3
+    assert token not in result.stderr and "***" in result.stderr

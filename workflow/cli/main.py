@@ -199,9 +199,10 @@ def _without_secrets(text: str, obj: Any) -> str:
     urls = [os.environ.get("RUHRFLOW_DATABASE_URL")]
     if isinstance(obj, CliContext):
         urls.append(obj.db_url)
+    token = os.environ.get("RUHRFLOW_TOKEN")  # the API token of --server
     forms = {
         form
-        for secret in secret_values(os.environ, urls)
+        for secret in [*secret_values(os.environ, urls), *([token] if token else [])]
         if len(secret) >= MIN_MASKED
         for form in (secret, quote(secret, safe=""), quote_plus(secret))
     }
