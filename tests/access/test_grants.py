@@ -293,3 +293,38 @@ def test_the_owner_with_createrole_applies_them_without_a_superuser(
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'DROP ROLE IF EXISTS "{owner}"'))
         server.dispose()
+
+
+def test_a_table_owner_who_does_not_own_the_database_is_told_what_to_run_for_connect(
+    postgres_admin_url: str,
+) -> None:
+    # given the tables owned by a login with CREATEROLE, the database by somebody else
+    tag = uuid.uuid4().hex[:8]
+    owner, name = f"rft_{tag}_tables", f"ruhrflow_t_{tag}tbl"
+    server = connect(postgres_admin_url)
+    with server.connect() as conn:
+        conn.execute(text(f'CREATE ROLE "{owner}" LOGIN CREATEROLE'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    superuser_url = make_url(postgres_admin_url).set(database=name).render_as_string(False)
+    with connect(superuser_url).connect() as conn:
+        conn.execute(text(f'GRANT CREATE ON SCHEMA public TO "{owner}"'))
+    url = make_url(superuser_url).set(username=owner).render_as_string(False)
+    try:
+        assert invoke("--db", url, "init").exit_code == 0
+        # when it applies the grants, then everything but CONNECT is applied, and it prints
+        # the statement the database's owner runs
+        applied = invoke("--db", url, "db", "grants", "--apply")
+        assert applied.exit_code == 0, applied.output
+        roles = roles_of(url)
+        expected = (
+            f'its owner runs: GRANT CONNECT ON DATABASE "{name}" TO "{roles.reader}",'
+            f' "{roles.auditor}", "{roles.service}", "{roles.admin}";'
+        )
+        assert expected in applied.stdout, applied.stdout
+        assert status(url)["matches"] is True
+    finally:
+        drop_database_roles(superuser_url)
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{owner}"'))
+        server.dispose()
