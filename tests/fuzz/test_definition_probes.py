@@ -45,6 +45,16 @@ PROBES = [
     (changed("    min: 0\n", "    min: true\n"), "fields.progress.min", "finite number"),
     (changed(f"    {IDEA}", "    lable: Idee"), "states.idea.lable", "did you mean 'label'?"),
     (
+        changed("  auditor: Prüfung (nur lesend)", '  auditor: "Prüfung \\e[8m"'),
+        "roles.auditor",
+        "control character",
+    ),
+    (
+        changed("  auditor: Prüfung (nur lesend)", "  auditor: 7"),
+        "roles.auditor",
+        "non-empty string",
+    ),
+    (
         changed("    remind: [7d, 1d]", "    remnd: [7d]"),
         "deadlines.forum_submission.remnd",
         "did you mean 'remind'?",
@@ -78,6 +88,14 @@ def test_a_binary_or_huge_file_is_refused(tmp_path: Path) -> None:
     huge.write_text("# " + "x" * (4 * 1024 * 1024) + "\n", encoding="utf-8")
     code, output = check(huge)
     assert code == 2 and "larger than" in output, output
+
+
+def test_a_description_may_span_lines(tmp_path: Path) -> None:
+    text = changed(f"    {IDEA}", f"    {IDEA}\n    description: |\n      Zeile 1\n      Zeile 2")
+    path = tmp_path / "def.yaml"
+    path.write_text(text, encoding="utf-8")
+    code, output = check(path)
+    assert code == 0, output
 
 
 def test_the_shipped_definition_is_still_clean() -> None:

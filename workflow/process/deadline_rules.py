@@ -142,13 +142,14 @@ def _as_date(value: Any) -> date | None:
 # --- parsing and validation ------------------------------------------------------------------
 
 
-def label_problem(text: str) -> str | None:
-    """Why ``text`` cannot be a label (a control or bidi character, ESC or U+202E), or None."""
+def label_problem(text: str, *, multiline: bool = False) -> str | None:
+    """Why ``text`` cannot be a label (a control or bidi character, ESC or U+202E; a line
+    break unless ``multiline``), or None."""
     from workflow.errors import InvalidInput
     from workflow.inputs import check_text
 
     try:
-        check_text(text, "the label")
+        check_text(text, "the label", multiline=multiline)
     except InvalidInput as exc:
         return str(exc).removeprefix("the label ")
     return None

@@ -298,13 +298,13 @@ class _Checker:
             return {}
         return value
 
-    def text(self, value: Any, path: str, *, required: bool = True) -> str:
+    def text(self, value: Any, path: str, *, required: bool = True, multiline: bool = False) -> str:
         if value is None and not required:
             return ""
         if not isinstance(value, str) or not value.strip():
             self.problem(path, f"must be a non-empty string, not {_kind(value)}")
             return ""
-        if (bad := label_problem(value)) is not None:  # ESC, U+202E, a line break …
+        if (bad := label_problem(value, multiline=multiline)) is not None:  # ESC, U+202E …
             self.problem(path, bad)
             return ""
         return value
@@ -351,8 +351,12 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
         version = 0
     title = c.text(top.get("title"), "title")
 
-    roles = {str(k): str(v) for k, v in c.mapping(top.get("roles"), "roles").items()}
-    phases = {str(k): str(v) for k, v in c.mapping(top.get("phases"), "phases").items()}
+    roles = {
+        str(k): c.text(v, f"roles.{k}") for k, v in c.mapping(top.get("roles"), "roles").items()
+    }
+    phases = {
+        str(k): c.text(v, f"phases.{k}") for k, v in c.mapping(top.get("phases"), "phases").items()
+    }
     hf_raw = c.mapping(top.get("handlungsfelder"), "handlungsfelder")
     handlungsfelder: dict[int, str] = {}
     for k, v in hf_raw.items():
@@ -387,7 +391,9 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
             label=c.text(s.get("label"), f"{path}.label"),
             phase=phase,
             final=final,
-            description=c.text(s.get("description"), f"{path}.description", required=False),
+            description=c.text(
+                s.get("description"), f"{path}.description", required=False, multiline=True
+            ),
             public=public,
         )
 
