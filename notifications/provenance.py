@@ -39,6 +39,12 @@ from workflow.store.schema import deadline_rungs, deadlines, history, proposals
 MOVED = "deadline_moved"  # the history and notice kind of workflow.deadlines.move
 
 
+def _data(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A history entry's data (an object, as the engine writes it; anything else is empty)."""
+    data = entry["data"]
+    return data if isinstance(data, Mapping) else {}
+
+
 @dataclass
 class Provenance:
     """The check, with the directory and the definitions it compares against."""
@@ -68,11 +74,13 @@ class Provenance:
                 found = self._moved(conn, row, proposal, definition, rest)
             else:
                 return f"the key {key!r} is none the engine makes"
+            if isinstance(found, str):
+                return found
+            return self._recipients(row, role_recipients(self.directory, found, proposal))
         except (ValueError, WorkflowError) as exc:
             return f"cannot check the key {key!r}: {exc}"
-        if isinstance(found, str):
-            return found
-        return self._recipients(row, role_recipients(self.directory, found, proposal))
+        except (AttributeError, KeyError, TypeError) as exc:  # a damaged row or entry
+            return f"cannot check the key {key!r}: {type(exc).__name__}: {exc}"
 
     # --- the causes ------------------------------------------------------------------------
 
@@ -145,8 +153,7 @@ class Provenance:
         entries = [
             e
             for e in self._entries(conn, str(proposal["key"]), trigger=trigger)
-            if e["kind"] in ("reminder", "escalation")
-            and (e["data"] or {}).get("fire_at") == fire_at
+            if e["kind"] in ("reminder", "escalation") and _data(e).get("fire_at") == fire_at
         ]
         if not entries:
             return f"no history entry of {proposal['key']} records the rung {rest}"
@@ -157,7 +164,7 @@ class Provenance:
         )
         if template != row["kind"]:
             return f"the definition sends {template!r} for this rung, the notice is {row['kind']!r}"
-        return (*declared, *((entry["data"] or {}).get("recipients") or ()))
+        return (*declared, *(_data(entry).get("recipients") or ()))
 
     def _moved(
         self,
@@ -182,8 +189,8 @@ class Provenance:
         entries = [
             e
             for e in self._entries(conn, str(proposal["key"]), kind=MOVED)
-            if (e["data"] or {}).get("deadline") == deadline["kind"]
-            and str((e["data"] or {}).get("sequence")) == sequence
+            if _data(e).get("deadline") == deadline["kind"]
+            and str(_data(e).get("sequence")) == sequence
         ]
         if not entries:
             return f"no history entry of {proposal['key']} moved the deadline {deadline_id}"

@@ -80,6 +80,8 @@ def proposal_id(runtime: Runtime, key: str) -> int:
     ("key", "change", "reason"),
     [
         ("phishing:1", {}, "none the engine makes"),
+        ("transition:KEY:x:status_change", {}, "cannot check the key"),
+        ("transition:KEY", {}, "cannot check the key"),
         ("transition:KEY:99:status_change", {}, "no history entry KEY:99"),
         ("transition:KEY:1:status_change", {}, "the engine sends no notice for 'create'"),
         ("transition:KEY:3:status_change", {"kind": "reminder"}, "the template 'status_change'"),
