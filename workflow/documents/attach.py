@@ -37,6 +37,10 @@ class Attached:
     document: NewDocument
 
 
+class UnknownDocument(InvalidInput):
+    """The proposal has no document of that SHA-256 (404 over HTTP)."""
+
+
 class DocumentChanged(WorkflowError):
     """A stored document's bytes no longer have the SHA-256 its history entry recorded."""
 
@@ -182,7 +186,7 @@ def read_document(
             raise UnknownProposal(key)
         row = documents_store.find_document(conn, int(proposal["id"]), wanted)
         if row is None:
-            raise InvalidInput(f"{key} has no document {wanted}")
+            raise UnknownDocument(f"{key} has no document {wanted}")
         content = documents_store.content_in_row(conn, int(row["id"]))
     if content is None:
         if policy.directory is None:

@@ -56,7 +56,7 @@ def create_app(
     ``runtime`` reuses an opened runtime (tests); ``clock`` replaces the wall clock in tests
     only — no request can set the time.
     """
-    from workflow.web import api, health, oidc, operations, public, views
+    from workflow.web import api, documents, health, oidc, operations, public, views
 
     config = settings.section("web")
     rt = runtime or open_runtime(settings)
@@ -201,6 +201,7 @@ def create_app(
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(documents.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(oidc.bp)
     health.install(app, settings)

@@ -623,5 +623,83 @@ def document(default_limit: int, max_limit: int) -> dict[str, Any]:
                     },
                 }
             },
+            **_documents(read, write),
+        },
+    }
+
+
+DOCUMENT = {
+    "type": "object",
+    "description": "A row of `ruhrflow document list --format json`.",
+    "properties": {
+        "sha256": TEXT,
+        "filename": TEXT,
+        "content_type": TEXT,
+        "size": INT,
+        "statement": MAYBE_INT,
+        "transition": MAYBE_INT,
+        "entry": INT,
+        "attached_at": TIME,
+    },
+    "required": ["sha256", "filename", "content_type", "size", "entry", "attached_at"],
+}
+ATTACHED = {
+    "type": "object",
+    "properties": {
+        "key": TEXT,
+        "seq": INT,
+        "sha256": TEXT,
+        "filename": TEXT,
+        "content_type": TEXT,
+        "size": INT,
+    },
+    "required": ["key", "seq", "sha256", "filename", "content_type", "size"],
+}
+
+
+def _documents(read: dict[str, Any], write: dict[str, Any]) -> dict[str, Any]:
+    """The paths of workflow/web/documents.py."""
+    sha = {"name": "sha256", "in": "path", "required": True, "schema": TEXT}
+    upload = {
+        "type": "object",
+        "properties": {
+            "file": {"type": "string", "format": "binary"},
+            "statement": {"type": "integer", "minimum": 1},
+            "transition": {"type": "integer", "minimum": 1},
+            "comment": TEXT,
+        },
+        "required": ["file"],
+    }
+    return {
+        "/api/proposals/{key}/documents": {
+            "get": {
+                "summary": "The documents of a proposal (as `ruhrflow document list`)",
+                "parameters": [_key()],
+                "responses": {"200": _ok({"type": "array", "items": DOCUMENT}), **read},
+            },
+            "post": {
+                "summary": "Attach a document, checked by content (as `ruhrflow document add`)",
+                "parameters": [_key()],
+                "requestBody": {
+                    "required": True,
+                    "content": {"multipart/form-data": {"schema": upload}},
+                },
+                "responses": {"201": _ok(ATTACHED, "Attached"), **write},
+            },
+        },
+        "/api/proposals/{key}/documents/{sha256}": {
+            "get": {
+                "summary": "A document's bytes, its SHA-256 checked (as `ruhrflow document get`)",
+                "parameters": [_key(), sha],
+                "responses": {
+                    "200": {
+                        "description": "The file, as an attachment",
+                        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    **read,
+                    "409": _error("Changed or missing in store: not served"),
+                    "422": _error("Not a SHA-256"),
+                },
+            }
         },
     }
