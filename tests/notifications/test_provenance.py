@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import NOW
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from support import Cli, add_proposal, delivery_of
 
 from notifications import MemoryTransport
@@ -76,45 +76,56 @@ def proposal_id(runtime: Runtime, key: str) -> int:
         return int(conn.execute(select(proposals.c.id).where(proposals.c.key == key)).scalar_one())
 
 
-@pytest.mark.parametrize(
-    ("key", "change", "reason"),
-    [
-        ("phishing:1", {}, "none the engine makes"),
-        ("transition:KEY:x:status_change", {}, "cannot check the key"),
-        ("transition:KEY", {}, "cannot check the key"),
-        ("transition:KEY:99:status_change", {}, "no history entry KEY:99"),
-        ("transition:KEY:1:status_change", {}, "the engine sends no notice for 'create'"),
-        ("transition:KEY:3:status_change", {"kind": "reminder"}, "the template 'status_change'"),
-        ("transition:RK-99-99:3:status_change", {}, "the key names 'RK-99-99'"),
-        ("transition:KEY:3:consultation_opened",
-         {"kind": "consultation_opened", "recipients": [EVIL]},
-         "zugang@evil.example is not among the recipients"),
-        ("deadline-rung:999999", {"kind": "reminder"}, "no deadline rung 999999"),
-        ("deadline-moved:999999:2", {"kind": "deadline_moved"}, "no deadline 999999"),
-        ("digest:XX:2019-W37", {"proposal_id": None}, "no ministry 'XX'"),
-        ("digest:IM:2019-W01", {}, "a digest belongs to no proposal"),
-        ("digest:IM:2019-W02", {"proposal_id": None, "recipients": [EVIL]}, "evil.example"),
-        ("transition:KEY:3:consultation_opened", {"kind": "consultation_opened",
-                                                  "recipients": "x@evil.example"},
-         "not a list"),
-    ],
-)  # fmt: skip
-def test_a_forged_notice_is_refused_with_a_reason(
-    runtime: Runtime, engine_wrote: str, key: str, change: dict[str, Any], reason: str
-) -> None:
+# (the key, KEY for the proposal's; what differs from a copy of the engine's first notice; the
+# reason given)
+FORGERIES: list[tuple[str, dict[str, Any], str]] = [
+    ("phishing:1", {}, "none the engine makes"),
+    ("transition:KEY:x:status_change", {}, "cannot check the key"),
+    ("transition:KEY", {}, "cannot check the key"),
+    ("transition:KEY:99:status_change", {}, "no history entry KEY:99"),
+    ("transition:KEY:1:status_change", {}, "the engine sends no notice for 'create'"),
+    ("transition:KEY:3:status_change", {"kind": "reminder"}, "the template 'status_change'"),
+    ("transition:RK-99-99:3:status_change", {}, "the key names 'RK-99-99'"),
+    ("transition:KEY:3:consultation_opened",
+     {"kind": "consultation_opened", "recipients": [EVIL]},
+     "zugang@evil.example is not among the recipients"),
+    ("deadline-rung:999999", {"kind": "reminder"}, "no deadline rung 999999"),
+    ("deadline-moved:999999:2", {"kind": "deadline_moved"}, "no deadline 999999"),
+    ("digest:XX:2019-W37", {"proposal_id": None}, "no ministry 'XX'"),
+    ("digest:IM:2019-W01", {}, "a digest belongs to no proposal"),
+    ("digest:IM:2019-W02", {"proposal_id": None, "recipients": [EVIL]}, "evil.example"),
+    ("transition:KEY:3:consultation_opened", {"kind": "consultation_opened",
+                                              "recipients": "x@evil.example"},
+     "not a list"),
+]  # fmt: skip
+
+
+def test_a_forged_notice_is_refused_with_a_reason(runtime: Runtime, engine_wrote: str) -> None:
     # given rows the engine wrote: the consultation's notice is transition:KEY:3
     assert f"transition:{engine_wrote}:3:consultation_opened" in refusals(runtime)
-    with runtime.store.write() as conn:  # make room for the forged one under its real key
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.idempotency_key == key.replace("KEY", engine_wrote))
-            .values(idempotency_key=outbox.c.idempotency_key + ":engine")
-        )
-    # when a row is written past the engine
-    forge(runtime, idempotency_key=key.replace("KEY", engine_wrote), **change)
-    # then the check refuses it, saying why
-    found = refusals(runtime)[key.replace("KEY", engine_wrote)]
-    assert found is not None and reason.replace("KEY", engine_wrote) in found, found
+    check = Provenance(runtime.directory)
+    for key, change, reason in FORGERIES:
+        key, reason = key.replace("KEY", engine_wrote), reason.replace("KEY", engine_wrote)
+        with runtime.store.write() as conn:  # make room for the forged one under a real key
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.idempotency_key == key)
+                .values(idempotency_key=outbox.c.idempotency_key + ":engine")
+            )
+        # when a row is written past the engine
+        forge(runtime, idempotency_key=key, **change)
+        # then the check refuses it, saying why
+        with runtime.store.read() as conn:
+            row = conn.execute(select(outbox).where(outbox.c.idempotency_key == key)).mappings()
+            found = check.refusal(conn, row.one())
+        assert found is not None and reason in found, (key, found)
+        with runtime.store.write() as conn:  # and the engine's row is back for the next one
+            conn.execute(delete(outbox).where(outbox.c.idempotency_key == key))
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.idempotency_key == key + ":engine")
+                .values(idempotency_key=key)
+            )
 
 
 def test_the_worker_marks_a_forged_notice_failed_and_never_sends_it(
