@@ -170,3 +170,12 @@ def test_the_link_header_is_built_from_base_url(configured: tuple[Flask, Path]) 
     b = login(app, "koordination")
     link = b.client.get("/api/proposals?limit=1").headers.get("Link", "")
     assert link == "" or link.startswith("<https://ruhrflow.nrw.example/api/proposals?")
+
+
+@pytest.mark.parametrize(
+    "query", ["until=9999-12-31", "since=2019-02-30", "since=abc", "until=0001-01-01"]
+)
+def test_an_audit_filter_that_is_no_day_is_400(app: Flask, query: str) -> None:
+    b = login(app, "koordination")
+    assert b.client.get(f"/audit?{query}").status_code == 400
+    assert b.client.get("/audit?since=2019-07-01&until=").status_code == 200

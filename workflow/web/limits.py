@@ -6,6 +6,7 @@ German error page elsewhere), before anything is parsed or queried:
 * a JSON body larger than ``MAX_JSON_BYTES`` or nested deeper than ``MAX_JSON_DEPTH``
   (1,000 nested lists exhausted the parser's recursion: 500);
 * a Host outside ``[web] trusted_hosts`` (when the list is set; Flask's ``TRUSTED_HOSTS``);
+* a day of the audit page's filters that does not exist or lies past 2999;
 * a list filter with a malformed or unknown value (``?themenforum=null``,
   ``?handlungsfeld=abc``, an unknown state): it used to be ignored silently, so the caller
   got every proposal and believed them filtered. A filter of digits beyond any real value
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 from flask import Flask, Request, current_app, g, request
@@ -24,6 +26,7 @@ from werkzeug.exceptions import BadRequest, SecurityError
 from werkzeug.wrappers import Response
 
 from workflow import Settings
+from workflow.process.deadline_rules import EARLIEST, LATEST
 
 log = logging.getLogger("workflow.web")
 
@@ -33,6 +36,7 @@ MAX_JSON_DEPTH = 32
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
 _DIGITS = re.compile(r"[0-9]+")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # The list endpoints whose query strings are filters: (blueprint, endpoint).
 _LISTS = {("api", "api.proposals"), ("web", "web.proposal_list")}
 
@@ -101,6 +105,22 @@ class LimitedRequest(Request):
         return super().get_json(force=force, silent=silent, cache=cache)
 
 
+def day_filter_problem(args: Mapping[str, str]) -> str | None:
+    """Why the audit page's ``since``/``until`` are no days YYYY-MM-DD (1900–2999), or None
+    (``until=9999-12-31`` overflowed to a 500 when the day after it was taken)."""
+    for name in ("since", "until"):
+        value = args.get(name, "").strip()
+        if not value:
+            continue
+        try:
+            day = date.fromisoformat(value) if _DAY.fullmatch(value) else None
+        except ValueError:
+            day = None
+        if day is None or not EARLIEST <= day <= LATEST:
+            return f"the filter {name} must be a day YYYY-MM-DD from {EARLIEST} to {LATEST}"
+    return None
+
+
 def needs_login() -> bool:
     """Whether the endpoint of this request is wrapped by ``api.login_required``."""
     view = current_app.view_functions.get(request.endpoint or "")
@@ -147,7 +167,12 @@ def install(app: Flask, settings: Settings) -> None:
         return None
 
     def filters() -> Response | Any:
-        if g.get("actor") is None or (request.blueprint, request.endpoint) not in _LISTS:
+        if g.get("actor") is None:
+            return None
+        if request.endpoint == "web.audit":
+            problem = day_filter_problem(request.args)
+            return None if problem is None else refuse(problem, "Das Datum ist ungültig.")
+        if (request.blueprint, request.endpoint) not in _LISTS:
             return None
         w = web()
         leads = w.runtime.directory.ministries
