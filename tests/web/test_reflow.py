@@ -35,7 +35,8 @@ PAGES: list[tuple[str | None, list[str]]] = [
     ("koordination", [
         "/worklist", "/proposals", "/proposals/RK-03-01", "/proposals/RK-03-03",
         "/proposals/RK-03-01/actions/approve", "/proposals/RK-05-01/funding",
-        "/proposals/RK-03-03/statements", "/bulk", "/proposals/RK-99-99",
+        "/proposals/RK-03-03/statements", "/proposals/RK-03-01/documents", "/bulk",
+        "/proposals/RK-99-99",
     ]),
     ("im", ["/proposals?lead=IM", "/proposals/RK-03-02"]),
     ("forum-03", ["/proposals?themenforum=3"]),

@@ -37,6 +37,14 @@ class Attached:
     document: NewDocument
 
 
+class DocumentRefused(InvalidInput):
+    """A file the policy does not accept; ``de`` says why in German (for the web)."""
+
+    def __init__(self, message: str, *, de: str) -> None:
+        super().__init__(message)
+        self.de = de
+
+
 class UnknownDocument(InvalidInput):
     """The proposal has no document of that SHA-256 (404 over HTTP)."""
 
@@ -79,6 +87,11 @@ class DocumentPolicy:
         """The accepted types, for a message."""
         return ", ".join(t for t in TYPES if t in self.types)
 
+    def accepted_de(self) -> str:
+        """The accepted types by their German names, for the web."""
+        return ", ".join(dict.fromkeys(TYPES[t].label.split(" (")[0] for t in TYPES
+                                       if t in self.types))  # fmt: skip
+
 
 def clean_filename(name: str) -> str:
     """The last part of ``name`` (no directories, either kind of slash), without control or
@@ -106,14 +119,22 @@ def prepare(
     """Check ``content`` against ``policy`` and store its bytes where the policy says (the
     directory) — before the engine records it; raises InvalidInput with the reason."""
     if not content:
-        raise InvalidInput("the file is empty")
+        raise DocumentRefused("the file is empty", de="Die Datei ist leer.")
     if len(content) > policy.max_bytes:
         limit = policy.max_bytes / (1024 * 1024)
-        raise InvalidInput(f"the file is larger than {limit:g} MB")
+        german = f"{limit:g}".replace(".", ",")
+        raise DocumentRefused(
+            f"the file is larger than {limit:g} MB", de=f"Die Datei ist größer als {german} MB."
+        )
     kind = sniff(content)
     if kind is None or kind.name not in policy.types:
         what = "its content is no type ruhrflow knows" if kind is None else f"it is {kind.name}"
-        raise InvalidInput(f"the file is not accepted: {what} (accepted: {policy.accepted()})")
+        raise DocumentRefused(
+            f"the file is not accepted: {what} (accepted: {policy.accepted()})",
+            de="Diese Datei wird nicht angenommen: Ihr Inhalt ist "
+            + ("keines der bekannten Formate" if kind is None else f"vom Typ „{kind.label}“")
+            + f". Zugelassen sind: {policy.accepted_de()}.",
+        )
     sha256 = hashlib.sha256(content).hexdigest()
     stored: bytes | None = content
     if policy.directory is not None:

@@ -202,6 +202,7 @@ def create_app(
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(documents.bp)
+    app.register_blueprint(documents.pages)
     app.register_blueprint(public.bp)
     app.register_blueprint(oidc.bp)
     health.install(app, settings)

@@ -1,4 +1,5 @@
-"""Documents over HTTP: ``/api/proposals/<key>/documents`` (list, attach, download).
+"""Documents over HTTP: ``/api/proposals/<key>/documents`` (list, attach, download), and the
+page that attaches one in the browser (``/proposals/<key>/documents``, no JavaScript needed).
 
 The one door of :mod:`workflow.documents.attach` (content sniffed, types and size of
 ``[documents]``, SHA-256 in the history entry), with the API's accounts and its one error
@@ -9,20 +10,23 @@ SHA-256 was checked again.
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from typing import Any
+
+from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
 from workflow.documents.attach import (
     DocumentPolicy,
+    DocumentRefused,
     UnknownDocument,
     attach,
     list_documents,
     read_document,
 )
-from workflow.errors import WorkflowError
+from workflow.errors import PermissionDenied, StoreUnavailable, WorkflowError
 from workflow.inputs import capped_whole_number
-from workflow.web import api
+from workflow.web import api, reads, views
 from workflow.web.state import web
 
 bp = Blueprint("documents", __name__, url_prefix="/api")
@@ -97,3 +101,62 @@ def download(key: str, sha256: str) -> Response:
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+# --- the page -----------------------------------------------------------------------------
+
+pages = Blueprint("document_pages", __name__)
+
+
+@pages.before_request
+def _room_for_the_page_upload() -> None:
+    if request.method == "POST":
+        request.max_content_length = _policy().max_bytes + FRAMING
+
+
+@pages.route("/proposals/<key>/documents", methods=["GET", "POST"])
+@views.login_required
+def attach_page(key: str) -> Any:
+    """Attach a document to the proposal, one of its statements or none (a form; the
+    coordinator and the lead ministry by default, ``permissions.attach_document``)."""
+    w = web()
+    detail = reads.detail(w.runtime, key)
+    if not views.may("attach_document", detail):
+        return views.error_page(403, "Sie dürfen an diesen Vorschlag keine Dokumente anhängen.")
+    policy = _policy()
+    statement = request.form.get("statement", "")
+    comment = request.form.get("comment", "")
+
+    def form(errors: list[str], status: int = 200) -> tuple[str, int]:
+        return render_template(
+            "document.html", p=detail, errors=errors, statement=statement, comment=comment,
+            accepted=policy.accepted_de(), limit=f"{policy.max_bytes / 2**20:g}".replace(".", ","),
+        ), status  # fmt: skip
+
+    if request.method == "GET":
+        return form([])
+    upload = request.files.get("file")
+    if not isinstance(upload, FileStorage) or not upload.filename:
+        return form(["Bitte eine Datei auswählen."], 400)
+    statement_id = next(
+        (int(s["id"]) for s in detail["statements"] if str(s["id"]) == statement), None
+    )
+    if statement and statement_id is None:
+        return form(["Diese Stellungnahme gehört nicht zu diesem Vorschlag."], 400)
+    try:
+        done = attach(w.runtime.engine, policy, key, upload.read(), upload.filename,
+                      actor=g.actor, now=w.now(), statement_id=statement_id,
+                      comment=comment.strip() or None)  # fmt: skip
+    except DocumentRefused as exc:
+        return form([exc.de], 422)
+    except PermissionDenied:
+        return views.error_page(403, "Sie dürfen an diesen Vorschlag keine Dokumente anhängen.")
+    except StoreUnavailable:
+        raise
+    except WorkflowError as exc:
+        already = "attached already" in str(exc)
+        return form(["Diese Datei ist bereits angehängt." if already else str(exc)],
+                    api.status_of(exc))  # fmt: skip
+    flash(f"{key}: „{done.document.filename}“ angehängt (Eintrag #{done.applied.seq} in der"
+          " Historie, SHA-256 gespeichert).")  # fmt: skip
+    return redirect(url_for("web.proposal_page", key=key), code=303)

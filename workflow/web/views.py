@@ -38,6 +38,7 @@ from workflow.app.machine import machine_row
 from workflow.audit.checkpoint import recorded_checkpoints, take_checkpoint
 from workflow.audit.verify import last_verification, record_verification, verify_store
 from workflow.deadlines.queries import open_rungs_of
+from workflow.documents.attach import list_documents
 from workflow.spreadsheet import csv_writer
 from workflow.web import accounts, reads
 from workflow.web.api import status_of
@@ -385,9 +386,11 @@ def proposal_page(key: str) -> str:
         notices=reads.notices_of(w.runtime, key),
         options=[_option_view(o) for o in options],
         read_only=_role() == "auditor",
-        may_fund=_may("add_funding", detail),
-        may_state=_may("record_statement", detail)
+        may_fund=may("add_funding", detail),
+        may_state=may("record_statement", detail)
         and detail["state"] in w.definition.statement_states,
+        documents=list_documents(w.runtime.store, key),
+        may_attach=may("attach_document", detail),
         sources=SOURCE_LABELS,
         groups=GROUP_LABELS,
         positions=POSITION_LABELS,
@@ -522,12 +525,12 @@ SOURCE_LABELS = {
 }
 
 
-def _may(action: str, detail: Mapping[str, Any]) -> bool:
+def may(action: str, detail: Mapping[str, Any]) -> bool:
     """Whether the logged-in account holds a role the definition names for ``action``
     (``permissions`` in the definition), so that a page offers only what it may do; the
     engine checks again when it is done."""
     w = web()
-    roles = w.definition.permissions.get(action, ())
+    roles = w.definition.permitted(action)
     return refusal(w.runtime.directory.actor(g.actor), roles, detail) is None
 
 
@@ -546,7 +549,7 @@ def funding(key: str) -> Any:
     """Record a funding line (``ruhrflow funding add``): the lead ministry and coordinators."""
     w = web()
     detail = reads.detail(w.runtime, key)
-    if not _may("add_funding", detail):
+    if not may("add_funding", detail):
         log.warning("refused: %s may not add funding to %s", g.actor, key)
         return error_page(403, "Sie dürfen für diesen Vorschlag keine Finanzierung erfassen.")
     source, amount, year_text = (
@@ -610,7 +613,7 @@ def statement(key: str) -> Any:
     in the states the definition's ``statement_states`` names."""
     w = web()
     detail = reads.detail(w.runtime, key)
-    if not _may("record_statement", detail):
+    if not may("record_statement", detail):
         log.warning("refused: %s may not record statements on %s", g.actor, key)
         return error_page(403, "Sie dürfen für diesen Vorschlag keine Stellungnahmen erfassen.")
     party, text = _form_text("party"), _form_text("text")
