@@ -47,6 +47,8 @@ PROBES = [
     ('[mail]\nsignature = "Gru\\u00df\\u001b[31m"\n', "mail.signature contains a control"),
     ('[mail]\nsender = "Koordination \\u202e"\n', "mail.sender contains a bidi control"),
     ("[web]\nbase_url = 'javascript:alert(1)'\n", "web.base_url must be an http(s) URL"),
+    ("[web]\nbase_url = 'https://user@evil.example'\n", "web.base_url must be an http(s) URL"),
+    ("[web]\nbase_url = 'https://a.example/?next=x'\n", "web.base_url must be an http(s) URL"),
     ("[web]\ntrusted_hosts = 'example.org'\n", "web.trusted_hosts must be a list of strings"),
     ("[web]\npublic_dir = 'no-such-board'\n", "web.public_dir:"),
     ("database = 3\n", "database must be a table"),
@@ -98,7 +100,8 @@ def test_a_good_file_is_ok(tmp_path: Path) -> None:
     path.write_text(
         "[process]\ncabinet_session = 2019-11-05\nextra_day = '2020-01-31'\n"
         "[scheduler]\ndigest_day = 'FRI'\noutbox_interval_seconds = 30\n"
-        "[web]\nsecure_cookies = true\ntrusted_hosts = ['ruhrflow.example']\n",
+        "[web]\nsecure_cookies = true\ntrusted_hosts = ['ruhrflow.example']\n"
+        "base_url = 'http://[::1]:8000/ruhrflow'\n",
         encoding="utf-8",
     )
     code, output = _check(path)

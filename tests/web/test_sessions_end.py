@@ -60,9 +60,12 @@ def test_a_logout_ends_only_that_session(app: Flask) -> None:
     assert not reads(first.client) and reads(second.client)
 
 
-def test_a_password_change_ends_copied_sessions(app: Flask, settings: Settings) -> None:
+def test_a_password_change_ends_copied_sessions(
+    app: Flask, runtime: Runtime, settings: Settings
+) -> None:
     browser = login(app, "im")
     thief = copy_of(app, browser.client)
+    _, token = accounts.create_token(runtime.store, "im", datetime.now(UTC), expires_in=None)
     result = CliRunner().invoke(
         cli,
         ["--db", settings.database_url, "user", "set-password", "im", "--password-stdin"],
@@ -70,6 +73,9 @@ def test_a_password_change_ends_copied_sessions(app: Flask, settings: Settings) 
     )
     assert result.exit_code == 0, result.output
     assert not reads(thief) and not reads(browser.client)
+    # a new password alone leaves the API tokens (documented: revoke them one by one)
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert app.test_client().get("/api/proposals", headers=bearer).status_code == 200
 
 
 def test_a_disable_ends_sessions_and_revokes_tokens_for_good(

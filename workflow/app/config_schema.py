@@ -196,7 +196,8 @@ def url(*, empty: bool) -> TextCheck:
         found = text(limit=2000)(where, value)
         if found == "" and empty:
             return found
-        if not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[^?#\s]*)?", found):
+        host = r"([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])"  # a name, an IPv4 or a bracketed IPv6
+        if not re.fullmatch(rf"https?://{host}(:[0-9]{{1,5}})?(/[^?#\s]*)?", found):
             raise InvalidConfig(
                 f"{where} must be an http(s) URL such as https://host/path, not {_shown(found)}"
             )
