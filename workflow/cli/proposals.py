@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from workflow.app.reads import show_detail  # noqa: F401  (tests import it from here)
 from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import (
