@@ -5,16 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
-
 from workflow.engine.history import append_system_entry
 from workflow.errors import DefinitionConflict, InvalidInput
 from workflow.inputs import integer_range
 from workflow.process.definition import Definition
+from workflow.store import definitions as definitions_store
+from workflow.store import limits
 from workflow.store.db import Store
 from workflow.store.installation import ensure_installation, replace_installation
 from workflow.store.migrate import upgrade
-from workflow.store.schema import definitions
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ def version_problem(version: int) -> str | None:
     The process layer knows no table; ``definition check`` and ``init`` both ask here, so
     that a definition that checks clean can be registered.
     """
-    highest = integer_range(definitions.c.version)[1]
+    highest = integer_range(limits.DEFINITION_VERSION)[1]
     if not 1 <= version <= highest:
         return f"must be a whole number from 1 to {highest}, not {version}"
     return None
@@ -50,12 +49,7 @@ def register_definition(store: Store, definition: Definition, now: datetime) -> 
     if problem is not None:
         raise InvalidInput(f"definition {definition.name}: version: {problem}")
     with store.write() as conn:
-        row = conn.execute(
-            select(definitions.c.id, definitions.c.content_hash).where(
-                definitions.c.name == definition.name,
-                definitions.c.version == definition.version,
-            )
-        ).first()
+        row = definitions_store.registration_of(conn, definition.name, definition.version)
         if row is not None:
             if row.content_hash != definition.content_hash:
                 raise DefinitionConflict(
@@ -63,18 +57,15 @@ def register_definition(store: Store, definition: Definition, now: datetime) -> 
                     f" with other content; give the changed file a new version number"
                 )
             return int(row.id), False
-        new_id = conn.execute(
-            insert(definitions)
-            .values(
-                name=definition.name,
-                version=definition.version,
-                content_hash=definition.content_hash,
-                source=definition.source_text,
-                registered_at=now,
-            )
-            .returning(definitions.c.id)
-        ).scalar_one()
-        return int(new_id), True
+        new_id = definitions_store.register(
+            conn,
+            name=definition.name,
+            version=definition.version,
+            content_hash=definition.content_hash,
+            source=definition.source_text,
+            now=now,
+        )
+        return new_id, True
 
 
 def initialise(store: Store, definition: Definition, now: datetime) -> InitResult:

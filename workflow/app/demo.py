@@ -31,11 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import cached_property
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import func, select
 
 from workflow.app.bootstrap import initialise
 from workflow.app.resources import shipped_file
@@ -48,8 +45,9 @@ from workflow.errors import InvalidInput
 from workflow.process.definition import load_definition
 from workflow.process.vocabulary import BERLIN
 from workflow.scheduler.tick import scheduler_hooks, tick
+from workflow.store import chains
+from workflow.store import demo as demo_store
 from workflow.store.installation import mark_sample_data
-from workflow.store.schema import deadline_rungs, deadlines, funding, history, outbox, proposals
 
 SEED = 2019
 COORDINATOR = "koordination"
@@ -215,32 +213,15 @@ class _Simulation:
 
     def _next_rung(self) -> datetime | None:
         with self.engine.store.read() as conn:
-            value: datetime | None = conn.execute(self._next_rung_stmt).scalar()
-        return value
-
-    @cached_property
-    def _next_rung_stmt(self) -> Any:
-        # Built once: the loop asks this ~2,000 times.
-
-        return (
-            select(func.min(deadline_rungs.c.fire_at))
-            .join(deadlines, deadlines.c.id == deadline_rungs.c.deadline_id)
-            .where(
-                deadline_rungs.c.fired_at.is_(None),
-                deadline_rungs.c.cancelled_at.is_(None),
-                deadlines.c.status == "open",
-            )
-        )
+            return demo_store.next_rung_at(conn)
 
     def _reach(self, now: datetime) -> None:
         """Move the clock to ``now``, with a line for every simulated quarter begun."""
-        from workflow.store.schema import history as history_table
-
         while _quarter(now) > self.quarter:
             year, q = self.quarter
             self.quarter = (year + q // 4, q % 4 + 1)
             with self.engine.store.read() as conn:
-                entries = conn.execute(select(func.count()).select_from(history_table)).scalar()
+                entries = chains.count_entries(conn)
             start = date(self.quarter[0], 3 * self.quarter[1] - 2, 1)
             self.progress(
                 f"{start:%Y-%m-%d}  quarter {self.quarter[0]}-Q{self.quarter[1]} begins:"
@@ -598,19 +579,8 @@ class _Round:
         self.sim.schedule(when, "report", report)
 
     def _progress_due(self, p: _Proposal) -> datetime:
-
-        stmt = (
-            select(deadlines.c.due_at)
-            .join(proposals, proposals.c.id == deadlines.c.proposal_id)
-            .where(
-                proposals.c.key == p.key,
-                deadlines.c.kind == "progress_report",
-                deadlines.c.status == "open",
-            )
-        )
         with self.engine.store.read() as conn:
-            due: datetime = conn.execute(stmt).scalar_one()
-        return due
+            return demo_store.open_due_at(conn, p.key, "progress_report")
 
     def _finish(self, p: _Proposal, outcome: str) -> Callable[[datetime], None]:
         def run(now: datetime) -> None:
@@ -672,7 +642,7 @@ def run_demo(directory: Path, *, fresh: bool, progress: Progress) -> DemoSummary
 
 def _load(runtime: Any) -> list[_Proposal]:
     with runtime.store.read() as conn:
-        rows = conn.execute(select(proposals).order_by(proposals.c.key)).mappings().all()
+        rows = demo_store.all_proposals(conn)
     return [
         _Proposal(r["key"], r["title"], r["themenforum"], r["lead"], Decimal(r["cost_estimate"]))
         for r in rows
@@ -682,23 +652,15 @@ def _load(runtime: Any) -> list[_Proposal]:
 def _summary(runtime: Any, directory: Path, config: Path, seconds: float) -> DemoSummary:
     end = END.astimezone(UTC)
     with runtime.store.read() as conn:
-        states = dict(
-            conn.execute(select(proposals.c.state, func.count()).group_by(proposals.c.state)).all()
-        )
+        states = demo_store.proposals_per_state(conn)
         notices: dict[str, dict[str, int]] = {}
-        for kind, status, n in conn.execute(
-            select(outbox.c.kind, outbox.c.status, func.count()).group_by(
-                outbox.c.kind, outbox.c.status
-            )
-        ):
+        for kind, status, n in demo_store.notices_per_kind_and_status(conn):
             notices.setdefault(kind, {})[status] = n
         definition = newest_definition(conn)
         rows = status_report(conn, definition)
         late = overdue(conn, end, runtime.directory)
-        history_rows = conn.execute(select(func.count()).select_from(history)).scalar_one()
-        funds = conn.execute(
-            select(func.coalesce(func.sum(funding.c.amount), 0)).where(funding.c.year == 2020)
-        ).scalar_one()
+        history_rows = chains.count_entries(conn)
+        funds = demo_store.funding_of_year(conn, 2020)
     result = verify_store(runtime.store, key=runtime.settings.audit_key)
     return DemoSummary(
         directory=directory,

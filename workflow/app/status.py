@@ -11,12 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, inspect, select, text
-
 from workflow.process.definition import Definition, parse_definition
-from workflow.store.db import Store
+from workflow.store import definitions as definitions_store
+from workflow.store import inventory
+from workflow.store.db import Connection, Store
 from workflow.store.revision import expected_revision, pending_revisions, shipped_revisions
-from workflow.store.schema import definitions
 from workflow.version import __version__
 
 
@@ -89,16 +88,14 @@ class DatabaseStatus:
 def database_status(store: Store) -> DatabaseStatus:
     """Read where the database behind ``store`` stands (one read transaction)."""
     with store.read() as conn:
-        tables = set(inspect(conn).get_table_names())
-        revision = _scalar(
-            conn, "SELECT version_num FROM alembic_version", "alembic_version", tables
-        )
-        installation_id = _scalar(conn, "SELECT installation_id FROM installation WHERE id = 1",
-                                  "installation", tables)  # fmt: skip
+        tables = inventory.table_names(conn)
+        revision = inventory.schema_revision(conn, tables)
+        installation_id = inventory.installation_value(conn, "installation_id", tables)
         sample = None
-        if "installation" in tables and "sample_data" in _columns(conn, "installation"):
-            sample = _scalar(conn, "SELECT sample_data FROM installation WHERE id = 1",
-                             "installation", tables)  # fmt: skip
+        if "installation" in tables and "sample_data" in inventory.column_names(
+            conn, "installation"
+        ):
+            sample = inventory.installation_value(conn, "sample_data", tables)
         versions = _registered(conn, tables)
         grants: dict[str, Any] = {}
         if store.dialect == "postgresql" and revision == expected_revision():
@@ -119,32 +116,14 @@ def database_status(store: Store) -> DatabaseStatus:
     )
 
 
-def _scalar(conn: Connection, sql: str, table: str, tables: set[str]) -> str | None:
-    if table not in tables:
-        return None
-    found = conn.execute(text(sql)).scalar()
-    return None if found is None else str(found)
-
-
-def _columns(conn: Connection, table: str) -> set[str]:
-    return {c["name"] for c in inspect(conn).get_columns(table)}
-
-
 def _registered(conn: Connection, tables: set[str]) -> tuple[RegisteredVersion, ...]:
     if "definitions" not in tables:
         return ()
     counts: dict[int, int] = {}
     if "proposals" in tables:
-        counts = {
-            int(r[0]): int(r[1])
-            for r in conn.execute(
-                text("SELECT definition_id, count(*) FROM proposals GROUP BY definition_id")
-            )
-        }
+        counts = inventory.proposals_per_definition(conn)
     found = []
-    d = definitions.c  # columns every release had (0001): typed reads, times as datetimes
-    query = select(d.id, d.name, d.version, d.content_hash, d.source, d.registered_at)
-    for row in conn.execute(query.order_by(d.name, d.version)).mappings():
+    for row in definitions_store.registered_versions(conn):
         file_format: int | None = None
         problem = None
         try:

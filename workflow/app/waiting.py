@@ -19,11 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
-
 from workflow.app.settings import Settings
 from workflow.errors import InvalidConfig, StoreUnavailable
-from workflow.store.db import Store
+from workflow.store.db import Store, ping
 
 log = logging.getLogger("ruhrflow.startup")
 FIRST_INTERVAL = 0.5
@@ -68,7 +66,7 @@ def wait_for_database(
     while True:
         try:
             with store.read() as conn:
-                conn.execute(text("SELECT 1"))
+                ping(conn)
         except StoreUnavailable as exc:
             failures += 1
             waited = clock() - started

@@ -36,7 +36,7 @@ from workflow.store.readonly import read_only_file
 
 # The store's types for the layers above, which type their parameters with them but import
 # nothing from SQLAlchemy themselves (only workflow.store does: the import contract).
-__all__ = ["Connection", "Engine", "RowMapping", "Store", "make_engine"]
+__all__ = ["Connection", "Engine", "RowMapping", "Store", "make_engine", "ping"]
 
 log = logging.getLogger("ruhrflow.store")
 
@@ -339,6 +339,13 @@ class Store:
 
 
 _REVISION = text("SELECT version_num FROM alembic_version")
+_PING = text("SELECT 1")
+
+
+def ping(conn: Connection) -> None:
+    """One round trip that proves the database answers (a start waiting for it, a
+    readiness probe); raises what the connection raises when it does not."""
+    conn.execute(_PING)
 
 
 def _has_revision_table(conn: Connection) -> bool:

@@ -10,7 +10,7 @@ the engine never reaches into the tables of :mod:`workflow.store.schema` itself.
 
 from __future__ import annotations
 
-from workflow.store.schema import funding, proposals, statements
+from workflow.store.schema import definitions, funding, proposals, statements
 
 PROPOSAL_KEY = proposals.c.key
 """``String(n)``: a proposal's key (``RK-03-01``)."""
@@ -23,3 +23,6 @@ STATEMENT_PARTY = statements.c.party
 
 FUNDING_AMOUNT = funding.c.amount
 """``Numeric(p, s)``: a funding line's amount in euros."""
+
+DEFINITION_VERSION = definitions.c.version
+"""An integer column: the version number of a registered definition."""

@@ -1,0 +1,74 @@
+"""What the demo (``workflow/app/demo.py``) reads while it plays the 2019 round, and for
+the summary it prints at the end.
+
+Reads only, each in the caller's transaction. The simulation asks for the next pending
+rung about two thousand times: that statement is built once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Connection, RowMapping, func, select
+
+from workflow.process.deadline_rules import OPEN
+from workflow.store.schema import deadline_rungs, deadlines, funding, outbox, proposals
+
+_NEXT_RUNG = (
+    select(func.min(deadline_rungs.c.fire_at))
+    .join(deadlines, deadlines.c.id == deadline_rungs.c.deadline_id)
+    .where(
+        deadline_rungs.c.fired_at.is_(None),
+        deadline_rungs.c.cancelled_at.is_(None),
+        deadlines.c.status == OPEN,
+    )
+)
+
+
+def next_rung_at(conn: Connection) -> datetime | None:
+    """When the next pending rung of an open deadline fires (None when none is pending)."""
+    value: datetime | None = conn.execute(_NEXT_RUNG).scalar()
+    return value
+
+
+def open_due_at(conn: Connection, key: str, kind: str) -> datetime:
+    """The due time of proposal ``key``'s open deadline ``kind``; there must be exactly one
+    (``NoResultFound`` or ``MultipleResultsFound`` otherwise)."""
+    stmt = (
+        select(deadlines.c.due_at)
+        .join(proposals, proposals.c.id == deadlines.c.proposal_id)
+        .where(
+            proposals.c.key == key,
+            deadlines.c.kind == kind,
+            deadlines.c.status == OPEN,
+        )
+    )
+    due: datetime = conn.execute(stmt).scalar_one()
+    return due
+
+
+def all_proposals(conn: Connection) -> Sequence[RowMapping]:
+    """Every proposal row, whole, by key."""
+    return conn.execute(select(proposals).order_by(proposals.c.key)).mappings().all()
+
+
+def proposals_per_state(conn: Connection) -> dict[str, int]:
+    """How many proposals are in each state (states without any left out)."""
+    stmt = select(proposals.c.state, func.count()).group_by(proposals.c.state)
+    return {state: n for state, n in conn.execute(stmt).all()}
+
+
+def notices_per_kind_and_status(conn: Connection) -> list[tuple[str, str, int]]:
+    """``(kind, status, count)`` of the notices in the outbox, one per pair that has any."""
+    stmt = select(outbox.c.kind, outbox.c.status, func.count()).group_by(
+        outbox.c.kind, outbox.c.status
+    )
+    return [(kind, status, n) for kind, status, n in conn.execute(stmt)]
+
+
+def funding_of_year(conn: Connection, year: int) -> Decimal:
+    """The sum of every funding line of ``year``, planned and secured (0 when none)."""
+    stmt = select(func.coalesce(func.sum(funding.c.amount), 0)).where(funding.c.year == year)
+    return Decimal(conn.execute(stmt).scalar_one())
