@@ -139,6 +139,7 @@ def test_serve_answers_counts_every_worker_and_logs_one_format(
 
     entries = [json.loads(line) for line in lines]
     assert any(e["logger"].startswith("gunicorn") for e in entries)
+    assert not any(e["logger"].startswith("alembic") for e in entries)  # probes read the schema
     assert all(re.search(r"[+-]\d\d:\d\d$", e["time"]) for e in entries)
     probes = [e for e in entries if e.get("request_id") == "probe-1"]
     assert len(probes) == 10 and all(e["logger"] == "ruhrflow.access" for e in probes)

@@ -137,4 +137,6 @@ def configure_logging(options: LogSettings, stream: IO[str] | None = None) -> lo
         logging.getLogger(name).setLevel(logging.NOTSET)
     # APScheduler tells of every job it runs at INFO: noise next to our own sweep lines.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    # Alembic tells of its context at INFO whenever the schema's revision is read (each probe).
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
     return handler
