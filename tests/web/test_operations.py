@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from web_fixtures import csrf_of
 from workflow.app.health import MonitoringSettings
 from workflow.app.logs import LogSettings, configure_logging
 from workflow.app.runtime import Runtime, open_runtime
-from workflow.app.settings import Settings
+from workflow.app.settings import Settings, secret_values
 from workflow.scheduler.state import SchedulerState, write_state
 from workflow.web import accounts, create_app
 
@@ -116,9 +117,12 @@ def test_readyz_is_503_while_a_notice_waits_longer_than_the_limit(
     assert "scheduler_sweep" not in checks
 
 
-def test_readyz_is_503_when_the_scheduler_never_ran(app: Flask, tmp_path: Path) -> None:
-    # given no state file of the scheduler (the fixture's config names none that exists)
-    response = app.test_client().get("/readyz")
+def test_readyz_is_503_when_the_scheduler_never_ran(
+    runtime: Runtime, settings: Settings, tmp_path: Path
+) -> None:
+    # given no state file of the scheduler where the configuration names it
+    never = with_sections(settings, monitoring={"scheduler_state_file": str(tmp_path / "none")})
+    response = app_for(runtime, never).test_client().get("/readyz")
     # then the service is not ready, and the failing check is named
     assert response.status_code == 503
     assert response.get_json()["checks"]["scheduler_sweep"]["ok"] is False
@@ -202,6 +206,8 @@ def test_metrics_are_refused_to_others_unless_they_bring_the_token(
     assert client.get("/metrics", environ_base=FAR, headers=wrong).status_code == 403
     right = {"Authorization": "Bearer a-long-metrics-token"}
     assert client.get("/metrics", environ_base=FAR, headers=right).status_code == 200
+    # and the CLI masks it like every other secret of the environment
+    assert "a-long-metrics-token" in secret_values(os.environ)
 
 
 def test_behind_a_trusted_proxy_on_this_host_the_client_is_the_one_it_forwards(
