@@ -12,17 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any
 
-from sqlalchemy import Connection, Row, RowMapping, and_, func, select
+from sqlalchemy import Connection, RowMapping, and_, func, select
 
+from workflow.store.db import AnyRow
 from workflow.store.schema import actor_refs, history, proposals
 
 STREAM_BATCH = 2_000
 """Rows per fetch from a server-side cursor."""
-
-AnyRow: TypeAlias = Row[*tuple[Any, ...]]
-"""A row of any columns, read by attribute or position."""
 
 
 def count_entries(conn: Connection) -> int:

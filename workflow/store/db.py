@@ -23,10 +23,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import unquote
 
-from sqlalchemy import Connection, Engine, RowMapping, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, Row, RowMapping, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 
@@ -36,7 +36,10 @@ from workflow.store.readonly import read_only_file
 
 # The store's types for the layers above, which type their parameters with them but import
 # nothing from SQLAlchemy themselves (only workflow.store does: the import contract).
-__all__ = ["Connection", "Engine", "RowMapping", "Store", "make_engine", "ping"]
+__all__ = ["AnyRow", "Connection", "Engine", "RowMapping", "Store", "make_engine", "ping"]
+
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+"""A result row of any columns, read by attribute or position."""
 
 log = logging.getLogger("ruhrflow.store")
 

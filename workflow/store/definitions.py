@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, RowMapping, insert, select
 
-from workflow.store.chains import AnyRow
+from workflow.store.db import AnyRow
 from workflow.store.schema import definitions
 
 

@@ -14,7 +14,8 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, func, or_, select, true
 
 from workflow.process.deadline_rules import OPEN
-from workflow.store.chains import STREAM_BATCH, AnyRow
+from workflow.store.chains import STREAM_BATCH
+from workflow.store.db import AnyRow
 from workflow.store.schema import deadlines, funding, history, proposals
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, Select, and_, func, or_, select
 
 from workflow.process.deadline_rules import OPEN
-from workflow.store.chains import AnyRow
+from workflow.store.db import AnyRow
 from workflow.store.schema import deadline_rungs, deadlines, proposals
 
 
