@@ -112,3 +112,19 @@ def test_an_import_of_a_device_or_a_fifo_is_refused_before_it_is_read(
         assert config.exit_code == 2 and "not a regular file" in config.output
         definition = CliRunner().invoke(cli, ["definition", "check", special])
         assert definition.exit_code == 2 and "not a regular file" in definition.output
+
+
+def test_a_document_that_is_a_device_or_a_fifo_is_refused(
+    database_url: str, tmp_path: Path
+) -> None:
+    # /dev/zero has the size 0, so the size check let it through to a read without end
+    assert add(database_url, "--key", "RK-03-01").exit_code == 0
+    fifo = tmp_path / "pipe.pdf"
+    os.mkfifo(fifo)
+    for special in ("/dev/zero", str(fifo)):
+        result = CliRunner().invoke(
+            cli,
+            ["--db", database_url, "--as", "koordination", "--now", "2019-07-15T10:00",
+             "document", "add", "RK-03-01", special],
+        )  # fmt: skip
+        refused(result, "not a regular file")

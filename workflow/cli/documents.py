@@ -54,6 +54,7 @@ def add(
     """
     from workflow.documents.attach import attach
     from workflow.errors import InvalidInput
+    from workflow.inputs import read_file_bytes
 
     c = obj(ctx)
     actor = c.require_actor()
@@ -62,7 +63,7 @@ def add(
         if file.stat().st_size > policy.max_bytes:  # before reading it all into memory
             limit = policy.max_bytes / (1024 * 1024)
             raise InvalidInput(f"{file}: the file is larger than {limit:g} MB")
-        content = file.read_bytes()
+        content = read_file_bytes(file, policy.max_bytes)  # not /dev/zero, not a FIFO
     except OSError as exc:
         raise InvalidInput(f"{file}: {exc.strerror or exc}") from None
     done = attach(
