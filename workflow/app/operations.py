@@ -342,19 +342,31 @@ class Operations:
         recorder: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
-        """``audit verify --format json`` over the database; with ``recorder`` the result is
-        recorded on ``@system`` as theirs (``"recorded_seq"``), a break too."""
+        """``audit verify --format json`` over the database, and the attached documents once
+        the chains hold (``"documents"``); with ``recorder`` the chains' result is recorded on
+        ``@system`` as theirs (``"recorded_seq"``), a break too."""
         from workflow.audit.verify import record_verification, verify_store
 
         rt = self.runtime
         key = rt.settings.audit_key
         result = verify_store(rt.store, key=key, checkpoint_digest=checkpoint, progress=progress)
         out = result.as_dict()
+        if result.ok:  # the documents' hashes are in the entries: once these hold
+            out["documents"] = self._verify_documents()
         if recorder is not None:
             out["recorded_seq"] = record_verification(
                 rt.store, result, audit_key=key, actor_id=recorder, now=self.now
             )
         return as_json(out)  # type: ignore[no-any-return]
+
+    def _verify_documents(self) -> dict[str, Any]:
+        """Every attached document hashed again: ``{"checked", "broken"}``."""
+        from workflow.audit.documents import verify_documents
+        from workflow.documents.attach import DocumentPolicy
+
+        rt = self.runtime
+        policy = DocumentPolicy.from_section(rt.settings.section("documents"))
+        return verify_documents(rt.store, policy.directory).as_dict()
 
     def audit_checkpoint(self, *, actor: str) -> dict[str, Any]:
         """``audit checkpoint --format json``: one digest over all chain heads, recorded."""

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from workflow.cli.advance import HISTORY_FIELDS
-from workflow.cli.context import CliContext, obj, parse_now
+from workflow.cli.context import obj, parse_now
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import emit_json, emit_listing, format_option, listing_options, local_time
 from workflow.cli.progress import Progress, progress_option
@@ -78,23 +78,27 @@ def verify(
     seq = result.pop("recorded_seq", None)
     if seq is not None:  # a break is recorded too: that is what the auditor must see
         click.echo(f"recorded as @system seq {seq}", err=True)
+    documents = result.get("documents")  # not in a file, nor checked past a broken chain
+    document_break = documents["broken"] if documents else None
     if fmt == "json":
         emit_json(result)
-        if result["broken"] is not None:
+        if result["broken"] is not None or document_break is not None:
             ctx.exit(1)
         return
     if result["broken"] is not None:
         b = result["broken"]
         click.echo(f"checked {result['entries']} entries before the break", err=True)
         raise AuditBreak(b["chain"], b["seq"], b["problem"])
+    if document_break is not None:
+        b = document_break
+        raise AuditBreak(b["key"], b["seq"], f"document {b['sha256']}: {b['problem']}")
     source = f" in {file}" if file is not None else ""
-    documents = _verify_documents(c) if file is None and c.server is None else None
     click.echo(
         f"ok: {result['entries']} entries in {result['chains']} chains verified{source}"
         f" ({result['hash']})"
     )
     if documents is not None:
-        click.echo(f"documents: {documents} verified against their history entries")
+        click.echo(f"documents: {documents['checked']} verified against their history entries")
     click.echo(f"heads digest {result['heads_digest']}")
     if result["checkpoint"] is not None:
         cp = result["checkpoint"]
@@ -103,20 +107,6 @@ def verify(
             f"checkpoint {cp['digest']} of {local_time(cp['at'])}{cut_off}"
             f" ({cp['rows']} entries, {cp['chains']} chains): nothing truncated or deleted since"
         )
-
-
-def _verify_documents(c: CliContext) -> int:
-    """Hash every attached document again; a changed one is a break (exit 1)."""
-    from workflow.audit.documents import verify_documents
-    from workflow.documents.attach import DocumentPolicy
-    from workflow.errors import AuditBreak
-
-    policy = DocumentPolicy.from_section(c.settings.section("documents"))
-    found = verify_documents(c.runtime.store, policy.directory)
-    if found.broken is not None:
-        b = found.broken
-        raise AuditBreak(b.key, b.seq, f"document {b.sha256}: {b.problem}")
-    return found.checked
 
 
 def _env_audit_key() -> bytes | None:

@@ -146,6 +146,11 @@ VERIFIED = {
         "heads_digest": MAYBE_TEXT,
         "broken": {"type": ["object", "null"]},
         "checkpoint": {"type": ["object", "null"]},
+        "documents": {
+            "type": "object",
+            "description": "the attached documents hashed again (once the chains hold)",
+            "properties": {"checked": INT, "broken": {"type": ["object", "null"]}},
+        },
         "recorded_seq": INT,
     },
     "required": ["ok", "entries", "chains", "hash", "broken", "checkpoint"],
