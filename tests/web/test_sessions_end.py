@@ -202,3 +202,24 @@ def test_the_token_endpoint_counts_failures_per_address_too(app: Flask) -> None:
     right = {"account": "vm", "password": PASSWORD}
     assert client.post("/api/tokens", json=right, environ_base=OWNER).status_code == 201
     assert client.post("/api/tokens", json=right, environ_base=STRANGER).status_code == 429
+
+
+def test_failure_counts_are_forgotten_after_a_day(runtime: Runtime, fast_hashes: None) -> None:
+    from sqlalchemy import func, select
+
+    from workflow.store.schema import web_login_failures
+
+    def rows() -> int:
+        with runtime.store.read() as conn:
+            count = conn.execute(select(func.count()).select_from(web_login_failures))
+            return int(count.scalar_one())
+
+    # given failures for many guessed names yesterday
+    yesterday = datetime(2019, 7, 14, 8, 0, tzinfo=UTC)
+    for name in ("a", "b", "c"):
+        accounts.authenticate(runtime.store, name, "falsch", yesterday, address="192.0.2.1")
+    assert rows() == 3
+    # when someone fails today, then only today's count is kept
+    today = yesterday + accounts.FORGET_FAILURES + accounts.FIRST_LOCK
+    accounts.authenticate(runtime.store, "d", "falsch", today, address="192.0.2.1")
+    assert rows() == 1

@@ -327,7 +327,15 @@ def _address(address: str) -> str:
     return text or "-"
 
 
+# Counts untouched this long are forgotten (at the next failure of anyone): guessed names from
+# many addresses cannot grow the table without end.
+FORGET_FAILURES = timedelta(days=1)
+
+
 def _count_failure(conn: Any, username: str, address: str, now: datetime) -> None:
+    conn.execute(
+        web_login_failures.delete().where(web_login_failures.c.updated_at < now - FORGET_FAILURES)
+    )
     pair = (web_login_failures.c.username == username, web_login_failures.c.address == address)
     failures = conn.execute(
         select(web_login_failures.c.failures).where(*pair).with_for_update()
