@@ -459,7 +459,7 @@ def _record_sent(
     """
     try:
         with conn.begin_nested():
-            _record_sent(append_event, conn, row, now)
+            _record(append_event, conn, row, now, "notice_sent", {})
     except Exception as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         log.warning("notice %s was sent; its history entry could not be written (it is not"

@@ -175,6 +175,7 @@ def test_each_pending_notice_goes_out_exactly_once(upgraded: Old) -> None:
     pending = upgraded.json("notices", "list", "--status", "pending")
     assert pending, "the fixture left notices pending"
     keys = {n["idempotency_key"] for n in pending}
+    recorded_before = _notice_sent(upgraded)
     for hour in ("08:00", "09:00", "10:00"):  # passes after the lease would have expired
         upgraded("notices", "send", now=f"2019-11-21T{hour}")
     upgraded("scheduler", "tick", now="2019-11-22T08:00")
@@ -183,6 +184,14 @@ def test_each_pending_notice_goes_out_exactly_once(upgraded: Old) -> None:
         assert sent[key] == 1, (key, sent[key])
     still = {n["idempotency_key"] for n in upgraded.json("notices", "list", "--status", "pending")}
     assert not keys & still
+    # and each send is in its proposal's history (notice_sent), the row clean
+    assert _notice_sent(upgraded) - recorded_before >= len(keys)
+    sent = {n["idempotency_key"]: n for n in upgraded.json("notices", "list", "--status", "sent")}
+    assert all(sent[k]["last_error"] is None for k in keys), [sent[k] for k in keys]
+
+
+def _notice_sent(db: Old) -> int:
+    return sum(1 for e in db.json("audit", "log", actor="pruefung") if e["kind"] == "notice_sent")
 
 
 def test_migrate_moves_old_proposals_to_a_new_version(upgraded: Old, tmp_path: Path) -> None:
