@@ -471,3 +471,17 @@ def test_every_command_that_writes_refuses_now_to_a_plain_login(
     refused(result, "may not set the engine's clock (--now)")
     with engine.store.read() as conn:
         assert conn.execute(select(history.c.seq).where(history.c.chain == key)).all() == [(1,)]
+
+
+def test_a_refusal_says_in_german_who_may() -> None:
+    from workflow.access.directory import Actor
+    from workflow.access.policy import refusal, refusal_de
+
+    im = Actor(id="im", role="ministry", name="IM", ministry="IM")
+    proposal = {"lead": "VM", "themenforum": 3}
+    roles = ("forum_lead", "coordinator", "lead_ministry")
+    assert refusal(im, roles, proposal) is not None
+    assert refusal_de(im, roles, proposal) == (
+        "Das darf nur die Leitung des Themenforums 3 oder die Koordinierungsstelle oder das"
+        " federführende Ressort (VM); Sie handeln als das Ressort IM."
+    )

@@ -79,7 +79,11 @@ def test_the_shipped_definition_is_clean() -> None:
     # Given the shipped definition, when it is checked, then the linter finds nothing.
     result = run("definition", "check", str(DEFINITION))
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == f"{DEFINITION}: clean"
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{DEFINITION}: clean"
+    # and it says which format the file uses, and what a newer one would add
+    assert lines[1] == f"{DEFINITION}: format 2 (inferred from the keys it uses, ruhrflow 0.2.0)"
+    assert lines[2].startswith("  format 3 (ruhrflow 0.3.0) would add: format, ")
     assert result.stderr == ""
 
 

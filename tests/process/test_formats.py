@@ -15,6 +15,7 @@ import yaml
 from workflow.errors import InvalidDefinition
 from workflow.process.definition import PUBLIC_GROUPS, parse_definition
 from workflow.process.formats import CURRENT, FORMATS, default_public
+from workflow.process.guards import REGISTRY
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "definitions" / "ruhr_konferenz.yaml"
@@ -104,8 +105,17 @@ def test_a_declared_format_is_checked_against_the_keys_used() -> None:
     with pytest.raises(InvalidDefinition) as newer:
         parse_definition(f"format: {CURRENT + 1}\n" + text, "future.yaml")
     assert any("upgrade ruhrflow" in str(p) for p in newer.value.problems)
-    declared = parse_definition(f"format: {CURRENT}\n" + text, "current.yaml")
+    # format 3 needs the German text of every guard the transitions name
+    with pytest.raises(InvalidDefinition) as untold:
+        parse_definition(f"format: {CURRENT}\n" + text, "current.yaml")
+    assert any("needs its German text" in str(p) for p in untold.value.problems)
+    texts = "".join(f"  {name}: {guard.text_de} (Test)\n" for name, guard in REGISTRY.items())
+    declared = parse_definition(f"format: {CURRENT}\n{text}\nguards:\n{texts}", "current.yaml")
     assert declared.file_format == CURRENT and declared.format_declared
+    assert declared.guard_text("cost_estimated") == "Eine Kostenschätzung liegt vor (Test)"
+    # a file of an older format gets the registry's text
+    older = parse_definition(text, "older.yaml")
+    assert older.guard_text("cost_estimated") == "Eine Kostenschätzung liegt vor"
 
 
 def test_a_format_2_file_still_needs_public_on_every_state() -> None:

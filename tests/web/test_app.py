@@ -137,7 +137,10 @@ def test_a_blocked_action_shows_the_guards_reason(app: Flask) -> None:
     b = login(app, "koordination")
     page = b.client.get("/proposals/RK-03-03").get_data(as_text=True)
     assert "disabled" in page
-    assert "guard consultation_complete: no statement yet from" in page
+    # in German, with what the step requires; no developer text (guard ids, English)
+    assert "Noch keine Stellungnahme von Kommunen" in page
+    assert "(Voraussetzung: Kommunen, IHK, HWK und Verbände haben Stellung genommen" in page
+    assert "guard" not in page and "consultation_complete" not in page
 
 
 def test_ministry_reports_progress_on_its_own_project(app: Flask, runtime: Runtime) -> None:
@@ -345,7 +348,8 @@ def test_bulk_preview_then_partial_apply(app: Flask, runtime: Runtime) -> None:
     preview = b.post("/bulk", {"step": "preview", **form})
     html = preview.get_data(as_text=True)  # type: ignore[attr-defined]
     assert "RK-05-01" in html and "wird ausgeführt" in html
-    assert "wird abgelehnt: guard financing_secured" in html
+    assert "wird abgelehnt: Gesichert sind 0,00 €, weniger als die Kostenschätzung" in html
+    assert "guard" not in html and "financing_secured" not in html
     keys = ["RK-05-01", "RK-05-02", "RK-05-03"]
     refused = b.client.post(
         "/bulk", data={"csrf_token": b.csrf, "step": "apply", "mode": "all", "keys": keys, **form}

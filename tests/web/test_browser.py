@@ -77,7 +77,8 @@ def test_a_blocked_action_shows_its_reason(page: Any) -> None:
     page.goto("/proposals/RK-03-03")
     button = page.get_by_role("button", name="Beteiligung abschließen")
     assert button.is_disabled()
-    assert "guard consultation_complete" in page.locator("#why-close_consultation").inner_text()
+    why = page.locator("#why-close_consultation").inner_text()
+    assert "Noch keine Stellungnahme von" in why and "guard" not in why
     page.get_by_role("link", name="Stellungnahme erfassen").click()
     accessible(page, "statement")
     page.get_by_label("Wer hat Stellung genommen? (Pflichtangabe)").fill("Stadt Essen")
@@ -119,7 +120,7 @@ def test_bulk_preview_then_apply(page: Any) -> None:
     page.get_by_label("Datum des Beschlusses").fill("2019-11-05")
     page.get_by_role("button", name="Vorschau").click()
     accessible(page, "bulk_preview")
-    assert "wird abgelehnt: guard financing_secured" in page.inner_text("main")
+    assert "wird abgelehnt: Gesichert sind 0,00 €" in page.inner_text("main")
     page.get_by_role("button", name="Nur die möglichen ausführen").click()
     assert "1 ausgeführt, 2 abgelehnt" in page.get_by_role("status").inner_text()
     accessible(page, "bulk_done")

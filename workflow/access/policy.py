@@ -51,3 +51,31 @@ def _describe(role: str, proposal: Mapping[Any, Any] | None) -> str:
     if role == "forum_lead" and proposal is not None:
         return f"the lead of Themenforum {proposal.get('themenforum')}"
     return role
+
+
+_WHO_DE = {
+    "coordinator": "die Koordinierungsstelle",
+    "ministry": "ein beteiligtes Ressort",
+    "forum_lead": "eine Themenforum-Leitung",
+    "auditor": "die Prüfung",
+    "system": "ruhrflow selbst",
+}
+
+
+def refusal_de(actor: Actor, roles: Iterable[str], proposal: Mapping[Any, Any] | None) -> str:
+    """Why ``actor`` may not, in German (for the web; :func:`refusal` says it in English)."""
+    needed = []
+    for role in roles:
+        if role == "lead_ministry" and proposal is not None:
+            needed.append(f"das federführende Ressort ({proposal.get('lead')})")
+        elif role == "forum_lead" and proposal is not None:
+            needed.append(f"die Leitung des Themenforums {proposal.get('themenforum')}")
+        else:
+            needed.append(_WHO_DE.get(role, role))
+    who = _WHO_DE.get(actor.role, actor.role)
+    if actor.ministry:
+        who = f"das Ressort {actor.ministry}"
+    elif actor.role == "forum_lead" and actor.forum is not None:
+        who = f"die Leitung des Themenforums {actor.forum}"
+    allowed = " oder ".join(dict.fromkeys(needed)) or "niemand"
+    return f"Das darf nur {allowed}; Sie handeln als {who}."

@@ -22,6 +22,7 @@ def trigger_rows(options: Sequence[TriggerOption]) -> list[dict[str, Any]]:
             "target": o.target,
             "can_fire": o.can_fire,
             "blocked_by": o.blocked_by,
+            "blocked_by_de": o.blocked_by_de,
             "roles": list(o.roles),
             "requires": list(o.requires),
         }

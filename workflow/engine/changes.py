@@ -57,6 +57,7 @@ class TriggerOption:
     blocked_by: list[str]
     roles: tuple[str, ...]
     requires: tuple[str, ...]
+    blocked_by_de: list[str] = field(default_factory=list)  # the same, in German (the web)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from workflow.access.directory import Actor, Directory
-from workflow.access.policy import refusal
+from workflow.access.policy import refusal, refusal_de
 from workflow.engine import history
 from workflow.engine.changes import Applied, Batch, BulkResult, TransitionEffect, TriggerOption
 from workflow.engine.definitions import Machines
@@ -48,7 +48,7 @@ from workflow.errors import (
 from workflow.inputs import MAX_COMMENT, MAX_STATEMENT, check_money, check_text, column_length
 from workflow.process.definition import Definition, TransitionDef
 from workflow.process.fields import missing_requirements, parse_fields
-from workflow.process.guards import REGISTRY
+from workflow.process.guards import REGISTRY, german_reason
 from workflow.process.machine import ProcessMachine, check_guards
 from workflow.process.vocabulary import FUNDING_SOURCES, STATEMENT_GROUPS, STATEMENT_POSITIONS
 from workflow.progress import ProgressCallback
@@ -511,18 +511,33 @@ class Engine:
             options = []
             for t in definition.triggers_from(row["state"]):
                 blocked: list[str] = []
+                german: list[str] = []  # the same reasons, for the web
                 if who is not None:
                     reason = refusal(who, t.roles, row)
                     if reason:
                         blocked.append(f"role: {reason}")
+                        german.append(refusal_de(who, t.roles, row))
                 blocked += [f"missing {m}" for m in missing_requirements(t, given, comment)]
-                blocked += [
-                    f"guard {g}: {why} ({REGISTRY[g].description})"
-                    for g, why in check_guards(t, ctx)
+                german += [
+                    f"Es fehlt: {_field_label_de(definition, name)}."
+                    for name in t.requires
+                    if (name not in given if name != "comment" else not (comment or "").strip())
                 ]
+                for g, why in check_guards(t, ctx):
+                    blocked.append(f"guard {g}: {why} ({REGISTRY[g].description})")
+                    german.append(
+                        f"{german_reason(why)} (Voraussetzung: {definition.guard_text(g)}.)"
+                    )
                 options.append(
                     TriggerOption(
-                        t.trigger, t.label, t.dest, not blocked, blocked, t.roles, t.requires
+                        t.trigger,
+                        t.label,
+                        t.dest,
+                        not blocked,
+                        blocked,
+                        t.roles,
+                        t.requires,
+                        german,
                     )
                 )
             return options
@@ -734,6 +749,14 @@ class Engine:
             self._log_refusal(actor_id, action, key, exc)
             raise
         return applied
+
+
+def _field_label_de(definition: Definition, name: str) -> str:
+    """A required field by its German label (the comment is no field)."""
+    if name == "comment":
+        return "ein Kommentar"
+    found = definition.fields.get(name)
+    return found.label if found is not None else name
 
 
 @contextmanager

@@ -105,6 +105,8 @@ class Definition:
     # the format the file was read under (workflow/process/formats.py), and whether it said so
     file_format: int = 1
     format_declared: bool = False
+    # what each guard requires, in German (``guards:``; format 3, the registry's text before)
+    guard_texts: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         digest = hashlib.sha256(self.source_text.encode("utf-8")).hexdigest()
@@ -147,6 +149,15 @@ class Definition:
         for t in entering[1:]:
             common &= set(t.requires)
         return tuple(f for f in entering[0].requires if f in common and f != "comment")
+
+    def guard_text(self, name: str) -> str:
+        """What guard ``name`` requires, in German: the definition's ``guards:`` text, else the
+        registry's (a definition of format 1 or 2 names none)."""
+        found = self.guard_texts.get(name)
+        if found:
+            return found
+        registered = REGISTRY.get(name)
+        return registered.text_de if registered is not None and registered.text_de else name
 
     def permitted(self, action: str) -> tuple[str, ...]:
         """The roles that may do ``action`` (``create``, ``record_statement``, …): as the file
@@ -267,7 +278,7 @@ def _compose(text: str, file: str) -> tuple[Any, dict[str, int], list[Problem]]:
 _TOP_KEYS = {
     "name", "version", "title", "initial", "roles", "phases", "handlungsfelder", "states",
     "fields", "transitions", "permissions", "statement_states", "deadlines", "notices",
-    "format",
+    "format", "guards",
 }  # fmt: skip
 _STATE_KEYS = {"label", "phase", "final", "description", "public"}
 _FIELD_KEYS = {"type", "label", "min", "max"}
@@ -488,6 +499,7 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
             c.problem("statement_states", f"unknown state {state_id!r}")
 
     notices = _parse_notices(c, top, roles, states, transitions)
+    guard_texts = _parse_guard_texts(c, top, transitions, fmt.number)
 
     definition = Definition(
         name=name,
@@ -509,6 +521,7 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
         notices=notices,
         file_format=fmt.number,
         format_declared=fmt.declared,
+        guard_texts=guard_texts,
     )
     if _graph_is_sound(definition, raw_transitions):
         rules, rule_problems = parse_deadline_rules(definition)
@@ -583,6 +596,26 @@ def _parse_notices(
             c.problem(f"{path}.state", "an enter event names the state entered")
         rules.append(NoticeRule(event, template, to, trigger or None, state or None))
     return tuple(rules)
+
+
+def _parse_guard_texts(
+    c: _Checker, top: Mapping[str, Any], transitions: Sequence[TransitionDef], fmt: int
+) -> dict[str, str]:
+    """``guards:`` — what each guard the transitions name requires, in German (shown where a
+    step is blocked). From format 3 on, every guard a transition names needs its text."""
+    texts: dict[str, str] = {}
+    for name, raw in c.mapping(top.get("guards"), "guards", required=False).items():
+        if name not in REGISTRY:
+            c.problem(f"guards.{name}", f"unknown guard {name!r} (known: {', '.join(REGISTRY)})")
+            continue
+        texts[str(name)] = c.text(raw, f"guards.{name}")
+    if fmt >= 3:
+        for i, t in enumerate(transitions):
+            for g in t.guards:
+                if g in REGISTRY and g not in texts:
+                    needs = f"guard {g!r} needs its German text under guards: (format 3)"
+                    c.problem(f"transitions[{i}].guards", needs)
+    return texts
 
 
 def _graph_is_sound(d: Definition, raw_transitions: list[Any]) -> bool:

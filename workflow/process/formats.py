@@ -83,8 +83,10 @@ FORMATS: tuple[Format, ...] = (
                 "coordinator and the proposal's lead ministry (DEFAULT_PERMISSIONS)",
             ),
             KeyAdded("permissions.edit", "coordinator (DEFAULT_PERMISSIONS)"),
+            KeyAdded("guards.*", "the German text the guard registry gives each guard"),
         ),
-        "the file may declare its format (format: N); who may attach documents and edit",
+        "the file may declare its format (format: N); who may attach documents and edit;"
+        " what each guard requires, in German (guards:)",
     ),
 )
 

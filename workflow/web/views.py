@@ -424,7 +424,8 @@ def _timeline(state: str, history: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _option_view(option: Mapping[str, Any]) -> dict[str, Any]:
     """A trigger for the page: open its form unless something other than input blocks it."""
-    blocking = [r for r in option["blocked_by"] if not r.startswith("missing ")]
+    # what blocks it other than input the form asks for, in German
+    blocking = [r for r in option["blocked_by_de"] if not r.startswith("Es fehlt: ")]
     fields = web().definition.fields
     asks = [fields[r].label if r in fields else "Kommentar" for r in option["requires"]]
     return {**option, "blocking": blocking, "openable": not blocking, "asks": asks}
@@ -491,7 +492,7 @@ def action(key: str, trigger: str) -> Any:
             return form([str(exc)], status_of(exc))
         now_option = _option(checked, trigger)
         if now_option is None or not now_option["can_fire"]:
-            reasons = now_option["blocked_by"] if now_option else ["nicht möglich"]
+            reasons = now_option["blocked_by_de"] if now_option else ["nicht möglich"]
             return form(reasons, 409)
         return render_template(
             "confirm.html", p=detail, option=option, fields=fields, comment=comment or "",
@@ -701,7 +702,7 @@ def bulk() -> Any:
         for r in rows:
             checked = reads.triggers(w.runtime, r["key"], g.actor, w.now(), fields, comment)
             option = _option(checked, trigger)
-            reasons = option["blocked_by"] if option else ["im Status nicht möglich"]
+            reasons = option["blocked_by_de"] if option else ["im Status nicht möglich"]
             ok = bool(option and option["can_fire"])
             preview.append({**r, "ok": ok, "reasons": [] if ok else reasons})
         return render_template("bulk_preview.html", preview=preview, **page)
