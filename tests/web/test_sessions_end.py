@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
@@ -17,6 +18,7 @@ from web_fixtures import PASSWORD, csrf_of, login
 
 from workflow import Runtime, Settings
 from workflow.cli.main import cli
+from workflow.errors import InvalidInput
 from workflow.web import accounts
 
 COOKIE = "ruhrflow_session"
@@ -187,6 +189,15 @@ def test_a_successor_gets_new_tokens_after_a_disable(
     _, new = accounts.create_token(runtime.store, "im", now, expires_in=None)
     assert accounts.actor_for_token(runtime.store, old, now) is None
     assert accounts.actor_for_token(runtime.store, new, now) == "im"
+
+
+def test_no_token_is_issued_to_a_disabled_account(runtime: Runtime) -> None:
+    # a token made while disabled would work again once a successor gets the account
+    now = datetime.now(UTC)
+    accounts.set_password(runtime.store, runtime.directory, "im", "erst-passwort-lang", now)
+    accounts.disable(runtime.store, "im", now)
+    with pytest.raises(InvalidInput, match="disabled: no token is issued"):
+        accounts.create_token(runtime.store, "im", now, expires_in=None)
 
 
 def test_the_token_endpoint_counts_failures_per_address_too(app: Flask) -> None:

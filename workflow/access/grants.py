@@ -238,8 +238,10 @@ def _policies(s: str, roles: Roles) -> list[str]:
     own_entry = (
         f"chain = '@system' AND kind IN ({kinds})"
         f" AND actor_ref IN (SELECT r.ref FROM {refs} r WHERE r.actor_id = {_MAPPED_ACTOR})"
-        f" AND at BETWEEN now() - interval {literal(AT_TOLERANCE)}"
-        f" AND now() + interval {literal(AT_TOLERANCE)}"
+        # clock_timestamp(), not now(): now() is the start of the transaction, and an
+        # auditor could hold one open for an hour to backdate its entry
+        f" AND at BETWEEN clock_timestamp() - interval {literal(AT_TOLERANCE)}"
+        f" AND clock_timestamp() + interval {literal(AT_TOLERANCE)}"
     )
     out = []
     for table, policies in (

@@ -471,10 +471,14 @@ def create_token(
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with store.write() as conn:
         exists = conn.execute(
-            select(web_accounts.c.actor_id).where(web_accounts.c.actor_id == actor_id)
+            select(web_accounts.c.actor_id, web_accounts.c.disabled).where(
+                web_accounts.c.actor_id == actor_id
+            )
         ).first()
         if exists is None:
             raise InvalidInput(f"{actor_id} has no web account (ruhrflow user set-password)")
+        if exists.disabled:  # a token made now would work again once a successor is set up
+            raise InvalidInput(f"the web account {actor_id} is disabled: no token is issued")
         token_id = conn.execute(
             insert(web_tokens)
             .values(
