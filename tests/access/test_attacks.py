@@ -305,3 +305,19 @@ def test_the_attackers_logins_still_read(scene: Scene) -> None:
         assert conn.execute(select(proposals.c.lead).where(proposals.c.key == scene.own)).scalar()
         assert conn.execute(select(outbox.c.id)).first() is not None
     engine.dispose()
+
+
+# --- stalling the audit record --------------------------------------------------------------
+
+
+def test_a_reading_login_cannot_stall_appends_to_the_system_chain(scene: Scene) -> None:
+    # given VM's reading login holding the advisory lock the system chain used before 0.3.0
+    # (any login may take advisory locks), and trying the row lock that replaced it
+    refused(scene.ministry, "SELECT id FROM system_chain_lock WHERE id = 1 FOR UPDATE")
+    with psycopg.connect(scene.ministry) as holder:
+        holder.execute("SELECT pg_advisory_lock(1919303795)")  # 0x72664073, "rf@s"
+        # when a checkpoint is taken meanwhile (as the owner, who is an administrator)
+        taken = scene.ruhrflow("--as", "pruefung", "audit", "checkpoint")
+    # then it does not wait for the reader: done at once
+    assert taken.exit_code == 0, taken.output
+    assert "checkpoint" in taken.output

@@ -207,6 +207,8 @@ def grant_statements(
             out.append(f"GRANT UPDATE ON {table} TO {admin}")
         elif name in APPEND_ONLY:
             out.append(f"GRANT INSERT ON {table} TO {service}, {auditor}")
+        elif name == "system_chain_lock":  # appends to @system lock its row FOR UPDATE
+            out.append(f"GRANT UPDATE ON {table} TO {service}, {auditor}")
         elif name == "actor_refs":
             out.append(f"GRANT INSERT, UPDATE ({PSEUDONYMISE_COLUMNS}) ON {table} TO {service}")
             out.append(f"GRANT INSERT ON {table} TO {auditor}")

@@ -14,13 +14,20 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     update,
 )
 
 from workflow.store.direct import CHUNK as _CHUNK
 from workflow.store.direct import Direct
-from workflow.store.schema import actor_refs, definitions, funding, history, proposals, statements
+from workflow.store.schema import (
+    actor_refs,
+    definitions,
+    funding,
+    history,
+    proposals,
+    statements,
+    system_chain_lock,
+)
 
 # Built once: a statement constructed per call costs its construction and its cache key
 # on every transition (a measurable share of a single advance, see bench/).
@@ -134,18 +141,20 @@ def insert_history(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         _INSERT_HISTORY_DIRECT.executemany(conn, rows)
 
 
-# pg_advisory_xact_lock key of the system chain ("rf@s" as an integer).
-_SYSTEM_CHAIN_LOCK = 0x72664073
+_LOCK_SYSTEM_CHAIN = (
+    select(system_chain_lock.c.id).where(system_chain_lock.c.id == 1).with_for_update()
+)
 
 
 def lock_system_chain(conn: Connection) -> None:
     """Serialise appends to the system chain until the caller's transaction ends.
 
-    PostgreSQL: a transaction-scoped advisory lock (the system chain has no row to lock).
-    SQLite: nothing to do, its write transaction (``BEGIN IMMEDIATE``) admits one writer.
+    PostgreSQL: the one row of ``system_chain_lock``, ``FOR UPDATE`` — not an advisory lock,
+    which any login, a reading one too, could take and hold (migration 0014). SQLite: nothing
+    to do, its write transaction (``BEGIN IMMEDIATE``) admits one writer.
     """
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SYSTEM_CHAIN_LOCK})
+        conn.execute(_LOCK_SYSTEM_CHAIN)
 
 
 def chain_tail(conn: Connection, chain: str) -> tuple[int, str] | None:

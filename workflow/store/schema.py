@@ -202,6 +202,14 @@ documents = Table(
     UniqueConstraint("proposal_id", "sha256"),
 )
 
+# One row: appends to @system lock it FOR UPDATE (migration 0014), which a reading login
+# cannot (no UPDATE right), unlike an advisory lock.
+system_chain_lock = Table(
+    "system_chain_lock",
+    _metadata,
+    Column("id", Integer, primary_key=True),
+)
+
 history = Table(
     "history",
     _metadata,
