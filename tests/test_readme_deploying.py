@@ -102,10 +102,17 @@ class Host:
         return self.root / "var_lib_ruhrflow"
 
 
-def exec_start(unit: str, host: Host) -> list[str]:
+def exec_start(unit: str, host: Host) -> tuple[list[str], dict[str, str]]:
+    """The unit's command and the variables its Environment= lines set."""
     text = (UNITS / unit).read_text(encoding="utf-8")
     line = next(ln for ln in text.splitlines() if ln.startswith("ExecStart="))
-    return shlex.split(host.rewrite(line.removeprefix("ExecStart=")))
+    variables = {}
+    for env_line in text.splitlines():
+        if env_line.startswith("Environment="):
+            for item in shlex.split(host.rewrite(env_line.removeprefix("Environment="))):
+                name, _, value = item.partition("=")
+                variables[name] = value
+    return shlex.split(host.rewrite(line.removeprefix("ExecStart="))), variables
 
 
 @pytest.fixture
@@ -184,11 +191,12 @@ def test_deploying_works_as_printed_on_a_fresh_database(
 
 def start_services(host: Host, env: dict[str, str], started: list[subprocess.Popen[bytes]]) -> None:
     """Start serve and the scheduler as their units do, and wait until /readyz says ready."""
-    unit_env = {**env, "RUHRFLOW_CONFIG": host.rewrite("/etc/ruhrflow/ruhrflow.toml")}
     for unit in ("ruhrflow-web.service", "ruhrflow-scheduler.service"):
+        command, variables = exec_start(unit, host)
+        assert variables["RUHRFLOW_CONFIG"] == host.rewrite("/etc/ruhrflow/ruhrflow.toml")
         log = (host.root / f"{unit}.log").open("wb")
         started.append(
-            subprocess.Popen(exec_start(unit, host), cwd=host.state, env=unit_env, stderr=log)
+            subprocess.Popen(command, cwd=host.state, env={**env, **variables}, stderr=log)
         )
     deadline = time.monotonic() + 90
     body = ""
