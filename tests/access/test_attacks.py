@@ -278,11 +278,22 @@ def test_the_auditor_adds_only_its_own_entries_at_the_servers_time(scene: Scene)
         _auditor_entry("checkpoint", mine, chain=scene.own),
     ):
         assert "row-level security" in refused(scene.auditor, sql)
-    # or makes itself a ref of another actor
+    # or makes itself a ref of another actor, or plants one of its own that would be picked
+    # before its real one (backdated, or unsalted so that no commitment proves it)
     assert "row-level security" in refused(
         scene.auditor,
         "INSERT INTO actor_refs (ref, actor_id, created_at) VALUES ('r', 'koordination', now())",
     )
+    for ref, created, salt in (
+        ("a" * 32, "'1900-01-01 00:00+00'", "'" + "0" * 32 + "'"),
+        ("b" * 24, "clock_timestamp()", "NULL"),
+        ("c" * 32, "clock_timestamp()", "NULL"),
+    ):
+        assert "row-level security" in refused(
+            scene.auditor,
+            "INSERT INTO actor_refs (ref, actor_id, created_at, salt)"
+            f" VALUES ('{ref}', 'pruefung', {created}, {salt})",
+        )
     # then each is refused; what it may add — its own verification, now — but with a made-up
     # hash (a result it invented) is caught by audit verify
     with psycopg.connect(scene.auditor, autocommit=True) as conn:

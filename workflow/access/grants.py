@@ -42,6 +42,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from workflow.errors import InvalidInput, PermissionDenied
+from workflow.store.attribution import COMMITTED_LENGTH
 from workflow.store.db import Store
 
 # Bump when the statements below change: ``db status`` then says the grants are outdated.
@@ -262,7 +263,13 @@ def _policies(s: str, roles: Roles) -> list[str]:
                 ("ruhrflow_write", f"FOR ALL TO {service} USING (true) WITH CHECK (true)"),
                 (
                     "ruhrflow_own_ref",
-                    f"FOR INSERT TO {auditor} WITH CHECK (actor_id = {_MAPPED_ACTOR})",
+                    # its own actor, now, salted (a commitment `audit verify` can open), not
+                    # pseudonymised: a backdated or unsalted ref would be picked first
+                    f"FOR INSERT TO {auditor} WITH CHECK (actor_id = {_MAPPED_ACTOR}"
+                    f" AND created_at BETWEEN clock_timestamp() - interval {literal(AT_TOLERANCE)}"
+                    f" AND clock_timestamp() + interval {literal(AT_TOLERANCE)}"
+                    f" AND salt IS NOT NULL AND pseudonymised_at IS NULL"
+                    f" AND length(ref) = {COMMITTED_LENGTH})",
                 ),
             ],
         ),
