@@ -141,3 +141,57 @@ def test_without_its_database_the_daemon_waits_then_exits_3_in_one_line_per_try(
     assert len(tries) >= 2, done.stderr
     assert "Traceback" not in done.stderr
     assert done.stderr.splitlines()[-1].startswith("error: ")
+
+
+def test_a_postgresql_outage_is_one_line_per_run_and_the_daemon_recovers(
+    database_url: str,
+    tmp_path: Path,
+    postgres_admin_url: str,
+    daemon: list[subprocess.Popen[bytes]],
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("an outage of a server; SQLite is a file (its errors: the tests above)")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = make_url(database_url).database
+    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    log = tmp_path / "daemon.log"
+    state_file = tmp_path / "scheduler-state.json"
+    cmd = [sys.executable, "-m", "workflow", "--db", database_url, "scheduler", "run",
+           "--interval-seconds", "0.5"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stderr=log.open("wb"))
+    daemon.append(proc)
+
+    def swept_since(moment: float) -> bool:
+        state = read_state(state_file)
+        success = state.jobs["sweep"].last_success if state else None
+        return success is not None and success > moment
+
+    assert _wait_for(lambda: swept_since(0)), log.read_text()
+    try:
+        # when the database refuses every connection and drops the open ones
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
+
+        def outage_lines() -> list[str]:
+            return [ln for ln in log.read_text().splitlines() if "database unavailable" in ln]
+
+        # then each job run says so in one line, and the daemon lives on
+        assert _wait_for(lambda: len(outage_lines()) >= 3), log.read_text()
+        assert proc.poll() is None
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+    # and once the database is back, it sweeps again by itself
+    back = _time.time()
+    assert _wait_for(lambda: swept_since(back)), log.read_text()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    text_of_log = log.read_text()
+    assert "Traceback" not in text_of_log, text_of_log

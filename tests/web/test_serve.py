@@ -167,3 +167,42 @@ def test_without_its_database_serve_waits_then_exits_3_without_a_traceback(
     assert done.returncode == 3, done.stderr
     assert len([ln for ln in done.stderr.splitlines() if "(try " in ln]) >= 2, done.stderr
     assert "Traceback" not in done.stderr and "Booting worker" not in done.stderr
+
+
+def test_a_postgresql_outage_makes_readyz_503_and_pages_generic_until_it_is_back(
+    served: tuple[str, Path], database_url: str, postgres_admin_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("an outage of a server; SQLite's errors: tests/web/test_operations.py")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base, log = served
+    name = make_url(database_url).database
+    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    assert get(f"{base}/readyz")[0] == 200
+    try:
+        # when the database refuses every connection and drops the open ones
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
+        # then the load balancer is told, and a client learns nothing of the database
+        for _ in range(4):  # whichever worker answers, with a dropped or a refused connection
+            status, _, body = get(f"{base}/readyz")
+            assert status == 503 and '"database":{"ok":false}' in body.replace(" ", "")
+            status, _, body = get(f"{base}/api/proposals", {"Authorization": "Bearer x"})
+            assert status == 503 and name not in body and "5432" not in body, body
+        assert get(f"{base}/healthz")[0] == 200
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+    # and once it is back, the service is ready again by itself
+    deadline = _time.monotonic() + 30
+    while get(f"{base}/readyz")[0] != 200 and _time.monotonic() < deadline:
+        _time.sleep(0.2)  # polling a real server, not modelling time
+    assert get(f"{base}/readyz")[0] == 200
+    assert "Traceback" not in log.read_text()
