@@ -257,6 +257,9 @@ def test_a_request_id_is_taken_or_made_returned_and_on_every_line_of_the_request
     assert (access["status"], access["method"], access["route"]) == (401, "POST", "/login")
     assert access["actor"] == "-" and access["duration_ms"] >= 0
     assert access["time"][-6] in "+-"  # with the zone's offset
+    # and the access line keeps a query (an SSO callback's code) out of the log
+    client.get("/login?next=/proposals&code=geheim-123")
+    assert "geheim-123" not in log_lines.getvalue()
     # and an id that is not sane is replaced by one made here
     made = client.get("/healthz", headers={"X-Request-ID": "x" * 500 + " <script>"})
     assert len(made.headers["X-Request-ID"]) == 32

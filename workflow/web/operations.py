@@ -4,9 +4,10 @@ client address as the trusted reverse proxy saw it.
 * **Request id.** Taken from ``X-Request-ID`` when the proxy sent a sane one (letters,
   digits, ``.-_:``, at most 128), else made; returned in the response's ``X-Request-ID`` and
   put on every log line written while the request runs (:data:`workflow.app.logs.REQUEST_ID`).
-* **Access line.** One line per request (logger ``ruhrflow.access``): method, path, status,
-  duration and the user (the actor, ``-`` when nobody is logged in) — gunicorn's own access
-  log is off, it knows neither user nor request id.
+* **Access line.** One line per request (logger ``ruhrflow.access``): method, path (without
+  the query, which may carry an SSO code), status, duration and the user (the actor, ``-``
+  when nobody is logged in) — gunicorn's own access log is off, it knows neither user nor
+  request id.
 * **Trusted proxies.** ``[web] trusted_proxies``: the addresses of reverse proxies whose
   ``X-Forwarded-For``/``-Proto``/``-Host`` are believed (werkzeug's ``ProxyFix``, one hop).
   From anyone else those headers are ignored: a client cannot claim to be loopback to read
@@ -113,7 +114,7 @@ def install(app: Flask, settings: Settings) -> None:
             '%s %s %s %d %.1fms user=%s "%s"',
             request.remote_addr or "-",
             request.method,
-            ascii(request.full_path.rstrip("?"))[1:-1],
+            ascii(request.path)[1:-1],  # no query: an SSO callback's code stays out
             status,
             seconds * 1000,
             user,
