@@ -117,6 +117,7 @@ def test_without_pg_dump_the_command_to_run_is_printed_and_the_exit_is_3(
         "pg_dump --format=custom" in err and "postgresql://ruhrflow@db.example:5433/ruhrflow" in err
     )
     assert "s3cret" not in err + out
+    assert not (tmp_path / "x.dump").exists()  # no empty file left to block the next try
     assert pg_dump_command(url, Path("x"))[-1] == (
         "--dbname=postgresql://ruhrflow@db.example:5433/ruhrflow"
     )

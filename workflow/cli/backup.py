@@ -95,10 +95,19 @@ def backup(ctx: click.Context, output: Path, fmt: str) -> None:
     """Copy the database while the service runs (SQLite: online backup; PostgreSQL: pg_dump)."""
     c = obj(ctx)
     url = c.settings.database_url
-    if output.exists():
-        raise InvalidInput(f"{output} exists: choose a new file, nothing was written")
+    try:  # made first, 0600 and exclusively: the copy is never readable by others, not even
+        # while it is being written (umask aside), and an existing file is never overwritten
+        os.close(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        raise InvalidInput(f"{output} exists: choose a new file, nothing was written") from None
+    except OSError as exc:
+        raise InvalidInput(f"{output}: {exc.strerror or exc}") from None
     if url.startswith("sqlite"):
-        pages = backup_sqlite(sqlite_path(url), output)
+        try:
+            pages = backup_sqlite(sqlite_path(url), output)
+        except BaseException:
+            output.unlink(missing_ok=True)  # no half copy, and the name is free again
+            raise
         os.chmod(output, 0o600)
         result = {"backend": "sqlite", "output": str(output), "pages": pages,
                   "bytes": output.stat().st_size}  # fmt: skip
@@ -112,6 +121,7 @@ def backup(ctx: click.Context, output: Path, fmt: str) -> None:
                 err=True,
             )
             click.echo("  " + " ".join(command), err=True)
+            output.unlink(missing_ok=True)
             ctx.exit(StoreUnavailable.exit_code)
         _, password = _libpq_url(url)
         env = dict(os.environ)
