@@ -77,3 +77,27 @@ def test_refusals_have_the_apis_one_error_shape(app: Flask, runtime: Runtime) ->
     anonymous = client.get("/api/proposals/RK-03-01/documents")
     assert anonymous.status_code == 401
     assert client.get("/api/proposals/RK-03-01/documents", headers=coordinator).get_json() == []
+
+
+def test_a_coordinator_corrects_a_proposal_over_the_api(app: Flask, runtime: Runtime) -> None:
+    # PATCH /api/proposals/<key> is `ruhrflow proposal edit` (#27.5)
+    client = app.test_client()
+    coordinator = bearer(runtime, "koordination")
+    body = {"set": {"cost_estimate": "1250000.50", "participating": ["FM"]},
+            "comment": "Korrektur (Test)"}  # fmt: skip
+    done = client.patch("/api/proposals/RK-03-05", json=body, headers=coordinator)
+    assert done.status_code == 200, done.get_data(as_text=True)
+    assert done.get_json()["changes"] == {
+        "cost_estimate": {"old": None, "new": "1250000.50"},
+        "participating": {"old": [], "new": ["FM"]},
+    }
+    shown = client.get("/api/proposals/RK-03-05", headers=coordinator).get_json()
+    assert shown["cost_estimate"] == "1250000.50"
+    history = client.get("/api/proposals/RK-03-05/history", headers=coordinator).get_json()
+    assert history[-1]["kind"] == "edit" and history[-1]["comment"] == "Korrektur (Test)"
+    refused = client.patch("/api/proposals/RK-03-05", json=body, headers=bearer(runtime, "im"))
+    assert refused.status_code == 403 and set(refused.get_json()) == {"error"}
+    same = client.patch("/api/proposals/RK-03-05", json=body, headers=coordinator)
+    assert same.status_code == 422 and "nothing changes" in same.get_json()["error"]
+    bad = client.patch("/api/proposals/RK-03-05", json={"set": "x"}, headers=coordinator)
+    assert bad.status_code == 400

@@ -135,6 +135,16 @@ class Operations:
         return {"key": key, "seq": applied.seq, "party": party, "group": group,
                 "position": position}  # fmt: skip
 
+    def edit_proposal(
+        self, key: str, *, actor: str, changes: Mapping[str, Any], comment: str | None = None
+    ) -> dict[str, Any]:
+        """Correct fields (``ruhrflow proposal edit``): ``{"key", "seq", "changes"}`` with each
+        changed field's old and new value."""
+        done = self.runtime.engine.edit_proposal(
+            key, changes, actor=actor, now=self.now, comment=comment
+        )
+        return {"key": key, "seq": done.applied.seq, "changes": done.changes}
+
     def add_funding(
         self, key: str, *, actor: str, source: str, amount: str, year: int, secured: bool
     ) -> dict[str, Any]:

@@ -281,6 +281,22 @@ def statements(key: str) -> tuple[Response, int] | Response:
     return jsonify(result), 201
 
 
+@bp.patch("/proposals/<key>")
+@login_required
+def edit(key: str) -> Response:
+    """``ruhrflow proposal edit``: ``{"set": {FIELD: VALUE, …}, "comment": …}`` — title,
+    summary, cost_estimate (euros as a string, or null), participating (a list of codes),
+    handlungsfeld; one history entry with each old and new value."""
+    body = _json_object()
+    if isinstance(body, Response):
+        return body
+    changes = _typed(body, "set", dict, "an object of fields and values", required=True)
+    result = _operations().edit_proposal(
+        key, actor=g.actor, changes=changes, comment=_typed(body, "comment", str, "a string")
+    )
+    return jsonify(result)
+
+
 @bp.post("/proposals/<key>/funding")
 @login_required
 def funding(key: str) -> tuple[Response, int] | Response:

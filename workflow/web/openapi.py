@@ -360,7 +360,30 @@ def document(default_limit: int, max_limit: int) -> dict[str, Any]:
                     "summary": "One proposal (as `ruhrflow proposal show --format json`)",
                     "parameters": [_key()],
                     "responses": {"200": _ok(DETAIL), **read},
-                }
+                },
+                "patch": {
+                    "summary": "Correct fields, one history entry with old and new values (as"
+                    " `ruhrflow proposal edit`)",
+                    "parameters": [_key()],
+                    "requestBody": _body(
+                        {
+                            "set": {
+                                "type": "object",
+                                "properties": {
+                                    "title": TEXT,
+                                    "summary": TEXT,
+                                    "cost_estimate": MAYBE_AMOUNT,
+                                    "participating": {"type": "array", "items": TEXT},
+                                    "handlungsfeld": INT,
+                                },
+                                "additionalProperties": False,
+                            },
+                            "comment": TEXT,
+                        },
+                        ["set"],
+                    ),
+                    "responses": {"200": _ok(EDITED), **write},
+                },
             },
             "/api/proposals/{key}/triggers": {
                 "get": {
@@ -633,6 +656,22 @@ def document(default_limit: int, max_limit: int) -> dict[str, Any]:
     }
 
 
+EDITED = {
+    "type": "object",
+    "properties": {
+        "key": TEXT,
+        "seq": INT,
+        "changes": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {"old": {}, "new": {}},
+                "required": ["old", "new"],
+            },
+        },
+    },
+    "required": ["key", "seq", "changes"],
+}
 DOCUMENT = {
     "type": "object",
     "description": "A row of `ruhrflow document list --format json`.",
