@@ -90,10 +90,9 @@ def test_every_page_of_the_application_fits_the_width(browser: Any, app: Flask, 
     assert not problems, f"wider than {width} px:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("width", WIDTHS)
-def test_the_published_board_fits_the_width(
-    browser: Any, app: Flask, runtime: Runtime, database_url: str, tmp_path: Path, width: int
-) -> None:
+def _published_board(runtime: Runtime, database_url: str, tmp_path: Path) -> Path:
+    """The board of the web round plus a decided project whose title holds a long German
+    compound, as real titles do; its directory."""
     key = add_proposal(runtime.engine, NOW, key="RK-04-09", title=LONG_TITLE, lead="MULNV")
     walk_to(runtime.engine, key, "implementation", NOW)
     site = tmp_path / "site"
@@ -102,6 +101,14 @@ def test_the_published_board_fits_the_width(
         env={"RUHRFLOW_ACTOR": None},
     )  # fmt: skip
     assert done.exit_code == 0, done.output
+    return site
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_published_board_fits_the_width(
+    browser: Any, app: Flask, runtime: Runtime, database_url: str, tmp_path: Path, width: int
+) -> None:
+    site = _published_board(runtime, database_url, tmp_path)
     pages = [site / "index.html", site / "fields.html", *sorted(site.glob("projekt-*.html"))[:3]]
     assert len(pages) > 2, sorted(p.name for p in site.rglob("*.html"))
     context = browser.new_context(locale="de-DE", viewport={"width": width, "height": 800})
@@ -121,15 +128,7 @@ def test_the_published_board_fits_the_width(
 def test_the_boards_project_table_fits_a_1366_px_screen(
     browser: Any, app: Flask, runtime: Runtime, database_url: str, tmp_path: Path
 ) -> None:
-    # a decided project with a long title and a long German compound, as real titles have
-    key = add_proposal(runtime.engine, NOW, key="RK-04-09", title=LONG_TITLE, lead="MULNV")
-    walk_to(runtime.engine, key, "implementation", NOW)
-    site = tmp_path / "site"
-    done = CliRunner().invoke(
-        cli, ["--db", database_url, "--as", "koordination", "publish", "--output", str(site)],
-        env={"RUHRFLOW_ACTOR": None},
-    )  # fmt: skip
-    assert done.exit_code == 0, done.output
+    site = _published_board(runtime, database_url, tmp_path)
     context = browser.new_context(locale="de-DE", viewport={"width": 1366, "height": 768})
     page = context.new_page()
     try:
