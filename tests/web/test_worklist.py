@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from conftest import NOW
 from flask import Flask
+from support import add_proposal, walk_to
 from web_fixtures import login
 
 from workflow import Runtime
@@ -52,6 +54,17 @@ def test_a_ministry_sees_only_its_own_deadlines(app: Flask, runtime: Runtime) ->
     b = login(app, "im")
     assert _keys(b.client.get("/worklist").get_data(as_text=True)) == mine
     assert mine and all(k == "RK-03-02" for k in mine)
+
+
+def test_a_forum_lead_sees_only_its_forums_deadlines(app: Flask, runtime: Runtime) -> None:
+    # given open deadlines in Themenforum 3 and in another one
+    other = add_proposal(runtime.engine, NOW, key="RK-05-09", forum=5, lead="MWIDE")
+    walk_to(runtime.engine, other, "consultation", NOW)
+    every = [r["key"] for r in reads.open_deadlines(runtime, datetime.now(UTC))]
+    assert any(not k.startswith("RK-03-") for k in every)
+    # when forum-03's lead opens the worklist, then only forum 3's are listed
+    shown = _keys(login(app, "forum-03").client.get("/worklist").get_data(as_text=True))
+    assert shown == [k for k in every if k.startswith("RK-03-")] and shown
 
 
 def test_overdue_deadlines_come_first_and_are_marked(

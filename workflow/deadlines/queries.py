@@ -25,13 +25,15 @@ def list_open_deadlines(
     limit: int | None = None,
     offset: int = 0,
     rungs: bool = True,
+    themenforum: int | None = None,
 ) -> list[dict[str, Any]]:
     """Open deadlines (of the proposals' current states), soonest first, as plain rows.
 
     ``overdue`` keeps those due at or before ``now``; ``due_until`` those due between now
-    and then; both together keep either. ``lead`` and ``key`` narrow to one ministry or one
-    proposal; ``limit`` keeps the first rows only, chosen by the database (the worklist shows
-    a page of them: its cost must not grow with every open deadline there is). ``rungs=False``
+    and then; both together keep either. ``lead``, ``themenforum`` and ``key`` narrow to one
+    ministry, one Themenforum or one proposal; ``limit`` keeps the first rows only, chosen
+    by the database (the worklist shows a page of them: its cost must not grow with every
+    open deadline there is). ``rungs=False``
     leaves out the next rung (``next_rung``, ``next_at``) for readers that do not show it:
     finding its name recomputes the rule's rung dates, most of the cost of a row.
     """
@@ -42,6 +44,7 @@ def list_open_deadlines(
             overdue=overdue,
             due_until=due_until,
             lead=lead,
+            themenforum=themenforum,
             key=key,
             limit=limit,
             offset=offset,

@@ -31,13 +31,15 @@ def open_deadlines(
     limit: int | None = None,
     offset: int = 0,
     rungs: bool = True,
+    themenforum: int | None = None,
 ) -> Iterator[AnyRow]:
     """Open deadlines of the proposals' current states, by due time and key, as ``(key,
     lead, state, kind, due_at, sequence, definition_id[, next_at])``, streamed.
 
     ``overdue`` keeps those due at or before ``now``; ``due_until`` those due after now
-    and at or before then; both together keep either. ``lead`` (any case) and ``key``
-    narrow to one ministry or one proposal; ``limit`` and ``offset`` page in the database.
+    and at or before then; both together keep either. ``lead`` (any case), ``themenforum``
+    and ``key`` narrow to one ministry, one forum or one proposal; ``limit`` and ``offset``
+    page in the database.
     With ``rungs``, ``next_at`` is the time of the deadline's next pending rung (None when
     none is pending), looked up for the rows returned only.
     """
@@ -53,7 +55,7 @@ def open_deadlines(
         .scalar_subquery()
         .label("next_at")
     )
-    stmt = _open(lead=lead, key=key).add_columns(
+    stmt = _open(lead=lead, key=key, themenforum=themenforum).add_columns(
         proposals.c.key,
         proposals.c.lead,
         proposals.c.state,
@@ -78,7 +80,7 @@ def open_deadlines(
     yield from conn.execute(stmt)
 
 
-def _open(*, lead: str | None, key: str | None) -> Select[Any]:
+def _open(*, lead: str | None, key: str | None, themenforum: int | None = None) -> Select[Any]:
     """Open deadlines of the proposals' current states, joined to their proposal."""
     stmt = (
         select()
@@ -90,6 +92,8 @@ def _open(*, lead: str | None, key: str | None) -> Select[Any]:
         stmt = stmt.where(func.upper(proposals.c.lead) == lead.upper())
     if key is not None:
         stmt = stmt.where(proposals.c.key == key)
+    if themenforum is not None:
+        stmt = stmt.where(proposals.c.themenforum == themenforum)
     return stmt
 
 

@@ -271,10 +271,11 @@ def open_deadlines(
     key: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    themenforum: int | None = None,
 ) -> list[dict[str, Any]]:
     """Open deadlines (``ruhrflow deadlines``): overdue first, then due soonest (soonest
     first is both: an overdue deadline was due before any that is not). Without the next
-    rung, which no page shows."""
+    rung, which no page shows. ``themenforum`` narrows to one forum (a forum lead's)."""
     from workflow.deadlines.queries import list_open_deadlines
 
     return list_open_deadlines(
@@ -282,6 +283,7 @@ def open_deadlines(
         runtime.engine.machines,
         now,
         lead=lead,
+        themenforum=themenforum,
         key=key,
         limit=limit,
         offset=offset,

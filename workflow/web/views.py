@@ -245,12 +245,14 @@ def worklist() -> str:
     w = web()
     who = w.runtime.directory.actor(g.actor)
     lead = who.ministry if who.role == "ministry" else None
+    forum = who.forum if who.role == "forum_lead" else None  # a forum lead: its forum only
     page = max(1, reads.query_number(request.args.get("page")) or 1)
     # one row more than shown says whether there is a next page, without counting them all
     rows = reads.open_deadlines(
         w.runtime,
         w.now(),
         lead=lead,
+        themenforum=forum,
         limit=WORKLIST_ROWS + 1,
         offset=(page - 1) * WORKLIST_ROWS,
     )
