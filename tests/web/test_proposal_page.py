@@ -50,3 +50,19 @@ def test_open_deadlines_list_their_rungs_with_their_status(app: Flask, runtime: 
     assert "Erinnerung (remind-" in deadlines and "ausstehend" in deadlines
     # and a proposal without open deadlines lists none
     assert open_rungs_of(runtime.store, "RK-05-02") == {}
+
+
+def test_the_page_tells_what_was_decided_and_reported(app: Flask, runtime: Runtime) -> None:
+    # given IM's progress report on RK-03-02, decided by the cabinet
+    from datetime import UTC, datetime
+
+    runtime.engine.advance("RK-03-02", "report_progress", actor="im", now=datetime.now(UTC),
+                           fields={"progress": 40}, comment="Ausschreibung läuft")  # fmt: skip
+    html = login(app, "koordination").client.get("/proposals/RK-03-02").get_data(as_text=True)
+    facts = html.split('<dl class="facts">', 1)[1].split("</dl>", 1)[0]
+    # then the decision date (German), the reported progress with a bar and its date, the
+    # Handlungsfeld's name and the process version — not the row counter "Version"
+    assert "<dt>Kabinettbeschluss</dt><dd>05.11.2019</dd>" in facts, facts
+    assert '<progress max="100" value="40"' in facts and "40 %, gemeldet am" in facts
+    assert re.search(r"<dt>Handlungsfeld</dt><dd>\d – [A-ZÄÖÜ]", facts), facts
+    assert "<dt>Prozessversion</dt><dd>3</dd>" in facts and "<dt>Version</dt>" not in facts

@@ -96,6 +96,18 @@ def berlin(value: str | datetime | None) -> str:
     return dt.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M")
 
 
+@bp.app_template_filter("tag")
+def tag(value: str | None) -> str:
+    """An ISO day (``2019-11-05``) as Germans write it (``05.11.2019``)."""
+    if not value:
+        return ""
+    try:
+        day = datetime.fromisoformat(str(value)).date()
+    except ValueError:
+        return str(value)
+    return day.strftime("%d.%m.%Y")
+
+
 @bp.app_template_filter("euro")
 def euro(value: float | int | None) -> str:
     """An amount in euros, German style."""
@@ -392,6 +404,8 @@ def proposal_page(key: str) -> str:
         may_state=may("record_statement", detail)
         and detail["state"] in w.definition.statement_states,
         documents=list_documents(w.runtime.store, key),
+        handlungsfeld=w.definition.handlungsfelder.get(detail["handlungsfeld"], ""),
+        reported=next((e for e in reversed(history) if e["trigger"] == "report_progress"), None),
         may_attach=may("attach_document", detail),
         sources=SOURCE_LABELS,
         groups=GROUP_LABELS,
