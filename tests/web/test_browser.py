@@ -67,7 +67,11 @@ def test_coordinator_approves_through_the_form(page: Any) -> None:
     page.get_by_role("button", name="Weiter zur Bestätigung").click()
     accessible(page, "confirm")
     page.get_by_role("button", name="Bestätigen und ausführen").click()
-    assert page.get_by_role("status").inner_text().startswith("RK-03-01: „approve“ ausgeführt")
+    assert (
+        page.get_by_role("status")
+        .inner_text()
+        .startswith("RK-03-01: „Kabinettbeschluss (Umsetzung)“ ausgeführt")
+    )
     history = page.locator("section", has=page.get_by_role("heading", name="Historie"))
     assert "Kabinettbeschluss vom 5.11.2019" in history.inner_text()
 

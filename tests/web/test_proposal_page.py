@@ -66,3 +66,16 @@ def test_the_page_tells_what_was_decided_and_reported(app: Flask, runtime: Runti
     assert '<progress max="100" value="40"' in facts and "40 %, gemeldet am" in facts
     assert re.search(r"<dt>Handlungsfeld</dt><dd>\d – [A-ZÄÖÜ]", facts), facts
     assert "<dt>Prozessversion</dt><dd>3</dd>" in facts and "<dt>Version</dt>" not in facts
+
+
+def test_the_history_and_the_notices_speak_german(app: Flask) -> None:
+    html = login(app, "koordination").client.get("/proposals/RK-03-02").get_data(as_text=True)
+    history = _section(html, "historie")
+    notices = _section(html, "mitteilungen")
+    # the steps by their labels, events by what they record; the notices by their German kind
+    assert "Vorschlag einreichen" in history and "Angelegt" in history
+    assert "Finanzierung erfasst" in history
+    assert "Statusänderung" in notices
+    for developer_word in ("<td>submit</td>", "<td>admit</td>", "<td>create</td>",
+                           "status_change", "add_funding"):  # fmt: skip
+        assert developer_word not in history + notices, developer_word

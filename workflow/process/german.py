@@ -20,3 +20,35 @@ def listing(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " und " + items[-1]
+
+
+# What a history entry that is no transition records, in German (a transition's entry is
+# named by its definition's label).
+ENTRY_KINDS = {
+    "created": "Angelegt",
+    "statement": "Stellungnahme erfasst",
+    "funding": "Finanzierung erfasst",
+    "document": "Dokument angehängt",
+    "edit": "Angaben korrigiert",
+    "reminder": "Erinnerung ausgelöst",
+    "escalation": "Eskalation ausgelöst",
+    "rung_skipped": "Erinnerung entfallen",
+    "deadline_moved": "Frist verschoben",
+    "notice_sent": "Mitteilung versandt",
+    "notice_failed": "Mitteilung fehlgeschlagen",
+    "migration": "Auf eine neue Prozessversion umgestellt",
+    "checkpoint": "Checkpoint gesetzt",
+    "verification": "Prüfung des Protokolls",
+    "installation": "Neue Installations-ID",
+    "pseudonymise": "Pseudonymisiert",
+}
+
+# The kinds of notices, as the ministries know them.
+NOTICE_KINDS = {
+    "status_change": "Statusänderung",
+    "consultation_opened": "Beteiligung eröffnet",
+    "reminder": "Erinnerung",
+    "escalation": "Eskalation",
+    "digest": "Wochenübersicht",
+    "deadline_moved": "Frist verschoben",
+}

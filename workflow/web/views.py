@@ -39,6 +39,8 @@ from workflow.audit.checkpoint import recorded_checkpoints, take_checkpoint
 from workflow.audit.verify import last_verification, record_verification, verify_store
 from workflow.deadlines.queries import open_rungs_of
 from workflow.documents.attach import list_documents
+from workflow.process.definition import Definition
+from workflow.process.german import ENTRY_KINDS, NOTICE_KINDS
 from workflow.spreadsheet import csv_writer
 from workflow.web import accounts, reads
 from workflow.web.api import status_of
@@ -138,7 +140,18 @@ def globals_for_templates() -> dict[str, Any]:
         "role_label": ROLE_LABELS.get(who.role, "") if who else "",
         "state_label": lambda s: definition.states[s].label if s in definition.states else s,
         "status_label": lambda s: STATUS_LABELS.get(s, s),
+        "action_label": lambda e: action_label(definition, e),
+        "notice_label": lambda kind: NOTICE_KINDS.get(kind, kind),
     }
+
+
+def action_label(definition: Definition, entry: Mapping[str, Any]) -> str:
+    """What a history entry records, in German: a transition by its definition's label,
+    anything else by its kind (``Erinnerung ausgelöst``, ``Mitteilung versandt``, …)."""
+    kind = str(entry.get("kind") or "transition")
+    if kind == "transition":
+        return str(definition.trigger_label(str(entry.get("trigger"))))
+    return ENTRY_KINDS.get(kind, str(entry.get("trigger") or kind))
 
 
 def login_required(view: F) -> F:
@@ -682,7 +695,8 @@ def _acted(key: str, form: Callable[[list[str], int], Any], act: Callable[[], Ap
 
 
 def _done_message(a: Applied) -> str:
-    return f"{a.key}: „{a.trigger}“ ausgeführt (Eintrag #{a.seq} in der Historie)."
+    label = action_label(a.definition, {"kind": a.kind, "trigger": a.trigger})
+    return f"{a.key}: „{label}“ ausgeführt (Eintrag #{a.seq} in der Historie)."
 
 
 # --- bulk ---------------------------------------------------------------------------------
