@@ -47,7 +47,12 @@ from workflow.errors import (
 )
 from workflow.inputs import MAX_COMMENT, MAX_STATEMENT, check_money, check_text, column_length
 from workflow.process.definition import Definition, TransitionDef
-from workflow.process.fields import missing_requirements, parse_fields
+from workflow.process.fields import (
+    described,
+    missing_fields,
+    missing_requirements,
+    parse_fields,
+)
 from workflow.process.guards import REGISTRY, german_reason
 from workflow.process.machine import ProcessMachine, check_guards
 from workflow.process.vocabulary import FUNDING_SOURCES, STATEMENT_GROUPS, STATEMENT_POSITIONS
@@ -517,12 +522,9 @@ class Engine:
                     if reason:
                         blocked.append(f"role: {reason}")
                         german.append(refusal_de(who, t.roles, row))
-                blocked += [f"missing {m}" for m in missing_requirements(t, given, comment)]
-                german += [
-                    f"Es fehlt: {_field_label_de(definition, name)}."
-                    for name in t.requires
-                    if (name not in given if name != "comment" else not (comment or "").strip())
-                ]
+                for name in missing_fields(t, given, comment):
+                    blocked.append(f"missing {described(name)}")
+                    german.append(f"Es fehlt: {_field_label_de(definition, name)}.")
                 for g, why in check_guards(t, ctx):
                     blocked.append(f"guard {g}: {why} ({REGISTRY[g].description})")
                     german.append(

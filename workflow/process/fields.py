@@ -109,15 +109,24 @@ def parse_fields(definition: Definition, raw: Mapping[str, Any]) -> dict[str, An
     return parsed
 
 
+def missing_fields(
+    transition: TransitionDef, fields: Mapping[str, Any], comment: str | None
+) -> list[str]:
+    """The names a transition requires and was not given (``comment`` for the comment)."""
+    return [
+        name
+        for name in transition.requires
+        if (not (comment and comment.strip()) if name == "comment" else name not in fields)
+    ]
+
+
+def described(name: str) -> str:
+    """A missing requirement in plain words (``field reason (--set reason=…)``)."""
+    return "a comment (--comment)" if name == "comment" else f"field {name} (--set {name}=…)"
+
+
 def missing_requirements(
     transition: TransitionDef, fields: Mapping[str, Any], comment: str | None
 ) -> list[str]:
     """What a transition requires and was not given, in plain words."""
-    missing = []
-    for name in transition.requires:
-        if name == "comment":
-            if not (comment and comment.strip()):
-                missing.append("a comment (--comment)")
-        elif name not in fields:
-            missing.append(f"field {name} (--set {name}=…)")
-    return missing
+    return [described(name) for name in missing_fields(transition, fields, comment)]
