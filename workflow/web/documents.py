@@ -46,11 +46,14 @@ def _policy() -> DocumentPolicy:
     return DocumentPolicy.from_section(web().runtime.settings.section("documents"))
 
 
-@bp.before_request
 def _room_for_the_file() -> None:
-    """The application takes bodies of 1 MiB; an upload takes the configured limit."""
+    """The application takes bodies of 1 MiB; an upload (the API's or the page's) takes the
+    configured limit."""
     if request.method == "POST":
         request.max_content_length = _policy().max_bytes + FRAMING
+
+
+bp.before_request(_room_for_the_file)
 
 
 @bp.get("/proposals/<key>/documents")
@@ -106,12 +109,7 @@ def download(key: str, sha256: str) -> Response:
 # --- the page -----------------------------------------------------------------------------
 
 pages = Blueprint("document_pages", __name__)
-
-
-@pages.before_request
-def _room_for_the_page_upload() -> None:
-    if request.method == "POST":
-        request.max_content_length = _policy().max_bytes + FRAMING
+pages.before_request(_room_for_the_file)
 
 
 @pages.route("/proposals/<key>/documents", methods=["GET", "POST"])
