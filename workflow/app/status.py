@@ -15,7 +15,7 @@ from workflow.process.definition import Definition, parse_definition
 from workflow.store import definitions as definitions_store
 from workflow.store import inventory
 from workflow.store.db import Connection, Store
-from workflow.store.revision import expected_revision, pending_revisions, shipped_revisions
+from workflow.store.revision import expected_revision, pending_revisions, schema_state
 from workflow.version import __version__
 
 
@@ -62,11 +62,7 @@ class DatabaseStatus:
     @property
     def schema(self) -> str:
         """``current``, ``empty``, ``older`` (run init) or ``newer`` (upgrade ruhrflow)."""
-        if self.revision == self.expected:
-            return "current"
-        if self.revision is None:
-            return "empty"
-        return "older" if self.revision in shipped_revisions() else "newer"
+        return schema_state(self.revision)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly."""

@@ -359,11 +359,12 @@ def _has_revision_table(conn: Connection) -> bool:
 def _schema_problem(current: str) -> str | None:
     """What is wrong with a database at migration ``current``, or None when it is this
     ruhrflow's newest."""
-    from workflow.store.revision import expected_revision, shipped_revisions
+    from workflow.store.revision import schema_state
 
-    if current == expected_revision():
+    state = schema_state(current)
+    if state == "current":
         return None
-    if current in shipped_revisions():
+    if state == "older":
         return _OLD_SCHEMA
     return (
         f"the database schema ({current}) is newer than this version of ruhrflow knows:"

@@ -71,6 +71,16 @@ def revision_of(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
+def schema_state(current: str | None) -> str:
+    """Where a database at migration ``current`` stands for this ruhrflow: ``current``,
+    ``empty`` (no schema), ``older`` (run ``ruhrflow init``) or ``newer`` (upgrade ruhrflow)."""
+    if current == expected_revision():
+        return "current"
+    if current is None:
+        return "empty"
+    return "older" if current in shipped_revisions() else "newer"
+
+
 def pending_revisions(current: str | None) -> tuple[str, ...]:
     """The shipped migrations a database at ``current`` has not run yet, oldest first
     (every one when it is empty; none when ``current`` is unknown to this ruhrflow)."""
