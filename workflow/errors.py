@@ -29,6 +29,10 @@ class InvalidInput(WorkflowError):
     exit_code = 2
 
 
+class AlreadyAttached(InvalidInput):
+    """The proposal has this document (the same SHA-256) already."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem found in a definition file, with its place."""

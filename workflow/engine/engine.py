@@ -38,6 +38,7 @@ from workflow.engine.migration import (
     plan_migration,
 )
 from workflow.errors import (
+    AlreadyAttached,
     ConcurrentUpdate,
     InvalidInput,
     PermissionDenied,
@@ -680,6 +681,11 @@ class Engine:
             pass  # any state: a progress report comes after the decision, a Vorlage before
 
         def write(conn: Connection, row: Mapping[Any, Any]) -> None:
+            if documents_store.find_document(conn, int(row["id"]), document.sha256):
+                raise AlreadyAttached(
+                    f"{key}: this file (SHA-256 {document.sha256[:12]}…) is attached already;"
+                    " nothing was attached"
+                )
             problem = documents_store.problem_of(conn, row, document)
             if problem is not None:
                 raise InvalidInput(f"{key}: {problem}; nothing was attached")

@@ -64,9 +64,8 @@ class NewDocument:
 
 def problem_of(conn: Connection, proposal: Mapping[str, Any], doc: NewDocument) -> str | None:
     """Why ``doc`` cannot be attached to ``proposal`` (in ``conn``'s transaction), or None:
-    the file is there already, or the statement or transition named is not the proposal's."""
-    if find_document(conn, int(proposal["id"]), doc.sha256) is not None:
-        return f"this file (SHA-256 {doc.sha256[:12]}…) is attached already"
+    the statement or transition it names is not the proposal's. (The same file twice:
+    :func:`find_document`.)"""
     if doc.statement_id is not None:
         owner = conn.execute(
             select(statements.c.proposal_id).where(statements.c.id == doc.statement_id)

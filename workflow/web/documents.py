@@ -24,7 +24,7 @@ from workflow.documents.attach import (
     list_documents,
     read_document,
 )
-from workflow.errors import PermissionDenied, StoreUnavailable, WorkflowError
+from workflow.errors import AlreadyAttached, PermissionDenied, StoreUnavailable, WorkflowError
 from workflow.inputs import capped_whole_number
 from workflow.web import api, reads, views
 from workflow.web.state import web
@@ -147,14 +147,14 @@ def attach_page(key: str) -> Any:
                       comment=comment.strip() or None)  # fmt: skip
     except DocumentRefused as exc:
         return form([exc.de], 422)
+    except AlreadyAttached as exc:
+        return form(["Diese Datei ist bereits angehängt."], api.status_of(exc))
     except PermissionDenied:
         return views.error_page(403, "Sie dürfen an diesen Vorschlag keine Dokumente anhängen.")
     except StoreUnavailable:
         raise
     except WorkflowError as exc:
-        already = "attached already" in str(exc)
-        return form(["Diese Datei ist bereits angehängt." if already else str(exc)],
-                    api.status_of(exc))  # fmt: skip
+        return form([str(exc)], api.status_of(exc))
     flash(f"{key}: „{done.document.filename}“ angehängt (Eintrag #{done.applied.seq} in der"
           " Historie, SHA-256 gespeichert).")  # fmt: skip
     return redirect(url_for("web.proposal_page", key=key), code=303)
