@@ -83,6 +83,9 @@ FORMATS: tuple[Format, ...] = (
                 "coordinator and the proposal's lead ministry (DEFAULT_PERMISSIONS)",
             ),
             KeyAdded("permissions.edit", "coordinator (DEFAULT_PERMISSIONS)"),
+            KeyAdded("permissions.move_deadline", "coordinator (DEFAULT_PERMISSIONS)"),
+            KeyAdded("permissions.migrate", "coordinator (DEFAULT_PERMISSIONS)"),
+            KeyAdded("permissions.pseudonymise", "coordinator (DEFAULT_PERMISSIONS)"),
             KeyAdded("guards.*", "the German text the guard registry gives each guard"),
         ),
         "the file may declare its format (format: N); who may attach documents and edit;"
@@ -91,9 +94,14 @@ FORMATS: tuple[Format, ...] = (
 )
 
 # Permissions a later format added: who may, when a file of an older format does not say.
+# Every action the engine checks is here or named by every format-1 file (create,
+# record_statement, add_funding); a transition's roles are its own.
 DEFAULT_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "attach_document": ("coordinator", "lead_ministry"),
     "edit": ("coordinator",),
+    "move_deadline": ("coordinator",),
+    "migrate": ("coordinator",),
+    "pseudonymise": ("coordinator",),
 }
 CURRENT = FORMATS[-1].number
 _BY_NUMBER = {f.number: f for f in FORMATS}
