@@ -1,1 +1,1 @@
-"""The application edge: settings, wiring (runtime), bootstrap, shipped resources and the demo."""
+"""The application edge: settings, wiring (runtime), bootstrap, shipped resources."""

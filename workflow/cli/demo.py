@@ -30,8 +30,8 @@ def demo(directory: Path, fresh: bool, quiet: bool, password: str | None) -> Non
     clock (nothing sleeps); the mails land in a Maildir. Ignores --db and --config: the
     demo always uses its own directory.
     """
-    from workflow.app.demo import run_demo
     from workflow.cli.progress import Progress
+    from workflow.demo.run import run_demo
 
     with Progress("demo", quiet=quiet) as progress:
         summary = run_demo(directory, fresh=fresh, progress=progress.note)

@@ -1,4 +1,4 @@
-"""What the demo (``workflow/app/demo.py``) reads while it plays the 2019 round, and for
+"""What the demo (``workflow/demo/``) reads while it plays the 2019 round, and for
 the summary it prints at the end.
 
 Reads only, each in the caller's transaction. The simulation asks for the next pending

@@ -19,16 +19,9 @@ import pytest
 from click.testing import CliRunner
 from markupsafe import escape
 
-from workflow.app.demo import (
-    END,
-    FUNDS_2020,
-    OUTCOMES,
-    PUBLISHED,
-    SAMPLE_DATA,
-    DemoExists,
-    prepare_directory,
-)
 from workflow.cli.main import cli
+from workflow.demo.directory import DemoExists, prepare_directory
+from workflow.demo.facts import END, FUNDS_2020, OUTCOMES, PUBLISHED, SAMPLE_DATA
 
 # The demo plays five years in about a minute: run by `.ci/run` and `pytest -m slow`, not by
 # a plain `pytest`.

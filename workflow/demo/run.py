@@ -1,0 +1,126 @@
+"""``ruhrflow demo``: the Ruhr-Konferenz 2019 round, played end to end on the embedded default.
+
+:func:`run_demo` prepares the directory and its config, imports the 75 proposals, lets the
+script (workflow/demo/script.py) play under the simulated clock (workflow/demo/clock.py)
+to 31 Dec 2024, and sums up what the run produced.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from workflow.app.bootstrap import initialise
+from workflow.app.resources import shipped_file
+from workflow.app.runtime import open_runtime
+from workflow.app.settings import load_settings
+from workflow.audit.reports import newest_definition, overdue, status_report
+from workflow.audit.verify import verify_store
+from workflow.demo.clock import Progress, Simulation
+from workflow.demo.directory import prepare_directory, write_config
+from workflow.demo.facts import COORDINATOR, END, SAMPLE_DATA
+from workflow.demo.script import Proposal, Round
+from workflow.engine.intake import read_csv
+from workflow.process.definition import load_definition
+from workflow.store import chains
+from workflow.store import demo as demo_store
+from workflow.store.installation import mark_sample_data
+
+
+@dataclass
+class DemoSummary:
+    """What the run produced, for the closing summary and the tests."""
+
+    directory: Path
+    config: Path
+    database: Path
+    maildir: Path
+    seconds: float
+    states: dict[str, int]
+    status_rows: list[dict[str, Any]]
+    notices: dict[str, dict[str, int]]
+    overdue: list[dict[str, Any]]
+    verify_ok: bool
+    verify_text: str
+    history_rows: int
+    funds_2020: Decimal
+
+
+def run_demo(directory: Path, *, fresh: bool, progress: Progress) -> DemoSummary:
+    """Play the 2019 round in ``directory``; return the summary."""
+
+    started = time.monotonic()
+    prepare_directory(directory, fresh=fresh)
+    config = write_config(directory)
+    settings = load_settings(config, env={})  # the demo ignores RUHRFLOW_* of the shell
+    runtime = open_runtime(settings)
+    try:
+        sim = Simulation(runtime, progress)
+        initialise(runtime.store, load_definition(settings.definition_path), sim.now)
+        with runtime.store.write() as conn:  # every board and page made from it says so
+            mark_sample_data(conn, SAMPLE_DATA)
+        data = shipped_file("definitions", "data/ruhr_konferenz_2019.csv").read_bytes()
+        created, _ = runtime.engine.import_proposals(read_csv(data), actor=COORDINATOR, now=sim.now)
+        progress(f"2019-07-01  imported {len(created)} proposals of the 20 Themenforen")
+        proposals = _load(runtime)
+        script = Round(sim, proposals, progress)
+        script.submissions()
+        script.consultation()
+        script.cabinet()
+        script.budget()
+        script.implementation()
+        sim.run()
+        progress(
+            f"{END:%Y-%m-%d}  end of the demo: {sim.fired['reminder']} reminders and"
+            f" {sim.fired['escalation']} escalations fired along the way"
+        )
+        return _summary(runtime, directory, config, time.monotonic() - started)
+    finally:
+        runtime.close()
+
+
+def _load(runtime: Any) -> list[Proposal]:
+    with runtime.store.read() as conn:
+        rows = demo_store.all_proposals(conn)
+    return [
+        Proposal(r["key"], r["title"], r["themenforum"], r["lead"], Decimal(r["cost_estimate"]))
+        for r in rows
+    ]
+
+
+def _summary(runtime: Any, directory: Path, config: Path, seconds: float) -> DemoSummary:
+    end = END.astimezone(UTC)
+    with runtime.store.read() as conn:
+        states = demo_store.proposals_per_state(conn)
+        notices: dict[str, dict[str, int]] = {}
+        for kind, status, n in demo_store.notices_per_kind_and_status(conn):
+            notices.setdefault(kind, {})[status] = n
+        definition = newest_definition(conn)
+        rows = status_report(conn, definition)
+        late = overdue(conn, end, runtime.directory)
+        history_rows = chains.count_entries(conn)
+        funds = demo_store.funding_of_year(conn, 2020)
+    result = verify_store(runtime.store, key=runtime.settings.audit_key)
+    return DemoSummary(
+        directory=directory,
+        config=config,
+        database=directory / "ruhrflow.db",
+        maildir=directory / "mail",
+        seconds=seconds,
+        states=states,
+        status_rows=rows,
+        notices=notices,
+        overdue=late,
+        verify_ok=result.ok,
+        verify_text=(
+            f"{result.entries} entries in {result.chains} chains verified"
+            if result.ok
+            else f"BROKEN at {result.broken}"
+        ),
+        history_rows=int(history_rows),
+        funds_2020=Decimal(funds),
+    )
