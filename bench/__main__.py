@@ -16,6 +16,7 @@ import time
 import traceback
 from datetime import UTC, datetime
 
+from bench import procs
 from bench.support import Result, fmt_number, progress
 
 SCENARIOS = (
@@ -72,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="write all results as JSON")
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, help="run only these")
     args = parser.parse_args(argv)
+    # children in their own process groups, scratch databases and directories: ended and
+    # dropped however the run ends (SIGTERM, SIGINT, SIGHUP, even SIGKILL: bench.procs)
+    procs.install()
     started = time.perf_counter()
     results: list[Result] = []
     for name in args.only or SCENARIOS:

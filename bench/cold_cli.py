@@ -8,10 +8,10 @@ Best of N runs each, so a neighbour's burst does not count.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 
+from bench import procs
 from bench.support import (
     LEAD_ACTOR,
     REPO,
@@ -29,10 +29,10 @@ SCENARIO = "cold CLI"
 
 def _timed(args: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
-    done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True)
+    returncode, _, err = procs.run(args, timeout=120, cwd=REPO, env=env)
     elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
+    if returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({returncode}): {err.strip()}")
     return elapsed
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import shutil
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from bench.support import (
     canonical_json,
     connect_raw,
     copy_database,
+    make_scratch_dir,
     prepared_database,
     progress,
     sqlite_time,
@@ -35,7 +35,7 @@ _RUN_DIR: list[Path] = []
 
 def _run_dir() -> Path:
     if not _RUN_DIR:
-        _RUN_DIR.append(Path(tempfile.mkdtemp(prefix="ruhrflow-bench-data-")))
+        _RUN_DIR.append(make_scratch_dir("ruhrflow-bench-data-"))
         atexit.register(shutil.rmtree, _RUN_DIR[0], True)
     return _RUN_DIR[0]
 

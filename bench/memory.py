@@ -14,11 +14,10 @@ from __future__ import annotations
 import json
 import os
 import resource
-import subprocess
 import sys
 from pathlib import Path
 
-from bench import tick
+from bench import procs, tick
 from bench.datagen import mixed_states, proposals_with_deadlines
 from bench.support import (
     COORDINATOR,
@@ -69,7 +68,7 @@ def child() -> None:
 
 def measure(what: str, db: Path, workdir: Path) -> dict[str, int]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    done = subprocess.run(
+    returncode, out, err = procs.run(
         [
             sys.executable,
             "-c",
@@ -80,13 +79,10 @@ def measure(what: str, db: Path, workdir: Path) -> dict[str, int]:
         ],
         cwd=REPO,
         env=env,
-        capture_output=True,
-        text=True,
-        check=False,
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"memory child failed: {done.stderr.strip()[-2000:]}")
-    result: dict[str, int] = json.loads(done.stdout.strip().splitlines()[-1])
+    if returncode != 0:
+        raise RuntimeError(f"memory child failed: {err.strip()[-2000:]}")
+    result: dict[str, int] = json.loads(out.strip().splitlines()[-1])
     return result
 
 

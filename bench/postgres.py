@@ -15,10 +15,10 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+from bench import procs
 from bench.support import (
     COORDINATOR,
     LEAD,
@@ -42,6 +42,22 @@ PER_WORKER_PROPOSALS = 50
 
 def server_url() -> str:
     return os.environ.get("RUHRFLOW_BENCH_POSTGRES_URL") or DEFAULT_URL
+
+
+def reachable(admin_url: str) -> str | None:
+    """None when the server answers, else why not (the line then says SKIP)."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text("select 1"))
+        finally:
+            admin.dispose()
+    except Exception as exc:  # any failure to reach the server means: skip, clearly
+        return f"PostgreSQL unreachable at {admin_url}: {type(exc).__name__}"
+    return None
 
 
 def worker() -> None:
@@ -128,8 +144,8 @@ def _populate(url: str, proposals: int) -> None:
 
 def _run_workers(url: str, work: Path, parts: list[tuple[int, int, int]]) -> float:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    procs = [
-        subprocess.Popen(
+    workers = [
+        procs.spawn(
             [
                 sys.executable,
                 "-c",
@@ -149,24 +165,23 @@ def _run_workers(url: str, work: Path, parts: list[tuple[int, int, int]]) -> flo
         for first, count, n in parts
     ]
     try:
-        for p in procs:
+        for p in workers:
             assert p.stdout is not None
             if p.stdout.readline().strip() != "ready":
                 raise RuntimeError("a PostgreSQL bench worker failed to start")
-        for p in procs:
+        for p in workers:
             assert p.stdin is not None
             p.stdin.write("go\n")
             p.stdin.flush()
         reports = []
-        for p in procs:
+        for p in workers:
             out, _ = p.communicate(timeout=600)
             if p.returncode != 0:
                 raise RuntimeError("a PostgreSQL bench worker failed")
             reports.append(json.loads(out.strip().splitlines()[-1]))
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+        for p in workers:
+            procs.stop(p, timeout=5.0)
     total = sum(r["n"] for r in reports)
     elapsed = max(r["end"] for r in reports) - min(r["start"] for r in reports)
     return float(total / elapsed)
@@ -175,27 +190,14 @@ def _run_workers(url: str, work: Path, parts: list[tuple[int, int, int]]) -> flo
 def run(quick: bool) -> list[Result]:
     transitions = 600 if quick else 4_000
     name = f"{SCENARIO} ({transitions:,} transitions)"
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
     admin_url = server_url()
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:  # any failure to reach the server means: skip, clearly
-        return [
-            skipped(
-                name, f"PostgreSQL unreachable at {admin_url}: {type(exc).__name__}", TARGET, "min"
-            )
-        ]
-    scratch = f"ruhrflow_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{scratch}"'))
-    url = make_url(admin_url).set(database=scratch).render_as_string(hide_password=False)
+    why = reachable(admin_url)
+    if why is not None:
+        return [skipped(name, why, TARGET, "min")]
+    url = procs.create_database(admin_url)
     try:
         with scratch_dir() as work:
-            progress(f"{SCENARIO}: migrating scratch database {scratch}")
+            progress(f"{SCENARIO}: migrating the scratch database")
             migrate(url)
             _populate(url, 2 * PER_WORKER_PROPOSALS)
             half = transitions // 2
@@ -211,9 +213,7 @@ def run(quick: bool) -> list[Result]:
                 ],
             )
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-        admin.dispose()
+        procs.drop_database(url)
     return [
         Result(
             name,

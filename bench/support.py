@@ -99,12 +99,24 @@ def stopwatch() -> Iterator[list[float]]:
 @contextmanager
 def scratch_dir(prefix: str = "ruhrflow-bench-") -> Iterator[Path]:
     """A temporary directory on a real disk (``RUHRFLOW_BENCH_TMP`` or the system default)."""
-    base = os.environ.get("RUHRFLOW_BENCH_TMP") or None
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    from bench import procs
+
+    path = make_scratch_dir(prefix)
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        procs.remove_dir(path)
+
+
+def make_scratch_dir(prefix: str = "ruhrflow-bench-") -> Path:
+    """A new scratch directory (``RUHRFLOW_BENCH_TMP`` or the system default), removed
+    however the run ends (``bench.procs``)."""
+    from bench import procs
+
+    base = os.environ.get("RUHRFLOW_BENCH_TMP") or None
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    procs.register_dir(path)
+    return path
 
 
 # --- the real code under test -----------------------------------------------------------

@@ -25,12 +25,12 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench import procs
 from bench.datagen import proposals_with_deadlines
 from bench.support import (
     REPO,
@@ -136,22 +136,23 @@ def _hammer(port: int, paths: tuple[str, ...], token: str | None, seconds: float
     return load
 
 
-def _serve(argv: list[str], port: int, work: Path) -> subprocess.Popen[bytes]:
-    log = (work / f"server-{port}.log").open("wb")
-    proc = subprocess.Popen(
-        argv, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=log, stderr=log
-    )
-    _wait_until_up(port, proc)
+def _serve(argv: list[str], port: int, work: Path, what: str) -> subprocess.Popen[bytes]:
+    """A server in a process group of its own (``bench.procs``: it ends with the bench)."""
+    with (work / f"server-{port}.log").open("wb") as log:
+        proc = procs.spawn(
+            argv, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=log, stderr=log
+        )
+    try:
+        _wait_until_up(port, proc)
+    except BaseException:
+        procs.stop(proc)
+        raise
+    progress(f"{SCENARIO}: server up on port {port} (pid {proc.pid}): {what}")
     return proc
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    procs.stop(proc)
 
 
 def _serve_ruhrflow(url: str, work: Path) -> tuple[subprocess.Popen[bytes], int, str]:
@@ -171,14 +172,14 @@ def _serve_ruhrflow(url: str, work: Path) -> tuple[subprocess.Popen[bytes], int,
     port = _free_port()
     argv = [sys.executable, "-m", "workflow", "--db", url, "--config", str(config), "serve",
             "--workers", str(WORKERS), "--port", str(port)]  # fmt: skip
-    return _serve(argv, port, work), port, token
+    return _serve(argv, port, work, "ruhrflow serve"), port, token
 
 
 def _serve_bare(work: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind",
             f"127.0.0.1:{port}", "bench.bare_flask:app"]  # fmt: skip
-    return _serve(argv, port, work), port
+    return _serve(argv, port, work, "bare Flask"), port
 
 
 def _ruhrflow_load(url: str, work: Path, seconds: float) -> Load:
@@ -287,34 +288,13 @@ def _result(backend: str, ours: Load, bare: Load, seconds: float) -> Result:
     return result
 
 
-def _postgres_url() -> tuple[str, str] | None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+def _postgres_url() -> str | None:
+    """A scratch database's URL (``bench.procs`` drops it however the run ends), or None."""
+    from bench.postgres import reachable, server_url
 
-    from bench.postgres import server_url
-
-    admin_url = server_url()
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-            scratch = f"ruhrflow_bench_{uuid.uuid4().hex[:10]}"
-            conn.execute(text(f'CREATE DATABASE "{scratch}"'))
-        admin.dispose()
-    except Exception:  # unreachable: the PostgreSQL line says SKIP
+    if reachable(server_url()) is not None:  # unreachable: the PostgreSQL line says SKIP
         return None
-    return admin_url, make_url(admin_url).set(database=scratch).render_as_string(False)
-
-
-def _drop(admin_url: str, url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = make_url(url).database
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    return procs.create_database(server_url())
 
 
 def _copy_into(url: str, sqlite_path: Path) -> None:
@@ -348,16 +328,15 @@ def _copy_into(url: str, sqlite_path: Path) -> None:
 
 def _on_postgres(sqlite_db: Path, measure: Callable[[str], list[Result]]) -> list[Result]:
     """``measure`` on a scratch PostgreSQL database holding the rows of ``sqlite_db``."""
-    pg = _postgres_url()
-    if pg is None:
+    url = _postgres_url()
+    if url is None:
         return [skipped(f"{SCENARIO}, PostgreSQL", "PostgreSQL unreachable", TARGET)]
-    admin_url, url = pg
     try:
         migrate(url)
         _copy_into(url, sqlite_db)
         return measure(url)
     finally:
-        _drop(admin_url, url)
+        procs.drop_database(url)
 
 
 def run(quick: bool) -> list[Result]:
