@@ -48,7 +48,7 @@ def run(quick: bool) -> list[Result]:
             rt = open_runtime_for(sqlite_url(ours_db), work)
             before = raw.EffectMirror.counts(ours_db)
             rt.engine.advance(f"RK-B-{n:07d}", "request_budget", actor=COORDINATOR, now=warm_now)
-            with stopwatch() as t:
+            with stopwatch(ours=True) as t:
                 result = rt.engine.advance_many(
                     TRIGGER, where_state=FROM, actor=COORDINATOR, now=now
                 )

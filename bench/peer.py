@@ -98,7 +98,7 @@ def run(quick: bool) -> list[Result]:
                 for w in range(workflows):
                     spiff_step(w, seq)
             theirs += t[0]
-            with stopwatch() as t:
+            with stopwatch(ours=True) as t:
                 for w in range(workflows):
                     rt.engine.advance(
                         f"RK-B-{w:07d}",

@@ -62,7 +62,7 @@ def reachable(admin_url: str) -> str | None:
 
 def worker() -> None:
     """Subprocess: ``python -c '…worker()' URL WORKDIR FIRST COUNT TRANSITIONS``."""
-    from bench.support import open_runtime_for
+    from bench.support import child_profile, open_runtime_for
 
     url, workdir = sys.argv[1], Path(sys.argv[2])
     first, count, transitions = (int(a) for a in sys.argv[3:6])
@@ -74,10 +74,11 @@ def worker() -> None:
     print("ready", flush=True)
     sys.stdin.readline()  # "go"
     start = time.monotonic()
-    for i in range(transitions):
-        rt.engine.advance(
-            keys[i % count], "report_progress", actor=LEAD_ACTOR, now=nows[i], fields=fields
-        )
+    with child_profile("postgres-worker"):
+        for i in range(transitions):
+            rt.engine.advance(
+                keys[i % count], "report_progress", actor=LEAD_ACTOR, now=nows[i], fields=fields
+            )
     end = time.monotonic()
     rt.close()
     print(json.dumps({"start": start, "end": end, "n": transitions}), flush=True)

@@ -85,15 +85,48 @@ def best_of(runs: int, fn: Callable[[], float]) -> float:
     return min(fn() for _ in range(runs))
 
 
+# ``python -m bench --profile NAME``: the profiler, switched on only around our side's timed
+# work (``stopwatch(ours=True)``); children that run our side (the PostgreSQL workers) write
+# their own profile into the directory named by PROFILE_DIR_ENV.
+PROFILER: list[Any] = []
+PROFILE_DIR_ENV = "RUHRFLOW_BENCH_PROFILE_DIR"
+
+
 @contextmanager
-def stopwatch() -> Iterator[list[float]]:
-    """``with stopwatch() as t: ...`` then ``t[0]`` is the elapsed wall time in seconds."""
+def stopwatch(ours: bool = False) -> Iterator[list[float]]:
+    """``with stopwatch() as t: ...`` then ``t[0]`` is the elapsed wall time in seconds.
+
+    ``ours=True`` marks our side of a comparison: what ``--profile`` records.
+    """
     box = [0.0]
+    profiler = PROFILER[0] if ours and PROFILER else None
+    if profiler is not None:
+        profiler.enable()
     start = time.perf_counter()
     try:
         yield box
     finally:
         box[0] = time.perf_counter() - start
+        if profiler is not None:
+            profiler.disable()
+
+
+@contextmanager
+def child_profile(name: str) -> Iterator[None]:
+    """In a child process: profile the block into ``PROFILE_DIR_ENV`` when ``--profile`` asks."""
+    directory = os.environ.get(PROFILE_DIR_ENV)
+    if not directory:
+        yield
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        profiler.dump_stats(str(Path(directory) / f"{name}-{os.getpid()}.pstats"))
 
 
 @contextmanager

@@ -100,7 +100,7 @@ def run(quick: bool) -> list[Result]:
         theirs = t[0]
         rt = open_runtime_for(sqlite_url(path), work)
         try:
-            with stopwatch() as t:
+            with stopwatch(ours=True) as t:
                 outcome = run_verify(audit, rt)
             ours = t[0]
         finally:

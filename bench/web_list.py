@@ -56,7 +56,7 @@ def _page_times(work: object, n: int, rounds: int) -> dict[str, float]:
             assert client.get(path).status_code == 200  # warm-up
             times = []
             for _ in range(rounds):
-                with stopwatch() as t:
+                with stopwatch(ours=True) as t:
                     response = client.get(path)
                 assert response.status_code == 200, (path, response.status_code)
                 times.append(t[0])
