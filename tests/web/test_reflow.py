@@ -33,14 +33,15 @@ SHOTS = os.environ.get("RUHRFLOW_WEB_SCREENSHOTS")  # a directory: keep a screen
 PAGES: list[tuple[str | None, list[str]]] = [
     (None, ["/login"]),
     ("koordination", [
+        "/", "/proposals/new", "/proposals/import", "/proposals/RK-03-05/edit",
         "/worklist", "/proposals", "/proposals/RK-03-01", "/proposals/RK-03-03",
         "/proposals/RK-03-01/actions/approve", "/proposals/RK-05-01/funding",
         "/proposals/RK-03-03/statements", "/proposals/RK-03-01/documents", "/bulk",
         "/proposals/RK-99-99",
     ]),
-    ("im", ["/proposals?lead=IM", "/proposals/RK-03-02"]),
-    ("forum-03", ["/proposals?themenforum=3"]),
-    ("pruefung", ["/audit"]),
+    ("im", ["/", "/proposals?lead=IM", "/proposals/RK-03-02"]),
+    ("forum-03", ["/", "/proposals/new", "/proposals?themenforum=3"]),
+    ("pruefung", ["/", "/audit"]),
 ]  # fmt: skip
 
 
