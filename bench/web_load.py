@@ -6,6 +6,10 @@ against a bare Flask route returning a fixed page under the same server, the req
 two servers interleaved so that both see the same moments of a shared machine (≤ 5×). Then
 50 concurrent clients against ``ruhrflow serve`` with 4 workers, on SQLite and PostgreSQL.
 
+The bare server runs once for the whole scenario; its load is measured first. In the quick
+run one database (and one ``ruhrflow serve``) per backend serves both the one-client pages
+and the load (20,000 proposals, 5 s of load), so that the quick run starts 3 servers, not 7.
+
 Each client thread asks, one request after the other for the whole run, for a page of the
 proposal list or the worklist with a Bearer token (10,000 proposals in implementation). The
 baseline is a bare Flask route returning a fixed page, under the same server (gunicorn, 4
@@ -182,22 +186,10 @@ def _serve_bare(work: Path) -> tuple[subprocess.Popen[bytes], int]:
     return _serve(argv, port, work, "bare Flask"), port
 
 
-def _ruhrflow_load(url: str, work: Path, seconds: float) -> Load:
-    proc, port, token = _serve_ruhrflow(url, work)
-    try:
-        _hammer(port, PATHS, token, 2)  # warm-up: every worker loads the app
-        return _hammer(port, PATHS, token, seconds)
-    finally:
-        _stop(proc)
-
-
-def _bare_load(work: Path, seconds: float) -> Load:
-    proc, port = _serve_bare(work)
-    try:
-        _hammer(port, ("/",), None, 2)
-        return _hammer(port, ("/",), None, seconds)
-    finally:
-        _stop(proc)
+def _load(port: int, paths: tuple[str, ...], token: str | None, seconds: float) -> Load:
+    """``CLIENTS`` clients for ``seconds`` after a short warm-up (every worker loads the app)."""
+    _hammer(port, paths, token, min(2.0, seconds / 4))
+    return _hammer(port, paths, token, seconds)
 
 
 def _timed_get(port: int, path: str, headers: dict[str, str]) -> float:
@@ -213,25 +205,19 @@ def _timed_get(port: int, path: str, headers: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def _page_latency(url: str, backend: str, proposals: int, work: Path, rounds: int) -> list[Result]:
+def _page_latency(
+    port: int, token: str, bare_port: int, backend: str, proposals: int, rounds: int
+) -> list[Result]:
     """The list and the worklist at ``proposals``, one client, against the bare route."""
-    ours, port, token = _serve_ruhrflow(url, work)
-    try:
-        bare, bare_port = _serve_bare(work)
-        try:
-            bearer = {"Authorization": f"Bearer {token}"}
-            times: dict[str, list[float]] = {"bare": [], **{page: [] for page in PAGES}}
-            for n in range(rounds + 3 * WORKERS):  # the first rounds warm every worker up
-                lap = {"bare": _timed_get(bare_port, "/", {})}
-                for page, path in PAGES.items():
-                    lap[page] = _timed_get(port, path, bearer)
-                if n >= 3 * WORKERS:
-                    for what, seconds in lap.items():
-                        times[what].append(seconds)
-        finally:
-            _stop(bare)
-    finally:
-        _stop(ours)
+    bearer = {"Authorization": f"Bearer {token}"}
+    times: dict[str, list[float]] = {"bare": [], **{page: [] for page in PAGES}}
+    for n in range(rounds + 3 * WORKERS):  # the first rounds warm every worker up
+        lap = {"bare": _timed_get(bare_port, "/", {})}
+        for page, path in PAGES.items():
+            lap[page] = _timed_get(port, path, bearer)
+        if n >= 3 * WORKERS:
+            for what, seconds in lap.items():
+                times[what].append(seconds)
     baseline = statistics.median(times["bare"])
     return [
         Result(
@@ -256,8 +242,10 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
-def _result(backend: str, ours: Load, bare: Load, seconds: float) -> Result:
+def _result(backend: str, ours: Load, bare: Load, seconds: float, proposals: int) -> Result:
     name = f"{SCENARIO}, {backend}: {CLIENTS} clients × {seconds:.0f} s, {WORKERS} workers"
+    if proposals != PROPOSALS:
+        name += f", {proposals:,} proposals"
     if not (ours.latencies and bare.latencies):
         result = Result(name, target=TARGET, note=f"no successful request ({ours.first_error})")
         result.status = f"MISS ({ours.errors} errors)"
@@ -317,6 +305,16 @@ def _copy_into(url: str, sqlite_path: Path) -> None:
                 for i in range(0, len(rows), 5_000):
                     dst.execute(insert(table), rows[i : i + 5_000])
         with target.connect() as conn:
+            # the copied rows carry their ids: move each id sequence past them, so that the
+            # engine can insert after the copy
+            for table in metadata.sorted_tables:
+                if "id" in table.c and table.c.id.autoincrement is not False:
+                    conn.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'),"
+                            f" coalesce((SELECT max(id) FROM {table.name}), 0) + 1, false)"
+                        )
+                    )
             # the statistics autovacuum would gather a minute after such a load: without them
             # the planner takes the fresh tables for empty (the worklist's join went 10× slower)
             conn.execute(text("ANALYZE"))
@@ -339,30 +337,60 @@ def _on_postgres(sqlite_db: Path, measure: Callable[[str], list[Result]]) -> lis
         procs.drop_database(url)
 
 
+def _measure(
+    url: str,
+    backend: str,
+    work: Path,
+    bare: tuple[int, Load],
+    pages: tuple[int, int] | None,
+    load: tuple[int, float] | None,
+) -> list[Result]:
+    """One ``ruhrflow serve`` on ``url``: the one-client page latencies (``pages``: proposals,
+    rounds) against the bare server on port ``bare[0]``, then the load (``load``: proposals,
+    seconds) against the bare server's load ``bare[1]``."""
+    proc, port, token = _serve_ruhrflow(url, work)
+    results = []
+    try:
+        if pages is not None:
+            size, rounds = pages
+            progress(f"{SCENARIO}: one client, {size:,} proposals, {backend}, {rounds} rounds")
+            results += _page_latency(port, token, bare[0], backend, size, rounds)
+        if load is not None:
+            size, seconds = load
+            progress(f"{SCENARIO}: {backend}, {CLIENTS} clients × {seconds:.0f} s")
+            ours = _load(port, PATHS, token, seconds)
+            results.append(_result(backend, ours, bare[1], seconds, size))
+    finally:
+        _stop(proc)
+    return results
+
+
 def run(quick: bool) -> list[Result]:
-    seconds = 8.0 if quick else 30.0
+    # quick: 5 s of load (each side still serves thousands of requests: the median moves by a
+    # few per cent from run to run), and one database for the pages and the load
+    seconds = 5.0 if quick else 30.0
     big, rounds = (20_000, 60) if quick else (100_000, 300)
+    loaded = big if quick else PROPOSALS
     results = []
     with scratch_dir() as work:
-        big_db = proposals_with_deadlines(work, f"webpages{big}", big, 1_000)
-        progress(f"{SCENARIO}: one client, {big:,} proposals, SQLite, {rounds} rounds")
-        results += _page_latency(sqlite_url(big_db), "SQLite", big, work, rounds)
-        progress(f"{SCENARIO}: one client, {big:,} proposals, PostgreSQL, {rounds} rounds")
-        results += _on_postgres(
-            big_db, lambda url: _page_latency(url, "PostgreSQL", big, work, rounds)
-        )
-        big_db.unlink()
-        progress(f"{SCENARIO}: bare Flask under gunicorn, {CLIENTS} clients × {seconds:.0f} s")
-        bare = _bare_load(work, seconds)
-        db = proposals_with_deadlines(work, "webload", PROPOSALS, 1_000)
-        progress(f"{SCENARIO}: SQLite, {CLIENTS} clients × {seconds:.0f} s")
-        results.append(
-            _result("SQLite", _ruhrflow_load(sqlite_url(db), work, seconds), bare, seconds)
-        )
-
-        def loaded(url: str) -> list[Result]:
-            progress(f"{SCENARIO}: PostgreSQL, {CLIENTS} clients × {seconds:.0f} s")
-            return [_result("PostgreSQL", _ruhrflow_load(url, work, seconds), bare, seconds)]
-
-        results += _on_postgres(db, loaded)
-    return results
+        bare_proc, bare_port = _serve_bare(work)
+        try:
+            progress(f"{SCENARIO}: bare Flask under gunicorn, {CLIENTS} clients × {seconds:.0f} s")
+            bare = (bare_port, _load(bare_port, ("/",), None, seconds))
+            big_db = proposals_with_deadlines(work, f"webpages{big}", big, 1_000)
+            if loaded == big:  # one server per backend: the pages, then the load
+                jobs = [(big_db, (big, rounds), (big, seconds))]
+            else:
+                load_db = proposals_with_deadlines(work, "webload", loaded, 1_000)
+                jobs = [(big_db, (big, rounds), None), (load_db, None, (loaded, seconds))]
+            for db, pages, load in jobs:
+                results += _measure(sqlite_url(db), "SQLite", work, bare, pages, load)
+            for db, pages, load in jobs:
+                results += _on_postgres(
+                    db,
+                    lambda url, p=pages, ld=load: _measure(url, "PostgreSQL", work, bare, p, ld),
+                )
+        finally:
+            _stop(bare_proc)
+    order = {"one client": 0, "clients ×": 1}  # as before: the page lines first, then the loads
+    return sorted(results, key=lambda r: next((v for k, v in order.items() if k in r.scenario), 2))
