@@ -22,7 +22,12 @@ import yaml
 from workflow.errors import InvalidDefinition, InvalidInput, Problem
 from workflow.inputs import read_file_bytes
 from workflow.process.deadline_rules import DeadlineRule, label_problem, parse_deadline_rules
-from workflow.process.formats import DEFAULT_PERMISSIONS, default_public, resolve
+from workflow.process.formats import (
+    DEFAULT_PERMISSIONS,
+    default_not_future,
+    default_public,
+    resolve,
+)
 from workflow.process.guards import REGISTRY  # guards live in one registry, referenced by name
 from workflow.process.notices import (
     DIGEST_ROLES,
@@ -62,6 +67,7 @@ class FieldDef:
     label: str
     min: float | None = None
     max: float | None = None
+    not_future: bool = False  # a date after the engine's day is refused (a decision's date)
 
 
 @dataclass(frozen=True)
@@ -281,7 +287,7 @@ _TOP_KEYS = {
     "format", "guards",
 }  # fmt: skip
 _STATE_KEYS = {"label", "phase", "final", "description", "public"}
-_FIELD_KEYS = {"type", "label", "min", "max"}
+_FIELD_KEYS = {"type", "label", "min", "max", "not_future"}
 _TRANSITION_KEYS = {"trigger", "from", "to", "label", "roles", "guards", "requires"}
 _NOTICE_KEYS = {"event", "template", "to", "trigger", "state"}
 
@@ -427,12 +433,21 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
                 bounds[i] = None
         if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:
             c.problem(f"{path}.min", f"{bounds[0]} is greater than max {bounds[1]}")
+        not_future = f.get("not_future")
+        if not_future is None:  # a later key: its default (formats.default_not_future)
+            not_future = default_not_future(str(fname), str(ftype))
+        elif not isinstance(not_future, bool):
+            c.problem(f"{path}.not_future", f"must be true or false, not {not_future!r}")
+            not_future = False
+        elif not_future and ftype != "date":
+            c.problem(f"{path}.not_future", f"only a date can lie in the future, not {ftype!r}")
         fields[str(fname)] = FieldDef(
             name=str(fname),
             type=str(ftype),
             label=c.text(f.get("label"), f"{path}.label"),
             min=bounds[0] if isinstance(bounds[0], int | float) else None,
             max=bounds[1] if isinstance(bounds[1], int | float) else None,
+            not_future=not_future,
         )
 
     transitions: list[TransitionDef] = []

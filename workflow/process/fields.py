@@ -12,6 +12,7 @@ from workflow.errors import InvalidInput
 from workflow.inputs import DECIMAL_NUMBER, MAX_FIELD_TEXT, WHOLE_NUMBER, check_text, is_blank
 from workflow.process.deadline_rules import EARLIEST, LATEST
 from workflow.process.definition import Definition, FieldDef, TransitionDef
+from workflow.process.vocabulary import BERLIN
 
 
 def parse_assignments(pairs: Iterable[str]) -> dict[str, str]:
@@ -130,3 +131,22 @@ def missing_requirements(
 ) -> list[str]:
     """What a transition requires and was not given, in plain words."""
     return [described(name) for name in missing_fields(transition, fields, comment)]
+
+
+def dated_after_today(
+    definition: Definition, fields: Mapping[str, Any], now: datetime
+) -> list[tuple[FieldDef, date]]:
+    """The parsed date fields that may not lie in the future (``not_future``) and lie after
+    the day of ``now`` in Europe/Berlin: the cabinet cannot have decided tomorrow.
+
+    ``now`` is the engine's clock, so a simulation on the clock of 2019 refuses a decision
+    dated 2031 and takes one dated the day it plays."""
+    today = now.astimezone(BERLIN).date()
+    late = []
+    for name, value in fields.items():
+        field = definition.fields.get(name)
+        if field is not None and field.not_future and isinstance(value, str):
+            day = date.fromisoformat(value)
+            if day > today:
+                late.append((field, day))
+    return late

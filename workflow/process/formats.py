@@ -87,9 +87,16 @@ FORMATS: tuple[Format, ...] = (
             KeyAdded("permissions.migrate", "coordinator (DEFAULT_PERMISSIONS)"),
             KeyAdded("permissions.pseudonymise", "coordinator (DEFAULT_PERMISSIONS)"),
             KeyAdded("guards.*", "the German text the guard registry gives each guard"),
+            KeyAdded(
+                "fields.*.not_future",
+                "true for a date field named decision_date (a decision is dated the day it was"
+                " taken: the Kabinettbeschluss of the Ruhr-Konferenz's process since format 1),"
+                " false for every other field (default_not_future)",
+            ),
         ),
         "the file may declare its format (format: N); who may attach documents and edit;"
-        " what each guard requires, in German (guards:)",
+        " what each guard requires, in German (guards:); a date that may not lie after the"
+        " engine's day (fields.*.not_future)",
     ),
 )
 
@@ -133,6 +140,13 @@ def default_public(state_id: str, *, final: bool) -> str:
                                         "nicht gezählt")) == final:  # fmt: skip
         return known
     return "nicht gezählt" if final else "in Vorbereitung"
+
+
+def default_not_future(name: str, field_type: str) -> bool:
+    """Whether a date field that does not say ``not_future`` refuses a day after the engine's
+    (see ``fields.*.not_future`` above): a decision's date, as ``decision_date`` has always
+    been; a planned date such as ``cabinet_session`` lies ahead by nature."""
+    return field_type == "date" and name == "decision_date"
 
 
 @dataclass(frozen=True)
