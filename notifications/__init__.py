@@ -1,18 +1,19 @@
-"""Notices to the ministries: rendering, calendar parts, MIME messages and transports.
+"""The mail library: templates, rendering, MIME messages, calendar parts and transports.
 
-The store-independent half of notifications: the engine builds a context, :class:`Renderer`
-turns it into a :class:`RenderedNotice`, :func:`build_message` into an email (optionally with a
-``termin.ics`` from :func:`calendar_bytes`), and a :class:`Transport` delivers it.
+It knows nothing of the workflow (an import-linter contract holds it to that): the domain of
+notices — who is told what, the outbox, delivery, the digest — is ``workflow.notices``, which
+builds a context; :class:`Renderer` turns it into a :class:`RenderedNotice` (with the
+formatting filters the caller passes in), :func:`build_message` into an email (optionally
+with a ``termin.ics`` from :func:`calendar_bytes`), and a :class:`Transport` delivers it.
 
-The names load lazily (PEP 562): a transition imports ``notifications.events`` and stores
-contexts; Jinja2 and icalendar are loaded only by what renders (delivery, previews).
+The names load lazily (PEP 562): a transition stores contexts without this package's
+heavy parts; Jinja2 and icalendar are loaded only by what renders (delivery, previews).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from workflow.lazy import lazy_exports
+import importlib
+from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "CalendarEntry": "notifications.mail.model",
@@ -50,7 +51,17 @@ __all__ = [  # noqa: RUF022
 ]
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__, globals())
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 if TYPE_CHECKING:

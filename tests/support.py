@@ -13,12 +13,12 @@ from typing import Any
 from click.testing import CliRunner, Result
 from sqlalchemy import Connection, create_engine
 
-from notifications.delivery import Delivery
 from workflow.app.runtime import Runtime
 from workflow.audit.pseudonymise import Pseudonymised, pseudonymise
 from workflow.cli.main import cli
 from workflow.engine.engine import Engine
 from workflow.engine.intake import Intake, ProposalInput, create_proposals
+from workflow.notices.delivery import Delivery
 
 
 def delivery_of(target: Runtime | Engine) -> Delivery:
@@ -151,12 +151,13 @@ def as_delivered(row: Mapping[str, Any]) -> dict[str, Any]:
     """An outbox row with its bodies and attachments as delivery would render and send them.
 
     The outbox stores a notice's template context; the worker renders it when it sends
-    (``notifications.delivery.render_row``). Rows delivered already are returned as stored.
+    (``workflow.notices.delivery.render_row``). Rows delivered already are returned as stored.
     """
-    from notifications.delivery import render_row
     from notifications.mail.render import Renderer
+    from workflow.notices.delivery import render_row
+    from workflow.process.german import FILTERS
 
-    done = render_row(row, Renderer())
+    done = render_row(row, Renderer(formatting=FILTERS))
     return {
         **row,
         "subject": done.rendered.subject,

@@ -1,4 +1,4 @@
-"""Lazy package exports (PEP 562), shared by ``workflow`` and ``notifications``.
+"""Lazy package exports (PEP 562), of the ``workflow`` package.
 
 A package lists which name comes from which module; the module is imported when the name is
 first used, so that importing the package (as ``ruhrflow --help`` does) stays cheap.

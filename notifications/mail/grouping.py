@@ -9,14 +9,16 @@ contexts (one entry per change) stay as they are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from notifications.mail.formatting import datum
 
-
-def group_changes(changes: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def group_changes(
+    changes: Iterable[Mapping[str, Any]], datum: Callable[[Any], str]
+) -> list[dict[str, Any]]:
     """Group ``changes`` (digest context entries) by trigger, new state, local day and actor.
+
+    ``datum`` is the renderer's date filter: it names a change's local day.
 
     Each group: ``count``, ``trigger_label``, ``to_label``, ``day`` (``19.08.2019``),
     ``actor_name`` and ``items`` (``key`` and ``title``, sorted by key). Groups keep the

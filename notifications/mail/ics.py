@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from zoneinfo import ZoneInfo
 
 import icalendar
 
 from notifications.mail.model import CalendarEntry
-from workflow.process.vocabulary import BERLIN
 
 PRODID = "-//Land NRW//ruhrflow Ruhr-Konferenz//DE"
 EVENT_DURATION = timedelta(minutes=30)
 METHODS = ("PUBLISH", "CANCEL")
+TZID = "Europe/Berlin"
+"""The one zone this writer knows: :func:`berlin_vtimezone` spells out its rules."""
+_ZONE = ZoneInfo(TZID)
 
 
 def berlin_vtimezone() -> icalendar.Timezone:
@@ -38,7 +41,7 @@ def berlin_vtimezone() -> icalendar.Timezone:
     standard.add("rrule", {"freq": "yearly", "bymonth": 10, "byday": "-1su"})
 
     timezone = icalendar.Timezone()
-    timezone.add("tzid", "Europe/Berlin")
+    timezone.add("tzid", TZID)
     timezone.add("x-lic-location", "Europe/Berlin")
     timezone.add_component(daylight)
     timezone.add_component(standard)
@@ -51,7 +54,7 @@ def _event_time(moment: datetime) -> datetime:
     A local time written with TZID means its *first* occurrence (RFC 5545, 3.3.5); the second
     02:xx on the night clocks go back can only be written in UTC.
     """
-    local = moment.astimezone(BERLIN)
+    local = moment.astimezone(_ZONE)
     if local.replace(fold=0).astimezone(UTC) != moment.astimezone(UTC):
         return moment.astimezone(UTC)
     return local

@@ -17,7 +17,6 @@ from notifications.mail.ics import calendar_bytes
 from notifications.mail.model import Attachment, CalendarEntry, Recipient, RenderedNotice
 from notifications.mail.sanitize import one_line
 from notifications.mail.transport import Envelope, NoticeMessage
-from workflow.process.vocabulary import BERLIN
 
 CALENDAR_FILENAME = "termin.ics"
 # "=_" can occur in neither quoted-printable nor base64 text, the only encodings of the parts,
@@ -105,7 +104,7 @@ def build_message(
     if reply_to.strip():
         message["Reply-To"] = address_list([make_address(*name_and_address(reply_to))], "Reply-To")
     message["Subject"] = unstructured(one_line(rendered.subject), "Subject")
-    message["Date"] = Verbatim(format_datetime(date.astimezone(BERLIN)))
+    message["Date"] = Verbatim(format_datetime(date))  # in the zone the caller gave
     message["Message-ID"] = Verbatim(message_id)
     message["Auto-Submitted"] = Verbatim("auto-generated")
     message["X-Ruhrflow-Key"] = Verbatim(idempotency_key)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from functools import lru_cache
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from notifications.mail.formatting import datum, datumzeit, euro, wert
 from notifications.mail.grouping import group_changes
 from notifications.mail.model import Letter, RenderedNotice
 from notifications.mail.sanitize import one_line
@@ -25,6 +23,10 @@ KINDS: tuple[str, ...] = (
 )
 """The notice kinds the package ships templates for."""
 
+FILTERS: tuple[str, ...] = ("datum", "datumzeit", "euro", "wert")
+"""The formatting filters the shipped templates use, which the caller passes in: a date, a
+date and time, an amount, any value (this library formats no language of its own)."""
+
 
 class Renderer:
     """Renders the notice kinds in :data:`KINDS`.
@@ -32,7 +34,8 @@ class Renderer:
     Each kind ``K`` has three templates, ``K.subject.txt``, ``K.txt`` and ``K.html``. Templates in
     ``override_dir`` (trusted configuration) win over the templates shipped with the package, file
     by file. Context values are data: Jinja never evaluates them as template code, and the HTML
-    templates escape them.
+    templates escape them. ``formatting`` maps each name of :data:`FILTERS` to its function
+    (more names become filters too); a missing one is a ``ValueError``.
     """
 
     def __init__(
@@ -40,7 +43,12 @@ class Renderer:
         override_dir: Path | None = None,
         base_url: str | None = None,
         letter: Letter | None = None,
+        *,
+        formatting: Mapping[str, Callable[..., str]],
     ) -> None:
+        missing = [name for name in FILTERS if name not in formatting]
+        if missing:
+            raise ValueError(f"formatting lacks the filters {', '.join(missing)}")
         loaders: list[jinja2.BaseLoader] = []
         if override_dir is not None:
             loaders.append(jinja2.FileSystemLoader(override_dir))
@@ -55,9 +63,9 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        self._env.filters.update(
-            datum=datum, datumzeit=datumzeit, euro=euro, wert=wert, gruppiert=group_changes
-        )
+        datum = formatting["datum"]
+        self._env.filters.update(formatting)
+        self._env.filters["gruppiert"] = lambda changes: group_changes(changes, datum)
         # ``[web] base_url``: the mails link to the proposal's page in the web application.
         self._env.globals["base_url"] = (base_url or "").rstrip("/")
         letter = letter or Letter()
@@ -84,16 +92,3 @@ class Renderer:
         if kind not in KINDS:
             raise ValueError(f"unknown notice kind {kind!r}; known kinds: {', '.join(KINDS)}")
         return one_line(self._env.get_template(f"{kind}.subject.txt").render(context))
-
-
-@lru_cache(maxsize=8)
-def renderer_for(
-    override_dir: Path | None = None, base_url: str | None = None, letter: Letter | None = None
-) -> Renderer:
-    """One :class:`Renderer` per template directory for the whole process.
-
-    Building one compiles the templates anew on first use (about 50 ms for all kinds); the
-    delivery worker, which renders on every pass, shares this one. Jinja still reloads a
-    template whose file changed.
-    """
-    return Renderer(override_dir, base_url, letter)

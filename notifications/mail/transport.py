@@ -17,20 +17,20 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from notifications.mail.replies import credential_forms, redact, sanitised, server_reply
-from workflow.errors import WorkflowError
 
 Security = Literal["none", "starttls", "ssl"]
 
 
-class TransportError(WorkflowError):
+class TransportError(Exception):
     """Delivery failed. ``temporary`` says whether sending the same message again may succeed.
 
     ``unreachable`` says that the transport could not be reached at all (connection refused or
     lost, timeout, a Maildir that cannot be written): the remaining notices of a pass would fail
     the same way. A server that answers, even with a temporary 4xx (greylisting), is reachable.
 
-    A :class:`~workflow.errors.WorkflowError`, so that one that reaches the CLI is one line on
-    stderr with its own exit code (4), not an internal error.
+    The CLI reports one that reaches it as one line on stderr with ``exit_code`` (4), as it
+    does a ``workflow.errors.WorkflowError``, not as an internal error (this library knows
+    nothing of the workflow, so it is no subclass of that root).
     """
 
     exit_code = 4

@@ -18,10 +18,10 @@ from conftest import NOW
 from sqlalchemy import select
 from support import add_proposal, delivery_of, walk_to
 
-from notifications.delivery import deliver
 from notifications.mail.transport import MemoryTransport
 from workflow.app.runtime import Runtime
 from workflow.cli.main import cli
+from workflow.notices.delivery import deliver
 from workflow.store.schema import deadline_rungs, deadlines, history
 
 AT = "2019-07-20T10:00"  # five days into the consultation (opened 15 Jul, due 5 Aug 09:00)

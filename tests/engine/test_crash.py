@@ -54,10 +54,10 @@ from conftest import NOW, REPO
 from sqlalchemy import Connection, and_, func, select, text
 from support import add_proposal
 
-from notifications.delivery import DEFAULT_LEASE
 from workflow.cli.main import cli
 from workflow.engine.engine import Engine
 from workflow.engine.intake import Intake, ProposalInput, create_proposals
+from workflow.notices.delivery import DEFAULT_LEASE
 from workflow.store.schema import deadline_rungs, deadlines, history, outbox, proposals
 
 KILLS_PER_BACKEND = 15

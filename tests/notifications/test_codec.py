@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifications.codec import decode, encode
+from workflow.notices.codec import decode, encode
 
 scalars = (
     st.none()

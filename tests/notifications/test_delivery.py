@@ -14,11 +14,11 @@ from sqlalchemy import select
 from support import add_proposal, delivery_of
 
 from notifications import MemoryTransport, TransportError
-from notifications.delivery import BACKOFF_BASE, STOP_AFTER_TEMPORARY, backoff, deliver
 from notifications.mail.model import Recipient
-from notifications.outbox import FAILED, PENDING, SENDING, SENT, Notice, enqueue, retry
 from workflow.app.runtime import Runtime
 from workflow.engine.engine import Engine
+from workflow.notices.delivery import BACKOFF_BASE, STOP_AFTER_TEMPORARY, backoff, deliver
+from workflow.notices.outbox import FAILED, PENDING, SENDING, SENT, Notice, enqueue, retry
 from workflow.store.schema import history, outbox
 
 IM = "ruhr-konferenz@im.nrw.example"

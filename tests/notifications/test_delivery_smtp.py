@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from support import add_proposal, delivery_of, walk_to
 
 from notifications import SMTPTransport
-from notifications.delivery import deliver
 from workflow.app.runtime import Runtime
+from workflow.notices.delivery import deliver
 from workflow.store.schema import outbox, proposals
 
 IM = "ruhr-konferenz@im.nrw.example"

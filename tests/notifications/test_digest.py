@@ -10,10 +10,10 @@ from conftest import NOW
 from sqlalchemy import select
 from support import add_proposal, as_delivered, delivery_of, walk_to
 
-from notifications.digest import digest_due, make_digests, reported_week, week_label
-from notifications.events import Notifier
-from notifications.mail.formatting import BERLIN
 from workflow.app.runtime import Runtime
+from workflow.notices.digest import digest_due, make_digests, reported_week, week_label
+from workflow.notices.events import Notifier
+from workflow.process.vocabulary import BERLIN
 from workflow.store.schema import outbox
 
 # Monday 22 Jul 2019, 07:00 Berlin: the digest of week 29 (15–21 Jul).
@@ -111,8 +111,8 @@ def test_a_bulk_change_is_one_row_of_the_digest_table_with_every_key_whole(
     import email.policy
     from email.message import EmailMessage
 
-    from notifications.delivery import deliver
     from notifications.mail.transport import MemoryTransport
+    from workflow.notices.delivery import deliver
 
     # given eleven IM proposals whose consultation the office opened at once
     engine = runtime.engine

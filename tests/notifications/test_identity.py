@@ -25,11 +25,11 @@ from conftest import DEFINITION, NOW
 from sqlalchemy import select
 from support import add_proposal, delivery_of, walk_to
 
-from notifications.delivery import deliver
 from notifications.mail.transport import MemoryTransport
 from workflow.app.bootstrap import initialise
 from workflow.app.runtime import Runtime, open_runtime
 from workflow.app.settings import load_settings
+from workflow.notices.delivery import deliver
 from workflow.process.definition import load_definition
 from workflow.store.installation import installation_id
 from workflow.store.schema import outbox

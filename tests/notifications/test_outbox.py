@@ -14,17 +14,17 @@ from conftest import NOW
 from sqlalchemy import func, select
 from support import add_proposal, as_delivered, delivery_of, walk_to
 
-from notifications.context import open_deadlines_of
-from notifications.delivery import claim, deliver
-from notifications.events import Notifier
 from notifications.mail.addresses import calendar_uid
 from notifications.mail.model import Recipient
 from notifications.mail.transport import MemoryTransport
-from notifications.outbox import FAILED, PENDING, SENDING, Notice, enqueue, list_notices
 from workflow.app.runtime import Runtime
 from workflow.deadlines.sweep import sweep
 from workflow.engine.engine import Engine
 from workflow.engine.intake import Intake, ProposalInput, create_proposals
+from workflow.notices.context import open_deadlines_of
+from workflow.notices.delivery import claim, deliver
+from workflow.notices.events import Notifier
+from workflow.notices.outbox import FAILED, PENDING, SENDING, Notice, enqueue, list_notices
 from workflow.store.installation import installation_id
 from workflow.store.schema import deadline_rungs, deadlines, outbox, proposals
 
@@ -314,7 +314,7 @@ def test_the_listing_shows_the_subject_of_a_notice_not_sent_yet(engine: Engine) 
 def _notice_views(engine: Engine, key: str) -> list[tuple[str, Any, Any]]:
     """(kind, decoded context, calendar without its uid) of the notices of ``key``, in order;
     the key itself and the deadline ids (different per proposal) are masked."""
-    from notifications.codec import decode
+    from workflow.notices.codec import decode
 
     with engine.store.read() as conn:
         pid = conn.execute(select(proposals.c.id).where(proposals.c.key == key)).scalar_one()
@@ -370,7 +370,7 @@ def test_a_bulk_advance_hands_over_the_deadlines_too(
         queries.append(len(definition_of))
         return real(conn, definition_of)
 
-    monkeypatch.setattr("notifications.events.open_deadlines_of", counted)
+    monkeypatch.setattr("workflow.notices.events.open_deadlines_of", counted)
     later = NOW + timedelta(days=2)
     engine.advance_many("start", keys=keys, actor="koordination", now=later)
     assert queries == []  # every proposal changed state: the effect knew all their deadlines

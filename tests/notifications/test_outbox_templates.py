@@ -14,20 +14,21 @@ import pytest
 from conftest import DEFINITION, NOW, REPO
 
 from notifications import Renderer
-from notifications.context import (
+from workflow.access.directory import load_directory
+from workflow.notices.context import (
     OpenDeadline,
     consultation_context,
     proposal_context,
     rung_context,
     status_change_context,
 )
-from workflow.access.directory import load_directory
 from workflow.process.deadline_rules import ESCALATION, REMINDER, rules_of
 from workflow.process.definition import load_definition
+from workflow.process.german import FILTERS
 
 definition = load_definition(DEFINITION)
 directory = load_directory(REPO / "config" / "directory.toml")
-renderer = Renderer()
+renderer = Renderer(formatting=FILTERS)
 TRANSITIONS = [(t.trigger, source, t.dest) for t in definition.transitions for source in t.sources]
 RULES = rules_of(definition)
 FIELD_VALUES = {"decision_date": "2019-11-05", "reason": "Zeile 1\nZeile 2", "progress": 50,

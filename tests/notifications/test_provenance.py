@@ -18,10 +18,10 @@ from sqlalchemy import delete, insert, select, update
 from support import Cli, add_proposal, delivery_of
 
 from notifications import MemoryTransport
-from notifications.delivery import deliver
-from notifications.outbox import FAILED, PENDING
-from notifications.provenance import Provenance
 from workflow.app.runtime import Runtime
+from workflow.notices.delivery import deliver
+from workflow.notices.outbox import FAILED, PENDING
+from workflow.notices.provenance import Provenance
 from workflow.store.schema import outbox, proposals
 
 EVIL = {"name": "Koordinierungsstelle", "address": "zugang@evil.example"}

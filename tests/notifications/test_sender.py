@@ -17,9 +17,9 @@ from notify_fixtures import StartServer, parse
 from support import add_proposal, delivery_of, walk_to
 
 from notifications import SMTPTransport
-from notifications.delivery import deliver
 from workflow.app.runtime import Runtime, open_runtime
 from workflow.app.settings import load_settings
+from workflow.notices.delivery import deliver
 
 CONFIGURED = """
 [mail]

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from notifications.delivery import DeliveryCounts, DeliveryProblem
 from workflow.errors import StoreUnavailable
+from workflow.notices.delivery import DeliveryCounts, DeliveryProblem
 from workflow.scheduler.daemon import JobMonitor
 from workflow.scheduler.state import read_state
 

@@ -14,11 +14,11 @@ from conftest import NOW
 from conftest import test_config_text as config_text
 from support import add_proposal, delivery_of, walk_to
 
-from notifications.delivery import deliver
 from notifications.mail.transport import MemoryTransport
 from workflow.app.runtime import Runtime, open_runtime
 from workflow.app.settings import load_settings
 from workflow.deadlines.sweep import sweep
+from workflow.notices.delivery import deliver
 from workflow.store.direct import Direct
 
 TABLES = ("proposals", "history", "deadlines", "deadline_rungs", "outbox", "actor_refs")

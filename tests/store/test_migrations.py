@@ -12,10 +12,10 @@ from conftest import NOW
 from sqlalchemy import Connection, select, text
 from support import delivery_of
 
-from notifications.delivery import deliver
 from notifications.mail.addresses import message_id
 from notifications.mail.transport import MemoryTransport
 from workflow.app.runtime import Runtime
+from workflow.notices.delivery import deliver
 from workflow.store.db import Store
 from workflow.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from workflow.store.schema import metadata, outbox

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 from support import delivery_of
 
-from notifications.delivery import deliver
 from notifications.mail.transport import MemoryTransport
 from workflow import Intake, ProposalInput, Runtime, create_proposals
+from workflow.notices.delivery import deliver
 
 NOW = datetime(2019, 7, 15, 8, 0, tzinfo=UTC)
 
@@ -48,7 +48,7 @@ def test_mails_have_no_link_without_base_url(runtime: Runtime) -> None:
 
 def test_a_preview_is_the_mail_that_delivery_sends_link_included(runtime: Runtime) -> None:
     # Given the web's address configured, and a proposal about to be submitted
-    from notifications.preview import render_preview
+    from workflow.notices.preview import render_preview
 
     raw = {**runtime.settings.raw, "web": {"base_url": "https://ruhrflow.nrw.example/"}}
     linked = replace(runtime, settings=replace(runtime.settings, raw=raw))

@@ -332,8 +332,8 @@ class Operations:
 
     def notices(self, *, status: str | None = None, limit: int | None = None) -> list[Any]:
         """The rows of ``notices list --format json``, newest first (recipients as ``to``)."""
-        from notifications.mail.render import renderer_for
-        from notifications.outbox import list_notices
+        from workflow.notices.outbox import list_notices
+        from workflow.notices.rendering import renderer_for
 
         rt = self.runtime
         renderer = renderer_for(rt.settings.mail.templates)  # undelivered: subject from context

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from notifications.events import Notifier
 from workflow.access.directory import Directory, load_directory
 from workflow.app.settings import Settings
 from workflow.deadlines.effect import DeadlineEffect
 from workflow.engine.changes import TransitionEffect
 from workflow.engine.engine import Engine
+from workflow.notices.events import Notifier
 from workflow.store.db import Store
 
 

@@ -132,6 +132,13 @@ class LazyGroup(click.Group):
             os.dup2(devnull, sys.stdout.fileno())
             ctx.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:
+            # A mail transport's error is an operational one (exit 4), like a WorkflowError;
+            # imported here so that `ruhrflow --help` does not load the mail library.
+            from notifications.mail.transport import TransportError
+
+            if isinstance(exc, TransportError):
+                click.echo(f"error: {_without_secrets(str(exc), ctx.obj)}", err=True)
+                ctx.exit(exc.exit_code)
             if os.environ.get("RUHRFLOW_DEBUG"):
                 raise
             report_internal_error(ctx, exc)

@@ -84,8 +84,8 @@ def send(ctx: click.Context, limit: int | None, fmt: str) -> None:
     "retry: …" for one refused for now (4xx, greylisting). Exits 3 when the transport was
     unreachable, else 1 when a notice failed for good (550, 535), else 0.
     """
-    from notifications.delivery import Delivery, deliver, transport_from_settings
-    from notifications.outbox import count_by_status
+    from workflow.notices.delivery import Delivery, deliver, transport_from_settings
+    from workflow.notices.outbox import count_by_status
 
     c = obj(ctx)
     c.require_system("deliver notices")
@@ -124,8 +124,8 @@ def send(ctx: click.Context, limit: int | None, fmt: str) -> None:
 @click.pass_context
 def retry(ctx: click.Context, ids: tuple[int, ...], all_failed: bool) -> None:
     """Put failed notices back to pending (attempts reset, due now)."""
-    from notifications import outbox
     from workflow.errors import InvalidInput, WorkflowError
+    from workflow.notices import outbox
 
     if bool(ids) == all_failed:
         raise click.UsageError("give notice IDs or --all-failed (not both)")
@@ -161,7 +161,7 @@ def preview(ctx: click.Context, key: str, event: str, html: bool, fmt: str) -> N
     EVENT is a trigger of the definition (its status change), or reminder, escalation or
     consultation_opened (for a deadline of the proposal's current state).
     """
-    from notifications.preview import render_preview
+    from workflow.notices.preview import render_preview
 
     c = obj(ctx)
     result = render_preview(c.runtime, key, event, c.now, actor=c.resolve_actor() or "koordination")

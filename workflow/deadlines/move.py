@@ -66,7 +66,7 @@ def move_deadline(
     """Move the open deadline ``kind`` of ``key`` to ``to_day`` (see the module doc).
 
     ``notify(conn, applied, moved, now)`` runs in the same transaction (the notifications'
-    hook, :meth:`notifications.events.Notifier.on_moved`). Raises
+    hook, :meth:`workflow.notices.events.Notifier.on_moved`). Raises
     :class:`~workflow.errors.UnknownProposal`, :class:`~workflow.errors.PermissionDenied`
     (not a coordinator), :class:`~workflow.errors.InvalidInput` (no such deadline in the
     definition, an empty reason, a day not after now or the same due time) and

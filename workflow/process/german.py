@@ -1,18 +1,103 @@
-"""German for the people who use ruhrflow: amounts, and the sentences that say why not.
+"""German for the people who use ruhrflow: dates, amounts, labels, and the sentences that say
+why not.
 
-The process layer's one place for German wording that is not in a definition: the web and
-the mails show it, the CLI and the logs keep English. Pure (standard library only).
+The one place for German formatting that is not in a definition: the mails, the web and the
+published pages show it (each registers :data:`FILTERS` in its Jinja environment), the CLI
+and the logs keep English. Pure (standard library only). Times are stored in UTC and shown
+in :data:`~workflow.process.vocabulary.BERLIN`.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from workflow.process.vocabulary import BERLIN
+
+DASH = "–"
+"""What is shown for a value that is not there."""
+
+_CENT = Decimal("0.01")
 
 
-def euro(amount: Decimal | int | float) -> str:
-    """``1.234.567,50 €``: German grouping and decimal comma, always two decimals."""
-    text = f"{Decimal(amount):,.2f}"  # 1,234,567.50
-    return text.replace(",", "\u2009").replace(".", ",").replace("\u2009", ".") + " €"
+def _in_berlin(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        # Times are stored in UTC; a naive value is a bug upstream, not something to guess at.
+        raise ValueError(f"expected a timezone-aware datetime, got naive {moment.isoformat()}")
+    return moment.astimezone(BERLIN)
+
+
+def datum(value: datetime | date) -> str:
+    """A German date in Europe/Berlin, e.g. ``05.11.2019``.
+
+    An aware datetime is converted to Europe/Berlin first (23:30 UTC is already the next day
+    there); a plain ``date`` is taken as it is.
+    """
+    if isinstance(value, datetime):
+        value = _in_berlin(value)
+    elif not isinstance(value, date):
+        raise TypeError(f"datum expects a date or datetime, got {type(value).__name__}")
+    return value.strftime("%d.%m.%Y")
+
+
+def datumzeit(value: datetime) -> str:
+    """An aware datetime as German date and time in Europe/Berlin: ``05.11.2019, 09:00 Uhr``."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"datumzeit expects a datetime, got {type(value).__name__}")
+    return _in_berlin(value).strftime("%d.%m.%Y, %H:%M Uhr")
+
+
+def euro(value: Decimal | int | float | None) -> str:
+    """An amount in German notation: ``60.800.000 €``, ``1.234,50 €``; ``None`` is a dash.
+
+    The one rule for every amount ruhrflow shows (mails, web, published pages, refusals):
+    whole amounts without cents, others rounded half up to the cent.
+    """
+    if value is None:
+        return DASH
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
+        raise TypeError(f"euro expects a Decimal, int or float, got {type(value).__name__}")
+    try:
+        # str() first, so that 0.1 is 0.1 and not its binary approximation.
+        amount = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    except InvalidOperation as exc:  # pragma: no cover - Decimal(str(float)) is always valid
+        raise ValueError(f"not an amount: {value!r}") from exc
+    if not amount.is_finite():
+        raise ValueError(f"not a finite amount: {value!r}")
+    amount = amount.quantize(_CENT, rounding=ROUND_HALF_UP)
+    sign = "-" if amount < 0 else ""
+    units, cents = divmod(abs(amount) * 100, 100)
+    grouped = f"{int(units):,}".replace(",", ".")
+    if cents == 0:
+        return f"{sign}{grouped} €"
+    return f"{sign}{grouped},{int(cents):02d} €"
+
+
+def wert(value: Any) -> str:
+    """A free-form transition field for a German reader.
+
+    Datetimes and dates use :func:`datumzeit` / :func:`datum`, booleans become Ja/Nein,
+    ``None`` becomes a dash; anything else is shown as text.
+    """
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return "Ja" if value else "Nein"
+    if isinstance(value, datetime):
+        return datumzeit(value)
+    if isinstance(value, date):
+        return datum(value)
+    return str(value)
+
+
+def date_in_future(label: str, day: date, today: date) -> str:
+    """Why a date that must have passed (``not_future``: a decision's) is refused."""
+    return (
+        f"{label}: Der {day:%d.%m.%Y} liegt in der Zukunft (heute ist der {today:%d.%m.%Y})."
+        " Eingetragen wird nur, was schon beschlossen ist."
+    )
 
 
 def listing(items: list[str]) -> str:
@@ -52,3 +137,13 @@ NOTICE_KINDS = {
     "digest": "Wochenübersicht",
     "deadline_moved": "Frist verschoben",
 }
+
+
+FILTERS: dict[str, Callable[..., str]] = {
+    "datum": datum,
+    "datumzeit": datumzeit,
+    "euro": euro,
+    "wert": wert,
+}
+"""The German formatting as Jinja filters: the mail renderer, the web and the published pages
+register these (and nothing of their own)."""

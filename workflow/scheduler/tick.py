@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from notifications.delivery import Delivery, deliver, transport_from_settings
-from notifications.digest import digest_due, make_digests
-from notifications.events import Notifier
 from workflow.deadlines.sweep import sweep
+from workflow.notices.delivery import Delivery, deliver, transport_from_settings
+from workflow.notices.digest import digest_due, make_digests
+from workflow.notices.events import Notifier
 from workflow.process.calendar import parse_local_time
 
 if TYPE_CHECKING:

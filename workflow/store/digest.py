@@ -1,5 +1,5 @@
 """The read model of the weekly digest: every proposal's place, the transitions of a
-week, the deadlines due soon — what ``notifications/digest.py`` groups per ministry.
+week, the deadlines due soon — what ``workflow/notices/digest.py`` groups per ministry.
 
 Reads only, in the caller's transaction; the rows stream as the caller iterates (it
 looks up a definition per row on the same connection).

@@ -8,7 +8,7 @@ dialects). Many notices go in one executemany, on SQLite through the cursor
 Statuses: ``pending`` (due at ``next_attempt_at``) → ``sending`` (claimed until
 ``lease_until``) → ``sent`` | back to ``pending`` (retry) | ``failed`` (with ``last_error``).
 Every function runs in the caller's transaction; the delivery worker
-(``notifications/delivery.py``) decides what to write, these functions only write it.
+(``workflow/notices/delivery.py``) decides what to write, these functions only write it.
 """
 
 from __future__ import annotations

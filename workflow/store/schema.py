@@ -281,7 +281,7 @@ outbox = Table(
     Column("proposal_id", ForeignKey("proposals.id"), nullable=True, index=True),
     Column("kind", String(30), nullable=False),
     Column("recipients", JSONType, nullable=False),
-    # What the templates are rendered from at delivery (notifications/codec.py) and the
+    # What the templates are rendered from at delivery (workflow/notices/codec.py) and the
     # deadline of the termin.ics; NULL in rows enqueued before migration 0004.
     Column("context", JSONType, nullable=True),
     Column("calendar", JSONType, nullable=True),

@@ -16,6 +16,7 @@ from notify_contexts import status_change_full
 
 from notifications import CalendarEntry, Recipient, RenderedNotice, Renderer, build_message
 from notifications.mail.headers import POLICY, Verbatim
+from workflow.process.german import FILTERS
 
 INSTALLATION = "5f0c1e2d3b4a69788796a5b4c3d2e1f0"  # what migration 0007 makes: 32 hex digits
 
@@ -142,7 +143,7 @@ def test_without_an_installation_id_no_message_id_is_made() -> None:
 def test_a_title_with_crlf_and_a_header_does_not_add_a_header() -> None:
     # given a rendered notice whose title tries to smuggle a Bcc header
     context = status_change_full(title="Test\r\nBcc: evil@example.org")
-    rendered = Renderer().render("status_change", context)
+    rendered = Renderer(formatting=FILTERS).render("status_change", context)
     # when
     parsed = reparse(build(rendered=rendered))
     # then

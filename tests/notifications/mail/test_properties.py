@@ -17,11 +17,12 @@ from user_text import USER_TEXT
 
 from notifications import KINDS, Recipient, Renderer, build_message
 from notifications.mail.sanitize import one_line
+from workflow.process.german import FILTERS
 
 INSTALLATION = "5f0c1e2d3b4a69788796a5b4c3d2e1f0"  # what migration 0007 makes: 32 hex digits
 
 UTC = ZoneInfo("UTC")
-RENDERER = Renderer()
+RENDERER = Renderer(formatting=FILTERS)
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -19,6 +19,7 @@ from notify_contexts import (
 )
 
 from notifications import KINDS, Renderer
+from workflow.process.german import FILTERS
 
 FOOTER = "Diese Nachricht wurde automatisch für die Koordinierung der Ruhr-Konferenz versandt."
 
@@ -30,7 +31,7 @@ def unwrapped(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def renderer() -> Renderer:
-    return Renderer()
+    return Renderer(formatting=FILTERS)
 
 
 def test_every_kind_has_a_full_and_a_minimal_example() -> None:
@@ -228,7 +229,7 @@ def test_templates_in_the_override_directory_win_file_by_file(tmp_path: Path) ->
     (tmp_path / "_base.txt").write_text(
         "Hallo,\n{% block body %}{% endblock %}\nGruß aus dem Override\n", encoding="utf-8"
     )
-    renderer = Renderer(override_dir=tmp_path)
+    renderer = Renderer(override_dir=tmp_path, formatting=FILTERS)
     # when
     notice = renderer.render("reminder", reminder())
     status = renderer.render("status_change", status_change_full())
@@ -247,6 +248,6 @@ def test_an_override_html_template_is_autoescaped_too(tmp_path: Path) -> None:
     context = reminder()
     context["proposal"]["title"] = "<i>x</i>"
     # when
-    notice = Renderer(override_dir=tmp_path).render("reminder", context)
+    notice = Renderer(override_dir=tmp_path, formatting=FILTERS).render("reminder", context)
     # then
     assert notice.html == "<p>&lt;i&gt;x&lt;/i&gt;</p>"

@@ -27,6 +27,7 @@ from notifications import (
     TransportError,
     build_message,
 )
+from workflow.process.german import FILTERS
 
 INSTALLATION = "5f0c1e2d3b4a69788796a5b4c3d2e1f0"  # what migration 0007 makes: 32 hex digits
 
@@ -49,7 +50,7 @@ def notice_message(
     return build_message(
         sender=SENDER,
         recipients=RECIPIENTS if recipients is None else recipients,
-        rendered=Renderer().render("status_change", context),
+        rendered=Renderer(formatting=FILTERS).render("status_change", context),
         idempotency_key="RK-03-01:approve:7",
         installation=INSTALLATION,
         date=datetime(2019, 11, 5, 8, 0, tzinfo=UTC),

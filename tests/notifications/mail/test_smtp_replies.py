@@ -20,6 +20,7 @@ from notify_fixtures import CollectingHandler, StartServer
 
 from notifications import Recipient, Renderer, SMTPTransport, TransportError, build_message
 from notifications.mail.replies import MAX_REPLY, credential_forms, sanitised, server_reply
+from workflow.process.german import FILTERS
 
 USERNAME = "ruhrflow"
 PASSWORD = "Zollverein-Schacht-XII"
@@ -32,7 +33,7 @@ def notice_message() -> EmailMessage:
     return build_message(
         sender="ruhrkonferenz@stk.nrw.invalid",
         recipients=RECIPIENTS,
-        rendered=Renderer().render("status_change", status_change_full()),
+        rendered=Renderer(formatting=FILTERS).render("status_change", status_change_full()),
         idempotency_key="RK-03-01:approve:7",
         date=datetime(2019, 11, 5, 8, 0, tzinfo=UTC),
         installation="test-installation",

@@ -22,6 +22,7 @@ from notifications.mail.mime import build_message
 from notifications.mail.model import Recipient, RenderedNotice
 from notifications.mail.render import Renderer
 from notifications.mail.wrap import wrap_plain
+from workflow.process.german import FILTERS
 
 INSTALLATION = "5f0c1e2d3b4a69788796a5b4c3d2e1f0"
 ADDRESS = "poststelle@mwide.nrw.invalid"
@@ -102,7 +103,7 @@ def test_every_plain_text_line_is_at_most_78_characters_and_keys_stay_whole() ->
         "Kabinettbeschluss vom 5.11.2019; die Umsetzung beginnt mit RK-03-01 und RK-03-02,"
         " sobald die Finanzierung über die Ergänzungsvorlage gesichert ist."
     )
-    rendered = Renderer().render("status_change", context)
+    rendered = Renderer(formatting=FILTERS).render("status_change", context)
     # when it is sent and read back
     plain = _read(_sent("Ministerium des Innern", rendered.text)).get_body(("plain",))
     assert isinstance(plain, EmailMessage)

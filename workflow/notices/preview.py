@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from notifications import codec
-from notifications.context import OpenDeadline, open_deadlines
-from notifications.delivery import mail_renderer
-from notifications.events import Notifier
-from notifications.outbox import Notice
 from workflow.engine.changes import Applied, RungInfo
 from workflow.errors import InvalidInput, UnknownProposal
+from workflow.notices import codec
+from workflow.notices.context import OpenDeadline, open_deadlines
+from workflow.notices.delivery import mail_renderer
+from workflow.notices.events import Notifier
+from workflow.notices.outbox import Notice
 from workflow.process.deadline_rules import plan_deadline, rule_of, rules_of
 from workflow.store import repo
 

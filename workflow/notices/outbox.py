@@ -1,9 +1,9 @@
 """The transactional outbox: notices become rows in the caller's transaction.
 
 A notice is stored as what its templates need, not as a finished mail: the recipients
-(name + address), the template context (:mod:`notifications.codec`), the deadline of its
+(name + address), the template context (:mod:`workflow.notices.codec`), the deadline of its
 ``termin.ics`` and the Message-ID derived from the idempotency key. The delivery worker
-renders subject, bodies and calendar part (:func:`notifications.delivery.render_row`) and
+renders subject, bodies and calendar part (:func:`workflow.notices.delivery.render_row`) and
 stores the mail as sent in the row. So a transition pays for a row, not for Jinja and
 iCalendar, and a broken template override fails the notice, never the transition. Inserting
 a key that exists is a no-op (``INSERT … ON CONFLICT DO NOTHING`` on both dialects), so a
@@ -24,9 +24,9 @@ from email.utils import parseaddr
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from notifications import codec
 from notifications.mail.addresses import make_address, message_id
 from notifications.mail.model import CalendarEntry, Recipient
+from workflow.notices import codec
 from workflow.store import outbox as store
 from workflow.store.db import Connection
 from workflow.store.installation import installation_id
@@ -186,7 +186,7 @@ def list_notices(
         context = row.pop("context")
         if row["subject"] is None:
             if renderer is None:
-                from notifications.mail.render import renderer_for
+                from workflow.notices.rendering import renderer_for
 
                 renderer = renderer_for()
             row["subject"] = _subject_of(row["kind"], context, renderer)

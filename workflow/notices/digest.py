@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from notifications.context import ministry_recipients
-from notifications.outbox import Notice, enqueue
 from workflow.access.directory import Directory
 from workflow.engine.definitions import Machines
+from workflow.notices.context import ministry_recipients
+from workflow.notices.outbox import Notice, enqueue
 from workflow.process.calendar import end_of_local_day, local_date
 from workflow.process.deadline_rules import rule_of
 from workflow.process.notices import event_routing

@@ -25,16 +25,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
-
-from notifications.context import ministry_recipients, role_recipients
-from notifications.events import NO_NOTICE_TRIGGERS
 from workflow.access.directory import Directory
 from workflow.engine.definitions import Machines
 from workflow.errors import WorkflowError
+from workflow.notices.context import ministry_recipients, role_recipients
+from workflow.notices.events import NO_NOTICE_TRIGGERS
 from workflow.process.definition import Definition
 from workflow.process.notices import event_routing, transition_routing
-from workflow.store.schema import deadline_rungs, deadlines, history, proposals
+from workflow.store import provenance as store
+from workflow.store.db import Connection
 
 MOVED = "deadline_moved"  # the history and notice kind of workflow.deadlines.move
 
@@ -87,18 +86,11 @@ class Provenance:
     def _proposal(self, conn: Connection, row: Mapping[str, Any]) -> Mapping[str, Any] | str:
         if row["proposal_id"] is None:
             return "a notice of a proposal without its proposal"
-        found = (
-            conn.execute(select(proposals).where(proposals.c.id == row["proposal_id"]))
-            .mappings()
-            .first()
-        )
-        return dict(found) if found is not None else f"no proposal {row['proposal_id']}"
+        found = store.proposal_by_id(conn, row["proposal_id"])
+        return found if found is not None else f"no proposal {row['proposal_id']}"
 
-    def _entries(self, conn: Connection, chain: str, **where: Any) -> list[Mapping[str, Any]]:
-        stmt = select(history).where(history.c.chain == chain)
-        for name, value in where.items():
-            stmt = stmt.where(history.c[name] == value)
-        return [dict(e) for e in conn.execute(stmt.order_by(history.c.seq)).mappings()]
+    def _entries(self, conn: Connection, chain: str, **where: Any) -> list[dict[str, Any]]:
+        return store.history_entries(conn, chain, **where)
 
     def _transition(
         self,
@@ -135,15 +127,7 @@ class Provenance:
         definition: Definition,
         rest: str,
     ) -> tuple[str, ...] | str:
-        rung = (
-            conn.execute(
-                select(deadline_rungs, deadlines.c.kind.label("deadline"), deadlines.c.proposal_id)
-                .join(deadlines, deadlines.c.id == deadline_rungs.c.deadline_id)
-                .where(deadline_rungs.c.id == int(rest))
-            )
-            .mappings()
-            .first()
-        )
+        rung = store.rung_with_deadline(conn, int(rest))
         if rung is None or rung["proposal_id"] != proposal["id"]:
             return f"no deadline rung {rest} of {proposal['key']}"
         if rung["fired_at"] is None:
@@ -177,11 +161,7 @@ class Provenance:
         from workflow.process.deadline_rules import rule_of
 
         deadline_id, _, sequence = rest.partition(":")
-        deadline = (
-            conn.execute(select(deadlines).where(deadlines.c.id == int(deadline_id)))
-            .mappings()
-            .first()
-        )
+        deadline = store.deadline_row(conn, int(deadline_id))
         if deadline is None or deadline["proposal_id"] != proposal["id"]:
             return f"no deadline {deadline_id} of {proposal['key']}"
         if row["kind"] != MOVED:

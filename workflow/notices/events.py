@@ -17,7 +17,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from notifications.context import (
+from notifications.mail.addresses import calendar_uid
+from notifications.mail.model import CalendarEntry, Recipient
+from workflow.access.directory import Directory
+from workflow.engine.changes import Applied, Batch, RungInfo
+from workflow.notices.context import (
     OpenDeadline,
     calendar_entry,
     calendar_series,
@@ -31,11 +35,7 @@ from notifications.context import (
     status_change_context,
     unique,
 )
-from notifications.mail.addresses import calendar_uid
-from notifications.mail.model import CalendarEntry, Recipient
-from notifications.outbox import Notice, enqueue, enqueue_many, message_domain
-from workflow.access.directory import Directory
-from workflow.engine.changes import Applied, Batch, RungInfo
+from workflow.notices.outbox import Notice, enqueue, enqueue_many, message_domain
 from workflow.process.notices import event_routing, transition_routing
 from workflow.store.db import Connection
 from workflow.store.installation import installation_id
@@ -67,7 +67,7 @@ class Notifier:
 
         A transition only writes the outbox: the templates, Jinja2 and the calendar library
         are loaded by whoever renders (delivery, ``notices preview``:
-        :func:`notifications.delivery.mail_renderer`), not by ``ruhrflow advance``.
+        :func:`workflow.notices.delivery.mail_renderer`), not by ``ruhrflow advance``.
         """
         return cls(directory, domain=message_domain(settings.mail.sender))
 

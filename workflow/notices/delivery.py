@@ -40,13 +40,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import jinja2
-from sqlalchemy import Connection
 
-from notifications import codec
 from notifications.mail.ics import calendar_bytes
 from notifications.mail.mime import CALENDAR_FILENAME, build_message, name_and_address
 from notifications.mail.model import Attachment, Letter, Recipient, RenderedNotice
-from notifications.mail.render import Renderer, renderer_for
+from notifications.mail.render import Renderer
 from notifications.mail.transport import (
     MaildirTransport,
     MemoryTransport,
@@ -54,7 +52,11 @@ from notifications.mail.transport import (
     Transport,
     TransportError,
 )
-from notifications.outbox import (
+from workflow.access.directory import load_directory
+from workflow.engine.changes import AppendEvent
+from workflow.errors import InvalidConfig
+from workflow.notices import codec
+from workflow.notices.outbox import (
     FAILED,
     NO_RECIPIENT,
     PENDING,
@@ -62,12 +64,11 @@ from notifications.outbox import (
     SENT,
     calendar_from_json,
 )
-from notifications.provenance import Provenance
-from workflow.access.directory import load_directory
-from workflow.engine.changes import AppendEvent
-from workflow.errors import InvalidConfig
+from workflow.notices.provenance import Provenance
+from workflow.notices.rendering import renderer_for
+from workflow.process.vocabulary import BERLIN
 from workflow.store import outbox as outbox_store
-from workflow.store.db import Store
+from workflow.store.db import Connection, Store
 from workflow.version import MAILER
 
 if TYPE_CHECKING:
@@ -268,7 +269,7 @@ def message_from_row(
         recipients=recipients,
         rendered=rendered.rendered,
         idempotency_key=row["idempotency_key"],
-        date=date,
+        date=date.astimezone(BERLIN),  # the Date header in local time
         domain=domain,
         attachments=attachments,
         message_id=str(row["message_id"]),  # as recorded when the notice was stored
@@ -303,7 +304,7 @@ class Delivery:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     renderer: Renderer | None = None
     # Why a claimed row must not be sent (not a notice the engine wrote), or None: the row is
-    # then marked failed with that reason (notifications/provenance.py; from_settings sets it).
+    # then marked failed with that reason (workflow/notices/provenance.py; from_settings sets it).
     refusal: Callable[[Connection, Mapping[str, Any]], str | None] | None = None
 
     @classmethod

@@ -1,4 +1,4 @@
-"""German formatting filters and the one-line rule for headers."""
+"""The German formatting (workflow.process.german) and the one-line rule for headers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notifications.mail.formatting import datum, datumzeit, euro, wert
 from notifications.mail.sanitize import one_line
+from workflow.process.german import datum, datumzeit, euro, wert
 
 UTC = ZoneInfo("UTC")
 
@@ -66,10 +66,15 @@ def test_euro_uses_german_grouping_and_decimal_comma(
     assert euro(amount) == expected
 
 
-@pytest.mark.parametrize("value", [True, "60800000", None])
+@pytest.mark.parametrize("value", [True, "60800000"])
 def test_euro_refuses_what_is_not_an_amount(value: object) -> None:
     with pytest.raises(TypeError):
         euro(value)  # type: ignore[arg-type]
+
+
+def test_a_missing_amount_is_a_dash() -> None:
+    # the web's and the published pages' amounts may be unknown; the mail's never are
+    assert euro(None) == "–"
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), Decimal("NaN")])
