@@ -10,7 +10,8 @@ A listing declares its :class:`Field` s once; the formats then agree by construc
 - CSV cells that a spreadsheet would run as a formula are neutralised
   (:mod:`workflow.spreadsheet`). ``--output FILE`` writes the file with a UTF-8 byte order
   mark so German Excel reads the umlauts; ``--excel`` also separates with ``;`` and writes
-  amounts with a decimal comma.
+  amounts with a decimal comma. The CSV is :mod:`workflow.app.listing`'s, which the web's
+  downloads write too.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +27,8 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
+from workflow.app.listing import Field as Field  # re-exported: the listings of the CLI
+from workflow.app.listing import write_csv
 from workflow.app.machine import (
     _as_datetime,
     _decimal,
@@ -35,27 +37,9 @@ from workflow.app.machine import (
     zulu,
 )
 from workflow.process.vocabulary import BERLIN
-from workflow.spreadsheet import csv_writer
 
 F = TypeVar("F", bound=Callable[..., Any])
 LISTING_FORMATS = ("table", "json", "csv")
-
-
-@dataclass(frozen=True)
-class Field:
-    """One field of a listing: its machine name, its table header and its kind.
-
-    ``kind`` is one of text, int, number (a measure such as days, two places in CSV), amount,
-    time, date, flag (a bool), list, json; ``table``
-    says whether the human table shows it, ``machine`` whether JSON and CSV carry it (only
-    a column derived for people, such as ``from → to``, leaves them out).
-    """
-
-    key: str
-    header: str
-    kind: str = "text"
-    table: bool = True
-    machine: bool = True
 
 
 class _FormatChoice(click.Choice):  # type: ignore[type-arg]
@@ -132,25 +116,6 @@ def german_number(value: Any) -> str:
     if isinstance(value, float | Decimal):
         return f"{value:,.1f}".replace(",", "_").replace(".", ",").replace("_", ".")
     return str(value)
-
-
-def _csv_value(value: Any, kind: str, *, excel: bool) -> Any:
-    value = machine_value(value, kind)
-    if value is None:
-        return ""
-    if kind == "list":
-        return ",".join(str(v) for v in value)
-    if kind == "json" or isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    if isinstance(value, bool):
-        return "true" if value else "false"  # as JSON writes it
-    if kind == "number" and isinstance(value, int | float):
-        value = f"{value:.2f}"
-    elif isinstance(value, float):
-        value = repr(value)
-    if kind in ("amount", "number") and excel:
-        return str(value).replace(".", ",")
-    return value
 
 
 def _table_value(value: Any, kind: str) -> str:
@@ -243,11 +208,8 @@ def emit_listing(
                 out.write(("\n" if count == 1 else ",\n") + _indent(text))
             out.write("\n]\n" if count else "]\n")
         elif fmt == "csv":
-            writer = csv_writer(out, delimiter=";" if excel else ",", bom=to_file or excel)
-            writer.writerow(f.key for f in machine)
-            for row in rows:
-                count += 1
-                writer.writerow(_csv_value(row.get(f.key), f.kind, excel=excel) for f in machine)
+            for count in write_csv(out, rows, fields, excel=excel, bom=to_file):  # noqa: B007
+                pass
         else:
             materialised = list(rows)
             count = len(materialised)
