@@ -49,7 +49,7 @@ def test_german_excel_has_a_bom_semicolons_decimal_commas_and_german_headers() -
     assert text.startswith("\ufeffSchlüssel;Kostenschätzung;Tage;Beteiligte Ressorts;")
     first = text.split("\n")[1]
     assert first.startswith("RK-03-01;2500000,50;12,25;MWIDE,VM;2019-11-05T11:00:00Z;")
-    assert first.endswith(';\'=HYPERLINK("http://x")')  # the formula is text
+    assert first.endswith(';"\'=HYPERLINK(""http://x"")"')  # the formula is text
 
 
 def test_a_cell_by_kind() -> None:
