@@ -28,6 +28,7 @@ from workflow.process.formats import (
     default_public,
     resolve,
 )
+from workflow.process.german import rung_label
 from workflow.process.guards import REGISTRY  # guards live in one registry, referenced by name
 from workflow.process.notices import (
     DIGEST_ROLES,
@@ -131,8 +132,24 @@ class Definition:
         return labels
 
     def trigger_label(self, trigger: str) -> str:
-        """The German label of ``trigger`` (its first transition's), or the trigger itself."""
-        return self._trigger_labels.get(trigger, trigger)
+        """The German label of ``trigger``: its first transition's; for a rung
+        (``consultation.remind-7d``, as the history records it) what it is, when and of which
+        deadline; otherwise the trigger itself."""
+        found = self._trigger_labels.get(trigger)
+        if found is not None:
+            return found
+        kind, _, rung = trigger.partition(".")
+        rule = next((r for r in self.deadline_rules if r.kind == kind), None)
+        return rung_label(rule.label, rung) if rule is not None and rung else trigger
+
+    def action_labels(self) -> dict[str, str]:
+        """Every trigger the history may record under this definition — transitions, then
+        each deadline's rungs — with its German label (the audit page's filter)."""
+        labels = dict(self._trigger_labels)
+        for rule in self.deadline_rules:
+            for r in rule.rungs:
+                labels[f"{rule.kind}.{r.name}"] = rung_label(rule.label, r.name)
+        return labels
 
     def transition(self, trigger: str, state: str) -> TransitionDef | None:
         """The transition ``trigger`` fires from ``state``, or None."""

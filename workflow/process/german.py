@@ -9,6 +9,7 @@ in :data:`~workflow.process.vocabulary.BERLIN`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -105,6 +106,32 @@ def listing(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " und " + items[-1]
+
+
+_UNITS = {
+    "d": ("Tag", "Tage"),
+    "wd": ("Arbeitstag", "Arbeitstage"),
+    "w": ("Woche", "Wochen"),
+    "mo": ("Monat", "Monate"),
+}
+_RUNG = re.compile(r"(remind|escalate)-(\d+)(wd|mo|d|w)")
+
+
+def rung_words(name: str) -> str:
+    """When a rung fires, in German: ``remind-7d`` → ``7 Tage vor Fristende``."""
+    match = _RUNG.fullmatch(name)
+    if match is None:
+        return name
+    kind, count, unit = match.group(1), int(match.group(2)), match.group(3)
+    word = _UNITS[unit][0 if count == 1 else 1]
+    return f"{count} {word} {'vor' if kind == 'remind' else 'nach'} Fristende"
+
+
+def rung_label(deadline_label: str, name: str) -> str:
+    """A rung as people name it (history, audit filter): ``consultation.remind-7d`` is
+    ``Erinnerung 7 Tage vor Fristende: Ende der Beteiligung …``."""
+    kind = "Eskalation" if name.startswith("escalate") else "Erinnerung"
+    return f"{kind} {rung_words(name)}: {deadline_label}"
 
 
 # What a history entry that is no transition records, in German (a transition's entry is
