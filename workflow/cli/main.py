@@ -8,16 +8,16 @@ stays fast and light.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 from typing import Any
 
 import click
 
-from workflow.cli.context import CliContext, parse_now
-from workflow.errors import WorkflowError
 from workflow.version import __version__
+
+# ``ruhrflow --help`` imports no more than it shows: logging, the context (and with it
+# zoneinfo) and the errors are imported when a command runs (bench: cold CLI, issue 29).
 
 # name -> (module:attribute, one-line help). Help lives here so --help imports no module.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -70,8 +70,35 @@ EXIT_INTERNAL = 70
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports it
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``, without importing shutil (and with it bz2,
+    lzma and fnmatch) for the help text alone."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Context(click.Context):
+    """Click's context, whose help formatter measures the terminal as click does."""
+
+    def make_formatter(self) -> click.HelpFormatter:
+        width = self.terminal_width
+        if width is None and click.formatting.FORCED_WIDTH is None:
+            width = max(min(_terminal_columns(), self.max_content_width or 80) - 2, 50)
+        return self.formatter_class(width=width, max_width=self.max_content_width)
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use, with one-line errors."""
+
+    context_class = _Context
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -117,9 +144,6 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except WorkflowError as exc:
-            click.echo(f"error: {_without_secrets(str(exc), ctx.obj)}", err=True)
-            ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted; the current transaction was rolled back", err=True)
             ctx.exit(130)
@@ -132,11 +156,9 @@ class LazyGroup(click.Group):
             os.dup2(devnull, sys.stdout.fileno())
             ctx.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:
-            # A mail transport's error is an operational one (exit 4), like a WorkflowError;
-            # imported here so that `ruhrflow --help` does not load the mail library.
-            from notifications.mail.transport import TransportError
+            from workflow.errors import WorkflowError
 
-            if isinstance(exc, TransportError):
+            if isinstance(exc, WorkflowError):  # refused, bad input, unavailable: one line
                 click.echo(f"error: {_without_secrets(str(exc), ctx.obj)}", err=True)
                 ctx.exit(exc.exit_code)
             if os.environ.get("RUHRFLOW_DEBUG"):
@@ -144,8 +166,11 @@ class LazyGroup(click.Group):
             report_internal_error(ctx, exc)
         finally:
             obj = ctx.obj
-            if isinstance(obj, CliContext):
-                obj.close()
+            if obj is not None:
+                from workflow.cli.context import CliContext
+
+                if isinstance(obj, CliContext):
+                    obj.close()
 
 
 ENVIRONMENT = ("RUHRFLOW_ACTOR", "RUHRFLOW_DATABASE_URL", "RUHRFLOW_CONFIG", "RUHRFLOW_SERVER")
@@ -202,6 +227,7 @@ def _without_secrets(text: str, obj: Any) -> str:
     from urllib.parse import quote, quote_plus
 
     from workflow.app.settings import secret_values
+    from workflow.cli.context import CliContext
 
     urls = [os.environ.get("RUHRFLOW_DATABASE_URL")]
     if isinstance(obj, CliContext):
@@ -272,6 +298,10 @@ def cli(
     Exit codes: 0 success, 1 refused by the process, 2 bad input, 3 database or
     mail unavailable, 70 internal error (a bug in ruhrflow: please report it).
     """
+    import logging
+
+    from workflow.cli.context import CliContext, parse_now
+
     logging.basicConfig(
         level=logging.INFO if verbose else logging.ERROR,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
