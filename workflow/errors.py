@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 
 class WorkflowError(Exception):
@@ -31,6 +31,15 @@ class InvalidInput(WorkflowError):
 
 class AlreadyAttached(InvalidInput):
     """The proposal has this document (the same SHA-256) already."""
+
+
+class DateInFuture(InvalidInput):
+    """A date that must have passed (a decision's: ``not_future``) lies after the engine's
+    day; ``german`` says so to the people who typed it."""
+
+    def __init__(self, field: str, day: date, today: date, german: str) -> None:
+        self.field, self.day, self.today, self.german = field, day, today, german
+        super().__init__(f"field {field}: {day} lies in the future (today is {today})")
 
 
 @dataclass(frozen=True)
