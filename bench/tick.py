@@ -42,9 +42,11 @@ def run_tick(sweep: ModuleType, runtime: Any) -> int:
     from workflow.cli.schedule import scheduler_hooks
 
     section = runtime.settings.section("scheduler")
+    # the runtime's definition machines (the engine's before they became private)
+    machines = getattr(runtime, "machines", None) or runtime.engine.machines
     result = sweep.sweep(
         runtime.store,
-        runtime.engine.machines,
+        machines,
         runtime.engine.append_event,
         NOW,
         on_rung=scheduler_hooks(runtime).on_rung,
