@@ -144,8 +144,7 @@ def test_the_maildir_holds_german_mails_of_every_kind(demo_run: tuple[Path, str]
     kinds: Counter[str] = Counter()
     samples: dict[str, email.message.EmailMessage] = {}
     for key in box.iterkeys():
-        with box.get_file(key) as fh:
-            msg = email.message_from_binary_file(fh, policy=email.policy.default)
+        msg = email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
         assert isinstance(msg, email.message.EmailMessage)
         idem = str(msg["X-Ruhrflow-Key"])
         kind = idem.split(":", 1)[0]

@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from notifications.mail.transport import Transport
 from workflow.demo.facts import END, at
+from workflow.demo.mail import DemoMaildir
+from workflow.notices.delivery import Delivery, deliver
 from workflow.process.vocabulary import BERLIN
-from workflow.scheduler.tick import scheduler_hooks, tick
+from workflow.scheduler.tick import SchedulerHooks, scheduler_hooks, tick
 from workflow.store import chains
 from workflow.store import demo as demo_store
+from workflow.store import outbox as outbox_store
 
 Progress = Callable[[str], None]
 
@@ -32,17 +36,53 @@ class _Event:
     action: Callable[[datetime], None] = field(compare=False)
 
 
+def one_run_hooks(
+    runtime: Any, clock: Callable[[], datetime], transport: Transport
+) -> SchedulerHooks:
+    """The scheduler's hooks as one process playing the whole run uses them.
+
+    The same sweep notices and digests as :func:`scheduler_hooks`; delivery the same
+    :func:`deliver` pass at the same moments, with one :class:`Delivery` for the whole run
+    instead of one per pass: the directory, the templates and the definitions of the
+    provenance check are read once, not again before each of the two thousand passes (the
+    demo changes none of them). A pass is left out when no notice is due: it would claim
+    nothing and write nothing. ``transport``: the demo's one writer (workflow/demo/mail.py).
+    """
+    base = scheduler_hooks(runtime, clock)
+    delivery = Delivery.from_settings(runtime.settings, runtime.store, runtime.engine.append_event)
+
+    def deliver_outbox() -> Any:
+        now = clock()
+        with runtime.store.read() as conn:
+            if outbox_store.next_due(conn, now) is None:
+                return None
+        return deliver(delivery, transport, now)
+
+    return SchedulerHooks(
+        on_rung=base.on_rung, deliver_outbox=deliver_outbox, weekly_digest=base.weekly_digest
+    )
+
+
 class Simulation:
-    """The clock, the queue of scripted steps and the scheduler moments between them."""
+    """The clock, the queue of scripted steps and the scheduler moments between them.
 
-    def __init__(self, runtime: Any, progress: Progress) -> None:
+    ``plain``: the scheduler's hooks exactly as ``scheduler tick`` builds them at every
+    moment (slower; the test that the one-run hooks change nothing compares the two).
+    """
 
+    def __init__(self, runtime: Any, progress: Progress, *, plain: bool = False) -> None:
         self.runtime = runtime
         self.engine = runtime.engine
         self.store = runtime.store
         self.progress = progress
         self.now = at(2019, 7, 1, 9)
-        self.hooks = scheduler_hooks(runtime, clock=lambda: self.now)
+        clock = lambda: self.now  # noqa: E731
+        self.mail: DemoMaildir | None = None
+        if plain:
+            self.hooks = scheduler_hooks(runtime, clock)
+        else:
+            self.mail = DemoMaildir(runtime.settings.mail.maildir)
+            self.hooks = one_run_hooks(runtime, clock, self.mail)
         self.queue: list[_Event] = []
         self._order = 0
         self.next_digest = _next_monday_seven(self.now)
@@ -74,7 +114,6 @@ class Simulation:
         self.now = now
 
     def _tick(self, now: datetime, *, digest: bool) -> None:
-
         self._reach(now)
         done = tick(self.runtime, self.hooks, now, digest=digest)
         counts = done.sweep.counts()
@@ -104,6 +143,11 @@ class Simulation:
             if self.hooks.deliver_outbox is not None:
                 self.hooks.deliver_outbox()
         self.run_until(END.astimezone(UTC))
+
+    def close(self) -> None:
+        """Put the mails of the run onto the disk."""
+        if self.mail is not None:
+            self.mail.close()
 
 
 def _quarter(moment: datetime) -> tuple[int, int]:

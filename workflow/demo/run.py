@@ -50,16 +50,27 @@ class DemoSummary:
     funds_2020: Decimal
 
 
-def run_demo(directory: Path, *, fresh: bool, progress: Progress) -> DemoSummary:
-    """Play the 2019 round in ``directory``; return the summary."""
+def run_demo(
+    directory: Path, *, fresh: bool, progress: Progress, plain: bool = False
+) -> DemoSummary:
+    """Play the 2019 round in ``directory``; return the summary.
 
+    One process plays the whole run, so it leaves out what only a process among several, or
+    one that must survive a power loss, needs: its commits wait for no fsync (the database is
+    synced once at the end), one writer writes its mails and syncs them once
+    (workflow/demo/mail.py), and delivery is set up once for the run
+    (:func:`~workflow.demo.clock.one_run_hooks`). ``plain`` keeps all three as every other
+    command has them (for the test that they change nothing).
+    """
     started = time.monotonic()
     prepare_directory(directory, fresh=fresh)
     config = write_config(directory)
     settings = load_settings(config, env={})  # the demo ignores RUHRFLOW_* of the shell
     runtime = open_runtime(settings)
     try:
-        sim = Simulation(runtime, progress)
+        if not plain:
+            demo_store.commit_without_fsync(runtime.store)
+        sim = Simulation(runtime, progress, plain=plain)
         initialise(runtime.store, load_definition(settings.definition_path), sim.now)
         with runtime.store.write() as conn:  # every board and page made from it says so
             mark_sample_data(conn, SAMPLE_DATA)
@@ -78,6 +89,8 @@ def run_demo(directory: Path, *, fresh: bool, progress: Progress) -> DemoSummary
             f"{END:%Y-%m-%d}  end of the demo: {sim.fired['reminder']} reminders and"
             f" {sim.fired['escalation']} escalations fired along the way"
         )
+        sim.close()
+        demo_store.checkpoint(runtime.store)
         return _summary(runtime, directory, config, time.monotonic() - started)
     finally:
         runtime.close()
