@@ -348,7 +348,7 @@ def test_bulk_preview_then_partial_apply(app: Flask, runtime: Runtime) -> None:
     preview = b.post("/bulk", {"step": "preview", **form})
     html = preview.get_data(as_text=True)  # type: ignore[attr-defined]
     assert "RK-05-01" in html and "wird ausgeführt" in html
-    assert "wird abgelehnt: Gesichert sind 0,00 €, weniger als die Kostenschätzung" in html
+    assert "wird abgelehnt: Gesichert sind 0 €, weniger als die Kostenschätzung" in html
     assert "guard" not in html and "financing_secured" not in html
     keys = ["RK-05-01", "RK-05-02", "RK-05-03"]
     refused = b.client.post(

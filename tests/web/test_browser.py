@@ -124,7 +124,7 @@ def test_bulk_preview_then_apply(page: Any) -> None:
     page.get_by_label("Datum des Beschlusses").fill("2019-11-05")
     page.get_by_role("button", name="Vorschau").click()
     accessible(page, "bulk_preview")
-    assert "wird abgelehnt: Gesichert sind 0,00 €" in page.inner_text("main")
+    assert "wird abgelehnt: Gesichert sind 0 €" in page.inner_text("main")
     page.get_by_role("button", name="Nur die möglichen ausführen").click()
     assert "1 ausgeführt, 2 abgelehnt" in page.get_by_role("status").inner_text()
     accessible(page, "bulk_done")

@@ -21,14 +21,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from workflow.engine.history import SYSTEM_PREFIX
 from workflow.errors import InvalidInput
+from workflow.process.vocabulary import BERLIN
 from workflow.store import chains, reports
 from workflow.store.db import Connection
 
-BERLIN = ZoneInfo("Europe/Berlin")
 # The Ruhr-Konferenz began on 31 Aug 2018: no Sachstand before 2018 exists.
 EARLIEST = date(2018, 1, 1)
 

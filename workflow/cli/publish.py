@@ -40,8 +40,9 @@ def publish(ctx: click.Context, output: Path, as_of_text: str | None, base_url: 
     digest (also on the board and in the catalog): `audit verify --checkpoint DIGEST`
     proves the published figures come from an unaltered history.
     """
-    from workflow.audit.asof import BERLIN, parse_as_of
+    from workflow.audit.asof import parse_as_of
     from workflow.errors import InvalidInput
+    from workflow.process.vocabulary import BERLIN
     from workflow.publish import publish as write_board
 
     c = obj(ctx)

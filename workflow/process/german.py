@@ -30,12 +30,14 @@ def _in_berlin(moment: datetime) -> datetime:
     return moment.astimezone(BERLIN)
 
 
-def datum(value: datetime | date) -> str:
-    """A German date in Europe/Berlin, e.g. ``05.11.2019``.
+def datum(value: datetime | date | None) -> str:
+    """A German date in Europe/Berlin, e.g. ``05.11.2019``; ``None`` is a dash.
 
     An aware datetime is converted to Europe/Berlin first (23:30 UTC is already the next day
     there); a plain ``date`` is taken as it is.
     """
+    if value is None:
+        return DASH
     if isinstance(value, datetime):
         value = _in_berlin(value)
     elif not isinstance(value, date):

@@ -13,9 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 from workflow.access.directory import Directory
-from workflow.audit.asof import BERLIN, ProposalAsOf
+from workflow.audit.asof import ProposalAsOf
 from workflow.audit.reports import GROUPS, status_group
 from workflow.process.definition import Definition
+from workflow.process.vocabulary import BERLIN
 
 # The published fields, in order: (name, German label, definition). One list serves the
 # CSV header, the JSON keys, the project pages and fields.html.

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from workflow.access.directory import Directory
 from workflow.audit.asof import (
-    BERLIN,
     cutoff_of,
     heads_as_of,
     reconstruct,
@@ -29,6 +27,8 @@ from workflow.audit.asof import (
 )
 from workflow.audit.reports import GROUPS, newest_definition
 from workflow.errors import InvalidInput
+from workflow.process import german
+from workflow.process.vocabulary import BERLIN
 from workflow.publish.board import FIELDS, Board, PublicProject, public_project
 from workflow.publish.opendata import (
     CATALOG_NAME,
@@ -103,17 +103,6 @@ def build_board(
     )
 
 
-def _euro(value: Decimal | None) -> str:
-    if value is None:
-        return "–"
-    text = f"{value:,.0f}".replace(",", ".")
-    return f"{text} €"
-
-
-def _datum(value: date | None) -> str:
-    return value.strftime("%d.%m.%Y") if value else "–"
-
-
 def chart(board: Board) -> dict[str, Any]:
     """Geometry of the bar chart (one bar per public group)."""
     counts = board.counts
@@ -141,8 +130,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["euro"] = _euro
-    env.filters["datum"] = _datum
+    env.filters.update(german.FILTERS)  # the German dates and amounts of mails and web
     return env
 
 
