@@ -20,8 +20,13 @@ def audit_log(
     until: datetime | None = None,
     actor: str | None = None,
     trigger: str | None = None,
+    kind: str | None = None,
+    newest_first: bool = False,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Entries matching every filter: one chain by seq, or all by time; ``until`` exclusive.
+    """Entries matching every filter: one chain by seq, or all by time (the newest first
+    when ``newest_first``); ``until`` exclusive; ``offset``/``limit`` a page of them.
 
     ``actor`` matches the id behind the ref: after an erasure the pseudonym, not the
     person's id (that id then matches only what it did afterwards).
@@ -29,7 +34,16 @@ def audit_log(
     if key is not None and not is_system_chain(key) and repo.load_proposal(conn, key) is None:
         raise UnknownProposal(key)
     rows = chains.log_entries(
-        conn, chain=key, since=since, until=until, actor=actor, trigger=trigger
+        conn,
+        chain=key,
+        since=since,
+        until=until,
+        actor=actor,
+        trigger=trigger,
+        kind=kind,
+        newest_first=newest_first,
+        offset=offset,
+        limit=limit,
     )
     for row in rows:
         yield {

@@ -199,18 +199,31 @@ def log_entries(
     until: datetime | None = None,
     actor: str | None = None,
     trigger: str | None = None,
+    kind: str | None = None,
+    newest_first: bool = False,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> Iterator[RowMapping]:
     """History rows with the ``actor_id`` behind their ref, matching every filter given,
-    streamed: one ``chain`` by seq, or all by (at, chain, seq); ``since`` inclusive,
-    ``until`` exclusive; ``actor`` matches the id behind the ref (a pseudonym after an
-    erasure), ``trigger`` the trigger."""
+    streamed: one ``chain`` by seq, or all by (at, chain, seq) — reversed when
+    ``newest_first``; ``since`` inclusive, ``until`` exclusive; ``actor`` matches the id
+    behind the ref (a pseudonym after an erasure), ``trigger`` the trigger, ``kind`` the
+    entry's kind. ``offset`` and ``limit`` cut a page out of that order."""
     stmt = select(history, actor_refs.c.actor_id).select_from(
         history.outerjoin(actor_refs, actor_refs.c.ref == history.c.actor_ref)
     )
     if chain is not None:
-        stmt = stmt.where(history.c.chain == chain).order_by(history.c.seq)
+        stmt = stmt.where(history.c.chain == chain)
+        order = [history.c.seq]
     else:
-        stmt = stmt.order_by(history.c.at, history.c.chain, history.c.seq)
+        order = [history.c.at, history.c.chain, history.c.seq]
+    stmt = stmt.order_by(*(c.desc() for c in order) if newest_first else order)
+    if kind is not None:
+        stmt = stmt.where(history.c.kind == kind)
+    if offset:
+        stmt = stmt.offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     if since is not None:
         stmt = stmt.where(history.c.at >= since)
     if until is not None:
