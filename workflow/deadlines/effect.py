@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from workflow.engine.changes import Applied, Batch, OpenedDeadline
+from workflow.engine.effects import Effect
 from workflow.process.deadline_rules import OPEN, DeadlineRule, PlannedDeadline, plan_deadline
 from workflow.store import deadlines as store
 from workflow.store.db import Connection
@@ -23,7 +24,7 @@ from workflow.store.db import Connection
 log = logging.getLogger("ruhrflow.deadlines")
 
 
-class DeadlineEffect:
+class DeadlineEffect(Effect):
     """The transition effect: close the deadlines of the state left, open those entered.
 
     ``setting`` is the ``[process]`` section of the settings (for ``date_setting`` rules).
@@ -36,7 +37,7 @@ class DeadlineEffect:
     def __init__(self, setting: Mapping[str, Any] | None = None) -> None:
         self.setting: Mapping[str, Any] = dict(setting or {})
 
-    def __call__(self, batch: Batch) -> None:
+    def on_transition(self, batch: Batch) -> None:
         """Close and open the deadlines of ``batch``; record in ``batch.opened`` what it knows."""
         conn, applied, now = batch.conn, batch.applied, batch.now
         if len({change.proposal_id for change in applied}) != len(applied):

@@ -106,6 +106,22 @@ class RungInfo:
         return data
 
 
+@dataclass(frozen=True)
+class MovedDeadline:
+    """What a deadline move did (what its notice tells): ``workflow.deadlines.move``."""
+
+    deadline_id: int
+    proposal_id: int
+    key: str
+    kind: str
+    label: str
+    old_due_at: datetime
+    due_at: datetime
+    sequence: int
+    reason: str
+    rungs: tuple[tuple[str, datetime], ...]  # pending rungs after the move, by time
+
+
 @dataclass
 class Batch:
     """The changes of one command, travelling through the effects in its transaction.
