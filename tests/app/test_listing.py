@@ -9,13 +9,13 @@ from decimal import Decimal
 from workflow.app.listing import Field, csv_cell, write_csv
 
 FIELDS = [
-    Field("key", "Schlüssel"),
-    Field("cost_estimate", "Kostenschätzung", "amount"),
-    Field("days", "Tage", "number"),
-    Field("participating", "Beteiligte Ressorts", "list"),
-    Field("updated_at", "Letzte Änderung", "time"),
-    Field("arrow", "Von → nach", machine=False),
-    Field("title", "Titel"),
+    Field("key", "KEY", german="Schlüssel"),
+    Field("cost_estimate", "COST", "amount", german="Kostenschätzung"),
+    Field("days", "DAYS", "number", german="Tage"),
+    Field("participating", "PARTICIPATING", "list", german="Beteiligte Ressorts"),
+    Field("updated_at", "UPDATED", "time", german="Letzte Änderung"),
+    Field("arrow", "FROM → TO", machine=False),
+    Field("title", "TITLE"),  # no German name: its key
 ]
 ROW = {
     "key": "RK-03-01",
@@ -45,8 +45,10 @@ def test_plain_csv_names_the_columns_by_their_keys() -> None:
 
 
 def test_german_excel_has_a_bom_semicolons_decimal_commas_and_german_headers() -> None:
-    text, _ = _written(excel=True, headers=True)
-    assert text.startswith("\ufeffSchlüssel;Kostenschätzung;Tage;Beteiligte Ressorts;")
+    text, _ = _written(excel=True, german=True)
+    assert text.startswith(
+        "\ufeffSchlüssel;Kostenschätzung;Tage;Beteiligte Ressorts;Letzte Änderung;title\n"
+    )
     first = text.split("\n")[1]
     assert first.startswith("RK-03-01;2500000,50;12,25;MWIDE,VM;2019-11-05T11:00:00Z;")
     assert first.endswith(';"\'=HYPERLINK(""http://x"")"')  # the formula is text
@@ -57,3 +59,10 @@ def test_a_cell_by_kind() -> None:
     assert csv_cell(True, "flag", excel=False) == "true"
     assert csv_cell({"b": 1, "a": "ä"}, "json", excel=False) == '{"a":"ä","b":1}'
     assert csv_cell(Decimal("-1250.5"), "amount", excel=True) == "-1250,50"
+
+
+def test_every_proposal_field_has_a_german_name() -> None:
+    from workflow.app.listing import PROPOSAL_FIELDS
+
+    assert all((f.german and not f.german.isascii()) or f.german.istitle() for f in PROPOSAL_FIELDS)
+    assert len({f.german for f in PROPOSAL_FIELDS}) == len(PROPOSAL_FIELDS)

@@ -25,8 +25,8 @@ class Field:
     ``kind`` is one of text, int, number (a measure such as days, two places in CSV), amount,
     time, date, flag (a bool), list, json; ``table`` says whether the human table shows it,
     ``machine`` whether JSON and CSV carry it (only a column derived for people, such as
-    ``from → to``, leaves them out). ``header`` names the column for people: the CLI's table
-    (``KEY``), the web's German CSV (``Schlüssel``).
+    ``from → to``, leaves them out). ``header`` names the column in the CLI's table (``KEY``),
+    ``german`` in the web's CSV for German Excel (``Kennung``; the key when empty).
     """
 
     key: str
@@ -34,6 +34,26 @@ class Field:
     kind: str = "text"
     table: bool = True
     machine: bool = True
+    german: str = ""
+
+
+# The fields of the proposal list: ``proposal list`` in the CLI, the list's download on the web.
+PROPOSAL_FIELDS = (
+    Field("key", "KEY", german="Kennung"),
+    Field("state", "STATE", german="Status"),
+    Field("handlungsfeld", "HF", "int", german="Handlungsfeld"),
+    Field("themenforum", "FORUM", "int", german="Themenforum"),
+    Field("lead", "LEAD", german="Federführendes Ressort"),
+    Field("participating", "PARTICIPATING", "list", table=False, german="Beteiligte Ressorts"),
+    Field("cost_estimate", "COST", "amount", german="Kostenschätzung (Euro)"),
+    Field("title", "TITLE", german="Titel"),
+    Field("version", "VERSION", "int", table=False, german="Änderungszähler"),
+    Field("definition_id", "DEFINITION", "int", table=False, german="Prozessdefinition (ID)"),
+    Field("state_entered_at", "STATE SINCE", "time", table=False, german="Im Status seit"),
+    Field("updated_at", "UPDATED", "time", table=False, german="Letzte Änderung"),
+    Field("definition_version", "DEF", "int", german="Prozessversion"),
+    Field("definition_hash", "DEFINITION HASH", table=False, german="Prüfsumme der Prozessversion"),
+)
 
 
 def csv_cell(value: Any, kind: str, *, excel: bool) -> Any:
@@ -64,14 +84,14 @@ def write_csv(
     *,
     excel: bool = False,
     bom: bool = False,
-    headers: bool = False,
+    german: bool = False,
 ) -> Iterator[int]:
     """Write ``rows`` to ``out`` as CSV, yielding the count after each row (so that a caller
     can stream ``out`` in pieces). The first line names the columns: by their keys, or by
-    their ``header`` when ``headers``. ``excel`` (German Excel) implies ``bom``."""
+    their German names when ``german``. ``excel`` (German Excel) implies ``bom``."""
     machine = [f for f in fields if f.machine]
     writer = csv_writer(out, delimiter=";" if excel else ",", bom=bom or excel)
-    writer.writerow(f.header if headers else f.key for f in machine)
+    writer.writerow((f.german or f.key) if german else f.key for f in machine)
     for count, row in enumerate(rows, start=1):
         writer.writerow(csv_cell(row.get(f.key), f.kind, excel=excel) for f in machine)
         yield count

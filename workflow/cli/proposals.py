@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
+from workflow.app.listing import PROPOSAL_FIELDS
 from workflow.app.reads import show_detail  # noqa: F401  (tests import it from here)
 from workflow.cli.context import obj
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import (
-    Field,
     emit_json,
     emit_listing,
     format_option,
@@ -23,22 +23,7 @@ from workflow.cli.output import (
 from workflow.cli.params import DigitRange
 from workflow.cli.progress import Progress, progress_option
 
-LIST_FIELDS = [
-    Field("key", "KEY"),
-    Field("state", "STATE"),
-    Field("handlungsfeld", "HF", "int"),
-    Field("themenforum", "FORUM", "int"),
-    Field("lead", "LEAD"),
-    Field("participating", "PARTICIPATING", "list", table=False),
-    Field("cost_estimate", "COST", "amount"),
-    Field("title", "TITLE"),
-    Field("version", "VERSION", "int", table=False),
-    Field("definition_id", "DEFINITION", "int", table=False),
-    Field("state_entered_at", "STATE SINCE", "time", table=False),
-    Field("updated_at", "UPDATED", "time", table=False),
-    Field("definition_version", "DEF", "int"),
-    Field("definition_hash", "DEFINITION HASH", table=False),
-]
+LIST_FIELDS = PROPOSAL_FIELDS  # the web's list download writes the same fields
 
 
 @click.group(cls=HelpGroup)
