@@ -474,7 +474,7 @@ def test_the_downloads_are_the_whole_list(app: Flask, runtime: Runtime) -> None:
 def test_the_json_download_is_written_as_json_dumps_writes_it() -> None:
     import json
 
-    from workflow.web.views import _json_chunks
+    from workflow.web.proposals.lists import json_chunks as _json_chunks
 
     for n in (0, 1, 2, 3, 5):
         rows = [{"key": f"RK-{i}", "text": "a\nb <c>", "list": [1, {"x": []}], "none": None}
@@ -486,12 +486,12 @@ def test_the_json_download_is_written_as_json_dumps_writes_it() -> None:
 def test_row_links_are_what_url_for_builds(app: Flask) -> None:
     from flask import url_for
 
-    from workflow.web.views import proposal_href_builder
+    from workflow.web.pages import proposal_href_builder
 
     with app.test_request_context("/", base_url="http://example.org/ruhrflow"):
         href = proposal_href_builder()
         for key in ("RK-03-01", "a b", "ä/ö?#&x", "%41", "x;y=z@"):
-            assert href(key) == url_for("web.proposal_page", key=key)
+            assert href(key) == url_for("proposals.proposal_page", key=key)
 
 
 def test_a_page_reads_in_one_transaction_on_postgresql(app: Flask, runtime: Runtime) -> None:

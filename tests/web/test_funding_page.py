@@ -82,7 +82,7 @@ def test_funding_without_the_csrf_token_is_refused(app: Flask, runtime: Runtime)
 
 def test_german_amounts_mean_what_a_german_reader_means(app: Flask, runtime: Runtime) -> None:
     # "250.000" in a German form is a quarter of a million, not 250 euros
-    from workflow.web.views import _euros
+    from workflow.web.proposals.actions import euros as _euros
 
     assert _euros("250.000") == "250000"
     assert _euros("1.250.000,50 €") == "1250000.50"

@@ -14,7 +14,8 @@ from support import add_proposal, walk_to
 from web_fixtures import login
 
 from workflow import Runtime
-from workflow.web import reads, views
+from workflow.web import reads
+from workflow.web.proposals import lists
 
 
 def _keys(html: str) -> list[str]:
@@ -28,7 +29,7 @@ def test_the_pages_together_list_every_open_deadline_in_order(
     # given more open deadlines than a page holds (two per page here)
     expected = [r["key"] for r in reads.open_deadlines(runtime, datetime.now(UTC))]
     assert len(expected) >= 3, "the fixture has deadlines on several proposals"
-    monkeypatch.setattr(views, "WORKLIST_ROWS", 2)
+    monkeypatch.setattr(lists, "WORKLIST_ROWS", 2)
     b = login(app, "koordination")
     # when the coordinator follows the next-page links
     seen: list[str] = []

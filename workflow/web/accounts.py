@@ -28,8 +28,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from workflow import Directory, InvalidInput, Store
+from workflow.access.directory import Directory
+from workflow.errors import InvalidInput
 from workflow.inputs import check_text
+from workflow.store.db import Store
 from workflow.store.schema import (
     web_accounts,
     web_login_failures,

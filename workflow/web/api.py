@@ -15,7 +15,9 @@ from typing import Any, TypeVar, cast
 from flask import Blueprint, g, jsonify, request, url_for
 from werkzeug.wrappers import Response
 
-from workflow import (
+from workflow.app.machine import machine_detail, machine_row, zulu
+from workflow.app.operations import Operations
+from workflow.errors import (
     ConcurrentUpdate,
     InvalidInput,
     PermissionDenied,
@@ -24,8 +26,6 @@ from workflow import (
     UnknownProposal,
     WorkflowError,
 )
-from workflow.app.machine import machine_detail, machine_row, zulu
-from workflow.app.operations import Operations
 from workflow.inputs import capped_whole_number
 from workflow.web import accounts, reads
 from workflow.web.operations import unavailable

@@ -26,7 +26,8 @@ from workflow.documents.attach import (
 )
 from workflow.errors import AlreadyAttached, PermissionDenied, StoreUnavailable, WorkflowError
 from workflow.inputs import capped_whole_number
-from workflow.web import api, reads, views
+from workflow.web import api, reads
+from workflow.web.pages import error_page, login_required, may
 from workflow.web.state import web
 
 bp = Blueprint("documents", __name__, url_prefix="/api")
@@ -113,21 +114,22 @@ pages.before_request(_room_for_the_file)
 
 
 @pages.route("/proposals/<key>/documents", methods=["GET", "POST"])
-@views.login_required
+@login_required
 def attach_page(key: str) -> Any:
     """Attach a document to the proposal, one of its statements or none (a form; the
     coordinator and the lead ministry by default, ``permissions.attach_document``)."""
     w = web()
     detail = reads.detail(w.runtime, key)
-    if not views.may("attach_document", detail):
-        return views.error_page(403, "Sie dürfen an diesen Vorschlag keine Dokumente anhängen.")
+    if not may("attach_document", detail):
+        return error_page(403, "Sie dürfen an diesen Vorschlag keine Dokumente anhängen.")
     policy = _policy()
     statement = request.form.get("statement", "")
     comment = request.form.get("comment", "")
 
     def form(errors: list[str], status: int = 200) -> tuple[str, int]:
         return render_template(
-            "document.html", p=detail, errors=errors, statement=statement, comment=comment,
+            "documents/document.html", p=detail, errors=errors, statement=statement,
+            comment=comment,
             accepted=policy.accepted_de(), limit=f"{policy.max_bytes / 2**20:g}".replace(".", ","),
         ), status  # fmt: skip
 
@@ -150,11 +152,11 @@ def attach_page(key: str) -> Any:
     except AlreadyAttached as exc:
         return form(["Diese Datei ist bereits angehängt."], api.status_of(exc))
     except PermissionDenied:
-        return views.error_page(403, "Sie dürfen an diesen Vorschlag keine Dokumente anhängen.")
+        return error_page(403, "Sie dürfen an diesen Vorschlag keine Dokumente anhängen.")
     except StoreUnavailable:
         raise
     except WorkflowError as exc:
         return form([str(exc)], api.status_of(exc))
     flash(f"{key}: „{done.document.filename}“ angehängt (Eintrag #{done.applied.seq} in der"
           " Historie, SHA-256 gespeichert).")  # fmt: skip
-    return redirect(url_for("web.proposal_page", key=key), code=303)
+    return redirect(url_for("proposals.proposal_page", key=key), code=303)

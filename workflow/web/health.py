@@ -19,9 +19,9 @@ import os
 from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
-from workflow import Settings
 from workflow.app import metrics
 from workflow.app.health import MonitoringSettings, address_in, readiness, take_readings
+from workflow.app.settings import Settings
 from workflow.web.operations import UNTRUSTED_FORWARD
 from workflow.web.state import web
 

@@ -6,6 +6,8 @@ German error page elsewhere), before anything is parsed or queried:
 * a JSON body larger than ``MAX_JSON_BYTES`` or nested deeper than ``MAX_JSON_DEPTH``
   (1,000 nested lists exhausted the parser's recursion: 500);
 * a Host outside ``[web] trusted_hosts`` (when the list is set; Flask's ``TRUSTED_HOSTS``);
+* a control character in the path or the query (refused here, it cannot reach a query,
+  where PostgreSQL refuses a NUL and SQLite just finds nothing);
 * a day of the audit page's filters that does not exist or lies past 2999;
 * a list filter with a malformed or unknown value (``?themenforum=null``,
   ``?handlungsfeld=abc``, an unknown state): it used to be ignored silently, so the caller
@@ -25,7 +27,9 @@ from flask import Flask, Request, current_app, g, request
 from werkzeug.exceptions import BadRequest, SecurityError
 from werkzeug.wrappers import Response
 
-from workflow import Settings
+from workflow.app.settings import Settings
+from workflow.errors import InvalidInput
+from workflow.inputs import check_text
 from workflow.process.deadline_rules import EARLIEST, LATEST
 
 log = logging.getLogger("workflow.web")
@@ -38,7 +42,7 @@ _BRACKET = re.compile(rb"[\[\]{}]")
 _DIGITS = re.compile(r"[0-9]+")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # The list endpoints whose query strings are filters: (blueprint, endpoint).
-_LISTS = {("api", "api.proposals"), ("web", "web.proposal_list")}
+_LISTS = {("api", "api.proposals"), ("proposals", "proposals.proposal_list")}
 
 
 def json_depth(data: bytes) -> int:
@@ -129,7 +133,8 @@ def needs_login() -> bool:
 
 def install(app: Flask, settings: Settings) -> None:
     """Set the trusted hosts and add the checks (call before the other request hooks)."""
-    from workflow.web import api, views
+    from workflow.web import api
+    from workflow.web.pages import error_page
     from workflow.web.state import web
 
     app.request_class = LimitedRequest
@@ -142,7 +147,7 @@ def install(app: Flask, settings: Settings) -> None:
     ) -> Any:
         if request.path.startswith("/api/"):
             return api.error(400, message)
-        return views.error_page(400, german)
+        return error_page(400, german)
 
     @app.before_request
     def bounded_request() -> Any:
@@ -166,10 +171,25 @@ def install(app: Flask, settings: Settings) -> None:
                 return refuse(f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
         return None
 
+    @app.before_request
+    def plain_url() -> Any:
+        # A URL never carries control characters; refused here, they cannot reach a query,
+        # where PostgreSQL refuses a NUL and SQLite just finds nothing (the same URL would
+        # give 422 on one backend and 200 or 404 on the other).
+        for what, value in (("the path", request.path), *_query_items()):
+            try:  # a TAB pasted into a search field is text, not an attack
+                check_text(value.replace("\t", " ") if what != "the path" else value, what)
+            except InvalidInput as exc:
+                log.warning("refused: %s %s: %s", request.method, ascii(request.path), exc)
+                if request.path.startswith("/api/"):
+                    return api.error(400, str(exc))
+                return error_page(400, "Die Adresse enthält ein unzulässiges Zeichen.")
+        return None
+
     def filters() -> Response | Any:
         if g.get("actor") is None:
             return None
-        if request.endpoint == "web.audit":
+        if request.endpoint == "audit.page":
             problem = day_filter_problem(request.args)
             return None if problem is None else refuse(problem, "Das Datum ist ungültig.")
         if (request.blueprint, request.endpoint) not in _LISTS:
@@ -182,6 +202,15 @@ def install(app: Flask, settings: Settings) -> None:
             return None
         return refuse(problem, "Der Filter enthält einen ungültigen Wert.")
 
-    for blueprint in ("api", "web"):  # after identify(): who asks is known
+    for blueprint in ("api", "proposals", "audit"):  # after identify(): who asks is known
         hooks: list[Callable[[], Any]] = app.before_request_funcs.setdefault(blueprint, [])
         hooks.append(filters)
+
+
+def _query_items() -> list[tuple[str, str]]:
+    """Every name and value of the query string, each with what to call it in an error."""
+    items = []
+    for name, value in request.args.items(multi=True):
+        items.append(("a query parameter's name", name))
+        items.append((f"the query parameter {name!a}", value))
+    return items

@@ -43,11 +43,12 @@ from flask import (
 from requests import RequestException
 from werkzeug.wrappers import Response
 
-from workflow import Directory, Settings
+from workflow.access.directory import Directory
+from workflow.app.settings import Settings
 from workflow.errors import InvalidConfig
 from workflow.web import accounts
+from workflow.web.auth import safe_next
 from workflow.web.state import web
-from workflow.web.views import safe_next
 
 log = logging.getLogger("workflow.web")
 bp = Blueprint("oidc", __name__)
@@ -212,7 +213,10 @@ class OidcLogin:
             )
             return None
         query = urlencode(
-            {"client_id": self.config.client_id, "post_logout_redirect_uri": _external("web.login")}
+            {
+                "client_id": self.config.client_id,
+                "post_logout_redirect_uri": _external("auth.login"),
+            }
         )
         parts = urlsplit(endpoint)
         return urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query))
@@ -253,7 +257,7 @@ def login_button() -> dict[str, Any]:
 
 def _refuse(status: int, message: str) -> tuple[str, int]:
     session.clear()  # nobody is logged in after a failed or refused SSO login
-    return render_template("login.html", error=message, next=""), status
+    return render_template("auth/login.html", error=message, next=""), status
 
 
 @bp.get("/login/oidc")

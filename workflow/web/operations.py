@@ -28,10 +28,10 @@ from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from workflow import Settings
 from workflow.app import metrics
 from workflow.app.health import Network, address_in, trusted_proxies
 from workflow.app.logs import REQUEST_ID
+from workflow.app.settings import Settings
 
 access_log = logging.getLogger("ruhrflow.access")
 log = logging.getLogger("workflow.web")
@@ -40,8 +40,8 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 UNTRUSTED_FORWARD = "ruhrflow.untrusted_forward"
 # Refused logins, told apart by the endpoint and status that answered them.
 LOGIN_FAILURE = {
-    ("web.login", 401): "password",
-    ("web.login", 429): "throttled",
+    ("auth.login", 401): "password",
+    ("auth.login", 429): "throttled",
 }
 
 
@@ -141,10 +141,10 @@ def install(app: Flask, settings: Settings) -> None:
 # POST endpoints that change something: a line for each that succeeded, and for each refusal.
 # The web forms answer a success with a redirect (303) and a refusal with the form again.
 ACTIONS = {
-    "web.action": 303,
-    "web.funding": 303,
-    "web.statement": 303,
-    "web.bulk": 200,
+    "proposals.action": 303,
+    "proposals.funding": 303,
+    "proposals.statement": 303,
+    "bulk.page": 200,
     "api.advance": 200,
     "api.advance_many": 200,
     "api.statements": 201,
@@ -160,9 +160,9 @@ def log_action(status: int) -> None:
     success = ACTIONS.get(endpoint)
     if request.method != "POST" or success is None:
         return
-    if endpoint == "web.bulk" and not request.form.getlist("keys"):
+    if endpoint == "bulk.page" and not request.form.getlist("keys"):
         return  # choosing and previewing, not acting
-    if endpoint in ("web.action",) and request.form.get("step") in ("edit", "review"):
+    if endpoint in ("proposals.action",) and request.form.get("step") in ("edit", "review"):
         return
     body = request.get_json(silent=True) if request.is_json else None
     body = body if isinstance(body, dict) else {}

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from workflow import Runtime
 from workflow.app.reads import history_rows, show_detail, trigger_rows
+from workflow.app.runtime import Runtime
 from workflow.inputs import capped_whole_number, integer_range
 from workflow.store.schema import definitions, outbox, proposals
 

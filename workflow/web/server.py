@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workflow import Settings
 from workflow.app.health import trusted_proxies
 from workflow.app.logs import LogSettings, configure_logging, make_handler
+from workflow.app.settings import Settings
 from workflow.app.waiting import WaitSettings, wait_for_database, wait_for_the_database_of
 
 log = logging.getLogger("workflow.web")

@@ -10,7 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workflow import Definition, Runtime, Settings
+from workflow.app.runtime import Runtime
+from workflow.app.settings import Settings
+from workflow.process.definition import Definition
 
 if TYPE_CHECKING:
     from workflow.web.oidc import OidcLogin

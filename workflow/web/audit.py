@@ -1,0 +1,112 @@
+"""The audit pages (auditors and coordinators): the history with filters, the verification of
+every chain, checkpoints, and the export. Templates: ``templates/audit/``."""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from workflow.audit.checkpoint import recorded_checkpoints, take_checkpoint
+from workflow.audit.verify import last_verification, record_verification, verify_store
+from workflow.web import reads
+from workflow.web.pages import BERLIN, login_required, require_role
+from workflow.web.state import web
+
+log = logging.getLogger("workflow.web")
+bp = Blueprint("audit", __name__)
+SHOWN = 500  # history entries on the page
+
+
+def _day(text: str | None, *, end: bool) -> datetime | None:
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    if end:
+        day = day + timedelta(days=1)
+    return datetime.combine(day, time(0), BERLIN).astimezone(UTC)
+
+
+@bp.get("/audit")
+@login_required
+def page() -> Any:
+    """The history, filtered by proposal, actor, trigger and days (Berlin time)."""
+    require_role("auditor", "coordinator")
+    w = web()
+    args = request.args
+    filters = {
+        "key": (args.get("key") or "").strip() or None,
+        "actor": (args.get("actor") or "").strip() or None,
+        "trigger": (args.get("trigger") or "").strip() or None,
+    }
+    since, until = _day(args.get("since"), end=False), _day(args.get("until"), end=True)
+    entries = []
+    for e in reads.audit_entries(w.runtime, since=since, until=until, **filters):
+        entries.append(e)
+        if len(entries) > SHOWN:
+            break
+    return render_template(
+        "audit/audit.html",
+        entries=entries[:SHOWN],
+        more=len(entries) > SHOWN,
+        filters={**filters, "since": args.get("since", ""), "until": args.get("until", "")},
+        verification=last_verification(w.runtime.store),
+        checkpoints=recorded_checkpoints(w.runtime.store, limit=20),
+    )
+
+
+@bp.post("/audit/verify")
+@login_required
+def verify() -> Response:
+    """Re-compute every chain now and record the result on ``@system`` (``audit verify
+    --record``): an act of audit, not a change to a proposal, so auditors may do it."""
+    require_role("auditor", "coordinator")
+    w = web()
+    rt, now = w.runtime, w.now()
+    result = verify_store(rt.store, key=rt.settings.audit_key)
+    record_verification(
+        rt.store, result, audit_key=rt.settings.audit_key, actor_id=g.actor, now=now
+    )
+    log.info("audit verify by %s: %s", g.actor, "ok" if result.ok else f"BREAK {result.broken}")
+    if result.ok:
+        flash(f"Prüfung bestanden: {result.entries} Einträge in {result.chains} Ketten.")
+    else:
+        flash(f"Prüfung gescheitert: {result.broken}")
+    return redirect(url_for("audit.page"))
+
+
+@bp.post("/audit/checkpoint")
+@login_required
+def checkpoint() -> Response:
+    """Record a checkpoint (``audit checkpoint``); its digest is shown to be kept elsewhere."""
+    require_role("auditor", "coordinator")
+    w = web()
+    rt = w.runtime
+    cp = take_checkpoint(rt.store, audit_key=rt.settings.audit_key, actor_id=g.actor, now=w.now())
+    log.info("audit checkpoint by %s: %s", g.actor, cp.digest)
+    flash(f"Checkpoint gesetzt: {cp.digest} — bitte außerhalb der Datenbank aufbewahren.")
+    return redirect(url_for("audit.page"))
+
+
+@bp.get("/audit/export")
+@login_required
+def export() -> Response:
+    """The whole history as a file (JSON lines or CSV), as ``ruhrflow audit export`` writes it."""
+    require_role("auditor", "coordinator")
+    fmt = "csv" if request.args.get("format") == "csv" else "jsonl"
+    w = web()
+    out = io.StringIO()
+    reads.export_history(w.runtime, out, fmt, w.now())
+    log.info("audit export (%s) by %s", fmt, g.actor)
+    response = Response(
+        out.getvalue(), mimetype="text/csv" if fmt == "csv" else "application/jsonl"
+    )
+    response.headers["Content-Disposition"] = f"attachment; filename=historie.{fmt}"
+    return response

@@ -1,0 +1,180 @@
+"""The start page's redirect, the worklist of open deadlines, and the proposal list (a page,
+or the whole list streamed as CSV or JSON)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from flask import g, redirect, render_template, request, stream_with_context, url_for
+from werkzeug.wrappers import Response
+
+from workflow.app.machine import machine_row
+from workflow.spreadsheet import csv_writer
+from workflow.web import reads
+from workflow.web.pages import berlin, euro, login_required, proposal_href_builder, state_label
+from workflow.web.proposals.blueprint import bp
+from workflow.web.state import web
+
+WORKLIST_ROWS = 50  # open deadlines per worklist page (as the proposal list's PAGE_SIZE)
+LIST_COLUMNS = ["key", "state", "handlungsfeld", "themenforum", "lead", "cost_estimate", "title"]
+
+
+@bp.get("/")
+@login_required
+def index() -> Response:
+    """Each role's start: its worklist or its part of the list."""
+    who = web().runtime.directory.actor(g.actor)
+    if who.role == "coordinator":
+        return redirect(url_for("proposals.worklist"))
+    if who.role == "ministry" and who.ministry:
+        return redirect(url_for("proposals.proposal_list", lead=who.ministry))
+    if who.role == "forum_lead" and who.forum:
+        return redirect(url_for("proposals.proposal_list", themenforum=who.forum))
+    if who.role == "auditor":
+        return redirect(url_for("audit.page"))
+    return redirect(url_for("proposals.proposal_list"))
+
+
+class WorklistRow(NamedTuple):
+    """A row of the worklist as the page shows it (formatted once, here, not in the template:
+    the worklist has 200 rows, and a filter call per cell was a third of the page's time)."""
+
+    href: str
+    key: str
+    label: str
+    due: str
+    overdue: bool
+    lead: str
+    state: str
+
+
+@bp.get("/worklist")
+@login_required
+def worklist() -> str:
+    """The open deadlines, soonest first: a ministry's own, a forum lead's forum's, or all."""
+    w = web()
+    who = w.runtime.directory.actor(g.actor)
+    lead = who.ministry if who.role == "ministry" else None
+    forum = who.forum if who.role == "forum_lead" else None  # a forum lead: its forum only
+    page = max(1, reads.query_number(request.args.get("page")) or 1)
+    # one row more than shown says whether there is a next page, without counting them all
+    rows = reads.open_deadlines(
+        w.runtime,
+        w.now(),
+        lead=lead,
+        themenforum=forum,
+        limit=WORKLIST_ROWS + 1,
+        offset=(page - 1) * WORKLIST_ROWS,
+    )
+    href = proposal_href_builder()
+    shown = [
+        WorklistRow(
+            href=href(r["key"]),
+            key=r["key"],
+            label=r["label"],
+            due=berlin(r["due_at"]),
+            overdue=r["overdue"],
+            lead=r["lead"],
+            state=state_label(w.definition, r["state"]),
+        )
+        for r in rows[:WORKLIST_ROWS]
+    ]
+    return render_template(
+        "proposals/worklist.html",
+        rows=shown,
+        page=page,
+        first=(page - 1) * WORKLIST_ROWS + 1,
+        more=len(rows) > WORKLIST_ROWS,
+    )
+
+
+class ListRow(NamedTuple):
+    """A row of the proposal list as the page shows it (formatted here, as the worklist's)."""
+
+    href: str
+    key: str
+    title: str
+    state: str
+    handlungsfeld: int
+    themenforum: int
+    lead: str
+    cost: str
+
+
+@bp.get("/proposals")
+@login_required
+def proposal_list() -> Any:
+    """A page of the filtered, sorted list; ``format=csv|json`` the whole list as a file."""
+    w = web()
+    query = reads.ListQuery.from_args(request.args)
+    fmt = request.args.get("format")
+    if fmt in ("csv", "json"):
+        return _download(reads.iter_proposal_rows(w.runtime, query), fmt)
+    found = reads.proposal_page(w.runtime, query)
+    href = proposal_href_builder()
+    rows = [
+        ListRow(
+            href=href(r["key"]),
+            key=r["key"],
+            title=r["title"],
+            state=state_label(w.definition, r["state"]),
+            handlungsfeld=r["handlungsfeld"],
+            themenforum=r["themenforum"],
+            lead=r["lead"],
+            cost=euro(r["cost_estimate"]),
+        )
+        for r in found.rows
+    ]
+    return render_template(
+        "proposals/list.html",
+        rows=rows,
+        total=found.total,
+        exact=found.exact,
+        query=query,
+        pages=found.pages,
+        page=found.page,
+        states=w.definition.states,
+        sorts=reads.SORTS,
+        leads=sorted(w.runtime.directory.ministries),
+    )
+
+
+def _download(rows: Iterator[dict[str, Any]], fmt: str) -> Response:
+    """The list as a file, streamed as it is read: a large list is never built in memory."""
+    chunks = json_chunks(machine_row(r) for r in rows) if fmt == "json" else _csv_chunks(rows)
+    mimetype = "application/json" if fmt == "json" else "text/csv"
+    response = Response(stream_with_context(chunks), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f"attachment; filename=vorschlaege.{fmt}"
+    return response
+
+
+def json_chunks(rows: Iterator[dict[str, Any]], batch: int = 500) -> Iterator[str]:
+    """``json.dumps(list(rows), ensure_ascii=False, indent=2)``, ``batch`` rows at a time."""
+    parts: list[str] = []
+    opening = "[\n  "
+    for r in rows:
+        # the row's own lines one level deeper (a newline inside a string is escaped)
+        parts.append(json.dumps(r, ensure_ascii=False, indent=2).replace("\n", "\n  "))
+        if len(parts) == batch:
+            yield opening + ",\n  ".join(parts)
+            parts, opening = [], ",\n  "
+    if parts:
+        yield opening + ",\n  ".join(parts)
+        opening = ""
+    yield "[]" if opening.startswith("[") else "\n]"
+
+
+def _csv_chunks(rows: Iterator[dict[str, Any]], batch: int = 500) -> Iterator[str]:
+    out = io.StringIO()
+    writer = csv_writer(out)  # formula cells neutralised, as in every CSV ruhrflow writes
+    writer.writerow(LIST_COLUMNS)
+    for n, r in enumerate(rows, 1):
+        writer.writerow(r[c] for c in LIST_COLUMNS)
+        if n % batch == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
