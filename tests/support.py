@@ -14,10 +14,10 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Connection, create_engine
 
 from workflow.app.runtime import Runtime
-from workflow.audit.pseudonymise import Pseudonymised, pseudonymise
 from workflow.cli.main import cli
 from workflow.engine.engine import Engine
-from workflow.engine.intake import Intake, ProposalInput, create_proposals
+from workflow.engine.erasure import Pseudonymised
+from workflow.engine.intake import ProposalInput
 from workflow.notices.delivery import Delivery
 
 
@@ -69,8 +69,7 @@ def add_proposal(
     handlungsfeld: int = 3,
 ) -> str:
     """Create one proposal as the coordination office; return its key."""
-    (created,) = create_proposals(
-        Intake.of(engine),
+    (created,) = engine.create_proposals(
         [
             ProposalInput(
                 key=key,
@@ -90,16 +89,8 @@ def add_proposal(
 def erase(
     engine: Engine, actor_id: str, *, now: datetime, by: str = "koordination"
 ) -> Pseudonymised:
-    """``ruhrflow audit pseudonymise ACTOR`` on ``engine``'s store, directory, refs and key."""
-    return pseudonymise(
-        engine.store,
-        engine.directory,
-        engine.refs,
-        actor_id,
-        by=by,
-        now=now,
-        audit_key=engine.audit_key,
-    )
+    """``ruhrflow audit pseudonymise ACTOR`` on ``engine``."""
+    return engine.pseudonymise(actor_id, by=by, now=now)
 
 
 def prepare(engine: Engine, key: str, trigger: str, now: datetime) -> None:

@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 
-from workflow import Intake, ProposalInput, Runtime, Settings, create_proposals
+from workflow import ProposalInput, Runtime, Settings
 from workflow.web import accounts, create_app
 
 PASSWORD = "richtig-langes-passwort"
@@ -54,8 +54,8 @@ def build_round(runtime: Runtime) -> None:
         _proposal("RK-05-03", "Lernorte Gelsenkirchen", "MSB", 70_000),
         _proposal("RK-03-05", "Grüne Höfe Essen", "MULNV", None),
     ]
-    create_proposals(Intake.of(engine), items[:1], actor="koordination", now=NOW_2019)
-    create_proposals(Intake.of(engine), items[1:], actor="koordination", now=now)
+    engine.create_proposals(items[:1], actor="koordination", now=NOW_2019)
+    engine.create_proposals(items[1:], actor="koordination", now=now)
     c = "koordination"
     engine.advance("RK-03-01", "submit", actor=c, now=NOW_2019)
     engine.advance("RK-03-01", "open_consultation", actor=c, now=NOW_2019)

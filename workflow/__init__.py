@@ -34,10 +34,8 @@ _EXPORTS = {
     "TriggerOption": "workflow.engine.changes",
     "MigrationPlan": "workflow.engine.migration",
     "MigrationResult": "workflow.engine.migration",
-    "Intake": "workflow.engine.intake",
     "ProposalInput": "workflow.engine.intake",
-    "create_proposals": "workflow.engine.intake",
-    "import_rows": "workflow.engine.intake",
+    "read_csv": "workflow.engine.intake",
     "initialise": "workflow.app.bootstrap",
     "Store": "workflow.store.db",
     # scheduling
@@ -72,15 +70,13 @@ __all__ = [  # noqa: RUF022 (grouped by concept, as dramatiq does)
     "Applied",
     "BulkResult",
     "Engine",
-    "Intake",
     "MigrationPlan",
     "MigrationResult",
     "ProposalInput",
     "Store",
     "TriggerOption",
-    "create_proposals",
-    "import_rows",
     "initialise",
+    "read_csv",
     # scheduling
     "scheduler_hooks",
     "sweep",
@@ -108,7 +104,7 @@ if TYPE_CHECKING:
     from workflow.deadlines.sweep import sweep
     from workflow.engine.changes import Applied, BulkResult, TriggerOption
     from workflow.engine.engine import Engine
-    from workflow.engine.intake import Intake, ProposalInput, create_proposals, import_rows
+    from workflow.engine.intake import ProposalInput, read_csv
     from workflow.engine.migration import MigrationPlan, MigrationResult
     from workflow.errors import (
         ConcurrentUpdate,

@@ -13,6 +13,7 @@ from conftest import NOW
 from sqlalchemy import func, insert, select
 from support import add_proposal, walk_to
 
+from workflow.app.runtime import Runtime
 from workflow.audit.reports import (
     ABGESCHLOSSEN,
     IN_PRUEFUNG,
@@ -136,8 +137,7 @@ def test_lead_times_command(engine: Engine, database_url: str) -> None:
 
 
 def _deadline(engine: Engine, key: str, due_days: float, status: str = "open") -> None:
-    # Only the deadlines inserted here exist: the tests below switch the effects off.
-    engine.effects = []
+    # Only the deadlines inserted here exist: the tests below run an engine without effects.
     with engine.store.write() as conn:
         pid = conn.execute(select(proposals.c.id).where(proposals.c.key == key)).scalar_one()
         n = conn.execute(select(func.count()).select_from(deadlines)).scalar_one()
@@ -149,9 +149,11 @@ def _deadline(engine: Engine, key: str, due_days: float, status: str = "open") -
         )  # fmt: skip
 
 
-def test_overdue_lists_open_past_deadlines_by_ministry(engine: Engine) -> None:
+def test_overdue_lists_open_past_deadlines_by_ministry(runtime: Runtime) -> None:
     # given deadlines of IM and MWIDE proposals: past, future, and past but closed
-    engine.effects = []  # no deadlines but the ones inserted below
+    engine = Engine(
+        runtime.store, runtime.directory, audit_key=runtime.settings.audit_key
+    )  # no deadlines but the ones inserted below
     add_proposal(engine, NOW, key="RK-03-01", lead="IM")
     add_proposal(engine, NOW, key="RK-03-02", lead="IM")
     add_proposal(engine, NOW, key="RK-02-01", lead="MWIDE", handlungsfeld=2)
@@ -162,7 +164,7 @@ def test_overdue_lists_open_past_deadlines_by_ministry(engine: Engine) -> None:
     _deadline(engine, "RK-03-01", 1, status="closed")  # done in time
     # when asked ten days later
     with engine.store.read() as conn:
-        groups = overdue(conn, NOW + 10 * DAY, engine.directory)
+        groups = overdue(conn, NOW + 10 * DAY, runtime.directory)
     # then per ministry, oldest first
     assert [(g["ministry"], g["overdue"]) for g in groups] == [("IM", 2), ("MWIDE", 1)]
     assert groups[0]["name"] == "Ministerium des Innern"
@@ -171,8 +173,10 @@ def test_overdue_lists_open_past_deadlines_by_ministry(engine: Engine) -> None:
     ]  # fmt: skip
 
 
-def test_overdue_command_formats(engine: Engine, database_url: str) -> None:
-    engine.effects = []  # no deadlines but the one inserted below
+def test_overdue_command_formats(runtime: Runtime, database_url: str) -> None:
+    engine = Engine(
+        runtime.store, runtime.directory, audit_key=runtime.settings.audit_key
+    )  # no deadlines but the one inserted below
     add_proposal(engine, NOW, key="RK-03-01", lead="IM")
     _deadline(engine, "RK-03-01", 2)
     later = "2019-07-20T10:00"

@@ -448,13 +448,13 @@ def test_a_migration_in_chunks_is_still_one_transaction(engine: Engine, v4: Path
     # Given more proposals than one chunk (500), the last of which cannot move: its state is
     # mapped onto `approved`, which needs a decision_date it does not have
     from workflow.app.bootstrap import register_definition
-    from workflow.engine.intake import Intake, ProposalInput, create_proposals
+    from workflow.engine.intake import ProposalInput
     from workflow.errors import TransitionNotAllowed
     from workflow.process.definition import load_definition
     from workflow.store.direct import CHUNK
 
     item = ProposalInput(title="Stapeltest", handlungsfeld=2, themenforum=12, lead="IM")
-    keys = create_proposals(Intake.of(engine), [item] * (CHUNK + 50), actor="koordination", now=NOW)
+    keys = engine.create_proposals([item] * (CHUNK + 50), actor="koordination", now=NOW)
     last = add_proposal(engine, NOW, key="RK-99-01")
     walk_to(engine, last, "ministry_review", NOW)
     register_definition(engine.store, load_definition(v4), NOW)

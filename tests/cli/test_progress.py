@@ -23,7 +23,6 @@ from workflow.cli.main import cli
 from workflow.cli.progress import Progress
 from workflow.deadlines.sweep import sweep
 from workflow.engine.engine import Engine
-from workflow.engine.intake import Intake, import_rows
 
 
 class Clock:
@@ -124,9 +123,7 @@ def test_core_operations_report_through_the_callback(engine: Engine, tmp_path: P
         for line in range(2, 7)
     ]  # fmt: skip
     imported = Recorder()
-    created, _ = import_rows(
-        Intake.of(engine), rows, actor="koordination", now=NOW, progress=imported
-    )
+    created, _ = engine.import_proposals(rows, actor="koordination", now=NOW, progress=imported)
     assert len(created) == 5
     assert imported.calls[0] == (0, 5) and imported.calls[-1] == (5, 5)
     # bulk advance: every proposal checked, then the end

@@ -209,8 +209,12 @@ def test_without_a_cabinet_session_there_is_no_kabinettvorlage_deadline(
     process = {
         k: v for k, v in runtime.settings.section("process").items() if k != "cabinet_session"
     }
-    engine = runtime.engine
-    engine.effects = [DeadlineEffect(process)]
+    engine = Engine(
+        runtime.store,
+        runtime.directory,
+        audit_key=runtime.settings.audit_key,
+        effects=[DeadlineEffect(process)],
+    )
     key = add_proposal(engine, NOW)
     # when the proposal enters ministry_review
     walk_to(engine, key, "ministry_review", NOW)

@@ -56,7 +56,7 @@ from support import add_proposal
 
 from workflow.cli.main import cli
 from workflow.engine.engine import Engine
-from workflow.engine.intake import Intake, ProposalInput, create_proposals
+from workflow.engine.intake import ProposalInput
 from workflow.notices.delivery import DEFAULT_LEASE
 from workflow.store.schema import deadline_rungs, deadlines, history, outbox, proposals
 
@@ -165,9 +165,7 @@ def prepare_advance(world: World) -> Job:
 
 def prepare_bulk_advance(world: World) -> Job:
     item = ProposalInput(title="Absturztest", handlungsfeld=2, themenforum=12, lead="IM")
-    keys = create_proposals(
-        Intake.of(world.engine), [item] * BULK_SIZE, actor="koordination", now=NOW
-    )
+    keys = world.engine.create_proposals([item] * BULK_SIZE, actor="koordination", now=NOW)
     return advance_job(keys)
 
 
@@ -210,7 +208,7 @@ def prepare_send(world: World) -> Job:
     """``notices send`` with the notices of SEND_SIZE fresh transitions (and what else waits)."""
     engine = world.engine
     item = ProposalInput(title="Zustelltest", handlungsfeld=1, themenforum=14, lead="VM")
-    keys = create_proposals(Intake.of(engine), [item] * SEND_SIZE, actor="koordination", now=NOW)
+    keys = engine.create_proposals([item] * SEND_SIZE, actor="koordination", now=NOW)
     engine.advance_many("submit", keys=keys, actor="koordination", now=NOW)
 
     def after_kill(conn: Connection) -> bool | None:
@@ -239,7 +237,7 @@ def prepare_tick(world: World) -> Job:
     engine = world.engine
     item = ProposalInput(title="Fristtest", handlungsfeld=2, themenforum=13, lead="MWIDE")
     at = CONSULTATION_OPENED
-    keys = create_proposals(Intake.of(engine), [item] * TICK_SIZE, actor="koordination", now=at)
+    keys = engine.create_proposals([item] * TICK_SIZE, actor="koordination", now=at)
     for trigger in ("submit", "open_consultation"):
         engine.advance_many(trigger, keys=keys, actor="koordination", now=at)
 

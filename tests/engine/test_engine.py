@@ -20,7 +20,7 @@ from workflow.app.bootstrap import register_definition
 from workflow.engine.changes import Applied, Batch
 from workflow.engine.definitions import Machines
 from workflow.engine.engine import Engine
-from workflow.engine.intake import Intake, import_rows, read_csv
+from workflow.engine.intake import read_csv
 from workflow.engine.records import history_of
 from workflow.errors import (
     ConcurrentUpdate,
@@ -104,12 +104,12 @@ def test_lead_ministry_may_add_funding_only_to_its_own_proposals(engine: Engine)
 
 
 def test_forum_lead_acts_only_for_its_own_forum(engine: Engine) -> None:
-    from workflow.engine.intake import ProposalInput, create_proposals
+    from workflow.engine.intake import ProposalInput
 
     item = ProposalInput(title="Idee aus Forum 3", handlungsfeld=3, themenforum=3, lead="IM")
     with pytest.raises(PermissionDenied):
-        create_proposals(Intake.of(engine), [item], actor="forum-04", now=NOW)
-    (key,) = create_proposals(Intake.of(engine), [item], actor="forum-03", now=NOW)
+        engine.create_proposals([item], actor="forum-04", now=NOW)
+    (key,) = engine.create_proposals([item], actor="forum-03", now=NOW)
     with pytest.raises(PermissionDenied) as info:
         engine.advance(key, "submit", actor="forum-04", now=NOW)
     assert "Themenforum 3" in info.value.reason
@@ -151,10 +151,10 @@ def test_the_auditor_can_write_nothing(engine: Engine) -> None:
 
 
 def add_proposal_as(engine: Engine, actor: str) -> None:
-    from workflow.engine.intake import ProposalInput, create_proposals
+    from workflow.engine.intake import ProposalInput
 
     item = ProposalInput(title="t", handlungsfeld=1, themenforum=1, lead="VM")
-    create_proposals(Intake.of(engine), [item], actor=actor, now=NOW)
+    engine.create_proposals([item], actor=actor, now=NOW)
 
 
 # --- guards ------------------------------------------------------------------------------------
@@ -313,7 +313,7 @@ class Recorder:
 
 def import_2019(engine: Engine) -> list[str]:
     data = (REPO / "definitions" / "data" / "ruhr_konferenz_2019.csv").read_bytes()
-    created, bad = import_rows(Intake.of(engine), read_csv(data), actor="koordination", now=NOW)
+    created, bad = engine.import_proposals(read_csv(data), actor="koordination", now=NOW)
     assert bad == []
     return created
 
@@ -506,8 +506,7 @@ def test_two_concurrent_writers_on_postgresql_no_lost_update(
         assert b_read.wait(10), "B never read the row"
 
     a = Engine(store, directory, effects=[hold_until_b_has_read])
-    b = Engine(store, directory)
-    b.machines = _SignallingMachines(b_read)
+    b = Engine(store, directory, machines=_SignallingMachines(b_read))
     outcome: dict[str, Any] = {}
 
     def run_b() -> None:

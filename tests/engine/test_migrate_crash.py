@@ -33,7 +33,7 @@ from support import definition_next_version
 
 from workflow.app.bootstrap import register_definition
 from workflow.engine.engine import Engine
-from workflow.engine.intake import Intake, ProposalInput, create_proposals
+from workflow.engine.intake import ProposalInput
 from workflow.process.definition import load_definition
 from workflow.process.vocabulary import BERLIN
 from workflow.store.schema import deadlines, definitions, history, proposals
@@ -49,7 +49,7 @@ SEED = int(os.environ.get("RUHRFLOW_CRASH_SEED", "8"))
 def _batch(engine: Engine, forum: int) -> list[str]:
     """BATCH proposals on version 3: a third in idea, a third proposed, a third consulted."""
     item = ProposalInput(title="Migrationstest", handlungsfeld=2, themenforum=forum, lead="IM")
-    keys = create_proposals(Intake.of(engine), [item] * BATCH, actor="koordination", now=OPENED)
+    keys = engine.create_proposals([item] * BATCH, actor="koordination", now=OPENED)
     engine.advance_many("submit", keys=keys[BATCH // 3 :], actor="koordination", now=OPENED)
     engine.advance_many(
         "open_consultation", keys=keys[2 * BATCH // 3 :], actor="koordination", now=OPENED

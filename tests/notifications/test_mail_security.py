@@ -33,7 +33,7 @@ from workflow.app.runtime import Runtime, open_runtime
 from workflow.app.settings import load_settings
 from workflow.cli.main import cli
 from workflow.engine.engine import Engine
-from workflow.engine.intake import Intake, ProposalInput, create_proposals, validate
+from workflow.engine.intake import ProposalInput
 from workflow.errors import InvalidInput
 from workflow.store.schema import history, outbox, proposals
 
@@ -189,11 +189,11 @@ def test_a_hostile_title_adds_no_header_and_no_recipient(
     # given a proposal with the hostile title (through the intake where it is accepted)
     item = ProposalInput(title=title, handlungsfeld=3, themenforum=3, lead="IM")
     if accepted:
-        checked = validate(item, engine.directory)
-        (key,) = create_proposals(Intake.of(engine), [checked], actor="koordination", now=NOW)
+        checked = engine.check_proposal(item)
+        (key,) = engine.create_proposals([checked], actor="koordination", now=NOW)
     else:
         with pytest.raises(InvalidInput):
-            validate(item, engine.directory)
+            engine.check_proposal(item)
         key = add_proposal(engine, NOW)
         with runtime.store.write() as conn:
             conn.execute(update(proposals).where(proposals.c.key == key).values(title=title))

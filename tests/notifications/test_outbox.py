@@ -17,10 +17,10 @@ from support import add_proposal, as_delivered, delivery_of, walk_to
 from notifications.mail.addresses import calendar_uid
 from notifications.mail.model import Recipient
 from notifications.mail.transport import MemoryTransport
-from workflow.app.runtime import Runtime
+from workflow.app.runtime import Runtime, transition_effects
 from workflow.deadlines.sweep import sweep
 from workflow.engine.engine import Engine
-from workflow.engine.intake import Intake, ProposalInput, create_proposals
+from workflow.engine.intake import ProposalInput
 from workflow.notices.context import open_deadlines_of
 from workflow.notices.delivery import claim, deliver
 from workflow.notices.events import Notifier
@@ -56,8 +56,7 @@ def addresses(row: dict[str, Any]) -> set[str]:
 
 
 def add_with_participants(engine: Engine, *participating: str) -> str:
-    (key,) = create_proposals(
-        Intake.of(engine),
+    (key,) = engine.create_proposals(
         [
             ProposalInput(
                 title="Ruhrbahn 2030 (Testdaten)",
@@ -335,7 +334,7 @@ def _notice_views(engine: Engine, key: str) -> list[tuple[str, Any, Any]]:
 
 
 def test_the_deadlines_handed_over_are_those_a_query_finds(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, runtime: Runtime
 ) -> None:
     # The deadline effect hands the notices the deadlines it opened (no second query). The
     # same lifecycle with the hand-over switched off must give the same notices.
@@ -348,9 +347,14 @@ def test_the_deadlines_handed_over_are_those_a_query_finds(
             return effect
         return lambda batch: effect(replace(batch, opened={}))
 
-    with monkeypatch.context() as m:
-        m.setattr(engine, "effects", [without_hand_over(e) for e in engine.effects])
-        walk_to(engine, queried, "completed", NOW)
+    effects = transition_effects(runtime.settings, runtime.directory)
+    without = Engine(
+        runtime.store,
+        runtime.directory,
+        audit_key=runtime.settings.audit_key,
+        effects=[without_hand_over(e) for e in effects],
+    )
+    walk_to(without, queried, "completed", NOW)
     views = _notice_views(engine, handed)
     assert len(views) >= 10
     assert any(context["deadlines"] for kind, context, _ in views if kind == "status_change")

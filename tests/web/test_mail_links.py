@@ -9,15 +9,14 @@ from decimal import Decimal
 from support import delivery_of
 
 from notifications.mail.transport import MemoryTransport
-from workflow import Intake, ProposalInput, Runtime, create_proposals
+from workflow import ProposalInput, Runtime
 from workflow.notices.delivery import deliver
 
 NOW = datetime(2019, 7, 15, 8, 0, tzinfo=UTC)
 
 
 def _mails(runtime: Runtime) -> list[str]:
-    create_proposals(
-        Intake.of(runtime.engine),
+    runtime.engine.create_proposals(
         [ProposalInput(key="RK-03-01", title="Radschnellweg Ruhr", handlungsfeld=4,
                        themenforum=3, lead="VM", cost_estimate=Decimal(1000))],
         actor="koordination",
@@ -52,8 +51,7 @@ def test_a_preview_is_the_mail_that_delivery_sends_link_included(runtime: Runtim
 
     raw = {**runtime.settings.raw, "web": {"base_url": "https://ruhrflow.nrw.example/"}}
     linked = replace(runtime, settings=replace(runtime.settings, raw=raw))
-    create_proposals(
-        Intake.of(linked.engine),
+    linked.engine.create_proposals(
         [ProposalInput(key="RK-03-01", title="Radschnellweg Ruhr", handlungsfeld=4,
                        themenforum=3, lead="VM", cost_estimate=Decimal(1000))],
         actor="koordination",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from workflow.app.machine import json_default, machine_amount, machine_detail, machine_row, zulu
 from workflow.app.reads import history_rows, list_rows, show_detail, trigger_rows
+from workflow.engine.intake import ProposalInput, parse_amount, read_csv
 from workflow.errors import InvalidInput, WorkflowError
 
 if TYPE_CHECKING:
@@ -150,8 +151,6 @@ class Operations:
     ) -> dict[str, Any]:
         """Add a funding line (``amount`` in euros, as text): ``{"key", "seq", "source",
         "amount", "year", "status"}`` with the amount as an exact decimal string."""
-        from workflow.engine.intake import parse_amount
-
         value = parse_amount(amount)
         applied = self.runtime.engine.add_funding(
             key, source=source, amount=value, year=year, secured=secured, actor=actor, now=self.now
@@ -172,32 +171,22 @@ class Operations:
         cost: str | None = None,
         participating: Sequence[str] = (),
         summary: str = "",
+        source: str | None = None,
     ) -> dict[str, Any]:
         """One proposal in the initial state (``proposal add``): ``{"key": …}``."""
-        from workflow.engine.intake import (
-            Intake,
-            ProposalInput,
-            create_proposals,
-            parse_amount,
-            validate,
-        )
-
         engine = self.runtime.engine
-        item = validate(
-            ProposalInput(
-                title=title,
-                handlungsfeld=handlungsfeld,
-                themenforum=themenforum,
-                lead=lead,
-                key=key,
-                participating=tuple(participating),
-                cost_estimate=parse_amount(cost, "--cost") if cost else None,
-                summary=summary,
-            ),
-            engine.directory,
+        item = ProposalInput(
+            title=title,
+            handlungsfeld=handlungsfeld,
+            themenforum=themenforum,
+            lead=lead,
+            key=key,
+            participating=tuple(participating),
+            cost_estimate=parse_amount(cost, "--cost") if cost else None,
+            summary=summary,
+            source=source,
         )
-        (created,) = create_proposals(Intake.of(engine), [item], actor=actor, now=self.now)
-        return {"key": created}
+        return {"key": engine.add_proposal(item, actor=actor, now=self.now)}
 
     def import_proposals(
         self,
@@ -209,12 +198,9 @@ class Operations:
     ) -> dict[str, Any]:
         """A UTF-8 CSV of proposals (``proposal import``), all or nothing unless
         ``skip_invalid``: ``{"imported": [keys], "skipped": [{"line", "reason"}]}``."""
-        from workflow.engine.intake import Intake, import_rows, read_csv
-
-        rows = read_csv(data)
-        created, bad = import_rows(
-            Intake.of(self.runtime.engine), rows, actor=actor, now=self.now,
-            skip_invalid=skip_invalid, progress=progress,
+        created, bad = self.runtime.engine.import_proposals(
+            read_csv(data), actor=actor, now=self.now, skip_invalid=skip_invalid,
+            progress=progress,
         )  # fmt: skip
         return {
             "imported": created,
@@ -305,7 +291,7 @@ class Operations:
             until = end_of_local_day(shift(local_date(self.now), duration))
         rt = self.runtime
         rows = list_open_deadlines(
-            rt.store, rt.engine.machines, self.now, overdue=overdue, due_until=until, lead=lead
+            rt.store, rt.machines, self.now, overdue=overdue, due_until=until, lead=lead
         )
         return as_json(rows)  # type: ignore[no-any-return]
 
@@ -313,13 +299,14 @@ class Operations:
         self, key: str, kind: str, to_day: date, *, reason: str, actor: str
     ) -> dict[str, Any]:
         """``deadlines move --format json``: the open deadline ``kind`` of ``key`` moved."""
-        from workflow.deadlines.move import move_deadline, moved_hook
+        from workflow.deadlines.move import MovedDeadline, deadline_move
 
         engine = self.runtime.engine
-        moved = move_deadline(
-            engine, key, kind, to_day, reason=reason, actor=actor, now=self.now,
-            notify=moved_hook(engine),
-        )  # fmt: skip
+        command = deadline_move(
+            key, kind, to_day, reason=reason, now=self.now, notify=engine.hooks("on_moved")
+        )
+        engine.execute(key, command, actor=actor, now=self.now)
+        moved: MovedDeadline = command.result
         return as_json(  # type: ignore[no-any-return]
             {
                 "key": moved.key, "deadline": moved.kind, "from": moved.old_due_at,
@@ -383,7 +370,9 @@ class Operations:
         from workflow.audit.checkpoint import take_checkpoint
 
         rt = self.runtime
-        cp = take_checkpoint(rt.store, audit_key=rt.engine.audit_key, actor_id=actor, now=self.now)
+        cp = take_checkpoint(
+            rt.store, audit_key=rt.settings.audit_key, actor_id=actor, now=self.now
+        )
         return as_json(cp.as_dict())  # type: ignore[no-any-return]
 
     def audit_export(
@@ -401,7 +390,7 @@ class Operations:
 
         rt = self.runtime
         summary = export_history(
-            rt.store, out, fmt=fmt, keyed=rt.engine.audit_key is not None, now=self.now,
+            rt.store, out, fmt=fmt, keyed=rt.settings.audit_key is not None, now=self.now,
             delimiter=delimiter, bom=bom, progress=progress,
         )  # fmt: skip
         return {

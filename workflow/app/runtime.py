@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from workflow.access.directory import Directory, load_directory
 from workflow.app.settings import Settings
 from workflow.deadlines.effect import DeadlineEffect
 from workflow.engine.changes import TransitionEffect
+from workflow.engine.definitions import Machines
 from workflow.engine.engine import Engine
 from workflow.notices.events import Notifier
 from workflow.store.db import Store
@@ -15,12 +16,14 @@ from workflow.store.db import Store
 
 @dataclass
 class Runtime:
-    """Everything a command needs: settings, store, directory and engine."""
+    """Everything a command needs: settings, store, directory and engine, and the registry of
+    definition machines the engine and the sweeps share."""
 
     settings: Settings
     store: Store
     directory: Directory
     engine: Engine
+    machines: Machines = field(default_factory=Machines)
 
     def close(self) -> None:
         """Release database connections."""
@@ -44,10 +47,12 @@ def open_runtime(settings: Settings) -> Runtime:
     """Open the store and build the engine for ``settings``."""
     store = Store.open(settings.database_url, busy_timeout_seconds=settings.busy_timeout_seconds)
     directory = load_directory(settings.directory_path)
+    machines = Machines()
     engine = Engine(
         store,
         directory,
         audit_key=settings.audit_key,
         effects=transition_effects(settings, directory),
+        machines=machines,
     )
-    return Runtime(settings, store, directory, engine)
+    return Runtime(settings, store, directory, engine, machines)

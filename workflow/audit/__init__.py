@@ -17,12 +17,14 @@ by one pseudonym (``pseudonym-<random>``), deletes the salt and sets
 the log shows the pseudonym (the entries stay attributable to one unknown person). The
 erasure itself is a ``pseudonymise`` entry on ``@system`` that names the pseudonym and
 the number of refs, never the person. Later actions of the same id get a new ref.
+Like every change it passes the engine's unit of work (``Engine.pseudonymise``,
+``workflow/engine/erasure.py``).
 """
 
 from workflow.audit.checkpoint import Checkpoint, heads_digest, take_checkpoint
 from workflow.audit.export import export_history, verify_file
-from workflow.audit.pseudonymise import Pseudonymised, pseudonymise
 from workflow.audit.verify import Break, VerifyResult, verify_store
+from workflow.engine.erasure import Pseudonymised
 from workflow.engine.history import SYSTEM_CHAIN, append_system_entry
 
 __all__ = [
@@ -34,7 +36,6 @@ __all__ = [
     "append_system_entry",
     "export_history",
     "heads_digest",
-    "pseudonymise",
     "take_checkpoint",
     "verify_file",
     "verify_store",

@@ -254,20 +254,8 @@ def pseudonymise(ctx: click.Context, actor_id: str) -> None:
     History rows stay untouched (they hold an opaque ref), so every chain still
     verifies; the erasure is recorded on the system chain without the person's id.
     """
-    from workflow.audit.pseudonymise import pseudonymise as erase
-
     c = obj(ctx)
-    by = c.require_actor()
-    engine = c.runtime.engine
-    done = erase(
-        engine.store,
-        engine.directory,
-        engine.refs,
-        actor_id,
-        by=by,
-        now=c.now,
-        audit_key=engine.audit_key,
-    )
+    done = c.runtime.engine.pseudonymise(actor_id, by=c.require_actor(), now=c.now)
     click.echo(
         f"pseudonymised {done.refs} ref(s) as {done.pseudonym}"
         f" (recorded as @system seq {done.system_seq})"

@@ -58,7 +58,7 @@ def publish(ctx: click.Context, output: Path, as_of_text: str | None, base_url: 
         as_of=day,
         now=c.now,
         actor_id=actor,
-        audit_key=rt.engine.audit_key,
+        audit_key=rt.settings.audit_key,
         base_url=base_url,
     )
     counts = ", ".join(f"{n} {g}" for g, n in result.counts.items())

@@ -167,11 +167,10 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
 
     def sweep_job() -> None:
         now = clock()
-        engine = runtime.engine
         result = sweep(
             runtime.store,
-            engine.machines,
-            engine.append_event,
+            runtime.machines,
+            runtime.engine.append_event,
             now,
             on_rung=hooks.on_rung,
             late_after=late_after,
@@ -272,9 +271,7 @@ def simulate(
         raise InvalidInput(f"--until {until_text} is not after now ({local_time(now)})")
     late_after, _ = scheduler_settings(c.runtime)
     runtime = c.runtime
-    planned = simulate_rungs(
-        runtime.store, runtime.engine.machines, now, until, late_after=late_after
-    )
+    planned = simulate_rungs(runtime.store, runtime.machines, now, until, late_after=late_after)
     rows = []
     for info in planned:
         fires = max(now, info.fire_at).astimezone(BERLIN)

@@ -1,7 +1,8 @@
 """Moving an open deadline: ``ruhrflow deadlines move KEY DEADLINE --to DATE --reason TEXT``.
 
-A coordinator may move a deadline of a proposal's current state to another day (the cabinet
-session was postponed, a ministry was granted more time). In one write transaction:
+A coordinator (``permissions.move_deadline``) may move a deadline of a proposal's current
+state to another day (the cabinet session was postponed, a ministry was granted more time).
+The engine runs the move in its unit of work, in one write transaction:
 
 * the deadline gets its new due time (the rule's local time on the new day) and its
   ``sequence`` grows by one, so that the calendar entry with the same UID is moved, not
@@ -16,23 +17,21 @@ session was postponed, a ministry was granted more time). In one write transacti
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from workflow.access.policy import refusal
-from workflow.errors import InvalidInput, PermissionDenied, TransitionNotAllowed, UnknownProposal
+from workflow.engine.changes import Applied
+from workflow.engine.commands import Command
+from workflow.errors import InvalidInput, TransitionNotAllowed
 from workflow.process.calendar import anchor
 from workflow.process.deadline_rules import REMINDER, rule_of
+from workflow.process.definition import Definition
 from workflow.store import deadlines as deadlines_store
-from workflow.store import repo
-
-if TYPE_CHECKING:
-    from workflow.engine.engine import Engine
-    from workflow.store.db import Connection
+from workflow.store.db import Connection
 
 MOVED = "deadline_moved"  # history kind and notice kind
-MOVER_ROLES = ("coordinator",)
 _MAX_REASON = 2000
 
 
@@ -52,24 +51,28 @@ class MovedDeadline:
     rungs: tuple[tuple[str, datetime], ...]  # pending rungs after the move, by time
 
 
-def move_deadline(
-    engine: Engine,
+# What is told of a move in its transaction: (conn, applied, moved, now).
+MovedHook = Callable[[Connection, Applied, MovedDeadline, datetime], None]
+
+
+def deadline_move(
     key: str,
     kind: str,
     to_day: date,
     *,
     reason: str,
-    actor: str,
     now: datetime,
-    notify: Any = None,
-) -> MovedDeadline:
-    """Move the open deadline ``kind`` of ``key`` to ``to_day`` (see the module doc).
+    notify: Sequence[MovedHook] = (),
+) -> Command:
+    """The command that moves the open deadline ``kind`` of ``key`` to ``to_day`` (see the
+    module doc); the engine runs it (:meth:`workflow.engine.engine.Engine.execute`), and
+    its ``result`` is then the :class:`MovedDeadline`.
 
-    ``notify(conn, applied, moved, now)`` runs in the same transaction (the notifications'
-    hook, :meth:`workflow.notices.events.Notifier.on_moved`). Raises
-    :class:`~workflow.errors.UnknownProposal`, :class:`~workflow.errors.PermissionDenied`
-    (not a coordinator), :class:`~workflow.errors.InvalidInput` (no such deadline in the
-    definition, an empty reason, a day not after now or the same due time) and
+    Who may: ``permissions.move_deadline`` (default: coordinator). Each of ``notify(conn,
+    applied, moved, now)`` runs in the same transaction (the notices' hook,
+    :meth:`workflow.notices.events.Notifier.on_moved`). Raises
+    :class:`~workflow.errors.InvalidInput` (an empty reason here; when run: no such deadline
+    in the definition, a day not after now or the same due time) and, when run,
     :class:`~workflow.errors.TransitionNotAllowed` (no open deadline of that kind now).
     """
     reason = reason.strip()
@@ -77,15 +80,8 @@ def move_deadline(
         raise InvalidInput("--reason must not be empty: say why the deadline moves")
     if len(reason) > _MAX_REASON or any(ord(c) < 0x20 and c not in "\n\t" for c in reason):
         raise InvalidInput(f"--reason must be text of at most {_MAX_REASON} characters")
-    who = engine.actor(actor)
-    with engine.store.write() as conn:
-        row = repo.load_proposal(conn, key)
-        if row is None:
-            raise UnknownProposal(key)
-        refused = refusal(who, MOVER_ROLES, row)
-        if refused is not None:
-            raise PermissionDenied(actor, "move a deadline", key, refused)
-        definition = engine.machines.get(conn, row["definition_id"]).definition
+
+    def write(conn: Connection, row: Mapping[Any, Any], definition: Definition) -> None:
         rule = rule_of(definition, kind)
         if rule is None:
             raise InvalidInput(f"{key}: the process has no deadline {kind!r}")
@@ -102,29 +98,25 @@ def move_deadline(
         sequence = int(found["sequence"]) + 1
         deadlines_store.reschedule(conn, found["id"], due_at, sequence)
         rungs = _replan(conn, found["id"], rule, to_day, now)
-        applied = engine.append_event(
-            conn,
-            row,
-            kind=MOVED,
-            trigger=f"{kind}.move",
-            actor=actor,
-            now=now,
-            comment=reason,
-            data={
-                "deadline": kind,
-                "from": found["due_at"].isoformat(),
-                "to": due_at.isoformat(),
-                "sequence": sequence,
-            },
-        )
-        moved = MovedDeadline(
+        command.data.update(
+            {"deadline": kind, "from": found["due_at"].isoformat(), "to": due_at.isoformat(),
+             "sequence": sequence}
+        )  # fmt: skip
+        command.result = MovedDeadline(
             deadline_id=int(found["id"]), proposal_id=int(row["id"]), key=key, kind=kind,
             label=rule.label, old_due_at=found["due_at"], due_at=due_at, sequence=sequence,
             reason=reason, rungs=rungs,
         )  # fmt: skip
-        if notify is not None:
-            notify(conn, applied, moved, now)
-    return moved
+
+    def after(conn: Connection, applied: Applied) -> None:
+        for hook in notify:
+            hook(conn, applied, command.result, now)
+
+    command = Command(
+        "move_deadline", MOVED, write, comment=reason, trigger=f"{kind}.move",
+        denied_as="move a deadline", after=after,
+    )  # fmt: skip
+    return command
 
 
 def _replan(
@@ -151,13 +143,4 @@ def _replan(
     return tuple(sorted(pending, key=lambda item: item[1]))
 
 
-def moved_hook(engine: Engine) -> Any:
-    """The notifications' hook for moves among ``engine``'s effects (None without one)."""
-    for effect in engine.effects:
-        hook = getattr(effect, "on_moved", None)
-        if hook is not None:
-            return hook
-    return None
-
-
-__all__ = ["MOVED", "MovedDeadline", "move_deadline", "moved_hook"]
+__all__ = ["MOVED", "MovedDeadline", "deadline_move"]

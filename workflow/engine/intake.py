@@ -1,4 +1,11 @@
-"""Bringing proposals in: validation, single creation and the all-or-nothing CSV import."""
+"""Bringing proposals in: what a proposal needs, the CSV import's rows, the new rows.
+
+The checks of one proposal (:func:`validate`), the rows of an import file (:func:`read_csv`,
+:func:`sort_rows`) and the rows and first history entries of new proposals
+(:func:`new_proposals`). The engine creates them in its unit of work
+(:meth:`workflow.engine.engine.Engine.create_proposals`): permission, write, history,
+effects, refusal log.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +16,12 @@ from collections.abc import Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workflow.access.directory import Directory
-from workflow.access.policy import refusal
 from workflow.engine import history
-from workflow.engine.changes import Applied, Batch, TransitionEffect
-from workflow.engine.definitions import Machines
-from workflow.errors import (
-    DuplicateProposal,
-    ImportRejected,
-    InvalidInput,
-    PermissionDenied,
-    StoreUnavailable,
-)
+from workflow.engine.changes import Applied
+from workflow.errors import DuplicateProposal, InvalidInput
 from workflow.inputs import (
     MAX_SOURCE,
     MAX_SUMMARY,
@@ -37,11 +36,7 @@ from workflow.inputs import (
 )
 from workflow.process.definition import Definition
 from workflow.progress import ProgressCallback
-from workflow.store import limits, repo
-from workflow.store.db import Connection, Store
-
-if TYPE_CHECKING:
-    from workflow.engine.engine import Engine
+from workflow.store import limits
 
 CSV_COLUMNS = (
     "key", "title", "handlungsfeld", "themenforum", "lead", "participating",
@@ -49,32 +44,6 @@ CSV_COLUMNS = (
 )  # fmt: skip
 MAX_CSV_FIELD = 128 * 1024  # the csv module's default field_size_limit()
 KEY_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,9}(-[A-Z0-9]{1,10}){1,4}$")
-
-
-@dataclass(frozen=True)
-class Intake:
-    """What bringing proposals in uses: the store, the directory (who may create, which
-    ministries exist), the definitions registry, the actor refs, the transition effects
-    (the deadlines of the initial state) and the audit key of the history entries."""
-
-    store: Store
-    directory: Directory
-    machines: Machines
-    refs: history.ActorRefs
-    effects: Sequence[TransitionEffect] = ()
-    audit_key: bytes | None = None
-
-    @classmethod
-    def of(cls, engine: Engine) -> Intake:
-        """The parts of ``engine`` (its store, directory, registry, refs, effects, key)."""
-        return cls(
-            engine.store,
-            engine.directory,
-            engine.machines,
-            engine.refs,
-            tuple(engine.effects),
-            engine.audit_key,
-        )
 
 
 @dataclass(frozen=True)
@@ -215,99 +184,81 @@ def _next_key(taken: set[str], forum: int, reserved: set[str]) -> str:
     return f"RK-{forum:02d}-{n:02d}"
 
 
-def create_proposals(
-    intake: Intake,
+def new_proposals(
     items: Sequence[ProposalInput],
+    *,
+    taken: set[str],
+    definition: Definition,
+    definition_id: int,
+    ref: str,
+    now: datetime,
+    audit_key: bytes | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The proposal rows of ``items`` in ``definition``'s initial state and their first history
+    entries (actor ``ref``); a missing key is the next free one of the item's Themenforum.
+
+    ``taken`` holds the keys in use and grows by the new ones; a key in it is a
+    :class:`~workflow.errors.DuplicateProposal`. A generated key never takes one that a later
+    item of the batch names itself.
+    """
+    reserved = {item.key for item in items if item.key}
+    rows, entries = [], []
+    for item in items:
+        key = item.key or _next_key(taken, item.themenforum, reserved)
+        if key in taken:
+            raise DuplicateProposal(key)
+        taken.add(key)
+        data: dict[str, Any] = {"source": item.source} if item.source else {}
+        entry = history.new_entry(
+            chain=key,
+            seq=1,
+            kind="created",
+            trigger="create",
+            from_state=None,
+            to_state=definition.initial,
+            actor_ref=ref,
+            comment=None,
+            data=_snapshot(item, key),
+            at=now,
+            prev_hash=None,
+            audit_key=audit_key,
+        )
+        entries.append(entry)
+        rows.append(
+            {
+                "key": key,
+                "title": item.title,
+                "summary": item.summary,
+                "handlungsfeld": item.handlungsfeld,
+                "themenforum": item.themenforum,
+                "lead": item.lead,
+                "participating": list(item.participating),
+                "cost_estimate": item.cost_estimate,
+                "state": definition.initial,
+                "definition_id": definition_id,
+                "row_version": 1,
+                "state_entered_at": now,
+                "created_at": now,
+                "updated_at": now,
+                "data": data,
+                "history_seq": 1,
+                "history_head": entry["hash"],
+            }
+        )
+    return rows, entries
+
+
+def created(
+    rows: Sequence[Mapping[str, Any]],
+    ids: Mapping[str, int],
     *,
     actor: str,
     now: datetime,
-) -> list[str]:
-    """Create proposals in the initial state, each with its first history entry; all or none.
-
-    Its history entries are built by :mod:`workflow.engine.history`, the actor's ref is
-    resolved inside the same transaction (a refused import leaves no ref behind).
-    """
-    who = intake.directory.actor(actor)
-    created: list[str] = []
-    with intake.store.write() as conn:
-        ref = intake.refs.ref(conn, actor, now)
-        definition_row = repo.newest_definition(conn)
-        if definition_row is None:
-            raise StoreUnavailable("no process definition registered: run `ruhrflow init`")
-        definition = intake.machines.get(conn, definition_row["id"]).definition
-        allowed = definition.permissions.get("create", ())
-        taken = repo.proposal_keys(conn)
-        # A generated key never takes one that a later item of the batch names itself.
-        reserved = {item.key for item in items if item.key}
-        rows, entries = [], []
-        for item in items:
-            reason = refusal(who, allowed, {"themenforum": item.themenforum, "lead": item.lead})
-            if reason is not None:
-                raise PermissionDenied(actor, "create proposals", item.key, reason)
-            key = item.key or _next_key(taken, item.themenforum, reserved)
-            if key in taken:
-                raise DuplicateProposal(key)
-            taken.add(key)
-            data: dict[str, Any] = {"source": item.source} if item.source else {}
-            entry = history.new_entry(
-                chain=key,
-                seq=1,
-                kind="created",
-                trigger="create",
-                from_state=None,
-                to_state=definition.initial,
-                actor_ref=ref,
-                comment=None,
-                data=_snapshot(item, key),
-                at=now,
-                prev_hash=None,
-                audit_key=intake.audit_key,
-            )
-            entries.append(entry)
-            rows.append(
-                {
-                    "key": key,
-                    "title": item.title,
-                    "summary": item.summary,
-                    "handlungsfeld": item.handlungsfeld,
-                    "themenforum": item.themenforum,
-                    "lead": item.lead,
-                    "participating": list(item.participating),
-                    "cost_estimate": item.cost_estimate,
-                    "state": definition.initial,
-                    "definition_id": definition_row["id"],
-                    "row_version": 1,
-                    "state_entered_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                    "data": data,
-                    "history_seq": 1,
-                    "history_head": entry["hash"],
-                }
-            )
-            created.append(key)
-        _insert(conn, rows, entries)
-        _enter_initial_state(intake.effects, conn, rows, actor, now, definition)
-    return created
-
-
-def _enter_initial_state(
-    effects: Sequence[TransitionEffect],
-    conn: Connection,
-    rows: list[dict[str, Any]],
-    actor: str,
-    now: datetime,
     definition: Definition,
-) -> None:
-    """Run the transition effects for the entry into the initial state (its deadlines).
-
-    The creation is reported as an ``Applied`` with trigger ``create`` and an empty
-    ``from_state``, in the same transaction as the new rows.
-    """
-    if not rows or not effects:
-        return
-    ids = repo.proposal_ids(conn, [r["key"] for r in rows])
-    applied = [
+) -> list[Applied]:
+    """The creation of ``rows`` as the transition effects see it (the entry into the initial
+    state: its deadlines): trigger ``create``, an empty ``from_state``."""
+    return [
         Applied(
             key=r["key"],
             proposal_id=ids[r["key"]],
@@ -325,15 +276,6 @@ def _enter_initial_state(
         )
         for r in rows
     ]
-    batch = Batch(conn, applied, now)
-    for effect in effects:  # in their declared order, as Engine.run_effects runs them
-        effect(batch)
-
-
-def _insert(conn: Connection, rows: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
-    if rows:
-        repo.insert_proposals(conn, rows)
-        history.append(conn, entries)
 
 
 def _snapshot(item: ProposalInput, key: str) -> dict[str, Any]:
@@ -349,31 +291,24 @@ def _snapshot(item: ProposalInput, key: str) -> dict[str, Any]:
     }
 
 
-def import_rows(
-    intake: Intake,
+def sort_rows(
     rows: Iterable[tuple[int, Mapping[str, str]]],
-    *,
-    actor: str,
-    now: datetime,
-    skip_invalid: bool = False,
+    directory: Directory,
+    existing: set[str],
     progress: ProgressCallback | None = None,
-) -> tuple[list[str], list[tuple[int, str]]]:
-    """Validate every row first; import all (or, with ``skip_invalid``, the good ones).
-
-    Returns the created keys and the (line, reason) of every bad row. ``progress(done,
-    total)`` hears of every row validated, and once more when the rows are written.
-    """
+) -> tuple[list[ProposalInput], list[tuple[int, str]]]:
+    """The valid proposals of an import's ``rows`` and the (line, reason) of every bad one:
+    invalid, a key in ``existing``, or a key the file names twice. ``progress(done, total)``
+    hears of every row checked."""
     total = len(rows) if isinstance(rows, Sized) else None
     good: list[ProposalInput] = []
     bad: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
-    with intake.store.read() as conn:
-        existing = repo.proposal_keys(conn)
     for done, (line, row) in enumerate(rows):
         if progress is not None:
             progress(done, total)
         try:
-            item = validate(input_from_row(row), intake.directory)
+            item = validate(input_from_row(row), directory)
         except InvalidInput as exc:
             bad.append((line, str(exc)))
             continue
@@ -385,9 +320,4 @@ def import_rows(
             if item.key is not None:
                 seen[item.key] = line
             good.append(item)
-    if bad and not skip_invalid:
-        raise ImportRejected(bad)
-    created = create_proposals(intake, good, actor=actor, now=now) if good else []
-    if progress is not None:
-        progress(len(good) + len(bad), len(good) + len(bad))
-    return created, bad
+    return good, bad

@@ -44,7 +44,7 @@ def render_preview(
         row = repo.load_proposal(conn, key)
         if row is None:
             raise UnknownProposal(key)
-        definition = runtime.engine.machines.get(conn, row["definition_id"]).definition
+        definition = runtime.machines.get(conn, row["definition_id"]).definition
         if event in RUNG_EVENTS:
             return _as_dict(renderer, _rung_preview(notifier, conn, row, definition, event, now))
         trigger = "open_consultation" if event == "consultation_opened" else event

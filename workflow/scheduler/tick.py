@@ -74,7 +74,7 @@ def scheduler_hooks(
         if not digest_due(now, day, at):
             return None
         return make_digests(
-            runtime.store, runtime.engine.machines, notifier.directory, now, domain=notifier.domain
+            runtime.store, runtime.machines, notifier.directory, now, domain=notifier.domain
         )
 
     return SchedulerHooks(
@@ -113,7 +113,7 @@ def tick(
     late_after, batch = scheduler_settings(runtime)
     result = sweep(
         runtime.store,
-        runtime.engine.machines,
+        runtime.machines,
         runtime.engine.append_event,
         now,
         on_rung=hooks.on_rung,
