@@ -6,7 +6,8 @@ against a bare Flask route returning a fixed page under the same server, the req
 two servers interleaved so that both see the same moments of a shared machine (≤ 5×). Then
 50 concurrent clients against ``ruhrflow serve`` with 4 workers, on SQLite and PostgreSQL.
 
-The bare server runs once for the whole scenario; its load is measured first. In the quick
+The bare server runs for the whole scenario; under load, the two servers take turns in five
+slices (bare, ours, bare, …), so that both see the same moments of a shared machine. In the quick
 run one database (and one ``ruhrflow serve``) per backend serves both the one-client pages
 and the load (20,000 proposals, 5 s of load), so that the quick run starts 3 servers, not 7.
 
@@ -186,10 +187,24 @@ def _serve_bare(work: Path) -> tuple[subprocess.Popen[bytes], int]:
     return _serve(argv, port, work, "bare Flask"), port
 
 
-def _load(port: int, paths: tuple[str, ...], token: str | None, seconds: float) -> Load:
-    """``CLIENTS`` clients for ``seconds`` after a short warm-up (every worker loads the app)."""
-    _hammer(port, paths, token, min(2.0, seconds / 4))
-    return _hammer(port, paths, token, seconds)
+SLICES = 5
+
+
+def _loads(port: int, token: str, bare_port: int, seconds: float) -> tuple[Load, Load]:
+    """(ours, bare): ``CLIENTS`` clients against each server for ``seconds`` in all, in
+    ``SLICES`` alternating slices, so that both see the same moments of a shared machine;
+    after a short warm-up of each (every worker loads the app)."""
+    ours, bare = Load(), Load()
+    _hammer(bare_port, ("/",), None, min(2.0, seconds / 4))
+    _hammer(port, PATHS, token, min(2.0, seconds / 4))
+    for _ in range(SLICES):
+        for load, args in ((bare, (bare_port, ("/",), None)), (ours, (port, PATHS, token))):
+            part = _hammer(*args, seconds / SLICES)  # type: ignore[arg-type]
+            load.latencies += part.latencies
+            load.errors += part.errors
+            load.seconds += part.seconds
+            load.first_error = load.first_error or part.first_error
+    return ours, bare
 
 
 def _timed_get(port: int, path: str, headers: dict[str, str]) -> float:
@@ -341,25 +356,25 @@ def _measure(
     url: str,
     backend: str,
     work: Path,
-    bare: tuple[int, Load],
+    bare_port: int,
     pages: tuple[int, int] | None,
     load: tuple[int, float] | None,
 ) -> list[Result]:
     """One ``ruhrflow serve`` on ``url``: the one-client page latencies (``pages``: proposals,
-    rounds) against the bare server on port ``bare[0]``, then the load (``load``: proposals,
-    seconds) against the bare server's load ``bare[1]``."""
+    rounds) against the bare server on ``bare_port``, then the load (``load``: proposals,
+    seconds), interleaved with the same load on the bare server."""
     proc, port, token = _serve_ruhrflow(url, work)
     results = []
     try:
         if pages is not None:
             size, rounds = pages
             progress(f"{SCENARIO}: one client, {size:,} proposals, {backend}, {rounds} rounds")
-            results += _page_latency(port, token, bare[0], backend, size, rounds)
+            results += _page_latency(port, token, bare_port, backend, size, rounds)
         if load is not None:
             size, seconds = load
             progress(f"{SCENARIO}: {backend}, {CLIENTS} clients × {seconds:.0f} s")
-            ours = _load(port, PATHS, token, seconds)
-            results.append(_result(backend, ours, bare[1], seconds, size))
+            ours, bare = _loads(port, token, bare_port, seconds)
+            results.append(_result(backend, ours, bare, seconds, size))
     finally:
         _stop(proc)
     return results
@@ -375,8 +390,6 @@ def run(quick: bool) -> list[Result]:
     with scratch_dir() as work:
         bare_proc, bare_port = _serve_bare(work)
         try:
-            progress(f"{SCENARIO}: bare Flask under gunicorn, {CLIENTS} clients × {seconds:.0f} s")
-            bare = (bare_port, _load(bare_port, ("/",), None, seconds))
             big_db = proposals_with_deadlines(work, f"webpages{big}", big, 1_000)
             if loaded == big:  # one server per backend: the pages, then the load
                 jobs = [(big_db, (big, rounds), (big, seconds))]
@@ -384,11 +397,13 @@ def run(quick: bool) -> list[Result]:
                 load_db = proposals_with_deadlines(work, "webload", loaded, 1_000)
                 jobs = [(big_db, (big, rounds), None), (load_db, None, (loaded, seconds))]
             for db, pages, load in jobs:
-                results += _measure(sqlite_url(db), "SQLite", work, bare, pages, load)
+                results += _measure(sqlite_url(db), "SQLite", work, bare_port, pages, load)
             for db, pages, load in jobs:
                 results += _on_postgres(
                     db,
-                    lambda url, p=pages, ld=load: _measure(url, "PostgreSQL", work, bare, p, ld),
+                    lambda url, p=pages, ld=load: _measure(
+                        url, "PostgreSQL", work, bare_port, p, ld
+                    ),
                 )
         finally:
             _stop(bare_proc)
