@@ -33,6 +33,10 @@ def parse_expiry(text: str) -> timedelta:
 
 
 DEFAULT_TIMEOUT = 300  # a web "verify now" of a large history may take minutes
+MAIL_NOTE = (
+    "mail goes out only while `ruhrflow scheduler run` runs: the web application queues"
+    " notices in the outbox, the scheduler delivers them"
+)
 
 
 @click.command()
@@ -63,16 +67,27 @@ def serve(
     Settings apply in this order, each over the one before: ruhrflow's defaults, the
     --gunicorn-config file, GUNICORN_CMD_ARGS, then the options given here. The database is
     waited for ([database] wait_seconds) before the workers start.
+
+    The web application only queues mail in the outbox: it goes out while `ruhrflow
+    scheduler run` runs (serve says so when it starts).
     """
+    import logging
+
+    from workflow.app.logs import LogSettings, configure_logging
     from workflow.web.server import ServeOptions, run_gunicorn
 
+    settings = obj(ctx).settings
+    # in the server's log format (run_gunicorn sets the same again); nothing imported here
+    # may load prometheus_client before run_gunicorn has set up the metrics directory
+    configure_logging(LogSettings.from_section(settings.section("logging")))
+    logging.getLogger("ruhrflow.serve").info(MAIL_NOTE)
     explicit = {
         name
         for name in ("host", "port", "workers", "timeout")
         if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
     }
     run_gunicorn(
-        obj(ctx).settings,
+        settings,
         ServeOptions(
             host=host,
             port=port,
