@@ -3,85 +3,52 @@
 Every problem is reported with the file, the line and the key it concerns
 (``definitions/ruhr_konferenz.yaml:42: transitions[3].guards: unknown guard 'x'``).
 Loading collects all problems before it fails, so ``ruhrflow definition check``
-can list them in one go.
+can list them in one go. The file is read with its lines by
+:mod:`workflow.process.yaml_lines`, each section parsed by :mod:`workflow.process.sections`
+into the parts of :mod:`workflow.process.parts`; here they become a :class:`Definition`,
+whose graph is linted (unreachable states, dead ends, a trigger leaving a state twice).
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from workflow.errors import InvalidDefinition, InvalidInput, Problem
 from workflow.inputs import read_file_bytes
-from workflow.process.deadline_rules import DeadlineRule, label_problem, parse_deadline_rules
-from workflow.process.formats import (
-    DEFAULT_PERMISSIONS,
-    default_not_future,
-    default_public,
-    resolve,
-)
+from workflow.process import sections
+from workflow.process.deadline_rules import DeadlineRule, parse_deadline_rules
+from workflow.process.formats import DEFAULT_PERMISSIONS, resolve
 from workflow.process.german import rung_label
-from workflow.process.guards import REGISTRY  # guards live in one registry, referenced by name
-from workflow.process.notices import (
-    DIGEST_ROLES,
-    NOTICE_EVENTS,
-    NOTICE_ROLES,
-    ROUTING_BEFORE_DECLARED,
-    TEMPLATE_EVENTS,
-    NoticeRule,
+from workflow.process.guards import REGISTRY
+from workflow.process.notices import ROUTING_BEFORE_DECLARED, NoticeRule
+from workflow.process.parts import (
+    FIELD_TYPES,
+    PUBLIC_COUNTED,
+    PUBLIC_GROUPS,
+    FieldDef,
+    StateDef,
+    TransitionDef,
 )
+from workflow.process.yaml_lines import compose
 
-FIELD_TYPES = ("date", "text", "integer", "decimal")
-# The status words of the published Fortschrittsberichte (the four counted groups of the
-# projects decided by the cabinet), then the two words for what they do not count.
-PUBLIC_COUNTED = ("in Prüfung", "in Umsetzung", "abgeschlossen", "nicht weiterverfolgt")
-PUBLIC_GROUPS = ("in Vorbereitung", *PUBLIC_COUNTED, "nicht gezählt")
-_PUBLIC_ONGOING = ("in Vorbereitung", "in Prüfung", "in Umsetzung")
-
-
-@dataclass(frozen=True)
-class StateDef:
-    """One state of the process."""
-
-    id: str
-    label: str
-    phase: str
-    final: bool = False
-    description: str = ""
-    public: str = ""  # its status word in the public reports (one of PUBLIC_GROUPS)
-
-
-@dataclass(frozen=True)
-class FieldDef:
-    """A value a transition may require (``--set decision_date=2019-11-05``)."""
-
-    name: str
-    type: str
-    label: str
-    min: float | None = None
-    max: float | None = None
-    not_future: bool = False  # a date after the engine's day is refused (a decision's date)
-
-
-@dataclass(frozen=True)
-class TransitionDef:
-    """One trigger leading from one or more states to a destination."""
-
-    trigger: str
-    sources: tuple[str, ...]
-    dest: str
-    label: str
-    roles: tuple[str, ...]
-    guards: tuple[str, ...] = ()
-    requires: tuple[str, ...] = ()
+__all__ = [
+    "FIELD_TYPES",
+    "MAX_DEFINITION_BYTES",
+    "PUBLIC_COUNTED",
+    "PUBLIC_GROUPS",
+    "Definition",
+    "FieldDef",
+    "StateDef",
+    "TransitionDef",
+    "load_definition",
+    "parse_definition",
+    "problems_of",
+]
 
 
 @dataclass(frozen=True)
@@ -202,359 +169,36 @@ class Definition:
         return s.label if s else state
 
 
-# --- YAML with line numbers ------------------------------------------------------------------
-
-
-class _Refused(Exception):
-    """A YAML construct the reader will not turn into values."""
-
-    def __init__(self, node: yaml.Node, path: str, message: str) -> None:
-        super().__init__(message)
-        self.line = node.start_mark.line + 1
-        self.path = path
-        self.message = message
-
-
-class _Reader:
-    """Turns a composed YAML node tree into Python values, remembering key lines."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.lines: dict[str, int] = {}
-        self.problems: list[Problem] = []
-        self._constructor = yaml.constructor.SafeConstructor()
-        self._seen: set[int] = set()
-
-    def value(self, node: yaml.Node, path: str) -> Any:
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
-            # A node met twice is an alias: a definition has no use for them, and expanding
-            # nested aliases ("billion laughs") would cost exponential time.
-            if id(node) in self._seen:
-                raise _Refused(
-                    node, path or "(document)", "YAML anchors and aliases are not allowed"
-                )
-            self._seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            result: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    raise _Refused(key_node, path or "(document)", "a key must be a plain name")
-                key = self._constructor.construct_object(key_node, deep=True)
-                sub = f"{path}.{key}" if path else str(key)
-                if key in result:
-                    self.problems.append(
-                        Problem(self.file, key_node.start_mark.line + 1, sub, "duplicate key")
-                    )
-                self.lines[sub] = key_node.start_mark.line + 1
-                result[key] = self.value(value_node, sub)
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self.value(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
-        try:
-            return self._constructor.construct_object(node, deep=True)
-        except (ValueError, OverflowError) as exc:  # a date that does not exist: 2019-02-30
-            message = f"{node.value!r} is no valid value: {exc}"
-            raise _Refused(node, path or "(document)", message) from None
-
-
-def _one_line(value: object) -> str:
-    """An error text on one line (PyYAML's own messages span several)."""
-    return " ".join(str(value).split())
-
-
-# libyaml's composer when PyYAML has it (the same nodes and marks, ~10× faster: a cold
-# `ruhrflow advance` parses the stored definition once), else the pure-Python one.
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _compose(text: str, file: str) -> tuple[Any, dict[str, int], list[Problem]]:
-    reader = _Reader(file)
-    try:
-        node = yaml.compose(text, Loader=_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise InvalidDefinition(
-            [Problem(file, line, "(yaml)", f"not valid YAML: {_one_line(exc.problem or exc)}")]
-        ) from None
-    except yaml.YAMLError as exc:
-        raise InvalidDefinition(
-            [Problem(file, None, "(yaml)", f"not valid YAML: {_one_line(exc)}")]
-        ) from None
-    if node is None:
-        raise InvalidDefinition([Problem(file, 1, "(document)", "the file is empty")])
-    try:
-        data = reader.value(node, "")
-    except _Refused as exc:
-        raise InvalidDefinition([Problem(file, exc.line, exc.path, exc.message)]) from None
-    except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        raise InvalidDefinition(
-            [Problem(file, mark.line + 1 if mark else None, "(yaml)", str(exc.problem))]
-        ) from None
-    return data, reader.lines, reader.problems
-
-
-# --- validation -------------------------------------------------------------------------------
-
-_TOP_KEYS = {
-    "name", "version", "title", "initial", "roles", "phases", "handlungsfelder", "states",
-    "fields", "transitions", "permissions", "statement_states", "deadlines", "notices",
-    "format", "guards",
-}  # fmt: skip
-_STATE_KEYS = {"label", "phase", "final", "description", "public"}
-_FIELD_KEYS = {"type", "label", "min", "max", "not_future"}
-_TRANSITION_KEYS = {"trigger", "from", "to", "label", "roles", "guards", "requires"}
-_NOTICE_KEYS = {"event", "template", "to", "trigger", "state"}
-
-
-class _Checker:
-    def __init__(self, file: str, lines: Mapping[str, int], problems: list[Problem]) -> None:
-        self.file = file
-        self.lines = lines
-        self.problems = problems
-
-    def problem(self, path: str, message: str) -> None:
-        line = self.lines.get(path)
-        if line is None:  # report at the nearest enclosing key that has a line
-            parent = path
-            while line is None and parent:
-                parent = parent.rsplit(".", 1)[0] if "." in parent else ""
-                line = self.lines.get(parent)
-        self.problems.append(Problem(self.file, line, path, message))
-
-    def mapping(self, value: Any, path: str, *, required: bool = True) -> dict[Any, Any]:
-        if value is None and not required:
-            return {}
-        if not isinstance(value, dict):
-            self.problem(path, f"must be a mapping, not {_kind(value)}")
-            return {}
-        return value
-
-    def text(self, value: Any, path: str, *, required: bool = True, multiline: bool = False) -> str:
-        if value is None and not required:
-            return ""
-        if not isinstance(value, str) or not value.strip():
-            self.problem(path, f"must be a non-empty string, not {_kind(value)}")
-            return ""
-        if (bad := label_problem(value, multiline=multiline)) is not None:  # ESC, U+202E …
-            self.problem(path, bad)
-            return ""
-        return value
-
-    def names(self, value: Any, path: str) -> tuple[str, ...]:
-        if value is None:
-            return ()
-        if isinstance(value, str):
-            return (value,)
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.problem(path, "must be a name or a list of names")
-            return ()
-        return tuple(value)
-
-    def unknown_keys(self, value: Mapping[Any, Any], allowed: set[str], path: str) -> None:
-        for key in value:
-            if key not in allowed:
-                sub = f"{path}.{key}" if path else str(key)
-                near = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-                hint = f"did you mean {near[0]!r}? " if near else ""
-                self.problem(sub, f"unknown key ({hint}allowed: {', '.join(sorted(allowed))})")
-
-
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__
-
-
 def parse_definition(text: str, file: str = "<definition>") -> Definition:
     """Parse and validate definition text; raise InvalidDefinition listing every problem."""
-
-    data, lines, problems = _compose(text, file)
-    c = _Checker(file, lines, problems)
+    data, lines, problems = compose(text, file)
+    c = sections.Checker(file, lines, problems)
     top = c.mapping(data, "(document)")
-    c.unknown_keys(top, _TOP_KEYS, "")
+    c.unknown_keys(top, sections.TOP_KEYS, "")
     # read under the rules of the format it was written for (a key added later has a default)
     fmt = resolve(top)
     for key_path, message in fmt.problems:
         c.problem(key_path, message)
-
-    name = c.text(top.get("name"), "name")
-    version = top.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        c.problem("version", f"must be a positive integer, not {version!r}")
-        version = 0
-    title = c.text(top.get("title"), "title")
-
-    roles = {
-        str(k): c.text(v, f"roles.{k}") for k, v in c.mapping(top.get("roles"), "roles").items()
-    }
-    phases = {
-        str(k): c.text(v, f"phases.{k}") for k, v in c.mapping(top.get("phases"), "phases").items()
-    }
-    hf_raw = c.mapping(top.get("handlungsfelder"), "handlungsfelder")
-    handlungsfelder: dict[int, str] = {}
-    for k, v in hf_raw.items():
-        if not isinstance(k, int):
-            c.problem(f"handlungsfelder.{k}", "must be numbered 1, 2, …")
-        else:
-            handlungsfelder[k] = c.text(v, f"handlungsfelder.{k}")
-
-    states: dict[str, StateDef] = {}
-    for sid, sraw in c.mapping(top.get("states"), "states").items():
-        path = f"states.{sid}"
-        s = c.mapping(sraw, path)
-        c.unknown_keys(s, _STATE_KEYS, path)
-        phase = c.text(s.get("phase"), f"{path}.phase")
-        if phase and phases and phase not in phases:
-            c.problem(f"{path}.phase", f"unknown phase {phase!r} (known: {', '.join(phases)})")
-        final = s.get("final", False)
-        if not isinstance(final, bool):
-            c.problem(f"{path}.final", "must be true or false")
-            final = False
-        if fmt.number < 2 and s.get("public") is None:
-            public = default_public(str(sid), final=final)
-        else:
-            public = c.text(s.get("public"), f"{path}.public")
-        if public and public not in PUBLIC_GROUPS:
-            known = ", ".join(PUBLIC_GROUPS)
-            c.problem(f"{path}.public", f"must be one of {known}, not {public!r}")
-        elif final and public in _PUBLIC_ONGOING:
-            c.problem(f"{path}.public", f"{public!r} is an ongoing status, but the state is final")
-        states[str(sid)] = StateDef(
-            id=str(sid),
-            label=c.text(s.get("label"), f"{path}.label"),
-            phase=phase,
-            final=final,
-            description=c.text(
-                s.get("description"), f"{path}.description", required=False, multiline=True
-            ),
-            public=public,
-        )
-
-    initial = c.text(top.get("initial"), "initial")
-    if initial and states and initial not in states:
-        c.problem("initial", f"unknown state {initial!r}")
-
-    fields: dict[str, FieldDef] = {}
-    for fname, fraw in c.mapping(top.get("fields"), "fields", required=False).items():
-        path = f"fields.{fname}"
-        f = c.mapping(fraw, path)
-        c.unknown_keys(f, _FIELD_KEYS, path)
-        ftype = f.get("type")
-        if ftype not in FIELD_TYPES:
-            c.problem(f"{path}.type", f"must be one of {', '.join(FIELD_TYPES)}, not {ftype!r}")
-        bounds = [f.get("min"), f.get("max")]
-        for i, bound_name in enumerate(("min", "max")):
-            if bounds[i] is not None and not _finite_number(bounds[i]):
-                c.problem(f"{path}.{bound_name}", "must be a finite number")
-                bounds[i] = None
-        if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:
-            c.problem(f"{path}.min", f"{bounds[0]} is greater than max {bounds[1]}")
-        not_future = f.get("not_future")
-        if not_future is None:  # a later key: its default (formats.default_not_future)
-            not_future = default_not_future(str(fname), str(ftype))
-        elif not isinstance(not_future, bool):
-            c.problem(f"{path}.not_future", f"must be true or false, not {not_future!r}")
-            not_future = False
-        elif not_future and ftype != "date":
-            c.problem(f"{path}.not_future", f"only a date can lie in the future, not {ftype!r}")
-        fields[str(fname)] = FieldDef(
-            name=str(fname),
-            type=str(ftype),
-            label=c.text(f.get("label"), f"{path}.label"),
-            min=bounds[0] if isinstance(bounds[0], int | float) else None,
-            max=bounds[1] if isinstance(bounds[1], int | float) else None,
-            not_future=not_future,
-        )
-
-    transitions: list[TransitionDef] = []
-    raw_transitions = top.get("transitions")
-    if not isinstance(raw_transitions, list):
-        c.problem("transitions", f"must be a list, not {_kind(raw_transitions)}")
-        raw_transitions = []
-    for i, traw in enumerate(raw_transitions):
-        path = f"transitions[{i}]"
-        t = c.mapping(traw, path)
-        c.unknown_keys(t, _TRANSITION_KEYS, path)
-        trigger = c.text(t.get("trigger"), f"{path}.trigger")
-        if trigger and not trigger.isidentifier():
-            c.problem(f"{path}.trigger", f"{trigger!r} must be a lower-case identifier")
-        sources = c.names(t.get("from"), f"{path}.from")
-        if not sources:
-            c.problem(f"{path}.from", "names no source state")
-        dest = c.text(t.get("to"), f"{path}.to")
-        for source in sources:
-            if source not in states:
-                c.problem(f"{path}.from", f"unknown state {source!r}")
-            elif states[source].final:
-                c.problem(f"{path}.from", f"{source!r} is final: nothing may leave it")
-        if dest and dest not in states:
-            c.problem(f"{path}.to", f"unknown state {dest!r}")
-        t_roles = c.names(t.get("roles"), f"{path}.roles")
-        if not t_roles:
-            c.problem(f"{path}.roles", "names no role: nobody could fire this trigger")
-        for r in t_roles:
-            if r not in roles:
-                c.problem(f"{path}.roles", f"unknown role {r!r} (known: {', '.join(roles)})")
-        guards = c.names(t.get("guards"), f"{path}.guards")
-        for g in guards:
-            if g not in REGISTRY:
-                c.problem(f"{path}.guards", f"unknown guard {g!r} (known: {', '.join(REGISTRY)})")
-        requires = c.names(t.get("requires"), f"{path}.requires")
-        for r in requires:
-            if r != "comment" and r not in fields:
-                c.problem(f"{path}.requires", f"unknown field {r!r}")
-        transitions.append(
-            TransitionDef(
-                trigger=trigger,
-                sources=sources,
-                dest=dest,
-                label=c.text(t.get("label"), f"{path}.label", required=False) or trigger,
-                roles=t_roles,
-                guards=guards,
-                requires=requires,
-            )
-        )
-
-    permissions: dict[str, tuple[str, ...]] = {}
-    for action, praw in c.mapping(top.get("permissions"), "permissions", required=False).items():
-        path = f"permissions.{action}"
-        permitted = c.names(praw, path)
-        for r in permitted:
-            if r not in roles:
-                c.problem(path, f"unknown role {r!r}")
-        permissions[str(action)] = permitted
-
-    statement_states = c.names(top.get("statement_states"), "statement_states")
-    for state_id in statement_states:
-        if state_id not in states:
-            c.problem("statement_states", f"unknown state {state_id!r}")
-
-    notices = _parse_notices(c, top, roles, states, transitions)
-    guard_texts = _parse_guard_texts(c, top, transitions, fmt.number)
-
+    name, version, title = sections.parse_header(c, top)
+    roles = sections.parse_labels(c, top, "roles")
+    phases = sections.parse_labels(c, top, "phases")
+    handlungsfelder = sections.parse_handlungsfelder(c, top)
+    states = sections.parse_states(c, top, phases, fmt.number)
+    initial = sections.parse_initial(c, top, states)
+    fields = sections.parse_fields(c, top)
+    raw_transitions = sections.raw_transitions(c, top)
+    transitions = sections.parse_transitions(c, raw_transitions, states, roles, fields)
+    permissions = sections.parse_permissions(c, top, roles)
+    statement_states = sections.parse_statement_states(c, top, states)
+    notices = sections.parse_notices(c, top, roles, states, transitions)
+    guard_texts = sections.parse_guard_texts(c, top, transitions, fmt.number)
     definition = Definition(
-        name=name,
-        version=version,
-        title=title,
-        initial=initial,
-        roles=roles,
-        phases=phases,
-        states=states,
-        fields=fields,
-        transitions=tuple(transitions),
-        permissions=permissions,
-        handlungsfelder=handlungsfelder,
-        statement_states=statement_states,
-        raw=top,
-        lines=lines,
-        source_text=text,
-        path=file,
-        notices=notices,
-        file_format=fmt.number,
-        format_declared=fmt.declared,
-        guard_texts=guard_texts,
-    )
+        name=name, version=version, title=title, initial=initial, roles=roles, phases=phases,
+        states=states, fields=fields, transitions=tuple(transitions), permissions=permissions,
+        handlungsfelder=handlungsfelder, statement_states=statement_states, raw=top,
+        lines=lines, source_text=text, path=file, notices=notices, file_format=fmt.number,
+        format_declared=fmt.declared, guard_texts=guard_texts,
+    )  # fmt: skip
     if _graph_is_sound(definition, raw_transitions):
         rules, rule_problems = parse_deadline_rules(definition)
         problems.extend(rule_problems)
@@ -563,91 +207,6 @@ def parse_definition(text: str, file: str = "<definition>") -> Definition:
     if problems:
         raise InvalidDefinition(problems)
     return definition
-
-
-def _parse_notices(
-    c: _Checker,
-    top: Mapping[str, Any],
-    roles: Mapping[str, str],
-    states: Mapping[str, StateDef],
-    transitions: Sequence[TransitionDef],
-) -> tuple[NoticeRule, ...]:
-    """The ``notices:`` list; none declared (absent or ``{}``): the routing of version 2."""
-    raw = top.get("notices")
-    if raw is None or raw == {}:
-        return ROUTING_BEFORE_DECLARED
-    if not isinstance(raw, list):
-        c.problem("notices", f"must be a list of notices, not {_kind(raw)}")
-        return ()
-    triggers = {t.trigger for t in transitions}
-    rules: list[NoticeRule] = []
-    for i, nraw in enumerate(raw):
-        path = f"notices[{i}]"
-        n = c.mapping(nraw, path)
-        if not n:
-            continue
-        c.unknown_keys(n, _NOTICE_KEYS, path)
-        event = c.text(n.get("event"), f"{path}.event")
-        if event and event not in NOTICE_EVENTS:
-            c.problem(
-                f"{path}.event", f"unknown event {event!r} (known: {', '.join(NOTICE_EVENTS)})"
-            )
-        template = c.text(n.get("template"), f"{path}.template")
-        if template and template not in TEMPLATE_EVENTS:
-            known = ", ".join(TEMPLATE_EVENTS)
-            c.problem(f"{path}.template", f"unknown template {template!r} (known: {known})")
-        elif template and event in NOTICE_EVENTS and event not in TEMPLATE_EVENTS[template]:
-            c.problem(f"{path}.template", f"template {template!r} is not for a {event} event")
-        to = c.names(n.get("to"), f"{path}.to")
-        if not to:
-            c.problem(f"{path}.to", "names no role: nobody would be told")
-        for r in to:
-            if r not in roles:
-                c.problem(f"{path}.to", f"unknown role {r!r} (known: {', '.join(roles)})")
-            elif r not in NOTICE_ROLES:
-                c.problem(
-                    f"{path}.to", f"role {r!r} has no address (roles: {', '.join(NOTICE_ROLES)})"
-                )
-            elif event == "digest" and r not in DIGEST_ROLES:
-                c.problem(f"{path}.to", "a digest goes to the lead ministry of its proposals")
-        trigger = n.get("trigger")
-        if trigger is not None:
-            trigger = c.text(trigger, f"{path}.trigger")
-            if event != "transition":
-                c.problem(f"{path}.trigger", "only a transition event names a trigger")
-            elif trigger and trigger not in triggers:
-                c.problem(f"{path}.trigger", f"unknown trigger {trigger!r}")
-        state = n.get("state")
-        if state is not None:
-            state = c.text(state, f"{path}.state")
-            if event != "enter":
-                c.problem(f"{path}.state", "only an enter event names a state")
-            elif state and state not in states:
-                c.problem(f"{path}.state", f"unknown state {state!r}")
-        elif event == "enter":
-            c.problem(f"{path}.state", "an enter event names the state entered")
-        rules.append(NoticeRule(event, template, to, trigger or None, state or None))
-    return tuple(rules)
-
-
-def _parse_guard_texts(
-    c: _Checker, top: Mapping[str, Any], transitions: Sequence[TransitionDef], fmt: int
-) -> dict[str, str]:
-    """``guards:`` — what each guard the transitions name requires, in German (shown where a
-    step is blocked). From format 3 on, every guard a transition names needs its text."""
-    texts: dict[str, str] = {}
-    for name, raw in c.mapping(top.get("guards"), "guards", required=False).items():
-        if name not in REGISTRY:
-            c.problem(f"guards.{name}", f"unknown guard {name!r} (known: {', '.join(REGISTRY)})")
-            continue
-        texts[str(name)] = c.text(raw, f"guards.{name}")
-    if fmt >= 3:
-        for i, t in enumerate(transitions):
-            for g in t.guards:
-                if g in REGISTRY and g not in texts:
-                    needs = f"guard {g!r} needs its German text under guards: (format 3)"
-                    c.problem(f"transitions[{i}].guards", needs)
-    return texts
 
 
 def _graph_is_sound(d: Definition, raw_transitions: list[Any]) -> bool:
@@ -695,11 +254,6 @@ def _graph_problems(d: Definition) -> Iterator[Problem]:
             yield Problem(
                 d.path, d.line_of(f"states.{sid}"), f"states.{sid}", "not final, but no way out"
             )
-
-
-def _finite_number(value: Any) -> bool:
-    """An int or float that is not a boolean, NaN or infinite (``.nan`` bounds)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # A definition is some kilobytes; /dev/zero or a log file is refused before it is read.
