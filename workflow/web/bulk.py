@@ -45,14 +45,7 @@ def page() -> Any:
         errors = ["Bitte Status und Aktion wählen."] if request.method == "POST" else []
         return render_template("bulk/form.html", errors=errors, **page), 400 if errors else 200
     if step == "preview":
-        rows = reads.proposal_rows(w.runtime, reads.ListQuery(state=state), limit=BULK_LIMIT)
-        preview = []
-        for r in rows:
-            checked = reads.triggers(w.runtime, r["key"], g.actor, w.now(), fields, comment)
-            option = option_of(checked, trigger)
-            reasons = option["blocked_by_de"] if option else ["im Status nicht möglich"]
-            ok = bool(option and option["can_fire"])
-            preview.append({**r, "ok": ok, "reasons": [] if ok else reasons})
+        preview = _preview(state, trigger, fields, comment)
         return render_template("bulk/preview.html", preview=preview, **page)
     keys = request.form.getlist("keys")
     if not keys:
@@ -74,3 +67,25 @@ def page() -> Any:
         refused=[(k, str(e)) for k, e in result.refused],
         **page,
     )
+
+
+def _preview(
+    state: str, trigger: str, fields: dict[str, str], comment: str | None
+) -> list[dict[str, Any]]:
+    """Every proposal in ``state`` (at most BULK_LIMIT) with whether ``trigger`` would fire on
+    it with ``fields`` and ``comment``, and if not, the engine's German reasons.
+
+    All of it reads in one transaction on PostgreSQL (:meth:`Store.shared_read`), not one per
+    row: the preview of 500 proposals took 500 read transactions, each a round trip to
+    BEGIN and one to COMMIT."""
+    w = web()
+    preview = []
+    with w.runtime.store.shared_read():
+        rows = reads.proposal_rows(w.runtime, reads.ListQuery(state=state), limit=BULK_LIMIT)
+        for r in rows:
+            checked = reads.triggers(w.runtime, r["key"], g.actor, w.now(), fields, comment)
+            option = option_of(checked, trigger)
+            reasons = option["blocked_by_de"] if option else ["im Status nicht möglich"]
+            ok = bool(option and option["can_fire"])
+            preview.append({**r, "ok": ok, "reasons": [] if ok else reasons})
+    return preview
