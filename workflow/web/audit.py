@@ -12,14 +12,17 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from werkzeug.wrappers import Response
 
 from workflow.audit.checkpoint import recorded_checkpoints, take_checkpoint
+from workflow.audit.log import audit_log
 from workflow.audit.verify import last_verification, record_verification, verify_store
+from workflow.process.definition import Definition
+from workflow.process.german import ENTRY_KINDS
 from workflow.web import reads
 from workflow.web.pages import BERLIN, login_required, require_role
 from workflow.web.state import web
 
 log = logging.getLogger("workflow.web")
 bp = Blueprint("audit", __name__)
-SHOWN = 500  # history entries on the page
+PAGE_SIZE = 50  # history entries on a page
 
 
 def _day(text: str | None, *, end: bool) -> datetime | None:
@@ -34,28 +37,59 @@ def _day(text: str | None, *, end: bool) -> datetime | None:
     return datetime.combine(day, time(0), BERLIN).astimezone(UTC)
 
 
+def _action_filter(action: str) -> dict[str, str | None]:
+    """The filter of the chosen action: ``kind:created`` an entry kind, else a trigger (a
+    transition's or a rung's, ``consultation.remind-7d``)."""
+    if action.startswith("kind:"):
+        return {"kind": action.removeprefix("kind:") or None, "trigger": None}
+    return {"kind": None, "trigger": action or None}
+
+
+def _actions(definition: Definition) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The action filter's choices in German, grouped: the steps of the process, the rungs of
+    its deadlines, the other entries by their kinds."""
+    labels = definition.action_labels()
+    steps = {t.trigger for t in definition.transitions}
+    return [
+        ("Schritte", [(t, label) for t, label in labels.items() if t in steps]),
+        ("Erinnerungen und Eskalationen", [(t, la) for t, la in labels.items() if t not in steps]),
+        ("Weitere Einträge", [(f"kind:{kind}", label) for kind, label in ENTRY_KINDS.items()]),
+    ]
+
+
 @bp.get("/audit")
 @login_required
 def page() -> Any:
-    """The history, filtered by proposal, actor, trigger and days (Berlin time)."""
+    """The history, newest first and a page at a time, filtered by proposal, actor, action
+    (``action``: German labels; ``trigger``: the id, as ``audit log --trigger`` takes it) and
+    days (Berlin time). Plain links page through it: no JavaScript needed."""
     require_role("auditor", "coordinator")
     w = web()
     args = request.args
+    action = (args.get("action") or "").strip()
+    by_action = _action_filter(action)
     filters = {
         "key": (args.get("key") or "").strip() or None,
         "actor": (args.get("actor") or "").strip() or None,
-        "trigger": (args.get("trigger") or "").strip() or None,
+        "trigger": by_action["trigger"] or (args.get("trigger") or "").strip() or None,
+        "kind": by_action["kind"],
     }
     since, until = _day(args.get("since"), end=False), _day(args.get("until"), end=True)
-    entries = []
-    for e in reads.audit_entries(w.runtime, since=since, until=until, **filters):
-        entries.append(e)
-        if len(entries) > SHOWN:
-            break
+    number = max(1, reads.query_number(args.get("page")) or 1)
+    with w.runtime.store.read() as conn:
+        found = list(
+            audit_log(conn, since=since, until=until, newest_first=True,
+                      offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1, **filters)
+        )  # fmt: skip
+    kept: dict[str, Any] = {name: value for name, value in args.items() if name != "page" and value}
     return render_template(
         "audit/audit.html",
-        entries=entries[:SHOWN],
-        more=len(entries) > SHOWN,
+        entries=found[:PAGE_SIZE],
+        page=number,
+        newer=url_for("audit.page", **kept, page=number - 1) if number > 1 else None,
+        older=url_for("audit.page", **kept, page=number + 1) if len(found) > PAGE_SIZE else None,
+        actions=_actions(w.definition),
+        action=action,
         filters={**filters, "since": args.get("since", ""), "until": args.get("until", "")},
         verification=last_verification(w.runtime.store),
         checkpoints=recorded_checkpoints(w.runtime.store, limit=20),

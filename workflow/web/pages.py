@@ -56,6 +56,21 @@ TITLES = {
 }
 """A page's title (and heading) for each status."""
 
+MESSAGES = {
+    400: "Die Anfrage war ungültig.",
+    401: "Bitte melden Sie sich an.",
+    403: "Dafür fehlt Ihnen die Berechtigung.",
+    404: "Diese Seite gibt es nicht.",
+    405: "Diese Aktion ist hier nicht möglich.",
+    409: "Das ist im jetzigen Zustand nicht möglich.",
+    413: "Die Anfrage ist zu groß.",
+    422: "Die Eingabe ist ungültig.",
+    429: "Zu viele Anfragen. Bitte versuchen Sie es später noch einmal.",
+    500: "Ein interner Fehler ist aufgetreten.",
+    503: "Der Dienst ist vorübergehend nicht erreichbar. Bitte versuchen Sie es später erneut.",
+}
+"""The German sentence for a status when nothing more precise is known."""
+
 
 def error_page(status: int, message: str) -> tuple[str, int]:
     """The error page: a German title for ``status`` and one sentence, never a traceback."""
@@ -107,12 +122,21 @@ def state_label(definition: Definition, state: str) -> str:
 
 
 def action_label(definition: Definition, entry: Mapping[str, Any]) -> str:
-    """What a history entry records, in German: a transition by its definition's label,
-    anything else by its kind (``Erinnerung ausgelöst``, ``Mitteilung versandt``, …)."""
+    """What a history entry records, in German: a transition by its definition's label, a
+    rung by its name (``Erinnerung 7 Tage vor Fristende: …``), a notice with its kind
+    (``Mitteilung versandt (Statusänderung)``), anything else by its kind."""
     kind = str(entry.get("kind") or "transition")
-    if kind == "transition":
-        return str(definition.trigger_label(str(entry.get("trigger"))))
-    return ENTRY_KINDS.get(kind, str(entry.get("trigger") or kind))
+    trigger = str(entry.get("trigger") or "")
+    if kind in ("transition", "reminder", "escalation"):
+        return definition.trigger_label(trigger)
+    if kind == "rung_skipped":
+        return f"Entfallen: {definition.trigger_label(trigger)}"
+    label = ENTRY_KINDS.get(kind, trigger or kind)
+    data = entry.get("data")
+    notice = data.get("kind") if isinstance(data, Mapping) else None
+    if kind.startswith("notice_") and notice:
+        return f"{label} ({NOTICE_KINDS.get(str(notice), str(notice))})"
+    return label
 
 
 def _template_globals() -> dict[str, Any]:
