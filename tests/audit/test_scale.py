@@ -14,7 +14,7 @@ from support import add_proposal, walk_to
 from workflow.app.runtime import open_runtime
 from workflow.app.settings import Settings
 from workflow.audit import take_checkpoint, verify_store
-from workflow.audit.verify import BATCH
+from workflow.audit.walker import BATCH
 from workflow.engine.chain import GENESIS, entry_hash
 from workflow.engine.engine import Engine
 from workflow.store.schema import history, proposals

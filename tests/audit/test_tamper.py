@@ -18,7 +18,7 @@ from support import add_proposal, attacker, walk_to
 from workflow.app.runtime import open_runtime
 from workflow.app.settings import Settings
 from workflow.audit import take_checkpoint, verify_store
-from workflow.audit.verify import Break
+from workflow.audit.walker import Break
 from workflow.engine.chain import entry_hash
 from workflow.engine.engine import Engine
 from workflow.store.schema import history

@@ -14,7 +14,8 @@ from conftest import NOW
 from support import add_proposal
 
 from workflow.app.runtime import Runtime
-from workflow.audit.verify import _sqlite_time, raw_entries, stream_rows, verify_store
+from workflow.audit.raw_rows import _sqlite_time, raw_entries
+from workflow.audit.verify import stream_rows, verify_store
 from workflow.engine.chain import canonical_bytes, format_time
 from workflow.engine.engine import Engine
 from workflow.store import repo

@@ -23,7 +23,8 @@ Like every change it passes the engine's unit of work (``Engine.pseudonymise``,
 
 from workflow.audit.checkpoint import Checkpoint, heads_digest, take_checkpoint
 from workflow.audit.export import export_history, verify_file
-from workflow.audit.verify import Break, VerifyResult, verify_store
+from workflow.audit.verify import verify_store
+from workflow.audit.walker import Break, VerifyResult
 from workflow.engine.erasure import Pseudonymised
 from workflow.engine.history import SYSTEM_CHAIN, append_system_entry
 

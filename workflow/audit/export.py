@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from workflow.audit.checkpoint import find_checkpoint, heads_digest
-from workflow.audit.verify import BATCH, Break, VerifyResult, reporting, walk
+from workflow.audit.walker import BATCH, Break, VerifyResult, reporting, walk
 from workflow.engine.chain import HASHED_FIELDS, format_time
 from workflow.errors import InvalidInput
 from workflow.progress import ProgressCallback
