@@ -12,9 +12,12 @@ and lone surrogates (what invalid UTF-8 on the command line becomes). A *multi-l
 (a summary, a comment, a statement) allows LF and TAB, nothing else of these. Right-to-left
 text itself (Arabic, Hebrew) and the plain marks LRM/RLM are fine.
 
-Limits are read from the SQLAlchemy schema (``String(n)``, ``Numeric(p, s)``, the width of
-an integer type), never repeated as numbers; text columns without a length get their limit
-from the constants below, which are about what a reader can take in, not about storage.
+Limits come from the schema (``String(n)``, ``Numeric(p, s)``, the width of an integer
+type), never repeated as numbers: :mod:`workflow.store.limits` reads them from the columns
+into the plain values below (:class:`TextLimit`, :class:`IntegerLimit`, :class:`MoneyLimit`),
+so that this module, at the bottom of the layers, needs no database library. Text columns
+without a length get their limit from the constants below, which are about what a reader
+can take in, not about storage.
 """
 
 from __future__ import annotations
@@ -23,11 +26,9 @@ import os
 import re
 import stat
 import sys
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import BigInteger, Column, Integer, Numeric, SmallInteger, String
 
 from workflow.errors import InvalidInput
 
@@ -169,63 +170,73 @@ def read_text_file(path: Path, limit: int, what: str = "file") -> str:
 # --- the schema's limits -----------------------------------------------------------------
 
 
-def column_length(column: Column[Any]) -> int:
+@dataclass(frozen=True)
+class TextLimit:
+    """A ``String(n)`` column's bound: at most ``length`` characters."""
+
+    column: str
+    length: int
+
+
+@dataclass(frozen=True)
+class IntegerLimit:
+    """An integer column's range (its width on PostgreSQL)."""
+
+    column: str
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
+class MoneyLimit:
+    """A ``Numeric(precision, scale)`` column's bound."""
+
+    column: str
+    precision: int
+    scale: int
+
+
+def column_length(limit: TextLimit) -> int:
     """The length of a ``String(n)`` column."""
-    length = column.type.length if isinstance(column.type, String) else None
-    if length is None:
-        raise TypeError(f"column {column.name} has no length")
-    return length
+    return limit.length
 
 
-def integer_range(column: Column[Any]) -> tuple[int, int]:
-    """The smallest and largest value of an integer column (its width on PostgreSQL)."""
-    kind = column.type
-    if isinstance(kind, SmallInteger):
-        bits = 16
-    elif isinstance(kind, BigInteger):
-        bits = 64
-    elif isinstance(kind, Integer):
-        bits = 32
-    else:
-        raise TypeError(f"column {column.name} is no integer column")
-    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+def integer_range(limit: IntegerLimit) -> tuple[int, int]:
+    """The smallest and largest value of an integer column."""
+    return limit.low, limit.high
 
 
-def check_length(value: str, column: Column[Any], what: str) -> str:
+def check_length(value: str, limit: TextLimit, what: str) -> str:
     """``value`` if it fits the column's length, else InvalidInput."""
-    limit = column_length(column)
-    if len(value) > limit:
-        raise InvalidInput(f"{what} is longer than {limit} characters ({len(value)})")
+    if len(value) > limit.length:
+        raise InvalidInput(f"{what} is longer than {limit.length} characters ({len(value)})")
     return value
 
 
-def check_integer(value: int, column: Column[Any], what: str) -> int:
+def check_integer(value: int, limit: IntegerLimit, what: str) -> int:
     """``value`` if the column can hold it, else InvalidInput."""
-    low, high = integer_range(column)
-    if not low <= value <= high:
-        raise InvalidInput(f"{what} {value} is out of range ({low} to {high})")
+    if not limit.low <= value <= limit.high:
+        raise InvalidInput(f"{what} {value} is out of range ({limit.low} to {limit.high})")
     return value
 
 
-def check_money(amount: Decimal, column: Column[Any], what: str) -> Decimal:
+def check_money(amount: Decimal, limit: MoneyLimit, what: str) -> Decimal:
     """``amount`` if it is finite, not negative and fits ``Numeric(p, s)`` exactly.
 
     More decimals than the column keeps are refused, never rounded: the history would
     say ``0.001`` and the row ``0.00``.
     """
-    kind = column.type
-    if not isinstance(kind, Numeric) or kind.precision is None or kind.scale is None:
-        raise TypeError(f"column {column.name} is no Numeric(p, s) column")
+
     if not amount.is_finite():
         raise InvalidInput(f"{what} {amount} is not a number of euros")
     if amount < 0:
         raise InvalidInput(f"{what} {amount} is negative")
     # SQLite keeps a NUMERIC with a fraction as a double, exact to 15 significant digits
     # only (99999999999999.99 comes back as .98): both backends hold what fits in both.
-    ceiling = Decimal(10) ** (min(kind.precision, sys.float_info.dig) - kind.scale)
+    ceiling = Decimal(10) ** (min(limit.precision, sys.float_info.dig) - limit.scale)
     if amount >= ceiling:
         raise InvalidInput(f"{what} {amount} is too large (at most {ceiling - 1:,.0f} euros)")
     # Below the ceiling, quantizing stays within the decimal context's precision.
-    if amount != amount.quantize(Decimal(1).scaleb(-kind.scale), rounding=ROUND_DOWN):
-        raise InvalidInput(f"{what} {amount} has more than {kind.scale} decimal places")
+    if amount != amount.quantize(Decimal(1).scaleb(-limit.scale), rounding=ROUND_DOWN):
+        raise InvalidInput(f"{what} {amount} has more than {limit.scale} decimal places")
     return amount

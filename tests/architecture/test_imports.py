@@ -17,6 +17,8 @@ contract cannot see it (issue 28: a planted one in the store passed ``lint-impor
 from __future__ import annotations
 
 import ast
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,11 +28,6 @@ import grimp
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 PACKAGES = ("workflow", "notifications")
-# Modules of other engineers' open work that still import through the top level (#28.4);
-# each is to import from the defining module instead, and then to leave this list.
-STILL_LAZY = {
-    "workflow/cli/demo.py",
-}
 
 
 def _import_graph() -> dict[str, set[str]]:
@@ -119,6 +116,39 @@ def test_the_layers_contract_holds() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def _lint_imports(cwd: Path, *, pythonpath: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_a_planted_top_level_import_in_the_store_breaks_a_contract(tmp_path: Path) -> None:
+    # given a copy of the packages and their contracts, with `from workflow import Engine`
+    # planted in the store (issue 28: such a line once passed lint-imports)
+    assert LINT_IMPORTS.exists(), f"import-linter is not installed: no {LINT_IMPORTS}"
+    for package in PACKAGES:
+        shutil.copytree(
+            ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    repo = tmp_path / "workflow" / "store" / "repo.py"
+    planted = repo.read_text(encoding="utf-8") + "\nfrom workflow import Engine  # noqa\n"
+    repo.write_text(planted, encoding="utf-8")
+    # when lint-imports checks the copy
+    done = _lint_imports(tmp_path, pythonpath=tmp_path)
+    # then a contract is broken, and the report names the planted import
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "workflow.store.repo -> workflow (l." in done.stdout, done.stdout
+
+
 def _top_level_imports(source: str) -> list[int]:
     """The lines of ``source`` that import from the package ``workflow`` itself
     (``from workflow import X``, ``import workflow``), anywhere: at module level, in a
@@ -158,7 +188,7 @@ def test_no_module_imports_through_the_lazy_top_level() -> None:
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             name = path.relative_to(ROOT).as_posix()
-            if name == "workflow/__init__.py" or name in STILL_LAZY:
+            if name == "workflow/__init__.py":
                 continue
             lines = _top_level_imports(path.read_text(encoding="utf-8"))
             if lines:

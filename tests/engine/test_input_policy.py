@@ -25,6 +25,8 @@ from workflow.cli.main import cli
 from workflow.engine.engine import Engine
 from workflow.errors import InvalidInput
 from workflow.inputs import MAX_COMMENT, check_money, check_text, column_length, integer_range
+from workflow.store import limits
+from workflow.store.limits import integer_limit, money_limit, text_limit
 from workflow.store.schema import definitions, funding, history, proposals, statements
 
 NOW_TEXT = "2019-07-15T10:00"
@@ -66,17 +68,28 @@ def csv_file(tmp_path: Path, *rows: str, header: str = CSV_HEADER) -> str:
 
 def test_limits_come_from_the_schema() -> None:
     # given the tables, then the limits are theirs (no number repeated in the checks)
-    assert column_length(proposals.c.key) == proposals.c.key.type.length == 40
-    assert column_length(statements.c.party) == 200
-    assert integer_range(definitions.c.version) == (-(2**31), 2**31 - 1)
+    assert column_length(text_limit(proposals.c.key)) == proposals.c.key.type.length == 40
+    assert column_length(limits.PROPOSAL_KEY) == 40
+    assert column_length(text_limit(statements.c.party)) == 200
+    assert integer_range(integer_limit(definitions.c.version)) == (-(2**31), 2**31 - 1)
+    amount = money_limit(funding.c.amount)
+    assert amount == limits.FUNDING_AMOUNT
     # Numeric(16, 2), of which SQLite's double keeps 15 digits exactly
-    assert check_money(Decimal("9999999999999.99"), funding.c.amount, "a") == Decimal(
-        "9999999999999.99"
-    )
+    assert check_money(Decimal("9999999999999.99"), amount, "a") == Decimal("9999999999999.99")
     for too_much in ("1e13", "1e20", "0.001", "10.005", "-1", "NaN"):
         with pytest.raises(InvalidInput):
-            check_money(Decimal(too_much), funding.c.amount, "amount")
-    assert check_money(Decimal("1.500"), funding.c.amount, "amount") == Decimal("1.5")
+            check_money(Decimal(too_much), amount, "amount")
+    assert check_money(Decimal("1.500"), amount, "amount") == Decimal("1.5")
+
+
+def test_a_limit_of_the_wrong_kind_of_column_is_a_type_error() -> None:
+    # given columns of other types, then no limit of the asked kind is made up
+    with pytest.raises(TypeError, match="no length"):
+        text_limit(funding.c.amount)
+    with pytest.raises(TypeError, match="no integer column"):
+        integer_limit(proposals.c.key)
+    with pytest.raises(TypeError, match="Numeric"):
+        money_limit(proposals.c.key)
 
 
 @pytest.mark.parametrize(

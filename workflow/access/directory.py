@@ -72,10 +72,10 @@ def _plain_id(actor_id: str, where: str) -> None:
     """An actor id is a login name, a history entry's actor and a web account's key: one
     plain line, no longer than the web account's column."""
     from workflow.inputs import check_text, column_length
-    from workflow.store.schema import web_accounts
+    from workflow.store import limits
 
     try:
-        check_text(actor_id, "the actor id", limit=column_length(web_accounts.c.actor_id))
+        check_text(actor_id, "the actor id", limit=column_length(limits.ACTOR_ID))
     except InvalidInput as exc:
         raise InvalidConfig(f"{where}: {actor_id!a}: {exc}") from None
     if not actor_id.strip():

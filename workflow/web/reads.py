@@ -19,7 +19,8 @@ from sqlalchemy import func, or_, select
 
 from workflow.app.reads import history_rows, show_detail, trigger_rows
 from workflow.app.runtime import Runtime
-from workflow.inputs import capped_whole_number, integer_range
+from workflow.inputs import IntegerLimit, capped_whole_number
+from workflow.store import limits
 from workflow.store.schema import definitions, outbox, proposals
 
 SORTS = {
@@ -38,11 +39,11 @@ MAX_QUERY_NUMBER = 2**31 - 1
 PostgreSQL take, and a page's offset stays far inside 64 bits."""
 
 
-def query_number(raw: str | None, column: Any = None) -> int | None:
+def query_number(raw: str | None, column: IntegerLimit | None = None) -> int | None:
     """A whole number of digits 0-9 from a query string, at most :data:`MAX_QUERY_NUMBER`
     (or the largest value of the integer ``column`` it is compared with: past it, it could
     match no row, and PostgreSQL would refuse it); None when absent or not such a number."""
-    largest = MAX_QUERY_NUMBER if column is None else integer_range(column)[1]
+    largest = MAX_QUERY_NUMBER if column is None else column.high
     number = capped_whole_number((raw or "").strip(), largest)
     return None if number is None else min(number, largest)
 
@@ -65,7 +66,7 @@ class ListQuery:
     def from_args(cls, args: Mapping[str, str]) -> ListQuery:
         """Parse a query string leniently: an unusable value is ignored, not an error."""
 
-        def number(name: str, column: Any = None) -> int | None:
+        def number(name: str, column: IntegerLimit | None = None) -> int | None:
             return query_number(args.get(name), column)
 
         def text(name: str) -> str | None:
@@ -75,11 +76,11 @@ class ListQuery:
         sort = args.get("sort") or "key"
         return cls(
             state=text("state"),
-            handlungsfeld=number("handlungsfeld", proposals.c.handlungsfeld),
-            themenforum=number("themenforum", proposals.c.themenforum),
+            handlungsfeld=number("handlungsfeld", limits.PROPOSAL_HANDLUNGSFELD),
+            themenforum=number("themenforum", limits.PROPOSAL_THEMENFORUM),
             lead=text("lead"),
             q=text("q"),
-            definition_version=number("definition_version", definitions.c.version),
+            definition_version=number("definition_version", limits.DEFINITION_VERSION),
             sort=sort if sort in SORTS else "key",
             descending=args.get("order") == "desc",
             page=max(1, number("page") or 1),
