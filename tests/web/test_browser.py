@@ -54,6 +54,9 @@ def log_in(page: Any, actor: str) -> None:
 
 def test_coordinator_approves_through_the_form(page: Any) -> None:
     log_in(page, "koordination")
+    assert page.get_by_role("heading", name="Meine Aufgaben").is_visible()
+    accessible(page, "tasks")
+    page.get_by_role("link", name="Arbeitsliste").click()
     assert page.get_by_role("heading", name="Arbeitsliste: offene Fristen").is_visible()
     accessible(page, "worklist")
     page.goto("/proposals")
@@ -132,6 +135,7 @@ def test_bulk_preview_then_apply(page: Any) -> None:
 
 def test_auditor_reads_the_audit_log(page: Any) -> None:
     log_in(page, "pruefung")
+    page.get_by_role("link", name="Zum Prüfprotokoll").click()
     assert page.get_by_role("heading", name="Prüfprotokoll").is_visible()
     accessible(page, "audit")
     # verifies every chain and sets a checkpoint from the page
@@ -168,7 +172,7 @@ def test_an_sso_login_and_its_logout_at_the_issuer(
                 accessible(page, "login_sso")
                 page.get_by_role("link", name="Mit Landes-SSO anmelden").click()
                 page.wait_for_load_state()
-                assert page.get_by_role("heading", name="Arbeitsliste: offene Fristen").is_visible()
+                assert page.get_by_role("heading", name="Meine Aufgaben").is_visible()
                 page.get_by_role("button", name="Abmelden").click()
                 page.wait_for_url(f"{url}/login")
                 assert page.get_by_label("Passwort").is_visible()

@@ -32,10 +32,11 @@ def blueprints() -> list[Blueprint]:
     """Every blueprint of the application, in the order they are registered (``auth`` first:
     its ``identify`` runs before every other blueprint's hooks). A new page's blueprint is
     added here."""
-    from workflow.web import api, audit, auth, bulk, documents, oidc, proposals, public
+    from workflow.web import api, audit, auth, bulk, documents, oidc, proposals, public, tasks
 
     return [
         auth.bp,
+        tasks.bp,
         proposals.bp,
         bulk.bp,
         audit.bp,

@@ -82,12 +82,12 @@ def safe_next(target: str | None) -> str:
     """Only a local path: no open redirect to another site, no control character (a CR/LF
     in ``next`` broke the redirect's header after a correct password)."""
     if not target or not target.startswith("/") or target.startswith("//"):
-        return url_for("proposals.index")
+        return url_for("tasks.index")
     if any(ch < " " or "\x7f" <= ch <= "\x9f" for ch in target):
-        return url_for("proposals.index")
+        return url_for("tasks.index")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or "\\" in target:
-        return url_for("proposals.index")
+        return url_for("tasks.index")
     return target
 
 

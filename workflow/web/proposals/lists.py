@@ -1,5 +1,5 @@
-"""The start page's redirect, the worklist of open deadlines, and the proposal list (a page,
-or the whole list streamed as CSV or JSON)."""
+"""The worklist of open deadlines and the proposal list (a page, or the whole list streamed as
+CSV or JSON). The start page is „Meine Aufgaben“ (:mod:`workflow.web.tasks`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from flask import g, redirect, render_template, request, stream_with_context, url_for
+from flask import g, render_template, request, stream_with_context
 from werkzeug.wrappers import Response
 
 from workflow.app.machine import machine_row
@@ -20,22 +20,6 @@ from workflow.web.state import web
 
 WORKLIST_ROWS = 50  # open deadlines per worklist page (as the proposal list's PAGE_SIZE)
 LIST_COLUMNS = ["key", "state", "handlungsfeld", "themenforum", "lead", "cost_estimate", "title"]
-
-
-@bp.get("/")
-@login_required
-def index() -> Response:
-    """Each role's start: its worklist or its part of the list."""
-    who = web().runtime.directory.actor(g.actor)
-    if who.role == "coordinator":
-        return redirect(url_for("proposals.worklist"))
-    if who.role == "ministry" and who.ministry:
-        return redirect(url_for("proposals.proposal_list", lead=who.ministry))
-    if who.role == "forum_lead" and who.forum:
-        return redirect(url_for("proposals.proposal_list", themenforum=who.forum))
-    if who.role == "auditor":
-        return redirect(url_for("audit.page"))
-    return redirect(url_for("proposals.proposal_list"))
 
 
 class WorklistRow(NamedTuple):
