@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import mailbox
 import sqlite3
 from collections import Counter
@@ -22,6 +23,7 @@ from markupsafe import escape
 from workflow.cli.main import cli
 from workflow.demo.directory import DemoExists, prepare_directory
 from workflow.demo.facts import END, FUNDS_2020, OUTCOMES, PUBLISHED, SAMPLE_DATA
+from workflow.demo.samples import SAMPLE_SOURCE, SAMPLE_TITLE
 
 # The demo plays five years in about a minute: run by `.ci/run` and `pytest -m slow`, not by
 # a plain `pytest`.
@@ -51,8 +53,9 @@ def _json(directory: Path, *args: str) -> object:
 
 def test_the_round_ends_with_the_public_figures(demo_run: tuple[Path, str]) -> None:
     directory, _ = demo_run
-    rows = _json(directory, "proposal", "list")
-    assert isinstance(rows, list)
+    listed = _json(directory, "proposal", "list")
+    assert isinstance(listed, list)
+    rows = [r for r in listed if not r["title"].startswith(SAMPLE_TITLE)]
     states = Counter(r["state"] for r in rows)
     # 75 proposals, the Altschulden proposal withdrawn, 74 approved and carried on
     assert len(rows) == 75
@@ -212,3 +215,51 @@ def test_fresh_removes_only_what_the_demo_wrote(tmp_path: Path) -> None:
     prepare_directory(tmp_path, fresh=True)
     assert not (tmp_path / "ruhrflow.db").exists() and not (tmp_path / "mail").exists()
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_the_demo_leaves_proposals_of_its_own_to_try_marked_as_such(
+    demo_run: tuple[Path, str],
+) -> None:
+    directory, _ = demo_run
+    listed = _json(directory, "proposal", "list")
+    assert isinstance(listed, list)
+    samples = [r for r in listed if r["title"].startswith(f"{SAMPLE_TITLE}: ")]
+    # in the early steps, where the demo's accounts (forum-03, koordination) can act on them
+    assert Counter(r["state"] for r in samples) == {"proposed": 2, "consultation": 2}
+    with sqlite3.connect(directory / "ruhrflow.db") as conn:
+        sources = {
+            key: json.loads(data).get("source")
+            for key, data in conn.execute("SELECT key, data FROM proposals")
+        }
+    assert {r["key"] for r in samples} == {k for k, v in sources.items() if v == SAMPLE_SOURCE}
+    assert SAMPLE_SOURCE.startswith(SAMPLE_TITLE)
+
+
+def test_the_demo_publishes_the_board_and_serve_shows_it_at_public(
+    demo_run: tuple[Path, str],
+) -> None:
+    import csv
+
+    from workflow import load_settings
+    from workflow.web import create_app
+
+    directory, stdout = demo_run
+    public = directory / "public"
+    # the Sachstand the round ends with, as the last Fortschrittsbericht published it
+    counts = ", ".join(f"{n} {g}" for g, n in PUBLISHED[END.date()].items())
+    assert f"board:    {public} (Sachstand 31.12.2024: {counts})" in stdout
+    assert "(the board at /public/)" in stdout and "scheduler run" in stdout
+    text = (public / "proposals.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(text.splitlines(), delimiter=";"))
+    assert len(rows) == 73 and not any(r["titel"].startswith(SAMPLE_TITLE) for r in rows)
+    # and the demo's config serves it: what `ruhrflow serve` runs, through the app factory
+    client = create_app(load_settings(directory / "ruhrflow.toml", env={})).test_client()
+    page = client.get("/public/")
+    assert page.status_code == 200
+    assert page.get_data() == (public / "index.html").read_bytes()
+    listed = _json(directory, "proposal", "list")
+    assert isinstance(listed, list)
+    keys = [r["key"] for r in listed if r["title"].startswith(f"{SAMPLE_TITLE}: ")]
+    html = page.get_data(as_text=True)
+    assert len(keys) == 4 and not any(key in html for key in keys)
+    assert not any((public / f"projekt-{key.lower()}.html").exists() for key in keys)

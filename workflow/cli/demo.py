@@ -37,7 +37,13 @@ def demo(directory: Path, fresh: bool, quiet: bool, password: str | None) -> Non
         summary = run_demo(directory, fresh=fresh, progress=progress.note)
     web_password = _demo_accounts(summary.config, password)
     _print_summary(summary)
-    click.echo(f"  ruhrflow --config {summary.config} serve   # then open http://127.0.0.1:8000/")
+    click.echo(
+        f"  ruhrflow --config {summary.config} serve   # then open http://127.0.0.1:8000/"
+        " (the board at /public/)"
+    )
+    click.echo(
+        f"  ruhrflow --config {summary.config} scheduler run   # sends the mail the web queues"
+    )
     click.echo("")
     click.echo(f"Web accounts: {', '.join(DEMO_ACCOUNTS)}")
     click.echo(f"  password (shown only now): {web_password}")
@@ -96,6 +102,10 @@ def _print_summary(s: Any) -> None:
     click.echo(f"audit verify: {verdict} — {s.verify_text}")
     click.echo(f"database: {s.database}")
     click.echo(f"mail:     {s.maildir} (Maildir: new/ holds one file per message)")
+    board = s.board
+    counts = ", ".join(f"{n} {g}" for g, n in board.counts.items())
+    click.echo(f"board:    {board.output} (Sachstand {board.as_of:%d.%m.%Y}: {counts})")
+    click.echo(f"          served at /public/ by `serve`; checkpoint {board.digest}")
     click.echo("")
     cfg = s.config
     click.echo("Try next:")

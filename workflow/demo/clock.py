@@ -140,9 +140,13 @@ class Simulation:
             self.run_until(event.when)
             self._reach(event.when)
             event.action(event.when)
-            if self.hooks.deliver_outbox is not None:
-                self.hooks.deliver_outbox()
+            self.deliver()
         self.run_until(END.astimezone(UTC))
+
+    def deliver(self) -> None:
+        """Deliver what is due at the clock's ``now`` (as after every scripted step)."""
+        if self.hooks.deliver_outbox is not None:
+            self.hooks.deliver_outbox()
 
     def close(self) -> None:
         """Put the mails of the run onto the disk."""

@@ -92,7 +92,8 @@ SAMPLE_DATA = (
     " öffentlichen Angaben der Landesregierung NRW oder sind Platzhalter; Ressorts und Kosten"
     " sind zum Teil angenommen. Welches Projekt wann welchen Stand erreicht, ist erfunden: nur"
     " die Gesamtzahlen zu den Stichtagen der Fortschrittsberichte entsprechen den"
-    " veröffentlichten."
+    " veröffentlichten. Vorschläge mit „Beispiel der Demo“ im Titel hat die Demo nach dem"
+    " Sachstand 31.12.2024 zum Ausprobieren angelegt; dessen Zahlen enthalten sie nicht."
 )
 """What the demo's database says of itself (``installation.sample_data``): shown on every
 page of a board published from it and in the web application running on it."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,18 @@ from workflow.audit.verify import verify_store
 from workflow.demo.clock import Progress, Simulation
 from workflow.demo.directory import prepare_directory, write_config
 from workflow.demo.facts import COORDINATOR, END, SAMPLE_DATA
+from workflow.demo.samples import FORUM, LEFT_AT, SAMPLE_TITLE, leave_samples
 from workflow.demo.script import Proposal, Round
 from workflow.engine.intake import read_csv
 from workflow.process.definition import load_definition
+from workflow.process.vocabulary import BERLIN
+from workflow.publish import PublishResult, publish
 from workflow.store import chains
 from workflow.store import demo as demo_store
 from workflow.store.installation import mark_sample_data
+
+BOARD_AS_OF = date(2024, 12, 31)  # the Sachstand the round ends with
+BOARD_URL = "http://127.0.0.1:8000/public/"  # where `ruhrflow serve` shows it ([web] public_dir)
 
 
 @dataclass
@@ -39,6 +45,7 @@ class DemoSummary:
     config: Path
     database: Path
     maildir: Path
+    board: PublishResult  # the Sachstand of 31.12.2024 in <directory>/public
     seconds: float
     states: dict[str, int]
     status_rows: list[dict[str, Any]]
@@ -89,9 +96,26 @@ def run_demo(
             f"{END:%Y-%m-%d}  end of the demo: {sim.fired['reminder']} reminders and"
             f" {sim.fired['escalation']} escalations fired along the way"
         )
+        sim.now = LEFT_AT  # after the story: no more scheduler passes, the samples' mail only
+        samples = leave_samples(runtime.engine, LEFT_AT)
+        sim.deliver()
+        progress(
+            f"{LEFT_AT.astimezone(BERLIN):%Y-%m-%d}  left {len(samples)} proposals of the demo"
+            f' to try in Themenforum {FORUM} ({", ".join(samples)}): "{SAMPLE_TITLE}"'
+        )
+        board = publish(
+            runtime.store,
+            runtime.directory,
+            directory / "public",
+            as_of=BOARD_AS_OF,
+            now=LEFT_AT + timedelta(hours=1),
+            actor_id=COORDINATOR,
+            audit_key=settings.audit_key,
+            base_url=BOARD_URL,
+        )
         sim.close()
         demo_store.checkpoint(runtime.store)
-        return _summary(runtime, directory, config, time.monotonic() - started)
+        return _summary(runtime, directory, config, board, time.monotonic() - started)
     finally:
         runtime.close()
 
@@ -105,7 +129,9 @@ def _load(runtime: Any) -> list[Proposal]:
     ]
 
 
-def _summary(runtime: Any, directory: Path, config: Path, seconds: float) -> DemoSummary:
+def _summary(
+    runtime: Any, directory: Path, config: Path, board: PublishResult, seconds: float
+) -> DemoSummary:
     end = END.astimezone(UTC)
     with runtime.store.read() as conn:
         states = demo_store.proposals_per_state(conn)
@@ -123,6 +149,7 @@ def _summary(runtime: Any, directory: Path, config: Path, seconds: float) -> Dem
         config=config,
         database=directory / "ruhrflow.db",
         maildir=directory / "mail",
+        board=board,
         seconds=seconds,
         states=states,
         status_rows=rows,
