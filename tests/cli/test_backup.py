@@ -17,9 +17,9 @@ from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 from support import add_proposal, walk_to
 
-from workflow.cli.backup import pg_dump_command
 from workflow.cli.main import cli
 from workflow.engine.engine import Engine
+from workflow.store.copies import pg_dump_command
 from workflow.store.db import Store
 from workflow.store.schema import outbox
 

@@ -16,16 +16,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, func, select, text
-
 from workflow.app.settings import Settings
 from workflow.errors import InvalidConfig
-from workflow.process.deadline_rules import OPEN
 from workflow.scheduler.state import SchedulerState, read_state
-from workflow.store.db import Store
-from workflow.store.outbox import PENDING, SENDING, STATUSES
+from workflow.store import monitoring
+from workflow.store.db import Store, ping
+from workflow.store.outbox import STATUSES
 from workflow.store.revision import expected_revision, revision_of
-from workflow.store.schema import deadlines, outbox, proposals
 
 log = logging.getLogger("ruhrflow.health")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -116,35 +113,19 @@ def take_readings(store: Store, now: datetime, options: MonitoringSettings) -> R
     readings = Readings(now=now, scheduler=read_state(options.scheduler_state_file))
     try:
         with store.read() as conn:
-            conn.execute(text("SELECT 1"))
+            ping(conn)
             readings.database_ok = True
             readings.revision = revision_of(conn)
             # the newest shipped migration, from the numbered files (cached; no Alembic)
             readings.schema_current = readings.revision == expected_revision()
             if not readings.schema_current:
                 return readings
-            rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
-            counts = {str(status): int(n) for status, n in rows}
+            counts = monitoring.notice_counts(conn)
             readings.notices = {s: int(counts.get(s, 0)) for s in STATUSES}
-            oldest = conn.execute(
-                select(func.min(outbox.c.created_at)).where(outbox.c.status.in_((PENDING, SENDING)))
-            ).scalar()
+            oldest = monitoring.oldest_pending_at(conn)
             if oldest is not None:
                 readings.oldest_pending_age_seconds = max(0.0, (now - oldest).total_seconds())
-            readings.deadlines_overdue = int(
-                conn.execute(
-                    select(func.count())
-                    .select_from(deadlines)
-                    .join(
-                        proposals,
-                        and_(
-                            proposals.c.id == deadlines.c.proposal_id,
-                            proposals.c.state == deadlines.c.state,
-                        ),
-                    )
-                    .where(deadlines.c.status == OPEN, deadlines.c.due_at < now)
-                ).scalar_one()
-            )
+            readings.deadlines_overdue = monitoring.overdue_deadlines(conn, now)
     except Exception as exc:  # a reading never fails the request: it says what it saw
         first = (str(exc).strip().splitlines() or [""])[0]
         log.warning("health reading failed: %s: %s", type(exc).__name__, first)

@@ -19,12 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
-
 from workflow.errors import InvalidConfig
+from workflow.store import retention
 from workflow.store.db import Store
-from workflow.store.outbox import SENT
-from workflow.store.schema import outbox
 
 BATCH = 500
 
@@ -54,14 +51,6 @@ def retention_days(section: Mapping[str, Any]) -> int:
     return value
 
 
-def _prunable(cutoff: datetime) -> Any:
-    return (
-        (outbox.c.status == SENT)
-        & (outbox.c.sent_at < cutoff)
-        & ((outbox.c.body_text.is_not(None)) | (outbox.c.body_html.is_not(None)))
-    )
-
-
 def prune_mail_bodies(
     store: Store,
     now: datetime,
@@ -76,29 +65,16 @@ def prune_mail_bodies(
         return PruneResult(None, 0, dry_run)
     cutoff = now - timedelta(days=days)
     with store.read() as conn:
-        total = int(
-            conn.execute(
-                select(func.count()).select_from(outbox).where(_prunable(cutoff))
-            ).scalar_one()
-        )
+        total = retention.count_prunable(conn, cutoff)
     if dry_run or total == 0:
         return PruneResult(cutoff, total, dry_run)
     done = 0
     while True:
         with store.write() as conn:
-            ids = list(
-                conn.execute(
-                    select(outbox.c.id).where(_prunable(cutoff)).order_by(outbox.c.id).limit(BATCH)
-                ).scalars()
-            )
-            if not ids:
-                break
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(ids))
-                .values(body_text=None, body_html=None, attachments=None)
-            )
-        done += len(ids)
+            pruned = retention.prune_batch(conn, cutoff, BATCH)
+        if not pruned:
+            break
+        done += pruned
         if progress is not None:
             progress(done, max(total, done))
     return PruneResult(cutoff, done, dry_run)

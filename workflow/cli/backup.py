@@ -1,6 +1,7 @@
 """``ruhrflow db backup`` and ``ruhrflow notices prune``: keeping a copy, and keeping less.
 
-``db backup --output FILE`` copies the database while the service runs:
+``db backup --output FILE`` copies the database while the service runs (how:
+:mod:`workflow.store.copies`):
 
 * **SQLite** through SQLite's online backup API (``sqlite3.Connection.backup``): a
   consistent copy even while ``serve`` and the scheduler write (a plain ``cp`` of a database in
@@ -19,10 +20,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 from pathlib import Path
-from urllib.parse import quote, unquote
 
 import click
 
@@ -30,59 +29,7 @@ from workflow.cli.context import obj
 from workflow.cli.output import emit_json, format_option
 from workflow.cli.progress import Progress, progress_option
 from workflow.errors import InvalidInput, StoreUnavailable
-
-
-def _libpq_url(url: str) -> tuple[str, str | None]:
-    """The SQLAlchemy URL as a libpq one (``postgresql://``) without its password, and the
-    password apart."""
-    from sqlalchemy.engine import URL, make_url
-
-    parsed = make_url(url)
-    plain = URL.create(
-        "postgresql",
-        username=parsed.username,
-        host=parsed.host,
-        port=parsed.port,
-        database=parsed.database,
-        query=parsed.query,
-    )
-    password = parsed.password
-    return plain.render_as_string(hide_password=False), (
-        str(password) if password is not None else None
-    )
-
-
-def pg_dump_command(url: str, output: Path) -> list[str]:
-    """The pg_dump command for ``url`` (without the password)."""
-    libpq, _ = _libpq_url(url)
-    return ["pg_dump", "--format=custom", "--no-owner", f"--file={output}", f"--dbname={libpq}"]
-
-
-def sqlite_path(url: str) -> Path:
-    """The file of an SQLite URL."""
-    from sqlalchemy.engine import make_url
-
-    database = make_url(url).database or ""
-    if database in ("", ":memory:"):
-        raise InvalidInput("an in-memory SQLite database cannot be backed up")
-    return Path(unquote(database.removeprefix("file:")).split("?", 1)[0])
-
-
-def backup_sqlite(source: Path, output: Path, pages_per_step: int = 1024) -> int:
-    """Copy ``source`` to ``output`` with the online backup API; the number of pages."""
-    if not source.is_file():
-        raise StoreUnavailable(f"no SQLite database at {source}")
-    uri = f"file:{quote(str(source.resolve()))}?mode=ro"
-    src = sqlite3.connect(uri, uri=True)
-    dst = sqlite3.connect(output)
-    try:
-        src.backup(dst, pages=pages_per_step)
-        dst.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal beside it
-        pages = int(dst.execute("PRAGMA page_count").fetchone()[0])
-    finally:
-        dst.close()
-        src.close()
-    return pages
+from workflow.store.copies import backup_sqlite, libpq_url, pg_dump_command, sqlite_path
 
 
 @click.command("backup")
@@ -123,7 +70,7 @@ def backup(ctx: click.Context, output: Path, fmt: str) -> None:
             click.echo("  " + " ".join(command), err=True)
             output.unlink(missing_ok=True)
             ctx.exit(StoreUnavailable.exit_code)
-        _, password = _libpq_url(url)
+        _, password = libpq_url(url)
         env = dict(os.environ)
         if password is not None:
             env["PGPASSWORD"] = password
