@@ -19,6 +19,7 @@ from workflow.engine.engine import Engine
 from workflow.engine.erasure import Pseudonymised
 from workflow.engine.intake import ProposalInput
 from workflow.notices.delivery import Delivery
+from workflow.process.vocabulary import BERLIN
 
 
 def delivery_of(target: Runtime | Engine) -> Delivery:
@@ -30,13 +31,17 @@ def delivery_of(target: Runtime | Engine) -> Delivery:
 
 SHIPPED_DEFINITION = Path(__file__).resolve().parent.parent / "definitions" / "ruhr_konferenz.yaml"
 
+# A field value that is the day the step is taken (Europe/Berlin): the cabinet decides the
+# day its decision is recorded, never after the engine's clock (fields.*.not_future).
+THAT_DAY = "<the day of the step>"
+
 # The path of a proposal through the Ruhr-Konferenz process, as (trigger, actor, fields).
 LIFECYCLE: list[tuple[str, str, dict[str, Any]]] = [
     ("submit", "koordination", {}),
     ("open_consultation", "koordination", {}),
     ("close_consultation", "koordination", {}),
     ("submit_to_cabinet", "koordination", {}),
-    ("approve", "koordination", {"decision_date": "2019-11-05"}),
+    ("approve", "koordination", {"decision_date": THAT_DAY}),
     ("request_budget", "koordination", {}),
     ("secure_funding", "koordination", {}),
     ("start", "koordination", {}),
@@ -117,6 +122,12 @@ def _state_of(engine: Engine, key: str) -> str:
     return str(row["state"])
 
 
+def on_the_day(fields: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """``fields`` with every :data:`THAT_DAY` replaced by the day of ``now`` in Berlin."""
+    day = now.astimezone(BERLIN).date().isoformat()
+    return {name: day if value == THAT_DAY else value for name, value in fields.items()}
+
+
 def walk_to(engine: Engine, key: str, state: str, now: datetime, lead: str = "im") -> datetime:
     """Advance ``key`` along the lifecycle (from wherever it is) until it is in ``state``.
 
@@ -131,7 +142,11 @@ def walk_to(engine: Engine, key: str, state: str, now: datetime, lead: str = "im
             now = now + timedelta(hours=1)
             prepare(engine, key, trigger, now)
             engine.advance(
-                key, trigger, actor=lead if actor == "LEAD" else actor, now=now, fields=fields
+                key,
+                trigger,
+                actor=lead if actor == "LEAD" else actor,
+                now=now,
+                fields=on_the_day(fields, now),
             )
         before = STATE_AFTER[trigger]
     assert _state_of(engine, key) == state, f"cannot walk to {state}"

@@ -278,7 +278,11 @@ def test_advance_with_fields(run: Cli, engine: Engine) -> None:
     add(run, "RK-03-01")
 
     walk_to(engine, "RK-03-01", "cabinet", NOW)
-    run("advance", "RK-03-01", "approve", "--set", "decision_date=2019-11-05")
+    cabinet = "2019-11-05T12:00"  # the cabinet cannot have decided tomorrow
+    refused = run("advance", "RK-03-01", "approve", "--set", "decision_date=2019-11-06",
+                  now=cabinet, code=2)  # fmt: skip
+    assert "decision_date: 2019-11-06 lies in the future (today is 2019-11-05)" in refused.output
+    run("advance", "RK-03-01", "approve", "--set", "decision_date=2019-11-05", now=cabinet)
     assert run.state("RK-03-01") == "approved"
     detail = run.json("proposal", "show", "RK-03-01", actor=None)
     assert detail["data"]["decision_date"] == "2019-11-05"

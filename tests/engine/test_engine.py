@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
@@ -35,6 +35,7 @@ from workflow.store.db import Store
 from workflow.store.schema import deadlines, history, proposals
 
 LATER = NOW + timedelta(days=1)
+CABINET_DAY = datetime(2019, 11, 5, 11, 0, tzinfo=UTC)  # the 2019 round's cabinet, at noon
 SHIPPED = load_definition(DEFINITION)
 
 
@@ -244,7 +245,8 @@ def test_secure_funding_needs_secured_money_covering_the_estimate(engine: Engine
 
 def test_approve_needs_a_decision_date_that_is_a_date(engine: Engine) -> None:
     key = add_proposal(engine, NOW)
-    now = walk_to(engine, key, "cabinet", NOW)
+    walk_to(engine, key, "cabinet", NOW)
+    now = CABINET_DAY  # a decision is not dated after the engine's day (test_decision_date)
     before = snapshot(engine, key)
     with pytest.raises(TransitionNotAllowed) as info:
         engine.advance(key, "approve", actor="koordination", now=now)
@@ -263,7 +265,8 @@ def test_approve_needs_a_decision_date_that_is_a_date(engine: Engine) -> None:
 
 def test_reject_needs_decision_date_and_reason(engine: Engine) -> None:
     key = add_proposal(engine, NOW)
-    now = walk_to(engine, key, "cabinet", NOW)
+    walk_to(engine, key, "cabinet", NOW)
+    now = CABINET_DAY
     with pytest.raises(TransitionNotAllowed) as info:
         engine.advance(key, "reject", actor="koordination", now=now,
                        fields={"decision_date": "2019-11-05"})  # fmt: skip
@@ -403,7 +406,8 @@ def test_later_admission_needs_handlungsfeld_and_secured_financing(
     engine: Engine, state: str
 ) -> None:
     key = add_proposal(engine, NOW, cost=4_000_000)
-    now = walk_to(engine, key, state, NOW)
+    walk_to(engine, key, state, NOW)
+    now = datetime(2021, 6, 1, 10, 0, tzinfo=UTC)  # admitted on the day of the decision
     admit = {"decision_date": "2021-06-01"}
     with pytest.raises(TransitionNotAllowed, match="missing field decision_date"):
         engine.advance(key, "admit", actor="koordination", now=now)

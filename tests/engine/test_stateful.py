@@ -25,7 +25,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from sqlalchemy import select
-from support import LIFECYCLE, add_proposal, prepare
+from support import LIFECYCLE, add_proposal, on_the_day, prepare
 
 from workflow.access.directory import load_directory
 from workflow.app.settings import Settings
@@ -157,7 +157,11 @@ class ProcessStateMachine(RuleBasedStateMachine):
         lead = self.lead[key].lower()
         try:
             applied = self.engine.advance(
-                key, trigger, actor=lead if actor == "LEAD" else actor, now=now, fields=fields
+                key,
+                trigger,
+                actor=lead if actor == "LEAD" else actor,
+                now=now,
+                fields=on_the_day(fields, now),
             )
         except TransitionNotAllowed:  # e.g. no cost estimate: the guards say no
             return

@@ -12,10 +12,13 @@ from typing import Any
 from workflow.access.directory import Actor
 from workflow.access.policy import refusal, refusal_de
 from workflow.engine.changes import TriggerOption
+from workflow.errors import DateInFuture
 from workflow.process.definition import Definition
-from workflow.process.fields import described, missing_fields
+from workflow.process.fields import dated_after_today, described, missing_fields
+from workflow.process.german import date_in_future
 from workflow.process.guards import REGISTRY, GuardContext, german_reason
 from workflow.process.machine import check_guards
+from workflow.process.vocabulary import BERLIN
 
 
 def trigger_options(
@@ -29,6 +32,8 @@ def trigger_options(
     """Every trigger from ``row``'s state: can ``who`` fire it now with ``given`` fields and
     ``comment`` (guards evaluated on ``ctx``), and if not, why not."""
     options = []
+    today = ctx.now.astimezone(BERLIN).date()
+    late = dated_after_today(definition, given, ctx.now)
     for t in definition.triggers_from(row["state"]):
         blocked: list[str] = []
         german: list[str] = []  # the same reasons, for the web
@@ -40,6 +45,10 @@ def trigger_options(
         for name in missing_fields(t, given, comment):
             blocked.append(f"missing {described(name)}")
             german.append(f"Es fehlt: {_field_label_de(definition, name)}.")
+        for field, day in late:
+            if field.name in t.requires:
+                blocked.append(str(DateInFuture(field.name, day, today, "")))
+                german.append(date_in_future(field.label, day, today))
         for g, why in check_guards(t, ctx):
             blocked.append(f"guard {g}: {why} ({REGISTRY[g].description})")
             german.append(f"{german_reason(why)} (Voraussetzung: {definition.guard_text(g)}.)")

@@ -16,9 +16,11 @@ from workflow.access.directory import Actor, Directory
 from workflow.access.policy import refusal
 from workflow.engine.guard_context import DbGuardContext
 from workflow.engine.writing import Plan, last_change
-from workflow.errors import InvalidInput, PermissionDenied, TransitionNotAllowed
-from workflow.process.fields import missing_requirements, parse_fields
+from workflow.errors import DateInFuture, InvalidInput, PermissionDenied, TransitionNotAllowed
+from workflow.process.fields import dated_after_today, missing_requirements, parse_fields
+from workflow.process.german import date_in_future
 from workflow.process.machine import ProcessMachine
+from workflow.process.vocabulary import BERLIN
 from workflow.store.db import Connection
 
 
@@ -37,7 +39,8 @@ def plan_transition(
     """The plan of firing ``trigger`` on ``row`` (its definition version's ``machine``).
 
     Raises TransitionNotAllowed (not from this state, a missing field, a failed guard),
-    PermissionDenied (none of the transition's roles) or InvalidInput (an undeclared field).
+    PermissionDenied (none of the transition's roles) or InvalidInput (an undeclared field;
+    DateInFuture: a date that must have passed lies after the day of ``now``).
     """
     definition = machine.definition
     key, state = row["key"], row["state"]
@@ -55,6 +58,9 @@ def plan_transition(
     if undeclared:
         takes = ", ".join(n for n in transition.requires if n != "comment") or "no field"
         raise InvalidInput(f"{trigger} does not take the field {undeclared[0]} (it takes: {takes})")
+    for field, day in dated_after_today(definition, fields, now):  # the cabinet cannot
+        today = now.astimezone(BERLIN).date()  # have decided tomorrow
+        raise DateInFuture(field.name, day, today, date_in_future(field.label, day, today))
     missing = missing_requirements(transition, fields, comment)
     if missing:
         raise TransitionNotAllowed(key, trigger, state, reasons=[f"missing {m}" for m in missing])
