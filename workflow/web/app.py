@@ -32,11 +32,23 @@ def blueprints() -> list[Blueprint]:
     """Every blueprint of the application, in the order they are registered (``auth`` first:
     its ``identify`` runs before every other blueprint's hooks). A new page's blueprint is
     added here."""
-    from workflow.web import api, audit, auth, bulk, documents, oidc, proposals, public, tasks
+    from workflow.web import (
+        api,
+        audit,
+        auth,
+        bulk,
+        create,
+        documents,
+        oidc,
+        proposals,
+        public,
+        tasks,
+    )
 
     return [
         auth.bp,
         tasks.bp,
+        create.bp,
         proposals.bp,
         bulk.bp,
         audit.bp,
