@@ -26,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ _databases: dict[str, str] = {}  # scratch database name -> admin URL
 _dirs: set[str] = set()
 _guardian: list[subprocess.Popen[str]] = []
 _installed: list[bool] = []
+_drops: list[threading.Thread] = []
 
 
 def _progress(message: str) -> None:
@@ -169,7 +171,9 @@ def create_database(admin_url: str) -> str:
 
 
 def drop_database(url: str) -> None:
-    """Drop the scratch database of ``url`` (made by :func:`create_database`)."""
+    """Drop the scratch database of ``url`` (made by :func:`create_database`), in the
+    background: ``DROP DATABASE`` waits for a checkpoint, which took a minute on the shared
+    machine's busy server; :func:`teardown` waits for every drop before the run ends."""
     from sqlalchemy.engine import make_url
 
     name = make_url(url).database
@@ -177,10 +181,23 @@ def drop_database(url: str) -> None:
     admin_url = _databases.get(name)
     if admin_url is None:
         return
-    _drop(admin_url, name)
-    _databases.pop(name, None)
-    _tell(f"undb {name}")
-    _progress(f"scratch database {name} dropped")
+
+    def drop() -> None:
+        try:
+            _drop(admin_url, name)
+        except Exception as exc:  # teardown (and else the guardian) tries again
+            print(f"[bench] could not drop {name}: {exc}", file=sys.stderr)
+            return
+        _databases.pop(name, None)
+        _tell(f"undb {name}")
+        _progress(f"scratch database {name} dropped")
+
+    if not _installed:  # no teardown at exit to wait for it
+        drop()
+        return
+    dropping = threading.Thread(target=drop, name=f"drop {name}", daemon=True)
+    dropping.start()
+    _drops.append(dropping)
 
 
 def _drop(admin_url: str, name: str) -> None:
@@ -211,6 +228,8 @@ def teardown() -> None:
     directory (idempotent; at exit and on a signal)."""
     for proc in list(_groups.values()):
         stop(proc, timeout=5.0)
+    for dropping in _drops:
+        dropping.join(timeout=300)
     for name, admin_url in list(_databases.items()):
         try:
             _drop(admin_url, name)
