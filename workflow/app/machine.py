@@ -7,10 +7,17 @@ proposal list --format json``"), so both take their formats from here.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from workflow.errors import WorkflowError
+
+if TYPE_CHECKING:
+    from workflow.engine.changes import Applied
 
 # The kinds of the fields of ``proposal list`` (their order is the CLI's column order).
 LIST_KINDS: dict[str, str] = {
@@ -118,3 +125,28 @@ def machine_detail(d: dict[str, Any]) -> dict[str, Any]:
     out["statements"] = [{**s, "received_at": rfc3339(s["received_at"])} for s in d["statements"]]
     out["funding"] = [{**f, "amount": machine_amount(f["amount"])} for f in d["funding"]]
     return zulu(out)  # type: ignore[no-any-return]
+
+
+def as_json(data: Any) -> Any:
+    """``data`` as the API sends it and the CLI reads it back: times RFC 3339 ``Z``, amounts
+    exact decimal strings, dates ISO — so a command formats the same data either way."""
+    return json.loads(json.dumps(zulu(data), default=json_default))
+
+
+def advance_result(
+    applied: Sequence[Applied], refused: Sequence[tuple[str, WorkflowError | Any]]
+) -> dict[str, Any]:
+    """The object ``advance --format json`` prints (and ``POST /api/advance`` answers)."""
+    return {
+        "applied": [
+            {
+                "key": a.key,
+                "trigger": a.trigger,
+                "from_state": a.from_state,
+                "to_state": a.to_state,
+                "seq": a.seq,
+            }
+            for a in applied
+        ],
+        "refused": [{"key": k, "reason": str(e)} for k, e in refused],
+    }

@@ -9,21 +9,26 @@ database login), the API's authenticated account. One engine call is one transac
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from workflow.app.machine import json_default, machine_amount, machine_detail, machine_row, zulu
+from workflow.app.machine import (
+    advance_result,
+    as_json,
+    machine_amount,
+    machine_detail,
+    machine_row,
+    zulu,
+)
 from workflow.app.reads import history_rows, list_rows, show_detail, trigger_rows
 from workflow.engine.intake import ProposalInput, parse_amount, read_csv
-from workflow.errors import InvalidInput, WorkflowError
+from workflow.errors import InvalidInput
 
 if TYPE_CHECKING:
     from workflow.app.runtime import Runtime
-    from workflow.engine.changes import Applied
     from workflow.progress import ProgressCallback
 
 
@@ -475,28 +480,3 @@ class Operations:
         with self.runtime.store.read() as conn:
             rows = stuck(conn, self.now, days)
         return as_json(rows)  # type: ignore[no-any-return]
-
-
-def as_json(data: Any) -> Any:
-    """``data`` as the API sends it and the CLI reads it back: times RFC 3339 ``Z``, amounts
-    exact decimal strings, dates ISO — so a command formats the same data either way."""
-    return json.loads(json.dumps(zulu(data), default=json_default))
-
-
-def advance_result(
-    applied: Sequence[Applied], refused: Sequence[tuple[str, WorkflowError | Any]]
-) -> dict[str, Any]:
-    """The object ``advance --format json`` prints (and ``POST /api/advance`` answers)."""
-    return {
-        "applied": [
-            {
-                "key": a.key,
-                "trigger": a.trigger,
-                "from_state": a.from_state,
-                "to_state": a.to_state,
-                "seq": a.seq,
-            }
-            for a in applied
-        ],
-        "refused": [{"key": k, "reason": str(e)} for k, e in refused],
-    }

@@ -57,7 +57,7 @@ def verify(
 
     Uses RUHRFLOW_AUDIT_KEY when the history is keyed (HMAC-SHA-256).
     """
-    from workflow.app.operations import as_json
+    from workflow.app.machine import as_json
     from workflow.audit.export import verify_file
     from workflow.errors import AuditBreak
 
