@@ -92,3 +92,16 @@ def test_who_may_is_declared_for_every_action_the_engine_checks() -> None:
     # the actions that are no transition and that no format-1 file names have a default
     for action in ("attach_document", "edit", "move_deadline", "migrate", "pseudonymise"):
         assert DEFAULT_PERMISSIONS[action]
+
+
+def test_permitted_answers_what_the_command_would_check(engine: Engine) -> None:
+    # given a proposal of IM's, whose definition names no `edit` (the default: coordinator)
+    key = add_proposal(engine, NOW, lead="IM")
+    # then the page may offer an edit to the office only, documents also to the lead ministry
+    assert engine.permitted(key, "edit", actor="koordination")
+    assert not engine.permitted(key, "edit", actor="im")
+    assert engine.permitted(key, "attach_document", actor="im")
+    assert not engine.permitted(key, "attach_document", actor="mwide")
+    # and the command agrees
+    with pytest.raises(PermissionDenied):
+        engine.edit_proposal(key, {"title": "Neu"}, actor="im", now=LATER)
