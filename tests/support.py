@@ -26,7 +26,7 @@ def delivery_of(target: Runtime | Engine) -> Delivery:
     """What ``deliver`` takes: from a runtime's settings, or an engine with the defaults."""
     if isinstance(target, Engine):
         return Delivery(target.store, target.append_event)
-    return Delivery.from_settings(target.settings, target.store, target.engine.append_event)
+    return target.delivery()
 
 
 SHIPPED_DEFINITION = Path(__file__).resolve().parent.parent / "definitions" / "ruhr_konferenz.yaml"

@@ -40,8 +40,8 @@ _EXPORTS = {
     "Store": "workflow.store.db",
     # scheduling
     "sweep": "workflow.deadlines.sweep",
-    "tick": "workflow.scheduler.tick",
-    "scheduler_hooks": "workflow.scheduler.tick",
+    "tick": "workflow.app.tick",
+    "scheduler_hooks": "workflow.app.tick",
     # errors
     "WorkflowError": "workflow.errors",
     "InvalidInput": "workflow.errors",
@@ -101,6 +101,7 @@ if TYPE_CHECKING:
     from workflow.app.bootstrap import initialise
     from workflow.app.runtime import Runtime, open_runtime
     from workflow.app.settings import Settings, load_settings
+    from workflow.app.tick import scheduler_hooks, tick
     from workflow.deadlines.sweep import sweep
     from workflow.engine.changes import Applied, BulkResult, TriggerOption
     from workflow.engine.engine import Engine
@@ -118,5 +119,4 @@ if TYPE_CHECKING:
     )
     from workflow.process.definition import Definition, load_definition, parse_definition
     from workflow.process.machine import ProcessMachine
-    from workflow.scheduler.tick import scheduler_hooks, tick
     from workflow.store.db import Store

@@ -130,6 +130,27 @@ def _lint_imports(cwd: Path, *, pythonpath: Path | None = None) -> subprocess.Co
     )
 
 
+def test_the_contracts_hold_with_type_checking_imports(tmp_path: Path) -> None:
+    # given the contracts of pyproject.toml with the imports under `if TYPE_CHECKING:`
+    # included (.ci/run's second run: such an import pointing upward went unchecked)
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    setting = "\nexclude_type_checking_imports = true\n"
+    assert setting in text
+    config = tmp_path / "contracts-with-typing.toml"
+    config.write_text(
+        text.replace(setting, "\nexclude_type_checking_imports = false\n"), encoding="utf-8"
+    )
+    # when lint-imports checks them, then all are kept
+    done = subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_a_planted_top_level_import_in_the_store_breaks_a_contract(tmp_path: Path) -> None:
     # given a copy of the packages and their contracts, with `from workflow import Engine`
     # planted in the store (issue 28: such a line once passed lint-imports)

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from support import add_proposal, walk_to
 
 from workflow.app.runtime import Runtime
-from workflow.scheduler.tick import scheduler_hooks, tick
+from workflow.app.tick import scheduler_hooks, tick
 from workflow.store.schema import history
 
 PROPOSALS = 3

@@ -19,6 +19,7 @@ from workflow.access.directory import Directory
 from workflow.app.bootstrap import register_definition
 from workflow.engine.changes import Applied, Batch
 from workflow.engine.definitions import Machines
+from workflow.engine.effects import Effect
 from workflow.engine.engine import Engine
 from workflow.engine.intake import read_csv
 from workflow.engine.records import history_of
@@ -304,13 +305,13 @@ def test_progress_is_a_whole_number_from_0_to_100_and_stays_in_state(engine: Eng
 # --- the cabinet decision of 5 Nov 2019 -------------------------------------------------------
 
 
-class Recorder:
+class Recorder(Effect):
     """An effect that remembers each call (one call = one transaction)."""
 
     def __init__(self) -> None:
         self.calls: list[list[Applied]] = []
 
-    def __call__(self, batch: Batch) -> None:
+    def on_transition(self, batch: Batch) -> None:
         self.calls.append(list(batch.applied))
 
 
@@ -505,11 +506,12 @@ def test_two_concurrent_writers_on_postgresql_no_lost_update(
     key = add_proposal(engine, NOW)
     b_read, a_wrote = threading.Event(), threading.Event()
 
-    def hold_until_b_has_read(batch: Batch) -> None:
-        a_wrote.set()
-        assert b_read.wait(10), "B never read the row"
+    class HoldUntilBHasRead(Effect):
+        def on_transition(self, batch: Batch) -> None:
+            a_wrote.set()
+            assert b_read.wait(10), "B never read the row"
 
-    a = Engine(store, directory, effects=[hold_until_b_has_read])
+    a = Engine(store, directory, effects=[HoldUntilBHasRead()])
     b = Engine(store, directory, machines=_SignallingMachines(b_read))
     outcome: dict[str, Any] = {}
 
@@ -541,8 +543,9 @@ class Boom(RuntimeError):
     pass
 
 
-def boom(batch: Batch) -> None:
-    raise Boom("the effect failed half-way")
+class Exploding(Effect):
+    def on_transition(self, batch: Batch) -> None:
+        raise Boom("the effect failed half-way")
 
 
 def test_a_failing_effect_leaves_nothing_behind(
@@ -553,7 +556,7 @@ def test_a_failing_effect_leaves_nothing_behind(
     before = {k: snapshot(engine, k) for k in keys}
     with store.read() as conn:
         count_before = conn.execute(select(func.count()).select_from(history)).scalar_one()
-    crashing = Engine(store, directory, effects=[boom])
+    crashing = Engine(store, directory, effects=[Exploding()])
     with pytest.raises(Boom):
         crashing.advance(key, "submit", actor="koordination", now=LATER)
     with pytest.raises(Boom):

@@ -12,7 +12,6 @@ from support import add_proposal, as_delivered, delivery_of, walk_to
 
 from workflow.app.runtime import Runtime
 from workflow.notices.digest import digest_due, make_digests, reported_week, week_label
-from workflow.notices.events import Notifier
 from workflow.process.vocabulary import BERLIN
 from workflow.store.schema import outbox
 
@@ -48,7 +47,7 @@ def test_a_ministry_gets_its_proposals_changes_and_deadlines_once(runtime: Runti
     key = add_proposal(engine, NOW, lead="IM", title="Sicherheitskooperation")
     walk_to(engine, key, "consultation", NOW)
     add_proposal(engine, NOW, lead="VM")  # VM: a proposal, but no change and no deadline soon
-    notifier = Notifier.from_settings(runtime.settings, runtime.directory)
+    notifier = runtime.notifier
     # when the digest is made on Monday, and again (another process, a catch-up)
     result = make_digests(
         engine.store, engine.machines, notifier.directory, MONDAY, domain=notifier.domain
@@ -79,7 +78,7 @@ def test_the_week_after_brings_no_digest_without_news(runtime: Runtime) -> None:
     engine = runtime.engine
     key = add_proposal(engine, NOW, lead="IM")
     walk_to(engine, key, "proposed", NOW)
-    notifier = Notifier.from_settings(runtime.settings, runtime.directory)
+    notifier = runtime.notifier
     # a week later nothing changed and `proposed` has no deadline: no digest for anyone
     result = make_digests(
         engine.store,
@@ -120,7 +119,7 @@ def test_a_bulk_change_is_one_row_of_the_digest_table_with_every_key_whole(
     for key in keys:
         walk_to(engine, key, "proposed", NOW)
     engine.advance_many("open_consultation", keys=keys, actor="koordination", now=NOW)
-    notifier = Notifier.from_settings(runtime.settings, runtime.directory)
+    notifier = runtime.notifier
     # when the week's digest is made and delivered
     make_digests(engine.store, engine.machines, notifier.directory, MONDAY, domain=notifier.domain)
     transport = MemoryTransport()

@@ -19,6 +19,8 @@ from notifications.mail.model import Recipient
 from notifications.mail.transport import MemoryTransport
 from workflow.app.runtime import Runtime, transition_effects
 from workflow.deadlines.sweep import sweep
+from workflow.engine.changes import Batch
+from workflow.engine.effects import Effect
 from workflow.engine.engine import Engine
 from workflow.engine.intake import ProposalInput
 from workflow.notices.context import open_deadlines_of
@@ -342,10 +344,15 @@ def test_the_deadlines_handed_over_are_those_a_query_finds(
     queried = add_proposal(engine, NOW)
     walk_to(engine, handed, "completed", NOW)
 
-    def without_hand_over(effect: Any) -> Any:
-        if not isinstance(effect, Notifier):
-            return effect
-        return lambda batch: effect(replace(batch, opened={}))
+    class WithoutHandOver(Effect):
+        def __init__(self, notifier: Notifier) -> None:
+            self.notifier = notifier
+
+        def on_transition(self, batch: Batch) -> None:
+            self.notifier.on_transition(replace(batch, opened={}))
+
+    def without_hand_over(effect: Effect) -> Effect:
+        return WithoutHandOver(effect) if isinstance(effect, Notifier) else effect
 
     effects = transition_effects(runtime.settings, runtime.directory)
     without = Engine(

@@ -58,7 +58,17 @@ def test_a_preview_is_the_mail_that_delivery_sends_link_included(runtime: Runtim
         now=NOW,
     )  # fmt: skip
     # when the coordinator previews the notice of `submit`, then submits and it is delivered
-    preview = render_preview(linked, "RK-03-01", "submit", NOW, actor="koordination")
+    preview = render_preview(
+        linked.store,
+        linked.machines,
+        linked.notifier,
+        linked.renderer,  # the one renderer of the runtime, which delivery uses too
+        "RK-03-01",
+        "submit",
+        NOW,
+        process_setting=linked.settings.section("process"),
+        actor="koordination",
+    )
     linked.engine.advance("RK-03-01", "submit", actor="koordination", now=NOW)
     transport = MemoryTransport()
     deliver(delivery_of(linked), transport, NOW)

@@ -304,13 +304,12 @@ class Operations:
         self, key: str, kind: str, to_day: date, *, reason: str, actor: str
     ) -> dict[str, Any]:
         """``deadlines move --format json``: the open deadline ``kind`` of ``key`` moved."""
-        from workflow.deadlines.move import MovedDeadline, deadline_move
+        from workflow.deadlines.move import deadline_move
+        from workflow.engine.changes import MovedDeadline
 
-        engine = self.runtime.engine
-        command = deadline_move(
-            key, kind, to_day, reason=reason, now=self.now, notify=engine.hooks("on_moved")
-        )
-        engine.execute(key, command, actor=actor, now=self.now)
+        rt = self.runtime
+        command = deadline_move(key, kind, to_day, reason=reason, now=self.now, effects=rt.effects)
+        rt.engine.execute(key, command, actor=actor, now=self.now)
         moved: MovedDeadline = command.result
         return as_json(  # type: ignore[no-any-return]
             {

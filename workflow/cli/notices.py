@@ -84,14 +84,13 @@ def send(ctx: click.Context, limit: int | None, fmt: str) -> None:
     "retry: …" for one refused for now (4xx, greylisting). Exits 3 when the transport was
     unreachable, else 1 when a notice failed for good (550, 535), else 0.
     """
-    from workflow.notices.delivery import Delivery, deliver, transport_from_settings
+    from workflow.notices.delivery import deliver
     from workflow.notices.outbox import count_by_status
 
     c = obj(ctx)
     c.require_system("deliver notices")
     runtime = c.runtime
-    delivery = Delivery.from_settings(runtime.settings, runtime.store, runtime.engine.append_event)
-    counts = deliver(delivery, transport_from_settings(runtime.settings), c.now, limit=limit)
+    counts = deliver(runtime.delivery(), runtime.transport, c.now, limit=limit)
     with runtime.store.read() as conn:
         left = count_by_status(conn)
     if fmt == "json":
@@ -164,7 +163,18 @@ def preview(ctx: click.Context, key: str, event: str, html: bool, fmt: str) -> N
     from workflow.notices.preview import render_preview
 
     c = obj(ctx)
-    result = render_preview(c.runtime, key, event, c.now, actor=c.resolve_actor() or "koordination")
+    rt = c.runtime
+    result = render_preview(
+        rt.store,
+        rt.machines,
+        rt.notifier,
+        rt.renderer,  # delivery's: the preview is the mail it would send
+        key,
+        event,
+        c.now,
+        process_setting=rt.settings.section("process"),
+        actor=c.resolve_actor() or "koordination",
+    )
     if fmt == "json":
         emit_json(result)
         return

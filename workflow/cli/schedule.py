@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from workflow.app.tick import scheduler_hooks, scheduler_settings
 from workflow.cli.context import obj, parse_day
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import (
@@ -25,7 +26,6 @@ from workflow.cli.output import (
 )
 from workflow.cli.progress import Progress, progress_option
 from workflow.process.vocabulary import BERLIN
-from workflow.scheduler.tick import scheduler_hooks, scheduler_settings
 
 DEADLINE_FIELDS = [
     Field("key", "PROPOSAL"),
@@ -72,7 +72,7 @@ def scheduler() -> None:
 @click.pass_context
 def tick(ctx: click.Context, fmt: str, quiet: bool) -> None:
     """Fire every due reminder and escalation once (for cron, tests and simulation)."""
-    from workflow.scheduler.tick import tick as run_tick
+    from workflow.app.tick import tick as run_tick
 
     c = obj(ctx)
     c.require_system("run the scheduler")

@@ -17,13 +17,13 @@ The engine runs the move in its unit of work, in one write transaction:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from workflow.engine.changes import Applied
+from workflow.engine.changes import Applied, MovedDeadline
 from workflow.engine.commands import Command
+from workflow.engine.effects import Effect
 from workflow.errors import InvalidInput, TransitionNotAllowed
 from workflow.process.calendar import anchor
 from workflow.process.deadline_rules import REMINDER, rule_of
@@ -35,26 +35,6 @@ MOVED = "deadline_moved"  # history kind and notice kind
 _MAX_REASON = 2000
 
 
-@dataclass(frozen=True)
-class MovedDeadline:
-    """What a move did (what its notice tells)."""
-
-    deadline_id: int
-    proposal_id: int
-    key: str
-    kind: str
-    label: str
-    old_due_at: datetime
-    due_at: datetime
-    sequence: int
-    reason: str
-    rungs: tuple[tuple[str, datetime], ...]  # pending rungs after the move, by time
-
-
-# What is told of a move in its transaction: (conn, applied, moved, now).
-MovedHook = Callable[[Connection, Applied, MovedDeadline, datetime], None]
-
-
 def deadline_move(
     key: str,
     kind: str,
@@ -62,15 +42,16 @@ def deadline_move(
     *,
     reason: str,
     now: datetime,
-    notify: Sequence[MovedHook] = (),
+    effects: Sequence[Effect] = (),
 ) -> Command:
     """The command that moves the open deadline ``kind`` of ``key`` to ``to_day`` (see the
     module doc); the engine runs it (:meth:`workflow.engine.engine.Engine.execute`), and
     its ``result`` is then the :class:`MovedDeadline`.
 
-    Who may: ``permissions.move_deadline`` (default: coordinator). Each of ``notify(conn,
-    applied, moved, now)`` runs in the same transaction (the notices' hook,
-    :meth:`workflow.notices.events.Notifier.on_moved`). Raises
+    Who may: ``permissions.move_deadline`` (default: coordinator). ``on_deadline_moved`` of
+    each of ``effects`` (the runtime's one list) runs in the same transaction, after the
+    history entry (the notices': :meth:`workflow.notices.events.Notifier.on_deadline_moved`).
+    Raises
     :class:`~workflow.errors.InvalidInput` (an empty reason here; when run: no such deadline
     in the definition, a day not after now or the same due time) and, when run,
     :class:`~workflow.errors.TransitionNotAllowed` (no open deadline of that kind now).
@@ -109,8 +90,8 @@ def deadline_move(
         )  # fmt: skip
 
     def after(conn: Connection, applied: Applied) -> None:
-        for hook in notify:
-            hook(conn, applied, command.result, now)
+        for effect in effects:
+            effect.on_deadline_moved(conn, applied, command.result, now)
 
     command = Command(
         "move_deadline", MOVED, write, comment=reason, trigger=f"{kind}.move",

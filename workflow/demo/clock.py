@@ -16,11 +16,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from notifications.mail.transport import Transport
+from workflow.app.tick import SchedulerHooks, scheduler_hooks, tick
 from workflow.demo.facts import END, at
 from workflow.demo.mail import DemoMaildir
-from workflow.notices.delivery import Delivery, deliver
+from workflow.notices.delivery import deliver
 from workflow.process.vocabulary import BERLIN
-from workflow.scheduler.tick import SchedulerHooks, scheduler_hooks, tick
 from workflow.store import chains
 from workflow.store import demo as demo_store
 from workflow.store import outbox as outbox_store
@@ -49,7 +49,7 @@ def one_run_hooks(
     nothing and write nothing. ``transport``: the demo's one writer (workflow/demo/mail.py).
     """
     base = scheduler_hooks(runtime, clock)
-    delivery = Delivery.from_settings(runtime.settings, runtime.store, runtime.engine.append_event)
+    delivery = runtime.delivery()
 
     def deliver_outbox() -> Any:
         now = clock()

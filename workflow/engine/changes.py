@@ -138,12 +138,6 @@ class Batch:
     opened: dict[int, list[OpenedDeadline]] = field(default_factory=dict)
 
 
-class TransitionEffect(Protocol):
-    """Work done in the same transaction after transitions are written (deadlines, notices)."""
-
-    def __call__(self, batch: Batch) -> None: ...
-
-
 class AppendEvent(Protocol):
     """How code outside the engine records an event that is no transition (a fired rung, a
     sent notice) on a proposal's chain: :meth:`workflow.engine.engine.Engine.append_event`.

@@ -13,6 +13,7 @@ deadlines; first, since it leaves on the batch what it opened) and
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from workflow.engine.changes import Applied, Batch, MovedDeadline, RungInfo
@@ -34,6 +35,14 @@ class Effect:
     ) -> None:
         """A deadline was moved (``moved``); the move's history entry is ``applied``."""
 
-    def __call__(self, batch: Batch) -> None:
-        """The engine's older calling convention: :meth:`on_transition`."""
-        self.on_transition(batch)
+
+def rung_hook(
+    effects: Sequence[Effect],
+) -> Callable[[Connection, Applied, RungInfo, datetime], None]:
+    """The sweep's hook for a fired rung: ``on_rung`` of each of ``effects``, in order."""
+
+    def on_rung(conn: Connection, applied: Applied, info: RungInfo, now: datetime) -> None:
+        for effect in effects:
+            effect.on_rung(conn, applied, info, now)
+
+    return on_rung

@@ -20,9 +20,10 @@ from typing import Any
 from workflow.access.directory import Actor, Directory
 from workflow.access.policy import refusal
 from workflow.engine import history
-from workflow.engine.changes import Applied, Batch, TransitionEffect
+from workflow.engine.changes import Applied, Batch
 from workflow.engine.commands import Command
 from workflow.engine.definitions import Machines
+from workflow.engine.effects import Effect
 from workflow.engine.writing import Plan, log_refusal, write_plans
 from workflow.errors import (
     ConcurrentUpdate,
@@ -50,7 +51,7 @@ class UnitOfWork:
         directory: Directory,
         *,
         audit_key: bytes | None = None,
-        effects: Sequence[TransitionEffect] = (),
+        effects: Sequence[Effect] = (),
         machines: Machines | None = None,
     ) -> None:
         self._store = store
@@ -87,12 +88,7 @@ class UnitOfWork:
     def _run_effects(self, batch: Batch) -> None:
         """Run the transition effects on ``batch``, in their declared order, in its transaction."""
         for effect in self._effects:
-            effect(batch)
-
-    def hooks(self, name: str) -> list[Any]:
-        """The method ``name`` of every effect that has one, in their declared order (the
-        notices' ``on_moved`` for a deadline move)."""
-        return [hook for e in self._effects if (hook := getattr(e, name, None)) is not None]
+            effect.on_transition(batch)
 
     def _authorise(
         self,

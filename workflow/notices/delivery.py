@@ -36,25 +36,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import jinja2
 
 from notifications.mail.ics import calendar_bytes
 from notifications.mail.mime import CALENDAR_FILENAME, build_message, name_and_address
-from notifications.mail.model import Attachment, Letter, Recipient, RenderedNotice
+from notifications.mail.model import Attachment, Recipient, RenderedNotice
 from notifications.mail.render import Renderer
 from notifications.mail.transport import (
-    MaildirTransport,
-    MemoryTransport,
-    SMTPTransport,
     Transport,
     TransportError,
 )
-from workflow.access.directory import load_directory
 from workflow.engine.changes import AppendEvent
-from workflow.errors import InvalidConfig
 from workflow.notices import codec
 from workflow.notices.outbox import (
     FAILED,
@@ -64,15 +58,11 @@ from workflow.notices.outbox import (
     SENT,
     calendar_from_json,
 )
-from workflow.notices.provenance import Provenance
 from workflow.notices.rendering import renderer_for
 from workflow.process.vocabulary import BERLIN
 from workflow.store import outbox as outbox_store
 from workflow.store.db import Connection, Store
 from workflow.version import MAILER
-
-if TYPE_CHECKING:
-    from workflow.app.settings import Settings
 
 log = logging.getLogger("ruhrflow.delivery")
 
@@ -145,42 +135,6 @@ def backoff(attempts: int, rng: RandomSource, *, base: timedelta = BACKOFF_BASE,
     ceiling = min(cap, base * (2 ** min(exponent, 30)))
     jittered: timedelta = ceiling / 2 + ceiling / 2 * rng.random()
     return jittered
-
-
-def transport_from_settings(settings: Settings) -> Transport:
-    """The transport ``settings.mail`` names: maildir (relative to the cwd), smtp or memory."""
-    mail = settings.mail
-    if mail.transport == "maildir":
-        return MaildirTransport(Path.cwd() / mail.maildir)
-    if mail.transport == "memory":  # in-process only: for tests
-        return MemoryTransport()
-    smtp = mail.smtp
-    username = smtp.username or None
-    if username is not None and smtp.password is None:
-        raise InvalidConfig(
-            f"mail.smtp.username is {username!r} but RUHRFLOW_SMTP_PASSWORD is not set"
-        )
-    return SMTPTransport(
-        smtp.host,
-        smtp.port,
-        security=smtp.security,  # type: ignore[arg-type]  # checked by load_settings
-        username=username,
-        password=smtp.password if username is not None else None,
-        timeout=smtp.timeout_seconds,
-    )
-
-
-def mail_renderer(settings: Settings) -> Renderer:
-    """The templates a notice is rendered with, as delivered: overrides, the web links
-    (``[web] base_url``), the letter. ``notices preview`` renders with the same one, so a
-    preview is the mail that delivery sends, link included."""
-    web_url = str(settings.section("web").get("base_url") or "") or None
-    return renderer_for(settings.mail.templates, web_url, letter_of(settings))
-
-
-def letter_of(settings: Settings) -> Letter:
-    """The signature and footer of ``settings.mail`` (what every notice closes with)."""
-    return Letter(signature=settings.mail.signature, footer=settings.mail.footer)
 
 
 @dataclass(frozen=True)
@@ -294,7 +248,8 @@ class Delivery:
     """What a delivery pass uses: the store of the outbox, the engine's ``append_event``
     (outcomes go into the proposal's history), and how mails are made.
 
-    ``renderer`` None is the shipped templates. :meth:`from_settings` reads ``[mail]``.
+    ``renderer`` None is the shipped templates; the wiring
+    (:meth:`workflow.app.runtime.Runtime.delivery`) fills these from ``[mail]``.
     """
 
     store: Store
@@ -304,21 +259,8 @@ class Delivery:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     renderer: Renderer | None = None
     # Why a claimed row must not be sent (not a notice the engine wrote), or None: the row is
-    # then marked failed with that reason (workflow/notices/provenance.py; from_settings sets it).
+    # then marked failed with that reason (workflow/notices/provenance.py; the wiring sets it).
     refusal: Callable[[Connection, Mapping[str, Any]], str | None] | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, store: Store, append_event: AppendEvent) -> Delivery:
-        """Sender, reply-to, attempts and templates (with the web links) of ``settings``."""
-        return cls(
-            store,
-            append_event,
-            sender=settings.mail.sender,
-            reply_to=settings.mail.reply_to,
-            max_attempts=settings.mail.max_attempts,
-            renderer=mail_renderer(settings),
-            refusal=Provenance(load_directory(settings.directory_path)),
-        )
 
 
 def deliver(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from notifications.mail.addresses import calendar_uid
 from notifications.mail.model import CalendarEntry, Recipient
@@ -36,13 +36,10 @@ from workflow.notices.context import (
     status_change_context,
     unique,
 )
-from workflow.notices.outbox import Notice, enqueue, enqueue_many, message_domain
+from workflow.notices.outbox import Notice, enqueue, enqueue_many
 from workflow.process.notices import event_routing, transition_routing
 from workflow.store.db import Connection
 from workflow.store.installation import installation_id
-
-if TYPE_CHECKING:
-    from workflow.app.settings import Settings
 
 log = logging.getLogger("ruhrflow.notices")
 
@@ -55,22 +52,17 @@ def transition_key(key: str, seq: int, kind: str) -> str:
 
 
 class Notifier(Effect):
-    """Writes the notices of events to the outbox (rendered at delivery); one per runtime."""
+    """Writes the notices of events to the outbox (rendered at delivery); one per runtime.
+
+    ``domain`` is that of the sender (for Message-IDs). A transition only writes the outbox:
+    the templates, Jinja2 and the calendar library are loaded by whoever renders (delivery,
+    ``notices preview``), not by ``ruhrflow advance``.
+    """
 
     def __init__(self, directory: Directory, *, domain: str) -> None:
         self.directory = directory
         self.domain = domain
         self._recipient_cache: dict[tuple[Any, ...], list[Recipient]] = {}
-
-    @classmethod
-    def from_settings(cls, settings: Settings, directory: Directory) -> Notifier:
-        """The notifier for ``settings`` (the sender's domain, for Message-IDs).
-
-        A transition only writes the outbox: the templates, Jinja2 and the calendar library
-        are loaded by whoever renders (delivery, ``notices preview``:
-        :func:`workflow.notices.delivery.mail_renderer`), not by ``ruhrflow advance``.
-        """
-        return cls(directory, domain=message_domain(settings.mail.sender))
 
     # --- transitions --------------------------------------------------------------------------
 
@@ -261,8 +253,6 @@ class Notifier(Effect):
             self._calendar(conn, moved.proposal_id, deadline, proposal),
         )
         enqueue(conn, notice, now, domain=self.domain)
-
-    on_moved = on_deadline_moved  # until deadlines/move.py calls the named hook
 
     def _actor_name(self, actor: str) -> str:
         who = self.directory.actors.get(actor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -9,7 +10,6 @@ from workflow.engine.changes import Applied, RungInfo
 from workflow.errors import InvalidInput, UnknownProposal
 from workflow.notices import codec
 from workflow.notices.context import OpenDeadline, open_deadlines
-from workflow.notices.delivery import mail_renderer
 from workflow.notices.events import Notifier
 from workflow.notices.outbox import Notice
 from workflow.process.deadline_rules import plan_deadline, rule_of, rules_of
@@ -17,34 +17,44 @@ from workflow.store import repo
 
 if TYPE_CHECKING:
     from notifications.mail.render import Renderer
-    from workflow.app.runtime import Runtime
+    from workflow.engine.definitions import Machines
     from workflow.process.definition import Definition
-    from workflow.store.db import Connection, RowMapping
+    from workflow.store.db import Connection, RowMapping, Store
 
 RUNG_EVENTS = ("reminder", "escalation")
 PREVIEW_ACTOR = "koordination"
 
 
 def render_preview(
-    runtime: Runtime, key: str, event: str, now: datetime, *, actor: str = PREVIEW_ACTOR
+    store: Store,
+    machines: Machines,
+    notifier: Notifier,
+    renderer: Renderer,
+    key: str,
+    event: str,
+    now: datetime,
+    *,
+    process_setting: Mapping[str, Any],
+    actor: str = PREVIEW_ACTOR,
 ) -> dict[str, Any]:
     """The notice ``event`` would cause for proposal ``key`` at ``now``, as plain values.
 
     ``event`` is a trigger of the definition (its ``status_change``), ``consultation_opened``
     (as ``open_consultation`` would cause it), or ``reminder``/``escalation`` for the soonest
-    open deadline of the current state. Reads only.
+    open deadline of the current state. Reads only. ``notifier`` and ``renderer`` are those
+    of the runtime (:attr:`workflow.app.runtime.Runtime.renderer` is delivery's: the preview
+    is the mail delivery would send, link included); ``process_setting`` is the ``[process]``
+    section, for deadlines planned from a setting.
 
     When the trigger cannot leave the proposal's current state, the notice is rendered as if
     the proposal were in the trigger's first source state; ``hypothetical`` then says so
     (else it is ``None``).
     """
-    notifier = Notifier.from_settings(runtime.settings, runtime.directory)
-    renderer = mail_renderer(runtime.settings)  # what delivery renders with
-    with runtime.store.read() as conn:
+    with store.read() as conn:
         row = repo.load_proposal(conn, key)
         if row is None:
             raise UnknownProposal(key)
-        definition = runtime.machines.get(conn, row["definition_id"]).definition
+        definition = machines.get(conn, row["definition_id"]).definition
         if event in RUNG_EVENTS:
             return _as_dict(renderer, _rung_preview(notifier, conn, row, definition, event, now))
         trigger = "open_consultation" if event == "consultation_opened" else event
@@ -80,7 +90,7 @@ def render_preview(
             transition=transition,
             proposal={**row, "state": transition.dest},
         )
-        current = _deadlines_of(runtime, conn, row, definition, transition.dest, now)
+        current = _deadlines_of(process_setting, conn, row, definition, transition.dest, now)
         notices = notifier.transition_notices(conn, change, current)
     wanted = "consultation_opened" if event == "consultation_opened" else "status_change"
     notice = next((n for n in notices if n.kind == wanted), None)
@@ -90,7 +100,7 @@ def render_preview(
 
 
 def _deadlines_of(
-    runtime: Runtime,
+    process_setting: Mapping[str, Any],
     conn: Connection,
     row: RowMapping,
     definition: Definition,
@@ -104,7 +114,7 @@ def _deadlines_of(
     for rule in rules_of(definition):
         if rule.state != state:
             continue
-        plan = plan_deadline(rule, now, row["data"] or {}, runtime.settings.section("process"), now)
+        plan = plan_deadline(rule, now, row["data"] or {}, process_setting, now)
         if plan is not None:
             planned.append(OpenDeadline(0, rule.kind, rule.label, plan.due_at, 0))
     return sorted(planned, key=lambda d: d.due_at)

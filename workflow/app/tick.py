@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from workflow.deadlines.sweep import sweep
-from workflow.notices.delivery import Delivery, deliver, transport_from_settings
+from workflow.engine.effects import rung_hook
+from workflow.notices.delivery import deliver
 from workflow.notices.digest import digest_due, make_digests
-from workflow.notices.events import Notifier
 from workflow.process.calendar import parse_local_time
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ def scheduler_hooks(
     *,
     delivery_batch: int | None = None,
 ) -> SchedulerHooks:
-    """The hooks for ``runtime``: outbox notices per rung, delivery, the weekly digest.
+    """The hooks for ``runtime``: every effect's ``on_rung`` per fired rung (the outbox
+    notices), delivery, the weekly digest.
 
     ``clock`` gives the jobs' now (default: the wall clock; ``--now`` in tick and run).
     ``delivery_batch`` bounds the notices one delivery run sends (the daemon's: its next
@@ -54,20 +55,13 @@ def scheduler_hooks(
     """
 
     now_of = clock or (lambda: datetime.now(UTC))
-    notifier = Notifier.from_settings(runtime.settings, runtime.directory)
+    notifier = runtime.notifier
     section = runtime.settings.section("scheduler")
     day = str(section.get("digest_day", "mon"))
     at = parse_local_time(str(section.get("digest_time", "07:00")))
-    transport = None
 
     def deliver_outbox() -> Any:
-        nonlocal transport
-        if transport is None:
-            transport = transport_from_settings(runtime.settings)
-        delivery = Delivery.from_settings(
-            runtime.settings, runtime.store, runtime.engine.append_event
-        )
-        return deliver(delivery, transport, now_of(), limit=delivery_batch)
+        return deliver(runtime.delivery(), runtime.transport, now_of(), limit=delivery_batch)
 
     def weekly_digest() -> Any:
         now = now_of()
@@ -78,7 +72,9 @@ def scheduler_hooks(
         )
 
     return SchedulerHooks(
-        on_rung=notifier.on_rung, deliver_outbox=deliver_outbox, weekly_digest=weekly_digest
+        on_rung=rung_hook(runtime.effects),
+        deliver_outbox=deliver_outbox,
+        weekly_digest=weekly_digest,
     )
 
 
