@@ -21,7 +21,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from workflow.access.directory import Actor
 from workflow.app.operations import Operations
-from workflow.engine.intake import read_csv, sort_rows
+from workflow.engine.intake import ProposalInput, read_csv, sort_rows
 from workflow.errors import (
     DuplicateProposal,
     ImportRejected,
@@ -345,7 +345,7 @@ def _typed_from_detail(detail: dict[str, Any]) -> Typed:
     )
 
 
-def _changes(detail: dict[str, Any], item: Any) -> dict[str, Any]:
+def _changes(detail: dict[str, Any], item: ProposalInput) -> dict[str, Any]:
     """The fields whose value the form changes, as ``edit_proposal`` takes them."""
     changes: dict[str, Any] = {}
     if item.title != detail["title"]:

@@ -309,7 +309,9 @@ def _wanted(task: Task, kind: str) -> bool:
     return True
 
 
-def sort_tasks(tasks: list[Task], sort: str, descending: bool) -> list[Task]:
+def sort_tasks(
+    tasks: list[Task], sort: str, descending: bool, definition: Definition
+) -> list[Task]:
     """``tasks`` in the order asked for; ties by key. By due time (the default) a row without
     a deadline comes after every row with one, either way round."""
     by_key = sorted(tasks, key=lambda t: t.key, reverse=descending)
@@ -318,7 +320,7 @@ def sort_tasks(tasks: list[Task], sort: str, descending: bool) -> list[Task]:
     if sort == "title":
         return sorted(by_key, key=lambda t: t.title.casefold(), reverse=descending)
     if sort == "state":
-        order = {s: n for n, s in enumerate(web().definition.states)}
+        order = {s: n for n, s in enumerate(definition.states)}  # the process's order
         return sorted(by_key, key=lambda t: order.get(t.state, len(order)), reverse=descending)
     if sort == "overdue":  # most days overdue first, unless reversed
         return sorted(by_key, key=lambda t: t.days_overdue, reverse=not descending)
@@ -342,6 +344,7 @@ def index() -> str:
         collect_tasks(w.runtime, w.definition, actor, now, query),
         query.sort,
         query.descending,
+        w.definition,
     )
     pages = max(1, -(-len(tasks) // PAGE_SIZE))
     page = min(query.page, pages)
