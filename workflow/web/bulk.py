@@ -9,9 +9,18 @@ from typing import Any
 from flask import Blueprint, g, render_template, request
 
 from workflow.errors import WorkflowError
+from workflow.process.definition import Definition, TransitionDef
 from workflow.web import reads
 from workflow.web.api import status_of
-from workflow.web.pages import field_defs, form_fields, form_text, login_required, require_role
+from workflow.web.kept_input import form_step, keeps_input
+from workflow.web.pages import (
+    field_defs,
+    form_fields,
+    form_text,
+    login_required,
+    require_role,
+    role,
+)
 from workflow.web.proposals.actions import option_of
 from workflow.web.state import web
 
@@ -19,31 +28,75 @@ bp = Blueprint("bulk", __name__)
 BULK_LIMIT = 500
 
 
+def fitting(definition: Definition, role: str, state: str | None) -> list[TransitionDef]:
+    """The transitions the bulk form offers: those the role may fire (by the definition's
+    roles; a relation such as the lead ministry is checked per proposal in the preview),
+    from ``state`` when one is chosen, each trigger once."""
+    seen: set[str] = set()
+    found = []
+    for t in definition.transitions:
+        if role in t.roles and (state is None or state in t.sources) and t.trigger not in seen:
+            seen.add(t.trigger)
+            found.append(t)
+    return found
+
+
 @bp.route("/bulk", methods=["GET", "POST"])
 @login_required
+@keeps_input
 def page() -> Any:
-    """The form (``step=edit``), its preview (``preview``), then the engine's bulk advance."""
+    """The form (``step=edit``; a chosen state narrows its actions to those that fit it and
+    the role: ``narrow=1`` without JavaScript, static/bulk.js with it), its preview
+    (``preview``), then the engine's bulk advance."""
     require_role("coordinator")
     w = web()
     definition = w.definition
-    step = request.form.get("step", "edit")
+    # "Aktionen für diesen Status anzeigen" (without JavaScript): the form again, narrowed
+    step = "edit" if request.form.get("narrow") else form_step()
     state = (request.values.get("state") or "").strip() or None
     trigger = (request.values.get("trigger") or "").strip() or None
     comment = form_text("comment") or None
-    all_fields = list(definition.fields)
-    fields = form_fields(definition, all_fields) if request.method == "POST" else {}
+    who = role()
+    if state is not None and state not in definition.states:
+        state = None
+    offered = fitting(definition, who, state)
+    chosen = next((t for t in offered if t.trigger == trigger), None)
+    asked = list(dict.fromkeys(n for t in ([chosen] if chosen else offered) for n in t.requires))
+    # every action of the role with the states it leaves; those of other states hidden
+    # (bulk.js shows them as the state changes)
+    triggers = [
+        {
+            "trigger": t.trigger,
+            "label": t.label,
+            "states": sorted(
+                {s for u in definition.transitions if u.trigger == t.trigger and who in u.roles
+                 for s in u.sources}
+            ),
+        }
+        for t in fitting(definition, who, None)
+    ]  # fmt: skip
+    fields = form_fields(definition, asked) if request.method == "POST" else {}
     page = {
-        "states": definition.states,
-        "triggers": sorted({(t.trigger, t.label) for t in definition.transitions}),
-        "fields": field_defs(definition, all_fields),
+        "states": {sid: s for sid, s in definition.states.items() if fitting(definition, who, sid)},
+        "triggers": triggers,
+        "fields": field_defs(definition, asked),
         "state": state,
         "trigger": trigger,
         "values": fields,
         "comment": comment or "",
     }
     if request.method == "GET" or step == "edit" or not state or not trigger:
-        errors = ["Bitte Status und Aktion wählen."] if request.method == "POST" else []
+        errors = (
+            ["Bitte Status und Aktion wählen."]
+            if step != "edit" and request.method == "POST"
+            else []
+        )
         return render_template("bulk/form.html", errors=errors, **page), 400 if errors else 200
+    if chosen is None:
+        label = definition.trigger_label(trigger)
+        where = definition.states[state].label
+        errors = [f"„{label}“ ist im Status „{where}“ nicht möglich (oder nicht für Ihre Rolle)."]
+        return render_template("bulk/form.html", errors=errors, **page), 400
     if step == "preview":
         preview = _preview(state, trigger, fields, comment)
         return render_template("bulk/preview.html", preview=preview, **page)

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from workflow.errors import StoreUnavailable, WorkflowError
 from workflow.web import api
+from workflow.web.kept_input import shown_again
 from workflow.web.operations import unavailable
 from workflow.web.pages import error_page
 
@@ -52,6 +53,9 @@ def init_app(app: Flask) -> None:
         log.warning("refused: CSRF check failed for %s %s", request.method, request.path)
         if _for_api():
             return api.error(400, "CSRF token missing or invalid")
+        again = shown_again()  # a form that keeps what was typed: shown again with it
+        if again is not None:
+            return again
         return error_page(400, CSRF_MESSAGE)
 
     @app.errorhandler(HTTPException)

@@ -15,6 +15,7 @@ from workflow.engine.changes import Applied
 from workflow.errors import StoreUnavailable, WorkflowError
 from workflow.web import reads
 from workflow.web.api import status_of
+from workflow.web.kept_input import form_expired, form_step, keeps_input
 from workflow.web.pages import (
     action_label,
     error_page,
@@ -60,12 +61,13 @@ def option_of(options: list[dict[str, Any]], trigger: str) -> dict[str, Any] | N
 
 @bp.route("/proposals/<key>/actions/<trigger>", methods=["GET", "POST"])
 @login_required
+@keeps_input
 def action(key: str, trigger: str) -> Any:
     """Fire ``trigger``: the form (``step=edit``), its review (``review``), then the engine."""
     w = web()
     detail = reads.detail(w.runtime, key)
     definition = definition_of(detail)
-    step = request.form.get("step", "edit")
+    step = form_step()  # "edit" also when a refused CSRF token brings the form back
     comment = form_text("comment") or None
     options = reads.triggers(w.runtime, key, g.actor, w.now())
     option = option_of(options, trigger)
@@ -131,6 +133,7 @@ def euros(text: str) -> str:
 
 @bp.route("/proposals/<key>/funding", methods=["GET", "POST"])
 @login_required
+@keeps_input
 def funding(key: str) -> Any:
     """Record a funding line (``ruhrflow funding add``): the lead ministry and coordinators."""
     w = web()
@@ -152,7 +155,7 @@ def funding(key: str) -> Any:
             errors=errors,
         ), status  # fmt: skip
 
-    if request.method == "GET":
+    if request.method == "GET" or form_expired():  # (the form again, with what was typed)
         return form([])
     from workflow.engine.intake import parse_amount
 
@@ -179,6 +182,7 @@ def funding(key: str) -> Any:
 
 @bp.route("/proposals/<key>/statements", methods=["GET", "POST"])
 @login_required
+@keeps_input
 def statement(key: str) -> Any:
     """Record a statement of the consultation (``ruhrflow consult record``): coordinators,
     in the states the definition's ``statement_states`` names."""
@@ -202,7 +206,7 @@ def statement(key: str) -> Any:
             errors=errors,
         ), status
 
-    if request.method == "GET":
+    if request.method == "GET" or form_expired():  # (the form again, with what was typed)
         return form([])
     if not party:
         return form(["Bitte angeben, wer Stellung genommen hat."], 400)
@@ -230,7 +234,8 @@ def _acted(key: str, form: Callable[[list[str], int], Any], act: Callable[[], Ap
         raise  # the error handler: the detail only to the log
     except WorkflowError as exc:
         log.warning("refused: %s", exc)
-        return form([str(exc)], status_of(exc))
+        german = getattr(exc, "german", None)  # an error with its own German sentence
+        return form([german if isinstance(german, str) else str(exc)], status_of(exc))
     flash(done_message(applied))
     return redirect(url_for("proposals.proposal_page", key=key), code=303)
 
