@@ -336,7 +336,7 @@ def test_the_list_filters_searches_pages_and_downloads(app: Flask) -> None:
     html = b.client.get("/proposals?themenforum=5&sort=title&order=desc").get_data(as_text=True)
     assert html.index("RK-05-03") < html.index("RK-05-02") < html.index("RK-05-01")
     csv_text = b.client.get("/proposals?format=csv&lead=VM").get_data(as_text=True)
-    assert csv_text.splitlines()[0].startswith("key,state")
+    assert csv_text.splitlines()[0].startswith("\ufeffKennung;Status;")  # for German Excel
     assert len(csv_text.splitlines()) == 3
     rows = b.client.get("/proposals?format=json&lead=VM").get_json()
     assert [r["key"] for r in rows] == ["RK-03-01", "RK-03-04"]
@@ -468,7 +468,8 @@ def test_the_downloads_are_the_whole_list(app: Flask, runtime: Runtime) -> None:
     assert response.is_streamed
     assert response.get_json() == everything
     csv_lines = b.client.get("/proposals?format=csv").get_data(as_text=True).splitlines()
-    assert [line.split(",")[0] for line in csv_lines] == ["key"] + [r["key"] for r in everything]
+    keys = [line.split(";")[0] for line in csv_lines]
+    assert keys == ["\ufeffKennung"] + [r["key"] for r in everything]
 
 
 def test_the_json_download_is_written_as_json_dumps_writes_it() -> None:

@@ -11,15 +11,15 @@ from typing import Any, NamedTuple
 from flask import g, render_template, request, stream_with_context
 from werkzeug.wrappers import Response
 
+from workflow.app.listing import PROPOSAL_FIELDS, write_csv
 from workflow.app.machine import machine_row
-from workflow.spreadsheet import csv_writer
+from workflow.process.german import euro
 from workflow.web import reads
-from workflow.web.pages import berlin, euro, login_required, proposal_href_builder, state_label
+from workflow.web.pages import berlin, login_required, proposal_href_builder, state_label
 from workflow.web.proposals.blueprint import bp
 from workflow.web.state import web
 
 WORKLIST_ROWS = 50  # open deadlines per worklist page (as the proposal list's PAGE_SIZE)
-LIST_COLUMNS = ["key", "state", "handlungsfeld", "themenforum", "lead", "cost_estimate", "title"]
 
 
 class WorklistRow(NamedTuple):
@@ -152,11 +152,11 @@ def json_chunks(rows: Iterator[dict[str, Any]], batch: int = 500) -> Iterator[st
 
 
 def _csv_chunks(rows: Iterator[dict[str, Any]], batch: int = 500) -> Iterator[str]:
+    """The list for German Excel, ``batch`` rows at a time: what ``ruhrflow proposal list
+    --format csv --excel`` writes (a byte order mark, ``;``, a decimal comma, formulas
+    neutralised: the same code), under German column names."""
     out = io.StringIO()
-    writer = csv_writer(out)  # formula cells neutralised, as in every CSV ruhrflow writes
-    writer.writerow(LIST_COLUMNS)
-    for n, r in enumerate(rows, 1):
-        writer.writerow(r[c] for c in LIST_COLUMNS)
+    for n in write_csv(out, rows, PROPOSAL_FIELDS, excel=True, german=True):
         if n % batch == 0:
             yield out.getvalue()
             out.seek(0)
