@@ -8,7 +8,6 @@ Every function here reads; none writes. The contexts are exactly what the templa
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,20 +17,13 @@ from notifications.mail.model import CalendarEntry, Recipient
 from workflow.access.directory import Directory
 from workflow.process.deadline_rules import rule_of
 from workflow.process.definition import Definition
+from workflow.process.german import rung_words
 from workflow.process.vocabulary import BERLIN
 from workflow.store import deadlines as store
 from workflow.store.db import Connection
 
 # German names of the consulted groups (the guard ``consultation_complete`` asks for these).
 CONSULTED_GROUPS = ("Kommunen", "IHK", "HWK", "Verbände")
-
-_UNITS = {
-    "d": ("Tag", "Tage"),
-    "wd": ("Arbeitstag", "Arbeitstage"),
-    "w": ("Woche", "Wochen"),
-    "mo": ("Monat", "Monate"),
-}
-_RUNG = re.compile(r"(remind|escalate)-(\d+)(wd|mo|d|w)")
 
 
 @dataclass(frozen=True)
@@ -143,16 +135,6 @@ def calendar_series(conn: Connection, deadline: OpenDeadline) -> int:
     return store.series_of(conn, deadline.id)
 
 
-def rung_label(name: str) -> str:
-    """German words for a rung name: ``remind-7d`` → ``7 Tage vor Fristende``."""
-    match = _RUNG.fullmatch(name)
-    if match is None:
-        return name
-    kind, count, unit = match.group(1), int(match.group(2)), match.group(3)
-    word = _UNITS[unit][0 if count == 1 else 1]
-    return f"{count} {word} {'vor' if kind == 'remind' else 'nach'} Fristende"
-
-
 def days_between(earlier: datetime, later: datetime) -> int:
     """Calendar days in Europe/Berlin from ``earlier`` to ``later`` (negative if reversed)."""
     return (later.astimezone(BERLIN).date() - earlier.astimezone(BERLIN).date()).days
@@ -208,7 +190,7 @@ def rung_context(
     ``late_since`` is the rung's own time when it goes out late (after downtime): the notice
     says so, and since when.
     """
-    values = {**deadline.as_context(), "rung": rung_label(rung), "late_since": late_since}
+    values = {**deadline.as_context(), "rung": rung_words(rung), "late_since": late_since}
     if kind == "reminder":
         values["days_left"] = days_between(now, deadline.due_at)
     else:
