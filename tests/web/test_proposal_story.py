@@ -110,3 +110,12 @@ def test_statements_funding_and_documents_are_offered_next_to_the_actions(app: F
     for link in ("Stellungnahme erfassen", "Finanzierung erfassen", "Dokument anhängen"):
         assert page.count(f">{link}</a>") == 1, link
         assert actions < page.index(f">{link}</a>") < history, link
+
+
+def test_the_open_deadlines_name_their_rungs_in_german(app: Flask) -> None:
+    # RK-03-03 is in the consultation: its deadline has two reminders and an escalation
+    page = login(app, "koordination").client.get("/proposals/RK-03-03").get_data(as_text=True)
+    deadlines = page.split('id="fristen"', 1)[1].split("</section>", 1)[0]
+    assert "Erinnerung 7 Tage vor Fristende:" in deadlines
+    assert "Eskalation 2 Arbeitstage nach Fristende:" in deadlines
+    assert "remind-" not in deadlines and "escalate-" not in deadlines

@@ -13,7 +13,7 @@ from flask import g, render_template, request
 from workflow.deadlines.queries import open_rungs_of
 from workflow.documents.attach import list_documents
 from workflow.process.definition import Definition
-from workflow.process.german import DASH, datum, euro, wert
+from workflow.process.german import DASH, datum, euro, rung_words, wert
 from workflow.web import reads
 from workflow.web.pages import login_required, may, role
 from workflow.web.proposals.actions import GROUP_LABELS, POSITION_LABELS, SOURCE_LABELS
@@ -45,6 +45,7 @@ def proposal_page(key: str) -> str:
         timeline=_timeline(definition, detail["state"], history),
         deadlines=reads.open_deadlines(w.runtime, w.now(), lead=detail["lead"], key=key),
         rungs=open_rungs_of(w.runtime.store, key),
+        rung_words=rung_words,
         notices=shown_notices,
         notices_page=notices_page,
         notice_pages=notice_pages,
