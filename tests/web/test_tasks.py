@@ -20,15 +20,12 @@ from workflow.web.app import create_app
 
 
 def _rows(html: str) -> dict[str, str]:
-    """The rows of the task table by proposal key (each row's HTML)."""
-    if "<tbody>" not in html:
-        return {}
-    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    """The cards of the task list by proposal key (each card's HTML)."""
     found = {}
-    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, flags=re.S):
-        key = re.search(r'<a href="/proposals/([^"]+)" id=', row)
-        assert key, row
-        found[key.group(1)] = row
+    for card in re.findall(r'<li class="task[^"]*">(.*?)</li>', html, flags=re.S):
+        key = re.search(r'<a href="/proposals/([^"]+)" id=', card)
+        assert key, card
+        found[key.group(1)] = card
     return found
 
 
@@ -122,7 +119,7 @@ def test_days_overdue_come_from_the_apps_clock(
     rows = _rows(b.client.get("/").get_data(as_text=True))
     # then the row says how many days, and the passed deadline lets the consultation close
     assert f"{expected} Tage überfällig" in rows["RK-03-03"]
-    assert 'class="overdue"' in b.client.get("/").get_data(as_text=True)
+    assert 'class="task overdue"' in b.client.get("/").get_data(as_text=True)
     assert "close_consultation" in _actions(rows["RK-03-03"])
     # and „nur überfällige“ keeps just the overdue rows, most days first by that sort
     overdue = _rows(b.client.get("/?kind=overdue&sort=overdue").get_data(as_text=True))
