@@ -78,6 +78,7 @@ def test_a_coordinator_creates_a_proposal_and_corrects_its_cost_estimate(
     history = page.locator("section", has=page.get_by_role("heading", name="Historie"))
     text = history.inner_text()
     assert "Angelegt" in text and "Angaben korrigiert" in text and "Schätzung des Ressorts" in text
+    assert f"Kostenschätzung: {euro(Decimal(1000))} → {euro(Decimal(2500))}" in text
     entries = history_rows(runtime, "RK-07-01")
     assert [e["kind"] for e in entries] == ["created", "edit"]
     assert entries[1]["data"]["changes"] == {"cost_estimate": {"old": "1000.00", "new": "2500.00"}}
