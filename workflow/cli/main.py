@@ -161,6 +161,13 @@ class LazyGroup(click.Group):
             if isinstance(exc, WorkflowError):  # refused, bad input, unavailable: one line
                 click.echo(f"error: {_without_secrets(str(exc), ctx.obj)}", err=True)
                 ctx.exit(exc.exit_code)
+            # A mail transport's error is an operational one (exit 4), like a WorkflowError;
+            # imported here so that `ruhrflow --help` does not load the mail library.
+            from notifications.mail.transport import TransportError
+
+            if isinstance(exc, TransportError):
+                click.echo(f"error: {_without_secrets(str(exc), ctx.obj)}", err=True)
+                ctx.exit(exc.exit_code)
             if os.environ.get("RUHRFLOW_DEBUG"):
                 raise
             report_internal_error(ctx, exc)
