@@ -133,3 +133,21 @@ def test_an_unreachable_server_exits_3_and_keeps_the_notices(
     assert err.startswith("error: the mail transport is unreachable")
     assert len(err.splitlines()) == 1
     assert set(_statuses(runtime)) == {"pending"}
+
+
+def test_a_transport_error_that_reaches_the_cli_is_one_line_with_exit_4(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a delivery pass whose transport error is not caught below the CLI (the mail
+    # library's TransportError is no WorkflowError: the CLI knows it by name)
+    from notifications.mail.transport import TransportError
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise TransportError("smtp: connection lost", temporary=True, unreachable=True)
+
+    monkeypatch.setattr("workflow.notices.delivery.deliver", failing)
+    # when notices are sent
+    code, out, err = _send(runtime, tmp_path, free_port())
+    # then the error is one line with the transport's exit code, not an internal error
+    assert code == 4, (out, err)
+    assert err.strip() == "error: smtp: connection lost"
