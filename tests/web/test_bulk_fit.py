@@ -74,3 +74,26 @@ def test_an_action_that_does_not_fit_the_state_is_refused_in_german(app: Flask) 
     response = b.post("/bulk", {"step": "preview", "state": "implementation",
                                 "trigger": "report_progress", "field_progress": "50"})  # fmt: skip
     assert response.status_code == 400  # type: ignore[attr-defined]
+
+
+def test_the_refusals_after_a_bulk_action_are_german(app: Flask) -> None:
+    b = login(app, "koordination")
+    form = {"state": "proposed", "trigger": "admit", "field_decision_date": "2019-11-05"}
+    keys = ["RK-05-01", "RK-05-02", "RK-05-03"]
+    done = b.client.post(
+        "/bulk",
+        data={"csrf_token": b.csrf, "step": "apply", "mode": "partial", "keys": keys, **form},
+    )
+    text = done.get_data(as_text=True)
+    assert "1 ausgeführt, 2 abgelehnt" in text
+    refused = text.split("<h2>Abgelehnt</h2>", 1)[1]
+    assert "RK-05-02: Voraussetzung nicht erfüllt: " in refused
+    assert "guard" not in refused and "financing_secured" not in refused
+    # a decision dated in the future: nothing applied, said in German
+    future = {**form, "field_decision_date": "2999-01-01"}
+    refused_all = b.client.post(
+        "/bulk",
+        data={"csrf_token": b.csrf, "step": "apply", "mode": "all", "keys": keys[1:], **future},
+    )
+    assert refused_all.status_code == 422
+    assert "Der 01.01.2999 liegt in der Zukunft" in refused_all.get_data(as_text=True)

@@ -8,7 +8,13 @@ from typing import Any
 
 from flask import Blueprint, g, render_template, request
 
-from workflow.errors import WorkflowError
+from workflow.errors import (
+    ConcurrentUpdate,
+    InvalidInput,
+    PermissionDenied,
+    TransitionNotAllowed,
+    WorkflowError,
+)
 from workflow.process.definition import Definition, TransitionDef
 from workflow.web import reads
 from workflow.web.api import status_of
@@ -112,14 +118,36 @@ def page() -> Any:
             partial=partial,
         )  # fmt: skip
     except WorkflowError as exc:
-        message = f"Nichts wurde angewendet: {exc}"
+        message = f"Nichts wurde angewendet: {refusal_de(definition, exc)}"
         return render_template("bulk/form.html", errors=[message], **page), status_of(exc)
     return render_template(
         "bulk/done.html",
         applied=result.applied,
-        refused=[(k, str(e)) for k, e in result.refused],
+        refused=[(k, refusal_de(definition, e)) for k, e in result.refused],
         **page,
     )
+
+
+def refusal_de(definition: Definition, exc: WorkflowError) -> str:
+    """Why the engine refused one proposal of a bulk action, in German: the guards' texts,
+    missing input, a lost race, a permission (the English reason goes to the log)."""
+    german = getattr(exc, "german", None)
+    if isinstance(german, str):
+        return german
+    if isinstance(exc, TransitionNotAllowed):
+        if exc.failed_guards:
+            needs = "; ".join(definition.guard_text(g) for g in exc.failed_guards)
+            return f"Voraussetzung nicht erfüllt: {needs}."
+        if exc.reasons:
+            return "Es fehlen Angaben, die die Aktion verlangt."
+        return "Im jetzigen Status nicht möglich."
+    if isinstance(exc, PermissionDenied):
+        return "Dafür fehlt Ihnen die Berechtigung."
+    if isinstance(exc, ConcurrentUpdate):
+        return "Der Vorschlag wurde inzwischen geändert."
+    if isinstance(exc, InvalidInput):
+        return "Eine Angabe ist ungültig."
+    return "Nicht möglich."
 
 
 def _preview(
