@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from flask import Flask
 from web_fixtures import login
@@ -129,3 +130,21 @@ def test_entries_are_labelled_by_what_they_record() -> None:
     assert action_label(shipped, {"kind": "transition", "trigger": "submit"}) == (
         "Vorschlag einreichen"
     )
+
+
+def test_the_export_for_excel_is_the_clis_and_verifies(
+    app: Flask, database_url: str, tmp_path: Path
+) -> None:
+    from support import Cli
+
+    b = login(app, "pruefung")
+    page = b.client.get("/audit").get_data(as_text=True)
+    assert 'href="/audit/export?format=csv&amp;excel=1">CSV für Excel</a>' in page
+    response = b.client.get("/audit/export?format=csv&excel=1")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff") and ";" in text.split("\n", 1)[0]
+    exported = tmp_path / "historie.csv"
+    exported.write_text(text, encoding="utf-8")
+    verified = Cli(database_url)("audit", "verify", "--file", str(exported), actor=None)
+    assert "ok" in verified.output.lower()

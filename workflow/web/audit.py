@@ -12,6 +12,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from werkzeug.wrappers import Response
 
 from workflow.audit.checkpoint import recorded_checkpoints, take_checkpoint
+from workflow.audit.export import export_history
 from workflow.audit.log import audit_log
 from workflow.audit.verify import last_verification, record_verification, verify_store
 from workflow.process.definition import Definition
@@ -132,13 +133,17 @@ def checkpoint() -> Response:
 @bp.get("/audit/export")
 @login_required
 def export() -> Response:
-    """The whole history as a file (JSON lines or CSV), as ``ruhrflow audit export`` writes it."""
+    """The whole history as a file (JSON lines or CSV), as ``ruhrflow audit export`` writes
+    it; ``excel=1`` as its ``--excel`` (German Excel: ``;`` and a byte order mark), which
+    ``audit verify --file`` checks as well."""
     require_role("auditor", "coordinator")
     fmt = "csv" if request.args.get("format") == "csv" else "jsonl"
+    excel = fmt == "csv" and request.args.get("excel") == "1"
     w = web()
     out = io.StringIO()
-    reads.export_history(w.runtime, out, fmt, w.now())
-    log.info("audit export (%s) by %s", fmt, g.actor)
+    export_history(w.runtime.store, out, fmt=fmt, keyed=w.runtime.settings.audit_key is not None,
+                   now=w.now(), delimiter=";" if excel else ",", bom=excel)  # fmt: skip
+    log.info("audit export (%s%s) by %s", fmt, ", excel" if excel else "", g.actor)
     response = Response(
         out.getvalue(), mimetype="text/csv" if fmt == "csv" else "application/jsonl"
     )
