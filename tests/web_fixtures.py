@@ -19,7 +19,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from workflow import ProposalInput, Runtime, Settings
-from workflow.web import accounts, create_app
+from workflow.access import accounts
+from workflow.web import create_app
 
 PASSWORD = "richtig-langes-passwort"
 ACCOUNTS = ("koordination", "im", "vm", "forum-03", "pruefung")

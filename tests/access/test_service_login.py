@@ -21,10 +21,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 from web_fixtures import PASSWORD, build_round, login
 
+from workflow.access import accounts
 from workflow.app.runtime import Runtime, open_runtime
 from workflow.app.settings import Settings, load_settings
 from workflow.cli.main import cli
-from workflow.web import accounts, create_app
+from workflow.web import create_app
 
 
 def invoke(*args: str) -> Result:

@@ -24,9 +24,9 @@ from web_fixtures import PASSWORD
 from werkzeug.serving import make_server
 
 from workflow import Runtime
+from workflow.access import accounts
 from workflow.app.reads import history_rows
 from workflow.cli.main import cli
-from workflow.web import accounts
 
 NOW = re.compile(r'"as_of": "[0-9T:.-]+Z"')
 CLEAN = {"RUHRFLOW_ACTOR": None, "RUHRFLOW_DATABASE_URL": None, "RUHRFLOW_SERVER": None,

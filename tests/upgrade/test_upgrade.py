@@ -288,8 +288,9 @@ def test_the_web_shows_and_advances_an_old_proposal(
     from web_fixtures import login
 
     from workflow import load_settings, open_runtime
+    from workflow.access import accounts
     from workflow.version import __version__
-    from workflow.web import accounts, create_app
+    from workflow.web import create_app
 
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
     runtime = open_runtime(load_settings(upgraded.config, database_url=upgraded.url, env={}))

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from workflow import InvalidInput, Runtime
+from workflow.access import accounts
 from workflow.store.schema import web_accounts, web_tokens
-from workflow.web import accounts
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 PASSWORD = "ein-sehr-gutes-passwort"

@@ -12,9 +12,9 @@ from support import Cli
 from web_fixtures import login
 
 from workflow import Runtime
+from workflow.access import accounts
 from workflow.app.machine import machine_row, zulu
 from workflow.app.reads import history_rows, list_rows, trigger_rows
-from workflow.web import accounts
 
 
 def bearer(runtime: Runtime, actor: str, *, expires_in: timedelta | None = None) -> dict[str, str]:
@@ -27,7 +27,10 @@ def test_without_login_every_endpoint_is_401(app: Flask) -> None:
     for path in ("/api/proposals", "/api/proposals/RK-03-01", "/api/proposals/RK-03-01/history"):
         response = client.get(path)
         assert response.status_code == 401
-        assert response.get_json() == {"error": "not logged in"}
+        assert response.get_json() == {
+            "error": "not logged in",
+            "message": "Bitte melden Sie sich an.",
+        }
 
 
 def test_the_list_and_show_are_the_clis_json(
@@ -106,7 +109,10 @@ def test_a_cookie_session_needs_the_csrf_header(app: Flask, runtime: Runtime) ->
     body = {"trigger": "approve", "fields": {"decision_date": "2019-11-05"}}
     refused = b.client.post("/api/proposals/RK-03-01/advance", json=body)
     assert refused.status_code == 400
-    assert refused.get_json() == {"error": "CSRF token missing or invalid"}
+    assert refused.get_json() == {
+        "error": "CSRF token missing or invalid",
+        "message": "Das Formular ist abgelaufen oder ungültig. Bitte laden Sie die Seite neu.",
+    }
     ok = b.client.post(
         "/api/proposals/RK-03-01/advance", json=body, headers={"X-CSRFToken": b.csrf}
     )
@@ -180,7 +186,7 @@ def test_the_list_comes_in_pages_linked_by_a_next_header(app: Flask, runtime: Ru
 def test_the_default_page_is_100_rows_and_at_most_1000(
     app: Flask, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from workflow.web import api
+    from workflow.web.api import proposals as api
 
     h = bearer(runtime, "pruefung")
     client = app.test_client()
@@ -207,7 +213,10 @@ def test_a_bad_limit_or_offset_is_a_400_with_one_line(app: Flask, runtime: Runti
     for query in ("limit=0", "limit=abc", "limit=-5", "offset=-1", "offset=x", "limit=1.5"):
         response = client.get(f"/api/proposals?{query}", headers=h)
         assert response.status_code == 400, query
-        assert set(response.get_json()) == {"error"} and "\n" not in response.get_json()["error"]
+        assert (
+            set(response.get_json()) == {"error", "message"}
+            and "\n" not in response.get_json()["error"]
+        )
 
 
 def test_openapi_describes_the_paging(app: Flask) -> None:

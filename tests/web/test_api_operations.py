@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from web_fixtures import PASSWORD
 
 from workflow import Runtime
+from workflow.access import accounts
 from workflow.app.reads import history_rows, list_rows
-from workflow.web import accounts
 
 
 def bearer(runtime: Runtime, actor: str) -> dict[str, str]:
@@ -66,7 +66,10 @@ def test_bulk_advance_by_keys_is_all_or_nothing(app: Flask, runtime: Runtime) ->
     body = {"trigger": "open_consultation", "keys": ["RK-05-02", "RK-99-99"]}
     response = post(client, "/api/advance", coord, body)
     assert response.status_code == 404
-    assert response.get_json() == {"error": "unknown proposal 'RK-99-99'"}
+    assert response.get_json() == {
+        "error": "unknown proposal 'RK-99-99'",
+        "message": "Diesen Vorschlag gibt es nicht.",
+    }
     assert states(runtime) == before
     # partial: the unknown key is answered, the known one moves
     response = post(client, "/api/advance", coord, {**body, "partial": True})
@@ -103,7 +106,7 @@ def test_a_malformed_bulk_request_is_a_400(app: Flask, runtime: Runtime) -> None
     ):
         response = post(client, "/api/advance", coord, body)
         assert response.status_code == 400, body
-        assert set(response.get_json()) == {"error"}
+        assert set(response.get_json()) == {"error", "message"}
 
 
 def test_statements_and_funding_as_the_token_account(app: Flask, runtime: Runtime) -> None:
@@ -138,7 +141,8 @@ def test_statements_and_funding_as_the_token_account(app: Flask, runtime: Runtim
     typed = post(client, "/api/proposals/RK-03-03/funding", coord,
                  {"source": "eu", "amount": 5, "year": "2021"})  # fmt: skip
     assert typed.status_code == 400 and typed.get_json() == {
-        "error": "amount must be a string of euros (2500000.00)"
+        "error": "amount must be a string of euros (2500000.00)",
+        "message": "Die Anfrage war ungültig.",
     }
     assert len(history_rows(runtime, "RK-03-03")) == len(entries)
 

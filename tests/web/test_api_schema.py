@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from workflow import Runtime
-from workflow.web import accounts
+from workflow.access import accounts
 
 CHECKS = [
     not_a_server_error,

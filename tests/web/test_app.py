@@ -261,7 +261,7 @@ def test_an_internal_error_shows_no_traceback(app: Flask, monkeypatch: pytest.Mo
 def test_a_disabled_account_is_logged_out_at_once(app: Flask, runtime: Runtime) -> None:
     from datetime import UTC, datetime
 
-    from workflow.web import accounts
+    from workflow.access import accounts
 
     b = login(app, "im")
     assert b.client.get("/proposals").status_code == 200
@@ -276,8 +276,8 @@ def test_a_password_change_ends_the_accounts_open_sessions(
 
     from click.testing import CliRunner
 
+    from workflow.access import accounts
     from workflow.cli.main import cli
-    from workflow.web import accounts
 
     # given the IM logged in in two browsers, another account logged in, and an API token
     first, second, other = login(app, "im"), login(app, "im"), login(app, "vm")
@@ -318,7 +318,7 @@ def test_a_session_ended_by_disable_stays_ended_when_enabled_again(
 ) -> None:
     from datetime import UTC, datetime
 
-    from workflow.web import accounts
+    from workflow.access import accounts
 
     b = login(app, "im")
     accounts.disable(runtime.store, "im", datetime.now(UTC))

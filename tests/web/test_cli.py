@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from workflow import Runtime
+from workflow.access import accounts
 from workflow.cli.main import cli
-from workflow.web import accounts
 
 PASSWORD = "ein-sehr-gutes-passwort"
 

@@ -18,7 +18,8 @@ from flask import Flask
 from web_fixtures import PASSWORD, csrf_of, login
 
 from workflow import Runtime, Settings, load_settings
-from workflow.web import accounts, create_app
+from workflow.access import accounts
+from workflow.web import create_app
 from workflow.web.limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, json_depth
 
 ADVANCE = "/api/proposals/RK-05-02/advance"
@@ -28,7 +29,9 @@ NOW = datetime.now(UTC)
 def _error(response: object) -> str:
     assert response.status_code in (400, 401), (response.status_code, response.get_data())  # type: ignore[attr-defined]
     body = response.get_json()  # type: ignore[attr-defined]
-    assert isinstance(body, dict) and set(body) == {"error"} and "\n" not in body["error"]
+    assert (
+        isinstance(body, dict) and set(body) == {"error", "message"} and "\n" not in body["error"]
+    )
     return str(body["error"])
 
 

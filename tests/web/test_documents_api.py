@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from flask import Flask
 
 from workflow import Runtime
-from workflow.web import accounts
+from workflow.access import accounts
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<</Type/Catalog>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -69,9 +69,9 @@ def test_refusals_have_the_apis_one_error_shape(app: Flask, runtime: Runtime) ->
     assert html.status_code == 422  # type: ignore[attr-defined]
     assert "not accepted" in html.get_json()["error"]  # type: ignore[attr-defined]
     missing = client.post("/api/proposals/RK-03-01/documents", headers=coordinator, data={})
-    assert missing.status_code == 400 and set(missing.get_json()) == {"error"}
+    assert missing.status_code == 400 and set(missing.get_json()) == {"error", "message"}
     absent = client.get("/api/proposals/RK-03-01/documents/" + "0" * 64, headers=coordinator)
-    assert absent.status_code == 404 and set(absent.get_json()) == {"error"}
+    assert absent.status_code == 404 and set(absent.get_json()) == {"error", "message"}
     other = upload(client, "RK-03-01", PDF, "a.pdf", bearer(runtime, "im"))
     assert other.status_code == 403  # type: ignore[attr-defined]  # VM leads RK-03-01
     anonymous = client.get("/api/proposals/RK-03-01/documents")
@@ -96,7 +96,7 @@ def test_a_coordinator_corrects_a_proposal_over_the_api(app: Flask, runtime: Run
     history = client.get("/api/proposals/RK-03-05/history", headers=coordinator).get_json()
     assert history[-1]["kind"] == "edit" and history[-1]["comment"] == "Korrektur (Test)"
     refused = client.patch("/api/proposals/RK-03-05", json=body, headers=bearer(runtime, "im"))
-    assert refused.status_code == 403 and set(refused.get_json()) == {"error"}
+    assert refused.status_code == 403 and set(refused.get_json()) == {"error", "message"}
     same = client.patch("/api/proposals/RK-03-05", json=body, headers=coordinator)
     assert same.status_code == 422 and "nothing changes" in same.get_json()["error"]
     bad = client.patch("/api/proposals/RK-03-05", json={"set": "x"}, headers=coordinator)

@@ -43,3 +43,21 @@ def test_the_list_filters_by_definition_version(
     assert [(r["key"], r["definition_version"]) for r in api] == [("RK-03-22", 4)]
     api3 = b.client.get("/api/proposals?definition_version=3&limit=1000").get_json()
     assert sorted(r["key"] for r in api3) == on_3
+
+
+def test_an_unknown_definition_version_is_an_error_as_in_the_cli(app: Flask) -> None:
+    # given the round on version 3 only
+    b = login(app, "koordination")
+    # when the list is filtered by a version nobody registered
+    page = b.client.get("/proposals?definition_version=9")
+    download = b.client.get("/proposals?definition_version=9&format=csv")
+    api = b.client.get("/api/proposals?definition_version=9")
+    # then the page says so in German, the download is no empty file, and the API answers
+    # with the CLI's error — it was an empty list in the web and an error in the CLI
+    assert page.status_code == 422
+    assert "Die Prozessversion 9 ist nicht registriert." in page.get_data(as_text=True)
+    assert download.status_code == 422 and "attachment" not in download.headers.get(
+        "Content-Disposition", ""
+    )
+    assert api.status_code == 422
+    assert api.get_json()["error"] == "unknown definition version 9 (registered: 3)"

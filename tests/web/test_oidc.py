@@ -33,9 +33,10 @@ from sqlalchemy import select
 from web_fixtures import PASSWORD, csrf_of
 
 from workflow import Directory, Runtime, Settings, load_settings
+from workflow.access import accounts
 from workflow.errors import InvalidConfig
 from workflow.store.schema import web_accounts
-from workflow.web import accounts, create_app
+from workflow.web import create_app
 from workflow.web.oidc import load_config, origin_of
 
 

@@ -17,12 +17,13 @@ import pytest
 from flask import Flask
 from web_fixtures import csrf_of
 
+from workflow.access import accounts
 from workflow.app.health import MonitoringSettings
 from workflow.app.logs import LogSettings, configure_logging
 from workflow.app.runtime import Runtime, open_runtime
 from workflow.app.settings import Settings, secret_values
 from workflow.scheduler.state import SchedulerState, write_state
-from workflow.web import accounts, create_app
+from workflow.web import create_app
 
 LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}
 FAR = {"REMOTE_ADDR": "198.51.100.7"}
@@ -160,7 +161,11 @@ def test_a_database_outage_gives_clients_a_generic_503_and_the_log_one_line(
     api = client.get("/api/proposals", headers={"Authorization": "Bearer some-token"})
     # then both get 503 and a text that names no login, host, port or database
     assert (page.status_code, api.status_code) == (503, 503)
-    assert api.get_json() == {"error": "service unavailable"}
+    assert api.get_json() == {
+        "error": "service unavailable",
+        "message": "Der Dienst ist vorübergehend nicht erreichbar."
+        " Bitte versuchen Sie es später erneut.",
+    }
     for body in (page.get_data(as_text=True), api.get_data(as_text=True)):
         for secret in ("secret", "127.0.0.1", "no/such", "sqlite", "psycopg"):
             assert secret not in body

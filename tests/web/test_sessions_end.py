@@ -17,9 +17,9 @@ from flask.testing import FlaskClient
 from web_fixtures import PASSWORD, csrf_of, login
 
 from workflow import Runtime, Settings
+from workflow.access import accounts
 from workflow.cli.main import cli
 from workflow.errors import InvalidInput
-from workflow.web import accounts
 
 COOKIE = "ruhrflow_session"
 STRANGER = {"REMOTE_ADDR": "192.0.2.66"}  # documentation addresses, never contacted

@@ -77,7 +77,7 @@ def test_overdue_deadlines_come_first_and_are_marked(
 
     from web_fixtures import ACCOUNTS, PASSWORD, build_round
 
-    from workflow.web import accounts
+    from workflow.access import accounts
     from workflow.web.app import create_app
 
     build_round(runtime)

@@ -16,8 +16,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import text
-
 from workflow.access.directory import Actor, Directory
 from workflow.access.logins import LoginRights
 from workflow.errors import (
@@ -27,6 +25,7 @@ from workflow.errors import (
     PermissionDenied,
     UnmappedDatabaseUser,
 )
+from workflow.store import logins as login_rows
 from workflow.store.db import Store
 
 log = logging.getLogger("ruhrflow.identity")
@@ -37,7 +36,7 @@ def session_user(store: Store) -> str | None:
     if store.dialect != "postgresql":
         return None
     with store.read() as conn:
-        return str(conn.execute(text("SELECT session_user")).scalar_one())
+        return login_rows.session_user(conn)
 
 
 def acting_actor(

@@ -28,37 +28,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text, update
-
 from workflow.access.directory import Actor
 from workflow.errors import InvalidInput, PermissionDenied
+from workflow.store import logins as rows
 from workflow.store.db import Store
-from workflow.store.schema import logins
 
 _MAX_LOGIN = 63  # PostgreSQL's NAMEDATALEN - 1
-
-
-def _member_of(kind: str) -> str:
-    """SQL: whether the login is a member of this database's group role ``kind`` (the prefix
-    in ``db_roles``, and only when it was made for this database: a copy's roles are another
-    database's until ``db grants --apply`` gives it its own)."""
-    return (
-        "EXISTS (SELECT 1 FROM db_roles d JOIN pg_roles r ON r.rolname = d.prefix || "
-        f"'_{kind}' WHERE d.id = 1 AND d.database = current_database()"
-        " AND pg_has_role(session_user, r.oid, 'MEMBER'))"
-    )
-
-
-_RIGHTS = text(
-    "SELECT session_user AS login,"
-    " COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false)"
-    f"  OR {_member_of('admin')}"
-    "  OR EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = to_regclass('proposals')"
-    "             AND pg_has_role(session_user, c.relowner, 'MEMBER')) AS administrator,"
-    f" {_member_of('service')} AS service, {_member_of('auditor')} AS auditor,"
-    " l.actor_id, l.role, l.ministry, l.forum, l.may_impersonate, l.may_set_clock, l.scheduler"
-    " FROM (SELECT 1) AS one LEFT JOIN logins l ON l.login = session_user"
-)
 
 
 @dataclass(frozen=True)
@@ -129,7 +104,7 @@ def login_rights(store: Store) -> LoginRights | None:
     if store.dialect != "postgresql":
         return None
     with store.read() as conn:
-        row = conn.execute(_RIGHTS).mappings().one()
+        row = rows.current_rights(conn)
     admin, service = bool(row["administrator"]), bool(row["service"])
     return LoginRights(
         login=str(row["login"]),
@@ -194,16 +169,11 @@ def add_login(
         "granted_at": now,
     }
     with store.write() as conn:
-        exists = conn.execute(
-            text("SELECT 1 FROM pg_roles WHERE rolname = :login"), {"login": login}
-        ).first()
-        if exists is None:
+        if not rows.role_exists(conn, login):
             raise InvalidInput(
                 f"no database login {login!r}: create it first (CREATE ROLE … LOGIN)"
             )
-        changed = conn.execute(update(logins).where(logins.c.login == login).values(**values))
-        if changed.rowcount == 0:
-            conn.execute(insert(logins).values(login=login, **values))
+        rows.put_login(conn, login, values)
     return LoginEntry(
         login=login,
         actor_id=actor_id,
@@ -222,8 +192,8 @@ def remove_login(store: Store, login: str) -> None:
     """Remove the entry of ``login``: it is nobody afterwards. Administrator only."""
     _administrator(store, "manage logins")
     with store.write() as conn:
-        removed = conn.execute(delete(logins).where(logins.c.login == login)).rowcount
-    if removed == 0:
+        removed = rows.delete_login(conn, login)
+    if not removed:
         raise InvalidInput(f"no entry for login {login!r} (see `ruhrflow db logins list`)")
 
 
@@ -231,7 +201,7 @@ def list_logins(store: Store) -> list[LoginEntry]:
     """Every entry, by login. Administrator only."""
     _administrator(store, "list logins")
     with store.read() as conn:
-        rows = conn.execute(select(logins).order_by(logins.c.login)).mappings().all()
+        entries = rows.login_rows(conn)
     return [
         LoginEntry(
             login=row["login"],
@@ -245,5 +215,5 @@ def list_logins(store: Store) -> list[LoginEntry]:
             granted_by=row["granted_by"],
             granted_at=row["granted_at"],
         )
-        for row in rows
+        for row in entries
     ]

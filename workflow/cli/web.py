@@ -112,7 +112,7 @@ def user() -> None:
 @click.pass_context
 def set_password(ctx: click.Context, actor_id: str, password_stdin: bool) -> None:
     """Create the web account of ACTOR or set its password (and enable it)."""
-    from workflow.web.accounts import set_password as store_password
+    from workflow.access.accounts import set_password as store_password
 
     c = obj(ctx)
     password = sys.stdin.readline().rstrip("\r\n")
@@ -127,7 +127,7 @@ def set_password(ctx: click.Context, actor_id: str, password_stdin: bool) -> Non
 def disable(ctx: click.Context, actor_id: str) -> None:
     """Disable ACTOR's account: its sessions end and its API tokens are revoked, for good
     (a later set-password brings neither back)."""
-    from workflow.web.accounts import disable as disable_account
+    from workflow.access.accounts import disable as disable_account
 
     c = obj(ctx)
     disable_account(c.runtime.store, actor_id, c.now)
@@ -139,7 +139,7 @@ def disable(ctx: click.Context, actor_id: str) -> None:
 @click.pass_context
 def list_(ctx: click.Context, fmt: str) -> None:
     """Every web account (PASSWORD false: made by an SSO login, no password login)."""
-    from workflow.web.accounts import list_accounts
+    from workflow.access.accounts import list_accounts
 
     rt = obj(ctx).runtime
     rows = [a.as_dict() for a in list_accounts(rt.store, rt.directory)]
@@ -163,7 +163,7 @@ def token() -> None:
 @click.pass_context
 def create(ctx: click.Context, actor_id: str, expires: str) -> None:
     """Create a token for ACTOR's account; the token is printed once, on the last line."""
-    from workflow.web.accounts import create_token
+    from workflow.access.accounts import create_token
 
     c = obj(ctx)
     lifetime = None if expires == "never" else parse_expiry(expires)
@@ -178,7 +178,7 @@ def create(ctx: click.Context, actor_id: str, expires: str) -> None:
 @click.pass_context
 def revoke(ctx: click.Context, token_id: int) -> None:
     """Revoke token ID at once."""
-    from workflow.web.accounts import revoke_token
+    from workflow.access.accounts import revoke_token
 
     c = obj(ctx)
     revoke_token(c.runtime.store, token_id, c.now)

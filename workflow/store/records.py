@@ -11,7 +11,8 @@ from collections.abc import Collection
 
 from sqlalchemy import Connection, RowMapping, select
 
-from workflow.store.schema import funding, history, proposals, statements
+from workflow.store.proposal_list import ALL_COLUMNS, ListFilter, list_rows
+from workflow.store.schema import funding, history, statements
 
 
 def proposals_where(
@@ -27,16 +28,10 @@ def proposals_where(
     ``definition_ids`` keeps the proposals pinned to one of those definitions (an empty
     collection keeps none); ``lead`` matches the ministry's code exactly.
     """
-    stmt = select(proposals).order_by(proposals.c.key)
-    if definition_ids is not None:
-        stmt = stmt.where(proposals.c.definition_id.in_(definition_ids))
-    if state is not None:
-        stmt = stmt.where(proposals.c.state == state)
-    if handlungsfeld is not None:
-        stmt = stmt.where(proposals.c.handlungsfeld == handlungsfeld)
-    if lead is not None:
-        stmt = stmt.where(proposals.c.lead == lead)
-    return list(conn.execute(stmt).mappings())
+    kept = ListFilter(
+        definition_ids=definition_ids, state=state, handlungsfeld=handlungsfeld, lead=lead
+    )  # the one list query of the CLI, the web and the API
+    return list_rows(conn, kept, columns=ALL_COLUMNS)
 
 
 def statements_of(conn: Connection, proposal_id: int) -> list[RowMapping]:

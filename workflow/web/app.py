@@ -18,13 +18,14 @@ from typing import Any
 from flask import Blueprint, Flask
 from flask_wtf.csrf import CSRFProtect
 
+from workflow.access import accounts
 from workflow.app.runtime import Runtime, open_runtime
 from workflow.app.settings import Settings
 from workflow.errors import InvalidConfig
 from workflow.process.definition import load_definition
 from workflow.store.installation import sample_data
 from workflow.version import __version__
-from workflow.web import accounts, errors, headers, limits, operations, pages
+from workflow.web import errors, headers, limits, operations, pages
 from workflow.web.state import Web
 
 

@@ -17,8 +17,9 @@ from workflow.audit.log import audit_log
 from workflow.audit.verify import last_verification, record_verification, verify_store
 from workflow.process.definition import Definition
 from workflow.process.german import ENTRY_KINDS
+from workflow.process.vocabulary import BERLIN
 from workflow.web import reads
-from workflow.web.pages import BERLIN, login_required, require_role
+from workflow.web.pages import login_required, require_role
 from workflow.web.state import web
 
 log = logging.getLogger("workflow.web")

@@ -24,7 +24,8 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
-from workflow.web import accounts, api, limits
+from workflow.access import accounts
+from workflow.web import api, limits
 from workflow.web.state import web
 
 log = logging.getLogger("workflow.web")

@@ -18,24 +18,9 @@ from workflow.errors import StoreUnavailable, WorkflowError
 from workflow.web import api
 from workflow.web.kept_input import shown_again
 from workflow.web.operations import unavailable
-from workflow.web.pages import error_page
+from workflow.web.pages import MESSAGES, error_page
 
 log = logging.getLogger("workflow.web")
-
-MESSAGES = {
-    400: "Die Anfrage war ungültig.",
-    401: "Bitte melden Sie sich an.",
-    403: "Dafür fehlt Ihnen die Berechtigung.",
-    404: "Diese Seite gibt es nicht.",
-    405: "Diese Aktion ist hier nicht möglich.",
-    409: "Das ist im jetzigen Zustand nicht möglich.",
-    413: "Die Anfrage ist zu groß.",
-    422: "Die Eingabe ist ungültig.",
-    429: "Zu viele Anfragen. Bitte versuchen Sie es später noch einmal.",
-    500: "Ein interner Fehler ist aufgetreten.",
-    503: "Der Dienst ist vorübergehend nicht erreichbar. Bitte versuchen Sie es später erneut.",
-}
-"""The German sentence for a status when nothing more precise is known."""
 
 CSRF_MESSAGE = "Das Formular ist abgelaufen oder ungültig. Bitte laden Sie die Seite neu."
 
@@ -52,7 +37,7 @@ def init_app(app: Flask) -> None:
     def csrf_failed(exc: CSRFError) -> Any:
         log.warning("refused: CSRF check failed for %s %s", request.method, request.path)
         if _for_api():
-            return api.error(400, "CSRF token missing or invalid")
+            return api.error(400, "CSRF token missing or invalid", CSRF_MESSAGE)
         again = shown_again()  # a form that keeps what was typed: shown again with it
         if again is not None:
             return again

@@ -1,7 +1,7 @@
 """What a request may carry before a view sees it: JSON size and depth, the Host, the filters.
 
-Each limit answers 400 with the one error shape (``{"error": "…"}`` under ``/api/``, the
-German error page elsewhere), before anything is parsed or queried:
+Each limit answers 400 with the one error shape (``{"error": "…", "message": "…"}`` under
+``/api/``, the German error page elsewhere), before anything is parsed or queried:
 
 * a JSON body larger than ``MAX_JSON_BYTES`` or nested deeper than ``MAX_JSON_DEPTH``
   (1,000 nested lists exhausted the parser's recursion: 500);

@@ -43,10 +43,10 @@ from flask import (
 from requests import RequestException
 from werkzeug.wrappers import Response
 
+from workflow.access import accounts
 from workflow.access.directory import Directory
 from workflow.app.settings import Settings
 from workflow.errors import InvalidConfig
-from workflow.web import accounts
 from workflow.web.auth import safe_next
 from workflow.web.state import web
 

@@ -14,19 +14,18 @@ from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from flask import Flask, g, redirect, render_template, request, url_for
 
 from workflow.access.policy import refusal
 from workflow.errors import PermissionDenied
 from workflow.process.definition import Definition
-from workflow.process.german import ENTRY_KINDS, NOTICE_KINDS
+from workflow.process.german import ENTRY_KINDS, FILTERS, NOTICE_KINDS
+from workflow.process.vocabulary import BERLIN
 from workflow.web.state import web
 
 log = logging.getLogger("workflow.web")
 F = TypeVar("F", bound=Callable[..., Any])
-BERLIN = ZoneInfo("Europe/Berlin")
 
 ROLE_LABELS = {
     "coordinator": "Koordinierung",
@@ -97,13 +96,6 @@ def tag(value: str | None) -> str:
     return day.strftime("%d.%m.%Y")
 
 
-def euro(value: float | int | None) -> str:
-    """An amount in euros, German style."""
-    if value is None:
-        return "—"
-    return f"{value:,.2f} €".replace(",", "_").replace(".", ",").replace("_", ".")
-
-
 # What werkzeug's default converter leaves unquoted in a path segment (its ``to_url``).
 PATH_SEGMENT_SAFE = "!$&'()*+,/:;=@"
 
@@ -154,10 +146,12 @@ def _template_globals() -> dict[str, Any]:
 
 
 def init_app(app: Flask) -> None:
-    """Register the German filters (``berlin``, ``tag``, ``euro``) and the template globals."""
+    """Register the German filters — the one German formatting (``euro``, ``datum``, …:
+    :data:`workflow.process.german.FILTERS`) and ``berlin``/``tag`` for ISO strings — and
+    the template globals."""
+    app.jinja_env.filters.update(FILTERS)
     app.add_template_filter(berlin, "berlin")
     app.add_template_filter(tag, "tag")
-    app.add_template_filter(euro, "euro")
     app.context_processor(_template_globals)
 
 

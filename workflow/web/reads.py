@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
-
 from workflow.app.reads import history_rows, show_detail, trigger_rows
 from workflow.app.runtime import Runtime
 from workflow.inputs import IntegerLimit, capped_whole_number
-from workflow.store import limits
-from workflow.store.schema import definitions, outbox, proposals
+from workflow.store import limits, proposal_list
+from workflow.store.db import Connection
+from workflow.store.proposal_list import ListFilter, ListOrder
+from workflow.store.proposal_notices import notices_of as notice_rows
 
 SORTS = {
     "key": "Schlüssel",
@@ -103,81 +103,30 @@ class ListQuery:
         return {k: v for k, v in values.items() if v is not None}
 
 
-# The columns of a list row (``proposal_summary``): not the JSON ``data`` nor the summary text,
-# which a list never shows and which cost a JSON parse per row.
-_LIST_COLUMNS = tuple(
-    proposals.c[name]
-    for name in (
-        "key",
-        "title",
-        "state",
-        "handlungsfeld",
-        "themenforum",
-        "lead",
-        "participating",
-        "cost_estimate",
-        "row_version",
-        "definition_id",
-        "state_entered_at",
-        "updated_at",
-    )
-)
-# What a row of the list page shows (no JSON column, no timestamps to convert).
-_PAGE_COLUMNS = tuple(
-    proposals.c[name]
-    for name in ("key", "title", "state", "handlungsfeld", "themenforum", "lead", "cost_estimate")
-)
 COUNT_AHEAD = 1_000
 """The list counts matching proposals up to this many past the shown page, no further: an
 exact total below it, "more than" above it, so that a page costs the same at 10,000 and at
 100,000 proposals (a COUNT over every matching row grows with the table)."""
 
 
-def _conditions(query: ListQuery) -> list[Any]:
-    """The WHERE conditions of ``query``'s filters."""
-    c = proposals.c
-    found: list[Any] = []
-    if query.state is not None:
-        found.append(c.state == query.state)
-    if query.handlungsfeld is not None:
-        found.append(c.handlungsfeld == query.handlungsfeld)
-    if query.themenforum is not None:
-        found.append(c.themenforum == query.themenforum)
-    if query.lead is not None:
-        found.append(c.lead == query.lead)
+def _kept(conn: Connection, query: ListQuery) -> ListFilter:
+    """The store's filter of ``query``: an unknown definition version is InvalidInput, as in
+    the CLI (it was an empty list here)."""
+    ids = None
     if query.definition_version is not None:
-        # a version of the process definition (migrations move proposals between them)
-        found.append(
-            c.definition_id.in_(
-                select(definitions.c.id).where(definitions.c.version == query.definition_version)
-            )
-        )
-    if query.q:
-        needle = query.q.lower()
-        found.append(
-            or_(
-                func.lower(c.key).contains(needle, autoescape=True),
-                func.lower(c.title).contains(needle, autoescape=True),
-            )
-        )
-    return found
+        ids = proposal_list.definition_ids(conn, query.definition_version)
+    return ListFilter(
+        state=query.state,
+        handlungsfeld=query.handlungsfeld,
+        themenforum=query.themenforum,
+        lead=query.lead,
+        q=query.q,
+        definition_ids=ids,
+    )
 
 
-def _ordered(stmt: Any, query: ListQuery) -> Any:
-    column = proposals.c[query.sort]
-    key = proposals.c.key.desc() if query.descending else proposals.c.key
-    if query.sort == "key":  # the key is unique: no tie to break (and no second sort pass)
-        return stmt.order_by(key)
-    return stmt.order_by(column.desc() if query.descending else column.asc(), key)
-
-
-def _list_select(
-    query: ListQuery, *, offset: int, limit: int | None, columns: tuple[Any, ...] = _LIST_COLUMNS
-) -> Any:
-    stmt = _ordered(select(*columns).where(*_conditions(query)), query)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return stmt.offset(offset) if offset else stmt
+def _order(query: ListQuery) -> ListOrder:
+    return ListOrder(sort=query.sort, descending=query.descending)
 
 
 def proposal_rows(
@@ -188,23 +137,31 @@ def proposal_rows(
     from workflow.engine.records import proposal_summary
     from workflow.store.repo import definition_versions
 
-    stmt = _list_select(query, offset=offset, limit=limit)
     with runtime.store.read() as conn:
         versions = definition_versions(conn)
-        return [proposal_summary(r, versions) for r in conn.execute(stmt).mappings()]
+        found = proposal_list.list_rows(
+            conn, _kept(conn, query), _order(query), offset=offset, limit=limit
+        )
+        return [proposal_summary(r, versions) for r in found]
 
 
 def iter_proposal_rows(runtime: Runtime, query: ListQuery) -> Iterator[dict[str, Any]]:
     """Every row of :func:`proposal_rows`, one after the other from the database (for the
-    downloads: a server-side cursor on PostgreSQL, so the whole list is never in memory)."""
+    downloads: a server-side cursor on PostgreSQL, so the whole list is never in memory).
+    The query is checked at once (an unknown definition version raises here), the rows are
+    read when iterated."""
+    with runtime.store.read() as conn:
+        kept = _kept(conn, query)
+    return _streamed(runtime, kept, _order(query))
+
+
+def _streamed(runtime: Runtime, kept: ListFilter, order: ListOrder) -> Iterator[dict[str, Any]]:
     from workflow.engine.records import proposal_summary
     from workflow.store.repo import definition_versions
 
-    stmt = _list_select(query, offset=0, limit=None)
     with runtime.store.read() as conn:
         versions = definition_versions(conn)
-        rows = conn.execution_options(stream_results=True, yield_per=500).execute(stmt)
-        for r in rows.mappings():
+        for r in proposal_list.stream_rows(conn, kept, order):
             yield proposal_summary(r, versions)
 
 
@@ -226,18 +183,24 @@ def proposal_page(runtime: Runtime, query: ListQuery, size: int | None = None) -
     :data:`COUNT_AHEAD` rows past the page. Its rows hold what the page shows: key, title,
     state, handlungsfeld, themenforum, lead and cost_estimate (a ``Decimal``)."""
     size = size or PAGE_SIZE
-    conditions = _conditions(query)
     skip = (query.page - 1) * size
     horizon = skip + max(COUNT_AHEAD, size)
-    counted = select(proposals.c.id).where(*conditions).limit(horizon + 1).subquery()
     with runtime.store.read() as conn:
-        seen = int(conn.execute(select(func.count()).select_from(counted)).scalar_one())
+        kept = _kept(conn, query)
+        seen = proposal_list.count_upto(conn, kept, horizon)
         exact = seen <= horizon
         total = seen if exact else horizon
         pages = max(1, -(-total // size))
         page = min(query.page, pages)
-        stmt = _list_select(query, offset=(page - 1) * size, limit=size, columns=_PAGE_COLUMNS)
-        rows = [dict(r) for r in conn.execute(stmt).mappings()]
+        found = proposal_list.list_rows(
+            conn,
+            kept,
+            _order(query),
+            offset=(page - 1) * size,
+            limit=size,
+            columns=proposal_list.PAGE_COLUMNS,
+        )
+        rows = [dict(r) for r in found]
     return ListPage(rows=rows, total=total, exact=exact, page=page, pages=pages)
 
 
@@ -281,7 +244,7 @@ def open_deadlines(
 
     return list_open_deadlines(
         runtime.store,
-        runtime.engine.machines,
+        runtime.machines,
         now,
         lead=lead,
         themenforum=themenforum,
@@ -294,24 +257,8 @@ def open_deadlines(
 
 def notices_of(runtime: Runtime, key: str) -> list[dict[str, Any]]:
     """The notices of one proposal with their delivery status, newest first."""
-    stmt = (
-        select(
-            outbox.c.id,
-            outbox.c.kind,
-            outbox.c.recipients,
-            outbox.c.subject,
-            outbox.c.status,
-            outbox.c.attempts,
-            outbox.c.last_error,
-            outbox.c.created_at,
-            outbox.c.sent_at,
-        )
-        .join(proposals, proposals.c.id == outbox.c.proposal_id)
-        .where(proposals.c.key == key)
-        .order_by(outbox.c.id.desc())
-    )
     with runtime.store.read() as conn:
-        rows = [dict(r) for r in conn.execute(stmt).mappings()]
+        rows = [dict(r) for r in notice_rows(conn, key)]
     for r in rows:
         r["to"] = [x.get("address", "") for x in r.pop("recipients") or []]
     return rows
@@ -337,4 +284,4 @@ def export_history(runtime: Runtime, out: Any, fmt: str, now: datetime) -> None:
     """``audit export`` into ``out``."""
     from workflow.audit.export import export_history as export
 
-    export(runtime.store, out, fmt=fmt, keyed=runtime.engine.audit_key is not None, now=now)
+    export(runtime.store, out, fmt=fmt, keyed=runtime.settings.audit_key is not None, now=now)

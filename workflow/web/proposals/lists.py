@@ -13,9 +13,16 @@ from werkzeug.wrappers import Response
 
 from workflow.app.listing import PROPOSAL_FIELDS, write_csv
 from workflow.app.machine import machine_row
+from workflow.errors import InvalidInput
 from workflow.process.german import euro
 from workflow.web import reads
-from workflow.web.pages import berlin, login_required, proposal_href_builder, state_label
+from workflow.web.pages import (
+    berlin,
+    error_page,
+    login_required,
+    proposal_href_builder,
+    state_label,
+)
 from workflow.web.proposals.blueprint import bp
 from workflow.web.state import web
 
@@ -95,9 +102,13 @@ def proposal_list() -> Any:
     w = web()
     query = reads.ListQuery.from_args(request.args)
     fmt = request.args.get("format")
-    if fmt in ("csv", "json"):
-        return _download(reads.iter_proposal_rows(w.runtime, query), fmt)
-    found = reads.proposal_page(w.runtime, query)
+    try:  # an unknown definition version is an error, as in the CLI and the API
+        if fmt in ("csv", "json"):
+            return _download(reads.iter_proposal_rows(w.runtime, query), fmt)
+        found = reads.proposal_page(w.runtime, query)
+    except InvalidInput:
+        version = query.definition_version
+        return error_page(422, f"Die Prozessversion {version} ist nicht registriert.")
     href = proposal_href_builder()
     rows = [
         ListRow(

@@ -1,0 +1,157 @@
+"""The proposal list as a read model: one query builder for every list of proposals — the
+CLI's ``proposal list`` (through :func:`workflow.store.records.proposals_where`), the web's
+page and downloads and the API's pages.
+
+Filters, sort and paging run in the database, so that a page costs the same at 10,000 and at
+100,000 proposals. A filter by an unknown definition version is an error everywhere
+(:func:`definition_ids`), not an empty list in one place and an error in another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import RowMapping, func, or_, select
+
+from workflow.errors import InvalidInput
+from workflow.store.db import Connection
+from workflow.store.schema import definitions, proposals
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """What a list keeps: every filter given must hold (None: no filter). ``definition_ids``
+    keeps the proposals pinned to one of those definitions (empty: none); ``q`` is a piece of
+    the key or the title, in any case."""
+
+    state: str | None = None
+    handlungsfeld: int | None = None
+    themenforum: int | None = None
+    lead: str | None = None
+    q: str | None = None
+    definition_ids: Collection[int] | None = None
+
+
+@dataclass(frozen=True)
+class ListOrder:
+    """The list's order: by ``sort`` (a column of ``proposals``), then by key."""
+
+    sort: str = "key"
+    descending: bool = False
+
+
+# The columns of a list row (``proposal_summary``): not the JSON ``data`` nor the summary text,
+# which a list never shows and which cost a JSON parse per row.
+LIST_COLUMNS = tuple(
+    proposals.c[name]
+    for name in (
+        "key",
+        "title",
+        "state",
+        "handlungsfeld",
+        "themenforum",
+        "lead",
+        "participating",
+        "cost_estimate",
+        "row_version",
+        "definition_id",
+        "state_entered_at",
+        "updated_at",
+    )
+)
+# What a row of the web's list page shows (no JSON column, no timestamps to convert).
+PAGE_COLUMNS = tuple(
+    proposals.c[name]
+    for name in ("key", "title", "state", "handlungsfeld", "themenforum", "lead", "cost_estimate")
+)
+ALL_COLUMNS = tuple(proposals.c)
+
+
+def definition_ids(conn: Connection, version: int) -> list[int]:
+    """The ids of the registered definitions numbered ``version``; InvalidInput naming the
+    registered versions when there is none (the CLI's rule, for every list)."""
+    rows = conn.execute(select(definitions.c.id, definitions.c.version)).all()
+    ids = [row.id for row in rows if row.version == version]
+    if not ids:
+        known = ", ".join(str(v) for v in sorted({row.version for row in rows}))
+        raise InvalidInput(f"unknown definition version {version} (registered: {known})")
+    return ids
+
+
+def conditions(kept: ListFilter) -> list[Any]:
+    """The WHERE conditions of ``kept``."""
+    c = proposals.c
+    found: list[Any] = []
+    if kept.definition_ids is not None:
+        found.append(c.definition_id.in_(list(kept.definition_ids)))
+    if kept.state is not None:
+        found.append(c.state == kept.state)
+    if kept.handlungsfeld is not None:
+        found.append(c.handlungsfeld == kept.handlungsfeld)
+    if kept.themenforum is not None:
+        found.append(c.themenforum == kept.themenforum)
+    if kept.lead is not None:
+        found.append(c.lead == kept.lead)
+    if kept.q:
+        needle = kept.q.lower()
+        found.append(
+            or_(
+                func.lower(c.key).contains(needle, autoescape=True),
+                func.lower(c.title).contains(needle, autoescape=True),
+            )
+        )
+    return found
+
+
+def list_select(
+    kept: ListFilter,
+    order: ListOrder = ListOrder(),
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    columns: tuple[Any, ...] = LIST_COLUMNS,
+) -> Any:
+    """The SELECT of the list: ``columns`` of the proposals ``kept`` in ``order``, ``limit`` of
+    them (all: None) from ``offset``."""
+    stmt = select(*columns).where(*conditions(kept))
+    key = proposals.c.key.desc() if order.descending else proposals.c.key
+    if order.sort == "key":  # the key is unique: no tie to break (and no second sort pass)
+        stmt = stmt.order_by(key)
+    else:
+        column = proposals.c[order.sort]
+        stmt = stmt.order_by(column.desc() if order.descending else column.asc(), key)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return stmt.offset(offset) if offset else stmt
+
+
+def list_rows(
+    conn: Connection,
+    kept: ListFilter,
+    order: ListOrder = ListOrder(),
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    columns: tuple[Any, ...] = LIST_COLUMNS,
+) -> list[RowMapping]:
+    """The rows of :func:`list_select`."""
+    stmt = list_select(kept, order, offset=offset, limit=limit, columns=columns)
+    return list(conn.execute(stmt).mappings())
+
+
+def stream_rows(
+    conn: Connection, kept: ListFilter, order: ListOrder = ListOrder()
+) -> Iterator[RowMapping]:
+    """Every row of the list, one after the other from the database (a server-side cursor on
+    PostgreSQL: the whole list is never in memory)."""
+    stmt = list_select(kept, order)
+    yield from conn.execution_options(stream_results=True, yield_per=500).execute(stmt).mappings()
+
+
+def count_upto(conn: Connection, kept: ListFilter, horizon: int) -> int:
+    """How many proposals ``kept`` holds, counted up to ``horizon + 1`` and no further (a
+    COUNT over every matching row grows with the table)."""
+    counted = select(proposals.c.id).where(*conditions(kept)).limit(horizon + 1).subquery()
+    return int(conn.execute(select(func.count()).select_from(counted)).scalar_one())
