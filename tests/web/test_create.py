@@ -102,10 +102,24 @@ def test_those_the_definition_does_not_let_create_get_no_form(app: Flask, runtim
     assert _keys(runtime) == before
 
 
-def test_the_form_needs_its_csrf_token(app: Flask, runtime: Runtime) -> None:
+def test_a_refused_token_does_nothing_and_keeps_what_was_typed(
+    app: Flask, runtime: Runtime
+) -> None:
     b = login(app, "koordination")
-    assert b.client.post("/proposals/new", data=FORM).status_code == 400
-    assert b.client.post("/proposals/RK-03-05/edit", data={"title": "x"}).status_code == 400
+    before = _keys(runtime)
+    history = history_rows(runtime, "RK-03-05")
+    # a form sent with a token the session does not know (expired, a new login elsewhere)
+    for path, form, kept in (
+        ("/proposals/new", FORM, f'value="{FORM["title"]}"'),
+        ("/proposals/RK-03-05/edit", {"title": "Grüne Höfe", "cost": "9,50"}, 'value="9,50"'),
+        ("/proposals/import", {"step": "import", "csv": HEADER + ",Eins,4,8,VM,,,,\n"}, "Eins"),
+    ):
+        refused = b.client.post(path, data={**form, "csrf_token": "abgelaufen"})
+        page = _page(refused)
+        assert refused.status_code == 400, path
+        assert kept in page and "Das Formular war abgelaufen" in page, path
+        assert 'name="csrf_token" value="abgelaufen"' not in page
+    assert _keys(runtime) == before and history_rows(runtime, "RK-03-05") == history
 
 
 # --- the CSV upload ----------------------------------------------------------------------

@@ -35,6 +35,7 @@ from workflow.process.german import euro
 from workflow.store.repo import proposal_keys
 from workflow.web import reads
 from workflow.web.api import status_of
+from workflow.web.kept_input import form_expired, keeps_input
 from workflow.web.pages import error_page, form_text, login_required, may
 from workflow.web.proposal_input import Typed, check, create_refusal, may_create
 from workflow.web.state import web
@@ -78,6 +79,7 @@ def links() -> dict[str, Any]:
 
 @bp.route("/proposals/new", methods=["GET", "POST"])
 @login_required
+@keeps_input
 def new() -> Any:
     """A new proposal in the initial state (``ruhrflow proposal add``)."""
     w = web()
@@ -89,6 +91,8 @@ def new() -> Any:
         forum = str(actor.forum) if actor.forum is not None else ""
         return _new_form(Typed(themenforum=forum, lead=actor.ministry or ""), [])
     typed = _typed_from_form()
+    if form_expired():  # its token was refused: the form again, as typed, nothing done
+        return _new_form(typed, [])
     item, errors = check(typed, w.definition, w.runtime.directory)
     if item is None:
         return _new_form(typed, errors, 422)
@@ -172,6 +176,7 @@ class PreviewRow:
 
 @bp.route("/proposals/import", methods=["GET", "POST"])
 @login_required
+@keeps_input
 def import_csv() -> Any:
     """``ruhrflow proposal import`` in two steps: the file is checked and every row shown
     (nothing is written); then all rows are imported in one transaction, or none."""
@@ -182,10 +187,11 @@ def import_csv() -> Any:
         return error_page(403, "Sie dürfen keine Vorschläge anlegen.")
     if request.method == "GET":
         return render_template("create/import.html", errors=[])
-    if request.form.get("step") == "import":
+    if request.form.get("step") == "import" and not form_expired():
         return _import(request.form.get("csv", ""))
+    # the upload, or — its token refused on the way to the import — the file it checked
     upload = request.files.get("file")
-    data = upload.read() if upload is not None else b""
+    data = upload.read() if upload is not None else request.form.get("csv", "").encode()
     if not data.strip():
         return render_template("create/import.html", errors=["Bitte eine CSV-Datei wählen."]), 422
     try:
@@ -291,6 +297,7 @@ def _import(text: str) -> Any:
 
 @bp.route("/proposals/<key>/edit", methods=["GET", "POST"])
 @login_required
+@keeps_input
 def edit(key: str) -> Any:
     """Correct title, summary, cost estimate, participating ministries and Handlungsfeld
     (``ruhrflow proposal edit``): one history entry with each old and new value."""
@@ -306,6 +313,8 @@ def edit(key: str) -> Any:
     typed = _typed_from_form()
     typed.themenforum, typed.lead = current.themenforum, current.lead  # not editable here
     comment = form_text("comment")
+    if form_expired():  # its token was refused: the form again, as typed, nothing done
+        return _edit_form(detail, typed, comment, request.form.get("version", ""), [])
     item, errors = check(typed, w.definition, w.runtime.directory)
     if item is None:
         return _edit_form(detail, typed, comment, request.form.get("version", ""), errors, 422)
