@@ -290,3 +290,25 @@ def test_only_those_the_definition_lets_edit_get_the_form(app: Flask, runtime: R
         assert refused.status_code == 403  # type: ignore[attr-defined]
     assert history_rows(runtime, "RK-03-05") == before
     assert login(app, "koordination").client.get("/proposals/RK-99-99/edit").status_code == 404
+
+
+def test_the_api_creates_with_a_source_as_its_openapi_document_says(
+    app: Flask, runtime: Runtime
+) -> None:
+    from workflow.access.accounts import create_token
+
+    _, token = create_token(runtime.store, "koordination", datetime.now(UTC), expires_in=None)
+    client = app.test_client()
+    schema = client.get("/api/openapi.json").get_json()
+    body = schema["paths"]["/api/proposals"]["post"]["requestBody"]["content"]
+    assert "source" in body["application/json"]["schema"]["properties"]
+    created = client.post(
+        "/api/proposals",
+        json={"title": "Wasserstoff-Busse", "handlungsfeld": 4, "themenforum": 8, "lead": "VM",
+              "cost": "3000000.50", "source": "Protokoll Themenforum 8"},
+        headers={"Authorization": f"Bearer {token}"},
+    )  # fmt: skip
+    assert created.status_code == 201 and created.get_json() == {"key": "RK-08-01"}
+    p = show_detail(runtime, "RK-08-01")
+    assert p["data"]["source"] == "Protokoll Themenforum 8"
+    assert Decimal(str(p["cost_estimate"])) == Decimal("3000000.50")

@@ -214,6 +214,7 @@ def add_proposal() -> tuple[Response, int] | Response:
         cost=_typed(body, "cost", str, "a string of euros (2500000.00)"),
         participating=participating,
         summary=_typed(body, "summary", str, "a string") or "",
+        source=_typed(body, "source", str, "a string (where the proposal comes from)"),
     )
     return jsonify(added), 201
 

@@ -84,6 +84,7 @@ def proposal_paths(default_limit: int, max_limit: int) -> dict[str, Any]:
                         "cost": AMOUNT,
                         "participating": {"type": "array", "items": TEXT},
                         "summary": TEXT,
+                        "source": TEXT,
                     },
                     ["title", "handlungsfeld", "themenforum", "lead"],
                 ),
