@@ -17,7 +17,6 @@ from urllib.parse import quote
 
 from flask import Flask, g, redirect, render_template, request, url_for
 
-from workflow.access.policy import refusal
 from workflow.errors import PermissionDenied
 from workflow.process.definition import Definition
 from workflow.process.german import ENTRY_KINDS, FILTERS, NOTICE_KINDS
@@ -182,13 +181,12 @@ def require_role(*roles: str) -> None:
         raise PermissionDenied(g.actor, request.path, None, "not for this role")
 
 
-def may(action: str, detail: Mapping[str, Any], definition: Definition | None = None) -> bool:
-    """Whether the logged-in account holds a role the definition names for ``action``
-    (``permissions`` in the definition), so that a page offers only what it may do; the
+def may(action: str, detail: Mapping[str, Any]) -> bool:
+    """Whether the logged-in account may do ``action`` on the proposal ``detail`` describes:
+    the engine's answer from ``permissions.<action>`` of the proposal's registered definition
+    version (:meth:`Engine.permitted`), so that a page offers only what it may do; the
     engine checks again when it is done."""
-    w = web()
-    roles = (definition or w.definition).permitted(action)
-    return refusal(w.runtime.directory.actor(g.actor), roles, detail) is None
+    return web().runtime.engine.permitted(str(detail["key"]), action, actor=g.actor)
 
 
 # --- forms --------------------------------------------------------------------------------

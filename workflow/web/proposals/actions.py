@@ -138,7 +138,7 @@ def funding(key: str) -> Any:
     """Record a funding line (``ruhrflow funding add``): the lead ministry and coordinators."""
     w = web()
     detail = reads.detail(w.runtime, key)
-    if not may("add_funding", detail, definition_of(detail)):
+    if not may("add_funding", detail):
         log.warning("refused: %s may not add funding to %s", g.actor, key)
         return error_page(403, "Sie dürfen für diesen Vorschlag keine Finanzierung erfassen.")
     source, amount, year_text = (
@@ -188,7 +188,7 @@ def statement(key: str) -> Any:
     in the states the definition's ``statement_states`` names."""
     w = web()
     detail = reads.detail(w.runtime, key)
-    if not may("record_statement", detail, definition_of(detail)):
+    if not may("record_statement", detail):
         log.warning("refused: %s may not record statements on %s", g.actor, key)
         return error_page(403, "Sie dürfen für diesen Vorschlag keine Stellungnahmen erfassen.")
     party, text = form_text("party"), form_text("text")

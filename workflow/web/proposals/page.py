@@ -51,13 +51,13 @@ def proposal_page(key: str) -> str:
         notice_pages=notice_pages,
         options=[_option_view(definition, o) for o in options],
         read_only=role() == "auditor",
-        may_fund=may("add_funding", detail, definition),
-        may_state=may("record_statement", detail, definition)
+        may_fund=may("add_funding", detail),
+        may_state=may("record_statement", detail)
         and detail["state"] in definition.statement_states,
         documents=list_documents(w.runtime.store, key),
         handlungsfeld=definition.handlungsfelder.get(detail["handlungsfeld"], ""),
         reported=next((e for e in reversed(history) if e["trigger"] == "report_progress"), None),
-        may_attach=may("attach_document", detail, definition),
+        may_attach=may("attach_document", detail),
         sources=SOURCE_LABELS,
         groups=GROUP_LABELS,
         positions=POSITION_LABELS,
