@@ -228,7 +228,8 @@ def pages(url: str, work: Path, rounds: int, explain: bool) -> dict[str, Any]:
     """The list and the worklist through the Flask app: statements, SQL, templates, rest."""
     from flask import before_render_template, template_rendered
 
-    from workflow.web import accounts, create_app
+    from workflow.access import accounts
+    from workflow.web import create_app
 
     rt = open_runtime_for(url, work)
     try:

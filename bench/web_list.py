@@ -36,7 +36,8 @@ PAGES = {"list": "/proposals?state=implementation&page=2", "worklist": "/worklis
 @contextmanager
 def _client(work: Path, n: int) -> Iterator[Any]:
     """A Flask test client of the app on ``n`` proposals, logged in as the coordinator."""
-    from workflow.web import accounts, create_app
+    from workflow.access import accounts
+    from workflow.web import create_app
 
     db = proposals_with_deadlines(work, f"web{n}", n, 1_000)
     url = sqlite_url(db)

@@ -162,7 +162,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def _serve_ruhrflow(url: str, work: Path) -> tuple[subprocess.Popen[bytes], int, str]:
     """``ruhrflow serve --workers 4`` on ``url``: (process, port, a coordinator's token)."""
-    from workflow.web import accounts
+    from workflow.access import accounts
 
     rt = open_runtime_for(url, work)
     try:

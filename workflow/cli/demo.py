@@ -60,9 +60,9 @@ def _demo_accounts(config: Path, password: str | None) -> str:
     import secrets
     from datetime import UTC, datetime
 
+    from workflow.access.accounts import set_password
     from workflow.app.runtime import open_runtime
     from workflow.app.settings import load_settings
-    from workflow.web.accounts import set_password
 
     password = password or secrets.token_urlsafe(12)
     runtime = open_runtime(load_settings(config, env={}))
