@@ -167,6 +167,15 @@ NOTICE_KINDS = {
     "deadline_moved": "Frist verschoben",
 }
 
+# The fields of a proposal a correction changes (``proposal edit --set``), by their German names.
+EDITED_FIELDS = {
+    "title": "Titel",
+    "summary": "Kurzbeschreibung",
+    "cost_estimate": "Kostenschätzung",
+    "participating": "Beteiligte Ressorts",
+    "handlungsfeld": "Handlungsfeld",
+}
+
 
 FILTERS: dict[str, Callable[..., str]] = {
     "datum": datum,

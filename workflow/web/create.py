@@ -31,7 +31,7 @@ from workflow.errors import (
     WorkflowError,
 )
 from workflow.process.definition import Definition
-from workflow.process.german import euro
+from workflow.process.german import EDITED_FIELDS, euro
 from workflow.store.repo import proposal_keys
 from workflow.web import reads
 from workflow.web.api import status_of
@@ -43,13 +43,6 @@ from workflow.web.state import web
 log = logging.getLogger("workflow.web")
 bp = Blueprint("create", __name__)
 MAX_PREVIEW = 2000  # rows an upload may hold (the CLI takes more; the browser shows them all)
-EDIT_LABELS = {
-    "title": "Titel",
-    "summary": "Kurzbeschreibung",
-    "cost_estimate": "Kostenschätzung",
-    "participating": "Beteiligte Ressorts",
-    "handlungsfeld": "Handlungsfeld",
-}
 
 
 def _actor() -> Actor:
@@ -336,7 +329,7 @@ def edit(key: str) -> Any:
     except WorkflowError as exc:
         log.warning("refused: %s", exc)
         return _edit_form(detail, typed, comment, version, [_german(exc)], status_of(exc))
-    fields = ", ".join(EDIT_LABELS[name] for name in done["changes"])
+    fields = ", ".join(EDITED_FIELDS[name] for name in done["changes"])
     flash(f"{key}: Angaben korrigiert ({fields}; Eintrag #{done['seq']} in der Historie).")
     return redirect(url_for("proposals.proposal_page", key=key), code=303)
 

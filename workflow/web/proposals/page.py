@@ -13,7 +13,7 @@ from flask import g, render_template, request
 from workflow.deadlines.queries import open_rungs_of
 from workflow.documents.attach import list_documents
 from workflow.process.definition import Definition
-from workflow.process.german import DASH, datum, euro, rung_words, wert
+from workflow.process.german import DASH, EDITED_FIELDS, datum, euro, rung_words, wert
 from workflow.web import reads
 from workflow.web.pages import login_required, may, role
 from workflow.web.proposals.actions import GROUP_LABELS, POSITION_LABELS, SOURCE_LABELS
@@ -110,16 +110,6 @@ def _paged(rows: list[Any], raw: str | None) -> tuple[list[Any], int, int]:
     return rows[(number - 1) * NOTICES_SHOWN : number * NOTICES_SHOWN], number, pages
 
 
-EDITED = {
-    "title": "Titel",
-    "summary": "Kurzbeschreibung",
-    "cost_estimate": "Kostenschätzung",
-    "participating": "Beteiligte Ressorts",
-    "handlungsfeld": "Handlungsfeld",
-}
-"""The proposal's own fields an edit changes (``proposal edit --set``), in German."""
-
-
 def entry_details(definition: Definition, entry: Mapping[str, Any]) -> list[str]:
     """The values a history entry records, in German: the fields a transition set
     (``Datum des Beschlusses: 05.11.2019``) and the old and new value of each field an edit
@@ -140,7 +130,7 @@ def entry_details(definition: Definition, entry: Mapping[str, Any]) -> list[str]
             if isinstance(change, Mapping):
                 old = _edited_value(definition, name, change.get("old"))
                 new = _edited_value(definition, name, change.get("new"))
-                details.append(f"{EDITED.get(name, name)}: {old} → {new}")
+                details.append(f"{EDITED_FIELDS.get(name, name)}: {old} → {new}")
     return details
 
 
