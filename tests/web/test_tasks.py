@@ -14,8 +14,9 @@ from support import add_proposal, walk_to
 from web_fixtures import ACCOUNTS, PASSWORD, build_round, login
 
 from workflow import Runtime
+from workflow.access import accounts
 from workflow.process.calendar import local_date
-from workflow.web import accounts, reads, tasks
+from workflow.web import reads, tasks
 from workflow.web.app import create_app
 
 
