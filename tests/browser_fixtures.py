@@ -6,6 +6,7 @@ Skipped without /usr/bin/chromium — except in CI (``CI`` set), where that fail
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, Response
 from werkzeug.serving import make_server
+
+from workflow.access.directory import ROLES
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -43,9 +46,50 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+# Developer text that a German user must never meet (issue 27): the engine's English refusals
+# (guard and role texts, "may not", unknown keys), raw trigger and rung ids, notice kinds, and
+# a server error's trace. Matched against the visible text of every HTML page a browser test
+# is served, not against attributes (a form's hidden trigger id is no text a user reads).
+_ROLE = "|".join((*ROLES, "lead_ministry"))
+DEVELOPER_TEXT = re.compile(
+    r"\bguard [a-z_]+:"
+    rf"|\bneeds (?:{_ROLE})\b"
+    rf"|\bis (?:{_ROLE})\b"
+    r"|\brole: "
+    r"|\bmay not\b"
+    r"|\bunknown (?:proposal|trigger|state|field)\b"
+    r"|\bno statement yet\b"
+    r"|\b[a-z_]+\.(?:remind|escalate)-\d+[a-z]*\b"
+    r"|\bstatus_change\b"
+    r"|Traceback \(most recent call last\)"
+)
+_HIDDEN = re.compile(r"<(script|style|template)\b.*?</\1>", re.S | re.I)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def visible_text(html: str) -> str:
+    """The text of an HTML page as a reader meets it: no tags, attributes, scripts or styles."""
+    return " ".join(_TAG.sub(" ", _HIDDEN.sub(" ", html)).split())
+
+
 @contextmanager
 def serving(app: Flask) -> Iterator[str]:
-    """``app`` served in a thread on loopback (a free port): its base URL."""
+    """``app`` served in a thread on loopback (a free port): its base URL.
+
+    Every HTML page it serves meanwhile is read for developer text (``DEVELOPER_TEXT``); the
+    test fails at the end, naming the page and the words, when a page showed any.
+    """
+    found: list[str] = []
+
+    def read(response: Response) -> Response:
+        if response.mimetype == "text/html" and not response.is_streamed:
+            from flask import request
+
+            text = visible_text(response.get_data(as_text=True))
+            found.extend(f"{request.path}: {m.group(0)!r}" for m in DEVELOPER_TEXT.finditer(text))
+        return response
+
+    app.after_request(read)
     server = make_server("127.0.0.1", 0, app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -54,3 +98,4 @@ def serving(app: Flask) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join()
+    assert not found, "developer text on pages a user sees: " + "; ".join(found)

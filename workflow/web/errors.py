@@ -61,8 +61,9 @@ def init_app(app: Flask) -> None:
         # (the API's blueprints answer their own: api.workflow_error)
         if _for_api():
             return api.workflow_error(exc)
-        log.warning("refused: %s", exc)
-        return error_page(api.status_of(exc), str(exc))
+        log.warning("refused: %s", exc)  # the English detail to the log, German to the reader
+        status = api.status_of(exc)
+        return error_page(status, api.german_of(exc) or MESSAGES.get(status, MESSAGES[409]))
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Any:

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 # the routes register themselves on ``bp`` when their modules are imported
 from workflow.web.api import admin, proposals, tokens
-from workflow.web.api.base import bp, error, login_required, status_of, workflow_error
+from workflow.web.api.base import (
+    bp,
+    error,
+    german_of,
+    login_required,
+    status_of,
+    workflow_error,
+)
 from workflow.web.api.tokens import NO_SESSION, openapi
 
 __all__ = [
@@ -17,6 +24,7 @@ __all__ = [
     "admin",
     "bp",
     "error",
+    "german_of",
     "login_required",
     "openapi",
     "proposals",

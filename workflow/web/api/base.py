@@ -69,12 +69,15 @@ def workflow_error(exc: WorkflowError) -> Response:
         unavailable(exc)
         return error(status, "service unavailable")
     log.warning("refused: %s", exc)
-    german = getattr(exc, "german", None)  # an error that has its German sentence says it
-    return error(status, str(exc), german if isinstance(german, str) else german_of(exc))
+    return error(status, str(exc), german_of(exc))
 
 
 def german_of(exc: WorkflowError) -> str | None:
-    """The German sentence for an engine error's kind (None: the status's)."""
+    """The German sentence for an engine error: its own where it has one (``exc.german``),
+    else its kind's (None: the status's). Its English text is for the log and the CLI."""
+    german = getattr(exc, "german", None)
+    if isinstance(german, str):
+        return german
     return next((text for kind, text in GERMAN.items() if isinstance(exc, kind)), None)
 
 
