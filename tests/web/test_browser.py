@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from browser_fixtures import serving
 from flask import Flask
+from playwright.sync_api import expect
 from web_fixtures import PASSWORD
 
 SHOTS = os.environ.get("RUHRFLOW_WEB_SCREENSHOTS")  # a directory: keep a screenshot per page
@@ -54,10 +55,10 @@ def log_in(page: Any, actor: str) -> None:
 
 def test_coordinator_approves_through_the_form(page: Any) -> None:
     log_in(page, "koordination")
-    assert page.get_by_role("heading", name="Meine Aufgaben").is_visible()
+    expect(page.get_by_role("heading", name="Meine Aufgaben")).to_be_visible()
     accessible(page, "tasks")
     page.get_by_role("link", name="Arbeitsliste").click()
-    assert page.get_by_role("heading", name="Arbeitsliste: offene Fristen").is_visible()
+    expect(page.get_by_role("heading", name="Arbeitsliste: offene Fristen")).to_be_visible()
     accessible(page, "worklist")
     page.goto("/proposals")
     accessible(page, "proposals")
@@ -98,7 +99,7 @@ def test_a_blocked_action_shows_its_reason(page: Any) -> None:
 
 def test_ministry_reports_progress(page: Any) -> None:
     log_in(page, "im")
-    assert page.get_by_role("link", name="Meine Vorhaben").is_visible()
+    expect(page.get_by_role("link", name="Meine Vorhaben")).to_be_visible()
     page.get_by_role("link", name="RK-03-02").click()
     page.get_by_role("link", name="Umsetzungsstand melden").click()
     page.get_by_label("Umsetzungsstand in Prozent (Pflichtangabe)").fill("40")
@@ -136,7 +137,7 @@ def test_bulk_preview_then_apply(page: Any) -> None:
 def test_auditor_reads_the_audit_log(page: Any) -> None:
     log_in(page, "pruefung")
     page.get_by_role("link", name="Zum Prüfprotokoll").click()
-    assert page.get_by_role("heading", name="Prüfprotokoll").is_visible()
+    expect(page.get_by_role("heading", name="Prüfprotokoll")).to_be_visible()
     accessible(page, "audit")
     # verifies every chain and sets a checkpoint from the page
     page.get_by_role("button", name="Alle Ketten jetzt prüfen").click()
@@ -172,10 +173,10 @@ def test_an_sso_login_and_its_logout_at_the_issuer(
                 accessible(page, "login_sso")
                 page.get_by_role("link", name="Mit Landes-SSO anmelden").click()
                 page.wait_for_load_state()
-                assert page.get_by_role("heading", name="Meine Aufgaben").is_visible()
+                expect(page.get_by_role("heading", name="Meine Aufgaben")).to_be_visible()
                 page.get_by_role("button", name="Abmelden").click()
                 page.wait_for_url(f"{url}/login")
-                assert page.get_by_label("Passwort").is_visible()
+                expect(page.get_by_label("Passwort")).to_be_visible()
                 assert [entry["client_id"] for entry in idp.logouts] == ["ruhrflow"]
                 # and the session here is gone
                 page.goto("/worklist")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from browser_fixtures import serving
 from flask import Flask
+from playwright.sync_api import expect
 from web_fixtures import PASSWORD
 
 from workflow import Runtime
@@ -49,7 +50,7 @@ def test_a_coordinator_creates_a_proposal_and_corrects_its_cost_estimate(
 ) -> None:
     # given the coordinator on „Meine Aufgaben“
     log_in(page, "koordination")
-    assert page.get_by_role("heading", name="Meine Aufgaben").is_visible()
+    expect(page.get_by_role("heading", name="Meine Aufgaben")).to_be_visible()
     accessible(page, "tasks")
     # when it creates a proposal through the form
     page.get_by_role("link", name="Neuer Vorschlag").click()
