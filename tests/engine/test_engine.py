@@ -25,6 +25,7 @@ from workflow.engine.intake import read_csv
 from workflow.engine.records import history_of
 from workflow.errors import (
     ConcurrentUpdate,
+    DateInFuture,
     DefinitionConflict,
     InvalidInput,
     PermissionDenied,
@@ -397,6 +398,69 @@ def test_bulk_partial_applies_what_it_can(engine: Engine) -> None:
         "RK-77-77": "UnknownProposal",
     }
     assert {row(engine, k)["state"] for k in (a, b, c)} == {"proposed"}
+
+
+def test_a_bulk_preview_names_every_blocker_and_agrees_with_the_advance(engine: Engine) -> None:
+    from workflow.engine.options import english, german
+
+    # given three proposals: one admissible, one outside the Handlungsfelder without secured
+    # money (two guards fail), one still an idea (admit does not leave its state)
+    now = datetime(2021, 6, 1, 10, 0, tzinfo=UTC)
+    ok, blocked, idea = (add_proposal(engine, NOW, cost=4_000_000) for _ in range(3))
+    for key in (ok, blocked):
+        walk_to(engine, key, "proposed", NOW)
+    engine.add_funding(ok, source="stiftung", amount=Decimal(4_000_000), year=2021, secured=True,
+                       actor="koordination", now=now)  # fmt: skip
+    with engine.store.write() as conn:
+        conn.execute(update(proposals).where(proposals.c.key == blocked).values(handlungsfeld=0))
+    keys = [ok, blocked, idea, "RK-77-77"]
+    admit = {"decision_date": "2021-06-01"}
+    before = {k: snapshot(engine, k) for k in keys[:3]}
+    # when the coordinator previews admit on them, and a ministry does
+    seen = engine.preview_many("admit", keys=keys, actor="koordination", now=now, fields=admit)
+    other = engine.preview_many("admit", keys=[blocked], actor="vm", now=now, fields=admit)
+    # then the preview says which apply and every reason for the others, as data, said in
+    # English and German from the proposal's definition; nothing was written
+    assert [(p.key, p.applies) for p in seen] == [
+        (ok, True),
+        (blocked, False),
+        (idea, False),
+        ("RK-77-77", False),
+    ]
+    assert seen[0].blocked == []
+    assert [(b.kind, b.name) for b in seen[1].blocked] == [
+        ("guard", "in_handlungsfeld"),
+        ("guard", "financing_secured"),
+    ]
+    assert [(b.kind, b.name) for b in seen[2].blocked] == [("state", "idea")]
+    assert [b.kind for b in seen[3].blocked] == ["refused"] and seen[3].definition is None
+    assert [b.kind for b in other[0].blocked] == ["role", "guard", "guard"]  # not only the first
+    definition = seen[1].definition
+    assert definition is not None
+    said = [english(definition, b) for b in other[0].blocked]
+    assert said[0].startswith("role: needs coordinator") and said[2].startswith(
+        "guard financing_secured:"
+    )
+    assert german(definition, other[0].blocked[0]).startswith(
+        "Das darf nur die Koordinierungsstelle"
+    )
+    assert "(Voraussetzung: " in german(definition, other[0].blocked[2])
+    # a decision dated tomorrow blocks each proposal (with its other reasons) in the preview,
+    # as it refuses the whole real advance
+    tomorrow = {"decision_date": "2021-06-02"}
+    late = engine.preview_many("admit", keys=keys[:2], actor="koordination", now=now,
+                               fields=tomorrow)  # fmt: skip
+    assert [[b.kind for b in p.blocked] for p in late] == [["date"], ["date", "guard", "guard"]]
+    assert german(definition, late[0].blocked[0]).startswith("Datum des Beschlusses: Der 02.06.")
+    with pytest.raises(DateInFuture):
+        engine.advance_many("admit", keys=keys[:2], actor="koordination", now=now,
+                            fields=tomorrow, partial=True)  # fmt: skip
+    assert {k: snapshot(engine, k) for k in keys[:3]} == before
+    # and the real bulk advance then applies exactly those
+    result = engine.advance_many("admit", keys=keys, actor="koordination", now=now, fields=admit,
+                                 partial=True)  # fmt: skip
+    assert [a.key for a in result.applied] == [p.key for p in seen if p.applies]
+    assert {k for k, _ in result.refused} == {p.key for p in seen if not p.applies}
 
 
 # --- later admission -------------------------------------------------------------------------

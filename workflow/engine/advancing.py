@@ -17,21 +17,25 @@ from workflow.access.policy import refusal
 from workflow.engine.changes import Applied, Batch, BulkResult, TriggerOption
 from workflow.engine.commands import check_comment
 from workflow.engine.guard_context import DbGuardContext
-from workflow.engine.options import trigger_options
+from workflow.engine.options import Blocker, Previewed, blockers, refused, trigger_options
 from workflow.engine.transition import plan_transition
 from workflow.engine.unit import UnitOfWork
 from workflow.engine.writing import Plan, concurrent_update, gc_paused, log_refusal
 from workflow.errors import (
     ConcurrentUpdate,
+    DateInFuture,
     InvalidInput,
     PermissionDenied,
     TransitionNotAllowed,
     UnknownProposal,
     WorkflowError,
 )
+from workflow.process.definition import Definition
 from workflow.process.fields import parse_fields
+from workflow.process.machine import ProcessMachine
 from workflow.progress import ProgressCallback
 from workflow.store import repo
+from workflow.store.db import Connection
 
 
 class _RolledBack(Exception):
@@ -40,6 +44,10 @@ class _RolledBack(Exception):
     def __init__(self, result: BulkResult) -> None:
         super().__init__("dry run")
         self.result = result
+
+
+_Explained = tuple[dict[str, list[Blocker]], dict[str, Definition]]
+"""What a preview collects: each refused proposal's blockers, each proposal's definition."""
 
 
 class Transitions(UnitOfWork):
@@ -94,6 +102,41 @@ class Transitions(UnitOfWork):
             progress=progress, dry_run=dry_run,
         )  # fmt: skip
 
+    def preview_many(
+        self,
+        trigger: str,
+        *,
+        keys: Sequence[str],
+        actor: str,
+        now: datetime,
+        comment: str | None = None,
+        fields: Mapping[Any, Any] | None = None,
+    ) -> list[Previewed]:
+        """What ``advance_many(trigger, keys=keys, partial=True)`` would do, proposal by
+        proposal in the order of ``keys``: whether the trigger applies and, if not, every
+        reason it is blocked (not only the first refusal), as data.
+
+        One dry run: the real bulk advance's code (the same plans, writes and effects) in one
+        write transaction that is rolled back, so the preview cannot disagree with an advance
+        at that moment. Refusals are not logged: nobody was refused."""
+        explained: dict[str, list[Blocker]] = {}
+        definitions: dict[str, Definition] = {}
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return []
+        result = self._advance(
+            trigger, keys=unique, where_state=None, actor_id=actor, now=now, comment=comment,
+            raw_fields=fields or {}, partial=True, expected_version=None, dry_run=True,
+            explain=(explained, definitions),
+        )  # fmt: skip
+        applied = {a.key for a in result.applied}
+        for key, exc in result.refused:  # refusals no check names (an unknown proposal)
+            explained.setdefault(key, [refused(exc, "Nicht möglich.")])
+        return [
+            Previewed(key, key in applied, explained.get(key, []), definitions.get(key))
+            for key in unique
+        ]
+
     def _advance(
         self,
         trigger: str,
@@ -108,13 +151,14 @@ class Transitions(UnitOfWork):
         expected_version: int | None,
         progress: ProgressCallback | None = None,
         dry_run: bool = False,
+        explain: _Explained | None = None,
     ) -> BulkResult:
         check_comment(comment)
         actor = self.actor(actor_id)
         try:
             return self._advance_in_transaction(
                 trigger, keys, where_state, actor, now, comment, raw_fields, partial,
-                expected_version, progress, dry_run,
+                expected_version, progress, dry_run, explain,
             )  # fmt: skip
         except _RolledBack as preview:
             return preview.result
@@ -135,7 +179,11 @@ class Transitions(UnitOfWork):
         expected_version: int | None,
         progress: ProgressCallback | None = None,
         dry_run: bool = False,
+        explain: _Explained | None = None,
     ) -> BulkResult:
+        """The bulk advance. ``explain`` (a dry run's preview) collects every blocker of each
+        refused proposal and each proposal's definition, and refuses a date in the future per
+        proposal (with its other reasons) instead of for the batch; nothing is logged then."""
         actor_id = actor.id
         refused: list[tuple[str, WorkflowError]] = []
         single = keys is not None and len(keys) == 1
@@ -156,12 +204,22 @@ class Transitions(UnitOfWork):
                     if expected_version is not None and row["row_version"] != expected_version:
                         raise concurrent_update(conn, row["key"])
                     machine = self._machines.get(conn, row["definition_id"])
+                    if explain is not None:
+                        explain[1][row["key"]] = machine.definition
                     plan = plan_transition(
                         conn, machine, row, trigger, actor=actor, now=now, comment=comment,
                         raw_fields=raw_fields, directory=self._directory,
                     )  # fmt: skip
                     plans.append(plan)
-                except (TransitionNotAllowed, PermissionDenied) as exc:
+                except (TransitionNotAllowed, PermissionDenied, DateInFuture) as exc:
+                    if explain is not None:
+                        explain[0][row["key"]] = self._explain(
+                            conn, machine, row, trigger, actor, now, comment, raw_fields, exc
+                        )
+                        refused.append((row["key"], exc))
+                        continue
+                    if isinstance(exc, DateInFuture):  # the batch's input: none applies
+                        raise
                     log_refusal(actor_id, trigger, row["key"], exc)
                     if not partial:
                         raise
@@ -176,6 +234,28 @@ class Transitions(UnitOfWork):
         if progress is not None:
             progress(len(rows), len(rows))
         return BulkResult(applied, refused)
+
+    def _explain(
+        self,
+        conn: Connection,
+        machine: ProcessMachine,
+        row: Mapping[Any, Any],
+        trigger: str,
+        actor: Actor,
+        now: datetime,
+        comment: str | None,
+        raw_fields: Mapping[Any, Any],
+        exc: WorkflowError,
+    ) -> list[Blocker]:
+        """Every reason ``plan_transition`` refused ``row`` (it raised ``exc``, the first)."""
+        definition = machine.definition
+        transition = definition.transition(trigger, row["state"])
+        if transition is None:
+            return [Blocker("state", row["state"])]
+        given = parse_fields(definition, raw_fields)
+        ctx = DbGuardContext(conn, row, given, now, self._directory)
+        found = blockers(definition, transition, row, actor, given, comment, ctx)
+        return found or [refused(exc, "Nicht möglich.")]
 
     def triggers(
         self,

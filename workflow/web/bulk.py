@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, g, render_template, request
 
+from workflow.engine.options import german
 from workflow.errors import (
     ConcurrentUpdate,
     InvalidInput,
@@ -27,7 +28,6 @@ from workflow.web.pages import (
     require_role,
     role,
 )
-from workflow.web.proposals.actions import option_of
 from workflow.web.state import web
 
 bp = Blueprint("bulk", __name__)
@@ -154,19 +154,19 @@ def _preview(
     state: str, trigger: str, fields: dict[str, str], comment: str | None
 ) -> list[dict[str, Any]]:
     """Every proposal in ``state`` (at most BULK_LIMIT) with whether ``trigger`` would fire on
-    it with ``fields`` and ``comment``, and if not, the engine's German reasons.
+    it with ``fields`` and ``comment``, and if not, every reason, in German.
 
-    All of it reads in one transaction on PostgreSQL (:meth:`Store.shared_read`), not one per
-    row: the preview of 500 proposals took 500 read transactions, each a round trip to
-    BEGIN and one to COMMIT."""
+    One engine dry run for all of them (:meth:`Engine.preview_many`: the bulk advance's own
+    plans in one transaction, rolled back), not one options check per row."""
     w = web()
+    rows = reads.proposal_rows(w.runtime, reads.ListQuery(state=state), limit=BULK_LIMIT)
+    found = w.runtime.engine.preview_many(
+        trigger, keys=[r["key"] for r in rows], actor=g.actor, now=w.now(), comment=comment,
+        fields=fields,
+    )  # fmt: skip
     preview = []
-    with w.runtime.store.shared_read():
-        rows = reads.proposal_rows(w.runtime, reads.ListQuery(state=state), limit=BULK_LIMIT)
-        for r in rows:
-            checked = reads.triggers(w.runtime, r["key"], g.actor, w.now(), fields, comment)
-            option = option_of(checked, trigger)
-            reasons = option["blocked_by_de"] if option else ["im Status nicht möglich"]
-            ok = bool(option and option["can_fire"])
-            preview.append({**r, "ok": ok, "reasons": [] if ok else reasons})
+    for r, p in zip(rows, found, strict=True):
+        said = p.definition or w.definition
+        reasons = [german(said, b) for b in p.blocked]
+        preview.append({**r, "ok": p.applies, "reasons": [] if p.applies else reasons})
     return preview
