@@ -115,3 +115,16 @@ def test_an_api_call_with_a_bad_token_still_gets_its_json_error(app: Flask) -> N
     response = b.client.post("/api/proposals/RK-03-01/advance", json={"trigger": "approve"})
     assert response.status_code == 400
     assert response.get_json()["error"] == "CSRF token missing or invalid"
+
+
+def test_an_expired_token_on_a_form_this_account_may_not_see_is_the_csrf_page(
+    app: Flask,
+) -> None:
+    # Given a ministry (no bulk form for it) and a coordinator (no proposal 'RK-99-99')
+    for actor, path in (("im", "/bulk"), ("koordination", "/proposals/RK-99-99/edit")):
+        b = login(app, actor)
+        # when a form is sent there with a token the session no longer knows
+        response = b.client.post(path, data={"comment": "x", "csrf_token": "abgelaufen"})
+        # then the refused token's page answers (400, German), not a 500 from its handler
+        assert response.status_code == 400, (actor, path, response.status_code)
+        assert "Das Formular ist abgelaufen" in response.get_data(as_text=True)

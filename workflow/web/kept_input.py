@@ -20,6 +20,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
+from werkzeug.exceptions import HTTPException
+
+from workflow.errors import WorkflowError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,7 +55,13 @@ def shown_again() -> Any | None:
     if view is None or not getattr(view, "keeps_input", False):
         return None
     g.form_expired = True
-    shown: Any = current_app.ensure_sync(view)(**(request.view_args or {}))
+    try:
+        shown: Any = current_app.ensure_sync(view)(**(request.view_args or {}))
+    except (WorkflowError, HTTPException):
+        # the form cannot be shown to this account (no right, no such proposal): the
+        # refused token's own error page answers, not a 500 from inside its handler
+        g.form_expired = False
+        return None
     response = current_app.make_response(shown)
     if response.status_code < 400:
         response.status_code = 400  # nothing was done: the form is the answer
