@@ -39,17 +39,17 @@ def run_tick(sweep: ModuleType, runtime: Any) -> int:
     """One pass of the sweep exactly as ``ruhrflow scheduler tick --now`` runs it (the
     CLI's hooks and ``[scheduler]`` settings); returns how many rungs it fired.
     """
-    from workflow.cli.schedule import scheduler_hooks
+    from workflow.app.tick import scheduler_hooks
 
     section = runtime.settings.section("scheduler")
     # the runtime's definition machines (the engine's before they became private)
-    machines = getattr(runtime, "machines", None) or runtime.engine.machines
+    machines = runtime.machines
     result = sweep.sweep(
         runtime.store,
         machines,
         runtime.engine.append_event,
         NOW,
-        on_rung=scheduler_hooks(runtime).on_rung,
+        on_rung=scheduler_hooks(runtime, lambda: NOW).on_rung,
         late_after=timedelta(seconds=float(section.get("late_after_seconds", 300))),
         batch_size=int(section.get("batch_size", 200)),
     )

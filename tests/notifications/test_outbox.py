@@ -167,7 +167,7 @@ def test_fired_rungs_give_reminders_and_escalations_once(engine: Engine, runtime
 
     key = add_proposal(engine, NOW)
     walk_to(engine, key, "consultation", NOW)
-    hooks = scheduler_hooks(runtime)
+    hooks = scheduler_hooks(runtime, lambda: NOW)
     # the reminders on time, the escalation when it is due
     for at in (REMIND_7D, REMIND_1D, NOW + timedelta(days=30)):
         sweep(engine.store, engine.machines, engine.append_event, at, on_rung=hooks.on_rung)

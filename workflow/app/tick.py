@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from workflow.deadlines.sweep import sweep
@@ -40,21 +40,21 @@ class SchedulerHooks:
 
 def scheduler_hooks(
     runtime: Runtime,
-    clock: Callable[[], datetime] | None = None,
+    clock: Callable[[], datetime],
     *,
     delivery_batch: int | None = None,
 ) -> SchedulerHooks:
     """The hooks for ``runtime``: every effect's ``on_rung`` per fired rung (the outbox
     notices), delivery, the weekly digest.
 
-    ``clock`` gives the jobs' now (default: the wall clock; ``--now`` in tick and run).
+    ``clock`` gives the jobs' now (the CLI's: the wall clock, or ``--now`` in tick and run).
     ``delivery_batch`` bounds the notices one delivery run sends (the daemon's: its next
     run sends the rest, and SIGTERM never waits for a whole backlog); a tick sends all.
     Delivery uses the transport of ``settings.mail``; the digest is made once the week's
     digest moment (``scheduler.digest_day``/``digest_time``) has come, at most once a week.
     """
 
-    now_of = clock or (lambda: datetime.now(UTC))
+    now_of = clock
     notifier = runtime.notifier
     section = runtime.settings.section("scheduler")
     day = str(section.get("digest_day", "mon"))

@@ -61,9 +61,9 @@ class UnitOfWork:
         self._machines = machines if machines is not None else Machines()
         self._refs = history.ActorRefs()
 
-    # Read-only, for callers not yet moved to Runtime.store, Runtime.machines and
-    # Settings.audit_key (web/reads.py, bench/tick.py's fallback, ~35 test modules): to go
-    # once they have (#28.2); no production module outside those reads them.
+    # Read-only, for the tests not yet moved to Runtime.store, Runtime.machines and
+    # Settings.audit_key (~35 modules): to go once they have (#28.2); no production module
+    # and no bench scenario reads them.
     @property
     def store(self) -> Store:
         """The store this engine writes (read it through ``Runtime.store``)."""

@@ -262,26 +262,3 @@ def notices_of(runtime: Runtime, key: str) -> list[dict[str, Any]]:
     for r in rows:
         r["to"] = [x.get("address", "") for x in r.pop("recipients") or []]
     return rows
-
-
-def audit_entries(
-    runtime: Runtime,
-    *,
-    key: str | None,
-    actor: str | None,
-    trigger: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> Iterator[dict[str, Any]]:
-    """``audit log`` entries, oldest first (streamed)."""
-    from workflow.audit.log import audit_log
-
-    with runtime.store.read() as conn:
-        yield from audit_log(conn, key=key, since=since, until=until, actor=actor, trigger=trigger)
-
-
-def export_history(runtime: Runtime, out: Any, fmt: str, now: datetime) -> None:
-    """``audit export`` into ``out``."""
-    from workflow.audit.export import export_history as export
-
-    export(runtime.store, out, fmt=fmt, keyed=runtime.settings.audit_key is not None, now=now)
