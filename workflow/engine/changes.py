@@ -58,6 +58,8 @@ class TriggerOption:
     roles: tuple[str, ...]
     requires: tuple[str, ...]
     blocked_by_de: list[str] = field(default_factory=list)  # the same, in German (the web)
+    # which check blocks, one per reason (engine.options.Blocker.kind: state, role, missing, …)
+    blocked_kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ def trigger_options(
         options.append(
             TriggerOption(
                 t.trigger, t.label, t.dest, not found, blocked, t.roles, t.requires,
-                [german(definition, b) for b in found],
+                [german(definition, b) for b in found], tuple(b.kind for b in found),
             )
         )  # fmt: skip
     return options

@@ -222,9 +222,13 @@ def triggers(
     fields: Mapping[str, Any] | None = None,
     comment: str | None = None,
 ) -> list[dict[str, Any]]:
-    """``triggers --format json`` for ``actor``."""
+    """``triggers --format json`` for ``actor``, and per option which check blocks it for
+    each reason (``blocked_kinds``: a page tells input it asks for from other blockers)."""
     options = runtime.engine.triggers(key, actor=actor, now=now, fields=fields, comment=comment)
-    return trigger_rows(options)
+    return [
+        {**row, "blocked_kinds": list(o.blocked_kinds)}
+        for row, o in zip(trigger_rows(options), options, strict=True)
+    ]
 
 
 def open_deadlines(

@@ -281,17 +281,17 @@ def _actions(
     """The actions ``actor`` can open on ``key`` now: nothing but the form's input blocks."""
     found = []
     by_trigger = {t.trigger: t for t in definition.transitions}
-    for option in reads.triggers(runtime, key, actor.id, now):
-        transition = by_trigger.get(option["trigger"])
+    for option in runtime.engine.triggers(key, actor=actor.id, now=now):
+        transition = by_trigger.get(option.trigger)
         if transition is not None and is_exit(definition, transition):
             continue
-        if any(not r.startswith("Es fehlt: ") for r in option["blocked_by_de"]):
-            continue
+        if any(kind != "missing" for kind in option.blocked_kinds):
+            continue  # only what the form asks for may be missing
         found.append(
             Action(
-                trigger=option["trigger"],
-                label=option["label"],
-                href=url_for("proposals.action", key=key, trigger=option["trigger"]),
+                trigger=option.trigger,
+                label=option.label,
+                href=url_for("proposals.action", key=key, trigger=option.trigger),
             )
         )
     return found

@@ -91,7 +91,8 @@ def _timeline(definition: Definition, state: str, history: list[dict[str, Any]])
 def _option_view(definition: Definition, option: Mapping[str, Any]) -> dict[str, Any]:
     """A trigger for the page: open its form unless something other than input blocks it."""
     # what blocks it other than input the form asks for, in German
-    blocking = [r for r in option["blocked_by_de"] if not r.startswith("Es fehlt: ")]
+    kinds = option["blocked_kinds"]
+    blocking = [r for r, k in zip(option["blocked_by_de"], kinds, strict=True) if k != "missing"]
     fields = definition.fields
     asks = [fields[r].label if r in fields else "Kommentar" for r in option["requires"]]
     return {**option, "blocking": blocking, "openable": not blocking, "asks": asks}
