@@ -6,11 +6,15 @@ coordinator)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from conftest import NOW
 from support import Cli, add_proposal, walk_to
 
 from workflow.engine.engine import Engine
+from workflow.errors import ConcurrentUpdate
+from workflow.store import repo
 
 
 @pytest.fixture
@@ -84,3 +88,27 @@ def test_only_whom_the_definition_allows_may_edit(run: Cli, engine: Engine) -> N
         refused = run("proposal", "edit", key, "--set", "summary=Neu", actor=actor, code=1)
         assert "needs coordinator" in refused.stderr
     assert len(run.json("history", key, actor=None)) == 1
+
+
+def _row(engine: Engine, key: str) -> Any:
+    with engine.store.read() as conn:
+        return repo.load_proposal(conn, key)
+
+
+def test_an_edit_against_a_version_changed_since_is_refused_and_writes_nothing(
+    engine: Engine,
+) -> None:
+    # Given a proposal whose form showed version v, corrected since by somebody else
+    key = add_proposal(engine, NOW, key="RK-03-97", title="Radweg (Testdaten)")
+    shown = _row(engine, key)["row_version"]
+    engine.edit_proposal(key, {"title": "Radweg Nord (Testdaten)"}, actor="koordination", now=NOW)
+    # when the form is sent with the version it showed
+    with pytest.raises(ConcurrentUpdate):
+        engine.edit_proposal(key, {"title": "Radweg Süd (Testdaten)"}, actor="koordination",
+                             now=NOW, expected_version=shown)  # fmt: skip
+    # then nothing of it was written; with the version now shown it goes through
+    row = _row(engine, key)
+    assert row["title"] == "Radweg Nord (Testdaten)"
+    engine.edit_proposal(key, {"title": "Radweg Süd (Testdaten)"}, actor="koordination",
+                         now=NOW, expected_version=row["row_version"])  # fmt: skip
+    assert _row(engine, key)["title"] == "Radweg Süd (Testdaten)"

@@ -142,13 +142,15 @@ class Operations:
                 "position": position}  # fmt: skip
 
     def edit_proposal(
-        self, key: str, *, actor: str, changes: Mapping[str, Any], comment: str | None = None
-    ) -> dict[str, Any]:
+        self, key: str, *, actor: str, changes: Mapping[str, Any], comment: str | None = None,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
         """Correct fields (``ruhrflow proposal edit``): ``{"key", "seq", "changes"}`` with each
-        changed field's old and new value."""
+        changed field's old and new value (``expected_version``: the version shown)."""
         done = self.runtime.engine.edit_proposal(
-            key, changes, actor=actor, now=self.now, comment=comment
-        )
+            key, changes, actor=actor, now=self.now, comment=comment,
+            expected_version=expected_version,
+        )  # fmt: skip
         return {"key": key, "seq": done.applied.seq, "changes": done.changes}
 
     def add_funding(

@@ -150,13 +150,16 @@ class Engine(Transitions, Migrations):
 
     def edit_proposal(
         self, key: str, changes: Mapping[str, Any], *, actor: str, now: datetime,
-        comment: str | None = None,
+        comment: str | None = None, expected_version: int | None = None,
     ) -> Edited:  # fmt: skip
         """Correct descriptive fields of ``key`` (:mod:`workflow.engine.edits`): the new
         values and an ``edit`` history entry with each field's old and new value, in one
-        transaction. Who may: ``permissions.edit`` (default: coordinator)."""
+        transaction. Who may: ``permissions.edit`` (default: coordinator). With
+        ``expected_version`` (the version a form showed), a proposal changed since is a
+        ``ConcurrentUpdate`` and nothing is written."""
         command = commands.edit(changes, self._directory, comment)
-        applied = self.execute(key, command, actor=actor, now=now)
+        applied = self.execute(key, command, actor=actor, now=now,
+                               expected_version=expected_version)  # fmt: skip
         return Edited(applied, command.data["changes"])
 
     def pseudonymise(self, actor_id: str, *, by: str, now: datetime) -> Pseudonymised:

@@ -24,7 +24,7 @@ from workflow.engine.changes import Applied, Batch
 from workflow.engine.commands import Command
 from workflow.engine.definitions import Machines
 from workflow.engine.effects import Effect
-from workflow.engine.writing import Plan, log_refusal, write_plans
+from workflow.engine.writing import Plan, concurrent_update, log_refusal, write_plans
 from workflow.errors import (
     ConcurrentUpdate,
     PermissionDenied,
@@ -114,16 +114,23 @@ class UnitOfWork:
             raise StoreUnavailable("no process definition registered: run `ruhrflow init`")
         return int(found["id"]), self._machines.definition(conn, int(found["id"]))
 
-    def execute(self, key: str, command: Command, *, actor: str, now: datetime) -> Applied:
+    def execute(
+        self, key: str, command: Command, *, actor: str, now: datetime,
+        expected_version: int | None = None,
+    ) -> Applied:  # fmt: skip
         """Run ``command`` on proposal ``key`` in the unit of work: load it, check the
         permission (``permissions.<action>``), the command's check and write, its history
-        entry and its ``after`` step — one transaction; a refusal is logged."""
+        entry and its ``after`` step — one transaction; a refusal is logged.
+        ``expected_version``: the proposal's version the caller showed; another one is a
+        :class:`~workflow.errors.ConcurrentUpdate` (checked on the row the write locks)."""
         who = self.actor(actor)
         try:
             with self._store.write() as conn:
                 row = repo.load_proposal(conn, key)
                 if row is None:
                     raise UnknownProposal(key)
+                if expected_version is not None and row["row_version"] != expected_version:
+                    raise concurrent_update(conn, key)
                 definition = self._machines.definition(conn, row["definition_id"])
                 self._authorise(who, command.action, definition, row, described=command.described)
                 command.check(definition, row)

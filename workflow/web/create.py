@@ -322,8 +322,9 @@ def edit(key: str) -> Any:
         return _edit_form(detail, typed, comment, version, ["Es wurde nichts geändert."], 422)
     try:
         done = Operations(w.runtime, w.now()).edit_proposal(
-            key, actor=g.actor, changes=changes, comment=comment or None
-        )
+            key, actor=g.actor, changes=changes, comment=comment or None,
+            expected_version=int(version),  # the write checks it again on the locked row
+        )  # fmt: skip
     except StoreUnavailable:
         raise
     except WorkflowError as exc:
