@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 from flask import Flask, Response
+from web_fixtures import PASSWORD
 from werkzeug.serving import make_server
 
 from workflow.access.directory import ROLES
 
 CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = os.environ.get("RUHRFLOW_WEB_SCREENSHOTS")  # a directory: keep a screenshot per page
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -99,3 +101,27 @@ def serving(app: Flask) -> Iterator[str]:
         server.shutdown()
         thread.join()
     assert not found, "developer text on pages a user sees: " + "; ".join(found)
+
+
+def accessible(page: Any, name: str) -> None:
+    """Zero axe-core violations on the current page (and a screenshot when ``SHOTS`` names a
+    folder: what a reader of the page sees)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    assert results.violations_count == 0, f"{name}:\n{results.generate_report()}"
+    if SHOTS:
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
+def log_in(
+    page: Any, actor: str, password: str = PASSWORD, *, check_login_page: bool = False
+) -> None:
+    """Log ``actor`` in through the login form (axe on the form when asked)."""
+    page.goto("/login")
+    if check_login_page:
+        accessible(page, "login")
+    page.get_by_label("Benutzername").fill(actor)
+    page.get_by_label("Passwort").fill(password)
+    page.get_by_role("button", name="Anmelden").click()
+    page.wait_for_load_state()

@@ -6,18 +6,15 @@ The app runs in a thread on 127.0.0.1 with a random port; one browser serves the
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_fixtures import serving
+from browser_fixtures import accessible, serving
+from browser_fixtures import log_in as log_in_with
 from flask import Flask
 from playwright.sync_api import expect
-from web_fixtures import PASSWORD
-
-SHOTS = os.environ.get("RUHRFLOW_WEB_SCREENSHOTS")  # a directory: keep a screenshot per page
 
 
 @pytest.fixture
@@ -34,23 +31,8 @@ def page(browser: Any, base_url: str) -> Iterator[Any]:
     context.close()
 
 
-def accessible(page: Any, name: str) -> None:
-    """Zero axe-core violations on the current page (and a screenshot when asked for)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"{name}:\n{results.generate_report()}"
-    if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
-
 def log_in(page: Any, actor: str) -> None:
-    page.goto("/login")
-    accessible(page, "login")
-    page.get_by_label("Benutzername").fill(actor)
-    page.get_by_label("Passwort").fill(PASSWORD)
-    page.get_by_role("button", name="Anmelden").click()
-    page.wait_for_load_state()
+    log_in_with(page, actor, check_login_page=True)  # axe on the login form too
 
 
 def test_coordinator_approves_through_the_form(page: Any) -> None:

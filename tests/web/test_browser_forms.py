@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_fixtures import serving
+from browser_fixtures import accessible, log_in, serving
 from flask import Flask
-from web_fixtures import PASSWORD
 
 
 @pytest.fixture
@@ -19,21 +18,6 @@ def page(browser: Any, app: Flask) -> Iterator[Any]:
         context = browser.new_context(base_url=url, locale="de-DE")
         yield context.new_page()
         context.close()
-
-
-def accessible(page: Any, name: str) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"{name}:\n{results.generate_report()}"
-
-
-def log_in(page: Any, actor: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Benutzername").fill(actor)
-    page.get_by_label("Passwort").fill(PASSWORD)
-    page.get_by_role("button", name="Anmelden").click()
-    page.wait_for_load_state()
 
 
 def test_back_from_the_confirmation_keeps_what_was_typed(page: Any) -> None:

@@ -10,30 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_fixtures import serving
+from browser_fixtures import accessible, log_in, serving
 from flask import Flask
 from playwright.sync_api import expect
-from web_fixtures import PASSWORD
 
 from workflow import Runtime
 from workflow.app.reads import history_rows
 from workflow.process.german import euro
-
-
-def accessible(page: Any, name: str) -> None:
-    """Zero axe-core violations on the current page (as tests/web/test_browser.py checks)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"{name}:\n{results.generate_report()}"
-
-
-def log_in(page: Any, actor: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Benutzername").fill(actor)
-    page.get_by_label("Passwort").fill(PASSWORD)
-    page.get_by_role("button", name="Anmelden").click()
-    page.wait_for_load_state()
 
 
 @pytest.fixture
