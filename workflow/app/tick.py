@@ -84,6 +84,29 @@ def scheduler_settings(runtime: Runtime) -> tuple[timedelta, int]:
     return late_after, int(section.get("batch_size", 200))
 
 
+def sweep_due(
+    runtime: Runtime,
+    hooks: SchedulerHooks,
+    now: datetime,
+    *,
+    progress: ProgressCallback | None = None,
+) -> SweepResult:
+    """The sweep at ``now`` with ``runtime``'s definitions and ``[scheduler]`` settings: fire
+    the due rungs (``hooks.on_rung`` writes their notices) — a tick's first part and the
+    daemon's sweep job."""
+    late_after, batch = scheduler_settings(runtime)
+    return sweep(
+        runtime.store,
+        runtime.machines,
+        runtime.engine.append_event,
+        now,
+        on_rung=hooks.on_rung,
+        late_after=late_after,
+        batch_size=batch,
+        progress=progress,
+    )
+
+
 @dataclass(frozen=True)
 class TickResult:
     """What one tick did: the sweep's rungs, the digest (if due) and the delivery."""
@@ -106,17 +129,7 @@ def tick(
     ``progress`` hears of the rungs fired so far, batch by batch.
     """
 
-    late_after, batch = scheduler_settings(runtime)
-    result = sweep(
-        runtime.store,
-        runtime.machines,
-        runtime.engine.append_event,
-        now,
-        on_rung=hooks.on_rung,
-        late_after=late_after,
-        batch_size=batch,
-        progress=progress,
-    )
+    result = sweep_due(runtime, hooks, now, progress=progress)
     made = hooks.weekly_digest() if digest and hooks.weekly_digest else None
     delivered = hooks.deliver_outbox() if hooks.deliver_outbox else None
     return TickResult(result, made, delivered)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from workflow.app.tick import scheduler_hooks, scheduler_settings
+from workflow.app.tick import scheduler_hooks, scheduler_settings, sweep_due
 from workflow.cli.context import obj, parse_day
 from workflow.cli.groups import HelpGroup
 from workflow.cli.output import (
@@ -130,7 +130,6 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
     from workflow.app.health import MonitoringSettings
     from workflow.app.logs import LogSettings, configure_logging
     from workflow.app.waiting import wait_for_the_database_of
-    from workflow.deadlines.sweep import sweep
     from workflow.errors import InvalidConfig
     from workflow.scheduler.daemon import (
         DaemonOptions,
@@ -146,7 +145,7 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
     wait_for_the_database_of(settings)
     c.require_system("run the scheduler")
     runtime = c.runtime
-    late_after, batch = scheduler_settings(runtime)
+    _, batch = scheduler_settings(runtime)
     try:
         options = DaemonOptions.from_settings(
             runtime.settings.section("scheduler"), runtime.settings.timezone
@@ -167,15 +166,7 @@ def run(ctx: click.Context, interval_seconds: float | None) -> None:
 
     def sweep_job() -> None:
         now = clock()
-        result = sweep(
-            runtime.store,
-            runtime.machines,
-            runtime.engine.append_event,
-            now,
-            on_rung=hooks.on_rung,
-            late_after=late_after,
-            batch_size=batch,
-        )
+        result = sweep_due(runtime, hooks, now)
         counts = " ".join(f"{k}={v}" for k, v in result.counts().items())
         log.info("sweep at %s: %s", now.isoformat(timespec="seconds"), counts)
 
