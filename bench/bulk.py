@@ -26,7 +26,7 @@ from bench.support import (
 )
 
 SCENARIO = "bulk advance_many"
-TARGET = 3.0
+TARGET = 1.5  # issue 29 (issue 2 asked ≤ 3×)
 TRIGGER, FROM, TO = "start", "funded", "implementation"
 
 

@@ -32,7 +32,8 @@ from bench.support import (
 )
 
 SCENARIO = "peer: SpiffWorkflow 3 per step"
-TARGET = 5.0
+# issue 29's line; an earlier issue asked 5×, out of reach while both sides wait for an fsync
+TARGET = 2.0
 BPMN = Path(__file__).with_name("five_tasks.bpmn")
 STEPS = 5
 

@@ -34,7 +34,8 @@ from bench.support import (
 )
 
 SCENARIO = "single transitions (SQLite file)"
-TARGET = 3.0
+TARGET = 1.3  # issue 29: wall ≤ 1.3× the raw writes (issue 2 asked ≤ 3×)
+CPU_TARGET = 1.5  # issue 29: CPU only ≤ 1.5×
 TRIGGER, STATE = "report_progress", "implementation"
 ROUNDS = 4
 
@@ -136,7 +137,16 @@ def run(quick: bool) -> list[Result]:
                 "ours_cpu_s": ours_cpu,
                 "raw_cpu_s": raw_cpu,
             },
-        ).settle()
+        ).settle(),
+        Result(
+            f"{SCENARIO}, {n:,} × advance, CPU only",
+            ours=ours_cpu / n,
+            baseline=raw_cpu / n,
+            unit="s",
+            target=CPU_TARGET,
+            kind="max",
+            note="user + sys time of this process per transition, both sides in the same run",
+        ).settle(),
     ]
 
 
