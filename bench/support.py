@@ -37,7 +37,8 @@ class Result:
 
     ``kind`` says how to read the ratio: ``max`` — ours/baseline must be at most
     ``target``; ``min`` — the ratio (defined by the scenario so that bigger is better)
-    must be at least ``target``.
+    must be at least ``target``; ``abs`` — an absolute limit the issue sets (ours, in
+    ``unit``, at most ``target``), with no baseline and no ratio.
     """
 
     scenario: str
@@ -54,6 +55,10 @@ class Result:
     def settle(self) -> Result:
         """Compute ratio and PASS/MISS from ours/baseline (unless already set)."""
         if self.status.startswith("SKIP"):
+            return self
+        if self.kind == "abs":
+            ok = self.ours is not None and self.ours <= self.target
+            self.status = "PASS" if ok else "MISS"
             return self
         if self.ratio is None and self.ours is not None and self.baseline:
             self.ratio = self.ours / self.baseline
