@@ -13,10 +13,11 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, func, or_, select
+from sqlalchemy import RowMapping, bindparam, func, or_, select
 
 from workflow.errors import InvalidInput
 from workflow.store.db import Connection
+from workflow.store.direct import Direct
 from workflow.store.schema import definitions, proposals
 
 
@@ -155,3 +156,63 @@ def count_upto(conn: Connection, kept: ListFilter, horizon: int) -> int:
     COUNT over every matching row grows with the table)."""
     counted = select(proposals.c.id).where(*conditions(kept)).limit(horizon + 1).subquery()
     return int(conn.execute(select(func.count()).select_from(counted)).scalar_one())
+
+
+# The filters a page's statement takes as parameters (``q`` and ``definition_ids`` do not:
+# a LIKE pattern escaped in Python and an IN list of any length).
+_EQUAL = ("state", "handlungsfeld", "themenforum", "lead")
+# One prebuilt statement per shape of a page's query (which filters, sort, direction): built
+# and compiled once per process, not per request (a few dozen shapes at most).
+_PAGES: dict[tuple[Any, ...], Direct] = {}
+
+
+def _page_statement(kept: ListFilter, order: ListOrder, columns: tuple[Any, ...]) -> Any:
+    """The SELECT of :func:`page_with_count`: ``columns`` and ``total_upto`` (see there)."""
+    c = proposals.c
+    if kept.q or kept.definition_ids is not None:
+        where = conditions(kept)  # with their values, built for this query only
+    else:
+        where = [c[name] == bindparam(name) for name in _EQUAL if getattr(kept, name) is not None]
+    counted = select(c.id).where(*where).limit(bindparam("horizon")).subquery()
+    total = select(func.count()).select_from(counted).scalar_subquery().label("total_upto")
+    stmt = list_select(ListFilter(), order, columns=columns).where(*where).add_columns(total)
+    return stmt.limit(bindparam("size")).offset(bindparam("skip"))
+
+
+def page_with_count(
+    conn: Connection,
+    kept: ListFilter,
+    order: ListOrder,
+    *,
+    offset: int,
+    limit: int,
+    horizon: int,
+    columns: tuple[Any, ...] = PAGE_COLUMNS,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """``limit`` rows of the list from ``offset`` (``columns`` of them) and, in the same
+    statement, what :func:`count_upto` says for ``horizon``: one statement, one round trip on
+    PostgreSQL, where the page and its count took two. The count is None when the page is
+    empty (a page past the end): it comes with the rows; ask :func:`count_upto` then."""
+    values: dict[str, Any] = {"horizon": horizon + 1, "size": limit, "skip": offset}
+    if kept.q or kept.definition_ids is not None:
+        stmt = _page_statement(kept, order, columns)
+        found = [dict(r) for r in conn.execute(stmt, values).mappings()]
+    else:
+        shape = (
+            tuple(name for name in _EQUAL if getattr(kept, name) is not None),
+            order.sort,
+            order.descending,
+            tuple(col.name for col in columns),
+        )
+        statement = _PAGES.get(shape)
+        if statement is None:
+            statement = _PAGES[shape] = Direct(_page_statement(kept, order, columns))
+        for name in shape[0]:
+            values[name] = getattr(kept, name)
+        found = [dict(r) for r in statement.mappings(conn, values)]
+    if not found:
+        return [], None
+    total = int(found[0]["total_upto"])
+    for row in found:
+        del row["total_upto"]
+    return found, total

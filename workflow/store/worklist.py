@@ -9,14 +9,14 @@ rows mean (labels, the next rung's name) is ``workflow/deadlines/queries.py``'s.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, and_, func, or_, select
+from sqlalchemy import Connection, RowMapping, Select, and_, bindparam, func, or_, select
 
 from workflow.process.deadline_rules import OPEN
-from workflow.store.db import AnyRow
+from workflow.store.direct import Direct
 from workflow.store.schema import deadline_rungs, deadlines, proposals
 
 
@@ -32,9 +32,10 @@ def open_deadlines(
     offset: int = 0,
     rungs: bool = True,
     themenforum: int | None = None,
-) -> Iterator[AnyRow]:
+) -> Iterator[Sequence[Any]]:
     """Open deadlines of the proposals' current states, by due time and key, as ``(key,
-    lead, state, kind, due_at, sequence, definition_id[, next_at])``, streamed.
+    lead, state, kind, due_at, sequence, definition_id[, next_at])``, streamed (on SQLite
+    fetched at once, on the driver's cursor: :class:`~workflow.store.direct.Direct`).
 
     ``overdue`` keeps those due at or before ``now``; ``due_until`` those due after now
     and at or before then; both together keep either. ``lead`` (any case), ``themenforum``
@@ -43,6 +44,34 @@ def open_deadlines(
     With ``rungs``, ``next_at`` is the time of the deadline's next pending rung (None when
     none is pending), looked up for the rows returned only.
     """
+    values: dict[str, Any] = {
+        "lead": None if lead is None else lead.upper(),
+        "key": key,
+        "themenforum": themenforum,
+        "now": now if overdue or due_until is not None else None,
+        "due_until": due_until,
+        "limit": limit,
+        "offset": offset or None,
+    }
+    shape = (rungs, overdue, *(value is not None for value in values.values()))
+    statement = _STATEMENTS.get(shape)
+    if statement is None:
+        statement = _STATEMENTS[shape] = Direct(_statement(shape))
+    given = {name: value for name, value in values.items() if value is not None}
+    if conn.dialect.name == "sqlite":
+        yield from statement.all(conn, given)
+    else:
+        yield from conn.execute(statement.statement, given)
+
+
+# One prebuilt statement per shape of the query (which filters, windows and paging it has):
+# built and compiled once per process, not at every worklist page.
+_STATEMENTS: dict[tuple[bool, ...], Direct] = {}
+
+
+def _statement(shape: tuple[bool, ...]) -> Any:
+    """The SELECT of :func:`open_deadlines` for ``shape``, its values as parameters."""
+    rungs, overdue, lead, key, themenforum, _now, due_until, limit, offset = shape
     # a correlated subquery on the rungs' unique (deadline_id, rung) index, not a GROUP BY
     # over all rungs
     next_at = (
@@ -55,7 +84,11 @@ def open_deadlines(
         .scalar_subquery()
         .label("next_at")
     )
-    stmt = _open(lead=lead, key=key, themenforum=themenforum).add_columns(
+    stmt = _open(
+        lead=bindparam("lead") if lead else None,
+        key=bindparam("key") if key else None,
+        themenforum=bindparam("themenforum") if themenforum else None,
+    ).add_columns(
         proposals.c.key,
         proposals.c.lead,
         proposals.c.state,
@@ -68,20 +101,22 @@ def open_deadlines(
     stmt = stmt.order_by(deadlines.c.due_at, proposals.c.key)
     windows = []
     if overdue:
-        windows.append(deadlines.c.due_at <= now)
-    if due_until is not None:
-        windows.append(and_(deadlines.c.due_at > now, deadlines.c.due_at <= due_until))
+        windows.append(deadlines.c.due_at <= bindparam("now"))
+    if due_until:
+        after_now = deadlines.c.due_at > bindparam("now")
+        windows.append(and_(after_now, deadlines.c.due_at <= bindparam("due_until")))
     if windows:
         stmt = stmt.where(or_(*windows))
-    if limit is not None:
-        stmt = stmt.limit(limit)
+    if limit:
+        stmt = stmt.limit(bindparam("limit"))
     if offset:
-        stmt = stmt.offset(offset)
-    yield from conn.execute(stmt)
+        stmt = stmt.offset(bindparam("offset"))
+    return stmt
 
 
-def _open(*, lead: str | None, key: str | None, themenforum: int | None = None) -> Select[Any]:
-    """Open deadlines of the proposals' current states, joined to their proposal."""
+def _open(*, lead: Any = None, key: Any = None, themenforum: Any = None) -> Select[Any]:
+    """Open deadlines of the proposals' current states, joined to their proposal (``lead``
+    already in upper case when it is a parameter)."""
     stmt = (
         select()
         .select_from(deadlines)
@@ -89,7 +124,9 @@ def _open(*, lead: str | None, key: str | None, themenforum: int | None = None) 
         .where(deadlines.c.status == OPEN, deadlines.c.state == proposals.c.state)
     )
     if lead is not None:
-        stmt = stmt.where(func.upper(proposals.c.lead) == lead.upper())
+        stmt = stmt.where(
+            func.upper(proposals.c.lead) == (lead.upper() if isinstance(lead, str) else lead)
+        )
     if key is not None:
         stmt = stmt.where(proposals.c.key == key)
     if themenforum is not None:

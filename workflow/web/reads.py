@@ -180,27 +180,28 @@ class ListPage:
 
 def proposal_page(runtime: Runtime, query: ListQuery, size: int | None = None) -> ListPage:
     """One page of the list, paged in the database, with the total counted up to
-    :data:`COUNT_AHEAD` rows past the page. Its rows hold what the page shows: key, title,
-    state, handlungsfeld, themenforum, lead and cost_estimate (a ``Decimal``)."""
+    :data:`COUNT_AHEAD` rows past the page, both in one statement. Its rows hold what the page
+    shows: key, title, state, handlungsfeld, themenforum, lead and cost_estimate (a
+    ``Decimal``)."""
     size = size or PAGE_SIZE
     skip = (query.page - 1) * size
     horizon = skip + max(COUNT_AHEAD, size)
     with runtime.store.read() as conn:
         kept = _kept(conn, query)
-        seen = proposal_list.count_upto(conn, kept, horizon)
+        order = _order(query)
+        rows, seen = proposal_list.page_with_count(
+            conn, kept, order, offset=skip, limit=size, horizon=horizon
+        )
+        if seen is None:  # no row on this page: past the end (or nothing matches)
+            seen = 0 if skip == 0 else proposal_list.count_upto(conn, kept, horizon)
         exact = seen <= horizon
         total = seen if exact else horizon
         pages = max(1, -(-total // size))
         page = min(query.page, pages)
-        found = proposal_list.list_rows(
-            conn,
-            kept,
-            _order(query),
-            offset=(page - 1) * size,
-            limit=size,
-            columns=proposal_list.PAGE_COLUMNS,
-        )
-        rows = [dict(r) for r in found]
+        if page != query.page:  # past the last page: the last page instead
+            rows, _ = proposal_list.page_with_count(
+                conn, kept, order, offset=(page - 1) * size, limit=size, horizon=horizon
+            )
     return ListPage(rows=rows, total=total, exact=exact, page=page, pages=pages)
 
 
