@@ -26,6 +26,7 @@ from workflow.process.definition import load_definition
 from workflow.store.installation import sample_data
 from workflow.version import __version__
 from workflow.web import errors, headers, limits, operations, pages
+from workflow.web.session_cookie import SessionCookie
 from workflow.web.state import Web
 
 
@@ -87,6 +88,7 @@ def create_app(
     with rt.store.read() as conn:  # set once, by `ruhrflow demo`, when the database is made
         state.sample_data = sample_data(conn)
     app = Flask(__name__)
+    app.session_interface = SessionCookie()  # no cookie for a Bearer request
     app.extensions["ruhrflow"] = state
     app.config.update(
         SECRET_KEY=accounts.session_secret(
