@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from workflow.errors import StoreUnavailable
-from workflow.process.definition import Definition, parse_definition
+from workflow.process.definition import Definition
+from workflow.process.definition_cache import definition_of
 from workflow.process.machine import ProcessMachine
 from workflow.store import repo
 from workflow.store.db import Connection
@@ -22,7 +23,8 @@ class Machines:
             row = repo.definition_row(conn, definition_id)
             if row is None:
                 raise StoreUnavailable(f"definition {definition_id} is not registered")
-            definition = parse_definition(row["source"], f"{row['name']} v{row['version']}")
+            # parsed and validated once per text and ruhrflow, then read from the cache
+            definition = definition_of(row["source"], f"{row['name']} v{row['version']}")
             machine = self._by_id[definition_id] = ProcessMachine(definition)
         return machine
 

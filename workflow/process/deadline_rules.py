@@ -24,7 +24,6 @@ Rules are part of :class:`~workflow.process.definition.Definition` (``deadline_r
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -208,6 +207,8 @@ def _parse_rule(kind: str, raw: Any, d: Definition, report: _Report) -> Deadline
         return None
     for key in raw:
         if key not in _RULE_KEYS:
+            import difflib  # only for a wrong key (a cached definition never gets here)
+
             near = difflib.get_close_matches(str(key), sorted(_RULE_KEYS), n=1)
             hint = f"did you mean {near[0]!r}? " if near else ""
             report(f"{path}.{key}", f"unknown key ({hint}allowed: {', '.join(sorted(_RULE_KEYS))})")

@@ -20,7 +20,6 @@ from typing import Any
 
 from workflow.errors import InvalidDefinition, InvalidInput, Problem
 from workflow.inputs import read_file_bytes
-from workflow.process import sections
 from workflow.process.deadline_rules import DeadlineRule, parse_deadline_rules
 from workflow.process.formats import DEFAULT_PERMISSIONS, resolve
 from workflow.process.german import rung_label
@@ -34,7 +33,6 @@ from workflow.process.parts import (
     StateDef,
     TransitionDef,
 )
-from workflow.process.yaml_lines import compose
 
 __all__ = [
     "FIELD_TYPES",
@@ -171,6 +169,12 @@ class Definition:
 
 def parse_definition(text: str, file: str = "<definition>") -> Definition:
     """Parse and validate definition text; raise InvalidDefinition listing every problem."""
+    # The reader (PyYAML) and the section parsers load here, not with the module: a
+    # command whose definition comes from the cache (workflow/process/definition_cache.py)
+    # never needs them (issue 29).
+    from workflow.process import sections
+    from workflow.process.yaml_lines import compose
+
     data, lines, problems = compose(text, file)
     c = sections.Checker(file, lines, problems)
     top = c.mapping(data, "(document)")
