@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from transitions import Machine
-from transitions.core import EventData
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from workflow.errors import TransitionNotAllowed
 from workflow.process.definition import Definition, TransitionDef
 from workflow.process.guards import REGISTRY, GuardContext
+
+if TYPE_CHECKING:
+    from transitions import Machine
+    from transitions.core import EventData
 
 
 @dataclass
@@ -43,18 +46,27 @@ class ProcessMachine:
 
     def __init__(self, definition: Definition) -> None:
         self.definition = definition
-        self._machine = Machine(
+
+    @cached_property
+    def _machine(self) -> Machine:
+        """The library's machine, built when a guarded trigger first fires: a transition
+        without guards never needs it, and a cold ``ruhrflow advance`` then loads neither
+        the library nor its machine (issue 29)."""
+        from transitions import Machine
+
+        machine = Machine(
             model=None,
-            states=list(definition.states),
-            initial=definition.initial,
+            states=list(self.definition.states),
+            initial=self.definition.initial,
             auto_transitions=False,
             send_event=True,
             ignore_invalid_triggers=False,
         )
-        for t in definition.transitions:
-            self._machine.add_transition(
+        for t in self.definition.transitions:
+            machine.add_transition(
                 t.trigger, list(t.sources), t.dest, conditions=[self._guard_condition(t)]
             )
+        return machine
 
     @staticmethod
     def _guard_condition(transition: TransitionDef) -> Callable[[EventData], bool]:
