@@ -15,7 +15,6 @@ key of the schema is documented there). The part that uses it reads
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -171,6 +170,8 @@ def zone(where: str, value: Any) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):
+        import difflib  # for a wrong value only: a valid configuration never loads it
+
         near = difflib.get_close_matches(value, sorted(available_timezones()), n=1)
         hint = f" (did you mean {near[0]}?)" if near else ""
         raise InvalidConfig(f"{where}: {value!r} is no IANA time zone{hint}") from None
@@ -398,6 +399,8 @@ def _unknown(path: str, name: str, section: Section, where: str) -> str:
 
 
 def _nearest(name: str, section: Section) -> str | None:
+    import difflib  # for a wrong key only
+
     near = difflib.get_close_matches(name, list(section.keys), n=1, cutoff=0.6)
     return near[0] if near else None
 

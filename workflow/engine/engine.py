@@ -17,21 +17,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workflow.access.policy import refusal
-from workflow.engine import commands, history, intake
+from workflow.engine import commands, history
 from workflow.engine.advancing import Transitions
 from workflow.engine.changes import Applied, Batch
-from workflow.engine.edits import Edited
-from workflow.engine.erasure import Pseudonymised, erase
-from workflow.engine.intake import ProposalInput
 from workflow.engine.migrating import Migrations
 from workflow.engine.writing import log_refusal
 from workflow.errors import DuplicateProposal, ImportRejected, PermissionDenied
-from workflow.progress import ProgressCallback
 from workflow.store import repo
-from workflow.store.documents import NewDocument
+
+# What only the commands that are no transition need loads with them: a cold
+# `ruhrflow advance` imports neither the intake of new proposals (csv, the input rules) nor
+# edits, erasure or the document rows (issue 29).
+if TYPE_CHECKING:
+    from workflow.engine.edits import Edited
+    from workflow.engine.erasure import Pseudonymised
+    from workflow.engine.intake import ProposalInput
+    from workflow.progress import ProgressCallback
+    from workflow.store.documents import NewDocument
 
 
 class Engine(Transitions, Migrations):
@@ -48,6 +53,8 @@ class Engine(Transitions, Migrations):
         Who may: ``permissions.create`` (for each item's Themenforum and lead ministry). The
         actor's ref is resolved inside the same transaction (a refused import leaves no ref).
         """
+        from workflow.engine import intake
+
         who = self.actor(actor)
         refused_key: str | None = None
         try:
@@ -85,6 +92,8 @@ class Engine(Transitions, Migrations):
     def check_proposal(self, item: ProposalInput) -> ProposalInput:
         """``item`` checked against the input rules and the directory's ministries,
         normalised; raises InvalidInput."""
+        from workflow.engine import intake
+
         return intake.validate(item, self._directory)
 
     def import_proposals(
@@ -103,6 +112,8 @@ class Engine(Transitions, Migrations):
         when a row is bad and not ``skip_invalid``. ``progress(done, total)`` hears of every
         row checked, and once more when the rows are written.
         """
+        from workflow.engine import intake
+
         with self._store.read() as conn:
             existing = repo.proposal_keys(conn)
         good, bad = intake.sort_rows(rows, self._directory, existing, progress)
@@ -157,6 +168,8 @@ class Engine(Transitions, Migrations):
         transaction. Who may: ``permissions.edit`` (default: coordinator). With
         ``expected_version`` (the version a form showed), a proposal changed since is a
         ``ConcurrentUpdate`` and nothing is written."""
+        from workflow.engine.edits import Edited
+
         command = commands.edit(changes, self._directory, comment)
         applied = self.execute(key, command, actor=actor, now=now,
                                expected_version=expected_version)  # fmt: skip
@@ -166,6 +179,8 @@ class Engine(Transitions, Migrations):
         """Replace ``actor_id`` behind all its refs by one pseudonym, recorded on @system
         (:mod:`workflow.engine.erasure`). Who may: ``permissions.pseudonymise`` of the newest
         definition (default: coordinator)."""
+        from workflow.engine.erasure import erase
+
         who = self.actor(by)
         try:
             with self._store.write() as conn:

@@ -10,24 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workflow.engine.changes import Batch
-from workflow.engine.migration import (
-    MIGRATE_TRIGGER,
-    MIGRATION_KIND,
-    MigrationItem,
-    MigrationPlan,
-    MigrationResult,
-    Moved,
-    begin_plan,
-    migration_data,
-    plan_chunks,
-    plan_migration,
-)
 from workflow.engine.unit import UnitOfWork
 from workflow.engine.writing import Plan, gc_paused, log_refusal
 from workflow.errors import PermissionDenied, TransitionNotAllowed
+
+# The planner loads with the first migration: a transition (every cold `ruhrflow advance`)
+# never needs it (issue 29).
+if TYPE_CHECKING:
+    from workflow.engine.migration import MigrationItem, MigrationPlan, MigrationResult
 
 
 class Migrations(UnitOfWork):
@@ -35,6 +28,8 @@ class Migrations(UnitOfWork):
 
     def plan_migration(self, **options: Any) -> MigrationPlan:
         """The dry run of a migration (see :func:`workflow.engine.migration.plan_migration`)."""
+        from workflow.engine.migration import plan_migration
+
         with self._store.read() as conn:
             return plan_migration(conn, self._machines, **options)
 
@@ -50,6 +45,8 @@ class Migrations(UnitOfWork):
     ) -> Iterator[tuple[MigrationPlan, Iterator[list[MigrationItem]]]]:
         """The dry run a chunk of proposals at a time, in one read transaction: the plan's
         head (checked as a whole) and its items, for output that need not hold them all."""
+        from workflow.engine.migration import begin_plan, plan_chunks
+
         with self._store.read() as conn:
             plan = begin_plan(conn, self._machines, keys=keys, where_state=where_state, **options)
             yield plan, plan_chunks(
@@ -79,6 +76,14 @@ class Migrations(UnitOfWork):
         written and handed to the effects a chunk at a time, so the memory a migration needs
         does not grow with the number of proposals it moves.
         """
+        from workflow.engine.migration import (
+            MIGRATE_TRIGGER,
+            MigrationResult,
+            Moved,
+            begin_plan,
+            plan_chunks,
+        )
+
         who = self.actor(actor)
         result = MigrationResult()
         try:
@@ -113,6 +118,8 @@ class Migrations(UnitOfWork):
         result: MigrationResult,
     ) -> list[Plan]:
         """The writes of one chunk of a migration; a proposal that cannot move is refused."""
+        from workflow.engine.migration import MIGRATE_TRIGGER, MIGRATION_KIND, migration_data
+
         plans: list[Plan] = []
         for item in items:
             result.planned += 1
