@@ -108,15 +108,18 @@ class CliContext:
         """The opened store and engine."""
         self._local_only()
         if self._runtime is None:
-            from workflow.app.runtime import open_runtime
+            from workflow.cli.startup import loading
 
-            runtime = open_runtime(self.settings)
-            if self.schema_check:
-                try:
-                    runtime.store.require_current_schema()
-                except BaseException:
-                    runtime.close()
-                    raise
+            with loading():  # what opens here lives as long as the process
+                from workflow.app.runtime import open_runtime
+
+                runtime = open_runtime(self.settings)
+                if self.schema_check:
+                    try:
+                        runtime.store.require_current_schema()
+                    except BaseException:
+                        runtime.close()
+                        raise
             self._runtime = runtime
         return self._runtime
 

@@ -328,6 +328,9 @@ def cli(
         fixed_now=now,
         server=server,
     )
+    from workflow.cli import startup
+
+    startup.resume()  # the subcommand's module is loaded: collect again, past what is frozen
 
 
 def _server_options(server: str, db_url: str | None, actor_id: str | None, now: Any) -> str:
@@ -353,4 +356,7 @@ def _server_options(server: str, db_url: str | None, actor_id: str | None, now: 
 
 def main() -> None:
     """Console-script entry point."""
+    from workflow.cli import startup
+
+    startup.pause()  # the collector, while the process starts (workflow/cli/startup.py)
     cli(prog_name="ruhrflow")

@@ -1,0 +1,53 @@
+"""The cyclic garbage collector while a ``ruhrflow`` process starts (issue 29).
+
+Starting, a command imports a few hundred modules and opens its runtime (the database
+engine, the directory, the effects): objects that live as long as the process. The cyclic
+collector finds nothing to free among them, but walks them again and again as they grow —
+in a cold ``ruhrflow advance`` its collections cost a tenth of the process, one full
+collection alone more than the transition.
+
+So the process entry (:func:`workflow.cli.main.main`, the console script and ``python -m
+workflow``) pauses the collector, and it runs again, over only what comes after, at two
+points every command reaches: when the root command has parsed its options (the
+subcommand's module is imported by then), and when the runtime is open. :func:`loading`
+pauses it around the opening of the runtime. At each resumption, what exists is frozen
+(:func:`gc.freeze`: collections skip it from then on, and forked workers share it).
+
+Only a process that ``main()`` started does this: a caller that runs the command inside its
+own process (the tests, through click's runner) keeps its collector as it is.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_owned = False  # set by main(): this process is ruhrflow's
+
+
+def pause() -> None:
+    """At the process entry: no cyclic collection until :func:`resume`."""
+    global _owned
+    _owned = True
+    gc.disable()
+
+
+def resume() -> None:
+    """Freeze what the start built and collect again (only in a process main() started)."""
+    if _owned and not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
+@contextmanager
+def loading() -> Iterator[None]:
+    """No cyclic collection while a block builds what lives as long as the process (the
+    runtime); afterwards that is frozen too. Nothing changes outside a process main()
+    started."""
+    if _owned and gc.isenabled():
+        gc.disable()
+    try:
+        yield
+    finally:
+        resume()
