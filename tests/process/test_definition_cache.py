@@ -178,3 +178,20 @@ def test_the_directory_follows_xdg_and_the_variable() -> None:
     assert cache.cache_dir({"XDG_CACHE_HOME": "/c"}) == Path("/c/ruhrflow/definitions")
     relative = cache.cache_dir({"XDG_CACHE_HOME": "c"})  # not absolute: ignored (XDG)
     assert relative == Path.home() / ".cache" / "ruhrflow" / "definitions"
+
+
+def test_an_entry_of_another_parser_is_not_found(
+    cache_dir: Path, parses: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # another ruhrflow or PyYAML (their files' sizes and times): another fingerprint
+    cache.definition_of(SHIPPED, LABEL)
+    monkeypatch.setattr(cache, "_fingerprint", lambda: "another parser")
+    cache.definition_of(SHIPPED, LABEL)
+    assert parses == [LABEL, LABEL]
+    assert len(entries(cache_dir)) == 2
+
+
+def test_the_fingerprint_names_the_parser_modules_and_pyyaml() -> None:
+    here = cache._files_of(str(Path(cache.__file__).parent), ".py")
+    assert any(line.startswith(cache.__file__ + ":") for line in here)
+    assert any("/yaml/" in line and "__init__.py:" in line for line in cache._yaml_files())

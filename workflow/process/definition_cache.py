@@ -7,9 +7,10 @@ a cold start more than the transition itself. :func:`definition_of` keeps what
 reads that instead, when the file is for exactly this text, under exactly this parser:
 
 * the file's name is the SHA-256 of the definition text's content hash, the label
-  (``ruhr_konferenz v3``) and a fingerprint of the parser — the source of every module of
-  this package, the location and size of PyYAML, the cache format — so a new ruhrflow,
-  another PyYAML or another text never finds an entry made by the old one;
+  (``ruhr_konferenz v3``) and a fingerprint of the parser — the path, size and modification
+  time of every module of this package and of PyYAML (what Python trusts to tell a stale
+  ``.pyc``), the cache format — so a new ruhrflow, another PyYAML or another text never
+  finds an entry made by the old one;
 * the file holds that key, and starts with the SHA-256 of the rest, so a truncated or
   damaged file, or one for another key, is no entry;
 * an entry is written only when it reads back to a definition equal to the parsed one, in
@@ -114,34 +115,38 @@ def _entry_path(text: str, label: str) -> tuple[Path, list[str]] | None:
 
 @lru_cache(maxsize=1)
 def _fingerprint() -> str | None:
-    """What the parsed form depends on besides the text: this package's source (every
-    module the parser runs, this one included), PyYAML's location and size, the format."""
-    digest = hashlib.sha256(f"ruhrflow definition cache {CACHE_FORMAT}\n".encode())
-    package = Path(__file__).resolve().parent
+    """What the parsed form depends on besides the text: the source files of this package
+    (every module the parser runs, this one included) and of PyYAML, each by name, size and
+    modification time — what Python itself trusts to tell a stale ``.pyc`` — and the
+    format of the cache."""
+    parts = [f"ruhrflow definition cache {CACHE_FORMAT}"]
     try:
-        for path in sorted(package.glob("*.py")):
-            digest.update(path.name.encode("utf-8") + b"\0")
-            digest.update(path.read_bytes())
-        digest.update(_yaml_identity().encode("utf-8"))
+        parts += _files_of(os.path.dirname(os.path.abspath(__file__)), ".py")
+        parts += _yaml_files()
     except OSError:
         return None
-    return digest.hexdigest()
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 
-def _yaml_identity() -> str:
-    """Where PyYAML lies and how large its modules are (without importing it)."""
+def _files_of(folder: str, suffix: str = "") -> list[str]:
+    """``path:size:mtime`` of each file in ``folder`` whose name ends with ``suffix``."""
+    found = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.endswith(suffix) and entry.is_file():
+                info = entry.stat()
+                found.append(f"{entry.path}:{info.st_size}:{info.st_mtime_ns}")
+    return sorted(found)
+
+
+def _yaml_files() -> list[str]:
+    """PyYAML's files (found without importing it: a cached start never does)."""
     from importlib.util import find_spec
 
     spec = find_spec("yaml")
     if spec is None or spec.origin is None:
-        return "no yaml"
-    parts = [spec.origin]
-    folder = Path(spec.origin).parent
-    for path in sorted(folder.iterdir()):
-        if path.is_file():
-            info = path.stat()
-            parts.append(f"{path.name}:{info.st_size}:{info.st_mtime_ns}")
-    return "\n".join(parts)
+        return ["no yaml"]
+    return _files_of(os.path.dirname(spec.origin))
 
 
 # --- reading and writing ---------------------------------------------------------------
