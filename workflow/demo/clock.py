@@ -9,21 +9,19 @@ the scheduler's own ``tick`` runs, exactly as ``ruhrflow scheduler tick --now â€
 from __future__ import annotations
 
 import heapq
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from notifications.mail.transport import Transport
 from workflow.app.tick import SchedulerHooks, scheduler_hooks, tick
 from workflow.demo.facts import END, at
-from workflow.demo.mail import DemoMaildir
-from workflow.notices.delivery import deliver
+from workflow.demo.mail import MailWriter, deliver_pass
 from workflow.process.vocabulary import BERLIN
 from workflow.store import chains
 from workflow.store import demo as demo_store
-from workflow.store import outbox as outbox_store
 
 Progress = Callable[[str], None]
 
@@ -37,26 +35,23 @@ class _Event:
 
 
 def one_run_hooks(
-    runtime: Any, clock: Callable[[], datetime], transport: Transport
+    runtime: Any, clock: Callable[[], datetime], writer: MailWriter
 ) -> SchedulerHooks:
     """The scheduler's hooks as one process playing the whole run uses them.
 
-    The same sweep notices and digests as :func:`scheduler_hooks`; delivery the same
-    :func:`deliver` pass at the same moments, with one :class:`Delivery` for the whole run
-    instead of one per pass: the directory, the templates and the definitions of the
-    provenance check are read once, not again before each of the two thousand passes (the
-    demo changes none of them). A pass is left out when no notice is due: it would claim
-    nothing and write nothing. ``transport``: the demo's one writer (workflow/demo/mail.py).
+    The same sweep notices and digests as :func:`scheduler_hooks`; delivery the same pass at
+    the same moments (:func:`~workflow.demo.mail.deliver_pass`: the same claims, checks and
+    marks as :func:`~workflow.notices.delivery.deliver`, in one transaction), with one
+    :class:`Delivery` for the whole run instead of one per pass: the directory, the templates
+    and the definitions of the provenance check are read once, not again before each of the
+    two thousand passes (the demo changes none of them). ``writer`` makes the mails
+    (workflow/demo/mail.py).
     """
     base = scheduler_hooks(runtime, clock)
     delivery = runtime.delivery()
 
     def deliver_outbox() -> Any:
-        now = clock()
-        with runtime.store.read() as conn:
-            if outbox_store.next_due(conn, now) is None:
-                return None
-        return deliver(delivery, transport, now)
+        deliver_pass(delivery, writer, clock())
 
     return SchedulerHooks(
         on_rung=base.on_rung, deliver_outbox=deliver_outbox, weekly_digest=base.weekly_digest
@@ -77,11 +72,11 @@ class Simulation:
         self.progress = progress
         self.now = at(2019, 7, 1, 9)
         clock = lambda: self.now  # noqa: E731
-        self.mail: DemoMaildir | None = None
+        self.mail: MailWriter | None = None
         if plain:
             self.hooks = scheduler_hooks(runtime, clock)
         else:
-            self.mail = DemoMaildir(runtime.settings.mail.maildir)
+            self.mail = MailWriter(runtime.delivery(), runtime.settings.mail.maildir)
             self.hooks = one_run_hooks(runtime, clock, self.mail)
         self.queue: list[_Event] = []
         self._order = 0
@@ -148,10 +143,12 @@ class Simulation:
         if self.hooks.deliver_outbox is not None:
             self.hooks.deliver_outbox()
 
-    def close(self) -> None:
-        """Put the mails of the run onto the disk."""
+    def finish(self) -> None:
+        """Wait for the mails of the run; their text into the outbox rows, their files onto
+        the disk (one sync)."""
         if self.mail is not None:
-            self.mail.close()
+            self.mail.finish()
+            os.sync()
 
 
 def _quarter(moment: datetime) -> tuple[int, int]:

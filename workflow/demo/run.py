@@ -64,10 +64,11 @@ def run_demo(
 
     One process plays the whole run, so it leaves out what only a process among several, or
     one that must survive a power loss, needs: its commits wait for no fsync (the database is
-    synced once at the end), one writer writes its mails and syncs them once
-    (workflow/demo/mail.py), and delivery is set up once for the run
-    (:func:`~workflow.demo.clock.one_run_hooks`). ``plain`` keeps all three as every other
-    command has them (for the test that they change nothing).
+    synced once at the end); delivery is set up once for the run, each pass is one
+    transaction (:func:`~workflow.demo.clock.one_run_hooks`), and its mails are made by a
+    second process while the run goes on, written without an fsync each and synced once
+    (workflow/demo/mail.py). ``plain`` keeps all of them as every other command has them
+    (for the test that they change nothing).
     """
     started = time.monotonic()
     prepare_directory(directory, fresh=fresh)
@@ -103,6 +104,7 @@ def run_demo(
             f"{LEFT_AT.astimezone(BERLIN):%Y-%m-%d}  left {len(samples)} proposals of the demo"
             f' to try in Themenforum {FORUM} ({", ".join(samples)}): "{SAMPLE_TITLE}"'
         )
+        sim.finish()
         board = publish(
             runtime.store,
             runtime.directory,
@@ -113,7 +115,6 @@ def run_demo(
             audit_key=settings.audit_key,
             base_url=BOARD_URL,
         )
-        sim.close()
         demo_store.checkpoint(runtime.store)
         return _summary(runtime, directory, config, board, time.monotonic() - started)
     finally:

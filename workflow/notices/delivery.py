@@ -300,7 +300,7 @@ def deliver(
         refused: str | None = None
         with delivery.store.write() as conn:
             if attempted is not None:
-                outcome = _mark(append_event, conn, *attempted, now, max_attempts, rng)
+                outcome = mark_outcome(append_event, conn, *attempted, now, max_attempts, rng)
                 last, _, last_error = attempted
                 if outcome == SENT:
                     counts.sent += 1
@@ -332,7 +332,7 @@ def deliver(
         rendered: RenderedRow | None = None
         try:
             if refused is not None:
-                raise ValueError(f"not a notice the engine wrote: {refused}")
+                raise ValueError(not_the_engines(refused))
             rendered = render_row(row, renderer, name_and_address(sender))
             message = message_from_row(
                 row, sender=sender, date=now, rendered=rendered, reply_to=reply_to
@@ -348,7 +348,7 @@ def deliver(
     return counts
 
 
-def _mark(
+def mark_outcome(
     append_event: AppendEvent,
     conn: Connection,
     row: Mapping[str, Any],
@@ -362,16 +362,13 @@ def _mark(
 
     A sent notice keeps the mail as sent (bodies and attachments) in its row.
     """
-    notice_id, attempts = int(row["id"]), int(row["attempts"])
     if error is None:
         assert rendered is not None  # nothing was sent without being rendered
-        status = SENT
-        values: dict[str, Any] = {"status": SENT, "sent_at": now, "lease_until": None,
-                                  "last_error": None, "subject": rendered.rendered.subject,
-                                  "body_text": rendered.rendered.text,
-                                  "body_html": rendered.rendered.html,
-                                  "attachments": rendered.attachments}  # fmt: skip
-    elif error.temporary and attempts < max_attempts:
+        record_sent(append_event, conn, row, now, rendered)
+        return SENT
+    notice_id, attempts = int(row["id"]), int(row["attempts"])
+    values: dict[str, Any]
+    if error.temporary and attempts < max_attempts:
         status = PENDING
         values = {"status": PENDING, "lease_until": None, "last_error": str(error),
                   "next_attempt_at": now + backoff(attempts, rng)}  # fmt: skip
@@ -382,12 +379,57 @@ def _mark(
     if status == PENDING:
         log.info("notice %s: attempt %d failed, retry at %s: %s", notice_id, attempts,
                  values["next_attempt_at"].isoformat(), error)  # fmt: skip
-    elif status == SENT:
-        _record_sent(append_event, conn, row, now)
     else:
         log.error("notice %s failed after %d attempt(s): %s", notice_id, attempts, error)
         _record(append_event, conn, row, now, "notice_failed", {"error": str(error)})
     return status
+
+
+def not_the_engines(refused: str) -> str:
+    """Why a notice the provenance check refused is not sent (``last_error`` says it after
+    ``cannot build the message: ``)."""
+    return f"not a notice the engine wrote: {refused}"
+
+
+def bodies(rendered: RenderedRow | None) -> dict[str, Any]:
+    """The columns a sent notice keeps of its mail: subject, bodies, attachments (all None
+    for ``None``: not yet known, see :func:`record_sent`)."""
+    if rendered is None:
+        return dict.fromkeys(("subject", "body_text", "body_html", "attachments"))
+    return {
+        "subject": rendered.rendered.subject,
+        "body_text": rendered.rendered.text,
+        "body_html": rendered.rendered.html,
+        "attachments": rendered.attachments,
+    }
+
+
+def record_sent(
+    append_event: AppendEvent,
+    conn: Connection,
+    row: Mapping[str, Any],
+    now: datetime,
+    rendered: RenderedRow | None,
+) -> None:
+    """Mark a notice the transport accepted ``sent`` at ``now``, with its mail as sent
+    (:func:`bodies`), and write its ``notice_sent`` entry, in ``conn``'s transaction.
+
+    ``rendered`` None leaves the mail's columns empty, for a caller that renders and sends
+    the mail elsewhere and fills them in afterwards (the demo, workflow/demo/mail.py).
+    """
+    values = {"status": SENT, "sent_at": now, "lease_until": None, "last_error": None,
+              **bodies(rendered)}  # fmt: skip
+    outbox_store.mark(conn, int(row["id"]), values)
+    _record_sent(append_event, conn, row, now)
+
+
+def sent_entry(
+    append_event: AppendEvent, conn: Connection, row: Mapping[str, Any], now: datetime
+) -> None:
+    """The ``notice_sent`` entry of a sent notice, in ``conn``'s transaction, without the
+    savepoint of :func:`record_sent`: what fails here fails the caller's transaction (the
+    demo's, whose notices are all the engine's own: workflow/demo/mail.py)."""
+    _record(append_event, conn, row, now, "notice_sent", {})
 
 
 def _record_sent(

@@ -8,18 +8,20 @@ commit (:func:`commit_without_fsync`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, event, func, select
+from sqlalchemy import Connection, RowMapping, and_, bindparam, event, func, or_, select, update
 
 from workflow.process.deadline_rules import OPEN
 from workflow.store.db import Store
+from workflow.store.direct import Direct
+from workflow.store.outbox import PENDING, SENDING, SENT
 from workflow.store.schema import deadline_rungs, deadlines, funding, outbox, proposals
 
-_NEXT_RUNG = (
+_NEXT_RUNG = Direct(
     select(func.min(deadline_rungs.c.fire_at))
     .join(deadlines, deadlines.c.id == deadline_rungs.c.deadline_id)
     .where(
@@ -32,7 +34,7 @@ _NEXT_RUNG = (
 
 def next_rung_at(conn: Connection) -> datetime | None:
     """When the next pending rung of an open deadline fires (None when none is pending)."""
-    value: datetime | None = conn.execute(_NEXT_RUNG).scalar()
+    value: datetime | None = _NEXT_RUNG.all(conn, {})[0][0]
     return value
 
 
@@ -107,3 +109,61 @@ def checkpoint(store: Store) -> None:
         return
     with store.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+_BODIES = Direct(
+    update(outbox)
+    .where(outbox.c.id == bindparam("notice_id"))
+    .values(
+        subject=bindparam("subject"),
+        body_text=bindparam("body_text"),
+        body_html=bindparam("body_html"),
+        attachments=bindparam("attachments"),
+    )
+)
+
+
+def set_bodies(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Fill in the mail of sent notices: ``rows`` of ``notice_id``, ``subject``,
+    ``body_text``, ``body_html`` and ``attachments`` (the columns delivery's mark sets)."""
+    if rows:
+        _BODIES.executemany(conn, rows)
+
+
+# The delivery pass of the demo (workflow/demo/mail.py): the claims and marks of
+# workflow/store/outbox.py for every due notice of a pass at once, on SQLite's cursor.
+_CLAIMABLE = or_(
+    and_(outbox.c.status == PENDING, outbox.c.next_attempt_at <= bindparam("now")),
+    and_(outbox.c.status == SENDING, outbox.c.lease_until <= bindparam("now")),
+)
+_DUE = Direct(select(outbox).where(_CLAIMABLE).order_by(outbox.c.next_attempt_at, outbox.c.id))
+_CLAIM = Direct(
+    update(outbox)
+    .where(outbox.c.id == bindparam("notice_id"), _CLAIMABLE)
+    .values(status=SENDING, lease_until=bindparam("lease_until"), attempts=outbox.c.attempts + 1)
+)
+_SENT = Direct(
+    update(outbox)
+    .where(outbox.c.id == bindparam("notice_id"))
+    .values(status=SENT, sent_at=bindparam("sent_at"), lease_until=None, last_error=None)
+)
+
+
+def claim_due(conn: Connection, now: datetime, lease_until: datetime) -> list[dict[str, Any]]:
+    """Claim every notice claimable at ``now`` (``pending`` and due, or ``sending`` with an
+    expired lease), oldest first, as one claim after the other would (``sending`` until
+    ``lease_until``, one attempt more); return them as claimed. For the demo's one writer:
+    no other worker can claim between the read and the writes."""
+    rows = [dict(r) for r in _DUE.mappings(conn, {"now": now})]
+    if rows:
+        params = [{"notice_id": r["id"], "now": now, "lease_until": lease_until} for r in rows]
+        claimed = _CLAIM.executemany(conn, params)
+        assert claimed == len(rows), (claimed, len(rows))
+    return [{**r, "status": SENDING, "attempts": r["attempts"] + 1} for r in rows]
+
+
+def mark_sent(conn: Connection, ids: Sequence[int], now: datetime) -> None:
+    """Mark the notices ``ids`` ``sent`` at ``now`` (lease and error cleared), as delivery
+    marks each; their mail's columns are set by :func:`set_bodies`."""
+    if ids:
+        _SENT.executemany(conn, [{"notice_id": i, "sent_at": now} for i in ids])
