@@ -4,12 +4,18 @@ request, the same cookie as before for a browser, and the list's page with its c
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from flask import Flask
-from web_fixtures import login
+from web_fixtures import XSS_TITLE, login
 
-from workflow import Runtime
+from workflow import Runtime, Settings
 from workflow.access import accounts
+from workflow.process.german import euro
+from workflow.web import create_app, reads
+from workflow.web.pages import berlin, state_label
+from workflow.web.proposals import lists
 
 
 def _bearer(runtime: Runtime, actor: str = "koordination") -> dict[str, str]:
@@ -43,3 +49,90 @@ def test_a_revoked_token_stops_at_once(app: Flask, runtime: Runtime) -> None:
     accounts.revoke_token(runtime.store, token_id, datetime.now(UTC))
     assert client.get("/worklist", headers=bearer).status_code == 401
     assert client.get("/proposals", headers=bearer).status_code == 401
+
+
+# The rows as the templates wrote them cell by cell before the rows were built in
+# proposals/lists.py: the page must not change by a character.
+OLD_LIST_ROWS = """{% for r in rows %}
+  <tr>
+    <td><a href="{{ r.href }}">{{ r.key }}</a></td>
+    <td>{{ r.title }}</td>
+    <td>{{ r.state }}</td>
+    <td>{{ r.handlungsfeld }}</td>
+    <td>{{ r.themenforum }}</td>
+    <td>{{ r.lead }}</td>
+    <td class="num nowrap">{{ r.cost }}</td>
+  </tr>
+  {% endfor %}"""
+OLD_WORKLIST_ROWS = """{% for r in rows %}
+  <tr{% if r.overdue %} class="overdue"{% endif %}>
+    <td><a href="{{ r.href }}">{{ r.key }}</a></td>
+    <td>{{ r.label }}</td>
+    <td>{{ r.due }}</td>
+    <td>{% if r.overdue %}<strong>überfällig</strong>{% else %}offen{% endif %}</td>
+    <td>{{ r.lead }}</td>
+    <td>{{ r.state }}</td>
+  </tr>
+  {% endfor %}"""
+
+
+def _tbody(html: str) -> str:
+    return html.split("<tbody>\n  ", 1)[1].split("\n  </tbody>", 1)[0]
+
+
+def _old_rows(flask_app: Flask, template: str, rows: list[dict[str, Any]]) -> str:
+    with flask_app.test_request_context("/"):
+        return flask_app.jinja_env.from_string(template).render(rows=rows)
+
+
+@pytest.mark.parametrize("clock", [None, datetime(2001, 1, 1, tzinfo=UTC)])
+def test_the_worklist_rows_are_what_the_template_wrote(
+    runtime: Runtime, settings: Settings, app: Flask, clock: datetime | None
+) -> None:
+    # given the worklist now (overdue deadlines among them) and in 2001 (none overdue)
+    flask_app = create_app(settings, runtime=runtime, clock=(lambda: clock) if clock else None)
+    b = login(flask_app, "koordination")
+    html = b.client.get("/worklist").get_data(as_text=True)
+    now = clock or datetime.now(UTC)
+    found = reads.open_deadlines(runtime, now, limit=lists.WORKLIST_ROWS)
+    assert found and any(r["overdue"] for r in found) == (clock is None)
+    definition = flask_app.extensions["ruhrflow"].definition
+    rows = [
+        {
+            "href": f"/proposals/{r['key']}",
+            "key": r["key"],
+            "label": r["label"],
+            "due": berlin(r["due_at"]),
+            "overdue": r["overdue"],
+            "lead": r["lead"],
+            "state": state_label(definition, r["state"]),
+        }
+        for r in found
+    ]
+    # then its rows are what the template's cells made of them
+    assert _tbody(html) == _old_rows(flask_app, OLD_WORKLIST_ROWS, rows)
+
+
+def test_the_list_rows_are_what_the_template_wrote(app: Flask, runtime: Runtime) -> None:
+    # given the list with a title that needs escaping (XSS_TITLE) and a proposal without cost
+    b = login(app, "koordination")
+    html = b.client.get("/proposals?sort=title").get_data(as_text=True)
+    found = reads.proposal_page(runtime, reads.ListQuery(sort="title"))
+    assert any(r["title"] == XSS_TITLE for r in found.rows)
+    definition = app.extensions["ruhrflow"].definition
+    rows = [
+        {
+            "href": f"/proposals/{r['key']}",
+            "key": r["key"],
+            "title": r["title"],
+            "state": state_label(definition, r["state"]),
+            "handlungsfeld": r["handlungsfeld"],
+            "themenforum": r["themenforum"],
+            "lead": r["lead"],
+            "cost": euro(r["cost_estimate"]),
+        }
+        for r in found.rows
+    ]
+    # then its rows are what the template's cells made of them, the title escaped
+    assert _tbody(html) == _old_rows(app, OLD_LIST_ROWS, rows)
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Radweg" in html
