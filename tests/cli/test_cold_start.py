@@ -7,6 +7,7 @@ is mostly what it imports, and that is what these tests pin down.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -104,3 +105,16 @@ def test_a_cold_proposal_show_parses_no_definition(
     cold(tmp_path, database_url, "proposal", "show", "RK-03-01")
     report = cold(tmp_path, database_url, "proposal", "show", "RK-03-01")
     assert loaded(report, *NOT_FOR_A_TRANSITION) == []
+
+
+def test_the_collector_is_left_alone_in_a_process_main_did_not_start() -> None:
+    # the tests run commands through click's runner, in their own process: no pause, no
+    # freeze there
+    from workflow.cli import startup
+
+    frozen = gc.get_freeze_count()
+    assert gc.isenabled()
+    with startup.loading():
+        assert gc.isenabled()
+    startup.resume()
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
