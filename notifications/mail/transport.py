@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from notifications.mail.replies import credential_forms, redact, sanitised, server_reply
+from notifications.mail.wire import message_bytes
 
 Security = Literal["none", "starttls", "ssl"]
 
@@ -174,7 +175,7 @@ class MaildirTransport(Transport):
         return self._policies[1]
 
     def _deliver(self, message: EmailMessage, sender: str, recipients: tuple[str, ...]) -> None:
-        data = message.as_bytes(policy=self._lf_policy(message.policy))
+        data = message_bytes(message, self._lf_policy(message.policy))
         try:
             self._maildir.add(data)
         except OSError as exc:

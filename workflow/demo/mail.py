@@ -38,6 +38,7 @@ from typing import Any
 
 from notifications.mail.mime import name_and_address
 from notifications.mail.transport import MaildirTransport, TransportError
+from notifications.mail.wire import message_bytes
 from workflow.notices.delivery import (
     DEFAULT_LEASE,
     Delivery,
@@ -63,7 +64,7 @@ class DemoMaildir(MaildirTransport):
         self._count = itertools.count(1)
 
     def _deliver(self, message: EmailMessage, sender: str, recipients: tuple[str, ...]) -> None:
-        data = message.as_bytes(policy=self._lf_policy(message.policy))
+        data = message_bytes(message, self._lf_policy(message.policy))
         now = time.time()
         name = f"{int(now)}.M{int(now % 1 * 1e6)}" + self._unique.format(next(self._count))
         temporary = self.path / "tmp" / name
