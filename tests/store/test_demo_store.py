@@ -8,7 +8,9 @@ log into the database file; on PostgreSQL both leave the server's settings alone
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import NoResultFound
 
 from workflow.store import demo as demo_store
 from workflow.store.db import Store
@@ -21,6 +23,8 @@ def test_commits_without_fsync_still_commit_and_the_checkpoint_syncs(store: Stor
     with store.read() as conn:
         before = conn.execute(text("SELECT 1")).scalar()
         assert demo_store.next_rung_at(conn) is None  # a fresh database: no deadline yet
+        with pytest.raises(NoResultFound):
+            demo_store.open_due_at(conn, "RK-03-01", "progress_report")
     assert before == 1
     demo_store.commit_without_fsync(store)
     with store.write() as conn:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, bindparam, event, func, or_, select, update
+from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 
 from workflow.process.deadline_rules import OPEN
 from workflow.store.db import Store
@@ -38,19 +39,26 @@ def next_rung_at(conn: Connection) -> datetime | None:
     return value
 
 
+_OPEN_DUE = Direct(
+    select(deadlines.c.due_at)
+    .join(proposals, proposals.c.id == deadlines.c.proposal_id)
+    .where(
+        proposals.c.key == bindparam("key"),
+        deadlines.c.kind == bindparam("kind"),
+        deadlines.c.status == OPEN,
+    )
+)
+
+
 def open_due_at(conn: Connection, key: str, kind: str) -> datetime:
     """The due time of proposal ``key``'s open deadline ``kind``; there must be exactly one
     (``NoResultFound`` or ``MultipleResultsFound`` otherwise)."""
-    stmt = (
-        select(deadlines.c.due_at)
-        .join(proposals, proposals.c.id == deadlines.c.proposal_id)
-        .where(
-            proposals.c.key == key,
-            deadlines.c.kind == kind,
-            deadlines.c.status == OPEN,
-        )
-    )
-    due: datetime = conn.execute(stmt).scalar_one()
+    rows = _OPEN_DUE.all(conn, {"key": key, "kind": kind})  # asked once per progress report
+    if not rows:
+        raise NoResultFound(f"no open deadline {kind!r} of {key}")
+    if len(rows) > 1:
+        raise MultipleResultsFound(f"{len(rows)} open deadlines {kind!r} of {key}")
+    due: datetime = rows[0][0]
     return due
 
 
