@@ -136,3 +136,19 @@ def test_the_list_rows_are_what_the_template_wrote(app: Flask, runtime: Runtime)
     # then its rows are what the template's cells made of them, the title escaped
     assert _tbody(html) == _old_rows(app, OLD_LIST_ROWS, rows)
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Radweg" in html
+
+
+def test_the_fixed_links_follow_the_apps_root(app: Flask, runtime: Runtime) -> None:
+    # given the same page asked at the root and behind a prefix (SCRIPT_NAME), in turns
+    client = app.test_client()
+    bearer = _bearer(runtime)
+    for _ in range(2):
+        plain = client.get("/worklist", headers=bearer).get_data(as_text=True)
+        prefixed = client.get(
+            "/worklist", headers=bearer, base_url="http://localhost/ruhrflow/"
+        ).get_data(as_text=True)
+        # then each has its own links: the navigation's and the static files'
+        assert 'href="/proposals"' in plain and 'href="/static/style.css"' in plain
+        assert 'href="/ruhrflow/proposals"' in prefixed
+        assert 'href="/ruhrflow/static/style.css"' in prefixed
+        assert 'href="/proposals"' not in prefixed

@@ -11,11 +11,13 @@ installation's session secret.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import RowMapping, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workflow.store.db import AnyRow, Connection
+from workflow.store.direct import Direct
 from workflow.store.schema import (
     web_accounts,
     web_login_failures,
@@ -229,11 +231,14 @@ _LIVE_SESSION = (
 )
 
 
+_LIVE_SESSION_DIRECT = Direct(_LIVE_SESSION)
+
+
 def live_session_actor(conn: Connection, id_hash: str, now: datetime) -> str | None:
     """The actor of the session with this id hash while it lives: not ended, not expired at
     ``now``, its account enabled and still in the session's epoch; else None."""
-    actor = conn.execute(_LIVE_SESSION, {"id_hash": id_hash, "now": now}).scalar()
-    return None if actor is None else str(actor)
+    found = _LIVE_SESSION_DIRECT.all(conn, {"id_hash": id_hash, "now": now})
+    return str(found[0][0]) if found else None
 
 
 def session_of(conn: Connection, id_hash: str) -> AnyRow | None:
@@ -297,10 +302,23 @@ _TOKEN = (
 )
 
 
-def token_of(conn: Connection, token_hash: str) -> AnyRow | None:
+_TOKEN_DIRECT = Direct(_TOKEN)
+
+
+class TokenRow(NamedTuple):
+    """What :func:`token_of` finds."""
+
+    actor_id: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+def token_of(conn: Connection, token_hash: str) -> TokenRow | None:
     """``(actor_id, expires_at, revoked_at)`` of the token with this hash whose account is
-    enabled; None otherwise."""
-    return conn.execute(_TOKEN, {"token_hash": token_hash}).first()
+    enabled; None otherwise. (Every API request asks: on SQLite on the driver's cursor,
+    :class:`~workflow.store.direct.Direct`.)"""
+    found = _TOKEN_DIRECT.all(conn, {"token_hash": token_hash})
+    return TokenRow(*found[0]) if found else None
 
 
 # --- secrets -----------------------------------------------------------------------------------

@@ -197,7 +197,9 @@ def install(app: Flask, settings: Settings) -> None:
         w = web()
         leads = w.runtime.directory.ministries
         fields = w.definition.handlungsfelder
-        problem = filter_problem(request.args, w.definition.states, leads, fields)
+        # a plain dict: MultiDict.get raises (and catches) an exception per absent filter
+        args = request.args.to_dict()
+        problem = filter_problem(args, w.definition.states, leads, fields)
         if problem is None:
             return None
         return refuse(problem, "Der Filter enthält einen ungültigen Wert.")

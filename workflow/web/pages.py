@@ -144,14 +144,45 @@ def _template_globals() -> dict[str, Any]:
     }
 
 
+MAX_LINKS = 512
+"""How many fixed links :func:`fixed_links` keeps (a few dozen exist)."""
+
+
+def fixed_links(app: Flask) -> Callable[..., str]:
+    """The templates' ``url_for``, with what never changes in one process remembered: the
+    link of an endpoint without values (and of a static file). Every page's navigation has
+    about ten of them (``url_for('tasks.index')``, …), each a build by werkzeug's router; the
+    same link comes out as long as the app's root (``SCRIPT_NAME``) is the same, so it is
+    kept per root. A link with values (a query, a key) is built as before; so is every link
+    of an app with a ``SERVER_NAME`` (its links may depend on the request's host)."""
+    kept: dict[tuple[str, str, object], str] = {}
+    build = app.url_for
+
+    def links(endpoint: str, **values: Any) -> str:
+        if app.config["SERVER_NAME"] or (
+            values and (endpoint != "static" or [*values] != ["filename"])
+        ):
+            return build(endpoint, **values)
+        key = (request.script_root, endpoint, values.get("filename"))
+        found = kept.get(key)
+        if found is None:
+            found = build(endpoint, **values)
+            if len(kept) < MAX_LINKS:
+                kept[key] = found
+        return found
+
+    return links
+
+
 def init_app(app: Flask) -> None:
     """Register the German filters — the one German formatting (``euro``, ``datum``, …:
-    :data:`workflow.process.german.FILTERS`) and ``berlin``/``tag`` for ISO strings — and
-    the template globals."""
+    :data:`workflow.process.german.FILTERS`) and ``berlin``/``tag`` for ISO strings —,
+    the template globals and the templates' ``url_for`` (:func:`fixed_links`)."""
     app.jinja_env.filters.update(FILTERS)
     app.add_template_filter(berlin, "berlin")
     app.add_template_filter(tag, "tag")
     app.context_processor(_template_globals)
+    app.jinja_env.globals["url_for"] = fixed_links(app)
 
 
 # --- who is asking ------------------------------------------------------------------------
@@ -187,6 +218,13 @@ def may(action: str, detail: Mapping[str, Any]) -> bool:
     version (:meth:`Engine.permitted`), so that a page offers only what it may do; the
     engine checks again when it is done."""
     return web().runtime.engine.permitted(str(detail["key"]), action, actor=g.actor)
+
+
+def plain_args() -> dict[str, str]:
+    """The query string as a plain dict, each name's first value (as ``request.args.get``
+    finds it): werkzeug's ``MultiDict.get`` raises and catches an HTTP exception for every
+    name that is absent, and a list page asks for a dozen absent filters."""
+    return request.args.to_dict()
 
 
 # --- forms --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import g, render_template, request, stream_with_context
+from flask import g, render_template, stream_with_context
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
@@ -21,6 +21,7 @@ from workflow.web.pages import (
     berlin,
     error_page,
     login_required,
+    plain_args,
     proposal_href_builder,
     state_label,
 )
@@ -81,7 +82,7 @@ def worklist() -> str:
     who = w.runtime.directory.actor(g.actor)
     lead = who.ministry if who.role == "ministry" else None
     forum = who.forum if who.role == "forum_lead" else None  # a forum lead: its forum only
-    page = max(1, reads.query_number(request.args.get("page")) or 1)
+    page = max(1, reads.query_number(plain_args().get("page")) or 1)
     # one row more than shown says whether there is a next page, without counting them all
     rows = reads.open_deadlines(
         w.runtime,
@@ -123,8 +124,9 @@ def worklist() -> str:
 def proposal_list() -> Any:
     """A page of the filtered, sorted list; ``format=csv|json`` the whole list as a file."""
     w = web()
-    query = reads.ListQuery.from_args(request.args)
-    fmt = request.args.get("format")
+    args = plain_args()
+    query = reads.ListQuery.from_args(args)
+    fmt = args.get("format")
     try:  # an unknown definition version is an error, as in the CLI and the API
         if fmt in ("csv", "json"):
             return _download(reads.iter_proposal_rows(w.runtime, query), fmt)
