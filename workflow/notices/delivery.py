@@ -424,12 +424,17 @@ def record_sent(
 
 
 def sent_entry(
-    append_event: AppendEvent, conn: Connection, row: Mapping[str, Any], now: datetime
+    append_event: AppendEvent,
+    conn: Connection,
+    row: Mapping[str, Any],
+    now: datetime,
+    proposal_of: Callable[[Connection, int], Mapping[str, Any]] | None = None,
 ) -> None:
     """The ``notice_sent`` entry of a sent notice, in ``conn``'s transaction, without the
     savepoint of :func:`record_sent`: what fails here fails the caller's transaction (the
-    demo's, whose notices are all the engine's own: workflow/demo/mail.py)."""
-    _record(append_event, conn, row, now, "notice_sent", {})
+    demo's, whose notices are all the engine's own: workflow/demo/mail.py). ``proposal_of``
+    reads the notice's proposal row (default: the outbox's locking read)."""
+    _record(append_event, conn, row, now, "notice_sent", {}, proposal_of)
 
 
 def _record_sent(
@@ -459,6 +464,7 @@ def _record(
     now: datetime,
     kind: str,
     extra: Mapping[str, Any],
+    proposal_of: Callable[[Connection, int], Mapping[str, Any]] | None = None,
 ) -> None:
     data = {"notice": int(row["id"]), "kind": row["kind"], "message_id": row["message_id"],
             "attempts": int(row["attempts"]), **extra}  # fmt: skip
@@ -466,7 +472,7 @@ def _record(
         log.info("%s: notice %s (%s) %s", kind, row["id"], row["kind"], row["idempotency_key"])
         return
     # On PostgreSQL the row is locked: append_event bumps the row version, no lost update.
-    proposal = outbox_store.proposal_of_notice(conn, row["proposal_id"])
+    proposal = (proposal_of or outbox_store.proposal_of_notice)(conn, row["proposal_id"])
     append_event(
         conn, proposal, kind=kind, trigger="deliver", actor=DELIVERY_ACTOR, now=now, data=data
     )

@@ -175,3 +175,20 @@ def mark_sent(conn: Connection, ids: Sequence[int], now: datetime) -> None:
     marks each; their mail's columns are set by :func:`set_bodies`."""
     if ids:
         _SENT.executemany(conn, [{"notice_id": i, "sent_at": now} for i in ids])
+
+
+_PROPOSAL = select(proposals).where(proposals.c.id == bindparam("proposal_id"))
+_PROPOSAL_ROW = Direct(_PROPOSAL)
+_PROPOSAL_LOCKED = _PROPOSAL.with_for_update()
+
+
+def proposal_row(conn: Connection, proposal_id: int) -> Mapping[str, Any]:
+    """The proposal row ``proposal_id`` (there must be one), as the outbox reads it to append
+    a notice's entry (``FOR UPDATE`` on PostgreSQL); on SQLite on the cursor."""
+    if conn.dialect.name == "postgresql":
+        locked: Mapping[str, Any] = dict(
+            conn.execute(_PROPOSAL_LOCKED, {"proposal_id": proposal_id}).mappings().one()
+        )
+        return locked
+    (row,) = _PROPOSAL_ROW.mappings(conn, {"proposal_id": proposal_id})
+    return row
