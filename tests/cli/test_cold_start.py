@@ -33,12 +33,13 @@ sys.argv = ["ruhrflow", *argv]
 runpy.run_module("workflow", run_name="__main__", alter_sys=True)
 """
 
-# Loaded only by what is no transition: parsing a definition (PyYAML, the section parsers),
-# the state-machine library (for guarded triggers), migrations, erasure.
+# Loaded only by what is no transition: parsing a definition (PyYAML, the section parsers,
+# the formats), the state-machine library (for guarded triggers), migrations, erasure.
 NOT_FOR_A_TRANSITION = (
     "yaml",
     "workflow.process.yaml_lines",
     "workflow.process.sections",
+    "workflow.process.formats",
     "transitions",
     "workflow.engine.migration",
     "workflow.engine.erasure",

@@ -21,7 +21,6 @@ from typing import Any
 from workflow.errors import InvalidDefinition, InvalidInput, Problem
 from workflow.inputs import read_file_bytes
 from workflow.process.deadline_rules import DeadlineRule, parse_deadline_rules
-from workflow.process.formats import DEFAULT_PERMISSIONS, resolve
 from workflow.process.german import rung_label
 from workflow.process.guards import REGISTRY
 from workflow.process.notices import ROUTING_BEFORE_DECLARED, NoticeRule
@@ -151,7 +150,11 @@ class Definition:
         """The roles that may do ``action`` (``create``, ``record_statement``, …): as the file
         says, or — for a permission a later format added — its documented default."""
         found = self.permissions.get(action)
-        return found if found is not None else DEFAULT_PERMISSIONS.get(action, ())
+        if found is not None:
+            return found
+        from workflow.process.formats import DEFAULT_PERMISSIONS  # a file of an older format
+
+        return DEFAULT_PERMISSIONS.get(action, ())
 
     def is_final(self, state: str) -> bool:
         """True when ``state`` is a final state."""
@@ -169,10 +172,11 @@ class Definition:
 
 def parse_definition(text: str, file: str = "<definition>") -> Definition:
     """Parse and validate definition text; raise InvalidDefinition listing every problem."""
-    # The reader (PyYAML) and the section parsers load here, not with the module: a
-    # command whose definition comes from the cache (workflow/process/definition_cache.py)
-    # never needs them (issue 29).
+    # The reader (PyYAML), the section parsers and the formats load here, not with the
+    # module: a command whose definition comes from the cache
+    # (workflow/process/definition_cache.py) never needs them (issue 29).
     from workflow.process import sections
+    from workflow.process.formats import resolve
     from workflow.process.yaml_lines import compose
 
     data, lines, problems = compose(text, file)
