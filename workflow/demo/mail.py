@@ -149,7 +149,10 @@ class MailWriter:
         self._batched = 0  # notices in it
         if _forks():
             _MAKER = self._maker
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+            try:
+                self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+            except (OSError, ImportError, NotImplementedError):  # no working semaphores
+                self._pool = None
 
     def submit(self, rows: list[dict[str, Any]], now: datetime) -> None:
         """Make and write the mails of ``rows``, sent at ``now``."""
