@@ -74,6 +74,15 @@ class Renderer:
             signature_lines=letter.signature.strip().splitlines(), footer=letter.footer.strip()
         )
 
+    def stop_reloading(self) -> None:
+        """From now on, a template once read is not checked for changes on disk again.
+
+        By default Jinja looks at every template file (a ``stat``, includes and bases too)
+        each time a template is used, so that an edited override takes effect; a run that
+        changes no template (the demo's three thousand mails) can leave that out.
+        """
+        self._env.auto_reload = False
+
     def render(self, kind: str, context: Mapping[str, Any]) -> RenderedNotice:
         """Render the notice ``kind`` with ``context``.
 

@@ -95,8 +95,9 @@ class _Maker:
 
     def __call__(self, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
         """The mail columns of each row (``notice_id`` and :func:`bodies`), once written."""
-        if self.transport is None:
+        if self.transport is None:  # in the process that makes the mails
             self.transport = DemoMaildir(self.maildir)
+            self.renderer.stop_reloading()  # the demo edits no template while it runs
         made = []
         for row in rows:
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -251,3 +252,21 @@ def test_an_override_html_template_is_autoescaped_too(tmp_path: Path) -> None:
     notice = Renderer(override_dir=tmp_path, formatting=FILTERS).render("reminder", context)
     # then
     assert notice.html == "<p>&lt;i&gt;x&lt;/i&gt;</p>"
+
+
+def test_a_renderer_that_stops_reloading_keeps_the_template_it_read(tmp_path: Path) -> None:
+    # given two renderers that have read an override template, one told to stop reloading
+    template = tmp_path / "reminder.subject.txt"
+    template.write_text("Erste Fassung", encoding="utf-8")
+    fixed, reloading = (
+        Renderer(tmp_path, formatting=FILTERS),
+        Renderer(tmp_path, formatting=FILTERS),
+    )
+    assert fixed.subject("reminder", {}) == reloading.subject("reminder", {}) == "Erste Fassung"
+    fixed.stop_reloading()
+    # when the file changes on disk
+    template.write_text("Zweite Fassung", encoding="utf-8")
+    os.utime(template, (1, 1))  # another modification time, whatever the clock's resolution
+    # then only the reloading one reads it again
+    assert fixed.subject("reminder", {}) == "Erste Fassung"
+    assert reloading.subject("reminder", {}) == "Zweite Fassung"
