@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import flask
 import pytest
 from flask import Flask
 from web_fixtures import XSS_TITLE, login
@@ -152,3 +153,32 @@ def test_the_fixed_links_follow_the_apps_root(app: Flask, runtime: Runtime) -> N
         assert 'href="/ruhrflow/proposals"' in prefixed
         assert 'href="/ruhrflow/static/style.css"' in prefixed
         assert 'href="/proposals"' not in prefixed
+
+
+# The list's filter form as the template wrote it before its choices were rendered once per
+# process (proposals/_list_options.html): the same text for every query.
+OLD_FILTER_CHOICES = """{% for id, s in states.items() %}<option value="{{ id }}"{% if query.state == id %} selected{% endif %}>{{ s.label }}</option>{% endfor %}
+{% for n in range(1, 6) %}<option value="{{ n }}"{% if query.handlungsfeld == n %} selected{% endif %}>{{ n }}</option>{% endfor %}
+{% for code in leads %}<option value="{{ code }}"{% if query.lead == code %} selected{% endif %}>{{ code }}</option>{% endfor %}
+{% for k, label in sorts.items() %}<option value="{{ k }}"{% if query.sort == k %} selected{% endif %}>{{ label }}</option>{% endfor %}"""  # noqa: E501
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?state=implementation&handlungsfeld=3&lead=MSB&sort=title", "?lead=VM&sort=lead"],
+)
+def test_the_filter_choices_are_what_the_template_wrote(app: Flask, query: str) -> None:
+    b = login(app, "koordination")
+    w = app.extensions["ruhrflow"]
+    for _ in range(2):  # rendered, then kept
+        html = b.client.get(f"/proposals{query}").get_data(as_text=True)
+        with app.test_request_context(f"/proposals{query}"):
+            expected = app.jinja_env.from_string(OLD_FILTER_CHOICES).render(
+                states=w.definition.states,
+                leads=sorted(w.runtime.directory.ministries),
+                sorts=reads.SORTS,
+                query=reads.ListQuery.from_args(flask.request.args),
+            )
+        for choices in expected.split("\n"):
+            assert choices in html
+    assert ('<option value="implementation" selected>' in html) == ("implementation" in query)

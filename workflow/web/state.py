@@ -5,10 +5,10 @@ it without importing the application that imports them)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workflow.app.runtime import Runtime
 from workflow.app.settings import Settings
@@ -30,6 +30,9 @@ class Web:
     public_dir: Path | None = None  # what ``ruhrflow publish --output`` wrote: ``/public/``
     oidc: OidcLogin | None = None  # the state SSO, when ``[web.oidc]`` is configured
     sample_data: str | None = None  # a database of sample data says so on every page
+    # what pages render the same for every request of this process (the list's filter
+    # choices, by filter and chosen value): proposals/lists.py
+    fixed_html: dict[tuple[str, object], Any] = field(default_factory=dict)
 
     def now(self) -> datetime:
         """The wall clock (the web has no ``--now``)."""

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import g, render_template, stream_with_context
+from flask import g, get_template_attribute, render_template, stream_with_context
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
@@ -26,7 +26,7 @@ from workflow.web.pages import (
     state_label,
 )
 from workflow.web.proposals.blueprint import bp
-from workflow.web.state import web
+from workflow.web.state import Web, web
 
 WORKLIST_ROWS = 50  # open deadlines per worklist page (as the proposal list's PAGE_SIZE)
 
@@ -160,10 +160,35 @@ def proposal_list() -> Any:
         query=query,
         pages=found.pages,
         page=found.page,
-        states=w.definition.states,
-        sorts=reads.SORTS,
-        leads=sorted(w.runtime.directory.ministries),
+        options=filter_options(w, query),
     )
+
+
+MAX_FIXED = 256
+"""How many rendered filter choices a process keeps (states, ministries and sorts: dozens)."""
+
+
+def filter_options(w: Web, query: reads.ListQuery) -> dict[str, Markup]:
+    """The ``<option>`` lists of the filter form with the query's choices selected: rendered
+    by the macros of ``proposals/_list_options.html`` once per process and chosen value (the
+    definition's states, the ministries and the sorts do not change while it runs; the
+    limits hook refuses an unknown state or ministry before the view)."""
+    choices: dict[str, tuple[object, Callable[[], object]]] = {
+        "state": (query.state, lambda: w.definition.states),
+        "handlungsfeld": (query.handlungsfeld, tuple),
+        "lead": (query.lead, lambda: sorted(w.runtime.directory.ministries)),
+        "sort": (query.sort, lambda: reads.SORTS),
+    }
+    found = {}
+    for name, (selected, values) in choices.items():
+        html = w.fixed_html.get((name, selected))
+        if html is None:
+            macro = get_template_attribute("proposals/_list_options.html", name)
+            html = Markup(macro(values(), selected))
+            if len(w.fixed_html) < MAX_FIXED:
+                w.fixed_html[name, selected] = html
+        found[name] = html
+    return found
 
 
 def _download(rows: Iterator[dict[str, Any]], fmt: str) -> Response:
