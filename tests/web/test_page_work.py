@@ -9,13 +9,14 @@ from typing import Any
 import flask
 import pytest
 from flask import Flask
+from markupsafe import escape
 from web_fixtures import XSS_TITLE, login
 
 from workflow import Runtime, Settings
 from workflow.access import accounts
 from workflow.process.german import euro
 from workflow.web import create_app, reads
-from workflow.web.pages import berlin, state_label
+from workflow.web.pages import berlin, html_text, state_label
 from workflow.web.proposals import lists
 
 
@@ -182,3 +183,10 @@ def test_the_filter_choices_are_what_the_template_wrote(app: Flask, query: str) 
         for choices in expected.split("\n"):
             assert choices in html
     assert ('<option value="implementation" selected>' in html) == ("implementation" in query)
+
+
+@pytest.mark.parametrize(
+    "value", ["RK-03-01", XSS_TITLE, "a & b", "\"quoted\" 'x'", "Straße €", "", 7, None]
+)
+def test_html_text_escapes_as_markupsafe_does(value: object) -> None:
+    assert html_text(value) == str(escape(value))

@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 from flask import Flask, g, redirect, render_template, request, url_for
+from markupsafe import escape
 
 from workflow.errors import PermissionDenied
 from workflow.process.definition import Definition
@@ -94,6 +95,18 @@ def tag(value: str | None) -> str:
     except ValueError:
         return str(value)
     return day.strftime("%d.%m.%Y")
+
+
+_HTML_SPECIAL = re.compile("[&<>'\"]")
+
+
+def html_text(value: object) -> str:
+    """``str(markupsafe.escape(value))``: text for HTML, ``& < > ' "`` escaped as markupsafe
+    (and Jinja) escape them. A str without any of them comes back as it is, without the
+    Markup object escape() makes: a third of the time, for most of a table's cells."""
+    if type(value) is str and _HTML_SPECIAL.search(value) is None:
+        return value
+    return str(escape(value))
 
 
 # What werkzeug's default converter leaves unquoted in a path segment (its ``to_url``).

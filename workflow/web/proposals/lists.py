@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import g, get_template_attribute, render_template, stream_with_context
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from workflow.app.listing import PROPOSAL_FIELDS, write_csv
@@ -20,6 +20,7 @@ from workflow.web import reads
 from workflow.web.pages import (
     berlin,
     error_page,
+    html_text,
     login_required,
     plain_args,
     proposal_href_builder,
@@ -34,7 +35,8 @@ WORKLIST_ROWS = 50  # open deadlines per worklist page (as the proposal list's P
 # The rows of the two tables are built here, one string per row, not cell by cell in the
 # template: a list page has 50 rows of 7 cells, and the template's escaping and output of each
 # cell was a fifth of the request. The markup is what the templates wrote (whitespace and all);
-# every text from the database is escaped (:func:`markupsafe.escape`), and what the rows share
+# every text from the database is escaped (:func:`~workflow.web.pages.html_text`, as
+# markupsafe and Jinja escape), the rows joined into one Markup, and what the rows share
 # a few values of (states, ministries, deadline kinds, numbers, amounts, due times) is
 # formatted and escaped once per value and page.
 WORKLIST_ROW = (
@@ -68,7 +70,7 @@ def _memo(fn: Callable[[Any], str]) -> Callable[[Any], str]:
     def once(value: Any) -> str:
         found = seen.get(value)
         if found is None:
-            found = seen[value] = str(escape(fn(value)))
+            found = seen[value] = html_text(fn(value))
         return found
 
     return once
@@ -96,23 +98,22 @@ def worklist() -> str:
     state = _memo(lambda name: state_label(w.definition, name))
     lead_of, label, due = _memo(str), _memo(str), _memo(berlin)
     shown = [
-        Markup(
-            WORKLIST_ROW.format(
-                overdue_class=' class="overdue"' if r["overdue"] else "",
-                href=escape(href(r["key"])),
-                key=escape(r["key"]),
-                label=label(r["label"]),
-                due=due(r["due_at"]),
-                situation="<strong>überfällig</strong>" if r["overdue"] else "offen",
-                lead=lead_of(r["lead"]),
-                state=state(r["state"]),
-            )
+        WORKLIST_ROW.format(
+            overdue_class=' class="overdue"' if r["overdue"] else "",
+            href=html_text(href(r["key"])),
+            key=html_text(r["key"]),
+            label=label(r["label"]),
+            due=due(r["due_at"]),
+            situation="<strong>überfällig</strong>" if r["overdue"] else "offen",
+            lead=lead_of(r["lead"]),
+            state=state(r["state"]),
         )
         for r in rows[:WORKLIST_ROWS]
     ]
     return render_template(
         "proposals/worklist.html",
         rows=shown,
+        table=Markup("".join(shown)),
         page=page,
         first=(page - 1) * WORKLIST_ROWS + 1,
         more=len(rows) > WORKLIST_ROWS,
@@ -138,23 +139,21 @@ def proposal_list() -> Any:
     state = _memo(lambda name: state_label(w.definition, name))
     lead_of, number, cost = _memo(str), _memo(str), _memo(euro)
     rows = [
-        Markup(
-            LIST_ROW.format(
-                href=escape(href(r["key"])),
-                key=escape(r["key"]),
-                title=escape(r["title"]),
-                state=state(r["state"]),
-                handlungsfeld=number(r["handlungsfeld"]),
-                themenforum=number(r["themenforum"]),
-                lead=lead_of(r["lead"]),
-                cost=cost(r["cost_estimate"]),
-            )
+        LIST_ROW.format(
+            href=html_text(href(r["key"])),
+            key=html_text(r["key"]),
+            title=html_text(r["title"]),
+            state=state(r["state"]),
+            handlungsfeld=number(r["handlungsfeld"]),
+            themenforum=number(r["themenforum"]),
+            lead=lead_of(r["lead"]),
+            cost=cost(r["cost_estimate"]),
         )
         for r in found.rows
     ]
     return render_template(
         "proposals/list.html",
-        rows=rows,
+        table=Markup("".join(rows)),
         total=found.total,
         exact=found.exact,
         query=query,
