@@ -7,9 +7,13 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from user_text import USER_TEXT
 
 from notifications import CalendarEntry, calendar_bytes
-from notifications.mail.ics import berlin_vtimezone
+from notifications.mail import ics
+from notifications.mail.ics import METHODS, berlin_vtimezone
 
 UTC = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -168,3 +172,56 @@ def test_the_cached_timezone_gives_the_bytes_of_the_whole_calendar(
     reference.add_component(made.events[0])
     # then the spliced serialisation is byte for byte the library's
     assert calendar_bytes(e, method=method, stamp=STAMP) == reference.to_ical()
+
+
+# The short way (ics._written) against the library's (ics._built): any text in summary,
+# description and UID (escapes, long lines, characters of several octets at a fold), the
+# organizer with and without a name that needs quoting, times in summer, winter and the
+# repeated hour, both methods: the same bytes; fractions of seconds and no organizer go the
+# library's way.
+_ANY_TEXT = USER_TEXT | st.text(alphabet='a \\;,:"^\r\nNü€😀’', max_size=200)
+_MOMENTS = st.datetimes(
+    min_value=datetime(2019, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+).map(lambda moment: moment.replace(microsecond=0))
+_REPEATED_HOUR = datetime(2019, 10, 27, 0, 30, tzinfo=UTC)  # 02:30 the second time in Berlin
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    summary=_ANY_TEXT, description=_ANY_TEXT, uid=_ANY_TEXT.filter(str.strip),
+    sequence=st.integers(0, 10**6), starts=_MOMENTS, stamp=_MOMENTS,
+    name=st.sampled_from(["", "Koordinierung der Ruhr-Konferenz", "Amt, NRW: Büro", 'Ein "Amt"',
+                          "x" * 90, "Grüße ^ an’s Revier"]),
+    method=st.sampled_from(METHODS),
+)  # fmt: skip
+def test_the_short_way_writes_the_librarys_bytes(
+    summary: str, description: str, uid: str, sequence: int, starts: datetime,
+    stamp: datetime, name: str, method: str,
+) -> None:  # fmt: skip
+    e = CalendarEntry(uid, sequence, summary, description, starts)
+    ends = starts + ics.EVENT_DURATION
+    organizer = (name, "koordination@ruhrflow.invalid")
+    written = ics._written(e, method, stamp, ends, organizer)
+    built = ics._built(e, method, stamp, ends, organizer)
+    assert written == built
+    assert calendar_bytes(e, method=method, stamp=stamp, organizer=organizer) == built
+    assert ics._written(e, method, stamp, ends, None) is None  # the library's way
+    fraction = stamp.replace(microsecond=1)
+    assert ics._written(e, method, fraction, ends, organizer) is None
+    at_the_repeated_hour = CalendarEntry(uid, sequence, summary, description, _REPEATED_HOUR)
+    assert ics._written(
+        at_the_repeated_hour, method, stamp, _REPEATED_HOUR + ics.EVENT_DURATION, organizer
+    ) == ics._built(
+        at_the_repeated_hour, method, stamp, _REPEATED_HOUR + ics.EVENT_DURATION, organizer
+    )
+
+
+@pytest.mark.parametrize("at", range(60, 70))
+def test_an_escape_at_the_fold_stays_whole_as_the_library_keeps_it(at: int) -> None:
+    text = "a" * at + ",;\\" + "ü" * 40
+    e = CalendarEntry(text, 1, text, text, datetime(2019, 11, 26, 8, 0, tzinfo=UTC))
+    ends = e.starts_at + ics.EVENT_DURATION
+    organizer = ("Koordinierung", "koordination@ruhrflow.invalid")
+    assert ics._written(e, "PUBLISH", STAMP, ends, organizer) == ics._built(
+        e, "PUBLISH", STAMP, ends, organizer
+    )
