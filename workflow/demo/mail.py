@@ -4,9 +4,9 @@ a second process while the run goes on.
 ``MaildirTransport`` (through :class:`mailbox.Maildir`) syncs every message to the disk before
 delivery marks it sent: a real run must not lose a mail it has recorded as sent. The demo is
 made again (``--fresh``) rather than recovered, so its writer writes each file (``tmp/``, then
-renamed into ``new/``, as Maildir readers expect) and syncs once, when the run is over
-(:meth:`DemoMaildir.close`). The bytes of each file are those ``MaildirTransport`` writes: the
-message in its policy with the local line ending.
+renamed into ``new/``, as Maildir readers expect), and the run syncs once, when it is over
+(:meth:`~workflow.demo.clock.Simulation.finish`). The bytes of each file are those
+``MaildirTransport`` writes: the message in its policy with the local line ending.
 
 Rendering, building and writing a mail is half of the demo's work, and nothing the run does
 next depends on it: the history entry of a sent notice names the notice, not its text. So
@@ -76,10 +76,6 @@ class DemoMaildir(MaildirTransport):
             raise TransportError(
                 f"cannot write to Maildir {self.path}: {exc}", temporary=True, unreachable=True
             ) from exc
-
-    def close(self) -> None:
-        """Put every message written onto the disk (one sync for the whole run)."""
-        os.sync()
 
 
 class _Maker:
