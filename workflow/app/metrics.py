@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import (
     REGISTRY,
@@ -64,11 +65,24 @@ for _reason in ("password", "throttled", "token", "sso"):  # 0 until the first, 
     LOGIN_FAILURES.labels(_reason)
 
 
+# The labelled children of REQUESTS and LATENCY by (method, route, status): labels() checks
+# and locks at every call, for the same few dozen combinations (the routes are URL rules, not
+# paths). Bounded all the same: past MAX_CHILDREN a request asks labels() as before.
+_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+MAX_CHILDREN = 1024
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     """Count one answered request."""
-    labels = (method, route, str(status))
-    REQUESTS.labels(*labels).inc()
-    LATENCY.labels(*labels).observe(seconds)
+    key = (method, route, status)
+    children = _CHILDREN.get(key)
+    if children is None:
+        labels = (method, route, str(status))
+        children = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
+        if len(_CHILDREN) < MAX_CHILDREN:
+            _CHILDREN[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 class ReadingsCollector(Collector):

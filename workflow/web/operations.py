@@ -96,37 +96,43 @@ def install(app: Flask, settings: Settings) -> None:
         request_id = g.get("request_id")
         if request_id is None:  # a hook before ours answered: nothing to measure
             return response
+        req = request._get_current_object()  # type: ignore[attr-defined]  # the proxy, once
         response.headers[REQUEST_ID_HEADER] = request_id
         seconds = time.perf_counter() - g.request_started
-        route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
+        route = req.url_rule.rule if req.url_rule is not None else "(unmatched)"
         status = response.status_code
-        metrics.observe_request(request.method, route, status, seconds)
-        reason = LOGIN_FAILURE.get((request.endpoint or "", status))
-        if reason is None and status == 401 and request.headers.get("Authorization"):
+        method = req.method
+        metrics.observe_request(method, route, status, seconds)
+        endpoint = req.endpoint or ""
+        reason = LOGIN_FAILURE.get((endpoint, status))
+        if reason is None and status == 401 and req.headers.get("Authorization"):
             reason = "token"
-        if reason is None and status >= 400 and request.blueprint == "oidc":
+        if reason is None and status >= 400 and req.blueprint == "oidc":
             reason = "sso"
-        if reason is not None and (request.method == "POST" or reason in ("token", "sso")):
+        if reason is not None and (method == "POST" or reason in ("token", "sso")):
             metrics.LOGIN_FAILURES.labels(reason).inc()
-        log_action(status)
+        if method == "POST":
+            log_action(status)
         user = g.get("actor") or "-"
+        path = req.path
+        client = req.remote_addr
         access_log.info(
             '%s %s %s %d %.1fms user=%s "%s"',
-            request.remote_addr or "-",
-            request.method,
-            ascii(request.path)[1:-1],  # no query: an SSO callback's code stays out
+            client or "-",
+            method,
+            ascii(path)[1:-1],  # no query: an SSO callback's code stays out
             status,
             seconds * 1000,
             user,
-            ascii(request.user_agent.string or "-")[1:-1],
+            ascii(req.user_agent.string or "-")[1:-1],
             extra={
-                "method": request.method,
-                "path": request.path,
+                "method": method,
+                "path": path,
                 "route": route,
                 "status": status,
                 "duration_ms": round(seconds * 1000, 1),
                 "actor": user,
-                "client": request.remote_addr,
+                "client": client,
             },
         )
         return response
