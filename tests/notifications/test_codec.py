@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workflow.notices.codec import decode, encode
+from workflow.notices.codec import Dumps, decode, dumps, encode
 
 scalars = (
     st.none()
@@ -115,3 +115,25 @@ def test_what_json_cannot_hold_is_refused(value: Any) -> None:
 def test_an_unknown_tag_is_not_taken_for_data() -> None:
     with pytest.raises(ValueError, match="unknown tag"):
         decode({"$evil": 1, "x": 2})
+
+
+@given(contexts)
+def test_the_stored_text_is_json_of_the_encoding(value: Any) -> None:
+    # what SQLAlchemy's JSON type wrote before the outbox took the text: byte for byte
+    expected = json.dumps(encode(value))
+    assert dumps(value) == expected
+    shared = Dumps()
+    assert shared(value) == expected
+    assert shared({"a": value, "b": value}) == json.dumps(encode({"a": value, "b": value}))
+
+
+def test_a_part_shared_by_many_contexts_is_encoded_once_and_the_same() -> None:
+    part = {"at": datetime(2019, 11, 5, 10, 0, tzinfo=ZoneInfo("Europe/Berlin")), "n": [1, 2]}
+    shared = Dumps()
+    texts = [shared({"i": i, "part": part, "$x": 1} if i == 2 else {"i": i, "part": part})
+             for i in range(3)]  # fmt: skip
+    assert texts == [
+        json.dumps(encode({"i": 0, "part": part})),
+        json.dumps(encode({"i": 1, "part": part})),
+        json.dumps(encode({"i": 2, "part": part, "$x": 1})),  # tagged as a whole
+    ]

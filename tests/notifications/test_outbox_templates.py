@@ -91,3 +91,28 @@ def test_consultation_opened_renders() -> None:
     )
     rendered = renderer.render("consultation_opened", context)
     assert "Beteiligung eröffnet" in rendered.subject and "Kommunen" in rendered.text
+
+
+def test_contexts_of_one_command_share_equal_parts_and_only_equal_ones() -> None:
+    # a bulk advance builds the transition, next steps and deadlines once (shared memo);
+    # each context is the one built without it, and a value of another type is not shared
+    def build(fields: dict[str, Any], key: str, shared: dict[Any, Any] | None) -> Any:
+        r = {**row("implementation"), "key": key}
+        return status_change_context(
+            proposal=proposal_context(r, definition, directory), definition=definition,
+            directory=directory, trigger="report_progress", from_state="implementation",
+            to_state="implementation", actor="im", at=NOW, comment=None, fields=fields,
+            deadlines_open=[deadline("progress_report", "Bericht")], shared=shared,
+        )  # fmt: skip
+
+    shared: dict[Any, Any] = {}
+    a = build({"progress": 1}, "RK-03-01", shared)
+    b = build({"progress": 1}, "RK-03-02", shared)
+    c = build({"progress": True}, "RK-03-03", shared)
+    assert a == build({"progress": 1}, "RK-03-01", None)
+    assert b == build({"progress": 1}, "RK-03-02", None)
+    assert a["transition"] is b["transition"] and a["deadlines"] is b["deadlines"]
+    assert a["proposal"] is not b["proposal"] and a["proposal"]["key"] != b["proposal"]["key"]
+    assert c["transition"] is not a["transition"]
+    assert c["transition"]["fields"] == {"Umsetzungsstand in Prozent": True}
+    assert type(c["transition"]["fields"]["Umsetzungsstand in Prozent"]) is bool

@@ -71,6 +71,9 @@ class OpenedDeadline:
     label: str
     due_at: datetime
     sequence: int
+    # the first deadline of its recurring series (its calendar entry's identity); None:
+    # unknown to whoever made it, look it up
+    series: int | None = None
 
 
 @dataclass(frozen=True)

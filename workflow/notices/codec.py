@@ -19,13 +19,21 @@ Tuples become lists. A datetime whose zone is neither a fixed offset nor a ``Zon
 third-party tzinfo) is refused, as is anything else JSON cannot hold: with ``TypeError`` when
 the notice is stored, never silently turned into a string. ``decode(encode(x)) == x`` for
 every value built of these types (property-tested).
+
+The outbox stores the JSON text of the encoded value: :func:`dumps` (one value) or a
+:class:`Dumps` (many values of one command that share parts, e.g. the deadlines or the
+transition of a bulk advance: each shared part is encoded once). Both give exactly the text
+of ``json.dumps(encode(value))`` — what SQLAlchemy's JSON type wrote before the outbox took
+text — with the encoder ``json.dumps`` would build, built once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -110,3 +118,66 @@ def decode(value: Any) -> Any:
     if any(k.startswith("$") for k in value):
         raise ValueError(f"not an encoded notice context: unknown tag in {sorted(value)}")
     return {k: decode(v) for k, v in value.items()}
+
+
+# --- the stored text ----------------------------------------------------------------------------
+
+# json.dumps(value) with its defaults builds this encoder per call; built once, without the
+# circularity check: encode() returns a fresh tree (a circular value fails in encode()).
+_JSON = json.JSONEncoder()
+_text: Callable[[Any], str] = _JSON.encode
+if c_make_encoder is not None:
+    _c_text = c_make_encoder(None, _JSON.default, encode_basestring_ascii, None, ": ", ", ",
+                             False, False, True)  # fmt: skip
+
+    def _c_encoded(value: Any) -> str:
+        return "".join(_c_text(value, 0))
+
+    _text = _c_encoded
+
+
+def dumps(value: Any) -> str:
+    """The JSON text of :func:`encode` of ``value``: ``json.dumps(encode(value))``."""
+    return _text(encode(value))
+
+
+def quoted(text: str) -> str:
+    """A string as ``json.dumps`` writes it (ASCII, escaped)."""
+    return str(encode_basestring_ascii(text))
+
+
+class Dumps:
+    """:func:`dumps` for the values of one command, each part encoded once.
+
+    A mapping's values that are dicts or lists are remembered by identity (the object is kept,
+    so its id stays its own): a notifier that hands the same object to many notices — the
+    transition of a bulk advance, the deadlines all its proposals entered — pays for its
+    encoding once. The text is exactly :func:`dumps`'s. For the duration of one command only:
+    a remembered part must not change.
+    """
+
+    __slots__ = ("_parts",)
+
+    def __init__(self) -> None:
+        self._parts: dict[int, tuple[Any, str]] = {}
+
+    def __call__(self, value: Any) -> str:
+        if type(value) is not dict:
+            return self._part(value)
+        items = []
+        for k, v in value.items():
+            if type(k) is not str or k[:1] == "$":
+                return dumps(value)  # tagged as a whole ($map), or refused
+            items.append(f"{encode_basestring_ascii(k)}: {self._part(v)}")
+        return "{" + ", ".join(items) + "}"
+
+    def _part(self, value: Any) -> str:
+        kind = type(value)
+        if kind is not dict and kind is not list:
+            return dumps(value)
+        found = self._parts.get(id(value))
+        if found is not None and found[0] is value:
+            return found[1]
+        text = dumps(value)
+        self._parts[id(value)] = (value, text)
+        return text

@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from notifications.mail.model import CalendarEntry, Recipient
@@ -35,6 +36,7 @@ class OpenDeadline:
     label: str
     due_at: datetime
     sequence: int
+    series: int | None = None  # the first deadline of its series, when known (else a query)
 
     def as_context(self) -> dict[str, Any]:
         """The ``deadline`` values the templates use."""
@@ -132,6 +134,8 @@ def calendar_series(conn: Connection, deadline: OpenDeadline) -> int:
     """
     if deadline.sequence == 0:
         return deadline.id
+    if deadline.series is not None:  # the deadline effect knew it
+        return deadline.series
     return store.series_of(conn, deadline.id)
 
 
@@ -153,12 +157,28 @@ def status_change_context(
     comment: str | None,
     fields: Mapping[Any, Any],
     deadlines_open: Sequence[OpenDeadline],
+    shared: dict[Any, Any] | None = None,
 ) -> dict[str, Any]:
-    """The context of ``status_change``."""
-    who = directory.actors.get(actor)
-    return {
-        "proposal": dict(proposal),
-        "transition": {
+    """The context of ``status_change``.
+
+    ``shared``: a memo for the notices of one command (a bulk advance, ``directory`` the
+    same throughout). Parts equal in value — the transition, the next steps, the deadlines
+    entered — are then built once and are the same object in every context, which the
+    outbox encodes once (:class:`workflow.notices.codec.Dumps`). Equal means of the same
+    types, zones and folds too (``True`` is not ``1``, nor ``1.0`` ``1``).
+    """
+    transition: dict[str, Any] | None = None
+    steps: list[dict[str, str]] | None = None
+    shown: list[dict[str, Any]] | None = None
+    keys: tuple[Any, Any, Any] | None = None
+    if shared is not None:
+        keys = _shared_keys(definition, trigger, from_state, to_state, actor, at, comment,
+                            fields, deadlines_open)  # fmt: skip
+        if keys is not None:
+            transition, steps, shown = (shared.get(k) for k in keys)
+    if transition is None:
+        who = directory.actors.get(actor)
+        transition = {
             "trigger": trigger,
             "trigger_label": definition.trigger_label(trigger),
             "from_state": from_state,
@@ -170,10 +190,62 @@ def status_change_context(
             "at": at,
             "comment": comment or None,
             "fields": field_values(definition, fields),
-        },
-        "next_steps": next_steps(definition, to_state),
-        "deadlines": [d.as_context() for d in deadlines_open],
+        }
+    if steps is None:
+        steps = next_steps(definition, to_state)
+    if shown is None:
+        shown = [d.as_context() for d in deadlines_open]
+    if shared is not None and keys is not None:
+        shared.update(zip(keys, (transition, steps, shown), strict=True))
+    return {
+        "proposal": dict(proposal),
+        "transition": transition,
+        "next_steps": steps,
+        "deadlines": shown,
     }
+
+
+class _Unkeyed(Exception):
+    """A value :func:`_exact` cannot key (not a plain scalar)."""
+
+
+def _exact(value: Any) -> Any:
+    """A key equal only for the same value of the same type (zone and fold of a time)."""
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool or kind is date:
+        return (kind, value)
+    if kind is datetime:
+        return (kind, value, value.tzinfo, value.fold)
+    if kind is float or kind is Decimal:
+        return (kind, repr(value))  # -0.0 is not 0.0, 1.0 not 1.00
+    raise _Unkeyed
+
+
+def _shared_keys(
+    definition: Definition,
+    trigger: str,
+    from_state: str,
+    to_state: str,
+    actor: str,
+    at: datetime,
+    comment: str | None,
+    fields: Mapping[Any, Any],
+    deadlines_open: Sequence[OpenDeadline],
+) -> tuple[Any, Any, Any] | None:
+    """The memo keys of the transition, the next steps and the deadlines of a context
+    (None when a field value is no plain scalar: then nothing is shared)."""
+    try:
+        given = tuple((_exact(k), _exact(v)) for k, v in fields.items())
+        due = tuple((d.kind, d.label, _exact(d.due_at)) for d in deadlines_open)
+        when = _exact(at)
+    except _Unkeyed:
+        return None
+    return (
+        ("transition", id(definition), trigger, from_state, to_state, actor, when,
+         _exact(comment), given),
+        ("next_steps", id(definition), to_state),
+        ("deadlines", due),
+    )  # fmt: skip
 
 
 def rung_context(

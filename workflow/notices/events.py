@@ -83,7 +83,7 @@ class Notifier(Effect):
         known = batch.opened
         current: dict[tuple[int, str], list[OpenDeadline]] = {
             (c.proposal_id, c.to_state): [
-                OpenDeadline(d.id, d.kind, d.label, d.due_at, d.sequence)
+                OpenDeadline(d.id, d.kind, d.label, d.due_at, d.sequence, d.series)
                 for d in known[c.proposal_id]
             ]
             for c in changes
@@ -92,11 +92,14 @@ class Notifier(Effect):
         rest = {c.proposal_id: c.definition for c in changes if c.proposal_id not in known}
         if rest:
             current.update(open_deadlines_of(conn, rest))
+        # many changes share their transition, next steps and deadlines: built (and stored
+        # as JSON) once
+        shared: dict[Any, Any] | None = {} if len(changes) > 1 else None
         notices = [
             notice
             for change in changes
             for notice in self.transition_notices(
-                conn, change, current.get((change.proposal_id, change.to_state), [])
+                conn, change, current.get((change.proposal_id, change.to_state), []), shared
             )
         ]
         enqueue_many(conn, notices, now, domain=self.domain)
@@ -106,10 +109,13 @@ class Notifier(Effect):
         conn: Connection,
         change: Applied,
         current: Sequence[OpenDeadline] | None = None,
+        shared: dict[Any, Any] | None = None,
     ) -> list[Notice]:
         """The notices of one transition (not yet stored).
 
-        ``current`` are the deadlines of the new state (default: its open ones in the store).
+        ``current`` are the deadlines of the new state (default: its open ones in the store);
+        ``shared`` the memo of the notices of one command
+        (:func:`workflow.notices.context.status_change_context`).
         """
         row = change.proposal
         definition = change.definition
@@ -128,6 +134,7 @@ class Notifier(Effect):
             comment=change.comment,
             fields=change.fields,
             deadlines_open=current,
+            shared=shared,
         )
         notices: list[Notice] = []
         routing = transition_routing(

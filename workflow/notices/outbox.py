@@ -17,7 +17,7 @@ The SQL is in :mod:`workflow.store.outbox`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
@@ -100,7 +100,9 @@ def _is_address(name: str, address: str) -> bool:
     return True
 
 
-def _valid(recipients: Sequence[Recipient], key: str) -> tuple[list[dict[str, str]], list[str]]:
+def _valid(recipients: Sequence[Recipient]) -> tuple[str, list[str]]:
+    """The valid recipients as the stored JSON text (each address once), and the invalid
+    addresses."""
     good: list[dict[str, str]] = []
     bad: list[str] = []
     seen: set[str] = set()
@@ -111,32 +113,68 @@ def _valid(recipients: Sequence[Recipient], key: str) -> tuple[list[dict[str, st
         if r.address.lower() not in seen:
             seen.add(r.address.lower())
             good.append({"name": r.name, "address": r.address})
-    if bad:
-        log.warning("notice %s: invalid recipient address(es) left out: %s", key, bad)
-    return good, bad
+    return (codec.dumps(good) if good else ""), bad
 
 
-def _values(notice: Notice, now: datetime, domain: str, installation: str) -> dict[str, Any]:
-    """The outbox row of ``notice``; ``failed`` with "no recipient" when it has none."""
-    recipients, bad = _valid(notice.recipients, notice.idempotency_key)
-    error = None
-    if not recipients:
-        error = NO_RECIPIENT + (f" (invalid: {', '.join(bad)})" if bad else "")
-        log.error("notice %s (%s): %s", notice.idempotency_key, notice.kind, error)
-    return {
-        "idempotency_key": notice.idempotency_key,
-        "proposal_id": notice.proposal_id,
-        "kind": notice.kind,
-        "recipients": recipients,
-        "context": codec.encode(notice.context),
-        "calendar": calendar_to_json(notice.calendar) if notice.calendar else None,
-        "status": FAILED if error else PENDING,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "last_error": error,
-        "message_id": message_id(notice.idempotency_key, domain, installation=installation),
-        "created_at": now,
-    }
+def calendar_text(entry: CalendarEntry | None) -> str:
+    """:func:`calendar_to_json` as the stored JSON text (``json.dumps`` of it; ``null``)."""
+    if entry is None:
+        return "null"
+    q = codec.quoted
+    return (
+        f'{{"uid": {q(entry.uid)}, "sequence": {int.__repr__(entry.sequence)}, '
+        f'"summary": {q(entry.summary)}, "description": {q(entry.description)}, '
+        f'"starts_at": {codec.dumps(entry.starts_at)}}}'
+    )
+
+
+class _Rows:
+    """Builds the outbox rows of one command: the recipients and the shared parts of the
+    contexts (:class:`~workflow.notices.codec.Dumps`) are encoded once per command."""
+
+    def __init__(self, now: datetime, domain: str, installation: str, *, many: bool) -> None:
+        self.now, self.domain, self.installation = now, domain, installation
+        self.context: Callable[[Any], str] = codec.Dumps() if many else codec.dumps
+        self._recipients: dict[int, tuple[Sequence[Recipient], str, list[str]]] = {}
+
+    def recipients(self, recipients: Sequence[Recipient]) -> tuple[str, list[str]]:
+        # a notifier hands the same list to every notice of the same roles and proposal
+        # kind: by identity (the list is kept, so its id stays its own)
+        found = self._recipients.get(id(recipients))
+        if found is None or found[0] is not recipients:
+            found = (recipients, *_valid(recipients))
+            self._recipients[id(recipients)] = found
+        return found[1], found[2]
+
+    def __call__(self, notice: Notice) -> dict[str, Any]:
+        """The outbox row of ``notice``; ``failed`` with "no recipient" when it has none."""
+        recipients, bad = self.recipients(notice.recipients)
+        if bad:
+            log.warning(
+                "notice %s: invalid recipient address(es) left out: %s",
+                notice.idempotency_key,
+                bad,
+            )
+        error = None
+        if not recipients:
+            error = NO_RECIPIENT + (f" (invalid: {', '.join(bad)})" if bad else "")
+            log.error("notice %s (%s): %s", notice.idempotency_key, notice.kind, error)
+        return {
+            "idempotency_key": notice.idempotency_key,
+            "proposal_id": notice.proposal_id,
+            "kind": notice.kind,
+            "recipients": recipients or "[]",
+            "context": self.context(notice.context),
+            "calendar": calendar_text(notice.calendar),
+            "status": FAILED if error else PENDING,
+            "attempts": 0,
+            "next_attempt_at": self.now,
+            "last_error": error,
+            "message_id": message_id(
+                notice.idempotency_key, self.domain, installation=self.installation
+            ),
+            "created_at": self.now,
+        }
 
 
 def enqueue(conn: Connection, notice: Notice, now: datetime, *, domain: str) -> int | None:
@@ -145,7 +183,9 @@ def enqueue(conn: Connection, notice: Notice, now: datetime, *, domain: str) -> 
     A notice without a (valid) recipient is stored as ``failed`` with ``last_error``
     "no recipient", so that ``notices list`` shows it instead of it vanishing.
     """
-    new_id = store.insert_notice(conn, _values(notice, now, domain, installation_id(conn)))
+    new_id = store.insert_notice(
+        conn, _Rows(now, domain, installation_id(conn), many=False)(notice)
+    )
     if new_id is None:
         log.debug("notice %s exists already", notice.idempotency_key)
         return None
@@ -161,8 +201,8 @@ def enqueue_many(
     """
     if not notices:
         return
-    installation = installation_id(conn)
-    store.insert_notices(conn, [_values(n, now, domain, installation) for n in notices])
+    row = _Rows(now, domain, installation_id(conn), many=len(notices) > 1)
+    store.insert_notices(conn, [row(n) for n in notices])
 
 
 # --- reading and operator actions ---------------------------------------------------------------

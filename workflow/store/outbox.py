@@ -3,7 +3,10 @@ delivery, and the operator's reads and retries.
 
 Inserting a key that exists is a no-op (``INSERT … ON CONFLICT DO NOTHING`` on both
 dialects). Many notices go in one executemany, on SQLite through the cursor
-(:class:`~workflow.store.direct.Direct`).
+(:class:`~workflow.store.direct.Direct`). The JSON columns of an inserted row
+(:data:`ENCODED`) come as JSON text, encoded once by the caller: the same text SQLAlchemy's
+JSON type would write (``json.dumps``; ``"null"`` for none), stored as it is on SQLite and
+cast to ``jsonb`` on PostgreSQL — no second ``json.dumps`` per column.
 
 Statuses: ``pending`` (due at ``next_attempt_at``) → ``sending`` (claimed until
 ``lease_until``) → ``sent`` | back to ``pending`` (retry) | ``failed`` (with ``last_error``).
@@ -18,13 +21,27 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from workflow.store.direct import Direct
 from workflow.store.schema import outbox, proposals
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 STATUSES = (PENDING, SENDING, SENT, FAILED)
+
+ENCODED = ("recipients", "context", "calendar")
+"""The JSON columns an inserted row gives as JSON text (``json.dumps`` of the value)."""
 
 
 @cache
@@ -40,25 +57,28 @@ def _inserts(dialect: str) -> tuple[Any, Any]:
     if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
-        skip = postgresql.insert(outbox)
+        as_jsonb = {n: cast(bindparam(n, type_=Text), postgresql.JSONB) for n in ENCODED}
+        skip = postgresql.insert(outbox).values(as_jsonb)
     else:
         from sqlalchemy.dialects import sqlite
 
-        skip = sqlite.insert(outbox)
+        skip = sqlite.insert(outbox).values({n: bindparam(n, type_=Text) for n in ENCODED})
     skip = skip.on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
     many = skip if dialect == "postgresql" else Direct(skip)
     return skip.returning(outbox.c.id), many
 
 
 def insert_notice(conn: Connection, row: Mapping[str, Any]) -> int | None:
-    """Insert one outbox row; its id, or None when its idempotency key exists already."""
+    """Insert one outbox row (its :data:`ENCODED` columns as JSON text); its id, or None
+    when its idempotency key exists already."""
     one, _ = _inserts(conn.dialect.name)
     new_id = conn.execute(one, dict(row)).scalar_one_or_none()
     return None if new_id is None else int(new_id)
 
 
 def insert_notices(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert outbox rows in one statement; keys that exist already are skipped."""
+    """Insert outbox rows (their :data:`ENCODED` columns as JSON text) in one statement;
+    keys that exist already are skipped."""
     if not rows:
         return
     _, many = _inserts(conn.dialect.name)
