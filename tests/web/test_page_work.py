@@ -190,3 +190,25 @@ def test_the_filter_choices_are_what_the_template_wrote(app: Flask, query: str) 
 )
 def test_html_text_escapes_as_markupsafe_does(value: object) -> None:
     assert html_text(value) == str(escape(value))
+
+
+@pytest.mark.parametrize("root", ["http://localhost/", "http://localhost/ruhrflow/"])
+def test_the_templates_links_are_what_url_for_builds(app: Flask, root: str) -> None:
+    cases: list[tuple[str, dict[str, object]]] = [
+        ("proposals.proposal_list", {}),
+        ("proposals.proposal_list", {"format": "csv", "state": "implementation", "page": 3}),
+        ("proposals.proposal_list", {"q": "Straße & Weg/1+2 ?#'\"<>", "lead": None, "page": 2}),
+        ("proposals.proposal_list", {"themenforum": 7, "sort": "title", "order": "desc"}),
+        ("proposals.proposal_list", {"lead": None}),
+        ("proposals.worklist", {"page": 2}),
+        ("proposals.proposal_page", {"key": "RK-03-01"}),
+        ("proposals.proposal_page", {"key": "a b/ä", "tab": "x"}),
+        ("static", {"filename": "style.css"}),
+        ("tasks.index", {"_anchor": "oben"}),
+    ]
+    links = app.jinja_env.globals["url_for"]
+    assert callable(links)
+    with app.test_request_context("/", base_url=root):
+        for endpoint, values in cases:
+            for _ in range(2):  # built, then kept
+                assert links(endpoint, **values) == flask.url_for(endpoint, **values)

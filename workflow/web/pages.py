@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from flask import Flask, g, redirect, render_template, request, url_for
 from markupsafe import escape
@@ -111,6 +111,8 @@ def html_text(value: object) -> str:
 
 # What werkzeug's default converter leaves unquoted in a path segment (its ``to_url``).
 PATH_SEGMENT_SAFE = "!$&'()*+,/:;=@"
+# What werkzeug's router leaves unquoted in a query string's names and values (its _urlencode).
+QUERY_SAFE = "!$'()*,/:;?@"
 # Text that quote() leaves as it is: ASCII letters, digits and "_.-~" (its always-safe ones).
 _UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*")
 
@@ -176,23 +178,47 @@ def fixed_links(app: Flask) -> Callable[..., str]:
     link of an endpoint without values (and of a static file). Every page's navigation has
     about ten of them (``url_for('tasks.index')``, …), each a build by werkzeug's router; the
     same link comes out as long as the app's root (``SCRIPT_NAME``) is the same, so it is
-    kept per root. A link with values (a query, a key) is built as before; so is every link
-    of an app with a ``SERVER_NAME`` (its links may depend on the request's host)."""
+    kept per root. A link to an endpoint whose URL rule takes no arguments, with plain values
+    (text, numbers), is that link and the values as werkzeug's router appends them (the
+    list's download and page links); any other link is built as before, and so is every link
+    of an app with a ``SERVER_NAME`` (its links may depend on the request's host) or with
+    ``url_defaults`` callbacks."""
     kept: dict[tuple[str, str, object], str] = {}
+    plain: dict[str, bool] = {}  # by endpoint: its first URL rule has no arguments
     build = app.url_for
 
-    def links(endpoint: str, **values: Any) -> str:
-        if app.config["SERVER_NAME"] or (
-            values and (endpoint != "static" or [*values] != ["filename"])
-        ):
-            return build(endpoint, **values)
-        key = (request.script_root, endpoint, values.get("filename"))
+    def fixed(endpoint: str, filename: object = None) -> str:
+        key = (request.script_root, endpoint, filename)
         found = kept.get(key)
         if found is None:
-            found = build(endpoint, **values)
+            found = build(endpoint) if filename is None else build(endpoint, filename=filename)
             if len(kept) < MAX_LINKS:
                 kept[key] = found
         return found
+
+    def without_arguments(endpoint: str) -> bool:
+        found = plain.get(endpoint)
+        if found is None:
+            rules = list(app.url_map.iter_rules(endpoint))
+            found = plain[endpoint] = bool(rules) and not rules[0].arguments
+            found = found and not rules[0].defaults
+        return found
+
+    def links(endpoint: str, **values: Any) -> str:
+        if app.config["SERVER_NAME"] or app.url_default_functions:
+            return build(endpoint, **values)
+        if not values:
+            return fixed(endpoint)
+        if endpoint == "static" and [*values] == ["filename"]:
+            return fixed(endpoint, values["filename"])
+        if without_arguments(endpoint) and all(
+            not name.startswith("_") and (value is None or isinstance(value, str | int))
+            for name, value in values.items()
+        ):
+            query = [(name, value) for name, value in values.items() if value is not None]
+            link = fixed(endpoint)
+            return f"{link}?{urlencode(query, safe=QUERY_SAFE)}" if query else link
+        return build(endpoint, **values)
 
     return links
 
