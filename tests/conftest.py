@@ -42,6 +42,20 @@ DEFINITION = REPO / "definitions" / "ruhr_konferenz.yaml"
 NOW = datetime(2019, 7, 15, 8, 0, tzinfo=UTC)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _definition_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The definitions parsed by this session's processes are cached in its own directory,
+    not the runner's ``~/.cache/ruhrflow`` (the processes the tests start inherit it)."""
+    name = "RUHRFLOW_CACHE_DIR"
+    before = os.environ.get(name)
+    os.environ[name] = str(tmp_path_factory.mktemp("ruhrflow-cache"))
+    yield
+    if before is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = before
+
+
 def _postgres_unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"PostgreSQL is required in CI: {reason}", pytrace=False)

@@ -24,7 +24,6 @@ from workflow.app.machine import (
     zulu,
 )
 from workflow.app.reads import history_rows, list_rows, show_detail, trigger_rows
-from workflow.engine.intake import ProposalInput, parse_amount, read_csv
 from workflow.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -158,6 +157,8 @@ class Operations:
     ) -> dict[str, Any]:
         """Add a funding line (``amount`` in euros, as text): ``{"key", "seq", "source",
         "amount", "year", "status"}`` with the amount as an exact decimal string."""
+        from workflow.engine.intake import parse_amount  # not on a transition's path
+
         value = parse_amount(amount)
         applied = self.runtime.engine.add_funding(
             key, source=source, amount=value, year=year, secured=secured, actor=actor, now=self.now
@@ -181,6 +182,8 @@ class Operations:
         source: str | None = None,
     ) -> dict[str, Any]:
         """One proposal in the initial state (``proposal add``): ``{"key": …}``."""
+        from workflow.engine.intake import ProposalInput, parse_amount
+
         engine = self.runtime.engine
         item = ProposalInput(
             title=title,
@@ -205,6 +208,8 @@ class Operations:
     ) -> dict[str, Any]:
         """A UTF-8 CSV of proposals (``proposal import``), all or nothing unless
         ``skip_invalid``: ``{"imported": [keys], "skipped": [{"line", "reason"}]}``."""
+        from workflow.engine.intake import read_csv
+
         created, bad = self.runtime.engine.import_proposals(
             read_csv(data), actor=actor, now=self.now, skip_invalid=skip_invalid,
             progress=progress,
