@@ -30,6 +30,31 @@ from workflow.web.session_cookie import SessionCookie
 from workflow.web.state import Web
 
 
+class RuhrflowFlask(Flask):
+    """Flask, asking once per function whether a view or hook is ``async def``.
+
+    Flask asks ``inspect.iscoroutinefunction`` for every hook and view of every request
+    (``ensure_sync``, about 18 times per page); the answer for a function does not change.
+    Kept by function (at most :data:`MAX_SYNC_CHECKS`; ruhrflow has a few dozen hooks and
+    views), an ``async def`` still wrapped as Flask wraps it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._synced: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        found = self._synced.get(func)
+        if found is None:
+            found = super().ensure_sync(func)
+            if len(self._synced) < MAX_SYNC_CHECKS:
+                self._synced[func] = found
+        return found
+
+
+MAX_SYNC_CHECKS = 1024
+
+
 def blueprints() -> list[Blueprint]:
     """Every blueprint of the application, in the order they are registered (``auth`` first:
     its ``identify`` runs before every other blueprint's hooks). A new page's blueprint is
@@ -87,7 +112,7 @@ def create_app(
     )
     with rt.store.read() as conn:  # set once, by `ruhrflow demo`, when the database is made
         state.sample_data = sample_data(conn)
-    app = Flask(__name__)
+    app = RuhrflowFlask(__name__)
     app.session_interface = SessionCookie()  # no cookie for a Bearer request
     app.extensions["ruhrflow"] = state
     app.config.update(
