@@ -89,15 +89,30 @@ def due_proposal_ids(conn: Connection, now: datetime, limit: int) -> list[int]:
     return sorted({proposal_id for (proposal_id,) in rows})
 
 
+_LOCK = (
+    select(proposals)
+    .where(proposals.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(proposals.c.id)
+)
+_LOCK_SKIP_LOCKED = _LOCK.with_for_update(skip_locked=True)
+_DUE_RUNGS = (
+    select(*_RUNG_COLUMNS)
+    .select_from(_RUNGS_OF_DEADLINES)
+    .where(
+        *_pending(bindparam("now")), deadlines.c.proposal_id.in_(bindparam("ids", expanding=True))
+    )
+    .order_by(deadlines.c.proposal_id, deadline_rungs.c.fire_at, deadline_rungs.c.id)
+)  # both built once, the id lists as expanding parameters
+
+
 def lock_proposals(conn: Connection, proposal_ids: Sequence[int]) -> dict[int, RowMapping]:
     """The proposal rows of ``proposal_ids`` by id, read in id order (the order transitions
     lock them). PostgreSQL locks them ``FOR UPDATE SKIP LOCKED``: a row another transaction
     holds is left out (another sweeper handles it); SQLite's write transaction already
     excludes other writers."""
-    locking = select(proposals).where(proposals.c.id.in_(proposal_ids)).order_by(proposals.c.id)
-    if conn.dialect.name == "postgresql":
-        locking = locking.with_for_update(skip_locked=True)
-    return {row["id"]: row for row in conn.execute(locking).mappings()}
+    locking = _LOCK_SKIP_LOCKED if conn.dialect.name == "postgresql" else _LOCK
+    rows = conn.execute(locking, {"ids": list(proposal_ids)}).mappings()
+    return {row["id"]: row for row in rows}
 
 
 def due_rungs(conn: Connection, now: datetime, proposal_ids: Iterable[int]) -> list[RowMapping]:
@@ -106,14 +121,8 @@ def due_rungs(conn: Connection, now: datetime, proposal_ids: Iterable[int]) -> l
     Columns: rung_id, rung, fire_at, deadline_id, proposal_id, deadline (its kind),
     deadline_state, due_at.
     """
-    return list(
-        conn.execute(
-            select(*_RUNG_COLUMNS)
-            .select_from(_RUNGS_OF_DEADLINES)
-            .where(*_pending(now), deadlines.c.proposal_id.in_(sorted(proposal_ids)))
-            .order_by(deadlines.c.proposal_id, deadline_rungs.c.fire_at, deadline_rungs.c.id)
-        ).mappings()
-    )
+    params = {"now": now, "ids": sorted(proposal_ids)}
+    return list(conn.execute(_DUE_RUNGS, params).mappings())
 
 
 def claim_rung(conn: Connection, rung_id: int, now: datetime, *, late: bool) -> bool:
