@@ -29,7 +29,15 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
 
+from workflow.store.schema import UTCDateTime
+
 _MISSING = object()
+
+# The stored text of the times of UTCDateTime columns, by (time, zone, fold): one
+# transition writes the same ``now`` into six columns of five statements, a bulk advance
+# the same few times into thousands of rows. The conversion depends on the instant only.
+_TIMES: dict[tuple[Any, ...], Any] = {}
+_TIMES_KEPT = 256
 
 CHUNK = 500
 """Keys per ``IN (...)`` list, so that no backend hits its parameter limit."""
@@ -43,6 +51,7 @@ class _Compiled:
     columns: tuple[str, ...]  # of a SELECT or a RETURNING
     results: tuple[Callable[[Any], Any] | None, ...]
     converting: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor)
+    timed: frozenset[int]  # positions of UTCDateTime binds (converted through _TIMES)
 
 
 class Direct:
@@ -89,6 +98,7 @@ class Direct:
             sql=compiled.string,
             names=names,
             converting=tuple((i, p) for i, p in enumerate(processors) if p is not None),
+            timed=frozenset(i for i, b in enumerate(binds) if isinstance(b.type, UTCDateTime)),
             fixed=tuple(
                 b.value if not b.required and b.key not in keys else _MISSING for b in binds
             ),
@@ -108,9 +118,18 @@ class Direct:
             params[name] if fixed is _MISSING else fixed
             for name, fixed in zip(compiled.names, compiled.fixed, strict=True)
         ]
+        timed = compiled.timed
         for i, process in compiled.converting:
             value = values[i]
-            if memo is not None and value.__class__ is datetime:
+            if i in timed and value.__class__ is datetime:
+                when = (value, value.tzinfo, value.fold)
+                found = _TIMES.get(when, _MISSING)
+                if found is _MISSING:
+                    if len(_TIMES) >= _TIMES_KEPT:
+                        _TIMES.clear()
+                    found = _TIMES[when] = process(value)
+                values[i] = found
+            elif memo is not None and value.__class__ is datetime:
                 # Many rows of one statement carry the same times (``now``, a due date):
                 # convert each once. The key holds the zone and the fold, so that two
                 # equal wall times that are different instants never share a result.
