@@ -654,13 +654,15 @@ def test_a_bulk_advance_pauses_the_collector_only_while_it_runs(
 
     keys = [add_proposal(engine, NOW) for _ in range(3)]
     seen: list[bool] = []
-    real = repo.insert_history
+    real = repo.write_changes  # every history entry of a command is written here
 
-    def spy(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    def spy(
+        conn: Connection, params: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]]
+    ) -> int:
         seen.append(gc.isenabled())
-        real(conn, rows)
+        return real(conn, params, rows)
 
-    monkeypatch.setattr(repo, "insert_history", spy)
+    monkeypatch.setattr(repo, "write_changes", spy)
     engine.advance_many("submit", keys=keys, actor="koordination", now=NOW)
     assert seen == [False] and gc.isenabled()
     # refused (all or nothing): collection is back on after the failure, too

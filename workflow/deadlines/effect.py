@@ -29,9 +29,11 @@ class DeadlineEffect(Effect):
 
     ``setting`` is the ``[process]`` section of the settings (for ``date_setting`` rules).
     All changes of one command are handled together: one ``UPDATE … RETURNING`` per status
-    (closed on leaving a state, met on a reset), one UPDATE cancelling their pending rungs,
-    one INSERT of the new deadlines and one of their rungs (per 500 proposals; a bulk
-    advance of 10,000 proposals issued 3–4 statements per proposal before).
+    (closed on leaving a state, met on a reset), each with an UPDATE cancelling the pending
+    rungs of what it closed, one INSERT of the new deadlines and one of their rungs (per 500
+    proposals; a bulk advance of 10,000 proposals issued 3–4 statements per proposal before;
+    on PostgreSQL one proposal's close and cancel, and its new deadline with its rungs, are
+    one statement each: :mod:`workflow.store.deadlines`).
     """
 
     def __init__(self, setting: Mapping[str, Any] | None = None) -> None:
@@ -75,23 +77,21 @@ class DeadlineEffect(Effect):
                     every_rule_reset = False
             if every_rule_reset:
                 complete.append(change.proposal_id)
-        # Closing returns what it closed (UPDATE … RETURNING): no SELECT before it.
-        closed = store.close_open(conn, sorted(close_all), now)
-        met: list[int] = []
+        # Closing returns what it closed (UPDATE … RETURNING): no SELECT before it; closing
+        # and meeting cancel the pending rungs of what they close.
+        store.close_open(conn, sorted(close_all), now)
         sequences: dict[tuple[int, str], int] = {}  # (proposal, kind) -> highest period met
         series: dict[tuple[int, str], int] = {}  # (proposal, kind) -> first deadline of it
         by_kinds: dict[tuple[str, ...], list[int]] = {}
         for proposal_id, reset in resets.items():
             by_kinds.setdefault(tuple(sorted(reset)), []).append(proposal_id)
         for kinds, pids in by_kinds.items():
-            for deadline_id, proposal_id, kind, sequence, first in store.meet_open(
+            for _deadline, proposal_id, kind, sequence, first in store.meet_open(
                 conn, pids, kinds, now
             ):
-                met.append(deadline_id)
                 slot = (proposal_id, kind)
                 sequences[slot] = max(sequences.get(slot, -1), sequence)
                 series[slot] = first
-        store.cancel_rungs(conn, closed + met, now)
         known: dict[int, list[OpenedDeadline]] = {pid: [] for pid in complete}
         for pid, deadline in self._open_all(conn, opening, sequences, series, now):
             if pid in known:
@@ -143,19 +143,16 @@ class DeadlineEffect(Effect):
                     "series_id": None if reset is None else series.get((change.proposal_id, reset)),
                 }
             )
-        ids = store.insert_deadlines(conn, rows)
-        store.insert_rungs(
-            conn,
-            [
-                {"deadline_id": deadline_id, "rung": rung.name, "fire_at": fire_at}
-                for deadline_id, planned in zip(ids, plans, strict=True)
-                for rung, fire_at in planned.rungs
-            ],
+        ids = store.insert_deadlines(
+            conn, rows, [[(rung.name, fire_at) for rung, fire_at in p.rungs] for p in plans]
         )
+        # a deadline's series is its first period: itself, or what the reset met
         return [
             (
                 row["proposal_id"],
-                OpenedDeadline(i, row["kind"], label, row["due_at"], row["sequence"]),
+                OpenedDeadline(
+                    i, row["kind"], label, row["due_at"], row["sequence"], row["series_id"] or i
+                ),
             )
             for i, row, label in zip(ids, rows, labels, strict=True)
         ]

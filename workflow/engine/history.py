@@ -73,6 +73,16 @@ def append(conn: Connection, entries: Sequence[dict[str, Any]]) -> None:
     repo.insert_history(conn, entries)
 
 
+def write(
+    conn: Connection, updates: Sequence[dict[str, Any]], entries: Sequence[dict[str, Any]]
+) -> int:
+    """Update the proposals (``updates``: the new values with ``p_id`` and ``p_v``, the row
+    version read) and insert their ``entries`` in the caller's transaction; returns how
+    many proposals matched their version. Fewer than given: no entry is written and the
+    transaction must not commit (somebody else changed a proposal)."""
+    return repo.write_changes(conn, updates, entries)
+
+
 class ActorRefs:
     """The opaque refs history stores instead of actors, cached once committed."""
 

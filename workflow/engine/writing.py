@@ -109,7 +109,7 @@ def write_plans(
                 kind=plan.kind,
             )
         )
-    matched = repo.update_proposals(conn, updates)
+    matched = history.write(conn, updates, entries)
     if matched != len(updates):
         # Somebody committed a change between our read and our write.
         for plan in plans:
@@ -117,7 +117,6 @@ def write_plans(
             if current is None or current["row_version"] != plan.row["row_version"]:
                 raise concurrent_update(conn, plan.row["key"])
         raise ConcurrentUpdate(plans[0].row["key"], None, None, plans[0].row["state"])
-    history.append(conn, entries)
     return applied
 
 

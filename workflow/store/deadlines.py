@@ -5,6 +5,10 @@ one function that takes any number of rows: one row runs on the SQLite cursor
 (:class:`~workflow.store.direct.Direct`, with plain ``=``), many rows with expanding ``IN``
 lists per :data:`~workflow.store.direct.CHUNK` — an expanding list re-renders the SQL on every
 execution, which cost a single advance more than the query itself.
+
+On PostgreSQL each statement is a round trip: for one proposal, closing (or meeting) its
+deadlines cancels their rungs in the same statement, and a new deadline goes in with its
+rungs in one statement (data-modifying CTEs) — two round trips where there were four.
 """
 
 from __future__ import annotations
@@ -13,11 +17,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, text, update
 
 from workflow.process.deadline_rules import CLOSED, MET, OPEN
 from workflow.store.direct import CHUNK, Direct
-from workflow.store.schema import deadline_rungs, deadlines
+from workflow.store.schema import UTCDateTime, deadline_rungs, deadlines
 
 
 def _closing(*where: Any) -> Any:
@@ -28,12 +32,34 @@ def _closing(*where: Any) -> Any:
     )
 
 
+def _cancelling(*where: Any) -> Any:
+    return (
+        update(deadline_rungs)
+        .where(*where, deadline_rungs.c.fired_at.is_(None), deadline_rungs.c.cancelled_at.is_(None))
+        .values(cancelled_at=bindparam("cancelled"))
+    )
+
+
 _CLOSE_OPEN_OF = _closing(deadlines.c.proposal_id.in_(bindparam("pids", expanding=True))).returning(
     deadlines.c.id
 )
 _CLOSE_OPEN_OF_ONE = Direct(
     _closing(deadlines.c.proposal_id == bindparam("pid")).returning(deadlines.c.id)
 )
+
+
+def _and_cancel(closing: Any, *columns: Any) -> Any:
+    """PostgreSQL: ``closing`` (an UPDATE of deadlines) and the cancelling of the pending
+    rungs of what it closed, in one statement returning ``columns`` of the closed rows."""
+    closed = closing.returning(*columns).cte("closed")
+    cancelled = _cancelling(deadline_rungs.c.deadline_id.in_(select(closed.c.id))).cte("cancelled")
+    return select(*closed.c).add_cte(cancelled)
+
+
+_CLOSE_AND_CANCEL_ONE = _and_cancel(
+    _closing(deadlines.c.proposal_id == bindparam("pid")), deadlines.c.id
+)
+
 # What meeting a recurring deadline returns: id, proposal, kind, period (SEQUENCE) and the
 # first deadline of its series (one calendar entry for all periods; migration 0007).
 _MET = (
@@ -47,22 +73,16 @@ _MEET_OPEN_OF = _closing(
     deadlines.c.proposal_id.in_(bindparam("pids", expanding=True)),
     deadlines.c.kind.in_(bindparam("kinds", expanding=True)),
 ).returning(*_MET)
-_MEET_OPEN_OF_ONE = Direct(
-    _closing(
-        deadlines.c.proposal_id == bindparam("pid"), deadlines.c.kind == bindparam("one_kind")
-    ).returning(*_MET)
+_MEETING_ONE = _closing(
+    deadlines.c.proposal_id == bindparam("pid"), deadlines.c.kind == bindparam("one_kind")
 )
-
-
-def _cancelling(*where: Any) -> Any:
-    return (
-        update(deadline_rungs)
-        .where(*where, deadline_rungs.c.fired_at.is_(None), deadline_rungs.c.cancelled_at.is_(None))
-        .values(cancelled_at=bindparam("cancelled"))
-    )
+_MEET_OPEN_OF_ONE = Direct(_MEETING_ONE.returning(*_MET))
+_MEET_AND_CANCEL_ONE = _and_cancel(_MEETING_ONE, *_MET[:4], _MET[4].label("first"))
 
 
 _CANCEL = _cancelling(deadline_rungs.c.deadline_id.in_(bindparam("ids", expanding=True)))
+
+
 _CANCEL_ONE = Direct(_cancelling(deadline_rungs.c.deadline_id == bindparam("one_id")))
 _INSERT_DEADLINES = insert(deadlines).returning(deadlines.c.id, sort_by_parameter_order=True)
 _INSERT_DEADLINE = Direct(insert(deadlines))  # one row: its key without RETURNING
@@ -112,26 +132,39 @@ def open_of(
 
 
 def close_open(conn: Connection, proposal_ids: Sequence[int], now: datetime) -> list[int]:
-    """Close every open deadline of ``proposal_ids`` (their state was left); return the ids."""
+    """Close every open deadline of ``proposal_ids`` (their state was left) and cancel
+    their pending rungs (:func:`cancel_rungs`); return the ids of the closed deadlines."""
     closing = {"new_status": CLOSED, "closed": now}
     if len(proposal_ids) == 1:
-        return [i for (i,) in _CLOSE_OPEN_OF_ONE.all(conn, {"pid": proposal_ids[0], **closing})]
-    closed: list[int] = []
-    for i in range(0, len(proposal_ids), CHUNK):
-        params = {"pids": list(proposal_ids[i : i + CHUNK]), **closing}
-        closed += conn.execute(_CLOSE_OPEN_OF, params).scalars()
+        one = {"pid": proposal_ids[0], **closing}
+        if conn.dialect.name == "postgresql":
+            return [
+                int(i) for (i,) in conn.execute(_CLOSE_AND_CANCEL_ONE, {**one, "cancelled": now})
+            ]
+        closed = [i for (i,) in _CLOSE_OPEN_OF_ONE.all(conn, one)]
+    else:
+        closed = []
+        for i in range(0, len(proposal_ids), CHUNK):
+            params = {"pids": list(proposal_ids[i : i + CHUNK]), **closing}
+            closed += conn.execute(_CLOSE_OPEN_OF, params).scalars()
+    cancel_rungs(conn, closed, now)
     return closed
 
 
 def meet_open(
     conn: Connection, proposal_ids: Sequence[int], kinds: Sequence[str], now: datetime
 ) -> list[tuple[int, int, str, int, int]]:
-    """Mark the open deadlines of ``kinds`` of ``proposal_ids`` as met (a recurring reset).
+    """Mark the open deadlines of ``kinds`` of ``proposal_ids`` as met (a recurring reset)
+    and cancel their pending rungs (:func:`cancel_rungs`).
 
     Returns (deadline id, proposal id, kind, sequence, first deadline of its series) of each.
     """
     meeting = {"new_status": MET, "closed": now}
     found: list[tuple[int, int, str, int, int]] = []
+    if len(proposal_ids) == 1 and len(kinds) == 1 and conn.dialect.name == "postgresql":
+        one = {"pid": proposal_ids[0], "one_kind": kinds[0], "cancelled": now, **meeting}
+        rows: Any = conn.execute(_MEET_AND_CANCEL_ONE, one)
+        return [(int(d), int(p), str(k), int(s), int(f)) for d, p, k, s, f in rows]
     for i in range(0, len(proposal_ids), CHUNK):
         chunk = proposal_ids[i : i + CHUNK]
         if len(chunk) == 1 and len(kinds) == 1:
@@ -140,11 +173,14 @@ def meet_open(
             params = {"pids": list(chunk), "kinds": list(kinds), **meeting}
             rows = [tuple(r) for r in conn.execute(_MEET_OPEN_OF, params)]
         found += [(int(d), int(p), str(k), int(s), int(f)) for d, p, k, s, f in rows]
+    cancel_rungs(conn, [d for d, *_ in found], now)
     return found
 
 
 def cancel_rungs(conn: Connection, deadline_ids: Sequence[int], now: datetime) -> None:
     """Cancel the pending rungs of ``deadline_ids`` (their deadline was closed or met)."""
+    if not deadline_ids:
+        return
     if len(deadline_ids) == 1:
         _CANCEL_ONE.execute(conn, {"one_id": deadline_ids[0], "cancelled": now})
         return
@@ -152,15 +188,53 @@ def cancel_rungs(conn: Connection, deadline_ids: Sequence[int], now: datetime) -
         conn.execute(_CANCEL, {"ids": list(deadline_ids[i : i + CHUNK]), "cancelled": now})
 
 
-def insert_deadlines(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-    """Insert deadlines; return their ids in the order of ``rows``."""
+# PostgreSQL: one deadline and its rungs in one statement.
+_INSERT_WITH_RUNGS = text(
+    "WITH d AS (INSERT INTO deadlines (proposal_id, kind, state, entry_seq, due_at, status,"
+    " sequence, created_at, series_id) VALUES (:proposal_id, :kind, :state, :entry_seq,"
+    " :due_at, :status, :sequence, :created_at, :series_id) RETURNING id),"
+    " r AS (INSERT INTO deadline_rungs (deadline_id, rung, fire_at)"
+    " SELECT d.id, x.rung, x.fire_at FROM d,"
+    " unnest(CAST(:rung_names AS VARCHAR[]), CAST(:rung_times AS TIMESTAMPTZ[]))"
+    " AS x(rung, fire_at))"
+    " SELECT id FROM d"
+).bindparams(bindparam("due_at", type_=UTCDateTime), bindparam("created_at", type_=UTCDateTime))
+
+
+def insert_deadlines(
+    conn: Connection,
+    rows: Sequence[Mapping[str, Any]],
+    rungs: Sequence[Sequence[tuple[str, datetime]]] = (),
+) -> list[int]:
+    """Insert deadlines and, when given, the rungs of each (``rungs[i]``: the (rung, fire at)
+    of ``rows[i]``, as :func:`insert_rungs` would insert them); return the deadlines' ids in
+    the order of ``rows``."""
     if not rows:
         return []
+    if len(rows) == 1 and rungs and conn.dialect.name == "postgresql":
+        times = UTCDateTime()
+        row = {
+            **rows[0],
+            "rung_names": [name for name, _ in rungs[0]],
+            "rung_times": [times.process_bind_param(at, conn.dialect) for _, at in rungs[0]],
+        }
+        return [int(conn.execute(_INSERT_WITH_RUNGS, row).scalar_one())]
     if len(rows) == 1:
-        return [_INSERT_DEADLINE.lastrowid(conn, rows[0])]
-    if conn.dialect.name == "sqlite":
-        return _insert_many_sqlite(conn, rows)
-    return [int(i) for i in conn.execute(_INSERT_DEADLINES, list(rows)).scalars().all()]
+        ids = [_INSERT_DEADLINE.lastrowid(conn, rows[0])]
+    elif conn.dialect.name == "sqlite":
+        ids = _insert_many_sqlite(conn, rows)
+    else:
+        ids = [int(i) for i in conn.execute(_INSERT_DEADLINES, list(rows)).scalars().all()]
+    if rungs:
+        insert_rungs(
+            conn,
+            [
+                {"deadline_id": deadline_id, "rung": name, "fire_at": fire_at}
+                for deadline_id, of in zip(ids, rungs, strict=True)
+                for name, fire_at in of
+            ],
+        )
+    return ids
 
 
 def insert_rungs(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

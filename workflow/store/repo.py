@@ -133,6 +133,48 @@ def update_proposals(conn: Connection, params: Sequence[dict[str, Any]]) -> int:
     return _UPDATE_PROPOSAL_DIRECT.executemany(conn, params)
 
 
+_HISTORY_COLUMNS = (
+    "chain", "seq", "kind", "trigger", "from_state", "to_state", "actor_ref", "comment",
+    "data", "at", "prev_hash", "hash",
+)  # fmt: skip
+_UPDATED = _UPDATE_PROPOSAL.returning(proposals.c.id).cte("updated")
+# PostgreSQL: one proposal's update and its history entry in one statement (one round trip
+# instead of two): the entry is inserted only if the update matched (row version unchanged).
+_UPDATE_AND_APPEND = (
+    insert(history)
+    .from_select(
+        list(_HISTORY_COLUMNS),
+        select(
+            *(bindparam(f"h_{c}", type_=history.c[c].type).label(c) for c in _HISTORY_COLUMNS)
+        ).select_from(_UPDATED),
+    )
+    .add_cte(_UPDATED)
+    .execution_options(preserve_rowcount=True)  # an INSERT's: kept only when asked for
+)
+
+
+def write_changes(
+    conn: Connection, params: Sequence[dict[str, Any]], entries: Sequence[dict[str, Any]]
+) -> int:
+    """Update proposals (as :func:`update_proposals`) and, if every one matched, insert
+    their history entries (as :func:`insert_history`, one per proposal, in the same order);
+    returns how many proposals matched. Fewer than given: nothing of the entries is written
+    and the caller must abandon the transaction (a concurrent update).
+
+    On PostgreSQL one proposal's update and entry go in one statement (a data-modifying
+    CTE: the entry is inserted only when the update matched; the deferred check of
+    migration 0006 sees both at commit), one round trip instead of two.
+    """
+    if len(params) == 1 and len(entries) == 1 and conn.dialect.name == "postgresql":
+        values = dict(params[0])
+        values.update({f"h_{c}": entries[0][c] for c in _HISTORY_COLUMNS})
+        return int(conn.execute(_UPDATE_AND_APPEND, values).rowcount)
+    matched = update_proposals(conn, params)
+    if matched == len(params):
+        insert_history(conn, entries)
+    return matched
+
+
 def insert_history(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Append history rows (already chained and hashed)."""
     if len(rows) == 1:
