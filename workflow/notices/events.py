@@ -45,6 +45,9 @@ log = logging.getLogger("ruhrflow.notices")
 
 NO_NOTICE_TRIGGERS = frozenset({"create"})
 
+RoutingList = list[tuple[str, tuple[str, ...]]]
+"""What ``transition_routing`` answers: (template, roles) per notice."""
+
 
 def transition_key(key: str, seq: int, kind: str) -> str:
     """The idempotency key of a notice caused by the history entry ``seq`` of ``key``."""
@@ -63,6 +66,9 @@ class Notifier(Effect):
         self.directory = directory
         self.domain = domain
         self._recipient_cache: dict[tuple[Any, ...], list[Recipient]] = {}
+        # (rules, trigger, from, to) -> routing; the rules (a definition's, immutable) are
+        # kept and compared by identity
+        self._routing_cache: dict[tuple[Any, ...], tuple[Any, RoutingList]] = {}
 
     # --- transitions --------------------------------------------------------------------------
 
@@ -137,10 +143,9 @@ class Notifier(Effect):
             shared=shared,
         )
         notices: list[Notice] = []
-        routing = transition_routing(
+        for template, roles in self._routing(
             definition.notices, change.trigger, change.from_state, change.to_state
-        )
-        for template, roles in routing:
+        ):
             key = transition_key(change.key, change.seq, template)
             if template == "consultation_opened":
                 # the deadline the consultation runs to: the one of its kind, else the first
@@ -174,6 +179,21 @@ class Notifier(Effect):
                 )
             )
         return notices
+
+    def _routing(
+        self, rules: Sequence[Any], trigger: str, from_state: str, to_state: str
+    ) -> RoutingList:
+        """``transition_routing``, remembered per definition and transition (every
+        transition asks; the answer never changes)."""
+        slot = (id(rules), trigger, from_state, to_state)
+        found = self._routing_cache.get(slot)
+        if found is not None and found[0] is rules:
+            return found[1]
+        if len(self._routing_cache) >= 1024:
+            self._routing_cache.clear()
+        routing = transition_routing(rules, trigger, from_state, to_state)
+        self._routing_cache[slot] = (rules, routing)
+        return routing
 
     def _recipients(self, roles: tuple[str, ...], row: Mapping[Any, Any]) -> list[Recipient]:
         """``role_recipients`` for a transition, remembered per lead, participants and forum

@@ -52,6 +52,8 @@ class _Compiled:
     results: tuple[Callable[[Any], Any] | None, ...]
     converting: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor)
     timed: frozenset[int]  # positions of UTCDateTime binds (converted through _TIMES)
+    plain: bool  # no literal binds: every value comes from the parameters
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, result processor)
 
 
 class Direct:
@@ -94,18 +96,20 @@ class Direct:
         names = tuple(compiled.positiontup)
         binds = [compiled.binds[n] for n in names]
         processors = tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds)
+        fixed = tuple(b.value if not b.required and b.key not in keys else _MISSING for b in binds)
+        results = tuple(
+            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in returned
+        )
         return _Compiled(
             sql=compiled.string,
             names=names,
             converting=tuple((i, p) for i, p in enumerate(processors) if p is not None),
             timed=frozenset(i for i, b in enumerate(binds) if isinstance(b.type, UTCDateTime)),
-            fixed=tuple(
-                b.value if not b.required and b.key not in keys else _MISSING for b in binds
-            ),
+            plain=all(f is _MISSING for f in fixed),
+            converted=tuple((i, p) for i, p in enumerate(results) if p is not None),
+            fixed=fixed,
             columns=tuple(c.name for c in returned),
-            results=tuple(
-                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in returned
-            ),
+            results=results,
         )
 
     def _row(
@@ -114,10 +118,13 @@ class Direct:
         params: Mapping[str, Any],
         memo: dict[tuple[Any, ...], Any] | None = None,
     ) -> tuple[Any, ...]:
-        values = [
-            params[name] if fixed is _MISSING else fixed
-            for name, fixed in zip(compiled.names, compiled.fixed, strict=True)
-        ]
+        if compiled.plain:
+            values = [params[name] for name in compiled.names]
+        else:
+            values = [
+                params[name] if fixed is _MISSING else fixed
+                for name, fixed in zip(compiled.names, compiled.fixed, strict=True)
+            ]
         timed = compiled.timed
         for i, process in compiled.converting:
             value = values[i]
@@ -191,9 +198,9 @@ class Direct:
         if compiled is None:
             return [tuple(r) for r in conn.execute(self.statement, dict(params))]
         rows = self.execute(conn, params).fetchall()
-        if not any(compiled.results):
+        if not compiled.converted:
             return [tuple(r) for r in rows]
-        return [self._converted(compiled, r) for r in rows]
+        return [tuple(self._converted(compiled, r)) for r in rows]
 
     def mappings(self, conn: Connection, params: Mapping[str, Any]) -> list[Mapping[Any, Any]]:
         """Run a SELECT (or RETURNING); return its rows as mappings by column name."""
@@ -206,11 +213,13 @@ class Direct:
         ]
 
     @staticmethod
-    def _converted(compiled: _Compiled, row: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(
-            value if process is None or value is None else process(value)
-            for value, process in zip(row, compiled.results, strict=True)
-        )
+    def _converted(compiled: _Compiled, row: Sequence[Any]) -> Sequence[Any]:
+        values = list(row)
+        for i, process in compiled.converted:  # only the columns that have a processor
+            value = values[i]
+            if value is not None:
+                values[i] = process(value)
+        return values
 
 
 def _wrapped(conn: Connection, sql: str, params: Any, exc: Exception) -> BaseException:
