@@ -47,6 +47,22 @@ NOT_FOR_A_TRANSITION = (
 )
 
 
+def as_a_user() -> list[str]:
+    """The prefix that runs a command as a user, not root: a ruhrflow run as root keeps no
+    parsed definitions. Where the tests run as root, the command runs in a user namespace
+    whose only user is the runner (the same files, read and written as its own)."""
+    if os.geteuid() != 0:
+        return []
+    prefix = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
+    try:
+        works = subprocess.run([*prefix, "true"], capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        works = None
+    if works is None or works.returncode != 0:
+        pytest.skip("runs as root and cannot start a process as a user (unshare)")
+    return prefix
+
+
 def cold(tmp_path: Path, database_url: str, *args: str) -> dict[str, object]:
     out = tmp_path / "probe.json"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -54,7 +70,7 @@ def cold(tmp_path: Path, database_url: str, *args: str) -> dict[str, object]:
     env.pop("RUHRFLOW_ACTOR", None)
     env.pop("RUHRFLOW_DATABASE_URL", None)
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(out), "--db", database_url, *args],
+        [*as_a_user(), sys.executable, "-c", PROBE, str(out), "--db", database_url, *args],
         env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -106,6 +122,19 @@ def test_a_cold_proposal_show_parses_no_definition(
     cold(tmp_path, database_url, "proposal", "show", "RK-03-01")
     report = cold(tmp_path, database_url, "proposal", "show", "RK-03-01")
     assert loaded(report, *NOT_FOR_A_TRANSITION) == []
+
+
+def test_a_cold_service_job_neither_reads_nor_keeps_parsed_definitions(
+    tmp_path: Path, database_url: str, in_implementation: Cli
+) -> None:
+    # the scheduler's tick runs as the service's account, with its login: the process
+    # rules come from the database, not from a file that account may write
+    # a person's command keeps an entry
+    cold(tmp_path, database_url, "--now", "2019-12-01T10:00", "--as", "im", "triggers", "RK-03-01")
+    (entry,) = (tmp_path / "cache" / "definitions").glob("*.json")
+    tick = cold(tmp_path, database_url, "--now", "2021-06-01T10:00", "scheduler", "tick")
+    assert "yaml" in loaded(tick, "yaml")  # parsed the stored text itself
+    assert list((tmp_path / "cache" / "definitions").glob("*.json")) == [entry]
 
 
 def test_the_collector_is_left_alone_in_a_process_main_did_not_start() -> None:

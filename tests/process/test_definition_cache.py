@@ -22,8 +22,22 @@ SHIPPED = DEFINITION.read_text(encoding="utf-8")
 LABEL = "ruhr_konferenz v1"
 
 
+@pytest.fixture(autouse=True)
+def _off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with the cache off, as every process does."""
+    monkeypatch.setattr(cache, "_started", None)
+
+
 @pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache on, as a one-shot command's start-up switches it on — also where the tests
+    run as root (no cache as root: tested on its own below)."""
+    monkeypatch.setattr(cache, "_as_root", lambda: False)
+    assert cache.enable()
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, switched_on: None) -> Path:
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
     return tmp_path / "cache" / "definitions"
 
@@ -186,6 +200,7 @@ def test_an_entry_of_another_parser_is_not_found(
     # another ruhrflow or PyYAML (their files' sizes and times): another fingerprint
     cache.definition_of(SHIPPED, LABEL)
     monkeypatch.setattr(cache, "_fingerprint", lambda: "another parser")
+    assert cache.enable()
     cache.definition_of(SHIPPED, LABEL)
     assert parses == [LABEL, LABEL]
     assert len(entries(cache_dir)) == 2
@@ -193,5 +208,192 @@ def test_an_entry_of_another_parser_is_not_found(
 
 def test_the_fingerprint_names_the_parser_modules_and_pyyaml() -> None:
     here = cache._files_of(str(Path(cache.__file__).parent), ".py")
-    assert any(line.startswith(cache.__file__ + ":") for line in here)
-    assert any("/yaml/" in line and "__init__.py:" in line for line in cache._yaml_files())
+    assert any(path == cache.__file__ for path, _, _ in here)
+    assert any(path.endswith("/yaml/__init__.py") for path, _, _ in cache._yaml_files())
+
+
+# --- whose directory (a service account or root with someone else's HOME, sudo -E) -------
+
+
+def unrelated_files(folder: Path, count: int) -> dict[str, bytes]:
+    """``count`` files that are no entries (among them names close to an entry's)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"passwd-{i}" for i in range(count - 4)]
+    names += ["a" * 64 + ".JSON", "A" * 64 + ".json", "b" * 63 + ".json", "." + "c" * 64]
+    for i, name in enumerate(names):
+        (folder / name).write_bytes(b"precious %d" % i)
+        os.utime(folder / name, ns=(i, i))  # all older than any entry
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_a_linked_cache_directory_is_not_used_and_nothing_in_it_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, switched_on: None, parses: list[str]
+) -> None:
+    # the directory someone linked to /etc: 70 files, 64 kept before (7 were removed)
+    target = tmp_path / "etc"
+    before = unrelated_files(target, 70)
+    (tmp_path / "cache").mkdir(mode=0o700)
+    (tmp_path / "cache" / "definitions").symlink_to(target)
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
+    for _ in range(2):
+        assert cache.definition_of(SHIPPED, LABEL).path == LABEL
+    assert parses == [LABEL, LABEL]  # not read, not written
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+    # nor when the link is one level up (the cache's own directory, ``ruhrflow``)
+    (tmp_path / "etc" / "definitions").mkdir(mode=0o700)
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "link"))
+    (tmp_path / "link").symlink_to(target)
+    cache.definition_of(SHIPPED, LABEL)
+    cache.definition_of(SHIPPED, LABEL)
+    assert len(parses) == 4 and list((target / "definitions").iterdir()) == []
+
+
+def test_pruning_removes_entries_and_unfinished_writes_and_nothing_else(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = unrelated_files(cache_dir, 70)
+    leftover = cache_dir / f".{'d' * 64}.json.4242.0badf00d"  # a write that never ended
+    leftover.write_bytes(b"half")
+    os.utime(leftover, ns=(0, 0))
+    (cache_dir / "a-directory").mkdir()
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 3)
+    for i in range(5):
+        cache.definition_of(SHIPPED, f"ruhr_konferenz v{i}")
+    assert len([p for p in entries(cache_dir) if p.name not in before]) == 3
+    assert not leftover.exists()
+    for name, data in before.items():
+        assert (cache_dir / name).read_bytes() == data
+    assert (cache_dir / "a-directory").is_dir()
+
+
+def test_as_root_there_is_no_cache(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch, parses: list[str]
+) -> None:
+    cache.definition_of(SHIPPED, LABEL)  # an entry of the user's
+    monkeypatch.setattr(cache, "_as_root", lambda: True)
+    # switched on before the process became root: still neither read nor written
+    cache.definition_of(SHIPPED, "ruhr_konferenz v2")
+    cache.definition_of(SHIPPED, LABEL)
+    assert parses == [LABEL, "ruhr_konferenz v2", LABEL]
+    assert not cache.enable() and not cache.enabled()
+    monkeypatch.undo()
+    if os.geteuid() == 0:  # the real check (these tests may run as root)
+        assert not cache.enable()
+    assert len(entries(cache_dir)) == 1
+
+
+def test_a_directory_or_parent_that_others_may_write_or_own_is_not_used(
+    cache_dir: Path, parses: list[str]
+) -> None:
+    cache.definition_of(SHIPPED, LABEL)
+    parent = cache_dir.parent
+    os.chmod(parent, 0o777)
+    try:
+        cache.definition_of(SHIPPED, LABEL)
+        cache.definition_of(SHIPPED, "ruhr_konferenz v2")  # nor written
+    finally:
+        os.chmod(parent, 0o700)
+    assert parses == [LABEL, LABEL, "ruhr_konferenz v2"] and len(entries(cache_dir)) == 1
+    if os.geteuid() != 0:
+        return  # only root can give a directory to someone else
+    for folder in (parent, cache_dir):
+        os.chown(folder, 4242, -1)
+        try:
+            cache.definition_of(SHIPPED, LABEL)
+        finally:
+            os.chown(folder, os.geteuid(), -1)
+    assert len(parses) == 5
+    cache.definition_of(SHIPPED, LABEL)
+    assert len(parses) == 5  # its own again: read
+
+
+# --- only where a one-shot command switched it on ------------------------------------------
+
+
+def test_off_unless_switched_on_library_use_parses_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parses: list[str]
+) -> None:
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
+    assert not cache.enabled()
+    cache.definition_of(SHIPPED, LABEL)
+    cache.definition_of(SHIPPED, LABEL)
+    assert parses == [LABEL, LABEL]
+    assert not (tmp_path / "cache").exists()
+
+
+def test_only_named_one_shot_commands_of_a_ruhrflow_process_switch_it_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workflow.cli import main, startup
+
+    monkeypatch.setattr(cache, "_as_root", lambda: False)
+    monkeypatch.setattr(startup, "_owned", False)
+    assert not startup.one_shot(["advance"]) and not cache.enabled()  # the tests' runner
+    monkeypatch.setattr(startup, "_owned", True)  # as main() does
+    for command in (["serve"], ["scheduler", "run"], ["scheduler", "tick"], ["demo"],
+                    ["notices", "send"], ["publish"], ["init"], ["scheduler"], []):  # fmt: skip
+        assert not startup.one_shot(command), command
+        assert not cache.enabled()
+    assert startup.one_shot(["advance"]) and cache.enabled()
+    # every command named is one ruhrflow has
+    for words in startup.ONE_SHOT:
+        assert words[0] in main.COMMANDS
+
+
+# --- the parser's fingerprint --------------------------------------------------------------
+
+
+@pytest.fixture
+def package_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the modules the parser runs, which the fingerprint then looks at."""
+    import shutil
+
+    real = Path(cache.__file__).parent.parent
+    copy = tmp_path / "workflow"
+    shutil.copytree(real / "process", copy / "process", ignore=shutil.ignore_patterns("__py*"))
+    for name in cache.OTHER_MODULES:
+        shutil.copy2(real / name, copy / name)
+    monkeypatch.setattr(cache, "__file__", str(copy / "process" / "definition_cache.py"))
+    return copy
+
+
+@pytest.mark.parametrize(
+    "name", ["inputs.py", "errors.py", "version.py", "process/sections.py", "process/new.py"]
+)
+def test_the_fingerprint_changes_with_any_module_the_parser_runs(
+    package_copy: Path, name: str
+) -> None:
+    first = cache._fingerprint()
+    assert first is not None and first == cache._fingerprint()
+    path = package_copy / name
+    if path.exists():
+        os.utime(path, ns=(0, path.stat().st_mtime_ns + 1))
+    else:
+        path.write_text("", encoding="utf-8")
+    assert cache._fingerprint() not in (first, None)
+
+
+def test_the_fingerprint_changes_with_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = cache._fingerprint()
+    monkeypatch.setattr(cache, "__version__", "99.0")
+    assert cache._fingerprint() not in (first, None)
+
+
+@pytest.mark.parametrize("name", ["inputs.py", "errors.py", "process/yaml_lines.py", "all"])
+def test_without_the_source_of_a_module_of_the_parser_there_is_no_cache(
+    package_copy: Path, name: str
+) -> None:
+    # an install of .pyc files only: nothing tells one ruhrflow's entries from another's
+    paths = list(package_copy.rglob("*.py")) if name == "all" else [package_copy / name]
+    for path in paths:
+        path.rename(path.with_suffix(".pyc"))
+    assert cache._fingerprint() is None
+
+
+def test_a_parser_changed_since_the_start_writes_no_entry(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch, parses: list[str]
+) -> None:
+    # an upgrade in place while the command ran: what it parsed may be the old code's
+    monkeypatch.setattr(cache, "_fingerprint", lambda: "the upgraded parser")
+    cache.definition_of(SHIPPED, LABEL)
+    assert parses == [LABEL] and entries(cache_dir) == []

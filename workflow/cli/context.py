@@ -108,8 +108,11 @@ class CliContext:
         """The opened store and engine."""
         self._local_only()
         if self._runtime is None:
-            from workflow.cli.startup import loading
+            from workflow.cli.startup import loading, one_shot
 
+            current = click.get_current_context(silent=True)
+            # the parsed definitions from the cache: only in a one-shot command (startup.py)
+            one_shot(current.command_path.split()[1:] if current is not None else ())
             with loading():  # what opens here lives as long as the process
                 from workflow.app.runtime import open_runtime
 

@@ -23,7 +23,8 @@ class Machines:
             row = repo.definition_row(conn, definition_id)
             if row is None:
                 raise StoreUnavailable(f"definition {definition_id} is not registered")
-            # parsed and validated once per text and ruhrflow, then read from the cache
+            # parsed and validated; read from the cache of parsed definitions only when the
+            # command's start-up switched it on (a one-shot CLI command: workflow/cli/startup.py)
             definition = definition_of(row["source"], f"{row['name']} v{row['version']}")
             machine = self._by_id[definition_id] = ProcessMachine(definition)
         return machine
