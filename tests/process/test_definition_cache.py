@@ -397,3 +397,11 @@ def test_a_parser_changed_since_the_start_writes_no_entry(
     monkeypatch.setattr(cache, "_fingerprint", lambda: "the upgraded parser")
     cache.definition_of(SHIPPED, LABEL)
     assert parses == [LABEL] and entries(cache_dir) == []
+
+
+def test_where_a_directory_cannot_be_opened_without_following_links_there_is_no_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cache, "_as_root", lambda: False)
+    monkeypatch.setattr(cache, "_SUPPORTED", False)  # no O_NOFOLLOW or dir_fd (Windows)
+    assert not cache.enable() and not cache.enabled()

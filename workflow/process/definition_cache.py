@@ -102,7 +102,21 @@ _CLASSES: dict[str, type[Any]] = {
 }  # fmt: skip
 
 _HEX = frozenset("0123456789abcdef")
-_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# Where a directory cannot be opened without following links and then worked in (no
+# O_NOFOLLOW, no dir_fd: Windows), there is no cache.
+_SUPPORTED = (
+    hasattr(os, "O_DIRECTORY")
+    and hasattr(os, "O_NOFOLLOW")
+    and hasattr(os, "geteuid")
+    and {os.open, os.mkdir, os.unlink, os.rename} <= os.supports_dir_fd
+    and os.scandir in os.supports_fd
+)
+_DIRECTORY = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
 
 # The parser's fingerprint when enable() switched the cache on; None: the cache is off.
 _started: str | None = None
@@ -117,7 +131,7 @@ def enable() -> bool:
     short-lived command a person runs (see the module's doc); never as root. Returns
     whether it is on."""
     global _started
-    _started = None if _as_root() else _fingerprint()
+    _started = _fingerprint() if _SUPPORTED and not _as_root() else None
     return _started is not None
 
 
