@@ -11,6 +11,8 @@ as ``deliver`` keeps it (subject, bodies, calendar part) and the Maildir holding
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +92,104 @@ def test_the_pass_writes_the_rows_and_mails_of_deliver(
     notices = {(kind, data["notice"]) for kind, data in entries}
     with_proposal = {r["id"] for r in sent if r["proposal_id"] is not None}
     assert notices == {("notice_sent", i) for i in with_proposal} | {("notice_failed", forged)}
+
+
+# What a stop or a fault leaves (the run's error path finishes the writer: workflow/demo/run.py).
+# Each pass's notices are handed over at once (BATCH 1), so the second process has them.
+
+
+def _notices(runtime: Runtime, *keys: str) -> None:
+    for key in keys:
+        add_proposal(runtime.engine, NOW, key=key)
+        runtime.engine.advance(key, "submit", actor="koordination", now=NOW)
+        runtime.engine.advance(key, "open_consultation", actor="koordination", now=NOW)
+
+
+def _each_sent_notice_has_its_mail(runtime: Runtime, maildir: Path) -> list[dict[str, Any]]:
+    done = _rows(runtime)
+    sent = [r for r in done if r["status"] == SENT]
+    assert sent and all(r["status"] == SENT for r in done)
+    assert all(r["subject"] and r["body_text"] for r in sent)
+    files = [p.read_bytes() for p in (maildir / "new").iterdir()]
+    ids = sorted(
+        int(r["id"]) for r in sent for f in files if r["message_id"].encode() in f
+    )  # each file names its notice's Message-ID
+    assert ids == sorted(int(r["id"]) for r in sent)
+    return sent
+
+
+def _second_process(writer: MailWriter) -> Any:
+    assert writer._pool is not None
+    (process,) = writer._pool._processes.values()
+    return process
+
+
+def test_the_second_process_leaves_ctrl_c_to_the_demo(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(demo_mail, "_forks", lambda: True)
+    monkeypatch.setattr(demo_mail, "BATCH", 1)
+    delivery = runtime.delivery()
+    writer = MailWriter(delivery, tmp_path / "mail")
+    _notices(runtime, "RK-03-01")
+    deliver_pass(delivery, writer, NOW)
+    process = _second_process(writer)
+    with runtime.store.write() as conn:
+        writer.take(conn, wait=True)  # the second process has started and made them
+
+    os.kill(process.pid, signal.SIGINT)  # Ctrl-C goes to the terminal's whole group
+    _notices(runtime, "RK-03-02")
+    deliver_pass(delivery, writer, NOW)
+    writer.finish()
+
+    _each_sent_notice_has_its_mail(runtime, tmp_path / "mail")
+    assert process.exitcode == 0  # it went on, and ended when the writer finished
+
+
+def test_the_mails_a_dead_second_process_did_not_report_are_made_here(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(demo_mail, "_forks", lambda: True)
+    monkeypatch.setattr(demo_mail, "BATCH", 1)
+    delivery = runtime.delivery()
+    writer = MailWriter(delivery, tmp_path / "mail")
+    _notices(runtime, "RK-03-01")
+    deliver_pass(delivery, writer, NOW)
+    process = _second_process(writer)
+    with runtime.store.write() as conn:
+        writer.take(conn, wait=True)  # the second process has started and made them
+
+    os.kill(process.pid, signal.SIGKILL)
+    process.join()
+    _notices(runtime, "RK-03-02")
+    deliver_pass(delivery, writer, NOW)
+    writer.finish()
+
+    _each_sent_notice_has_its_mail(runtime, tmp_path / "mail")
+
+
+@pytest.mark.parametrize("forked", [True, False], ids=["second process", "this process"])
+def test_a_mail_that_cannot_be_made_stops_the_run_after_the_others_are_written(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool
+) -> None:
+    monkeypatch.setattr(demo_mail, "_forks", lambda: forked)
+    _notices(runtime, "RK-03-01", "RK-03-02")
+    bad = _rows(runtime)[0]["id"]
+
+    def fails_for_one(row: Any, *args: Any) -> Any:
+        if row["id"] == bad:
+            raise ValueError("no template")
+        return render_row(row, *args)
+
+    monkeypatch.setattr("workflow.demo.mail.render_row", fails_for_one)
+    delivery = runtime.delivery()
+    writer = MailWriter(delivery, tmp_path / "mail")
+    with pytest.raises(RuntimeError, match=f"could not send notice {bad} "):
+        deliver_pass(delivery, writer, NOW)
+        writer.finish()
+    writer.finish()  # as the run's error path does
+
+    done = [r for r in _rows(runtime) if r["id"] != bad]
+    assert done and all(r["status"] == SENT and r["subject"] for r in done)
+    files = [p.read_bytes() for p in (tmp_path / "mail" / "new").iterdir()]
+    assert len(files) == len(done)

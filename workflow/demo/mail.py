@@ -15,9 +15,18 @@ next depends on it: the history entry of a sent notice names the notice, not its
 :class:`MailWriter`, which makes them in a second process (where the platform forks; else
 right away, in this one). The text of each mail (subject, bodies, calendar part) goes into
 its outbox row when the writer has made it, at the latest when the run ends
-(:meth:`MailWriter.finish`), so the database ends the same. A run that crashes may leave
-sent notices without their text, or rows ``sending``: the demo's directory is made again
-(``--fresh``), not repaired.
+(:meth:`MailWriter.finish`), so the database ends the same.
+
+A run that stops (Ctrl-C, an error) still finishes the writer (:meth:`MailWriter.finish`,
+from ``run_demo``'s error path): every notice its committed passes marked ``sent`` gets its
+mail and its text, the database is as after its last pass, and no second process is left
+behind. The second process ignores SIGINT (the terminal sends it to the whole group: the
+demo's process handles it); a second process that died is replaced by this one, which makes
+the mails it did not report again (a mail it wrote just before dying may be there twice,
+with the same Message-ID, as after a crashed ``deliver``). A notice whose mail cannot be made
+(a fault of the demo: its notices are the engine's own) stops the run once the other mails
+are written. Only a kill of the demo's own process (SIGKILL, a power loss) can leave sent
+notices without their mail: the demo's directory is made again (``--fresh``), not repaired.
 """
 
 from __future__ import annotations
@@ -26,11 +35,13 @@ import itertools
 import multiprocessing
 import os
 import random
+import signal
 import socket
 import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -89,8 +100,11 @@ class _Maker:
         self.maildir = maildir
         self.transport: DemoMaildir | None = None  # made where the mails are written
 
-    def __call__(self, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-        """The mail columns of each row (``notice_id`` and :func:`bodies`), once written."""
+    def __call__(
+        self, rows: list[dict[str, Any]], now: datetime, errors: list[str]
+    ) -> list[dict[str, Any]]:
+        """The mail columns of each row (``notice_id`` and :func:`bodies`), once written;
+        why a row's mail could not be made goes into ``errors`` (the others are made)."""
         if self.transport is None:  # in the process that makes the mails
             self.transport = DemoMaildir(self.maildir)
             self.renderer.stop_reloading()  # the demo edits no template while it runs
@@ -104,21 +118,35 @@ class _Maker:
                 self.transport.send(message)
             except (ValueError, TransportError) as exc:
                 # A real pass would mark it failed or pending; the demo's notices are the
-                # engine's own, so this is a fault of the demo: stop it, say which notice.
-                raise RuntimeError(
+                # engine's own, so this is a fault of the demo: it stops the run (once the
+                # other mails are written), saying which notice.
+                errors.append(
                     f"the demo could not send notice {row['id']} ({row['idempotency_key']}): {exc}"
-                ) from exc
+                )
+                continue
             made.append({"notice_id": int(row["id"]), **bodies(rendered)})
         return made
 
 
 _MAKER: _Maker | None = None  # the second process's, set before it forks
 BATCH = 100  # notices handed over at once: one hand-over per pass cost more than a mail
+Batch = list[tuple[list[dict[str, Any]], datetime]]
+Made = tuple[list[dict[str, Any]], list[str]]  # the mails' columns, why some were not made
 
 
-def _make_batch(batch: list[tuple[list[dict[str, Any]], datetime]]) -> list[dict[str, Any]]:
+def _make_batch(batch: Batch) -> Made:
     assert _MAKER is not None
-    return [made for rows, now in batch for made in _MAKER(rows, now)]
+    errors: list[str] = []
+    return [made for rows, now in batch for made in _MAKER(rows, now, errors)], errors
+
+
+def _in_second_process(engines: tuple[Any, ...]) -> None:
+    """The second process's start: SIGINT is the demo's process's to handle (the terminal
+    sends Ctrl-C to the whole group; the writer is finished from there), and the database
+    engines it inherited are left to the demo's process (forgotten here, not closed)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for engine in engines:
+        engine.dispose(close=False)
 
 
 def _forks() -> bool:
@@ -131,30 +159,38 @@ class MailWriter:
     """Makes the mails of sent notices, in a second process where the platform forks.
 
     :meth:`submit` hands over the rows of one pass; :meth:`take` writes the text of the
-    mails made so far into their rows (in the caller's write transaction); :meth:`finish`
-    waits for the rest and writes it.
+    mails made so far into their rows (in the caller's write transaction); :meth:`check`
+    raises what kept a mail from being made; :meth:`finish` waits for the rest, writes it
+    and ends the second process (also after an error: see the module doc).
     """
 
     def __init__(self, delivery: Delivery, maildir: Path) -> None:
         global _MAKER
         self.store = delivery.store
         self._maker = _Maker(delivery, maildir)
-        self._pending: deque[Future[list[dict[str, Any]]]] = deque()
+        self._pending: deque[tuple[Future[Made], Batch]] = deque()
         self._made: list[dict[str, Any]] = []
+        self._taking = 0  # of them written by the last take, not known to be committed
+        self._errors: list[str] = []
         self._pool: ProcessPoolExecutor | None = None
-        self._batch: list[tuple[list[dict[str, Any]], datetime]] = []  # not yet handed over
+        self._batch: Batch = []  # not yet handed over
         self._batched = 0  # notices in it
         if _forks():
             _MAKER = self._maker
             try:
-                self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+                self._pool = ProcessPoolExecutor(
+                    1,
+                    mp_context=multiprocessing.get_context("fork"),
+                    initializer=_in_second_process,
+                    initargs=((self.store.engine,),),
+                )
             except (OSError, ImportError, NotImplementedError):  # no working semaphores
                 self._pool = None
 
     def submit(self, rows: list[dict[str, Any]], now: datetime) -> None:
         """Make and write the mails of ``rows``, sent at ``now``."""
         if self._pool is None:
-            self._made.extend(self._maker(rows, now))
+            self._made.extend(self._maker(rows, now, self._errors))
             return
         self._batch.append((rows, now))
         self._batched += len(rows)
@@ -162,26 +198,67 @@ class MailWriter:
             self._flush()
 
     def _flush(self) -> None:
-        if self._pool is not None and self._batch:
-            self._pending.append(self._pool.submit(_make_batch, self._batch))
-            self._batch, self._batched = [], 0
+        if self._batch:
+            batch, self._batch, self._batched = self._batch, [], 0
+            if self._pool is not None:
+                try:
+                    self._pending.append((self._pool.submit(_make_batch, batch), batch))
+                    return
+                except (BrokenProcessPool, RuntimeError):  # died, or shut down
+                    self._lost()
+            self._here(batch)
+
+    def _here(self, batch: Batch) -> None:
+        for rows, now in batch:
+            self._made.extend(self._maker(rows, now, self._errors))
+
+    def _lost(self) -> None:
+        """The second process died: this one makes the mails from now on."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def take(self, conn: Any, *, wait: bool = False) -> None:
         """Write the text of the mails made so far (all, with ``wait``) into their rows."""
         if wait:
             self._flush()
-        while self._pending and (wait or self._pending[0].done()):
-            self._made.extend(self._pending.popleft().result())
+        while self._pending and (wait or self._pending[0][0].done()):
+            future, batch = self._pending[0]
+            try:
+                made, errors = future.result()
+            except BrokenProcessPool:  # what it did not report is made again, here
+                self._lost()
+                made, errors = [], []
+                self._here(batch)
+            self._pending.popleft()
+            self._made.extend(made)
+            self._errors.extend(errors)
         demo_store.set_bodies(conn, self._made)
-        self._made.clear()
+        self._taking = len(self._made)
+
+    def taken(self) -> None:
+        """The transaction of the last :meth:`take` committed: forget what it wrote (kept
+        until then, for :meth:`finish` to write it again after a rollback)."""
+        del self._made[: self._taking]
+        self._taking = 0
+
+    def check(self) -> None:
+        """Raise ``RuntimeError`` for the first notice whose mail could not be made."""
+        if self._errors:
+            errors, self._errors = self._errors, []
+            raise RuntimeError(errors[0])
 
     def finish(self) -> None:
         """Wait for every mail, write their text into the rows, end the second process."""
-        with self.store.write() as conn:
-            self.take(conn, wait=True)
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        try:
+            with self.store.write() as conn:
+                self.take(conn, wait=True)
+            self.taken()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
+        self.check()
 
 
 def deliver_pass(delivery: Delivery, writer: MailWriter, now: datetime) -> None:
@@ -213,5 +290,7 @@ def deliver_pass(delivery: Delivery, writer: MailWriter, now: datetime) -> None:
                     random.Random(),
                 )  # fmt: skip
         demo_store.mark_sent(conn, [int(r["id"]) for r in sent], now)
+    writer.taken()
     if sent:
         writer.submit(sent, now)
+    writer.check()

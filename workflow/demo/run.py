@@ -7,6 +7,8 @@ to 31 Dec 2024, and sums up what the run produced.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
@@ -75,6 +77,7 @@ def run_demo(
     config = write_config(directory)
     settings = load_settings(config, env={})  # the demo ignores RUHRFLOW_* of the shell
     runtime = open_runtime(settings)
+    sim: Simulation | None = None
     try:
         if not plain:
             demo_store.commit_without_fsync(runtime.store)
@@ -104,7 +107,8 @@ def run_demo(
             f"{LEFT_AT.astimezone(BERLIN):%Y-%m-%d}  left {len(samples)} proposals of the demo"
             f' to try in Themenforum {FORUM} ({", ".join(samples)}): "{SAMPLE_TITLE}"'
         )
-        sim.finish()
+        done, sim = sim, None
+        done.finish()
         board = publish(
             runtime.store,
             runtime.directory,
@@ -117,8 +121,33 @@ def run_demo(
         )
         demo_store.checkpoint(runtime.store)
         return _summary(runtime, directory, config, board, time.monotonic() - started)
+    except BaseException as exc:
+        if sim is not None:  # stopped (Ctrl-C, an error): every mail of a sent notice made
+            _finish_after(sim, exc)
+        raise
     finally:
         runtime.close()
+
+
+def _finish_after(sim: Simulation, exc: BaseException) -> None:
+    """Finish ``sim``'s mail after ``exc`` stopped the run: the notices its passes committed
+    as sent get their mails and text, and the second process ends (workflow/demo/mail.py).
+    Ctrl-C is held off meanwhile (a few seconds at most); what fails here is noted on
+    ``exc``."""
+    held = _hold_sigint()
+    try:
+        sim.finish()
+    except Exception as failed:
+        exc.add_note(f"and finishing the demo's mail failed: {failed!r}")
+    finally:
+        if held is not None:
+            signal.signal(signal.SIGINT, held)
+
+
+def _hold_sigint() -> Any:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _load(runtime: Any) -> list[Proposal]:
