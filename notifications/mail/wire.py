@@ -10,17 +10,34 @@ epilogue, and ASCII leaf payloads (quoted-printable, base64). For such a message
 :func:`message_bytes` writes what the generator writes — each header as
 ``EmailPolicy.fold_binary`` folds a stored string, a blank line, the payload with its line
 ends made the policy's, the parts between their boundary lines — and anything else it hands
-to ``as_bytes`` itself. ``tests/notifications`` compare the two on the messages notices make
-and on ones that must fall back.
+to ``as_bytes`` itself. A policy with ``verify_generated_headers`` on (Python 3.11.10, 3.12.5,
+3.13) gets the generator's check of each header, and its ``HeaderWriteError``.
+``tests/notifications`` compare the two on the messages notices make and on ones that must
+fall back.
 """
 
 from __future__ import annotations
 
+import email.errors
 import re
 from email.message import Message
 from email.policy import EmailPolicy, Policy
 
 _NEWLINES = re.compile(r"\r\n|\r|\n")  # email.generator.NLCRE
+# email.generator.NEWLINE_WITHOUT_FWSP (Python 3.11.10, 3.12.5, 3.13): a line break in a
+# written header not followed by folding white space, which the generator refuses when the
+# policy's verify_generated_headers is on (str.splitlines also breaks at \x0b, \x1c, ...).
+_NEWLINE_WITHOUT_FWSP = re.compile(r"\r\n[^ \t]|\r[^ \n\t]|\n[^ \t]")
+
+
+class _HeaderWriteError(email.errors.MessageError):
+    """What a Python without email.errors.HeaderWriteError (before 3.11.10) raises instead
+    (only a policy given the field by hand asks for the check there)."""
+
+
+HeaderWriteError: type[email.errors.MessageError] = getattr(
+    email.errors, "HeaderWriteError", _HeaderWriteError
+)
 
 
 class _Fallback(Exception):
@@ -32,8 +49,9 @@ def message_bytes(message: Message, policy: Policy) -> bytes:
     # Only ASCII is written the short way, so cte_type and utf8 change nothing of it.
     if isinstance(policy, EmailPolicy) and policy.refold_source == "none":
         out: list[str] = []
+        verify = bool(getattr(policy, "verify_generated_headers", False))
         try:
-            _write(message, policy.linesep, out)
+            _write(message, policy.linesep, out, verify)
         except _Fallback:
             pass
         else:
@@ -41,7 +59,7 @@ def message_bytes(message: Message, policy: Policy) -> bytes:
     return message.as_bytes(policy=policy)
 
 
-def _write(part: Message, nl: str, out: list[str]) -> None:
+def _write(part: Message, nl: str, out: list[str], verify: bool) -> None:
     if hasattr(part, "_write_headers"):
         raise _Fallback  # a message class that writes its own headers
     for name, value in part.raw_items():
@@ -51,7 +69,11 @@ def _write(part: Message, nl: str, out: list[str]) -> None:
             raise _Fallback
         if not (name.isascii() and value.isascii()):
             raise _Fallback
-        out.append(f"{name}: {nl.join(value.splitlines())}{nl}")
+        folded = f"{name}: {nl.join(value.splitlines())}"
+        if verify and _NEWLINE_WITHOUT_FWSP.search(folded):  # as BytesGenerator checks
+            line = (folded + nl).encode("ascii")  # the stdlib's message names the bytes
+            raise HeaderWriteError(f"folded header contains newline: {line!r}")
+        out.append(f"{folded}{nl}")
     out.append(nl)
     maintype = part.get_content_maintype()
     payload = part.get_payload()
@@ -69,7 +91,7 @@ def _write(part: Message, nl: str, out: list[str]) -> None:
         for i, sub in enumerate(payload):
             if i:
                 out.append(f"{nl}--{boundary}{nl}")
-            _write(sub, nl, out)
+            _write(sub, nl, out, verify)
         out.append(f"{nl}--{boundary}--{nl}")
         return
     if maintype == "message" or not (payload is None or isinstance(payload, str)):
