@@ -141,6 +141,26 @@ def dumps(value: Any) -> str:
     return _text(encode(value))
 
 
+def plain_text(value: dict[str, Any]) -> str:
+    """:func:`dumps` of a mapping, without the walk of :func:`encode` when every key is a
+    ``str`` without ``$`` and every value a ``str``, ``int``, ``bool`` or ``None`` (by exact
+    type): then the encoding is the mapping itself."""
+    if type(value) is dict:
+        for k, v in value.items():
+            if type(k) is not str or k[:1] == "$" or type(v) not in _PLAIN:
+                return dumps(value)
+        return _text(value)
+    return dumps(value)
+
+
+def time_text(value: Any) -> str:
+    """:func:`dumps` of a time: an aware ``datetime`` at a fixed offset (fold 0) written
+    directly (its ISO text needs no escaping), anything else by :func:`dumps`."""
+    if type(value) is datetime and type(value.tzinfo) is timezone and not value.fold:
+        return '{"$datetime": "' + value.isoformat() + '"}'
+    return dumps(value)
+
+
 def quoted(text: str) -> str:
     """A string as ``json.dumps`` writes it (ASCII, escaped)."""
     return str(encode_basestring_ascii(text))

@@ -16,6 +16,7 @@ from typing import Any
 
 from notifications.mail.model import CalendarEntry, Recipient
 from workflow.access.directory import Directory
+from workflow.notices import codec
 from workflow.process.deadline_rules import rule_of
 from workflow.process.definition import Definition
 from workflow.process.german import rung_words
@@ -158,8 +159,12 @@ def status_change_context(
     fields: Mapping[Any, Any],
     deadlines_open: Sequence[OpenDeadline],
     shared: dict[Any, Any] | None = None,
+    texts: ContextTexts | None = None,
 ) -> dict[str, Any]:
     """The context of ``status_change``.
+
+    ``texts``: the notifier's :class:`ContextTexts`; the next steps of a state are then
+    the same list each time (its JSON text written once).
 
     ``shared``: a memo for the notices of one command (a bulk advance, ``directory`` the
     same throughout). Parts equal in value — the transition, the next steps, the deadlines
@@ -192,7 +197,9 @@ def status_change_context(
             "fields": field_values(definition, fields),
         }
     if steps is None:
-        steps = next_steps(definition, to_state)
+        steps = (
+            next_steps(definition, to_state) if texts is None else texts.steps(definition, to_state)
+        )
     if shown is None:
         shown = [d.as_context() for d in deadlines_open]
     if shared is not None and keys is not None:
@@ -203,6 +210,138 @@ def status_change_context(
         "next_steps": steps,
         "deadlines": shown,
     }
+
+
+_CONTEXT_KEYS = ("proposal", "transition", "next_steps", "deadlines")
+_TRANSITION_KEYS = ("trigger", "trigger_label", "from_state", "from_label", "to_state",
+                    "to_label", "actor", "actor_name", "at", "comment", "fields")  # fmt: skip
+_DEADLINE_KEYS = ("kind", "label", "due_at")
+_MEMO_SIZE = 4096
+
+
+def _strings(values: tuple[Any, ...]) -> bool:
+    return all(type(v) is str for v in values)
+
+
+class ContextTexts:
+    """The stored JSON text of ``status_change`` contexts, with the parts that repeat
+    written once (one per notifier, for the life of its runtime).
+
+    The text is exactly :func:`workflow.notices.codec.dumps` of the context (property-tested):
+    the parts are spliced in the context's own order. What never changes for a definition
+    version — a transition's trigger and states with their labels, the next steps of a state,
+    an actor with his name, a deadline's kind and label — is remembered by value (strings
+    only: ``1`` is not ``True``) or, the next steps, per definition (kept, compared by
+    identity); the rest (the proposal, the time, the fields, the due times) is written each
+    time, plain values without :func:`~workflow.notices.codec.encode`'s walk. A context of
+    another shape is written by ``dumps``.
+    """
+
+    __slots__ = ("_parts", "_steps")
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple[Any, ...], str] = {}
+        # (id(definition), state) -> (definition, steps, their text)
+        self._steps: dict[tuple[int, str], tuple[Definition, list[dict[str, str]], str]] = {}
+
+    def steps(self, definition: Definition, state: str) -> list[dict[str, str]]:
+        """:func:`next_steps`, the same list for a definition and state."""
+        return self._steps_of(definition, state)[1]
+
+    def _steps_of(
+        self, definition: Definition, state: str
+    ) -> tuple[Definition, list[dict[str, str]], str]:
+        slot = (id(definition), state)
+        found = self._steps.get(slot)
+        if found is None or found[0] is not definition:
+            if len(self._steps) >= _MEMO_SIZE:
+                self._steps.clear()
+            steps = next_steps(definition, state)
+            found = self._steps[slot] = (definition, steps, codec.dumps(steps))
+        return found
+
+    def status_change(
+        self, context: dict[str, Any], definition: Definition, same: dict[Any, Any] | None = None
+    ) -> str:
+        """``dumps(context)`` of a :func:`status_change_context` built with these texts.
+
+        ``same``: the ``shared`` memo of one command; parts that are the same object in many
+        contexts (the transition, the deadlines of a bulk advance) are then written once.
+        """
+        if type(context) is not dict or tuple(context) != _CONTEXT_KEYS:
+            return codec.dumps(context)
+        proposal, transition, steps, shown = context.values()
+        to_state = transition.get("to_state") if type(transition) is dict else None
+        if type(to_state) is not str:
+            return codec.dumps(context)
+        kept = self._steps_of(definition, to_state)
+        steps_text = kept[2] if steps is kept[1] else codec.dumps(steps)
+        return (
+            f'{{"proposal": {codec.plain_text(proposal)}, '
+            f'"transition": {self._shared(same, transition, self._transition)}, '
+            f'"next_steps": {steps_text}, '
+            f'"deadlines": {self._shared(same, shown, self._deadlines)}}}'
+        )
+
+    def _shared(self, same: dict[Any, Any] | None, part: Any, write: Any) -> str:
+        if same is None:
+            return str(write(part))
+        slot = ("text", id(part))
+        found = same.get(slot)
+        if found is not None and found[0] is part:
+            return str(found[1])
+        text = write(part)
+        same[slot] = (part, text)  # the part is kept: its id stays its own
+        return str(text)
+
+    def _memo(self, key: tuple[Any, ...], text: str) -> str:
+        if len(self._parts) >= _MEMO_SIZE:
+            self._parts.clear()
+        self._parts[key] = text
+        return text
+
+    def _transition(self, t: Any) -> str:
+        if type(t) is not dict or tuple(t) != _TRANSITION_KEYS:
+            return codec.dumps(t)
+        (trigger, trigger_label, from_state, from_label, to_state, to_label, actor, actor_name,
+         at, comment, fields) = t.values()  # fmt: skip
+        move = ("move", trigger, trigger_label, from_state, from_label, to_state, to_label)
+        head = self._parts.get(move)
+        if head is None:
+            if not _strings(move):
+                return codec.dumps(t)
+            head = self._memo(move, codec.dumps(dict(zip(_TRANSITION_KEYS[:6], move[1:],
+                                                          strict=True)))[:-1])  # fmt: skip
+        who = ("actor", actor, actor_name)
+        by = self._parts.get(who)
+        if by is None:
+            if not _strings(who):
+                return codec.dumps(t)
+            by = self._memo(who, f'"actor": {codec.quoted(actor)}, '
+                                 f'"actor_name": {codec.quoted(actor_name)}')  # fmt: skip
+        note = "null" if comment is None else codec.dumps(comment)
+        return (
+            f'{head}, {by}, "at": {codec.time_text(at)}, "comment": {note}, '
+            f'"fields": {codec.plain_text(fields)}}}'
+        )
+
+    def _deadlines(self, shown: Any) -> str:
+        if type(shown) is not list:
+            return codec.dumps(shown)
+        items = []
+        for d in shown:
+            if type(d) is not dict or tuple(d) != _DEADLINE_KEYS:
+                return codec.dumps(shown)
+            kind, label, due_at = d.values()
+            what = ("deadline", kind, label)
+            head = self._parts.get(what)
+            if head is None:
+                if not _strings(what):
+                    return codec.dumps(shown)
+                head = self._memo(what, f'{{"kind": {codec.quoted(kind)}, '
+                                        f'"label": {codec.quoted(label)}, ')  # fmt: skip
+            items.append(f'{head}"due_at": {codec.time_text(due_at)}}}')
+        return "[" + ", ".join(items) + "]"
 
 
 class _Unkeyed(Exception):

@@ -23,6 +23,7 @@ from workflow.access.directory import Directory
 from workflow.engine.changes import Applied, Batch, MovedDeadline, RungInfo
 from workflow.engine.effects import Effect
 from workflow.notices.context import (
+    ContextTexts,
     OpenDeadline,
     calendar_entry,
     calendar_series,
@@ -69,6 +70,10 @@ class Notifier(Effect):
         # (rules, trigger, from, to) -> routing; the rules (a definition's, immutable) are
         # kept and compared by identity
         self._routing_cache: dict[tuple[Any, ...], tuple[Any, RoutingList]] = {}
+        # the stored text of status_change contexts, what repeats written once
+        self._texts = ContextTexts()
+        # (installation, series) -> the calendar UID (a SHA-256 each; the same every period)
+        self._uids: dict[tuple[str, int], str] = {}
 
     # --- transitions --------------------------------------------------------------------------
 
@@ -141,7 +146,9 @@ class Notifier(Effect):
             fields=change.fields,
             deadlines_open=current,
             shared=shared,
+            texts=self._texts,
         )
+        text: str | None = None  # its stored JSON, written when a notice first needs it
         notices: list[Notice] = []
         for template, roles in self._routing(
             definition.notices, change.trigger, change.from_state, change.to_state
@@ -166,6 +173,8 @@ class Notifier(Effect):
                     )
                 )
                 continue
+            if text is None:
+                text = self._texts.status_change(context, definition, shared)
             notices.append(
                 self._notice(
                     key,
@@ -176,6 +185,7 @@ class Notifier(Effect):
                     self._calendar(conn, change.proposal_id, current[0], proposal)
                     if current
                     else None,
+                    text,
                 )
             )
         return notices
@@ -295,7 +305,14 @@ class Notifier(Effect):
         """The ``termin.ics`` of ``deadline``: its UID from the installation id and the
         deadline (one per recurring series), its domain that of the configured sender."""
         series = calendar_series(conn, deadline)
-        uid = calendar_uid(self.domain, "deadline", series, installation=installation_id(conn))
+        installation = installation_id(conn)
+        slot = (installation, series)
+        uid = self._uids.get(slot)
+        if uid is None:
+            if len(self._uids) >= 4096:
+                self._uids.clear()
+            uid = calendar_uid(self.domain, "deadline", series, installation=installation)
+            self._uids[slot] = uid
         return calendar_entry(deadline, proposal, uid=uid)
 
     def _notice(
@@ -306,8 +323,10 @@ class Notifier(Effect):
         recipients: Sequence[Recipient],
         context: Mapping[str, Any],
         calendar: CalendarEntry | None,
+        context_text: str | None = None,
     ) -> Notice:
-        """A notice to store (rendered at delivery)."""
+        """A notice to store (rendered at delivery); ``context_text`` the stored JSON of
+        ``context`` when it is written already."""
         return Notice(
             idempotency_key=key,
             kind=kind,
@@ -315,4 +334,5 @@ class Notifier(Effect):
             recipients=recipients,
             context=context,
             calendar=calendar,
+            context_text=context_text,
         )

@@ -55,6 +55,9 @@ class Notice:
     recipients: Sequence[Recipient]
     context: Mapping[str, Any]
     calendar: CalendarEntry | None = None
+    # the stored JSON text of ``context`` (exactly codec.dumps of it), when its builder wrote
+    # it already (workflow.notices.context.ContextTexts); else written here
+    context_text: str | None = None
 
 
 def calendar_to_json(entry: CalendarEntry) -> dict[str, Any]:
@@ -124,7 +127,7 @@ def calendar_text(entry: CalendarEntry | None) -> str:
     return (
         f'{{"uid": {q(entry.uid)}, "sequence": {int.__repr__(entry.sequence)}, '
         f'"summary": {q(entry.summary)}, "description": {q(entry.description)}, '
-        f'"starts_at": {codec.dumps(entry.starts_at)}}}'
+        f'"starts_at": {codec.time_text(entry.starts_at)}}}'
     )
 
 
@@ -164,7 +167,9 @@ class _Rows:
             "proposal_id": notice.proposal_id,
             "kind": notice.kind,
             "recipients": recipients or "[]",
-            "context": self.context(notice.context),
+            "context": notice.context_text
+            if notice.context_text is not None
+            else self.context(notice.context),
             "calendar": calendar_text(notice.calendar),
             "status": FAILED if error else PENDING,
             "attempts": 0,
