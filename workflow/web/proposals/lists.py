@@ -49,6 +49,9 @@ WORKLIST_ROW = (
     "    <td>{state}</td>\n"
     "  </tr>\n  "
 )
+# WORKLIST_ROW in two parts around its link: what follows the link is the same for the rows
+# of one deadline kind, due time, ministry and state, and a page's rows share a few
+WORKLIST_HEAD, _, WORKLIST_TAIL = WORKLIST_ROW.partition('<a href="{href}">{key}</a>')
 LIST_ROW = (
     "\n  <tr>\n"
     '    <td><a href="{href}">{key}</a></td>\n'
@@ -60,6 +63,10 @@ LIST_ROW = (
     '    <td class="num nowrap">{cost}</td>\n'
     "  </tr>\n  "
 )
+# LIST_ROW around its link and title: what follows the title, formatted once per page for
+# the rows of one state, Handlungsfeld, forum, ministry and amount
+LIST_HEAD, _, _rest = LIST_ROW.partition('<a href="{href}">{key}</a>')
+LIST_MIDDLE, _, LIST_TAIL = _rest.partition("{title}")
 
 
 def _memo(fn: Callable[[Any], str]) -> Callable[[Any], str]:
@@ -97,19 +104,25 @@ def worklist() -> str:
     href = proposal_href_builder()
     state = _memo(lambda name: state_label(w.definition, name))
     lead_of, label, due = _memo(str), _memo(str), _memo(berlin)
-    shown = [
-        WORKLIST_ROW.format(
-            overdue_class=' class="overdue"' if r["overdue"] else "",
-            href=html_text(href(r["key"])),
-            key=html_text(r["key"]),
-            label=label(r["label"]),
-            due=due(r["due_at"]),
-            situation="<strong>überfällig</strong>" if r["overdue"] else "offen",
-            lead=lead_of(r["lead"]),
-            state=state(r["state"]),
-        )
-        for r in rows[:WORKLIST_ROWS]
-    ]
+    around: dict[tuple[Any, ...], tuple[str, str]] = {}  # a row's markup before and after its link
+    shown = []
+    for r in rows[:WORKLIST_ROWS]:
+        overdue = r["overdue"]
+        shared = (r["label"], r["due_at"], overdue, r["lead"], r["state"])
+        parts = around.get(shared)
+        if parts is None:
+            parts = around[shared] = (
+                WORKLIST_HEAD.format(overdue_class=' class="overdue"' if overdue else ""),
+                WORKLIST_TAIL.format(
+                    label=label(r["label"]),
+                    due=due(r["due_at"]),
+                    situation="<strong>überfällig</strong>" if overdue else "offen",
+                    lead=lead_of(r["lead"]),
+                    state=state(r["state"]),
+                ),
+            )
+        key = r["key"]
+        shown.append(f'{parts[0]}<a href="{html_text(href(key))}">{html_text(key)}</a>{parts[1]}')
     return render_template(
         "proposals/worklist.html",
         rows=shown,
@@ -138,19 +151,24 @@ def proposal_list() -> Any:
     href = proposal_href_builder()
     state = _memo(lambda name: state_label(w.definition, name))
     lead_of, number, cost = _memo(str), _memo(str), _memo(euro)
-    rows = [
-        LIST_ROW.format(
-            href=html_text(href(r["key"])),
-            key=html_text(r["key"]),
-            title=html_text(r["title"]),
-            state=state(r["state"]),
-            handlungsfeld=number(r["handlungsfeld"]),
-            themenforum=number(r["themenforum"]),
-            lead=lead_of(r["lead"]),
-            cost=cost(r["cost_estimate"]),
+    after: dict[tuple[Any, ...], str] = {}  # a row's markup after its title
+    rows = []
+    for r in found.rows:
+        shared = (r["state"], r["handlungsfeld"], r["themenforum"], r["lead"], r["cost_estimate"])
+        tail = after.get(shared)
+        if tail is None:
+            tail = after[shared] = LIST_TAIL.format(
+                state=state(r["state"]),
+                handlungsfeld=number(r["handlungsfeld"]),
+                themenforum=number(r["themenforum"]),
+                lead=lead_of(r["lead"]),
+                cost=cost(r["cost_estimate"]),
+            )
+        key = r["key"]
+        rows.append(
+            f'{LIST_HEAD}<a href="{html_text(href(key))}">{html_text(key)}</a>'
+            f"{LIST_MIDDLE}{html_text(r['title'])}{tail}"
         )
-        for r in found.rows
-    ]
     return render_template(
         "proposals/list.html",
         table=Markup("".join(rows)),
