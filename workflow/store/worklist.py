@@ -9,11 +9,22 @@ rows mean (labels, the next rung's name) is ``workflow/deadlines/queries.py``'s.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, and_, bindparam, func, or_, select
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 
 from workflow.process.deadline_rules import OPEN
 from workflow.store.direct import Direct
@@ -53,28 +64,58 @@ def open_deadlines(
         "limit": limit,
         "offset": offset or None,
     }
-    shape = (rungs, overdue, *(value is not None for value in values.values()))
+    sqlite = conn.dialect.name == "sqlite"
+    shape = (sqlite, rungs, overdue, *(value is not None for value in values.values()))
     statement = _STATEMENTS.get(shape)
     if statement is None:
         statement = _STATEMENTS[shape] = Direct(_statement(shape))
     given = {name: value for name, value in values.items() if value is not None}
-    if conn.dialect.name == "sqlite":
-        yield from statement.all(conn, given)
-    else:
+    if not sqlite:
         yield from conn.execute(statement.statement, given)
+        return
+    # SQLite hands back the times as text, converted here once per distinct text (the
+    # rows of a page share a few due times): as UTCDateTime's processor converts them
+    process = _time_processor(conn)
+    times: dict[str, datetime] = {}
+    for row in statement.all(conn, given):
+        due_text = row[4]
+        due_at = times.get(due_text)
+        if due_at is None:
+            due_at = times[due_text] = process(due_text)
+        if rungs:
+            next_at = row[7] if row[7] is None else process(row[7])
+            yield (*row[:4], due_at, *row[5:7], next_at)
+        else:
+            yield (*row[:4], due_at, *row[5:])
 
 
 # One prebuilt statement per shape of the query (which filters, windows and paging it has):
 # built and compiled once per process, not at every worklist page.
 _STATEMENTS: dict[tuple[bool, ...], Direct] = {}
+_PROCESSORS: dict[str, Callable[[Any], Any]] = {}
+
+
+def _time_processor(conn: Connection) -> Callable[[Any], Any]:
+    """UTCDateTime's result processor on ``conn``'s dialect, as SQLAlchemy or Direct runs it."""
+    dialect = conn.dialect
+    found = _PROCESSORS.get(dialect.name)
+    if found is None:
+        found = deadlines.c.due_at.type.dialect_impl(dialect).result_processor(dialect, None)
+        assert found is not None
+        _PROCESSORS[dialect.name] = found
+    return found
 
 
 def _statement(shape: tuple[bool, ...]) -> Any:
     """The SELECT of :func:`open_deadlines` for ``shape``, its values as parameters."""
-    rungs, overdue, lead, key, themenforum, _now, due_until, limit, offset = shape
+    sqlite, rungs, overdue, lead, key, themenforum, _now, due_until, limit, offset = shape
+    # on SQLite the times as stored (text), converted by open_deadlines
+    due_at = (
+        type_coerce(deadlines.c.due_at, String).label("due_at") if sqlite else deadlines.c.due_at
+    )
     # a correlated subquery on the rungs' unique (deadline_id, rung) index, not a GROUP BY
     # over all rungs
-    next_at = (
+    first_pending = (
         select(func.min(deadline_rungs.c.fire_at))
         .where(
             deadline_rungs.c.deadline_id == deadlines.c.id,
@@ -82,8 +123,8 @@ def _statement(shape: tuple[bool, ...]) -> Any:
             deadline_rungs.c.cancelled_at.is_(None),
         )
         .scalar_subquery()
-        .label("next_at")
     )
+    next_at = (type_coerce(first_pending, String) if sqlite else first_pending).label("next_at")
     stmt = _open(
         lead=bindparam("lead") if lead else None,
         key=bindparam("key") if key else None,
@@ -93,7 +134,7 @@ def _statement(shape: tuple[bool, ...]) -> Any:
         proposals.c.lead,
         proposals.c.state,
         deadlines.c.kind,
-        deadlines.c.due_at,
+        due_at,
         deadlines.c.sequence,
         proposals.c.definition_id,
         *([next_at] if rungs else []),
