@@ -18,12 +18,13 @@ from workflow.store.schema import deadlines, history, proposals
 
 # Built once, run on SQLite's cursor (workflow/store/direct.py): a weekly digest reads these
 # three (the demo makes 287 of them).
-_PLACES = Direct(
-    select(
-        proposals.c.key, proposals.c.title, proposals.c.lead, proposals.c.state,
-        proposals.c.definition_id,
-    ).order_by(proposals.c.key)
-)  # fmt: skip
+_PLACES_SELECT = select(
+    proposals.c.key, proposals.c.title, proposals.c.lead, proposals.c.state,
+    proposals.c.definition_id,
+).order_by(proposals.c.key)  # fmt: skip
+_PLACES = Direct(_PLACES_SELECT)
+CHUNK = 500  # rows of every proposal's place fetched at once
+_PLAIN: dict[tuple[str, str], bool] = {}  # by dialect, driver: no column of it converts values
 _TRANSITIONS = Direct(
     select(
         history.c.chain, history.c.trigger, history.c.to_state, history.c.actor_ref,
@@ -54,8 +55,31 @@ _DUE = Direct(
 
 
 def proposal_places(conn: Connection) -> Iterator[Mapping[str, Any]]:
-    """Every proposal by key as ``{"key", "title", "lead", "state", "definition_id"}``."""
-    yield from _PLACES.mappings(conn, {})
+    """Every proposal by key as ``{"key", "title", "lead", "state", "definition_id"}``.
+
+    The rows stream as the caller iterates (every proposal, a million as well: the digest's
+    memory stays flat), :data:`CHUNK` at a time from the driver's cursor; the caller may
+    read on the same connection meanwhile.
+    """
+    dialect = conn.dialect
+    plain = _PLAIN.get((dialect.name, dialect.driver))
+    if plain is None:
+        plain = all(
+            c.type.dialect_impl(dialect).result_processor(dialect, None) is None
+            for c in _PLACES_SELECT.selected_columns
+        )
+        _PLAIN[dialect.name, dialect.driver] = plain
+    result = _PLACES.execute(conn, {}) if plain else conn.execute(_PLACES_SELECT)
+    if hasattr(result, "mappings"):  # SQLAlchemy's result: streams as it is iterated
+        yield from result.mappings()
+        return
+    columns = tuple(d[0] for d in result.description)
+    try:
+        while rows := result.fetchmany(CHUNK):
+            for row in rows:
+                yield dict(zip(columns, row, strict=True))
+    finally:
+        result.close()
 
 
 def transitions_between(
