@@ -44,6 +44,9 @@ NOT_FOR_A_TRANSITION = (
     "workflow.engine.migration",
     "workflow.engine.erasure",
     "difflib",
+    "workflow.engine.intake",
+    "workflow.engine.edits",
+    "workflow.store.documents",
 )
 
 

@@ -17,19 +17,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workflow.access.directory import Directory
 from workflow.engine.changes import Applied
-from workflow.engine.edits import plan_edit
 from workflow.errors import AlreadyAttached, InvalidInput, TransitionNotAllowed
 from workflow.inputs import MAX_COMMENT, MAX_STATEMENT, check_money, check_text, column_length
 from workflow.process.definition import Definition
 from workflow.process.vocabulary import FUNDING_SOURCES, STATEMENT_GROUPS, STATEMENT_POSITIONS
-from workflow.store import documents as documents_store
 from workflow.store import limits, repo
 from workflow.store.db import Connection
-from workflow.store.documents import NewDocument
+
+if TYPE_CHECKING:
+    from workflow.store.documents import NewDocument
 
 Row = Mapping[Any, Any]
 
@@ -154,6 +154,9 @@ def document(
 ) -> Command:
     """Attach a checked document in any state (a progress report comes after the decision,
     a Vorlage before); refused for a file the proposal has already."""
+    # loaded by the commands that attach (not on a transition's path: the cold CLI start)
+    from workflow.store import documents as documents_store
+
     check_comment(comment)
 
     def write(conn: Connection, row: Row, definition: Definition) -> None:
@@ -180,6 +183,8 @@ def edit(changes: Mapping[str, Any], directory: Directory, comment: str | None) 
     check_comment(comment)
 
     def write(conn: Connection, row: Row, definition: Definition) -> None:
+        from workflow.engine.edits import plan_edit  # only an edit needs it (cold CLI start)
+
         planned = plan_edit(row, changes, directory, definition)
         repo.update_proposal_fields(conn, int(row["id"]), planned.values)
         command.data["changes"] = planned.changes
