@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -225,3 +227,38 @@ def test_an_escape_at_the_fold_stays_whole_as_the_library_keeps_it(at: int) -> N
     assert ics._written(e, "PUBLISH", STAMP, ends, organizer) == ics._built(
         e, "PUBLISH", STAMP, ends, organizer
     )
+
+
+# termin.ics is written with the escaping and folding of icalendar 7.3 (ics._text, ics._folded):
+# 6.0 to 7.2.2 fold every 74 octets without keeping an escape together and leave a lone \r
+# (probed against each release: 7.3.0 is the first whose calendars are the same bytes).
+FIRST_OF_THE_COPIED_RULES = "7.3.0"
+
+
+def test_the_icalendar_floor_is_the_first_release_whose_rules_are_copied() -> None:
+    from packaging.requirements import Requirement
+
+    root = Path(__file__).resolve().parents[3]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    (wanted,) = [
+        Requirement(r)
+        for r in project["project"]["dependencies"]
+        if Requirement(r).name == "icalendar"
+    ]
+    assert wanted.specifier.contains(FIRST_OF_THE_COPIED_RULES)
+    assert not wanted.specifier.contains("7.2.2") and not wanted.specifier.contains("6.3.2")
+
+
+@pytest.mark.parametrize(
+    "text", ["x\ry", "a" * 60 + ",b" * 20, "a" * 61 + "\\;" * 20, "a" * 59 + "ü," * 30]
+)
+@pytest.mark.parametrize("method", METHODS)
+def test_an_escape_at_a_fold_and_a_lone_carriage_return_as_the_library_writes_them(
+    text: str, method: str
+) -> None:
+    when = datetime(2019, 11, 5, 9, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    entry = CalendarEntry("rk-03-01.frist@ruhrflow.invalid", 2, text, text, when)
+    stamp = datetime(2019, 11, 5, 8, 0, tzinfo=ZoneInfo("UTC"))
+    args = (entry, method, stamp, entry.starts_at + ics.EVENT_DURATION, ("Koord", "k@x.de"))
+    written = ics._written(*args)
+    assert written is not None and written == ics._built(*args)
