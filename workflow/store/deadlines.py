@@ -56,8 +56,8 @@ def _and_cancel(closing: Any, *columns: Any) -> Any:
     return select(*closed.c).add_cte(cancelled)
 
 
-_CLOSE_AND_CANCEL_ONE = _and_cancel(
-    _closing(deadlines.c.proposal_id == bindparam("pid")), deadlines.c.id
+_CLOSE_AND_CANCEL_ONE = Direct(
+    _and_cancel(_closing(deadlines.c.proposal_id == bindparam("pid")), deadlines.c.id)
 )
 
 # What meeting a recurring deadline returns: id, proposal, kind, period (SEQUENCE) and the
@@ -77,7 +77,7 @@ _MEETING_ONE = _closing(
     deadlines.c.proposal_id == bindparam("pid"), deadlines.c.kind == bindparam("one_kind")
 )
 _MEET_OPEN_OF_ONE = Direct(_MEETING_ONE.returning(*_MET))
-_MEET_AND_CANCEL_ONE = _and_cancel(_MEETING_ONE, *_MET[:4], _MET[4].label("first"))
+_MEET_AND_CANCEL_ONE = Direct(_and_cancel(_MEETING_ONE, *_MET[:4], _MET[4].label("first")))
 
 
 _CANCEL = _cancelling(deadline_rungs.c.deadline_id.in_(bindparam("ids", expanding=True)))
@@ -114,6 +114,9 @@ _OPEN_DEADLINES, _OPEN_DEADLINES_ONE = (
 )
 
 
+_OPEN_DEADLINES_ONE_DIRECT = Direct(_OPEN_DEADLINES_ONE)
+
+
 def open_of(
     conn: Connection, proposal_ids: Iterable[int]
 ) -> list[tuple[int, int, str, str, datetime, int]]:
@@ -124,10 +127,9 @@ def open_of(
     for i in range(0, len(wanted), CHUNK):
         chunk = wanted[i : i + CHUNK]
         if len(chunk) == 1:
-            rows = conn.execute(_OPEN_DEADLINES_ONE, {"pid": chunk[0]})
+            found += _OPEN_DEADLINES_ONE_DIRECT.all(conn, {"pid": chunk[0]})
         else:
-            rows = conn.execute(_OPEN_DEADLINES, {"pids": chunk})
-        found += [tuple(r) for r in rows]
+            found += [tuple(r) for r in conn.execute(_OPEN_DEADLINES, {"pids": chunk})]
     return found
 
 
@@ -138,9 +140,7 @@ def close_open(conn: Connection, proposal_ids: Sequence[int], now: datetime) -> 
     if len(proposal_ids) == 1:
         one = {"pid": proposal_ids[0], **closing}
         if conn.dialect.name == "postgresql":
-            return [
-                int(i) for (i,) in conn.execute(_CLOSE_AND_CANCEL_ONE, {**one, "cancelled": now})
-            ]
+            return [int(i) for (i,) in _CLOSE_AND_CANCEL_ONE.all(conn, {**one, "cancelled": now})]
         closed = [i for (i,) in _CLOSE_OPEN_OF_ONE.all(conn, one)]
     else:
         closed = []
@@ -163,7 +163,7 @@ def meet_open(
     found: list[tuple[int, int, str, int, int]] = []
     if len(proposal_ids) == 1 and len(kinds) == 1 and conn.dialect.name == "postgresql":
         one = {"pid": proposal_ids[0], "one_kind": kinds[0], "cancelled": now, **meeting}
-        rows: Any = conn.execute(_MEET_AND_CANCEL_ONE, one)
+        rows: Any = _MEET_AND_CANCEL_ONE.all(conn, one)
         return [(int(d), int(p), str(k), int(s), int(f)) for d, p, k, s, f in rows]
     for i in range(0, len(proposal_ids), CHUNK):
         chunk = proposal_ids[i : i + CHUNK]
@@ -189,16 +189,18 @@ def cancel_rungs(conn: Connection, deadline_ids: Sequence[int], now: datetime) -
 
 
 # PostgreSQL: one deadline and its rungs in one statement.
-_INSERT_WITH_RUNGS = text(
-    "WITH d AS (INSERT INTO deadlines (proposal_id, kind, state, entry_seq, due_at, status,"
-    " sequence, created_at, series_id) VALUES (:proposal_id, :kind, :state, :entry_seq,"
-    " :due_at, :status, :sequence, :created_at, :series_id) RETURNING id),"
-    " r AS (INSERT INTO deadline_rungs (deadline_id, rung, fire_at)"
-    " SELECT d.id, x.rung, x.fire_at FROM d,"
-    " unnest(CAST(:rung_names AS VARCHAR[]), CAST(:rung_times AS TIMESTAMPTZ[]))"
-    " AS x(rung, fire_at))"
-    " SELECT id FROM d"
-).bindparams(bindparam("due_at", type_=UTCDateTime), bindparam("created_at", type_=UTCDateTime))
+_INSERT_WITH_RUNGS = Direct(
+    text(
+        "WITH d AS (INSERT INTO deadlines (proposal_id, kind, state, entry_seq, due_at, status,"
+        " sequence, created_at, series_id) VALUES (:proposal_id, :kind, :state, :entry_seq,"
+        " :due_at, :status, :sequence, :created_at, :series_id) RETURNING id),"
+        " r AS (INSERT INTO deadline_rungs (deadline_id, rung, fire_at)"
+        " SELECT d.id, x.rung, x.fire_at FROM d,"
+        " unnest(CAST(:rung_names AS VARCHAR[]), CAST(:rung_times AS TIMESTAMPTZ[]))"
+        " AS x(rung, fire_at))"
+        " SELECT id FROM d"
+    ).bindparams(bindparam("due_at", type_=UTCDateTime), bindparam("created_at", type_=UTCDateTime))
+)
 
 
 def insert_deadlines(
@@ -218,7 +220,8 @@ def insert_deadlines(
             "rung_names": [name for name, _ in rungs[0]],
             "rung_times": [times.process_bind_param(at, conn.dialect) for _, at in rungs[0]],
         }
-        return [int(conn.execute(_INSERT_WITH_RUNGS, row).scalar_one())]
+        ((new_id,),) = _INSERT_WITH_RUNGS.all(conn, row)
+        return [int(new_id)]
     if len(rows) == 1:
         ids = [_INSERT_DEADLINE.lastrowid(conn, rows[0])]
     elif conn.dialect.name == "sqlite":

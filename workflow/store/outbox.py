@@ -64,15 +64,23 @@ def _inserts(dialect: str) -> tuple[Any, Any]:
 
         skip = sqlite.insert(outbox).values({n: bindparam(n, type_=Text) for n in ENCODED})
     skip = skip.on_conflict_do_nothing(index_elements=[outbox.c.idempotency_key])
-    many = skip if dialect == "postgresql" else Direct(skip)
-    return skip.returning(outbox.c.id), many
+    one = skip.returning(outbox.c.id)
+    # PostgreSQL: one row on psycopg's cursor (Direct), many rows through SQLAlchemy's
+    # executemany (its INSERT batching)
+    return (Direct(one) if dialect == "postgresql" else one), Direct(skip)
 
 
 def insert_notice(conn: Connection, row: Mapping[str, Any]) -> int | None:
     """Insert one outbox row (its :data:`ENCODED` columns as JSON text); its id, or None
     when its idempotency key exists already."""
     one, _ = _inserts(conn.dialect.name)
-    new_id = conn.execute(one, dict(row)).scalar_one_or_none()
+    if isinstance(one, Direct):
+        found = one.all(conn, row)
+        if len(found) > 1:
+            raise RuntimeError(f"one notice inserted as {len(found)} rows")
+        new_id = found[0][0] if found else None
+    else:
+        new_id = conn.execute(one, dict(row)).scalar_one_or_none()
     return None if new_id is None else int(new_id)
 
 
@@ -82,10 +90,7 @@ def insert_notices(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
     _, many = _inserts(conn.dialect.name)
-    if isinstance(many, Direct):
-        many.executemany(conn, rows)
-    else:
-        conn.execute(many, list(rows))
+    many.executemany(conn, rows)
 
 
 # --- delivery: claim and mark ------------------------------------------------------------------

@@ -34,6 +34,7 @@ from workflow.store.schema import (
 _SELECT_BY_KEY = select(proposals).where(proposals.c.key == bindparam("key"))
 _SELECT_BY_KEY_LOCKED = _SELECT_BY_KEY.with_for_update()
 _SELECT_BY_KEY_DIRECT = Direct(_SELECT_BY_KEY)
+_SELECT_BY_KEY_LOCKED_DIRECT = Direct(_SELECT_BY_KEY_LOCKED)
 _INSERT_HISTORY = insert(history)
 
 
@@ -52,7 +53,7 @@ def load_proposals(
     locking = lock and conn.dialect.name == "postgresql"
     if keys is not None and len(keys) == 1:  # the single advance: a prebuilt statement
         if locking:
-            return list(conn.execute(_SELECT_BY_KEY_LOCKED, {"key": keys[0]}).mappings())
+            return _SELECT_BY_KEY_LOCKED_DIRECT.mappings(conn, {"key": keys[0]})
         return _SELECT_BY_KEY_DIRECT.mappings(conn, {"key": keys[0]})
     base = select(proposals).order_by(proposals.c.id)
     if locking:
@@ -151,6 +152,7 @@ _UPDATE_AND_APPEND = (
     .add_cte(_UPDATED)
     .execution_options(preserve_rowcount=True)  # an INSERT's: kept only when asked for
 )
+_UPDATE_AND_APPEND_DIRECT = Direct(_UPDATE_AND_APPEND)
 
 
 def write_changes(
@@ -168,7 +170,7 @@ def write_changes(
     if len(params) == 1 and len(entries) == 1 and conn.dialect.name == "postgresql":
         values = dict(params[0])
         values.update({f"h_{c}": entries[0][c] for c in _HISTORY_COLUMNS})
-        return int(conn.execute(_UPDATE_AND_APPEND, values).rowcount)
+        return _UPDATE_AND_APPEND_DIRECT.rowcount(conn, values)
     matched = update_proposals(conn, params)
     if matched == len(params):
         insert_history(conn, entries)
