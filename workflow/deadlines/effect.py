@@ -17,7 +17,7 @@ from typing import Any
 
 from workflow.engine.changes import Applied, Batch, OpenedDeadline
 from workflow.engine.effects import Effect
-from workflow.process.deadline_rules import OPEN, DeadlineRule, PlannedDeadline, plan_deadline
+from workflow.process.deadline_rules import OPEN, DeadlinePlans, DeadlineRule, PlannedDeadline
 from workflow.store import deadlines as store
 from workflow.store.db import Connection
 
@@ -38,6 +38,7 @@ class DeadlineEffect(Effect):
 
     def __init__(self, setting: Mapping[str, Any] | None = None) -> None:
         self.setting: Mapping[str, Any] = dict(setting or {})
+        self._plans = DeadlinePlans()  # plan_deadline, the times per rule and due day kept
 
     def on_transition(self, batch: Batch) -> None:
         """Close and open the deadlines of ``batch``; record in ``batch.opened`` what it knows."""
@@ -120,10 +121,10 @@ class DeadlineEffect(Effect):
             if rule.field is None:
                 slot = (id(rule), entered)
                 if slot not in shared:
-                    shared[slot] = plan_deadline(rule, entered, data, self.setting, now)
+                    shared[slot] = self._plans.plan(rule, entered, data, self.setting, now)
                 planned = shared[slot]
             else:
-                planned = plan_deadline(rule, entered, data, self.setting, now)
+                planned = self._plans.plan(rule, entered, data, self.setting, now)
             if planned is None:
                 log.info("%s: no %s deadline (its date is not known)", change.key, rule.kind)
                 continue

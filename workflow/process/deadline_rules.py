@@ -365,3 +365,43 @@ def plan_deadline(
             continue
         rungs.append((rung, fire_at))
     return PlannedDeadline(rule, rule.due_at(day), tuple(rungs))
+
+
+class DeadlinePlans:
+    """:func:`plan_deadline`, with a rule's due time and rung times remembered per due day.
+
+    They depend on nothing but the rule and its local due day (the rules are a definition's,
+    immutable: kept and compared by identity), so every proposal that enters a state on the
+    same day, or reports progress then, shares them; only the reminders already past at
+    ``now`` are left out each time. One per deadline effect, for the life of its runtime.
+    """
+
+    __slots__ = ("_plans",)
+
+    def __init__(self) -> None:
+        # (id(rule), due day) -> (rule, due time, rungs with their times)
+        self._plans: dict[
+            tuple[int, date], tuple[DeadlineRule, datetime, tuple[tuple[Rung, datetime], ...]]
+        ] = {}
+
+    def plan(
+        self,
+        rule: DeadlineRule,
+        entered: datetime,
+        data: Mapping[str, Any],
+        setting: Mapping[str, Any],
+        now: datetime,
+    ) -> PlannedDeadline | None:
+        """What :func:`plan_deadline` gives for these arguments."""
+        day = rule.due_day(entered, data, setting)
+        if day is None:
+            return None
+        slot = (id(rule), day)
+        found = self._plans.get(slot)
+        if found is None or found[0] is not rule:
+            if len(self._plans) >= 4096:
+                self._plans.clear()
+            timed = tuple((rung, anchor(rung.fire_date(day), rule.at)) for rung in rule.rungs)
+            found = self._plans[slot] = (rule, rule.due_at(day), timed)
+        rungs = tuple(r for r in found[2] if r[0].kind != REMINDER or r[1] > now)
+        return PlannedDeadline(rule, found[1], rungs)
