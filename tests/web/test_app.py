@@ -534,3 +534,17 @@ def test_a_database_of_sample_data_says_so_on_every_page(
     for path in ("/login", "/worklist", "/proposals", "/proposals/RK-03-01"):
         html = b.client.get(path).get_data(as_text=True)
         assert "<strong>Hinweis:</strong> Beispieldaten &lt;erfunden&gt;." in html, path
+
+
+def test_row_links_are_the_escaped_link_and_key(app: Flask) -> None:
+    from flask import url_for
+    from markupsafe import escape
+
+    from workflow.web.pages import proposal_link_builder
+
+    for base in ("http://example.org/", "http://example.org/ruhr&flow'<x>"):
+        with app.test_request_context("/", base_url=base):
+            link = proposal_link_builder()
+            for key in ("RK-03-01", "a b", "ä/ö?#&x", "%41", "x;y=z@", "<b>", "a'b\"c"):
+                href = url_for("proposals.proposal_page", key=key)
+                assert link(key) == f'<a href="{escape(href)}">{escape(key)}</a>', key

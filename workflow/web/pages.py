@@ -132,6 +132,21 @@ def proposal_href_builder() -> Callable[[str], str]:
     return href
 
 
+def proposal_link_builder() -> Callable[[str], str]:
+    """``<a href="{href}">{key}</a>`` for many keys, the link of :func:`proposal_href_builder`
+    and the key escaped by :func:`html_text`. A key with nothing to quote (every key ruhrflow
+    makes) has nothing to escape either: it is put after the escaped prefix as it is."""
+    href = proposal_href_builder()
+    prefix = html_text(href(""))
+
+    def link(key: str) -> str:
+        if type(key) is str and _UNQUOTED.fullmatch(key):
+            return f'<a href="{prefix}{key}">{key}</a>'
+        return f'<a href="{html_text(href(key))}">{html_text(key)}</a>'
+
+    return link
+
+
 def state_label(definition: Definition, state: str) -> str:
     """A state's German label in ``definition`` (the state's name when it has none)."""
     return definition.states[state].label if state in definition.states else state
@@ -157,8 +172,9 @@ def action_label(definition: Definition, entry: Mapping[str, Any]) -> str:
 
 def _template_globals() -> dict[str, Any]:
     actor = g.get("actor")
-    who = web().runtime.directory.actors.get(actor) if actor else None
-    definition = web().definition
+    w = web()
+    who = w.runtime.directory.actors.get(actor) if actor else None
+    definition = w.definition
     return {
         "me": who,
         "role_label": ROLE_LABELS.get(who.role, "") if who else "",

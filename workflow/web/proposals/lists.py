@@ -23,7 +23,7 @@ from workflow.web.pages import (
     html_text,
     login_required,
     plain_args,
-    proposal_href_builder,
+    proposal_link_builder,
     state_label,
 )
 from workflow.web.proposals.blueprint import bp
@@ -101,7 +101,7 @@ def worklist() -> str:
         limit=WORKLIST_ROWS + 1,
         offset=(page - 1) * WORKLIST_ROWS,
     )
-    href = proposal_href_builder()
+    link = proposal_link_builder()
     state = _memo(lambda name: state_label(w.definition, name))
     lead_of, label, due = _memo(str), _memo(str), _memo(berlin)
     around: dict[tuple[Any, ...], tuple[str, str]] = {}  # a row's markup before and after its link
@@ -121,8 +121,7 @@ def worklist() -> str:
                     state=state(r["state"]),
                 ),
             )
-        key = r["key"]
-        shown.append(f'{parts[0]}<a href="{html_text(href(key))}">{html_text(key)}</a>{parts[1]}')
+        shown.append(f"{parts[0]}{link(r['key'])}{parts[1]}")
     return render_template(
         "proposals/worklist.html",
         rows=shown,
@@ -148,7 +147,7 @@ def proposal_list() -> Any:
     except InvalidInput:
         version = query.definition_version
         return error_page(422, f"Die Prozessversion {version} ist nicht registriert.")
-    href = proposal_href_builder()
+    link = proposal_link_builder()
     state = _memo(lambda name: state_label(w.definition, name))
     lead_of, number, cost = _memo(str), _memo(str), _memo(euro)
     after: dict[tuple[Any, ...], str] = {}  # a row's markup after its title
@@ -164,11 +163,7 @@ def proposal_list() -> Any:
                 lead=lead_of(r["lead"]),
                 cost=cost(r["cost_estimate"]),
             )
-        key = r["key"]
-        rows.append(
-            f'{LIST_HEAD}<a href="{html_text(href(key))}">{html_text(key)}</a>'
-            f"{LIST_MIDDLE}{html_text(r['title'])}{tail}"
-        )
+        rows.append(f"{LIST_HEAD}{link(r['key'])}{LIST_MIDDLE}{html_text(r['title'])}{tail}")
     return render_template(
         "proposals/list.html",
         table=Markup("".join(rows)),
