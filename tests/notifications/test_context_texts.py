@@ -161,3 +161,24 @@ def test_plain_text_is_dumps(value: Any) -> None:
 @given(times | st.dates() | st.none())
 def test_time_text_is_dumps(value: datetime | date | None) -> None:
     assert time_text(value) == json.dumps(encode(value))
+
+
+def test_kept_recipients_give_the_rows_of_fresh_ones(caplog: Any) -> None:
+    # the notifier's recipients are tuples, their stored text kept across commands; the row
+    # (and the warning about an invalid address, each time) is what a fresh list gives
+    from notifications.mail.model import Recipient
+    from workflow.notices.outbox import Notice, _Rows
+
+    kept = (Recipient("A", "a@x.example"), Recipient("B", "not an address"),
+            Recipient("A again", "A@x.example"))  # fmt: skip
+    for _ in range(2):
+        rows = [
+            _Rows(NOW, "x.example", "inst", many=many)(
+                Notice("k", "status_change", 1, recipients, {"a": 1})
+            )
+            for many in (False, True)
+            for recipients in (kept, list(kept))
+        ]
+        assert all(row == rows[0] for row in rows)
+    assert rows[0]["recipients"] == '[{"name": "A", "address": "a@x.example"}]'
+    assert caplog.text.count("invalid recipient address(es) left out") == 8

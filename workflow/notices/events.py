@@ -66,7 +66,8 @@ class Notifier(Effect):
     def __init__(self, directory: Directory, *, domain: str) -> None:
         self.directory = directory
         self.domain = domain
-        self._recipient_cache: dict[tuple[Any, ...], list[Recipient]] = {}
+        # tuples: immutable, so the outbox keeps their stored text too (outbox._Rows)
+        self._recipient_cache: dict[tuple[Any, ...], tuple[Recipient, ...]] = {}
         # (rules, trigger, from, to) -> routing; the rules (a definition's, immutable) are
         # kept and compared by identity
         self._routing_cache: dict[tuple[Any, ...], tuple[Any, RoutingList]] = {}
@@ -205,7 +206,7 @@ class Notifier(Effect):
         self._routing_cache[slot] = (rules, routing)
         return routing
 
-    def _recipients(self, roles: tuple[str, ...], row: Mapping[Any, Any]) -> list[Recipient]:
+    def _recipients(self, roles: tuple[str, ...], row: Mapping[Any, Any]) -> tuple[Recipient, ...]:
         """``role_recipients`` for a transition, remembered per lead, participants and forum
         (a bulk advance asks for the same few combinations thousands of times)."""
         slot = (roles, row["lead"], tuple(row.get("participating") or ()), row.get("themenforum"))
@@ -213,7 +214,8 @@ class Notifier(Effect):
         if found is None:
             if len(self._recipient_cache) >= 4096:
                 self._recipient_cache.clear()
-            found = self._recipient_cache[slot] = role_recipients(self.directory, roles, row)
+            found = tuple(role_recipients(self.directory, roles, row))
+            self._recipient_cache[slot] = found
         return found
 
     # --- rungs --------------------------------------------------------------------------------

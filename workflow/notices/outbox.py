@@ -103,7 +103,7 @@ def _is_address(name: str, address: str) -> bool:
     return True
 
 
-def _valid(recipients: Sequence[Recipient]) -> tuple[str, list[str]]:
+def _valid(recipients: Sequence[Recipient]) -> tuple[str, tuple[str, ...]]:
     """The valid recipients as the stored JSON text (each address once), and the invalid
     addresses."""
     good: list[dict[str, str]] = []
@@ -116,7 +116,12 @@ def _valid(recipients: Sequence[Recipient]) -> tuple[str, list[str]]:
         if r.address.lower() not in seen:
             seen.add(r.address.lower())
             good.append({"name": r.name, "address": r.address})
-    return (codec.dumps(good) if good else ""), bad
+    return (codec.dumps(good) if good else ""), tuple(bad)
+
+
+# A tuple of recipients (immutable: the notifier's, one per roles and proposal kind, handed to
+# every such notice) -> (the tuple, kept, so its id stays its own; _valid of it)
+_KEPT: dict[int, tuple[Sequence[Recipient], str, tuple[str, ...]]] = {}
 
 
 def calendar_text(entry: CalendarEntry | None) -> str:
@@ -138,15 +143,19 @@ class _Rows:
     def __init__(self, now: datetime, domain: str, installation: str, *, many: bool) -> None:
         self.now, self.domain, self.installation = now, domain, installation
         self.context: Callable[[Any], str] = codec.Dumps() if many else codec.dumps
-        self._recipients: dict[int, tuple[Sequence[Recipient], str, list[str]]] = {}
+        self._recipients: dict[int, tuple[Sequence[Recipient], str, tuple[str, ...]]] = {}
 
-    def recipients(self, recipients: Sequence[Recipient]) -> tuple[str, list[str]]:
-        # a notifier hands the same list to every notice of the same roles and proposal
-        # kind: by identity (the list is kept, so its id stays its own)
-        found = self._recipients.get(id(recipients))
+    def recipients(self, recipients: Sequence[Recipient]) -> tuple[str, tuple[str, ...]]:
+        # a notifier hands the same sequence to every notice of the same roles and proposal
+        # kind: by identity (kept, so its id stays its own); a tuple for the life of the
+        # process (it cannot change), anything else for this command
+        memo = _KEPT if type(recipients) is tuple else self._recipients
+        found = memo.get(id(recipients))
         if found is None or found[0] is not recipients:
+            if len(memo) >= 1024:
+                memo.clear()
             found = (recipients, *_valid(recipients))
-            self._recipients[id(recipients)] = found
+            memo[id(recipients)] = found
         return found[1], found[2]
 
     def __call__(self, notice: Notice) -> dict[str, Any]:
@@ -156,7 +165,7 @@ class _Rows:
             log.warning(
                 "notice %s: invalid recipient address(es) left out: %s",
                 notice.idempotency_key,
-                bad,
+                list(bad),
             )
         error = None
         if not recipients:
