@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +196,41 @@ def test_a_mail_that_cannot_be_made_stops_the_run_after_the_others_are_written(
     assert done and all(r["status"] == SENT and r["subject"] for r in done)
     files = [p.read_bytes() for p in (tmp_path / "mail" / "new").iterdir()]
     assert len(files) == len(done)
+
+
+_KILLED_OUTRIGHT = """
+import os, signal, multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from workflow.demo import mail
+mail._PARENT = os.getpid()
+pool = ProcessPoolExecutor(
+    1, mp_context=multiprocessing.get_context("fork"),
+    initializer=mail._in_second_process, initargs=((),),
+)
+print(pool.submit(os.getpid).result(), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.skipif(not demo_mail._forks(), reason="the second process is forked on Linux")
+def test_the_second_process_ends_when_the_demo_is_killed_outright(tmp_path: Path) -> None:
+    said = tmp_path / "pid"
+    with said.open("w") as out:  # a file: a pipe would wait for every process holding it
+        demo = subprocess.run([sys.executable, "-c", _KILLED_OUTRIGHT], stdout=out, timeout=60)
+    assert demo.returncode == -signal.SIGKILL
+    second = int(said.read_text())
+    for _ in range(200):  # SIGTERM on its parent's death; gone, or a zombie not yet reaped
+        if not _running(second):
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(second, signal.SIGKILL)
+        pytest.fail("the second process outlived the demo")
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

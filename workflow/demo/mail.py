@@ -26,11 +26,13 @@ the mails it did not report again (a mail it wrote just before dying may be ther
 with the same Message-ID, as after a crashed ``deliver``). A notice whose mail cannot be made
 (a fault of the demo: its notices are the engine's own) stops the run once the other mails
 are written. Only a kill of the demo's own process (SIGKILL, a power loss) can leave sent
-notices without their mail: the demo's directory is made again (``--fresh``), not repaired.
+notices without their mail (the second process ends with it): the demo's directory is made
+again (``--fresh``), not repaired.
 """
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import multiprocessing
 import os
@@ -147,6 +149,23 @@ def _in_second_process(engines: tuple[Any, ...]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for engine in engines:
         engine.dispose(close=False)
+    _end_with(_PARENT)
+
+
+_PARENT = os.getpid()  # the demo's process: set again before each fork (MailWriter)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _end_with(parent: int) -> None:
+    """End this process when ``parent`` ends, killed as well (Linux: the fork's platform):
+    else a demo killed outright (SIGKILL) would leave it waiting for work for ever."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # gone before the call
+        os._exit(1)
 
 
 def _forks() -> bool:
@@ -165,7 +184,7 @@ class MailWriter:
     """
 
     def __init__(self, delivery: Delivery, maildir: Path) -> None:
-        global _MAKER
+        global _MAKER, _PARENT
         self.store = delivery.store
         self._maker = _Maker(delivery, maildir)
         self._pending: deque[tuple[Future[Made], Batch]] = deque()
@@ -176,7 +195,7 @@ class MailWriter:
         self._batch: Batch = []  # not yet handed over
         self._batched = 0  # notices in it
         if _forks():
-            _MAKER = self._maker
+            _MAKER, _PARENT = self._maker, os.getpid()
             try:
                 self._pool = ProcessPoolExecutor(
                     1,
