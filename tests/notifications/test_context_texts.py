@@ -182,3 +182,31 @@ def test_kept_recipients_give_the_rows_of_fresh_ones(caplog: Any) -> None:
         assert all(row == rows[0] for row in rows)
     assert rows[0]["recipients"] == '[{"name": "A", "address": "a@x.example"}]'
     assert caplog.text.count("invalid recipient address(es) left out") == 8
+
+
+@given(
+    st.text(),
+    st.text(min_size=1) | st.sampled_from(["", "0123abcd"]),
+    st.integers() | st.booleans(),
+    st.sampled_from(["ruhrflow.invalid", "x.example"]),
+)
+def test_digests_are_the_libraries(key: str, installation: str, series: int, domain: str) -> None:
+    from notifications.mail.addresses import calendar_uid, message_id
+    from workflow.notices.outbox import Digests
+
+    def outcome(f: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except (ValueError, UnicodeError) as exc:
+            return type(exc)
+
+    encodable = isinstance(outcome(str.encode, installation), bytes)
+    digests = Digests(domain, installation) if encodable else None
+    if digests is None:  # no such installation id can be stored
+        return
+    assert outcome(digests.message_id, key) == outcome(
+        message_id, key, domain, installation=installation
+    )
+    assert outcome(digests.deadline_uid, series) == outcome(
+        calendar_uid, domain, "deadline", series, installation=installation
+    )

@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from notifications.mail.addresses import calendar_uid
 from notifications.mail.model import CalendarEntry, Recipient
 from workflow.access.directory import Directory
 from workflow.engine.changes import Applied, Batch, MovedDeadline, RungInfo
@@ -37,7 +36,7 @@ from workflow.notices.context import (
     status_change_context,
     unique,
 )
-from workflow.notices.outbox import Notice, enqueue, enqueue_many
+from workflow.notices.outbox import Digests, Notice, enqueue, enqueue_many
 from workflow.process.notices import event_routing, transition_routing
 from workflow.store.db import Connection
 from workflow.store.installation import installation_id
@@ -75,6 +74,7 @@ class Notifier(Effect):
         self._texts = ContextTexts()
         # (installation, series) -> the calendar UID (a SHA-256 each; the same every period)
         self._uids: dict[tuple[str, int], str] = {}
+        self._digests: Digests | None = None  # of the last installation asked
 
     # --- transitions --------------------------------------------------------------------------
 
@@ -313,8 +313,10 @@ class Notifier(Effect):
         if uid is None:
             if len(self._uids) >= 4096:
                 self._uids.clear()
-            uid = calendar_uid(self.domain, "deadline", series, installation=installation)
-            self._uids[slot] = uid
+            digests = self._digests
+            if digests is None or digests.installation != installation:
+                digests = self._digests = Digests(self.domain, installation)
+            uid = self._uids[slot] = digests.deadline_uid(series)
         return calendar_entry(deadline, proposal, uid=uid)
 
     def _notice(

@@ -16,6 +16,7 @@ The SQL is in :mod:`workflow.store.outbox`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from email.utils import parseaddr
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from notifications.mail.addresses import make_address, message_id
+from notifications.mail.addresses import calendar_uid, make_address, message_id
 from notifications.mail.model import CalendarEntry, Recipient
 from workflow.notices import codec
 from workflow.store import outbox as store
@@ -119,6 +120,33 @@ def _valid(recipients: Sequence[Recipient]) -> tuple[str, tuple[str, ...]]:
     return (codec.dumps(good) if good else ""), tuple(bad)
 
 
+class Digests:
+    """``message_id``/``calendar_uid`` of :mod:`notifications.mail.addresses` for one
+    installation and domain: the same values (SHA-256 of the parts joined by NUL, the first
+    32 hex digits), the installation's and kind's part of the text encoded once. A value
+    that is no ``str``/``int``, or no installation, goes the library's way."""
+
+    __slots__ = ("_deadline", "_notice", "domain", "installation")
+
+    def __init__(self, domain: str, installation: str) -> None:
+        self.domain, self.installation = domain, installation
+        self._notice = f"{installation}\x00notice\x00".encode()
+        self._deadline = f"{installation}\x00calendar\x00deadline\x00".encode()
+
+    def message_id(self, key: str) -> str:
+        if type(key) is not str or not self.installation:
+            return message_id(key, self.domain, installation=self.installation)
+        digest = hashlib.sha256(self._notice + key.encode()).hexdigest()
+        return f"<{digest[:32]}@{self.domain}>"
+
+    def deadline_uid(self, series: int) -> str:
+        """``calendar_uid(domain, "deadline", series, installation=…)``."""
+        if type(series) is not int or not self.installation:
+            return calendar_uid(self.domain, "deadline", series, installation=self.installation)
+        digest = hashlib.sha256(self._deadline + int.__repr__(series).encode()).hexdigest()
+        return f"{digest[:32]}@{self.domain}"
+
+
 # A tuple of recipients (immutable: the notifier's, one per roles and proposal kind, handed to
 # every such notice) -> (the tuple, kept, so its id stays its own; _valid of it)
 _KEPT: dict[int, tuple[Sequence[Recipient], str, tuple[str, ...]]] = {}
@@ -142,6 +170,7 @@ class _Rows:
 
     def __init__(self, now: datetime, domain: str, installation: str, *, many: bool) -> None:
         self.now, self.domain, self.installation = now, domain, installation
+        self.digests = Digests(domain, installation)
         self.context: Callable[[Any], str] = codec.Dumps() if many else codec.dumps
         self._recipients: dict[int, tuple[Sequence[Recipient], str, tuple[str, ...]]] = {}
 
@@ -184,9 +213,7 @@ class _Rows:
             "attempts": 0,
             "next_attempt_at": self.now,
             "last_error": error,
-            "message_id": message_id(
-                notice.idempotency_key, self.domain, installation=self.installation
-            ),
+            "message_id": self.digests.message_id(notice.idempotency_key),
             "created_at": self.now,
         }
 
