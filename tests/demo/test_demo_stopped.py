@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from workflow.demo.mail import deliver_pass
+from workflow.demo.mail import MailWriter, deliver_pass
 from workflow.demo.run import run_demo
 
 pytestmark = pytest.mark.slow  # a fifth of the demo
@@ -40,6 +40,33 @@ def test_a_stopped_demo_leaves_every_sent_notice_with_its_mail(
     with pytest.raises(stop):
         run_demo(directory, fresh=True, progress=lambda _line: None)
 
+    _every_sent_notice_has_its_mail(directory)
+
+
+def test_ctrl_c_while_the_demo_waits_for_its_last_mails_leaves_them_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    take = MailWriter.take
+    waits = 0
+
+    def interrupted_once(self: MailWriter, conn: Any, *, wait: bool = False) -> None:
+        nonlocal waits
+        if wait:
+            waits += 1
+            if waits == 1:
+                raise KeyboardInterrupt
+        take(self, conn, wait=wait)
+
+    monkeypatch.setattr(MailWriter, "take", interrupted_once)
+    directory = tmp_path / "ruhrflow-demo"
+    with pytest.raises(KeyboardInterrupt):
+        run_demo(directory, fresh=True, progress=lambda _line: None)
+
+    assert waits == 2
+    _every_sent_notice_has_its_mail(directory)
+
+
+def _every_sent_notice_has_its_mail(directory: Path) -> None:
     with sqlite3.connect(directory / "ruhrflow.db") as conn:
         statuses = dict(conn.execute("SELECT status, count(*) FROM outbox GROUP BY status"))
         sent = conn.execute(

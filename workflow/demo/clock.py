@@ -150,6 +150,11 @@ class Simulation:
             self.mail.finish()
             os.sync()
 
+    def close(self) -> None:
+        """End the mail's second process, finished or not (after :meth:`finish` failed)."""
+        if self.mail is not None:
+            self.mail.close()
+
 
 def _quarter(moment: datetime) -> tuple[int, int]:
     local = moment.astimezone(BERLIN)

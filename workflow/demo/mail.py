@@ -249,9 +249,9 @@ class MailWriter:
                 self._lost()
                 made, errors = [], []
                 self._here(batch)
-            self._pending.popleft()
             self._made.extend(made)
             self._errors.extend(errors)
+            self._pending.popleft()  # (stopped before: made again or written twice, alike)
         demo_store.set_bodies(conn, self._made)
         self._taking = len(self._made)
 
@@ -268,16 +268,20 @@ class MailWriter:
             raise RuntimeError(errors[0])
 
     def finish(self) -> None:
-        """Wait for every mail, write their text into the rows, end the second process."""
-        try:
-            with self.store.write() as conn:
-                self.take(conn, wait=True)
-            self.taken()
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(cancel_futures=True)
-                self._pool = None
+        """Wait for every mail, write their text into the rows, end the second process.
+        Stopped part way (Ctrl-C), it can be called again; :meth:`close` ends the second
+        process whatever is left."""
+        with self.store.write() as conn:
+            self.take(conn, wait=True)
+        self.taken()
+        self.close()
         self.check()
+
+    def close(self) -> None:
+        """End the second process (what it has not made yet is not made)."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
 
 
 def deliver_pass(delivery: Delivery, writer: MailWriter, now: datetime) -> None:

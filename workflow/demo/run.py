@@ -107,8 +107,8 @@ def run_demo(
             f"{LEFT_AT.astimezone(BERLIN):%Y-%m-%d}  left {len(samples)} proposals of the demo"
             f' to try in Themenforum {FORUM} ({", ".join(samples)}): "{SAMPLE_TITLE}"'
         )
-        done, sim = sim, None
-        done.finish()
+        sim.finish()
+        sim = None  # finished: nothing for the error path to finish
         board = publish(
             runtime.store,
             runtime.directory,
@@ -140,6 +140,7 @@ def _finish_after(sim: Simulation, exc: BaseException) -> None:
     except Exception as failed:
         exc.add_note(f"and finishing the demo's mail failed: {failed!r}")
     finally:
+        sim.close()
         if held is not None:
             signal.signal(signal.SIGINT, held)
 
