@@ -422,3 +422,32 @@ def test_postgresql_direct_statements_share_sqlalchemys_transaction(
     finally:
         engine.dispose()
         next(database, None)
+
+
+def test_postgresql_direct_statements_show_in_sqlalchemys_cursor_events(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # what counts statements (bench.breakdown, a test's spy) sees the direct ones too
+    from conftest import fresh_database
+    from sqlalchemy import Column, Integer, MetaData, Table, create_engine, event, insert, select
+
+    database = fresh_database(request, "postgresql", tmp_path)
+    url = next(database)
+    meta = MetaData()
+    table = Table("direct_events", meta, Column("id", Integer, primary_key=True))
+    engine = create_engine(url)
+    seen: list[tuple[str, str]] = []
+    try:
+        meta.create_all(engine)
+        event.listen(engine, "before_cursor_execute", lambda *a: seen.append(("before", a[2])))
+        event.listen(engine, "after_cursor_execute", lambda *a: seen.append(("after", a[2])))
+        with engine.begin() as conn:
+            Direct(insert(table)).rowcount(conn, {"id": 1})
+            rows = Direct(select(table)).all(conn, {})
+        assert rows == [(1,)]
+        assert [kind for kind, _ in seen] == ["before", "after", "before", "after"]
+        assert seen[0][1].startswith("INSERT INTO direct_events")
+        assert seen[2][1].startswith("SELECT direct_events.id")
+    finally:
+        engine.dispose()
+        next(database, None)
