@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -37,6 +38,36 @@ def test_only_directory_actors_with_a_long_password_get_accounts(runtime: Runtim
         accounts.set_password(runtime.store, runtime.directory, "ruhrflow", PASSWORD, NOW)
     with pytest.raises(InvalidInput):
         accounts.set_password(runtime.store, runtime.directory, "nobody", PASSWORD, NOW)
+
+
+def test_a_shared_password_is_hashed_once_for_all_its_accounts(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed: list[str] = []
+
+    class Counting:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def hash(self, password: str) -> str:
+            hashed.append(password)
+            return str(self.inner.hash(password))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    monkeypatch.setattr(accounts, "_hasher", Counting(accounts._hasher))
+    actors = ("koordination", "im", "pruefung")
+    accounts.set_shared_password(runtime.store, runtime.directory, actors, PASSWORD, NOW)
+    assert hashed == [PASSWORD]
+    for actor in actors:
+        assert accounts.authenticate(runtime.store, actor, PASSWORD, NOW) == actor
+    # nothing is written when one of them may not have an account
+    with pytest.raises(InvalidInput):
+        accounts.set_shared_password(
+            runtime.store, runtime.directory, ("mwide", "ruhrflow"), PASSWORD, NOW
+        )
+    assert accounts.authenticate(runtime.store, "mwide", PASSWORD, NOW) is None
 
 
 def test_a_disabled_account_cannot_log_in(runtime: Runtime) -> None:

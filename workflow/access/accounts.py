@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -120,19 +121,30 @@ def set_password(
     moves on, the sessions are ended); its API tokens stay valid — those revoked by a
     disable stay revoked.
     """
-    actor = directory.actor(actor_id)  # UnknownActor for a name the directory lacks
-    if actor.role == "system":
-        raise InvalidInput(f"{actor_id} is the system actor and cannot log in")
+    set_shared_password(store, directory, (actor_id,), password, now)
+
+
+def set_shared_password(
+    store: Store, directory: Directory, actor_ids: Sequence[str], password: str, now: datetime
+) -> None:
+    """:func:`set_password` for several accounts that share one password (the demo's), in
+    one transaction and with one argon2 hash (one salt) for all of them: argon2 is slow on
+    purpose, and a shared password's accounts would reveal nothing more by equal hashes."""
+    for actor_id in actor_ids:
+        actor = directory.actor(actor_id)  # UnknownActor for a name the directory lacks
+        if actor.role == "system":
+            raise InvalidInput(f"{actor_id} is the system actor and cannot log in")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
     digest = _hasher.hash(password)
     with store.write() as conn:
-        if not rows.set_password_hash(conn, actor_id, digest, now) and not rows.add_account(
-            conn, actor_id, digest, now
-        ):  # added by another process meanwhile: give that one the password
-            rows.set_password_hash(conn, actor_id, digest, now)
-        rows.end_sessions_of(conn, actor_id, now)
-        rows.forget_failures(conn, actor_id)
+        for actor_id in actor_ids:
+            if not rows.set_password_hash(conn, actor_id, digest, now) and not rows.add_account(
+                conn, actor_id, digest, now
+            ):  # added by another process meanwhile: give that one the password
+                rows.set_password_hash(conn, actor_id, digest, now)
+            rows.end_sessions_of(conn, actor_id, now)
+            rows.forget_failures(conn, actor_id)
 
 
 def disable(store: Store, actor_id: str, now: datetime) -> None:
