@@ -8,10 +8,13 @@ whole select, by key.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import create_engine, insert, select
+from support import add_proposal
 
+from workflow.app.runtime import Runtime
 from workflow.store import digest as digest_store
 from workflow.store.schema import definitions, metadata, proposals
 
@@ -67,3 +70,18 @@ def _proposal(i: int) -> dict[str, object]:
         "state_entered_at": NOW, "created_at": NOW, "updated_at": NOW, "data": {},
         "history_seq": 0, "history_head": "0" * 64,
     }  # fmt: skip
+
+
+def test_the_places_stream_while_the_caller_reads_on_the_same_connection(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the digest reads a definition per place meanwhile (on both backends; one row a chunk)
+    monkeypatch.setattr(digest_store, "CHUNK", 1)
+    keys = [add_proposal(runtime.engine, NOW, key=f"RK-03-0{i}") for i in (1, 2, 3)]
+    with runtime.store.read() as conn:
+        read = []
+        for place in digest_store.proposal_places(conn):
+            read.append(place["key"])
+            list(digest_store.deadlines_due_between(conn, NOW, NOW + timedelta(days=9)))
+            digest_store.transitions_between(conn, NOW, NOW + timedelta(days=1))
+    assert read == sorted(keys)

@@ -24,7 +24,7 @@ _PLACES_SELECT = select(
 ).order_by(proposals.c.key)  # fmt: skip
 _PLACES = Direct(_PLACES_SELECT)
 CHUNK = 500  # rows of every proposal's place fetched at once
-_PLAIN: dict[tuple[str, str], bool] = {}  # by dialect, driver: no column of it converts values
+_PLAIN: dict[tuple[str, str], bool] = {}  # by dialect, driver: SQLite, no column converts
 _TRANSITIONS = Direct(
     select(
         history.c.chain, history.c.trigger, history.c.to_state, history.c.actor_ref,
@@ -58,13 +58,14 @@ def proposal_places(conn: Connection) -> Iterator[Mapping[str, Any]]:
     """Every proposal by key as ``{"key", "title", "lead", "state", "definition_id"}``.
 
     The rows stream as the caller iterates (every proposal, a million as well: the digest's
-    memory stays flat), :data:`CHUNK` at a time from the driver's cursor; the caller may
-    read on the same connection meanwhile.
+    memory stays flat), on SQLite :data:`CHUNK` at a time from a cursor of their own
+    (Direct's), elsewhere from SQLAlchemy's result (Direct on psycopg reuses one cursor per
+    connection); the caller may read on the same connection meanwhile.
     """
     dialect = conn.dialect
     plain = _PLAIN.get((dialect.name, dialect.driver))
     if plain is None:
-        plain = all(
+        plain = dialect.name == "sqlite" and all(
             c.type.dialect_impl(dialect).result_processor(dialect, None) is None
             for c in _PLACES_SELECT.selected_columns
         )
