@@ -70,8 +70,12 @@ def proposal_places(conn: Connection) -> Iterator[Mapping[str, Any]]:
             for c in _PLACES_SELECT.selected_columns
         )
         _PLAIN[dialect.name, dialect.driver] = plain
-    result = _PLACES.execute(conn, {}) if plain else conn.execute(_PLACES_SELECT)
-    if hasattr(result, "mappings"):  # SQLAlchemy's result: streams as it is iterated
+    if not plain:  # SQLAlchemy's result: streams as it is iterated
+        rows: Any = conn.execute(_PLACES_SELECT)
+        yield from rows.mappings()
+        return
+    result = _PLACES.execute(conn, {})
+    if hasattr(result, "mappings"):  # Direct gave SQLAlchemy's result (not the cursor)
         yield from result.mappings()
         return
     columns = tuple(d[0] for d in result.description)
