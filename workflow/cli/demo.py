@@ -30,9 +30,14 @@ def demo(directory: Path, fresh: bool, quiet: bool, password: str | None) -> Non
     clock (nothing sleeps); the mails land in a Maildir. Ignores --db and --config: the
     demo always uses its own directory.
     """
+    from workflow.access.accounts import MIN_PASSWORD_LENGTH
     from workflow.cli.progress import Progress
     from workflow.demo.run import run_demo
 
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:  # before the 10 s run
+        raise click.BadParameter(
+            f"needs at least {MIN_PASSWORD_LENGTH} characters", param_hint="--password"
+        )
     with Progress("demo", quiet=quiet) as progress:
         summary = run_demo(directory, fresh=fresh, progress=progress.note)
     web_password = _demo_accounts(summary.config, password)
