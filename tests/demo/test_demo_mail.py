@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from email.errors import MessageError
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +173,39 @@ def test_the_mails_a_dead_second_process_did_not_report_are_made_here(
 
 
 @pytest.mark.parametrize("forked", [True, False], ids=["second process", "this process"])
-def test_a_mail_that_cannot_be_made_stops_the_run_after_the_others_are_written(
+def test_ctrl_c_right_after_a_pass_commits_loses_no_mail(
     runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool
+) -> None:
+    monkeypatch.setattr(demo_mail, "_forks", lambda: forked)
+    _notices(runtime, "RK-03-01", "RK-03-02")
+    delivery = runtime.delivery()
+    writer = MailWriter(delivery, tmp_path / "mail")
+    committed = writer.taken  # called once the pass's transaction has committed
+
+    def interrupted() -> None:
+        committed()
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C before the sent rows reach the writer
+
+    monkeypatch.setattr(writer, "taken", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        deliver_pass(delivery, writer, NOW)
+    monkeypatch.setattr(writer, "taken", committed)
+    writer.finish()  # as the run's error path does
+    _each_sent_notice_has_its_mail(runtime, tmp_path / "mail")
+
+
+@pytest.mark.parametrize("forked", [True, False], ids=["second process", "this process"])
+@pytest.mark.parametrize(
+    "failure",
+    [ValueError("no template"), KeyError("calendar"), MessageError("header")],
+    ids=["ValueError", "KeyError", "MessageError"],  # any error, not only the foreseen ones
+)
+def test_a_mail_that_cannot_be_made_stops_the_run_after_the_others_are_written(
+    runtime: Runtime,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    forked: bool,
+    failure: Exception,
 ) -> None:
     monkeypatch.setattr(demo_mail, "_forks", lambda: forked)
     _notices(runtime, "RK-03-01", "RK-03-02")
@@ -181,7 +213,7 @@ def test_a_mail_that_cannot_be_made_stops_the_run_after_the_others_are_written(
 
     def fails_for_one(row: Any, *args: Any) -> Any:
         if row["id"] == bad:
-            raise ValueError("no template")
+            raise failure
         return render_row(row, *args)
 
     monkeypatch.setattr("workflow.demo.mail.render_row", fails_for_one)

@@ -40,10 +40,13 @@ import random
 import signal
 import socket
 import sys
+import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -118,7 +121,7 @@ class _Maker:
                     row, sender=self.sender, date=now, rendered=rendered, reply_to=self.reply_to
                 )
                 self.transport.send(message)
-            except (ValueError, TransportError) as exc:
+            except Exception as exc:  # not only ValueError/TransportError: wire's header check
                 # A real pass would mark it failed or pending; the demo's notices are the
                 # engine's own, so this is a fault of the demo: it stops the run (once the
                 # other mails are written), saying which notice.
@@ -249,6 +252,9 @@ class MailWriter:
                 self._lost()
                 made, errors = [], []
                 self._here(batch)
+            except Exception as failed:  # the batch failed as a whole: made again, here
+                made, errors = [], [f"the demo's mail process failed: {failed!r}"]
+                self._here(batch)
             self._made.extend(made)
             self._errors.extend(errors)
             self._pending.popleft()  # (stopped before: made again or written twice, alike)
@@ -295,6 +301,30 @@ def deliver_pass(delivery: Delivery, writer: MailWriter, now: datetime) -> None:
     can claim between; its notices are all the engine's own, so a failing history entry
     fails the run (``deliver`` would log it and note it on the row).
     """
+    with _ctrl_c_after():
+        _deliver_pass(delivery, writer, now)
+    writer.check()
+
+
+@contextmanager
+def _ctrl_c_after() -> Iterator[None]:
+    """Ctrl-C arriving inside the block takes effect when it ends: between a pass's commit
+    and the hand-over of its sent rows to the writer, an interrupt would leave notices sent
+    whose rows nobody holds any more (no mail, no text)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    before = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _deliver_pass(delivery: Delivery, writer: MailWriter, now: datetime) -> None:
     sent: list[dict[str, Any]] = []
     with delivery.store.write() as conn:
         writer.take(conn)
@@ -316,4 +346,3 @@ def deliver_pass(delivery: Delivery, writer: MailWriter, now: datetime) -> None:
     writer.taken()
     if sent:
         writer.submit(sent, now)
-    writer.check()
