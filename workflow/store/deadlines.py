@@ -188,7 +188,9 @@ def cancel_rungs(conn: Connection, deadline_ids: Sequence[int], now: datetime) -
         conn.execute(_CANCEL, {"ids": list(deadline_ids[i : i + CHUNK]), "cancelled": now})
 
 
-# PostgreSQL: one deadline and its rungs in one statement.
+# PostgreSQL: one deadline and its rungs in one statement. The rungs get their ids in the
+# order given (the sweep breaks ties between rungs firing at once by id), as insert_rungs'
+# executemany gives them.
 _INSERT_WITH_RUNGS = Direct(
     text(
         "WITH d AS (INSERT INTO deadlines (proposal_id, kind, state, entry_seq, due_at, status,"
@@ -197,7 +199,7 @@ _INSERT_WITH_RUNGS = Direct(
         " r AS (INSERT INTO deadline_rungs (deadline_id, rung, fire_at)"
         " SELECT d.id, x.rung, x.fire_at FROM d,"
         " unnest(CAST(:rung_names AS VARCHAR[]), CAST(:rung_times AS TIMESTAMPTZ[]))"
-        " AS x(rung, fire_at))"
+        " WITH ORDINALITY AS x(rung, fire_at, n) ORDER BY x.n)"  # ids in the rungs' order
         " SELECT id FROM d"
     ).bindparams(bindparam("due_at", type_=UTCDateTime), bindparam("created_at", type_=UTCDateTime))
 )
