@@ -17,7 +17,11 @@ import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from json.encoder import (  # type: ignore[attr-defined]
+    c_make_encoder,
+    encode_basestring,
+    encode_basestring_ascii,
+)
 from typing import Any
 
 from workflow.errors import InvalidInput
@@ -58,19 +62,34 @@ assert tuple(sorted(HASHED_FIELDS)) == (
 )  # fmt: skip
 
 
-# json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds exactly
-# this encoder per call; building it once is the same output without that cost.
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_encode: Callable[[Any], str] = _ENCODER.encode
-if c_make_encoder is not None:  # the C encoder that encode() would build, built once
-    # markers None = no circularity check: values parsed from JSON cannot be circular.
-    _c_encoder = c_make_encoder(None, _ENCODER.default, encode_basestring, None, ":", ",",
-                                True, False, True)  # fmt: skip
+def json_encoder(
+    *,
+    sort_keys: bool = False,
+    separators: tuple[str, str] = (", ", ": "),
+    ensure_ascii: bool = True,
+) -> Callable[[Any], str]:
+    """``json.dumps(value, sort_keys=…, separators=…, ensure_ascii=…)`` as a function built
+    once: ``json.dumps`` builds this encoder per call. Without the circularity check (the
+    values given are fresh trees or parsed from JSON: never circular); the C encoder that
+    ``JSONEncoder.encode`` would build, where Python has it."""
+    encoder = json.JSONEncoder(
+        sort_keys=sort_keys, separators=separators, ensure_ascii=ensure_ascii
+    )
+    if c_make_encoder is None:
+        return encoder.encode
+    item_separator, key_separator = separators
+    strings = encode_basestring_ascii if ensure_ascii else encode_basestring
+    c_encoder = c_make_encoder(None, encoder.default, strings, None, key_separator,
+                               item_separator, sort_keys, False, True)  # fmt: skip
 
-    def _encode_c(value: Any) -> str:
-        return "".join(_c_encoder(value, 0))
+    def encoded(value: Any) -> str:
+        return "".join(c_encoder(value, 0))
 
-    _encode = _encode_c
+    return encoded
+
+
+# json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False), built once
+_encode = json_encoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _json(value: Any) -> str:

@@ -29,13 +29,14 @@ text — with the encoder ``json.dumps`` would build, built once.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from json.encoder import encode_basestring_ascii
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from workflow.engine.chain import json_encoder
 
 _PLAIN = frozenset({str, int, bool, type(None)})
 
@@ -122,18 +123,9 @@ def decode(value: Any) -> Any:
 
 # --- the stored text ----------------------------------------------------------------------------
 
-# json.dumps(value) with its defaults builds this encoder per call; built once, without the
-# circularity check: encode() returns a fresh tree (a circular value fails in encode()).
-_JSON = json.JSONEncoder()
-_text: Callable[[Any], str] = _JSON.encode
-if c_make_encoder is not None:
-    _c_text = c_make_encoder(None, _JSON.default, encode_basestring_ascii, None, ": ", ", ",
-                             False, False, True)  # fmt: skip
-
-    def _c_encoded(value: Any) -> str:
-        return "".join(_c_text(value, 0))
-
-    _text = _c_encoded
+# json.dumps(value) with its defaults, built once (encode() returns a fresh tree: a circular
+# value fails in encode(), so no circularity check is needed)
+_text = json_encoder()
 
 
 def dumps(value: Any) -> str:
