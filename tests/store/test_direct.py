@@ -376,7 +376,7 @@ def test_postgresql_direct_statements_share_sqlalchemys_transaction(
 ) -> None:
     from conftest import fresh_database
     from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import IntegrityError, PendingRollbackError
 
     database = fresh_database(request, "postgresql", tmp_path)
     url = next(database)
@@ -418,6 +418,17 @@ def test_postgresql_direct_statements_share_sqlalchemys_transaction(
                 adding.rowcount(conn, {"id": 8, "s": "direct"})
                 adding.rowcount(conn, {"id": 7, "s": "twice"})
             adding.rowcount(conn, {"id": 9, "s": "direct"})
+        assert stored() == [7, 9]
+        # a transaction its connection lost (invalidated: a disconnect) refuses a direct
+        # statement as it refuses SQLAlchemy's own, until it is rolled back
+        with engine.connect() as conn:
+            conn.begin()
+            conn.invalidate()
+            with pytest.raises(PendingRollbackError):
+                conn.execute(select(table.c.id))
+            with pytest.raises(PendingRollbackError):
+                adding.rowcount(conn, {"id": 10, "s": "direct"})
+            conn.rollback()
         assert stored() == [7, 9]
     finally:
         engine.dispose()
