@@ -332,7 +332,7 @@ def _deliver_pass(delivery: Delivery, writer: MailWriter, now: datetime) -> None
         for row in rows:
             refused = delivery.refusal(conn, row) if delivery.refusal else None
             if refused is None:
-                sent_entry(delivery.append_event, conn, row, now, demo_store.proposal_row)
+                sent_entry(delivery.append_event, conn, row, now)
                 sent.append(row)
             else:
                 error = TransportError(

@@ -428,13 +428,11 @@ def sent_entry(
     conn: Connection,
     row: Mapping[str, Any],
     now: datetime,
-    proposal_of: Callable[[Connection, int], Mapping[str, Any]] | None = None,
 ) -> None:
     """The ``notice_sent`` entry of a sent notice, in ``conn``'s transaction, without the
     savepoint of :func:`record_sent`: what fails here fails the caller's transaction (the
-    demo's, whose notices are all the engine's own: workflow/demo/mail.py). ``proposal_of``
-    reads the notice's proposal row (default: the outbox's locking read)."""
-    _record(append_event, conn, row, now, "notice_sent", {}, proposal_of)
+    demo's, whose notices are all the engine's own: workflow/demo/mail.py)."""
+    _record(append_event, conn, row, now, "notice_sent", {})
 
 
 def _record_sent(
@@ -464,7 +462,6 @@ def _record(
     now: datetime,
     kind: str,
     extra: Mapping[str, Any],
-    proposal_of: Callable[[Connection, int], Mapping[str, Any]] | None = None,
 ) -> None:
     data = {"notice": int(row["id"]), "kind": row["kind"], "message_id": row["message_id"],
             "attempts": int(row["attempts"]), **extra}  # fmt: skip
@@ -472,7 +469,7 @@ def _record(
         log.info("%s: notice %s (%s) %s", kind, row["id"], row["kind"], row["idempotency_key"])
         return
     # On PostgreSQL the row is locked: append_event bumps the row version, no lost update.
-    proposal = (proposal_of or outbox_store.proposal_of_notice)(conn, row["proposal_id"])
+    proposal = outbox_store.proposal_of_notice(conn, row["proposal_id"])
     append_event(
         conn, proposal, kind=kind, trigger="deliver", actor=DELIVERY_ACTOR, now=now, data=data
     )

@@ -13,13 +13,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, event, func, or_, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, event, func, select, update
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 
 from workflow.process.deadline_rules import OPEN
 from workflow.store.db import Store
 from workflow.store.direct import Direct
-from workflow.store.outbox import PENDING, SENDING, SENT
+from workflow.store.outbox import CLAIM, CLAIMABLE, SENDING, SENT
 from workflow.store.schema import deadline_rungs, deadlines, funding, outbox, proposals
 
 _NEXT_RUNG = Direct(
@@ -140,16 +140,8 @@ def set_bodies(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
 
 # The delivery pass of the demo (workflow/demo/mail.py): the claims and marks of
 # workflow/store/outbox.py for every due notice of a pass at once, on SQLite's cursor.
-_CLAIMABLE = or_(
-    and_(outbox.c.status == PENDING, outbox.c.next_attempt_at <= bindparam("now")),
-    and_(outbox.c.status == SENDING, outbox.c.lease_until <= bindparam("now")),
-)
-_DUE = Direct(select(outbox).where(_CLAIMABLE).order_by(outbox.c.next_attempt_at, outbox.c.id))
-_CLAIM = Direct(
-    update(outbox)
-    .where(outbox.c.id == bindparam("notice_id"), _CLAIMABLE)
-    .values(status=SENDING, lease_until=bindparam("lease_until"), attempts=outbox.c.attempts + 1)
-)
+_DUE = Direct(select(outbox).where(CLAIMABLE).order_by(outbox.c.next_attempt_at, outbox.c.id))
+_CLAIM = Direct(CLAIM)
 _SENT = Direct(
     update(outbox)
     .where(outbox.c.id == bindparam("notice_id"))
@@ -175,20 +167,3 @@ def mark_sent(conn: Connection, ids: Sequence[int], now: datetime) -> None:
     marks each; their mail's columns are set by :func:`set_bodies`."""
     if ids:
         _SENT.executemany(conn, [{"notice_id": i, "sent_at": now} for i in ids])
-
-
-_PROPOSAL = select(proposals).where(proposals.c.id == bindparam("proposal_id"))
-_PROPOSAL_ROW = Direct(_PROPOSAL)
-_PROPOSAL_LOCKED = _PROPOSAL.with_for_update()
-
-
-def proposal_row(conn: Connection, proposal_id: int) -> Mapping[str, Any]:
-    """The proposal row ``proposal_id`` (there must be one), as the outbox reads it to append
-    a notice's entry (``FOR UPDATE`` on PostgreSQL); on SQLite on the cursor."""
-    if conn.dialect.name == "postgresql":
-        locked: Mapping[str, Any] = dict(
-            conn.execute(_PROPOSAL_LOCKED, {"proposal_id": proposal_id}).mappings().one()
-        )
-        return locked
-    (row,) = _PROPOSAL_ROW.mappings(conn, {"proposal_id": proposal_id})
-    return row

@@ -33,6 +33,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 
 from workflow.store.direct import Direct
 from workflow.store.schema import outbox, proposals
@@ -95,18 +96,17 @@ def insert_notices(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
 
 # --- delivery: claim and mark ------------------------------------------------------------------
 
-# Built once: constructing these per notice cost more than running them.
-_CLAIMABLE = or_(
+# Built once: constructing these per notice cost more than running them. CLAIMABLE and CLAIM
+# are the demo's delivery pass's too (workflow/store/demo.py: every due notice at once).
+CLAIMABLE = or_(
     and_(outbox.c.status == PENDING, outbox.c.next_attempt_at <= bindparam("now")),
     and_(outbox.c.status == SENDING, outbox.c.lease_until <= bindparam("now")),
 )
-_NEXT_DUE = (
-    select(outbox).where(_CLAIMABLE).order_by(outbox.c.next_attempt_at, outbox.c.id).limit(1)
-)
+_NEXT_DUE = select(outbox).where(CLAIMABLE).order_by(outbox.c.next_attempt_at, outbox.c.id).limit(1)
 _NEXT_DUE_SKIP_LOCKED = _NEXT_DUE.with_for_update(skip_locked=True)
-_CLAIM = (
+CLAIM = (
     update(outbox)
-    .where(outbox.c.id == bindparam("notice_id"), _CLAIMABLE)
+    .where(outbox.c.id == bindparam("notice_id"), CLAIMABLE)
     .values(status=SENDING, lease_until=bindparam("lease_until"), attempts=outbox.c.attempts + 1)
 )
 _MARK = {
@@ -129,6 +129,7 @@ _MARK = {
     }.items()
 }
 _PROPOSAL = select(proposals).where(proposals.c.id == bindparam("proposal_id"))
+_PROPOSAL_ROW = Direct(_PROPOSAL)
 _PROPOSAL_LOCKED = _PROPOSAL.with_for_update()
 
 
@@ -144,7 +145,7 @@ def claim(conn: Connection, notice_id: int, now: datetime, lease_until: datetime
     """Set a claimable notice to ``sending`` until ``lease_until``, one attempt more; False
     when it is no longer claimable (another worker was first)."""
     claimed = conn.execute(
-        _CLAIM, {"notice_id": notice_id, "now": now, "lease_until": lease_until}
+        CLAIM, {"notice_id": notice_id, "now": now, "lease_until": lease_until}
     ).rowcount
     return bool(claimed == 1)
 
@@ -163,11 +164,17 @@ def note_error(conn: Connection, notice_id: int, error: str) -> None:
     conn.execute(update(outbox).where(outbox.c.id == notice_id).values(last_error=error))
 
 
-def proposal_of_notice(conn: Connection, proposal_id: int) -> RowMapping:
+def proposal_of_notice(conn: Connection, proposal_id: int) -> Mapping[Any, Any]:
     """The proposal row a notice belongs to, to append the outcome to its history; locked
-    ``FOR UPDATE`` on PostgreSQL (appending bumps its row version: no lost update)."""
-    stmt = _PROPOSAL_LOCKED if conn.dialect.name == "postgresql" else _PROPOSAL
-    return conn.execute(stmt, {"proposal_id": proposal_id}).mappings().one()
+    ``FOR UPDATE`` on PostgreSQL (appending bumps its row version: no lost update), on
+    SQLite read on the cursor. There must be exactly one (``NoResultFound`` or
+    ``MultipleResultsFound`` otherwise)."""
+    if conn.dialect.name == "postgresql":
+        return conn.execute(_PROPOSAL_LOCKED, {"proposal_id": proposal_id}).mappings().one()
+    rows = _PROPOSAL_ROW.mappings(conn, {"proposal_id": proposal_id})
+    if len(rows) != 1:
+        raise NoResultFound("no proposal row") if not rows else MultipleResultsFound()
+    return rows[0]
 
 
 # --- reading and operator actions ---------------------------------------------------------------
