@@ -1,7 +1,8 @@
 """``Store.shared_read``: on PostgreSQL the reads of one unit of work (a web request that
-changes nothing) share one read transaction — one BEGIN and one COMMIT, one pooled
-connection — and still see what a write committed in between; a read the server failed ends
-the shared transaction and the next read begins anew. On SQLite it shares nothing."""
+changes nothing) share one pooled connection in autocommit — no BEGIN and no COMMIT go to the
+server — and see what a write committed in between; a stream begins the transaction its
+server-side cursor needs (``begin_for_stream``), which ends with the shared read; a read the
+server failed leaves the next one working. On SQLite it shares nothing."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
-from workflow.store.db import Store
+from workflow.store.db import Connection, Store, begin_for_stream
 from workflow.store.schema import web_secrets
 
 
@@ -45,17 +46,76 @@ def _checkouts(store: Store) -> list[object]:
     return seen
 
 
-def test_the_reads_within_share_one_transaction_and_one_connection(pg_store: Store) -> None:
+def _backend(store: Store) -> object:
+    """The server process of the read's connection."""
+    with store.read() as conn:
+        return conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def _server_transaction(conn: Connection) -> int:
+    """psycopg's view of the server: 0 no transaction open, 2 one open and idle."""
+    status: int = conn.connection.driver_connection.info.transaction_status  # type: ignore[union-attr]
+    return status
+
+
+def test_the_reads_within_share_one_connection_and_open_no_transaction(pg_store: Store) -> None:
     checkouts = _checkouts(pg_store)
     with pg_store.shared_read():
+        backend = _backend(pg_store)
         first = _began(pg_store)
+        with pg_store.read() as conn:
+            between = _server_transaction(conn)  # no BEGIN was sent, so no COMMIT is owed
         time.sleep(0.01)
         second = _began(pg_store)
-    time.sleep(0.01)
-    after = _began(pg_store)
-    assert first == second  # one transaction …
-    assert after != first  # … which ended with the scope
-    assert len(checkouts) == 2  # the shared read's connection, then the read after it
+        assert _backend(pg_store) == backend
+    assert between == 0
+    assert first != second  # each statement a transaction of its own
+    assert len(checkouts) == 1  # one connection for all of them
+
+
+def test_a_stream_begins_a_transaction_that_ends_with_the_shared_read(pg_store: Store) -> None:
+    with pg_store.shared_read():
+        with pg_store.read() as conn:
+            begin_for_stream(conn)
+            opened = _server_transaction(conn)
+            begin_for_stream(conn)  # a second stream in it begins nothing more
+            first = conn.execute(text("SELECT now()")).scalar_one()
+            rows = conn.execute(
+                text("SELECT generate_series(1, 5)").execution_options(yield_per=2)
+            ).all()
+        time.sleep(0.01)
+        assert _began(pg_store) == first  # still that transaction
+        level = _isolation(pg_store)
+    assert (opened, len(rows), level) == (2, 5, "read committed")
+    assert _began(pg_store) != first  # ended with the scope
+
+
+def _isolation(store: Store) -> object:
+    with store.read() as conn:
+        return conn.execute(text("SHOW transaction_isolation")).scalar_one()
+
+
+def test_every_stream_of_the_store_works_in_a_shared_read(pg_store: Store) -> None:
+    from workflow.store import chains, reports
+
+    # a server-side cursor outside a transaction: "DECLARE CURSOR can only be used in
+    # transaction blocks"; each stream begins one (an empty history streams as well)
+    streams = [
+        lambda c: chains.checkpoint_entries(c, "system"),
+        chains.entries_with_heads,
+        chains.raw_entries_with_heads,
+        chains.entries_with_actors,
+        chains.log_entries,
+        lambda c: chains.proposal_chain_entries(c, except_prefix="@"),
+        chains.entry_times,
+        reports.state_entries,
+    ]
+    for stream in streams:
+        with pg_store.shared_read(), pg_store.read() as conn:
+            assert list(stream(conn)) is not None
+    # outside a shared read a read is a transaction already, and the stream needs none
+    with pg_store.read() as conn:
+        assert list(chains.entry_times(conn)) is not None
 
 
 def test_without_it_each_read_is_a_transaction_of_its_own(pg_store: Store) -> None:
@@ -83,21 +143,28 @@ def test_a_read_the_server_failed_ends_the_transaction_and_the_next_begins_anew(
     pg_store: Store,
 ) -> None:
     with pg_store.shared_read():
-        first = _began(pg_store)
+        with pg_store.read() as conn:
+            begin_for_stream(conn)  # a transaction, which the failure would leave refusing
+            first = conn.execute(text("SELECT now()")).scalar_one()
         with pytest.raises(DBAPIError, match="division by zero"), pg_store.read() as conn:
             conn.execute(text("SELECT 1 / 0"))
         time.sleep(0.01)
         # PostgreSQL would refuse every statement of the failed transaction; this one works
         second = _began(pg_store)
+        with pytest.raises(DBAPIError, match="division by zero"), pg_store.read() as conn:
+            conn.execute(text("SELECT 1 / 0"))  # and so it goes without a transaction
+        assert _began(pg_store) is not None
     assert second != first
 
 
-def test_an_error_of_the_caller_leaves_the_shared_transaction_sound(pg_store: Store) -> None:
+def test_an_error_of_the_caller_leaves_the_shared_read_sound(pg_store: Store) -> None:
     with pg_store.shared_read():
-        first = _began(pg_store)
+        with pg_store.read() as conn:
+            begin_for_stream(conn)
+            first = conn.execute(text("SELECT now()")).scalar_one()
         with pytest.raises(LookupError), pg_store.read():
             raise LookupError("no such proposal")
-        assert _began(pg_store) == first
+        assert _began(pg_store) == first  # the stream's transaction goes on
 
 
 def test_a_scope_that_never_reads_takes_no_connection(store: Store) -> None:
@@ -121,11 +188,13 @@ def test_another_store_is_not_shared(pg_store: Store, database_url: str) -> None
 def test_a_commit_the_server_refuses_at_the_end_is_logged_not_raised(
     pg_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # given a shared read whose connection the server ends while it sits idle (an idle
-    # timeout: the page rendered, the response is about to go out)
+    # given a shared read whose connection the server ends while it sits idle in a
+    # stream's transaction (an idle timeout: the page rendered, the response about to go out)
     with caplog.at_level(logging.WARNING, logger="ruhrflow.store"), pg_store.shared_read():
         with pg_store.read() as conn:
             conn.execute(text("SET idle_in_transaction_session_timeout = '100ms'"))
+            begin_for_stream(conn)
+            conn.execute(text("SELECT 1"))
         time.sleep(0.5)
     # then ending it lost nothing (it only read): a warning, no exception
     assert "ending a shared read transaction failed" in caplog.text
@@ -153,9 +222,11 @@ def test_reads_see_a_write_in_between_whatever_the_servers_default_isolation(
     try:
         with store.write() as conn:
             conn.execute(text("CREATE TABLE seen (name text)"))
-        # when a shared read reads, a write commits, and the shared read reads again
+        # when a shared read reads (in a stream's transaction, the one transaction a shared
+        # read opens), a write commits, and the shared read reads again
         with store.shared_read():
             with store.read() as conn:
+                begin_for_stream(conn)
                 before = conn.execute(text("SELECT count(*) FROM seen")).scalar_one()
             with store.write() as conn:
                 conn.execute(text("INSERT INTO seen VALUES ('in between')"))

@@ -2,8 +2,9 @@
 and the figures as of a day read from ``history`` (and ``actor_refs`` beside it).
 
 Only reads, each in the caller's transaction. The long ones stream: they are executed
-with ``yield_per`` (a server-side cursor on PostgreSQL) so that a history of millions
-of rows never sits in memory, and they hand back the rows lazily as the caller iterates.
+with ``yield_per`` (a server-side cursor on PostgreSQL, after ``begin_for_stream``) so that
+a history of millions of rows never sits in memory, and they hand back the rows lazily as
+the caller iterates.
 Writing the chains is :mod:`workflow.store.repo`'s (``insert_history``), behind the one
 history writer of the engine.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, func, select
 
-from workflow.store.db import AnyRow
+from workflow.store.db import AnyRow, begin_for_stream
 from workflow.store.schema import actor_refs, history, proposals
 
 STREAM_BATCH = 2_000
@@ -75,6 +76,7 @@ def checkpoint_entries(conn: Connection, chain: str) -> Iterator[RowMapping]:
         .order_by(history.c.seq)
         .execution_options(yield_per=50)
     )
+    begin_for_stream(conn)
     yield from conn.execute(stmt).mappings()
 
 
@@ -123,6 +125,7 @@ def entries_with_heads(conn: Connection) -> Iterator[RowMapping]:
     """Every history row ordered by (chain, seq), streamed, with its proposal's head as
     ``p_key``, ``p_seq``, ``p_head``, ``p_state``, ``p_version`` (None for a chain
     without a proposal row: the system chain, or a proposal deleted)."""
+    begin_for_stream(conn)
     yield from conn.execute(_ROWS).mappings()
 
 
@@ -144,6 +147,7 @@ def raw_entries_with_heads(conn: Connection) -> Iterator[Sequence[Any]]:
     No SQLAlchemy type processing (the speed of ``audit verify``): on SQLite ``data`` is
     JSON text and ``at``/``recorded_at`` are text; on PostgreSQL the driver's types.
     """
+    begin_for_stream(conn)
     streamed = conn.execution_options(stream_results=True, max_row_buffer=STREAM_BATCH)
     result = streamed.exec_driver_sql(_RAW_SQL)  # a server-side cursor on PostgreSQL
     yield from result.partitions(STREAM_BATCH)
@@ -188,6 +192,7 @@ def entries_with_actors(conn: Connection) -> Iterator[RowMapping]:
         .order_by(history.c.chain, history.c.seq)
         .execution_options(yield_per=STREAM_BATCH)
     )
+    begin_for_stream(conn)
     yield from conn.execute(stmt).mappings()
 
 
@@ -232,6 +237,7 @@ def log_entries(
         stmt = stmt.where(actor_refs.c.actor_id == actor)
     if trigger is not None:
         stmt = stmt.where(history.c.trigger == trigger)
+    begin_for_stream(conn)
     yield from conn.execute(stmt.execution_options(yield_per=STREAM_BATCH)).mappings()
 
 
@@ -254,6 +260,7 @@ def proposal_chain_entries(conn: Connection, *, except_prefix: str) -> Iterator[
         .order_by(history.c.chain, history.c.seq)
         .execution_options(yield_per=STREAM_BATCH)
     )
+    begin_for_stream(conn)
     yield from conn.execute(stmt)
 
 
@@ -264,4 +271,5 @@ def entry_times(conn: Connection) -> Iterator[AnyRow]:
         .order_by(history.c.chain, history.c.seq)
         .execution_options(yield_per=STREAM_BATCH)
     )
+    begin_for_stream(conn)
     yield from conn.execute(stmt)

@@ -12,8 +12,10 @@ single transition, see ``bench/``). So on SQLite a transaction is only what thes
 ``engine.begin()`` used directly would commit statement by statement.
 
 On PostgreSQL, :meth:`Store.shared_read` lets every read of one unit of work (a web
-request that changes nothing) share a single read transaction: one ``BEGIN`` and one end
-instead of one pair per read, two round trips saved each time.
+request that changes nothing) share one pooled connection in autocommit: each statement is a
+transaction of its own, as it would be at READ COMMITTED inside one, and no ``BEGIN`` and no
+``COMMIT`` go to the server — two round trips saved per page. A server-side cursor needs a
+transaction: the store's streams call :func:`begin_for_stream` first.
 """
 
 from __future__ import annotations
@@ -132,10 +134,15 @@ _OLD_SCHEMA = (
 
 _BEGIN = Direct(text("BEGIN"))
 _BEGIN_IMMEDIATE = Direct(text("BEGIN IMMEDIATE"))
+# the isolation Store.read's transactions have on PostgreSQL (make_engine), whatever the
+# server's default: a stream's transaction in a shared read sees each later write too
+_BEGIN_READ_COMMITTED = Direct(text("BEGIN ISOLATION LEVEL READ COMMITTED"))
+_PG_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the server
 
 
 class _SharedRead:
-    """The read transaction that :meth:`Store.shared_read` shares: opened on the first read."""
+    """The connection that :meth:`Store.shared_read` shares: taken on the first read, in
+    autocommit (see the module doc)."""
 
     __slots__ = ("conn", "store")
 
@@ -144,14 +151,17 @@ class _SharedRead:
         self.conn: Connection | None = None
 
     def connection(self) -> Connection:
-        if self.conn is None:  # the driver begins the transaction with the first statement
-            self.conn = self.store.engine.connect()
+        if self.conn is None:
+            # SQLAlchemy's psycopg dialect switches the driver's autocommit flag (no round
+            # trip) and the pool switches it back when the connection is returned
+            conn = self.store.engine.connect()
+            self.conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         return self.conn
 
     def failed(self) -> None:
-        """A read failed on the server: roll its transaction back (PostgreSQL refuses every
-        later statement in it), so the next read — or the rest of an enclosing one — runs in
-        a fresh transaction on the same connection, or on a new one if it was lost."""
+        """A read failed on the server: roll back what it was in (a stream's transaction,
+        which PostgreSQL refuses every later statement of), so the next read — or the rest
+        of an enclosing one — works, on the same connection or on a new one if it was lost."""
         conn = self.conn
         if conn is None:
             return
@@ -162,10 +172,11 @@ class _SharedRead:
             conn.close()
 
     def end(self) -> None:
-        """End the transaction and give the connection back. It only read, so it commits
-        (psycopg forgets its prepared statements on every rollback); a commit the server
-        refuses (the connection was cut, an idle timeout) loses nothing, so it is logged, not
-        raised: it would turn a page already rendered into an error."""
+        """Give the connection back, committing a stream's transaction if one is open (it
+        only read: psycopg forgets its prepared statements on every rollback; with none open
+        the commit sends nothing); a commit the server refuses (the connection was cut, an
+        idle timeout) loses nothing, so it is logged, not raised: it would turn a page
+        already rendered into an error."""
         conn, self.conn = self.conn, None
         if conn is None:
             return
@@ -179,6 +190,19 @@ class _SharedRead:
 
 
 _SHARED: ContextVar[_SharedRead | None] = ContextVar("ruhrflow_shared_read", default=None)
+
+
+def begin_for_stream(conn: Connection) -> None:
+    """Call before a statement that streams through a server-side cursor (``yield_per``,
+    ``stream_results``) on ``conn``: PostgreSQL declares such a cursor only inside a
+    transaction, and a shared read's connection runs in autocommit, so there this begins
+    one (at READ COMMITTED, as every read transaction of the store), which ends with the
+    shared read. Anywhere else ``conn`` is in a transaction already, and nothing is done."""
+    shared = _SHARED.get()
+    if shared is None or shared.conn is not conn:
+        return
+    if conn.connection.driver_connection.info.transaction_status == _PG_IDLE:  # type: ignore[union-attr]
+        _BEGIN_READ_COMMITTED.execute(conn, {})
 
 
 class Store:
@@ -224,15 +248,17 @@ class Store:
     @contextmanager
     def shared_read(self) -> Iterator[None]:
         """Within it, every :meth:`read` of this store (in this thread or task) shares one
-        read transaction, begun by the first read and ended when this ends.
+        connection, taken by the first read and given back when this ends, on which each
+        statement is a transaction of its own (autocommit; a stream begins one:
+        :func:`begin_for_stream`).
 
         PostgreSQL only, where each ``BEGIN`` and ``COMMIT`` is a round trip to the server
         and a transaction at READ COMMITTED gives each statement its own snapshot anyway,
-        so sharing changes what reads see no more than the time between them does. On SQLite
-        it does nothing: a read costs no round trip there, and a deferred SQLite transaction
-        keeps the snapshot of its first read, so a write made in between would be invisible
-        to the reads after it. :meth:`write` never shares: it opens its own transaction, and
-        the shared reads after it see what it committed.
+        so leaving them out changes what reads see no more than the time between them does.
+        On SQLite it does nothing: a read costs no round trip there, and a deferred SQLite
+        transaction keeps the snapshot of its first read, so a write made in between would be
+        invisible to the reads after it. :meth:`write` never shares: it opens its own
+        transaction, and the shared reads after it see what it committed.
         """
         if self._sqlite:
             yield

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, func, or_, select, true
 
 from workflow.process.deadline_rules import OPEN
 from workflow.store.chains import STREAM_BATCH
-from workflow.store.db import AnyRow
+from workflow.store.db import AnyRow, begin_for_stream
 from workflow.store.schema import deadlines, funding, history, proposals
 
 
@@ -64,6 +64,7 @@ def state_entries(conn: Connection, before: datetime | None = None) -> Iterator[
         .order_by(history.c.chain, history.c.seq)
         .execution_options(yield_per=STREAM_BATCH)
     )
+    begin_for_stream(conn)
     yield from conn.execute(stmt)
 
 
