@@ -68,11 +68,12 @@ def _generate_with_deadlines(workdir: Path, name: str, proposals: int, due: int)
     created = sqlite_time(NOW - timedelta(days=80))
     deadline_rows: list[tuple[object, ...]] = []
     rung_rows: list[tuple[object, ...]] = []
+    keys = dict(conn.execute("SELECT id, key FROM proposals"))  # each deadline copies its key
 
     def flush() -> None:
         conn.executemany(
-            "INSERT INTO deadlines (id, proposal_id, kind, state, entry_seq, due_at, status,"
-            " sequence, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO deadlines (id, proposal_id, proposal_key, kind, state, entry_seq,"
+            " due_at, status, sequence, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
             deadline_rows,
         )
         conn.executemany(
@@ -90,8 +91,8 @@ def _generate_with_deadlines(workdir: Path, name: str, proposals: int, due: int)
         due_at = remind_at + timedelta(days=7)
         escalate_at = due_at + timedelta(days=7)  # 5 working days
         deadline_rows.append(
-            (did, pid, "progress_report", "implementation", 1, sqlite_time(due_at), "open", 0,
-             created)
+            (did, pid, keys[pid], "progress_report", "implementation", 1, sqlite_time(due_at),
+             "open", 0, created)
         )  # fmt: skip
         rung_rows.append((2 * did - 1, did, "remind-7d", sqlite_time(remind_at), None, 0))
         rung_rows.append((2 * did, did, "escalate-5wd", sqlite_time(escalate_at), None, 0))

@@ -143,8 +143,8 @@ def _deadline(engine: Engine, key: str, due_days: float, status: str = "open") -
         n = conn.execute(select(func.count()).select_from(deadlines)).scalar_one()
         conn.execute(
             insert(deadlines).values(
-                proposal_id=pid, kind="consultation", state="consultation", entry_seq=100 + n,
-                due_at=NOW + due_days * DAY, status=status, created_at=NOW,
+                proposal_id=pid, proposal_key=key, kind="consultation", state="consultation",
+                entry_seq=100 + n, due_at=NOW + due_days * DAY, status=status, created_at=NOW,
             )
         )  # fmt: skip
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from conftest import DEFINITION, NOW
@@ -244,3 +245,39 @@ def test_a_progress_report_resets_the_quarterly_deadline(engine: Engine) -> None
     assert (old["status"], old["sequence"]) == ("met", 0)
     assert (new["status"], new["sequence"], new["due_at"]) == ("open", 1, berlin(2019, 12, 1, 9))
     assert started < reported
+
+
+def test_every_deadline_carries_its_proposals_key(engine: Engine, tmp_path: Path) -> None:
+    # The worklist orders by deadlines.proposal_key: each way a deadline is opened copies it.
+    from support import definition_next_version
+
+    from workflow.app.bootstrap import register_definition
+    from workflow.engine.intake import ProposalInput
+
+    # given deadlines opened by creating many proposals at once (the multi-row insert), by
+    # one proposal's transitions (one row with its rungs) and by a reset (progress report)
+    item = ProposalInput(title="Stapeltest", handlungsfeld=2, themenforum=12, lead="IM")
+    many = engine.create_proposals([item] * 3, actor="koordination", now=NOW)
+    one = add_proposal(engine, NOW, key="RK-03-41")
+    walk_to(engine, one, "consultation", NOW)
+    started = add_proposal(engine, NOW, key="RK-03-42")
+    walk_to(engine, started, "implementation", NOW)
+    engine.advance(started, "report_progress", actor="im", now=NOW + timedelta(days=30),
+                   fields={"progress": 20})  # fmt: skip
+    # and by a migration to a new version, which re-derives every open deadline
+    register_definition(engine.store, load_definition(definition_next_version(tmp_path)), NOW)
+    migrated = NOW + timedelta(days=31)
+    engine.migrate(actor="koordination", now=migrated, to_version=4,
+                   state_map={"ministry_review": "ressortpruefung"}, raw_fields={}, keys=None,
+                   where_state=None, deadline_setting={})  # fmt: skip
+    # then every deadline, open or closed, carries the key of its proposal
+    with engine.store.read() as conn:
+        rows = conn.execute(
+            select(proposals.c.key, deadlines.c.proposal_key, deadlines.c.status,
+                   deadlines.c.created_at)
+            .join(proposals, proposals.c.id == deadlines.c.proposal_id)
+        ).all()  # fmt: skip
+    assert {key for key, *_ in rows} == {*many, one, started}
+    assert {created for *_, created in rows} >= {NOW, migrated}
+    assert [(key, copied) for key, copied, *_ in rows if copied != key] == []
+    assert {status for _, _, status, _ in rows} == {"open", "closed", "met"}

@@ -179,11 +179,12 @@ def test_close_consultation_needs_every_group_and_says_which_are_missing(engine:
     assert applied.to_state == "ministry_review"
 
 
-def _deadline(conn: Connection, proposal_id: int, state: str, due_at: datetime) -> None:
+def _deadline(conn: Connection, key: str, state: str, due_at: datetime) -> None:
+    proposal_id = conn.execute(select(proposals.c.id).where(proposals.c.key == key)).scalar_one()
     conn.execute(
         insert(deadlines).values(
-            proposal_id=proposal_id, kind="consultation", state=state, entry_seq=99,
-            due_at=due_at, status="open", created_at=NOW,
+            proposal_id=proposal_id, proposal_key=key, kind="consultation", state=state,
+            entry_seq=99, due_at=due_at, status="open", created_at=NOW,
         )
     )  # fmt: skip
 
@@ -197,7 +198,7 @@ def test_close_consultation_passes_once_the_consultation_deadline_has_passed(
     key = add_proposal(engine, NOW)
     now = walk_to(engine, key, "consultation", NOW)
     with engine.store.write() as conn:
-        _deadline(conn, row(engine, key)["id"], "proposed", now)
+        _deadline(conn, key, "proposed", now)
     with engine.store.read() as conn:
         due = conn.execute(
             select(deadlines.c.due_at).where(

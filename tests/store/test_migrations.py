@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from conftest import NOW
 from sqlalchemy import Connection, select, text
+from sqlalchemy import inspect as sa_inspect
 from support import delivery_of
 
 from notifications.mail.addresses import message_id
@@ -214,3 +215,45 @@ def test_the_numbered_migration_files_are_the_alembic_chain_in_order() -> None:
     chain = [r.revision for r in reversed(list(script.walk_revisions()))]
     assert list(shipped_revisions()) == chain
     assert expected_revision() == script.get_current_head()
+
+
+def test_0015_copies_each_proposals_key_into_its_deadlines(runtime: Runtime) -> None:
+    from sqlalchemy.exc import IntegrityError
+    from support import add_proposal, walk_to
+
+    from workflow.store.schema import deadline_rungs, deadlines, proposals
+
+    store, engine = runtime.store, runtime.engine
+    # given deadlines with rungs, open and closed, of two proposals, in a schema before 0015
+    for key in ("RK-03-01", "RK-03-02"):
+        walk_to(engine, add_proposal(engine, NOW, key=key), "consultation", NOW)
+    with store.read() as conn:
+        rungs_before = conn.execute(select(deadline_rungs).order_by(deadline_rungs.c.id)).all()
+    with store.write() as conn:
+        command.downgrade(alembic_config(conn), "0014_system_lock")
+    with store.engine.connect() as conn:
+        columns = {c["name"] for c in sa_inspect(conn).get_columns("deadlines")}
+    assert "proposal_key" not in columns
+    # when it is upgraded
+    upgrade(store)
+    # then every deadline carries its proposal's key, the rungs (and their deadlines' ids)
+    # are as before, and a deadline without a key is refused
+    with store.read() as conn:
+        rows = conn.execute(
+            select(deadlines.c.proposal_id, deadlines.c.proposal_key, proposals.c.key)
+            .join(proposals, proposals.c.id == deadlines.c.proposal_id)
+            .order_by(deadlines.c.id)
+        ).all()  # fmt: skip
+        rungs_after = conn.execute(select(deadline_rungs).order_by(deadline_rungs.c.id)).all()
+        if conn.dialect.name == "sqlite":
+            assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
+    assert len(rows) == 4 and all(copied == key for _, copied, key in rows), rows
+    assert rungs_after == rungs_before and rungs_before
+    pid = rows[0][0]
+    with pytest.raises(IntegrityError, match="proposal_key"), store.write() as conn:
+        conn.execute(
+            deadlines.insert().values(
+                proposal_id=pid, kind="x", state="x", entry_seq=99, due_at=NOW, status="open",
+                created_at=NOW,
+            )
+        )  # fmt: skip

@@ -140,6 +140,23 @@ def test_init_upgrades_and_the_old_checkpoint_and_chains_verify(upgraded: Old) -
     assert "checkpoint" in result.stdout
 
 
+def test_the_upgrade_copies_each_proposals_key_into_its_deadlines(upgraded: Old) -> None:
+    # migration 0015: the worklist orders by deadlines.proposal_key
+    engine = create_engine(upgraded.url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT d.proposal_key, p.key, d.status FROM deadlines d"
+                    " JOIN proposals p ON p.id = d.proposal_id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert {status for *_, status in rows} >= {"open", "closed"}
+    assert [(copied, key) for copied, key, _ in rows if copied != key] == []
+
+
 def test_every_old_proposal_takes_its_next_step_on_its_own_version(upgraded: Old) -> None:
     for key, state, trigger, extra in NEXT_STEPS:
         before = upgraded.json("proposal", "show", key)

@@ -134,6 +134,7 @@ class DeadlineEffect(Effect):
             rows.append(
                 {
                     "proposal_id": change.proposal_id,
+                    "proposal_key": change.key,
                     "kind": rule.kind,
                     "state": rule.state,
                     "entry_seq": change.seq,

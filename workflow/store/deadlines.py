@@ -193,9 +193,10 @@ def cancel_rungs(conn: Connection, deadline_ids: Sequence[int], now: datetime) -
 # executemany gives them.
 _INSERT_WITH_RUNGS = Direct(
     text(
-        "WITH d AS (INSERT INTO deadlines (proposal_id, kind, state, entry_seq, due_at, status,"
-        " sequence, created_at, series_id) VALUES (:proposal_id, :kind, :state, :entry_seq,"
-        " :due_at, :status, :sequence, :created_at, :series_id) RETURNING id),"
+        "WITH d AS (INSERT INTO deadlines (proposal_id, proposal_key, kind, state, entry_seq,"
+        " due_at, status, sequence, created_at, series_id) VALUES (:proposal_id, :proposal_key,"
+        " :kind, :state, :entry_seq, :due_at, :status, :sequence, :created_at, :series_id)"
+        " RETURNING id),"
         " r AS (INSERT INTO deadline_rungs (deadline_id, rung, fire_at)"
         " SELECT d.id, x.rung, x.fire_at FROM d,"
         " unnest(CAST(:rung_names AS VARCHAR[]), CAST(:rung_times AS TIMESTAMPTZ[]))"
@@ -212,7 +213,8 @@ def insert_deadlines(
 ) -> list[int]:
     """Insert deadlines and, when given, the rungs of each (``rungs[i]``: the (rung, fire at)
     of ``rows[i]``, as :func:`insert_rungs` would insert them); return the deadlines' ids in
-    the order of ``rows``."""
+    the order of ``rows``. Each row carries its proposal's ``proposal_key`` (the worklist
+    orders by it) besides its ``proposal_id``."""
     if not rows:
         return []
     if len(rows) == 1 and rungs and conn.dialect.name == "postgresql":
