@@ -462,3 +462,59 @@ def test_postgresql_direct_statements_show_in_sqlalchemys_cursor_events(
     finally:
         engine.dispose()
         next(database, None)
+
+
+def test_json_and_times_read_directly_equal_sqlalchemys_for_any_stored_text(
+    tmp_path: Path,
+) -> None:
+    # given stored texts of a JSON column as SQLAlchemy writes them and as anyone else might
+    # (whitespace around the value, a bare number, escapes, a byte order mark, garbage), and
+    # the times of a UTCDateTime column, some repeated, some not in SQLAlchemy's own format
+    from sqlalchemy import Column, Integer, MetaData, Table, bindparam, create_engine, select
+
+    from workflow.store.schema import JSONType, UTCDateTime
+
+    meta = MetaData()
+    table = Table(
+        "t",
+        meta,
+        Column("id", Integer, primary_key=True),
+        Column("doc", JSONType),
+        Column("at", UTCDateTime),
+    )
+    path = tmp_path / "json.db"
+    engine = create_engine(f"sqlite:///{path}")
+    meta.create_all(engine)
+    texts = ['{"a": [1, 2.5, null, true], "b": {"c": "\\u00e4"}}', "[]", "{}", " [1] ",
+             "[1]\n", "7", '"text"', "null", "\ufeff[1]", "[1] [2]", "", "nope", "[1,",
+             '{"a": NaN}']  # fmt: skip
+    times = ["2019-07-16 08:00:00.000000", "2019-07-16 09:30:00", "2019-07-16T10:00:00+01:00",
+             "2019-07-16 08:00:00.000000", None]  # fmt: skip
+    raw = sqlite3.connect(path)
+    raw.executemany(
+        "INSERT INTO t (id, doc, at) VALUES (?, ?, ?)",
+        [(i, text, times[i % len(times)]) for i, text in enumerate(texts)],
+    )
+    raw.execute("INSERT INTO t (id, doc, at) VALUES (100, NULL, NULL)")
+    raw.commit()
+    raw.close()
+
+    def outcome(read: Any) -> object:
+        try:
+            return ("ok", _typed(read()))
+        except Exception as exc:  # the same error, with the same message
+            return ("error", type(exc).__name__, str(exc))
+
+    # when each row is read directly and through SQLAlchemy
+    by_id = select(table).where(table.c.id == bindparam("row_id"))
+    direct = Direct(by_id)
+    with engine.connect() as conn:
+        for i in [*range(len(texts)), 100]:
+            ours = outcome(lambda i=i: direct.mappings(conn, {"row_id": i})[0])
+            as_tuple = outcome(lambda i=i: direct.all(conn, {"row_id": i})[0])
+            theirs = outcome(lambda i=i: dict(conn.execute(by_id, {"row_id": i}).mappings().one()))
+            plain = outcome(lambda i=i: tuple(conn.execute(by_id, {"row_id": i}).one()))
+            # then both give the same values of the same types, or the same error
+            assert ours == theirs, texts[i] if i < len(texts) else i
+            assert as_tuple == plain, texts[i] if i < len(texts) else i
+    engine.dispose()

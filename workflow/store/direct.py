@@ -33,13 +33,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from json import JSONDecoder
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
 
-from workflow.store.schema import UTCDateTime
+from workflow.store.schema import JSONType, UTCDateTime
 
 _MISSING = object()
 
@@ -73,6 +74,13 @@ class _Compiled:
     # psycopg: a one-row INSERT that SQLAlchemy runs with its implicit RETURNING of the key;
     # its result's rowcount is then -1 (unless preserve_rowcount), and so is ours
     unknown_rowcount: bool = False
+    # written once per statement (_generated): one parameter set as the row the driver takes
+    # (one: a single execute; many: rows of an executemany, with its memo of times), and a
+    # result row as a tuple or a dict by column name, with the processors applied
+    one: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = None
+    many: Callable[[Mapping[str, Any], dict[tuple[Any, ...], Any]], tuple[Any, ...]] | None = None
+    as_tuple: Callable[[Sequence[Any]], tuple[Any, ...]] | None = None
+    as_mapping: Callable[[Sequence[Any]], dict[str, Any]] | None = None
 
 
 class Direct:
@@ -119,7 +127,8 @@ class Direct:
         processors = tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds)
         fixed = tuple(b.value if not b.required and b.key not in keys else _MISSING for b in binds)
         results = tuple(
-            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in returned
+            _faster(c.type, dialect, c.type.dialect_impl(dialect).result_processor(dialect, None))
+            for c in returned
         )
         return _Compiled(
             sql=compiled.string,
@@ -205,45 +214,21 @@ class Direct:
         params: Mapping[str, Any],
         memo: dict[tuple[Any, ...], Any] | None = None,
     ) -> tuple[Any, ...]:
-        if compiled.plain:
-            values = [params[name] for name in compiled.names]
-        else:
-            values = [
-                params[name] if fixed is _MISSING else fixed
-                for name, fixed in zip(compiled.names, compiled.fixed, strict=True)
-            ]
-        timed = compiled.timed
-        for i, process in compiled.converting:
-            value = values[i]
-            if i in timed and value.__class__ is datetime:
-                when = (value, value.tzinfo, value.fold)
-                found = _TIMES.get(when, _MISSING)
-                if found is _MISSING:
-                    if len(_TIMES) >= _TIMES_KEPT:
-                        _TIMES.clear()
-                    found = _TIMES[when] = process(value)
-                values[i] = found
-            elif memo is not None and value.__class__ is datetime:
-                # Many rows of one statement carry the same times (``now``, a due date):
-                # convert each once. The key holds the zone and the fold, so that two
-                # equal wall times that are different instants never share a result.
-                key = (i, value, value.tzinfo, value.fold)
-                found = memo.get(key, _MISSING)
-                if found is _MISSING:
-                    found = memo[key] = process(value)
-                values[i] = found
-            else:
-                values[i] = process(value)
-        return tuple(values)
+        """The driver's row of one parameter set: each value by its bind's name (or the
+        literal), converted by its bind processor; a UTCDateTime through ``_TIMES``, and with
+        ``memo`` (the rows of one executemany) any other time once per instant."""
+        if memo is None:
+            one = compiled.one
+            if one is None:
+                one = compiled.one = _bind_row(compiled, many=False)
+            return one(params)
+        many = compiled.many
+        if many is None:
+            many = compiled.many = _bind_row(compiled, many=True)
+        return many(params, memo)
 
-    def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
-        """Run with one parameter set; return the DBAPI cursor (or SQLAlchemy's result).
-
-        On psycopg the cursor is the connection's kept one: read it before the next
-        statement on the same connection."""
-        compiled = self._compile(conn, tuple(params))
-        if compiled is None:
-            return conn.execute(self.statement, dict(params))
+    def _run(self, conn: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+        """One parameter set of a compiled statement on the driver's cursor."""
         if compiled.pg:
             return self._execute_psycopg(conn, compiled, params)
         row = self._row(compiled, params)
@@ -253,6 +238,16 @@ class Direct:
         except conn.dialect.loaded_dbapi.Error as exc:
             raise _wrapped(conn, compiled.sql, row, exc) from exc
         return cursor
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        """Run with one parameter set; return the DBAPI cursor (or SQLAlchemy's result).
+
+        On psycopg the cursor is the connection's kept one: read it before the next
+        statement on the same connection."""
+        compiled = self._compile(conn, tuple(params))
+        if compiled is None:
+            return conn.execute(self.statement, dict(params))
+        return self._run(conn, compiled, params)
 
     def _execute_psycopg(
         self, conn: Connection, compiled: _Compiled, params: Mapping[str, Any]
@@ -298,7 +293,10 @@ class Direct:
         if compiled is None or compiled.pg or any(tuple(r) != keys for r in rows[1:]):
             return int(conn.execute(self.statement, [dict(r) for r in rows]).rowcount)
         memo: dict[tuple[Any, ...], Any] = {}
-        values = [self._row(compiled, r, memo) for r in rows]
+        many = compiled.many
+        if many is None:
+            many = compiled.many = _bind_row(compiled, many=True)
+        values = [many(r, memo) for r in rows]
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(compiled.sql, values)
@@ -309,9 +307,9 @@ class Direct:
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run with one parameter set; return how many rows it changed."""
         compiled = self._compile(conn, tuple(params))
-        if compiled is not None and compiled.pg:
-            return self._rowcount(compiled, self._execute_psycopg(conn, compiled, params))
-        return int(self.execute(conn, params).rowcount)
+        if compiled is None:
+            return int(conn.execute(self.statement, dict(params)).rowcount)
+        return self._rowcount(compiled, self._run(conn, compiled, params))
 
     @staticmethod
     def _rowcount(compiled: _Compiled, cursor: Any) -> int:
@@ -320,55 +318,186 @@ class Direct:
     def lastrowid(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run an INSERT of one row; return the new row's integer key."""
         compiled = self._compile(conn, tuple(params))
-        if compiled is not None and compiled.pg:
-            # SQLAlchemy's SQL of a one-row INSERT on PostgreSQL returns the key (implicit
-            # RETURNING), as its ``inserted_primary_key`` reads it
-            ((key, *_),) = self.execute(conn, params).fetchall()
-            return int(key)
-        result = self.execute(conn, params)
-        if hasattr(result, "inserted_primary_key"):  # SQLAlchemy's result (not SQLite)
-            key = result.inserted_primary_key
+        if compiled is None:  # SQLAlchemy's result
+            key = conn.execute(self.statement, dict(params)).inserted_primary_key
             assert key is not None
             return int(key[0])
-        return int(result.lastrowid)
+        if compiled.pg:
+            # SQLAlchemy's SQL of a one-row INSERT on PostgreSQL returns the key (implicit
+            # RETURNING), as its ``inserted_primary_key`` reads it
+            ((key, *_),) = self._run(conn, compiled, params).fetchall()
+            return int(key)
+        return int(self._run(conn, compiled, params).lastrowid)
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run a statement with RETURNING (or a SELECT); return its rows as tuples."""
         compiled = self._compile(conn, tuple(params))
         if compiled is None:
             return [tuple(r) for r in conn.execute(self.statement, dict(params))]
-        cursor = self.execute(conn, params)
+        cursor = self._run(conn, compiled, params)
         rows = cursor.fetchall()
-        converted = compiled.converted
-        if converted is None:  # psycopg's first fetch
-            converted = self._result_processors(conn, compiled, cursor.description)
-        if not converted:
+        if compiled.converted is None:  # psycopg's first fetch
+            self._result_processors(conn, compiled, cursor.description)
+        if not compiled.converted:
             return [tuple(r) for r in rows]
-        return [tuple(_converted(converted, r)) for r in rows]
+        as_tuple = compiled.as_tuple
+        if as_tuple is None:
+            as_tuple = compiled.as_tuple = _result_row(compiled, mapping=False)
+        return [as_tuple(r) for r in rows]
 
     def mappings(self, conn: Connection, params: Mapping[str, Any]) -> list[Mapping[Any, Any]]:
         """Run a SELECT (or RETURNING); return its rows as mappings by column name."""
         compiled = self._compile(conn, tuple(params))
         if compiled is None or (compiled.pg and not compiled.columns):
             return list(conn.execute(self.statement, dict(params)).mappings())
-        cursor = self.execute(conn, params)
+        cursor = self._run(conn, compiled, params)
         rows = cursor.fetchall()
-        converted = compiled.converted
-        if converted is None:  # psycopg's first fetch
-            converted = self._result_processors(conn, compiled, cursor.description)
-        columns = compiled.columns
-        return [dict(zip(columns, _converted(converted, r), strict=True)) for r in rows]
+        if compiled.converted is None:  # psycopg's first fetch
+            self._result_processors(conn, compiled, cursor.description)
+        as_mapping = compiled.as_mapping
+        if as_mapping is None:
+            as_mapping = compiled.as_mapping = _result_row(compiled, mapping=True)
+        return [as_mapping(r) for r in rows]
 
 
-def _converted(
-    converted: tuple[tuple[int, Callable[[Any], Any]], ...], row: Sequence[Any]
-) -> Sequence[Any]:
-    values = list(row)
-    for i, process in converted:  # only the columns that have a processor
-        value = values[i]
-        if value is not None:
-            values[i] = process(value)
-    return values
+def _faster(type_: Any, dialect: Any, process: Callable[[Any], Any] | None) -> Any:
+    """A SQLite result processor, or the same conversion done faster: a UTCDateTime column's
+    text converted once per text (:func:`_kept_times`), a JSONType column's text parsed by
+    the JSON scanner itself (:func:`_json_text`) when SQLAlchemy parses it with ``json.loads``
+    (no deserializer of the engine's own)."""
+    if process is None:
+        return None
+    if isinstance(type_, UTCDateTime):
+        return _kept_times(process)
+    if isinstance(type_, JSONType) and getattr(dialect, "_json_deserializer", None) is None:
+        return _json_text(process)
+    return process
+
+
+_SCAN = JSONDecoder().scan_once  # type: ignore[attr-defined]  # json.loads parses with it
+
+
+def _json_text(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process`` (SQLAlchemy's JSON result processor on SQLite: ``json.loads`` of the
+    text): a text that is one JSON value from its first character to its last parsed by
+    the scanner ``json.loads`` ends in, without its three Python calls and two whitespace
+    matches; anything else (whitespace around the value, no text, an error) goes to
+    ``process``, which gives what it always gave (or raises what it raised)."""
+
+    def convert(value: Any) -> Any:
+        if value.__class__ is str:
+            try:
+                found, end = _SCAN(value, 0)
+            except StopIteration:
+                return process(value)
+            if end == len(value):
+                return found
+        return process(value)
+
+    return convert
+
+
+def _kept_times(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process`` (a UTCDateTime column's result processor on SQLite), each text converted
+    once: the rows of a bulk read share their times, and a datetime cannot change. Only text
+    is kept (1 and 1.0 would be one key)."""
+    kept: dict[str, Any] = {}
+
+    def convert(value: Any) -> Any:
+        if value.__class__ is not str:
+            return process(value)
+        found = kept.get(value, _MISSING)
+        if found is _MISSING:
+            if len(kept) >= _TIMES_KEPT:
+                kept.clear()
+            found = kept[value] = process(value)
+        return found
+
+    return convert
+
+
+def _timed(value: Any, process: Callable[[Any], Any]) -> Any:
+    """A UTCDateTime bind's value, converted once per instant (``_TIMES``)."""
+    if value.__class__ is datetime:
+        when = (value, value.tzinfo, value.fold)
+        found = _TIMES.get(when, _MISSING)
+        if found is _MISSING:
+            if len(_TIMES) >= _TIMES_KEPT:
+                _TIMES.clear()
+            found = _TIMES[when] = process(value)
+        return found
+    return process(value)
+
+
+def _once(value: Any, process: Callable[[Any], Any], memo: dict[Any, Any], i: int) -> Any:
+    """Another bind's value in the rows of one executemany: a time converted once per
+    instant. The key holds the zone and the fold, so that two equal wall times that are
+    different instants never share a result."""
+    if value.__class__ is datetime:
+        key = (i, value, value.tzinfo, value.fold)
+        found = memo.get(key, _MISSING)
+        if found is _MISSING:
+            found = memo[key] = process(value)
+        return found
+    return process(value)
+
+
+def _bind_row(compiled: _Compiled, *, many: bool) -> Callable[..., tuple[Any, ...]]:
+    """The function that makes the driver's row of one parameter set, written out for the
+    statement's binds: ``(p['a'], _timed(p['b'], c1), c2(p['c']), …)`` — what a loop over
+    the binds did, without the loop."""
+    namespace: dict[str, Any] = {"_timed": _timed, "_once": _once}
+    processors = dict(compiled.converting)
+    parts = []
+    for i, (name, fixed) in enumerate(zip(compiled.names, compiled.fixed, strict=True)):
+        if fixed is _MISSING:
+            value = f"p[{name!r}]"
+        else:  # a literal bind's own value
+            namespace[f"f{i}"] = fixed
+            value = f"f{i}"
+        process = processors.get(i)
+        if process is not None:
+            namespace[f"c{i}"] = process
+            if i in compiled.timed:
+                value = f"_timed({value}, c{i})"
+            elif many:
+                value = f"_once({value}, c{i}, memo, {i})"
+            else:
+                value = f"c{i}({value})"
+        parts.append(value)
+    source = f"def row(p{', memo' if many else ''}):\n    return ({', '.join(parts)},)\n"
+    if not parts:
+        source = f"def row(p{', memo' if many else ''}):\n    return ()\n"
+    exec(compile(source, f"<direct row: {compiled.sql[:60]}>", "exec"), namespace)
+    return namespace["row"]  # type: ignore[no-any-return]
+
+
+def _result_row(compiled: _Compiled, *, mapping: bool) -> Callable[[Sequence[Any]], Any]:
+    """The function that converts one result row with the columns' processors (None stays
+    None), as a tuple or as a dict by column name, written out for the statement's columns."""
+    converted = dict(compiled.converted or ())
+    width = len(compiled.columns) if mapping else max(converted, default=-1) + 1
+    namespace: dict[str, Any] = {}
+    parts = []
+    for i in range(width):
+        process = converted.get(i)
+        value = f"v{i}"
+        if process is not None:
+            namespace[f"c{i}"] = process
+            value = f"(None if v{i} is None else c{i}(v{i}))"
+        parts.append(f"{compiled.columns[i]!r}: {value}" if mapping else value)
+    if mapping:
+        body = f"    v{', v'.join(map(str, range(width)))}, = r\n" if width else ""
+        source = f"def row(r):\n{body}    return {{{', '.join(parts)}}}\n"
+    else:
+        # the columns after the last converted one as they are
+        source = (
+            "def row(r):\n"
+            f"    v{', v'.join(map(str, range(width)))}, *rest = r\n"
+            f"    return ({', '.join(parts)}, *rest)\n"
+        )
+    exec(compile(source, f"<direct result: {compiled.sql[:60]}>", "exec"), namespace)
+    return namespace["row"]  # type: ignore[no-any-return]
 
 
 def _wrapped(conn: Connection, sql: str, params: Any, exc: Exception) -> BaseException:

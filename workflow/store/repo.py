@@ -35,6 +35,11 @@ _SELECT_BY_KEY = select(proposals).where(proposals.c.key == bindparam("key"))
 _SELECT_BY_KEY_LOCKED = _SELECT_BY_KEY.with_for_update()
 _SELECT_BY_KEY_DIRECT = Direct(_SELECT_BY_KEY)
 _SELECT_BY_KEY_LOCKED_DIRECT = Direct(_SELECT_BY_KEY_LOCKED)
+_SELECT_BY_STATE = (
+    select(proposals).where(proposals.c.state == bindparam("state")).order_by(proposals.c.id)
+)
+_SELECT_BY_STATE_DIRECT = Direct(_SELECT_BY_STATE)
+_SELECT_BY_STATE_LOCKED_DIRECT = Direct(_SELECT_BY_STATE.with_for_update())
 _INSERT_HISTORY = insert(history)
 
 
@@ -48,19 +53,21 @@ def load_proposals(
     """Proposal rows by keys or by state, ordered by id; ``lock`` takes row locks (PostgreSQL).
 
     The rows are read-only mappings by column name (SQLAlchemy's ``RowMapping``, or a dict
-    where the single-key read takes the direct path, ``workflow/store/direct.py``).
+    where the read takes the direct path, ``workflow/store/direct.py``: one key, or a state).
     """
     locking = lock and conn.dialect.name == "postgresql"
     if keys is not None and len(keys) == 1:  # the single advance: a prebuilt statement
         if locking:
             return _SELECT_BY_KEY_LOCKED_DIRECT.mappings(conn, {"key": keys[0]})
         return _SELECT_BY_KEY_DIRECT.mappings(conn, {"key": keys[0]})
+    if keys is None and state is not None:  # a bulk advance by state: a prebuilt statement
+        by_state = _SELECT_BY_STATE_LOCKED_DIRECT if locking else _SELECT_BY_STATE_DIRECT
+        return by_state.mappings(conn, {"state": state})
     base = select(proposals).order_by(proposals.c.id)
     if locking:
         base = base.with_for_update()
     if keys is None:
-        stmt = base.where(proposals.c.state == state) if state is not None else base
-        return list(conn.execute(stmt).mappings())
+        return list(conn.execute(base).mappings())
     rows: list[Mapping[Any, Any]] = []
     for i in range(0, len(keys), _CHUNK):
         chunk = list(keys[i : i + _CHUNK])
