@@ -25,7 +25,7 @@ from workflow.errors import InvalidConfig
 from workflow.process.definition import load_definition
 from workflow.store.installation import sample_data
 from workflow.version import __version__
-from workflow.web import errors, headers, limits, operations, pages
+from workflow.web import errors, headers, limits, operations, pages, signing
 from workflow.web.session_cookie import SessionCookie
 from workflow.web.state import Web
 
@@ -53,6 +53,8 @@ class RuhrflowFlask(Flask):
 
 
 MAX_SYNC_CHECKS = 1024
+CSRF_PROCESSOR = "CSRFProtect.init_app.<locals>.<lambda>"
+"""flask_wtf's context processor (``csrf_token``, ``csrf_meta_tag``: both template globals)."""
 
 
 def blueprints() -> list[Blueprint]:
@@ -133,12 +135,17 @@ def create_app(
     # the CLI's field order (JSON_SORT_KEYS is gone since Flask 2.3): `--server` prints the same
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    @app.context_processor
-    def sample_note() -> dict[str, Any]:
-        return {"sample_data": state.sample_data, "ruhrflow_version": __version__}
+    # the same for every page of this app: template globals, no context processor per page
+    app.jinja_env.globals.update(sample_data=state.sample_data, ruhrflow_version=__version__)
 
     operations.install(app, settings)  # first: the request id is on every later hook's lines
     csrf = CSRFProtect(app)
+    # the templates' csrf_token(): flask_wtf's token, signed with a serializer built once
+    # (workflow/web/signing.py), a template global instead of flask_wtf's context processor
+    app.template_context_processors[None] = [
+        p for p in app.template_context_processors[None] if p.__qualname__ != CSRF_PROCESSOR
+    ]
+    app.jinja_env.globals["csrf_token"] = signing.generate_csrf
     limits.install(app, settings)  # JSON size and depth, trusted hosts, the URL, list filters
     pages.init_app(app)
     headers.init_app(app)
@@ -152,6 +159,7 @@ def create_app(
         if runtime is None:
             rt.close()
         raise
+    app.jinja_env.globals["oidc_button"] = state.oidc.config.button if state.oidc else None
     from workflow.web.api import openapi
 
     csrf.exempt(openapi)

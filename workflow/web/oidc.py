@@ -249,12 +249,6 @@ def _sso() -> OidcLogin:
     return found
 
 
-@bp.app_context_processor
-def login_button() -> dict[str, Any]:
-    found = web().oidc
-    return {"oidc_button": found.config.button if found else None}
-
-
 def _refuse(status: int, message: str) -> tuple[str, int]:
     session.clear()  # nobody is logged in after a failed or refused SSO login
     return render_template("auth/login.html", error=message, next=""), status

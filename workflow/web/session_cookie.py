@@ -1,7 +1,8 @@
 """The signed session cookie: Flask's, without two pieces of work a request does not need.
 
 * **The signing serializer is built once per key**, not twice per request (Flask builds a
-  new ``URLSafeTimedSerializer`` to open the cookie and again to save it). It holds nothing
+  new ``URLSafeTimedSerializer`` to open the cookie and again to save it), with one signer
+  that derives its key once (:class:`workflow.web.signing.KeptSerializer`). It holds nothing
   but the keys, the salt and the algorithms; a changed ``SECRET_KEY`` (or its fallbacks)
   builds a new one.
 * **A request with a Bearer token gets no cookie.** It has no session — the token alone says
@@ -21,6 +22,8 @@ from flask import Flask, g
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
 
+from workflow.web.signing import KeptSerializer
+
 
 class SessionCookie(SecureCookieSessionInterface):
     """Flask's signed cookie session (see the module doc)."""
@@ -32,7 +35,15 @@ class SessionCookie(SecureCookieSessionInterface):
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
         cached = self._signing
         if cached is None or cached[0] != keys:
-            cached = self._signing = (keys, super().get_signing_serializer(app))
+            serializer = None
+            if app.secret_key:  # as Flask's: the fallbacks first, the current key last
+                serializer = KeptSerializer(
+                    [*keys[1], keys[0]],
+                    salt=self.salt,
+                    key_derivation=self.key_derivation,
+                    serializer=self.serializer,
+                )
+            cached = self._signing = (keys, serializer)
         return cached[1]
 
     def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
