@@ -16,8 +16,17 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlencode
 
-from flask import Flask, g, redirect, render_template, request, url_for
-from markupsafe import escape
+from flask import (
+    Flask,
+    current_app,
+    g,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from markupsafe import Markup, escape
 
 from workflow.errors import PermissionDenied
 from workflow.process.definition import Definition
@@ -117,11 +126,40 @@ QUERY_SAFE = "!$'()*,/:;?@"
 _UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
+def query_string(query: list[tuple[str, str | int]]) -> str:
+    """``urlencode(query, safe=QUERY_SAFE)`` as werkzeug's router appends a link's values:
+    names and values of nothing but what quote() never changes (letters, digits, ``_.-~``;
+    a list page's filters and page numbers) are joined as they are, anything else is
+    quoted by ``urlencode``."""
+    parts = []
+    for name, value in query:
+        text = str(value) if type(value) is int else value
+        if type(text) is not str or not _UNQUOTED.fullmatch(name) or not _UNQUOTED.fullmatch(text):
+            return urlencode(query, safe=QUERY_SAFE)
+        parts.append(f"{name}={text}")
+    return "&".join(parts)
+
+
+def _proposal_prefix() -> str:
+    """What ``url_for("proposals.proposal_page", key=…)`` puts before the key: built once
+    per application root (not for an app whose links may depend on the request's host or
+    on ``url_defaults`` callbacks)."""
+    app = current_app
+    if app.config["SERVER_NAME"] or app.url_default_functions:
+        return url_for("proposals.proposal_page", key="-").removesuffix("-")
+    kept = web().fixed_html
+    key = ("proposal_page", request.script_root)
+    found = kept.get(key)
+    if found is None:
+        found = kept[key] = url_for("proposals.proposal_page", key="-").removesuffix("-")
+    return str(found)
+
+
 def proposal_href_builder() -> Callable[[str], str]:
     """``url_for("proposals.proposal_page", key=k)`` for many ``k``: the route's prefix is
     built once per request, the key quoted as werkzeug quotes it. A list page links every row,
     and ``url_for`` per row was a tenth of the page's time."""
-    prefix = url_for("proposals.proposal_page", key="-").removesuffix("-")
+    prefix = _proposal_prefix()
 
     def href(key: object) -> str:
         text = str(key)
@@ -172,12 +210,14 @@ def action_label(definition: Definition, entry: Mapping[str, Any]) -> str:
 
 def _template_globals() -> dict[str, Any]:
     actor = g.get("actor")
-    w = web()
-    who = w.runtime.directory.actors.get(actor) if actor else None
-    definition = w.definition
+    who = web().runtime.directory.actors.get(actor) if actor else None
+    return {"me": who, "role_label": ROLE_LABELS.get(who.role, "") if who else ""}
+
+
+def _labels(definition: Definition) -> dict[str, Callable[[Any], str]]:
+    """The templates' German labels of the application's definition (template globals: the
+    same for every request, not made anew for each)."""
     return {
-        "me": who,
-        "role_label": ROLE_LABELS.get(who.role, "") if who else "",
         "state_label": lambda s: state_label(definition, s),
         "status_label": lambda s: STATUS_LABELS.get(s, s),
         "action_label": lambda e: action_label(definition, e),
@@ -233,21 +273,57 @@ def fixed_links(app: Flask) -> Callable[..., str]:
         ):
             query = [(name, value) for name, value in values.items() if value is not None]
             link = fixed(endpoint)
-            return f"{link}?{urlencode(query, safe=QUERY_SAFE)}" if query else link
+            return f"{link}?{query_string(query)}" if query else link
         return build(endpoint, **values)
 
     return links
 
 
+MAX_NAVIGATIONS = 256
+"""How many rendered navigations :func:`navigation_of` keeps (one per role, ministry and
+forum in use: a few dozen)."""
+
+
+def navigation_of(app: Flask) -> Callable[[Any, object], Markup]:
+    """base.html's navigation (with the opening of the logout form) for the logged-in
+    account: the macro ``nav`` of ``_navigation.html``, rendered once per application root,
+    role, ministry, forum and whether the account may create proposals — what it shows
+    depends on nothing else (the directory, the definition and the routes do not change
+    while the process runs) —, not with about ten ``url_for`` per page. The account's name
+    and the CSRF token are not in it. An app whose links may depend on the request's host
+    (``SERVER_NAME``) or on ``url_defaults`` callbacks renders it for every page."""
+    kept: dict[tuple[object, ...], Markup] = {}
+
+    def render(me: Any, may_create_proposals: object) -> Markup:
+        macro = get_template_attribute("_navigation.html", "nav")
+        return Markup(macro(me, may_create_proposals))
+
+    def navigation(me: Any, may_create_proposals: object) -> Markup:
+        if app.config["SERVER_NAME"] or app.url_default_functions:
+            return render(me, may_create_proposals)
+        key = (request.script_root, me.role, me.ministry, me.forum, bool(may_create_proposals))
+        found = kept.get(key)
+        if found is None:
+            found = render(me, may_create_proposals)
+            if len(kept) < MAX_NAVIGATIONS:
+                kept[key] = found
+        return found
+
+    return navigation
+
+
 def init_app(app: Flask) -> None:
     """Register the German filters — the one German formatting (``euro``, ``datum``, …:
     :data:`workflow.process.german.FILTERS`) and ``berlin``/``tag`` for ISO strings —,
-    the template globals and the templates' ``url_for`` (:func:`fixed_links`)."""
+    the template globals (who is logged in, per request; the labels of the definition,
+    once) and the templates' ``url_for`` (:func:`fixed_links`)."""
     app.jinja_env.filters.update(FILTERS)
     app.add_template_filter(berlin, "berlin")
     app.add_template_filter(tag, "tag")
     app.context_processor(_template_globals)
+    app.jinja_env.globals.update(_labels(app.extensions["ruhrflow"].definition))
     app.jinja_env.globals["url_for"] = fixed_links(app)
+    app.jinja_env.globals["navigation"] = navigation_of(app)
 
 
 # --- who is asking ------------------------------------------------------------------------

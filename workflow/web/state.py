@@ -31,7 +31,8 @@ class Web:
     oidc: OidcLogin | None = None  # the state SSO, when ``[web.oidc]`` is configured
     sample_data: str | None = None  # a database of sample data says so on every page
     # what pages render the same for every request of this process (the list's filter
-    # choices, by filter and chosen value): proposals/lists.py
+    # choices, by filter and chosen value: proposals/lists.py; the link of a proposal
+    # without its key, by application root: pages.py)
     fixed_html: dict[tuple[str, object], Any] = field(default_factory=dict)
 
     def now(self) -> datetime:
