@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, func, or_, select
+from sqlalchemy import RowMapping, bindparam, func, literal_column, or_, select
 
 from workflow.errors import InvalidInput
 from workflow.store.db import Connection
@@ -173,7 +173,14 @@ def _page_statement(kept: ListFilter, order: ListOrder, columns: tuple[Any, ...]
         where = conditions(kept)  # with their values, built for this query only
     else:
         where = [c[name] == bindparam(name) for name in _EQUAL if getattr(kept, name) is not None]
-    counted = select(c.id).where(*where).limit(bindparam("horizon")).subquery()
+    # ``SELECT 1``: the count reads the filter's index alone (SQLite: no row id per entry)
+    counted = (
+        select(literal_column("1"))
+        .select_from(proposals)
+        .where(*where)
+        .limit(bindparam("horizon"))
+        .subquery()
+    )
     total = select(func.count()).select_from(counted).scalar_subquery().label("total_upto")
     stmt = list_select(ListFilter(), order, columns=columns).where(*where).add_columns(total)
     return stmt.limit(bindparam("size")).offset(bindparam("skip"))
@@ -194,25 +201,24 @@ def page_with_count(
     PostgreSQL, where the page and its count took two. The count is None when the page is
     empty (a page past the end): it comes with the rows; ask :func:`count_upto` then."""
     values: dict[str, Any] = {"horizon": horizon + 1, "size": limit, "skip": offset}
+    names = tuple(col.name for col in columns)
     if kept.q or kept.definition_ids is not None:
         stmt = _page_statement(kept, order, columns)
-        found = [dict(r) for r in conn.execute(stmt, values).mappings()]
+        found: list[Any] = list(conn.execute(stmt, values))
     else:
         shape = (
             tuple(name for name in _EQUAL if getattr(kept, name) is not None),
             order.sort,
             order.descending,
-            tuple(col.name for col in columns),
+            names,
         )
         statement = _PAGES.get(shape)
         if statement is None:
             statement = _PAGES[shape] = Direct(_page_statement(kept, order, columns))
         for name in shape[0]:
             values[name] = getattr(kept, name)
-        found = [dict(r) for r in statement.mappings(conn, values)]
+        found = statement.all(conn, values)
     if not found:
         return [], None
-    total = int(found[0]["total_upto"])
-    for row in found:
-        del row["total_upto"]
-    return found, total
+    # each row a dict of ``columns`` in one step (zip ends before the last value, the total)
+    return [dict(zip(names, row, strict=False)) for row in found], int(found[0][-1])
