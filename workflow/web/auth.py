@@ -36,34 +36,40 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 @bp.before_app_request
 def identify() -> Response | None:
     """Find the request's actor (token or session) and check the CSRF token of a cookie's POST."""
-    g.actor = None
-    g.via_token = False
-    if request.endpoint == "static" or request.blueprint == "ops":  # no account to look up
+    # the request and g themselves, not through their proxies at every use
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    here = g._get_current_object()
+    here.actor = None
+    here.via_token = False
+    blueprint = req.blueprint
+    if req.endpoint == "static" or blueprint == "ops":  # no account to look up
         return None
     state = web()
-    if request.method in SAFE_METHODS and request.blueprint != "oidc":
+    store = state.runtime.store
+    method = req.method
+    if method in SAFE_METHODS and blueprint != "oidc":
         # (the SSO's GETs wait on the issuer over HTTP, and its callback writes)
-        g.reads = ExitStack()  # ended by end_reads with the request
-        g.reads.enter_context(state.runtime.store.shared_read())
-    header = request.headers.get("Authorization", "")
+        here.reads = ExitStack()  # ended by end_reads with the request
+        here.reads.enter_context(store.shared_read())
+    header = req.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        actor = accounts.actor_for_token(state.runtime.store, header[7:].strip(), state.now())
+        actor = accounts.actor_for_token(store, header[7:].strip(), state.now())
         if actor is None:
-            log.warning("refused: invalid bearer token for %s %s", request.method, request.path)
+            log.warning("refused: invalid bearer token for %s %s", method, req.path)
             return api.error(401, "invalid, expired or revoked token")
-        g.actor, g.via_token = actor, True
+        here.actor, here.via_token = actor, True
     elif "sid" in session or "actor" in session:  # (a cookie from before 0.3.0: "actor")
-        g.actor = accounts.session_actor(state.runtime.store, session.get("sid"), state.now())
-        if g.actor is None:  # logged out, password changed, disabled or expired
-            why = accounts.why_session_ended(state.runtime.store, session.get("sid"), state.now())
+        here.actor = accounts.session_actor(store, session.get("sid"), state.now())
+        if here.actor is None:  # logged out, password changed, disabled or expired
+            why = accounts.why_session_ended(store, session.get("sid"), state.now())
             log.warning("refused: %s", why)
             session.clear()
     if (
-        request.method not in SAFE_METHODS
-        and not g.via_token
-        and request.endpoint not in api.NO_SESSION  # a password in the body, no cookie
+        method not in SAFE_METHODS
+        and not here.via_token
+        and req.endpoint not in api.NO_SESSION  # a password in the body, no cookie
     ):
-        if g.actor is None and limits.needs_login():  # no credentials: 401, not a CSRF 400
+        if here.actor is None and limits.needs_login():  # no credentials: 401, not a CSRF 400
             return api.error(401, "not logged in")
         csrf = current_app.extensions["csrf"]
         assert isinstance(csrf, CSRFProtect)

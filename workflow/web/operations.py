@@ -113,6 +113,8 @@ def install(app: Flask, settings: Settings) -> None:
             metrics.LOGIN_FAILURES.labels(reason).inc()
         if method == "POST":
             log_action(status)
+        if not access_log.isEnabledFor(logging.INFO):  # nothing would be written
+            return response
         user = g.get("actor") or "-"
         path = req.path
         client = req.remote_addr
