@@ -22,6 +22,9 @@ from workflow.store.migrate import alembic_config, current_revision, head_revisi
 from workflow.store.schema import metadata, outbox
 
 
+# Alembic compares no index on an expression on SQLite (it cannot reflect one), and says so;
+# ix_proposals_upper_lead is PostgreSQL's only (test_0016_… holds SQLite to having none)
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based")
 def test_migrated_database_matches_the_schema(store: Store) -> None:
     # given a database migrated to head (the fixture does it)
     # when alembic compares it with schema.py
@@ -257,3 +260,70 @@ def test_0015_copies_each_proposals_key_into_its_deadlines(runtime: Runtime) -> 
                 created_at=NOW,
             )
         )  # fmt: skip
+
+
+def _upper_lead_index(conn: Connection) -> str | None:
+    """The definition of ix_proposals_upper_lead (None: there is none)."""
+    if conn.dialect.name == "sqlite":
+        query = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name"
+    else:
+        query = "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+    found: str | None = conn.execute(text(query), {"name": "ix_proposals_upper_lead"}).scalar()
+    return found
+
+
+def test_0016_gives_postgresql_the_statistics_of_upper_lead(runtime: Runtime) -> None:
+    import re
+    from datetime import timedelta
+
+    from support import add_proposal
+
+    from workflow.deadlines.queries import list_open_deadlines
+
+    store, engine = runtime.store, runtime.engine
+    # given proposals of two ministries, six of IM and two of MKW, each with an open deadline,
+    # and a ministry's worklist (the lead in any case) in a schema before 0016
+    for i in range(8):
+        add_proposal(engine, NOW + timedelta(hours=i), key=f"RK-03-{i + 1:02d}",
+                     lead="MKW" if i % 4 == 0 else "IM")  # fmt: skip
+    later = NOW + timedelta(days=400)
+
+    def worklists() -> list[list[dict[str, object]]]:
+        return [
+            list_open_deadlines(store, engine.machines, later, lead=lead, limit=limit)
+            for lead in ("im", "MKW") for limit in (None, 3)
+        ]  # fmt: skip
+
+    before = worklists()
+    with store.write() as conn:
+        command.downgrade(alembic_config(conn), "0015_deadline_key")
+    with store.read() as conn:
+        assert _upper_lead_index(conn) is None
+    # when it is upgraded
+    upgrade(store)
+    # then on PostgreSQL the index on upper(lead) exists and is analysed: the planner expects
+    # as many proposals of a ministry as there are (without statistics: 0.5 % of them, one);
+    # SQLite, which would not use it, has none
+    with store.read() as conn:
+        found = _upper_lead_index(conn)
+        if conn.dialect.name == "sqlite":
+            assert found is None
+        else:
+            assert found is not None and "upper((lead)::text)" in found, found
+            for lead, count in (("IM", 6), ("MKW", 2)):
+                plan = conn.execute(
+                    text("EXPLAIN SELECT id FROM proposals WHERE upper(lead) = :lead"),
+                    {"lead": lead},
+                ).scalars().first()  # fmt: skip
+                estimate = re.search(r" rows=(\d+) ", plan or "")
+                assert estimate is not None and int(estimate.group(1)) == count, plan
+    # and a ministry's worklist lists the same rows
+    after = worklists()
+    assert after == before and all(after), after
+    assert [len(rows) for rows in after] == [6, 3, 2, 2]
+    # and the downgrade drops the index again
+    with store.write() as conn:
+        command.downgrade(alembic_config(conn), "0015_deadline_key")
+    with store.read() as conn:
+        assert _upper_lead_index(conn) is None
+    upgrade(store)
