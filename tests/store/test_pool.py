@@ -65,3 +65,12 @@ def test_a_connection_in_steady_use_is_not_pinged_and_fails_once_if_cut(
         _backend_pid(pg_store)
     # and the next one gets a new connection
     assert _backend_pid(pg_store) != first
+
+
+def test_the_store_s_connections_run_without_jit(pg_store: Store) -> None:
+    # whatever the server's default: a listing the planner costs high (every open deadline
+    # with its rungs) took three times as long JIT-compiled; the lock timeout stays set
+    with pg_store.read() as conn:
+        jit = conn.execute(text("SHOW jit")).scalar_one()
+        lock_timeout = conn.execute(text("SHOW lock_timeout")).scalar_one()
+    assert (jit, lock_timeout) == ("off", "15s")
