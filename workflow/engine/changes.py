@@ -7,7 +7,7 @@ web application read them without loading the engine.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -36,6 +36,21 @@ class Applied:
     transition: TransitionDef | None
     proposal: Mapping[Any, Any]
     kind: str = "transition"  # the history entry's kind (transition, migration, statement, …)
+
+
+_APPLIED_FIELDS = tuple(f.name for f in fields(Applied))
+_new = object.__new__
+
+
+def applied(**values: Any) -> Applied:
+    """``Applied(**values)``, every field given in the order of the fields: the same
+    instance without the frozen dataclass's ``object.__setattr__`` per field (a bulk advance
+    makes one per proposal). Anything else is ``Applied(**values)`` itself."""
+    if tuple(values) != _APPLIED_FIELDS:
+        return Applied(**values)
+    made: Applied = _new(Applied)
+    made.__dict__.update(values)
+    return made
 
 
 @dataclass(frozen=True)

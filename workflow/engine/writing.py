@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from workflow.engine import history
-from workflow.engine.changes import Applied
+from workflow.engine.changes import Applied, applied
 from workflow.errors import ConcurrentUpdate, WorkflowError
 from workflow.process.definition import Definition, TransitionDef
 from workflow.store import repo
@@ -60,7 +60,7 @@ def write_plans(
     """
     updates: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
-    applied: list[Applied] = []
+    done: list[Applied] = []
     for plan in plans:
         row = plan.row
         seq = row["history_seq"] + 1
@@ -91,8 +91,8 @@ def write_plans(
             "history_head": entry["hash"],
         }
         updates.append({"p_id": row["id"], "p_v": row["row_version"], **new_values})
-        applied.append(
-            Applied(
+        done.append(
+            applied(
                 key=row["key"],
                 proposal_id=row["id"],
                 trigger=plan.trigger,
@@ -117,7 +117,7 @@ def write_plans(
             if current is None or current["row_version"] != plan.row["row_version"]:
                 raise concurrent_update(conn, plan.row["key"])
         raise ConcurrentUpdate(plans[0].row["key"], None, None, plans[0].row["state"])
-    return applied
+    return done
 
 
 def concurrent_update(conn: Connection, key: str) -> ConcurrentUpdate:

@@ -36,7 +36,7 @@ from workflow.notices.context import (
     status_change_context,
     unique,
 )
-from workflow.notices.outbox import Digests, Notice, enqueue, enqueue_many
+from workflow.notices.outbox import Digests, Notice, enqueue, enqueue_many, notice
 from workflow.process.notices import event_routing, transition_routing
 from workflow.store.db import Connection
 from workflow.store.installation import installation_id
@@ -75,6 +75,8 @@ class Notifier(Effect):
         # (installation, series) -> the calendar UID (a SHA-256 each; the same every period)
         self._uids: dict[tuple[str, int], str] = {}
         self._digests: Digests | None = None  # of the last installation asked
+        # (engine, its installation id): installation_id's answer for the last engine asked
+        self._installed: tuple[Any, str] | None = None
 
     # --- transitions --------------------------------------------------------------------------
 
@@ -108,13 +110,14 @@ class Notifier(Effect):
         # as JSON) once
         shared: dict[Any, Any] | None = {} if len(changes) > 1 else None
         notices = [
-            notice
+            made
             for change in changes
-            for notice in self.transition_notices(
+            for made in self.transition_notices(
                 conn, change, current.get((change.proposal_id, change.to_state), []), shared
             )
         ]
-        enqueue_many(conn, notices, now, domain=self.domain)
+        enqueue_many(conn, notices, now, domain=self.domain,
+                     installation=self._installation(conn))  # fmt: skip
 
     def transition_notices(
         self,
@@ -283,7 +286,7 @@ class Notifier(Effect):
                 "actor_name": self._actor_name(applied.actor),
             },
         }
-        notice = self._notice(
+        told = self._notice(
             f"deadline-moved:{moved.deadline_id}:{moved.sequence}",
             "deadline_moved",
             moved.proposal_id,
@@ -291,7 +294,7 @@ class Notifier(Effect):
             context,
             self._calendar(conn, moved.proposal_id, deadline, proposal),
         )
-        enqueue(conn, notice, now, domain=self.domain)
+        enqueue(conn, told, now, domain=self.domain)
 
     def _actor_name(self, actor: str) -> str:
         who = self.directory.actors.get(actor)
@@ -307,7 +310,7 @@ class Notifier(Effect):
         """The ``termin.ics`` of ``deadline``: its UID from the installation id and the
         deadline (one per recurring series), its domain that of the configured sender."""
         series = calendar_series(conn, deadline)
-        installation = installation_id(conn)
+        installation = self._installation(conn)
         slot = (installation, series)
         uid = self._uids.get(slot)
         if uid is None:
@@ -318,6 +321,17 @@ class Notifier(Effect):
                 digests = self._digests = Digests(self.domain, installation)
             uid = self._uids[slot] = digests.deadline_uid(series)
         return calendar_entry(deadline, proposal, uid=uid)
+
+    def _installation(self, conn: Connection) -> str:
+        """``installation_id(conn)``, remembered for the engine last asked (an engine's
+        installation id never changes; every notice needs it)."""
+        engine = conn.engine
+        kept = self._installed
+        if kept is not None and kept[0] is engine:
+            return kept[1]
+        found = installation_id(conn)
+        self._installed = (engine, found)
+        return found
 
     def _notice(
         self,
@@ -331,7 +345,7 @@ class Notifier(Effect):
     ) -> Notice:
         """A notice to store (rendered at delivery); ``context_text`` the stored JSON of
         ``context`` when it is written already."""
-        return Notice(
+        return notice(
             idempotency_key=key,
             kind=kind,
             proposal_id=proposal_id,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from email.utils import parseaddr
 from functools import lru_cache
@@ -59,6 +59,21 @@ class Notice:
     # the stored JSON text of ``context`` (exactly codec.dumps of it), when its builder wrote
     # it already (workflow.notices.context.ContextTexts); else written here
     context_text: str | None = None
+
+
+_NOTICE_FIELDS = tuple(f.name for f in fields(Notice))
+_new = object.__new__
+
+
+def notice(**values: Any) -> Notice:
+    """``Notice(**values)``, every field given in the order of the fields: the same instance
+    without the frozen dataclass's ``object.__setattr__`` per field (a bulk advance makes one
+    per proposal). Anything else is ``Notice(**values)`` itself."""
+    if tuple(values) != _NOTICE_FIELDS:
+        return Notice(**values)
+    made: Notice = _new(Notice)
+    made.__dict__.update(values)
+    return made
 
 
 def calendar_to_json(entry: CalendarEntry) -> dict[str, Any]:
@@ -234,15 +249,23 @@ def enqueue(conn: Connection, notice: Notice, now: datetime, *, domain: str) -> 
 
 
 def enqueue_many(
-    conn: Connection, notices: Sequence[Notice], now: datetime, *, domain: str
+    conn: Connection,
+    notices: Sequence[Notice],
+    now: datetime,
+    *,
+    domain: str,
+    installation: str | None = None,
 ) -> None:
     """Insert ``notices`` in the caller's transaction, in one statement (executemany).
 
     As :func:`enqueue`, but without the ids: keys that exist already are skipped.
+    ``installation``: the database's installation id, when the caller has read it.
     """
     if not notices:
         return
-    row = _Rows(now, domain, installation_id(conn), many=len(notices) > 1)
+    if installation is None:
+        installation = installation_id(conn)
+    row = _Rows(now, domain, installation, many=len(notices) > 1)
     store.insert_notices(conn, [row(n) for n in notices])
 
 
