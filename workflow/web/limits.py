@@ -160,7 +160,7 @@ def install(app: Flask, settings: Settings) -> None:
                     return api.error(400, "untrusted host")
                 # no page: without a trusted host Flask builds no URL for its links
                 return Response("Unzulässige Adresse (Host).", 400, mimetype="text/plain")
-        if request.is_json and request.method not in ("GET", "HEAD", "OPTIONS"):
+        if request.method not in ("GET", "HEAD", "OPTIONS") and request.is_json:
             length = request.content_length
             if length is not None and length > MAX_JSON_BYTES:
                 return refuse(f"the JSON body is larger than {MAX_JSON_BYTES} bytes")

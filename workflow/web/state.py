@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flask import current_app
+
 from workflow.app.runtime import Runtime
 from workflow.app.settings import Settings
 from workflow.process.definition import Definition
@@ -42,8 +44,6 @@ class Web:
 
 def web() -> Web:
     """The Web of the current application."""
-    from flask import current_app
-
     found = current_app.extensions["ruhrflow"]
     assert isinstance(found, Web)
     return found
