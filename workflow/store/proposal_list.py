@@ -201,24 +201,30 @@ def page_with_count(
     PostgreSQL, where the page and its count took two. The count is None when the page is
     empty (a page past the end): it comes with the rows; ask :func:`count_upto` then."""
     values: dict[str, Any] = {"horizon": horizon + 1, "size": limit, "skip": offset}
-    names = tuple(col.name for col in columns)
     if kept.q or kept.definition_ids is not None:
         stmt = _page_statement(kept, order, columns)
-        found: list[Any] = list(conn.execute(stmt, values))
+        found: list[Any] = list(conn.execute(stmt, values).mappings())
     else:
         shape = (
             tuple(name for name in _EQUAL if getattr(kept, name) is not None),
             order.sort,
             order.descending,
-            names,
+            tuple(col.name for col in columns),
         )
         statement = _PAGES.get(shape)
         if statement is None:
             statement = _PAGES[shape] = Direct(_page_statement(kept, order, columns))
         for name in shape[0]:
             values[name] = getattr(kept, name)
-        found = statement.all(conn, values)
+        found = statement.mappings(conn, values)
     if not found:
         return [], None
-    # each row a dict of ``columns`` in one step (zip ends before the last value, the total)
-    return [dict(zip(names, row, strict=False)) for row in found], int(found[0][-1])
+    total = int(found[0]["total_upto"])
+    rows = []
+    for found_row in found:
+        # Direct's rows are dicts of their own (made for this call): the total taken out of
+        # each, not each copied first; SQLAlchemy's mappings are copied
+        row = found_row if type(found_row) is dict else dict(found_row)
+        del row["total_upto"]
+        rows.append(row)
+    return rows, total
