@@ -45,8 +45,9 @@ def open_deadlines(
     themenforum: int | None = None,
 ) -> Iterator[Sequence[Any]]:
     """Open deadlines of the proposals' current states, by due time and key, as ``(key,
-    lead, state, kind, due_at, sequence, definition_id[, next_at])``, streamed (on SQLite
-    fetched at once, on the driver's cursor: :class:`~workflow.store.direct.Direct`).
+    lead, state, kind, due_at, sequence, definition_id[, next_at])``, streamed (a page, and
+    on SQLite everything, fetched at once on the driver's cursor:
+    :class:`~workflow.store.direct.Direct`).
 
     ``overdue`` keeps those due at or before ``now``; ``due_until`` those due after now
     and at or before then; both together keep either. ``lead`` (any case), ``themenforum``
@@ -71,7 +72,10 @@ def open_deadlines(
         statement = _STATEMENTS[shape] = Direct(_statement(shape))
     given = {name: value for name, value in values.items() if value is not None}
     if not sqlite:
-        yield from conn.execute(statement.statement, given)
+        if limit is None:  # every open deadline: SQLAlchemy's rows, converted as they are read
+            yield from conn.execute(statement.statement, given)
+        else:  # a page: on the driver's cursor (Direct), as SQLAlchemy converts it
+            yield from statement.all(conn, given)
         return
     # SQLite hands back the times as text, converted here once per distinct text (the
     # rows of a page share a few due times): as UTCDateTime's processor converts them
