@@ -5,12 +5,13 @@ and checks the account in the database, so a disabled account stops at once in e
 process, and so does a session begun before the account's password changed (its epoch).
 Nothing is kept in the process between requests but the opened runtime.
 
-A page request (GET, HEAD) reads in one transaction on PostgreSQL — the account check and
-the page share it (:meth:`workflow.store.db.Store.shared_read`), which saves two round trips
-per read after the first; it holds one pooled connection for the request. A streamed
-download's rows are read after the view returned, in a transaction of their own. A POST reads
-as before, each read and its write a transaction of its own; so do the SSO's GETs, which wait
-on the issuer over HTTP and whose callback writes the login.
+A page request (GET, HEAD) reads on one pooled connection on PostgreSQL — the account check
+and the page share it (:meth:`workflow.store.db.Store.shared_read`), in autocommit, so no
+BEGIN and no COMMIT go to the server (a stream's server-side cursor begins the one
+transaction it needs). A streamed download's rows are read after the view returned, in a
+transaction of their own. A POST reads as before, each read and its write a transaction of
+its own; so do the SSO's GETs, which wait on the issuer over HTTP and whose callback writes
+the login.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def identify() -> Response | None:
 
 @bp.teardown_app_request
 def end_reads(_exc: BaseException | None) -> None:
-    """End the page request's shared read transaction."""
+    """End the page request's shared read (give its connection back)."""
     reads = g.pop("reads", None)
     if reads is not None:
         reads.close()
