@@ -96,7 +96,7 @@ def _isolation(store: Store) -> object:
 
 
 def test_every_stream_of_the_store_works_in_a_shared_read(pg_store: Store) -> None:
-    from workflow.store import chains, reports
+    from workflow.store import chains, proposal_list, reports
 
     # a server-side cursor outside a transaction: "DECLARE CURSOR can only be used in
     # transaction blocks"; each stream begins one (an empty history streams as well)
@@ -109,10 +109,14 @@ def test_every_stream_of_the_store_works_in_a_shared_read(pg_store: Store) -> No
         lambda c: chains.proposal_chain_entries(c, except_prefix="@"),
         chains.entry_times,
         reports.state_entries,
+        lambda c: proposal_list.stream_rows(c, proposal_list.ListFilter()),
     ]
     for stream in streams:
         with pg_store.shared_read(), pg_store.read() as conn:
             assert list(stream(conn)) is not None
+            # and the connection's next statement is a plain one again (no server-side
+            # cursor left switched on for the rest of the page)
+            assert not conn.get_execution_options().get("stream_results")
     # outside a shared read a read is a transaction already, and the stream needs none
     with pg_store.read() as conn:
         assert list(chains.entry_times(conn)) is not None
@@ -248,3 +252,35 @@ def test_a_read_that_fails_inside_another_leaves_the_outer_one_working(pg_store:
             inner.execute(text("SELECT 1 / 0"))
         # the failed transaction was rolled back; the outer read goes on in a new one
         assert outer.execute(text("SELECT 42")).scalar_one() == 42
+
+
+def test_a_connection_back_from_a_shared_read_writes_all_or_nothing(database_url: str) -> None:
+    # given a pool of one connection, so the write gets the very connection the shared read
+    # ran in autocommit (with a stream's transaction left open, and after a failed read)
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite shares no read transaction (see Store.shared_read)")
+    from sqlalchemy import create_engine
+
+    engine = create_engine(
+        database_url, pool_size=1, max_overflow=0, isolation_level="READ COMMITTED"
+    )
+    store = Store(engine)
+    try:
+        with store.shared_read():
+            with store.read() as conn:
+                begin_for_stream(conn)
+                conn.execute(text("SELECT 1"))
+            with pytest.raises(DBAPIError), store.read() as conn:
+                conn.execute(text("SELECT 1 / 0"))
+        # when a write inserts a row and then fails
+        row = {"name": "never-committed", "value": "x", "created_at": datetime.now(UTC)}
+        with pytest.raises(LookupError), store.write() as conn:
+            assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+            conn.execute(insert(web_secrets).values(row))
+            raise LookupError("the command failed after its first statement")
+        # then nothing of it was committed
+        with store.read() as conn:
+            names = conn.execute(select(web_secrets.c.name)).scalars().all()
+        assert "never-committed" not in names
+    finally:
+        store.dispose()

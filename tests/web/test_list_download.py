@@ -3,6 +3,7 @@ between cells, a decimal comma, formulas neutralised — with German column name
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from support import Cli
 from web_fixtures import login
@@ -36,3 +37,41 @@ def test_the_filters_apply_to_the_download(app: Flask) -> None:
     b = login(app, "koordination")
     lines = b.client.get("/proposals?format=csv&lead=VM").get_data(as_text=True).splitlines()
     assert [line.split(";")[0] for line in lines[1:]] == ["RK-03-01", "RK-03-04"]
+
+
+def _stream_with_context_of_flask_3_1_1(gen):  # type: ignore[no-untyped-def]
+    """Flask 3.1.0/3.1.1's ``stream_with_context`` (Flask ≥ 3.1 is allowed): it pushed the
+    request context before the first row, so the request's teardown — and the end of the
+    page's shared read — came only after the stream."""
+    from flask.globals import _cv_request
+
+    gen = iter(gen)
+
+    def generator():  # type: ignore[no-untyped-def]
+        ctx = _cv_request.get(None)
+        with ctx:
+            yield None
+            try:
+                yield from gen
+            finally:
+                if hasattr(gen, "close"):
+                    gen.close()
+
+    wrapped = generator()
+    next(wrapped)
+    return wrapped
+
+
+def test_the_download_streams_inside_the_pages_shared_read_too(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given Flask 3.1.1's stream_with_context: the rows are read on the page's shared read
+    # (on PostgreSQL in autocommit), whose server-side cursor needs a transaction of its own
+    import workflow.web.proposals.lists as lists
+
+    monkeypatch.setattr(lists, "stream_with_context", _stream_with_context_of_flask_3_1_1)
+    b = login(app, "koordination")
+    response = b.client.get("/proposals?format=csv")
+    lines = response.get_data(as_text=True).splitlines()
+    assert response.status_code == 200
+    assert [line.split(";")[0] for line in lines[1:3]] == ["RK-03-01", "RK-03-02"], lines[:3]

@@ -148,8 +148,9 @@ def raw_entries_with_heads(conn: Connection) -> Iterator[Sequence[Any]]:
     JSON text and ``at``/``recorded_at`` are text; on PostgreSQL the driver's types.
     """
     begin_for_stream(conn)
-    streamed = conn.execution_options(stream_results=True, max_row_buffer=STREAM_BATCH)
-    result = streamed.exec_driver_sql(_RAW_SQL)  # a server-side cursor on PostgreSQL
+    # a server-side cursor on PostgreSQL; the options this statement's, not the connection's
+    streamed = {"stream_results": True, "max_row_buffer": STREAM_BATCH}
+    result = conn.exec_driver_sql(_RAW_SQL, execution_options=streamed)
     yield from result.partitions(STREAM_BATCH)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import RowMapping, bindparam, func, literal_column, or_, select
 
 from workflow.errors import InvalidInput
-from workflow.store.db import Connection
+from workflow.store.db import Connection, begin_for_stream
 from workflow.store.direct import Direct
 from workflow.store.schema import definitions, proposals
 
@@ -146,9 +146,12 @@ def stream_rows(
     conn: Connection, kept: ListFilter, order: ListOrder = ListOrder()
 ) -> Iterator[RowMapping]:
     """Every row of the list, one after the other from the database (a server-side cursor on
-    PostgreSQL: the whole list is never in memory)."""
-    stmt = list_select(kept, order)
-    yield from conn.execution_options(stream_results=True, yield_per=500).execute(stmt).mappings()
+    PostgreSQL, in a transaction even inside a shared read: the whole list is never in
+    memory). The option is the statement's: the connection's other statements stay as they
+    are."""
+    stmt = list_select(kept, order).execution_options(yield_per=500)
+    begin_for_stream(conn)
+    yield from conn.execute(stmt).mappings()
 
 
 def count_upto(conn: Connection, kept: ListFilter, horizon: int) -> int:
