@@ -59,3 +59,13 @@ def test_made_fast_is_what_the_constructor_makes(fast: Any, cls: Any, values: An
     # a field the class does not have is refused as the constructor refuses it
     with pytest.raises(TypeError):
         fast(**values(), extra=1)
+
+
+@pytest.mark.parametrize("cls", [Applied, Notice])
+def test_the_fast_path_rests_on_plain_frozen_dataclasses(cls: type) -> None:
+    # what filling __dict__ skips: a __post_init__, slots (no __dict__ to fill), a field the
+    # constructor does not take (init=False) or a subclass made instead (review of #29)
+    assert not hasattr(cls, "__post_init__")
+    assert "__slots__" not in vars(cls)
+    assert all(f.init for f in dataclasses.fields(cls))
+    assert cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
