@@ -518,3 +518,20 @@ def test_json_and_times_read_directly_equal_sqlalchemys_for_any_stored_text(
             assert ours == theirs, texts[i] if i < len(texts) else i
             assert as_tuple == plain, texts[i] if i < len(texts) else i
     engine.dispose()
+
+
+def test_a_text_statement_without_its_columns_maps_as_sqlalchemy_does(database_url: str) -> None:
+    # a text() that declares no columns: Direct knows no names for them, so it hands the
+    # statement to SQLAlchemy, which names them from the cursor (review of #29: on SQLite it
+    # made rows without a single key)
+    from sqlalchemy import text
+
+    from workflow.store.db import Store
+
+    store = Store.open(database_url)
+    try:
+        with store.read() as conn:
+            rows = Direct(text("SELECT 1 AS a, 'x' AS b")).mappings(conn, {})
+    finally:
+        store.dispose()
+    assert [dict(r) for r in rows] == [{"a": 1, "b": "x"}]

@@ -348,7 +348,7 @@ class Direct:
     def mappings(self, conn: Connection, params: Mapping[str, Any]) -> list[Mapping[Any, Any]]:
         """Run a SELECT (or RETURNING); return its rows as mappings by column name."""
         compiled = self._compile(conn, tuple(params))
-        if compiled is None or (compiled.pg and not compiled.columns):
+        if compiled is None or not compiled.columns:  # (a text() without its columns)
             return list(conn.execute(self.statement, dict(params)).mappings())
         cursor = self._run(conn, compiled, params)
         rows = cursor.fetchall()
