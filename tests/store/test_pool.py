@@ -74,3 +74,20 @@ def test_the_store_s_connections_run_without_jit(pg_store: Store) -> None:
         jit = conn.execute(text("SHOW jit")).scalar_one()
         lock_timeout = conn.execute(text("SHOW lock_timeout")).scalar_one()
     assert (jit, lock_timeout) == ("off", "15s")
+
+
+def test_the_url_s_own_options_are_kept_and_win(pg_store: Store, database_url: str) -> None:
+    # given a database URL with options of its own (a statement timeout, JIT on again)
+    separator = "&" if "?" in database_url else "?"
+    url = f"{database_url}{separator}options=-c%20statement_timeout%3D5000%20-c%20jit%3Don"
+    store = Store.open(url)
+    try:
+        with store.read() as conn:
+            shown = [
+                conn.execute(text(f"SHOW {name}")).scalar_one()
+                for name in ("statement_timeout", "jit", "lock_timeout")
+            ]
+    finally:
+        store.dispose()
+    # then they hold beside ruhrflow's, and the URL's win where both set one
+    assert shown == ["5s", "on", "15s"]
