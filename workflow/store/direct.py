@@ -66,7 +66,6 @@ class _Compiled:
     results: tuple[Any, ...]  # SQLite: the result processors; psycopg: the column types
     converting: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, bind processor)
     timed: frozenset[int]  # positions of UTCDateTime binds (converted through _TIMES)
-    plain: bool  # no literal binds: every value comes from the parameters
     # (column, result processor); on psycopg None until the first fetch
     converted: tuple[tuple[int, Callable[[Any], Any]], ...] | None
     pg: bool = False  # psycopg: named parameters (a dict by ``keys``), not a tuple
@@ -135,7 +134,6 @@ class Direct:
             names=names,
             converting=tuple((i, p) for i, p in enumerate(processors) if p is not None),
             timed=frozenset(i for i, b in enumerate(binds) if isinstance(b.type, UTCDateTime)),
-            plain=all(f is _MISSING for f in fixed),
             converted=tuple((i, p) for i, p in enumerate(results) if p is not None),
             fixed=fixed,
             columns=tuple(c.name for c in returned),
@@ -177,7 +175,6 @@ class Direct:
                 (i, processors[n]) for i, n in enumerate(names) if processors.get(n) is not None
             ),
             timed=frozenset(),  # UTCDateTime's processor is cheap here (no text)
-            plain=all(f is _MISSING for f in fixed),
             converted=None,
             fixed=fixed,
             columns=columns,
@@ -208,24 +205,16 @@ class Direct:
         compiled.converted = found
         return found
 
-    def _row(
-        self,
-        compiled: _Compiled,
-        params: Mapping[str, Any],
-        memo: dict[tuple[Any, ...], Any] | None = None,
-    ) -> tuple[Any, ...]:
+    @staticmethod
+    def _row(compiled: _Compiled, params: Mapping[str, Any]) -> tuple[Any, ...]:
         """The driver's row of one parameter set: each value by its bind's name (or the
-        literal), converted by its bind processor; a UTCDateTime through ``_TIMES``, and with
-        ``memo`` (the rows of one executemany) any other time once per instant."""
-        if memo is None:
-            one = compiled.one
-            if one is None:
-                one = compiled.one = _bind_row(compiled, many=False)
-            return one(params)
-        many = compiled.many
-        if many is None:
-            many = compiled.many = _bind_row(compiled, many=True)
-        return many(params, memo)
+        literal), converted by its bind processor; a UTCDateTime through ``_TIMES``
+        (:meth:`executemany` makes its rows with ``compiled.many``, which also converts any
+        other time once per instant)."""
+        one = compiled.one
+        if one is None:
+            one = compiled.one = _bind_row(compiled, many=False)
+        return one(params)
 
     def _run(self, conn: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
         """One parameter set of a compiled statement on the driver's cursor."""
