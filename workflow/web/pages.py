@@ -140,12 +140,20 @@ def query_string(query: list[tuple[str, str | int]]) -> str:
     return "&".join(parts)
 
 
+def links_vary(app: Flask) -> bool:
+    """Whether ``app``'s links may differ from one request to the next at the same root: with
+    a ``SERVER_NAME`` (a link may depend on the request's host) or ``url_defaults``
+    callbacks. What is built from links once per root (:func:`fixed_links`, the navigation,
+    the proposal link's prefix) is then built for every request."""
+    return bool(app.config["SERVER_NAME"] or app.url_default_functions)
+
+
 def _proposal_prefix() -> str:
     """What ``url_for("proposals.proposal_page", key=…)`` puts before the key: built once
     per application root (not for an app whose links may depend on the request's host or
     on ``url_defaults`` callbacks)."""
     app = current_app
-    if app.config["SERVER_NAME"] or app.url_default_functions:
+    if links_vary(app):
         return url_for("proposals.proposal_page", key="-").removesuffix("-")
     kept = web().fixed_html
     key = ("proposal_page", request.script_root)
@@ -261,7 +269,7 @@ def fixed_links(app: Flask) -> Callable[..., str]:
         return found
 
     def links(endpoint: str, **values: Any) -> str:
-        if app.config["SERVER_NAME"] or app.url_default_functions:
+        if links_vary(app):
             return build(endpoint, **values)
         if not values:
             return fixed(endpoint)
@@ -299,7 +307,7 @@ def navigation_of(app: Flask) -> Callable[[Any, object], Markup]:
         return Markup(macro(me, may_create_proposals))
 
     def navigation(me: Any, may_create_proposals: object) -> Markup:
-        if app.config["SERVER_NAME"] or app.url_default_functions:
+        if links_vary(app):
             return render(me, may_create_proposals)
         key = (request.script_root, me.role, me.ministry, me.forum, bool(may_create_proposals))
         found = kept.get(key)
