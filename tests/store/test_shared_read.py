@@ -1,22 +1,25 @@
 """``Store.shared_read``: on PostgreSQL the reads of one unit of work (a web request that
 changes nothing) share one pooled connection in autocommit — no BEGIN and no COMMIT go to the
-server — and see what a write committed in between; a stream begins the transaction its
-server-side cursor needs (``begin_for_stream``), which ends with the shared read; a read the
-server failed leaves the next one working. On SQLite it shares nothing."""
+server — and see what a write committed in between; a stream (``workflow.store.db.stream``,
+the store's one way to stream) begins the transaction its server-side cursor needs, which
+ends with the shared read; a read the server failed leaves the next one working. On SQLite it
+shares nothing."""
 
 from __future__ import annotations
 
+import ast
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
-from workflow.store.db import Connection, Store, begin_for_stream
+from workflow.store.db import Connection, Store, stream
 from workflow.store.schema import web_secrets
 
 
@@ -76,13 +79,10 @@ def test_the_reads_within_share_one_connection_and_open_no_transaction(pg_store:
 def test_a_stream_begins_a_transaction_that_ends_with_the_shared_read(pg_store: Store) -> None:
     with pg_store.shared_read():
         with pg_store.read() as conn:
-            begin_for_stream(conn)
+            first = stream(conn, text("SELECT now()"), yield_per=1).scalar_one()
             opened = _server_transaction(conn)
-            begin_for_stream(conn)  # a second stream in it begins nothing more
-            first = conn.execute(text("SELECT now()")).scalar_one()
-            rows = conn.execute(
-                text("SELECT generate_series(1, 5)").execution_options(yield_per=2)
-            ).all()
+            # a second stream in it begins nothing more
+            rows = stream(conn, text("SELECT generate_series(1, 5)"), yield_per=2).all()
         time.sleep(0.01)
         assert _began(pg_store) == first  # still that transaction
         level = _isolation(pg_store)
@@ -100,7 +100,7 @@ def test_every_stream_of_the_store_works_in_a_shared_read(pg_store: Store) -> No
 
     # a server-side cursor outside a transaction: "DECLARE CURSOR can only be used in
     # transaction blocks"; each stream begins one (an empty history streams as well)
-    streams = [
+    streams: list[Callable[[Connection], Iterator[object]]] = [
         lambda c: chains.checkpoint_entries(c, "system"),
         chains.entries_with_heads,
         chains.raw_entries_with_heads,
@@ -111,12 +111,26 @@ def test_every_stream_of_the_store_works_in_a_shared_read(pg_store: Store) -> No
         reports.state_entries,
         lambda c: proposal_list.stream_rows(c, proposal_list.ListFilter()),
     ]
-    for stream in streams:
+    streamed: list[int] = []  # psycopg's transaction status at each streamed statement
+
+    def seen(conn: Connection, cursor: object, *args: object) -> None:
+        context = args[-2]  # None for Direct's statements (the BEGIN), which never stream
+        if context is not None and context.execution_options.get("stream_results"):  # type: ignore[attr-defined]
+            streamed.append(_server_transaction(conn))
+
+    event.listen(pg_store.engine, "before_cursor_execute", seen)
+    for each in streams:
+        streamed.clear()
         with pg_store.shared_read(), pg_store.read() as conn:
-            assert list(stream(conn)) is not None
+            assert list(each(conn)) is not None
+            # one statement on a server-side cursor, in a transaction (2: open, idle)
+            assert streamed == [2], (each, streamed)
             # and the connection's next statement is a plain one again (no server-side
             # cursor left switched on for the rest of the page)
             assert not conn.get_execution_options().get("stream_results")
+            conn.execute(text("SELECT 1"))
+            assert streamed == [2], (each, streamed)
+    event.remove(pg_store.engine, "before_cursor_execute", seen)
     # outside a shared read a read is a transaction already, and the stream needs none
     with pg_store.read() as conn:
         assert list(chains.entry_times(conn)) is not None
@@ -148,8 +162,8 @@ def test_a_read_the_server_failed_ends_the_transaction_and_the_next_begins_anew(
 ) -> None:
     with pg_store.shared_read():
         with pg_store.read() as conn:
-            begin_for_stream(conn)  # a transaction, which the failure would leave refusing
-            first = conn.execute(text("SELECT now()")).scalar_one()
+            # a transaction, which the failure would leave refusing
+            first = stream(conn, text("SELECT now()"), yield_per=1).scalar_one()
         with pytest.raises(DBAPIError, match="division by zero"), pg_store.read() as conn:
             conn.execute(text("SELECT 1 / 0"))
         time.sleep(0.01)
@@ -164,8 +178,7 @@ def test_a_read_the_server_failed_ends_the_transaction_and_the_next_begins_anew(
 def test_an_error_of_the_caller_leaves_the_shared_read_sound(pg_store: Store) -> None:
     with pg_store.shared_read():
         with pg_store.read() as conn:
-            begin_for_stream(conn)
-            first = conn.execute(text("SELECT now()")).scalar_one()
+            first = stream(conn, text("SELECT now()"), yield_per=1).scalar_one()
         with pytest.raises(LookupError), pg_store.read():
             raise LookupError("no such proposal")
         assert _began(pg_store) == first  # the stream's transaction goes on
@@ -197,8 +210,7 @@ def test_a_commit_the_server_refuses_at_the_end_is_logged_not_raised(
     with caplog.at_level(logging.WARNING, logger="ruhrflow.store"), pg_store.shared_read():
         with pg_store.read() as conn:
             conn.execute(text("SET idle_in_transaction_session_timeout = '100ms'"))
-            begin_for_stream(conn)
-            conn.execute(text("SELECT 1"))
+            stream(conn, text("SELECT 1"), yield_per=1).all()
         time.sleep(0.5)
     # then ending it lost nothing (it only read): a warning, no exception
     assert "ending a shared read transaction failed" in caplog.text
@@ -230,8 +242,7 @@ def test_reads_see_a_write_in_between_whatever_the_servers_default_isolation(
         # read opens), a write commits, and the shared read reads again
         with store.shared_read():
             with store.read() as conn:
-                begin_for_stream(conn)
-                before = conn.execute(text("SELECT count(*) FROM seen")).scalar_one()
+                before = stream(conn, text("SELECT count(*) FROM seen"), yield_per=1).scalar_one()
             with store.write() as conn:
                 conn.execute(text("INSERT INTO seen VALUES ('in between')"))
             with store.read() as conn:
@@ -268,8 +279,7 @@ def test_a_connection_back_from_a_shared_read_writes_all_or_nothing(database_url
     try:
         with store.shared_read():
             with store.read() as conn:
-                begin_for_stream(conn)
-                conn.execute(text("SELECT 1"))
+                stream(conn, text("SELECT 1"), yield_per=1).all()
             with pytest.raises(DBAPIError), store.read() as conn:
                 conn.execute(text("SELECT 1 / 0"))
         # when a write inserts a row and then fails
@@ -284,3 +294,60 @@ def test_a_connection_back_from_a_shared_read_writes_all_or_nothing(database_url
         assert "never-committed" not in names
     finally:
         store.dispose()
+
+
+STORE = Path(__file__).resolve().parents[2] / "workflow"
+_STREAM_OPTIONS = {"stream_results", "yield_per", "max_row_buffer"}
+
+
+def _streams_without_the_helper(tree: ast.AST) -> list[int]:
+    """The lines that set a stream option (a keyword, a key or ``Result.yield_per``) other
+    than the ``yield_per=`` of a call of ``stream``, or name ``begin_for_stream``."""
+    allowed = {
+        id(keyword)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and "stream" in (getattr(node.func, "id", None), getattr(node.func, "attr", None))
+        for keyword in node.keywords
+        if keyword.arg == "yield_per"
+    }
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and id(node) not in allowed:
+            name = node.arg
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            name = node.value
+        elif isinstance(node, ast.Attribute):
+            name = node.attr
+        elif isinstance(node, ast.Name):
+            name = node.id
+        else:
+            continue
+        if name in _STREAM_OPTIONS or name in ("begin_for_stream", "_begin_for_stream"):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_every_stream_of_the_code_goes_through_the_stores_one_helper() -> None:
+    # a server-side cursor executed without workflow.store.db.stream would miss the
+    # transaction PostgreSQL needs for it in a shared read (found only on PostgreSQL, only
+    # inside a shared read): the stream options appear nowhere but in db.py
+    found = {
+        str(path.relative_to(STORE.parent)): lines
+        for path in sorted(STORE.rglob("*.py"))
+        if path != STORE / "store" / "db.py"
+        and (lines := _streams_without_the_helper(ast.parse(path.read_text(encoding="utf-8"))))
+    }
+    assert found == {}
+
+
+def test_the_check_finds_a_stream_without_the_helper() -> None:
+    planted = (
+        "def rows(conn, stmt):\n"
+        "    yield from conn.execute(stmt.execution_options(yield_per=10))\n"
+        "    conn.exec_driver_sql('SELECT 1', execution_options={'stream_results': True})\n"
+        "    conn.execute(stmt).yield_per(5)\n"
+        "    begin_for_stream(conn)\n"
+        "    yield from stream(conn, stmt, yield_per=10)\n"
+    )
+    assert _streams_without_the_helper(ast.parse(planted)) == [2, 3, 4, 5]

@@ -2,7 +2,7 @@
 and the figures as of a day read from ``history`` (and ``actor_refs`` beside it).
 
 Only reads, each in the caller's transaction. The long ones stream: they are executed
-with ``yield_per`` (a server-side cursor on PostgreSQL, after ``begin_for_stream``) so that
+through :func:`workflow.store.db.stream` (a server-side cursor on PostgreSQL) so that
 a history of millions of rows never sits in memory, and they hand back the rows lazily as
 the caller iterates.
 Writing the chains is :mod:`workflow.store.repo`'s (``insert_history``), behind the one
@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, func, select
 
-from workflow.store.db import AnyRow, begin_for_stream
+from workflow.store.db import AnyRow, stream
 from workflow.store.schema import actor_refs, history, proposals
 
 STREAM_BATCH = 2_000
@@ -74,10 +74,8 @@ def checkpoint_entries(conn: Connection, chain: str) -> Iterator[RowMapping]:
         select(history.c.seq, history.c.kind, history.c.data, history.c.at)
         .where(history.c.chain == chain, history.c.kind == "checkpoint")
         .order_by(history.c.seq)
-        .execution_options(yield_per=50)
     )
-    begin_for_stream(conn)
-    yield from conn.execute(stmt).mappings()
+    yield from stream(conn, stmt, yield_per=50).mappings()
 
 
 def newest_entries_of_kind(
@@ -117,7 +115,6 @@ _ROWS = (
     )
     .select_from(history.outerjoin(proposals, proposals.c.key == history.c.chain))
     .order_by(history.c.chain, history.c.seq)
-    .execution_options(yield_per=STREAM_BATCH)
 )
 
 
@@ -125,8 +122,7 @@ def entries_with_heads(conn: Connection) -> Iterator[RowMapping]:
     """Every history row ordered by (chain, seq), streamed, with its proposal's head as
     ``p_key``, ``p_seq``, ``p_head``, ``p_state``, ``p_version`` (None for a chain
     without a proposal row: the system chain, or a proposal deleted)."""
-    begin_for_stream(conn)
-    yield from conn.execute(_ROWS).mappings()
+    yield from stream(conn, _ROWS, yield_per=STREAM_BATCH).mappings()
 
 
 _RAW_SQL = (
@@ -147,11 +143,7 @@ def raw_entries_with_heads(conn: Connection) -> Iterator[Sequence[Any]]:
     No SQLAlchemy type processing (the speed of ``audit verify``): on SQLite ``data`` is
     JSON text and ``at``/``recorded_at`` are text; on PostgreSQL the driver's types.
     """
-    begin_for_stream(conn)
-    # a server-side cursor on PostgreSQL; the options this statement's, not the connection's
-    streamed = {"stream_results": True, "max_row_buffer": STREAM_BATCH}
-    result = conn.exec_driver_sql(_RAW_SQL, execution_options=streamed)
-    yield from result.partitions(STREAM_BATCH)
+    yield from stream(conn, _RAW_SQL, yield_per=STREAM_BATCH).partitions(STREAM_BATCH)
 
 
 def first_proposal_without_history(conn: Connection) -> AnyRow | None:
@@ -191,10 +183,8 @@ def entries_with_actors(conn: Connection) -> Iterator[RowMapping]:
         select(history, actor_refs.c.actor_id, actor_refs.c.salt)
         .select_from(history.outerjoin(actor_refs, actor_refs.c.ref == history.c.actor_ref))
         .order_by(history.c.chain, history.c.seq)
-        .execution_options(yield_per=STREAM_BATCH)
     )
-    begin_for_stream(conn)
-    yield from conn.execute(stmt).mappings()
+    yield from stream(conn, stmt, yield_per=STREAM_BATCH).mappings()
 
 
 def log_entries(
@@ -238,8 +228,7 @@ def log_entries(
         stmt = stmt.where(actor_refs.c.actor_id == actor)
     if trigger is not None:
         stmt = stmt.where(history.c.trigger == trigger)
-    begin_for_stream(conn)
-    yield from conn.execute(stmt.execution_options(yield_per=STREAM_BATCH)).mappings()
+    yield from stream(conn, stmt, yield_per=STREAM_BATCH).mappings()
 
 
 def proposal_chain_entries(conn: Connection, *, except_prefix: str) -> Iterator[AnyRow]:
@@ -259,18 +248,13 @@ def proposal_chain_entries(conn: Connection, *, except_prefix: str) -> Iterator[
         )
         .where(history.c.chain.not_like(f"{except_prefix}%"))
         .order_by(history.c.chain, history.c.seq)
-        .execution_options(yield_per=STREAM_BATCH)
     )
-    begin_for_stream(conn)
-    yield from conn.execute(stmt)
+    yield from stream(conn, stmt, yield_per=STREAM_BATCH)
 
 
 def entry_times(conn: Connection) -> Iterator[AnyRow]:
     """Every entry of every chain by (chain, seq), streamed, as ``(chain, seq, at, hash)``."""
-    stmt = (
-        select(history.c.chain, history.c.seq, history.c.at, history.c.hash)
-        .order_by(history.c.chain, history.c.seq)
-        .execution_options(yield_per=STREAM_BATCH)
+    stmt = select(history.c.chain, history.c.seq, history.c.at, history.c.hash).order_by(
+        history.c.chain, history.c.seq
     )
-    begin_for_stream(conn)
-    yield from conn.execute(stmt)
+    yield from stream(conn, stmt, yield_per=STREAM_BATCH)

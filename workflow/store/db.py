@@ -15,20 +15,31 @@ On PostgreSQL, :meth:`Store.shared_read` lets every read of one unit of work (a 
 request that changes nothing) share one pooled connection in autocommit: each statement is a
 transaction of its own, as it would be at READ COMMITTED inside one, and no ``BEGIN`` and no
 ``COMMIT`` go to the server — two round trips saved per page. A server-side cursor needs a
-transaction: the store's streams call :func:`begin_for_stream` first.
+transaction: the store's streams run through :func:`stream`, which begins one there.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeAlias
 from urllib.parse import unquote
 
-from sqlalchemy import Connection, Engine, Row, RowMapping, create_engine, event, inspect, text
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Executable,
+    Row,
+    RowMapping,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 
@@ -199,12 +210,36 @@ class _SharedRead:
 _SHARED: ContextVar[_SharedRead | None] = ContextVar("ruhrflow_shared_read", default=None)
 
 
-def begin_for_stream(conn: Connection) -> None:
-    """Call before a statement that streams through a server-side cursor (``yield_per``,
-    ``stream_results``) on ``conn``: PostgreSQL declares such a cursor only inside a
-    transaction, and a shared read's connection runs in autocommit, so there this begins
-    one (at READ COMMITTED, as every read transaction of the store), which ends with the
-    shared read. Anywhere else ``conn`` is in a transaction already, and nothing is done."""
+def stream(
+    conn: Connection,
+    statement: Executable | str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    yield_per: int,
+) -> CursorResult[Any]:
+    """Execute ``statement`` on ``conn`` as a stream: the rows come ``yield_per`` at a time
+    (a server-side cursor on PostgreSQL), never all at once. The one way the store streams.
+
+    PostgreSQL declares a server-side cursor only inside a transaction: in a shared read
+    (autocommit) this begins one first (:func:`_begin_for_stream`). The options are this
+    statement's, not the connection's: the connection's later statements are plain ones
+    again. A ``str`` is SQL for the driver (``exec_driver_sql``: no type processing), with
+    ``stream_results`` and ``max_row_buffer`` set; the caller reads it in partitions of
+    ``yield_per`` rows.
+    """
+    _begin_for_stream(conn)
+    if isinstance(statement, str):
+        options = {"stream_results": True, "max_row_buffer": yield_per}
+        return conn.exec_driver_sql(statement, params, execution_options=options)
+    return conn.execute(statement.execution_options(yield_per=yield_per), params)
+
+
+def _begin_for_stream(conn: Connection) -> None:
+    """Before a statement that streams through a server-side cursor on ``conn``:
+    PostgreSQL declares such a cursor only inside a transaction, and a shared read's
+    connection runs in autocommit, so there this begins one (at READ COMMITTED, as every
+    read transaction of the store), which ends with the shared read. Anywhere else ``conn``
+    is in a transaction already, and nothing is done."""
     shared = _SHARED.get()
     if shared is None or shared.conn is not conn:
         return
@@ -257,7 +292,7 @@ class Store:
         """Within it, every :meth:`read` of this store (in this thread or task) shares one
         connection, taken by the first read and given back when this ends, on which each
         statement is a transaction of its own (autocommit; a stream begins one:
-        :func:`begin_for_stream`).
+        :func:`stream`).
 
         PostgreSQL only, where each ``BEGIN`` and ``COMMIT`` is a round trip to the server
         and a transaction at READ COMMITTED gives each statement its own snapshot anyway,

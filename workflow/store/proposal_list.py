@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import RowMapping, bindparam, func, literal_column, or_, select
 
 from workflow.errors import InvalidInput
-from workflow.store.db import Connection, begin_for_stream
+from workflow.store.db import Connection, stream
 from workflow.store.direct import Direct
 from workflow.store.schema import definitions, proposals
 
@@ -149,9 +149,7 @@ def stream_rows(
     PostgreSQL, in a transaction even inside a shared read: the whole list is never in
     memory). The option is the statement's: the connection's other statements stay as they
     are."""
-    stmt = list_select(kept, order).execution_options(yield_per=500)
-    begin_for_stream(conn)
-    yield from conn.execute(stmt).mappings()
+    yield from stream(conn, list_select(kept, order), yield_per=500).mappings()
 
 
 def count_upto(conn: Connection, kept: ListFilter, horizon: int) -> int:

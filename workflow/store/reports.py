@@ -2,8 +2,8 @@
 
 What ``workflow/audit/reports.py`` and ``asof.py`` derive their figures from, each a
 read in the caller's transaction; the grouping into the public status words and the
-arithmetic stay there. Streams (history in chain order) run with ``yield_per``, as
-:mod:`workflow.store.chains` does.
+arithmetic stay there. Streams (history in chain order) run through
+:func:`workflow.store.db.stream`, as :mod:`workflow.store.chains`'s do.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, func, or_, select, true
 
 from workflow.process.deadline_rules import OPEN
 from workflow.store.chains import STREAM_BATCH
-from workflow.store.db import AnyRow, begin_for_stream
+from workflow.store.db import AnyRow, stream
 from workflow.store.schema import deadlines, funding, history, proposals
 
 
@@ -62,10 +62,8 @@ def state_entries(conn: Connection, before: datetime | None = None) -> Iterator[
         .where(history.c.to_state.is_not(None))
         .where(history.c.at < before if before is not None else true())
         .order_by(history.c.chain, history.c.seq)
-        .execution_options(yield_per=STREAM_BATCH)
     )
-    begin_for_stream(conn)
-    yield from conn.execute(stmt)
+    yield from stream(conn, stmt, yield_per=STREAM_BATCH)
 
 
 def overdue_deadlines(
