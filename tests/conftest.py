@@ -14,12 +14,14 @@ import queue
 import shutil
 import threading
 import uuid
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 import pytest
+from grants_support import drop_orphaned_test_roles, drop_roles_of_dropped_database
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -99,6 +101,10 @@ class PostgresClones:
     themselves; a thread clones the next databases while a test runs and another drops the
     used ones, so a test only waits when the server falls behind. Every test still gets a
     database nobody else has touched.
+
+    Roles are cluster-wide and outlive the database: the group roles a test made for its clone
+    (``db grants --apply``: ``rf_<clone>_<4 hex>_<kind>``) are dropped with it, whether the
+    test passed, failed or forgot them; nothing else of the cluster's roles is touched.
     """
 
     def __init__(self, admin_url: str, template: str, ahead: int = 2) -> None:
@@ -107,6 +113,7 @@ class PostgresClones:
         self._ready: queue.Queue[str | BaseException] = queue.Queue(maxsize=ahead)
         self._used: queue.Queue[str | None] = queue.Queue()
         self._stop = threading.Event()
+        self.left: list[str] = []  # what the drops could not drop (warned at the end)
         self._threads = [
             threading.Thread(target=self._clone, name="pg-clone", daemon=True),
             threading.Thread(target=self._drop, name="pg-drop", daemon=True),
@@ -137,7 +144,12 @@ class PostgresClones:
 
     def _drop(self) -> None:
         while (name := self._used.get()) is not None:
-            self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            try:
+                with self._admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    self.left += drop_roles_of_dropped_database(conn, name)
+            except Exception as exc:  # the next clones are still dropped
+                self.left.append(f"{name}: {type(exc).__name__}: {exc}")
 
     def take(self) -> str:
         """The name of a fresh clone (waits for the cloning thread if it is behind)."""
@@ -177,6 +189,10 @@ def postgres_clones(postgres_admin_url: str) -> Iterator[PostgresClones]:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
     admin.dispose()
+    # the roles of test databases a killed run left behind (theirs are gone: no run's own)
+    left = clones.left + drop_orphaned_test_roles(postgres_admin_url)
+    if left:
+        warnings.warn(f"test databases or roles left on the server: {left}", stacklevel=1)
 
 
 @pytest.fixture(scope="session")

@@ -31,8 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from conftest import REPO
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 README = REPO / "README.md"
 UNITS = REPO / "config" / "systemd"
@@ -125,13 +127,28 @@ def services() -> Iterator[list[subprocess.Popen[bytes]]]:
             proc.wait(timeout=10)
 
 
+@pytest.fixture
+def restore_db(database_url: str) -> Iterator[str]:
+    """The database the section restores into (PostgreSQL), dropped even when the test fails
+    before the section's own ``dropdb``. (The clone's roles go with the clone: conftest.)"""
+    name = f"ruhrflow_restore_{uuid.uuid4().hex[:8]}"
+    yield name
+    if database_url.startswith("postgresql"):
+        engine = sa.create_engine(database_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            engine.dispose()
+
+
 @pytest.mark.skipif(not (SCRIPT_DIR / "ruhrflow").exists(), reason="ruhrflow is not installed")
 def test_deploying_works_as_printed_on_a_fresh_database(
-    database_url: str, tmp_path: Path, services: list[subprocess.Popen[bytes]]
+    database_url: str, tmp_path: Path, services: list[subprocess.Popen[bytes]], restore_db: str
 ) -> None:
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     text = section()
-    host = Host(tmp_path, free_port(), f"ruhrflow_restore_{uuid.uuid4().hex[:8]}")
+    host = Host(tmp_path, free_port(), restore_db)
     for directory in ("etc_ruhrflow", "var_lib_ruhrflow", "var_backups_ruhrflow"):
         (tmp_path / directory).mkdir()  # what the bash block's `install -d` makes
     # given the section's configuration file

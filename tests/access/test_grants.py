@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -48,7 +49,7 @@ def pg(database_url: str) -> Iterator[str]:
     drop_database_roles(database_url)
 
 
-def status(url: str) -> dict[str, object]:
+def status(url: str) -> dict[str, Any]:
     engine = connect(url)
     try:
         with engine.connect() as conn:
@@ -68,8 +69,8 @@ def test_grants_status_says_whether_this_versions_grants_are_applied(pg: str) ->
     # given a fresh database (a clone of the template: its prefix is the template's)
     before = status(pg)
     assert before["matches"] is False
-    assert any("copy" in p for p in before["problems"]), before  # type: ignore[union-attr]
-    assert any("never applied" in p for p in before["problems"]), before  # type: ignore[union-attr]
+    assert any("copy" in p for p in before["problems"]), before
+    assert any("never applied" in p for p in before["problems"]), before
     # when the grants are applied, then they match, under this database's own roles
     assert invoke("--db", pg, "db", "grants", "--apply").exit_code == 0
     after = status(pg)
@@ -231,12 +232,14 @@ def test_a_copy_gets_its_own_roles_and_a_hardened_database_still_works(pg: str) 
         # and the original still has its roles, untouched by the copy's
         assert roles_of(pg) == original and status(pg)["matches"] is True
     finally:
-        drop_roles(copy, [ours])
-        drop_database_roles(copy)
-        drop_roles(pg, [theirs])
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{copy_name}" WITH (FORCE)'))
-        server.dispose()
+        try:  # a failing drop still drops the copy (its roles are no clone's: conftest)
+            drop_roles(copy, [ours])
+            drop_database_roles(copy)
+            drop_roles(pg, [theirs])
+        finally:
+            with server.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{copy_name}" WITH (FORCE)'))
+            server.dispose()
 
 
 def test_apply_says_which_privileges_it_lacks(pg: str) -> None:
@@ -287,12 +290,14 @@ def test_the_owner_with_createrole_applies_them_without_a_superuser(
         assert listed.exit_code == 0, listed.output
         assert status(url)["matches"] is True
     finally:
-        drop_roles(superuser_url, [reader])
-        drop_database_roles(superuser_url)
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'DROP ROLE IF EXISTS "{owner}"'))
-        server.dispose()
+        try:
+            drop_roles(superuser_url, [reader])
+            drop_database_roles(superuser_url)
+        finally:
+            with server.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'DROP ROLE IF EXISTS "{owner}"'))
+            server.dispose()
 
 
 def test_a_table_owner_who_does_not_own_the_database_is_told_what_to_run_for_connect(
@@ -323,8 +328,10 @@ def test_a_table_owner_who_does_not_own_the_database_is_told_what_to_run_for_con
         assert expected in applied.stdout, applied.stdout
         assert status(url)["matches"] is True
     finally:
-        drop_database_roles(superuser_url)
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'DROP ROLE IF EXISTS "{owner}"'))
-        server.dispose()
+        try:
+            drop_database_roles(superuser_url)
+        finally:
+            with server.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'DROP ROLE IF EXISTS "{owner}"'))
+            server.dispose()
