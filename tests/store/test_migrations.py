@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from alembic import command
@@ -22,14 +23,26 @@ from workflow.store.migrate import alembic_config, current_revision, head_revisi
 from workflow.store.schema import metadata, outbox
 
 
+def _of_the_backend(name: str) -> Any:
+    """Alembic's include_object: schema.py's objects made on backend ``name`` (ddl_if)."""
+
+    def include(obj: Any, _name: Any, _type: Any, reflected: bool, _to: Any) -> bool:
+        only = getattr(obj, "_ddl_if", None)
+        return reflected or only is None or only.dialect in (None, name)
+
+    return include
+
+
 # Alembic compares no index on an expression on SQLite (it cannot reflect one), and says so;
-# ix_proposals_upper_lead is PostgreSQL's only (test_0016_… holds SQLite to having none)
+# ix_proposals_upper_lead is PostgreSQL's only (test_0016_… holds SQLite to having none),
+# ix_proposals_upper_lead_lead SQLite's (test_0017_…)
 @pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based")
 def test_migrated_database_matches_the_schema(store: Store) -> None:
     # given a database migrated to head (the fixture does it)
-    # when alembic compares it with schema.py
+    # when alembic compares it with schema.py (what schema.py makes on this backend)
     with store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        opts = {"include_object": _of_the_backend(conn.dialect.name)}
+        diff = compare_metadata(MigrationContext.configure(conn, opts=opts), metadata)
     # then nothing differs
     assert diff == []
 
@@ -327,3 +340,74 @@ def test_0016_gives_postgresql_the_statistics_of_upper_lead(runtime: Runtime) ->
     with store.read() as conn:
         assert _upper_lead_index(conn) is None
     upgrade(store)
+
+
+def _index_names(conn: Connection, table: str) -> set[str]:
+    if conn.dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :table"
+    else:
+        query = "SELECT indexname FROM pg_indexes WHERE tablename = :table"
+    return set(conn.execute(text(query), {"table": table}).scalars())
+
+
+def test_0017_orders_the_worklist_by_id_last_and_the_list_of_a_lead_by_key(
+    runtime: Runtime,
+) -> None:
+    from datetime import timedelta
+
+    from support import add_proposal
+
+    from workflow.deadlines.queries import list_open_deadlines
+
+    store, engine = runtime.store, runtime.engine
+    for i in range(6):
+        add_proposal(engine, NOW + timedelta(hours=i), key=f"RK-03-{i + 1:02d}",
+                     lead="VM" if i % 3 == 0 else "IM")  # fmt: skip
+    later = NOW + timedelta(days=400)
+
+    def worklists() -> list[list[dict[str, object]]]:
+        return [
+            list_open_deadlines(store, engine.machines, later, lead=lead, limit=limit)
+            for lead in (None, "vm", "IM") for limit in (None, 2)
+        ]  # fmt: skip
+
+    before = worklists()
+    new = {
+        "deadlines": {"ix_deadlines_status_due_at_proposal_key_id"},
+        "proposals": {"ix_proposals_lead_key"},
+    }
+    old = {
+        "deadlines": {"ix_deadlines_status_due_at_proposal_key"},
+        "proposals": {"ix_proposals_lead"},
+    }
+    # given a schema before 0017
+    with store.write() as conn:
+        command.downgrade(alembic_config(conn), "0016_upper_lead")
+    with store.read() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        for table in ("deadlines", "proposals"):
+            found = _index_names(conn, table)
+            assert old[table] <= found and not new[table] & found, found
+        assert "ix_proposals_upper_lead_lead" not in _index_names(conn, "proposals")
+    # when it is upgraded
+    upgrade(store)
+    # then the worklist's index ends in the id, the lead's in the key, SQLite counts a
+    # ministry's proposals on (upper(lead), lead); no foreign key is left dangling
+    with store.read() as conn:
+        for table in ("deadlines", "proposals"):
+            found = _index_names(conn, table)
+            assert new[table] <= found and not old[table] & found, found
+        assert ("ix_proposals_upper_lead_lead" in _index_names(conn, "proposals")) is sqlite
+        if sqlite:
+            assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
+    # and the worklists list the same rows
+    after = worklists()
+    assert after == before and all(after), after
+    # and the downgrade brings the indexes of 0016 back, the upgrade those of 0017
+    with store.write() as conn:
+        command.downgrade(alembic_config(conn), "0016_upper_lead")
+    with store.read() as conn:
+        assert old["deadlines"] <= _index_names(conn, "deadlines")
+        assert old["proposals"] <= _index_names(conn, "proposals")
+    upgrade(store)
+    assert worklists() == before

@@ -179,6 +179,47 @@ def test_the_upgrade_gives_postgresql_the_statistics_of_upper_lead(upgraded: Old
     assert len(leads) > 1 and len(stats) == 1 and stats[0].null_frac == 0, stats
 
 
+def _indexes(url: str) -> dict[str, str]:
+    """Every index of the database at ``url``, by name, as the database states it."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                query = "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+            else:
+                query = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+            return {name: sql for name, sql in conn.execute(text(query)).all()}
+    finally:
+        engine.dispose()
+
+
+def test_the_upgraded_indexes_are_those_init_makes(upgraded: Old, tmp_path: Path) -> None:
+    # migration 0017 among them: the worklist's (status, due_at, proposal_key, id), the list's
+    # (lead, key), SQLite's (upper(lead), lead) (comparing the schema with schema.py skips an
+    # index on an expression on SQLite)
+    if upgraded.backend == "sqlite":
+        fresh = Old(upgraded.release, "sqlite", f"sqlite:///{tmp_path / 'fresh.db'}", tmp_path)
+        fresh("init")
+        made = _indexes(fresh.url)
+    else:
+        admin_url = make_url(upgraded.url).set(database="postgres")
+        name = f"ruhrflow_up_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = make_url(upgraded.url).set(database=name).render_as_string(hide_password=False)
+        try:
+            Old(upgraded.release, "postgresql", url, tmp_path)("init")
+            made = _indexes(url)
+        finally:
+            _drop_postgres(admin_url.render_as_string(hide_password=False), url)
+    assert _indexes(upgraded.url) == made
+    assert "ix_deadlines_status_due_at_proposal_key_id" in made
+    assert "ix_proposals_lead_key" in made and "ix_proposals_lead" not in made
+    assert ("ix_proposals_upper_lead_lead" in made) is (upgraded.backend == "sqlite")
+
+
 def test_every_old_proposal_takes_its_next_step_on_its_own_version(upgraded: Old) -> None:
     for key, state, trigger, extra in NEXT_STEPS:
         before = upgraded.json("proposal", "show", key)

@@ -146,7 +146,7 @@ proposals = Table(
     Column("summary", Text, nullable=False, server_default=""),
     Column("handlungsfeld", SmallInteger, nullable=False),
     Column("themenforum", SmallInteger, nullable=False),
-    Column("lead", String(20), nullable=False, index=True),
+    Column("lead", String(20), nullable=False),
     Column("participating", JSONType, nullable=False),
     Column("cost_estimate", Money, nullable=True),
     Column("state", String(40), nullable=False, index=True),
@@ -251,11 +251,12 @@ deadlines = Table(
     # NULL: the deadline is its own series (migration 0007).
     Column("series_id", Integer, nullable=True),
     # The proposal's key, copied when the deadline is inserted (a key never changes): the
-    # worklist's order (due time, key) comes from the index below, without a join and a
-    # sort of every deadline due at the same time (migration 0015).
+    # worklist's order (due time, key, id) comes from the index below, without a join and a
+    # sort of every deadline due at the same time (migration 0015; the id, so that one
+    # proposal's deadlines due at once keep their order from page to page: 0017).
     Column("proposal_key", String(40), nullable=False),
     Index(None, "proposal_id", "status"),
-    Index(None, "status", "due_at", "proposal_key"),
+    Index(None, "status", "due_at", "proposal_key", "id"),
     # One deadline of a kind per state entry (or per reset of a recurring one).
     Index(
         "ux_deadlines_proposal_id_kind_entry_seq", "proposal_id", "kind", "entry_seq", unique=True
@@ -313,8 +314,18 @@ Index("ix_proposals_state_key", proposals.c.state, proposals.c.key)
 
 # A ministry's worklist keeps upper(lead) = its code: PostgreSQL has statistics of the
 # expression (how many proposals a ministry has) only through an index on it, and without
-# them started from every proposal (migration 0016). SQLite would not use it.
+# them started from every proposal (migration 0016).
 Index("ix_proposals_upper_lead", func.upper(proposals.c.lead)).ddl_if(dialect="postgresql")
+# SQLite counts a ministry's proposals on this one (the lead beside the expression: the count
+# reads the index alone) and reads a small ministry's worklist from them (0017;
+# workflow/store/worklist.py).
+Index("ix_proposals_upper_lead_lead", func.upper(proposals.c.lead), proposals.c.lead).ddl_if(
+    dialect="sqlite"
+)
+
+# ``proposal list --lead`` (lead as written) in key order, without a sort (0017; it replaces
+# the index on lead alone).
+Index("ix_proposals_lead_key", proposals.c.lead, proposals.c.key)
 
 web_accounts = Table(
     "web_accounts",
