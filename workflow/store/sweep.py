@@ -27,7 +27,7 @@ def _pending(now: Any, *, drive_by_rungs: bool = False) -> list[Any]:
     ``deadlines.status`` can be used and the planner starts from the partial index on
     pending rungs (``ix_deadline_rungs_due``), looking each deadline up by id. Without it
     SQLite walks every open deadline (the ``(status, due_at)`` prefix of
-    ``ix_deadlines_status_due_at_proposal_key``) and sorts: 0.4 s per batch at 100,000
+    ``ix_deadlines_status_due_at_proposal_key_id``) and sorts: 0.4 s per batch at 100,000
     proposals instead of 0.3 ms, growing with the table. SQLite only:
     PostgreSQL already starts from the partial index (nested loop, 7 ms for 200 of 1,000
     due among 200,000), while the expression's unknown selectivity made it hash-join a
