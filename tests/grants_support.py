@@ -71,6 +71,10 @@ def drop_database_roles(url: str) -> None:
 # of the prefix (24 characters of [a-z0-9_]), so a role names its database exactly.
 _KINDS = "(reader|auditor|service|admin)"
 TEST_DATABASE = re.compile(r"ruhrflow_t_[0-9a-f]{12}")
+# A database's stem as workflow.access.grants.make_prefix makes it (lower case, [a-z0-9_],
+# 24 characters): "no database of that name" must mean no database whose roles these could
+# be — ``RUHRFLOW_T_…`` or ``ruhrflow-t-…`` make the same names.
+_STEM = "left(regexp_replace(lower(d.datname), '[^a-z0-9_]', '_', 'g'), 24)"
 
 
 def drop_roles_of_dropped_database(conn: Connection, database: str) -> list[str]:
@@ -85,8 +89,8 @@ def drop_roles_of_dropped_database(conn: Connection, database: str) -> list[str]
         return []
     names = conn.execute(
         text(
-            "SELECT rolname FROM pg_roles WHERE rolname ~ :pattern"
-            " AND NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :database)"
+            "SELECT rolname FROM pg_roles WHERE rolname ~ :pattern AND NOT rolcanlogin"
+            f" AND NOT EXISTS (SELECT 1 FROM pg_database d WHERE {_STEM} = :database)"
             " ORDER BY rolname LIKE '%\\_admin' DESC, rolname"
         ),
         {"pattern": f"^rf_{database}_[0-9a-f]{{4}}_{_KINDS}$", "database": database},
@@ -119,8 +123,8 @@ def drop_orphaned_test_roles(url: str) -> list[str]:
                 text(
                     "SELECT rolname FROM pg_roles r WHERE rolname ~"
                     f" '^rf_ruhrflow_t_[0-9a-f]{{12}}_[0-9a-f]{{4}}_{_KINDS}$'"
-                    " AND NOT EXISTS (SELECT 1 FROM pg_database d"
-                    "   WHERE d.datname = substring(r.rolname from 4 for 23))"
+                    " AND NOT r.rolcanlogin AND NOT EXISTS (SELECT 1 FROM pg_database d"
+                    f"   WHERE {_STEM} = substring(r.rolname from 4 for 23))"
                     " ORDER BY rolname LIKE '%\\_admin' DESC"
                 )
             ).scalars()

@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from grants_support import drop_database_roles, drop_roles, roles_of
+from grants_support import (
+    drop_database_roles,
+    drop_orphaned_test_roles,
+    drop_roles,
+    drop_roles_of_dropped_database,
+    roles_of,
+)
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -335,3 +341,40 @@ def test_a_table_owner_who_does_not_own_the_database_is_told_what_to_run_for_con
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 conn.execute(text(f'DROP ROLE IF EXISTS "{owner}"'))
             server.dispose()
+
+
+def test_the_test_runs_role_sweep_keeps_the_roles_of_a_database_with_the_same_stem(
+    postgres_admin_url: str,
+) -> None:
+    """The tests drop the group roles of their dropped databases (tests/grants_support.py);
+    a database whose name makes the same role names (upper case: the prefix's stem is lower
+    case) keeps its roles while it exists."""
+    digits = uuid.uuid4().hex[:12]
+    database, role = f"RUHRFLOW_T_{digits.upper()}", f"rf_ruhrflow_t_{digits}_abcd_reader"
+    engine = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+    def role_exists() -> bool:
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role})
+            return found.first() is not None
+
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{database}"'))
+            conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+        # given a database named like a test clone but for its case, with a role of that stem
+        # when the sweeps run
+        with engine.connect() as conn:
+            assert drop_roles_of_dropped_database(conn, f"ruhrflow_t_{digits}") == []
+        assert drop_orphaned_test_roles(postgres_admin_url) == []
+        # then its role is kept, and dropped once the database is gone
+        assert role_exists()
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{database}"'))
+        assert drop_orphaned_test_roles(postgres_admin_url) == []
+        assert not role_exists()
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        engine.dispose()
