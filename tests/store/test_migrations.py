@@ -316,7 +316,7 @@ def test_0016_gives_postgresql_the_statistics_of_upper_lead(runtime: Runtime) ->
     upgrade(store)
     # then on PostgreSQL the index on upper(lead) exists and is analysed: the planner expects
     # as many proposals of a ministry as there are (without statistics: 0.5 % of them, one);
-    # SQLite, which would not use it, has none
+    # SQLite has none (its planner would not use it; 0017 gives it (upper(lead), lead))
     with store.read() as conn:
         found = _upper_lead_index(conn)
         if conn.dialect.name == "sqlite":

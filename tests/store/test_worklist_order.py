@@ -17,7 +17,8 @@ from workflow.store.db import Store
 from workflow.store.schema import deadlines, proposals
 
 LATER = NOW + timedelta(days=400)
-AT_ONCE = NOW + timedelta(days=2)  # before the deadlines the proposals' creation opened
+AT_ONCE = NOW + timedelta(days=2)  # after the deadlines the proposals' creation opened
+MIDWAY = NOW + timedelta(days=1)  # between those and AT_ONCE
 
 
 def _tied(engine: Engine) -> list[tuple[str, str]]:
@@ -77,6 +78,27 @@ def test_pages_split_between_one_proposals_deadlines_due_at_once_show_each_once(
         assert [(key, kind) for key, kind, due_at in joined if due_at == AT_ONCE] == order
 
 
+# what a ministry's page may be asked for besides its page: (variant, keyword arguments)
+_VARIANTS: list[dict[str, Any]] = [
+    *({"limit": limit, "offset": offset} for limit, offset in ((None, 0), (2, 0), (2, 3), (3, 6))),
+    {"key": "RK-03-02"},
+    {"rungs": True},
+    {"rungs": True, "limit": 2, "offset": 2},
+    {"at": MIDWAY, "overdue": True},
+    {"at": MIDWAY, "due_until": LATER, "limit": 2},
+    {"at": MIDWAY, "overdue": True, "due_until": LATER, "limit": 3, "offset": 2},
+    {"themenforum": 3, "limit": 3, "offset": 1},
+    {"themenforum": 4},
+]
+
+
+def _rows(store: Store, lead: str, given: dict[str, Any]) -> list[Sequence[Any]]:
+    args = {"rungs": False, **given}
+    at = args.pop("at", LATER)
+    with store.read() as conn:
+        return list(worklist.open_deadlines(conn, at, lead=lead, **args))
+
+
 @pytest.mark.parametrize("sort", [True, False])
 def test_a_ministrys_page_from_its_proposals_is_the_walked_one(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, sort: bool
@@ -85,22 +107,21 @@ def test_a_ministrys_page_from_its_proposals_is_the_walked_one(
     _tied(engine)
     with engine.store.read() as conn:
         dialect = conn.dialect.name
-    expected: dict[tuple[Any, ...], list[Sequence[Any]]] = {
-        (lead, limit, offset): _page(engine.store, lead=lead, limit=limit, offset=offset)
-        for lead in ("IM", "vm") for limit, offset in ((None, 0), (2, 0), (2, 3), (3, 6))
+    expected = {
+        (lead, n): _rows(engine.store, lead, given)
+        for lead in ("IM", "vm") for n, given in enumerate(_VARIANTS)
     }  # fmt: skip
-    expected["IM", "RK-03-02"] = _page(engine.store, lead="IM", key="RK-03-02")
+    # (every variant finds something for IM, but the other forum's)
+    assert all(
+        expected["IM", n] for n, given in enumerate(_VARIANTS) if given != {"themenforum": 4}
+    )
+    assert expected["vm", 0] and not expected["IM", len(_VARIANTS) - 1]
     # when SQLite reads a ministry's page from its proposals (sorted), or walks every open
     # deadline in due order, whatever the ministry's size
     monkeypatch.setattr(worklist, "_from_proposals", lambda conn, values: sort)
-    for (lead, *given), rows in expected.items():
-        # then the rows are the same (one proposal's too)
-        if len(given) == 1:
-            assert _page(engine.store, lead=lead, key=given[0]) == rows and rows
-        else:
-            limit, offset = given
-            assert _page(engine.store, lead=lead, limit=limit, offset=offset) == rows
-    assert expected["IM", None, 0] and expected["vm", None, 0]
+    for (lead, n), rows in expected.items():
+        # then the rows are the same, with every filter, the rungs and one proposal's too
+        assert _rows(engine.store, lead, _VARIANTS[n]) == rows, (lead, _VARIANTS[n])
     if dialect == "sqlite":
         with engine.store.read() as conn:
             plan = _plan(conn, sort=sort)

@@ -148,7 +148,7 @@ def _few(conn: Connection, values: dict[str, Any]) -> bool:
         cap = highest // _SORT_COST + 1  # the walk passes every open deadline
     else:
         page = values["limit"] + (values["offset"] or 0)
-        cap = math.isqrt(page * highest // _SORT_COST) + 1  # p * p * _SORT_COST < page * n
+        cap = math.isqrt(page * highest // _SORT_COST) + 1  # about p * p * _SORT_COST <= page * n
     ((count,),) = _LEADS_UPTO.all(conn, {"lead": values["lead"], "cap": cap})
     return bool(count < cap)
 
