@@ -351,3 +351,15 @@ def test_the_check_finds_a_stream_without_the_helper() -> None:
         "    yield from stream(conn, stmt, yield_per=10)\n"
     )
     assert _streams_without_the_helper(ast.parse(planted)) == [2, 3, 4, 5]
+
+
+def test_a_stream_of_driver_sql_takes_no_parameters(store: Store) -> None:
+    # given SQL as a str, whose parameter style differs between the drivers
+    with store.read() as conn:
+        # when it is streamed with parameters, then it is refused before it runs
+        with pytest.raises(TypeError, match="use text"):
+            stream(conn, "SELECT 1 WHERE 1 = :one", {"one": 1}, yield_per=10)
+        # and without, it streams; values are bound through text()
+        assert list(stream(conn, "SELECT 1", yield_per=10)) == [(1,)]
+        bound = stream(conn, text("SELECT :one AS one"), {"one": 1}, yield_per=10)
+        assert [tuple(r) for r in bound] == [(1,)]

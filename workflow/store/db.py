@@ -225,8 +225,11 @@ def stream(
     statement's, not the connection's: the connection's later statements are plain ones
     again. A ``str`` is SQL for the driver (``exec_driver_sql``: no type processing), with
     ``stream_results`` and ``max_row_buffer`` set; the caller reads it in partitions of
-    ``yield_per`` rows.
+    ``yield_per`` rows. It takes no ``params``: the drivers' parameter styles differ
+    (``:name`` on SQLite, ``%(name)s`` on psycopg) — bind values through a ``text()``.
     """
+    if isinstance(statement, str) and params is not None:
+        raise TypeError("stream: SQL given as a str takes no params; use text() to bind values")
     _begin_for_stream(conn)
     if isinstance(statement, str):
         options = {"stream_results": True, "max_row_buffer": yield_per}
