@@ -185,14 +185,19 @@ def postgres_clones(postgres_admin_url: str) -> Iterator[PostgresClones]:
     _migrate(make_url(postgres_admin_url).set(database=template).render_as_string(False))
     clones = PostgresClones(postgres_admin_url, template)
     yield clones
-    clones.close()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
-    admin.dispose()
-    # the roles of test databases a killed run left behind (theirs are gone: no run's own)
-    left = clones.left + drop_orphaned_test_roles(postgres_admin_url)
+    try:
+        clones.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+        admin.dispose()
+    finally:
+        # the roles of test databases a killed run left behind (theirs are gone: no run's own)
+        left = clones.left + drop_orphaned_test_roles(postgres_admin_url)
     if left:
-        warnings.warn(f"test databases or roles left on the server: {left}", stacklevel=1)
+        message = f"test databases or roles left on the server: {left}"
+        if os.environ.get("CI"):  # in CI a leak fails the run instead of scrolling past
+            pytest.fail(message)
+        warnings.warn(message, stacklevel=1)
 
 
 @pytest.fixture(scope="session")
