@@ -37,6 +37,7 @@ def _of_the_backend(name: str) -> Any:
 # ix_proposals_upper_lead is PostgreSQL's only (test_0016_… holds SQLite to having none),
 # ix_proposals_upper_lead_lead SQLite's (test_0017_…)
 @pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based")
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_migrated_database_matches_the_schema(store: Store) -> None:
     # given a database migrated to head (the fixture does it)
     # when alembic compares it with schema.py (what schema.py makes on this backend)
