@@ -296,14 +296,7 @@ def test_the_owner_with_createrole_applies_them_without_a_superuser(
         assert listed.exit_code == 0, listed.output
         assert status(url)["matches"] is True
     finally:
-        try:
-            drop_roles(superuser_url, [reader])
-            drop_database_roles(superuser_url)
-        finally:
-            with server.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                conn.execute(text(f'DROP ROLE IF EXISTS "{owner}"'))
-            server.dispose()
+        _drop_own_database(server, superuser_url, name, owner, (reader,))
 
 
 def test_a_table_owner_who_does_not_own_the_database_is_told_what_to_run_for_connect(
@@ -334,13 +327,7 @@ def test_a_table_owner_who_does_not_own_the_database_is_told_what_to_run_for_con
         assert expected in applied.stdout, applied.stdout
         assert status(url)["matches"] is True
     finally:
-        try:
-            drop_database_roles(superuser_url)
-        finally:
-            with server.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                conn.execute(text(f'DROP ROLE IF EXISTS "{owner}"'))
-            server.dispose()
+        _drop_own_database(server, superuser_url, name, owner)
 
 
 def test_the_test_runs_role_sweep_keeps_the_roles_of_a_database_with_the_same_stem(
@@ -378,3 +365,19 @@ def test_the_test_runs_role_sweep_keeps_the_roles_of_a_database_with_the_same_st
             conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
             conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
         engine.dispose()
+
+
+def _drop_own_database(
+    server: SqlEngine, superuser_url: str, name: str, owner: str, logins: tuple[str, ...] = ()
+) -> None:
+    """Drop what a test with a database of its own made: the logins and group roles it
+    granted, then the database and its owner — those even when a role cannot be dropped."""
+    try:
+        if logins:
+            drop_roles(superuser_url, logins)
+        drop_database_roles(superuser_url)
+    finally:
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{owner}"'))
+        server.dispose()
